@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+// Strata: a tiered storage engine for streams. Module roles are fixed in DESIGN §2.
+import PackageDescription
+
+let package = Package(
+    name: "Strata",
+    products: [
+        .library(name: "Strata", targets: ["Strata"]),
+        .library(name: "StrataFormat", targets: ["StrataFormat"]),
+        .library(name: "StrataBlob", targets: ["StrataBlob"]),
+        .executable(name: "strata", targets: ["strata"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"4.0.0"),
+    ],
+    targets: [
+        // System libraries: Debian provides them as -dev packages (tools/test installs them).
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // CRC32C with the SSE4.2 instruction (20x the Swift table loop, see TOOLCHAIN.md).
+        .target(name: "CStrataCRC", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "StrataFormat", dependencies: ["CZstd", "CStrataCRC"]),
+        .target(
+            name: "StrataBlob",
+            dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(name: "Strata", dependencies: ["StrataFormat", "StrataBlob"]),
+        .executableTarget(
+            name: "strata",
+            dependencies: ["Strata", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat"]),
+        .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob"]),
+        .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataFormat", "StrataBlob"]),
+    ]
+)
