@@ -114,11 +114,13 @@ struct S3XMLParser {
         index += 1
         var element = S3XMLElement(name: try name())
         if try skipAttributes() { return element }
-        var text = [UInt8]()
+        // Entities are decoded per run of character data; CDATA is taken verbatim.
+        var text = ""
+        var raw = [UInt8]()
         while true {
             guard index < bytes.count else { throw fail("unclosed <\(element.name)>") }
             if bytes[index] != UInt8(ascii: "<") {
-                text.append(bytes[index])
+                raw.append(bytes[index])
                 index += 1
             } else if starts(with: "</") {
                 index += 2
@@ -126,13 +128,14 @@ struct S3XMLParser {
                 skipSpace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ">") else { throw fail("expected '>'") }
                 index += 1
-                element.text = try S3XMLParser.decodeEntities(text)
+                element.text = try text + S3XMLParser.decodeEntities(raw)
                 return element
             } else if starts(with: "<![CDATA[") {
                 index += 9
                 let start = index
                 try skip(past: "]]>")
-                text += bytes[start..<index - 3]
+                text += try S3XMLParser.decodeEntities(raw) + String(decoding: bytes[start..<index - 3], as: UTF8.self)
+                raw.removeAll()
             } else if starts(with: "<!--") || starts(with: "<?") {
                 try skip(past: starts(with: "<?") ? "?>" : "-->")
             } else {
