@@ -195,3 +195,20 @@ struct S3BlobStoreTests {
         #expect(error?.message.contains(config.bucket) == true)
     }
 }
+
+/// Objects cross between Strata and boto3 (tools/test-s3 writes and checks the boto3 side).
+@Suite(.enabled(if: S3TestServer.isConfigured && S3TestServer.environment["STRATA_S3_INTEROP_SHA256"] != nil, "run tools/test-s3"))
+struct S3InteropTests {
+    @Test func readsBoto3ObjectAndWritesOneForBoto3() async throws {
+        var config = try S3TestServer.config("interop")
+        config.prefix = "interop/"
+        config.partSizeBytes = S3Config.partSizeBytesMin
+        let store = try S3BlobStore(config: config)
+        let fromBoto = try await store.get("boto3/multipart.bin", range: .whole)
+        #expect(SigV4Signer.sha256Hex(fromBoto.bytes) == S3TestServer.environment["STRATA_S3_INTEROP_SHA256"])
+        #expect(try await store.listAll(prefix: "boto3/").map(\.key) == ["boto3/multipart.bin"])
+        let bytes = s3TestBytes(count: 12 << 20, seed: 6)
+        try await store.put("strata/seg-0.bin", bytes, mode: .overwrite)
+        try await store.put("strata/seg-0.sha256", Array(SigV4Signer.sha256Hex(bytes).utf8), mode: .overwrite)
+    }
+}

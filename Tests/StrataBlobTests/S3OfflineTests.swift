@@ -147,6 +147,39 @@ import Testing
         #expect(zero.delayMs(afterAttempt: 3) == 0)
     }
 
+    @Test func retriesOnlyRetryableErrorsAndStopsAtTheBound() async throws {
+        let backoff = S3Backoff(policy: S3RetryPolicy(attemptCountMax: 4, delayMsBase: 1, delayMsMax: 2))
+        let transient = BlobError(.unavailable, "503", location: "test")
+        let value = try await backoff.run { attempt in
+            if attempt < 2 { throw transient }
+            return attempt
+        }
+        #expect(value == 2)
+        let tries = Counter()
+        _ = await expectBlobError(.unavailable) {
+            _ = try await backoff.run { _ -> Int in
+                tries.increment()
+                throw transient
+            }
+        }
+        #expect(tries.value == 4)
+        let denied = Counter()
+        _ = await expectBlobError(.denied) {
+            _ = try await backoff.run { _ -> Int in
+                denied.increment()
+                throw BlobError(.denied, "403", location: "test")
+            }
+        }
+        #expect(denied.value == 1)
+    }
+
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var count = 0
+        var value: Int { lock.withLock { count } }
+        func increment() { lock.withLock { count += 1 } }
+    }
+
     @Test func unreachableEndpointIsUnavailableAfterBoundedRetries() async throws {
         var config = try Self.config(endpoint: "http://127.0.0.1:\(try Self.closedPort())")
         config.retry = S3RetryPolicy(attemptCountMax: 3, delayMsBase: 10, delayMsMax: 50)
