@@ -31,7 +31,9 @@ public final class S3BlobStore: BlobStore {
 
     /// Stores `bytes` under `key`: one PutObject up to the part size, a multipart upload above.
     /// - Throws: `preconditionFailed` when `mode` is `.ifAbsent` and the key exists; `denied`,
-    ///   `unavailable` (after retries), `invalid`.
+    ///   `unavailable` (after retries), `invalid`. An `.ifAbsent` put whose first try landed
+    ///   but whose answer was lost (timeout, reset) reports `preconditionFailed` on the retry:
+    ///   callers that fence on it must re-read, which is what a losing writer does anyway.
     public func put(_ key: String, _ bytes: [UInt8], mode: PutMode) async throws {
         try checkKey(key)
         if bytes.count > config.partSizeBytes {
