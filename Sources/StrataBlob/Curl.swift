@@ -1,5 +1,6 @@
 import CCurl
 import Foundation
+import Synchronization
 
 // The only file that imports CCurl. libcurl calls block, so they run on a few dedicated
 // threads, each owning one reused easy handle (its connection cache gives keep-alive); async
@@ -55,10 +56,18 @@ struct CurlError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// Set when the waiting task is cancelled; the transfer's progress callback then aborts it.
+final class CurlCancellation: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isCancelled: Bool { flag.load(ordering: .relaxed) }
+    func cancel() { flag.store(true, ordering: .relaxed) }
+}
+
 /// A bounded set of worker threads, each with one reusable curl easy handle.
 final class CurlPool: @unchecked Sendable {
     private struct Job {
         var request: HTTPRequest
+        var cancellation: CurlCancellation
         var continuation: CheckedContinuation<HTTPResponse, any Error>
     }
 
@@ -80,19 +89,29 @@ final class CurlPool: @unchecked Sendable {
         }
     }
 
-    /// Runs `request` on a worker thread. Throws `CurlError` for transfer failures.
+    /// Runs `request` on a worker thread. Throws `CurlError` for transfer failures and
+    /// `CancellationError` when the calling task is cancelled (queued or mid-transfer).
     func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
-        try await withCheckedThrowingContinuation { continuation in
-            condition.lock()
-            if closed {
-                condition.unlock()
-                continuation.resume(throwing: CurlError(kind: .other, curlCode: -1, message: "client closed"))
-                return
+        let cancellation = CurlCancellation()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                enqueue(Job(request: request, cancellation: cancellation, continuation: continuation))
             }
-            jobs.append(Job(request: request, continuation: continuation))
-            condition.signal()
-            condition.unlock()
+        } onCancel: {
+            cancellation.cancel()
         }
+    }
+
+    private func enqueue(_ job: Job) {
+        condition.lock()
+        if closed {
+            condition.unlock()
+            job.continuation.resume(throwing: CurlError(kind: .other, curlCode: -1, message: "client closed"))
+            return
+        }
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
     }
 
     /// Lets workers finish queued jobs, then exit and free their handles.
@@ -124,17 +143,24 @@ final class CurlPool: @unchecked Sendable {
                 job.continuation.resume(throwing: CurlError(kind: .other, curlCode: -1, message: "curl_easy_init failed"))
                 continue
             }
-            job.continuation.resume(with: Result { try easy.perform(job.request) })
+            if job.cancellation.isCancelled {
+                job.continuation.resume(throwing: CancellationError())
+                continue
+            }
+            job.continuation.resume(with: Result { try easy.perform(job.request, cancellation: job.cancellation) })
         }
     }
 }
 
 /// Accumulates one response; only touched by the worker thread running the transfer.
 private final class ResponseSink {
+    let cancellation: CurlCancellation
     var headers: [(name: String, value: String)] = []
     var body: [UInt8] = []
     /// Refuse to pre-allocate more than this from a Content-Length header.
     static let reserveBytesMax = 1 << 30
+
+    init(cancellation: CurlCancellation) { self.cancellation = cancellation }
 
     func headerLine(_ line: String) {
         if line.hasPrefix("HTTP/") {
@@ -169,10 +195,10 @@ private final class CurlEasy {
         emptyBody.deallocate()
     }
 
-    func perform(_ request: HTTPRequest) throws -> HTTPResponse {
+    func perform(_ request: HTTPRequest, cancellation: CurlCancellation) throws -> HTTPResponse {
         curl_easy_reset(handle)
         errorBuffer[0] = 0
-        let sink = ResponseSink()
+        let sink = ResponseSink(cancellation: cancellation)
         var headerList = makeHeaderList(request)
         defer { curl_slist_free_all(headerList) }
         try withExtendedLifetime(sink) {
@@ -180,7 +206,9 @@ private final class CurlEasy {
             try configure(request, sink: sinkPointer, headers: &headerList)
             try request.body.withUnsafeBytes { body in
                 try setBody(request, body)
-                try check(curl_easy_perform(handle))
+                let code = curl_easy_perform(handle)
+                if code == CURLE_ABORTED_BY_CALLBACK && cancellation.isCancelled { throw CancellationError() }
+                try check(code)
             }
         }
         var status = 0
@@ -212,6 +240,9 @@ private final class CurlEasy {
         try check(ccurl_setopt_ptr(handle, CURLOPT_WRITEDATA, sink))
         try check(ccurl_setopt_datacb(handle, CURLOPT_HEADERFUNCTION, curlWriteHeader))
         try check(ccurl_setopt_ptr(handle, CURLOPT_HEADERDATA, sink))
+        try check(ccurl_setopt_long(handle, CURLOPT_NOPROGRESS, 0))
+        try check(ccurl_setopt_xferinfocb(handle, CURLOPT_XFERINFOFUNCTION, curlProgress))
+        try check(ccurl_setopt_ptr(handle, CURLOPT_XFERINFODATA, sink))
         try check(ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeoutMs))
         try check(ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, request.totalTimeoutMs))
         try check(ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, request.lowSpeedBytesPerSecond))
@@ -254,6 +285,15 @@ private func curlWriteBody(
     let length = size * count
     sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
     return length
+}
+
+/// Called by curl about once a second and on every chunk: non-zero aborts the transfer.
+private func curlProgress(
+    _ context: UnsafeMutableRawPointer?, _ downloadTotal: curl_off_t, _ downloaded: curl_off_t,
+    _ uploadTotal: curl_off_t, _ uploaded: curl_off_t
+) -> Int32 {
+    guard let context else { return 0 }
+    return Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue().cancellation.isCancelled ? 1 : 0
 }
 
 private func curlWriteHeader(

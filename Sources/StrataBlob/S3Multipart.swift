@@ -18,7 +18,8 @@ extension S3BlobStore {
             let etags = try await uploadParts(key, uploadId: uploadId, bytes: bytes)
             try await completeMultipartUpload(key, uploadId: uploadId, etags: etags, mode: mode)
         } catch {
-            await abortMultipartUpload(key, uploadId: uploadId)
+            // Abort in a task of its own: if this one was cancelled, the abort must still go out.
+            await Task { await self.abortMultipartUpload(key, uploadId: uploadId) }.value
             throw error
         }
     }

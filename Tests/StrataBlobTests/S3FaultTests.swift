@@ -129,3 +129,21 @@ final class S3ScriptedServer: @unchecked Sendable {
         #expect(error.map { "\($0)" }?.contains("secret-never-shown") == false)
     }
 }
+
+extension S3FaultTests {
+    @Test func cancellingTheTaskAbortsTheTransfer() async throws {
+        let server = try S3ScriptedServer { _ in
+            Thread.sleep(forTimeInterval: 5)  // a server that hangs
+            return (200, "")
+        }
+        defer { server.stop() }
+        let store = try Self.store(port: server.port)
+        let started = Date()
+        let task = Task { try await store.get("k", range: .whole) }
+        try await Task.sleep(nanoseconds: 200_000_000)
+        task.cancel()
+        let result = await task.result
+        #expect(throws: CancellationError.self) { try result.get() }
+        #expect(Date().timeIntervalSince(started) < 4)
+    }
+}
