@@ -21,6 +21,13 @@ public final class S3BlobStore: BlobStore {
         try self.init(config: config, now: { Date() }, uniform: nil)
     }
 
+    /// Opens a cold URL `s3://bucket/prefix` with the standard AWS variables (see
+    /// `S3Config.fromEnvironment`).
+    /// - Throws: `BlobError.invalid` for a malformed URL, missing credentials or bad bounds.
+    public convenience init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        try self.init(config: S3Config.fromURL(url, environment: environment))
+    }
+
     /// Test seam: an injected clock (signing dates) and jitter source.
     init(config: S3Config, now: @escaping @Sendable () -> Date, uniform: (@Sendable (Int) -> Int)?) throws {
         self.config = config

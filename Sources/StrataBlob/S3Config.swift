@@ -89,7 +89,8 @@ extension S3Config {
     /// Builds a configuration from the standard AWS variables: `AWS_ACCESS_KEY_ID`,
     /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION` or `AWS_DEFAULT_REGION` (default
     /// `us-east-1`), `AWS_ENDPOINT_URL` (default `https://s3.<region>.amazonaws.com`), plus
-    /// `STRATA_S3_PATH_STYLE=1|0` (default: path-style when `AWS_ENDPOINT_URL` is set) and
+    /// `STRATA_S3_PATH_STYLE=1|0` (default: path-style when `AWS_ENDPOINT_URL` is set or the
+    /// bucket name has a dot) and
     /// `STRATA_S3_INSECURE=1` (skip TLS verification).
     /// - Parameters:
     ///   - bucket: the bucket to use.
@@ -111,7 +112,9 @@ extension S3Config {
         else {
             throw BlobError(.invalid, "AWS_ENDPOINT_URL is not an http(s) URL: \(endpointText)", location: location)
         }
-        let pathStyle = value("STRATA_S3_PATH_STYLE").map { $0 == "1" } ?? (value("AWS_ENDPOINT_URL") != nil)
+        // Custom endpoints are mostly path-style servers; a dotted bucket breaks TLS as a host name.
+        let pathStyleDefault = value("AWS_ENDPOINT_URL") != nil || bucket.contains(".")
+        let pathStyle = value("STRATA_S3_PATH_STYLE").map { $0 == "1" } ?? pathStyleDefault
         var config = S3Config(
             endpoint: endpoint, region: region, bucket: bucket, prefix: prefix,
             addressing: pathStyle ? .pathStyle : .virtualHosted,

@@ -86,6 +86,9 @@ import Testing
         local["STRATA_S3_INSECURE"] = "1"
         let vhost = try S3Config.fromEnvironment(bucket: "b", environment: local)
         #expect(vhost.addressing == .virtualHosted && vhost.insecureTLS)
+        #expect(try S3Config.fromEnvironment(bucket: "my.bucket", environment: environment).addressing == .pathStyle)
+        let store = try S3BlobStore(url: "s3://bucket/p", environment: local)
+        #expect(store.location == "s3://bucket/p/ (endpoint http://127.0.0.1:8333)")
         #expect(throws: BlobError.self) { try S3Config.fromEnvironment(bucket: "b", environment: [:]) }
         #expect(throws: BlobError.self) { try S3Config.fromURL("file:///x", environment: environment) }
     }
