@@ -34,8 +34,6 @@ public final class S3BlobStore: BlobStore {
         self.client = try S3Client(config: config, now: now, uniform: uniform)
     }
 
-    deinit { client.shutdown() }
-
     /// Stores `bytes` under `key`: one PutObject up to the part size, a multipart upload above.
     /// - Throws: `preconditionFailed` when `mode` is `.ifAbsent` and the key exists; `denied`,
     ///   `unavailable` (after retries), `invalid`. An `.ifAbsent` put whose first try landed

@@ -44,7 +44,8 @@ final class S3Client: Sendable {
         self.now = now
     }
 
-    func shutdown() { pool.shutdown() }
+    /// The worker threads hold the pool, not the client: let them go with the client.
+    deinit { pool.shutdown() }
 
     /// `s3://bucket/prefix`, plus the endpoint when it is not AWS's; never credentials.
     static func location(of config: S3Config) -> String {
