@@ -75,8 +75,9 @@ final class CurlPool: @unchecked Sendable {
 
     // Guarded by `condition`.
     private let condition = NSCondition()
+    /// FIFO; callers bound their own concurrency, so it stays short and removeFirst is cheap.
+    /// Taken jobs leave the array at once: they hold request bodies.
     private var jobs: [Job] = []
-    private var jobsHead = 0
     private var closed = false
 
     /// Starts `connectionCountMax` threads; at most that many transfers run at once.
@@ -125,15 +126,8 @@ final class CurlPool: @unchecked Sendable {
     private func nextJob() -> Job? {
         condition.lock()
         defer { condition.unlock() }
-        while jobsHead == jobs.count && !closed { condition.wait() }
-        guard jobsHead < jobs.count else { return nil }
-        let job = jobs[jobsHead]
-        jobsHead += 1
-        if jobsHead == jobs.count {
-            jobs.removeAll(keepingCapacity: true)
-            jobsHead = 0
-        }
-        return job
+        while jobs.isEmpty && !closed { condition.wait() }
+        return jobs.isEmpty ? nil : jobs.removeFirst()
     }
 
     private func workerLoop() {
