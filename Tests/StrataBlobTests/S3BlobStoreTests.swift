@@ -48,7 +48,7 @@ func s3TestBytes(count: Int, seed: UInt64) -> [UInt8] {
     }
 }
 
-func expectBlobError(_ code: BlobError.Code, _ body: () async throws -> Void) async -> BlobError? {
+func expectS3Error(_ code: BlobError.Code, _ body: () async throws -> Void) async -> BlobError? {
     do {
         try await body()
         Issue.record("expected BlobError.\(code), got success")
@@ -88,8 +88,8 @@ struct S3BlobStoreTests {
         #expect(try await store.get("obj", range: .range(offset: 1_000, length: 5)).bytes.isEmpty)
         #expect(try await store.get("obj", range: .suffix(length: 10)) == BlobData(bytes: Array(bytes[990...]), offset: 990, objectSize: 1_000))
         #expect(try await store.get("obj", range: .suffix(length: 5_000)) == BlobData(bytes: bytes, offset: 0, objectSize: 1_000))
-        _ = await expectBlobError(.invalid) { _ = try await store.get("obj", range: .range(offset: 1_001, length: 1)) }
-        _ = await expectBlobError(.notFound) { _ = try await store.get("missing", range: .range(offset: 0, length: 1)) }
+        _ = await expectS3Error(.invalid) { _ = try await store.get("obj", range: .range(offset: 1_001, length: 1)) }
+        _ = await expectS3Error(.notFound) { _ = try await store.get("missing", range: .range(offset: 0, length: 1)) }
         try await store.put("empty", [], mode: .overwrite)
         #expect(try await store.get("empty", range: .suffix(length: 4)) == BlobData(bytes: [], offset: 0, objectSize: 0))
     }
@@ -101,8 +101,8 @@ struct S3BlobStoreTests {
         #expect(info.key == "k" && info.size == 1234)
         let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
         #expect(abs(info.modifiedMs - nowMs) < 600_000)
-        _ = await expectBlobError(.notFound) { _ = try await store.head("missing") }
-        _ = await expectBlobError(.notFound) { _ = try await store.get("missing", range: .whole) }
+        _ = await expectS3Error(.notFound) { _ = try await store.head("missing") }
+        _ = await expectS3Error(.notFound) { _ = try await store.get("missing", range: .whole) }
     }
 
     @Test func listsThousandsOfKeysAcrossPagesThenBatchDeletes() async throws {
@@ -139,7 +139,7 @@ struct S3BlobStoreTests {
     @Test func conditionalPutLosesWithPreconditionFailed() async throws {
         let store = try S3TestServer.store("ifabsent")
         try await store.put("manifest/1", [1], mode: .ifAbsent)
-        _ = await expectBlobError(.preconditionFailed) { try await store.put("manifest/1", [2], mode: .ifAbsent) }
+        _ = await expectS3Error(.preconditionFailed) { try await store.put("manifest/1", [2], mode: .ifAbsent) }
         #expect(try await store.get("manifest/1", range: .whole).bytes == [1])
     }
 
@@ -153,7 +153,7 @@ struct S3BlobStoreTests {
         let boundary = Int64(S3Config.partSizeBytesMin) - 10
         let across = try await store.get("big", range: .range(offset: boundary, length: 20))
         #expect(across.bytes == Array(bytes[Int(boundary)..<Int(boundary) + 20]))
-        _ = await expectBlobError(.preconditionFailed) { try await store.put("big", bytes, mode: .ifAbsent) }
+        _ = await expectS3Error(.preconditionFailed) { try await store.put("big", bytes, mode: .ifAbsent) }
         #expect(try await store.head("big").size == Int64(bytes.count))
     }
 
@@ -179,19 +179,19 @@ struct S3BlobStoreTests {
         var config = good.config
         config.credentials.secretAccessKey = wrongSecret
         let bad = try S3BlobStore(config: config)
-        let error = await expectBlobError(.denied) { try await bad.put("k", [1], mode: .overwrite) }
+        let error = await expectS3Error(.denied) { try await bad.put("k", [1], mode: .overwrite) }
         let text = error.map { "\($0)" } ?? ""
         #expect(text.contains(config.endpoint.absoluteString) && text.contains(config.bucket), "\(text)")
         #expect(!text.contains(wrongSecret))
-        _ = await expectBlobError(.notFound) { _ = try await good.head("k") }
-        _ = await expectBlobError(.denied) { _ = try await bad.list(prefix: "", continuation: nil, limit: 10) }
+        _ = await expectS3Error(.notFound) { _ = try await good.head("k") }
+        _ = await expectS3Error(.denied) { _ = try await bad.list(prefix: "", continuation: nil, limit: 10) }
     }
 
     @Test func missingBucketIsInvalidNamingIt() async throws {
         var config = try S3TestServer.config("nobucket")
         config.bucket = "strata-no-such-bucket-\(UUID().uuidString.prefix(8).lowercased())"
         let store = try S3BlobStore(config: config)
-        let error = await expectBlobError(.invalid) { _ = try await store.list(prefix: "", continuation: nil, limit: 1) }
+        let error = await expectS3Error(.invalid) { _ = try await store.list(prefix: "", continuation: nil, limit: 1) }
         #expect(error?.message.contains(config.bucket) == true)
     }
 }

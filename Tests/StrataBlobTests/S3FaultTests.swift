@@ -114,7 +114,7 @@ final class S3ScriptedServer: @unchecked Sendable {
     @Test func persistentSlowDownGivesUpWithTheS3Code() async throws {
         let server = try S3ScriptedServer { _ in (503, Self.slowDown) }
         defer { server.stop() }
-        let error = await expectBlobError(.unavailable) {
+        let error = await expectS3Error(.unavailable) {
             _ = try await Self.store(port: server.port, attempts: 3).get("k", range: .whole)
         }
         #expect(server.requests.count == 3)
@@ -124,7 +124,7 @@ final class S3ScriptedServer: @unchecked Sendable {
     @Test func clientErrorsAreNotRetried() async throws {
         let server = try S3ScriptedServer { _ in (403, "<Error><Code>AccessDenied</Code><Message>no</Message></Error>") }
         defer { server.stop() }
-        let error = await expectBlobError(.denied) { _ = try await Self.store(port: server.port).head("k") }
+        let error = await expectS3Error(.denied) { _ = try await Self.store(port: server.port).head("k") }
         #expect(server.requests.count == 1)
         #expect(error.map { "\($0)" }?.contains("secret-never-shown") == false)
     }

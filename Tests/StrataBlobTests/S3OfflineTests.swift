@@ -159,7 +159,7 @@ import Testing
         }
         #expect(value == 2)
         let tries = Counter()
-        _ = await expectBlobError(.unavailable) {
+        _ = await expectS3Error(.unavailable) {
             _ = try await backoff.run { _ -> Int in
                 tries.increment()
                 throw transient
@@ -167,7 +167,7 @@ import Testing
         }
         #expect(tries.value == 4)
         let denied = Counter()
-        _ = await expectBlobError(.denied) {
+        _ = await expectS3Error(.denied) {
             _ = try await backoff.run { _ -> Int in
                 denied.increment()
                 throw BlobError(.denied, "403", location: "test")
@@ -188,7 +188,7 @@ import Testing
         config.retry = S3RetryPolicy(attemptCountMax: 3, delayMsBase: 10, delayMsMax: 50)
         let store = try S3BlobStore(config: config)
         let started = Date()
-        let error = await expectBlobError(.unavailable) { try await store.put("k", [1], mode: .overwrite) }
+        let error = await expectS3Error(.unavailable) { try await store.put("k", [1], mode: .overwrite) }
         #expect(Date().timeIntervalSince(started) < 10)
         let text = error.map { "\($0)" } ?? ""
         #expect(text.contains("gave up after 3 tries") && text.contains(config.endpoint.absoluteString), "\(text)")
