@@ -19,28 +19,41 @@ public struct SparseIndex: Sendable, Hashable {
     /// `"SIDX"` read as a little-endian u32.
     public static let magic: UInt32 = 0x5844_4953
     public static let currentVersion: UInt16 = 1
-    static let headerSize = 24
+    static let headerSize = 56
 
     public var baseOffset: Int64
     public var intervalBytes: Int
     public private(set) var offsetEntries: [OffsetIndexEntry] = []
     public private(set) var timeEntries: [TimeIndexEntry] = []
+    /// Summary of the indexed segment, kept with the entries so a sealed segment can be opened
+    /// without scanning it: its size in bytes, the offset after its last record, and the first and
+    /// max record timestamps (`Int64.min` while empty).
+    public private(set) var segmentBytes: Int = SegmentHeader.size
+    public private(set) var nextOffset: Int64
+    public private(set) var firstTimestamp = Int64.min
+    public private(set) var maxTimestamp = Int64.min
     private var bytesSinceEntry: Int
-    private var runningMaxTimestamp = Int64.min
 
     public init(baseOffset: Int64, intervalBytes: Int) {
         self.baseOffset = baseOffset
         self.intervalBytes = max(1, intervalBytes)
         self.bytesSinceEntry = self.intervalBytes  // the first batch always gets an entry
+        self.nextOffset = baseOffset
     }
+
+    /// True when no batch has been added.
+    public var isEmpty: Bool { nextOffset == baseOffset }
 
     /// Records that `header`'s batch was written at `position`.
     public mutating func add(_ header: BatchHeader, position: Int) {
-        runningMaxTimestamp = max(runningMaxTimestamp, header.maxTimestamp)
+        if isEmpty { firstTimestamp = header.firstTimestamp }
+        maxTimestamp = max(maxTimestamp, header.maxTimestamp)
+        nextOffset = header.nextOffset
+        segmentBytes = position + header.batchLength
         if bytesSinceEntry >= intervalBytes {
             let relative = UInt32(truncatingIfNeeded: header.baseOffset - baseOffset)
             offsetEntries.append(OffsetIndexEntry(relativeOffset: relative, position: UInt32(truncatingIfNeeded: position)))
-            timeEntries.append(TimeIndexEntry(maxTimestamp: runningMaxTimestamp, relativeOffset: relative))
+            timeEntries.append(TimeIndexEntry(maxTimestamp: maxTimestamp, relativeOffset: relative))
             bytesSinceEntry = 0
         }
         bytesSinceEntry += header.batchLength
@@ -86,6 +99,10 @@ public struct SparseIndex: Sendable, Hashable {
         w.i64(baseOffset)
         w.u32(UInt32(offsetEntries.count))
         w.u32(UInt32(intervalBytes))
+        w.u64(UInt64(segmentBytes))
+        w.i64(nextOffset)
+        w.i64(firstTimestamp)
+        w.i64(maxTimestamp)
         for e in offsetEntries {
             w.u32(e.relativeOffset)
             w.u32(e.position)
@@ -98,7 +115,8 @@ public struct SparseIndex: Sendable, Hashable {
         return w.bytes
     }
 
-    /// Decodes an index file and checks it against the segment it belongs to.
+    /// Decodes an index file and checks it against the segment it belongs to: an index whose
+    /// recorded segment size differs from the file's is stale and must be rebuilt.
     /// - Parameters:
     ///   - expectedBaseOffset: the segment's base offset.
     ///   - segmentBytes: the segment's size; every position must fall inside it.
@@ -115,6 +133,10 @@ public struct SparseIndex: Sendable, Hashable {
         let base = try r.i64("index.baseOffset")
         let count = Int(try r.u32("index.entryCount"))
         let interval = Int(try r.u32("index.intervalBytes"))
+        let indexedBytes = try r.u64("index.segmentBytes")
+        let next = try r.i64("index.nextOffset")
+        let firstTs = try r.i64("index.firstTimestamp")
+        let maxTs = try r.i64("index.maxTimestamp")
         let expectedSize = Self.headerSize + count * 20 + 4
         guard buffer.count == expectedSize else {
             throw r.error(.outOfBounds, "index.entryCount", at: 16, "\(count) entries need \(expectedSize) bytes, file has \(buffer.count)")
@@ -127,7 +149,17 @@ public struct SparseIndex: Sendable, Hashable {
         guard base == expectedBaseOffset else {
             throw r.error(.invalidValue, "index.baseOffset", at: 8, "index for \(base), segment is \(expectedBaseOffset)")
         }
+        guard indexedBytes == UInt64(segmentBytes) else {
+            throw r.error(.invalidValue, "index.segmentBytes", at: 24, "index covers \(indexedBytes) bytes, segment has \(segmentBytes)")
+        }
+        guard next >= base, maxTs >= firstTs || next == base else {
+            throw r.error(.invalidValue, "index.nextOffset", at: 32, "inconsistent segment summary")
+        }
         var index = SparseIndex(baseOffset: base, intervalBytes: interval)
+        index.segmentBytes = segmentBytes
+        index.nextOffset = next
+        index.firstTimestamp = firstTs
+        index.maxTimestamp = maxTs
         for _ in 0..<count {
             let entry = OffsetIndexEntry(relativeOffset: try r.u32("index.relativeOffset"), position: try r.u32("index.position"))
             guard Int(entry.position) >= SegmentHeader.size, Int(entry.position) < segmentBytes,
