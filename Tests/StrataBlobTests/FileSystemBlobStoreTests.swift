@@ -58,8 +58,8 @@ struct FileSystemBlobStoreTests {
         #expect(try await store.listAll(prefix: "").map(\.key) == ["a", "d/e"])
     }
 
-    @Test func unreadableRootIsDeniedNotMissing() async throws {
-        guard getuid() != 0 else { return }  // root ignores permissions.
+    @Test(.enabled(if: getuid() != 0, "root ignores permissions"))
+    func unreadableRootIsDeniedNotMissing() async throws {
         let root = try TemporaryDirectory()
         defer {
             try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: root.path)
@@ -70,5 +70,21 @@ struct FileSystemBlobStoreTests {
         try FileManager.default.setAttributes([.posixPermissions: 0o000], ofItemAtPath: root.path)
         await expectBlobError(.denied) { _ = try await store.get("k", range: .whole) }
         await expectBlobError(.denied) { try await store.put("k2", bytes("x"), mode: .overwrite) }
+    }
+
+    @Test func errnosMapToCodesThatTellTheCallerWhatToDo() {
+        func code(_ errno: Int32, _ operation: FileSystemErrors.Operation) -> BlobError.Code {
+            FileSystemErrors.map(Errno(code: errno, call: "test"), operation: operation, key: "k", location: "file:///x")
+                .code
+        }
+        #expect(code(ENOENT, .read) == .notFound)
+        #expect(code(ENOTDIR, .read) == .notFound)
+        #expect(code(ENOTDIR, .put) == .invalid)
+        #expect(code(EACCES, .put) == .denied)
+        #expect(code(EPERM, .delete) == .denied)
+        #expect(code(ENOSPC, .put) == .unavailable)
+        #expect(code(EIO, .read) == .unavailable)
+        let error = FileSystemErrors.map(Errno(code: ENOSPC, call: "pwrite"), operation: .put, key: "k", location: "l")
+        #expect(error.cause?.contains("pwrite: No space left on device") == true)
     }
 }
