@@ -1,6 +1,6 @@
 /// One data frame of a cold object: where its compressed bytes sit in the object, which raw
 /// segment bytes it holds and which offsets and timestamps they cover.
-public struct ColdFrame: Sendable, Hashable {
+public struct ColdFrame: Codable, Sendable, Hashable {
     /// Position of the frame in the list (0 holds the segment header).
     public var frameNumber: Int
     /// Byte position of the frame in the object: the start of a ranged GET.
@@ -45,7 +45,7 @@ public struct ColdFrame: Sendable, Hashable {
 
 /// Everything the footer of a cold object says: segment metadata and the frame table
 /// (formats/cold-object.md). Built by `ColdObject.encode` and by `ColdObjectFooter.parse`.
-public struct ColdObjectIndex: Sendable, Hashable {
+public struct ColdObjectIndex: Codable, Sendable, Hashable {
     public var topic: String
     /// First offset of the segment (its file header's base offset).
     public var baseOffset: Int64
