@@ -35,6 +35,25 @@ public enum BytesDescription: Codable, Sendable, Hashable {
     }
 
     static func optional(_ bytes: [UInt8]?) -> BytesDescription? { bytes.map { BytesDescription($0) } }
+
+    enum CodingKeys: String, CodingKey { case utf8, base64 }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let text = try c.decodeIfPresent(String.self, forKey: .utf8) {
+            self = .utf8(text)
+        } else {
+            self = .base64(try c.decode(String.self, forKey: .base64))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .utf8(let text): try c.encode(text, forKey: .utf8)
+        case .base64(let text): try c.encode(text, forKey: .base64)
+        }
+    }
 }
 
 /// One record header; `value` is written as `null` when absent.
