@@ -11,4 +11,11 @@ public enum FormatLimits {
     public static let coldFramesMax = 1 << 20
     /// Largest header key a record may carry.
     public static let headerKeyBytesMax = 32 * 1024
+    /// Largest raw (decompressed) size of one cold frame; the seek table stores sizes as u32 and
+    /// zstd's seekable library caps frames at 1 GiB, so Strata does too.
+    public static let coldFrameRawBytesMax = 1 << 30
+    /// Largest Strata index frame a reader accepts (bounds the suffix read of a cold object).
+    public static let coldIndexFrameBytesMax = 64 * 1024 * 1024
+    /// Largest manifest (or archive manifest) document a reader will parse.
+    public static let manifestBytesMax = 64 * 1024 * 1024
 }

@@ -26,11 +26,13 @@ public struct Record: Sendable, Hashable {
         self.headers = headers
     }
 
-    /// Bytes this record adds to a batch once encoded (exact).
+    /// Upper bound of the bytes this record adds to a batch once encoded. The body is measured
+    /// with one-byte deltas, so add what the real deltas and the length prefix can take at most:
+    /// 5 bytes of length varint, 9 more for the timestamp delta, 4 more for the offset delta.
     public var encodedSize: Int {
         var writer = ByteWriter(capacity: 64)
         RecordCodec.encodeBody(self, timestampDelta: 0, offsetDelta: 0, into: &writer)
-        return writer.count + 10
+        return writer.count + 18
     }
 }
 
@@ -83,12 +85,9 @@ enum RecordCodec {
         guard attributes == 0 else {
             throw reader.error(.invalidValue, "record.attributes", at: reader.position - 1, "must be 0, is \(attributes)")
         }
-        let tsAt = reader.absolutePosition
-        let timestampDelta = try reader.varint("record.timestampDelta")
-        let (timestamp, overflow) = firstTimestamp.addingReportingOverflow(timestampDelta)
-        guard !overflow else {
-            throw FormatError(.outOfBounds, field: "record.timestampDelta", position: tsAt, "timestamp overflows")
-        }
+        // The writer computes the delta with wrapping subtraction, so wrapping addition restores
+        // every Int64 timestamp exactly (formats/batch.md).
+        let timestamp = firstTimestamp &+ (try reader.varint("record.timestampDelta"))
         let deltaAt = reader.absolutePosition
         let offsetDelta = try reader.varint32("record.offsetDelta")
         guard offsetDelta == index else {

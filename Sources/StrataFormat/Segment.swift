@@ -43,7 +43,7 @@ public struct SegmentHeader: Sendable, Hashable {
         }
         let baseOffset = try r.i64("segment.baseOffset")
         let createdMs = try r.i64("segment.createdMs")
-        _ = try r.u32("segment.reserved")
+        let reserved = try r.u32("segment.reserved")
         let stored = try r.u32("segment.headerCrc")
         let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<28]))
         guard stored == actual else {
@@ -51,6 +51,9 @@ public struct SegmentHeader: Sendable, Hashable {
         }
         guard baseOffset >= 0 else {
             throw r.error(.outOfBounds, "segment.baseOffset", at: 8, "negative base offset \(baseOffset)")
+        }
+        guard reserved == 0 else {
+            throw r.error(.invalidValue, "segment.reserved", at: 24, "reserved bytes must be 0")
         }
         return SegmentHeader(baseOffset: baseOffset, createdMs: createdMs)
     }

@@ -168,8 +168,13 @@ public struct SparseIndex: Sendable, Hashable {
             index.offsetEntries.append(entry)
         }
         for _ in 0..<count {
-            index.timeEntries.append(TimeIndexEntry(maxTimestamp: try r.i64("index.maxTimestamp"),
-                                                    relativeOffset: try r.u32("index.timeRelativeOffset")))
+            let entry = TimeIndexEntry(maxTimestamp: try r.i64("index.maxTimestamp"),
+                                       relativeOffset: try r.u32("index.timeRelativeOffset"))
+            // A running maximum never decreases; lookups binary-search on it.
+            guard entry.maxTimestamp >= (index.timeEntries.last?.maxTimestamp ?? Int64.min) else {
+                throw r.error(.invalidValue, "index.maxTimestamp", at: r.position - 12, "time entries must not decrease")
+            }
+            index.timeEntries.append(entry)
         }
         return index
     }

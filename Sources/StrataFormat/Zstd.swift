@@ -61,7 +61,10 @@ public enum Zstd {
         var chunk = [UInt8](repeating: 0, count: 1 << 17)
         var inBuf = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
         var pendingHint = 0  // non-zero while a frame is unfinished
-        while inBuf.pos < inBuf.size {
+        // Keep calling while input remains or the last call filled the chunk: zstd may hold
+        // decoded bytes back until it gets more output room, even after consuming all input.
+        var chunkFilled = false
+        while inBuf.pos < inBuf.size || chunkFilled {
             var errorCode = 0
             let produced = chunk.withUnsafeMutableBytes { out -> Int in
                 var outBuf = ZSTD_outBuffer(dst: out.baseAddress, size: out.count, pos: 0)
@@ -73,8 +76,8 @@ public enum Zstd {
                 throw FormatError(.compression, field: "zstd.frame", position: inBuf.pos,
                                   String(cString: ZSTD_getErrorName(errorCode)))
             }
-            let status = produced
-            result.append(contentsOf: chunk[0..<status])
+            chunkFilled = produced == chunk.count
+            result.append(contentsOf: chunk[0..<produced])
             guard result.count <= sizeLimit else {
                 throw FormatError(.outOfBounds, field: "zstd", position: inBuf.pos, "output exceeds \(sizeLimit) bytes")
             }
@@ -90,4 +93,8 @@ public enum Zstd {
         let n = ZSTD_findFrameCompressedSize(input.baseAddress, input.count)
         return ZSTD_isError(n) != 0 ? nil : n
     }
+
+    /// The libzstd version linked at run time, e.g. "1.5.4" (golden vectors record it: the
+    /// compressed bytes of a frame are only stable for one zstd version).
+    public static var versionString: String { String(cString: ZSTD_versionString()) }
 }
