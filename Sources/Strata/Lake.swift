@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import StrataBlob
 import Synchronization
 
 /// The mount point: one directory holding every topic's hot segments (DESIGN §1).
@@ -9,36 +10,61 @@ public final class Lake: Sendable {
     let paths: LakePaths
     let options: LakeOptions
     let files: FileCache
+    let cold: ColdTier
+    /// The cold store URL remembered in `lake.json`.
+    public let coldURL: String
     private let lockFD: Int32
     private let topics = Mutex<[String: Topic]>([:])
     private let closed = Mutex(false)
     private let background = Mutex<Task<Void, Never>?>(nil)
 
-    private init(path: String, options: LakeOptions, lockFD: Int32) {
+    private init(path: String, options: LakeOptions, lockFD: Int32, cold: ColdTier, coldURL: String) {
         self.path = path
         self.paths = LakePaths(root: path)
         self.options = options
         self.files = FileCache(capacity: options.maxOpenFiles)
         self.lockFD = lockFD
+        self.cold = cold
+        self.coldURL = coldURL
     }
 
     /// Opens (creating if absent) the lake at `path`.
-    /// - Throws: `StrataError.locked` when another process has it open; `.io`.
-    public static func open(_ path: String, options: LakeOptions = LakeOptions()) throws(StrataError) -> Lake {
+    /// - Parameter cold: the cold store URL for a new lake (default `file://<path>/cold`); an
+    ///   existing lake remembers its own, and a different one is an error.
+    /// - Throws: `StrataError.locked` when another process has it open; `invalidArgument` for a
+    ///   bad or conflicting cold URL; `.io`.
+    public static func open(_ path: String, cold: String? = nil, options: LakeOptions = LakeOptions()) throws(StrataError) -> Lake {
         let paths = LakePaths(root: path)
+        if let cold { _ = try parseColdURL(cold) }
         try FileIO.makeDirectories(paths.topicsDirectory)
+        let fd = try lock(paths)
+        do throws(StrataError) {
+            let config = try LakeConfigFile.loadOrCreate(paths: paths, coldURL: cold)
+            let store: any BlobStore
+            if let injected = options.coldStore { store = injected } else { store = try openColdStore(try parseColdURL(config.cold)) }
+            let tier = ColdTier(store: store, cacheBytes: options.coldCacheBytes, retry: options.blobRetry,
+                                clock: options.clock, log: options.log,
+                                localManifestPath: { paths.topicManifestCopy($0) })
+            let lake = Lake(path: path, options: options, lockFD: fd, cold: tier, coldURL: config.cold)
+            lake.startBackground()
+            return lake
+        } catch {
+            FileIO.close(fd)
+            throw error
+        }
+    }
+
+    private static func lock(_ paths: LakePaths) throws(StrataError) -> Int32 {
         let fd = try FileIO.open(paths.lock, flags: O_RDWR | O_CREAT)
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             FileIO.close(fd)
             if code == EWOULDBLOCK {
-                throw StrataError(.locked, "lake \(path) is open in another process; stop it first", file: paths.lock)
+                throw StrataError(.locked, "lake \(paths.root) is open in another process; stop it first", file: paths.lock)
             }
             throw FileIO.ioError("flock", paths.lock, errno: code)
         }
-        let lake = Lake(path: path, options: options, lockFD: fd)
-        lake.startBackground()
-        return lake
+        return fd
     }
 
     /// Names of the topics in the lake, sorted.
@@ -79,7 +105,7 @@ public final class Lake: Sendable {
         return try topics.withLock { (open) throws(StrataError) -> Topic in
             if let existing = open[name] { return existing }
             let topic = try Topic.open(name: name, config: config, paths: paths, files: files, clock: options.clock,
-                                       log: options.log)
+                                       log: options.log, cold: cold, startOffset: startOffset(name))
             open[name] = topic
             return topic
         }
@@ -93,7 +119,11 @@ public final class Lake: Sendable {
             return c
         }
         guard !alreadyClosed else { return }
-        background.withLock { $0?.cancel() }
+        let task = background.withLock { t in
+            t?.cancel()
+            return t
+        }
+        await task?.value
         for topic in topics.withLock({ Array($0.values) }) { await topic.close() }
         files.closeAll()
         FileIO.close(lockFD)
@@ -113,10 +143,63 @@ public final class Lake: Sendable {
 
     private func backgroundTick() async {
         let now = options.clock.nowMs()
-        for topic in topics.withLock({ Array($0.values) }) {
+        let open = topics.withLock { Array($0.values) }
+        for topic in open {
             topic.rollIfAged()
             if topic.config.durability == .async, topic.flushDue(nowMs: now) { try? await topic.flush() }
         }
+        guard options.backgroundOffload else { return }
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            for topic in open {
+                if running >= options.offloadConcurrency {
+                    await group.next()
+                    running -= 1
+                }
+                group.addTask { await self.maintain(topic) }
+                running += 1
+            }
+        }
+    }
+
+    /// One background pass over a topic: offload what is sealed, then apply retention.
+    private func maintain(_ topic: Topic) async {
+        do {
+            try await topic.offloadSealed(lagMs: topic.config.offloadLagMs)
+            try await topic.applyRetention()
+        } catch {
+            if !Task.isCancelled { options.log("background offload topic=\(topic.name): \(error)") }
+        }
+    }
+
+    /// Offloads now: seals active segments (when `seal`), uploads every sealed segment, and with
+    /// `evict` deletes every local segment already committed to the cold tier.
+    /// - Parameter topicName: one topic, or every topic when nil.
+    public func offload(topic topicName: String? = nil, seal: Bool = true, evict: Bool = false) async throws -> OffloadReport {
+        var total = OffloadReport()
+        for name in try topicName.map { [$0] } ?? topicNames() {
+            let topic = try self.topic(name)
+            if seal { try topic.sealActiveSegment() }
+            let report = try await topic.offloadSealed()
+            total.segmentsOffloaded += report.segmentsOffloaded
+            total.rawBytes += report.rawBytes
+            total.objectBytes += report.objectBytes
+            total.segmentsEvicted += try await evict ? topic.evictCommitted() : topic.applyRetention()
+        }
+        return total
+    }
+
+    /// Counters of the cold store and its frame cache since the lake opened.
+    public var coldStats: (blob: BlobStats, cacheHits: Int, cacheMisses: Int) {
+        (cold.store.snapshot, cold.frames.hits, cold.frames.misses)
+    }
+
+    /// Where a new topic's first segment starts: after whatever the cold tier already holds
+    /// (a lake rebuilt by `recover`).
+    private func startOffset(_ name: String) -> Int64 {
+        guard let bytes = try? FileIO.readWholeFile(paths.topicStart(name)), let text = String(validating: bytes, as: UTF8.self)
+        else { return 0 }
+        return Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 }
 

@@ -3,6 +3,7 @@
 ///     <lake>/LOCK                      flock'ed while a process has the lake open
 ///     <lake>/lake.json                 lake config (cold store URL)
 ///     <lake>/topics/<topic>/topic.json topic config
+///     <lake>/topics/<topic>/manifest.json  copy of the latest committed manifest
 ///     <lake>/topics/<topic>/<base>.seg segment, base offset as 20 digits
 ///     <lake>/topics/<topic>/<base>.idx its sparse index (sealed segments only)
 struct LakePaths: Sendable {
@@ -14,6 +15,10 @@ struct LakePaths: Sendable {
 
     func topicDirectory(_ topic: String) -> String { topicsDirectory + "/" + topic }
     func topicConfig(_ topic: String) -> String { topicDirectory(topic) + "/topic.json" }
+    /// Local copy of the topic's latest committed manifest (a cache of the cold store's).
+    func topicManifestCopy(_ topic: String) -> String { topicDirectory(topic) + "/manifest.json" }
+    /// Base offset for a topic directory without segments (written by `recover`).
+    func topicStart(_ topic: String) -> String { topicDirectory(topic) + "/start-offset" }
     func segment(_ topic: String, baseOffset: Int64) -> String {
         topicDirectory(topic) + "/" + Self.digits(baseOffset) + ".seg"
     }

@@ -43,6 +43,8 @@ public final class Topic: Sendable {
     let clock: any StrataClock
     let log: @Sendable (String) -> Void
     let state: Mutex<TopicState>
+    let cold: ColdTier
+    let offload = Mutex(OffloadState())
 
     struct SyncWaiter {
         var target: Int64
@@ -76,8 +78,9 @@ public final class Topic: Sendable {
     }
 
     init(name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
-         log: @escaping @Sendable (String) -> Void, segments: [LocalSegment]) {
+         log: @escaping @Sendable (String) -> Void, segments: [LocalSegment], cold: ColdTier) {
         self.name = name
+        self.cold = cold
         self.config = config
         self.paths = paths
         self.files = files
@@ -89,7 +92,7 @@ public final class Topic: Sendable {
 
     /// Opens a topic directory, recovering its active segment (DESIGN §4 invariant 3).
     static func open(name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
-                     log: @escaping @Sendable (String) -> Void, startOffset: Int64 = 0) throws(StrataError) -> Topic {
+                     log: @escaping @Sendable (String) -> Void, cold: ColdTier, startOffset: Int64 = 0) throws(StrataError) -> Topic {
         let directory = paths.topicDirectory(name)
         let names = try FileIO.listDirectory(directory)
         for leftover in names where leftover.hasSuffix(".tmp") { try FileIO.remove(directory + "/" + leftover) }
@@ -109,7 +112,8 @@ public final class Topic: Sendable {
         for (a, b) in zip(segments, segments.dropFirst()) where a.nextOffset != b.baseOffset {
             log("offset gap topic=\(name) file=\(a.path) ends at \(a.nextOffset), next segment starts at \(b.baseOffset)")
         }
-        return Topic(name: name, config: config, paths: paths, files: files, clock: clock, log: log, segments: segments)
+        return Topic(name: name, config: config, paths: paths, files: files, clock: clock, log: log, segments: segments,
+                     cold: cold)
     }
 
     // MARK: - Offsets

@@ -4,11 +4,11 @@ extension Topic {
     /// Default bound on bytes returned by one read.
     public static let readBytesDefault = 1024 * 1024
 
-    /// Records from `offset` on, up to the high watermark, about `maxBytes` of batches (at least
-    /// one batch when any record is readable).
+    /// Records of the local tier from `offset` on, up to the high watermark, about `maxBytes` of
+    /// batches (at least one batch when any record is readable).
     /// - Throws: `offsetOutOfRange` (with the valid range) when `offset` is below the local
     ///   start or above the high watermark; `corrupt` naming file and position.
-    public func read(from offset: Int64, maxBytes: Int = Topic.readBytesDefault) throws(StrataError) -> ReadResult {
+    public func readLocal(from offset: Int64, maxBytes: Int = Topic.readBytesDefault) throws(StrataError) -> ReadResult {
         let (segments, end) = state.withLock { s in (s.segments, visibleEnd(s)) }
         let start = segments[0].baseOffset
         guard offset >= start, offset <= end else {
@@ -36,9 +36,9 @@ extension Topic {
         return ReadResult(records: records, nextOffset: next, highWatermark: end)
     }
 
-    /// The offset of the first record with timestamp ≥ `timestamp`, or the high watermark
-    /// when there is none.
-    public func offset(forTimestamp timestamp: Int64) throws(StrataError) -> Int64 {
+    /// The offset of the first local record with timestamp ≥ `timestamp`, or the high
+    /// watermark when there is none.
+    public func localOffset(forTimestamp timestamp: Int64) throws(StrataError) -> Int64 {
         let (segments, end) = state.withLock { s in (s.segments, visibleEnd(s)) }
         for segment in segments where !segment.isEmpty && segment.index.maxTimestamp >= timestamp {
             var position = segment.index.position(forTimestamp: timestamp)

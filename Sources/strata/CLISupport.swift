@@ -18,9 +18,16 @@ func jsonLine(_ object: [String: Any]) -> String {
 struct LakeOption: ParsableArguments {
     @Option(name: .long, help: "Lake directory (created if absent).")
     var lake: String
+    @Option(name: .long, help: ArgumentHelp(
+        "Cold store of a new lake: file:///abs/path or s3://bucket/prefix (default: file://<lake>/cold). An existing lake remembers its own.",
+        valueName: "url"))
+    var cold: String?
 
-    func open() throws -> Lake {
-        try Lake.open(lake)
+    /// Opens the lake; `background` runs the offloader while the command works.
+    func open(background: Bool = true) throws -> Lake {
+        var options = LakeOptions()
+        options.backgroundOffload = background
+        return try Lake.open(lake, cold: cold, options: options)
     }
 }
 

@@ -20,6 +20,8 @@ struct Consume: AsyncParsableCommand {
     var count: Int?
     @Option(help: "value: one line per record value; json: one JSON object per record.")
     var format: String = "value"
+    @Flag(help: "Print to stderr one JSON line of cold-store requests, bytes and cache hits of this run.")
+    var stats = false
 
     func validate() throws {
         if fromOffset != nil && fromTime != nil { throw ValidationError("use either --from-offset or --from-time, not both") }
@@ -29,7 +31,7 @@ struct Consume: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let lake = try lakeOption.open()
+        let lake = try lakeOption.open(background: false)
         do {
             try await consume(try lake.topic(topic))
         } catch {
@@ -37,6 +39,10 @@ struct Consume: AsyncParsableCommand {
             throw error
         }
         await lake.close()
+        if stats {
+            let s = lake.coldStats
+            printError(jsonLine(["blobRequests": s.blob.requests, "blobBytes": s.blob.bytesRead, "cacheHits": s.cacheHits]))
+        }
     }
 
     private func consume(_ handle: Topic) async throws {
@@ -44,7 +50,7 @@ struct Consume: AsyncParsableCommand {
         if let fromOffset { start = .offset(fromOffset) }
         else if let fromTime { start = .timestamp(try parseTimestamp(fromTime, flag: "--from-time")) }
         else { start = .earliest }
-        var cursor = try Cursor(topic: handle, start: start)
+        var cursor = try await Cursor(topic: handle, start: start)
         var remaining = count ?? Int.max
         var out = BufferedOutput()
         while remaining > 0 {
