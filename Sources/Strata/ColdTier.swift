@@ -82,7 +82,8 @@ final class ColdTier: Sendable {
     }
 
     private func saveLocalCopy(_ manifest: Manifest) {
-        guard let path = localManifestPath?(manifest.topic), let bytes = try? manifest.encode() else { return }
+        guard let path = localManifestPath?(manifest.topic), FileIO.exists(FileIO.parent(of: path)),
+              let bytes = try? manifest.encode() else { return }
         do throws(StrataError) { try FileIO.writeAtomically(path, bytes) } catch {
             log("cannot cache manifest topic=\(manifest.topic) file=\(path): \(error)")
         }

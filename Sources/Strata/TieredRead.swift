@@ -54,3 +54,20 @@ extension Topic {
         return try localOffset(forTimestamp: timestamp)
     }
 }
+
+extension Topic {
+    /// The latest committed manifest (nil before the first offload).
+    public func latestManifest(refresh: Bool = false) async throws(StrataError) -> Manifest? {
+        try await cold.latestManifest(name, refresh: refresh)
+    }
+}
+
+extension Topic {
+    /// Every segment the cold tier holds for this topic, archived ones included, oldest first.
+    public func coldSegments() async throws(StrataError) -> [ManifestSegment] {
+        guard let manifest = try await cold.latestManifest(name) else { return [] }
+        var all: [ManifestSegment] = []
+        for reference in manifest.archives { all += try await cold.archive(reference, topic: name).segments }
+        return all + manifest.segments
+    }
+}

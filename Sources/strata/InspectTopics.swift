@@ -33,9 +33,10 @@ struct InspectTopics: AsyncParsableCommand {
     }
 }
 
-/// `strata inspect segments`: the segments of one topic.
+/// `strata inspect segments`: the segments of one topic in both tiers.
 struct InspectSegments: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "segments", abstract: "List the segments of a topic and their tier.")
+    static let configuration = CommandConfiguration(
+        commandName: "segments", abstract: "List the segments of a topic and their tier (hot, cold or both).")
 
     @OptionGroup var lakeOption: LakeOption
     @Argument(help: "Topic name.")
@@ -43,28 +44,47 @@ struct InspectSegments: AsyncParsableCommand {
     @Flag(help: "One JSON object per line.")
     var json = false
 
+    struct Row {
+        var base: Int64, last: Int64, bytes: Int64, first: Int64?, max: Int64?, hot: Bool, cold: Bool, state: String
+    }
+
     func run() async throws {
-        let lake = try lakeOption.open()
-        let segments: [SegmentInfo]
-        do { segments = try lake.topic(topic).segments() } catch {
+        let lake = try lakeOption.open(background: false)
+        let local: [SegmentInfo]
+        let cold: [ManifestSegment]
+        do {
+            let handle = try lake.topic(topic)
+            local = handle.segments()
+            cold = try await handle.coldSegments()
+        } catch {
             await lake.close()
             throw error
         }
         await lake.close()
-        var rows: [[String]] = []
-        for s in segments {
-            let tier = "hot"
+        var rows: [Int64: Row] = [:]
+        for c in cold {
+            rows[c.baseOffset] = Row(base: c.baseOffset, last: c.lastOffset, bytes: c.rawBytes, first: c.firstTimestamp,
+                                     max: c.maxTimestamp, hot: false, cold: true, state: "sealed")
+        }
+        for s in local {
+            let inCold = rows[s.baseOffset]?.last == s.lastOffset
+            rows[s.baseOffset] = Row(base: s.baseOffset, last: s.lastOffset, bytes: Int64(s.bytes), first: s.firstTimestamp,
+                                     max: s.maxTimestamp, hot: true, cold: inCold, state: s.sealed ? "sealed" : "active")
+        }
+        let sorted = rows.values.sorted { $0.base < $1.base }
+        var table: [[String]] = []
+        for r in sorted {
+            let tier = r.hot && r.cold ? "both" : r.hot ? "hot" : "cold"
             if json {
-                print(jsonLine(["baseOffset": s.baseOffset, "lastOffset": s.lastOffset, "records": s.recordCount,
-                                "bytes": s.bytes, "firstTimestamp": s.firstTimestamp.map { $0 as Any } ?? NSNull(),
-                                "maxTimestamp": s.maxTimestamp.map { $0 as Any } ?? NSNull(), "tier": tier,
-                                "sealed": s.sealed]))
+                print(jsonLine(["baseOffset": r.base, "lastOffset": r.last, "records": r.last - r.base + 1, "bytes": r.bytes,
+                                "firstTimestamp": r.first.map { $0 as Any } ?? NSNull(),
+                                "maxTimestamp": r.max.map { $0 as Any } ?? NSNull(), "tier": tier, "state": r.state]))
             } else {
-                rows.append(["\(s.baseOffset)", "\(s.lastOffset)", "\(s.recordCount)", humanBytes(Int64(s.bytes)),
-                             humanTime(s.firstTimestamp), humanTime(s.maxTimestamp), tier, s.sealed ? "sealed" : "active"])
+                table.append(["\(r.base)", "\(r.last)", "\(r.last - r.base + 1)", humanBytes(r.bytes), humanTime(r.first),
+                              humanTime(r.max), tier, r.state])
             }
         }
-        if !json { printTable(["BASE", "LAST", "RECORDS", "BYTES", "FIRST-TIME", "MAX-TIME", "TIER", "STATE"], rows) }
+        if !json { printTable(["BASE", "LAST", "RECORDS", "RAW-BYTES", "FIRST-TIME", "MAX-TIME", "TIER", "STATE"], table) }
     }
 }
 
