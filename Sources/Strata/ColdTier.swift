@@ -19,6 +19,7 @@ final class ColdTier: Sendable {
     let frames: ByteLRU<FrameKey, [UInt8]>
     let archives: ByteLRU<String, ArchiveManifest>
     private let manifests = Mutex<[String: Manifest]>([:])
+    private let descriptorChecked = Mutex(false)
     /// Where the lake keeps a copy of each topic's latest manifest, so a new process serves
     /// cold reads without listing the bucket (nil: no local copy, e.g. `export`).
     let localManifestPath: (@Sendable (String) -> String)?
@@ -48,6 +49,28 @@ final class ColdTier: Sendable {
         } catch {
             throw StrataError(.io, "\(what) failed: \(error)", topic: topic, file: key)
         }
+    }
+
+    /// Makes sure the bucket says it is a Strata lake of a format this code writes
+    /// (`lake.json`, formats/bucket-layout.md), creating it on first use.
+    func ensureLakeDescriptor() async throws(StrataError) {
+        guard !descriptorChecked.withLock({ $0 }) else { return }
+        let key = layout.lakeKey
+        let fresh: [UInt8]
+        do throws(FormatError) { fresh = try LakeDescriptor(createdMs: clock.nowMs()).encode() } catch {
+            throw StrataError(.invalidArgument, "cannot encode lake descriptor: \(error)")
+        }
+        do {
+            try await withRetries(retry) { try await store.put(key, fresh, mode: .ifAbsent) }
+        } catch let error as BlobError where error.code == .preconditionFailed {
+            let existing = try await blob("get lake descriptor", key: key, topic: nil) { try await store.get(key, range: .whole) }
+            do throws(FormatError) { _ = try LakeDescriptor.decode(existing.bytes) } catch {
+                throw StrataError(error, topic: nil, file: key)
+            }
+        } catch {
+            throw StrataError(.io, "cannot write lake descriptor: \(error)", file: key)
+        }
+        descriptorChecked.withLock { $0 = true }
     }
 
     // MARK: - Manifests

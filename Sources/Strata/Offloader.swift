@@ -39,7 +39,15 @@ extension Topic {
     public func offloadSealed(lagMs: Int64 = 0) async throws(StrataError) -> OffloadReport {
         guard try beginOffload() else { return OffloadReport() }
         defer { offload.withLock { $0.busy = false } }
+        guard state.withLock({ $0.segments.contains { $0.sealed && !$0.isEmpty } }) else {
+            if offload.withLock({ $0.committedOffset == nil }) {
+                let known = try await cold.latestManifest(name)?.nextOffset
+                offload.withLock { $0.committedOffset = known }
+            }
+            return OffloadReport()
+        }
         var report = OffloadReport()
+        try await cold.ensureLakeDescriptor()
         var manifest = try await cold.latestManifest(name)
         while let segment = try nextToOffload(after: manifest, lagMs: lagMs) {
             let (next, objectBytes) = try await offloadOne(segment, after: manifest)
