@@ -150,7 +150,7 @@ public enum ColdObject {
             w.u32(UInt32(frame.compressedBytes))
             w.u32(UInt32(frame.rawBytes))
             w.u32(UInt32(frame.batchCount))
-            w.u32(0)
+            w.u32(frame.checksum)
         }
         let crc = w.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[skippableHeaderBytes...])) }
         w.u32(crc)

@@ -100,16 +100,17 @@ extension ColdObjectFooter {
             let compressed = Int(try r.u32("coldIndex.frame.compressedBytes"))
             let raw = Int(try r.u32("coldIndex.frame.rawBytes"))
             let batchCount = Int(try r.u32("coldIndex.frame.batchCount"))
-            let reserved = try r.u32("coldIndex.frame.reserved")
+            let checksum = try r.u32("coldIndex.frame.checksum")
             guard first == nextOffset, last >= first, last <= lastOffset else {
                 throw r.error(.invalidValue, "coldIndex.frame.firstOffset", at: at,
                               "frame \(number) covers \(first)...\(last), expected to start at \(nextOffset) and end by \(lastOffset)")
             }
-            guard compressed == entry.compressedBytes, raw == entry.rawBytes else {
-                throw r.error(.invalidValue, "coldIndex.frame.compressedBytes", at: at + 24,
-                              "frame \(number): index says \(compressed)/\(raw) bytes, seek table \(entry.compressedBytes)/\(entry.rawBytes)")
+            guard compressed == entry.compressedBytes, raw == entry.rawBytes, checksum == entry.checksum else {
+                throw r.error(.invalidValue, "coldIndex.frame.seekTableMismatch", at: at + 24,
+                              "frame \(number): index says \(compressed)/\(raw) bytes checksum 0x\(hex(checksum)), "
+                                + "seek table \(entry.compressedBytes)/\(entry.rawBytes) checksum 0x\(hex(entry.checksum))")
             }
-            guard batchCount >= 1, Int64(batchCount) <= last - first + 1, reserved == 0 else {
+            guard batchCount >= 1, Int64(batchCount) <= last - first + 1 else {
                 throw r.error(.invalidValue, "coldIndex.frame.batchCount", at: at + 32,
                               "frame \(number): \(batchCount) batches for \(last - first + 1) records")
             }
