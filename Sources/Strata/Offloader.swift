@@ -175,8 +175,8 @@ extension Topic {
         return next
     }
 
-    func manifestConfig() -> StrataFormat.TopicConfig {
-        StrataFormat.TopicConfig(frameRawBytesTarget: config.coldFrameRawBytes, compressionLevel: config.coldCompressionLevel,
+    func manifestConfig() -> ManifestTopicConfig {
+        ManifestTopicConfig(frameRawBytesTarget: config.coldFrameRawBytes, compressionLevel: config.coldCompressionLevel,
                                  retentionMs: config.retentionMs, retentionBytes: config.retentionBytes)
     }
 

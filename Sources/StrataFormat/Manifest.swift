@@ -6,7 +6,7 @@ import Foundation
 
 /// The topic settings a reader of the bucket needs (formats/manifest.md). Every field is
 /// optional so settings can be added without a format version bump; absent means "default".
-public struct TopicConfig: Codable, Sendable, Hashable {
+public struct ManifestTopicConfig: Codable, Sendable, Hashable {
     /// Raw bytes per cold frame the writer aims for.
     public var frameRawBytesTarget: Int?
     /// zstd level of cold frames.
@@ -97,7 +97,7 @@ public struct Manifest: Codable, Sendable, Hashable {
     public var logStartOffset: Int64
     /// One past the last offset held by the listed objects.
     public var nextOffset: Int64
-    public var config: TopicConfig
+    public var config: ManifestTopicConfig
     /// Cold objects, sorted and contiguous, after the archived ones.
     public var segments: [ManifestSegment]
     /// Archive manifests with the oldest segments, sorted and contiguous.
@@ -106,7 +106,7 @@ public struct Manifest: Codable, Sendable, Hashable {
     public var createdMs: Int64
 
     public init(topic: String, version: UInt64, writerEpoch: UInt64, logStartOffset: Int64, nextOffset: Int64,
-                config: TopicConfig = TopicConfig(), segments: [ManifestSegment] = [],
+                config: ManifestTopicConfig = ManifestTopicConfig(), segments: [ManifestSegment] = [],
                 archives: [ArchiveReference] = [], createdMs: Int64) {
         self.formatVersion = Self.currentFormatVersion
         self.topic = topic

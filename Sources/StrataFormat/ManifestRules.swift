@@ -26,7 +26,7 @@ enum ManifestRules {
         }
     }
 
-    static func checkConfig(_ config: TopicConfig) throws(FormatError) {
+    static func checkConfig(_ config: ManifestTopicConfig) throws(FormatError) {
         if let target = config.frameRawBytesTarget, target < 1 || target > FormatLimits.coldFrameRawBytesMax {
             throw invalid("manifest.config.frameRawBytesTarget", "\(target) outside [1, \(FormatLimits.coldFrameRawBytesMax)]")
         }

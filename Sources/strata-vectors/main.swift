@@ -62,7 +62,7 @@ func manifest(coldIndex: ColdObjectIndex) -> Manifest {
                                    key: BucketLayout.archiveKeyRelative(topic: topic, baseOffset: 0, lastOffset: 499))
     return Manifest(
         topic: topic, version: 42, writerEpoch: 3, logStartOffset: 120, nextOffset: coldIndex.lastOffset + 1,
-        config: TopicConfig(frameRawBytesTarget: frameRawBytesTarget, compressionLevel: 3, retentionMs: nil, retentionBytes: nil),
+        config: ManifestTopicConfig(frameRawBytesTarget: frameRawBytesTarget, compressionLevel: 3, retentionMs: nil, retentionBytes: nil),
         segments: [older, ManifestSegment(coldIndex)], archives: [archive], createdMs: createdMs + 5_000)
 }
 

@@ -13,7 +13,7 @@ import Testing
 
     static func sample() -> Manifest {
         Manifest(topic: topic, version: 3, writerEpoch: 1, logStartOffset: 5, nextOffset: 300,
-                 config: TopicConfig(frameRawBytesTarget: 1 << 20, compressionLevel: 3, retentionMs: 86_400_000),
+                 config: ManifestTopicConfig(frameRawBytesTarget: 1 << 20, compressionLevel: 3, retentionMs: 86_400_000),
                  segments: [segment(100, 199), segment(200, 299)],
                  archives: [ArchiveReference(baseOffset: 0, lastOffset: 99, segmentCount: 2,
                                              key: BucketLayout.archiveKeyRelative(topic: topic, baseOffset: 0, lastOffset: 99))],
