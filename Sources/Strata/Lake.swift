@@ -22,6 +22,14 @@ public final class Lake: Sendable {
         self.lockFD = lockFD
     }
 
+    /// A lake dropped without `close()` (a caller that crashed its task, a test simulating a
+    /// crash) must not keep its `flock`: the lock fd would leak and the lake could never be
+    /// reopened by this process. Nothing is flushed here; recovery handles the rest.
+    deinit {
+        background.withLock { $0?.cancel() }
+        if !closed.withLock({ $0 }) { FileIO.close(lockFD) }
+    }
+
     /// Opens (creating if absent) the lake at `path`.
     /// - Throws: `StrataError.locked` when another process has it open; `.io`.
     public static func open(_ path: String, options: LakeOptions = LakeOptions()) throws(StrataError) -> Lake {
