@@ -24,6 +24,10 @@ extension Topic {
                                           wantBytes: maxBytes - bytes, firstOffset: next)
             guard !batches.isEmpty else { break }
             for batch in batches {
+                // The segment can hold batches past the high watermark (written, not yet
+                // fdatasync'ed in `sync` mode): they are not readable yet, and since `next` stops
+                // at `end`, checking their continuity would report false corruption.
+                if batch.header.baseOffset >= end { break }
                 guard batch.header.baseOffset <= next else {
                     throw StrataError(.corrupt, "expected offset \(next), found a batch starting at \(batch.header.baseOffset)",
                                       topic: name, file: segment.path, position: batch.position)
