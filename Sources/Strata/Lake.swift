@@ -119,7 +119,8 @@ public final class Lake: Sendable {
         background.withLock { $0 = task }
     }
 
-    private func backgroundTick() async {
+    /// One round of background work (internal so tests drive it with a manual clock).
+    func backgroundTick() async {
         let now = options.clock.nowMs()
         for topic in topics.withLock({ Array($0.values) }) {
             topic.rollIfAged()
