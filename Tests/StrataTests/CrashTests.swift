@@ -168,6 +168,7 @@ enum StrataBinary {
                 #expect(Set(values).count == values.count, "duplicate values")
                 kept = values
             }
+            print("crash test: \(Self.cycles) SIGKILLs, \(acknowledgedTotal) acknowledged records, \(kept.count) records kept")
             #expect(acknowledgedTotal > 0, "no batch was ever acknowledged: the kills tested nothing")
         }
     }
