@@ -26,6 +26,12 @@ final class FileCache: Sendable {
         self.capacity = max(1, capacity)
     }
 
+    /// Once the cache is unreachable no file can be pinned: close what it still holds, or a lake
+    /// dropped without `close()` leaks every cached descriptor.
+    deinit {
+        for entry in state.withLock({ $0.entries.values }) { FileIO.close(entry.fd) }
+    }
+
     /// Number of files currently open.
     var openCount: Int { state.withLock { $0.entries.count } }
     /// Number of `open` calls made so far.

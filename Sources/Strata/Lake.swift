@@ -28,6 +28,14 @@ public final class Lake: Sendable {
         self.coldURL = coldURL
     }
 
+    /// A lake dropped without `close()` (a caller that crashed its task, a test simulating a
+    /// crash) must not keep its `flock`: the lock fd would leak and the lake could never be
+    /// reopened by this process. Nothing is flushed here; recovery handles the rest.
+    deinit {
+        background.withLock { $0?.cancel() }
+        if !closed.withLock({ $0 }) { FileIO.close(lockFD) }
+    }
+
     /// Opens (creating if absent) the lake at `path`.
     /// - Parameter cold: the cold store URL for a new lake (default `file://<path>/cold`); an
     ///   existing lake remembers its own, and a different one is an error.
@@ -141,7 +149,8 @@ public final class Lake: Sendable {
         background.withLock { $0 = task }
     }
 
-    private func backgroundTick() async {
+    /// One round of background work (internal so tests drive it with a manual clock).
+    func backgroundTick() async {
         let now = options.clock.nowMs()
         let open = topics.withLock { Array($0.values) }
         for topic in open {

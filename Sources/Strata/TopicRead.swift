@@ -24,6 +24,10 @@ extension Topic {
                                           wantBytes: maxBytes - bytes, firstOffset: next)
             guard !batches.isEmpty else { break }
             for batch in batches {
+                // The segment can hold batches past the high watermark (written, not yet
+                // fdatasync'ed in `sync` mode): they are not readable yet, and since `next` stops
+                // at `end`, checking their continuity would report false corruption.
+                if batch.header.baseOffset >= end { break }
                 guard batch.header.baseOffset <= next else {
                     throw StrataError(.corrupt, "expected offset \(next), found a batch starting at \(batch.header.baseOffset)",
                                       topic: name, file: segment.path, position: batch.position)
@@ -43,8 +47,10 @@ extension Topic {
         for segment in segments where !segment.isEmpty && segment.index.maxTimestamp >= timestamp {
             var position = segment.index.position(forTimestamp: timestamp)
             while position < segment.segmentBytes {
+                // Batches entirely below `timestamp` are skipped by header: only the batch that
+                // holds the answer is decoded.
                 let batches = try readBatches(segment, from: position, upTo: segment.segmentBytes,
-                                              wantBytes: 256 * 1024, firstOffset: nil)
+                                              wantBytes: 1, firstOffset: nil, minTimestamp: timestamp)
                 guard let last = batches.last else { break }
                 for batch in batches where batch.header.maxTimestamp >= timestamp {
                     if let hit = batch.records.first(where: { $0.timestamp >= timestamp }) {
@@ -83,9 +89,11 @@ extension Topic {
     }
 
     /// Reads and decodes whole batches from `position` until about `wantBytes` are read or the
-    /// segment's end. Batches entirely below `firstOffset` are checked and skipped.
+    /// segment's end. Batches entirely below `firstOffset`, or all older than `minTimestamp`,
+    /// are checked and skipped.
     func readBatches(
-        _ segment: LocalSegment, from position: Int, upTo end: Int, wantBytes: Int, firstOffset: Int64?
+        _ segment: LocalSegment, from position: Int, upTo end: Int, wantBytes: Int, firstOffset: Int64?,
+        minTimestamp: Int64? = nil
     ) throws(StrataError) -> [PositionedBatch] {
         let path = segment.path
         var at = position
@@ -102,7 +110,8 @@ extension Topic {
             }
             let base = at
             let decoded = withBytesResult(chunk) { (raw) throws(FormatError) -> ([PositionedBatch], Int) in
-                try decodeBatches(raw, basePosition: base, firstOffset: firstOffset, wantBytes: wantBytes)
+                try decodeBatches(raw, basePosition: base, firstOffset: firstOffset, minTimestamp: minTimestamp,
+                                  wantBytes: wantBytes)
             }
             guard case .success(let (batches, consumed)) = decoded else {
                 if case .failure(let error) = decoded { throw StrataError(error, topic: name, file: path) }
@@ -126,7 +135,7 @@ extension Topic {
     /// Decodes the whole batches of `raw`; returns them and the bytes consumed (skipped
     /// batches included).
     private func decodeBatches(
-        _ raw: UnsafeRawBufferPointer, basePosition: Int, firstOffset: Int64?, wantBytes: Int
+        _ raw: UnsafeRawBufferPointer, basePosition: Int, firstOffset: Int64?, minTimestamp: Int64?, wantBytes: Int
     ) throws(FormatError) -> ([PositionedBatch], Int) {
         var result: [PositionedBatch] = []
         var at = 0
@@ -134,7 +143,9 @@ extension Topic {
         while at + BatchHeader.size <= raw.count && (taken < wantBytes || result.isEmpty) {
             let header = try BatchCodec.parseHeader(raw, at: at, basePosition: basePosition)
             guard at + header.batchLength <= raw.count else { break }
-            if let firstOffset, header.lastOffset < firstOffset {
+            let belowOffset = firstOffset.map { header.lastOffset < $0 } ?? false
+            let belowTime = minTimestamp.map { header.maxTimestamp < $0 } ?? false
+            if belowOffset || belowTime {
                 _ = try BatchCodec.verify(raw, at: at, basePosition: basePosition)
             } else {
                 let batch = try BatchCodec.decode(raw, at: at, basePosition: basePosition)
