@@ -75,19 +75,19 @@ import Testing
             let topic = try lake.topic("t", creatingWith: nil)
             try await topic.append(offsetRecords(from: 0, count: 10))
             for bad: Int64 in [-1, -1000, Int64.min, 11, 12, Int64.max] {
-                let error = strataError { _ = try topic.read(from: bad) }
+                let error = strataError { _ = try topic.readLocal(from: bad) }
                 #expect(error?.code == .offsetOutOfRange, "offset \(bad)")
                 #expect(error?.validRange == 0...10, "offset \(bad)")
-                let cursorError = strataError { _ = try Cursor(topic: topic, start: .offset(bad)) }
+                let cursorError = await strataError { _ = try await Cursor(topic: topic, start: .offset(bad)) }
                 #expect(cursorError?.code == .offsetOutOfRange)
                 #expect(cursorError?.validRange == 0...10)
             }
             // At the high watermark: nothing yet, not an error.
-            let atEnd = try topic.read(from: 10)
+            let atEnd = try topic.readLocal(from: 10)
             #expect(atEnd.records.isEmpty)
             #expect(atEnd.nextOffset == 10)
             #expect(atEnd.highWatermark == 10)
-            var cursor = try Cursor(topic: topic, start: .latest)
+            var cursor = try await Cursor(topic: topic, start: .latest)
             #expect(try await cursor.next(waitMs: 20).isEmpty)
             #expect(cursor.nextOffset == 10)
             await lake.close()

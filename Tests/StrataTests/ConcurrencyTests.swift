@@ -23,7 +23,7 @@ import Testing
             try await withThrowingTaskGroup(of: [String].self) { group in
                 for _ in 0..<3 {
                     group.addTask {
-                        var cursor = try Cursor(topic: topic, start: .earliest)
+                        var cursor = try await Cursor(topic: topic, start: .earliest)
                         var seen: [String] = []
                         var idleSince = Date()
                         while seen.count < total {
@@ -70,7 +70,7 @@ import Testing
         try await withTempDirectory { dir in
             let lake = try Lake.open(dir, options: lakeOptions())
             let topic = try lake.topic("poll", creatingWith: nil)
-            var cursor = try Cursor(topic: topic, start: .latest)
+            var cursor = try await Cursor(topic: topic, start: .latest)
             #expect(try await cursor.next(waitMs: 50).isEmpty)
             let waiting = cursor
             async let woken: [Record] = { var c = waiting; return try await c.next(waitMs: 30_000) }()

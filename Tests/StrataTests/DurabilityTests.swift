@@ -53,7 +53,7 @@ import Testing
             try await topic.append(offsetRecords(from: 0, count: 3))
             // Visible before any fsync.
             #expect(topic.highWatermark == 3)
-            #expect(try topic.read(from: 0).records.map { string($0.value) } == ["v0", "v1", "v2"])
+            #expect(try topic.readLocal(from: 0).records.map { string($0.value) } == ["v0", "v1", "v2"])
             #expect(topic.state.withLock { $0.durableOffset } == 0)
             let fsyncsBefore = topic.fsyncCount
 

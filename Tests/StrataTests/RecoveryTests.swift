@@ -101,7 +101,7 @@ import Testing
             var random = SeededRandom(seed: 11)
             for _ in 0..<100 {
                 let o = Int64(random.next() % UInt64(Self.recordCount))
-                #expect(try topic.read(from: o, maxBytes: 1).records.first?.offset == o)
+                #expect(try topic.readLocal(from: o, maxBytes: 1).records.first?.offset == o)
             }
             await lake.close()
         }
@@ -134,12 +134,12 @@ import Testing
             let topic = try lake.topic(Self.topicName)
             #expect(FileIO.fileSize(atPath: victim.path) == victim.bytes)
             #expect(topic.highWatermark == Self.recordCount)
-            let error = strataError { _ = try topic.read(from: batch.header.baseOffset) }
+            let error = strataError { _ = try topic.readLocal(from: batch.header.baseOffset) }
             #expect(error?.code == .corrupt)
             #expect(error?.file == victim.path)
             #expect(error?.position == batch.position + 8)
-            #expect(try topic.read(from: 0, maxBytes: 1).records.first.map { string($0.value) } == "v0")
-            #expect(try topic.read(from: segments[2].baseOffset).records.first?.offset == segments[2].baseOffset)
+            #expect(try topic.readLocal(from: 0, maxBytes: 1).records.first.map { string($0.value) } == "v0")
+            #expect(try topic.readLocal(from: segments[2].baseOffset).records.first?.offset == segments[2].baseOffset)
             await lake.close()
         }
     }

@@ -28,7 +28,7 @@ import Testing
                 for topic in topics {
                     group.addTask {
                         try await topic.append(offsetRecords(from: Int64(rounds * 10), count: 10))
-                        _ = try topic.read(from: 0)
+                        _ = try topic.readLocal(from: 0)
                     }
                 }
                 try await group.waitForAll()
@@ -36,7 +36,7 @@ import Testing
             #expect(lake.files.openCount <= cap)
             for round in 0...rounds {
                 for topic in topics {
-                    let records = try topic.read(from: Int64(round * 10), maxBytes: 1).records
+                    let records = try topic.readLocal(from: Int64(round * 10), maxBytes: 1).records
                     #expect(records.first.map { string($0.value) } == "v\(round * 10)")
                     #expect(lake.files.openCount <= cap)
                 }

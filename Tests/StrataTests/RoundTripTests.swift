@@ -41,7 +41,7 @@ import Testing
 
             for _ in 0..<Self.seekCount {
                 let o = Int64(random.next() % UInt64(Self.recordCount))
-                let result = try topic.read(from: o, maxBytes: 1)
+                let result = try topic.readLocal(from: o, maxBytes: 1)
                 let first = try #require(result.records.first)
                 #expect(first.offset == o)
                 #expect(string(first.value) == "v\(o)")
@@ -51,7 +51,7 @@ import Testing
             var probes: [Int64] = [low - 1, low, high, high + 1, Int64.min, Int64.max]
             for _ in 0..<Self.seekCount { probes.append(low + Int64(random.next() % UInt64(high - low + 1))) }
             for t in probes {
-                #expect(try topic.offset(forTimestamp: t) == Self.firstOffset(atOrAfter: t, in: timestamps), "t=\(t)")
+                #expect(try topic.localOffset(forTimestamp: t) == Self.firstOffset(atOrAfter: t, in: timestamps), "t=\(t)")
             }
             await lake.close()
 
@@ -61,7 +61,7 @@ import Testing
             #expect(again.segments() == segments)
             var next: Int64 = 0
             while next < Int64(Self.recordCount) {
-                let result = try again.read(from: next)
+                let result = try again.readLocal(from: next)
                 for record in result.records {
                     guard record.offset == next, string(record.value) == "v\(next)",
                           record.timestamp == timestamps[Int(next)]

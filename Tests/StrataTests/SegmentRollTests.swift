@@ -57,7 +57,7 @@ import Testing
             #expect(records.map { string($0.value) } == (0..<1000).map { "v\($0)" })
             #expect(records.map(\.timestamp) == timestamps)
             try await again.append(offsetRecords(from: 1000, count: 1))
-            try checkSegments(again, timestamps: timestamps + [again.read(from: 1000).records[0].timestamp])
+            try checkSegments(again, timestamps: timestamps + [again.readLocal(from: 1000).records[0].timestamp])
             await reopened.close()
         }
     }

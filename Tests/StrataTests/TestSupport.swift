@@ -53,7 +53,7 @@ func readAll(_ topic: Topic, from offset: Int64 = 0) throws -> [Record] {
     var records: [Record] = []
     var next = offset
     while true {
-        let result = try topic.read(from: next)
+        let result = try topic.readLocal(from: next)
         records += result.records
         if result.nextOffset == next { break }
         next = result.nextOffset
