@@ -135,7 +135,8 @@ enum FileIO {
     /// Replaces `path` with `bytes` so that readers see either the old or the new file, even
     /// across power loss: temp file, fsync, rename, directory fsync.
     static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(StrataError) {
-        let temp = path + ".tmp"
+        // A unique temp name: two writers of one path must not share (and clobber) a temp file.
+        let temp = path + ".\(UInt64.random(in: 0...UInt64.max)).tmp"
         let fd = try open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC)
         do throws(StrataError) {
             try pwriteAll(fd, bytes, at: 0, path: temp)

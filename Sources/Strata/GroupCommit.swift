@@ -132,12 +132,13 @@ extension Topic {
         }
     }
 
-    /// Flushes and refuses further appends; wakes every waiting reader.
+    /// Refuses further appends, then flushes what was written; wakes every waiting reader.
+    /// Closing first means no append can slip in after the final flush.
     func close() async {
-        try? await flush()
         state.withLock { s in
             s.closed = true
             wakeReaders(&s)
         }
+        try? await flush()
     }
 }
