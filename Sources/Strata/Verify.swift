@@ -551,8 +551,11 @@ struct ColdObjectCheck {
                 rawBytes += content.count
             } catch {
                 intact = false
+                // decodeFrame already starts its message with the frame number.
+                let label = "frame \(frame.frameNumber): "
+                let message = error.message.hasPrefix(label) ? String(error.message.dropFirst(label.count)) : error.message
                 problem(frame.objectOffset, "frame \(frame.frameNumber) (offsets \(frame.firstOffset)...\(frame.lastOffset)): "
-                        + "\(error.code.rawValue) in \(error.field) at byte \(error.position): \(error.message)", .corruptFrame)
+                        + "\(error.code.rawValue) in \(error.field) at byte \(error.position): \(message)", .corruptFrame)
             }
         }
         if expected != index.lastOffset + 1 {
