@@ -68,6 +68,6 @@ struct StrataCommand: AsyncParsableCommand {
 struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Browse and verify segments, cold objects and manifests.",
-        subcommands: [InspectDump.self, InspectTopics.self, InspectSegments.self, InspectManifest.self]
+        subcommands: [InspectDump.self, InspectTopics.self, InspectSegments.self, InspectManifest.self, InspectVerify.self, InspectScrub.self]
     )
 }
