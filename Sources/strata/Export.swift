@@ -134,24 +134,24 @@ enum ExportFormat: String, ExpressibleByArgument, CaseIterable {
         out.reserveCapacity(96 + (record.value?.count ?? 0) * 2)
         switch self {
         case .jsonl:
-            out += Array("{\"offset\":\(record.offset),\"timestamp\":\(record.timestamp),\"key\":".utf8)
+            out.append(contentsOf: "{\"offset\":\(record.offset),\"timestamp\":\(record.timestamp),\"key\":".utf8)
             JSON.append(key.text, to: &out)
-            out += Array(",\"keyEncoding\":".utf8)
+            out.append(contentsOf: ",\"keyEncoding\":".utf8)
             JSON.append(key.encoding, to: &out)
-            out += Array(",\"value\":".utf8)
+            out.append(contentsOf: ",\"value\":".utf8)
             JSON.append(value.text, to: &out)
-            out += Array(",\"valueEncoding\":".utf8)
+            out.append(contentsOf: ",\"valueEncoding\":".utf8)
             JSON.append(value.encoding, to: &out)
-            out += Array(",\"headers\":".utf8)
+            out.append(contentsOf: ",\"headers\":".utf8)
             JSON.appendHeaders(record.headers, to: &out)
-            out += Array("}\n".utf8)
+            out.append(contentsOf: "}\n".utf8)
         case .csv:
             var headers: [UInt8] = []
             JSON.appendHeaders(record.headers, to: &headers)
             let fields = ["\(record.offset)", "\(record.timestamp)", key.text ?? "", key.encoding ?? "", value.text ?? "",
                           value.encoding ?? "", String(decoding: headers, as: UTF8.self)]
-            out += Array(fields.map(CSV.field).joined(separator: ",").utf8)
-            out += Array("\r\n".utf8)
+            out.append(contentsOf: fields.map(CSV.field).joined(separator: ",").utf8)
+            out.append(contentsOf: "\r\n".utf8)
         }
         return out
     }
@@ -180,7 +180,7 @@ enum JSON {
     /// everything else is written as UTF-8.
     static func append(_ text: String?, to out: inout [UInt8]) {
         guard let text else {
-            out += Array("null".utf8)
+            out.append(contentsOf: "null".utf8)
             return
         }
         out.append(UInt8(ascii: "\""))
@@ -191,7 +191,7 @@ enum JSON {
             case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
             case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
             case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0..<0x20: out += Array(String(format: "\\u%04x", UInt32(byte)).utf8)
+            case 0..<0x20: out.append(contentsOf: String(format: "\\u%04x", UInt32(byte)).utf8)
             default: out.append(byte)
             }
         }
@@ -204,11 +204,11 @@ enum JSON {
         for (index, header) in headers.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             let value = EncodedBytes(header.value)
-            out += Array("{\"key\":".utf8)
+            out.append(contentsOf: "{\"key\":".utf8)
             append(header.key, to: &out)
-            out += Array(",\"value\":".utf8)
+            out.append(contentsOf: ",\"value\":".utf8)
             append(value.text, to: &out)
-            out += Array(",\"valueEncoding\":".utf8)
+            out.append(contentsOf: ",\"valueEncoding\":".utf8)
             append(value.encoding, to: &out)
             out.append(UInt8(ascii: "}"))
         }

@@ -274,6 +274,24 @@ import StrataBlob
         #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.root).sorted() == ["cold"])  // no temp files
     }
 
+    @Test(.enabled(if: binaryExists, "needs the strata binary ($STRATA_BIN or .build/debug/strata)"))
+    func corruptObjectFailsWithoutLeavingAFile() async throws {
+        let fixture = try await ColdTopic.make()
+        defer { fixture.remove() }
+        let segments = fixture.coldPath + "/topics/\(ColdTopic.topic)/segments"
+        let objects = try FileManager.default.contentsOfDirectory(atPath: segments).sorted()
+        #expect(objects.count > 3)
+        let victim = segments + "/" + objects[2]
+        var bytes = try #require(FileManager.default.contents(atPath: victim))
+        bytes[20] ^= 0xFF  // inside frame 0: its content checksum cannot match
+        try bytes.write(to: URL(fileURLWithPath: victim))
+        let output = fixture.root + "/all.jsonl"
+        let result = Self.export(["--cold", fixture.coldURL, ColdTopic.topic, "--output", output])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("corrupt") && result.stderr.contains(objects[2]), "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.root) == ["cold"])  // no file, no temp file
+    }
+
     @Test(.enabled(if: duckdbImportable, "needs the strata binary and python3 with duckdb (pip install duckdb)"))
     func duckDBExample() {
         let script = Self.packageRoot + "/tools/duckdb-example"
