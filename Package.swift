@@ -30,6 +30,8 @@ let package = Package(
             name: "strata",
             dependencies: ["Strata", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Rebuilds formats/vectors (tools/gen-vectors); the golden vector test checks them.
+        .executableTarget(name: "strata-vectors", dependencies: ["StrataFormat"]),
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat"]),
         .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob"]),
         .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataFormat", "StrataBlob"]),

@@ -1,0 +1,293 @@
+import Dispatch
+import StrataBlob
+import Synchronization
+
+/// The lake's view of its cold store: manifests (cached), object footers (cached), decompressed
+/// frames (byte-bounded LRU). Every blob call retries transient failures with backoff.
+final class ColdTier: Sendable {
+    struct FrameKey: Hashable, Sendable {
+        var objectKey: String
+        var frameNumber: Int
+    }
+
+    let store: CountingBlobStore
+    let layout = BucketLayout(prefix: "")
+    let retry: RetryPolicy
+    let clock: any StrataClock
+    let log: @Sendable (String) -> Void
+    let footers: ByteLRU<String, ColdObjectIndex>
+    let frames: ByteLRU<FrameKey, [UInt8]>
+    let archives: ByteLRU<String, ArchiveManifest>
+    private let manifests = Mutex<[String: Manifest]>([:])
+    private let descriptorChecked = Mutex(false)
+    /// Where the lake keeps a copy of each topic's latest manifest, so a new process serves
+    /// cold reads without listing the bucket (nil: no local copy, e.g. `export`).
+    let localManifestPath: (@Sendable (String) -> String)?
+    /// Segments kept in a manifest before the oldest spill into an archive manifest.
+    let manifestSegmentsMax: Int
+
+    init(store: any BlobStore, cacheBytes: Int, retry: RetryPolicy, clock: any StrataClock,
+         log: @escaping @Sendable (String) -> Void, localManifestPath: (@Sendable (String) -> String)? = nil,
+         manifestSegmentsMax: Int = 1000) {
+        self.store = CountingBlobStore(store)
+        self.manifestSegmentsMax = max(2, manifestSegmentsMax)
+        self.localManifestPath = localManifestPath
+        self.retry = retry
+        self.clock = clock
+        self.log = log
+        footers = ByteLRU(capacityBytes: 64 * 1024 * 1024)
+        frames = ByteLRU(capacityBytes: cacheBytes)
+        archives = ByteLRU(capacityBytes: 64 * 1024 * 1024)
+    }
+
+    var location: String { store.location }
+
+    /// Runs a blob call with retries; maps the final failure to `StrataError`.
+    func blob<T: Sendable>(_ what: String, key: String?, topic: String?, _ call: () async throws -> T) async throws(StrataError) -> T {
+        do {
+            return try await withRetries(retry, call)
+        } catch let error as BlobError {
+            let code: StrataError.Code = error.code == .notFound ? .notFound : error.code == .corrupt ? .corrupt : .io
+            throw StrataError(code, "\(what) failed: \(error.message)", topic: topic, file: key ?? error.key,
+                              cause: "\(error.code.rawValue) at \(error.location)")
+        } catch {
+            throw StrataError(.io, "\(what) failed: \(error)", topic: topic, file: key)
+        }
+    }
+
+    /// Makes sure the bucket says it is a Strata lake of a format this code writes
+    /// (`lake.json`, formats/bucket-layout.md), creating it on first use.
+    func ensureLakeDescriptor() async throws(StrataError) {
+        guard !descriptorChecked.withLock({ $0 }) else { return }
+        let key = layout.lakeKey
+        let fresh: [UInt8]
+        do throws(FormatError) { fresh = try LakeDescriptor(createdMs: clock.nowMs()).encode() } catch {
+            throw StrataError(.invalidArgument, "cannot encode lake descriptor: \(error)")
+        }
+        do {
+            try await withRetries(retry) { try await store.put(key, fresh, mode: .ifAbsent) }
+        } catch let error as BlobError where error.code == .preconditionFailed {
+            let existing = try await blob("get lake descriptor", key: key, topic: nil) { try await store.get(key, range: .whole) }
+            do throws(FormatError) { _ = try LakeDescriptor.decode(existing.bytes) } catch {
+                throw StrataError(error, topic: nil, file: key)
+            }
+        } catch {
+            throw StrataError(.io, "cannot write lake descriptor: \(error)", file: key)
+        }
+        descriptorChecked.withLock { $0 = true }
+    }
+
+    /// `get` that also checks the length: a short body (a dropped connection mid-transfer, see
+    /// `FaultPlan.truncatedGetFraction`) is transient, so it is reported as `unavailable` and
+    /// retried by `blob` instead of surfacing as a corrupt object.
+    func getChecked(_ key: String, range: ByteRange) async throws -> BlobData {
+        let data = try await store.get(key, range: range)
+        let expected: Int64
+        switch range {
+        case .whole: expected = data.objectSize
+        case .range(let offset, let length): expected = max(0, min(length, data.objectSize - offset))
+        case .suffix(let length): expected = min(length, data.objectSize)
+        }
+        guard Int64(data.bytes.count) == expected else {
+            throw BlobError(.unavailable, "short read: \(data.bytes.count) of \(expected) bytes", key: key, location: store.location)
+        }
+        return data
+    }
+
+    // MARK: - Manifests
+
+    /// The newest manifest of `topic`, or nil when the topic has nothing in the cold store.
+    /// Served from memory unless `refresh` is set.
+    func latestManifest(_ topic: String, refresh: Bool = false) async throws(StrataError) -> Manifest? {
+        if !refresh, let cached = manifests.withLock({ $0[topic] }) { return cached }
+        if !refresh, let local = loadLocalCopy(topic) {
+            remember(local)
+            return local
+        }
+        let prefix = layout.manifestPrefix(topic: topic)
+        let objects = try await blob("list manifests", key: prefix, topic: topic) { try await store.listAll(prefix: prefix) }
+        var newest: (UInt64, String)? = nil
+        for object in objects {
+            guard let version = try? layout.parseManifestKey(object.key, topic: topic) else { continue }
+            if version > (newest?.0 ?? 0) { newest = (version, object.key) }
+        }
+        guard let (version, key) = newest else { return nil }
+        let manifest = try await loadManifest(topic, version: version, key: key)
+        remember(manifest)
+        saveLocalCopy(manifest)
+        return manifest
+    }
+
+    /// The lake's local copy of the latest manifest; it is only a cache, so anything wrong with
+    /// it means "ask the store".
+    private func loadLocalCopy(_ topic: String) -> Manifest? {
+        guard let path = localManifestPath?(topic), let bytes = try? FileIO.readWholeFile(path) else { return nil }
+        return try? Manifest.decode(bytes, expectedTopic: topic)
+    }
+
+    private func saveLocalCopy(_ manifest: Manifest) {
+        guard let path = localManifestPath?(manifest.topic), FileIO.exists(FileIO.parent(of: path)),
+              let bytes = try? manifest.encode() else { return }
+        do throws(StrataError) { try FileIO.writeAtomically(path, bytes) } catch {
+            log("cannot cache manifest topic=\(manifest.topic) file=\(path): \(error)")
+        }
+    }
+
+    private func loadManifest(_ topic: String, version: UInt64, key: String) async throws(StrataError) -> Manifest {
+        let data = try await blob("get manifest", key: key, topic: topic) { try await getChecked(key, range: .whole) }
+        do throws(FormatError) {
+            return try Manifest.decode(data.bytes, expectedTopic: topic, expectedVersion: version)
+        } catch {
+            throw StrataError(error, topic: topic, file: key)
+        }
+    }
+
+    func remember(_ manifest: Manifest) {
+        manifests.withLock { cache in
+            if (cache[manifest.topic]?.version ?? 0) < manifest.version { cache[manifest.topic] = manifest }
+        }
+    }
+
+    func forget(_ topic: String) { manifests.withLock { $0[topic] = nil } }
+
+    /// Commits `manifest` as a new version with put-if-absent (DESIGN §3 fencing).
+    /// - Throws: `fenced` when another writer holds that version.
+    func commit(_ manifest: Manifest) async throws(StrataError) {
+        let key = layout.manifestKey(topic: manifest.topic, version: manifest.version)
+        let bytes: [UInt8]
+        do throws(FormatError) { bytes = try manifest.encode() } catch {
+            throw StrataError(.invalidArgument, "refusing to write an invalid manifest: \(error)", topic: manifest.topic, file: key)
+        }
+        try await putImmutable(key, bytes, topic: manifest.topic, what: "commit manifest")
+        remember(manifest)
+        saveLocalCopy(manifest)
+    }
+
+    /// Writes an immutable object with put-if-absent. A lost race is fine only when the object
+    /// already there has exactly these bytes (a retried put that had in fact succeeded, or a
+    /// re-upload after a crash); anything else means another writer: `fenced`.
+    func putImmutable(_ key: String, _ bytes: [UInt8], topic: String, what: String) async throws(StrataError) {
+        do {
+            try await withRetries(retry) { try await store.put(key, bytes, mode: .ifAbsent) }
+            return
+        } catch let error as BlobError where error.code == .preconditionFailed {
+            // Fall through: compare with what is there.
+        } catch let error as BlobError {
+            throw StrataError(.io, "\(what) failed: \(error.message)", topic: topic, file: key, cause: error.code.rawValue)
+        } catch {
+            throw StrataError(.io, "\(what) failed: \(error)", topic: topic, file: key)
+        }
+        let existing = try await blob("read back \(key)", key: key, topic: topic) { try await getChecked(key, range: .whole) }
+        guard existing.bytes == bytes else {
+            throw StrataError(.fenced, "\(key) was written by another writer; this lake stops writing the topic",
+                              topic: topic, file: key)
+        }
+    }
+
+    /// The archive manifest behind `reference` (cached).
+    func archive(_ reference: ArchiveReference, topic: String) async throws(StrataError) -> ArchiveManifest {
+        if let cached = archives.get(reference.key) { return cached }
+        let key = reference.key
+        let data = try await blob("get archive manifest", key: key, topic: topic) { try await getChecked(key, range: .whole) }
+        do throws(FormatError) {
+            let archive = try ArchiveManifest.decode(data.bytes, topic: topic, reference: reference)
+            archives.put(key, archive, cost: data.bytes.count)
+            return archive
+        } catch {
+            throw StrataError(error, topic: topic, file: key)
+        }
+    }
+
+    /// The manifest entry of the object holding `offset` (looking into archives as needed).
+    func segment(holding offset: Int64, in manifest: Manifest) async throws(StrataError) -> ManifestSegment? {
+        if let found = Self.search(manifest.segments, offset) { return found }
+        guard let reference = manifest.archives.first(where: { $0.baseOffset <= offset && offset <= $0.lastOffset }) else {
+            return nil
+        }
+        return Self.search(try await archive(reference, topic: manifest.topic).segments, offset)
+    }
+
+    static func search(_ segments: [ManifestSegment], _ offset: Int64) -> ManifestSegment? {
+        var lo = 0, hi = segments.count  // first segment whose lastOffset >= offset
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if segments[mid].lastOffset < offset { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < segments.count, segments[lo].baseOffset <= offset else { return nil }
+        return segments[lo]
+    }
+
+    // MARK: - Objects
+
+    /// The parsed footer of a cold object: one suffix GET (two if the footer is larger than the
+    /// default suffix), cached afterwards.
+    func footer(of segment: ManifestSegment, topic: String) async throws(StrataError) -> ColdObjectIndex {
+        let key = segment.key
+        if let cached = footers.get(key) { return cached }
+        var tailBytes = Int64(ColdObject.defaultTailReadBytes)
+        for _ in 0..<3 {
+            let length = tailBytes
+            let tail = try await blob("get footer", key: key, topic: topic) { try await getChecked(key, range: .suffix(length: length)) }
+            guard tail.objectSize == segment.objectBytes else {
+                throw StrataError(.corrupt, "object is \(tail.objectSize) bytes, the manifest says \(segment.objectBytes)",
+                                  topic: topic, file: key)
+            }
+            let parsed = withBytesResult(tail.bytes) { (raw) throws(FormatError) -> (Int, ColdObjectIndex?) in
+                let needed = try ColdObjectFooter.tailBytesNeeded(tail: raw, objectSize: Int(tail.objectSize))
+                if needed > raw.count { return (needed, nil) }
+                return (needed, try ColdObjectFooter.parse(tail: raw, objectSize: Int(tail.objectSize)))
+            }
+            switch parsed {
+            case .failure(let error): throw StrataError(error, topic: topic, file: key)
+            case .success(let (_, index?)):
+                try check(index, against: segment, topic: topic)
+                footers.put(key, index, cost: 256 + index.frames.count * 96)
+                return index
+            case .success(let (needed, nil)): tailBytes = Int64(needed)
+            }
+        }
+        throw StrataError(.corrupt, "footer size does not settle", topic: topic, file: key)
+    }
+
+    private func check(_ index: ColdObjectIndex, against segment: ManifestSegment, topic: String) throws(StrataError) {
+        guard index.baseOffset == segment.baseOffset, index.lastOffset == segment.lastOffset,
+              index.rawCrc32c == segment.rawCrc32c, index.frames.count == segment.frameCount, index.topic == topic
+        else {
+            throw StrataError(.corrupt, "object footer disagrees with the manifest entry", topic: topic, file: segment.key,
+                              position: index.indexFrameOffset)
+        }
+    }
+
+    /// The raw segment bytes of one frame: from the cache, or one ranged GET, checked in full.
+    func frame(_ number: Int, of index: ColdObjectIndex, key: String, topic: String) async throws(StrataError) -> [UInt8] {
+        let cacheKey = FrameKey(objectKey: key, frameNumber: number)
+        if let cached = frames.get(cacheKey) { return cached }
+        let frame = index.frames[number]
+        let range = ByteRange.range(offset: Int64(frame.objectOffset), length: Int64(frame.compressedBytes))
+        let data = try await blob("get frame \(number)", key: key, topic: topic) { try await getChecked(key, range: range) }
+        let raw = try await decodeOffPool(data.bytes, frame: frame, key: key, topic: topic)
+        frames.put(cacheKey, raw, cost: raw.count)
+        return raw
+    }
+
+    /// Decompression is CPU work: keep it off the two-thread cooperative pool.
+    private func decodeOffPool(_ bytes: [UInt8], frame: ColdFrame, key: String, topic: String) async throws(StrataError) -> [UInt8] {
+        let result: Result<[UInt8], FormatError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: Result { () throws(FormatError) in try ColdObject.decodeFrame(bytes, frame: frame) })
+            }
+        }
+        switch result {
+        case .success(let raw): return raw
+        case .failure(let error): throw StrataError(error, topic: topic, file: key)
+        }
+    }
+
+    /// Starts fetching frames into the cache without waiting (sequential read-ahead).
+    func prefetch(_ numbers: [Int], of index: ColdObjectIndex, key: String, topic: String) {
+        for number in numbers where number < index.frames.count {
+            guard !frames.contains(FrameKey(objectKey: key, frameNumber: number)) else { continue }
+            Task.detached { _ = try? await self.frame(number, of: index, key: key, topic: topic) }
+        }
+    }
+}

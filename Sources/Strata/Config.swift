@@ -1,0 +1,159 @@
+import Glibc
+import StrataBlob
+
+/// When an append is acknowledged (DESIGN §4 invariant 2).
+public enum Durability: String, Codable, Sendable, CaseIterable {
+    /// After fdatasync; concurrent appends share one fsync (group commit). Survives power loss.
+    case sync
+    /// After the write; flushed every `flushIntervalMs` and on close. Survives a process crash.
+    case async
+}
+
+/// Per-topic settings, fixed when the topic is created and stored in `topic.json`.
+/// Defaults follow DESIGN §5.
+public struct TopicConfig: Codable, Sendable, Equatable {
+    /// Roll the active segment once it holds this many bytes.
+    public var segmentBytes: Int = 128 * 1024 * 1024
+    /// Roll the active segment once it is this old.
+    public var segmentMs: Int64 = 3_600_000
+    public var durability: Durability = .sync
+    /// Flush interval of `async` topics.
+    public var flushIntervalMs: Int64 = 1000
+    /// Delete local sealed segments beyond this many bytes (nil: no byte bound). A segment is
+    /// deleted only when the lake's retention gate allows it (committed to the cold tier).
+    public var localRetentionBytes: Int64? = nil
+    /// Delete local sealed segments sealed longer ago than this (nil: no age bound; default 24 h).
+    public var localRetentionMs: Int64? = 86_400_000
+    /// Largest record accepted (encoded size).
+    public var recordBytesMax: Int = 1024 * 1024
+    /// Largest batch accepted (encoded size).
+    public var batchBytesMax: Int = 16 * 1024 * 1024
+    /// One sparse index entry per this many bytes of batches.
+    public var indexIntervalBytes: Int = 4096
+    /// Raw bytes per zstd frame of a cold object (DESIGN §5).
+    public var coldFrameRawBytes: Int = 1024 * 1024
+    /// zstd level of cold objects.
+    public var coldCompressionLevel: Int32 = 3
+    /// Offload a sealed segment only once it has been sealed this long.
+    public var offloadLagMs: Int64 = 0
+    /// Total retention by age across both tiers (nil: unlimited).
+    public var retentionMs: Int64? = nil
+    /// Total retention by size of the cold tier (nil: unlimited).
+    public var retentionBytes: Int64? = nil
+
+    public init() {}
+
+    /// Bounds on the settings themselves.
+    public static let segmentBytesRange = 1024...(Int(UInt32.max) - FormatLimits.batchBytesMax)
+
+    /// Checks every field; throws `invalidArgument` naming the first bad one.
+    public func validate() throws(StrataError) {
+        func fail(_ field: String, _ why: String) -> StrataError {
+            StrataError(.invalidArgument, "topic config \(field) \(why)")
+        }
+        guard Self.segmentBytesRange.contains(segmentBytes) else {
+            throw fail("segmentBytes", "must be in \(Self.segmentBytesRange), is \(segmentBytes)")
+        }
+        guard segmentMs > 0 else { throw fail("segmentMs", "must be positive, is \(segmentMs)") }
+        guard flushIntervalMs > 0 else { throw fail("flushIntervalMs", "must be positive") }
+        guard (localRetentionBytes ?? 0) >= 0 else { throw fail("localRetentionBytes", "must not be negative") }
+        guard (localRetentionMs ?? 0) >= 0 else { throw fail("localRetentionMs", "must not be negative") }
+        guard recordBytesMax > 0, recordBytesMax <= batchBytesMax else {
+            throw fail("recordBytesMax", "must be in 1...batchBytesMax (\(batchBytesMax)), is \(recordBytesMax)")
+        }
+        guard batchBytesMax > BatchHeader.size, batchBytesMax <= FormatLimits.batchBytesMax else {
+            throw fail("batchBytesMax", "must be in \(BatchHeader.size + 1)...\(FormatLimits.batchBytesMax)")
+        }
+        guard indexIntervalBytes > 0 else { throw fail("indexIntervalBytes", "must be positive") }
+        guard (1...FormatLimits.coldFrameRawBytesMax).contains(coldFrameRawBytes) else {
+            throw fail("coldFrameRawBytes", "must be in 1...\(FormatLimits.coldFrameRawBytesMax)")
+        }
+        guard (1...19).contains(coldCompressionLevel) else { throw fail("coldCompressionLevel", "must be in 1...19") }
+        guard offloadLagMs >= 0 else { throw fail("offloadLagMs", "must not be negative") }
+        guard (retentionMs ?? 1) > 0, (retentionBytes ?? 1) > 0 else { throw fail("retention", "must be positive") }
+    }
+}
+
+/// Lake-wide settings that are not stored: how this process runs the lake.
+public struct LakeOptions: Sendable {
+    public var clock: any StrataClock = SystemClock()
+    /// Bound on open segment files (LRU), DESIGN §5.
+    public var maxOpenFiles = 1024
+    /// Config for topics created on demand.
+    public var defaultTopicConfig = TopicConfig()
+    /// Bytes of decompressed cold frames cached (DESIGN §5).
+    public var coldCacheBytes = 1 << 30
+    /// Retries of transient blob failures.
+    public var blobRetry = RetryPolicy()
+    /// Offload and apply retention in the background while the lake is open.
+    public var backgroundOffload = true
+    /// Topics offloaded at once in the background.
+    public var offloadConcurrency = 2
+    /// Segments a manifest lists before the oldest spill into an archive manifest (DESIGN §3,
+    /// default 1,000). A property of how this process writes manifests, not of the topic:
+    /// readers follow archive references whatever bound wrote them. At least 2.
+    public var manifestSegmentsMax = 1000
+    /// A store to use instead of the one `lake.json` names (tests inject fault-injecting stores).
+    public var coldStore: (any BlobStore)? = nil
+
+    /// Where the engine reports what it did on its own (recovery truncations, index rebuilds).
+    public var log: @Sendable (String) -> Void = { message in
+        var err = StandardError()
+        print("strata: \(message)", to: &err)
+    }
+
+    public init() {}
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        var bytes = Array(string.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+extension TopicConfig {
+    private enum CodingKeys: String, CodingKey {
+        case segmentBytes, segmentMs, durability, flushIntervalMs, localRetentionBytes, localRetentionMs, recordBytesMax
+        case batchBytesMax, indexIntervalBytes, coldFrameRawBytes, coldCompressionLevel, offloadLagMs, retentionMs
+        case retentionBytes
+    }
+
+    /// Missing fields take their defaults, so `topic.json` files from older versions still load.
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        segmentBytes = try c.decodeIfPresent(Int.self, forKey: .segmentBytes) ?? segmentBytes
+        segmentMs = try c.decodeIfPresent(Int64.self, forKey: .segmentMs) ?? segmentMs
+        durability = try c.decodeIfPresent(Durability.self, forKey: .durability) ?? durability
+        flushIntervalMs = try c.decodeIfPresent(Int64.self, forKey: .flushIntervalMs) ?? flushIntervalMs
+        localRetentionBytes = try c.decodeIfPresent(Int64.self, forKey: .localRetentionBytes)
+        localRetentionMs = c.contains(.localRetentionMs) ? try c.decodeIfPresent(Int64.self, forKey: .localRetentionMs) : localRetentionMs
+        recordBytesMax = try c.decodeIfPresent(Int.self, forKey: .recordBytesMax) ?? recordBytesMax
+        batchBytesMax = try c.decodeIfPresent(Int.self, forKey: .batchBytesMax) ?? batchBytesMax
+        indexIntervalBytes = try c.decodeIfPresent(Int.self, forKey: .indexIntervalBytes) ?? indexIntervalBytes
+        coldFrameRawBytes = try c.decodeIfPresent(Int.self, forKey: .coldFrameRawBytes) ?? coldFrameRawBytes
+        coldCompressionLevel = try c.decodeIfPresent(Int32.self, forKey: .coldCompressionLevel) ?? coldCompressionLevel
+        offloadLagMs = try c.decodeIfPresent(Int64.self, forKey: .offloadLagMs) ?? offloadLagMs
+        retentionMs = try c.decodeIfPresent(Int64.self, forKey: .retentionMs)
+        retentionBytes = try c.decodeIfPresent(Int64.self, forKey: .retentionBytes)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(segmentBytes, forKey: .segmentBytes)
+        try c.encode(segmentMs, forKey: .segmentMs)
+        try c.encode(durability, forKey: .durability)
+        try c.encode(flushIntervalMs, forKey: .flushIntervalMs)
+        try c.encode(localRetentionBytes, forKey: .localRetentionBytes)
+        try c.encode(localRetentionMs, forKey: .localRetentionMs)
+        try c.encode(recordBytesMax, forKey: .recordBytesMax)
+        try c.encode(batchBytesMax, forKey: .batchBytesMax)
+        try c.encode(indexIntervalBytes, forKey: .indexIntervalBytes)
+        try c.encode(coldFrameRawBytes, forKey: .coldFrameRawBytes)
+        try c.encode(coldCompressionLevel, forKey: .coldCompressionLevel)
+        try c.encode(offloadLagMs, forKey: .offloadLagMs)
+        try c.encode(retentionMs, forKey: .retentionMs)
+        try c.encode(retentionBytes, forKey: .retentionBytes)
+    }
+}

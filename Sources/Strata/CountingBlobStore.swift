@@ -1,0 +1,55 @@
+import StrataBlob
+import Synchronization
+
+/// Request and byte counters of the cold tier, for `consume --stats`, benchmarks and the tests
+/// that prove a cold seek costs at most two requests.
+public struct BlobStats: Sendable, Equatable {
+    public var requests = 0
+    public var getRequests = 0
+    public var bytesRead: Int64 = 0
+    public var bytesWritten: Int64 = 0
+}
+
+/// Wraps the cold store and counts what goes through it.
+final class CountingBlobStore: BlobStore {
+    let inner: any BlobStore
+    private let stats = Mutex(BlobStats())
+
+    init(_ inner: any BlobStore) { self.inner = inner }
+
+    var location: String { inner.location }
+    var snapshot: BlobStats { stats.withLock { $0 } }
+
+    func put(_ key: String, _ bytes: [UInt8], mode: PutMode) async throws {
+        stats.withLock {
+            $0.requests += 1
+            $0.bytesWritten += Int64(bytes.count)
+        }
+        try await inner.put(key, bytes, mode: mode)
+    }
+
+    func get(_ key: String, range: ByteRange) async throws -> BlobData {
+        stats.withLock {
+            $0.requests += 1
+            $0.getRequests += 1
+        }
+        let data = try await inner.get(key, range: range)
+        stats.withLock { $0.bytesRead += Int64(data.bytes.count) }
+        return data
+    }
+
+    func head(_ key: String) async throws -> BlobInfo {
+        stats.withLock { $0.requests += 1 }
+        return try await inner.head(key)
+    }
+
+    func list(prefix: String, continuation: String?, limit: Int) async throws -> BlobListPage {
+        stats.withLock { $0.requests += 1 }
+        return try await inner.list(prefix: prefix, continuation: continuation, limit: limit)
+    }
+
+    func delete(_ keys: [String]) async throws {
+        stats.withLock { $0.requests += 1 }
+        try await inner.delete(keys)
+    }
+}

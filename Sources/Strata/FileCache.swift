@@ -1,0 +1,128 @@
+import Glibc
+import Synchronization
+
+/// A bounded LRU of open segment files (DESIGN §4 invariant 8). Callers pin a file for the
+/// duration of a read, write or fsync; only unpinned files are closed, so an fd is never closed
+/// under a reader. When every file is pinned the cache briefly exceeds its capacity.
+final class FileCache: Sendable {
+    private struct Entry {
+        var fd: Int32
+        var pins: Int
+        var lastUse: UInt64
+        /// The file was deleted: close as soon as the last pin goes.
+        var doomed: Bool
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var tick: UInt64 = 0
+        var opens = 0
+    }
+
+    let capacity: Int
+    private let state = Mutex(State())
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+    }
+
+    /// Once the cache is unreachable no file can be pinned: close what it still holds, or a lake
+    /// dropped without `close()` leaks every cached descriptor.
+    deinit {
+        for entry in state.withLock({ $0.entries.values }) { FileIO.close(entry.fd) }
+    }
+
+    /// Number of files currently open.
+    var openCount: Int { state.withLock { $0.entries.count } }
+    /// Number of `open` calls made so far.
+    var openCalls: Int { state.withLock { $0.opens } }
+
+    /// Runs `body` with an open descriptor of `path` (opened read-write, created when
+    /// `create` is set), pinned for the duration.
+    func withFile<T>(_ path: String, create: Bool = false, _ body: (Int32) throws(StrataError) -> T) throws(StrataError) -> T {
+        let fd = try pin(path, create: create)
+        defer { unpin(path) }
+        return try body(fd)
+    }
+
+    func pin(_ path: String, create: Bool = false) throws(StrataError) -> Int32 {
+        let found: Int32? = state.withLock { s in
+            s.tick += 1
+            guard var entry = s.entries[path], !entry.doomed else { return nil }
+            entry.pins += 1
+            entry.lastUse = s.tick
+            s.entries[path] = entry
+            return entry.fd
+        }
+        if let found { return found }
+        let fd = try FileIO.open(path, flags: O_RDWR | (create ? O_CREAT : 0))
+        var toClose: [Int32] = []
+        let result: Int32 = state.withLock { s in
+            s.tick += 1
+            s.opens += 1
+            if var existing = s.entries[path], !existing.doomed {
+                // Another thread opened it meanwhile: keep theirs.
+                existing.pins += 1
+                existing.lastUse = s.tick
+                s.entries[path] = existing
+                toClose.append(fd)
+                return existing.fd
+            }
+            s.entries[path] = Entry(fd: fd, pins: 1, lastUse: s.tick, doomed: false)
+            toClose += evict(&s)
+            return fd
+        }
+        toClose.forEach(FileIO.close)
+        return result
+    }
+
+    func unpin(_ path: String) {
+        let toClose: Int32? = state.withLock { s in
+            guard var entry = s.entries[path] else { return nil }
+            entry.pins -= 1
+            if entry.pins == 0 && (entry.doomed || s.entries.count > capacity) {
+                s.entries[path] = nil
+                return entry.fd
+            }
+            s.entries[path] = entry
+            return nil
+        }
+        if let toClose { FileIO.close(toClose) }
+    }
+
+    /// Forgets `path` (it is being deleted or replaced): closed now, or at its last unpin.
+    func invalidate(_ path: String) {
+        let toClose: Int32? = state.withLock { s in
+            guard var entry = s.entries[path] else { return nil }
+            if entry.pins == 0 {
+                s.entries[path] = nil
+                return entry.fd
+            }
+            entry.doomed = true
+            s.entries[path] = entry
+            return nil
+        }
+        if let toClose { FileIO.close(toClose) }
+    }
+
+    /// Closes every unpinned file.
+    func closeAll() {
+        let fds: [Int32] = state.withLock { s in
+            let idle = s.entries.filter { $0.value.pins == 0 }
+            for key in idle.keys { s.entries[key] = nil }
+            return idle.values.map(\.fd)
+        }
+        fds.forEach(FileIO.close)
+    }
+
+    private func evict(_ s: inout State) -> [Int32] {
+        var closed: [Int32] = []
+        while s.entries.count > capacity {
+            guard let victim = s.entries.filter({ $0.value.pins == 0 }).min(by: { $0.value.lastUse < $1.value.lastUse })
+            else { break }
+            s.entries[victim.key] = nil
+            closed.append(victim.value.fd)
+        }
+        return closed
+    }
+}

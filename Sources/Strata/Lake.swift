@@ -1,0 +1,233 @@
+import Foundation
+import Glibc
+import StrataBlob
+import Synchronization
+
+/// The mount point: one directory holding every topic's hot segments (DESIGN §1).
+/// Only one process may have a lake open: `open` takes an exclusive `flock` on `LOCK`.
+public final class Lake: Sendable {
+    public let path: String
+    let paths: LakePaths
+    let options: LakeOptions
+    let files: FileCache
+    let cold: ColdTier
+    /// The cold store URL remembered in `lake.json`.
+    public let coldURL: String
+    private let lockFD: Int32
+    private let topics = Mutex<[String: Topic]>([:])
+    private let closed = Mutex(false)
+    private let background = Mutex<Task<Void, Never>?>(nil)
+
+    private init(path: String, options: LakeOptions, lockFD: Int32, cold: ColdTier, coldURL: String) {
+        self.path = path
+        self.paths = LakePaths(root: path)
+        self.options = options
+        self.files = FileCache(capacity: options.maxOpenFiles)
+        self.lockFD = lockFD
+        self.cold = cold
+        self.coldURL = coldURL
+    }
+
+    /// A lake dropped without `close()` (a caller that crashed its task, a test simulating a
+    /// crash) must not keep its `flock`: the lock fd would leak and the lake could never be
+    /// reopened by this process. Nothing is flushed here; recovery handles the rest.
+    deinit {
+        background.withLock { $0?.cancel() }
+        if !closed.withLock({ $0 }) { FileIO.close(lockFD) }
+    }
+
+    /// Opens (creating if absent) the lake at `path`.
+    /// - Parameter cold: the cold store URL for a new lake (default `file://<path>/cold`); an
+    ///   existing lake remembers its own, and a different one is an error.
+    /// - Throws: `StrataError.locked` when another process has it open; `invalidArgument` for a
+    ///   bad or conflicting cold URL; `.io`.
+    public static func open(_ path: String, cold: String? = nil, options: LakeOptions = LakeOptions()) throws(StrataError) -> Lake {
+        let paths = LakePaths(root: path)
+        if let cold { _ = try parseColdURL(cold) }
+        guard options.manifestSegmentsMax >= 2 else {
+            throw StrataError(.invalidArgument, "manifestSegmentsMax must be at least 2, is \(options.manifestSegmentsMax)")
+        }
+        try FileIO.makeDirectories(paths.topicsDirectory)
+        let fd = try lock(paths)
+        do throws(StrataError) {
+            var opened: (any BlobStore)? = options.coldStore
+            let config = try LakeConfigFile.loadOrCreate(paths: paths, coldURL: cold) { (config) throws(StrataError) in
+                if opened == nil { opened = try openColdStore(try parseColdURL(config.cold)) }
+            }
+            guard let store = opened else { throw StrataError(.io, "no cold store for \(config.cold)") }
+            let tier = ColdTier(store: store, cacheBytes: options.coldCacheBytes, retry: options.blobRetry,
+                                clock: options.clock, log: options.log,
+                                localManifestPath: { paths.topicManifestCopy($0) },
+                                manifestSegmentsMax: options.manifestSegmentsMax)
+            let lake = Lake(path: path, options: options, lockFD: fd, cold: tier, coldURL: config.cold)
+            lake.startBackground()
+            return lake
+        } catch {
+            FileIO.close(fd)
+            throw error
+        }
+    }
+
+    private static func lock(_ paths: LakePaths) throws(StrataError) -> Int32 {
+        let fd = try FileIO.open(paths.lock, flags: O_RDWR | O_CREAT)
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            FileIO.close(fd)
+            if code == EWOULDBLOCK {
+                throw StrataError(.locked, "lake \(paths.root) is open in another process; stop it first", file: paths.lock)
+            }
+            throw FileIO.ioError("flock", paths.lock, errno: code)
+        }
+        return fd
+    }
+
+    /// Names of the topics in the lake, sorted.
+    public func topicNames() throws(StrataError) -> [String] {
+        try FileIO.listDirectory(paths.topicsDirectory).filter { FileIO.exists(paths.topicConfig($0)) }
+    }
+
+    /// The existing topic `name`. Opening it recovers its active segment the first time.
+    /// - Throws: `notFound`, `invalidArgument` for a bad name.
+    public func topic(_ name: String) throws(StrataError) -> Topic {
+        try validateTopicName(name)
+        if let open = topics.withLock({ $0[name] }) { return open }
+        guard FileIO.exists(paths.topicConfig(name)) else {
+            throw StrataError(.notFound, "topic '\(name)' does not exist in \(path)", topic: name)
+        }
+        return try load(name)
+    }
+
+    /// The topic `name`, created with `config` (or the lake's default) when it does not exist.
+    /// An existing topic keeps its stored config.
+    public func topic(_ name: String, creatingWith config: TopicConfig?) throws(StrataError) -> Topic {
+        try validateTopicName(name)
+        if let open = topics.withLock({ $0[name] }) { return open }
+        if !FileIO.exists(paths.topicConfig(name)) {
+            let config = config ?? options.defaultTopicConfig
+            try config.validate()
+            try FileIO.makeDirectories(paths.topicDirectory(name))
+            try FileIO.writeAtomically(paths.topicConfig(name), try encodeJSON(config))
+            try FileIO.fsyncDirectory(paths.topicsDirectory)
+        }
+        return try load(name)
+    }
+
+    private func load(_ name: String) throws(StrataError) -> Topic {
+        if closed.withLock({ $0 }) { throw StrataError(.closed, "lake is closed", topic: name) }
+        let config: TopicConfig = try decodeJSON(try FileIO.readWholeFile(paths.topicConfig(name)), file: paths.topicConfig(name))
+        // Topics open under the registry lock so two callers never recover one directory twice.
+        return try topics.withLock { (open) throws(StrataError) -> Topic in
+            if let existing = open[name] { return existing }
+            let topic = try Topic.open(name: name, config: config, paths: paths, files: files, clock: options.clock,
+                                       log: options.log, cold: cold, startOffset: startOffset(name))
+            open[name] = topic
+            return topic
+        }
+    }
+
+    /// Flushes every topic, stops background work and releases the lock. The lake cannot be
+    /// used afterwards.
+    public func close() async {
+        let alreadyClosed = closed.withLock { c in
+            defer { c = true }
+            return c
+        }
+        guard !alreadyClosed else { return }
+        let task = background.withLock { t in
+            t?.cancel()
+            return t
+        }
+        await task?.value
+        for topic in topics.withLock({ Array($0.values) }) { await topic.close() }
+        files.closeAll()
+        FileIO.close(lockFD)
+    }
+
+    /// Flushes `async` topics on their interval and rolls segments that outlived `segmentMs`.
+    private func startBackground() {
+        let task = Task.detached { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: 200_000_000)
+                guard let self else { return }
+                await self.backgroundTick()
+            }
+        }
+        background.withLock { $0 = task }
+    }
+
+    /// One round of background work (internal so tests drive it with a manual clock).
+    func backgroundTick() async {
+        let now = options.clock.nowMs()
+        let open = topics.withLock { Array($0.values) }
+        for topic in open {
+            topic.rollIfAged()
+            if topic.config.durability == .async, topic.flushDue(nowMs: now) { try? await topic.flush() }
+        }
+        guard options.backgroundOffload else { return }
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            for topic in open {
+                if running >= options.offloadConcurrency {
+                    await group.next()
+                    running -= 1
+                }
+                group.addTask { await self.maintain(topic) }
+                running += 1
+            }
+        }
+    }
+
+    /// One background pass over a topic: offload what is sealed, then apply retention.
+    private func maintain(_ topic: Topic) async {
+        do {
+            try await topic.offloadSealed(lagMs: topic.config.offloadLagMs)
+            try await topic.applyRetention()
+        } catch {
+            if !Task.isCancelled { options.log("background offload topic=\(topic.name): \(error)") }
+        }
+    }
+
+    /// Offloads now: seals active segments (when `seal`), uploads every sealed segment, and with
+    /// `evict` deletes every local segment already committed to the cold tier.
+    /// - Parameter topicName: one topic, or every topic when nil.
+    public func offload(topic topicName: String? = nil, seal: Bool = true, evict: Bool = false) async throws -> OffloadReport {
+        var total = OffloadReport()
+        for name in try topicName.map { [$0] } ?? topicNames() {
+            let topic = try self.topic(name)
+            if seal { try topic.sealActiveSegment() }
+            let report = try await topic.offloadSealed()
+            total.segmentsOffloaded += report.segmentsOffloaded
+            total.rawBytes += report.rawBytes
+            total.objectBytes += report.objectBytes
+            total.segmentsEvicted += try await evict ? topic.evictCommitted() : topic.applyRetention()
+        }
+        return total
+    }
+
+    /// Counters of the cold store and its frame cache since the lake opened.
+    public var coldStats: (blob: BlobStats, cacheHits: Int, cacheMisses: Int) {
+        (cold.store.snapshot, cold.frames.hits, cold.frames.misses)
+    }
+
+    /// Where a new topic's first segment starts: after whatever the cold tier already holds
+    /// (a lake rebuilt by `recover`).
+    private func startOffset(_ name: String) -> Int64 {
+        guard let bytes = try? FileIO.readWholeFile(paths.topicStart(name)), let text = String(validating: bytes, as: UTF8.self)
+        else { return 0 }
+        return Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+}
+
+func encodeJSON<T: Encodable>(_ value: T) throws(StrataError) -> [UInt8] {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+    do { return Array(try encoder.encode(value)) } catch {
+        throw StrataError(.invalidArgument, "cannot encode JSON: \(error)")
+    }
+}
+
+func decodeJSON<T: Decodable>(_ bytes: [UInt8], file: String) throws(StrataError) -> T {
+    do { return try JSONDecoder().decode(T.self, from: Data(bytes)) } catch {
+        throw StrataError(.corrupt, "cannot decode \(T.self): \(error)", file: file)
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import StrataBlob
+
+/// `lake.json`: what a lake remembers about itself, so later commands need only `--lake`.
+struct LakeConfigFile: Codable, Equatable {
+    static let currentFormatVersion = 1
+    var formatVersion: Int
+    /// The cold store URL (`file:///…`, `s3://bucket/prefix`, `memory://name`).
+    var cold: String
+
+    /// Reads `lake.json`, or creates it with `coldURL` (default `file://<lake>/cold`).
+    /// - Parameter check: runs before a new `lake.json` is written (e.g. opening the store), so a
+    ///   lake whose cold store cannot be opened does not remember it (DESIGN §4 invariant 9).
+    /// - Throws: `invalidArgument` when `coldURL` differs from the remembered one or is not a
+    ///   valid cold URL; `corrupt` for an unreadable file; what `check` throws.
+    static func loadOrCreate(paths: LakePaths, coldURL: String?,
+                             check: (LakeConfigFile) throws(StrataError) -> Void = { _ in }) throws(StrataError) -> LakeConfigFile {
+        if FileIO.exists(paths.config) {
+            let stored: LakeConfigFile = try decodeJSON(try FileIO.readWholeFile(paths.config), file: paths.config)
+            guard stored.formatVersion == currentFormatVersion else {
+                throw StrataError(.corrupt, "lake format version \(stored.formatVersion) is not supported", file: paths.config)
+            }
+            if let coldURL, coldURL != stored.cold {
+                throw StrataError(.invalidArgument,
+                                  "lake \(paths.root) uses cold store \(stored.cold), not \(coldURL); omit --cold to use it",
+                                  file: paths.config)
+            }
+            try check(stored)
+            return stored
+        }
+        let absolute = paths.root.hasPrefix("/") ? paths.root : FileManager.default.currentDirectoryPath + "/" + paths.root
+        let url = coldURL ?? "file://" + normalize(absolute) + "/cold"
+        _ = try parseColdURL(url)
+        let config = LakeConfigFile(formatVersion: currentFormatVersion, cold: url)
+        try check(config)
+        try FileIO.writeAtomically(paths.config, try encodeJSON(config))
+        return config
+    }
+
+    private static func normalize(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") {
+            if part == "." { continue }
+            if part == ".." { _ = parts.popLast() } else { parts.append(part) }
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+}
+
+func parseColdURL(_ text: String) throws(StrataError) -> ColdURL {
+    do { return try ColdURL.parse(text) } catch {
+        throw StrataError(.invalidArgument, "bad cold store URL '\(text)': \(error); accepted: \(ColdURL.acceptedForms)")
+    }
+}
+
+/// Opens the blob store behind a cold URL.
+func openColdStore(_ url: ColdURL) throws(StrataError) -> any BlobStore {
+    do {
+        switch url {
+        case .file, .memory: return try makeLocalStore(for: url)
+        case .s3: return try makeLocalStore(for: url)
+        }
+    } catch {
+        throw StrataError(.io, "cannot open cold store \(url): \(error)", cause: "\(error)")
+    }
+}

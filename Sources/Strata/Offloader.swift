@@ -1,0 +1,236 @@
+import Dispatch
+import Glibc
+import StrataBlob
+
+/// What the offloader knows about a topic's cold side.
+struct OffloadState: Sendable {
+    /// Epoch this process writes manifests with; chosen at its first commit.
+    var writerEpoch: UInt64?
+    /// Set once another writer won a manifest race: this lake stops offloading the topic.
+    var fenced: StrataError?
+    /// One offload pass at a time per topic.
+    var busy = false
+    /// One past the last offset committed to the cold tier (nil: not known yet).
+    var committedOffset: Int64?
+    /// The local segments the manifest already covers were checked against it (see
+    /// `verifyOwnership`).
+    var ownershipChecked = false
+}
+
+/// Result of one offload pass.
+public struct OffloadReport: Sendable, Equatable {
+    public var segmentsOffloaded = 0
+    public var rawBytes: Int64 = 0
+    public var objectBytes: Int64 = 0
+    public var segmentsEvicted = 0
+}
+
+/// The offloader (DESIGN §1, §4 invariants 4 and 5): sealed segments, in offset order, are
+/// encoded as cold objects, uploaded, read back and verified, then committed in a new manifest
+/// version. A crash at any step leaves a committed segment or an orphan object, never a
+/// manifest pointing at a missing object.
+extension Topic {
+    /// Manifest versions kept; older ones are deleted after a commit.
+    static let manifestVersionsKept = 4
+
+    /// Offloads every sealed segment not yet in the cold tier.
+    /// - Parameter lagMs: only segments sealed at least this long ago.
+    /// - Throws: `fenced` when another writer owns the topic's manifest; `io` after retries.
+    @discardableResult
+    public func offloadSealed(lagMs: Int64 = 0) async throws(StrataError) -> OffloadReport {
+        guard try beginOffload() else { return OffloadReport() }
+        defer { offload.withLock { $0.busy = false } }
+        guard state.withLock({ $0.segments.contains { $0.sealed && !$0.isEmpty } }) else {
+            if offload.withLock({ $0.committedOffset == nil }) {
+                let known = try await cold.latestManifest(name)?.nextOffset
+                offload.withLock { $0.committedOffset = known }
+            }
+            return OffloadReport()
+        }
+        var report = OffloadReport()
+        try await cold.ensureLakeDescriptor()
+        // The first pass of a process asks the store, not the local copy: a crash between a
+        // commit and saving the copy leaves the copy one version behind, and committing on top
+        // of it would lose the race to this lake's own earlier commit.
+        let firstPass = !offload.withLock { $0.ownershipChecked }
+        var manifest = try await cold.latestManifest(name, refresh: firstPass)
+        if firstPass {
+            if let manifest { try await verifyOwnership(manifest) }
+            offload.withLock { $0.ownershipChecked = true }
+        }
+        while let segment = try nextToOffload(after: manifest, lagMs: lagMs) {
+            let (next, objectBytes) = try await offloadOne(segment, after: manifest)
+            manifest = next
+            report.segmentsOffloaded += 1
+            report.rawBytes += Int64(segment.segmentBytes)
+            report.objectBytes += objectBytes
+        }
+        offload.withLock { $0.committedOffset = manifest?.nextOffset }
+        return report
+    }
+
+    func beginOffload() throws(StrataError) -> Bool {
+        try offload.withLock { (s) throws(StrataError) -> Bool in
+            if let fenced = s.fenced { throw fenced }
+            if s.busy { return false }
+            s.busy = true
+            return true
+        }
+    }
+
+    /// A lake that finds a manifest it has not checked yet (a new process, or a second lake on
+    /// the same bucket) must show that the cold log is its own before building on it: every
+    /// sealed local segment the manifest covers must be one of its entries (offsets, size,
+    /// timestamps; the newest also by raw CRC32C). Otherwise another writer owns the topic:
+    /// skipping those segments as "already offloaded" would silently swap this lake's records
+    /// for the other writer's, and eviction would then delete the only copy.
+    /// - Throws: `fenced` naming the first local segment that disagrees.
+    private func verifyOwnership(_ manifest: Manifest) async throws(StrataError) {
+        let covered = state.withLock { $0.segments }.filter {
+            $0.sealed && !$0.isEmpty && $0.nextOffset <= manifest.nextOffset && $0.nextOffset > manifest.logStartOffset
+        }
+        for (i, segment) in covered.enumerated() {
+            let entry = try await cold.segment(holding: segment.baseOffset, in: manifest)
+            var same = entry.map {
+                $0.baseOffset == segment.baseOffset && $0.lastOffset == segment.nextOffset - 1
+                    && $0.rawBytes == Int64(segment.segmentBytes) && $0.firstTimestamp == segment.index.firstTimestamp
+                    && $0.maxTimestamp == segment.index.maxTimestamp
+            } ?? false
+            if same, let entry, i == covered.count - 1 { same = try await rawCrc32c(of: segment) == entry.rawCrc32c }
+            guard same else {
+                let error = StrataError(.fenced, "the cold log at offsets \(segment.baseOffset)..<\(segment.nextOffset) is not this lake's segment: another writer owns this topic",
+                                        topic: name, file: entry?.key ?? segment.path)
+                offload.withLock { $0.fenced = error }
+                throw error
+            }
+        }
+    }
+
+    private func rawCrc32c(of segment: LocalSegment) async throws(StrataError) -> UInt32 {
+        let result: Result<UInt32, StrataError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: Result { () throws(StrataError) in CRC32C.checksum(try FileIO.readWholeFile(segment.path)) })
+            }
+        }
+        return try result.get()
+    }
+
+    /// The oldest sealed local segment the manifest does not cover yet.
+    private func nextToOffload(after manifest: Manifest?, lagMs: Int64) throws(StrataError) -> LocalSegment? {
+        let (segments, now) = (state.withLock { $0.segments }, clock.nowMs())
+        for (i, segment) in segments.enumerated() where segment.sealed && !segment.isEmpty {
+            let committedEnd = manifest?.nextOffset ?? segment.baseOffset
+            if segment.nextOffset <= committedEnd { continue }
+            guard segment.baseOffset == committedEnd else {
+                let error = StrataError(.fenced, "the cold log ends at offset \(committedEnd) but the local segment starts at \(segment.baseOffset): another writer owns this topic",
+                                        topic: name, file: segment.path)
+                offload.withLock { $0.fenced = error }
+                throw error
+            }
+            let sealedMs = i + 1 < segments.count ? segments[i + 1].createdMs : now
+            return now - sealedMs >= lagMs ? segment : nil
+        }
+        return nil
+    }
+
+    private func offloadOne(_ segment: LocalSegment, after manifest: Manifest?) async throws(StrataError) -> (Manifest, Int64) {
+        let (raw, encoded) = try await encodeOffPool(segment)
+        let key = cold.layout.segmentKey(topic: name, baseOffset: encoded.index.baseOffset, lastOffset: encoded.index.lastOffset)
+        do {
+            try await cold.putImmutable(key, encoded.bytes, topic: name, what: "upload segment")
+            try await verifyUpload(key, expected: encoded, rawCrc: CRC32C.checksum(raw), rawBytes: raw.count)
+            var entry = ManifestSegment(encoded.index)
+            entry.key = key
+            let next = try await commitNext(after: manifest, adding: entry)
+            await pruneManifests(current: next.version)
+            return (next, Int64(encoded.bytes.count))
+        } catch {
+            if error.code == .fenced { offload.withLock { $0.fenced = error } }
+            throw error
+        }
+    }
+
+    /// Reads and encodes on a Dispatch thread: both are blocking and CPU-heavy.
+    private func encodeOffPool(_ segment: LocalSegment) async throws(StrataError) -> ([UInt8], EncodedColdObject) {
+        let (topicName, frameTarget, level) = (name, config.coldFrameRawBytes, config.coldCompressionLevel)
+        let result: Result<([UInt8], EncodedColdObject), StrataError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: Result { () throws(StrataError) in
+                    let raw = try FileIO.readWholeFile(segment.path)
+                    guard raw.count == segment.segmentBytes else {
+                        throw StrataError(.corrupt, "sealed segment is \(raw.count) bytes, expected \(segment.segmentBytes)",
+                                          topic: topicName, file: segment.path)
+                    }
+                    do throws(FormatError) {
+                        return (raw, try ColdObject.encode(segment: raw, topic: topicName, frameRawBytesTarget: frameTarget, level: level))
+                    } catch {
+                        throw StrataError(error, topic: topicName, file: segment.path)
+                    }
+                })
+            }
+        }
+        return try result.get()
+    }
+
+    /// Reads the object back and checks its size and the CRC32C of the segment it decodes to.
+    private func verifyUpload(_ key: String, expected: EncodedColdObject, rawCrc: UInt32, rawBytes: Int) async throws(StrataError) {
+        let data = try await cold.blob("read back upload", key: key, topic: name) { try await cold.getChecked(key, range: .whole) }
+        guard data.bytes.count == expected.bytes.count else {
+            throw StrataError(.io, "uploaded \(expected.bytes.count) bytes, read back \(data.bytes.count)", topic: name, file: key)
+        }
+        let decoded: Result<(ColdObjectIndex, [UInt8]), FormatError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: Result { () throws(FormatError) in try ColdObject.decodeSegment(data.bytes) })
+            }
+        }
+        switch decoded {
+        case .failure(let error): throw StrataError(error, topic: name, file: key)
+        case .success(let (_, segment)):
+            guard segment.count == rawBytes, CRC32C.checksum(segment) == rawCrc else {
+                throw StrataError(.io, "uploaded object does not decode to the sealed segment", topic: name, file: key)
+            }
+        }
+    }
+
+    /// Commits the manifest that adds `entry`, spilling old entries into an archive if needed.
+    private func commitNext(after manifest: Manifest?, adding entry: ManifestSegment) async throws(StrataError) -> Manifest {
+        let epoch = offload.withLock { s in
+            if s.writerEpoch == nil { s.writerEpoch = (manifest?.writerEpoch ?? 0) + 1 }
+            return s.writerEpoch ?? 1
+        }
+        var next = manifest ?? Manifest(topic: name, version: 0, writerEpoch: epoch, logStartOffset: entry.baseOffset,
+                                        nextOffset: entry.baseOffset, config: manifestConfig(), createdMs: clock.nowMs())
+        next.version += 1
+        next.writerEpoch = epoch
+        next.segments.append(entry)
+        next.nextOffset = entry.lastOffset + 1
+        next.createdMs = clock.nowMs()
+        if next.segments.count > cold.manifestSegmentsMax {
+            // Spill down to half the bound, so the next spill is many commits away.
+            let spill = Array(next.segments.prefix(next.segments.count - cold.manifestSegmentsMax / 2))
+            let archive = ArchiveManifest(topic: name, segments: spill, createdMs: clock.nowMs())
+            let bytes: [UInt8]
+            do throws(FormatError) { bytes = try archive.encode() } catch {
+                throw StrataError(.invalidArgument, "invalid archive manifest: \(error)", topic: name)
+            }
+            try await cold.putImmutable(archive.reference.key, bytes, topic: name, what: "write archive manifest")
+            next.archives.append(archive.reference)
+            next.segments.removeFirst(spill.count)
+        }
+        try await cold.commit(next)
+        return next
+    }
+
+    func manifestConfig() -> ManifestTopicConfig {
+        ManifestTopicConfig(frameRawBytesTarget: config.coldFrameRawBytes, compressionLevel: config.coldCompressionLevel,
+                                 retentionMs: config.retentionMs, retentionBytes: config.retentionBytes)
+    }
+
+    /// Deletes manifest versions older than the last few (best effort: a failure leaves them).
+    private func pruneManifests(current: UInt64) async {
+        guard current > UInt64(Self.manifestVersionsKept) else { return }
+        let oldest = current - UInt64(Self.manifestVersionsKept)
+        let keys = (max(1, oldest > 8 ? oldest - 8 : 1)...oldest).map { cold.layout.manifestKey(topic: name, version: $0) }
+        try? await cold.store.delete(keys)
+    }
+}

@@ -1,0 +1,82 @@
+/// Local and total retention (DESIGN §4 invariant 4): a local segment is deleted only once a
+/// committed manifest covers it; cold segments leave the manifest before their objects go.
+extension Topic {
+    /// Deletes local sealed segments past the topic's local retention (age since sealed, bytes),
+    /// oldest first, only those committed to the cold tier. Then applies total retention.
+    /// - Returns: the number of local segments deleted.
+    @discardableResult
+    public func applyRetention() async throws(StrataError) -> Int {
+        let deleted = try deleteLocal { segment, sealedMs, sealedBytesAfter in
+            if let ms = config.localRetentionMs, clock.nowMs() - sealedMs >= ms { return true }
+            if let bytes = config.localRetentionBytes, sealedBytesAfter > bytes { return true }
+            return false
+        }
+        try await applyTotalRetention()
+        return deleted
+    }
+
+    /// Deletes every local sealed segment already committed to the cold tier (`offload --evict`).
+    @discardableResult
+    public func evictCommitted() async throws(StrataError) -> Int {
+        try deleteLocal { _, _, _ in true }
+    }
+
+    /// Deletes sealed segments from the oldest while `shouldDelete(segment, sealedMs,
+    /// sealedBytesBeforeDeleting)` holds and the segment is committed.
+    private func deleteLocal(_ shouldDelete: (LocalSegment, Int64, Int64) -> Bool) throws(StrataError) -> Int {
+        let committed = offload.withLock { $0.committedOffset } ?? Int64.min
+        var deleted = 0
+        while true {
+            let victim: LocalSegment? = state.withLock { s in
+                guard s.segments.count > 1 else { return nil }
+                let first = s.segments[0]
+                let sealedBytes = s.segments.dropLast().reduce(Int64(0)) { $0 + Int64($1.segmentBytes) }
+                guard first.sealed, first.nextOffset <= committed,
+                      shouldDelete(first, s.segments[1].createdMs, sealedBytes) else { return nil }
+                s.segments.removeFirst()
+                return first
+            }
+            guard let victim else { return deleted }
+            files.invalidate(victim.path)
+            try FileIO.remove(victim.path)
+            try FileIO.remove(victim.indexPath)
+            try FileIO.fsyncDirectory(paths.topicDirectory(name))
+            deleted += 1
+        }
+    }
+
+    /// Total retention: expired cold segments leave the manifest first (new version, log start
+    /// advanced), then their objects are deleted. Archived segments are not expired here.
+    private func applyTotalRetention() async throws(StrataError) {
+        guard config.retentionMs != nil || config.retentionBytes != nil,
+              offload.withLock({ $0.fenced == nil && $0.writerEpoch != nil }) else { return }
+        // Manifest commits of one topic must not race each other: an offload pass committing
+        // the same version would lose to this lake itself and take it for a foreign writer.
+        guard try beginOffload() else { return }
+        defer { offload.withLock { $0.busy = false } }
+        guard var manifest = try await cold.latestManifest(name) else { return }
+        let now = clock.nowMs()
+        var totalBytes = manifest.segments.reduce(Int64(0)) { $0 + $1.objectBytes }
+        var expired: [ManifestSegment] = []
+        for segment in manifest.segments.dropLast() {
+            let old = config.retentionMs.map { now - segment.maxTimestamp >= $0 } ?? false
+            let big = config.retentionBytes.map { totalBytes > $0 } ?? false
+            guard old || big else { break }
+            expired.append(segment)
+            totalBytes -= segment.objectBytes
+        }
+        guard !expired.isEmpty, manifest.archives.isEmpty else { return }
+        manifest.segments.removeFirst(expired.count)
+        manifest.logStartOffset = manifest.segments[0].baseOffset
+        manifest.version += 1
+        manifest.createdMs = now
+        try await cold.commit(manifest)
+        // Retention spans both tiers: local copies below the new log start go too, or reads
+        // would still serve them from the hot tier.
+        let logStart = manifest.logStartOffset
+        _ = try deleteLocal { segment, _, _ in segment.nextOffset <= logStart }
+        let keys = expired.map(\.key)
+        let store = cold.store
+        try await cold.blob("delete expired objects", key: keys.first, topic: name) { try await store.delete(keys) }
+    }
+}

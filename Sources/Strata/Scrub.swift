@@ -1,0 +1,313 @@
+import Foundation
+import StrataBlob
+
+/// One thing `Lake.scrub` found in the cold store.
+public struct ScrubFinding: Sendable, Hashable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        /// A cold object (`…/segments/*.seg.zst`) no current manifest or archive references.
+        case orphanObject
+        /// An archive manifest the current manifest does not reference.
+        case orphanArchive
+        /// The current manifest (or an archive) lists an object the store does not have.
+        case missingObject
+        /// Offsets between two listed segments (or archives) belong to none.
+        case offsetGap
+        /// Two listed segments (or archives) claim the same offsets.
+        case offsetOverlap
+        /// The newest manifest (or an archive it references) cannot be decoded or is invalid:
+        /// orphans of that topic are not reported, since nothing can be proven unreferenced.
+        case badManifest
+        /// Info: an older manifest version (pruning removes them; not a problem).
+        case oldManifest
+        /// Info: a key under `topics/` that the bucket layout does not define (left alone).
+        case unknownObject
+    }
+
+    public var topic: String
+    /// Object key (with the layout prefix).
+    public var key: String
+    public var kind: Kind
+    public var what: String
+    /// Size and last modification of the object when it exists (from the listing).
+    public var sizeBytes: Int64?
+    public var modifiedMs: Int64?
+
+    public init(topic: String, key: String, kind: Kind, what: String, sizeBytes: Int64? = nil, modifiedMs: Int64? = nil) {
+        self.topic = topic
+        self.key = key
+        self.kind = kind
+        self.what = what
+        self.sizeBytes = sizeBytes
+        self.modifiedMs = modifiedMs
+    }
+
+    /// Informational findings (old manifest versions, foreign keys) are not problems.
+    public var isProblem: Bool { kind != .oldManifest && kind != .unknownObject }
+
+    /// `kind topic key: what`, the line `strata inspect scrub` prints.
+    public var description: String { "\(kind.rawValue) \(topic) \(key): \(what)" }
+}
+
+/// What `Lake.scrub` found and did.
+public struct ScrubReport: Sendable {
+    /// Everything found, problems and info, per topic in key order.
+    public var findings: [ScrubFinding] = []
+    /// Orphans deleted (only with `deleteOrphans`).
+    public var deleted: [String] = []
+    /// Orphans kept because they are younger than the grace period (an upload may be in flight)
+    /// or became referenced when the manifest was read again just before deleting.
+    public var kept: [String] = []
+    public var objectsListed = 0
+    public var topicsChecked = 0
+
+    public init() {}
+
+    /// Findings that are problems.
+    public var problems: [ScrubFinding] { findings.filter(\.isProblem) }
+    /// Problems still there after this run: everything but the orphans it deleted.
+    public var remainingProblems: [ScrubFinding] {
+        let gone = Set(deleted)
+        return problems.filter { !gone.contains($0.key) }
+    }
+}
+
+/// What the newest manifest of a topic references, for orphan detection.
+struct ScrubReferences: Sendable {
+    /// Keys (with prefix) of every segment object and archive the newest manifest references.
+    var keys: Set<String> = []
+    var manifestKey: String? = nil
+    /// Set when references could not be established: no orphan may be reported or deleted.
+    var undecidable = false
+}
+
+extension Lake {
+    /// Lists every object under `topics/` in the cold store and reports orphans (segment objects
+    /// and archive manifests the newest manifest of their topic, archives included, does not
+    /// reference), manifest entries whose object is missing, and gaps and overlaps between the
+    /// segments a manifest lists. Older manifest versions are listed as info only.
+    ///
+    /// With `deleteOrphans`, orphans older than `graceMs` (by their store modification time and
+    /// the lake's clock) are deleted, after the newest manifest has been read again and has been
+    /// found still not to reference them. A topic whose manifest cannot be read is never touched.
+    /// - Parameters:
+    ///   - deleteOrphans: delete old enough orphans; otherwise only report.
+    ///   - graceMs: orphans modified less than this long ago are kept (an upload may not be
+    ///     committed yet). Objects whose modification time the store cannot tell are kept
+    ///     unless `graceMs` is 0.
+    /// - Returns: findings, deleted keys and kept keys.
+    /// - Throws: `io` when the store cannot be listed or read (after retries); nothing is
+    ///   deleted after a failure to re-read a manifest.
+    public func scrub(deleteOrphans: Bool, graceMs: Int64 = 3_600_000) async throws(StrataError) -> ScrubReport {
+        let prefix = cold.layout.topicsPrefix
+        let store = cold.store
+        let listed = try await cold.blob("list objects", key: prefix, topic: nil) { try await store.listAll(prefix: prefix) }
+        var report = ScrubReport()
+        report.objectsListed = listed.count
+        var byTopic: [String: [BlobInfo]] = [:]
+        for object in listed {
+            let topic = object.key.dropFirst(prefix.count).split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+            byTopic[topic, default: []].append(object)
+        }
+        for (topic, objects) in byTopic.sorted(by: { $0.key < $1.key }) {
+            let orphans = try await scrubTopic(topic, objects: objects, report: &report)
+            report.topicsChecked += 1
+            guard deleteOrphans, !orphans.isEmpty else { continue }
+            try await deleteOrphanObjects(orphans, topic: topic, graceMs: graceMs, report: &report)
+        }
+        return report
+    }
+
+    /// Scrubs one topic's objects; returns its orphans.
+    private func scrubTopic(_ topic: String, objects: [BlobInfo], report: inout ScrubReport) async throws(StrataError) -> [BlobInfo] {
+        guard TopicName.isValid(topic) else {
+            report.findings += objects.map {
+                ScrubFinding(topic: topic, key: $0.key, kind: .unknownObject, what: "not under a valid topic name",
+                             sizeBytes: $0.size, modifiedMs: $0.modifiedMs)
+            }
+            return []
+        }
+        let present = Set(objects.map(\.key))
+        let references = try await scrubReferences(topic, report: &report)
+        for object in objects where object.key != references.manifestKey {
+            if let kind = objectKind(object.key, topic: topic), kind == .oldManifest {
+                report.findings.append(ScrubFinding(topic: topic, key: object.key, kind: .oldManifest,
+                                                    what: "older manifest version (pruned by the offloader)",
+                                                    sizeBytes: object.size, modifiedMs: object.modifiedMs))
+            } else if objectKind(object.key, topic: topic) == nil {
+                report.findings.append(ScrubFinding(topic: topic, key: object.key, kind: .unknownObject,
+                                                    what: "not a key of the bucket layout; left alone",
+                                                    sizeBytes: object.size, modifiedMs: object.modifiedMs))
+            }
+        }
+        try await reportMissing(references.keys.subtracting(present).sorted(), topic: topic, report: &report)
+        guard !references.undecidable else { return [] }
+        var orphans: [BlobInfo] = []
+        for object in objects where !references.keys.contains(object.key) {
+            guard let kind = objectKind(object.key, topic: topic), kind == .orphanObject || kind == .orphanArchive else { continue }
+            let what = references.manifestKey.map { "no reference in \($0) or its archives" } ?? "the topic has no manifest"
+            report.findings.append(ScrubFinding(topic: topic, key: object.key, kind: kind, what: what,
+                                                sizeBytes: object.size, modifiedMs: object.modifiedMs))
+            orphans.append(object)
+        }
+        return orphans
+    }
+
+    /// What a key under the topic is: a segment object or archive (orphan candidates), a
+    /// manifest version, or nil for anything the layout does not define.
+    private func objectKind(_ key: String, topic: String) -> ScrubFinding.Kind? {
+        let layout = cold.layout
+        if (try? layout.parseSegmentKey(key, topic: topic)) != nil { return .orphanObject }
+        if (try? layout.parseArchiveKey(key, topic: topic)) != nil { return .orphanArchive }
+        if (try? layout.parseManifestKey(key, topic: topic)) != nil { return .oldManifest }
+        return nil
+    }
+
+    /// Confirms with `head` that listed-as-absent references are really missing (a listing may
+    /// lag behind a put on some stores).
+    private func reportMissing(_ keys: [String], topic: String, report: inout ScrubReport) async throws(StrataError) {
+        let store = cold.store
+        for key in keys {
+            do {
+                _ = try await cold.blob("head object", key: key, topic: topic) { try await store.head(key) }
+            } catch where error.code == .notFound {
+                report.findings.append(ScrubFinding(topic: topic, key: key, kind: .missingObject,
+                                                    what: "referenced by the newest manifest but not in \(cold.location)"))
+            }
+        }
+    }
+}
+
+// MARK: - References and deletion
+
+extension Lake {
+    /// Reads the newest manifest of `topic` (listing the store afresh) and its archives, and
+    /// collects every key they reference, reporting gaps, overlaps and undecodable documents.
+    /// Documents are decoded without validation first so a gap is reported as a gap.
+    func scrubReferences(_ topic: String, report: inout ScrubReport) async throws(StrataError) -> ScrubReferences {
+        let layout = cold.layout
+        let prefix = layout.manifestPrefix(topic: topic)
+        let store = cold.store
+        let listed = try await cold.blob("list manifests", key: prefix, topic: topic) { try await store.listAll(prefix: prefix) }
+        let versions = listed.compactMap { try? layout.parseManifestKey($0.key, topic: topic) }
+        var references = ScrubReferences()
+        guard let newest = versions.max() else { return references }
+        let key = layout.manifestKey(topic: topic, version: newest)
+        references.manifestKey = key
+        guard let manifest: Manifest = try await scrubDocument(key, topic: topic, report: &report) else {
+            references.undecidable = true
+            return references
+        }
+        var ranges = manifest.archives.map { ($0.baseOffset, $0.lastOffset, $0.key) }
+        ranges += manifest.segments.map { ($0.baseOffset, $0.lastOffset, $0.key) }
+        let breaks = scrubContinuity(ranges, topic: topic, key: key)
+        report.findings += breaks
+        do throws(FormatError) {
+            try manifest.validate()
+            guard manifest.topic == topic, manifest.version == newest else {
+                throw FormatError(.invalidValue, field: "manifest", position: 0, "is topic \(manifest.topic) v\(manifest.version)")
+            }
+        } catch {
+            references.undecidable = true
+            if breaks.isEmpty { report.findings.append(ScrubFinding(topic: topic, key: key, kind: .badManifest, what: "\(error)")) }
+        }
+        references.keys.formUnion(manifest.segments.map { layout.absolute($0.key) })
+        for reference in manifest.archives {
+            references.keys.insert(layout.absolute(reference.key))
+            guard let segments = try await scrubArchive(reference, topic: topic, report: &report) else {
+                references.undecidable = true
+                continue
+            }
+            references.keys.formUnion(segments.map { layout.absolute($0.key) })
+        }
+        return references
+    }
+
+    /// The segments of an archive, or nil (with a finding unless it is simply missing) when it
+    /// cannot be trusted.
+    private func scrubArchive(
+        _ reference: ArchiveReference, topic: String, report: inout ScrubReport
+    ) async throws(StrataError) -> [ManifestSegment]? {
+        let key = cold.layout.absolute(reference.key)
+        guard let archive: ArchiveManifest = try await scrubDocument(key, topic: topic, report: &report) else { return nil }
+        let breaks = scrubContinuity(archive.segments.map { ($0.baseOffset, $0.lastOffset, $0.key) }, topic: topic, key: key)
+        report.findings += breaks
+        do throws(FormatError) {
+            try archive.validate()
+            guard archive.reference == reference, archive.topic == topic else {
+                throw FormatError(.invalidValue, field: "archive", position: 0,
+                                  "holds \(archive.topic) \(archive.baseOffset)...\(archive.lastOffset) (\(archive.segments.count) segments), the manifest expects \(reference.baseOffset)...\(reference.lastOffset) (\(reference.segmentCount))")
+            }
+            return archive.segments
+        } catch {
+            if breaks.isEmpty { report.findings.append(ScrubFinding(topic: topic, key: key, kind: .badManifest, what: "\(error)")) }
+            return nil
+        }
+    }
+
+    /// Fetches and decodes a JSON document without validating it; nil when it is missing
+    /// (the caller reports that) or does not decode (reported here).
+    private func scrubDocument<T: Decodable & Sendable>(
+        _ key: String, topic: String, report: inout ScrubReport
+    ) async throws(StrataError) -> T? {
+        let store = cold.store
+        let bytes: [UInt8]
+        do {
+            bytes = try await cold.blob("get \(key)", key: key, topic: topic) { try await store.get(key, range: .whole) }.bytes
+        } catch where error.code == .notFound {
+            return nil
+        }
+        do { return try JSONDecoder().decode(T.self, from: Data(bytes)) } catch {
+            report.findings.append(ScrubFinding(topic: topic, key: key, kind: .badManifest, what: "does not decode: \(error)"))
+            return nil
+        }
+    }
+
+    /// Gaps and overlaps between consecutive `(base, last, key)` ranges of one document.
+    private func scrubContinuity(_ ranges: [(Int64, Int64, String)], topic: String, key: String) -> [ScrubFinding] {
+        var findings: [ScrubFinding] = []
+        for (previous, next) in zip(ranges, ranges.dropFirst()) {
+            let expected = previous.1 + 1
+            if next.0 > expected {
+                findings.append(ScrubFinding(topic: topic, key: key, kind: .offsetGap,
+                                             what: "offsets \(expected)..<\(next.0) are in no segment (between \(previous.2) and \(next.2))"))
+            } else if next.0 < expected {
+                findings.append(ScrubFinding(topic: topic, key: key, kind: .offsetOverlap,
+                                             what: "offsets \(next.0)...\(min(previous.1, next.1)) are in both \(previous.2) and \(next.2)"))
+            }
+        }
+        return findings
+    }
+
+    /// Deletes the orphans older than the grace period that the newest manifest, read again
+    /// right now, still does not reference.
+    func deleteOrphanObjects(
+        _ orphans: [BlobInfo], topic: String, graceMs: Int64, report: inout ScrubReport
+    ) async throws(StrataError) {
+        let now = cold.clock.nowMs()
+        let oldEnough = { (object: BlobInfo) -> Bool in
+            graceMs <= 0 || (object.modifiedMs > 0 && now - object.modifiedMs >= graceMs)
+        }
+        report.kept += orphans.filter { !oldEnough($0) }.map(\.key)
+        let candidates = orphans.filter(oldEnough).map(\.key)
+        guard !candidates.isEmpty else { return }
+        var scratch = ScrubReport()
+        let fresh = try await scrubReferences(topic, report: &scratch)
+        guard !fresh.undecidable else {
+            report.kept += candidates
+            return
+        }
+        let victims = candidates.filter { !fresh.keys.contains($0) }
+        report.kept += candidates.filter { fresh.keys.contains($0) }
+        let store = cold.store
+        var start = 0
+        while start < victims.count {
+            let chunk = Array(victims[start..<min(victims.count, start + Self.scrubDeleteBatchMax)])
+            try await cold.blob("delete orphans", key: chunk.first, topic: topic) { try await store.delete(chunk) }
+            report.deleted += chunk
+            start += chunk.count
+        }
+    }
+
+    /// Keys per delete request (S3 DeleteObjects takes at most 1,000).
+    static let scrubDeleteBatchMax = 1000
+}

@@ -1,2 +1,0 @@
-// The engine lives here (hot tier, cold tier, cursors). See DESIGN §2.
-@_exported import StrataFormat

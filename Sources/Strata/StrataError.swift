@@ -1,0 +1,66 @@
+@_exported import StrataFormat
+
+/// The one error type of the engine. `code` tells the caller what to do; the other fields say
+/// where it happened so an operator can find the bytes.
+public struct StrataError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// The caller passed something wrong (name, size, range). Nothing was changed.
+        case invalidArgument
+        /// The topic (or file, or object) does not exist.
+        case notFound
+        /// The offset is outside [logStartOffset, highWatermark]; see `validRange`.
+        case offsetOutOfRange
+        /// A record or batch exceeds its configured limit.
+        case tooLarge
+        /// Stored bytes failed a check (CRC, magic, continuity).
+        case corrupt
+        /// The operating system or the blob store failed.
+        case io
+        /// Another process holds the lake.
+        case locked
+        /// The lake or topic is closed (or failed and must be reopened).
+        case closed
+        /// Another writer committed a newer manifest: this one must stop writing the topic.
+        case fenced
+    }
+
+    public var code: Code
+    public var message: String
+    public var topic: String?
+    /// File path or object key concerned.
+    public var file: String?
+    /// Byte position in `file`.
+    public var position: Int?
+    /// For `offsetOutOfRange`: the readable range `[logStartOffset, highWatermark]`.
+    public var validRange: ClosedRange<Int64>?
+    public var cause: String?
+
+    public init(
+        _ code: Code, _ message: String, topic: String? = nil, file: String? = nil, position: Int? = nil,
+        validRange: ClosedRange<Int64>? = nil, cause: String? = nil
+    ) {
+        self.code = code
+        self.message = message
+        self.topic = topic
+        self.file = file
+        self.position = position
+        self.validRange = validRange
+        self.cause = cause
+    }
+
+    /// Wraps a format error found in `file` (positions are already absolute in the file).
+    public init(_ error: FormatError, topic: String?, file: String) {
+        self.init(.corrupt, "\(error.field): \(error.message)", topic: topic, file: file, position: error.position,
+                  cause: error.code.rawValue)
+    }
+
+    public var description: String {
+        var parts = ["\(code.rawValue): \(message)"]
+        if let topic { parts.append("topic=\(topic)") }
+        if let file { parts.append("file=\(file)") }
+        if let position { parts.append("position=\(position)") }
+        if let validRange { parts.append("valid=[\(validRange.lowerBound), \(validRange.upperBound)]") }
+        if let cause { parts.append("cause=\(cause)") }
+        return parts.joined(separator: " ")
+    }
+}

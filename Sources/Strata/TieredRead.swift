@@ -1,0 +1,73 @@
+/// One log across both tiers (DESIGN §4 invariant 6): offsets held locally are read from the
+/// hot segments, older ones from the cold objects the manifest lists.
+extension Topic {
+    /// First readable offset: the manifest's log start when the topic has cold data, else the
+    /// local start.
+    public func logStartOffset() async throws(StrataError) -> Int64 {
+        let local = localStartOffset
+        guard let manifest = try await cold.latestManifest(name) else { return local }
+        return min(local, max(manifest.logStartOffset, 0))
+    }
+
+    /// Records from `offset` on, whichever tier holds them. A cold read returns at most one
+    /// frame's records.
+    /// - Parameter readAhead: the caller reads sequentially: prefetch the next cold frames.
+    /// - Throws: `offsetOutOfRange` with the valid range; `corrupt` naming file or object.
+    public func read(from offset: Int64, maxBytes: Int = Topic.readBytesDefault, readAhead: Bool = false)
+        async throws(StrataError) -> ReadResult
+    {
+        for attempt in 0..<2 {
+            let localStart = localStartOffset
+            if offset >= localStart {
+                do {
+                    return try readLocal(from: offset, maxBytes: maxBytes)
+                } catch where error.code == .notFound || (error.code == .offsetOutOfRange && offset < localStartOffset) {
+                    continue  // evicted under us: the segment is in the cold tier now
+                }
+            }
+            guard let manifest = try await cold.latestManifest(name, refresh: attempt > 0),
+                  offset >= manifest.logStartOffset, offset < manifest.nextOffset
+            else {
+                if attempt == 0 { continue }
+                let start = try await logStartOffset()
+                throw StrataError(.offsetOutOfRange, "offset \(offset) is outside the log", topic: name,
+                                  validRange: start...highWatermark)
+            }
+            let end = min(manifest.nextOffset, localStart > offset ? localStart : manifest.nextOffset)
+            let (records, next) = try await cold.read(topic: name, manifest: manifest, from: offset, end: end,
+                                                     readAhead: readAhead)
+            return ReadResult(records: records, nextOffset: next, highWatermark: highWatermark)
+        }
+        let start = try await logStartOffset()
+        throw StrataError(.offsetOutOfRange, "offset \(offset) is outside the log", topic: name,
+                          validRange: start...highWatermark)
+    }
+
+    /// The first offset whose record has timestamp ≥ `timestamp`, across both tiers; the high
+    /// watermark when every record is older.
+    public func offset(forTimestamp timestamp: Int64) async throws(StrataError) -> Int64 {
+        // Cold offsets all precede local ones, so a cold hit is the first in offset order.
+        if let manifest = try await cold.latestManifest(name),
+           let hit = try await cold.offset(forTimestamp: timestamp, topic: name, manifest: manifest) {
+            return hit
+        }
+        return try localOffset(forTimestamp: timestamp)
+    }
+}
+
+extension Topic {
+    /// The latest committed manifest (nil before the first offload).
+    public func latestManifest(refresh: Bool = false) async throws(StrataError) -> Manifest? {
+        try await cold.latestManifest(name, refresh: refresh)
+    }
+}
+
+extension Topic {
+    /// Every segment the cold tier holds for this topic, archived ones included, oldest first.
+    public func coldSegments() async throws(StrataError) -> [ManifestSegment] {
+        guard let manifest = try await cold.latestManifest(name) else { return [] }
+        var all: [ManifestSegment] = []
+        for reference in manifest.archives { all += try await cold.archive(reference, topic: name).segments }
+        return all + manifest.segments
+    }
+}

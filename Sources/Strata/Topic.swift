@@ -1,0 +1,258 @@
+import Dispatch
+import Glibc
+import Synchronization
+
+/// A record as a producer hands it over: the engine assigns the offset and stamps a missing
+/// timestamp with its clock.
+public struct ProducerRecord: Sendable, Hashable {
+    public var key: [UInt8]?
+    public var value: [UInt8]?
+    public var headers: [RecordHeader]
+    /// Milliseconds since the epoch; nil: the engine's clock at append.
+    public var timestamp: Int64?
+
+    public init(key: [UInt8]? = nil, value: [UInt8]?, headers: [RecordHeader] = [], timestamp: Int64? = nil) {
+        self.key = key
+        self.value = value
+        self.headers = headers
+        self.timestamp = timestamp
+    }
+}
+
+/// What an append assigned.
+public struct AppendResult: Sendable, Equatable {
+    public var firstOffset: Int64
+    public var lastOffset: Int64
+}
+
+/// Records read from a topic, in offset order.
+public struct ReadResult: Sendable {
+    public var records: [Record]
+    /// Offset to read from next.
+    public var nextOffset: Int64
+    public var highWatermark: Int64
+}
+
+/// One topic of a lake: appends with group commit, segment rolls, reads by offset and time.
+/// Thread-safe; appends to different topics never wait on each other.
+public final class Topic: Sendable {
+    public let name: String
+    public let config: TopicConfig
+    let paths: LakePaths
+    let files: FileCache
+    let clock: any StrataClock
+    let log: @Sendable (String) -> Void
+    let state: Mutex<TopicState>
+    let cold: ColdTier
+    let offload = Mutex(OffloadState())
+
+    struct SyncWaiter {
+        var target: Int64
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    struct ReadWaiter {
+        var id: UInt64
+        var offset: Int64
+        var continuation: CheckedContinuation<Bool, Never>
+    }
+
+    struct TopicState: Sendable {
+        var segments: [LocalSegment]
+        /// One past the last written record.
+        var writtenOffset: Int64
+        /// One past the last fdatasync'ed record.
+        var durableOffset: Int64
+        var syncInFlight = false
+        var syncWaiters: [SyncWaiter] = []
+        var readWaiters: [ReadWaiter] = []
+        var nextWaiterID: UInt64 = 0
+        /// Set after a failed write or fsync: the file state is unknown, so the topic refuses
+        /// appends until reopened (and recovered).
+        var failure: StrataError?
+        var closed = false
+        var fsyncCount = 0
+        var lastFlushMs: Int64 = 0
+
+        var active: LocalSegment { segments[segments.count - 1] }
+    }
+
+    init(name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
+         log: @escaping @Sendable (String) -> Void, segments: [LocalSegment], cold: ColdTier) {
+        self.name = name
+        self.cold = cold
+        self.config = config
+        self.paths = paths
+        self.files = files
+        self.clock = clock
+        self.log = log
+        let end = segments.last?.nextOffset ?? 0
+        state = Mutex(TopicState(segments: segments, writtenOffset: end, durableOffset: end))
+    }
+
+    /// Opens a topic directory, recovering its active segment (DESIGN §4 invariant 3).
+    static func open(name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
+                     log: @escaping @Sendable (String) -> Void, cold: ColdTier, startOffset: Int64 = 0) throws(StrataError) -> Topic {
+        let directory = paths.topicDirectory(name)
+        let names = try FileIO.listDirectory(directory)
+        for leftover in names where leftover.hasSuffix(".tmp") { try FileIO.remove(directory + "/" + leftover) }
+        let bases = names.compactMap(LakePaths.segmentBaseOffset(fileName:)).sorted()
+        var segments: [LocalSegment] = []
+        for base in bases.dropLast() {
+            segments.append(try SegmentLoader.openSealed(topic: name, baseOffset: base, paths: paths,
+                                                         intervalBytes: config.indexIntervalBytes, log: log))
+        }
+        if let last = bases.last {
+            segments.append(try SegmentLoader.openActive(topic: name, baseOffset: last, paths: paths,
+                                                         intervalBytes: config.indexIntervalBytes, nowMs: clock.nowMs(), log: log))
+        } else {
+            segments.append(try SegmentLoader.create(topic: name, baseOffset: startOffset, paths: paths,
+                                                     intervalBytes: config.indexIntervalBytes, nowMs: clock.nowMs()))
+        }
+        for (a, b) in zip(segments, segments.dropFirst()) where a.nextOffset != b.baseOffset {
+            log("offset gap topic=\(name) file=\(a.path) ends at \(a.nextOffset), next segment starts at \(b.baseOffset)")
+        }
+        return Topic(name: name, config: config, paths: paths, files: files, clock: clock, log: log, segments: segments,
+                     cold: cold)
+    }
+
+    // MARK: - Offsets
+
+    /// First offset held locally.
+    public var localStartOffset: Int64 { state.withLock { $0.segments[0].baseOffset } }
+
+    /// One past the last record readers may see: the durable end for `sync` topics, the
+    /// written end for `async` ones.
+    public var highWatermark: Int64 { state.withLock { visibleEnd($0) } }
+
+    /// Number of fdatasync calls made for appends (group commit makes it far below the appends).
+    public var fsyncCount: Int { state.withLock { $0.fsyncCount } }
+
+    func visibleEnd(_ s: TopicState) -> Int64 {
+        config.durability == .sync ? s.durableOffset : s.writtenOffset
+    }
+
+    /// The local segments, oldest first.
+    public func segments() -> [SegmentInfo] {
+        state.withLock { $0.segments.map(SegmentInfo.init) }
+    }
+
+    // MARK: - Append
+
+    /// Appends `records` as one batch and returns the offsets assigned.
+    /// In `sync` mode it returns once the batch is fdatasync'ed (sharing the fsync with
+    /// concurrent appends); in `async` mode once it is written.
+    /// - Throws: `StrataError` `.invalidArgument` (empty), `.tooLarge` (record or batch over its
+    ///   limit; nothing is written), `.io`, `.closed`.
+    @discardableResult
+    public func append(_ records: [ProducerRecord]) async throws -> AppendResult {
+        let result = try appendWrite(records)
+        if config.durability == .sync { try await waitDurable(result.lastOffset + 1) }
+        return result
+    }
+
+    private func appendWrite(_ input: [ProducerRecord]) throws(StrataError) -> AppendResult {
+        guard !input.isEmpty else { throw StrataError(.invalidArgument, "append needs at least one record", topic: name) }
+        let now = clock.nowMs()
+        var records: [Record] = []
+        records.reserveCapacity(input.count)
+        for (i, p) in input.enumerated() {
+            let record = Record(timestamp: p.timestamp ?? now, key: p.key, value: p.value, headers: p.headers)
+            let size = record.encodedSize
+            guard size <= config.recordBytesMax else {
+                throw StrataError(.tooLarge, "record \(i) is \(size) bytes, limit recordBytesMax=\(config.recordBytesMax)", topic: name)
+            }
+            records.append(record)
+        }
+        return try state.withLock { (s) throws(StrataError) -> AppendResult in
+            try checkWritable(s)
+            let batch = BatchCodec.encode(baseOffset: s.writtenOffset, records: records)
+            guard batch.count <= config.batchBytesMax else {
+                throw StrataError(.tooLarge, "batch is \(batch.count) bytes, limit batchBytesMax=\(config.batchBytesMax)", topic: name)
+            }
+            try rollIfNeeded(&s, incomingBytes: batch.count, nowMs: now)
+            try write(batch, into: &s)
+            let last = s.writtenOffset - 1
+            if config.durability == .async { wakeReaders(&s) }
+            return AppendResult(firstOffset: last - Int64(records.count) + 1, lastOffset: last)
+        }
+    }
+
+    private func checkWritable(_ s: TopicState) throws(StrataError) {
+        if s.closed { throw StrataError(.closed, "topic is closed", topic: name) }
+        if let failure = s.failure {
+            throw StrataError(.closed, "topic stopped after an I/O failure; reopen the lake to recover", topic: name,
+                              cause: failure.description)
+        }
+    }
+
+    private func write(_ batch: [UInt8], into s: inout TopicState) throws(StrataError) {
+        let segment = s.active
+        let position = segment.segmentBytes
+        do throws(StrataError) {
+            try files.withFile(segment.path) { (fd) throws(StrataError) in
+                try FileIO.pwriteAll(fd, batch, at: position, path: segment.path)
+            }
+        } catch {
+            // Undo a partial write so the segment stays a sequence of whole batches.
+            let undone = (try? files.withFile(segment.path) { (fd) throws(StrataError) in
+                try FileIO.ftruncate(fd, position, path: segment.path)
+            }) != nil
+            if !undone { s.failure = error }
+            throw StrataError(.io, "append failed", topic: name, file: segment.path, position: position, cause: error.description)
+        }
+        let header = withBytesResult(batch) { raw throws(FormatError) in try BatchCodec.parseHeader(raw, basePosition: position) }
+        guard case .success(let parsed) = header else { preconditionFailure("encoder produced an invalid batch") }
+        s.segments[s.segments.count - 1].index.add(parsed, position: position)
+        s.writtenOffset = parsed.nextOffset
+    }
+
+    // MARK: - Rolling
+
+    private func rollIfNeeded(_ s: inout TopicState, incomingBytes: Int, nowMs: Int64) throws(StrataError) {
+        let active = s.active
+        guard !active.isEmpty else { return }
+        let full = active.segmentBytes + incomingBytes > config.segmentBytes
+        let old = nowMs - active.createdMs >= config.segmentMs
+        if full || old { try roll(&s, nowMs: nowMs) }
+    }
+
+    /// Seals the active segment and starts a new one: the old one is fdatasync'ed and its index
+    /// written before the new file exists, so only the last segment can ever have a torn tail.
+    func roll(_ s: inout TopicState, nowMs: Int64) throws(StrataError) {
+        let active = s.active
+        do throws(StrataError) {
+            try files.withFile(active.path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: active.path) }
+            s.fsyncCount += 1
+            try FileIO.writeAtomically(active.indexPath, active.index.encode())
+            let next = try SegmentLoader.create(topic: name, baseOffset: s.writtenOffset, paths: paths,
+                                                intervalBytes: config.indexIntervalBytes, nowMs: nowMs)
+            s.segments[s.segments.count - 1].sealed = true
+            s.segments.append(next)
+        } catch {
+            s.failure = error
+            throw error
+        }
+        s.durableOffset = max(s.durableOffset, active.nextOffset)
+        wakeReaders(&s)
+    }
+
+    /// Seals the active segment if it holds any record (for offload). Returns whether it rolled.
+    @discardableResult
+    public func sealActiveSegment() throws -> Bool {
+        try state.withLock { (s) throws(StrataError) -> Bool in
+            try checkWritable(s)
+            guard !s.active.isEmpty else { return false }
+            try roll(&s, nowMs: clock.nowMs())
+            return true
+        }
+    }
+
+    /// Rolls the active segment when it is older than `segmentMs`, even without appends.
+    func rollIfAged() {
+        state.withLock { s in
+            guard s.failure == nil, !s.closed else { return }
+            try? rollIfNeeded(&s, incomingBytes: 0, nowMs: clock.nowMs())
+        }
+    }
+}

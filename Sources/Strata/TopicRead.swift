@@ -1,0 +1,159 @@
+/// Reads of the local tier: by offset through the sparse index, by timestamp through the time
+/// index. Every batch read is CRC-checked (DESIGN §4 invariant 7).
+extension Topic {
+    /// Default bound on bytes returned by one read.
+    public static let readBytesDefault = 1024 * 1024
+
+    /// Records of the local tier from `offset` on, up to the high watermark, about `maxBytes` of
+    /// batches (at least one batch when any record is readable).
+    /// - Throws: `offsetOutOfRange` (with the valid range) when `offset` is below the local
+    ///   start or above the high watermark; `corrupt` naming file and position.
+    public func readLocal(from offset: Int64, maxBytes: Int = Topic.readBytesDefault) throws(StrataError) -> ReadResult {
+        let (segments, end) = state.withLock { s in (s.segments, visibleEnd(s)) }
+        let start = segments[0].baseOffset
+        guard offset >= start, offset <= end else {
+            throw StrataError(.offsetOutOfRange, "offset \(offset) is outside the local log", topic: name,
+                              validRange: start...end)
+        }
+        var records: [Record] = []
+        var next = offset
+        var bytes = 0
+        while next < end && bytes < maxBytes {
+            let segment = try locate(next, in: segments)
+            let batches = try readBatches(segment, from: segment.index.position(forOffset: next), upTo: segment.segmentBytes,
+                                          wantBytes: maxBytes - bytes, firstOffset: next)
+            guard !batches.isEmpty else { break }
+            for batch in batches {
+                // The segment can hold batches past the high watermark (written, not yet
+                // fdatasync'ed in `sync` mode): they are not readable yet, and since `next` stops
+                // at `end`, checking their continuity would report false corruption.
+                if batch.header.baseOffset >= end { break }
+                guard batch.header.baseOffset <= next else {
+                    throw StrataError(.corrupt, "expected offset \(next), found a batch starting at \(batch.header.baseOffset)",
+                                      topic: name, file: segment.path, position: batch.position)
+                }
+                bytes += batch.header.batchLength
+                for record in batch.records where record.offset >= next && record.offset < end { records.append(record) }
+                next = min(end, max(next, batch.header.nextOffset))
+            }
+        }
+        return ReadResult(records: records, nextOffset: next, highWatermark: end)
+    }
+
+    /// The offset of the first local record with timestamp ≥ `timestamp`, or the high
+    /// watermark when there is none.
+    public func localOffset(forTimestamp timestamp: Int64) throws(StrataError) -> Int64 {
+        let (segments, end) = state.withLock { s in (s.segments, visibleEnd(s)) }
+        for segment in segments where !segment.isEmpty && segment.index.maxTimestamp >= timestamp {
+            var position = segment.index.position(forTimestamp: timestamp)
+            while position < segment.segmentBytes {
+                // Batches entirely below `timestamp` are skipped by header: only the batch that
+                // holds the answer is decoded.
+                let batches = try readBatches(segment, from: position, upTo: segment.segmentBytes,
+                                              wantBytes: 1, firstOffset: nil, minTimestamp: timestamp)
+                guard let last = batches.last else { break }
+                for batch in batches where batch.header.maxTimestamp >= timestamp {
+                    if let hit = batch.records.first(where: { $0.timestamp >= timestamp }) {
+                        return min(hit.offset, end)
+                    }
+                }
+                position = batchEnd(last, in: segment)
+            }
+        }
+        return end
+    }
+
+    private func batchEnd(_ batch: PositionedBatch, in segment: LocalSegment) -> Int {
+        batch.position + batch.header.batchLength
+    }
+
+    /// The segment holding `offset`; a hole between segments is corruption.
+    private func locate(_ offset: Int64, in segments: [LocalSegment]) throws(StrataError) -> LocalSegment {
+        var lo = 0, hi = segments.count  // first segment with baseOffset > offset
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if segments[mid].baseOffset <= offset { lo = mid + 1 } else { hi = mid }
+        }
+        let segment = segments[max(0, lo - 1)]
+        guard offset < segment.nextOffset || lo == segments.count else {
+            throw StrataError(.corrupt, "offsets \(segment.nextOffset)..<\(segments[lo].baseOffset) are missing",
+                              topic: name, file: segment.path, position: segment.segmentBytes)
+        }
+        return segment
+    }
+
+    struct PositionedBatch {
+        var position: Int
+        var header: BatchHeader
+        var records: [Record]
+    }
+
+    /// Reads and decodes whole batches from `position` until about `wantBytes` are read or the
+    /// segment's end. Batches entirely below `firstOffset`, or all older than `minTimestamp`,
+    /// are checked and skipped.
+    func readBatches(
+        _ segment: LocalSegment, from position: Int, upTo end: Int, wantBytes: Int, firstOffset: Int64?,
+        minTimestamp: Int64? = nil
+    ) throws(StrataError) -> [PositionedBatch] {
+        let path = segment.path
+        var at = position
+        while at < end {
+            var chunk = try files.withFile(path) { (fd) throws(StrataError) in
+                try FileIO.read(fd, count: min(end - at, max(wantBytes, 64 * 1024)), at: at, path: path)
+            }
+            // A batch longer than the chunk: read exactly that batch.
+            if let needed = batchLength(chunk), needed > chunk.count, at + needed <= end {
+                let from = at
+                chunk = try files.withFile(path) { (fd) throws(StrataError) in
+                    try FileIO.read(fd, count: needed, at: from, path: path)
+                }
+            }
+            let base = at
+            let decoded = withBytesResult(chunk) { (raw) throws(FormatError) -> ([PositionedBatch], Int) in
+                try decodeBatches(raw, basePosition: base, firstOffset: firstOffset, minTimestamp: minTimestamp,
+                                  wantBytes: wantBytes)
+            }
+            guard case .success(let (batches, consumed)) = decoded else {
+                if case .failure(let error) = decoded { throw StrataError(error, topic: name, file: path) }
+                return []
+            }
+            if !batches.isEmpty { return batches }
+            guard consumed > 0 else {
+                throw StrataError(.corrupt, "batch runs past the end of the segment (\(end) bytes)", topic: name,
+                                  file: path, position: at)
+            }
+            at += consumed
+        }
+        return []
+    }
+
+    private func batchLength(_ chunk: [UInt8]) -> Int? {
+        guard chunk.count >= 8 else { return nil }
+        return chunk.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self))) }
+    }
+
+    /// Decodes the whole batches of `raw`; returns them and the bytes consumed (skipped
+    /// batches included).
+    private func decodeBatches(
+        _ raw: UnsafeRawBufferPointer, basePosition: Int, firstOffset: Int64?, minTimestamp: Int64?, wantBytes: Int
+    ) throws(FormatError) -> ([PositionedBatch], Int) {
+        var result: [PositionedBatch] = []
+        var at = 0
+        var taken = 0
+        while at + BatchHeader.size <= raw.count && (taken < wantBytes || result.isEmpty) {
+            let header = try BatchCodec.parseHeader(raw, at: at, basePosition: basePosition)
+            guard at + header.batchLength <= raw.count else { break }
+            let belowOffset = firstOffset.map { header.lastOffset < $0 } ?? false
+            let belowTime = minTimestamp.map { header.maxTimestamp < $0 } ?? false
+            if belowOffset || belowTime {
+                _ = try BatchCodec.verify(raw, at: at, basePosition: basePosition)
+            } else {
+                let batch = try BatchCodec.decode(raw, at: at, basePosition: basePosition)
+                result.append(PositionedBatch(position: basePosition + at, header: header, records: batch.records))
+                taken += header.batchLength
+            }
+            at += header.batchLength
+        }
+        return (result, at)
+    }
+}

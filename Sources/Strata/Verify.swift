@@ -1,0 +1,588 @@
+import Dispatch
+import StrataBlob
+
+/// One thing `Lake.verify` found wrong: which topic, which file or object, where in it, what.
+public struct VerifyProblem: Sendable, Hashable, CustomStringConvertible {
+    /// What kind of damage; tells the operator what to do next.
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        /// A hot segment's file header is damaged.
+        case corruptHeader
+        /// A record batch fails its CRC32C or does not decode.
+        case corruptBatch
+        /// The active segment ends in a partial batch (a crash leftover: the next open cuts it;
+        /// never acknowledged, so a warning).
+        case tornTail
+        /// A cold object's data frame fails to decompress, its zstd checksum or its batches.
+        case corruptFrame
+        /// A cold object's footer (Strata index frame or zstd seek table) is damaged.
+        case badFooter
+        /// A sparse index disagrees with its segment. Indexes are rebuilt from segments, so this
+        /// is a warning, not corruption.
+        case badIndex
+        /// Offsets are missing between two batches, segments, objects or tiers.
+        case offsetGap
+        /// Two batches, segments, objects or tiers claim the same offsets.
+        case offsetOverlap
+        /// A manifest (or archive manifest) does not decode, or disagrees with an object.
+        case manifestInconsistent
+        /// The manifest lists an object (or archive) the store does not have.
+        case missingObject
+        /// A segment held in both tiers differs between them.
+        case tierMismatch
+    }
+
+    public var topic: String
+    /// A hot file path or a cold object key.
+    public var location: String
+    /// Byte position in `location` (batch or frame start, or the field at fault); nil when the
+    /// problem is the whole file or object.
+    public var position: Int?
+    public var what: String
+    public var kind: Kind
+
+    public init(topic: String, location: String, position: Int?, what: String, kind: Kind) {
+        self.topic = topic
+        self.location = location
+        self.position = position
+        self.what = what
+        self.kind = kind
+    }
+
+    /// Warnings (rebuildable indexes, torn tails of the active segment) lose no data.
+    public var isWarning: Bool { kind == .badIndex || kind == .tornTail }
+
+    /// `topic location position kind: what`, the line `strata inspect verify` prints.
+    public var description: String {
+        "\(topic) \(location) \(position.map(String.init) ?? "-") \(kind.rawValue): \(what)"
+    }
+}
+
+/// What `Lake.verify` checked and found.
+public struct VerifyReport: Sendable {
+    /// Every problem found, in the order found (hot tier, then cold tier, per topic).
+    public var problems: [VerifyProblem] = []
+    public var topicsChecked = 0
+    /// Hot segment files read in full.
+    public var segmentsChecked = 0
+    /// Cold objects read in full.
+    public var objectsChecked = 0
+    /// Manifests and archive manifests read.
+    public var manifestsChecked = 0
+    public var batchesChecked = 0
+    public var recordsChecked: Int64 = 0
+    /// Bytes read: hot files as stored, cold objects as stored (compressed).
+    public var bytesChecked: Int64 = 0
+
+    public init() {}
+
+    /// Problems that are not warnings.
+    public var errors: [VerifyProblem] { problems.filter { !$0.isWarning } }
+    /// True when nothing but warnings was found.
+    public var isClean: Bool { errors.isEmpty }
+
+    mutating func add(_ problem: VerifyProblem) { problems.append(problem) }
+
+    mutating func merge(_ other: VerifyReport) {
+        problems += other.problems
+        topicsChecked += other.topicsChecked
+        segmentsChecked += other.segmentsChecked
+        objectsChecked += other.objectsChecked
+        manifestsChecked += other.manifestsChecked
+        batchesChecked += other.batchesChecked
+        recordsChecked += other.recordsChecked
+        bytesChecked += other.bytesChecked
+    }
+}
+
+/// Where `Lake.verify` is: reported before each file or object it reads.
+public struct VerifyProgress: Sendable {
+    public var topic: String
+    /// The hot file path or cold object key about to be read.
+    public var location: String
+    /// Counters so far.
+    public var report: VerifyReport
+}
+
+extension Lake {
+    /// Reads every hot segment and every cold object of the lake (or of one topic) and checks
+    /// every byte: segment headers, batch CRCs and records, sparse indexes against a rebuild,
+    /// zstd frames (content checksums), cold footers against their manifest entries, manifests
+    /// and archive manifests, and offset continuity within segments, across segments, across
+    /// cold objects and across the cold→hot boundary. It collects problems instead of stopping
+    /// at the first, and it changes nothing (no topic is opened, no index rewritten).
+    ///
+    /// Cold objects are fetched whole from the store, bypassing the frame cache, so the bytes
+    /// checked are the bytes stored.
+    /// - Parameters:
+    ///   - topic: one topic, or every topic (local or cold) when nil.
+    ///   - progress: called before each file or object is read.
+    /// - Returns: the problems found and what was checked.
+    /// - Throws: `notFound` for an unknown topic; `invalidArgument` for a bad name; `io` when the
+    ///   lake directory or the cold store cannot be read at all (after retries).
+    public func verify(
+        topic: String? = nil, progress: (@Sendable (VerifyProgress) -> Void)? = nil
+    ) async throws(StrataError) -> VerifyReport {
+        let names = try await verifyTopicNames(topic)
+        var report = VerifyReport()
+        for name in names {
+            let hot = try verifyHot(topic: name, progress: progress, base: report)
+            report.merge(hot.report)
+            let cold = try await verifyCold(topic: name, progress: progress, base: report)
+            report.merge(cold.report)
+            report.merge(verifyBoundary(topic: name, hot: hot.segments, cold: cold.segments))
+            report.topicsChecked += 1
+        }
+        return report
+    }
+
+    /// The topics to verify: `topic` alone (it must exist in one tier), or every local and cold topic.
+    private func verifyTopicNames(_ topic: String?) async throws(StrataError) -> [String] {
+        let local = try topicNames()
+        let cold = try await coldTopicNames()
+        guard let topic else { return Array(Set(local).union(cold)).sorted() }
+        try validateTopicName(topic)
+        guard local.contains(topic) || cold.contains(topic) else {
+            throw StrataError(.notFound, "topic '\(topic)' does not exist in \(path) nor in \(self.cold.location)", topic: topic)
+        }
+        return [topic]
+    }
+}
+
+// MARK: - Hot tier
+
+/// What verify learnt about one hot segment file, for the cross-tier checks.
+struct VerifiedHotSegment: Sendable {
+    var path: String
+    var baseOffset: Int64
+    /// One past the last valid record (the scan's end).
+    var nextOffset: Int64
+    var rawCrc32c: UInt32
+    var bytes: Int
+    /// The whole file checked clean.
+    var clean: Bool
+}
+
+extension Lake {
+    /// Checks every `.seg` file of the topic directory, read straight from disk.
+    func verifyHot(
+        topic: String, progress: (@Sendable (VerifyProgress) -> Void)?, base: VerifyReport
+    ) throws(StrataError) -> (report: VerifyReport, segments: [VerifiedHotSegment]) {
+        var report = VerifyReport()
+        var segments: [VerifiedHotSegment] = []
+        let directory = paths.topicDirectory(topic)
+        guard FileIO.exists(directory) else { return (report, []) }
+        let bases = try FileIO.listDirectory(directory).compactMap(LakePaths.segmentBaseOffset(fileName:)).sorted()
+        for (i, baseOffset) in bases.enumerated() {
+            let path = paths.segment(topic, baseOffset: baseOffset)
+            progress?(VerifyProgress(topic: topic, location: path, report: mergedCounters(base, report)))
+            let bytes: [UInt8]
+            do throws(StrataError) { bytes = try FileIO.readWholeFile(path) } catch where error.code == .notFound {
+                continue  // evicted while we listed: the cold tier holds it now
+            }
+            let isActive = i == bases.count - 1
+            var check = HotSegmentCheck(topic: topic, path: path, baseOffset: baseOffset, isActive: isActive)
+            let segment = check.run(bytes)
+            if !isActive { check.checkIndex(paths.index(topic, baseOffset: baseOffset), segmentBytes: bytes.count) }
+            if let previous = segments.last {
+                report.add(contentsOf: continuity(topic: topic, previousEnd: previous.nextOffset, nextBase: baseOffset,
+                                                  location: path, position: 8, what: "after \(previous.path)"))
+            }
+            report.merge(check.report)
+            report.segmentsChecked += 1
+            report.bytesChecked += Int64(bytes.count)
+            segments.append(segment)
+        }
+        return (report, segments)
+    }
+
+    /// Cross-tier checks: the hot log must start inside or right after the cold log, and a
+    /// segment held in both tiers must be the same bytes.
+    func verifyBoundary(topic: String, hot: [VerifiedHotSegment], cold: [ManifestSegment]) -> VerifyReport {
+        var report = VerifyReport()
+        guard let firstHot = hot.first, let lastCold = cold.last else { return report }
+        let coldEnd = lastCold.lastOffset + 1
+        if firstHot.baseOffset > coldEnd {
+            report.add(VerifyProblem(topic: topic, location: firstHot.path, position: 8,
+                                     what: "offsets \(coldEnd)..<\(firstHot.baseOffset) are in neither tier: the cold log ends at \(coldEnd), the hot log starts at \(firstHot.baseOffset)",
+                                     kind: .offsetGap))
+        }
+        let coldByBase = Dictionary(cold.map { ($0.baseOffset, $0) }, uniquingKeysWith: { a, _ in a })
+        for segment in hot where segment.baseOffset < coldEnd && segment.clean {
+            guard let entry = coldByBase[segment.baseOffset] else {
+                report.add(VerifyProblem(topic: topic, location: segment.path, position: nil,
+                                         what: "segment starts at \(segment.baseOffset), inside the cold tier but not at a cold object's start",
+                                         kind: .tierMismatch))
+                continue
+            }
+            if entry.lastOffset + 1 != segment.nextOffset || entry.rawCrc32c != segment.rawCrc32c
+                || entry.rawBytes != Int64(segment.bytes) {
+                report.add(VerifyProblem(topic: topic, location: segment.path, position: nil,
+                                         what: "hot copy (offsets ..<\(segment.nextOffset), \(segment.bytes) bytes, crc32c 0x\(String(segment.rawCrc32c, radix: 16))) differs from cold object \(entry.key) (..<\(entry.lastOffset + 1), \(entry.rawBytes) bytes, crc32c 0x\(String(entry.rawCrc32c, radix: 16)))",
+                                         kind: .tierMismatch))
+            }
+        }
+        return report
+    }
+}
+
+/// A gap or an overlap between the end of one run of offsets and the start of the next.
+func continuity(
+    topic: String, previousEnd: Int64, nextBase: Int64, location: String, position: Int?, what: String
+) -> [VerifyProblem] {
+    if nextBase > previousEnd {
+        return [VerifyProblem(topic: topic, location: location, position: position,
+                              what: "offsets \(previousEnd)..<\(nextBase) are missing (\(what))", kind: .offsetGap)]
+    }
+    if nextBase < previousEnd {
+        return [VerifyProblem(topic: topic, location: location, position: position,
+                              what: "starts at offset \(nextBase), but offsets up to \(previousEnd - 1) came before (\(what))",
+                              kind: .offsetOverlap)]
+    }
+    return []
+}
+
+/// Counters of `a` and `b` together (for progress reports).
+func mergedCounters(_ a: VerifyReport, _ b: VerifyReport) -> VerifyReport {
+    var merged = a
+    merged.merge(b)
+    merged.problems = []
+    return merged
+}
+
+extension VerifyReport {
+    mutating func add(contentsOf problems: [VerifyProblem]) { self.problems += problems }
+}
+
+/// The checks of one hot segment file: header, every batch (CRC and records), offset
+/// continuity inside it, and its sparse index against a rebuild. Pure over the file's bytes.
+struct HotSegmentCheck {
+    let topic: String
+    let path: String
+    let baseOffset: Int64
+    let isActive: Bool
+    var report = VerifyReport()
+    /// Every batch that checked, for the index rebuild.
+    private var batches: [ScannedBatch] = []
+    private var clean = true
+
+    init(topic: String, path: String, baseOffset: Int64, isActive: Bool) {
+        self.topic = topic
+        self.path = path
+        self.baseOffset = baseOffset
+        self.isActive = isActive
+    }
+
+    mutating func problem(_ position: Int?, _ what: String, _ kind: VerifyProblem.Kind) {
+        report.add(VerifyProblem(topic: topic, location: path, position: position, what: what, kind: kind))
+        if kind != .badIndex { clean = false }
+    }
+
+    /// Scans the whole file; after a damaged batch whose header still gives its length, it
+    /// resumes after it so one flipped byte does not hide the rest of the segment.
+    mutating func run(_ bytes: [UInt8]) -> VerifiedHotSegment {
+        let next = bytes.withUnsafeBytes { raw in scanAll(raw) }
+        return VerifiedHotSegment(path: path, baseOffset: baseOffset, nextOffset: next, rawCrc32c: CRC32C.checksum(bytes),
+                                  bytes: bytes.count, clean: clean)
+    }
+
+    private mutating func scanAll(_ raw: UnsafeRawBufferPointer) -> Int64 {
+        let header: SegmentHeader
+        do throws(FormatError) { header = try SegmentHeader.decode(raw) } catch {
+            problem(error.position, "segment header: \(error)", .corruptHeader)
+            return baseOffset
+        }
+        if header.baseOffset != baseOffset {
+            problem(8, "header says base offset \(header.baseOffset), the file name says \(baseOffset)", .corruptHeader)
+        }
+        var position = SegmentHeader.size
+        var expected = baseOffset
+        while position < raw.count {
+            let scan = SegmentScanner.scan(raw, from: position, expectedOffset: expected)
+            for batch in scan.batches { decodeRecords(raw, batch) }
+            batches += scan.batches
+            guard let stop = scan.stopError else { return scan.nextOffset }
+            guard let next = resume(raw, after: stop, at: scan.validEnd, expected: scan.nextOffset) else {
+                return scan.nextOffset
+            }
+            (position, expected) = next
+        }
+        return expected
+    }
+
+    /// Reports why a scan stopped and returns where to resume (nil: the rest is unreadable).
+    private mutating func resume(
+        _ raw: UnsafeRawBufferPointer, after stop: FormatError, at batchStart: Int, expected: Int64
+    ) -> (Int, Int64)? {
+        let header = try? BatchCodec.parseHeader(raw, at: batchStart)
+        if stop.field == "batch.baseOffset", let header {
+            problem(batchStart, "batch starts at offset \(header.baseOffset), expected \(expected)",
+                    header.baseOffset > expected ? .offsetGap : .offsetOverlap)
+            return (batchStart, header.baseOffset)
+        }
+        let rest = raw.count - batchStart
+        if stop.code == .truncated && isActive {
+            problem(batchStart, "the active segment ends in a partial batch (\(rest) bytes); opening the topic cuts it", .tornTail)
+            return nil
+        }
+        guard let header, header.batchLength <= rest else {
+            problem(batchStart, "batch at offset \(expected): \(stop); the remaining \(rest) bytes cannot be checked", .corruptBatch)
+            return nil
+        }
+        problem(batchStart, "batch at offsets \(header.baseOffset)...\(header.lastOffset): \(stop)", .corruptBatch)
+        return (batchStart + header.batchLength, header.nextOffset)
+    }
+
+    /// Decodes every record of a batch whose CRC checked (catches a writer that checksummed
+    /// bad records).
+    private mutating func decodeRecords(_ raw: UnsafeRawBufferPointer, _ batch: ScannedBatch) {
+        do throws(FormatError) {
+            let decoded = try BatchCodec.decode(raw, at: batch.position)
+            report.batchesChecked += 1
+            report.recordsChecked += Int64(decoded.records.count)
+        } catch {
+            problem(batch.position, "batch at offsets \(batch.header.baseOffset)...\(batch.header.lastOffset): \(error)",
+                    .corruptBatch)
+        }
+    }
+
+    /// Compares the `.idx` file with the index rebuilt from the batches (only when the segment
+    /// scanned clean: a rebuild from a damaged segment proves nothing).
+    mutating func checkIndex(_ indexPath: String, segmentBytes: Int) {
+        guard clean else { return }
+        let bytes: [UInt8]
+        do throws(StrataError) { bytes = try FileIO.readWholeFile(indexPath) } catch {
+            indexProblem(indexPath, nil, "sealed segment has no readable index (\(error.message)); it is rebuilt on open")
+            return
+        }
+        let decoded = withBytesResult(bytes) { (raw) throws(FormatError) in
+            try SparseIndex.decode(raw, expectedBaseOffset: baseOffset, segmentBytes: segmentBytes)
+        }
+        switch decoded {
+        case .failure(let error):
+            indexProblem(indexPath, error.position, "\(error); it is rebuilt on open")
+        case .success(let index):
+            var rebuilt = SparseIndex(baseOffset: baseOffset, intervalBytes: index.intervalBytes)
+            for batch in batches { rebuilt.add(batch.header, position: batch.position) }
+            if let difference = Self.difference(index, rebuilt) {
+                indexProblem(indexPath, nil, "index disagrees with its segment: \(difference)")
+            }
+        }
+    }
+
+    private mutating func indexProblem(_ indexPath: String, _ position: Int?, _ what: String) {
+        report.add(VerifyProblem(topic: topic, location: indexPath, position: position, what: what, kind: .badIndex))
+    }
+
+    static func difference(_ stored: SparseIndex, _ rebuilt: SparseIndex) -> String? {
+        if stored.nextOffset != rebuilt.nextOffset { return "next offset \(stored.nextOffset), segment ends at \(rebuilt.nextOffset)" }
+        if stored.firstTimestamp != rebuilt.firstTimestamp || stored.maxTimestamp != rebuilt.maxTimestamp {
+            return "timestamps \(stored.firstTimestamp)...\(stored.maxTimestamp), segment has \(rebuilt.firstTimestamp)...\(rebuilt.maxTimestamp)"
+        }
+        if stored.offsetEntries != rebuilt.offsetEntries { return "offset entries differ from a rebuild" }
+        if stored.timeEntries != rebuilt.timeEntries { return "time entries differ from a rebuild" }
+        return nil
+    }
+}
+
+// MARK: - Cold tier
+
+extension Lake {
+    /// Checks every manifest version, the archives of the newest one, and every object it lists.
+    /// Returns the cold segments (oldest first) for the cross-tier checks.
+    func verifyCold(
+        topic: String, progress: (@Sendable (VerifyProgress) -> Void)?, base: VerifyReport
+    ) async throws(StrataError) -> (report: VerifyReport, segments: [ManifestSegment]) {
+        var report = VerifyReport()
+        guard let manifest = try await verifyManifests(topic: topic, report: &report) else { return (report, []) }
+        let segments = try await verifyArchives(manifest, report: &report) + manifest.segments
+        var previous: ManifestSegment? = nil
+        for entry in segments {
+            let key = cold.layout.absolute(entry.key)
+            progress?(VerifyProgress(topic: topic, location: key, report: mergedCounters(base, report)))
+            if let previous {
+                report.add(contentsOf: continuity(topic: topic, previousEnd: previous.lastOffset + 1, nextBase: entry.baseOffset,
+                                                  location: key, position: nil, what: "after cold object \(previous.key)"))
+            }
+            previous = entry
+            guard let object = try await fetchForVerify(key, topic: topic, what: "get object", report: &report) else { continue }
+            report.merge(await Self.checkOffPool(object, entry: entry, key: key, topic: topic))
+            report.objectsChecked += 1
+            report.bytesChecked += Int64(object.count)
+        }
+        return (report, segments)
+    }
+
+    /// Decodes every manifest version of the topic; returns the newest that decodes.
+    private func verifyManifests(topic: String, report: inout VerifyReport) async throws(StrataError) -> Manifest? {
+        let prefix = cold.layout.manifestPrefix(topic: topic)
+        let store = cold.store
+        let listed = try await cold.blob("list manifests", key: prefix, topic: topic) { try await store.listAll(prefix: prefix) }
+        var versions: [(UInt64, String)] = []
+        for object in listed {
+            if let version = try? cold.layout.parseManifestKey(object.key, topic: topic) { versions.append((version, object.key)) }
+        }
+        var newest: Manifest? = nil
+        for (version, key) in versions.sorted(by: { $0.0 > $1.0 }) {
+            guard let bytes = try await fetchForVerify(key, topic: topic, what: "get manifest", report: &report) else { continue }
+            report.manifestsChecked += 1
+            report.bytesChecked += Int64(bytes.count)
+            do throws(FormatError) {
+                let manifest = try Manifest.decode(bytes, expectedTopic: topic, expectedVersion: version)
+                if newest == nil { newest = manifest }
+            } catch {
+                report.add(VerifyProblem(topic: topic, location: key, position: nil, what: "manifest v\(version): \(error)",
+                                         kind: .manifestInconsistent))
+            }
+        }
+        return newest
+    }
+
+    /// Reads and checks the archives `manifest` references; returns their segments in order.
+    private func verifyArchives(_ manifest: Manifest, report: inout VerifyReport) async throws(StrataError) -> [ManifestSegment] {
+        var segments: [ManifestSegment] = []
+        let topic = manifest.topic
+        for reference in manifest.archives {
+            let key = cold.layout.absolute(reference.key)
+            guard let bytes = try await fetchForVerify(key, topic: topic, what: "get archive manifest", report: &report) else {
+                continue
+            }
+            report.manifestsChecked += 1
+            report.bytesChecked += Int64(bytes.count)
+            do throws(FormatError) {
+                segments += try ArchiveManifest.decode(bytes, topic: topic, reference: reference).segments
+            } catch {
+                report.add(VerifyProblem(topic: topic, location: key, position: nil,
+                                         what: "archive manifest (offsets \(reference.baseOffset)...\(reference.lastOffset)): \(error)",
+                                         kind: .manifestInconsistent))
+            }
+        }
+        return segments
+    }
+
+    /// The whole object straight from the store (no cache); nil, with a `missingObject`
+    /// problem, when it does not exist.
+    private func fetchForVerify(
+        _ key: String, topic: String, what: String, report: inout VerifyReport
+    ) async throws(StrataError) -> [UInt8]? {
+        let store = cold.store
+        do {
+            return try await cold.blob(what, key: key, topic: topic) { try await store.get(key, range: .whole) }.bytes
+        } catch where error.code == .notFound {
+            report.add(VerifyProblem(topic: topic, location: key, position: nil,
+                                     what: "listed by the manifest but not in the store (\(cold.location))", kind: .missingObject))
+            return nil
+        }
+    }
+
+    /// Decompression is CPU work: keep it off the two-thread cooperative pool.
+    private static func checkOffPool(_ object: [UInt8], entry: ManifestSegment, key: String, topic: String) async -> VerifyReport {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: ColdObjectCheck.run(object, entry: entry, key: key, topic: topic))
+            }
+        }
+    }
+}
+
+/// The checks of one whole cold object: size, footer, footer against the manifest entry, every
+/// frame (zstd checksum, batch CRCs, records), offset continuity between frames and the CRC of
+/// the segment the frames rebuild. Pure over the object's bytes.
+struct ColdObjectCheck {
+    let topic: String
+    let key: String
+    var report = VerifyReport()
+
+    mutating func problem(_ position: Int?, _ what: String, _ kind: VerifyProblem.Kind) {
+        report.add(VerifyProblem(topic: topic, location: key, position: position, what: what, kind: kind))
+    }
+
+    static func run(_ object: [UInt8], entry: ManifestSegment, key: String, topic: String) -> VerifyReport {
+        var check = ColdObjectCheck(topic: topic, key: key)
+        if Int64(object.count) != entry.objectBytes {
+            check.problem(nil, "object is \(object.count) bytes, the manifest says \(entry.objectBytes)", .manifestInconsistent)
+        }
+        let index: ColdObjectIndex
+        do throws(FormatError) { index = try ColdObjectFooter.parse(object: object) } catch {
+            check.problem(error.position, "footer: \(error)", .badFooter)
+            return check.report
+        }
+        check.compare(index, with: entry)
+        object.withUnsafeBytes { raw in check.checkFrames(raw, index: index) }
+        return check.report
+    }
+
+    /// The footer must say what the manifest entry says.
+    mutating func compare(_ index: ColdObjectIndex, with entry: ManifestSegment) {
+        var differences: [String] = []
+        func differ<T: Equatable>(_ name: String, _ footer: T, _ manifest: T) {
+            if footer != manifest { differences.append("\(name) \(footer) vs \(manifest)") }
+        }
+        differ("topic", index.topic, topic)
+        differ("baseOffset", index.baseOffset, entry.baseOffset)
+        differ("lastOffset", index.lastOffset, entry.lastOffset)
+        differ("recordCount", index.recordCount, entry.recordCount)
+        differ("firstTimestamp", index.firstTimestamp, entry.firstTimestamp)
+        differ("maxTimestamp", index.maxTimestamp, entry.maxTimestamp)
+        differ("rawBytes", Int64(index.rawBytes), entry.rawBytes)
+        differ("rawCrc32c", index.rawCrc32c, entry.rawCrc32c)
+        differ("frameCount", index.frames.count, entry.frameCount)
+        if !differences.isEmpty {
+            problem(index.indexFrameOffset, "footer disagrees with the manifest entry (footer vs manifest): "
+                    + differences.joined(separator: ", "), .manifestInconsistent)
+        }
+    }
+
+    /// Decodes every frame (frames are independent, so one bad frame does not stop the rest).
+    mutating func checkFrames(_ raw: UnsafeRawBufferPointer, index: ColdObjectIndex) {
+        var crc: UInt32 = 0
+        var rawBytes = 0
+        var intact = true
+        var expected = index.baseOffset
+        for frame in index.frames {
+            if frame.firstOffset != expected {
+                problem(frame.objectOffset, "frame \(frame.frameNumber) starts at offset \(frame.firstOffset), expected \(expected)",
+                        frame.firstOffset > expected ? .offsetGap : .offsetOverlap)
+            }
+            expected = frame.lastOffset + 1
+            do throws(FormatError) {
+                let content = try ColdObject.decodeFrame(UnsafeRawBufferPointer(rebasing: raw[frame.objectRange]), frame: frame)
+                try countRecords(content, frame: frame)
+                crc = CRC32C.checksum(content, continuing: crc)
+                rawBytes += content.count
+            } catch {
+                intact = false
+                // decodeFrame already starts its message with the frame number.
+                let label = "frame \(frame.frameNumber): "
+                let message = error.message.hasPrefix(label) ? String(error.message.dropFirst(label.count)) : error.message
+                problem(frame.objectOffset, "frame \(frame.frameNumber) (offsets \(frame.firstOffset)...\(frame.lastOffset)): "
+                        + "\(error.code.rawValue) in \(error.field) at byte \(error.position): \(message)", .corruptFrame)
+            }
+        }
+        if expected != index.lastOffset + 1 {
+            problem(index.indexFrameOffset, "frames end at offset \(expected - 1), the footer says \(index.lastOffset)", .badFooter)
+        }
+        guard intact else { return }
+        if crc != index.rawCrc32c || rawBytes != index.rawBytes {
+            problem(index.indexFrameOffset, "frames rebuild \(rawBytes) bytes with crc32c 0x\(String(crc, radix: 16)), "
+                    + "the footer says \(index.rawBytes) bytes, 0x\(String(index.rawCrc32c, radix: 16))", .badFooter)
+        }
+    }
+
+    /// Decodes every record of the frame's batches (their CRCs were checked by `decodeFrame`).
+    private mutating func countRecords(_ content: [UInt8], frame: ColdFrame) throws(FormatError) {
+        let start = frame.rawOffset == 0 ? SegmentHeader.size : 0
+        let (batches, records) = try withBytes(content) { (buffer) throws(FormatError) -> (Int, Int64) in
+            var at = start
+            var counts = (0, Int64(0))
+            while at < buffer.count {
+                let batch = try BatchCodec.decode(buffer, at: at, basePosition: frame.rawOffset)
+                counts.0 += 1
+                counts.1 += Int64(batch.records.count)
+                at += batch.header.batchLength
+            }
+            return counts
+        }
+        report.batchesChecked += batches
+        report.recordsChecked += records
+    }
+}

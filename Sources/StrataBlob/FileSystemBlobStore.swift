@@ -1,0 +1,191 @@
+import Foundation
+import Glibc
+
+/// The embedded default store (DESIGN §6): one file per key under a root directory.
+///
+/// A put writes a `.tmp-…` file beside the target, fsyncs it, then renames it into place
+/// (`.overwrite`) or links it (`.ifAbsent`, so exactly one of racing writers wins), and fsyncs
+/// the directory. Readers therefore see either the old or the new object, never a torn one,
+/// and a crash leaves at most a `.tmp-…` file that listings ignore.
+///
+/// A key cannot be both an object and a "directory" of other keys here (`a` and `a/b`):
+/// such a put throws `invalid`.
+public final class FileSystemBlobStore: BlobStore {
+    /// Absolute path of the root directory, without a trailing `/`.
+    public let root: String
+    /// `file://` followed by `root`.
+    public let location: String
+
+    /// Opens (and creates, with missing parents, if absent) the store rooted at `root`.
+    /// - Parameter root: a directory path; a relative one is taken from the current directory.
+    /// - Throws: `BlobError` `denied` or `unavailable` if the directory cannot be created.
+    public init(root: String) throws {
+        let absolute = URL(fileURLWithPath: root).standardizedFileURL.path
+        let trimmed = absolute.count > 1 && absolute.hasSuffix("/") ? String(absolute.dropLast()) : absolute
+        self.root = trimmed
+        self.location = "file://" + trimmed
+        do {
+            try Self.makeDirectories(trimmed.split(separator: "/").map(String.init), under: "")
+        } catch {
+            throw FileSystemErrors.map(error, operation: .put, key: nil, location: location)
+        }
+    }
+
+    /// Writes `bytes` under `key` durably (file and directory fsynced before returning).
+    /// - Throws: `invalid` for a bad key, `preconditionFailed` for `.ifAbsent` on an existing key,
+    ///   `denied`, `unavailable` (e.g. disk full).
+    public func put(_ key: String, _ bytes: [UInt8], mode: PutMode) async throws {
+        try BlobKey.validate(key, location: location)
+        let components = key.split(separator: "/").map(String.init)
+        let directory = ([root] + components.dropLast()).joined(separator: "/")
+        let target = root + "/" + key
+        do {
+            let temp = try writeTempFile(bytes, in: directory, keyComponents: components)
+            defer { try? Posix.unlink(temp) }  // After a rename this finds nothing: harmless.
+            try publish(temp, as: target, mode: mode, key: key)
+            try Posix.fsyncDirectory(directory)
+        } catch let error as BlobError {
+            throw error
+        } catch {
+            throw FileSystemErrors.map(error, operation: .put, key: key, location: location)
+        }
+    }
+
+    /// Reads `range` of `key` with `pread`.
+    /// - Throws: `notFound`, `invalid` (bad key or range), `corrupt` if the file reads short.
+    public func get(_ key: String, range: ByteRange) async throws -> BlobData {
+        try BlobKey.validate(key, location: location)
+        do {
+            let fd = try Posix.open(root + "/" + key, O_RDONLY | O_CLOEXEC)
+            defer { Posix.close(fd) }
+            let size = try regularFileSize(try Posix.fstat(fd), key: key)
+            let (offset, length) = try range.resolve(size: size, key: key, location: location)
+            let bytes = try Posix.read(fd, at: offset, count: Int(length))
+            guard bytes.count == Int(length) else {
+                throw BlobError(.corrupt, "read \(bytes.count) of \(length) bytes at \(offset)", key: key,
+                                location: location)
+            }
+            return BlobData(bytes: bytes, offset: offset, objectSize: size)
+        } catch let error as BlobError {
+            throw error
+        } catch {
+            throw FileSystemErrors.map(error, operation: .read, key: key, location: location)
+        }
+    }
+
+    /// Size and modification time from `stat`.
+    /// - Throws: `notFound`, `invalid` for a bad key.
+    public func head(_ key: String) async throws -> BlobInfo {
+        try BlobKey.validate(key, location: location)
+        do {
+            let info = try Posix.stat(root + "/" + key)
+            let size = try regularFileSize(info, key: key)
+            return BlobInfo(key: key, size: size, modifiedMs: Posix.modifiedMs(info))
+        } catch let error as BlobError {
+            throw error
+        } catch {
+            throw FileSystemErrors.map(error, operation: .read, key: key, location: location)
+        }
+    }
+
+    /// Walks the tree in key order, visiting only directories that can hold keys after
+    /// `continuation` that start with `prefix`. The continuation is the last key returned.
+    /// - Throws: `invalid` for `limit < 1`; `denied`/`unavailable` if the root cannot be read.
+    public func list(prefix: String, continuation: String?, limit: Int) async throws -> BlobListPage {
+        let pageLimit = try BlobKey.pageLimit(limit, location: location)
+        var walk = FileSystemListing(prefix: prefix, after: continuation, wanted: pageLimit + 1)
+        do {
+            try walk.visit(directory: root, keyPrefix: "")
+        } catch {
+            throw FileSystemErrors.map(error, operation: .list, key: nil, location: location)
+        }
+        guard walk.found.count > pageLimit else { return BlobListPage(objects: walk.found, continuation: nil) }
+        let page = Array(walk.found.prefix(pageLimit))
+        return BlobListPage(objects: page, continuation: page.last?.key)
+    }
+
+    /// Unlinks every key, then fsyncs the directories touched. Missing keys are skipped.
+    /// - Throws: `invalid` if any key is bad (then nothing is deleted), `denied`, `unavailable`.
+    public func delete(_ keys: [String]) async throws {
+        for key in keys { try BlobKey.validate(key, location: location) }
+        var directories = Set<String>()
+        for key in keys {
+            let path = root + "/" + key
+            do {
+                try Posix.unlink(path)
+                directories.insert(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]))
+            } catch where [ENOENT, ENOTDIR, EISDIR].contains(error.code) {
+                continue  // Not an object: nothing to delete.
+            } catch {
+                throw FileSystemErrors.map(error, operation: .delete, key: key, location: location)
+            }
+        }
+        for directory in directories.sorted() {
+            do {
+                try Posix.fsyncDirectory(directory)
+            } catch {
+                throw FileSystemErrors.map(error, operation: .delete, key: nil, location: location)
+            }
+        }
+    }
+
+    // MARK: - Put steps
+
+    /// Writes and fsyncs `bytes` into a fresh `.tmp-…` file in `directory`, creating the
+    /// key's directories on first need. Returns the temp file's path.
+    private func writeTempFile(_ bytes: [UInt8], in directory: String, keyComponents: [String]) throws -> String {
+        let temp = directory + "/" + BlobKey.tempPrefix + String(UInt64.random(in: .min ... .max), radix: 16)
+        let flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
+        let fd: Int32
+        do {
+            fd = try Posix.open(temp, flags, mode: 0o644)
+        } catch where error.code == ENOENT {
+            try Self.makeDirectories(Array(keyComponents.dropLast()), under: root)
+            fd = try Posix.open(temp, flags, mode: 0o644)
+        }
+        defer { Posix.close(fd) }
+        do {
+            try Posix.writeAll(fd, bytes)
+            try Posix.fsync(fd)
+        } catch {
+            try? Posix.unlink(temp)
+            throw error
+        }
+        return temp
+    }
+
+    /// Moves the finished temp file to `target`: rename replaces, link fails if the name exists.
+    private func publish(_ temp: String, as target: String, mode: PutMode, key: String) throws {
+        switch mode {
+        case .overwrite:
+            try Posix.rename(temp, target)
+        case .ifAbsent:
+            do {
+                try Posix.link(temp, target)
+            } catch where error.code == EEXIST {
+                throw BlobError(.preconditionFailed, "key exists", key: key, location: location)
+            }
+        }
+    }
+
+    /// Creates `base/c1`, `base/c1/c2`, … as needed, fsyncing the parent of each one created
+    /// so the new directory entry survives a crash.
+    private static func makeDirectories(_ components: [String], under base: String) throws(Errno) {
+        var path = base
+        for component in components {
+            let parent = path.isEmpty ? "/" : path
+            path += "/" + component
+            if try Posix.makeDirectory(path) {
+                try Posix.fsyncDirectory(parent)
+            }
+        }
+    }
+
+    private func regularFileSize(_ info: stat, key: String) throws -> Int64 {
+        guard Posix.isRegularFile(info) else {
+            throw BlobError(.notFound, "no such key (a directory of keys has that name)", key: key,
+                            location: location)
+        }
+        return Int64(info.st_size)
+    }
+}

@@ -1,0 +1,98 @@
+extension ColdObject {
+    /// Decompresses one data frame fetched with a ranged GET of `frame.objectRange` and checks
+    /// it completely: one whole zstd frame with a content checksum equal to the seek table's,
+    /// the raw size, and batches (CRC32C each) that start at `frame.firstOffset`, end at
+    /// `frame.lastOffset` and match the frame's batch count and max timestamp.
+    /// - Parameters:
+    ///   - bytes: exactly the frame's compressed bytes.
+    ///   - frame: the frame's entry from `ColdObjectIndex.frames`.
+    /// - Returns: the raw segment bytes `frame.rawOffset ..< frame.rawOffset + frame.rawBytes`
+    ///   (frame 0 starts with the 32-byte segment header).
+    /// - Throws: `FormatError`. Compression-level problems (`coldFrame.*`, `zstd.frame`) carry
+    ///   positions in the object; problems in the content (`segment.*`, `batch.*`, `record.*`)
+    ///   carry positions in the raw segment. Messages start with the frame number.
+    public static func decodeFrame(_ bytes: UnsafeRawBufferPointer, frame: ColdFrame) throws(FormatError) -> [UInt8] {
+        do throws(FormatError) {
+            try checkCompressedFrame(bytes, frame: frame)
+            let raw = try Zstd.decompressFrame(bytes, rawSize: frame.rawBytes, basePosition: frame.objectOffset)
+            try withBytes(raw) { (buffer) throws(FormatError) in try checkFrameContent(buffer, frame: frame) }
+            return raw
+        } catch {
+            var labelled = error
+            labelled.message = "frame \(frame.frameNumber): " + error.message
+            throw labelled
+        }
+    }
+
+    /// Convenience over `[UInt8]`.
+    public static func decodeFrame(_ bytes: [UInt8], frame: ColdFrame) throws(FormatError) -> [UInt8] {
+        try withBytes(bytes) { (raw) throws(FormatError) in try decodeFrame(raw, frame: frame) }
+    }
+
+    /// Decodes and checks a whole object held in memory: footer, every frame, and the raw size
+    /// and CRC32C of the segment they rebuild (what the offloader verifies after an upload).
+    /// - Returns: the index and the segment file bytes.
+    public static func decodeSegment(_ object: [UInt8]) throws(FormatError) -> (index: ColdObjectIndex, segment: [UInt8]) {
+        let index = try ColdObjectFooter.parse(object: object)
+        var segment: [UInt8] = []
+        segment.reserveCapacity(index.rawBytes)
+        try withBytes(object) { (raw) throws(FormatError) in
+            for frame in index.frames {
+                segment.append(contentsOf: try decodeFrame(UnsafeRawBufferPointer(rebasing: raw[frame.objectRange]), frame: frame))
+            }
+        }
+        let crc = CRC32C.checksum(segment)
+        guard crc == index.rawCrc32c else {
+            throw FormatError(.checksumMismatch, field: "coldIndex.rawCrc32c", position: index.indexFrameOffset + 8 + 56,
+                              "segment CRC32C 0x\(hex(crc)), index says 0x\(hex(index.rawCrc32c))")
+        }
+        return (index, segment)
+    }
+
+    static func checkCompressedFrame(_ bytes: UnsafeRawBufferPointer, frame: ColdFrame) throws(FormatError) {
+        guard bytes.count == frame.compressedBytes else {
+            throw FormatError(.truncated, field: "coldFrame", position: frame.objectOffset,
+                              "\(bytes.count) bytes given, the frame has \(frame.compressedBytes)")
+        }
+        var r = ByteReader(bytes, basePosition: frame.objectOffset)
+        let magic = try r.u32("coldFrame.magic")
+        guard magic == zstdFrameMagic else {
+            throw r.error(.badMagic, "coldFrame.magic", at: 0, "0x\(hex(magic)) is not a zstd frame")
+        }
+        // Frame header descriptor bit 2: the content checksum the seek table repeats must be there.
+        guard try r.u8("coldFrame.descriptor") & 0x04 != 0, bytes.count >= 9 else {
+            throw r.error(.invalidValue, "coldFrame.descriptor", at: 4, "frame has no content checksum")
+        }
+        guard Zstd.frameCompressedSize(bytes) == bytes.count else {
+            throw r.error(.invalidValue, "coldFrame", at: 0, "not exactly one whole zstd frame")
+        }
+        let stored = bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self).littleEndian
+        guard stored == frame.checksum else {
+            throw r.error(.checksumMismatch, "coldFrame.checksum", at: bytes.count - 4,
+                          "frame ends with 0x\(hex(stored)), seek table says 0x\(hex(frame.checksum))")
+        }
+    }
+
+    /// Walks the batches of a decompressed frame; positions are raw segment positions.
+    static func checkFrameContent(_ buffer: UnsafeRawBufferPointer, frame: ColdFrame) throws(FormatError) {
+        var start = 0
+        if frame.rawOffset == 0 {
+            let header = try SegmentHeader.decode(buffer)
+            guard header.baseOffset == frame.firstOffset else {
+                throw FormatError(.invalidValue, field: "segment.baseOffset", position: 8,
+                                  "segment starts at \(header.baseOffset), index says \(frame.firstOffset)")
+            }
+            start = SegmentHeader.size
+        }
+        let scan = SegmentScanner.scan(buffer, from: start, expectedOffset: frame.firstOffset, basePosition: frame.rawOffset)
+        if let error = scan.stopError { throw error }
+        let maxTimestamp = scan.batches.map(\.header.maxTimestamp).max()
+        guard scan.batches.count == frame.batchCount, scan.nextOffset == frame.lastOffset &+ 1,
+              maxTimestamp == frame.maxTimestamp
+        else {
+            throw FormatError(.invalidValue, field: "coldIndex.frame", position: frame.rawOffset,
+                              "\(scan.batches.count) batches ending at \(scan.nextOffset - 1), max timestamp \(maxTimestamp ?? 0); "
+                                + "index says \(frame.batchCount) ending at \(frame.lastOffset), max \(frame.maxTimestamp)")
+        }
+    }
+}

@@ -1,0 +1,188 @@
+/// Topic names: `[A-Za-z0-9._-]{1,249}`, never `.` or `..` (DESIGN §3). The name is used
+/// verbatim in object keys and file names, which is why the alphabet is so small.
+public enum TopicName {
+    /// Checks `name` and throws when it cannot name a topic.
+    /// - Throws: `FormatError(.invalidValue, field: "topic")` naming the first bad byte, or
+    ///   `.outOfBounds` for an empty or too long name.
+    public static func validate(_ name: String) throws(FormatError) {
+        let utf8 = Array(name.utf8)
+        guard !utf8.isEmpty, utf8.count <= FormatLimits.topicNameBytesMax else {
+            throw FormatError(.outOfBounds, field: "topic", position: 0,
+                              "topic name has \(utf8.count) bytes, allowed 1...\(FormatLimits.topicNameBytesMax)")
+        }
+        for (position, byte) in utf8.enumerated() where !isAllowed(byte) {
+            throw FormatError(.invalidValue, field: "topic", position: position,
+                              "byte 0x\(String(byte, radix: 16)) is not in [A-Za-z0-9._-]")
+        }
+        guard name != ".", name != ".." else {
+            throw FormatError(.invalidValue, field: "topic", position: 0, "\"\(name)\" is not a topic name")
+        }
+    }
+
+    /// True when `name` passes `validate`.
+    public static func isValid(_ name: String) -> Bool {
+        do throws(FormatError) {
+            try validate(name)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    static func isAllowed(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            return true
+        default:
+            return false
+        }
+    }
+}
+
+/// Which kind of hot file a name denotes.
+public enum HotFileKind: String, Sendable {
+    /// `<base 20 digits>.seg`: a segment.
+    case segment = "seg"
+    /// `<base 20 digits>.idx`: the sparse index of a sealed segment.
+    case index = "idx"
+}
+
+/// The only place object keys and hot file names are built or parsed (formats/bucket-layout.md).
+///
+/// Keys returned here are relative to the lake root; `BucketLayout(prefix:)` adds the
+/// configured prefix. Manifests store relative keys, so a lake can move under another prefix.
+public struct BucketLayout: Sendable, Hashable {
+    /// Key of the lake descriptor, relative to the lake root.
+    public static let lakeKeyRelative = "lake.json"
+    /// Width of every number in keys and file names (zero padded).
+    public static let numberDigits = 20
+
+    /// The prefix every key starts with: empty, or ending in `/`.
+    public let prefix: String
+
+    /// - Parameter prefix: where the lake lives in the bucket; a missing trailing `/` is added.
+    public init(prefix: String = "") {
+        self.prefix = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
+    }
+
+    /// `<prefix>lake.json`.
+    public var lakeKey: String { prefix + Self.lakeKeyRelative }
+
+    /// `<prefix>topics/`: list it with delimiter `/` to find topics.
+    public var topicsPrefix: String { prefix + "topics/" }
+
+    /// Full key (prefix included) of a key relative to the lake root.
+    public func absolute(_ relativeKey: String) -> String { prefix + relativeKey }
+
+    /// The key relative to the lake root, or nil when `key` is not under the prefix.
+    public func relative(_ key: String) -> String? {
+        guard key.hasPrefix(prefix) else { return nil }
+        return String(key.dropFirst(prefix.count))
+    }
+
+    /// `<prefix>topics/<topic>/manifest/`: list it to find manifest versions.
+    public func manifestPrefix(topic: String) -> String { prefix + Self.manifestDirectory(topic: topic) }
+
+    /// `<prefix>topics/<topic>/segments/`.
+    public func segmentPrefix(topic: String) -> String { prefix + "topics/\(topic)/segments/" }
+
+    /// `<prefix>topics/<topic>/manifest/<version, 20 digits>.json`.
+    public func manifestKey(topic: String, version: UInt64) -> String {
+        prefix + Self.manifestKeyRelative(topic: topic, version: version)
+    }
+
+    /// `<prefix>topics/<topic>/segments/<base 20>-<last 20>.seg.zst`.
+    public func segmentKey(topic: String, baseOffset: Int64, lastOffset: Int64) -> String {
+        prefix + Self.segmentKeyRelative(topic: topic, baseOffset: baseOffset, lastOffset: lastOffset)
+    }
+
+    /// `<prefix>topics/<topic>/archive/<base 20>-<last 20>.json`.
+    public func archiveKey(topic: String, baseOffset: Int64, lastOffset: Int64) -> String {
+        prefix + Self.archiveKeyRelative(topic: topic, baseOffset: baseOffset, lastOffset: lastOffset)
+    }
+
+    /// Relative key of a manifest version (what a lister sees after the prefix).
+    public static func manifestKeyRelative(topic: String, version: UInt64) -> String {
+        manifestDirectory(topic: topic) + padded(version) + ".json"
+    }
+
+    /// Relative key of a cold object, as stored in manifests.
+    public static func segmentKeyRelative(topic: String, baseOffset: Int64, lastOffset: Int64) -> String {
+        "topics/\(topic)/segments/\(padded(baseOffset))-\(padded(lastOffset)).seg.zst"
+    }
+
+    /// Relative key of an archive manifest, as stored in manifests.
+    public static func archiveKeyRelative(topic: String, baseOffset: Int64, lastOffset: Int64) -> String {
+        "topics/\(topic)/archive/\(padded(baseOffset))-\(padded(lastOffset)).json"
+    }
+
+    static func manifestDirectory(topic: String) -> String { "topics/\(topic)/manifest/" }
+
+    /// Hot segment file name `<base 20 digits>.seg`.
+    public static func hotSegmentFileName(baseOffset: Int64) -> String { padded(baseOffset) + ".seg" }
+
+    /// Hot index file name `<base 20 digits>.idx`.
+    public static func hotIndexFileName(baseOffset: Int64) -> String { padded(baseOffset) + ".idx" }
+
+    /// Parses a hot file name; nil for anything else (temp files, foreign files).
+    public static func parseHotFileName(_ name: String) -> (baseOffset: Int64, kind: HotFileKind)? {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let kind = HotFileKind(rawValue: String(parts[1])),
+              let base = parseNumber(parts[0]), let offset = Int64(exactly: base)
+        else { return nil }
+        return (offset, kind)
+    }
+
+    /// The version of a manifest key (with this layout's prefix) of `topic`.
+    /// - Throws: `FormatError(.invalidValue, field: "manifestKey")` when `key` is not one.
+    public func parseManifestKey(_ key: String, topic: String) throws(FormatError) -> UInt64 {
+        let directory = manifestPrefix(topic: topic)
+        guard key.hasPrefix(directory), key.hasSuffix(".json"),
+              let version = Self.parseNumber(key.dropFirst(directory.count).dropLast(5))
+        else { throw FormatError(.invalidValue, field: "manifestKey", position: 0, "\"\(key)\" is not a manifest key of \(topic)") }
+        return version
+    }
+
+    /// Base and last offset of a cold object key (with this layout's prefix) of `topic`.
+    /// - Throws: `FormatError(.invalidValue, field: "segmentKey")` when `key` is not one.
+    public func parseSegmentKey(_ key: String, topic: String) throws(FormatError) -> (baseOffset: Int64, lastOffset: Int64) {
+        guard let range = Self.parseRange(key, directory: segmentPrefix(topic: topic), suffix: ".seg.zst") else {
+            throw FormatError(.invalidValue, field: "segmentKey", position: 0, "\"\(key)\" is not a segment key of \(topic)")
+        }
+        return range
+    }
+
+    /// Base and last offset of an archive manifest key (with this layout's prefix) of `topic`.
+    /// - Throws: `FormatError(.invalidValue, field: "archiveKey")` when `key` is not one.
+    public func parseArchiveKey(_ key: String, topic: String) throws(FormatError) -> (baseOffset: Int64, lastOffset: Int64) {
+        guard let range = Self.parseRange(key, directory: prefix + "topics/\(topic)/archive/", suffix: ".json") else {
+            throw FormatError(.invalidValue, field: "archiveKey", position: 0, "\"\(key)\" is not an archive key of \(topic)")
+        }
+        return range
+    }
+
+    static func parseRange(_ key: String, directory: String, suffix: String) -> (baseOffset: Int64, lastOffset: Int64)? {
+        guard key.hasPrefix(directory), key.hasSuffix(suffix) else { return nil }
+        let name = key.dropFirst(directory.count).dropLast(suffix.count)
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let base = parseNumber(parts[0]), let last = parseNumber(parts[1]),
+              let baseOffset = Int64(exactly: base), let lastOffset = Int64(exactly: last), baseOffset <= lastOffset
+        else { return nil }
+        return (baseOffset, lastOffset)
+    }
+
+    /// Exactly 20 ASCII digits → value (nil otherwise, also on overflow).
+    static func parseNumber<S: StringProtocol>(_ text: S) -> UInt64? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count == numberDigits, utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+            return nil
+        }
+        return UInt64(String(decoding: utf8, as: UTF8.self))
+    }
+
+    static func padded<T: BinaryInteger>(_ value: T) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, numberDigits - digits.count)) + digits
+    }
+}

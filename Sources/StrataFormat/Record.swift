@@ -1,0 +1,141 @@
+/// One record header: a UTF-8 key and a nullable value, as in Kafka.
+public struct RecordHeader: Sendable, Hashable {
+    public var key: String
+    public var value: [UInt8]?
+
+    public init(key: String, value: [UInt8]?) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// One record of a topic. `offset` is assigned by the engine on append.
+public struct Record: Sendable, Hashable {
+    public var offset: Int64
+    /// Milliseconds since the Unix epoch; may be negative (before 1970).
+    public var timestamp: Int64
+    public var key: [UInt8]?
+    public var value: [UInt8]?
+    public var headers: [RecordHeader]
+
+    public init(offset: Int64 = 0, timestamp: Int64, key: [UInt8]? = nil, value: [UInt8]?, headers: [RecordHeader] = []) {
+        self.offset = offset
+        self.timestamp = timestamp
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+
+    /// Upper bound of the bytes this record adds to a batch once encoded. The body is measured
+    /// with one-byte deltas, so add what the real deltas and the length prefix can take at most:
+    /// 5 bytes of length varint, 9 more for the timestamp delta, 4 more for the offset delta.
+    public var encodedSize: Int {
+        var writer = ByteWriter(capacity: 64)
+        RecordCodec.encodeBody(self, timestampDelta: 0, offsetDelta: 0, into: &writer)
+        return writer.count + 18
+    }
+}
+
+/// Kafka record v2 layout of one record (see formats/batch.md).
+enum RecordCodec {
+    static func encode(_ record: Record, timestampDelta: Int64, offsetDelta: Int32, into writer: inout ByteWriter) {
+        var body = ByteWriter(capacity: 32 + (record.key?.count ?? 0) + (record.value?.count ?? 0))
+        encodeBody(record, timestampDelta: timestampDelta, offsetDelta: offsetDelta, into: &body)
+        writer.varint(Int64(body.count))
+        writer.raw(body.bytes)
+    }
+
+    static func encodeBody(_ record: Record, timestampDelta: Int64, offsetDelta: Int32, into w: inout ByteWriter) {
+        w.u8(0)  // record attributes, unused
+        w.varint(timestampDelta)
+        w.varint(Int64(offsetDelta))
+        writeNullable(record.key, into: &w)
+        writeNullable(record.value, into: &w)
+        w.varint(Int64(record.headers.count))
+        for header in record.headers {
+            let keyBytes = Array(header.key.utf8)
+            w.varint(Int64(keyBytes.count))
+            w.raw(keyBytes)
+            writeNullable(header.value, into: &w)
+        }
+    }
+
+    private static func writeNullable(_ bytes: [UInt8]?, into w: inout ByteWriter) {
+        guard let bytes else {
+            w.varint(-1)
+            return
+        }
+        w.varint(Int64(bytes.count))
+        w.raw(bytes)
+    }
+
+    /// Decodes the record at the reader's position. `index` is its position in the batch, which
+    /// its offset delta must equal (offsets are dense).
+    static func decode(
+        _ reader: inout ByteReader, index: Int32, baseOffset: Int64, firstTimestamp: Int64
+    ) throws(FormatError) -> Record {
+        let lengthAt = reader.absolutePosition
+        let length = try reader.varint32("record.length")
+        guard length >= Int32(FormatLimits.recordBytesMin - 1), Int(length) <= reader.remaining else {
+            throw FormatError(.outOfBounds, field: "record.length", position: lengthAt,
+                              "record \(index) length \(length) outside [6, \(reader.remaining)]")
+        }
+        let end = reader.position + Int(length)
+        let attributes = try reader.u8("record.attributes")
+        guard attributes == 0 else {
+            throw reader.error(.invalidValue, "record.attributes", at: reader.position - 1, "must be 0, is \(attributes)")
+        }
+        // The writer computes the delta with wrapping subtraction, so wrapping addition restores
+        // every Int64 timestamp exactly (formats/batch.md).
+        let timestamp = firstTimestamp &+ (try reader.varint("record.timestampDelta"))
+        let deltaAt = reader.absolutePosition
+        let offsetDelta = try reader.varint32("record.offsetDelta")
+        guard offsetDelta == index else {
+            throw FormatError(.invalidValue, field: "record.offsetDelta", position: deltaAt,
+                              "record \(index) has offset delta \(offsetDelta); offsets must be dense")
+        }
+        let key = try readNullable(&reader, "record.key", limit: end)
+        let value = try readNullable(&reader, "record.value", limit: end)
+        let headers = try readHeaders(&reader, limit: end)
+        guard reader.position == end else {
+            throw FormatError(.invalidValue, field: "record.length", position: lengthAt,
+                              "record \(index) declares \(length) bytes but its fields use \(length - Int32(end - reader.position))")
+        }
+        return Record(offset: baseOffset + Int64(index), timestamp: timestamp, key: key, value: value, headers: headers)
+    }
+
+    private static func readNullable(_ reader: inout ByteReader, _ field: String, limit: Int) throws(FormatError) -> [UInt8]? {
+        let at = reader.absolutePosition
+        let length = try reader.varint32(field + "Length")
+        if length == -1 { return nil }
+        guard length >= 0, Int(length) <= limit - reader.position else {
+            throw FormatError(.outOfBounds, field: field + "Length", position: at,
+                              "length \(length) outside [-1, \(limit - reader.position)]")
+        }
+        return try reader.bytes(Int(length), field)
+    }
+
+    private static func readHeaders(_ reader: inout ByteReader, limit: Int) throws(FormatError) -> [RecordHeader] {
+        let at = reader.absolutePosition
+        let count = try reader.varint32("record.headerCount")
+        // Each header takes at least 2 bytes: bound the count before allocating.
+        guard count >= 0, Int(count) * 2 <= limit - reader.position else {
+            throw FormatError(.outOfBounds, field: "record.headerCount", position: at,
+                              "header count \(count) cannot fit in \(limit - reader.position) bytes")
+        }
+        var headers: [RecordHeader] = []
+        headers.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            let keyAt = reader.absolutePosition
+            guard let keyBytes = try readNullable(&reader, "header.key", limit: limit) else {
+                throw FormatError(.invalidValue, field: "header.keyLength", position: keyAt, "header key may not be null")
+            }
+            guard let key = String(validating: keyBytes, as: UTF8.self) else {
+                throw FormatError(.invalidValue, field: "header.key", position: keyAt, "header key is not UTF-8")
+            }
+            let value = try readNullable(&reader, "header.value", limit: limit)
+            headers.append(RecordHeader(key: key, value: value))
+        }
+        return headers
+    }
+}

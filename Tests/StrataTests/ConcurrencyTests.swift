@@ -1,0 +1,84 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import Strata
+
+/// Concurrent appenders and long-polling readers (issue 3 "must show").
+@Suite struct ConcurrencyTests {
+    @Test(arguments: [Durability.sync, .async])
+    func readersSeeEveryRecordOnceInOrderWhileAppendsRun(durability: Durability) async throws {
+        try await withTempDirectory { dir in
+            let lake = try Lake.open(dir, options: lakeOptions())
+            // Small segments so rolls happen under the readers.
+            let topic = try lake.topic("live", creatingWith: topicConfig(segmentBytes: 8 * 1024, durability: durability))
+            let appenders = 4, appendsEach = 150
+            var random = SeededRandom(seed: 77)
+            let sizes = (0..<appenders).map { _ in (0..<appendsEach).map { _ in 1 + Int(random.next() % 5) } }
+            let total = sizes.joined().reduce(0, +)
+            let expected = Set((0..<appenders).flatMap { a in
+                sizes[a].enumerated().flatMap { i, n in (0..<n).map { "a\(a)-\(i)-\($0)" } }
+            })
+
+            try await withThrowingTaskGroup(of: [String].self) { group in
+                for _ in 0..<3 {
+                    group.addTask {
+                        var cursor = try await Cursor(topic: topic, start: .earliest)
+                        var seen: [String] = []
+                        var idleSince = Date()
+                        while seen.count < total {
+                            let records = try await cursor.next(maxBytes: 2048, waitMs: 200)
+                            for record in records {
+                                // In order, no gaps, no repeats.
+                                #expect(record.offset == Int64(seen.count))
+                                seen.append(string(record.value) ?? "nil")
+                            }
+                            if !records.isEmpty { idleSince = Date() }
+                            if Date().timeIntervalSince(idleSince) > 20 {
+                                Issue.record("reader stalled at \(seen.count) of \(total)")
+                                break
+                            }
+                        }
+                        return seen
+                    }
+                }
+                for a in 0..<appenders {
+                    group.addTask {
+                        for (i, n) in sizes[a].enumerated() {
+                            try await topic.append((0..<n).map { ProducerRecord(value: bytes("a\(a)-\(i)-\($0)")) })
+                        }
+                        return []
+                    }
+                }
+                for try await seen in group where !seen.isEmpty {
+                    #expect(seen.count == total)
+                    #expect(Set(seen) == expected)
+                    // Each appender's records appear in its own order.
+                    for a in 0..<appenders {
+                        let mine = seen.filter { $0.hasPrefix("a\(a)-") }
+                        #expect(mine == sizes[a].enumerated().flatMap { i, n in (0..<n).map { "a\(a)-\(i)-\($0)" } })
+                    }
+                }
+            }
+            #expect(topic.highWatermark == Int64(total))
+            #expect(topic.segments().count > 1)
+            await lake.close()
+        }
+    }
+
+    @Test func longPollTimesOutEmptyAndWakesOnAppend() async throws {
+        try await withTempDirectory { dir in
+            let lake = try Lake.open(dir, options: lakeOptions())
+            let topic = try lake.topic("poll", creatingWith: nil)
+            var cursor = try await Cursor(topic: topic, start: .latest)
+            #expect(try await cursor.next(waitMs: 50).isEmpty)
+            let waiting = cursor
+            async let woken: [Record] = { var c = waiting; return try await c.next(waitMs: 30_000) }()
+            try await Task.sleep(nanoseconds: 100_000_000)
+            try await topic.append(offsetRecords(from: 0, count: 2))
+            let records = try await woken
+            #expect(records.map { string($0.value) } == ["v0", "v1"])
+            await lake.close()
+        }
+    }
+}

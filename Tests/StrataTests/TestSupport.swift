@@ -1,0 +1,124 @@
+import Foundation
+import Glibc
+import Synchronization
+import Testing
+
+@testable import Strata
+
+/// A fresh directory for one test, removed afterwards whatever the outcome.
+func withTempDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
+    var template = Array("/tmp/strata-test-XXXXXX".utf8CString)
+    let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+    guard made != nil else { throw StrataError(.io, "mkdtemp failed: errno \(errno)") }
+    let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try await body(path)
+}
+
+/// Collects what the engine logs, so recovery tests can check it said what it did.
+final class LogSink: Sendable {
+    private let lines = Mutex<[String]>([])
+    var messages: [String] { lines.withLock { $0 } }
+    var log: @Sendable (String) -> Void { { [self] line in lines.withLock { $0.append(line) } } }
+    func contains(_ text: String) -> Bool { messages.contains { $0.contains(text) } }
+}
+
+func lakeOptions(clock: ManualClock = ManualClock(), log: LogSink = LogSink(), maxOpenFiles: Int = 1024) -> LakeOptions {
+    var options = LakeOptions()
+    options.clock = clock
+    options.log = log.log
+    options.maxOpenFiles = maxOpenFiles
+    return options
+}
+
+func topicConfig(segmentBytes: Int = 128 * 1024 * 1024, durability: Durability = .sync) -> TopicConfig {
+    var config = TopicConfig()
+    config.segmentBytes = segmentBytes
+    config.durability = durability
+    return config
+}
+
+func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+func string(_ b: [UInt8]?) -> String? { b.map { String(decoding: $0, as: UTF8.self) } }
+
+/// Records with values `v<offset>` for offsets `first..<first+count`.
+func offsetRecords(from first: Int64, count: Int, timestamp: ((Int64) -> Int64)? = nil) -> [ProducerRecord] {
+    (0..<Int64(count)).map { i in
+        ProducerRecord(value: bytes("v\(first + i)"), timestamp: timestamp?(first + i))
+    }
+}
+
+/// Every record of `topic` from `offset` to the high watermark, checked to be dense.
+func readAll(_ topic: Topic, from offset: Int64 = 0) throws -> [Record] {
+    var records: [Record] = []
+    var next = offset
+    while true {
+        let result = try topic.readLocal(from: next)
+        records += result.records
+        if result.nextOffset == next { break }
+        next = result.nextOffset
+    }
+    for (i, record) in records.enumerated() where record.offset != offset + Int64(i) {
+        Issue.record("offset \(record.offset) at position \(i), expected \(offset + Int64(i))")
+        break
+    }
+    return records
+}
+
+/// Names and sizes of every file under `root` (to show that nothing changed on disk).
+func fileTree(_ root: String) -> [String: Int] {
+    var tree: [String: Int] = [:]
+    guard let walker = FileManager.default.enumerator(atPath: root) else { return tree }
+    while let relative = walker.nextObject() as? String {
+        let path = root + "/" + relative
+        var isDirectory: ObjCBool = false
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        tree[relative] = isDirectory.boolValue ? -1 : (FileIO.fileSize(atPath: path) ?? -2)
+    }
+    return tree
+}
+
+/// Deterministic randomness (SplitMix64) so a failing seed can be replayed.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Catches the `StrataError` an expression throws (nil, and an issue, when it throws none).
+func strataError(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) -> StrataError? {
+    do {
+        try body()
+        Issue.record("expected a StrataError, nothing was thrown", sourceLocation: sourceLocation)
+        return nil
+    } catch let error as StrataError {
+        return error
+    } catch {
+        Issue.record("expected a StrataError, got \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}
+
+func strataError(_ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async -> StrataError? {
+    do {
+        try await body()
+        Issue.record("expected a StrataError, nothing was thrown", sourceLocation: sourceLocation)
+        return nil
+    } catch let error as StrataError {
+        return error
+    } catch {
+        Issue.record("expected a StrataError, got \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}
+
+/// The batches of a segment file as the scanner sees them.
+func scanSegment(_ path: String) throws -> (SegmentHeader, SegmentScan) {
+    try SegmentLoader.scanFile(path: path, topic: "?")
+}
