@@ -81,6 +81,8 @@ def cases():
         case("list-v2-prefix-slash-space", "GET", local, "/strata-test", query=list_q),
         case("list-v2-continuation", "GET", local, "/strata-test",
              query=list_q + [("continuation-token", token)]),
+        case("list-v2-start-after", "GET", local, "/strata-test",
+             query=list_q + [("start-after", "cold/my stream/seg 1/00000000000000001000.seg.zst")]),
         case("list-v2-vhost-empty-path", "GET", vhost, "/", query=[("list-type", "2"), ("prefix", "a/b")],
              region="us-west-2"),
         case("create-multipart", "POST", local, "/strata-test/cold/big.bin", query=[("uploads", "")]),

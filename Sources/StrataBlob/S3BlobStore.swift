@@ -83,18 +83,21 @@ public final class S3BlobStore: BlobStore {
     }
 
     /// One ListObjectsV2 page of keys under `prefix` (relative to the store prefix).
+    /// The continuation is the last key of the page (sent as `start-after`), so like every
+    /// store's it is a key: any key can resume a listing, not only a server token.
     /// - Parameters:
     ///   - prefix: key prefix, relative to the store's.
-    ///   - continuation: the token of the previous page, nil for the first.
-    ///   - limit: page size, clamped to 1...1000 (S3's maximum).
-    /// - Throws: `denied`, `unavailable`, `invalid` (e.g. the bucket does not exist).
+    ///   - continuation: list keys after this one; nil for the first page.
+    ///   - limit: page size, at least 1, cut to `BlobLimits.listPageMax` (S3's maximum).
+    /// - Throws: `invalid` for a limit below 1 or a missing bucket; `denied`, `unavailable`.
     public func list(prefix: String, continuation: String?, limit: Int) async throws -> BlobListPage {
+        let pageLimit = try BlobKey.pageLimit(limit, location: location)
         var call = S3Call(method: "GET", key: nil)
         call.query = [
             (name: "list-type", value: "2"), (name: "prefix", value: config.prefix + prefix),
-            (name: "max-keys", value: String(min(max(limit, 1), 1_000))),
+            (name: "max-keys", value: String(pageLimit)),
         ]
-        if let continuation { call.query.append((name: "continuation-token", value: continuation)) }
+        if let continuation { call.query.append((name: "start-after", value: config.prefix + continuation)) }
         let response = try await client.send(call)
         let result: S3ListResult
         do {
@@ -106,7 +109,8 @@ public final class S3BlobStore: BlobStore {
             guard info.key.hasPrefix(config.prefix) else { return nil }
             return BlobInfo(key: String(info.key.dropFirst(config.prefix.count)), size: info.size, modifiedMs: info.modifiedMs)
         }
-        return BlobListPage(objects: objects, continuation: result.nextContinuationToken)
+        let truncated = result.nextContinuationToken != nil || result.isTruncated
+        return BlobListPage(objects: objects, continuation: truncated ? objects.last?.key : nil)
     }
 
     /// Deletes `keys` with DeleteObjects, 1,000 keys per request. Missing keys are not an error.
@@ -129,9 +133,11 @@ extension S3BlobStore {
         BlobError(.invalid, message, key: key, location: location)
     }
 
+    /// The shared key rules (`BlobKey`), and S3's 1,024-byte limit with the store prefix on.
     func checkKey(_ key: String) throws {
-        guard !key.isEmpty, config.prefix.utf8.count + key.utf8.count <= 1_024 else {
-            throw invalid("keys must be 1...1024 bytes with the prefix", key: key)
+        try BlobKey.validate(key, location: location)
+        guard config.prefix.utf8.count + key.utf8.count <= BlobLimits.keyBytesMax else {
+            throw invalid("key is longer than \(BlobLimits.keyBytesMax) bytes with the store prefix", key: key)
         }
     }
 

@@ -19,6 +19,8 @@ struct S3ErrorBody: Sendable, Equatable {
 struct S3ListResult: Sendable, Equatable {
     var objects: [BlobInfo]
     var nextContinuationToken: String?
+    /// More keys follow (with `start-after` paging, servers may omit the token).
+    var isTruncated: Bool = false
 
     /// Parses a `ListBucketResult`. Throws `S3XMLParser.Failure` on malformed documents.
     static func parse(_ bytes: [UInt8]) throws -> S3ListResult {
@@ -36,7 +38,7 @@ struct S3ListResult: Sendable, Equatable {
         }
         let truncated = root.childText("IsTruncated") == "true"
         let token = root.childText("NextContinuationToken").flatMap { $0.isEmpty ? nil : $0 }
-        return S3ListResult(objects: objects, nextContinuationToken: truncated ? token : nil)
+        return S3ListResult(objects: objects, nextContinuationToken: truncated ? token : nil, isTruncated: truncated)
     }
 }
 

@@ -46,7 +46,8 @@ import Testing
             ])
         #expect(page.nextContinuationToken == "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=")
         let last = try S3ListResult.parse(Array("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>".utf8))
-        #expect(last == S3ListResult(objects: [], nextContinuationToken: nil))
+        #expect(last == S3ListResult(objects: [], nextContinuationToken: nil, isTruncated: false))
+        #expect(page.isTruncated)
         #expect(throws: S3XMLParser.Failure.self) { try S3ListResult.parse(Array("<ListBucketResult><Contents>".utf8)) }
     }
 
@@ -187,9 +188,7 @@ import Testing
         var config = try Self.config(endpoint: "http://127.0.0.1:\(try Self.closedPort())")
         config.retry = S3RetryPolicy(attemptCountMax: 3, delayMsBase: 10, delayMsMax: 50)
         let store = try S3BlobStore(config: config)
-        let started = Date()
         let error = await expectS3Error(.unavailable) { try await store.put("k", [1], mode: .overwrite) }
-        #expect(Date().timeIntervalSince(started) < 10)
         let text = error.map { "\($0)" } ?? ""
         #expect(text.contains("gave up after 3 tries") && text.contains(config.endpoint.absoluteString), "\(text)")
         #expect(!text.contains(Self.secret))
