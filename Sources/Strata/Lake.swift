@@ -197,10 +197,11 @@ public final class Lake: Sendable {
     /// - Parameter topicName: one topic, or every topic when nil.
     public func offload(topic topicName: String? = nil, seal: Bool = true, evict: Bool = false) async throws -> OffloadReport {
         var total = OffloadReport()
-        for name in try topicName.map { [$0] } ?? topicNames() {
+        let names = try topicName.map({ [$0] }) ?? topicNames()
+        for name in names {
             let topic = try self.topic(name)
             if seal { try topic.sealActiveSegment() }
-            let report = try await topic.offloadSealed()
+            let report = try await topic.offloadSealed(wait: true)
             total.segmentsOffloaded += report.segmentsOffloaded
             total.rawBytes += report.rawBytes
             total.objectBytes += report.objectBytes
