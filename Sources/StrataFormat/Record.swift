@@ -114,8 +114,8 @@ enum RecordCodec {
             throw FormatError(.invalidValue, field: "record.offsetDelta", position: deltaAt,
                               "record \(index) has offset delta \(offsetDelta); offsets must be dense")
         }
-        let key = try readNullable(&reader, "record.key", limit: end)
-        let value = try readNullable(&reader, "record.value", limit: end)
+        let key = try readNullable(&reader, "record.key", lengthField: "record.keyLength", limit: end)
+        let value = try readNullable(&reader, "record.value", lengthField: "record.valueLength", limit: end)
         let headers = try readHeaders(&reader, limit: end)
         guard reader.position == end else {
             throw FormatError(.invalidValue, field: "record.length", position: lengthAt,
@@ -124,12 +124,16 @@ enum RecordCodec {
         return Record(offset: baseOffset + Int64(index), timestamp: timestamp, key: key, value: value, headers: headers)
     }
 
-    private static func readNullable(_ reader: inout ByteReader, _ field: String, limit: Int) throws(FormatError) -> [UInt8]? {
+    /// `lengthField` is passed in, not built from `field`: concatenating it for every record
+    /// was 9% of a cold replay.
+    private static func readNullable(
+        _ reader: inout ByteReader, _ field: String, lengthField: String, limit: Int
+    ) throws(FormatError) -> [UInt8]? {
         let at = reader.absolutePosition
-        let length = try reader.varint32(field + "Length")
+        let length = try reader.varint32(lengthField)
         if length == -1 { return nil }
         guard length >= 0, Int(length) <= limit - reader.position else {
-            throw FormatError(.outOfBounds, field: field + "Length", position: at,
+            throw FormatError(.outOfBounds, field: lengthField, position: at,
                               "length \(length) outside [-1, \(limit - reader.position)]")
         }
         return try reader.bytes(Int(length), field)
@@ -147,13 +151,13 @@ enum RecordCodec {
         headers.reserveCapacity(Int(count))
         for _ in 0..<count {
             let keyAt = reader.absolutePosition
-            guard let keyBytes = try readNullable(&reader, "header.key", limit: limit) else {
+            guard let keyBytes = try readNullable(&reader, "header.key", lengthField: "header.keyLength", limit: limit) else {
                 throw FormatError(.invalidValue, field: "header.keyLength", position: keyAt, "header key may not be null")
             }
             guard let key = String(validating: keyBytes, as: UTF8.self) else {
                 throw FormatError(.invalidValue, field: "header.key", position: keyAt, "header key is not UTF-8")
             }
-            let value = try readNullable(&reader, "header.value", limit: limit)
+            let value = try readNullable(&reader, "header.value", lengthField: "header.valueLength", limit: limit)
             headers.append(RecordHeader(key: key, value: value))
         }
         return headers
