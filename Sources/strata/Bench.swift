@@ -25,7 +25,8 @@ struct Bench: AsyncParsableCommand {
             offload (seal, encode, store in the filesystem cold tier: MB/s of raw segment bytes), \
             replay-cold (sequential read of a topic held only in the filesystem cold tier: MB/s raw), \
             seek-cold (random offsets in cold objects: requests, bytes and latency per seek, with cold caches and with footers cached), \
-            s3-transfer (64 MiB objects to and from an S3 endpoint from the AWS_* environment). \
+            s3-transfer (64 MiB objects to and from the S3 endpoint of the AWS_* environment, bucket \
+            $STRATA_S3_BENCH_BUCKET or $STRATA_S3_TEST_BUCKET). \
             offload, replay-cold and seek-cold share the lake DIR/cold-lake: the cold scenarios build it when it is missing. \
             tools/bench runs every scenario with its baseline and prints the ratios.
             """
@@ -67,8 +68,9 @@ struct Bench: AsyncParsableCommand {
         case .seekCold:
             report = try await ColdBench(options: options, directory: directory).runSeek(seeks: seeks ?? (options.quick ? 50 : 200))
         case .s3Transfer:
-            printError("s3-transfer needs the S3 store (branch s3), which is not merged into this build yet")
-            throw ExitCode(2)
+            let bucket = ProcessInfo.processInfo.environment["STRATA_S3_BENCH_BUCKET"]
+                ?? ProcessInfo.processInfo.environment["STRATA_S3_TEST_BUCKET"] ?? "strata-bench"
+            report = try await S3Bench(options: options, bucket: bucket, rounds: options.quick ? 2 : 3).run()
         }
         report.emit()
     }
