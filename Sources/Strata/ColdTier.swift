@@ -23,10 +23,14 @@ final class ColdTier: Sendable {
     /// Where the lake keeps a copy of each topic's latest manifest, so a new process serves
     /// cold reads without listing the bucket (nil: no local copy, e.g. `export`).
     let localManifestPath: (@Sendable (String) -> String)?
+    /// Segments kept in a manifest before the oldest spill into an archive manifest.
+    let manifestSegmentsMax: Int
 
     init(store: any BlobStore, cacheBytes: Int, retry: RetryPolicy, clock: any StrataClock,
-         log: @escaping @Sendable (String) -> Void, localManifestPath: (@Sendable (String) -> String)? = nil) {
+         log: @escaping @Sendable (String) -> Void, localManifestPath: (@Sendable (String) -> String)? = nil,
+         manifestSegmentsMax: Int = 1000) {
         self.store = CountingBlobStore(store)
+        self.manifestSegmentsMax = max(2, manifestSegmentsMax)
         self.localManifestPath = localManifestPath
         self.retry = retry
         self.clock = clock
@@ -73,6 +77,23 @@ final class ColdTier: Sendable {
         descriptorChecked.withLock { $0 = true }
     }
 
+    /// `get` that also checks the length: a short body (a dropped connection mid-transfer, see
+    /// `FaultPlan.truncatedGetFraction`) is transient, so it is reported as `unavailable` and
+    /// retried by `blob` instead of surfacing as a corrupt object.
+    func getChecked(_ key: String, range: ByteRange) async throws -> BlobData {
+        let data = try await store.get(key, range: range)
+        let expected: Int64
+        switch range {
+        case .whole: expected = data.objectSize
+        case .range(let offset, let length): expected = max(0, min(length, data.objectSize - offset))
+        case .suffix(let length): expected = min(length, data.objectSize)
+        }
+        guard Int64(data.bytes.count) == expected else {
+            throw BlobError(.unavailable, "short read: \(data.bytes.count) of \(expected) bytes", key: key, location: store.location)
+        }
+        return data
+    }
+
     // MARK: - Manifests
 
     /// The newest manifest of `topic`, or nil when the topic has nothing in the cold store.
@@ -113,7 +134,7 @@ final class ColdTier: Sendable {
     }
 
     private func loadManifest(_ topic: String, version: UInt64, key: String) async throws(StrataError) -> Manifest {
-        let data = try await blob("get manifest", key: key, topic: topic) { try await store.get(key, range: .whole) }
+        let data = try await blob("get manifest", key: key, topic: topic) { try await getChecked(key, range: .whole) }
         do throws(FormatError) {
             return try Manifest.decode(data.bytes, expectedTopic: topic, expectedVersion: version)
         } catch {
@@ -156,7 +177,7 @@ final class ColdTier: Sendable {
         } catch {
             throw StrataError(.io, "\(what) failed: \(error)", topic: topic, file: key)
         }
-        let existing = try await blob("read back \(key)", key: key, topic: topic) { try await store.get(key, range: .whole) }
+        let existing = try await blob("read back \(key)", key: key, topic: topic) { try await getChecked(key, range: .whole) }
         guard existing.bytes == bytes else {
             throw StrataError(.fenced, "\(key) was written by another writer; this lake stops writing the topic",
                               topic: topic, file: key)
@@ -167,7 +188,7 @@ final class ColdTier: Sendable {
     func archive(_ reference: ArchiveReference, topic: String) async throws(StrataError) -> ArchiveManifest {
         if let cached = archives.get(reference.key) { return cached }
         let key = reference.key
-        let data = try await blob("get archive manifest", key: key, topic: topic) { try await store.get(key, range: .whole) }
+        let data = try await blob("get archive manifest", key: key, topic: topic) { try await getChecked(key, range: .whole) }
         do throws(FormatError) {
             let archive = try ArchiveManifest.decode(data.bytes, topic: topic, reference: reference)
             archives.put(key, archive, cost: data.bytes.count)
@@ -206,7 +227,7 @@ final class ColdTier: Sendable {
         var tailBytes = Int64(ColdObject.defaultTailReadBytes)
         for _ in 0..<3 {
             let length = tailBytes
-            let tail = try await blob("get footer", key: key, topic: topic) { try await store.get(key, range: .suffix(length: length)) }
+            let tail = try await blob("get footer", key: key, topic: topic) { try await getChecked(key, range: .suffix(length: length)) }
             guard tail.objectSize == segment.objectBytes else {
                 throw StrataError(.corrupt, "object is \(tail.objectSize) bytes, the manifest says \(segment.objectBytes)",
                                   topic: topic, file: key)
@@ -243,7 +264,7 @@ final class ColdTier: Sendable {
         if let cached = frames.get(cacheKey) { return cached }
         let frame = index.frames[number]
         let range = ByteRange.range(offset: Int64(frame.objectOffset), length: Int64(frame.compressedBytes))
-        let data = try await blob("get frame \(number)", key: key, topic: topic) { try await store.get(key, range: range) }
+        let data = try await blob("get frame \(number)", key: key, topic: topic) { try await getChecked(key, range: range) }
         let raw = try await decodeOffPool(data.bytes, frame: frame, key: key, topic: topic)
         frames.put(cacheKey, raw, cost: raw.count)
         return raw

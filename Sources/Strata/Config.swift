@@ -89,6 +89,10 @@ public struct LakeOptions: Sendable {
     public var backgroundOffload = true
     /// Topics offloaded at once in the background.
     public var offloadConcurrency = 2
+    /// Segments a manifest lists before the oldest spill into an archive manifest (DESIGN §3,
+    /// default 1,000). A property of how this process writes manifests, not of the topic:
+    /// readers follow archive references whatever bound wrote them. At least 2.
+    public var manifestSegmentsMax = 1000
     /// A store to use instead of the one `lake.json` names (tests inject fault-injecting stores).
     public var coldStore: (any BlobStore)? = nil
 

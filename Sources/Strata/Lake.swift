@@ -44,15 +44,21 @@ public final class Lake: Sendable {
     public static func open(_ path: String, cold: String? = nil, options: LakeOptions = LakeOptions()) throws(StrataError) -> Lake {
         let paths = LakePaths(root: path)
         if let cold { _ = try parseColdURL(cold) }
+        guard options.manifestSegmentsMax >= 2 else {
+            throw StrataError(.invalidArgument, "manifestSegmentsMax must be at least 2, is \(options.manifestSegmentsMax)")
+        }
         try FileIO.makeDirectories(paths.topicsDirectory)
         let fd = try lock(paths)
         do throws(StrataError) {
-            let config = try LakeConfigFile.loadOrCreate(paths: paths, coldURL: cold)
-            let store: any BlobStore
-            if let injected = options.coldStore { store = injected } else { store = try openColdStore(try parseColdURL(config.cold)) }
+            var opened: (any BlobStore)? = options.coldStore
+            let config = try LakeConfigFile.loadOrCreate(paths: paths, coldURL: cold) { (config) throws(StrataError) in
+                if opened == nil { opened = try openColdStore(try parseColdURL(config.cold)) }
+            }
+            guard let store = opened else { throw StrataError(.io, "no cold store for \(config.cold)") }
             let tier = ColdTier(store: store, cacheBytes: options.coldCacheBytes, retry: options.blobRetry,
                                 clock: options.clock, log: options.log,
-                                localManifestPath: { paths.topicManifestCopy($0) })
+                                localManifestPath: { paths.topicManifestCopy($0) },
+                                manifestSegmentsMax: options.manifestSegmentsMax)
             let lake = Lake(path: path, options: options, lockFD: fd, cold: tier, coldURL: config.cold)
             lake.startBackground()
             return lake

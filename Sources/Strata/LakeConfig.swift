@@ -9,9 +9,12 @@ struct LakeConfigFile: Codable, Equatable {
     var cold: String
 
     /// Reads `lake.json`, or creates it with `coldURL` (default `file://<lake>/cold`).
+    /// - Parameter check: runs before a new `lake.json` is written (e.g. opening the store), so a
+    ///   lake whose cold store cannot be opened does not remember it (DESIGN §4 invariant 9).
     /// - Throws: `invalidArgument` when `coldURL` differs from the remembered one or is not a
-    ///   valid cold URL; `corrupt` for an unreadable file.
-    static func loadOrCreate(paths: LakePaths, coldURL: String?) throws(StrataError) -> LakeConfigFile {
+    ///   valid cold URL; `corrupt` for an unreadable file; what `check` throws.
+    static func loadOrCreate(paths: LakePaths, coldURL: String?,
+                             check: (LakeConfigFile) throws(StrataError) -> Void = { _ in }) throws(StrataError) -> LakeConfigFile {
         if FileIO.exists(paths.config) {
             let stored: LakeConfigFile = try decodeJSON(try FileIO.readWholeFile(paths.config), file: paths.config)
             guard stored.formatVersion == currentFormatVersion else {
@@ -22,12 +25,14 @@ struct LakeConfigFile: Codable, Equatable {
                                   "lake \(paths.root) uses cold store \(stored.cold), not \(coldURL); omit --cold to use it",
                                   file: paths.config)
             }
+            try check(stored)
             return stored
         }
         let absolute = paths.root.hasPrefix("/") ? paths.root : FileManager.default.currentDirectoryPath + "/" + paths.root
         let url = coldURL ?? "file://" + normalize(absolute) + "/cold"
         _ = try parseColdURL(url)
         let config = LakeConfigFile(formatVersion: currentFormatVersion, cold: url)
+        try check(config)
         try FileIO.writeAtomically(paths.config, try encodeJSON(config))
         return config
     }

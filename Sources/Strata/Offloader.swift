@@ -12,6 +12,9 @@ struct OffloadState: Sendable {
     var busy = false
     /// One past the last offset committed to the cold tier (nil: not known yet).
     var committedOffset: Int64?
+    /// The local segments the manifest already covers were checked against it (see
+    /// `verifyOwnership`).
+    var ownershipChecked = false
 }
 
 /// Result of one offload pass.
@@ -27,8 +30,6 @@ public struct OffloadReport: Sendable, Equatable {
 /// version. A crash at any step leaves a committed segment or an orphan object, never a
 /// manifest pointing at a missing object.
 extension Topic {
-    /// Segments kept in a manifest before the oldest spill into an archive manifest.
-    static let manifestSegmentsMax = 1000
     /// Manifest versions kept; older ones are deleted after a commit.
     static let manifestVersionsKept = 4
 
@@ -48,7 +49,15 @@ extension Topic {
         }
         var report = OffloadReport()
         try await cold.ensureLakeDescriptor()
-        var manifest = try await cold.latestManifest(name)
+        // The first pass of a process asks the store, not the local copy: a crash between a
+        // commit and saving the copy leaves the copy one version behind, and committing on top
+        // of it would lose the race to this lake's own earlier commit.
+        let firstPass = !offload.withLock { $0.ownershipChecked }
+        var manifest = try await cold.latestManifest(name, refresh: firstPass)
+        if firstPass {
+            if let manifest { try await verifyOwnership(manifest) }
+            offload.withLock { $0.ownershipChecked = true }
+        }
         while let segment = try nextToOffload(after: manifest, lagMs: lagMs) {
             let (next, objectBytes) = try await offloadOne(segment, after: manifest)
             manifest = next
@@ -60,13 +69,50 @@ extension Topic {
         return report
     }
 
-    private func beginOffload() throws(StrataError) -> Bool {
+    func beginOffload() throws(StrataError) -> Bool {
         try offload.withLock { (s) throws(StrataError) -> Bool in
             if let fenced = s.fenced { throw fenced }
             if s.busy { return false }
             s.busy = true
             return true
         }
+    }
+
+    /// A lake that finds a manifest it has not checked yet (a new process, or a second lake on
+    /// the same bucket) must show that the cold log is its own before building on it: every
+    /// sealed local segment the manifest covers must be one of its entries (offsets, size,
+    /// timestamps; the newest also by raw CRC32C). Otherwise another writer owns the topic:
+    /// skipping those segments as "already offloaded" would silently swap this lake's records
+    /// for the other writer's, and eviction would then delete the only copy.
+    /// - Throws: `fenced` naming the first local segment that disagrees.
+    private func verifyOwnership(_ manifest: Manifest) async throws(StrataError) {
+        let covered = state.withLock { $0.segments }.filter {
+            $0.sealed && !$0.isEmpty && $0.nextOffset <= manifest.nextOffset && $0.nextOffset > manifest.logStartOffset
+        }
+        for (i, segment) in covered.enumerated() {
+            let entry = try await cold.segment(holding: segment.baseOffset, in: manifest)
+            var same = entry.map {
+                $0.baseOffset == segment.baseOffset && $0.lastOffset == segment.nextOffset - 1
+                    && $0.rawBytes == Int64(segment.segmentBytes) && $0.firstTimestamp == segment.index.firstTimestamp
+                    && $0.maxTimestamp == segment.index.maxTimestamp
+            } ?? false
+            if same, let entry, i == covered.count - 1 { same = try await rawCrc32c(of: segment) == entry.rawCrc32c }
+            guard same else {
+                let error = StrataError(.fenced, "the cold log at offsets \(segment.baseOffset)..<\(segment.nextOffset) is not this lake's segment: another writer owns this topic",
+                                        topic: name, file: entry?.key ?? segment.path)
+                offload.withLock { $0.fenced = error }
+                throw error
+            }
+        }
+    }
+
+    private func rawCrc32c(of segment: LocalSegment) async throws(StrataError) -> UInt32 {
+        let result: Result<UInt32, StrataError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: Result { () throws(StrataError) in CRC32C.checksum(try FileIO.readWholeFile(segment.path)) })
+            }
+        }
+        return try result.get()
     }
 
     /// The oldest sealed local segment the manifest does not cover yet.
@@ -128,8 +174,7 @@ extension Topic {
 
     /// Reads the object back and checks its size and the CRC32C of the segment it decodes to.
     private func verifyUpload(_ key: String, expected: EncodedColdObject, rawCrc: UInt32, rawBytes: Int) async throws(StrataError) {
-        let store = cold.store
-        let data = try await cold.blob("read back upload", key: key, topic: name) { try await store.get(key, range: .whole) }
+        let data = try await cold.blob("read back upload", key: key, topic: name) { try await cold.getChecked(key, range: .whole) }
         guard data.bytes.count == expected.bytes.count else {
             throw StrataError(.io, "uploaded \(expected.bytes.count) bytes, read back \(data.bytes.count)", topic: name, file: key)
         }
@@ -160,8 +205,9 @@ extension Topic {
         next.segments.append(entry)
         next.nextOffset = entry.lastOffset + 1
         next.createdMs = clock.nowMs()
-        if next.segments.count > Self.manifestSegmentsMax {
-            let spill = Array(next.segments.prefix(next.segments.count - Self.manifestSegmentsMax / 2))
+        if next.segments.count > cold.manifestSegmentsMax {
+            // Spill down to half the bound, so the next spill is many commits away.
+            let spill = Array(next.segments.prefix(next.segments.count - cold.manifestSegmentsMax / 2))
             let archive = ArchiveManifest(topic: name, segments: spill, createdMs: clock.nowMs())
             let bytes: [UInt8]
             do throws(FormatError) { bytes = try archive.encode() } catch {

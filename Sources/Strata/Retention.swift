@@ -49,8 +49,12 @@ extension Topic {
     /// advanced), then their objects are deleted. Archived segments are not expired here.
     private func applyTotalRetention() async throws(StrataError) {
         guard config.retentionMs != nil || config.retentionBytes != nil,
-              offload.withLock({ $0.fenced == nil && $0.writerEpoch != nil }),
-              var manifest = try await cold.latestManifest(name) else { return }
+              offload.withLock({ $0.fenced == nil && $0.writerEpoch != nil }) else { return }
+        // Manifest commits of one topic must not race each other: an offload pass committing
+        // the same version would lose to this lake itself and take it for a foreign writer.
+        guard try beginOffload() else { return }
+        defer { offload.withLock { $0.busy = false } }
+        guard var manifest = try await cold.latestManifest(name) else { return }
         let now = clock.nowMs()
         var totalBytes = manifest.segments.reduce(Int64(0)) { $0 + $1.objectBytes }
         var expired: [ManifestSegment] = []
@@ -67,6 +71,10 @@ extension Topic {
         manifest.version += 1
         manifest.createdMs = now
         try await cold.commit(manifest)
+        // Retention spans both tiers: local copies below the new log start go too, or reads
+        // would still serve them from the hot tier.
+        let logStart = manifest.logStartOffset
+        _ = try deleteLocal { segment, _, _ in segment.nextOffset <= logStart }
         let keys = expired.map(\.key)
         let store = cold.store
         try await cold.blob("delete expired objects", key: keys.first, topic: name) { try await store.delete(keys) }

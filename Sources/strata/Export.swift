@@ -1,0 +1,325 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import Strata
+
+/// `strata export`: stream a topic range from the cold store as JSON lines or CSV, with no lake
+/// directory and no broker (formats/export.md).
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a topic range from the cold store as JSON lines or CSV (no lake directory needed).",
+        discussion: """
+            Reads the cold store directly, the way a batch job does. Without range flags it exports \
+            the whole topic. Offset bounds are both inclusive. --from-time is inclusive (first record \
+            with timestamp ≥ T), --to-time is exclusive (stops at the first record with timestamp ≥ T), \
+            so consecutive windows never overlap. Offset and time bounds cannot be mixed. An offset \
+            range outside the topic's offsets is a usage error (exit 2); a time window with no \
+            records exports nothing and exits 0. --output is written to a temporary file and renamed \
+            into place only when the export is complete. Formats: formats/export.md. \
+            Exit codes: 0 ok, 1 corrupt data, 2 usage (bad flags, unknown topic or store, bad range), \
+            3 I/O or store error.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Cold store to read: \(coldForms).", valueName: "url"))
+    var cold: String
+    @Argument(help: "Topic name.")
+    var topic: String
+    @Option(help: "First offset to export (inclusive).")
+    var fromOffset: Int64?
+    @Option(help: "Last offset to export (inclusive).")
+    var toOffset: Int64?
+    @Option(help: "Start at the first record with timestamp ≥ T (inclusive; ms since 1970 or ISO 8601).")
+    var fromTime: String?
+    @Option(help: "Stop before the first record with timestamp ≥ T (exclusive; ms since 1970 or ISO 8601).")
+    var toTime: String?
+    @Option(help: "jsonl (one JSON object per record) or csv (RFC 4180 with a header row).")
+    var format: ExportFormat = .jsonl
+    @Option(help: "Write to FILE (atomically: temporary file, then rename) instead of stdout.")
+    var output: String?
+    @Flag(help: "No progress or summary on stderr.")
+    var quiet = false
+
+    static let coldForms = "file:///absolute/path or s3://bucket[/prefix]"
+
+    func validate() throws {
+        let byOffset = fromOffset != nil || toOffset != nil
+        let byTime = fromTime != nil || toTime != nil
+        if byOffset && byTime { throw ValidationError("use offset bounds (--from-offset/--to-offset) or time bounds (--from-time/--to-time), not both") }
+        if let fromOffset, fromOffset < 0 { throw ValidationError("--from-offset must not be negative, is \(fromOffset)") }
+        if let toOffset, toOffset < 0 { throw ValidationError("--to-offset must not be negative, is \(toOffset)") }
+        if let fromOffset, let toOffset, fromOffset > toOffset {
+            throw ValidationError("reversed range: --from-offset \(fromOffset) is after --to-offset \(toOffset)")
+        }
+        let from = try fromTime.map { try parseTimestamp($0, flag: "--from-time") }
+        let to = try toTime.map { try parseTimestamp($0, flag: "--to-time") }
+        if let from, let to, from > to {
+            throw ValidationError("reversed range: --from-time \(fromTime ?? "") is after --to-time \(toTime ?? "")")
+        }
+        if let output, output.isEmpty || output.hasSuffix("/") { throw ValidationError("--output needs a file name") }
+    }
+
+    func run() async throws {
+        do throws(StrataError) {
+            let log = try ColdLog.open(cold)
+            let range = try await offsetRange(log)
+            try await export(log, range)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(StrataCommand.exitCode(for: error.code))
+        }
+    }
+
+    /// The offsets to export, `[lower, upper)`, from the flags and the topic's manifest.
+    private func offsetRange(_ log: ColdLog) async throws(StrataError) -> Range<Int64> {
+        let valid = try await log.offsets(topic)
+        if fromOffset != nil || toOffset != nil {
+            let first = fromOffset ?? valid.lowerBound
+            let last = toOffset ?? valid.upperBound - 1
+            guard first >= valid.lowerBound, last < valid.upperBound, first <= last else {
+                let asked = "[\(fromOffset.map(String.init) ?? "start"), \(toOffset.map(String.init) ?? "end")]"
+                throw StrataError(.offsetOutOfRange,
+                                  "range \(asked) is outside the topic's offsets [\(valid.lowerBound), \(valid.upperBound)) "
+                                      + "in \(log.location)", topic: topic)
+            }
+            return first..<(last + 1)
+        }
+        var lower = valid.lowerBound
+        var upper = valid.upperBound
+        // validate() already parsed these; parse again rather than carry state across.
+        if let fromTime, let ms = try? parseTimestamp(fromTime, flag: "--from-time") {
+            lower = try await log.offset(forTimestamp: ms, topic: topic) ?? valid.upperBound
+        }
+        if let toTime, let ms = try? parseTimestamp(toTime, flag: "--to-time") {
+            upper = try await log.offset(forTimestamp: ms, topic: topic) ?? valid.upperBound
+        }
+        // Timestamps need not grow with offsets; a window that ends before it starts is empty.
+        return lower..<max(lower, upper)
+    }
+
+    private func export(_ log: ColdLog, _ range: Range<Int64>) async throws(StrataError) {
+        let sink = try ExportSink(path: output)
+        var progress = ExportProgress(quiet: quiet)
+        do throws(StrataError) {
+            try sink.write(format.header)
+            for try await records in try await log.records(topic, in: range) {
+                for record in records { try sink.write(format.encode(record)) }
+                progress.advance(by: records.count, lastOffset: records.last?.offset ?? range.lowerBound)
+            }
+            try sink.commit()
+        } catch {
+            sink.abandon()
+            throw error
+        }
+        progress.finish(range: range, destination: output ?? "stdout", stats: log.stats)
+    }
+}
+
+enum ExportFormat: String, ExpressibleByArgument, CaseIterable {
+    case jsonl, csv
+
+    /// Bytes written before the first record.
+    var header: [UInt8] {
+        switch self {
+        case .jsonl: return []
+        case .csv: return Array("offset,timestamp,key,keyEncoding,value,valueEncoding,headers\r\n".utf8)
+        }
+    }
+
+    /// One record as one line (JSONL: `\n`, CSV: `\r\n`), fields in the order of formats/export.md.
+    func encode(_ record: Record) -> [UInt8] {
+        let key = EncodedBytes(record.key)
+        let value = EncodedBytes(record.value)
+        var out: [UInt8] = []
+        out.reserveCapacity(96 + (record.value?.count ?? 0) * 2)
+        switch self {
+        case .jsonl:
+            out.append(contentsOf: "{\"offset\":\(record.offset),\"timestamp\":\(record.timestamp),\"key\":".utf8)
+            JSON.append(key.text, to: &out)
+            out.append(contentsOf: ",\"keyEncoding\":".utf8)
+            JSON.append(key.encoding, to: &out)
+            out.append(contentsOf: ",\"value\":".utf8)
+            JSON.append(value.text, to: &out)
+            out.append(contentsOf: ",\"valueEncoding\":".utf8)
+            JSON.append(value.encoding, to: &out)
+            out.append(contentsOf: ",\"headers\":".utf8)
+            JSON.appendHeaders(record.headers, to: &out)
+            out.append(contentsOf: "}\n".utf8)
+        case .csv:
+            var headers: [UInt8] = []
+            JSON.appendHeaders(record.headers, to: &headers)
+            let fields = ["\(record.offset)", "\(record.timestamp)", key.text ?? "", key.encoding ?? "", value.text ?? "",
+                          value.encoding ?? "", String(decoding: headers, as: UTF8.self)]
+            out.append(contentsOf: fields.map(CSV.field).joined(separator: ",").utf8)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        return out
+    }
+}
+
+/// Bytes as export text: valid UTF-8 as is (`utf8`), anything else as base64 (`base64`);
+/// null stays null with a null encoding.
+struct EncodedBytes {
+    var text: String?
+    var encoding: String?
+
+    init(_ bytes: [UInt8]?) {
+        guard let bytes else { return }
+        if let utf8 = String(validating: bytes, as: UTF8.self) {
+            text = utf8
+            encoding = "utf8"
+        } else {
+            text = Data(bytes).base64EncodedString()
+            encoding = "base64"
+        }
+    }
+}
+
+enum JSON {
+    /// Appends a JSON string literal (or `null`). Only `"`, `\` and control characters are escaped;
+    /// everything else is written as UTF-8.
+    static func append(_ text: String?, to out: inout [UInt8]) {
+        guard let text else {
+            out.append(contentsOf: "null".utf8)
+            return
+        }
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0..<0x20: out.append(contentsOf: String(format: "\\u%04x", UInt32(byte)).utf8)
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// `[{"key":…,"value":…,"valueEncoding":…}, …]`.
+    static func appendHeaders(_ headers: [RecordHeader], to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        for (index, header) in headers.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            let value = EncodedBytes(header.value)
+            out.append(contentsOf: "{\"key\":".utf8)
+            append(header.key, to: &out)
+            out.append(contentsOf: ",\"value\":".utf8)
+            append(value.text, to: &out)
+            out.append(contentsOf: ",\"valueEncoding\":".utf8)
+            append(value.encoding, to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+}
+
+enum CSV {
+    /// RFC 4180: quote a field holding a comma, quote, CR or LF, doubling inner quotes.
+    static func field(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D })
+        else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// Where the export goes: stdout, or a temporary file beside `--output` renamed into place by
+/// `commit`, so a failed export never leaves a partial file under the requested name.
+final class ExportSink {
+    private let fd: Int32
+    private let target: String?
+    private let temporary: String?
+    private var buffer: [UInt8] = []
+    private var closed = false
+    private static let bufferBytesMax = 1 << 16
+
+    init(path: String?) throws(StrataError) {
+        guard let path else {
+            fd = 1
+            target = nil
+            temporary = nil
+            return
+        }
+        let url = URL(fileURLWithPath: path)
+        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
+        let opened = Glibc.open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard opened >= 0 else { throw Self.ioError("cannot create \(temp)", path) }
+        fd = opened
+        target = path
+        temporary = temp
+    }
+
+    func write(_ bytes: [UInt8]) throws(StrataError) {
+        buffer += bytes
+        if buffer.count >= Self.bufferBytesMax { try flush() }
+    }
+
+    private func flush() throws(StrataError) {
+        var written = 0
+        while written < buffer.count {
+            let result = buffer[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw Self.ioError("cannot write export", target ?? "stdout")
+            }
+            written += result
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Flushes; for a file also fsyncs and renames it into place.
+    func commit() throws(StrataError) {
+        try flush()
+        guard let target, let temporary else { return }
+        guard fsync(fd) == 0 else { throw Self.ioError("cannot fsync \(temporary)", target) }
+        Glibc.close(fd)
+        closed = true
+        guard rename(temporary, target) == 0 else { throw Self.ioError("cannot rename \(temporary) to \(target)", target) }
+    }
+
+    /// Deletes the temporary file of a failed export.
+    func abandon() {
+        guard let temporary else { return }
+        if !closed { Glibc.close(fd) }
+        closed = true
+        unlink(temporary)
+    }
+
+    private static func ioError(_ message: String, _ file: String) -> StrataError {
+        StrataError(.io, "\(message): \(String(cString: strerror(errno)))", file: file)
+    }
+}
+
+/// Progress lines on stderr, only for exports that run longer than `intervalSeconds`.
+struct ExportProgress {
+    let quiet: Bool
+    private let started = ContinuousClock.now
+    private var lastReport = ContinuousClock.now
+    private(set) var recordCount: Int64 = 0
+    private static let intervalSeconds = 2.0
+
+    init(quiet: Bool) { self.quiet = quiet }
+
+    mutating func advance(by count: Int, lastOffset: Int64) {
+        recordCount += Int64(count)
+        guard !quiet, seconds(since: lastReport) >= Self.intervalSeconds else { return }
+        lastReport = .now
+        let rate = Double(recordCount) / max(seconds(since: started), 0.001)
+        printError("export: \(recordCount) records, at offset \(lastOffset), \(Int(rate)) records/s")
+    }
+
+    func finish(range: Range<Int64>, destination: String, stats: BlobStats) {
+        guard !quiet else { return }
+        let span = range.isEmpty ? "no offsets" : "offsets [\(range.lowerBound), \(range.upperBound - 1)]"
+        let elapsed = String(format: "%.1f", seconds(since: started))
+        printError("exported \(recordCount) records (\(span)) to \(destination) in \(elapsed) s; "
+                   + "\(stats.requests) store requests, \(humanBytes(stats.bytesRead)) read")
+    }
+
+    private func seconds(since instant: ContinuousClock.Instant) -> Double {
+        let duration = ContinuousClock.now - instant
+        return Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
