@@ -33,7 +33,7 @@ let package = Package(
         // Rebuilds formats/vectors (tools/gen-vectors); the golden vector test checks them.
         .executableTarget(name: "strata-vectors", dependencies: ["StrataFormat"]),
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat"]),
-        .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob"]),
+        .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataFormat", "StrataBlob"]),
     ]
 )

@@ -14,7 +14,9 @@ public final class Lake: Sendable {
     /// The cold store URL remembered in `lake.json`.
     public let coldURL: String
     private let lockFD: Int32
-    private let topics = Mutex<[String: Topic]>([:])
+    /// Open topics, in a box of its own so background work can reach them without keeping the
+    /// lake alive (a dropped lake then releases its lock at once).
+    private let registry = TopicRegistry()
     private let closed = Mutex(false)
     private let background = Mutex<Task<Void, Never>?>(nil)
 
@@ -90,7 +92,7 @@ public final class Lake: Sendable {
     /// - Throws: `notFound`, `invalidArgument` for a bad name.
     public func topic(_ name: String) throws(StrataError) -> Topic {
         try validateTopicName(name)
-        if let open = topics.withLock({ $0[name] }) { return open }
+        if let open = registry.topics.withLock({ $0[name] }) { return open }
         guard FileIO.exists(paths.topicConfig(name)) else {
             throw StrataError(.notFound, "topic '\(name)' does not exist in \(path)", topic: name)
         }
@@ -101,7 +103,7 @@ public final class Lake: Sendable {
     /// An existing topic keeps its stored config.
     public func topic(_ name: String, creatingWith config: TopicConfig?) throws(StrataError) -> Topic {
         try validateTopicName(name)
-        if let open = topics.withLock({ $0[name] }) { return open }
+        if let open = registry.topics.withLock({ $0[name] }) { return open }
         if !FileIO.exists(paths.topicConfig(name)) {
             let config = config ?? options.defaultTopicConfig
             try config.validate()
@@ -116,7 +118,7 @@ public final class Lake: Sendable {
         if closed.withLock({ $0 }) { throw StrataError(.closed, "lake is closed", topic: name) }
         let config: TopicConfig = try decodeJSON(try FileIO.readWholeFile(paths.topicConfig(name)), file: paths.topicConfig(name))
         // Topics open under the registry lock so two callers never recover one directory twice.
-        return try topics.withLock { (open) throws(StrataError) -> Topic in
+        return try registry.topics.withLock { (open) throws(StrataError) -> Topic in
             if let existing = open[name] { return existing }
             let topic = try Topic.open(name: name, config: config, paths: paths, files: files, clock: options.clock,
                                        log: options.log, cold: cold, startOffset: startOffset(name))
@@ -138,27 +140,30 @@ public final class Lake: Sendable {
             return t
         }
         await task?.value
-        for topic in topics.withLock({ Array($0.values) }) { await topic.close() }
+        for topic in registry.topics.withLock({ Array($0.values) }) { await topic.close() }
         files.closeAll()
         FileIO.close(lockFD)
     }
 
     /// Flushes `async` topics on their interval and rolls segments that outlived `segmentMs`.
     private func startBackground() {
-        let task = Task.detached { [weak self] in
+        let (registry, options) = (self.registry, self.options)
+        let task = Task.detached {
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: 200_000_000)
-                guard let self else { return }
-                await self.backgroundTick()
+                if Task.isCancelled { return }
+                await Self.backgroundTick(registry, options)
             }
         }
         background.withLock { $0 = task }
     }
 
     /// One round of background work (internal so tests drive it with a manual clock).
-    func backgroundTick() async {
+    func backgroundTick() async { await Self.backgroundTick(registry, options) }
+
+    private static func backgroundTick(_ registry: TopicRegistry, _ options: LakeOptions) async {
         let now = options.clock.nowMs()
-        let open = topics.withLock { Array($0.values) }
+        let open = registry.topics.withLock { Array($0.values) }
         for topic in open {
             topic.rollIfAged()
             if topic.config.durability == .async, topic.flushDue(nowMs: now) { try? await topic.flush() }
@@ -171,14 +176,14 @@ public final class Lake: Sendable {
                     await group.next()
                     running -= 1
                 }
-                group.addTask { await self.maintain(topic) }
+                group.addTask { await maintain(topic, options) }
                 running += 1
             }
         }
     }
 
     /// One background pass over a topic: offload what is sealed, then apply retention.
-    private func maintain(_ topic: Topic) async {
+    private static func maintain(_ topic: Topic, _ options: LakeOptions) async {
         do {
             try await topic.offloadSealed(lagMs: topic.config.offloadLagMs)
             try await topic.applyRetention()
@@ -192,10 +197,11 @@ public final class Lake: Sendable {
     /// - Parameter topicName: one topic, or every topic when nil.
     public func offload(topic topicName: String? = nil, seal: Bool = true, evict: Bool = false) async throws -> OffloadReport {
         var total = OffloadReport()
-        for name in try topicName.map { [$0] } ?? topicNames() {
+        let names = try topicName.map({ [$0] }) ?? topicNames()
+        for name in names {
             let topic = try self.topic(name)
             if seal { try topic.sealActiveSegment() }
-            let report = try await topic.offloadSealed()
+            let report = try await topic.offloadSealed(wait: true)
             total.segmentsOffloaded += report.segmentsOffloaded
             total.rawBytes += report.rawBytes
             total.objectBytes += report.objectBytes
@@ -230,4 +236,9 @@ func decodeJSON<T: Decodable>(_ bytes: [UInt8], file: String) throws(StrataError
     do { return try JSONDecoder().decode(T.self, from: Data(bytes)) } catch {
         throw StrataError(.corrupt, "cannot decode \(T.self): \(error)", file: file)
     }
+}
+
+/// The lake's open topics.
+final class TopicRegistry: Sendable {
+    let topics = Mutex<[String: Topic]>([:])
 }

@@ -37,8 +37,13 @@ extension Topic {
     /// - Parameter lagMs: only segments sealed at least this long ago.
     /// - Throws: `fenced` when another writer owns the topic's manifest; `io` after retries.
     @discardableResult
-    public func offloadSealed(lagMs: Int64 = 0) async throws(StrataError) -> OffloadReport {
-        guard try beginOffload() else { return OffloadReport() }
+    /// - Parameter wait: when another pass is running, wait for it and then run (an explicit
+    ///   offload); otherwise return an empty report at once (the background loop).
+    public func offloadSealed(lagMs: Int64 = 0, wait: Bool = false) async throws(StrataError) -> OffloadReport {
+        while try !beginOffload() {
+            guard wait else { return OffloadReport() }
+            try? await Task.sleep(nanoseconds: 5_000_000)
+        }
         defer { offload.withLock { $0.busy = false } }
         guard state.withLock({ $0.segments.contains { $0.sealed && !$0.isEmpty } }) else {
             if offload.withLock({ $0.committedOffset == nil }) {

@@ -83,17 +83,17 @@ public enum ColdURL: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Opens the store a `file` or `memory` URL names.
-/// - Returns: a `FileSystemBlobStore` (root created if absent) or the shared `MemoryBlobStore.named`.
-/// - Throws: `invalid` for `s3` (not built into this function yet), or what
-///   `FileSystemBlobStore.init(root:)` throws.
+/// Opens the store a cold URL names.
+/// - Returns: a `FileSystemBlobStore` (root created if absent), the shared `MemoryBlobStore.named`,
+///   or an `S3BlobStore` configured from the standard AWS variables (`S3Config.fromEnvironment`).
+/// - Throws: what `FileSystemBlobStore.init(root:)` throws; `invalid` for missing AWS credentials.
 public func makeLocalStore(for url: ColdURL) throws -> any BlobStore {
     switch url {
     case .file(let path):
         return try FileSystemBlobStore(root: path)
     case .memory(let name):
         return MemoryBlobStore.named(name)
-    case .s3:
-        throw BlobError(.invalid, "s3 support not built", location: url.description)
+    case .s3(let bucket, let prefix):
+        return try S3BlobStore(config: S3Config.fromEnvironment(bucket: bucket, prefix: prefix))
     }
 }

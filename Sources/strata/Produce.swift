@@ -122,7 +122,9 @@ struct AckLog {
 
     init(path: String) throws {
         if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil)
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw StrataError(.io, "cannot create --acks-to file", file: path)
+            }
         }
         guard let handle = FileHandle(forWritingAtPath: path) else {
             throw StrataError(.io, "cannot open --acks-to file", file: path)

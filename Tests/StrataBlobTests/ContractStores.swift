@@ -24,7 +24,13 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
 /// `STRATA_TEST_S3_URL` is set) whose `open` makes a fresh prefix and whose `close` deletes it.
 enum ContractStores {
     static func all() -> [StoreFactory] {
-        [memory, fileSystem]
+        [memory, fileSystem] + S3ContractStores.all()
+    }
+
+    /// The stores whose listings follow UTF-8 byte order even across `/` (SeaweedFS walks its
+    /// directory tree instead; S3ContractTests pins down that order).
+    static func byteOrderListing() -> [StoreFactory] {
+        [memory, fileSystem] + S3ContractStores.byteOrderListing()
     }
 
     static let memory = StoreFactory(name: "memory", paginationKeyCount: 2_500, paginationPageLimit: 1_000) {
