@@ -24,6 +24,27 @@ struct FaultSoakTests {
             #expect(result.faults.unavailable > 0 && result.faults.failedAfter > 0 && result.faults.truncatedGets > 0)
         }
     }
+
+    /// The soak over S3 through `tools/s3-fault-proxy`, which resets, cuts mid-body or delays
+    /// a fraction of connections: the faults come from the network, not from a wrapper.
+    /// `tools/fault-soak --s3` starts SeaweedFS and the proxy and sets the variables.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["STRATA_SOAK_S3_ENDPOINT"] != nil,
+                   "set by tools/fault-soak --s3"))
+    func faultSoakOverS3ThroughAConnectionBreakingProxy() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let totalBytes = environment["STRATA_SOAK_BYTES"].flatMap(Int.init) ?? 24 << 20
+        let endpoint = try #require(environment["STRATA_SOAK_S3_ENDPOINT"].flatMap(URL.init(string:)))
+        let credentials = S3Credentials(accessKeyId: environment["STRATA_S3_TEST_ACCESS_KEY"] ?? "",
+                                        secretAccessKey: environment["STRATA_S3_TEST_SECRET_KEY"] ?? "")
+        let config = S3Config(endpoint: endpoint, region: environment["STRATA_S3_TEST_REGION"] ?? "us-east-1",
+                              bucket: environment["STRATA_S3_TEST_BUCKET"] ?? "strata-test",
+                              prefix: "soak-\(UUID().uuidString.prefix(8))/", credentials: credentials)
+        try await withTempDirectory { dir in
+            let store = try S3BlobStore(config: config)
+            let result = try await FaultSoak(dir: dir + "/lake", inner: store, seed: 8, plan: .none).run(totalBytes: totalBytes)
+            print("fault-soak s3: \(result)")
+        }
+    }
 }
 
 /// What one soak run did and saw.
@@ -58,11 +79,12 @@ struct FaultSoak {
     /// value can be recomputed from its offset.
     let alphabet: [UInt8]
 
-    init(dir: String, inner: any BlobStore, seed: UInt64) {
+    /// About 10% of gets and puts fail: 5% unavailable before the call, plus 5% of puts that
+    /// land and then fail, and 5% of gets that come back short.
+    static let tenPercent = FaultPlan(unavailableFraction: 0.05, truncatedGetFraction: 0.05, failAfterPutFraction: 0.05)
+
+    init(dir: String, inner: any BlobStore, seed: UInt64, plan: FaultPlan = FaultSoak.tenPercent) {
         self.dir = dir
-        // About 10% of gets and puts fail: 5% unavailable before the call, plus 5% of puts that
-        // land and then fail, and 5% of gets that come back short.
-        let plan = FaultPlan(unavailableFraction: 0.05, truncatedGetFraction: 0.05, failAfterPutFraction: 0.05)
         faulty = FaultyBlobStore(wrapping: inner, plan: plan, seed: seed)
         var options = LakeOptions()
         options.backgroundOffload = false
