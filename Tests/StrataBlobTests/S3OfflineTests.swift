@@ -60,6 +60,19 @@ import Testing
         #expect(S3ContentRange.parse("bytes 5-1/9") == nil)
     }
 
+    /// Found by tools/fuzz s3xml: escape worked on Characters, so "<" or "&" followed by a
+    /// combining mark (one Character) went out raw, and a DeleteObjects key could close its
+    /// element and name another key.
+    @Test func escapeHandlesMarkupFollowedByCombiningMarks() throws {
+        for text in ["<\u{05BB}", "a<\u{0301}/Key><Key>victim", "&\u{0301}amp;", ">\u{20DD}'\u{0301}\"\u{0301}", "plain"] {
+            let escaped = S3XMLParser.escape(text)
+            #expect(!escaped.unicodeScalars.contains("<"))
+            let root = try S3XMLParser.parse(Array("<Key>\(escaped)</Key>".utf8))
+            #expect(root.children.isEmpty)
+            #expect(root.text == text)
+        }
+    }
+
     /// Found by tools/fuzz s3xml: a ListObjectsV2 `LastModified` or a `Last-Modified` header with
     /// a huge year or seconds overflowed Int64 and trapped, taking the process down. A server
     /// or proxy can send anything: such times are not times.
