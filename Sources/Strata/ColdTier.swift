@@ -20,6 +20,8 @@ final class ColdTier: Sendable {
     let archives: ByteLRU<String, ArchiveManifest>
     private let manifests = Mutex<[String: Manifest]>([:])
     private let descriptorChecked = Mutex(false)
+    /// Frame fetches under way, so a reader joins a prefetch instead of fetching again.
+    private let framesInFlight = Mutex<[FrameKey: Task<[UInt8], any Error>]>([:])
     /// Where the lake keeps a copy of each topic's latest manifest, so a new process serves
     /// cold reads without listing the bucket (nil: no local copy, e.g. `export`).
     let localManifestPath: (@Sendable (String) -> String)?
@@ -262,12 +264,39 @@ final class ColdTier: Sendable {
     func frame(_ number: Int, of index: ColdObjectIndex, key: String, topic: String) async throws(StrataError) -> [UInt8] {
         let cacheKey = FrameKey(objectKey: key, frameNumber: number)
         if let cached = frames.get(cacheKey) { return cached }
+        // A sequential reader asks for the frames it prefetched while their GETs are still
+        // running: join them (a cold replay made 1.6 GETs per frame before).
+        let fetch = framesInFlight.withLock { inFlight in
+            if let running = inFlight[cacheKey] { return running }
+            let task = Task { () async throws -> [UInt8] in
+                do {
+                    let raw = try await self.fetchFrame(number, of: index, key: key, topic: topic)
+                    self.frames.put(cacheKey, raw, cost: raw.count)
+                    self.framesInFlight.withLock { $0[cacheKey] = nil }
+                    return raw
+                } catch {
+                    self.framesInFlight.withLock { $0[cacheKey] = nil }
+                    throw error
+                }
+            }
+            inFlight[cacheKey] = task
+            return task
+        }
+        do {
+            return try await fetch.value
+        } catch let error as StrataError {
+            throw error
+        } catch {
+            throw StrataError(.io, "get frame \(number) failed: \(error)", topic: topic, file: key)
+        }
+    }
+
+    /// One ranged GET of a frame, decoded and checked.
+    private func fetchFrame(_ number: Int, of index: ColdObjectIndex, key: String, topic: String) async throws(StrataError) -> [UInt8] {
         let frame = index.frames[number]
         let range = ByteRange.range(offset: Int64(frame.objectOffset), length: Int64(frame.compressedBytes))
         let data = try await blob("get frame \(number)", key: key, topic: topic) { try await getChecked(key, range: range) }
-        let raw = try await decodeOffPool(data.bytes, frame: frame, key: key, topic: topic)
-        frames.put(cacheKey, raw, cost: raw.count)
-        return raw
+        return try await decodeOffPool(data.bytes, frame: frame, key: key, topic: topic)
     }
 
     /// Decompression is CPU work: keep it off the two-thread cooperative pool.

@@ -35,10 +35,10 @@ extension Topic {
 
     /// Offloads every sealed segment not yet in the cold tier.
     /// - Parameter lagMs: only segments sealed at least this long ago.
-    /// - Throws: `fenced` when another writer owns the topic's manifest; `io` after retries.
-    @discardableResult
     /// - Parameter wait: when another pass is running, wait for it and then run (an explicit
     ///   offload); otherwise return an empty report at once (the background loop).
+    /// - Throws: `fenced` when another writer owns the topic's manifest; `io` after retries.
+    @discardableResult
     public func offloadSealed(lagMs: Int64 = 0, wait: Bool = false) async throws(StrataError) -> OffloadReport {
         while try !beginOffload() {
             guard wait else { return OffloadReport() }
@@ -63,8 +63,22 @@ extension Topic {
             if let manifest { try await verifyOwnership(manifest) }
             offload.withLock { $0.ownershipChecked = true }
         }
+        // Encoding the next segment overlaps the upload, read-back check and commit of this one:
+        // two cores instead of one, while commits stay strictly in offset order.
+        var prefetched: (baseOffset: Int64, task: Task<Result<([UInt8], EncodedColdObject), StrataError>, Never>)? = nil
+        defer { prefetched?.task.cancel() }
         while let segment = try nextToOffload(after: manifest, lagMs: lagMs) {
-            let (next, objectBytes) = try await offloadOne(segment, after: manifest)
+            let encoded: ([UInt8], EncodedColdObject)
+            if let ready = prefetched, ready.baseOffset == segment.baseOffset {
+                encoded = try await ready.task.value.get()
+            } else {
+                encoded = try await encodeOffPool(segment)
+            }
+            prefetched = nil
+            if lagMs == 0, let following = sealedSegment(startingAt: segment.nextOffset) {
+                prefetched = (following.baseOffset, Task { await self.encodeResult(following) })
+            }
+            let (next, objectBytes) = try await offloadOne(segment, encoded: encoded, after: manifest)
             manifest = next
             report.segmentsOffloaded += 1
             report.rawBytes += Int64(segment.segmentBytes)
@@ -138,8 +152,15 @@ extension Topic {
         return nil
     }
 
-    private func offloadOne(_ segment: LocalSegment, after manifest: Manifest?) async throws(StrataError) -> (Manifest, Int64) {
-        let (raw, encoded) = try await encodeOffPool(segment)
+    /// The sealed segment whose base offset is `baseOffset`, if there is one.
+    private func sealedSegment(startingAt baseOffset: Int64) -> LocalSegment? {
+        state.withLock { s in s.segments.first { $0.baseOffset == baseOffset && $0.sealed && !$0.isEmpty } }
+    }
+
+    private func offloadOne(
+        _ segment: LocalSegment, encoded prepared: ([UInt8], EncodedColdObject), after manifest: Manifest?
+    ) async throws(StrataError) -> (Manifest, Int64) {
+        let (raw, encoded) = prepared
         let key = cold.layout.segmentKey(topic: name, baseOffset: encoded.index.baseOffset, lastOffset: encoded.index.lastOffset)
         do {
             try await cold.putImmutable(key, encoded.bytes, topic: name, what: "upload segment")
@@ -153,6 +174,10 @@ extension Topic {
             if error.code == .fenced { offload.withLock { $0.fenced = error } }
             throw error
         }
+    }
+
+    private func encodeResult(_ segment: LocalSegment) async -> Result<([UInt8], EncodedColdObject), StrataError> {
+        do throws(StrataError) { return .success(try await encodeOffPool(segment)) } catch { return .failure(error) }
     }
 
     /// Reads and encodes on a Dispatch thread: both are blocking and CPU-heavy.

@@ -65,8 +65,9 @@ public enum ColdObject {
             }
             var bytes: [UInt8] = []
             var frames: [ColdFrame] = []
+            let compressor = try Zstd.Compressor(level: level)
             for plan in plans {
-                let compressed = try Zstd.compressFrame(UnsafeRawBufferPointer(rebasing: raw[plan.rawRange]), level: level)
+                let compressed = try compressor.compressFrame(UnsafeRawBufferPointer(rebasing: raw[plan.rawRange]))
                 frames.append(plan.frame(number: frames.count, objectOffset: bytes.count, compressed: compressed))
                 bytes.append(contentsOf: compressed)
             }

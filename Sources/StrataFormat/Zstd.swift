@@ -6,13 +6,37 @@ public enum Zstd {
     /// (the low 32 bits of XXH64, which the seek table repeats).
     /// - Parameter level: zstd level (DESIGN default 3).
     public static func compressFrame(_ input: UnsafeRawBufferPointer, level: Int32) throws(FormatError) -> [UInt8] {
-        guard let cctx = ZSTD_createCCtx() else {
-            throw FormatError(.compression, field: "zstd", position: 0, "cannot allocate a compression context")
+        try Compressor(level: level).compressFrame(input)
+    }
+
+    /// One compression context for many frames (a cold object's). A fresh context per frame
+    /// allocated and initialised about a megabyte of tables each time: page faults were the
+    /// biggest cost of offload after zstd itself.
+    public final class Compressor {
+        private let cctx: OpaquePointer
+
+        /// - Parameter level: zstd level (DESIGN default 3).
+        /// - Throws: `FormatError(.compression)` when zstd cannot allocate the context.
+        public init(level: Int32) throws(FormatError) {
+            guard let cctx = ZSTD_createCCtx() else {
+                throw FormatError(.compression, field: "zstd", position: 0, "cannot allocate a compression context")
+            }
+            // Parameters are sticky: every ZSTD_compress2 below starts a new frame with them.
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1)
+            self.cctx = cctx
         }
-        defer { ZSTD_freeCCtx(cctx) }
-        ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
-        ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
-        ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1)
+
+        deinit { ZSTD_freeCCtx(cctx) }
+
+        /// Compresses `input` into one zstd frame, as `Zstd.compressFrame` does.
+        public func compressFrame(_ input: UnsafeRawBufferPointer) throws(FormatError) -> [UInt8] {
+            try Zstd.compressFrame(input, with: cctx)
+        }
+    }
+
+    private static func compressFrame(_ input: UnsafeRawBufferPointer, with cctx: OpaquePointer) throws(FormatError) -> [UInt8] {
         let bound = ZSTD_compressBound(input.count)
         var failure: String? = nil
         let output = [UInt8](unsafeUninitializedCapacity: bound) { out, count in

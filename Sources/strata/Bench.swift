@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Strata
+
+/// The scenarios of `strata bench` (issue 7, DESIGN §7).
+enum BenchScenario: String, CaseIterable, ExpressibleByArgument {
+    case appendAsync = "append-async"
+    case appendSync = "append-sync"
+    case offload
+    case replayCold = "replay-cold"
+    case seekCold = "seek-cold"
+    case s3Transfer = "s3-transfer"
+}
+
+/// `strata bench <scenario>`: measures one engine path. The baselines (dd, fio, zstd, boto3)
+/// run in `tools/bench`, which prints the ratios; this command only measures Strata.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure one engine path on generated clickstream data.",
+        discussion: """
+            Prints one JSON line {"type":"result","scenario":…,"value":…,"unit":…,…} on stdout (plus \
+            "detail" lines) and a summary on stderr. Scenarios: \
+            append-async (1 KiB records, 64 KiB batches, MB/s written), \
+            append-sync (concurrent single-record sync appends: durable acks/s, fsyncs, p50/p99 ack latency), \
+            offload (seal, encode, store in the filesystem cold tier: MB/s of raw segment bytes), \
+            replay-cold (sequential read of a topic held only in the filesystem cold tier: MB/s raw), \
+            seek-cold (random offsets in cold objects: requests, bytes and latency per seek, with cold caches and with footers cached), \
+            s3-transfer (64 MiB objects to and from the S3 endpoint of the AWS_* environment, bucket \
+            $STRATA_S3_BENCH_BUCKET or $STRATA_S3_TEST_BUCKET). \
+            offload, replay-cold and seek-cold share the lake DIR/cold-lake: the cold scenarios build it when it is missing. \
+            tools/bench runs every scenario with its baseline and prints the ratios.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Scenario: \(BenchScenario.allCases.map(\.rawValue).joined(separator: ", ")).",
+                                 valueName: "scenario"))
+    var scenario: BenchScenario
+    @OptionGroup var options: BenchOptions
+    @Option(help: "append-sync: concurrent producers.")
+    var producers: Int = 64
+    @Option(help: "append-sync: seconds to run (default 10, 5 with --quick).")
+    var seconds: Double?
+    @Option(help: "seek-cold: seeks per mode (default 200, 50 with --quick).")
+    var seeks: Int?
+
+    func validate() throws {
+        guard producers > 0, producers <= 4096 else { throw ValidationError("--producers must be in 1...4096") }
+        if let mib, mib <= 0 { throw ValidationError("--mib must be positive") }
+        if let seconds, seconds <= 0 { throw ValidationError("--seconds must be positive") }
+        if let seeks, seeks <= 0 { throw ValidationError("--seeks must be positive") }
+    }
+
+    private var mib: Int? { options.mib }
+
+    func run() async throws {
+        let keep = options.dir != nil
+        let directory = options.dir ?? NSTemporaryDirectory() + "strata-bench-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { if !keep { removeTree(directory) } }
+        let report: BenchReport
+        switch scenario {
+        case .appendAsync: report = try await AppendBench(options: options, directory: directory).runAsync()
+        case .appendSync:
+            report = try await AppendBench(options: options, directory: directory)
+                .runSync(producers: producers, seconds: seconds ?? (options.quick ? 5 : 10))
+        case .offload: report = try await ColdBench(options: options, directory: directory).runOffload()
+        case .replayCold: report = try await ColdBench(options: options, directory: directory).runReplay()
+        case .seekCold:
+            report = try await ColdBench(options: options, directory: directory).runSeek(seeks: seeks ?? (options.quick ? 50 : 200))
+        case .s3Transfer:
+            let bucket = ProcessInfo.processInfo.environment["STRATA_S3_BENCH_BUCKET"]
+                ?? ProcessInfo.processInfo.environment["STRATA_S3_TEST_BUCKET"] ?? "strata-bench"
+            report = try await S3Bench(options: options, bucket: bucket, rounds: options.quick ? 2 : 3).run()
+        }
+        report.emit()
+    }
+}
