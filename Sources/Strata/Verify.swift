@@ -286,6 +286,12 @@ struct HotSegmentCheck {
     }
 
     private mutating func scanAll(_ raw: UnsafeRawBufferPointer) -> Int64 {
+        // A crash while rolling leaves the new active file shorter than its header; it never
+        // held an acknowledged record and opening the topic recreates it (SegmentLoader.openActive).
+        if isActive && raw.count < SegmentHeader.size {
+            problem(0, "the active segment has a torn header (\(raw.count) bytes); opening the topic recreates it", .tornTail)
+            return baseOffset
+        }
         let header: SegmentHeader
         do throws(FormatError) { header = try SegmentHeader.decode(raw) } catch {
             problem(error.position, "segment header: \(error)", .corruptHeader)

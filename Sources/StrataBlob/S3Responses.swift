@@ -66,7 +66,8 @@ enum S3Time {
     static func iso8601Ms(_ text: String) -> Int64? {
         let parts = text.split(whereSeparator: { "-T:Z".contains($0) }).map(String.init)
         guard parts.count >= 6, let year = Int64(parts[0]), let month = Int64(parts[1]), let day = Int64(parts[2]),
-            let hour = Int64(parts[3]), let minute = Int64(parts[4]), let second = Double(parts[5])
+            let hour = Int64(parts[3]), let minute = Int64(parts[4]), let second = Double(parts[5]),
+            isCalendarTime(year: year, month: month, day: day, hour: hour, minute: minute), second >= 0, second < 61
         else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         return (days * 86_400 + hour * 3_600 + minute * 60) * 1_000 + Int64((second * 1_000).rounded())
@@ -80,9 +81,18 @@ enum S3Time {
             let year = Int64(parts[3])
         else { return nil }
         let clock = parts[4].split(separator: ":").compactMap { Int64($0) }
-        guard clock.count == 3 else { return nil }
+        guard clock.count == 3, isCalendarTime(year: year, month: Int64(monthIndex + 1), day: day, hour: clock[0], minute: clock[1]),
+            (0...60).contains(clock[2])
+        else { return nil }
         let days = daysFromCivil(year: year, month: Int64(monthIndex + 1), day: day)
         return (days * 86_400 + clock[0] * 3_600 + clock[1] * 60 + clock[2]) * 1_000
+    }
+
+    /// Fields a server could send anything in are bounded before the arithmetic: an
+    /// out-of-range year or `1e300` seconds overflowed Int64 and trapped (found by tools/fuzz s3xml).
+    static func isCalendarTime(year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64) -> Bool {
+        (0...9999).contains(year) && (1...12).contains(month) && (1...31).contains(day) && (0...24).contains(hour)
+            && (0...59).contains(minute)
     }
 
     /// Days since 1970-01-01 in the proleptic Gregorian calendar (Howard Hinnant's algorithm).

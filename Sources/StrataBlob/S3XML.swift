@@ -147,18 +147,19 @@ struct S3XMLParser {
     /// Replaces the five predefined entities and numeric character references.
     static func decodeEntities(_ raw: [UInt8]) throws -> String {
         guard raw.contains(UInt8(ascii: "&")) else { return String(decoding: raw, as: UTF8.self) }
-        let text = String(decoding: raw, as: UTF8.self)
+        // Bytes, not Characters: ";" followed by a combining mark is one Character that is not
+        // ";" (tools/fuzz s3xml). ASCII bytes never occur inside a multi-byte UTF-8 sequence.
         var out = ""
-        var rest = Substring(text)
-        while let amp = rest.firstIndex(of: "&") {
-            out += rest[..<amp]
-            guard let semi = rest[amp...].firstIndex(of: ";") else {
+        var rest = raw[...]
+        while let amp = rest.firstIndex(of: UInt8(ascii: "&")) {
+            out += String(decoding: rest[..<amp], as: UTF8.self)
+            guard let semi = rest[amp...].firstIndex(of: UInt8(ascii: ";")) else {
                 throw Failure(message: "unterminated entity", offset: 0)
             }
-            out += try entity(String(rest[rest.index(after: amp)..<semi]))
-            rest = rest[rest.index(after: semi)...]
+            out += try entity(String(decoding: rest[(amp + 1)..<semi], as: UTF8.self))
+            rest = rest[(semi + 1)...]
         }
-        return out + rest
+        return out + String(decoding: rest, as: UTF8.self)
     }
 
     private static func entity(_ name: String) throws -> String {
@@ -181,18 +182,19 @@ struct S3XMLParser {
 
     /// Escapes text for an element body we send (DeleteObjects keys, ETags).
     static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default: out.append(character)
+        // Scalars, not Characters: "<" followed by a combining mark is one Character that is
+        // not "<", and went out unescaped (tools/fuzz s3xml).
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out.append(contentsOf: "&amp;".unicodeScalars)
+            case "<": out.append(contentsOf: "&lt;".unicodeScalars)
+            case ">": out.append(contentsOf: "&gt;".unicodeScalars)
+            case "\"": out.append(contentsOf: "&quot;".unicodeScalars)
+            case "'": out.append(contentsOf: "&apos;".unicodeScalars)
+            default: out.append(scalar)
             }
         }
-        return out
+        return String(out)
     }
 }

@@ -69,7 +69,12 @@ public struct SparseIndex: Sendable, Hashable {
     /// File position to start scanning from to find `offset`: the last indexed batch starting
     /// at or before it (the first batch of the segment when none is).
     public func position(forOffset offset: Int64) -> Int {
-        let relative = offset - baseOffset
+        // Any Int64 is a valid question: far below or above the base must not trap (tools/fuzz index).
+        let (difference, overflow) = offset.subtractingReportingOverflow(baseOffset)
+        return position(forRelativeOffset: overflow ? (offset < baseOffset ? -1 : Int64.max) : difference)
+    }
+
+    private func position(forRelativeOffset relative: Int64) -> Int {
         var lo = 0, hi = offsetEntries.count  // first entry with relativeOffset > relative
         while lo < hi {
             let mid = (lo + hi) / 2
@@ -87,7 +92,7 @@ public struct SparseIndex: Sendable, Hashable {
             if timeEntries[mid].maxTimestamp < timestamp { lo = mid + 1 } else { hi = mid }
         }
         guard lo > 0 else { return SegmentHeader.size }
-        return position(forOffset: baseOffset + Int64(timeEntries[lo - 1].relativeOffset))
+        return position(forRelativeOffset: Int64(timeEntries[lo - 1].relativeOffset))
     }
 
     /// The index file image: header, entries, CRC32C of everything before it.

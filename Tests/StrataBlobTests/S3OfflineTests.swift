@@ -60,6 +60,38 @@ import Testing
         #expect(S3ContentRange.parse("bytes 5-1/9") == nil)
     }
 
+    /// Found by tools/fuzz s3xml: escape worked on Characters, so "<" or "&" followed by a
+    /// combining mark (one Character) went out raw, and a DeleteObjects key could close its
+    /// element and name another key.
+    @Test func escapeHandlesMarkupFollowedByCombiningMarks() throws {
+        for text in ["<\u{05BB}", "a<\u{0301}/Key><Key>victim", "&\u{0301}amp;", ">\u{20DD}'\u{0301}\"\u{0301}", "plain"] {
+            let escaped = S3XMLParser.escape(text)
+            #expect(!escaped.unicodeScalars.contains("<"))
+            let root = try S3XMLParser.parse(Array("<Key>\(escaped)</Key>".utf8))
+            #expect(root.children.isEmpty)
+            #expect(root.text == text)
+        }
+    }
+
+    /// Found by tools/fuzz s3xml: a ListObjectsV2 `LastModified` or a `Last-Modified` header with
+    /// a huge year or seconds overflowed Int64 and trapped, taking the process down. A server
+    /// or proxy can send anything: such times are not times.
+    @Test func outOfRangeTimesAreNilNotATrap() throws {
+        #expect(S3Time.iso8601Ms("2026-05-15T09:30:1e300Z") == nil)
+        #expect(S3Time.iso8601Ms("2026-05-15T09:30:infZ") == nil)
+        #expect(S3Time.iso8601Ms("2026-05-15T09:30:nanZ") == nil)
+        #expect(S3Time.iso8601Ms("999999999999999-05-15T09:30:12Z") == nil)
+        #expect(S3Time.iso8601Ms("2026-05-15T9223372036854775807:30:12Z") == nil)
+        #expect(S3Time.httpDateMs("Wed, 15 May 999999999999999 09:30:12 GMT") == nil)
+        #expect(S3Time.httpDateMs("Wed, 15 May 2024 9223372036854775807:30:12 GMT") == nil)
+        #expect(S3Time.iso8601Ms("2024-05-15T09:30:12.345Z") == 1_715_765_412_345)
+        let list = """
+            <ListBucketResult><Contents><Key>k</Key><Size>1</Size><LastModified>2026-05-15T09:30:1e300Z</LastModified>\
+            </Contents></ListBucketResult>
+            """
+        #expect(try S3ListResult.parse(Array(list.utf8)).objects == [BlobInfo(key: "k", size: 1, modifiedMs: 0)])
+    }
+
     @Test func rejectsDeepOrBrokenXML() {
         let deep = String(repeating: "<a>", count: 100) + String(repeating: "</a>", count: 100)
         #expect(throws: S3XMLParser.Failure.self) { try S3XMLParser.parse(Array(deep.utf8)) }
