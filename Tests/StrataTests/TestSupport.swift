@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Synchronization
+import StrataBlob
 import Testing
 
 @testable import Strata
@@ -78,18 +79,8 @@ func fileTree(_ root: String) -> [String: Int] {
     return tree
 }
 
-/// Deterministic randomness (SplitMix64) so a failing seed can be replayed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// Seeded generator of the tests: the one the fault-injecting store uses.
+typealias SeededRandom = SplitMix64
 
 /// Catches the `StrataError` an expression throws (nil, and an issue, when it throws none).
 func strataError(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) -> StrataError? {
