@@ -96,6 +96,10 @@ public struct LakeOptions: Sendable {
     /// A store to use instead of the one `lake.json` names (tests inject fault-injecting stores).
     public var coldStore: (any BlobStore)? = nil
 
+    /// Test hook: runs on the group-commit leader before each fdatasync. Tests use it to hold
+    /// the first fsync until concurrent appenders have written, so batching is deterministic.
+    public var beforeGroupFsync: (@Sendable (Topic) -> Void)? = nil
+
     /// Where the engine reports what it did on its own (recovery truncations, index rebuilds).
     public var log: @Sendable (String) -> Void = { message in
         var err = StandardError()

@@ -23,9 +23,10 @@ enum FileIO {
 
     /// Reads up to `buffer.count` bytes at `offset`; fewer only at end of file.
     static func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int, path: String) throws(StrataError) -> Int {
+        guard let base = buffer.baseAddress else { return 0 }
         var done = 0
         while done < buffer.count {
-            let n = Glibc.pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            let n = Glibc.pread(fd, base + done, buffer.count - done, off_t(offset + done))
             if n == 0 { break }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -52,9 +53,10 @@ enum FileIO {
     }
 
     static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws(StrataError) {
+        guard let base = bytes.baseAddress else { return }
         var done = 0
         while done < bytes.count {
-            let n = Glibc.pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            let n = Glibc.pwrite(fd, base + done, bytes.count - done, off_t(offset + done))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ioError("pwrite", path)

@@ -45,6 +45,7 @@ extension Topic {
 
     private func runSyncLoop() {
         while true {
+            beforeGroupFsync?(self)
             let (path, target) = state.withLock { s in (s.active.path, s.writtenOffset) }
             var failure: StrataError? = nil
             do throws(StrataError) {

@@ -121,7 +121,8 @@ public final class Lake: Sendable {
         return try registry.topics.withLock { (open) throws(StrataError) -> Topic in
             if let existing = open[name] { return existing }
             let topic = try Topic.open(name: name, config: config, paths: paths, files: files, clock: options.clock,
-                                       log: options.log, cold: cold, startOffset: startOffset(name))
+                                       log: options.log, cold: cold, startOffset: startOffset(name),
+                                       beforeGroupFsync: options.beforeGroupFsync)
             open[name] = topic
             return topic
         }

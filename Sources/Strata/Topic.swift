@@ -44,6 +44,7 @@ public final class Topic: Sendable {
     let log: @Sendable (String) -> Void
     let state: Mutex<TopicState>
     let cold: ColdTier
+    let beforeGroupFsync: (@Sendable (Topic) -> Void)?
     let offload = Mutex(OffloadState())
 
     struct SyncWaiter {
@@ -78,8 +79,10 @@ public final class Topic: Sendable {
     }
 
     init(name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
-         log: @escaping @Sendable (String) -> Void, segments: [LocalSegment], cold: ColdTier) {
+         log: @escaping @Sendable (String) -> Void, segments: [LocalSegment], cold: ColdTier,
+         beforeGroupFsync: (@Sendable (Topic) -> Void)? = nil) {
         self.name = name
+        self.beforeGroupFsync = beforeGroupFsync
         self.cold = cold
         self.config = config
         self.paths = paths
@@ -92,7 +95,8 @@ public final class Topic: Sendable {
 
     /// Opens a topic directory, recovering its active segment (DESIGN §4 invariant 3).
     static func open(name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
-                     log: @escaping @Sendable (String) -> Void, cold: ColdTier, startOffset: Int64 = 0) throws(StrataError) -> Topic {
+                     log: @escaping @Sendable (String) -> Void, cold: ColdTier, startOffset: Int64 = 0,
+                     beforeGroupFsync: (@Sendable (Topic) -> Void)? = nil) throws(StrataError) -> Topic {
         let directory = paths.topicDirectory(name)
         let names = try FileIO.listDirectory(directory)
         for leftover in names where leftover.hasSuffix(".tmp") { try FileIO.remove(directory + "/" + leftover) }
@@ -113,7 +117,7 @@ public final class Topic: Sendable {
             log("offset gap topic=\(name) file=\(a.path) ends at \(a.nextOffset), next segment starts at \(b.baseOffset)")
         }
         return Topic(name: name, config: config, paths: paths, files: files, clock: clock, log: log, segments: segments,
-                     cold: cold)
+                     cold: cold, beforeGroupFsync: beforeGroupFsync)
     }
 
     // MARK: - Offsets
