@@ -11,7 +11,7 @@ struct InspectTopics: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let lake = try lakeOption.open()
+        let lake = try lakeOption.open(background: false)
         var rows: [[String]] = []
         for name in try lake.topicNames() {
             let topic = try lake.topic(name)
