@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// Strata: a tiered storage engine for streams. Module roles are fixed in DESIGN §2.
+// Strata: a tiered storage engine for streams. Targets and their roles: docs/ARCHITECTURE.md.
 import PackageDescription
 
 let package = Package(
@@ -26,6 +26,8 @@ let package = Package(
             dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "Strata", dependencies: ["StrataFormat", "StrataBlob"]),
+        // Test doubles (in-memory and fault-injecting stores, a manual clock): never in a product.
+        .target(name: "StrataTesting", dependencies: ["Strata", "StrataBlob"]),
         .executableTarget(
             name: "strata",
             dependencies: ["Strata", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -33,7 +35,7 @@ let package = Package(
         // Rebuilds formats/vectors (tools/gen-vectors); the golden vector test checks them.
         .executableTarget(name: "strata-vectors", dependencies: ["StrataFormat"]),
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat"]),
-        .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob"], exclude: ["Fixtures"]),
-        .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataFormat", "StrataBlob"]),
+        .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob", "StrataTesting"], exclude: ["Fixtures"]),
+        .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataFormat", "StrataBlob", "StrataTesting"]),
     ]
 )

@@ -4,17 +4,17 @@ import Foundation
 public enum ColdURL: Sendable, Equatable, CustomStringConvertible {
     /// `file:///abs/path`: a `FileSystemBlobStore` rooted at `path`.
     case file(path: String)
-    /// `memory://name`: the process-wide `MemoryBlobStore.named(name)`.
-    case memory(name: String)
     /// `s3://bucket/prefix`: `prefix` has no leading or trailing `/` and may be empty.
     case s3(bucket: String, prefix: String)
 
     /// The schemes `parse` accepts, for error messages and help text.
-    public static let acceptedForms = "file:///absolute/path, memory://name, s3://bucket[/prefix]"
+    public static let acceptedForms = "file:///absolute/path, s3://bucket[/prefix]"
 
     /// Parses a cold-tier URL.
     /// - Throws: `BlobError` `invalid` for an unknown scheme (the message lists the accepted
-    ///   ones), a relative or host-qualified file path, an empty memory name, a bad bucket name.
+    ///   ones), a relative or host-qualified file path, a bad bucket name. There is no in-memory
+    ///   scheme: a store that dies with the process would let eviction delete the only copy
+    ///   (tests inject `MemoryBlobStore` from `StrataTesting` through `LakeOptions.coldStore`).
     public static func parse(_ text: String) throws -> ColdURL {
         guard let separator = text.range(of: "://") else {
             throw invalid(text, "not a URL")
@@ -23,7 +23,6 @@ public enum ColdURL: Sendable, Equatable, CustomStringConvertible {
         let rest = String(text[separator.upperBound...])
         switch scheme {
         case "file": return try parseFile(rest, text: text)
-        case "memory": return try parseMemory(rest, text: text)
         case "s3": return try parseS3(rest, text: text)
         default: throw invalid(text, "unknown scheme \(scheme)")
         }
@@ -33,7 +32,6 @@ public enum ColdURL: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .file(let path): return "file://" + path
-        case .memory(let name): return "memory://" + name
         case .s3(let bucket, let prefix): return prefix.isEmpty ? "s3://" + bucket : "s3://\(bucket)/\(prefix)"
         }
     }
@@ -46,14 +44,6 @@ public enum ColdURL: Sendable, Equatable, CustomStringConvertible {
             throw invalid(text, "bad percent-encoding in path")
         }
         return .file(path: path)
-    }
-
-    private static func parseMemory(_ name: String, text: String) throws -> ColdURL {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
-        guard !name.isEmpty, name.count <= 64, name.allSatisfy(allowed.contains) else {
-            throw invalid(text, "a memory store name is 1-64 characters of A-Z a-z 0-9 . _ -")
-        }
-        return .memory(name: name)
     }
 
     private static func parseS3(_ rest: String, text: String) throws -> ColdURL {
@@ -84,15 +74,12 @@ public enum ColdURL: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Opens the store a cold URL names.
-/// - Returns: a `FileSystemBlobStore` (root created if absent), the shared `MemoryBlobStore.named`,
-///   or an `S3BlobStore` configured from the standard AWS variables (`S3Config.fromEnvironment`).
+/// - Returns: a `FileSystemBlobStore` (root created if absent), or an `S3BlobStore` configured from the standard AWS variables (`S3Config.fromEnvironment`).
 /// - Throws: what `FileSystemBlobStore.init(root:)` throws; `invalid` for missing AWS credentials.
 public func makeLocalStore(for url: ColdURL) throws -> any BlobStore {
     switch url {
     case .file(let path):
         return try FileSystemBlobStore(root: path)
-    case .memory(let name):
-        return MemoryBlobStore.named(name)
     case .s3(let bucket, let prefix):
         return try S3BlobStore(config: S3Config.fromEnvironment(bucket: bucket, prefix: prefix))
     }

@@ -2,7 +2,7 @@ extension ByteRange {
     /// The `(offset, length)` this range selects in an object of `size` bytes.
     /// A range running past the end is cut; one starting exactly at the end is empty.
     /// Throws `invalid` for negative numbers or a start beyond the end.
-    func resolve(size: Int64, key: String, location: String) throws -> (offset: Int64, length: Int64) {
+    public func resolve(size: Int64, key: String, location: String) throws -> (offset: Int64, length: Int64) {
         switch self {
         case .whole:
             return (0, size)

@@ -4,10 +4,9 @@ import Testing
 
 @Suite("ColdURL")
 struct ColdURLTests {
-    @Test func parsesTheThreeSchemes() throws {
+    @Test func parsesTheTwoSchemes() throws {
         #expect(try ColdURL.parse("file:///var/lib/strata cold") == .file(path: "/var/lib/strata cold"))
         #expect(try ColdURL.parse("file:///var/a%20b") == .file(path: "/var/a b"))
-        #expect(try ColdURL.parse("memory://demo-1") == .memory(name: "demo-1"))
         #expect(try ColdURL.parse("s3://my-bucket") == .s3(bucket: "my-bucket", prefix: ""))
         #expect(try ColdURL.parse("s3://my-bucket/") == .s3(bucket: "my-bucket", prefix: ""))
         #expect(try ColdURL.parse("s3://my.bucket/lakes/prod/") == .s3(bucket: "my.bucket", prefix: "lakes/prod"))
@@ -15,7 +14,7 @@ struct ColdURLTests {
     }
 
     @Test(arguments: [
-        "/var/cold", "file://relative/path", "file://", "ftp://host/x", "memory://", "memory://a/b",
+        "/var/cold", "file://relative/path", "file://", "ftp://host/x", "memory://", "memory://a",
         "s3://", "s3://Upper", "s3://ab", "s3://-bucket", "s3://bucket/a//b",
     ])
     func rejectsBadURLsNamingTheAcceptedForms(text: String) {
@@ -35,8 +34,6 @@ struct ColdURLTests {
         defer { root.remove() }
         let fileStore = try makeLocalStore(for: .parse("file://" + root.path + "/lake"))
         #expect(fileStore.location == "file://" + root.path + "/lake")
-        let memory = try makeLocalStore(for: .parse("memory://url-test"))
-        #expect((memory as? MemoryBlobStore) === MemoryBlobStore.named("url-test"))
         #expect(throws: BlobError.self) { try makeLocalStore(for: .s3(bucket: "bucket", prefix: "")) }
     }
 }

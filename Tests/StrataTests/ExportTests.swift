@@ -260,7 +260,7 @@ import StrataBlob
             ("outside the topic", ["--cold", cold, ColdTopic.topic, "--from-offset", "30"], "outside the topic's offsets [0, 30)"),
             ("end past the topic", ["--cold", cold, ColdTopic.topic, "--to-offset", "30"], "range [start, 30] is outside"),
             ("missing store", ["--cold", "file://\(fixture.root)/missing", ColdTopic.topic], "does not exist"),
-            ("bad store URL", ["--cold", "cold-dir", ColdTopic.topic], "bad cold store URL"),
+            ("bad store URL", ["--cold", "cold-dir", ColdTopic.topic], "bad cold URL 'cold-dir'"),
             ("bad format", ["--cold", cold, ColdTopic.topic, "--format", "xml"], "--format"),
         ]
         for (name, arguments, message) in cases {

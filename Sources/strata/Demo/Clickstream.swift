@@ -1,3 +1,5 @@
+import Strata
+
 /// Deterministic clickstream-like records for the demo and the benchmarks: the same seed and
 /// index always give the same key, value and timestamp, so a replay can be checked without
 /// storing what was written.

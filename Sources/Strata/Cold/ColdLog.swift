@@ -33,7 +33,7 @@ public final class ColdLog: Sendable {
 
     /// Opens the cold store at `url` for reading.
     /// - Parameters:
-    ///   - url: `file:///abs/path`, `s3://bucket/prefix` or `memory://name`.
+    ///   - url: `file:///abs/path` or `s3://bucket/prefix`.
     ///   - options: cache size, retries, clock, or an injected store.
     /// - Returns: the view; nothing is read from the store until the first call.
     /// - Throws: `invalidArgument` for a bad URL; `notFound` when a `file://` store's directory

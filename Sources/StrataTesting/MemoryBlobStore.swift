@@ -1,9 +1,10 @@
 import Foundation
+import StrataBlob
 import Synchronization
 
 /// A thread-safe in-process store with the same semantics as the filesystem and S3 stores,
-/// for tests and `memory://` lakes. Tests can reach inside (`keys()`, `setRaw`, `corrupt`) to
-/// simulate damage the real stores would suffer.
+/// for tests. No URL reaches it: a store that dies with the process is no cold tier. Tests can
+/// reach inside (`keys()`, `setRaw`, `corrupt`) to simulate damage the real stores would suffer.
 public final class MemoryBlobStore: BlobStore {
     private struct Object {
         var key: String

@@ -5,7 +5,7 @@ import StrataBlob
 struct LakeConfigFile: Codable, Equatable {
     static let currentFormatVersion = 1
     var formatVersion: Int
-    /// The cold store URL (`file:///…`, `s3://bucket/prefix`, `memory://name`).
+    /// The cold store URL (`file:///…` or `s3://bucket/prefix`).
     var cold: String
 
     /// Reads `lake.json`, or creates it with `coldURL` (default `file://<lake>/cold`).
@@ -48,18 +48,17 @@ struct LakeConfigFile: Codable, Equatable {
 }
 
 func parseColdURL(_ text: String) throws(StrataError) -> ColdURL {
-    do { return try ColdURL.parse(text) } catch {
-        throw StrataError(.invalidArgument, "bad cold store URL '\(text)': \(error); accepted: \(ColdURL.acceptedForms)")
+    do { return try ColdURL.parse(text) } catch let error as BlobError {
+        throw StrataError(.invalidArgument, error.message)  // names the URL and the accepted forms
+    } catch {
+        throw StrataError(.invalidArgument, "bad cold URL '\(text)': \(error)")
     }
 }
 
 /// Opens the blob store behind a cold URL.
 func openColdStore(_ url: ColdURL) throws(StrataError) -> any BlobStore {
     do {
-        switch url {
-        case .file, .memory: return try makeLocalStore(for: url)
-        case .s3: return try makeLocalStore(for: url)
-        }
+        return try makeLocalStore(for: url)
     } catch {
         throw StrataError(.io, "cannot open cold store \(url): \(error)", cause: "\(error)")
     }

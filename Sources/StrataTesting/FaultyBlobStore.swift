@@ -1,3 +1,4 @@
+import StrataBlob
 import Synchronization
 
 /// The five calls of `BlobStore`, for counting and targeting faults.
