@@ -108,9 +108,10 @@ func parseTimestamp(_ text: String, flag: String) throws -> Int64 {
         // The parser must have kept the year it was given (±1 for a zone offset across New Year):
         // anything else is a wrapped date.
         let back = ISO8601DateFormatter().string(from: date)
-        guard let given = Int(year), let parsed = Int(back.prefix { $0.isASCII && $0.isNumber }), abs(parsed - given) <= 1
-        else {
-            throw ValidationError("\(flag) '\(text)' is outside the times this parser handles; give milliseconds since 1970")
+        let backYear = back.prefix { $0.isASCII && $0.isNumber }
+        guard let given = Int(year), let parsed = Int(backYear), abs(parsed - given) <= 1 else {
+            throw ValidationError("\(flag) '\(text)' is outside the times this parser handles; "
+                                  + "give milliseconds since 1970")
         }
         return Int64((date.timeIntervalSince1970 * 1000).rounded())
     }

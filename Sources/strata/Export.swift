@@ -74,9 +74,8 @@ struct Export: AsyncParsableCommand {
     /// A range that runs to the newest manifest's end while the store holds objects past it may
     /// be short by a lost manifest: say so (even with --quiet) rather than end early in silence.
     private func warnIfManifestMayBeMissing(_ log: ColdLog, _ range: Range<Int64>) async throws(StrataError) {
-        guard let beyond = try await log.objectsPastManifest(topic), range.upperBound >= beyond.manifestNextOffset else {
-            return
-        }
+        guard let beyond = try await log.objectsPastManifest(topic),
+              range.upperBound >= beyond.manifestNextOffset else { return }
         printError("warning: export ends at offset \(beyond.manifestNextOffset - 1): \(beyond.description)")
     }
 

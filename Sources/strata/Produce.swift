@@ -12,7 +12,7 @@ struct Produce: AsyncParsableCommand {
             also when it stops at an error: every line before the failing one is committed, none after. \
             A line's limit is the topic's recordBytesMax (1 MiB by default) counted as an encoded \
             record: key, value and about 26 bytes of encoding, so the longest line a default topic \
-            takes without --key-separator is \(Produce.longestValue(recordBytesMax: TopicConfig().recordBytesMax)) bytes. \
+            takes without --key-separator is \(Produce.longestDefaultValue) bytes. \
             Topic config flags apply only when the topic is created.
             """
     )
@@ -88,16 +88,20 @@ struct Produce: AsyncParsableCommand {
         records.removeAll(keepingCapacity: true)
     }
 
-    private func oversized(line: Int, lineBytes: Int, recordBytes: Int, limit: Int, progress: ProduceProgress) -> StrataError {
-        let before = progress.linesCommitted == 0
+    private func oversized(
+        line: Int, lineBytes: Int, recordBytes: Int, limit: Int, progress: ProduceProgress
+    ) -> StrataError {
+        let committed = progress.linesCommitted
+        let before = committed == 0
             ? "nothing was committed"
-            : "lines 1 to \(progress.linesCommitted) were committed (offsets \(progress.firstOffset ?? 0) to \(progress.lastOffset))"
-        return StrataError(.tooLarge,
-                           "input line \(line) is \(lineBytes) bytes, \(recordBytes) bytes as a record, over the topic's "
-                               + "recordBytesMax=\(limit), which counts key, value and encoding (the longest value without a key "
-                               + "is \(Self.longestValue(recordBytesMax: limit)) bytes); \(before), nothing from line \(line) on",
-                           topic: topic)
+            : "lines 1 to \(committed) were committed (offsets \(progress.firstOffset ?? 0) to \(progress.lastOffset))"
+        let message = "input line \(line) is \(lineBytes) bytes, \(recordBytes) bytes as a record, over the topic's "
+            + "recordBytesMax=\(limit), which counts key, value and encoding (the longest value without a key is "
+            + "\(Self.longestValue(recordBytesMax: limit)) bytes); \(before), nothing from line \(line) on"
+        return StrataError(.tooLarge, message, topic: topic)
     }
+
+    static let longestDefaultValue = longestValue(recordBytesMax: TopicConfig().recordBytesMax)
 
     /// The longest value a record with no key and no headers may have under `recordBytesMax`.
     static func longestValue(recordBytesMax: Int) -> Int {

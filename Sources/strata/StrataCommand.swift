@@ -97,6 +97,11 @@ struct StrataCommand: AsyncParsableCommand {
         return search(StrataCommand.self, []).map { $0.joined(separator: " ") }
     }
 
+    /// `lake.json` and `topic.json`: damage there is fixed by hand, not found by `verify`.
+    private static func isConfigFile(_ path: String) -> Bool {
+        path.hasSuffix("/lake.json") || path.hasSuffix("/topic.json")
+    }
+
     static func exitCode(for code: StrataError.Code) -> Int32 {
         switch code {
         case .invalidArgument, .notFound, .offsetOutOfRange, .tooLarge: return 2
@@ -110,7 +115,7 @@ struct StrataCommand: AsyncParsableCommand {
         case .notFound where error.topic != nil: return "\nhint: `strata inspect topics --lake DIR` lists the topics"
         case .offsetOutOfRange: return "\nhint: pick an offset inside the valid range"
         case .locked: return "\nhint: another strata process has this lake open; stop it or use another --lake"
-        case .corrupt where error.file.map({ $0.hasSuffix("/lake.json") || $0.hasSuffix("/topic.json") }) == true: return ""
+        case .corrupt where error.file.map(isConfigFile) == true: return ""
         case .corrupt: return "\nhint: `strata inspect verify --lake DIR` lists every damaged batch"
         default: return ""
         }

@@ -29,7 +29,8 @@ struct CLISafetyTests {
         try await withTempDirectory { dir in
             let lake = dir + "/lake"
             #expect(CLI.run(["produce", "--lake", lake, "plain"], stdin: "a\n").status == 0)
-            #expect(CLI.run(["produce", "--lake", lake, "tuned", "--local-retention-ms", "5000"], stdin: "a\n").status == 0)
+            let tuned = ["produce", "--lake", lake, "tuned", "--local-retention-ms", "5000"]
+            #expect(CLI.run(tuned, stdin: "a\n").status == 0)
             let plain = try CLI.topicConfig(lake, "plain")
             #expect(plain.localRetentionMs == TopicConfig().localRetentionMs)
             #expect(plain.localRetentionMs == 86_400_000)
@@ -44,7 +45,8 @@ struct CLISafetyTests {
         try await withTempDirectory { dir in
             let lake = dir + "/lake"
             let before = (1...150).map { "line \($0)" }
-            let input = before.joined(separator: "\n") + "\n" + String(repeating: "x", count: 1 << 20) + "\nafter 1\nafter 2\n"
+            let oversized = String(repeating: "x", count: 1 << 20)
+            let input = before.joined(separator: "\n") + "\n" + oversized + "\nafter 1\nafter 2\n"
             let result = CLI.run(["produce", "--lake", lake, "big"], stdin: input)
             #expect(result.status == 2, "\(result)")
             #expect(result.stderr.contains("input line 151 is 1048576 bytes"), "\(result.stderr)")
@@ -65,9 +67,10 @@ struct CLISafetyTests {
             let help = CLI.run(["produce", "--help"]).stdout
             #expect(help.contains("recordBytesMax"), "\(help)")
             #expect(help.contains("is 1048550 bytes"))
-            let longest = CLI.run(["produce", "--lake", lake, "edge"], stdin: String(repeating: "y", count: 1_048_550) + "\n")
+            let produce = ["produce", "--lake", lake, "edge"]
+            let longest = CLI.run(produce, stdin: String(repeating: "y", count: 1_048_550) + "\n")
             #expect(longest.status == 0, "\(longest)")
-            let over = CLI.run(["produce", "--lake", lake, "edge"], stdin: String(repeating: "y", count: 1_048_551) + "\n")
+            let over = CLI.run(produce, stdin: String(repeating: "y", count: 1_048_551) + "\n")
             #expect(over.status == 2)
             #expect(over.stderr.contains("input line 1 is 1048551 bytes"))
             #expect(over.stderr.contains("nothing was committed"))
@@ -172,15 +175,18 @@ struct CLISafetyTests {
         MessageCase(name: "corrupt topic.json", arguments: ["consume", "--lake", "LAKE", "orders"], damage: .topicJSON,
                     status: 1, says: ["topic.json is damaged: field 'durability'"],
                     never: ["DecodingError", "dataCorrupted", "CodingKeys"]),
-        MessageCase(name: "--from-time garbage", arguments: ["consume", "--lake", "LAKE", "orders", "--from-time", "garbage"],
+        MessageCase(name: "--from-time garbage",
+                    arguments: ["consume", "--lake", "LAKE", "orders", "--from-time", "garbage"],
                     status: 2, says: ["--from-time 'garbage' is neither", "strata consume --help"], never: []),
-        MessageCase(name: "--durability maybe", arguments: ["produce", "--lake", "LAKE", "new", "--durability", "maybe"],
+        MessageCase(name: "--durability maybe",
+                    arguments: ["produce", "--lake", "LAKE", "new", "--durability", "maybe"],
                     stdin: "a\n", status: 2, says: ["--durability must be sync or async, not 'maybe'"], never: []),
         MessageCase(name: "--from-offset -1", arguments: ["consume", "--lake", "LAKE", "orders", "--from-offset", "-1"],
                     status: 2, says: ["--from-offset must not be negative"], never: ["Missing value"]),
         MessageCase(name: "scrub of a truncated object", arguments: ["inspect", "scrub", "--lake", "LAKE"],
                     damage: .truncateObject, status: 1, says: ["sizeMismatch", "1 problems"], never: ["0 problems"]),
-        MessageCase(name: "recover of an unknown topic", arguments: ["recover", "--lake", "LAKE-new", "--cold", "COLD", "nosuch"],
+        MessageCase(name: "recover of an unknown topic",
+                    arguments: ["recover", "--lake", "LAKE-new", "--cold", "COLD", "nosuch"],
                     status: 2, says: ["'nosuch'", "its topics: orders", "nothing was recovered"],
                     never: ["inspect topics"]),
     ]
@@ -197,17 +203,21 @@ struct CLISafetyTests {
         case .none: break
         case .lakeJSON: try Data("{not json".utf8).write(to: URL(fileURLWithPath: fixture.dir + "/lake.json"))
         case .topicJSON:
-            try Data(#"{"durability": 7}"#.utf8).write(to: URL(fileURLWithPath: fixture.dir + "/topics/orders/topic.json"))
+            let path = fixture.dir + "/topics/orders/topic.json"
+            try Data(#"{"durability": 7}"#.utf8).write(to: URL(fileURLWithPath: path))
         case .truncateObject:
             let path = fixture.coldRoot + "/" + (try #require(try fixture.coldSegmentFiles().first))
             try truncateFile(path, to: 100)
         }
         let arguments = scenario.arguments.map {
-            $0.replacingOccurrences(of: "LAKE", with: fixture.dir).replacingOccurrences(of: "COLD", with: "file://" + fixture.coldRoot)
+            $0.replacingOccurrences(of: "LAKE", with: fixture.dir)
+                .replacingOccurrences(of: "COLD", with: "file://" + fixture.coldRoot)
         }
         let result = CLI.run(arguments, stdin: scenario.stdin)
         #expect(result.status == scenario.status, "\(result)")
-        for text in scenario.says { #expect(result.stderr.contains(text) || result.stdout.contains(text), "\(text) in \(result)") }
+        for text in scenario.says {
+            #expect(result.stderr.contains(text) || result.stdout.contains(text), "\(text) in \(result)")
+        }
         for text in scenario.never { #expect(!result.stderr.contains(text), "\(text) in \(result.stderr)") }
     }
 }

@@ -186,7 +186,8 @@ struct ChainFixture {
     /// Keys of the topic's segment objects, sorted.
     func coldSegmentFiles() throws -> [String] {
         let relative = "topics/\(Self.topicName)/segments"
-        return try FileManager.default.contentsOfDirectory(atPath: coldRoot + "/" + relative).map { relative + "/" + $0 }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: coldRoot + "/" + relative)
+        return names.map { relative + "/" + $0 }.sorted()
     }
 
     /// Manifest versions in the store, oldest first.
@@ -216,14 +217,16 @@ struct ChainFixture {
     /// Commits a version listing every segment but the last; returns the key left out.
     func commitManifestDroppingLastSegment() async throws -> String {
         let newest = try #require(try coldManifestVersions().last)
-        var manifest = try Manifest.decode(Array(try Data(contentsOf: URL(fileURLWithPath: coldRoot + "/" + newest.key))))
+        let stored = try Data(contentsOf: URL(fileURLWithPath: coldRoot + "/" + newest.key))
+        var manifest = try Manifest.decode(Array(stored))
         let dropped = try #require(manifest.segments.last)
         manifest.segments.removeLast()
         manifest.version += 1
         manifest.nextOffset = dropped.baseOffset
         let bytes = try manifest.encode()
         let store = try FileSystemBlobStore(root: coldRoot)
-        try await store.put(BucketLayout().manifestKey(topic: Self.topicName, version: manifest.version), bytes, mode: .ifAbsent)
+        let key = BucketLayout().manifestKey(topic: Self.topicName, version: manifest.version)
+        try await store.put(key, bytes, mode: .ifAbsent)
         // The lake's copy follows the store, as it would had this lake committed it.
         try Data(bytes).write(to: URL(fileURLWithPath: localCopyPath))
         return dropped.key

@@ -29,11 +29,14 @@ extension ColdLog {
         guard let manifest = try await cold.latestManifest(topic) else { return nil }
         let prefix = cold.layout.segmentPrefix(topic: topic)
         let store = cold.store
-        let listed = try await cold.blob("list segments", key: prefix, topic: topic) { try await store.listAll(prefix: prefix) }
+        let listed = try await cold.blob("list segments", key: prefix, topic: topic) {
+            try await store.listAll(prefix: prefix)
+        }
         let beyond = listed.compactMap { try? cold.layout.parseSegmentKey($0.key, topic: topic) }
             .filter { $0.lastOffset >= manifest.nextOffset }
         guard let first = beyond.map(\.baseOffset).min(), let last = beyond.map(\.lastOffset).max() else { return nil }
         return UncommittedObjects(manifestVersion: manifest.version, manifestNextOffset: manifest.nextOffset,
-                                  firstOffset: max(first, manifest.nextOffset), lastOffset: last, objectCount: beyond.count)
+                                  firstOffset: max(first, manifest.nextOffset), lastOffset: last,
+                                  objectCount: beyond.count)
     }
 }

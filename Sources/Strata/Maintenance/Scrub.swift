@@ -208,9 +208,9 @@ extension Lake {
     ) {
         for object in objects {
             guard let expected = references.expectedBytes[object.key], expected != object.size else { continue }
-            report.findings.append(ScrubFinding(topic: topic, key: object.key, kind: .sizeMismatch,
-                                                what: "\(object.size) bytes in the store, the manifest says \(expected) "
-                                                    + "(truncated or replaced; `strata inspect verify` checks its bytes)",
+            let what = "\(object.size) bytes in the store, the manifest says \(expected) "
+                + "(truncated or replaced; `strata inspect verify` checks its bytes)"
+            report.findings.append(ScrubFinding(topic: topic, key: object.key, kind: .sizeMismatch, what: what,
                                                 sizeBytes: object.size, modifiedMs: object.modifiedMs))
         }
     }
@@ -252,7 +252,8 @@ extension Lake {
         for version in versions.dropFirst() {
             decoded[version] = try await scrubOlder(topic, version: version, references: &references, report: &report)
         }
-        try await scrubLocalCopy(topic, newest: versions.first, decoded: decoded, references: &references, report: &report)
+        try await scrubLocalCopy(topic, newest: versions.first, decoded: decoded, references: &references,
+                                 report: &report)
         return references
     }
 
@@ -331,8 +332,8 @@ extension Lake {
             report.findings.append(ScrubFinding(
                 topic: topic, key: cold.layout.manifestKey(topic: topic, version: copy.version), kind: .missingManifest,
                 what: "the local copy \(path) is v\(copy.version) (\(LocalManifestCopy.summary(copy))), \(chain): "
-                    + "the latest manifest is missing; nothing of this topic is deleted. Restore it by copying the local copy "
-                    + "to this key"))
+                    + "the latest manifest is missing; nothing of this topic is deleted. "
+                    + "Restore it by copying the local copy to this key"))
         } else if let same = decoded[copy.version], same != copy {
             references.undecidable = true
             report.findings.append(ScrubFinding(topic: topic, key: path, kind: .badManifest,
@@ -345,7 +346,8 @@ extension Lake {
 
     /// Adds the segments and archives `manifest` references, reading archives not seen yet.
     private func addReferences(
-        of manifest: Manifest, topic: String, required: Bool, references: inout ScrubReferences, report: inout ScrubReport
+        of manifest: Manifest, topic: String, required: Bool, references: inout ScrubReferences,
+        report: inout ScrubReport
     ) async throws(StrataError) {
         let layout = cold.layout
         references.add(manifest.segments, layout: layout, required: required)

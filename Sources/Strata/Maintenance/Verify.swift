@@ -427,7 +427,9 @@ extension Lake {
     }
 
     /// Decodes every manifest version of the topic.
-    private func verifyManifests(topic: String, report: inout VerifyReport) async throws(StrataError) -> VerifiedManifests {
+    private func verifyManifests(
+        topic: String, report: inout VerifyReport
+    ) async throws(StrataError) -> VerifiedManifests {
         let prefix = cold.layout.manifestPrefix(topic: topic)
         let store = cold.store
         let listed = try await cold.blob("list manifests", key: prefix, topic: topic) { try await store.listAll(prefix: prefix) }

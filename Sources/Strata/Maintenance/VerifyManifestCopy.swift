@@ -21,9 +21,10 @@ extension Lake {
         let copy: Manifest
         switch LocalManifestCopy.read(path, topic: topic) {
         case .failure(let message):
-            report.add(VerifyProblem(topic: topic, location: path, position: nil,
-                                     what: "the local copy of the manifest is unreadable (\(message)); "
-                                         + "delete it and the lake reads the cold store's", kind: .manifestInconsistent))
+            let what = "the local copy of the manifest is unreadable (\(message)); "
+                + "delete it and the lake reads the cold store's"
+            report.add(VerifyProblem(topic: topic, location: path, position: nil, what: what,
+                                     kind: .manifestInconsistent))
             return
         case .success(let manifest): copy = manifest
         }
@@ -33,22 +34,22 @@ extension Lake {
             let cold = chain.newestListed.map { "its newest manifest is v\($0)" } ?? "it has no manifest for the topic"
             report.add(VerifyProblem(
                 topic: topic, location: path, position: nil,
-                what: "the local copy is manifest v\(copy.version) (\(LocalManifestCopy.summary(copy))) but the cold store "
-                    + "\(self.cold.location) lacks it: \(cold). The latest manifest is missing; "
+                what: "the local copy is manifest v\(copy.version) (\(LocalManifestCopy.summary(copy))) "
+                    + "but the cold store \(self.cold.location) lacks it: \(cold). The latest manifest is missing; "
                     + "scrub deletes nothing of this topic. Restore it by copying \(path) to \(key)",
                 kind: .missingManifest))
             return
         }
         if newest > copy.version {
-            report.add(VerifyProblem(topic: topic, location: path, position: nil,
-                                     what: "the local copy is manifest v\(copy.version), the cold store's newest is v\(newest); "
-                                         + "the next offload refreshes it", kind: .staleManifestCopy))
+            let what = "the local copy is manifest v\(copy.version), the cold store's newest is v\(newest); "
+                + "the next offload refreshes it"
+            report.add(VerifyProblem(topic: topic, location: path, position: nil, what: what, kind: .staleManifestCopy))
             return
         }
         if let same = chain.decoded[copy.version], same != copy {
-            report.add(VerifyProblem(topic: topic, location: path, position: nil,
-                                     what: "the local copy of manifest v\(copy.version) (\(LocalManifestCopy.summary(copy))) "
-                                         + "differs from \(key) in the cold store (\(LocalManifestCopy.summary(same)))",
+            let what = "the local copy of manifest v\(copy.version) (\(LocalManifestCopy.summary(copy))) "
+                + "differs from \(key) in the cold store (\(LocalManifestCopy.summary(same)))"
+            report.add(VerifyProblem(topic: topic, location: path, position: nil, what: what,
                                      kind: .manifestInconsistent))
         }
     }

@@ -32,7 +32,8 @@ func readDumpInput(_ path: String) -> Result<[UInt8], DumpInputError> {
                                        exitCode: 1))
     }
     guard let handle = FileHandle(forReadingAtPath: path) else {
-        return .failure(DumpInputError(message: "cannot open \(path): \(String(cString: strerror(errno)))", exitCode: 3))
+        let reason = String(cString: strerror(errno))
+        return .failure(DumpInputError(message: "cannot open \(path): \(reason)", exitCode: 3))
     }
     defer { try? handle.close() }
     do {
