@@ -62,7 +62,17 @@ struct Export: AsyncParsableCommand {
     func run() async throws {
         do throws(StrataError) {
             let log = try ColdLog.open(cold)
-            let range = try await offsetRange(log)
+            let range: Range<Int64>
+            do throws(StrataError) {
+                range = try await offsetRange(log)
+            } catch where error.code == .offsetOutOfRange {
+                // Offsets past the manifest's end may be in objects a lost manifest listed.
+                var explained = error
+                if let beyond = try? await log.objectsPastManifest(topic) {
+                    explained.message += "; \(beyond.description)"
+                }
+                throw explained
+            }
             try await warnIfManifestMayBeMissing(log, range)
             try await export(log, range)
         } catch {

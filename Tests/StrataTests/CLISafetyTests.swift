@@ -121,6 +121,12 @@ struct CLISafetyTests {
         #expect(result.stdout.split(separator: "\n").count == Int(older.nextOffset))
         #expect(result.stderr.contains("warning: export ends at offset \(older.nextOffset - 1)"), "\(result.stderr)")
         #expect(result.stderr.contains("past manifest v\(newest.version - 1)"))
+        // Asking for an offset only the lost manifest covered says why it is out of range.
+        let asked = CLI.run(["export", "--cold", "file://" + fixture.coldRoot, ChainFixture.topicName,
+                             "--to-offset", "\(older.nextOffset)"])
+        #expect(asked.status == 2, "\(asked)")
+        #expect(asked.stderr.contains("is outside the topic's offsets"))
+        #expect(asked.stderr.contains("missing latest manifest"), "\(asked.stderr)")
         // With the manifest back, the export is whole and says nothing.
         try fixture.restoreNewestColdManifest(newest)
         let whole = CLI.run(["export", "--cold", "file://" + fixture.coldRoot, ChainFixture.topicName, "--quiet"])
