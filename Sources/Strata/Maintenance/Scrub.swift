@@ -4,9 +4,9 @@ import StrataBlob
 /// One thing `Lake.scrub` found in the cold store.
 public struct ScrubFinding: Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable, CaseIterable {
-        /// A cold object (`…/segments/*.seg.zst`) no current manifest or archive references.
+        /// A cold object (`…/segments/*.seg.zst`) no manifest version, archive or local copy references.
         case orphanObject
-        /// An archive manifest the current manifest does not reference.
+        /// An archive manifest no manifest version or local copy references.
         case orphanArchive
         /// The current manifest (or an archive) lists an object the store does not have.
         case missingObject
@@ -106,13 +106,16 @@ struct ScrubReferences: Sendable {
 
 extension Lake {
     /// Lists every object under `topics/` in the cold store and reports orphans (segment objects
-    /// and archive manifests the newest manifest of their topic, archives included, does not
-    /// reference), manifest entries whose object is missing, and gaps and overlaps between the
-    /// segments a manifest lists. Older manifest versions are listed as info only.
+    /// and archive manifests that no manifest version of their topic in the store, none of their
+    /// archives and not the lake's local copy references), objects the newest manifest lists that
+    /// are missing or have another size, a missing latest manifest (the local copy is newer than
+    /// the store's chain), and gaps and overlaps between the segments the newest manifest lists.
+    /// Older manifest versions are listed as info only.
     ///
     /// With `deleteOrphans`, orphans older than `graceMs` (by their store modification time and
-    /// the lake's clock) are deleted, after the newest manifest has been read again and has been
-    /// found still not to reference them. A topic whose manifest cannot be read is never touched.
+    /// the lake's clock) are deleted, after the manifests have been read again and have been
+    /// found still not to reference them. A topic whose manifests cannot all be read, or whose
+    /// latest manifest is missing, is never touched.
     /// - Parameters:
     ///   - deleteOrphans: delete old enough orphans; otherwise only report.
     ///   - graceMs: orphans modified less than this long ago are kept (an upload may not be
@@ -184,7 +187,9 @@ extension Lake {
         var orphans: [BlobInfo] = []
         for object in objects where !references.keys.contains(object.key) {
             guard let kind = objectKind(object.key, topic: topic), kind == .orphanObject || kind == .orphanArchive else { continue }
-            let what = references.manifestKey.map { "no reference in \($0) or its archives" } ?? "the topic has no manifest"
+            let what = references.manifestKey == nil
+                ? "the topic has no manifest yet (an upload before the first commit)"
+                : "no manifest version in the store, no archive and not the lake's local copy references it"
             report.findings.append(ScrubFinding(topic: topic, key: object.key, kind: kind, what: what,
                                                 sizeBytes: object.size, modifiedMs: object.modifiedMs))
             orphans.append(object)
