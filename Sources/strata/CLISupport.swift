@@ -51,8 +51,9 @@ struct TopicConfigOptions: ParsableArguments {
         config.durability = mode
         if let segmentBytes { config.segmentBytes = segmentBytes }
         if let segmentMs { config.segmentMs = segmentMs }
-        config.localRetentionBytes = localRetentionBytes
-        config.localRetentionMs = localRetentionMs
+        // Only flags given replace a default: nil means "not given", not "no bound" (issue 12.6).
+        if let localRetentionBytes { config.localRetentionBytes = localRetentionBytes }
+        if let localRetentionMs { config.localRetentionMs = localRetentionMs }
         try config.validate()
         return config
     }
@@ -85,13 +86,34 @@ func humanTime(_ ms: Int64?) -> String {
     return formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
 }
 
-/// Parses `--from-time`: milliseconds since the epoch or an ISO 8601 date-time.
+/// Parses `--from-time`: milliseconds since the epoch or an ISO 8601 date-time with a four-digit
+/// year. Anything outside what Strata stores is an error, never a different time: Foundation's
+/// ISO parser wraps a year like 300000000 around instead of failing (issue 12.8).
 func parseTimestamp(_ text: String, flag: String) throws -> Int64 {
     if let ms = Int64(text) { return ms }
+    let digits = text.drop { $0 == "-" || $0 == "+" }
+    if !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) {
+        throw ValidationError("\(flag) '\(text)' is outside the milliseconds since 1970 Strata stores "
+                              + "(\(Int64.min)...\(Int64.max))")
+    }
+    let year = text.prefix { $0.isASCII && $0.isNumber }
+    if text.first == "+" || text.first == "-" || (year.count > 4 && text.dropFirst(year.count).first == "-") {
+        throw ValidationError("\(flag) '\(text)': ISO 8601 years must be 0000 to 9999 (four digits); "
+                              + "for other times give milliseconds since 1970")
+    }
     let formatter = ISO8601DateFormatter()
     for options: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]] {
         formatter.formatOptions = options
-        if let date = formatter.date(from: text) { return Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+        guard let date = formatter.date(from: text) else { continue }
+        // The parser must have kept the year it was given (±1 for a zone offset across New Year):
+        // anything else is a wrapped date.
+        let back = ISO8601DateFormatter().string(from: date)
+        let backYear = back.prefix { $0.isASCII && $0.isNumber }
+        guard let given = Int(year), let parsed = Int(backYear), abs(parsed - given) <= 1 else {
+            throw ValidationError("\(flag) '\(text)' is outside the times this parser handles; "
+                                  + "give milliseconds since 1970")
+        }
+        return Int64((date.timeIntervalSince1970 * 1000).rounded())
     }
     throw ValidationError("\(flag) '\(text)' is neither milliseconds since 1970 nor an ISO 8601 time like 2026-01-31T12:00:00Z")
 }

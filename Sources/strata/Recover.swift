@@ -24,8 +24,14 @@ struct Recover: AsyncParsableCommand {
         let handle = try Lake.open(lake, cold: cold, options: options)
         let recovered: [RecoveredTopic]
         do { recovered = try await handle.recover(topics: topics.isEmpty ? nil : topics) } catch {
+            // The generic hint names a command that lists *local* topics; recover needs the cold ones.
+            let coldTopics = error.code == .notFound ? try? await handle.coldTopicNames() : nil
             await handle.close()
-            throw error
+            guard let coldTopics else { throw error }
+            let listed = coldTopics.isEmpty ? "it holds no topic" : "its topics: " + coldTopics.joined(separator: ", ")
+            printError("error: \(error.message) (\(listed)); nothing was recovered\n"
+                       + "hint: name topics the cold store holds, or give none to recover them all")
+            throw ExitCode(StrataCommand.exitCode(for: error.code))
         }
         await handle.close()
         for r in recovered {

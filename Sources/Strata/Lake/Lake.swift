@@ -235,7 +235,8 @@ func encodeJSON<T: Encodable>(_ value: T) throws(StrataError) -> [UInt8] {
 
 func decodeJSON<T: Decodable>(_ bytes: [UInt8], file: String) throws(StrataError) -> T {
     do { return try JSONDecoder().decode(T.self, from: Data(bytes)) } catch {
-        throw StrataError(.corrupt, "cannot decode \(T.self): \(error)", file: file)
+        throw StrataError(.corrupt, "\(file) is damaged: \(describeDecodingFailure(error, bytes: bytes)); "
+                              + "restore it from a backup or fix it by hand (nothing was changed)", file: file)
     }
 }
 

@@ -29,6 +29,12 @@ public struct VerifyProblem: Sendable, Hashable, CustomStringConvertible {
         case missingObject
         /// A segment held in both tiers differs between them.
         case tierMismatch
+        /// The lake's local copy of the manifest is newer than every manifest in the cold store:
+        /// the cold store lost its latest manifest (or the lake points at the wrong store).
+        case missingManifest
+        /// The local copy of the manifest is older than the cold store's latest (a crash between
+        /// a commit and saving the copy; the next offload refreshes it), so a warning.
+        case staleManifestCopy
     }
 
     public var topic: String
@@ -49,7 +55,7 @@ public struct VerifyProblem: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Warnings (rebuildable indexes, torn tails of the active segment) lose no data.
-    public var isWarning: Bool { kind == .badIndex || kind == .tornTail }
+    public var isWarning: Bool { kind == .badIndex || kind == .tornTail || kind == .staleManifestCopy }
 
     /// `topic location position kind: what`, the line `strata inspect verify` prints.
     public var description: String {
@@ -399,7 +405,9 @@ extension Lake {
         topic: String, progress: (@Sendable (VerifyProgress) -> Void)?, base: VerifyReport
     ) async throws(StrataError) -> (report: VerifyReport, segments: [ManifestSegment]) {
         var report = VerifyReport()
-        guard let manifest = try await verifyManifests(topic: topic, report: &report) else { return (report, []) }
+        let chain = try await verifyManifests(topic: topic, report: &report)
+        verifyLocalCopy(topic: topic, chain: chain, report: &report)
+        guard let manifest = chain.newest else { return (report, []) }
         let segments = try await verifyArchives(manifest, report: &report) + manifest.segments
         var previous: ManifestSegment? = nil
         for entry in segments {
@@ -418,8 +426,10 @@ extension Lake {
         return (report, segments)
     }
 
-    /// Decodes every manifest version of the topic; returns the newest that decodes.
-    private func verifyManifests(topic: String, report: inout VerifyReport) async throws(StrataError) -> Manifest? {
+    /// Decodes every manifest version of the topic.
+    private func verifyManifests(
+        topic: String, report: inout VerifyReport
+    ) async throws(StrataError) -> VerifiedManifests {
         let prefix = cold.layout.manifestPrefix(topic: topic)
         let store = cold.store
         let listed = try await cold.blob("list manifests", key: prefix, topic: topic) { try await store.listAll(prefix: prefix) }
@@ -427,20 +437,21 @@ extension Lake {
         for object in listed {
             if let version = try? cold.layout.parseManifestKey(object.key, topic: topic) { versions.append((version, object.key)) }
         }
-        var newest: Manifest? = nil
+        var chain = VerifiedManifests(newestListed: versions.map(\.0).max())
         for (version, key) in versions.sorted(by: { $0.0 > $1.0 }) {
             guard let bytes = try await fetchForVerify(key, topic: topic, what: "get manifest", report: &report) else { continue }
             report.manifestsChecked += 1
             report.bytesChecked += Int64(bytes.count)
             do throws(FormatError) {
                 let manifest = try Manifest.decode(bytes, expectedTopic: topic, expectedVersion: version)
-                if newest == nil { newest = manifest }
+                if chain.newest == nil { chain.newest = manifest }
+                chain.decoded[version] = manifest
             } catch {
                 report.add(VerifyProblem(topic: topic, location: key, position: nil, what: "manifest v\(version): \(error)",
                                          kind: .manifestInconsistent))
             }
         }
-        return newest
+        return chain
     }
 
     /// Reads and checks the archives `manifest` references; returns their segments in order.

@@ -25,11 +25,11 @@ struct InspectDump: AsyncParsableCommand {
 
     func run() async throws {
         let bytes: [UInt8]
-        do {
-            bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch {
-            FileHandle.standardError.write(Data("strata: cannot read \(path): \(error.localizedDescription)\n".utf8))
-            throw ExitCode(3)
+        switch readDumpInput(path) {
+        case .success(let read): bytes = read
+        case .failure(let failure):
+            printError("error: \(failure.message)")
+            throw ExitCode(failure.exitCode)
         }
         let dumper = Dumper(output: LineOutput(json: json), records: records, path: path)
         let valid = isColdObject(bytes) ? dumper.dumpColdObject(bytes) : dumper.dumpSegment(bytes)
