@@ -38,7 +38,8 @@ struct LakeOption: ParsableArguments {
 /// `Lake.openReadOnly`, so nothing is created, locked or changed and a running writer is no
 /// obstacle (issue 12 item 9). A missing lake is a `notFound` error.
 struct ReadLakeOption: ParsableArguments {
-    @Option(name: .long, help: "Lake directory (read only: nothing is created, locked or changed; a running writer is fine).")
+    @Option(name: .long,
+            help: "Lake directory (read only: nothing is created, locked or changed; a running writer is fine).")
     var lake: String
 
     func open() throws -> Lake { try Lake.openReadOnly(lake) }

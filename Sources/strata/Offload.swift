@@ -34,8 +34,8 @@ struct Offload: AsyncParsableCommand {
         await lake.close()
         if json {
             print(jsonLine(["segmentsOffloaded": report.segmentsOffloaded, "rawBytes": report.rawBytes,
-                            "objectBytes": report.objectBytes, "segmentsEvicted": report.segmentsEvicted, "cold": lake.coldURL,
-                            "coldSegmentsBefore": coldBefore, "coldSegments": coldAfter]))
+                            "objectBytes": report.objectBytes, "segmentsEvicted": report.segmentsEvicted,
+                            "cold": lake.coldURL, "coldSegmentsBefore": coldBefore, "coldSegments": coldAfter]))
         } else {
             let ratio = report.objectBytes > 0 ? String(format: "%.2f", Double(report.rawBytes) / Double(report.objectBytes)) : "-"
             print("offloaded \(report.segmentsOffloaded) segments now (\(humanBytes(report.rawBytes)) raw → "

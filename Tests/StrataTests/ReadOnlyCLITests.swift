@@ -15,7 +15,9 @@ import Testing
         var status: Int32
         var stdout: String
         var stderr: String
-        var lines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init) }
+        var lines: [String] {
+            stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        }
     }
 
     static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
@@ -43,7 +45,8 @@ import Testing
         drained.wait()
         process.waitUntilExit()
         let stderr = String(decoding: errData.withLock { $0 }, as: UTF8.self)
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: stderr)
+        let stdout = String(decoding: outData, as: UTF8.self)
+        return Result(status: process.terminationStatus, stdout: stdout, stderr: stderr)
     }
 
     /// Polls `condition` until it holds or `seconds` pass (the child processes run on their own
@@ -141,9 +144,10 @@ import Testing
     @Test func readCommandsOnAMissingLakeFailAndCreateNothing() async throws {
         try await withTempDirectory { dir in
             let missing = dir + "/no/such/dir"
-            for command in [["inspect", "topics"], ["inspect", "segments", "--lake", missing, "t"], ["inspect", "verify"],
-                            ["inspect", "manifest", "--lake", missing, "t"], ["consume", "--lake", missing, "t"]] {
-                let arguments = command.contains("--lake") ? command : command + ["--lake", missing]
+            let commands = [["inspect", "topics"], ["inspect", "segments", "t"], ["inspect", "verify"],
+                            ["inspect", "manifest", "t"], ["consume", "t"]]
+            for command in commands {
+                let arguments = command + ["--lake", missing]
                 let result = try Self.run(arguments)
                 #expect(result.status == 2, "\(arguments): \(result.stderr)")
                 #expect(result.stderr.contains("no lake at \(missing)"), "\(arguments): \(result.stderr)")
@@ -156,7 +160,8 @@ import Testing
         try await withTempDirectory { dir in
             let lake = dir + "/lake"
             #expect(try Self.run(["produce", "--lake", lake, "t"], stdin: Self.lines(0, 10)).status == 0)
-            #expect(try Self.run(["consume", "--lake", lake, "t", "--to-offset", "4"]).lines == (0..<4).map { "line-\($0)" })
+            let head = try Self.run(["consume", "--lake", lake, "t", "--to-offset", "4"])
+            #expect(head.lines == (0..<4).map { "line-\($0)" })
             let window = try Self.run(["consume", "--lake", lake, "t", "--from-offset", "2", "--to-offset", "5"])
             #expect(window.lines == ["line-2", "line-3", "line-4"])
             #expect(try Self.run(["consume", "--lake", lake, "t", "--to-offset", "99"]).lines.count == 10)
@@ -173,7 +178,8 @@ import Testing
     @Test func inspectAfterEvictionShowsBothTiersAndAnEmptyActiveSegment() async throws {
         try await withTempDirectory { dir in
             let lake = dir + "/lake"
-            let produced = try Self.run(["produce", "--lake", lake, "t", "--segment-bytes", "16384"], stdin: Self.lines(0, 3000))
+            let produced = try Self.run(["produce", "--lake", lake, "t", "--segment-bytes", "16384"],
+                                        stdin: Self.lines(0, 3000))
             #expect(produced.status == 0)
             let offload = try Self.run(["offload", "--lake", lake, "--evict", "--json"])
             #expect(offload.status == 0, "\(offload.stderr)")
@@ -200,7 +206,8 @@ import Testing
         try await withTempDirectory { dir in
             let lake = dir + "/lake"
             let cold = dir + "/cold-elsewhere"
-            let produced = try Self.run(["produce", "--lake", lake, "--cold", "file://" + cold, "t"], stdin: Self.lines(0, 20))
+            let produced = try Self.run(["produce", "--lake", lake, "--cold", "file://" + cold, "t"],
+                                        stdin: Self.lines(0, 20))
             #expect(produced.status == 0, "\(produced.stderr)")
             try FileManager.default.removeItem(atPath: cold)
 

@@ -40,7 +40,8 @@ struct LakeConfigFile: Codable, Equatable {
     static func load(paths: LakePaths) throws(StrataError) -> LakeConfigFile {
         let stored: LakeConfigFile = try decodeJSON(try FileIO.readWholeFile(paths.config), file: paths.config)
         guard stored.formatVersion == currentFormatVersion else {
-            throw StrataError(.corrupt, "lake format version \(stored.formatVersion) is not supported", file: paths.config)
+            throw StrataError(.corrupt, "lake format version \(stored.formatVersion) is not supported",
+                              file: paths.config)
         }
         return stored
     }

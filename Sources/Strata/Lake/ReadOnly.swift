@@ -36,7 +36,8 @@ extension Lake {
             throw StrataError(.notFound, "no lake at \(path): \(why)", file: paths.config)
         }
         guard options.manifestSegmentsMax >= 2 else {
-            throw StrataError(.invalidArgument, "manifestSegmentsMax must be at least 2, is \(options.manifestSegmentsMax)")
+            throw StrataError(.invalidArgument,
+                              "manifestSegmentsMax must be at least 2, is \(options.manifestSegmentsMax)")
         }
         let config = try LakeConfigFile.load(paths: paths)
         let store: any BlobStore
@@ -62,7 +63,8 @@ extension Lake {
 /// becomes a store that fails every call, so hot reads still work and cold reads say why.
 func openColdStoreReadOnly(_ url: ColdURL) throws(StrataError) -> any BlobStore {
     if case .file(let root) = url, !FileIO.exists(root) {
-        return UnreachableBlobStore(location: "file://" + root, reason: "the cold store directory \(root) does not exist")
+        return UnreachableBlobStore(location: "file://" + root,
+                                    reason: "the cold store directory \(root) does not exist")
     }
     return try openColdStore(url)
 }

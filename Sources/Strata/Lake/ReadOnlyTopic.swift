@@ -47,7 +47,8 @@ extension Topic {
         log: @escaping @Sendable (String) -> Void, cold: ColdTier, startOffset: Int64
     ) throws(StrataError) -> Topic {
         let view = ReadOnlyView(startOffset: startOffset)
-        let loader = ReadOnlySegmentLoader(topic: name, paths: paths, intervalBytes: config.indexIntervalBytes, view: view)
+        let loader = ReadOnlySegmentLoader(topic: name, paths: paths, intervalBytes: config.indexIntervalBytes,
+                                           view: view)
         let segments = try loader.load(known: [])
         return Topic(name: name, config: config, paths: paths, files: files, clock: clock, log: log, segments: segments,
                      cold: cold, readOnlyView: view)
@@ -80,7 +81,8 @@ extension Topic {
     public func refresh() throws(StrataError) -> Bool {
         guard let view = readOnlyView else { return false }
         let known = state.withLock { $0.segments }
-        let loader = ReadOnlySegmentLoader(topic: name, paths: paths, intervalBytes: config.indexIntervalBytes, view: view)
+        let loader = ReadOnlySegmentLoader(topic: name, paths: paths, intervalBytes: config.indexIntervalBytes,
+                                           view: view)
         let updated = try loader.load(known: known)
         for old in known where !updated.contains(where: { $0.baseOffset == old.baseOffset && $0.path == old.path }) {
             files.invalidate(old.path)
@@ -182,7 +184,8 @@ struct ReadOnlySegmentLoader {
             let decoded = withBytesResult(indexed) { raw throws(FormatError) in
                 try SparseIndex.decode(raw, expectedBaseOffset: base, segmentBytes: fileBytes)
             }
-            if case .success(let index) = decoded, let header = try? SegmentLoader.readHeader(path: path, topic: topic) {
+            if case .success(let index) = decoded,
+               let header = try? SegmentLoader.readHeader(path: path, topic: topic) {
                 record(nil, for: base)
                 return LocalSegment(baseOffset: base, path: path, indexPath: indexPath, createdMs: header.createdMs,
                                     index: index, sealed: true)
@@ -192,11 +195,13 @@ struct ReadOnlySegmentLoader {
         var segment = Self.empty(paths: paths, topic: topic, baseOffset: base, intervalBytes: intervalBytes)
         segment.sealed = sealed
         let header: SegmentHeader
-        do throws(FormatError) { header = try withBytes(bytes) { raw throws(FormatError) in try SegmentHeader.decode(raw) } } catch {
+        do throws(FormatError) {
+            header = try withBytes(bytes) { raw throws(FormatError) in try SegmentHeader.decode(raw) }
+        } catch {
             let torn = !sealed && bytes.count < SegmentHeader.size
+            let what = torn ? "the active segment is shorter than its header" : "\(error)"
             record(SegmentDamage(kind: torn ? .tornHeader : .corrupt, baseOffset: base, path: path, position: 0,
-                                 bytes: bytes.count, what: torn ? "the active segment is shorter than its header" : "\(error)"),
-                   for: base)
+                                 bytes: bytes.count, what: what), for: base)
             return segment
         }
         segment.createdMs = header.createdMs
@@ -205,7 +210,9 @@ struct ReadOnlySegmentLoader {
         }
         segment.index = SparseIndex.build(from: scan, baseOffset: base, intervalBytes: intervalBytes)
         record(scan.stopError.map { stop in
-            bytes.withUnsafeBytes { raw in classify(raw, basePosition: 0, scan: scan, stop: stop, segment: segment, sealed: sealed) }
+            bytes.withUnsafeBytes { raw in
+                classify(raw, basePosition: 0, scan: scan, stop: stop, segment: segment, sealed: sealed)
+            }
         }, for: base)
         return segment
     }

@@ -152,7 +152,9 @@ extension Lake {
 
     /// The topics to verify: `topic` alone (it must exist in one tier), or every local and cold
     /// topic (only the local ones, with `unreachable` set, when the cold store cannot be listed).
-    private func verifyTopicNames(_ topic: String?, unreachable: inout StrataError?) async throws(StrataError) -> [String] {
+    private func verifyTopicNames(
+        _ topic: String?, unreachable: inout StrataError?
+    ) async throws(StrataError) -> [String] {
         if let topic { try validateTopicName(topic) }
         let local = try topicNames()
         var cold: [String] = []

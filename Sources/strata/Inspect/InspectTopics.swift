@@ -100,17 +100,19 @@ struct TopicSummary {
         let records = start.map { "\(highWatermark - $0)" } ?? unknown
         return [name, startText, "\(highWatermark)", records, "\(highWatermark - localStart)", humanBytes(hotBytes),
                 coldRecords.map { "\($0)" } ?? unknown, cold.map { humanBytes($0.bytes) } ?? unknown,
-                notInCold.map { "\($0)" } ?? unknown, "\(hotSegments) hot, " + (cold.map { "\($0.segments)" } ?? unknown) + " cold",
+                notInCold.map { "\($0)" } ?? unknown,
+                "\(hotSegments) hot, " + (cold.map { "\($0.segments)" } ?? unknown) + " cold",
                 "\(damage)", durability]
     }
 
     var json: [String: Any] {
         func orNull(_ value: Int64?) -> Any { value.map { $0 as Any } ?? NSNull() }
-        return ["topic": name, "startOffset": orNull(start), "localStartOffset": localStart, "highWatermark": highWatermark,
-                "records": orNull(start.map { highWatermark - $0 }), "hotRecords": highWatermark - localStart,
-                "hotBytes": hotBytes, "segments": hotSegments, "bytes": hotBytes, "coldRecords": orNull(coldRecords),
-                "coldBytes": orNull(cold?.bytes), "coldSegments": cold.map { $0.segments as Any } ?? NSNull(),
-                "notInCold": orNull(notInCold), "coldReachable": cold != nil, "damage": damage, "durability": durability]
+        return ["topic": name, "startOffset": orNull(start), "localStartOffset": localStart,
+                "highWatermark": highWatermark, "records": orNull(start.map { highWatermark - $0 }),
+                "hotRecords": highWatermark - localStart, "hotBytes": hotBytes, "segments": hotSegments,
+                "bytes": hotBytes, "coldRecords": orNull(coldRecords), "coldBytes": orNull(cold?.bytes),
+                "coldSegments": cold.map { $0.segments as Any } ?? NSNull(), "notInCold": orNull(notInCold),
+                "coldReachable": cold != nil, "damage": damage, "durability": durability]
     }
 }
 
@@ -158,7 +160,8 @@ struct InspectSegments: AsyncParsableCommand {
         await lake.close()
         printRows(rows(local: local, cold: cold, damage: damage))
         if let unreachable {
-            printError("warning: cold store \(lake.coldURL) is unreachable, only hot segments are listed: \(unreachable)")
+            printError("warning: cold store \(lake.coldURL) is unreachable, only hot segments are listed: "
+                       + "\(unreachable)")
             throw ExitCode(3)
         }
     }
@@ -173,9 +176,12 @@ struct InspectSegments: AsyncParsableCommand {
         for s in local {
             let inCold = rows[s.baseOffset]?.last == s.lastOffset
             var state = s.sealed ? "sealed" : s.lastOffset < s.baseOffset ? "active (empty)" : "active"
-            if let d = damaged[s.baseOffset] { state += ", \(d.kind.rawValue) at byte \(d.position) (\(d.bytes) bytes)" }
-            rows[s.baseOffset] = Row(base: s.baseOffset, last: s.lastOffset, bytes: Int64(s.bytes), first: s.firstTimestamp,
-                                     max: s.maxTimestamp, hot: true, cold: inCold, state: state, damage: damaged[s.baseOffset])
+            if let d = damaged[s.baseOffset] {
+                state += ", \(d.kind.rawValue) at byte \(d.position) (\(d.bytes) bytes)"
+            }
+            rows[s.baseOffset] = Row(base: s.baseOffset, last: s.lastOffset, bytes: Int64(s.bytes),
+                                     first: s.firstTimestamp, max: s.maxTimestamp, hot: true, cold: inCold,
+                                     state: state, damage: damaged[s.baseOffset])
         }
         return rows.values.sorted { $0.base < $1.base }
     }
@@ -190,7 +196,8 @@ struct InspectSegments: AsyncParsableCommand {
                     "bytes": r.bytes, "firstTimestamp": r.first.map { $0 as Any } ?? NSNull(),
                     "maxTimestamp": r.max.map { $0 as Any } ?? NSNull(), "tier": tier, "state": r.state]
                 if let d = r.damage {
-                    object["damage"] = ["kind": d.kind.rawValue, "position": d.position, "bytes": d.bytes, "what": d.what]
+                    object["damage"] = ["kind": d.kind.rawValue, "position": d.position, "bytes": d.bytes,
+                                        "what": d.what]
                 }
                 print(jsonLine(object))
             } else {
