@@ -174,6 +174,32 @@ enum ReadOnlyFixture {
         }
     }
 
+    @Test func aPartialBatchThatBecomesWholeIsReadAfterRefresh() async throws {
+        try await withTempDirectory { dir in
+            let writer = try Lake.open(dir, options: Self.options(store: MemoryBlobStore()))
+            let topic = try writer.topic("t", creatingWith: topicConfig())
+            try await topic.append(offsetRecords(from: 0, count: 5))
+            let path = topic.segments()[0].path
+            await writer.close()
+            // A batch caught half-written by the reader, then finished by the writer.
+            let batch = BatchCodec.encode(baseOffset: 5, records: [Record(timestamp: 1, key: nil, value: bytes("v5"))])
+            let handle = try #require(FileHandle(forUpdatingAtPath: path))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data(batch.prefix(10)))
+
+            let lake = try Lake.openReadOnly(dir, options: Self.options(store: MemoryBlobStore()))
+            let view = try lake.topic("t")
+            #expect(view.damage.map(\.kind) == [.tornTail])
+            #expect(view.highWatermark == 5)
+            try handle.write(contentsOf: Data(batch.dropFirst(10)))
+            try handle.close()
+            #expect(try view.refresh())
+            #expect(view.damage.isEmpty)
+            #expect(try await Self.consume(view).map { string($0.value) } == (0..<6).map { "v\($0)" })
+            await lake.close()
+        }
+    }
+
     @Test func corruptionFollowedByValidBatchesIsCorruptNotTorn() async throws {
         try await withTempDirectory { dir in
             let writer = try Lake.open(dir, options: Self.options(store: MemoryBlobStore()))
