@@ -29,6 +29,20 @@ struct LakeOption: ParsableArguments {
         options.backgroundOffload = background
         return try Lake.open(lake, cold: cold, options: options)
     }
+
+    /// Opens the existing lake read-only (see `ReadLakeOption`); `--cold` is not consulted.
+    func openReadOnly() throws -> Lake { try Lake.openReadOnly(lake) }
+}
+
+/// `--lake DIR` of the commands that only read (`inspect`, `consume`): the lake is opened with
+/// `Lake.openReadOnly`, so nothing is created, locked or changed and a running writer is no
+/// obstacle (issue 12 item 9). A missing lake is a `notFound` error.
+struct ReadLakeOption: ParsableArguments {
+    @Option(name: .long,
+            help: "Lake directory (read only: nothing is created, locked or changed; a running writer is fine).")
+    var lake: String
+
+    func open() throws -> Lake { try Lake.openReadOnly(lake) }
 }
 
 struct TopicConfigOptions: ParsableArguments {

@@ -107,6 +107,7 @@ struct StrataCommand: AsyncParsableCommand {
         case .invalidArgument, .notFound, .offsetOutOfRange, .tooLarge: return 2
         case .corrupt: return 1
         case .io, .locked, .closed, .fenced: return 3
+        case .readOnly: return 2
         }
     }
 

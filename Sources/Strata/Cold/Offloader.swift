@@ -40,6 +40,7 @@ extension Topic {
     /// - Throws: `fenced` when another writer owns the topic's manifest; `io` after retries.
     @discardableResult
     public func offloadSealed(lagMs: Int64 = 0, wait: Bool = false) async throws(StrataError) -> OffloadReport {
+        try refuseIfReadOnly("offload")
         while try !beginOffload() {
             guard wait else { return OffloadReport() }
             try? await Task.sleep(nanoseconds: 5_000_000)

@@ -6,6 +6,7 @@ extension Topic {
     /// - Returns: the number of local segments deleted.
     @discardableResult
     public func applyRetention() async throws(StrataError) -> Int {
+        try refuseIfReadOnly("apply retention")
         let deleted = try deleteLocal { segment, sealedMs, sealedBytesAfter in
             if let ms = config.localRetentionMs, clock.nowMs() - sealedMs >= ms { return true }
             if let bytes = config.localRetentionBytes, sealedBytesAfter > bytes { return true }
@@ -18,7 +19,8 @@ extension Topic {
     /// Deletes every local sealed segment already committed to the cold tier (`offload --evict`).
     @discardableResult
     public func evictCommitted() async throws(StrataError) -> Int {
-        try deleteLocal { _, _, _ in true }
+        try refuseIfReadOnly("evict")
+        return try deleteLocal { _, _, _ in true }
     }
 
     /// Deletes sealed segments from the oldest while `shouldDelete(segment, sealedMs,

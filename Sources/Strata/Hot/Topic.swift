@@ -46,6 +46,9 @@ public final class Topic: Sendable {
     let cold: ColdTier
     let beforeGroupFsync: (@Sendable (Topic) -> Void)?
     let offload = Mutex(OffloadState())
+    /// Set for a topic of a read-only lake (ReadOnlyTopic.swift): what it found on disk; every
+    /// write is refused.
+    let readOnlyView: ReadOnlyView?
 
     struct SyncWaiter {
         var target: Int64
@@ -80,8 +83,9 @@ public final class Topic: Sendable {
 
     init(name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
          log: @escaping @Sendable (String) -> Void, segments: [LocalSegment], cold: ColdTier,
-         beforeGroupFsync: (@Sendable (Topic) -> Void)? = nil) {
+         beforeGroupFsync: (@Sendable (Topic) -> Void)? = nil, readOnlyView: ReadOnlyView? = nil) {
         self.name = name
+        self.readOnlyView = readOnlyView
         self.beforeGroupFsync = beforeGroupFsync
         self.cold = cold
         self.config = config
@@ -183,6 +187,7 @@ public final class Topic: Sendable {
     }
 
     private func checkWritable(_ s: TopicState) throws(StrataError) {
+        try refuseIfReadOnly("append or roll")
         if s.closed { throw StrataError(.closed, "topic is closed", topic: name) }
         if let failure = s.failure {
             throw StrataError(.closed, "topic stopped after an I/O failure; reopen the lake to recover", topic: name,

@@ -125,6 +125,7 @@ extension Lake {
     /// - Throws: `io` when the store cannot be listed or read (after retries); nothing is
     ///   deleted after a failure to re-read a manifest.
     public func scrub(deleteOrphans: Bool, graceMs: Int64 = 3_600_000) async throws(StrataError) -> ScrubReport {
+        if deleteOrphans { try refuseIfReadOnly("delete orphans") }
         let prefix = cold.layout.topicsPrefix
         let store = cold.store
         let listed = try await cold.blob("list objects", key: prefix, topic: nil) { try await store.listAll(prefix: prefix) }

@@ -35,6 +35,9 @@ public struct VerifyProblem: Sendable, Hashable, CustomStringConvertible {
         /// The local copy of the manifest is older than the cold store's latest (a crash between
         /// a commit and saving the copy; the next offload refreshes it), so a warning.
         case staleManifestCopy
+        /// The cold store could not be read (after retries): the cold tier was not checked, the
+        /// hot tier was.
+        case coldUnreachable
     }
 
     public var topic: String
@@ -128,25 +131,45 @@ extension Lake {
     public func verify(
         topic: String? = nil, progress: (@Sendable (VerifyProgress) -> Void)? = nil
     ) async throws(StrataError) -> VerifyReport {
-        let names = try await verifyTopicNames(topic)
+        var unreachable: StrataError? = nil
+        let names = try await verifyTopicNames(topic, unreachable: &unreachable)
         var report = VerifyReport()
         for name in names {
             let hot = try verifyHot(topic: name, progress: progress, base: report)
             report.merge(hot.report)
-            let cold = try await verifyCold(topic: name, progress: progress, base: report)
-            report.merge(cold.report)
-            report.merge(verifyBoundary(topic: name, hot: hot.segments, cold: cold.segments))
             report.topicsChecked += 1
+            // A cold outage must not hide what the hot tier holds (issue 12 item 4).
+            guard unreachable == nil else { continue }
+            do throws(StrataError) {
+                let cold = try await verifyCold(topic: name, progress: progress, base: report)
+                report.merge(cold.report)
+                report.merge(verifyBoundary(topic: name, hot: hot.segments, cold: cold.segments))
+            } catch where error.code == .io {
+                unreachable = error
+            }
+        }
+        if let unreachable {
+            report.add(VerifyProblem(topic: topic ?? "-", location: cold.location, position: nil,
+                                     what: "cold store unreachable, cold tier not checked: \(unreachable.message)",
+                                     kind: .coldUnreachable))
         }
         return report
     }
 
-    /// The topics to verify: `topic` alone (it must exist in one tier), or every local and cold topic.
-    private func verifyTopicNames(_ topic: String?) async throws(StrataError) -> [String] {
+    /// The topics to verify: `topic` alone (it must exist in one tier), or every local and cold
+    /// topic (only the local ones, with `unreachable` set, when the cold store cannot be listed).
+    private func verifyTopicNames(
+        _ topic: String?, unreachable: inout StrataError?
+    ) async throws(StrataError) -> [String] {
+        if let topic { try validateTopicName(topic) }
         let local = try topicNames()
-        let cold = try await coldTopicNames()
+        var cold: [String] = []
+        do throws(StrataError) { cold = try await coldTopicNames() } catch where error.code == .io {
+            // A topic that is not local can only be checked in the store.
+            if let topic, !local.contains(topic) { throw error }
+            unreachable = error
+        }
         guard let topic else { return Array(Set(local).union(cold)).sorted() }
-        try validateTopicName(topic)
         guard local.contains(topic) || cold.contains(topic) else {
             throw StrataError(.notFound, "topic '\(topic)' does not exist in \(path) nor in \(self.cold.location)", topic: topic)
         }

@@ -6,14 +6,14 @@ import Strata
 struct InspectManifest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "manifest", abstract: "Show a topic's latest cold-tier manifest.")
 
-    @OptionGroup var lakeOption: LakeOption
+    @OptionGroup var lakeOption: ReadLakeOption
     @Argument(help: "Topic name.")
     var topic: String
     @Flag(help: "Print the manifest JSON exactly as stored.")
     var json = false
 
     func run() async throws {
-        let lake = try lakeOption.open(background: false)
+        let lake = try lakeOption.open()
         let manifest: Manifest?
         do { manifest = try await lake.topic(topic).latestManifest(refresh: true) } catch {
             await lake.close()

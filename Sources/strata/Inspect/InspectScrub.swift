@@ -32,7 +32,8 @@ struct InspectScrub: AsyncParsableCommand {
 
     func run() async throws {
         try requireExistingLake(lakeOption.lake)
-        let lake = try lakeOption.open(background: false)
+        // Only deleting orphans writes: listing them works read-only, beside a running writer.
+        let lake = try deleteOrphans ? lakeOption.open(background: false) : lakeOption.openReadOnly()
         let report: ScrubReport
         do { report = try await lake.scrub(deleteOrphans: deleteOrphans, graceMs: graceMs) } catch {
             await lake.close()
