@@ -6,8 +6,11 @@ extension Topic {
     public func logStartOffset() async throws(StrataError) -> Int64 {
         let local = localStartOffset
         guard let manifest = try await cold.latestManifest(name) else { return local }
-        return min(local, max(manifest.logStartOffset, 0))
+        return max(deletedBelow, min(local, max(manifest.logStartOffset, 0)))
     }
+
+    /// The log start offset `deleteRecords` set (0 when never used): nothing below it is read.
+    var deletedBelow: Int64 { state.withLock { $0.logStartOffset } }
 
     /// Records from `offset` on, whichever tier holds them. A cold read returns at most one
     /// frame's records.
@@ -16,6 +19,10 @@ extension Topic {
     public func read(from offset: Int64, maxBytes: Int = Topic.readBytesDefault, readAhead: Bool = false)
         async throws(StrataError) -> ReadResult
     {
+        if offset < deletedBelow {
+            throw StrataError(.offsetOutOfRange, "offset \(offset) is below the log start offset (records deleted)",
+                              topic: name, validRange: try await logStartOffset()...highWatermark)
+        }
         for attempt in 0..<2 {
             let localStart = localStartOffset
             if offset >= localStart {
@@ -49,9 +56,9 @@ extension Topic {
         // Cold offsets all precede local ones, so a cold hit is the first in offset order.
         if let manifest = try await cold.latestManifest(name),
            let hit = try await cold.offset(forTimestamp: timestamp, topic: name, manifest: manifest) {
-            return hit
+            return max(hit, deletedBelow)
         }
-        return try localOffset(forTimestamp: timestamp)
+        return max(try localOffset(forTimestamp: timestamp), deletedBelow)
     }
 }
 
