@@ -6,7 +6,12 @@ import Strata
 struct Consume: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print records of a topic from an offset or a time, up to the high watermark.",
-        discussion: "Without --from-offset or --from-time it starts at the oldest record."
+        discussion: """
+            Without --from-offset or --from-time it starts at the oldest record.
+
+            Example:
+              strata consume --lake /data/lake clicks --from-offset 1000 --count 10 --format json
+            """
     )
 
     @OptionGroup var lakeOption: LakeOption

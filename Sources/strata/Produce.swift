@@ -9,7 +9,11 @@ struct Produce: AsyncParsableCommand {
         discussion: """
             Lines available together are appended as one batch (at most --batch-records). \
             Prints one JSON summary line: {"topic":…,"records":…,"firstOffset":…,"lastOffset":…}. \
-            Topic config flags apply only when the topic is created.
+            Topic config flags apply only when the topic is created; given for an existing topic with \
+            another value they are an error (change it with `strata topics alter-config`).
+
+            Example:
+              printf 'u1:click\\nu2:view\\n' | strata produce --lake /data/lake clicks --key-separator :
             """
     )
 
@@ -32,7 +36,16 @@ struct Produce: AsyncParsableCommand {
     func run() async throws {
         let config = try topicConfig.config()
         let lake = try lakeOption.open()
-        let handle = try lake.topic(topic, creatingWith: config)
+        let handle: Topic
+        do {
+            if try lake.topicNames().contains(topic) {
+                try topicConfig.checkAgrees(with: try lake.topic(topic).config, topic: topic, lake: lakeOption.lake)
+            }
+            handle = try lake.topic(topic, creatingWith: config)
+        } catch {
+            await lake.close()
+            throw error
+        }
         let acks = try acksTo.map(AckLog.init(path:))
         var first: Int64? = nil
         var last: Int64 = -1

@@ -12,6 +12,9 @@ struct InspectScrub: AsyncParsableCommand {
             bucket layout are info (prefixed 'info'). With --delete-orphans, orphans older than --grace-ms are \
             deleted after the newest manifest is read again; younger ones are kept (an upload may be in flight). \
             Exit codes: 0 clean (or every orphan deleted), 1 a problem remains, 2 usage, 3 I/O or store error.
+
+            Example:
+              strata inspect scrub --lake /data/lake --delete-orphans
             """
     )
 

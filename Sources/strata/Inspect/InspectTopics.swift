@@ -4,7 +4,12 @@ import Strata
 
 /// `strata inspect topics`: every topic with its offsets and size.
 struct InspectTopics: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "topics", abstract: "List the topics of a lake.")
+    static let configuration = CommandConfiguration(
+        commandName: "topics", abstract: "List the topics of a lake.",
+        discussion: """
+            Example:
+              strata inspect topics --lake /data/lake --json
+            """)
 
     @OptionGroup var lakeOption: LakeOption
     @Flag(help: "One JSON object per line.")
@@ -36,7 +41,11 @@ struct InspectTopics: AsyncParsableCommand {
 /// `strata inspect segments`: the segments of one topic in both tiers.
 struct InspectSegments: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "segments", abstract: "List the segments of a topic and their tier (hot, cold or both).")
+        commandName: "segments", abstract: "List the segments of a topic and their tier (hot, cold or both).",
+        discussion: """
+            Example:
+              strata inspect segments --lake /data/lake clicks
+            """)
 
     @OptionGroup var lakeOption: LakeOption
     @Argument(help: "Topic name.")

@@ -13,6 +13,9 @@ struct InspectVerify: AsyncParsableCommand {
             problem: TOPIC LOCATION POSITION KIND: WHAT (location = file path or object key, position = byte \
             in it, '-' when the whole file is concerned). Warnings (rebuildable index, torn tail of the active \
             segment) are printed but do not fail. Exit codes: 0 clean, 1 problem found, 2 usage, 3 I/O or store error.
+
+            Example:
+              strata inspect verify --lake /data/lake clicks
             """
     )
 
