@@ -69,7 +69,9 @@ extension TopicConfigOptions {
         if let durability { given.append(("--durability", "durability", durability)) }
         if let segmentBytes { given.append(("--segment-bytes", "segmentBytes", String(segmentBytes))) }
         if let segmentMs { given.append(("--segment-ms", "segmentMs", String(segmentMs))) }
-        if let localRetentionBytes { given.append(("--local-retention-bytes", "localRetentionBytes", String(localRetentionBytes))) }
+        if let localRetentionBytes {
+            given.append(("--local-retention-bytes", "localRetentionBytes", String(localRetentionBytes)))
+        }
         if let localRetentionMs { given.append(("--local-retention-ms", "localRetentionMs", String(localRetentionMs))) }
         for (flag, keyName, value) in given {
             guard let key = TopicConfigKey.named(keyName) else { continue }

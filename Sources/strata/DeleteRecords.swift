@@ -28,9 +28,12 @@ struct DeleteRecords: AsyncParsableCommand {
         let result = try await withLake(try lakeOption.open()) { lake in
             try await lake.topic(topic).deleteRecords(before: before)
         }
-        print(jsonLine(["topic": topic, "previousLogStartOffset": result.previousLogStartOffset,
-                        "logStartOffset": result.logStartOffset, "localSegmentsDeleted": result.localSegmentsDeleted,
-                        "coldObjectsDeleted": result.coldObjectsDeleted,
-                        "manifestVersion": result.manifestVersion.map { $0 as Any } ?? NSNull()]))
+        print(
+            jsonLine([
+                "topic": topic, "previousLogStartOffset": result.previousLogStartOffset,
+                "logStartOffset": result.logStartOffset, "localSegmentsDeleted": result.localSegmentsDeleted,
+                "coldObjectsDeleted": result.coldObjectsDeleted,
+                "manifestVersion": result.manifestVersion.map { $0 as Any } ?? NSNull(),
+            ]))
     }
 }

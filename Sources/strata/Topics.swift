@@ -87,7 +87,8 @@ struct TopicsCreate: AsyncParsableCommand {
 
 struct TopicsDescribe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "describe", abstract: "Show a topic's config and its offsets in each tier (every topic without TOPIC).",
+        commandName: "describe",
+        abstract: "Show a topic's config and its offsets in each tier (every topic without TOPIC).",
         discussion: """
             LOG-START is the first readable offset across both tiers; the hot tier holds \
             [HOT-START, HIGH-WATERMARK), the cold tier [COLD-START, COLD-END). A cold store that \
@@ -121,29 +122,39 @@ struct TopicsDescribe: AsyncParsableCommand {
     }
 
     private func describeObject(_ d: TopicDescription) -> [String: Any] {
-        let cold: Any = d.cold.map { c -> [String: Any] in
-            ["logStartOffset": c.logStartOffset, "nextOffset": c.nextOffset, "segments": c.segmentCount,
-             "archivedSegments": c.archivedSegmentCount, "objectBytes": c.objectBytes, "manifestVersion": c.manifestVersion]
-        } ?? NSNull()
-        return ["topic": d.name, "logStartOffset": d.logStartOffset, "highWatermark": d.highWatermark,
-                "hot": ["startOffset": d.localStartOffset, "segments": d.localSegmentCount, "bytes": d.localBytes],
-                "cold": cold, "coldError": d.coldError.map { $0.description as Any } ?? NSNull(),
-                "config": configObject(d.config)]
+        let cold: Any =
+            d.cold.map { c -> [String: Any] in
+                [
+                    "logStartOffset": c.logStartOffset, "nextOffset": c.nextOffset, "segments": c.segmentCount,
+                    "archivedSegments": c.archivedSegmentCount, "objectBytes": c.objectBytes,
+                    "manifestVersion": c.manifestVersion,
+                ]
+            } ?? NSNull()
+        return [
+            "topic": d.name, "logStartOffset": d.logStartOffset, "highWatermark": d.highWatermark,
+            "hot": ["startOffset": d.localStartOffset, "segments": d.localSegmentCount, "bytes": d.localBytes],
+            "cold": cold, "coldError": d.coldError.map { $0.description as Any } ?? NSNull(),
+            "config": configObject(d.config),
+        ]
     }
 
     private func printDescription(_ d: TopicDescription) {
         print("topic \(d.name): LOG-START \(d.logStartOffset)  HIGH-WATERMARK \(d.highWatermark)")
         print("  hot   HOT-START \(d.localStartOffset)  segments \(d.localSegmentCount)  \(humanBytes(d.localBytes))")
         if let c = d.cold {
-            print("  cold  COLD-START \(c.logStartOffset)  COLD-END \(c.nextOffset)  segments \(c.segmentCount)"
-                  + " (+\(c.archivedSegmentCount) archived)  \(humanBytes(c.objectBytes))  manifest v\(c.manifestVersion)")
+            print(
+                "  cold  COLD-START \(c.logStartOffset)  COLD-END \(c.nextOffset)  segments \(c.segmentCount)"
+                    + " (+\(c.archivedSegmentCount) archived)  \(humanBytes(c.objectBytes))"
+                    + "  manifest v\(c.manifestVersion)")
         } else if let error = d.coldError {
             print("  cold  unreadable: \(error)")
         } else {
             print("  cold  nothing offloaded yet")
         }
         var rows: [[String]] = []
-        for key in TopicConfigKey.all { rows.append(["  " + key.name, d.config.text(of: key), "applies " + key.effect.rawValue]) }
+        for key in TopicConfigKey.all {
+            rows.append(["  " + key.name, d.config.text(of: key), "applies " + key.effect.rawValue])
+        }
         printTable(["  CONFIG", "VALUE", "A CHANGE"], rows)
     }
 }
@@ -169,7 +180,7 @@ struct TopicsAlterConfig: AsyncParsableCommand {
             theirs): \(keys(.nextSegment)). To segments offloaded from now on: \(keys(.nextOffload)).
 
             Example:
-              strata topics alter-config --lake /data/lake clicks --set retentionMs=604800000 --set segmentBytes=67108864
+              strata topics alter-config --lake /data/lake clicks --set retention.ms=604800000 --set durability=async
             """
     )
 
@@ -194,7 +205,8 @@ struct TopicsAlterConfig: AsyncParsableCommand {
         }
         if applied.isEmpty { print("topic \(topic): no setting changed (the values were already set)") }
         for change in applied {
-            print("topic \(topic): \(change.key.name) \(change.oldValue) -> \(change.newValue) (applies \(change.key.effect.rawValue))")
+            print("topic \(topic): \(change.key.name) \(change.oldValue) -> \(change.newValue)"
+                  + " (applies \(change.key.effect.rawValue))")
         }
     }
 }
@@ -219,6 +231,7 @@ struct TopicsDelete: AsyncParsableCommand {
 
     func run() async throws {
         let deletion = try await withLake(try lakeOption.open()) { lake in try await lake.deleteTopic(topic) }
-        print("deleted topic \(topic): \(deletion.localFilesDeleted) local files, \(deletion.coldObjectsDeleted) cold objects")
+        print("deleted topic \(topic): \(deletion.localFilesDeleted) local files, "
+              + "\(deletion.coldObjectsDeleted) cold objects")
     }
 }

@@ -34,9 +34,10 @@ enum CLIRun {
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
         try process.run()
         process.waitUntilExit()
-        return Outcome(status: process.terminationStatus,
-                       stdout: (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? "",
-                       stderr: (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
+        return Outcome(
+            status: process.terminationStatus,
+            stdout: (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
     }
 }
 
@@ -57,10 +58,12 @@ struct CLIHelpTests {
         #expect(result.status == 0, "\(command): \(result.stderr)")
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         // An unknown subcommand's --help prints the root help: check this one answered.
-        #expect(lines.contains { $0.hasPrefix("USAGE: " + (["strata"] + command).joined(separator: " ")) },
-                "\(command): \(result.stdout.prefix(200))")
-        let example = try #require(lines.firstIndex { $0.trimmingCharacters(in: .whitespaces) == "Example:" },
-                                   "\(command) has no Example: block")
+        #expect(
+            lines.contains { $0.hasPrefix("USAGE: " + (["strata"] + command).joined(separator: " ")) },
+            "\(command): \(result.stdout.prefix(200))")
+        let example = try #require(
+            lines.firstIndex { $0.trimmingCharacters(in: .whitespaces) == "Example:" },
+            "\(command) has no Example: block")
         let next = lines.dropFirst(example + 1).first { !$0.trimmingCharacters(in: .whitespaces).isEmpty } ?? ""
         // The example runs this very command (after a pipe for produce).
         let invocation = (["strata"] + command).joined(separator: " ")

@@ -134,10 +134,13 @@ import Testing
             let old = try await lake.createTopic(Self.name, config: Self.small())
             try await old.append(offsetRecords(from: 0, count: 10))
             let changes = try await lake.alterTopicConfig(
-                Self.name, set: [("segment.bytes", "2048"), ("durability", "sync"), ("retentionMs", "none"),
-                                 ("localRetentionBytes", "4096")])
+                Self.name,
+                set: [
+                    ("segment.bytes", "2048"), ("durability", "sync"), ("retentionMs", "none"),
+                    ("localRetentionBytes", "4096"), ("retention.bytes", "1000000000"),
+                ])
             // retentionMs was already unbounded: only real changes are reported, each with its effect.
-            #expect(changes.map(\.key.name) == ["segmentBytes", "durability", "localRetentionBytes"])
+            #expect(changes.map(\.key.name) == ["segmentBytes", "durability", "localRetentionBytes", "retentionBytes"])
             #expect(changes.first?.oldValue == "4096" && changes.first?.newValue == "2048")
             #expect(changes.allSatisfy { $0.key.effect == .atOnce })
             // The handle taken before the change is closed; a new one has the new config.
@@ -151,12 +154,18 @@ import Testing
             for _ in 0..<10 { try await topic.append([ProducerRecord(value: Array(repeating: 7, count: 400))]) }
             #expect(topic.segments().count >= 2)
             #expect(topic.segments().dropLast().allSatisfy { $0.bytes <= 2048 })
+            // The next manifest carries the new settings for the bucket's readers.
+            _ = try await lake.offload()
+            #expect(try await ColdFixture.storedManifest(store)?.config.retentionBytes == 1_000_000_000)
             await lake.close()
         }
         let reopened = try Lake.open(dir, options: ColdFixture.options(store: store))
         let topic = try reopened.topic(Self.name)
         #expect(topic.config.segmentBytes == 2048 && topic.config.durability == .sync)
-        #expect(try readAll(topic).count == 20)
+        var cursor = try await Cursor(topic: topic, start: .earliest)
+        #expect(try await ColdFixture.readAll(&cursor, until: 20).count == 20)
+        // localRetentionBytes=4096 applied: the offloaded segments beyond it left the disk.
+        #expect(topic.segments().reduce(0) { $0 + ($1.sealed ? $1.bytes : 0) } <= 4096)
         await reopened.close()
     }
 
@@ -281,7 +290,13 @@ import Testing
             await lake.close()
         }
         // The bucket's readers see the new log start too.
-        let log = try ColdLog.open("file:///unused", options: { var o = ColdLogOptions(); o.store = store; return o }())
+        let log = try ColdLog.open(
+            "file:///unused",
+            options: {
+                var o = ColdLogOptions()
+                o.store = store
+                return o
+            }())
         #expect(try await log.offsets(Self.name) == target..<3_000)
         // And a restarted lake still refuses the deleted records, even those left in a local segment.
         let lake = try Lake.open(dir, options: ColdFixture.options(store: store))
@@ -400,8 +415,10 @@ struct TopicAdminCLITests {
     @Test func createDescribeAlterAndDeleteATopic() async throws {
         try await withTempDirectory { dir in
             let lake = dir + "/lake"
-            let created = try CLIRun.strata(["topics", "create", "--lake", lake, "clicks", "--segment-bytes", "2048",
-                                             "--set", "retention.ms=604800000"])
+            let created = try CLIRun.strata([
+                "topics", "create", "--lake", lake, "clicks", "--segment-bytes", "2048",
+                "--set", "retention.ms=604800000",
+            ])
             #expect(created.status == 0, "\(created.stderr)")
             let twice = try CLIRun.strata(["topics", "create", "--lake", lake, "clicks"])
             #expect(twice.status == 2 && twice.stderr.contains("already exists"))
@@ -420,20 +437,26 @@ struct TopicAdminCLITests {
             let text = try CLIRun.strata(["topics", "describe", "--lake", lake])
             #expect(text.status == 0 && text.stdout.contains("topic clicks: LOG-START 0  HIGH-WATERMARK 300"))
 
-            let bad = try CLIRun.strata(["topics", "alter-config", "--lake", lake, "clicks", "--set", "segmentBytes=tiny"])
+            let bad = try CLIRun.strata([
+                "topics", "alter-config", "--lake", lake, "clicks", "--set", "segmentBytes=tiny",
+            ])
             #expect(bad.status == 2 && bad.stderr.contains("segmentBytes"))
-            let altered = try CLIRun.strata(["topics", "alter-config", "--lake", lake, "clicks",
-                                             "--set", "segmentBytes=8192", "--set", "durability=async"])
+            let altered = try CLIRun.strata([
+                "topics", "alter-config", "--lake", lake, "clicks",
+                "--set", "segmentBytes=8192", "--set", "durability=async",
+            ])
             #expect(altered.status == 0, "\(altered.stderr)")
             #expect(altered.stdout.contains("segmentBytes 2048 -> 8192 (applies at once)"))
-            let after = try Self.json(try CLIRun.strata(["topics", "describe", "--lake", lake, "clicks", "--json"]).stdout)
+            let after = try Self.json(
+                try CLIRun.strata(["topics", "describe", "--lake", lake, "clicks", "--json"]).stdout)
             #expect((after["config"] as? [String: Any])?["durability"] as? String == "async")
 
             let deleted = try CLIRun.strata(["topics", "delete", "--lake", lake, "clicks"])
             #expect(deleted.status == 0, "\(deleted.stderr)")
             #expect(!FileManager.default.fileExists(atPath: lake + "/topics/clicks"))
-            #expect((try? FileManager.default.subpathsOfDirectory(atPath: lake + "/cold/topics/clicks"))?
-                .allSatisfy { !$0.hasSuffix(".json") && !$0.hasSuffix(".zst") } ?? true)
+            #expect(
+                (try? FileManager.default.subpathsOfDirectory(atPath: lake + "/cold/topics/clicks"))?
+                    .allSatisfy { !$0.hasSuffix(".json") && !$0.hasSuffix(".zst") } ?? true)
             let missing = try CLIRun.strata(["topics", "describe", "--lake", lake, "clicks"])
             #expect(missing.status == 2)
             let noLake = try CLIRun.strata(["topics", "describe", "--lake", dir + "/nothing"])
@@ -446,14 +469,19 @@ struct TopicAdminCLITests {
     @Test func configFlagsThatDisagreeWithAnExistingTopicAreAnError() async throws {
         try await withTempDirectory { dir in
             let lake = dir + "/lake"
-            #expect(try CLIRun.strata(["produce", "--lake", lake, "t", "--segment-bytes", "4096"], stdin: "a\n").status == 0)
-            let differs = try CLIRun.strata(["produce", "--lake", lake, "t", "--segment-bytes", "1048576"], stdin: "b\n")
+            #expect(
+                try CLIRun.strata(["produce", "--lake", lake, "t", "--segment-bytes", "4096"], stdin: "a\n").status == 0
+            )
+            let differs = try CLIRun.strata(
+                ["produce", "--lake", lake, "t", "--segment-bytes", "1048576"], stdin: "b\n")
             #expect(differs.status == 2)
-            #expect(differs.stderr.contains("--segment-bytes 1048576") && differs.stderr.contains("topics alter-config"))
+            #expect(
+                differs.stderr.contains("--segment-bytes 1048576") && differs.stderr.contains("topics alter-config"))
             let durability = try CLIRun.strata(["produce", "--lake", lake, "t", "--durability", "async"], stdin: "b\n")
             #expect(durability.status == 2 && durability.stderr.contains("--durability"))
-            let same = try CLIRun.strata(["produce", "--lake", lake, "t", "--segment-bytes", "4096", "--durability", "sync"],
-                                         stdin: "c\n")
+            let same = try CLIRun.strata(
+                ["produce", "--lake", lake, "t", "--segment-bytes", "4096", "--durability", "sync"],
+                stdin: "c\n")
             #expect(same.status == 0, "\(same.stderr)")
             let all = try CLIRun.strata(["consume", "--lake", lake, "t"])
             #expect(all.stdout == "a\nc\n")
@@ -463,14 +491,18 @@ struct TopicAdminCLITests {
     @Test func deleteRecordsAdvancesTheLogStart() async throws {
         try await withTempDirectory { dir in
             let lake = dir + "/lake"
-            #expect(try CLIRun.strata(["topics", "create", "--lake", lake, "t", "--segment-bytes", "1024"]).status == 0)
-            for _ in 0..<4 { #expect(try CLIRun.strata(["produce", "--lake", lake, "t"], stdin: Self.lines(100)).status == 0) }
+            #expect(
+                try CLIRun.strata(["topics", "create", "--lake", lake, "t", "--segment-bytes", "1024"]).status == 0)
+            for _ in 0..<4 {
+                #expect(try CLIRun.strata(["produce", "--lake", lake, "t"], stdin: Self.lines(100)).status == 0)
+            }
             #expect(try CLIRun.strata(["offload", "--lake", lake]).status == 0)
             let out = try CLIRun.strata(["delete-records", "--lake", lake, "t", "--before", "250"])
             #expect(out.status == 0, "\(out.stderr)")
             let result = try Self.json(out.stdout)
             #expect(result["logStartOffset"] as? Int == 250 && result["previousLogStartOffset"] as? Int == 0)
-            #expect((result["localSegmentsDeleted"] as? Int ?? 0) >= 1 && (result["coldObjectsDeleted"] as? Int ?? 0) >= 1)
+            #expect(
+                (result["localSegmentsDeleted"] as? Int ?? 0) >= 1 && (result["coldObjectsDeleted"] as? Int ?? 0) >= 1)
             let below = try CLIRun.strata(["consume", "--lake", lake, "t", "--from-offset", "249"])
             #expect(below.status == 2 && below.stderr.contains("offsetOutOfRange"))
             let first = try CLIRun.strata(["consume", "--lake", lake, "t", "--count", "1"])

@@ -236,6 +236,8 @@ extension Topic {
         next.nextOffset = entry.lastOffset + 1
         // Records `deleteRecords` removed stay unreadable from the bucket too.
         next.logStartOffset = max(next.logStartOffset, min(deletedBelow, next.nextOffset))
+        // The bucket's readers (and `recover`) see the topic's settings as `alter-config` left them.
+        next.config = manifestConfig()
         next.createdMs = clock.nowMs()
         if next.segments.count > cold.manifestSegmentsMax {
             // Spill down to half the bound, so the next spill is many commits away.

@@ -24,7 +24,9 @@ extension Topic {
     /// Deletes sealed segments from the oldest while `shouldDelete(segment, sealedMs,
     /// sealedBytesBeforeDeleting)` holds and the segment is committed (`uncommittedToo`: also
     /// when it is not, for records deleted on purpose by `deleteRecords`).
-    func deleteLocal(uncommittedToo: Bool = false, _ shouldDelete: (LocalSegment, Int64, Int64) -> Bool) throws(StrataError) -> Int {
+    func deleteLocal(
+        uncommittedToo: Bool = false, _ shouldDelete: (LocalSegment, Int64, Int64) -> Bool
+    ) throws(StrataError) -> Int {
         let committed = uncommittedToo ? Int64.max : offload.withLock { $0.committedOffset } ?? Int64.min
         var deleted = 0
         while true {
@@ -89,7 +91,9 @@ extension Topic {
         // Retention spans both tiers: local copies below the new log start go too, or reads
         // would still serve them from the hot tier.
         let logStart = manifest.logStartOffset
-        let deleted = try deleteLocal(uncommittedToo: uncommittedToo) { segment, _, _ in segment.nextOffset <= logStart }
+        let deleted = try deleteLocal(uncommittedToo: uncommittedToo) { segment, _, _ in
+            segment.nextOffset <= logStart
+        }
         guard !removedKeys.isEmpty else { return deleted }
         let store = cold.store
         try await cold.blob("delete expired objects", key: removedKeys.first, topic: name) {

@@ -29,8 +29,9 @@ extension Topic {
         let end = highWatermark
         let previous = try await logStartOffset()
         guard offset >= 0, offset <= end else {
-            throw StrataError(.offsetOutOfRange, "delete-records offset \(offset) is outside the log; nothing was changed",
-                              topic: name, validRange: previous...end)
+            throw StrataError(
+                .offsetOutOfRange, "delete-records offset \(offset) is outside the log; nothing was changed",
+                topic: name, validRange: previous...end)
         }
         // Offload and retention commit manifests too: hold their slot so commits stay in order.
         while try !beginOffload() { try? await Task.sleep(nanoseconds: 5_000_000) }
@@ -41,15 +42,19 @@ extension Topic {
         let target = max(offset, deletedBelow)
         if target > deletedBelow { try persistLogStart(target) }
         try rollIfOnlyDeleted(below: target)
-        var result = DeleteRecordsResult(previousLogStartOffset: previous, logStartOffset: target, localSegmentsDeleted: 0,
-                                         coldObjectsDeleted: 0, manifestVersion: nil)
+        var result = DeleteRecordsResult(
+            previousLogStartOffset: previous, logStartOffset: target, localSegmentsDeleted: 0,
+            coldObjectsDeleted: 0, manifestVersion: nil)
         if let (manifest, removedKeys) = try await manifestAdvanced(to: target) {
-            result.localSegmentsDeleted = try await commitLogStart(manifest, removedKeys: removedKeys, uncommittedToo: true)
+            result.localSegmentsDeleted = try await commitLogStart(
+                manifest, removedKeys: removedKeys, uncommittedToo: true)
             offload.withLock { $0.committedOffset = manifest.nextOffset }
             result.coldObjectsDeleted = removedKeys.count
             result.manifestVersion = manifest.version + 1
         }
-        result.localSegmentsDeleted += try deleteLocal(uncommittedToo: true) { segment, _, _ in segment.nextOffset <= target }
+        result.localSegmentsDeleted += try deleteLocal(uncommittedToo: true) { segment, _, _ in
+            segment.nextOffset <= target
+        }
         result.logStartOffset = try await logStartOffset()
         return result
     }
@@ -62,8 +67,9 @@ extension Topic {
         let bytes = try FileIO.readWholeFile(path)
         let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let offset = Int64(text), offset >= 0 else {
-            throw StrataError(.corrupt, "log start offset file holds '\(text.prefix(40))', not an offset", topic: name,
-                              file: path)
+            throw StrataError(
+                .corrupt, "log start offset file holds '\(text.prefix(40))', not an offset", topic: name,
+                file: path)
         }
         state.withLock { $0.logStartOffset = offset }
     }
@@ -105,7 +111,8 @@ extension Topic {
             // Nothing left in the cold tier: it resumes where the first remaining local segment
             // starts, which the offloader uploads next (its records below `target` stay
             // unreadable: the offloader keeps the log start at `deletedBelow`).
-            let resume = state.withLock { s in s.segments.dropLast().first { $0.nextOffset > target } ?? s.active }.baseOffset
+            let resume = state.withLock { s in s.segments.dropLast().first { $0.nextOffset > target } ?? s.active }
+                .baseOffset
             manifest.nextOffset = max(manifest.nextOffset, resume)
             manifest.logStartOffset = manifest.nextOffset
         } else {

@@ -100,19 +100,22 @@ extension Lake {
         try validateTopicName(name)
         try config.validate()
         if FileIO.exists(paths.topicConfig(name)) {
-            throw StrataError(.invalidArgument, "topic '\(name)' already exists in \(path)", topic: name,
-                              file: paths.topicConfig(name))
+            throw StrataError(
+                .invalidArgument, "topic '\(name)' already exists in \(path)", topic: name,
+                file: paths.topicConfig(name))
         }
         try refuseIfDeleting(name)
         if FileIO.exists(paths.topicDirectory(name)), !(try FileIO.listDirectory(paths.topicDirectory(name)).isEmpty) {
-            throw StrataError(.invalidArgument, "\(paths.topicDirectory(name)) holds files but no topic.json; move it aside first",
-                              topic: name, file: paths.topicDirectory(name))
+            throw StrataError(
+                .invalidArgument, "\(paths.topicDirectory(name)) holds files but no topic.json; move it aside first",
+                topic: name, file: paths.topicDirectory(name))
         }
         if let manifest = try await cold.latestManifest(name, refresh: true) {
-            throw StrataError(.invalidArgument,
-                              "cold store \(cold.location) already holds topic '\(name)' (offsets "
-                                  + "\(manifest.logStartOffset)..<\(manifest.nextOffset)): `strata recover` rebuilds it, "
-                                  + "`strata topics delete` removes it", topic: name)
+            throw StrataError(
+                .invalidArgument,
+                "cold store \(cold.location) already holds topic '\(name)' (offsets "
+                    + "\(manifest.logStartOffset)..<\(manifest.nextOffset)): `strata recover` rebuilds it, "
+                    + "`strata topics delete` removes it", topic: name)
         }
         return try topic(name, creatingWith: config)
     }
@@ -124,7 +127,8 @@ extension Lake {
         let handle = try topic(name)
         let segments = handle.segments()
         var description = TopicDescription(
-            name: name, config: handle.config, logStartOffset: handle.localStartOffset, highWatermark: handle.highWatermark,
+            name: name, config: handle.config, logStartOffset: handle.localStartOffset,
+            highWatermark: handle.highWatermark,
             localStartOffset: handle.localStartOffset, localSegmentCount: segments.count,
             localBytes: segments.reduce(Int64(0)) { $0 + Int64($1.bytes) }, cold: nil, coldError: nil)
         do throws(StrataError) {
@@ -133,7 +137,8 @@ extension Lake {
                     logStartOffset: manifest.logStartOffset, nextOffset: manifest.nextOffset,
                     segmentCount: manifest.segments.count,
                     archivedSegmentCount: manifest.archives.reduce(0) { $0 + $1.segmentCount },
-                    objectBytes: manifest.segments.reduce(Int64(0)) { $0 + $1.objectBytes }, manifestVersion: manifest.version)
+                    objectBytes: manifest.segments.reduce(Int64(0)) { $0 + $1.objectBytes },
+                    manifestVersion: manifest.version)
             }
             description.logStartOffset = try await handle.logStartOffset()
         } catch {
@@ -161,14 +166,17 @@ extension Lake {
         for (keyName, value) in changes {
             guard let key = TopicConfigKey.named(keyName) else {
                 let known = TopicConfigKey.all.map(\.name).joined(separator: ", ")
-                throw StrataError(.invalidArgument, "unknown topic config key '\(keyName)' (known keys: \(known))", topic: name)
+                throw StrataError(
+                    .invalidArgument, "unknown topic config key '\(keyName)' (known keys: \(known))", topic: name)
             }
             guard seen.insert(key.name).inserted else {
                 throw StrataError(.invalidArgument, "topic config key \(key.name) is given twice", topic: name)
             }
             let old = config.text(of: key)
             try config.set(key, to: value, topic: name)
-            if config.text(of: key) != old { applied.append(.init(key: key, oldValue: old, newValue: config.text(of: key))) }
+            if config.text(of: key) != old {
+                applied.append(.init(key: key, oldValue: old, newValue: config.text(of: key)))
+            }
         }
         do throws(StrataError) { try config.validate() } catch {
             throw StrataError(.invalidArgument, error.message + "; nothing was changed", topic: name)
@@ -191,7 +199,8 @@ extension Lake {
         try validateTopicName(name)
         let local = FileIO.exists(paths.topicConfig(name)) || FileIO.exists(paths.topicDeletionMarker(name))
         if !local, try await cold.latestManifest(name, refresh: true) == nil {
-            throw StrataError(.notFound, "topic '\(name)' does not exist in \(path) nor in \(cold.location)", topic: name)
+            throw StrataError(
+                .notFound, "topic '\(name)' does not exist in \(path) nor in \(cold.location)", topic: name)
         }
         if let open = registry.topics.withLock({ $0[name] }) { try await retire(open) }
         if FileIO.exists(paths.topicConfig(name)) {
@@ -209,8 +218,9 @@ extension Lake {
     /// Refuses to use a topic whose deletion began and did not finish.
     func refuseIfDeleting(_ name: String) throws(StrataError) {
         guard FileIO.exists(paths.topicDeletionMarker(name)) else { return }
-        throw StrataError(.invalidArgument, "topic '\(name)' is being deleted; `strata topics delete \(name)` finishes it",
-                          topic: name, file: paths.topicDeletionMarker(name))
+        throw StrataError(
+            .invalidArgument, "topic '\(name)' is being deleted; `strata topics delete \(name)` finishes it",
+            topic: name, file: paths.topicDeletionMarker(name))
     }
 
     /// Closes `topic` for good: waits for its offload or retention pass, keeps the offload slot
@@ -230,7 +240,9 @@ extension Lake {
     private func deleteColdTopic(_ name: String) async throws(StrataError) -> Int {
         let prefix = cold.layout.topicsPrefix + name + "/"
         let store = cold.store
-        let listed = try await cold.blob("list topic objects", key: prefix, topic: name) { try await store.listAll(prefix: prefix) }
+        let listed = try await cold.blob("list topic objects", key: prefix, topic: name) {
+            try await store.listAll(prefix: prefix)
+        }
         var manifests: [(UInt64, String)] = []
         var others: [String] = []
         for object in listed {
@@ -255,7 +267,9 @@ extension Lake {
             cold.footers.remove(relative)
         }
         if !others.isEmpty {
-            try await cold.blob("delete topic objects", key: others.first, topic: name) { try await store.delete(others) }
+            try await cold.blob("delete topic objects", key: others.first, topic: name) {
+                try await store.delete(others)
+            }
         }
         return listed.count
     }
@@ -314,7 +328,8 @@ extension TopicConfig {
     /// Sets `key` from its text; throws `invalidArgument` naming the key for a bad value.
     mutating func set(_ key: TopicConfigKey, to text: String, topic: String?) throws(StrataError) {
         func bad(_ why: String) -> StrataError {
-            StrataError(.invalidArgument, "topic config key \(key.name): '\(text)' \(why); nothing was changed", topic: topic)
+            StrataError(
+                .invalidArgument, "topic config key \(key.name): '\(text)' \(why); nothing was changed", topic: topic)
         }
         if key.name == "durability" {
             guard let mode = Durability(rawValue: text) else { throw bad("is not sync or async") }
