@@ -334,6 +334,42 @@ import Testing
         }
     }
 
+    /// Segments spilled into archive manifests leave with their archive once wholly below.
+    @Test func deleteRecordsDropsArchivesWhollyBelowTheNewLogStart() async throws {
+        let dir = try ColdFixture.makeDirectory()
+        defer { ColdFixture.remove(dir) }
+        let store = MemoryBlobStore()
+        var options = ColdFixture.options(store: store)
+        options.manifestSegmentsMax = 4
+        let lake = try Lake.open(dir, options: options)
+        let topic = try await lake.createTopic(Self.name, config: Self.small())
+        for start in stride(from: 0, to: 4_000, by: 500) {
+            try await ColdFixture.produce(topic, start..<(start + 500), batch: 100)
+            _ = try await lake.offload(evict: true)
+        }
+        let before = try #require(try await ColdFixture.storedManifest(store))
+        #expect(before.archives.count >= 2)
+        let firstArchive = before.archives[0]
+        let archived = try await ColdFixture.allSegments(before, store: store).filter {
+            $0.lastOffset <= firstArchive.lastOffset
+        }
+        let target = before.archives[1].baseOffset + 1
+        let result = try await topic.deleteRecords(before: target)
+        #expect(result.coldObjectsDeleted == archived.count + 1)
+        let after = try #require(try await ColdFixture.storedManifest(store))
+        #expect(after.archives.first == before.archives[1] && after.logStartOffset == target)
+        for key in [firstArchive.key] + archived.map(\.key) {
+            let gone = await #expect(throws: BlobError.self) { _ = try await store.head(key) }
+            #expect(gone?.code == .notFound, "\(key)")
+        }
+        var cursor = try await Cursor(topic: topic, start: .earliest)
+        let records = try await ColdFixture.readAll(&cursor, until: 4_000)
+        #expect(ColdFixture.firstMismatch(records, Int(target)..<4_000) == nil)
+        let report = try await lake.verify()
+        #expect(report.problems.isEmpty, "\(report.problems)")
+        await lake.close()
+    }
+
     @Test func deleteRecordsOutsideTheLogIsATypedErrorThatChangesNothing() async throws {
         let store = MemoryBlobStore()
         try await Self.withLake(store: store) { lake, dir in
