@@ -10,7 +10,7 @@ struct Consume: AsyncParsableCommand {
             Without --from-offset or --from-time it starts at the oldest record.
 
             Example:
-              strata consume --lake /data/lake clicks --from-offset 1000 --count 10 --format json
+              strata consume --lake /lake clicks --from-offset 1000 --count 10 --format json
             """
     )
 

@@ -14,7 +14,7 @@ struct DeleteRecords: AsyncParsableCommand {
             watermark]; one at or below the current log start changes nothing. Prints one JSON line.
 
             Example:
-              strata delete-records --lake /data/lake clicks --before 50000
+              strata delete-records --lake /lake clicks --before 50000
             """
     )
 

@@ -20,7 +20,7 @@ struct Export: AsyncParsableCommand {
             3 I/O or store error.
 
             Example:
-              strata export --cold file:///data/lake/cold clicks --from-offset 0 --to-offset 999 --format csv
+              strata export --cold file:///lake/cold clicks --to-offset 999 --format csv
             """
     )
 

@@ -11,7 +11,7 @@ struct Offload: AsyncParsableCommand {
             those offsets go to the cold tier.
 
             Example:
-              strata offload --lake /data/lake clicks --evict
+              strata offload --lake /lake clicks --evict
             """
     )
 

@@ -13,7 +13,7 @@ struct Produce: AsyncParsableCommand {
             another value they are an error (change it with `strata topics alter-config`).
 
             Example:
-              printf 'u1:click\\nu2:view\\n' | strata produce --lake /data/lake clicks --key-separator :
+              printf 'u1:a\\nu2:b\\n' | strata produce --lake /lake clicks --key-separator :
             """
     )
 

@@ -15,7 +15,7 @@ struct StrataCommand: AsyncParsableCommand {
             Exit codes: 0 ok, 1 problem found, 2 usage error, 3 I/O or store error.
 
             Example:
-              seq 3 | strata produce --lake /tmp/lake clicks && strata consume --lake /tmp/lake clicks
+              seq 3 | strata produce --lake /tmp/lake t && strata consume --lake /tmp/lake t
             """,
         version: strataVersion,
         subcommands: [Demo.self, Produce.self, Consume.self, Offload.self, Recover.self, Export.self, Topics.self,
@@ -77,7 +77,7 @@ struct Inspect: AsyncParsableCommand {
         abstract: "Browse and verify segments, cold objects and manifests.",
         discussion: """
             Example:
-              strata inspect verify --lake /data/lake
+              strata inspect verify --lake /lake
             """,
         subcommands: [InspectDump.self, InspectTopics.self, InspectSegments.self, InspectManifest.self, InspectVerify.self, InspectScrub.self]
     )

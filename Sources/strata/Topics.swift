@@ -9,8 +9,8 @@ struct Topics: AsyncParsableCommand {
         abstract: "Create, describe, alter the config of, and delete topics.",
         discussion: """
             Example:
-              strata topics create --lake /data/lake clicks --segment-bytes 67108864
-              strata topics describe --lake /data/lake clicks
+              strata topics create --lake /lake clicks --segment-bytes 67108864
+              strata topics describe --lake /lake clicks
             """,
         subcommands: [TopicsCreate.self, TopicsDescribe.self, TopicsAlterConfig.self, TopicsDelete.self]
     )
@@ -60,7 +60,7 @@ struct TopicsCreate: AsyncParsableCommand {
             the topic's config; the rest takes the defaults. The lake is created if absent.
 
             Example:
-              strata topics create --lake /data/lake clicks --durability async --set retentionMs=604800000
+              strata topics create --lake /lake clicks --set retention.ms=604800000
             """
     )
 
@@ -95,7 +95,7 @@ struct TopicsDescribe: AsyncParsableCommand {
             cannot be read is reported and the hot figures are still shown.
 
             Example:
-              strata topics describe --lake /data/lake clicks --json
+              strata topics describe --lake /lake clicks --json
             """
     )
 
@@ -180,7 +180,7 @@ struct TopicsAlterConfig: AsyncParsableCommand {
             theirs): \(keys(.nextSegment)). To segments offloaded from now on: \(keys(.nextOffload)).
 
             Example:
-              strata topics alter-config --lake /data/lake clicks --set retention.ms=604800000 --set durability=async
+              strata topics alter-config --lake /lake clicks --set retention.ms=604800000
             """
     )
 
@@ -221,7 +221,7 @@ struct TopicsDelete: AsyncParsableCommand {
             process has the lake open.
 
             Example:
-              strata topics delete --lake /data/lake clicks
+              strata topics delete --lake /lake clicks
             """
     )
 

@@ -68,6 +68,9 @@ struct CLIHelpTests {
         // The example runs this very command (after a pipe for produce).
         let invocation = (["strata"] + command).joined(separator: " ")
         #expect(next.contains(invocation), "\(command): example line '\(next)'")
+        // Help wraps at 80 columns: a longer example would reach the reader broken in two.
+        let block = lines.dropFirst(example + 1).prefix { !$0.isEmpty }
+        #expect(block.allSatisfy { $0.hasPrefix("  ") }, "\(command): example wrapped: \(Array(block))")
     }
 
     /// Every subcommand the root help lists is covered above, so a new one cannot ship without an example.

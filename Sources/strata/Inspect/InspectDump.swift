@@ -14,7 +14,7 @@ struct InspectDump: AsyncParsableCommand {
             are printed, then an error line naming the field and position, and the exit code is 1.
 
             Example:
-              strata inspect dump /data/lake/topics/clicks/00000000000000000000.seg
+              strata inspect dump /lake/topics/clicks/00000000000000000000.seg
             """)
 
     @Argument(help: "A hot segment (.seg) or a cold object (.seg.zst).")

@@ -8,7 +8,7 @@ struct InspectManifest: AsyncParsableCommand {
         commandName: "manifest", abstract: "Show a topic's latest cold-tier manifest.",
         discussion: """
             Example:
-              strata inspect manifest --lake /data/lake clicks
+              strata inspect manifest --lake /lake clicks
             """)
 
     @OptionGroup var lakeOption: LakeOption

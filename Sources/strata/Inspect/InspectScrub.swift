@@ -14,7 +14,7 @@ struct InspectScrub: AsyncParsableCommand {
             Exit codes: 0 clean (or every orphan deleted), 1 a problem remains, 2 usage, 3 I/O or store error.
 
             Example:
-              strata inspect scrub --lake /data/lake --delete-orphans
+              strata inspect scrub --lake /lake --delete-orphans
             """
     )
 

@@ -8,7 +8,7 @@ struct InspectTopics: AsyncParsableCommand {
         commandName: "topics", abstract: "List the topics of a lake.",
         discussion: """
             Example:
-              strata inspect topics --lake /data/lake --json
+              strata inspect topics --lake /lake --json
             """)
 
     @OptionGroup var lakeOption: LakeOption
@@ -44,7 +44,7 @@ struct InspectSegments: AsyncParsableCommand {
         commandName: "segments", abstract: "List the segments of a topic and their tier (hot, cold or both).",
         discussion: """
             Example:
-              strata inspect segments --lake /data/lake clicks
+              strata inspect segments --lake /lake clicks
             """)
 
     @OptionGroup var lakeOption: LakeOption

@@ -15,7 +15,7 @@ struct InspectVerify: AsyncParsableCommand {
             segment) are printed but do not fail. Exit codes: 0 clean, 1 problem found, 2 usage, 3 I/O or store error.
 
             Example:
-              strata inspect verify --lake /data/lake clicks
+              strata inspect verify --lake /lake clicks
             """
     )
 
