@@ -46,8 +46,8 @@ struct ReadLakeOption: ParsableArguments {
 }
 
 struct TopicConfigOptions: ParsableArguments {
-    @Option(help: "Durability when the topic is created: sync (fdatasync before ack) or async.")
-    var durability: String = "sync"
+    @Option(help: "Durability when the topic is created: sync (fdatasync before ack, the default) or async.")
+    var durability: String?
     @Option(help: "Roll the active segment at this many bytes (topic creation only).")
     var segmentBytes: Int?
     @Option(help: "Roll the active segment at this age in ms (topic creation only).")
@@ -59,6 +59,7 @@ struct TopicConfigOptions: ParsableArguments {
 
     func config() throws -> TopicConfig {
         var config = TopicConfig()
+        let durability = self.durability ?? Durability.sync.rawValue
         guard let mode = Durability(rawValue: durability) else {
             throw ValidationError("--durability must be sync or async, not '\(durability)'")
         }
@@ -70,6 +71,33 @@ struct TopicConfigOptions: ParsableArguments {
         if let localRetentionMs { config.localRetentionMs = localRetentionMs }
         try config.validate()
         return config
+    }
+}
+
+extension TopicConfigOptions {
+    /// Config flags given for a topic that already exists must agree with its stored config: a
+    /// different value is an error naming the flag, never silently ignored.
+    /// - Throws: `invalidArgument` naming the first flag that differs and the `alter-config`
+    ///   command that would change it.
+    func checkAgrees(with existing: TopicConfig, topic: String, lake: String) throws {
+        var given: [(flag: String, key: String, value: String)] = []
+        if let durability { given.append(("--durability", "durability", durability)) }
+        if let segmentBytes { given.append(("--segment-bytes", "segmentBytes", String(segmentBytes))) }
+        if let segmentMs { given.append(("--segment-ms", "segmentMs", String(segmentMs))) }
+        if let localRetentionBytes {
+            given.append(("--local-retention-bytes", "localRetentionBytes", String(localRetentionBytes)))
+        }
+        if let localRetentionMs { given.append(("--local-retention-ms", "localRetentionMs", String(localRetentionMs))) }
+        for (flag, keyName, value) in given {
+            guard let key = TopicConfigKey.named(keyName) else { continue }
+            let stored = existing.text(of: key)
+            guard stored != value else { continue }
+            throw StrataError(.invalidArgument,
+                              "\(flag) \(value) differs from topic '\(topic)', which exists with \(keyName)=\(stored); "
+                                  + "config flags apply only when a topic is created. To change it: "
+                                  + "strata topics alter-config --lake \(lake) \(topic) --set \(keyName)=\(value)",
+                              topic: topic)
+        }
     }
 }
 

@@ -14,6 +14,9 @@ struct Consume: AsyncParsableCommand {
             seeing its appends as they reach the disk (a torn or half-written tail is not read). \
             --to-offset N stops before offset N; --follow keeps polling for new records until N, --count, \
             or SIGINT/SIGTERM (then exits 0 after printing what it read).
+
+            Example:
+              strata consume --lake /lake clicks --from-offset 1000 --count 10 --format json
             """
     )
 

@@ -18,6 +18,9 @@ struct Export: AsyncParsableCommand {
             into place only when the export is complete. Formats: formats/export.md. \
             Exit codes: 0 ok, 1 corrupt data, 2 usage (bad flags, unknown topic or store, bad range), \
             3 I/O or store error.
+
+            Example:
+              strata export --cold file:///lake/cold clicks --to-offset 999 --format csv
             """
     )
 

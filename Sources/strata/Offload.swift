@@ -6,7 +6,13 @@ import Strata
 struct Offload: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Seal active segments and offload every sealed segment to the cold store now.",
-        discussion: "With --evict, every local segment committed to the cold tier is then deleted locally; reads of those offsets go to the cold tier."
+        discussion: """
+            With --evict, every local segment committed to the cold tier is then deleted locally; reads of \
+            those offsets go to the cold tier.
+
+            Example:
+              strata offload --lake /lake clicks --evict
+            """
     )
 
     @OptionGroup var lakeOption: LakeOption

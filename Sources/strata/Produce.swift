@@ -13,7 +13,11 @@ struct Produce: AsyncParsableCommand {
             A line's limit is the topic's recordBytesMax (1 MiB by default) counted as an encoded \
             record: key, value and about 26 bytes of encoding, so the longest line a default topic \
             takes without --key-separator is \(Produce.longestDefaultValue) bytes. \
-            Topic config flags apply only when the topic is created.
+            Topic config flags apply only when the topic is created; given for an existing topic with \
+            another value they are an error (change it with `strata topics alter-config`).
+
+            Example:
+              printf 'u1:a\\nu2:b\\n' | strata produce --lake /lake clicks --key-separator :
             """
     )
 
@@ -38,6 +42,9 @@ struct Produce: AsyncParsableCommand {
         let lake = try lakeOption.open()
         var progress = ProduceProgress()
         do {
+            if try lake.topicNames().contains(topic) {
+                try topicConfig.checkAgrees(with: try lake.topic(topic).config, topic: topic, lake: lakeOption.lake)
+            }
             let handle = try lake.topic(topic, creatingWith: config)
             let acks = try acksTo.map(AckLog.init(path:))
             var reader = LineReader(fd: 0)

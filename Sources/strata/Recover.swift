@@ -6,7 +6,12 @@ import Strata
 struct Recover: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Rebuild a lake's local state from the cold store alone, so every offloaded record is readable again.",
-        discussion: "Only topics missing locally are rebuilt; an existing topic is an error and nothing is changed."
+        discussion: """
+            Only topics missing locally are rebuilt; an existing topic is an error and nothing is changed.
+
+            Example:
+              strata recover --lake /data/new-lake --cold s3://bucket/lake
+            """
     )
 
     @Option(help: "Lake directory to rebuild (created if absent).")

@@ -11,8 +11,15 @@ struct StrataCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata",
         abstract: "Strata: a tiered storage engine for streams (hot segments on disk, cold objects in blob storage).",
-        discussion: "Exit codes: 0 ok, 1 problem found, 2 usage error, 3 I/O or store error.",
-        subcommands: [Demo.self, Produce.self, Consume.self, Offload.self, Recover.self, Export.self, Inspect.self, Bench.self]
+        discussion: """
+            Exit codes: 0 ok, 1 problem found, 2 usage error, 3 I/O or store error.
+
+            Example:
+              seq 3 | strata produce --lake /tmp/lake t && strata consume --lake /tmp/lake t
+            """,
+        version: strataVersion,
+        subcommands: [Demo.self, Produce.self, Consume.self, Offload.self, Recover.self, Export.self, Topics.self,
+                      DeleteRecords.self, Inspect.self, Bench.self]
     )
 
     static func main() async {
@@ -127,6 +134,10 @@ struct StrataCommand: AsyncParsableCommand {
 struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Browse and verify segments, cold objects and manifests.",
+        discussion: """
+            Example:
+              strata inspect verify --lake /lake
+            """,
         subcommands: [InspectDump.self, InspectTopics.self, InspectSegments.self, InspectManifest.self, InspectVerify.self, InspectScrub.self]
     )
 }

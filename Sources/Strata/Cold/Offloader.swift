@@ -105,7 +105,7 @@ extension Topic {
     /// skipping those segments as "already offloaded" would silently swap this lake's records
     /// for the other writer's, and eviction would then delete the only copy.
     /// - Throws: `fenced` naming the first local segment that disagrees.
-    private func verifyOwnership(_ manifest: Manifest) async throws(StrataError) {
+    func verifyOwnership(_ manifest: Manifest) async throws(StrataError) {
         let covered = state.withLock { $0.segments }.filter {
             $0.sealed && !$0.isEmpty && $0.nextOffset <= manifest.nextOffset && $0.nextOffset > manifest.logStartOffset
         }
@@ -235,6 +235,10 @@ extension Topic {
         next.writerEpoch = epoch
         next.segments.append(entry)
         next.nextOffset = entry.lastOffset + 1
+        // Records `deleteRecords` removed stay unreadable from the bucket too.
+        next.logStartOffset = max(next.logStartOffset, min(deletedBelow, next.nextOffset))
+        // The bucket's readers (and `recover`) see the topic's settings as `alter-config` left them.
+        next.config = manifestConfig()
         next.createdMs = clock.nowMs()
         if next.segments.count > cold.manifestSegmentsMax {
             // Spill down to half the bound, so the next spill is many commits away.

@@ -77,6 +77,8 @@ public final class Topic: Sendable {
         var closed = false
         var fsyncCount = 0
         var lastFlushMs: Int64 = 0
+        /// Offsets below this are deleted (`deleteRecords`), whatever the segments still hold.
+        var logStartOffset: Int64 = 0
 
         var active: LocalSegment { segments[segments.count - 1] }
     }
@@ -126,8 +128,9 @@ public final class Topic: Sendable {
 
     // MARK: - Offsets
 
-    /// First offset held locally.
-    public var localStartOffset: Int64 { state.withLock { $0.segments[0].baseOffset } }
+    /// First offset readable locally: the first segment's base, or the log start offset when
+    /// `deleteRecords` moved it into that segment.
+    public var localStartOffset: Int64 { state.withLock { max($0.segments[0].baseOffset, $0.logStartOffset) } }
 
     /// One past the last record readers may see: the durable end for `sync` topics, the
     /// written end for `async` ones.

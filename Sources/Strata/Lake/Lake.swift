@@ -20,7 +20,7 @@ public final class Lake: Sendable {
     public let isReadOnly: Bool
     /// Open topics, in a box of its own so background work can reach them without keeping the
     /// lake alive (a dropped lake then releases its lock at once).
-    private let registry = TopicRegistry()
+    let registry = TopicRegistry()
     private let closed = Mutex(false)
     private let background = Mutex<Task<Void, Never>?>(nil)
 
@@ -109,6 +109,7 @@ public final class Lake: Sendable {
     public func topic(_ name: String, creatingWith config: TopicConfig?) throws(StrataError) -> Topic {
         try validateTopicName(name)
         if let open = registry.topics.withLock({ $0[name] }) { return open }
+        try refuseIfDeleting(name)
         if !FileIO.exists(paths.topicConfig(name)) {
             try refuseIfReadOnly("create topic '\(name)'")
             let config = config ?? options.defaultTopicConfig
@@ -132,6 +133,7 @@ public final class Lake: Sendable {
                 : try Topic.open(name: name, config: config, paths: paths, files: files, clock: options.clock,
                                  log: options.log, cold: cold, startOffset: startOffset(name),
                                  beforeGroupFsync: options.beforeGroupFsync)
+            try topic.loadLogStart()
             open[name] = topic
             return topic
         }

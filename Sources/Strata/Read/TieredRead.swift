@@ -8,8 +8,11 @@ extension Topic {
         let local = localStartOffset
         if local == 0 { return 0 }
         guard let manifest = try await cold.latestManifest(name) else { return local }
-        return min(local, max(manifest.logStartOffset, 0))
+        return max(deletedBelow, min(local, max(manifest.logStartOffset, 0)))
     }
+
+    /// The log start offset `deleteRecords` set (0 when never used): nothing below it is read.
+    var deletedBelow: Int64 { state.withLock { $0.logStartOffset } }
 
     /// Records from `offset` on, whichever tier holds them. A cold read returns at most one
     /// frame's records.
@@ -21,6 +24,10 @@ extension Topic {
         async throws(StrataError) -> ReadResult
     {
         if isReadOnly, offset >= highWatermark { try refresh() }
+        if offset < deletedBelow {
+            throw StrataError(.offsetOutOfRange, "offset \(offset) is below the log start offset (records deleted)",
+                              topic: name, validRange: try await logStartOffset()...highWatermark)
+        }
         for attempt in 0..<2 {
             let localStart = localStartOffset
             if offset >= localStart {
@@ -57,9 +64,9 @@ extension Topic {
         if localStartOffset == 0 { return try localOffset(forTimestamp: timestamp) }
         if let manifest = try await cold.latestManifest(name),
            let hit = try await cold.offset(forTimestamp: timestamp, topic: name, manifest: manifest) {
-            return hit
+            return max(hit, deletedBelow)
         }
-        return try localOffset(forTimestamp: timestamp)
+        return max(try localOffset(forTimestamp: timestamp), deletedBelow)
     }
 }
 

@@ -9,8 +9,8 @@ extension Topic {
     /// - Throws: `offsetOutOfRange` (with the valid range) when `offset` is below the local
     ///   start or above the high watermark; `corrupt` naming file and position.
     public func readLocal(from offset: Int64, maxBytes: Int = Topic.readBytesDefault) throws(StrataError) -> ReadResult {
-        let (segments, end) = state.withLock { s in (s.segments, visibleEnd(s)) }
-        let start = segments[0].baseOffset
+        let (segments, end, logStart) = state.withLock { s in (s.segments, visibleEnd(s), s.logStartOffset) }
+        let start = max(segments[0].baseOffset, logStart)
         guard offset >= start, offset <= end else {
             throw StrataError(.offsetOutOfRange, "offset \(offset) is outside the local log", topic: name,
                               validRange: start...end)

@@ -12,6 +12,9 @@ struct InspectDump: AsyncParsableCommand {
             For a cold object the segment metadata and frame index come first, and each batch line also
             names its frame; positions are positions in the raw segment. Invalid data: the valid batches
             are printed, then an error line naming the field and position, and the exit code is 1.
+
+            Example:
+              strata inspect dump /lake/topics/clicks/00000000000000000000.seg
             """)
 
     @Argument(help: "A hot segment (.seg) or a cold object (.seg.zst).")

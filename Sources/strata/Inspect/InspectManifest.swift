@@ -4,7 +4,12 @@ import Strata
 
 /// `strata inspect manifest`: the latest committed manifest of a topic.
 struct InspectManifest: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "manifest", abstract: "Show a topic's latest cold-tier manifest.")
+    static let configuration = CommandConfiguration(
+        commandName: "manifest", abstract: "Show a topic's latest cold-tier manifest.",
+        discussion: """
+            Example:
+              strata inspect manifest --lake /lake clicks
+            """)
 
     @OptionGroup var lakeOption: ReadLakeOption
     @Argument(help: "Topic name.")

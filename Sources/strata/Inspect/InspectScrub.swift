@@ -15,6 +15,9 @@ struct InspectScrub: AsyncParsableCommand {
             With --delete-orphans, orphans older than --grace-ms are \
             deleted after the manifests are read again; younger ones are kept (an upload may be in flight). \
             Exit codes: 0 clean (or every orphan deleted), 1 a problem remains, 2 usage, 3 I/O or store error.
+
+            Example:
+              strata inspect scrub --lake /lake --delete-orphans
             """
     )
 

@@ -14,6 +14,9 @@ struct InspectTopics: AsyncParsableCommand {
             NOT-IN-COLD = records above the cold tier's end, so COLD + NOT-IN-COLD = RECORDS. DAMAGE counts \
             torn tails and corrupt batches found on disk (left in place; see `inspect segments`). \
             Exit codes: 0 ok, 2 no such lake, 3 the cold store could not be read (hot figures still shown).
+
+            Example:
+              strata inspect topics --lake /lake --json
             """
     )
 
@@ -125,6 +128,9 @@ struct InspectSegments: AsyncParsableCommand {
             'empty'. Damage found on disk (a torn tail, a corrupt batch) is shown in STATE and left in \
             place. When the cold store cannot be read the hot segments are still listed and the \
             command exits 3.
+
+            Example:
+              strata inspect segments --lake /lake clicks
             """
     )
 

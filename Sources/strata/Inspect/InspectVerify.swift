@@ -16,6 +16,9 @@ struct InspectVerify: AsyncParsableCommand {
             and a torn tail is reported, not cut. When the cold store cannot be read the hot tier is still \
             checked and a coldUnreachable line is printed. Exit codes: 0 clean, 1 problem found, 2 usage or \
             no such lake, 3 I/O or store error (the cold store unreachable included, when nothing else failed).
+
+            Example:
+              strata inspect verify --lake /lake clicks
             """
     )
 
