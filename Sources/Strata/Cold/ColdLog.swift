@@ -65,15 +65,7 @@ public final class ColdLog: Sendable {
     /// - Throws: `notFound` when the store holds no Strata lake; `io`.
     public func topicNames() async throws(StrataError) -> [String] {
         try await checkDescriptor()
-        let prefix = cold.layout.topicsPrefix
-        let objects = try await cold.blob("list topics", key: prefix, topic: nil) { try await cold.store.listAll(prefix: prefix) }
-        var names = Set<String>()
-        for object in objects {
-            let parts = object.key.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
-            guard parts.count == 3, parts[1] == "manifest", TopicName.isValid(String(parts[0])) else { continue }
-            names.insert(String(parts[0]))
-        }
-        return names.sorted()
+        return try await cold.topicNames()
     }
 
     /// The newest manifest of `topic`, read fresh from the store; later reads use it.

@@ -108,6 +108,14 @@ final class ColdTier: Sendable {
 
     // MARK: - Manifests
 
+    /// Names of the topics with a manifest in the store (`BucketLayout.manifestTopics`), sorted.
+    /// Lists every key under `topics/`, so it costs one listing of the whole bucket.
+    func topicNames() async throws(StrataError) -> [String] {
+        let prefix = layout.topicsPrefix
+        let objects = try await blob("list topics", key: prefix, topic: nil) { try await store.listAll(prefix: prefix) }
+        return layout.manifestTopics(in: objects.lazy.map(\.key))
+    }
+
     /// The newest manifest of `topic`, or nil when the topic has nothing in the cold store.
     /// Served from memory unless `refresh` is set.
     func latestManifest(_ topic: String, refresh: Bool = false) async throws(StrataError) -> Manifest? {

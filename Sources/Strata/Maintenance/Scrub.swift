@@ -105,7 +105,7 @@ extension Lake {
         report.objectsListed = listed.count
         var byTopic: [String: [BlobInfo]] = [:]
         for object in listed {
-            let topic = object.key.dropFirst(prefix.count).split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+            let topic = cold.layout.topicComponent(of: object.key) ?? ""
             byTopic[topic, default: []].append(object)
         }
         for (topic, objects) in byTopic.sorted(by: { $0.key < $1.key }) {
