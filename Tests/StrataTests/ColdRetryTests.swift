@@ -21,6 +21,15 @@ import Testing
         return try ColdLog.open("file:///unused-the-store-is-injected", options: options)
     }
 
+    /// An S3 store on `server` whose requests retry with `policy`, recording their waits.
+    static func s3Store(_ server: ScriptedHTTPServer, policy: RetryPolicy, waits: RecordedWaits) throws -> S3BlobStore {
+        var config = S3Config(
+            endpoint: try #require(URL(string: "http://127.0.0.1:\(server.port)")), region: "us-east-1", bucket: "b",
+            credentials: S3Credentials(accessKeyId: "AKID", secretAccessKey: "secret"))
+        config.retry = policy
+        return try S3BlobStore(config: config, retryEnvironment: waits.environment())
+    }
+
     /// A store whose first `count` calls fail as unavailable.
     static func failing(_ count: Int, inner: any BlobStore = MemoryBlobStore()) -> FaultyBlobStore {
         let plan = FaultPlan(failCalls: (1...count).map { FaultPlan.FailCall(callNumber: $0) })
@@ -56,12 +65,8 @@ import Testing
     @Test func anS3StoreUnderTheColdTierMakesOnlyItsOwnAttempts() async throws {
         let server = try ScriptedHTTPServer { _ in (503, Self.slowDown) }
         defer { server.stop() }
-        var config = S3Config(
-            endpoint: try #require(URL(string: "http://127.0.0.1:\(server.port)")), region: "us-east-1", bucket: "b",
-            credentials: S3Credentials(accessKeyId: "AKID", secretAccessKey: "secret"))
-        config.retry = RetryPolicy(attemptsMax: 3, baseDelayMs: 100)
         let httpWaits = RecordedWaits()
-        let store = try S3BlobStore(config: config, retryEnvironment: httpWaits.environment())
+        let store = try Self.s3Store(server, policy: RetryPolicy(attemptsMax: 3, baseDelayMs: 100), waits: httpWaits)
         let coldWaits = RecordedWaits()
         let log = try Self.coldLog(store, policy: RetryPolicy(attemptsMax: 4), waits: coldWaits)
         let error = await #expect(throws: StrataError.self) { _ = try await log.topicNames() }
@@ -76,14 +81,10 @@ import Testing
     @Test func aLakeOffloadingToS3RetriesEachRequestOnce() async throws {
         let server = try ScriptedHTTPServer { _ in (503, Self.slowDown) }
         defer { server.stop() }
-        var config = S3Config(
-            endpoint: try #require(URL(string: "http://127.0.0.1:\(server.port)")), region: "us-east-1", bucket: "b",
-            credentials: S3Credentials(accessKeyId: "AKID", secretAccessKey: "secret"))
-        config.retry = RetryPolicy(attemptsMax: 2)
         let httpWaits = RecordedWaits()
+        let store = try Self.s3Store(server, policy: RetryPolicy(attemptsMax: 2), waits: httpWaits)
         let dir = try ColdFixture.makeDirectory()
         defer { ColdFixture.remove(dir) }
-        let store = try S3BlobStore(config: config, retryEnvironment: httpWaits.environment())
         var options = ColdFixture.options(store: store)
         let lakeWaits = RecordedWaits()
         options.blobRetry = RetryPolicy(attemptsMax: 5)

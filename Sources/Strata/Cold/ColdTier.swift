@@ -91,7 +91,8 @@ final class ColdTier: Sendable {
 
     /// `get` that also checks the length: a short body (a dropped connection mid-transfer, see
     /// `FaultPlan.truncatedGetFraction`) is transient, so it is reported as `unavailable` and
-    /// retried by `blob` instead of surfacing as a corrupt object.
+    /// retried by `blob` instead of surfacing as a corrupt object. (An S3 store, which the tier
+    /// does not retry, finds a body shorter than announced itself and retries that request.)
     func getChecked(_ key: String, range: ByteRange) async throws -> BlobData {
         let data = try await store.get(key, range: range)
         let expected: Int64
