@@ -34,7 +34,8 @@ let package = Package(
         ),
         // Rebuilds formats/vectors (tools/gen-vectors); the golden vector test checks them.
         .executableTarget(name: "strata-vectors", dependencies: ["StrataFormat"]),
-        .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat"]),
+        // StrataBlob only for the project's one seeded generator (SplitMix64).
+        .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat", "StrataBlob"]),
         .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob", "StrataTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataFormat", "StrataBlob", "StrataTesting"]),
     ]
