@@ -28,12 +28,12 @@ CORRELATION_ID = 0x1234
 CLIENT_ID = "strata-vectors"
 
 
-def batch(compression=0, producer=(1000, 3, 17)):
+def batch(compression=0, producer=(1000, 3, 17), records=None):
     """A v2 batch with null keys and values, headers, and timestamps before 1970."""
     builder = DefaultRecordBatchBuilder(magic=2, compression_type=compression, is_transactional=0,
                                         producer_id=producer[0], producer_epoch=producer[1],
                                         base_sequence=producer[2], batch_size=1 << 20)
-    records = [
+    records = records or [
         (0, 1_700_000_000_000, b"key-0", b"value-0", []),
         (1, 1_700_000_000_250, None, b"no key", [("h1", b"v1"), ("h2", None)]),
         (2, -86_400_000, b"key-2", None, []),
@@ -93,7 +93,9 @@ def emit(cls, version, body, kind, suffix=""):
 def main():
     os.makedirs(OUT, exist_ok=True)
     plain, plain_records = batch()
-    gzip, _ = batch(compression=1)
+    # Repetitive values, so that kafka-python keeps the compressed form (it sends a batch
+    # uncompressed when compression does not make it smaller).
+    gzip, _ = batch(compression=1, records=[(i, 1_700_000_000_000 + i, None, b"a" * 200, []) for i in range(20)])
     for name, data in (("batch-v2.bin", plain), ("batch-v2-gzip.bin", gzip)):
         with open(os.path.join(OUT, name), "wb") as f:
             f.write(data)
