@@ -10,6 +10,7 @@ batch, and vectors.json listing each file with the values it was built from, in 
 of Sources/StrataKafka/Messages (bytes as {"hex": ...}). Rerun after changing this script:
     python3 tools/kafka-vectors.py
 """
+import gzip as gzip_module
 import json
 import os
 import sys
@@ -21,7 +22,12 @@ from kafka.protocol.metadata import (ApiVersionsRequest, ApiVersionsResponse, Me
                                      MetadataResponse)
 from kafka.protocol.producer import (InitProducerIdRequest, InitProducerIdResponse, ProduceRequest,
                                      ProduceResponse)
+import kafka.record.default_records as default_records
 from kafka.record.default_records import DefaultRecordBatchBuilder
+
+# kafka-python's gzip stamps the current time into the gzip header; a fixed one keeps the
+# vectors reproducible.
+default_records.gzip_encode = lambda data: gzip_module.compress(bytes(data), mtime=0)
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "formats", "vectors", "kafka")
 CORRELATION_ID = 0x1234
