@@ -181,6 +181,10 @@ public struct KafkaReader: Sendable {
             guard nullable else { throw error(.invalidValue, field, at: start, "null where a string is required") }
             return nil
         }
+        // Compact lengths could say more; Kafka strings hold at most 32767 bytes either way.
+        guard count <= Int(Int16.max) else {
+            throw error(.outOfBounds, field, at: start, "string of \(count) bytes; at most 32767")
+        }
         let slice = bytes[position..<(position + count)]
         guard let text = String(validating: slice, as: UTF8.self) else {
             throw error(.invalidValue, field, at: start, "string is not UTF-8")
