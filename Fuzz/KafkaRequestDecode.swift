@@ -42,7 +42,8 @@ private func checkRoundTrip(_ frame: [UInt8]) {
     guard let first = try? KafkaRequest.encode(request.header, body: request.body) else {
         preconditionFailure("a decoded \(request.api.name) v\(request.version) request does not re-encode")
     }
-    guard let again = try? KafkaRequest.decode(first), let second = try? KafkaRequest.encode(again.header, body: again.body)
+    guard let again = try? KafkaRequest.decode(first),
+          let second = try? KafkaRequest.encode(again.header, body: again.body)
     else { preconditionFailure("a re-encoded \(request.api.name) request does not decode") }
     precondition(first == second, "re-encoding \(request.api.name) v\(request.version) is not stable")
 }

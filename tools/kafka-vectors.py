@@ -146,7 +146,8 @@ def main():
         if v >= 12:
             request["ClusterId"] = "cluster-x"  # a tagged field
         emit(FetchRequest, v, request, "Request")
-        response = {"ThrottleTimeMs": 0, "ErrorCode": 0, "SessionId": 0, "Responses": [{"Topic": "orders", "Partitions": [
+        response = {"ThrottleTimeMs": 0, "ErrorCode": 0, "SessionId": 0, "Responses": [
+            {"Topic": "orders", "Partitions": [
             {"PartitionIndex": 0, "ErrorCode": 0, "HighWatermark": 46, "LastStableOffset": 46, "LogStartOffset": 0,
              "AbortedTransactions": None, "PreferredReadReplica": -1, "Records": hexed(plain)}]}]}
         if v >= 12:

@@ -52,7 +52,9 @@ public enum KafkaBatch {
     /// - Throws: `.truncated` when the batch runs past `bytes`; `.outOfBounds` for an impossible
     ///   length or count; `.unsupportedVersion` for a magic other than 2 (legacy message sets);
     ///   `.checksumMismatch` when the CRC does not match. Positions are in `bytes`.
-    public static func parseHeader(_ bytes: [UInt8], at position: Int = 0) throws(KafkaDecodeError) -> KafkaBatchHeader {
+    public static func parseHeader(
+        _ bytes: [UInt8], at position: Int = 0
+    ) throws(KafkaDecodeError) -> KafkaBatchHeader {
         var r = KafkaReader(bytes, position: position)
         return try r.within("RecordBatch") { (r) throws(KafkaDecodeError) in try parseHeader(&r, start: position) }
     }
@@ -69,7 +71,8 @@ public enum KafkaBatch {
                           "\(batchLength) outside [\(lengthMin), \(FormatLimits.batchBytesMax)]")
         }
         guard Int(batchLength) <= r.remaining else {
-            throw r.error(.truncated, "batchLength", at: start + 8, "batch of \(batchLength) bytes, \(r.remaining) left")
+            throw r.error(.truncated, "batchLength", at: start + 8,
+                          "batch of \(batchLength) bytes, \(r.remaining) left")
         }
         let partitionLeaderEpoch = try r.int32("partitionLeaderEpoch")
         let magic = try r.int8("magic")
@@ -79,7 +82,8 @@ public enum KafkaBatch {
         let crc = try r.uint32("crc")
         let header = KafkaBatchHeader(
             baseOffset: baseOffset, batchLength: batchLength, partitionLeaderEpoch: partitionLeaderEpoch,
-            magic: magic, crc: crc, attributes: try r.int16("attributes"), lastOffsetDelta: try r.int32("lastOffsetDelta"),
+            magic: magic, crc: crc, attributes: try r.int16("attributes"),
+            lastOffsetDelta: try r.int32("lastOffsetDelta"),
             baseTimestamp: try r.int64("baseTimestamp"), maxTimestamp: try r.int64("maxTimestamp"),
             producerId: try r.int64("producerId"), producerEpoch: try r.int16("producerEpoch"),
             baseSequence: try r.int32("baseSequence"), recordCount: try r.int32("recordCount"))
@@ -98,7 +102,9 @@ public enum KafkaBatch {
     /// - Returns: each batch's header and its byte range in `bytes`.
     /// - Throws: as `parseHeader`, for the first batch that fails; a partial batch at the end
     ///   is `.truncated` (a producer never sends one).
-    public static func split(_ bytes: [UInt8]) throws(KafkaDecodeError) -> [(header: KafkaBatchHeader, range: Range<Int>)] {
+    public static func split(
+        _ bytes: [UInt8]
+    ) throws(KafkaDecodeError) -> [(header: KafkaBatchHeader, range: Range<Int>)] {
         var result: [(header: KafkaBatchHeader, range: Range<Int>)] = []
         var position = 0
         while position < bytes.count {
@@ -159,7 +165,8 @@ public enum KafkaBatch {
         }
         guard let compression = header.compression, compression == .none else {
             throw fail(.unsupportedFeature, "attributes", 21,
-                       "compression \(header.attributes & 0x7) is not supported yet (attributes 0x\(String(header.attributes, radix: 16)))")
+                       "compression codec \(header.attributes & 0x7) is not supported yet "
+                           + "(attributes 0x\(String(header.attributes, radix: 16)))")
         }
         guard !header.isTransactional, !header.isControl else {
             throw fail(.unsupportedFeature, "attributes", 21, "transactional and control batches are not supported")
@@ -184,12 +191,15 @@ public enum KafkaBatch {
     /// - Parameter partitionLeaderEpoch: the epoch to stamp (Strata has one leader: 0).
     /// - Throws: `.corruptRecords` (with the `FormatError` as `cause`) when the Strata batch's
     ///   header or CRC does not check; `.trailingBytes` when `bytes` holds more than one batch.
-    public static func fromStrata(_ bytes: [UInt8], partitionLeaderEpoch: Int32 = 0) throws(KafkaDecodeError) -> [UInt8] {
+    public static func fromStrata(
+        _ bytes: [UInt8], partitionLeaderEpoch: Int32 = 0
+    ) throws(KafkaDecodeError) -> [UInt8] {
         let header: BatchHeader
         do throws(FormatError) {
             header = try withBytes(bytes) { (raw) throws(FormatError) in try BatchCodec.verify(raw) }
         } catch {
-            throw KafkaDecodeError(.corruptRecords, field: "StrataBatch", position: error.position, "\(error)", cause: error)
+            throw KafkaDecodeError(.corruptRecords, field: "StrataBatch", position: error.position, "\(error)",
+                                   cause: error)
         }
         guard header.batchLength == bytes.count else {
             throw KafkaDecodeError(.trailingBytes, field: "StrataBatch", position: header.batchLength,

@@ -46,7 +46,8 @@ public enum KafkaSchemaCodec {
                 field.versions.contains(version) && field.isTagged(version, flexible: true) && field.tag?.number == tag
             }
             guard let field = known else {
-                result.unknownTaggedFields.append(KafkaTaggedField(tag: tag, bytes: try reader.raw(size, "_taggedFields")))
+                let raw = try reader.raw(size, "_taggedFields")
+                result.unknownTaggedFields.append(KafkaTaggedField(tag: tag, bytes: raw))
                 continue
             }
             result.fields[field.name] = try reader.bounded(size, field.name) { (inner) throws(KafkaDecodeError) in

@@ -128,7 +128,9 @@ extension KafkaValue {
     /// An array of structs.
     public static func structs(_ elements: [KafkaStruct]) -> KafkaValue { .array(elements.map { .structure($0) }) }
     /// An array of integers.
-    public static func ints<T: BinaryInteger>(_ elements: [T]) -> KafkaValue { .array(elements.map { .int(Int64(truncatingIfNeeded: $0)) }) }
+    public static func ints<T: BinaryInteger>(_ elements: [T]) -> KafkaValue {
+        .array(elements.map { .int(Int64(truncatingIfNeeded: $0)) })
+    }
     /// An array of non-null strings.
     public static func strings(_ elements: [String]) -> KafkaValue { .array(elements.map { .string($0) }) }
 }

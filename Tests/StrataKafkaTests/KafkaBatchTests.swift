@@ -42,10 +42,12 @@ import Testing
         }
         var legacy = bytes
         legacy[KafkaBatchHeader.magicPosition] = 1
-        #expect(kafkaError { () throws(KafkaDecodeError) in try KafkaBatch.parseHeader(legacy) }?.code == .unsupportedVersion)
+        let legacyError = kafkaError { () throws(KafkaDecodeError) in try KafkaBatch.parseHeader(legacy) }
+        #expect(legacyError?.code == .unsupportedVersion)
         var negative = bytes
         negative[8] = 0xFF
-        #expect(kafkaError { () throws(KafkaDecodeError) in try KafkaBatch.parseHeader(negative) }?.code == .outOfBounds)
+        let negativeError = kafkaError { () throws(KafkaDecodeError) in try KafkaBatch.parseHeader(negative) }
+        #expect(negativeError?.code == .outOfBounds)
     }
 
     /// kafka-python's batch becomes a Strata batch that Strata's own decoder accepts, with the
@@ -80,7 +82,8 @@ import Testing
             Record(timestamp: -5, key: nil, value: [1, 2, 3]),
             Record(timestamp: 9_000, key: Array("k".utf8), value: nil, headers: [RecordHeader(key: "h", value: nil)]),
         ]
-        let native = BatchCodec.encode(baseOffset: 77, records: records, producerId: 5, producerEpoch: 1, baseSequence: 0)
+        let native = BatchCodec.encode(baseOffset: 77, records: records, producerId: 5, producerEpoch: 1,
+                                       baseSequence: 0)
         let converted = try KafkaBatch.fromStrata(native, partitionLeaderEpoch: 0)
         let header = try KafkaBatch.parseHeader(converted)
         #expect(header.baseOffset == 77 && header.recordCount == 2 && header.producerId == 5)
@@ -123,7 +126,8 @@ import Testing
         let one = try kafkaVector("batch-v2.bin")
         let parts = try KafkaBatch.split(one + one)
         #expect(parts.map(\.range) == [0..<one.count, one.count..<(2 * one.count)])
-        #expect(kafkaError { () throws(KafkaDecodeError) in try KafkaBatch.split(one + one.prefix(70)) }?.code == .truncated)
+        let partial = kafkaError { () throws(KafkaDecodeError) in try KafkaBatch.split(one + one.prefix(70)) }
+        #expect(partial?.code == .truncated)
     }
 
     private func hexOrNil(_ raw: Any?) throws -> [UInt8]? {

@@ -84,7 +84,9 @@ import Testing
 
     @Test func badStringsAreTypedErrors() {
         var null = KafkaReader([0xFF, 0xFF])
-        let nullError = kafkaError { () throws(KafkaDecodeError) in try null.string("Name", compact: false, nullable: false) }
+        let nullError = kafkaError { () throws(KafkaDecodeError) in
+            try null.string("Name", compact: false, nullable: false)
+        }
         #expect(nullError?.code == .invalidValue)
         var long = KafkaReader([0x7F, 0xFF, 0x61])
         #expect(kafkaError { () throws(KafkaDecodeError) in
@@ -94,6 +96,13 @@ import Testing
         #expect(kafkaError { () throws(KafkaDecodeError) in
             try notUTF8.string("Name", compact: false, nullable: false)
         }?.code == .invalidValue)
+        // A compact length may say more than 32767; Kafka's strings never hold more.
+        var w = KafkaWriter()
+        w.unsignedVarint(40_001)
+        var compactLong = KafkaReader(w.bytes + [UInt8](repeating: 0x61, count: 40_000))
+        #expect(kafkaError { () throws(KafkaDecodeError) in
+            try compactLong.string("Name", compact: true, nullable: false)
+        }?.code == .outOfBounds)
         var negative = KafkaReader([0xFF, 0xFE])
         #expect(kafkaError { () throws(KafkaDecodeError) in
             try negative.string("Name", compact: false, nullable: true)

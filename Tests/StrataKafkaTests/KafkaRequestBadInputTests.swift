@@ -11,13 +11,16 @@ import Testing
         for vector in vectors.messages where vector.isRequest {
             let bytes = try kafkaVector(vector.file)
             for count in 0..<bytes.count {
-                let error = kafkaError { () throws(KafkaDecodeError) in try KafkaRequest.decode(Array(bytes[..<count])) }
+                let prefix = Array(bytes[..<count])
+                let error = kafkaError { () throws(KafkaDecodeError) in try KafkaRequest.decode(prefix) }
                 #expect(error != nil, "\(vector.file) cut to \(count) bytes decoded")
                 if let error {
                     #expect(error.position <= count, "\(vector.file) cut to \(count): \(error)")
                     #expect([.truncated, .outOfBounds, .invalidValue].contains(error.code), "\(error)")
                     // Once the header (8 bytes, then the client id) is whole, the error carries it.
-                    if count >= 10 + vector.clientId.utf8.count { #expect(error.requestHeader?.correlationId == vector.correlationId) }
+                    if count >= 10 + vector.clientId.utf8.count {
+                        #expect(error.requestHeader?.correlationId == vector.correlationId)
+                    }
                 }
                 prefixes += 1
             }

@@ -43,9 +43,11 @@ struct KafkaVectors {
         let messages = try list.map { entry in
             Message(
                 file: try #require(entry["file"] as? String), apiKey: Int16(try #require(entry["apiKey"] as? Int)),
-                version: Int16(try #require(entry["version"] as? Int)), isRequest: entry["kind"] as? String == "request",
+                version: Int16(try #require(entry["version"] as? Int)),
+                isRequest: entry["kind"] as? String == "request",
                 correlationId: Int32(try #require(entry["correlationId"] as? Int)),
-                clientId: try #require(entry["clientId"] as? String), body: try #require(entry["body"] as? [String: Any]))
+                clientId: try #require(entry["clientId"] as? String),
+                body: try #require(entry["body"] as? [String: Any]))
         }
         return KafkaVectors(messages: messages, batches: try #require(root["batches"] as? [String: [String: Any]]))
     }
