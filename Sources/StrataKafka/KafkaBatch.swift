@@ -116,18 +116,41 @@ public enum KafkaBatch {
     }
 
     /// Rewrites one Kafka v2 batch (the whole of `bytes`) as a Strata batch whose first record
-    /// gets `baseOffset`, then decodes the result with Strata's own checks, so nothing that
-    /// Strata's reader would reject is ever stored.
+    /// gets `baseOffset`. The records are checked against every rule of Strata's record decoder
+    /// first (without decoding them), so nothing that Strata's reader would reject is stored.
     /// - Throws: the `parseHeader` errors; `.unsupportedFeature` for a compressed, transactional
     ///   or control batch, or one with a delete horizon; `.invalidValue` for log-append-time
-    ///   timestamps, no records, offset deltas that are not dense, or bytes after the batch;
-    ///   `.corruptRecords` (with the `FormatError` as `cause`) when a record is malformed.
+    ///   timestamps, no records, offset deltas that are not dense; `.trailingBytes` for bytes
+    ///   after the batch; `.outOfBounds` for a `baseOffset` below 0 or one whose last offset
+    ///   overflows, or a batch over Strata's size limit; `.corruptRecords` naming the record
+    ///   field and its byte in the Kafka batch when a record is malformed.
     public static func toStrata(_ bytes: [UInt8], baseOffset: Int64) throws(KafkaDecodeError) -> [UInt8] {
         let header = try parseHeader(bytes)
         try checkConvertible(header, totalBytes: bytes.count)
-        var w = ByteWriter(capacity: BatchHeader.size + bytes.count - KafkaBatchHeader.size)
+        let strataBytes = BatchHeader.size + bytes.count - KafkaBatchHeader.size
+        guard baseOffset >= 0, baseOffset <= Int64.max - Int64(header.recordCount),
+              strataBytes <= FormatLimits.batchBytesMax
+        else {
+            throw KafkaDecodeError(.outOfBounds, field: "RecordBatch.baseOffset", position: 0,
+                                   "base offset \(baseOffset) for \(header.recordCount) records "
+                                       + "in \(strataBytes) bytes")
+        }
+        // withUnsafeBytes rethrows untyped errors: carry the typed one out in a Result.
+        let scanned: Result<Void, KafkaDecodeError> = bytes.withUnsafeBytes { raw in
+            do throws(KafkaDecodeError) {
+                try KafkaRecordScan.check(
+                    UnsafeRawBufferPointer(rebasing: raw[KafkaBatchHeader.size...]),
+                    basePosition: KafkaBatchHeader.size,
+                    count: header.recordCount, baseTimestamp: header.baseTimestamp, maxTimestamp: header.maxTimestamp)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try scanned.get()
+        var w = ByteWriter(capacity: strataBytes)
         w.u32(BatchHeader.magic)
-        w.u32(UInt32(BatchHeader.size + bytes.count - KafkaBatchHeader.size))
+        w.u32(UInt32(strataBytes))
         w.u32(0)  // crc, patched below
         w.u8(BatchHeader.currentVersion)
         w.u8(0)
@@ -145,14 +168,6 @@ public enum KafkaBatch {
         var strata = w.bytes
         let crc = CRC32C.checksum(strata[BatchHeader.crcCoverageStart...])
         withUnsafeBytes(of: crc.littleEndian) { for index in 0..<4 { strata[8 + index] = $0[index] } }
-        do throws(FormatError) {
-            _ = try BatchCodec.decode(strata)
-        } catch {
-            // Strata positions count its 64-byte header; name the byte of the Kafka batch.
-            let position = max(0, error.position - BatchHeader.size + KafkaBatchHeader.size)
-            throw KafkaDecodeError(.corruptRecords, field: "RecordBatch.records", position: position,
-                                   "Strata rejects the records: \(error)", cause: error)
-        }
         return strata
     }
 

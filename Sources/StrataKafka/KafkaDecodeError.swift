@@ -20,7 +20,8 @@ public struct KafkaDecodeError: Error, Sendable, Equatable, CustomStringConverti
         case unsupportedVersion
         /// A record batch's CRC-32C does not match its bytes.
         case checksumMismatch
-        /// A record batch's records are malformed (`cause` holds Strata's finding).
+        /// A record batch's records are malformed, or (from `fromStrata`) a Strata batch fails
+        /// its checks, with the `FormatError` as `cause`.
         case corruptRecords
         /// A record batch uses a feature not supported yet (compression, transactions, control).
         case unsupportedFeature

@@ -106,8 +106,8 @@ import Testing
         }
     }
 
-    /// Records Strata would reject (a non-dense offset delta) are refused before storing, with
-    /// the format error as the cause and a position inside the Kafka batch.
+    /// Records Strata would reject (a non-dense offset delta) are refused before storing,
+    /// naming the record field and its position inside the Kafka batch.
     @Test func malformedRecordsAreRefusedWithTheirCause() throws {
         var bytes = try kafkaVector("batch-v2.bin")
         // Record 0: length varint, attributes, timestamp delta (0), then offset delta (0) → 5.
@@ -117,9 +117,74 @@ import Testing
         resealKafka(&bytes)
         let error = kafkaError { () throws(KafkaDecodeError) in try KafkaBatch.toStrata(bytes, baseOffset: 0) }
         #expect(error?.code == .corruptRecords)
-        #expect(error?.cause?.field == "record.offsetDelta")
+        #expect(error?.field == "RecordBatch.record.offsetDelta")
         #expect(error?.position == offsetDeltaAt)
         #expect(error?.kafkaErrorCode == .corruptMessage)
+    }
+
+    /// toStrata checks records without decoding them; it must accept exactly what Strata's
+    /// decoder accepts. Mutated batches (CRC resealed) are converted both ways: by toStrata, and
+    /// by a bare header rewrite handed to BatchCodec.decode.
+    @Test func recordScanAgreesWithStrataDecoder() throws {
+        var state: UInt64 = 0x5CA7_1313
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let original = try kafkaVector("batch-v2.bin")
+        var accepted = 0
+        var rejected = 0
+        for round in 0..<4000 {
+            var bytes = original
+            for _ in 0..<(1 + round % 3) {
+                let index = KafkaBatchHeader.size + Int(next() % UInt64(bytes.count - KafkaBatchHeader.size))
+                bytes[index] = round % 2 == 0 ? UInt8(truncatingIfNeeded: next()) : bytes[index] ^ 1
+            }
+            resealKafka(&bytes)
+            let converted = try? KafkaBatch.toStrata(bytes, baseOffset: 3)
+            let strataAccepts = (try? BatchCodec.decode(bareRewrite(bytes, baseOffset: 3))) != nil
+            #expect((converted != nil) == strataAccepts,
+                    "round \(round): toStrata \(converted != nil), Strata \(strataAccepts)")
+            if let converted { #expect(converted == bareRewrite(bytes, baseOffset: 3)) }
+            if strataAccepts { accepted += 1 } else { rejected += 1 }
+        }
+        #expect(accepted > 50 && rejected > 50, "both outcomes exercised: \(accepted) accepted, \(rejected) rejected")
+    }
+
+    /// Strata's header over a Kafka batch's records, with no checks at all.
+    private func bareRewrite(_ kafka: [UInt8], baseOffset: Int64) -> [UInt8] {
+        var r = KafkaReader(kafka, position: 23)
+        let lastOffsetDelta = (try? r.int32("")) ?? 0
+        let baseTimestamp = (try? r.int64("")) ?? 0
+        let maxTimestamp = (try? r.int64("")) ?? 0
+        let producerId = (try? r.int64("")) ?? 0
+        let producerEpoch = (try? r.int16("")) ?? 0
+        let baseSequence = (try? r.int32("")) ?? 0
+        let count = (try? r.int32("")) ?? 0
+        var w = ByteWriter()
+        w.u32(BatchHeader.magic)
+        w.u32(UInt32(kafka.count - KafkaBatchHeader.size + BatchHeader.size))
+        w.u32(0)
+        w.u8(1)
+        w.u8(0)
+        w.u16(0)
+        w.i64(baseOffset)
+        w.i32(lastOffsetDelta)
+        w.i32(count)
+        w.i64(baseTimestamp)
+        w.i64(maxTimestamp)
+        w.i64(producerId)
+        w.i16(producerEpoch)
+        w.i32(baseSequence)
+        w.u16(0)
+        w.raw(kafka[KafkaBatchHeader.size...])
+        var bytes = w.bytes
+        let crc = CRC32C.checksum(bytes[BatchHeader.crcCoverageStart...])
+        withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { bytes[8 + i] = $0[i] } }
+        return bytes
     }
 
     @Test func splitReadsBackToBackBatches() throws {
