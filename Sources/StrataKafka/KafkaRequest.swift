@@ -15,6 +15,39 @@ public struct KafkaRequestHeader: Sendable, Hashable {
         self.correlationId = correlationId
         self.clientId = clientId
     }
+
+    /// Reads a header of `headerVersion` 0 (no client id), 1 or 2 (with tagged fields, skipped).
+    /// - Throws: `.truncated`, `.outOfBounds`, `.invalidValue` for malformed bytes;
+    ///   `.unsupportedVersion` for a header version other than 0–2.
+    public static func decode(
+        from reader: inout KafkaReader, headerVersion: Int16
+    ) throws(KafkaDecodeError) -> KafkaRequestHeader {
+        guard (0...2).contains(headerVersion) else {
+            throw reader.error(.unsupportedVersion, "RequestHeader", "header version \(headerVersion)")
+        }
+        return try reader.within("RequestHeader") { (r) throws(KafkaDecodeError) in
+            var header = KafkaRequestHeader(
+                apiKey: try r.int16("RequestApiKey"), apiVersion: try r.int16("RequestApiVersion"),
+                correlationId: try r.int32("CorrelationId"), clientId: nil)
+            if headerVersion >= 1 { header.clientId = try r.string("ClientId", compact: false, nullable: true) }
+            if headerVersion >= 2 { try skipTaggedFields(&r) }
+            return header
+        }
+    }
+
+    /// Writes this header as `headerVersion` 0, 1 or 2 (v0 drops the client id).
+    public func encode(into w: inout KafkaWriter, headerVersion: Int16) throws(KafkaDecodeError) {
+        w.int16(apiKey)
+        w.int16(apiVersion)
+        w.int32(correlationId)
+        if headerVersion >= 1 { try w.string(clientId, compact: false, field: "RequestHeader.ClientId") }
+        if headerVersion >= 2 { w.unsignedVarint(0) }
+    }
+
+    /// A header's own tagged fields: none are defined; read and skip them.
+    static func skipTaggedFields(_ reader: inout KafkaReader) throws(KafkaDecodeError) {
+        _ = try KafkaSchemaCodec.decode(KafkaStructSchema("Header", []), version: 0, flexible: true, from: &reader)
+    }
 }
 
 /// A decoded request: its header, its API and its body.
@@ -33,12 +66,8 @@ public struct KafkaRequest: Sendable {
     ///   answer with the right correlation id.
     public static func decode(_ frame: [UInt8]) throws(KafkaDecodeError) -> KafkaRequest {
         var reader = KafkaReader(frame)
-        let header = try reader.within("RequestHeader") { (r) throws(KafkaDecodeError) in
-            KafkaRequestHeader(
-                apiKey: try r.int16("RequestApiKey"), apiVersion: try r.int16("RequestApiVersion"),
-                correlationId: try r.int32("CorrelationId"),
-                clientId: try r.string("ClientId", compact: false, nullable: true))
-        }
+        // Every API Strata speaks uses header v1 or v2, which agree up to the client id.
+        let header = try KafkaRequestHeader.decode(from: &reader, headerVersion: 1)
         do throws(KafkaDecodeError) {
             guard let api = KafkaApis.api(rawKey: header.apiKey) else {
                 throw KafkaDecodeError(.unsupportedApi, field: "RequestHeader.RequestApiKey", position: 0,
@@ -49,11 +78,9 @@ public struct KafkaRequest: Sendable {
                                        "\(api.name) v\(header.apiVersion) is not supported (\(api.versions))")
             }
             let flexible = api.isFlexible(header.apiVersion)
-            if flexible {
-                // The header's own tagged fields: none are defined for requests; skip them.
-                _ = try reader.within("RequestHeader") { (r) throws(KafkaDecodeError) in
-                    try KafkaSchemaCodec.decode(KafkaStructSchema("RequestHeader", []), version: 2, flexible: true,
-                                                from: &r)
+            if api.requestHeaderVersion(header.apiVersion) == 2 {
+                try reader.within("RequestHeader") { (r) throws(KafkaDecodeError) in
+                    try KafkaRequestHeader.skipTaggedFields(&r)
                 }
             }
             let body = try reader.within(api.request.name) { (r) throws(KafkaDecodeError) in
@@ -83,12 +110,8 @@ public struct KafkaRequest: Sendable {
                                    "\(api.name) v\(header.apiVersion) is not supported")
         }
         var w = KafkaWriter()
-        w.int16(header.apiKey)
-        w.int16(header.apiVersion)
-        w.int32(header.correlationId)
-        try w.string(header.clientId, compact: false, field: "RequestHeader.ClientId")
+        try header.encode(into: &w, headerVersion: api.requestHeaderVersion(header.apiVersion))
         let flexible = api.isFlexible(header.apiVersion)
-        if flexible { w.unsignedVarint(0) }
         try KafkaSchemaCodec.encode(body, as: api.request, version: header.apiVersion, flexible: flexible, into: &w)
         return w.bytes
     }
@@ -147,9 +170,8 @@ public enum KafkaResponse {
             try r.int32("CorrelationId")
         }
         if api.responseHeaderVersion(version) == 1 {
-            _ = try reader.within("ResponseHeader") { (r) throws(KafkaDecodeError) in
-                try KafkaSchemaCodec.decode(KafkaStructSchema("ResponseHeader", []), version: 1, flexible: true,
-                                            from: &r)
+            try reader.within("ResponseHeader") { (r) throws(KafkaDecodeError) in
+                try KafkaRequestHeader.skipTaggedFields(&r)
             }
         }
         let body = try reader.within(api.response.name) { (r) throws(KafkaDecodeError) in

@@ -99,6 +99,27 @@ import Testing
         #expect(try KafkaResponse.encode(api, version: 0, correlationId: 5, body: body) == answer)
     }
 
+    /// Request headers v0 (no client id), v1 and v2 (tagged fields) round-trip; v2's unknown
+    /// tagged fields are skipped.
+    @Test func requestHeaderVersionsRoundTrip() throws {
+        let header = KafkaRequestHeader(apiKey: 3, apiVersion: 12, correlationId: -9, clientId: "c")
+        for version: Int16 in 0...2 {
+            var w = KafkaWriter()
+            try header.encode(into: &w, headerVersion: version)
+            #expect(w.count == [8, 11, 12][Int(version)])
+            var r = KafkaReader(w.bytes)
+            let decoded = try KafkaRequestHeader.decode(from: &r, headerVersion: version)
+            #expect(decoded.correlationId == -9 && decoded.clientId == (version == 0 ? nil : "c"))
+            #expect(r.isAtEnd)
+        }
+        var w = KafkaWriter()
+        try header.encode(into: &w, headerVersion: 1)
+        w.raw([1, 7, 2, 0xAB, 0xCD])  // one tagged field, tag 7, two bytes
+        var r = KafkaReader(w.bytes)
+        #expect(try KafkaRequestHeader.decode(from: &r, headerVersion: 2) == header)
+        #expect(r.isAtEnd)
+    }
+
     /// Which header each version uses: flexible versions take request header v2 and response
     /// header v1, except ApiVersions, which always answers with header v0.
     @Test func headerVersionsFollowFlexibility() throws {
