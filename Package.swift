@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Strata", targets: ["Strata"]),
         .library(name: "StrataFormat", targets: ["StrataFormat"]),
         .library(name: "StrataBlob", targets: ["StrataBlob"]),
+        .library(name: "StrataExport", targets: ["StrataExport"]),
         .executable(name: "strata", targets: ["strata"]),
     ],
     dependencies: [
@@ -21,6 +22,8 @@ let package = Package(
         // CRC32C with the SSE4.2 instruction (20x the Swift table loop, see TOOLCHAIN.md).
         .target(name: "CStrataCRC", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "StrataFormat", dependencies: ["CZstd", "CStrataCRC"]),
+        // Records as text (JSON lines, CSV: formats/export.md) for the CLI and batch jobs; not engine code.
+        .target(name: "StrataExport", dependencies: ["StrataFormat"]),
         .target(
             name: "StrataBlob",
             dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]
@@ -30,11 +33,14 @@ let package = Package(
         .target(name: "StrataTesting", dependencies: ["Strata", "StrataBlob"]),
         .executableTarget(
             name: "strata",
-            dependencies: ["Strata", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Strata", "StrataExport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // Rebuilds formats/vectors (tools/gen-vectors); the golden vector test checks them.
-        .executableTarget(name: "strata-vectors", dependencies: ["StrataFormat"]),
+        .executableTarget(name: "strata-vectors", dependencies: ["StrataFormat", "StrataExport"]),
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat"]),
+        .testTarget(name: "StrataExportTests", dependencies: ["StrataExport", "StrataFormat"]),
         .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob", "StrataTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataFormat", "StrataBlob", "StrataTesting"]),
     ]
