@@ -58,13 +58,6 @@ struct TopicConfigOptions: ParsableArguments {
     }
 }
 
-/// Bytes as text for people: valid UTF-8 as is, anything else as base64 with a marker.
-func displayValue(_ bytes: [UInt8]?) -> Any {
-    guard let bytes else { return NSNull() }
-    if let text = String(validating: bytes, as: UTF8.self) { return text }
-    return ["base64": Data(bytes).base64EncodedString()]
-}
-
 /// `1536` → `1.5 KiB`.
 func humanBytes(_ count: Int64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Strata
+import StrataExport
 
 /// `strata consume`: print records of a topic.
 struct Consume: AsyncParsableCommand {
@@ -18,7 +19,11 @@ struct Consume: AsyncParsableCommand {
     var fromTime: String?
     @Option(help: "Stop after N records.")
     var count: Int?
-    @Option(help: "value: one line per record value; json: one JSON object per record.")
+    @Option(help: """
+        value: each record's value bytes exactly as stored, then a newline (non-UTF-8 bytes are written \
+        unchanged, a null value is an empty line, a value holding a newline spans lines); \
+        json: one JSON object per record, the shape of `strata export` (formats/export.md).
+        """)
     var format: String = "value"
     @Flag(help: "Print to stderr one JSON line of cold-store requests, bytes and cache hits of this run.")
     var stats = false
@@ -56,24 +61,13 @@ struct Consume: AsyncParsableCommand {
         while remaining > 0 {
             let records = try await cursor.next()
             if records.isEmpty { break }
-            for record in records.prefix(remaining) { out.write(line(for: record)) }
+            for record in records.prefix(remaining) { out.write(record, as: lineFormat) }
             remaining -= min(remaining, records.count)
         }
         out.flush()
     }
 
-    private func line(for record: Record) -> String {
-        if format == "value" {
-            guard let value = record.value else { return "" }
-            return String(decoding: value, as: UTF8.self)
-        }
-        var object: [String: Any] = ["offset": record.offset, "timestamp": record.timestamp,
-                                     "key": displayValue(record.key), "value": displayValue(record.value)]
-        if !record.headers.isEmpty {
-            object["headers"] = record.headers.map { ["key": $0.key, "value": displayValue($0.value)] }
-        }
-        return jsonLine(object)
-    }
+    private var lineFormat: RecordLineFormat { format == "json" ? .jsonLines : .value }
 }
 
 /// Stdout with a large buffer: consume prints millions of lines.
@@ -83,6 +77,12 @@ struct BufferedOutput {
     mutating func write(_ line: String) {
         buffer.append(contentsOf: line.utf8)
         buffer.append(0x0A)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    /// Encodes `record` straight into the buffer (StrataExport's encoders).
+    mutating func write(_ record: Record, as format: RecordLineFormat) {
+        format.append(record, to: &buffer)
         if buffer.count >= 1 << 16 { flush() }
     }
 
