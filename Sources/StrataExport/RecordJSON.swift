@@ -13,142 +13,173 @@ public enum RecordJSON {
     /// Appends `record` as one JSON object (no line terminator) in the field order of
     /// formats/export.md.
     public static func append(_ record: Record, to out: inout [UInt8]) {
-        append(literal: "{\"offset\":", to: &out)
-        TextBytes.appendDecimal(record.offset, to: &out)
-        append(literal: ",\"timestamp\":", to: &out)
-        TextBytes.appendDecimal(record.timestamp, to: &out)
-        append(literal: ",\"key\":", to: &out)
-        let keyEncoding = appendBytes(record.key, to: &out)
-        append(literal: ",\"keyEncoding\":", to: &out)
-        appendEncoding(keyEncoding, to: &out)
-        append(literal: ",\"value\":", to: &out)
-        let valueEncoding = appendBytes(record.value, to: &out)
-        append(literal: ",\"valueEncoding\":", to: &out)
-        appendEncoding(valueEncoding, to: &out)
-        append(literal: ",\"headers\":", to: &out)
-        appendHeaders(record.headers, to: &out)
-        out.append(UInt8(ascii: "}"))
+        appendWriting(bound: bound(record), to: &out) { write(record, into: &$0) }
     }
 
     /// Appends `[{"key":…,"value":…,"valueEncoding":…},…]` (`[]` when there are none).
     public static func appendHeaders(_ headers: [RecordHeader], to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "["))
-        for (index, header) in headers.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            append(literal: "{\"key\":", to: &out)
-            var key = header.key
-            key.withUTF8 { appendString($0, to: &out) }
-            append(literal: ",\"value\":", to: &out)
-            let encoding = appendBytes(header.value, to: &out)
-            append(literal: ",\"valueEncoding\":", to: &out)
-            appendEncoding(encoding, to: &out)
-            out.append(UInt8(ascii: "}"))
-        }
-        out.append(UInt8(ascii: "]"))
+        appendWriting(bound: headersBound(headers), to: &out) { writeHeaders(headers, into: &$0) }
     }
 
     /// Appends `bytes` as a JSON string (UTF-8 text or base64) or `null`; returns the encoding
     /// used (nil for null).
     @discardableResult
     public static func appendBytes(_ bytes: [UInt8]?, to out: inout [UInt8]) -> BytesEncoding? {
+        var encoding: BytesEncoding?
+        appendWriting(bound: bytesBound(bytes), to: &out) { encoding = writeBytes(bytes, into: &$0) }
+        return encoding
+    }
+
+    // MARK: - Bounds: the most bytes each part can take
+
+    /// Fixed text of a record object: field names, punctuation, two 20-byte integers, encodings.
+    static let recordFixedBytesMax = 160
+    /// Fixed text of one header object and its separator.
+    static let headerFixedBytesMax = 48
+
+    static func bound(_ record: Record) -> Int {
+        recordFixedBytesMax + bytesBound(record.key) + bytesBound(record.value) + headersBound(record.headers)
+    }
+
+    /// An escaped byte takes at most 6 (`\u00XX`); base64 takes fewer.
+    static func bytesBound(_ bytes: [UInt8]?) -> Int {
+        guard let bytes else { return 4 }
+        return 6 * bytes.count + 2
+    }
+
+    static func headersBound(_ headers: [RecordHeader]) -> Int {
+        var total = 2
+        for header in headers {
+            total += headerFixedBytesMax + 6 * header.key.utf8.count + 2 + bytesBound(header.value)
+        }
+        return total
+    }
+
+    // MARK: - Writing
+
+    static func write(_ record: Record, into w: inout RawWriter) {
+        w.put(literal: "{\"offset\":")
+        w.put(decimal: record.offset)
+        w.put(literal: ",\"timestamp\":")
+        w.put(decimal: record.timestamp)
+        w.put(literal: ",\"key\":")
+        let keyEncoding = writeBytes(record.key, into: &w)
+        w.put(literal: ",\"keyEncoding\":")
+        writeEncoding(keyEncoding, into: &w)
+        w.put(literal: ",\"value\":")
+        let valueEncoding = writeBytes(record.value, into: &w)
+        w.put(literal: ",\"valueEncoding\":")
+        writeEncoding(valueEncoding, into: &w)
+        w.put(literal: ",\"headers\":")
+        writeHeaders(record.headers, into: &w)
+        w.put(UInt8(ascii: "}"))
+    }
+
+    static func writeHeaders(_ headers: [RecordHeader], into w: inout RawWriter) {
+        w.put(UInt8(ascii: "["))
+        for (index, header) in headers.enumerated() {
+            if index > 0 { w.put(UInt8(ascii: ",")) }
+            w.put(literal: "{\"key\":")
+            var key = header.key
+            key.withUTF8 { utf8 in
+                let written = writeStringIfUTF8(UnsafeRawBufferPointer(utf8), into: &w)
+                assert(written, "a Swift String is valid UTF-8")
+            }
+            w.put(literal: ",\"value\":")
+            let encoding = writeBytes(header.value, into: &w)
+            w.put(literal: ",\"valueEncoding\":")
+            writeEncoding(encoding, into: &w)
+            w.put(UInt8(ascii: "}"))
+        }
+        w.put(UInt8(ascii: "]"))
+    }
+
+    static func writeBytes(_ bytes: [UInt8]?, into w: inout RawWriter) -> BytesEncoding? {
         guard let bytes else {
-            append(literal: "null", to: &out)
+            w.put(literal: "null")
             return nil
         }
         return bytes.withUnsafeBytes { raw in
-            if appendStringIfUTF8(raw, to: &out) { return .utf8 }
-            out.append(UInt8(ascii: "\""))
-            TextBytes.appendBase64(raw, to: &out)
-            out.append(UInt8(ascii: "\""))
+            if writeStringIfUTF8(raw, into: &w) { return .utf8 }
+            w.put(UInt8(ascii: "\""))
+            w.put(base64: raw)
+            w.put(UInt8(ascii: "\""))
             return .base64
         }
     }
 
-    /// Appends text known to be valid UTF-8 as a JSON string.
-    static func appendString(_ text: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        let written = appendStringIfUTF8(UnsafeRawBufferPointer(text), to: &out)
-        assert(written, "a Swift String is valid UTF-8")
-    }
-
-    /// Appends `bytes` as a JSON string literal when they are valid UTF-8 and returns true;
-    /// otherwise leaves `out` as it was and returns false. One pass: runs of bytes that need no
-    /// escaping are copied whole.
-    static func appendStringIfUTF8(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) -> Bool {
-        let rollback = out.count
-        out.reserveCapacity(out.count + bytes.count + 2)
-        out.append(UInt8(ascii: "\""))
-        var runStart = 0
+    /// Writes `bytes` as a JSON string literal when they are valid UTF-8 and returns true;
+    /// otherwise takes back what it wrote and returns false. One pass, eight plain ASCII bytes
+    /// at a time where it can.
+    static func writeStringIfUTF8(_ bytes: UnsafeRawBufferPointer, into w: inout RawWriter) -> Bool {
+        let rollback = w.next
+        w.put(UInt8(ascii: "\""))
         var index = 0
         let count = bytes.count
         while index < count {
-            // Eight plain ASCII bytes at a time: no high bit, no control, no `"` or `\`.
-            if index + 8 <= count, isPlainASCII(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
-                index += 8
-                continue
+            if count - index >= 8 {
+                // Copy the plain ASCII bytes before the first one that needs care, eight at once;
+                // the bound leaves room for the whole word (an escape takes 6 bytes, not 1).
+                let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                let plainCount = (needsCare(word).trailingZeroBitCount) / 8
+                if plainCount > 0 {
+                    w.put(word: word, keeping: plainCount)
+                    index += plainCount
+                    continue
+                }
             }
             let byte = bytes[index]
             if byte >= 0x80 {
                 guard let length = TextBytes.sequenceLength(bytes, at: index) else {
-                    out.removeSubrange(rollback...)
+                    w.next = rollback
                     return false
                 }
+                w.put(UnsafeRawBufferPointer(rebasing: bytes[index ..< index + length]))
                 index += length
-                continue
-            }
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else {
+            } else if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                writeEscape(byte, into: &w)
                 index += 1
-                continue
+            } else {
+                w.put(byte)
+                index += 1
             }
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart ..< index]))
-            appendEscape(byte, to: &out)
-            index += 1
-            runStart = index
         }
-        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart ..< count]))
-        out.append(UInt8(ascii: "\""))
+        w.put(UInt8(ascii: "\""))
         return true
     }
 
-    /// True when none of the eight bytes has the high bit, is below 0x20, or is `"` or `\`.
+    /// The high bit of each byte of `word` that is not plain ASCII text: a byte ≥ 0x80 (UTF-8 to
+    /// check), below 0x20, `"` or `\` (to escape). Zero when all eight are plain.
     @inline(__always)
-    static func isPlainASCII(_ word: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let high = TextBytes.highBits
-        // A byte is zero exactly when `(x - 1) & ~x` has its high bit (x < 0x80 here).
-        func hasZero(_ x: UInt64) -> Bool { (x &- ones) & ~x & high != 0 }
-        let control = (word &- ones &* 0x20) & ~word & high  // some byte < 0x20
-        return word & high == 0 && control == 0
-            && !hasZero(word ^ (ones &* UInt64(UInt8(ascii: "\""))))
-            && !hasZero(word ^ (ones &* UInt64(UInt8(ascii: "\\"))))
+    static func needsCare(_ word: UInt64) -> UInt64 {
+        (word & TextBytes.highBits) | TextBytes.bytesBelowSpace(word)
+            | TextBytes.bytesEqual(word, UInt8(ascii: "\"")) | TextBytes.bytesEqual(word, UInt8(ascii: "\\"))
     }
 
-    static func appendEscape(_ byte: UInt8, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\\"))
+    static func writeEscape(_ byte: UInt8, into w: inout RawWriter) {
+        w.put(UInt8(ascii: "\\"))
         switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(byte)
-        case 0x0A: out.append(UInt8(ascii: "n"))
-        case 0x0D: out.append(UInt8(ascii: "r"))
-        case 0x09: out.append(UInt8(ascii: "t"))
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): w.put(byte)
+        case 0x0A: w.put(UInt8(ascii: "n"))
+        case 0x0D: w.put(UInt8(ascii: "r"))
+        case 0x09: w.put(UInt8(ascii: "t"))
         default:
-            append(literal: "u00", to: &out)
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0F)])
+            w.put(literal: "u00")
+            w.put(hexDigit(byte >> 4))
+            w.put(hexDigit(byte & 0x0F))
         }
     }
 
-    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    static func appendEncoding(_ encoding: BytesEncoding?, to out: inout [UInt8]) {
-        switch encoding {
-        case .utf8: append(literal: "\"utf8\"", to: &out)
-        case .base64: append(literal: "\"base64\"", to: &out)
-        case nil: append(literal: "null", to: &out)
-        }
-    }
-
-    /// Appends the UTF-8 of a literal; `StaticString` keeps it free of any `String` work.
     @inline(__always)
-    static func append(literal: StaticString, to out: inout [UInt8]) {
-        out.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+    }
+
+    static func writeEncoding(_ encoding: BytesEncoding?, into w: inout RawWriter) {
+        switch encoding {
+        case .utf8: w.put(literal: "\"utf8\"")
+        case .base64: w.put(literal: "\"base64\"")
+        case nil: w.put(literal: "null")
+        }
     }
 }

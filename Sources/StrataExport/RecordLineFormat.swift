@@ -16,17 +16,50 @@ public enum RecordLineFormat: String, Sendable, CaseIterable {
         self == .csv ? RecordCSV.headerRow : []
     }
 
-    /// Appends `record` as one line, its terminator included.
+    /// Appends `record` as one line, its terminator included. For many records, a
+    /// `RecordEncoder` is faster: it reuses its scratch memory.
     public func append(_ record: Record, to out: inout [UInt8]) {
-        switch self {
+        var encoder = RecordEncoder(self)
+        encoder.append(record, to: &out)
+    }
+}
+
+/// Encodes records as lines of one `RecordLineFormat`, reusing one scratch buffer: each record is
+/// written there with raw stores, then appended to the output with one copy.
+public struct RecordEncoder: Sendable {
+    public let format: RecordLineFormat
+    /// Sized to the largest bound seen so far; only its first bytes are meaningful per record.
+    private var scratch: [UInt8] = []
+
+    public init(_ format: RecordLineFormat) {
+        self.format = format
+    }
+
+    /// Bytes written before the first record (the CSV header row).
+    public var header: [UInt8] { format.header }
+
+    /// Appends `record` as one line of `format`, its terminator included.
+    public mutating func append(_ record: Record, to out: inout [UInt8]) {
+        switch format {
         case .value:
             if let value = record.value { out.append(contentsOf: value) }
             out.append(0x0A)
         case .jsonLines:
-            RecordJSON.append(record, to: &out)
-            out.append(0x0A)
+            write(bound: RecordJSON.bound(record) + 1, to: &out) { w in
+                RecordJSON.write(record, into: &w)
+                w.put(0x0A)
+            }
         case .csv:
-            RecordCSV.append(record, to: &out)
+            write(bound: RecordCSV.bound(record), to: &out) { RecordCSV.write(record, into: &$0) }
+        }
+    }
+
+    private mutating func write(bound: Int, to out: inout [UInt8], _ body: (inout RawWriter) -> Void) {
+        if scratch.count < bound { scratch = [UInt8](repeating: 0, count: max(bound, 2 * scratch.count)) }
+        scratch.withUnsafeMutableBufferPointer { buffer in
+            var writer = RawWriter(buffer)
+            body(&writer)
+            out.append(contentsOf: UnsafeBufferPointer(start: writer.start, count: writer.count))
         }
     }
 }

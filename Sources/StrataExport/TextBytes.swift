@@ -66,43 +66,32 @@ public enum TextBytes {
     }
 
     static let highBits: UInt64 = 0x8080_8080_8080_8080
+    static let ones: UInt64 = 0x0101_0101_0101_0101
+    static let lowSevenBits: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+
+    /// The high bit of each byte of `word` (read little-endian) that equals `byte`, exactly: no
+    /// carry crosses bytes, so `trailingZeroBitCount / 8` is the first such byte.
+    @inline(__always)
+    static func bytesEqual(_ word: UInt64, _ byte: UInt8) -> UInt64 {
+        let x = word ^ (ones &* UInt64(byte))
+        return ~(((x & lowSevenBits) &+ lowSevenBits) | x) & highBits
+    }
+
+    /// The high bit of each byte of `word` below 0x20 (a control character), exactly.
+    @inline(__always)
+    static func bytesBelowSpace(_ word: UInt64) -> UInt64 {
+        ~(((word & lowSevenBits) &+ (ones &* 0x60)) | word) & highBits
+    }
 
     /// Appends the standard base64 of `bytes` (RFC 4648 §4: `+`, `/`, `=` padding, no line breaks).
     public static func appendBase64(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        out.reserveCapacity(out.count + (bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index + 3 <= bytes.count {
-            let group = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
-            out.append(base64Alphabet[Int(group >> 18)])
-            out.append(base64Alphabet[Int(group >> 12 & 0x3F)])
-            out.append(base64Alphabet[Int(group >> 6 & 0x3F)])
-            out.append(base64Alphabet[Int(group & 0x3F)])
-            index += 3
-        }
-        let left = bytes.count - index
-        guard left > 0 else { return }
-        let group = UInt32(bytes[index]) << 16 | (left == 2 ? UInt32(bytes[index + 1]) << 8 : 0)
-        out.append(base64Alphabet[Int(group >> 18)])
-        out.append(base64Alphabet[Int(group >> 12 & 0x3F)])
-        out.append(left == 2 ? base64Alphabet[Int(group >> 6 & 0x3F)] : UInt8(ascii: "="))
-        out.append(UInt8(ascii: "="))
+        appendWriting(bound: (bytes.count + 2) / 3 * 4, to: &out) { $0.put(base64: bytes) }
     }
 
     static let base64Alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     /// Appends `value` in decimal, `-` first when negative.
     public static func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
-        if value < 0 { out.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        // 20 digits hold UInt64.max; digits are produced last first.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var start = 20
-            repeat {
-                start -= 1
-                digits[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start ..< 20]))
-        }
+        appendWriting(bound: 20, to: &out) { $0.put(decimal: value) }
     }
 }

@@ -73,6 +73,7 @@ struct Consume: AsyncParsableCommand {
 /// Stdout with a large buffer: consume prints millions of lines.
 struct BufferedOutput {
     private var buffer: [UInt8] = []
+    private var encoder = RecordEncoder(.value)
 
     mutating func write(_ line: String) {
         buffer.append(contentsOf: line.utf8)
@@ -82,7 +83,8 @@ struct BufferedOutput {
 
     /// Encodes `record` straight into the buffer (StrataExport's encoders).
     mutating func write(_ record: Record, as format: RecordLineFormat) {
-        format.append(record, to: &buffer)
+        if encoder.format != format { encoder = RecordEncoder(format) }
+        encoder.append(record, to: &buffer)
         if buffer.count >= 1 << 16 { flush() }
     }
 

@@ -136,6 +136,7 @@ final class ExportSink {
     private let target: String?
     private let temporary: String?
     private var buffer: [UInt8] = []
+    private var encoder = RecordEncoder(.jsonLines)
     private var closed = false
     private static let bufferBytesMax = 1 << 16
 
@@ -162,7 +163,8 @@ final class ExportSink {
 
     /// Encodes `record` straight into the buffer: no per-record array.
     func write(_ record: Record, as format: RecordLineFormat) throws(StrataError) {
-        format.append(record, to: &buffer)
+        if encoder.format != format { encoder = RecordEncoder(format) }
+        encoder.append(record, to: &buffer)
         if buffer.count >= Self.bufferBytesMax { try flush() }
     }
 

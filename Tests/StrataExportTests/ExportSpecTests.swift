@@ -101,6 +101,23 @@ import Testing
         #expect(encode([record], .csv).suffix(2) == [0x0D, 0x0A])
     }
 
+    /// One encoder reused over records of every size writes what fresh encoders write: its
+    /// scratch memory never leaks bytes of an earlier, longer record.
+    @Test func reusedEncoderMatchesFreshEncodes() {
+        var rng = SplitMix(seed: 31)
+        for format in RecordLineFormat.allCases {
+            var encoder = RecordEncoder(format)
+            var reused: [UInt8] = []
+            var fresh: [UInt8] = []
+            for _ in 0 ..< 500 {
+                let record = Random.record(&rng)
+                encoder.append(record, to: &reused)
+                format.append(record, to: &fresh)
+            }
+            #expect(reused == fresh, "\(format)")
+        }
+    }
+
     /// `value`: the bytes as stored, nothing converted (issue 12, item 14).
     @Test func valueLinesAreTheStoredBytes() {
         let records = [

@@ -45,6 +45,27 @@ import Testing
         }
     }
 
+    /// The eight-bytes-at-once masks flag exactly the bytes a per-byte test flags.
+    @Test func wordMasksAgreeWithPerByteTests() {
+        var rng = SplitMix(seed: 9)
+        let interesting: [UInt8] = [0x00, 0x01, 0x1F, 0x20, 0x21, 0x22, 0x2C, 0x0A, 0x0D, 0x5C, 0x7F, 0x80, 0xA2, 0xFF]
+        for round in 0 ..< 20_000 {
+            let bytes = (0 ..< 8).map { _ in
+                round % 2 == 0
+                    ? interesting[Int(rng.next() % UInt64(interesting.count))] : UInt8(truncatingIfNeeded: rng.next())
+            }
+            let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            func mask(_ flag: (UInt8) -> Bool) -> UInt64 {
+                bytes.enumerated().reduce(0) { $0 | (flag($1.element) ? UInt64(0x80) << (8 * UInt64($1.offset)) : 0) }
+            }
+            #expect(TextBytes.bytesEqual(word, 0x22) == mask { $0 == 0x22 }, "\(bytes)")
+            #expect(TextBytes.bytesEqual(word, 0x00) == mask { $0 == 0x00 }, "\(bytes)")
+            #expect(TextBytes.bytesBelowSpace(word) == mask { $0 < 0x20 }, "\(bytes)")
+            #expect(
+                RecordJSON.needsCare(word) == mask { $0 >= 0x80 || $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }, "\(bytes)")
+        }
+    }
+
     @Test func decimals() {
         for value: Int64 in [0, 1, -1, 9, 10, -10, 1_767_225_600_000, Int64.max, Int64.min, Int64.min + 1] {
             var out: [UInt8] = Array("x".utf8)

@@ -12,7 +12,9 @@ struct InspectDump: AsyncParsableCommand {
             Batch lines: baseOffset lastOffset count firstTimestamp maxTimestamp position size crc valid.
             For a cold object the segment metadata and frame index come first, and each batch line also
             names its frame; positions are positions in the raw segment. Invalid data: the valid batches
-            are printed, then an error line naming the field and position, and the exit code is 1.
+            are printed, then an error line naming the field and position, and the exit code is 1. \
+            With --records --json each record line holds the record in the JSON shape that consume --format \
+            json and export write (formats/export.md).
             """)
 
     @Argument(help: "A hot segment (.seg) or a cold object (.seg.zst).")
