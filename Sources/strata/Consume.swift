@@ -53,13 +53,14 @@ struct Consume: AsyncParsableCommand {
         var cursor = try await Cursor(topic: handle, start: start)
         var remaining = count ?? Int.max
         var out = BufferedOutput()
+        // Also on a read error: the records before the damage are printed, then the error.
+        defer { out.flush() }
         while remaining > 0 {
             let records = try await cursor.next()
             if records.isEmpty { break }
             for record in records.prefix(remaining) { out.write(line(for: record)) }
             remaining -= min(remaining, records.count)
         }
-        out.flush()
     }
 
     private func line(for record: Record) -> String {

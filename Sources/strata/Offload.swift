@@ -32,5 +32,10 @@ struct Offload: AsyncParsableCommand {
             let ratio = report.objectBytes > 0 ? String(format: "%.2f", Double(report.rawBytes) / Double(report.objectBytes)) : "-"
             print("offloaded \(report.segmentsOffloaded) segments (\(humanBytes(report.rawBytes)) raw → \(humanBytes(report.objectBytes)) stored, ratio \(ratio)) to \(lake.coldURL); evicted \(report.segmentsEvicted) local segments")
         }
+        // A corrupt segment stops its topic's offload (other topics went on): exit 1, say what to run.
+        for blocked in report.blocked {
+            printError("offload blocked: \(blocked)\nhint: `strata repair --lake \(lakeOption.lake) TOPIC --quarantine`")
+        }
+        if !report.blocked.isEmpty { throw ExitCode(1) }
     }
 }

@@ -12,7 +12,7 @@ struct StrataCommand: AsyncParsableCommand {
         commandName: "strata",
         abstract: "Strata: a tiered storage engine for streams (hot segments on disk, cold objects in blob storage).",
         discussion: "Exit codes: 0 ok, 1 problem found, 2 usage error, 3 I/O or store error.",
-        subcommands: [Demo.self, Produce.self, Consume.self, Offload.self, Recover.self, Export.self, Inspect.self, Bench.self]
+        subcommands: [Demo.self, Produce.self, Consume.self, Offload.self, Recover.self, Repair.self, Export.self, Inspect.self, Bench.self]
     )
 
     static func main() async {

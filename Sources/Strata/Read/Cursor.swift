@@ -37,7 +37,8 @@ public struct Cursor: Sendable {
     /// The next records, about `maxBytes` of them. When none is readable yet it waits up to
     /// `waitMs` for an append (long poll) and returns an empty array on timeout.
     public mutating func next(maxBytes: Int = Topic.readBytesDefault, waitMs: Int64 = 0) async throws(StrataError) -> [Record] {
-        if topic.highWatermark <= nextOffset {
+        // At a damaged end of the log the read below throws the typed error instead of "no data".
+        if topic.highWatermark <= nextOffset && !topic.endsAtDamage(nextOffset) {
             guard waitMs > 0, await topic.waitForData(at: nextOffset, timeoutMs: waitMs) else { return [] }
         }
         let result = try await topic.read(from: nextOffset, maxBytes: maxBytes, readAhead: reads > 0)
