@@ -14,7 +14,12 @@ extension ColdTier {
             throw StrataError(.corrupt, "no cold object holds offset \(offset)", topic: topic,
                               file: layout.manifestKey(topic: topic, version: manifest.version))
         }
-        let index = try await footer(of: segment, topic: topic)
+        let index: ColdObjectIndex
+        do throws(StrataError) { index = try await footer(of: segment, topic: topic) } catch where error.code == .corrupt {
+            // The whole frames before the damage still read: those records now, the error next.
+            if let salvaged = await salvage(topic: topic, segment: segment, from: offset, end: end) { return salvaged }
+            throw error
+        }
         guard let number = index.frameIndex(forOffset: offset) else {
             throw StrataError(.corrupt, "footer has no frame for offset \(offset)", topic: topic, file: segment.key)
         }
