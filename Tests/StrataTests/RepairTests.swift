@@ -147,4 +147,40 @@ import Testing
             #expect(nothing.status == 0 && nothing.stdout.contains("nothing moved"), "\(nothing)")
         }
     }
+
+    @Test(.enabled(if: ExportTests.binaryExists, "needs the strata binary ($STRATA_BIN or .build/debug/strata)"))
+    func cliOffloadReportsTheBlockedTopicExitsOneAndRepairUnblocksIt() async throws {
+        try await withTempDirectory { dir in
+            var options = lakeOptions()
+            options.backgroundOffload = false
+            let lake = try Lake.open(dir, options: options)
+            let bad = try lake.topic("bad", creatingWith: topicConfig(segmentBytes: 4096))
+            let good = try lake.topic("good", creatingWith: topicConfig(segmentBytes: 4096))
+            for b in 0..<200 {
+                try await bad.append(offsetRecords(from: Int64(b * 5), count: 5))
+                try await good.append(offsetRecords(from: Int64(b * 5), count: 5))
+            }
+            let victim = bad.segments()[0]
+            await lake.close()
+            let (_, scan) = try scanSegment(victim.path)
+            try CorruptTailTests.flip(victim.path, at: scan.batches[3].position + 70)
+
+            let offload = Self.strata(["offload", "--lake", dir])
+            #expect(offload.status == 1, "\(offload)")
+            #expect(offload.stderr.contains("offload blocked") && offload.stderr.contains(victim.path)
+                        && offload.stderr.contains("strata repair"), "\(offload.stderr)")
+            let goodManifest = dir + "/topics/good/manifest.json"
+            #expect(FileIO.exists(goodManifest), "the healthy topic was not offloaded")
+            // The records before the damage still read, through the CLI too.
+            let five = Self.strata(["consume", "--lake", dir, "bad", "--count", "5"])
+            #expect(five.status == 0 && five.stdout == (0..<5).map { "v\($0)\n" }.joined(), "\(five)")
+
+            let repair = Self.strata(["repair", "--lake", dir, "bad", "--quarantine"])
+            #expect(repair.status == 0, "\(repair)")
+            #expect(repair.stdout.contains("appends continue at offset \(scan.batches[3].header.baseOffset)"), "\(repair.stdout)")
+            let again = Self.strata(["offload", "--lake", dir])
+            #expect(again.status == 0, "\(again)")
+            #expect(FileIO.exists(dir + "/topics/bad/manifest.json"))
+        }
+    }
 }
