@@ -129,8 +129,8 @@ public enum SegmentScanner {
                 }
             } catch {
                 let tail = classifyTail(buffer, at: position, expectedOffset: next, basePosition: basePosition)
-                return SegmentScan(batches: batches, validEnd: basePosition + position, nextOffset: next, stopError: error,
-                                   tail: tail)
+                return SegmentScan(batches: batches, validEnd: basePosition + position, nextOffset: next,
+                                   stopError: error, tail: tail)
             }
             batches.append(ScannedBatch(position: basePosition + position, header: header))
             position += header.batchLength
@@ -154,7 +154,8 @@ public enum SegmentScanner {
         var lastOffset = header.lastOffset
         var position = resume + header.batchLength
         var next = header.nextOffset
-        while position < buffer.count, let later = try? BatchCodec.verify(buffer, at: position, basePosition: basePosition),
+        while position < buffer.count,
+              let later = try? BatchCodec.verify(buffer, at: position, basePosition: basePosition),
               later.baseOffset == next {
             lastOffset = later.lastOffset
             next = later.nextOffset

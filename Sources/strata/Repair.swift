@@ -5,7 +5,7 @@ import Strata
 /// `strata repair`: move a topic's damaged bytes aside so it takes appends and offloads again.
 struct Repair: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Move the damaged bytes of a topic's local log into its quarantine/ directory, so it is appendable again.",
+        abstract: "Move the damaged bytes of a topic's local log into its quarantine/ directory, so it takes appends.",
         discussion: """
             Finds the first local batch that fails its checks, moves the bytes from it to the end of its segment, \
             and every later local segment whole, into <lake>/topics/<topic>/quarantine/ (kept, never deleted), and \
@@ -28,7 +28,8 @@ struct Repair: AsyncParsableCommand {
 
     func validate() throws {
         guard quarantine else {
-            throw ValidationError("--quarantine is required: repair moves damaged bytes into the topic's quarantine/ directory")
+            throw ValidationError(
+                "--quarantine is required: repair moves damaged bytes into the topic's quarantine/ directory")
         }
     }
 
@@ -46,7 +47,9 @@ struct Repair: AsyncParsableCommand {
         }
         await handle.close()
         if json {
-            let moved = report.moved.map { ["source": $0.source, "position": $0.position, "bytes": $0.bytes, "kept": $0.kept] as [String: Any] }
+            let moved = report.moved.map {
+                ["source": $0.source, "position": $0.position, "bytes": $0.bytes, "kept": $0.kept] as [String: Any]
+            }
             print(jsonLine(["topic": report.topic, "damage": report.damage ?? NSNull(), "moved": moved,
                             "nextOffset": report.nextOffset]))
             return
@@ -57,7 +60,8 @@ struct Repair: AsyncParsableCommand {
         }
         print("\(topic): \(damage)")
         for file in report.moved {
-            print("moved \(file.source) bytes \(file.position)..<\(file.position + file.bytes) (\(file.bytes) bytes) → \(file.kept)")
+            let range = "\(file.position)..<\(file.position + file.bytes)"
+            print("moved \(file.source) bytes \(range) (\(file.bytes) bytes) → \(file.kept)")
         }
         print("\(topic): appends continue at offset \(report.nextOffset)")
     }

@@ -97,6 +97,27 @@ import Testing
         }
     }
 
+    /// Damage in a segment the cold tier already holds: cutting the hot log would make the
+    /// tiers disagree, so repair refuses and changes nothing.
+    @Test func repairRefusesWhenTheColdTierHoldsOffsetsPastTheDamage() async throws {
+        try await withTempDirectory { dir in
+            var options = lakeOptions()
+            options.backgroundOffload = false
+            let lake = try Lake.open(dir, options: options)
+            let topic = try lake.topic(Self.topicName, creatingWith: topicConfig(segmentBytes: 4096))
+            for b in 0..<100 { try await topic.append(offsetRecords(from: Int64(b * 5), count: 5)) }
+            _ = try await lake.offload(topic: Self.topicName)
+            let victim = topic.segments()[0]
+            let (_, scan) = try scanSegment(victim.path)
+            try CorruptTailTests.flip(victim.path, at: scan.batches[1].position + 70)
+            let before = fileTree(dir)
+            let error = await strataError { _ = try await topic.repairQuarantine() }
+            #expect(error?.code == .invalidArgument && error?.file == victim.path, "\(String(describing: error))")
+            #expect(fileTree(dir) == before)
+            await lake.close()
+        }
+    }
+
     // MARK: - Through the CLI
 
     static func strata(_ arguments: [String]) -> ExportTests.Outcome {

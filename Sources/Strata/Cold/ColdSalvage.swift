@@ -9,13 +9,19 @@ extension ColdTier {
 
     /// The records from `offset` (below `end`) that the whole frames at the start of the object
     /// hold, up to the first damage; nil when none holds `offset` (the caller throws its error).
-    func salvage(topic: String, segment: ManifestSegment, from offset: Int64, end: Int64) async -> (records: [Record], nextOffset: Int64)? {
+    func salvage(
+        topic: String, segment: ManifestSegment, from offset: Int64, end: Int64
+    ) async -> (records: [Record], nextOffset: Int64)? {
         let key = segment.key
-        guard let data = try? await blob("get damaged object", key: key, topic: topic, { try await store.get(key, range: .whole) })
-        else { return nil }
+        let fetched = try? await blob("get damaged object", key: key, topic: topic) {
+            try await store.get(key, range: .whole)
+        }
+        guard let data = fetched else { return nil }
         let raw = Self.wholeFramePrefix(data.bytes, rawBytesMax: Int(segment.rawBytes))
         let batches: [RecordBatch] = withBytesResult(raw) { (buffer) throws(FormatError) -> [RecordBatch] in
-            guard let header = try? SegmentHeader.decode(buffer), header.baseOffset == segment.baseOffset else { return [] }
+            guard let header = try? SegmentHeader.decode(buffer), header.baseOffset == segment.baseOffset else {
+                return []
+            }
             let scan = SegmentScanner.scan(buffer, from: SegmentHeader.size, expectedOffset: header.baseOffset)
             var wanted: [RecordBatch] = []
             var rawBytes = 0

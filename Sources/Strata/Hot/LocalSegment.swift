@@ -104,12 +104,14 @@ enum SegmentLoader {
         if let stop = scan.stopError {
             if scan.tail.isCorrupt {
                 let found = SegmentDamage(scan: scan, stop: stop, fileBytes: fileBytes)
-                log("corrupt active segment, nothing cut topic=\(topic) file=\(path) position=\(scan.validEnd): \(found.summary)")
+                log("corrupt active segment, nothing cut topic=\(topic) file=\(path) position=\(scan.validEnd): "
+                        + found.summary)
                 damage = found
             } else {
                 let kept = try Quarantine.moveTail(of: path, from: scan.validEnd, fileBytes: fileBytes,
                                                    directory: paths.quarantineDirectory(topic), kind: "torn")
-                log("truncating torn tail topic=\(topic) file=\(path) position=\(scan.validEnd) bytes=\(fileBytes - scan.validEnd) kept=\(kept): \(stop)")
+                log("truncating torn tail topic=\(topic) file=\(path) position=\(scan.validEnd) "
+                        + "bytes=\(fileBytes - scan.validEnd) kept=\(kept): \(stop)")
             }
         }
         try FileIO.remove(indexPath)  // an active segment's index lives in memory only
@@ -148,7 +150,9 @@ enum SegmentLoader {
     }
 
     /// Scans a segment image read from `path` (for errors naming it).
-    static func scanFile(_ bytes: [UInt8], path: String, topic: String) throws(StrataError) -> (SegmentHeader, SegmentScan) {
+    static func scanFile(
+        _ bytes: [UInt8], path: String, topic: String
+    ) throws(StrataError) -> (SegmentHeader, SegmentScan) {
         switch withBytesResult(bytes, { raw throws(FormatError) in try SegmentScanner.scanFile(raw) }) {
         case .success(let result): return result
         case .failure(let error): throw StrataError(error, topic: topic, file: path)

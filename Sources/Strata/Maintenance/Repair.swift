@@ -41,7 +41,9 @@ enum Quarantine {
         return target
     }
 
-    private static func writeNew(_ bytes: [UInt8], named name: String, in directory: String) throws(StrataError) -> String {
+    private static func writeNew(
+        _ bytes: [UInt8], named name: String, in directory: String
+    ) throws(StrataError) -> String {
         try FileIO.makeDirectories(directory)
         try FileIO.fsyncDirectory(FileIO.parent(of: directory))
         let target = try freeName(name, in: directory)
@@ -111,14 +113,17 @@ extension Topic {
                 return RepairReport(topic: name, damage: nil, nextOffset: s.writtenOffset)
             }
             let segment = s.segments[i]
-            let found = SegmentDamage(scan: scan, stop: scan.stopError ?? FormatError(.invalidValue, field: "segment",
-                                                                                       position: scan.validEnd, "damaged"),
-                                      fileBytes: fileBytes)
+            let stop = scan.stopError ?? FormatError(.invalidValue, field: "segment", position: scan.validEnd, "damaged")
+            let found = SegmentDamage(scan: scan, stop: stop, fileBytes: fileBytes)
             if let coldEnd, coldEnd > found.offset {
-                throw StrataError(.invalidArgument, "the cold tier holds offsets up to \(coldEnd - 1), past the damage at offset \(found.offset): repair would make the tiers disagree; evict the local copy with `strata offload --evict` instead",
+                throw StrataError(.invalidArgument,
+                                  "the cold tier holds offsets up to \(coldEnd - 1), past the damage at offset "
+                                      + "\(found.offset): repair would make the tiers disagree; nothing was moved "
+                                      + "(`strata offload --evict` drops local segments the cold tier holds)",
                                   topic: name, file: segment.path, position: found.position)
             }
-            var report = RepairReport(topic: name, damage: "\(segment.path): \(found.summary)", nextOffset: found.offset)
+            var report = RepairReport(topic: name, damage: "\(segment.path): \(found.summary)",
+                                      nextOffset: found.offset)
             let directory = paths.quarantineDirectory(name)
             for later in s.segments[(i + 1)...] {
                 for path in [later.path, later.indexPath] where FileIO.exists(path) {
@@ -149,7 +154,8 @@ extension Topic {
             s.durableOffset = found.offset
             s.failure = nil
             offload.withLock { $0.blocked = nil }
-            log("repaired topic=\(name): moved \(report.moved.count) files into \(directory); next offset \(found.offset)")
+            log("repaired topic=\(name): moved \(report.moved.count) files into \(directory); "
+                    + "next offset \(found.offset)")
             return report
         }
     }
