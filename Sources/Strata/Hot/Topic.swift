@@ -269,7 +269,7 @@ public final class Topic: Sendable {
     /// Rolls the active segment when it is older than `segmentMs`, even without appends.
     func rollIfAged() {
         state.withLock { s in
-            guard s.failure == nil, !s.closed else { return }
+            guard s.failure == nil, !s.closed, s.active.damage == nil else { return }
             try? rollIfNeeded(&s, incomingBytes: 0, nowMs: clock.nowMs())
         }
     }
