@@ -113,7 +113,8 @@ extension Topic {
                 return RepairReport(topic: name, damage: nil, nextOffset: s.writtenOffset)
             }
             let segment = s.segments[i]
-            let stop = scan.stopError ?? FormatError(.invalidValue, field: "segment", position: scan.validEnd, "damaged")
+            let stop = scan.stopError
+                ?? FormatError(.invalidValue, field: "segment", position: scan.validEnd, "damaged")
             let found = SegmentDamage(scan: scan, stop: stop, fileBytes: fileBytes)
             if let coldEnd, coldEnd > found.offset {
                 throw StrataError(.invalidArgument,
