@@ -101,6 +101,36 @@ import Testing
         }
     }
 
+    /// A sealed segment found damaged at open (its index is gone) from its first batch on holds
+    /// no valid batch at all: offload reports it blocked, never mistakes the hole for another
+    /// writer's log, and repair unblocks it.
+    @Test func aSealedSegmentDamagedFromItsFirstBatchBlocksOffloadAndIsNotAFence() async throws {
+        try await withTempDirectory { dir in
+            var options = lakeOptions()
+            options.backgroundOffload = false
+            let lake = try Lake.open(dir, options: options)
+            let topic = try lake.topic(Self.topicName, creatingWith: topicConfig(segmentBytes: 4096))
+            for b in 0..<100 { try await topic.append(offsetRecords(from: Int64(b * 5), count: 5)) }
+            let victim = topic.segments()[1]
+            await lake.close()
+            try CorruptTailTests.flip(victim.path, at: SegmentHeader.size + 70)
+            try FileIO.remove(String(victim.path.dropLast(4)) + ".idx")
+
+            let reopened = try Lake.open(dir, options: options)
+            let damaged = try reopened.topic(Self.topicName)
+            #expect(damaged.corruption?.file == victim.path)
+            let report = try await reopened.offload()
+            #expect(report.blocked.count == 1 && report.blocked.first?.contains(victim.path) == true, "\(report)")
+            #expect(try await damaged.latestManifest()?.nextOffset == victim.baseOffset)
+            _ = try await damaged.repairQuarantine()
+            try await damaged.append(offsetRecords(from: victim.baseOffset, count: 5))
+            let after = try await reopened.offload()
+            #expect(after.blocked.isEmpty, "\(after)")
+            #expect(try await damaged.latestManifest()?.nextOffset == victim.baseOffset + 5)
+            await reopened.close()
+        }
+    }
+
     /// Damage in a segment the cold tier already holds: cutting the hot log would make the
     /// tiers disagree, so repair refuses and changes nothing.
     @Test func repairRefusesWhenTheColdTierHoldsOffsetsPastTheDamage() async throws {

@@ -163,9 +163,13 @@ extension Topic {
     /// The oldest sealed local segment the manifest does not cover yet.
     private func nextToOffload(after manifest: Manifest?, lagMs: Int64) throws(StrataError) -> LocalSegment? {
         let (segments, now) = (state.withLock { $0.segments }, clock.nowMs())
-        for (i, segment) in segments.enumerated() where segment.sealed && !segment.isEmpty {
+        // A damaged segment counts even with no valid batch: skipping it would look like a gap.
+        for (i, segment) in segments.enumerated()
+        where segment.sealed && (!segment.isEmpty || segment.damage != nil) {
             let committedEnd = manifest?.nextOffset ?? segment.baseOffset
-            if segment.nextOffset <= committedEnd { continue }
+            // A damaged segment's true end is unknown: it is covered only when it starts below.
+            let coveredEnd = segment.damage == nil ? segment.nextOffset : segment.baseOffset + 1
+            if coveredEnd <= committedEnd { continue }
             guard segment.baseOffset == committedEnd else {
                 let error = StrataError(.fenced, "the cold log ends at offset \(committedEnd) but the local segment starts at \(segment.baseOffset): another writer owns this topic",
                                         topic: name, file: segment.path)
