@@ -122,6 +122,10 @@ import Testing
             let report = try await reopened.offload()
             #expect(report.blocked.count == 1 && report.blocked.first?.contains(victim.path) == true, "\(report)")
             #expect(try await damaged.latestManifest()?.nextOffset == victim.baseOffset)
+            // Its valid prefix is empty, so "committed up to its end" holds; eviction still keeps it.
+            _ = try await reopened.offload(evict: true)
+            #expect(FileIO.exists(victim.path))
+            #expect(damaged.segments().first?.baseOffset == victim.baseOffset)
             _ = try await damaged.repairQuarantine()
             try await damaged.append(offsetRecords(from: victim.baseOffset, count: 5))
             let after = try await reopened.offload()
