@@ -29,11 +29,25 @@ struct LakeOption: ParsableArguments {
         options.backgroundOffload = background
         return try Lake.open(lake, cold: cold, options: options)
     }
+
+    /// Opens the existing lake read-only (see `ReadLakeOption`); `--cold` is not consulted.
+    func openReadOnly() throws -> Lake { try Lake.openReadOnly(lake) }
+}
+
+/// `--lake DIR` of the commands that only read (`inspect`, `consume`): the lake is opened with
+/// `Lake.openReadOnly`, so nothing is created, locked or changed and a running writer is no
+/// obstacle (issue 12 item 9). A missing lake is a `notFound` error.
+struct ReadLakeOption: ParsableArguments {
+    @Option(name: .long,
+            help: "Lake directory (read only: nothing is created, locked or changed; a running writer is fine).")
+    var lake: String
+
+    func open() throws -> Lake { try Lake.openReadOnly(lake) }
 }
 
 struct TopicConfigOptions: ParsableArguments {
-    @Option(help: "Durability when the topic is created: sync (fdatasync before ack) or async.")
-    var durability: String = "sync"
+    @Option(help: "Durability when the topic is created: sync (fdatasync before ack, the default) or async.")
+    var durability: String?
     @Option(help: "Roll the active segment at this many bytes (topic creation only).")
     var segmentBytes: Int?
     @Option(help: "Roll the active segment at this age in ms (topic creation only).")
@@ -45,16 +59,45 @@ struct TopicConfigOptions: ParsableArguments {
 
     func config() throws -> TopicConfig {
         var config = TopicConfig()
+        let durability = self.durability ?? Durability.sync.rawValue
         guard let mode = Durability(rawValue: durability) else {
             throw ValidationError("--durability must be sync or async, not '\(durability)'")
         }
         config.durability = mode
         if let segmentBytes { config.segmentBytes = segmentBytes }
         if let segmentMs { config.segmentMs = segmentMs }
-        config.localRetentionBytes = localRetentionBytes
-        config.localRetentionMs = localRetentionMs
+        // Only flags given replace a default: nil means "not given", not "no bound" (issue 12.6).
+        if let localRetentionBytes { config.localRetentionBytes = localRetentionBytes }
+        if let localRetentionMs { config.localRetentionMs = localRetentionMs }
         try config.validate()
         return config
+    }
+}
+
+extension TopicConfigOptions {
+    /// Config flags given for a topic that already exists must agree with its stored config: a
+    /// different value is an error naming the flag, never silently ignored.
+    /// - Throws: `invalidArgument` naming the first flag that differs and the `alter-config`
+    ///   command that would change it.
+    func checkAgrees(with existing: TopicConfig, topic: String, lake: String) throws {
+        var given: [(flag: String, key: String, value: String)] = []
+        if let durability { given.append(("--durability", "durability", durability)) }
+        if let segmentBytes { given.append(("--segment-bytes", "segmentBytes", String(segmentBytes))) }
+        if let segmentMs { given.append(("--segment-ms", "segmentMs", String(segmentMs))) }
+        if let localRetentionBytes {
+            given.append(("--local-retention-bytes", "localRetentionBytes", String(localRetentionBytes)))
+        }
+        if let localRetentionMs { given.append(("--local-retention-ms", "localRetentionMs", String(localRetentionMs))) }
+        for (flag, keyName, value) in given {
+            guard let key = TopicConfigKey.named(keyName) else { continue }
+            let stored = existing.text(of: key)
+            guard stored != value else { continue }
+            throw StrataError(.invalidArgument,
+                              "\(flag) \(value) differs from topic '\(topic)', which exists with \(keyName)=\(stored); "
+                                  + "config flags apply only when a topic is created. To change it: "
+                                  + "strata topics alter-config --lake \(lake) \(topic) --set \(keyName)=\(value)",
+                              topic: topic)
+        }
     }
 }
 
@@ -85,13 +128,34 @@ func humanTime(_ ms: Int64?) -> String {
     return formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
 }
 
-/// Parses `--from-time`: milliseconds since the epoch or an ISO 8601 date-time.
+/// Parses `--from-time`: milliseconds since the epoch or an ISO 8601 date-time with a four-digit
+/// year. Anything outside what Strata stores is an error, never a different time: Foundation's
+/// ISO parser wraps a year like 300000000 around instead of failing (issue 12.8).
 func parseTimestamp(_ text: String, flag: String) throws -> Int64 {
     if let ms = Int64(text) { return ms }
+    let digits = text.drop { $0 == "-" || $0 == "+" }
+    if !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) {
+        throw ValidationError("\(flag) '\(text)' is outside the milliseconds since 1970 Strata stores "
+                              + "(\(Int64.min)...\(Int64.max))")
+    }
+    let year = text.prefix { $0.isASCII && $0.isNumber }
+    if text.first == "+" || text.first == "-" || (year.count > 4 && text.dropFirst(year.count).first == "-") {
+        throw ValidationError("\(flag) '\(text)': ISO 8601 years must be 0000 to 9999 (four digits); "
+                              + "for other times give milliseconds since 1970")
+    }
     let formatter = ISO8601DateFormatter()
     for options: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]] {
         formatter.formatOptions = options
-        if let date = formatter.date(from: text) { return Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+        guard let date = formatter.date(from: text) else { continue }
+        // The parser must have kept the year it was given (±1 for a zone offset across New Year):
+        // anything else is a wrapped date.
+        let back = ISO8601DateFormatter().string(from: date)
+        let backYear = back.prefix { $0.isASCII && $0.isNumber }
+        guard let given = Int(year), let parsed = Int(backYear), abs(parsed - given) <= 1 else {
+            throw ValidationError("\(flag) '\(text)' is outside the times this parser handles; "
+                                  + "give milliseconds since 1970")
+        }
+        return Int64((date.timeIntervalSince1970 * 1000).rounded())
     }
     throw ValidationError("\(flag) '\(text)' is neither milliseconds since 1970 nor an ISO 8601 time like 2026-01-31T12:00:00Z")
 }

@@ -1,39 +1,62 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import Strata
+import Synchronization
 
 /// `strata consume`: print records of a topic.
 struct Consume: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print records of a topic from an offset or a time, up to the high watermark.",
-        discussion: "Without --from-offset or --from-time it starts at the oldest record."
+        abstract: "Print records of a topic from an offset or a time, up to the high watermark (or on, with --follow).",
+        discussion: """
+            Without --from-offset or --from-time it starts at the oldest record. The lake is opened \
+            read-only: consume creates and changes nothing and works while a producer holds the lake, \
+            seeing its appends as they reach the disk (a torn or half-written tail is not read). \
+            --to-offset N stops before offset N; --follow keeps polling for new records until N, --count, \
+            or SIGINT/SIGTERM (then exits 0 after printing what it read).
+
+            Example:
+              strata consume --lake /lake clicks --from-offset 1000 --count 10 --format json
+            """
     )
 
-    @OptionGroup var lakeOption: LakeOption
+    @OptionGroup var lakeOption: ReadLakeOption
     @Argument(help: "Topic name.")
     var topic: String
     @Option(help: "Start at this offset.")
     var fromOffset: Int64?
     @Option(help: "Start at the first record with timestamp ≥ T (ms since 1970, or ISO 8601).")
     var fromTime: String?
+    @Option(help: "Stop before this offset (exclusive).")
+    var toOffset: Int64?
     @Option(help: "Stop after N records.")
     var count: Int?
+    @Flag(help: "At the high watermark, keep polling for new records until --to-offset, --count or SIGINT/SIGTERM.")
+    var follow = false
     @Option(help: "value: one line per record value; json: one JSON object per record.")
     var format: String = "value"
     @Flag(help: "Print to stderr one JSON line of cold-store requests, bytes and cache hits of this run.")
     var stats = false
+
+    /// How long one poll of a followed topic waits before checking for a signal.
+    static let followPollMs: Int64 = 200
 
     func validate() throws {
         if fromOffset != nil && fromTime != nil { throw ValidationError("use either --from-offset or --from-time, not both") }
         if let count, count < 0 { throw ValidationError("--count must not be negative") }
         guard ["value", "json"].contains(format) else { throw ValidationError("--format must be value or json") }
         if let fromOffset, fromOffset < 0 { throw ValidationError("--from-offset must not be negative") }
+        if let toOffset, toOffset < 0 { throw ValidationError("--to-offset must not be negative, is \(toOffset)") }
+        if let fromOffset, let toOffset, toOffset < fromOffset {
+            throw ValidationError("reversed range: --to-offset \(toOffset) is before --from-offset \(fromOffset)")
+        }
     }
 
     func run() async throws {
-        let lake = try lakeOption.open(background: false)
+        let lake = try lakeOption.open()
+        let stop = follow ? StopSignal() : nil
         do {
-            try await consume(try lake.topic(topic))
+            try await consume(try lake.topic(topic), stop: stop)
         } catch {
             await lake.close()
             throw error
@@ -45,21 +68,27 @@ struct Consume: AsyncParsableCommand {
         }
     }
 
-    private func consume(_ handle: Topic) async throws {
+    private func consume(_ handle: Topic, stop: StopSignal?) async throws {
         let start: StartPosition
         if let fromOffset { start = .offset(fromOffset) }
         else if let fromTime { start = .timestamp(try parseTimestamp(fromTime, flag: "--from-time")) }
         else { start = .earliest }
         var cursor = try await Cursor(topic: handle, start: start)
         var remaining = count ?? Int.max
+        let end = toOffset ?? Int64.max
         var out = BufferedOutput()
         // Also on a read error: the records before the damage are printed, then the error.
         defer { out.flush() }
-        while remaining > 0 {
-            let records = try await cursor.next()
-            if records.isEmpty { break }
-            for record in records.prefix(remaining) { out.write(line(for: record)) }
-            remaining -= min(remaining, records.count)
+        while remaining > 0, cursor.nextOffset < end {
+            let records = try await cursor.next(waitMs: follow ? Self.followPollMs : 0)
+            if records.isEmpty {
+                guard let stop, !stop.received else { break }
+                out.flush()  // a follower shows each record as it comes
+                continue
+            }
+            for record in records.prefix(remaining) where record.offset < end { out.write(line(for: record)) }
+            remaining -= min(remaining, records.count(where: { $0.offset < end }))
+            if stop?.received == true { break }
         }
     }
 
@@ -91,4 +120,31 @@ struct BufferedOutput {
         FileHandle.standardOutput.write(Data(buffer))
         buffer.removeAll(keepingCapacity: true)
     }
+}
+
+/// SIGINT and SIGTERM as a flag a polling loop checks, so `consume --follow` ends cleanly
+/// (output flushed, lake closed, exit 0) instead of dying mid-line.
+final class StopSignal {
+    /// Set from the signal handler's queue, read by the polling loop.
+    private final class Flag: Sendable {
+        let value = Atomic<Bool>(false)
+    }
+
+    private let flag = Flag()
+    private var sources: [any DispatchSourceSignal] = []
+
+    init() {
+        let flag = self.flag
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { flag.value.store(true, ordering: .relaxed) }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    deinit { sources.forEach { $0.cancel() } }
+
+    var received: Bool { flag.value.load(ordering: .relaxed) }
 }

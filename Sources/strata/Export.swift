@@ -18,6 +18,9 @@ struct Export: AsyncParsableCommand {
             into place only when the export is complete. Formats: formats/export.md. \
             Exit codes: 0 ok, 1 corrupt data, 2 usage (bad flags, unknown topic or store, bad range), \
             3 I/O or store error.
+
+            Example:
+              strata export --cold file:///lake/cold clicks --to-offset 999 --format csv
             """
     )
 
@@ -62,12 +65,31 @@ struct Export: AsyncParsableCommand {
     func run() async throws {
         do throws(StrataError) {
             let log = try ColdLog.open(cold)
-            let range = try await offsetRange(log)
+            let range: Range<Int64>
+            do throws(StrataError) {
+                range = try await offsetRange(log)
+            } catch where error.code == .offsetOutOfRange {
+                // Offsets past the manifest's end may be in objects a lost manifest listed.
+                var explained = error
+                if let beyond = try? await log.objectsPastManifest(topic) {
+                    explained.message += "; \(beyond.description)"
+                }
+                throw explained
+            }
+            try await warnIfManifestMayBeMissing(log, range)
             try await export(log, range)
         } catch {
             printError("error: \(error)")
             throw ExitCode(StrataCommand.exitCode(for: error.code))
         }
+    }
+
+    /// A range that runs to the newest manifest's end while the store holds objects past it may
+    /// be short by a lost manifest: say so (even with --quiet) rather than end early in silence.
+    private func warnIfManifestMayBeMissing(_ log: ColdLog, _ range: Range<Int64>) async throws(StrataError) {
+        guard let beyond = try await log.objectsPastManifest(topic),
+              range.upperBound >= beyond.manifestNextOffset else { return }
+        printError("warning: export ends at offset \(beyond.manifestNextOffset - 1): \(beyond.description)")
     }
 
     /// The offsets to export, `[lower, upper)`, from the flags and the topic's manifest.
@@ -102,16 +124,33 @@ struct Export: AsyncParsableCommand {
         var progress = ExportProgress(quiet: quiet)
         do throws(StrataError) {
             try sink.write(format.header)
+            var expected = range.lowerBound
             for try await records in try await log.records(topic, in: range) {
-                for record in records { try sink.write(format.encode(record)) }
+                for record in records {
+                    try ExportGap.check(record.offset, expected: expected, range: range, topic: topic)
+                    try sink.write(format.encode(record))
+                    expected = record.offset + 1
+                }
                 progress.advance(by: records.count, lastOffset: records.last?.offset ?? range.lowerBound)
             }
+            try ExportGap.check(range.upperBound, expected: expected, range: range, topic: topic)
             try sink.commit()
         } catch {
             sink.abandon()
             throw error
         }
         progress.finish(range: range, destination: output ?? "stdout", stats: log.stats)
+    }
+}
+
+/// An export hands over every offset of its range or fails naming the ones it could not
+/// (issue 12.3): a short export that exits 0 looks like a complete one to a batch job.
+enum ExportGap {
+    static func check(_ offset: Int64, expected: Int64, range: Range<Int64>, topic: String) throws(StrataError) {
+        guard offset != expected else { return }
+        let what = offset > expected ? "offsets \(expected)..<\(offset) are missing" : "offset \(offset) came again"
+        throw StrataError(.corrupt, "export of offsets [\(range.lowerBound), \(range.upperBound)): \(what) "
+                              + "(nothing after offset \(expected - 1) was written)", topic: topic)
     }
 }
 

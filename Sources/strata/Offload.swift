@@ -6,7 +6,13 @@ import Strata
 struct Offload: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Seal active segments and offload every sealed segment to the cold store now.",
-        discussion: "With --evict, every local segment committed to the cold tier is then deleted locally; reads of those offsets go to the cold tier."
+        discussion: """
+            With --evict, every local segment committed to the cold tier is then deleted locally; reads of \
+            those offsets go to the cold tier.
+
+            Example:
+              strata offload --lake /lake clicks --evict
+            """
     )
 
     @OptionGroup var lakeOption: LakeOption
@@ -20,22 +26,44 @@ struct Offload: AsyncParsableCommand {
     func run() async throws {
         let lake = try lakeOption.open(background: false)
         let report: OffloadReport
-        do { report = try await lake.offload(topic: topic, seal: true, evict: evict) } catch {
+        let coldBefore: Int, coldAfter: Int
+        do {
+            // Counted before and after, so segments offloaded earlier (by a producer's background
+            // offloader) show up in the summary instead of making it look as if nothing moved.
+            coldBefore = try await coldSegmentCount(lake)
+            report = try await lake.offload(topic: topic, seal: true, evict: evict)
+            coldAfter = try await coldSegmentCount(lake)
+        } catch {
             await lake.close()
             throw error
         }
         await lake.close()
         if json {
             print(jsonLine(["segmentsOffloaded": report.segmentsOffloaded, "rawBytes": report.rawBytes,
-                            "objectBytes": report.objectBytes, "segmentsEvicted": report.segmentsEvicted, "cold": lake.coldURL]))
+                            "objectBytes": report.objectBytes, "segmentsEvicted": report.segmentsEvicted,
+                            "cold": lake.coldURL, "coldSegmentsBefore": coldBefore, "coldSegments": coldAfter]))
         } else {
             let ratio = report.objectBytes > 0 ? String(format: "%.2f", Double(report.rawBytes) / Double(report.objectBytes)) : "-"
-            print("offloaded \(report.segmentsOffloaded) segments (\(humanBytes(report.rawBytes)) raw → \(humanBytes(report.objectBytes)) stored, ratio \(ratio)) to \(lake.coldURL); evicted \(report.segmentsEvicted) local segments")
+            print("offloaded \(report.segmentsOffloaded) segments now (\(humanBytes(report.rawBytes)) raw → "
+                  + "\(humanBytes(report.objectBytes)) stored, ratio \(ratio)) to \(lake.coldURL); the cold tier holds "
+                  + "\(coldAfter) segments (\(coldBefore) offloaded before, e.g. in the background); "
+                  + "evicted \(report.segmentsEvicted) local segments")
         }
         // A corrupt segment stops its topic's offload (other topics went on): exit 1, say what to run.
         for blocked in report.blocked {
             printError("offload blocked: \(blocked)\nhint: `strata repair --lake \(lakeOption.lake) TOPIC --quarantine`")
         }
         if !report.blocked.isEmpty { throw ExitCode(1) }
+    }
+
+    /// Segments the cold tier holds for the topics this run offloads.
+    private func coldSegmentCount(_ lake: Lake) async throws -> Int {
+        var count = 0
+        for name in try topic.map({ [$0] }) ?? lake.topicNames() {
+            let handle = try lake.topic(name)
+            _ = try await handle.latestManifest(refresh: true)
+            count += try await handle.coldSegments().count
+        }
+        return count
     }
 }

@@ -8,8 +8,16 @@ struct Produce: AsyncParsableCommand {
         abstract: "Append stdin lines to a topic, one record per line.",
         discussion: """
             Lines available together are appended as one batch (at most --batch-records). \
-            Prints one JSON summary line: {"topic":…,"records":…,"firstOffset":…,"lastOffset":…}. \
-            Topic config flags apply only when the topic is created.
+            Prints one JSON summary line: {"topic":…,"records":…,"firstOffset":…,"lastOffset":…}, \
+            also when it stops at an error: every line before the failing one is committed, none after. \
+            A line's limit is the topic's recordBytesMax (1 MiB by default) counted as an encoded \
+            record: key, value and about 26 bytes of encoding, so the longest line a default topic \
+            takes without --key-separator is \(Produce.longestDefaultValue) bytes. \
+            Topic config flags apply only when the topic is created; given for an existing topic with \
+            another value they are an error (change it with `strata topics alter-config`).
+
+            Example:
+              printf 'u1:a\\nu2:b\\n' | strata produce --lake /lake clicks --key-separator :
             """
     )
 
@@ -32,29 +40,93 @@ struct Produce: AsyncParsableCommand {
     func run() async throws {
         let config = try topicConfig.config()
         let lake = try lakeOption.open()
-        let handle = try lake.topic(topic, creatingWith: config)
-        let acks = try acksTo.map(AckLog.init(path:))
-        var first: Int64? = nil
-        var last: Int64 = -1
-        var count = 0
-        var reader = LineReader(fd: 0)
+        var progress = ProduceProgress()
         do {
+            if try lake.topicNames().contains(topic) {
+                try topicConfig.checkAgrees(with: try lake.topic(topic).config, topic: topic, lake: lakeOption.lake)
+            }
+            let handle = try lake.topic(topic, creatingWith: config)
+            let acks = try acksTo.map(AckLog.init(path:))
+            var reader = LineReader(fd: 0)
             while let lines = try reader.nextLines(max: batchRecords) {
-                let records = lines.map(record(from:))
-                let result = try await handle.append(records)
-                try acks?.record(result)
-                first = first ?? result.firstOffset
-                last = result.lastOffset
-                count += records.count
+                try await appendLines(lines, to: handle, acks: acks, progress: &progress)
             }
         } catch {
             await lake.close()
+            print(jsonLine(progress.summary(topic: topic)))
             throw error
         }
         await lake.close()
-        let summary: [String: Any] = ["topic": topic, "records": count, "firstOffset": first.map { $0 as Any } ?? NSNull(),
-                                      "lastOffset": first == nil ? NSNull() : last]
-        print(jsonLine(summary))
+        print(jsonLine(progress.summary(topic: topic)))
+    }
+
+    /// Appends one read's lines in batches that fit the topic's limits. A line too large for the
+    /// topic stops the run after every line before it is committed.
+    private func appendLines(
+        _ lines: [[UInt8]], to handle: Topic, acks: AckLog?, progress: inout ProduceProgress
+    ) async throws {
+        var pending: [ProducerRecord] = []
+        var pendingBytes = BatchHeader.size
+        for line in lines {
+            let record = record(from: line)
+            let size = Record(timestamp: 0, key: record.key, value: record.value, headers: record.headers).encodedSize
+            if size > handle.config.recordBytesMax {
+                try await commit(&pending, to: handle, acks: acks, progress: &progress)
+                throw oversized(line: progress.linesCommitted + 1, lineBytes: line.count, recordBytes: size,
+                                limit: handle.config.recordBytesMax, progress: progress)
+            }
+            if !pending.isEmpty && pendingBytes + size > handle.config.batchBytesMax {
+                try await commit(&pending, to: handle, acks: acks, progress: &progress)
+                pendingBytes = BatchHeader.size
+            }
+            pending.append(record)
+            pendingBytes += size
+        }
+        try await commit(&pending, to: handle, acks: acks, progress: &progress)
+    }
+
+    private func commit(
+        _ records: inout [ProducerRecord], to handle: Topic, acks: AckLog?, progress: inout ProduceProgress
+    ) async throws {
+        guard !records.isEmpty else { return }
+        let result = try await handle.append(records)
+        try acks?.record(result)
+        progress.committed(records.count, result)
+        records.removeAll(keepingCapacity: true)
+    }
+
+    private func oversized(
+        line: Int, lineBytes: Int, recordBytes: Int, limit: Int, progress: ProduceProgress
+    ) -> StrataError {
+        let committed = progress.linesCommitted
+        let before = committed == 0
+            ? "nothing was committed"
+            : "lines 1 to \(committed) were committed (offsets \(progress.firstOffset ?? 0) to \(progress.lastOffset))"
+        let message = "input line \(line) is \(lineBytes) bytes, \(recordBytes) bytes as a record, over the topic's "
+            + "recordBytesMax=\(limit), which counts key, value and encoding (the longest value without a key is "
+            + "\(Self.longestValue(recordBytesMax: limit)) bytes); \(before), nothing from line \(line) on"
+        return StrataError(.tooLarge, message, topic: topic)
+    }
+
+    static let longestDefaultValue = longestValue(recordBytesMax: TopicConfig().recordBytesMax)
+
+    /// The longest value a record with no key and no headers may have under `recordBytesMax`.
+    static func longestValue(recordBytesMax: Int) -> Int {
+        let empty = Record(timestamp: 0, value: []).encodedSize - 1  // less the value's 1-byte length
+        var length = recordBytesMax - empty
+        while length > 0 && empty + length + varintLength(length) > recordBytesMax { length -= 1 }
+        return max(0, length)
+    }
+
+    /// Bytes of a zigzag varint of a non-negative length.
+    private static func varintLength(_ length: Int) -> Int {
+        var zigzag = UInt64(length) << 1
+        var count = 1
+        while zigzag >= 0x80 {
+            zigzag >>= 7
+            count += 1
+        }
+        return count
     }
 
     private func record(from line: [UInt8]) -> ProducerRecord {
@@ -69,6 +141,24 @@ struct Produce: AsyncParsableCommand {
             if Array(haystack[i..<(i + needle.count)]) == needle { return i }
         }
         return nil
+    }
+}
+
+/// What `strata produce` has committed so far, for its summary line.
+struct ProduceProgress {
+    private(set) var linesCommitted = 0
+    private(set) var firstOffset: Int64? = nil
+    private(set) var lastOffset: Int64 = -1
+
+    mutating func committed(_ count: Int, _ result: AppendResult) {
+        linesCommitted += count
+        firstOffset = firstOffset ?? result.firstOffset
+        lastOffset = result.lastOffset
+    }
+
+    func summary(topic: String) -> [String: Any] {
+        ["topic": topic, "records": linesCommitted, "firstOffset": firstOffset.map { $0 as Any } ?? NSNull(),
+         "lastOffset": firstOffset == nil ? NSNull() : lastOffset]
     }
 }
 

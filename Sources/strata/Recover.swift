@@ -6,7 +6,12 @@ import Strata
 struct Recover: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Rebuild a lake's local state from the cold store alone, so every offloaded record is readable again.",
-        discussion: "Only topics missing locally are rebuilt; an existing topic is an error and nothing is changed."
+        discussion: """
+            Only topics missing locally are rebuilt; an existing topic is an error and nothing is changed.
+
+            Example:
+              strata recover --lake /data/new-lake --cold s3://bucket/lake
+            """
     )
 
     @Option(help: "Lake directory to rebuild (created if absent).")
@@ -24,8 +29,14 @@ struct Recover: AsyncParsableCommand {
         let handle = try Lake.open(lake, cold: cold, options: options)
         let recovered: [RecoveredTopic]
         do { recovered = try await handle.recover(topics: topics.isEmpty ? nil : topics) } catch {
+            // The generic hint names a command that lists *local* topics; recover needs the cold ones.
+            let coldTopics = error.code == .notFound ? try? await handle.coldTopicNames() : nil
             await handle.close()
-            throw error
+            guard let coldTopics else { throw error }
+            let listed = coldTopics.isEmpty ? "it holds no topic" : "its topics: " + coldTopics.joined(separator: ", ")
+            printError("error: \(error.message) (\(listed)); nothing was recovered\n"
+                       + "hint: name topics the cold store holds, or give none to recover them all")
+            throw ExitCode(StrataCommand.exitCode(for: error.code))
         }
         await handle.close()
         for r in recovered {

@@ -13,7 +13,8 @@ struct Repair: AsyncParsableCommand {
             followed the damage are reused, their records stay in the quarantine files. A topic that scans clean is \
             left as it is.
 
-            Example: strata repair --lake /data/lake orders --quarantine
+            Example:
+              strata repair --lake /data/lake orders --quarantine
             """
     )
 

@@ -27,10 +27,13 @@ final class ColdTier: Sendable {
     let localManifestPath: (@Sendable (String) -> String)?
     /// Segments kept in a manifest before the oldest spill into an archive manifest.
     let manifestSegmentsMax: Int
+    /// False for a read-only lake: the local manifest copy is read, never written.
+    let savesLocalCopy: Bool
 
     init(store: any BlobStore, cacheBytes: Int, retry: RetryPolicy, clock: any StrataClock,
          log: @escaping @Sendable (String) -> Void, localManifestPath: (@Sendable (String) -> String)? = nil,
-         manifestSegmentsMax: Int = 1000) {
+         manifestSegmentsMax: Int = 1000, savesLocalCopy: Bool = true) {
+        self.savesLocalCopy = savesLocalCopy
         self.store = CountingBlobStore(store)
         self.manifestSegmentsMax = max(2, manifestSegmentsMax)
         self.localManifestPath = localManifestPath
@@ -128,7 +131,7 @@ final class ColdTier: Sendable {
     }
 
     private func saveLocalCopy(_ manifest: Manifest) {
-        guard let path = localManifestPath?(manifest.topic), FileIO.exists(FileIO.parent(of: path)),
+        guard savesLocalCopy, let path = localManifestPath?(manifest.topic), FileIO.exists(FileIO.parent(of: path)),
               let bytes = try? manifest.encode() else { return }
         do throws(StrataError) { try FileIO.writeAtomically(path, bytes) } catch {
             log("cannot cache manifest topic=\(manifest.topic) file=\(path): \(error)")

@@ -48,6 +48,7 @@ extension Topic {
     /// - Throws: `fenced` when another writer owns the topic's manifest; `io` after retries.
     @discardableResult
     public func offloadSealed(lagMs: Int64 = 0, wait: Bool = false) async throws(StrataError) -> OffloadReport {
+        try refuseIfReadOnly("offload")
         while try !beginOffload() {
             guard wait else { return OffloadReport() }
             try? await Task.sleep(nanoseconds: 5_000_000)
@@ -80,7 +81,7 @@ extension Topic {
         while let segment = try nextToOffload(after: manifest, lagMs: lagMs) {
             let encoded: ([UInt8], EncodedColdObject)
             do throws(StrataError) {
-                if let damage = segment.damage { throw damage.error(topic: name, path: segment.path) }
+                if let damage = segment.corruption { throw damage.error(topic: name, path: segment.path) }
                 if let ready = prefetched, ready.baseOffset == segment.baseOffset {
                     encoded = try await ready.task.value.get()
                 } else {
@@ -130,7 +131,7 @@ extension Topic {
     /// skipping those segments as "already offloaded" would silently swap this lake's records
     /// for the other writer's, and eviction would then delete the only copy.
     /// - Throws: `fenced` naming the first local segment that disagrees.
-    private func verifyOwnership(_ manifest: Manifest) async throws(StrataError) {
+    func verifyOwnership(_ manifest: Manifest) async throws(StrataError) {
         let covered = state.withLock { $0.segments }.filter {
             $0.sealed && !$0.isEmpty && $0.nextOffset <= manifest.nextOffset && $0.nextOffset > manifest.logStartOffset
         }
@@ -165,10 +166,10 @@ extension Topic {
         let (segments, now) = (state.withLock { $0.segments }, clock.nowMs())
         // A damaged segment counts even with no valid batch: skipping it would look like a gap.
         for (i, segment) in segments.enumerated()
-        where segment.sealed && (!segment.isEmpty || segment.damage != nil) {
+        where segment.sealed && (!segment.isEmpty || segment.corruption != nil) {
             let committedEnd = manifest?.nextOffset ?? segment.baseOffset
             // A damaged segment's true end is unknown: it is covered only when it starts below.
-            let coveredEnd = segment.damage == nil ? segment.nextOffset : segment.baseOffset + 1
+            let coveredEnd = segment.corruption == nil ? segment.nextOffset : segment.baseOffset + 1
             if coveredEnd <= committedEnd { continue }
             guard segment.baseOffset == committedEnd else {
                 let error = StrataError(.fenced, "the cold log ends at offset \(committedEnd) but the local segment starts at \(segment.baseOffset): another writer owns this topic",
@@ -264,6 +265,10 @@ extension Topic {
         next.writerEpoch = epoch
         next.segments.append(entry)
         next.nextOffset = entry.lastOffset + 1
+        // Records `deleteRecords` removed stay unreadable from the bucket too.
+        next.logStartOffset = max(next.logStartOffset, min(deletedBelow, next.nextOffset))
+        // The bucket's readers (and `recover`) see the topic's settings as `alter-config` left them.
+        next.config = manifestConfig()
         next.createdMs = clock.nowMs()
         if next.segments.count > cold.manifestSegmentsMax {
             // Spill down to half the bound, so the next spill is many commits away.

@@ -6,6 +6,7 @@ extension Topic {
     /// - Returns: the number of local segments deleted.
     @discardableResult
     public func applyRetention() async throws(StrataError) -> Int {
+        try refuseIfReadOnly("apply retention")
         let deleted = try deleteLocal { segment, sealedMs, sealedBytesAfter in
             if let ms = config.localRetentionMs, clock.nowMs() - sealedMs >= ms { return true }
             if let bytes = config.localRetentionBytes, sealedBytesAfter > bytes { return true }
@@ -18,21 +19,26 @@ extension Topic {
     /// Deletes every local sealed segment already committed to the cold tier (`offload --evict`).
     @discardableResult
     public func evictCommitted() async throws(StrataError) -> Int {
-        try deleteLocal { _, _, _ in true }
+        try refuseIfReadOnly("evict")
+        return try deleteLocal { _, _, _ in true }
     }
 
     /// Deletes sealed segments from the oldest while `shouldDelete(segment, sealedMs,
-    /// sealedBytesBeforeDeleting)` holds and the segment is committed.
-    private func deleteLocal(_ shouldDelete: (LocalSegment, Int64, Int64) -> Bool) throws(StrataError) -> Int {
-        let committed = offload.withLock { $0.committedOffset } ?? Int64.min
+    /// sealedBytesBeforeDeleting)` holds and the segment is committed (`uncommittedToo`: also
+    /// when it is not, for records deleted on purpose by `deleteRecords`).
+    func deleteLocal(
+        uncommittedToo: Bool = false, _ shouldDelete: (LocalSegment, Int64, Int64) -> Bool
+    ) throws(StrataError) -> Int {
+        let committed = uncommittedToo ? Int64.max : offload.withLock { $0.committedOffset } ?? Int64.min
         var deleted = 0
         while true {
             let victim: LocalSegment? = state.withLock { s in
-                guard s.segments.count > 1 else { return nil }
+                // A closed topic (retired by `alterTopicConfig`) no longer owns its files.
+                guard !s.closed, s.segments.count > 1 else { return nil }
                 let first = s.segments[0]
                 let sealedBytes = s.segments.dropLast().reduce(Int64(0)) { $0 + Int64($1.segmentBytes) }
                 // A damaged segment's bytes past its valid prefix are in no tier: never delete it.
-                guard first.sealed, first.damage == nil, first.nextOffset <= committed,
+                guard first.sealed, first.corruption == nil, first.nextOffset <= committed,
                       shouldDelete(first, s.segments[1].createdMs, sealedBytes) else { return nil }
                 s.segments.removeFirst()
                 return first
@@ -69,15 +75,33 @@ extension Topic {
         guard !expired.isEmpty, manifest.archives.isEmpty else { return }
         manifest.segments.removeFirst(expired.count)
         manifest.logStartOffset = manifest.segments[0].baseOffset
+        try await commitLogStart(manifest, removedKeys: expired.map(\.key))
+    }
+
+    /// Commits `manifest` — the latest one with its log start advanced and the entries below it
+    /// removed — as the next version, then deletes the local segments below the new log start
+    /// and, last, the objects in `removedKeys`. A crash in between leaves orphans for `scrub`,
+    /// never a manifest naming a missing object. The caller holds the offload slot.
+    /// - Returns: the number of local segments deleted.
+    @discardableResult
+    func commitLogStart(_ manifest: Manifest, removedKeys: [String], uncommittedToo: Bool = false)
+        async throws(StrataError) -> Int
+    {
+        var manifest = manifest
         manifest.version += 1
-        manifest.createdMs = now
+        manifest.createdMs = clock.nowMs()
         try await cold.commit(manifest)
         // Retention spans both tiers: local copies below the new log start go too, or reads
         // would still serve them from the hot tier.
         let logStart = manifest.logStartOffset
-        _ = try deleteLocal { segment, _, _ in segment.nextOffset <= logStart }
-        let keys = expired.map(\.key)
+        let deleted = try deleteLocal(uncommittedToo: uncommittedToo) { segment, _, _ in
+            segment.nextOffset <= logStart
+        }
+        guard !removedKeys.isEmpty else { return deleted }
         let store = cold.store
-        try await cold.blob("delete expired objects", key: keys.first, topic: name) { try await store.delete(keys) }
+        try await cold.blob("delete expired objects", key: removedKeys.first, topic: name) {
+            try await store.delete(removedKeys)
+        }
+        return deleted
     }
 }

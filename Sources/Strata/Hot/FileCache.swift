@@ -20,10 +20,13 @@ final class FileCache: Sendable {
     }
 
     let capacity: Int
+    /// Files open `O_RDONLY` (a read-only lake), else read-write.
+    let readOnly: Bool
     private let state = Mutex(State())
 
-    init(capacity: Int) {
+    init(capacity: Int, readOnly: Bool = false) {
         self.capacity = max(1, capacity)
+        self.readOnly = readOnly
     }
 
     /// Once the cache is unreachable no file can be pinned: close what it still holds, or a lake
@@ -55,7 +58,7 @@ final class FileCache: Sendable {
             return entry.fd
         }
         if let found { return found }
-        let fd = try FileIO.open(path, flags: O_RDWR | (create ? O_CREAT : 0))
+        let fd = try FileIO.open(path, flags: readOnly ? O_RDONLY : O_RDWR | (create ? O_CREAT : 0))
         var toClose: [Int32] = []
         let result: Int32 = state.withLock { s in
             s.tick += 1

@@ -10,8 +10,8 @@ struct LocalSegment: Sendable {
     var index: SparseIndex
     var sealed: Bool
     /// Corruption found when the segment was opened: the index covers the valid prefix only and
-    /// the bytes from `damage.position` on are kept untouched until `strata repair`.
-    var damage: SegmentDamage? = nil
+    /// the bytes from `corruption.position` on are kept untouched until `strata repair`.
+    var corruption: SegmentCorruption? = nil
 
     var segmentBytes: Int { index.segmentBytes }
     var nextOffset: Int64 { index.nextOffset }
@@ -69,19 +69,19 @@ enum SegmentLoader {
             log("rebuilding missing index topic=\(topic) file=\(indexPath)")
         }
         let (header, scan) = try scanFile(path: path, topic: topic)
-        var damage: SegmentDamage? = nil
+        var corruption: SegmentCorruption? = nil
         if let stop = scan.stopError {
             // A sealed segment was fsynced before its successor existed: damage here is
             // corruption, not a torn write, whatever follows it. Keep the bytes; reads past the
             // valid prefix fail until `strata repair` moves them aside.
-            let found = SegmentDamage(scan: scan, stop: stop, fileBytes: fileBytes)
+            let found = SegmentCorruption(scan: scan, stop: stop, fileBytes: fileBytes)
             log("corrupt sealed segment topic=\(topic) file=\(path) position=\(stop.position): \(found.summary)")
-            damage = found
+            corruption = found
         }
         let index = SparseIndex.build(from: scan, baseOffset: baseOffset, intervalBytes: intervalBytes)
         if scan.stopError == nil { try FileIO.writeAtomically(indexPath, index.encode()) }
         return LocalSegment(baseOffset: baseOffset, path: path, indexPath: indexPath, createdMs: header.createdMs,
-                            index: index, sealed: true, damage: damage)
+                            index: index, sealed: true, corruption: corruption)
     }
 
     /// Opens the active (last) segment after a possible crash: every batch is checked. A torn
@@ -100,13 +100,13 @@ enum SegmentLoader {
             return try create(topic: topic, baseOffset: baseOffset, paths: paths, intervalBytes: intervalBytes, nowMs: nowMs)
         }
         let (header, scan) = try scanFile(path: path, topic: topic)
-        var damage: SegmentDamage? = nil
+        var corruption: SegmentCorruption? = nil
         if let stop = scan.stopError {
             if scan.tail.isCorrupt {
-                let found = SegmentDamage(scan: scan, stop: stop, fileBytes: fileBytes)
+                let found = SegmentCorruption(scan: scan, stop: stop, fileBytes: fileBytes)
                 log("corrupt active segment, nothing cut topic=\(topic) file=\(path) position=\(scan.validEnd): "
                         + found.summary)
-                damage = found
+                corruption = found
             } else {
                 let kept = try Quarantine.moveTail(of: path, from: scan.validEnd, fileBytes: fileBytes,
                                                    directory: paths.quarantineDirectory(topic), kind: "torn")
@@ -117,7 +117,7 @@ enum SegmentLoader {
         try FileIO.remove(indexPath)  // an active segment's index lives in memory only
         let index = SparseIndex.build(from: scan, baseOffset: baseOffset, intervalBytes: intervalBytes)
         return LocalSegment(baseOffset: baseOffset, path: path, indexPath: indexPath, createdMs: header.createdMs,
-                            index: index, sealed: false, damage: damage)
+                            index: index, sealed: false, corruption: corruption)
     }
 
     /// Creates a new empty segment file (header written and fsynced, directory fsynced).
@@ -171,7 +171,7 @@ func withBytesResult<T>(
 /// valid batches (or anything wrong in a sealed segment). The bytes stay on disk as they are;
 /// reads stop at `position`, appends are refused, and `strata repair --quarantine` moves them
 /// aside (formats/segment.md).
-struct SegmentDamage: Sendable, Equatable {
+struct SegmentCorruption: Sendable, Equatable {
     /// Byte position of the first damaged batch: the end of the valid prefix.
     var position: Int
     /// The offset the damaged batch should start at (one past the last readable record).

@@ -46,6 +46,9 @@ public final class Topic: Sendable {
     let cold: ColdTier
     let beforeGroupFsync: (@Sendable (Topic) -> Void)?
     let offload = Mutex(OffloadState())
+    /// Set for a topic of a read-only lake (ReadOnlyTopic.swift): what it found on disk; every
+    /// write is refused.
+    let readOnlyView: ReadOnlyView?
 
     struct SyncWaiter {
         var target: Int64
@@ -74,14 +77,17 @@ public final class Topic: Sendable {
         var closed = false
         var fsyncCount = 0
         var lastFlushMs: Int64 = 0
+        /// Offsets below this are deleted (`deleteRecords`), whatever the segments still hold.
+        var logStartOffset: Int64 = 0
 
         var active: LocalSegment { segments[segments.count - 1] }
     }
 
     init(name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
          log: @escaping @Sendable (String) -> Void, segments: [LocalSegment], cold: ColdTier,
-         beforeGroupFsync: (@Sendable (Topic) -> Void)? = nil) {
+         beforeGroupFsync: (@Sendable (Topic) -> Void)? = nil, readOnlyView: ReadOnlyView? = nil) {
         self.name = name
+        self.readOnlyView = readOnlyView
         self.beforeGroupFsync = beforeGroupFsync
         self.cold = cold
         self.config = config
@@ -122,8 +128,9 @@ public final class Topic: Sendable {
 
     // MARK: - Offsets
 
-    /// First offset held locally.
-    public var localStartOffset: Int64 { state.withLock { $0.segments[0].baseOffset } }
+    /// First offset readable locally: the first segment's base, or the log start offset when
+    /// `deleteRecords` moved it into that segment.
+    public var localStartOffset: Int64 { state.withLock { max($0.segments[0].baseOffset, $0.logStartOffset) } }
 
     /// One past the last record readers may see: the durable end for `sync` topics, the
     /// written end for `async` ones.
@@ -136,7 +143,7 @@ public final class Topic: Sendable {
     /// local segment): appends are refused and reads stop there until `repairQuarantine`.
     public var corruption: StrataError? {
         state.withLock { s in
-            s.segments.first { $0.damage != nil }.flatMap { segment in segment.damage?.error(topic: name, path: segment.path) }
+            s.segments.first { $0.corruption != nil }.flatMap { segment in segment.corruption?.error(topic: name, path: segment.path) }
         }
     }
 
@@ -191,8 +198,9 @@ public final class Topic: Sendable {
     }
 
     private func checkWritable(_ s: TopicState, appending: Bool = true) throws(StrataError) {
+        try refuseIfReadOnly("append or roll")
         if s.closed { throw StrataError(.closed, "topic is closed", topic: name) }
-        if appending, let damaged = s.segments.first(where: { $0.damage != nil }), let damage = damaged.damage {
+        if appending, let damaged = s.segments.first(where: { $0.corruption != nil }), let damage = damaged.corruption {
             var error = damage.error(topic: name, path: damaged.path)
             error.message = "appends are refused: " + error.message
             throw error
@@ -260,7 +268,7 @@ public final class Topic: Sendable {
         try state.withLock { (s) throws(StrataError) -> Bool in
             // A damaged active segment stays active: sealing it would hand corruption to offload.
             try checkWritable(s, appending: false)
-            guard !s.active.isEmpty, s.active.damage == nil else { return false }
+            guard !s.active.isEmpty, s.active.corruption == nil else { return false }
             try roll(&s, nowMs: clock.nowMs())
             return true
         }
@@ -269,7 +277,7 @@ public final class Topic: Sendable {
     /// Rolls the active segment when it is older than `segmentMs`, even without appends.
     func rollIfAged() {
         state.withLock { s in
-            guard s.failure == nil, !s.closed, s.active.damage == nil else { return }
+            guard s.failure == nil, !s.closed, s.active.corruption == nil else { return }
             try? rollIfNeeded(&s, incomingBytes: 0, nowMs: clock.nowMs())
         }
     }

@@ -4,7 +4,8 @@ import StrataBlob
 import Synchronization
 
 /// The mount point: one directory holding every topic's hot segments (DESIGN §1).
-/// Only one process may have a lake open: `open` takes an exclusive `flock` on `LOCK`.
+/// Only one process may have a lake open for writing: `open` takes an exclusive `flock` on
+/// `LOCK`. Any number may look at it through `openReadOnly` (ReadOnly.swift), which takes no lock.
 public final class Lake: Sendable {
     public let path: String
     let paths: LakePaths
@@ -13,19 +14,23 @@ public final class Lake: Sendable {
     let cold: ColdTier
     /// The cold store URL remembered in `lake.json`.
     public let coldURL: String
+    /// -1 for a read-only lake, which holds no lock.
     private let lockFD: Int32
+    /// Opened by `openReadOnly`: nothing is written, locked, recovered or run in the background.
+    public let isReadOnly: Bool
     /// Open topics, in a box of its own so background work can reach them without keeping the
     /// lake alive (a dropped lake then releases its lock at once).
-    private let registry = TopicRegistry()
+    let registry = TopicRegistry()
     private let closed = Mutex(false)
     private let background = Mutex<Task<Void, Never>?>(nil)
 
-    private init(path: String, options: LakeOptions, lockFD: Int32, cold: ColdTier, coldURL: String) {
+    init(path: String, options: LakeOptions, lockFD: Int32, cold: ColdTier, coldURL: String, readOnly: Bool = false) {
         self.path = path
         self.paths = LakePaths(root: path)
         self.options = options
-        self.files = FileCache(capacity: options.maxOpenFiles)
+        self.files = FileCache(capacity: options.maxOpenFiles, readOnly: readOnly)
         self.lockFD = lockFD
+        self.isReadOnly = readOnly
         self.cold = cold
         self.coldURL = coldURL
     }
@@ -35,7 +40,7 @@ public final class Lake: Sendable {
     /// reopened by this process. Nothing is flushed here; recovery handles the rest.
     deinit {
         background.withLock { $0?.cancel() }
-        if !closed.withLock({ $0 }) { FileIO.close(lockFD) }
+        if !closed.withLock({ $0 }), lockFD >= 0 { FileIO.close(lockFD) }
     }
 
     /// Opens (creating if absent) the lake at `path`.
@@ -104,7 +109,9 @@ public final class Lake: Sendable {
     public func topic(_ name: String, creatingWith config: TopicConfig?) throws(StrataError) -> Topic {
         try validateTopicName(name)
         if let open = registry.topics.withLock({ $0[name] }) { return open }
+        try refuseIfDeleting(name)
         if !FileIO.exists(paths.topicConfig(name)) {
+            try refuseIfReadOnly("create topic '\(name)'")
             let config = config ?? options.defaultTopicConfig
             try config.validate()
             try FileIO.makeDirectories(paths.topicDirectory(name))
@@ -120,9 +127,13 @@ public final class Lake: Sendable {
         // Topics open under the registry lock so two callers never recover one directory twice.
         return try registry.topics.withLock { (open) throws(StrataError) -> Topic in
             if let existing = open[name] { return existing }
-            let topic = try Topic.open(name: name, config: config, paths: paths, files: files, clock: options.clock,
-                                       log: options.log, cold: cold, startOffset: startOffset(name),
-                                       beforeGroupFsync: options.beforeGroupFsync)
+            let topic = isReadOnly
+                ? try Topic.openReadOnly(name: name, config: config, paths: paths, files: files, clock: options.clock,
+                                         log: options.log, cold: cold, startOffset: startOffset(name))
+                : try Topic.open(name: name, config: config, paths: paths, files: files, clock: options.clock,
+                                 log: options.log, cold: cold, startOffset: startOffset(name),
+                                 beforeGroupFsync: options.beforeGroupFsync)
+            try topic.loadLogStart()
             open[name] = topic
             return topic
         }
@@ -143,7 +154,7 @@ public final class Lake: Sendable {
         await task?.value
         for topic in registry.topics.withLock({ Array($0.values) }) { await topic.close() }
         files.closeAll()
-        FileIO.close(lockFD)
+        if lockFD >= 0 { FileIO.close(lockFD) }
     }
 
     /// Flushes `async` topics on their interval and rolls segments that outlived `segmentMs`.
@@ -197,6 +208,7 @@ public final class Lake: Sendable {
     /// `evict` deletes every local segment already committed to the cold tier.
     /// - Parameter topicName: one topic, or every topic when nil.
     public func offload(topic topicName: String? = nil, seal: Bool = true, evict: Bool = false) async throws -> OffloadReport {
+        try refuseIfReadOnly("offload")
         var total = OffloadReport()
         let names = try topicName.map({ [$0] }) ?? topicNames()
         for name in names {
@@ -236,7 +248,8 @@ func encodeJSON<T: Encodable>(_ value: T) throws(StrataError) -> [UInt8] {
 
 func decodeJSON<T: Decodable>(_ bytes: [UInt8], file: String) throws(StrataError) -> T {
     do { return try JSONDecoder().decode(T.self, from: Data(bytes)) } catch {
-        throw StrataError(.corrupt, "cannot decode \(T.self): \(error)", file: file)
+        throw StrataError(.corrupt, "\(file) is damaged: \(describeDecodingFailure(error, bytes: bytes)); "
+                              + "restore it from a backup or fix it by hand (nothing was changed)", file: file)
     }
 }
 

@@ -16,10 +16,7 @@ struct LakeConfigFile: Codable, Equatable {
     static func loadOrCreate(paths: LakePaths, coldURL: String?,
                              check: (LakeConfigFile) throws(StrataError) -> Void = { _ in }) throws(StrataError) -> LakeConfigFile {
         if FileIO.exists(paths.config) {
-            let stored: LakeConfigFile = try decodeJSON(try FileIO.readWholeFile(paths.config), file: paths.config)
-            guard stored.formatVersion == currentFormatVersion else {
-                throw StrataError(.corrupt, "lake format version \(stored.formatVersion) is not supported", file: paths.config)
-            }
+            let stored = try load(paths: paths)
             if let coldURL, coldURL != stored.cold {
                 throw StrataError(.invalidArgument,
                                   "lake \(paths.root) uses cold store \(stored.cold), not \(coldURL); omit --cold to use it",
@@ -35,6 +32,18 @@ struct LakeConfigFile: Codable, Equatable {
         try check(config)
         try FileIO.writeAtomically(paths.config, try encodeJSON(config))
         return config
+    }
+
+    /// Reads and checks an existing `lake.json` (never creates one).
+    /// - Throws: `notFound` when it is absent; `corrupt` when it does not decode or has an
+    ///   unsupported format version.
+    static func load(paths: LakePaths) throws(StrataError) -> LakeConfigFile {
+        let stored: LakeConfigFile = try decodeJSON(try FileIO.readWholeFile(paths.config), file: paths.config)
+        guard stored.formatVersion == currentFormatVersion else {
+            throw StrataError(.corrupt, "lake format version \(stored.formatVersion) is not supported",
+                              file: paths.config)
+        }
+        return stored
     }
 
     private static func normalize(_ path: String) -> String {

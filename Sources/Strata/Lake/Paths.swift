@@ -4,6 +4,8 @@
 ///     <lake>/lake.json                 lake config (cold store URL)
 ///     <lake>/topics/<topic>/topic.json topic config
 ///     <lake>/topics/<topic>/manifest.json  copy of the latest committed manifest
+///     <lake>/topics/<topic>/log-start-offset  first readable offset set by `deleteRecords`
+///     <lake>/topics/<topic>/DELETING   `topic.json` renamed while `deleteTopic` runs
 ///     <lake>/topics/<topic>/<base>.seg segment, base offset as 20 digits
 ///     <lake>/topics/<topic>/<base>.idx its sparse index (sealed segments only)
 struct LakePaths: Sendable {
@@ -19,6 +21,10 @@ struct LakePaths: Sendable {
     func topicManifestCopy(_ topic: String) -> String { topicDirectory(topic) + "/manifest.json" }
     /// Base offset for a topic directory without segments (written by `recover`).
     func topicStart(_ topic: String) -> String { topicDirectory(topic) + "/start-offset" }
+    /// The log start offset advanced by `deleteRecords` (absent: the first segment's base).
+    func topicLogStart(_ topic: String) -> String { topicDirectory(topic) + "/log-start-offset" }
+    /// `topic.json` renamed here marks a topic whose deletion has begun (and may be resumed).
+    func topicDeletionMarker(_ topic: String) -> String { topicDirectory(topic) + "/DELETING" }
     func segment(_ topic: String, baseOffset: Int64) -> String {
         topicDirectory(topic) + "/" + Self.digits(baseOffset) + ".seg"
     }

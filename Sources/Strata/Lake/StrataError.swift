@@ -22,6 +22,9 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
         case closed
         /// Another writer committed a newer manifest: this one must stop writing the topic.
         case fenced
+        /// The lake was opened with `Lake.openReadOnly`: it refuses every write (append, topic
+        /// creation, offload, retention, repair). Open it with `Lake.open` to write.
+        case readOnly
     }
 
     public var code: Code

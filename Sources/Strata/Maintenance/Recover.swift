@@ -29,6 +29,7 @@ extension Lake {
     /// - Throws: `invalidArgument` when a topic already exists locally (nothing is overwritten);
     ///   `notFound` when a named topic has no manifest.
     public func recover(topics topicNames: [String]? = nil) async throws(StrataError) -> [RecoveredTopic] {
+        try refuseIfReadOnly("recover topics")
         var names = topicNames ?? []
         if topicNames == nil { names = try await coldTopicNames() }
         var plans: [(String, Manifest)] = []

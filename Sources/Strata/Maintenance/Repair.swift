@@ -115,7 +115,7 @@ extension Topic {
             let segment = s.segments[i]
             let stop = scan.stopError
                 ?? FormatError(.invalidValue, field: "segment", position: scan.validEnd, "damaged")
-            let found = SegmentDamage(scan: scan, stop: stop, fileBytes: fileBytes)
+            let found = SegmentCorruption(scan: scan, stop: stop, fileBytes: fileBytes)
             if let coldEnd, coldEnd > found.offset {
                 throw StrataError(.invalidArgument,
                                   "the cold tier holds offsets up to \(coldEnd - 1), past the damage at offset "
@@ -148,7 +148,7 @@ extension Topic {
             active.index = SparseIndex.build(from: scan, baseOffset: segment.baseOffset,
                                              intervalBytes: config.indexIntervalBytes)
             active.sealed = false
-            active.damage = nil
+            active.corruption = nil
             s.segments.removeSubrange(i...)
             s.segments.append(active)
             s.writtenOffset = found.offset

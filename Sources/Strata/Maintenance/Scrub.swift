@@ -4,9 +4,9 @@ import StrataBlob
 /// One thing `Lake.scrub` found in the cold store.
 public struct ScrubFinding: Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable, CaseIterable {
-        /// A cold object (`…/segments/*.seg.zst`) no current manifest or archive references.
+        /// A cold object (`…/segments/*.seg.zst`) no manifest version, archive or local copy references.
         case orphanObject
-        /// An archive manifest the current manifest does not reference.
+        /// An archive manifest no manifest version or local copy references.
         case orphanArchive
         /// The current manifest (or an archive) lists an object the store does not have.
         case missingObject
@@ -17,6 +17,13 @@ public struct ScrubFinding: Sendable, Hashable, CustomStringConvertible {
         /// The newest manifest (or an archive it references) cannot be decoded or is invalid:
         /// orphans of that topic are not reported, since nothing can be proven unreferenced.
         case badManifest
+        /// The lake's local copy of the manifest is newer than every manifest in the store, or
+        /// the topic has segment objects and no manifest anywhere: the latest manifest is
+        /// missing, so nothing of the topic is deleted.
+        case missingManifest
+        /// An object the newest manifest lists has a different size in the store (truncated or
+        /// replaced).
+        case sizeMismatch
         /// Info: an older manifest version (pruning removes them; not a problem).
         case oldManifest
         /// Info: a key under `topics/` that the bucket layout does not define (left alone).
@@ -71,24 +78,44 @@ public struct ScrubReport: Sendable {
     }
 }
 
-/// What the newest manifest of a topic references, for orphan detection.
+/// What the manifests of a topic reference, for orphan detection.
 struct ScrubReferences: Sendable {
-    /// Keys (with prefix) of every segment object and archive the newest manifest references.
+    /// Keys (with prefix) of every segment object and archive referenced by any manifest version
+    /// the lake knows of: every version in the store, their archives and the lake's local copy.
+    /// None of them is ever an orphan (issue 12.3).
     var keys: Set<String> = []
+    /// Keys the newest manifest (or a newer local copy) references: these must exist.
+    var required: Set<String> = []
+    /// Object sizes the newest manifest states, by key.
+    var expectedBytes: [String: Int64] = [:]
     var manifestKey: String? = nil
     /// Set when references could not be established: no orphan may be reported or deleted.
     var undecidable = false
+
+    mutating func add(_ segments: [ManifestSegment], layout: BucketLayout, required isRequired: Bool) {
+        for segment in segments {
+            let key = layout.absolute(segment.key)
+            keys.insert(key)
+            if isRequired {
+                required.insert(key)
+                expectedBytes[key] = segment.objectBytes
+            }
+        }
+    }
 }
 
 extension Lake {
     /// Lists every object under `topics/` in the cold store and reports orphans (segment objects
-    /// and archive manifests the newest manifest of their topic, archives included, does not
-    /// reference), manifest entries whose object is missing, and gaps and overlaps between the
-    /// segments a manifest lists. Older manifest versions are listed as info only.
+    /// and archive manifests that no manifest version of their topic in the store, none of their
+    /// archives and not the lake's local copy references), objects the newest manifest lists that
+    /// are missing or have another size, a missing latest manifest (the local copy is newer than
+    /// the store's chain), and gaps and overlaps between the segments the newest manifest lists.
+    /// Older manifest versions are listed as info only.
     ///
     /// With `deleteOrphans`, orphans older than `graceMs` (by their store modification time and
-    /// the lake's clock) are deleted, after the newest manifest has been read again and has been
-    /// found still not to reference them. A topic whose manifest cannot be read is never touched.
+    /// the lake's clock) are deleted, after the manifests have been read again and have been
+    /// found still not to reference them. A topic whose manifests cannot all be read, or whose
+    /// latest manifest is missing, is never touched.
     /// - Parameters:
     ///   - deleteOrphans: delete old enough orphans; otherwise only report.
     ///   - graceMs: orphans modified less than this long ago are kept (an upload may not be
@@ -98,6 +125,7 @@ extension Lake {
     /// - Throws: `io` when the store cannot be listed or read (after retries); nothing is
     ///   deleted after a failure to re-read a manifest.
     public func scrub(deleteOrphans: Bool, graceMs: Int64 = 3_600_000) async throws(StrataError) -> ScrubReport {
+        if deleteOrphans { try refuseIfReadOnly("delete orphans") }
         let prefix = cold.layout.topicsPrefix
         let store = cold.store
         let listed = try await cold.blob("list objects", key: prefix, topic: nil) { try await store.listAll(prefix: prefix) }
@@ -107,6 +135,10 @@ extension Lake {
         for object in listed {
             let topic = object.key.dropFirst(prefix.count).split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
             byTopic[topic, default: []].append(object)
+        }
+        // A local topic whose manifest copy has nothing in the store behind it lost its chain.
+        for name in try topicNames() where byTopic[name] == nil && FileIO.exists(paths.topicManifestCopy(name)) {
+            byTopic[name] = []
         }
         for (topic, objects) in byTopic.sorted(by: { $0.key < $1.key }) {
             let orphans = try await scrubTopic(topic, objects: objects, report: &report)
@@ -139,12 +171,26 @@ extension Lake {
                                                     sizeBytes: object.size, modifiedMs: object.modifiedMs))
             }
         }
-        try await reportMissing(references.keys.subtracting(present).sorted(), topic: topic, report: &report)
+        try await reportMissing(references.required.subtracting(present).sorted(), topic: topic, report: &report)
+        reportSizeMismatches(objects, references: references, topic: topic, report: &report)
         guard !references.undecidable else { return [] }
+        // No manifest in the store and no topic in this lake: the chain may be lost rather than
+        // never written (an upload of this lake's own topic that crashed before its first
+        // commit is the only orphan without a manifest), so nothing is provably an orphan.
+        let segments = objects.filter { objectKind($0.key, topic: topic) == .orphanObject }
+        if references.manifestKey == nil, !segments.isEmpty, !FileIO.exists(paths.topicConfig(topic)) {
+            report.findings.append(ScrubFinding(
+                topic: topic, key: cold.layout.manifestPrefix(topic: topic), kind: .missingManifest,
+                what: "\(segments.count) segment objects but no manifest in the store and no topic in \(path): "
+                    + "the manifest chain is lost or belongs to another lake; nothing of this topic is deleted"))
+            return []
+        }
         var orphans: [BlobInfo] = []
         for object in objects where !references.keys.contains(object.key) {
             guard let kind = objectKind(object.key, topic: topic), kind == .orphanObject || kind == .orphanArchive else { continue }
-            let what = references.manifestKey.map { "no reference in \($0) or its archives" } ?? "the topic has no manifest"
+            let what = references.manifestKey == nil
+                ? "the topic has no manifest yet (an upload before the first commit)"
+                : "no manifest version in the store, no archive and not the lake's local copy references it"
             report.findings.append(ScrubFinding(topic: topic, key: object.key, kind: kind, what: what,
                                                 sizeBytes: object.size, modifiedMs: object.modifiedMs))
             orphans.append(object)
@@ -160,6 +206,19 @@ extension Lake {
         if (try? layout.parseArchiveKey(key, topic: topic)) != nil { return .orphanArchive }
         if (try? layout.parseManifestKey(key, topic: topic)) != nil { return .oldManifest }
         return nil
+    }
+
+    /// Objects of the newest manifest whose listed size is not the size it states.
+    private func reportSizeMismatches(
+        _ objects: [BlobInfo], references: ScrubReferences, topic: String, report: inout ScrubReport
+    ) {
+        for object in objects {
+            guard let expected = references.expectedBytes[object.key], expected != object.size else { continue }
+            let what = "\(object.size) bytes in the store, the manifest says \(expected) "
+                + "(truncated or replaced; `strata inspect verify` checks its bytes)"
+            report.findings.append(ScrubFinding(topic: topic, key: object.key, kind: .sizeMismatch, what: what,
+                                                sizeBytes: object.size, modifiedMs: object.modifiedMs))
+        }
     }
 
     /// Confirms with `head` that listed-as-absent references are really missing (a listing may
@@ -180,22 +239,40 @@ extension Lake {
 // MARK: - References and deletion
 
 extension Lake {
-    /// Reads the newest manifest of `topic` (listing the store afresh) and its archives, and
-    /// collects every key they reference, reporting gaps, overlaps and undecodable documents.
-    /// Documents are decoded without validation first so a gap is reported as a gap.
+    /// Reads every manifest version of `topic` (listing the store afresh), their archives and the
+    /// lake's local copy, and collects every key they reference. The newest version's gaps,
+    /// overlaps and undecodable documents are reported; documents are decoded without
+    /// validation first so a gap is reported as a gap. A local copy newer than the store's chain
+    /// is a missing manifest.
     func scrubReferences(_ topic: String, report: inout ScrubReport) async throws(StrataError) -> ScrubReferences {
         let layout = cold.layout
         let prefix = layout.manifestPrefix(topic: topic)
         let store = cold.store
         let listed = try await cold.blob("list manifests", key: prefix, topic: topic) { try await store.listAll(prefix: prefix) }
-        let versions = listed.compactMap { try? layout.parseManifestKey($0.key, topic: topic) }
+        let versions = listed.compactMap { try? layout.parseManifestKey($0.key, topic: topic) }.sorted(by: >)
         var references = ScrubReferences()
-        guard let newest = versions.max() else { return references }
+        var decoded: [UInt64: Manifest] = [:]
+        if let newest = versions.first {
+            decoded[newest] = try await scrubNewest(topic, version: newest, references: &references, report: &report)
+        }
+        for version in versions.dropFirst() {
+            decoded[version] = try await scrubOlder(topic, version: version, references: &references, report: &report)
+        }
+        try await scrubLocalCopy(topic, newest: versions.first, decoded: decoded, references: &references,
+                                 report: &report)
+        return references
+    }
+
+    /// The newest version: continuity, validity, and its references (which must exist).
+    private func scrubNewest(
+        _ topic: String, version newest: UInt64, references: inout ScrubReferences, report: inout ScrubReport
+    ) async throws(StrataError) -> Manifest? {
+        let layout = cold.layout
         let key = layout.manifestKey(topic: topic, version: newest)
         references.manifestKey = key
         guard let manifest: Manifest = try await scrubDocument(key, topic: topic, report: &report) else {
             references.undecidable = true
-            return references
+            return nil
         }
         var ranges = manifest.archives.map { ($0.baseOffset, $0.lastOffset, $0.key) }
         ranges += manifest.segments.map { ($0.baseOffset, $0.lastOffset, $0.key) }
@@ -210,16 +287,87 @@ extension Lake {
             references.undecidable = true
             if breaks.isEmpty { report.findings.append(ScrubFinding(topic: topic, key: key, kind: .badManifest, what: "\(error)")) }
         }
-        references.keys.formUnion(manifest.segments.map { layout.absolute($0.key) })
+        try await addReferences(of: manifest, topic: topic, required: true, references: &references, report: &report)
+        return manifest
+    }
+
+    /// An older version: only its references count (they are never orphans). One that cannot be
+    /// read makes the topic undecidable; one pruned since the listing is simply gone.
+    private func scrubOlder(
+        _ topic: String, version: UInt64, references: inout ScrubReferences, report: inout ScrubReport
+    ) async throws(StrataError) -> Manifest? {
+        let key = cold.layout.manifestKey(topic: topic, version: version)
+        var scratch = ScrubReport()
+        guard let manifest: Manifest = try await scrubDocument(key, topic: topic, report: &scratch) else {
+            if !scratch.findings.isEmpty {
+                references.undecidable = true
+                report.findings += scratch.findings.map {
+                    var finding = $0
+                    finding.what += "; what this version references cannot be known, so nothing of the topic is deleted"
+                    return finding
+                }
+            }
+            return nil
+        }
+        try await addReferences(of: manifest, topic: topic, required: false, references: &references, report: &scratch)
+        return manifest
+    }
+
+    /// The lake's local copy of the manifest: newer than the store's chain means the latest
+    /// manifest is missing; the same version must say the same.
+    private func scrubLocalCopy(
+        _ topic: String, newest: UInt64?, decoded: [UInt64: Manifest], references: inout ScrubReferences,
+        report: inout ScrubReport
+    ) async throws(StrataError) {
+        let path = paths.topicManifestCopy(topic)
+        guard FileIO.exists(path) else { return }
+        let copy: Manifest
+        switch LocalManifestCopy.read(path, topic: topic) {
+        case .failure(let message):
+            references.undecidable = true
+            report.findings.append(ScrubFinding(topic: topic, key: path, kind: .badManifest,
+                                                what: "the local copy of the manifest is unreadable (\(message)); "
+                                                    + "nothing of this topic is deleted"))
+            return
+        case .success(let manifest): copy = manifest
+        }
+        let isNewer = copy.version > (newest ?? 0)
+        if isNewer {
+            references.undecidable = true
+            let chain = newest.map { "the store's newest is v\($0)" } ?? "the store has no manifest for the topic"
+            report.findings.append(ScrubFinding(
+                topic: topic, key: cold.layout.manifestKey(topic: topic, version: copy.version), kind: .missingManifest,
+                what: "the local copy \(path) is v\(copy.version) (\(LocalManifestCopy.summary(copy))), \(chain): "
+                    + "the latest manifest is missing; nothing of this topic is deleted. "
+                    + "Restore it by copying the local copy to this key"))
+        } else if let same = decoded[copy.version], same != copy {
+            references.undecidable = true
+            report.findings.append(ScrubFinding(topic: topic, key: path, kind: .badManifest,
+                                                what: "the local copy of v\(copy.version) differs from the store's; "
+                                                    + "nothing of this topic is deleted"))
+        }
+        var scratch = ScrubReport()
+        try await addReferences(of: copy, topic: topic, required: isNewer, references: &references, report: &scratch)
+    }
+
+    /// Adds the segments and archives `manifest` references, reading archives not seen yet.
+    private func addReferences(
+        of manifest: Manifest, topic: String, required: Bool, references: inout ScrubReferences,
+        report: inout ScrubReport
+    ) async throws(StrataError) {
+        let layout = cold.layout
+        references.add(manifest.segments, layout: layout, required: required)
         for reference in manifest.archives {
-            references.keys.insert(layout.absolute(reference.key))
+            let key = layout.absolute(reference.key)
+            if !required && references.keys.contains(key) { continue }
+            references.keys.insert(key)
+            if required { references.required.insert(key) }
             guard let segments = try await scrubArchive(reference, topic: topic, report: &report) else {
                 references.undecidable = true
                 continue
             }
-            references.keys.formUnion(segments.map { layout.absolute($0.key) })
+            references.add(segments, layout: layout, required: required)
         }
-        return references
     }
 
     /// The segments of an archive, or nil (with a finding unless it is simply missing) when it

@@ -29,6 +29,15 @@ public struct VerifyProblem: Sendable, Hashable, CustomStringConvertible {
         case missingObject
         /// A segment held in both tiers differs between them.
         case tierMismatch
+        /// The lake's local copy of the manifest is newer than every manifest in the cold store:
+        /// the cold store lost its latest manifest (or the lake points at the wrong store).
+        case missingManifest
+        /// The local copy of the manifest is older than the cold store's latest (a crash between
+        /// a commit and saving the copy; the next offload refreshes it), so a warning.
+        case staleManifestCopy
+        /// The cold store could not be read (after retries): the cold tier was not checked, the
+        /// hot tier was.
+        case coldUnreachable
     }
 
     public var topic: String
@@ -49,7 +58,7 @@ public struct VerifyProblem: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Warnings (rebuildable indexes, torn tails of the active segment) lose no data.
-    public var isWarning: Bool { kind == .badIndex || kind == .tornTail }
+    public var isWarning: Bool { kind == .badIndex || kind == .tornTail || kind == .staleManifestCopy }
 
     /// `topic location position kind: what`, the line `strata inspect verify` prints.
     public var description: String {
@@ -122,25 +131,45 @@ extension Lake {
     public func verify(
         topic: String? = nil, progress: (@Sendable (VerifyProgress) -> Void)? = nil
     ) async throws(StrataError) -> VerifyReport {
-        let names = try await verifyTopicNames(topic)
+        var unreachable: StrataError? = nil
+        let names = try await verifyTopicNames(topic, unreachable: &unreachable)
         var report = VerifyReport()
         for name in names {
             let hot = try verifyHot(topic: name, progress: progress, base: report)
             report.merge(hot.report)
-            let cold = try await verifyCold(topic: name, progress: progress, base: report)
-            report.merge(cold.report)
-            report.merge(verifyBoundary(topic: name, hot: hot.segments, cold: cold.segments))
             report.topicsChecked += 1
+            // A cold outage must not hide what the hot tier holds (issue 12 item 4).
+            guard unreachable == nil else { continue }
+            do throws(StrataError) {
+                let cold = try await verifyCold(topic: name, progress: progress, base: report)
+                report.merge(cold.report)
+                report.merge(verifyBoundary(topic: name, hot: hot.segments, cold: cold.segments))
+            } catch where error.code == .io {
+                unreachable = error
+            }
+        }
+        if let unreachable {
+            report.add(VerifyProblem(topic: topic ?? "-", location: cold.location, position: nil,
+                                     what: "cold store unreachable, cold tier not checked: \(unreachable.message)",
+                                     kind: .coldUnreachable))
         }
         return report
     }
 
-    /// The topics to verify: `topic` alone (it must exist in one tier), or every local and cold topic.
-    private func verifyTopicNames(_ topic: String?) async throws(StrataError) -> [String] {
+    /// The topics to verify: `topic` alone (it must exist in one tier), or every local and cold
+    /// topic (only the local ones, with `unreachable` set, when the cold store cannot be listed).
+    private func verifyTopicNames(
+        _ topic: String?, unreachable: inout StrataError?
+    ) async throws(StrataError) -> [String] {
+        if let topic { try validateTopicName(topic) }
         let local = try topicNames()
-        let cold = try await coldTopicNames()
+        var cold: [String] = []
+        do throws(StrataError) { cold = try await coldTopicNames() } catch where error.code == .io {
+            // A topic that is not local can only be checked in the store.
+            if let topic, !local.contains(topic) { throw error }
+            unreachable = error
+        }
         guard let topic else { return Array(Set(local).union(cold)).sorted() }
-        try validateTopicName(topic)
         guard local.contains(topic) || cold.contains(topic) else {
             throw StrataError(.notFound, "topic '\(topic)' does not exist in \(path) nor in \(self.cold.location)", topic: topic)
         }
@@ -401,7 +430,9 @@ extension Lake {
         topic: String, progress: (@Sendable (VerifyProgress) -> Void)?, base: VerifyReport
     ) async throws(StrataError) -> (report: VerifyReport, segments: [ManifestSegment]) {
         var report = VerifyReport()
-        guard let manifest = try await verifyManifests(topic: topic, report: &report) else { return (report, []) }
+        let chain = try await verifyManifests(topic: topic, report: &report)
+        verifyLocalCopy(topic: topic, chain: chain, report: &report)
+        guard let manifest = chain.newest else { return (report, []) }
         let segments = try await verifyArchives(manifest, report: &report) + manifest.segments
         var previous: ManifestSegment? = nil
         for entry in segments {
@@ -420,8 +451,10 @@ extension Lake {
         return (report, segments)
     }
 
-    /// Decodes every manifest version of the topic; returns the newest that decodes.
-    private func verifyManifests(topic: String, report: inout VerifyReport) async throws(StrataError) -> Manifest? {
+    /// Decodes every manifest version of the topic.
+    private func verifyManifests(
+        topic: String, report: inout VerifyReport
+    ) async throws(StrataError) -> VerifiedManifests {
         let prefix = cold.layout.manifestPrefix(topic: topic)
         let store = cold.store
         let listed = try await cold.blob("list manifests", key: prefix, topic: topic) { try await store.listAll(prefix: prefix) }
@@ -429,20 +462,21 @@ extension Lake {
         for object in listed {
             if let version = try? cold.layout.parseManifestKey(object.key, topic: topic) { versions.append((version, object.key)) }
         }
-        var newest: Manifest? = nil
+        var chain = VerifiedManifests(newestListed: versions.map(\.0).max())
         for (version, key) in versions.sorted(by: { $0.0 > $1.0 }) {
             guard let bytes = try await fetchForVerify(key, topic: topic, what: "get manifest", report: &report) else { continue }
             report.manifestsChecked += 1
             report.bytesChecked += Int64(bytes.count)
             do throws(FormatError) {
                 let manifest = try Manifest.decode(bytes, expectedTopic: topic, expectedVersion: version)
-                if newest == nil { newest = manifest }
+                if chain.newest == nil { chain.newest = manifest }
+                chain.decoded[version] = manifest
             } catch {
                 report.add(VerifyProblem(topic: topic, location: key, position: nil, what: "manifest v\(version): \(error)",
                                          kind: .manifestInconsistent))
             }
         }
-        return newest
+        return chain
     }
 
     /// Reads and checks the archives `manifest` references; returns their segments in order.

@@ -25,6 +25,8 @@ public struct Cursor: Sendable {
         case .earliest: nextOffset = try await topic.logStartOffset()
         case .latest: nextOffset = topic.highWatermark
         case .timestamp(let t): nextOffset = try await topic.offset(forTimestamp: t)
+        case .offset(let o) where o >= topic.localStartOffset && o <= topic.highWatermark:
+            nextOffset = o  // in the hot tier: no need to ask the cold store where the log starts
         case .offset(let o):
             let (low, high) = (try await topic.logStartOffset(), topic.highWatermark)
             guard o >= low, o <= high else {
@@ -35,11 +37,16 @@ public struct Cursor: Sendable {
     }
 
     /// The next records, about `maxBytes` of them. When none is readable yet it waits up to
-    /// `waitMs` for an append (long poll) and returns an empty array on timeout.
+    /// `waitMs` for an append (long poll) and returns an empty array on timeout. On a read-only
+    /// topic the wait polls the disk for another process's appends (`Topic.refresh()`).
     public mutating func next(maxBytes: Int = Topic.readBytesDefault, waitMs: Int64 = 0) async throws(StrataError) -> [Record] {
         // At a damaged end of the log the read below throws the typed error instead of "no data".
         if topic.highWatermark <= nextOffset && !topic.endsAtDamage(nextOffset) {
-            guard waitMs > 0, await topic.waitForData(at: nextOffset, timeoutMs: waitMs) else { return [] }
+            if topic.isReadOnly {
+                guard try await topic.pollDisk(for: nextOffset, timeoutMs: waitMs) else { return [] }
+            } else {
+                guard waitMs > 0, await topic.waitForData(at: nextOffset, timeoutMs: waitMs) else { return [] }
+            }
         }
         let result = try await topic.read(from: nextOffset, maxBytes: maxBytes, readAhead: reads > 0)
         reads += 1

@@ -2,26 +2,39 @@
 /// hot segments, older ones from the cold objects the manifest lists.
 extension Topic {
     /// First readable offset: the manifest's log start when the topic has cold data, else the
-    /// local start.
+    /// local start. A local log that starts at 0 has nothing older, so the cold store is not
+    /// asked (a cold outage must not block a hot read, issue 12 item 4).
     public func logStartOffset() async throws(StrataError) -> Int64 {
         let local = localStartOffset
+        if local == 0 { return 0 }
         guard let manifest = try await cold.latestManifest(name) else { return local }
-        return min(local, max(manifest.logStartOffset, 0))
+        return max(deletedBelow, min(local, max(manifest.logStartOffset, 0)))
     }
+
+    /// The log start offset `deleteRecords` set (0 when never used): nothing below it is read.
+    var deletedBelow: Int64 { state.withLock { $0.logStartOffset } }
 
     /// Records from `offset` on, whichever tier holds them. A cold read returns at most one
     /// frame's records.
     /// - Parameter readAhead: the caller reads sequentially: prefetch the next cold frames.
+    /// A read at or above the local start never touches the cold store. A read-only topic
+    /// re-reads its directory when the read reaches its high watermark or a segment is gone.
     /// - Throws: `offsetOutOfRange` with the valid range; `corrupt` naming file or object.
     public func read(from offset: Int64, maxBytes: Int = Topic.readBytesDefault, readAhead: Bool = false)
         async throws(StrataError) -> ReadResult
     {
+        if isReadOnly, offset >= highWatermark { try refresh() }
+        if offset < deletedBelow {
+            throw StrataError(.offsetOutOfRange, "offset \(offset) is below the log start offset (records deleted)",
+                              topic: name, validRange: try await logStartOffset()...highWatermark)
+        }
         for attempt in 0..<2 {
             let localStart = localStartOffset
             if offset >= localStart {
                 do {
                     return try readLocal(from: offset, maxBytes: maxBytes)
                 } catch where error.code == .notFound || (error.code == .offsetOutOfRange && offset < localStartOffset) {
+                    if isReadOnly { try refresh() }  // another process evicted it
                     continue  // evicted under us: the segment is in the cold tier now
                 }
             }
@@ -46,12 +59,14 @@ extension Topic {
     /// The first offset whose record has timestamp ≥ `timestamp`, across both tiers; the high
     /// watermark when every record is older.
     public func offset(forTimestamp timestamp: Int64) async throws(StrataError) -> Int64 {
-        // Cold offsets all precede local ones, so a cold hit is the first in offset order.
+        // Cold offsets all precede local ones, so a cold hit is the first in offset order; a
+        // local log from offset 0 has no cold part before it.
+        if localStartOffset == 0 { return try localOffset(forTimestamp: timestamp) }
         if let manifest = try await cold.latestManifest(name),
            let hit = try await cold.offset(forTimestamp: timestamp, topic: name, manifest: manifest) {
-            return hit
+            return max(hit, deletedBelow)
         }
-        return try localOffset(forTimestamp: timestamp)
+        return max(try localOffset(forTimestamp: timestamp), deletedBelow)
     }
 }
 

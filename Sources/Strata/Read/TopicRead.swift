@@ -9,8 +9,8 @@ extension Topic {
     /// - Throws: `offsetOutOfRange` (with the valid range) when `offset` is below the local
     ///   start or above the high watermark; `corrupt` naming file and position.
     public func readLocal(from offset: Int64, maxBytes: Int = Topic.readBytesDefault) throws(StrataError) -> ReadResult {
-        let (segments, end) = state.withLock { s in (s.segments, visibleEnd(s)) }
-        let start = segments[0].baseOffset
+        let (segments, end, logStart) = state.withLock { s in (s.segments, visibleEnd(s), s.logStartOffset) }
+        let start = max(segments[0].baseOffset, logStart)
         guard offset >= start, offset <= end else {
             throw StrataError(.offsetOutOfRange, "offset \(offset) is outside the local log", topic: name,
                               validRange: start...end)
@@ -43,7 +43,7 @@ extension Topic {
                 next = min(end, max(next, batch.header.nextOffset))
             }
         }
-        if records.isEmpty, next == end, let last = segments.last, let damage = last.damage {
+        if records.isEmpty, next == end, let last = segments.last, let damage = last.corruption {
             // The log's end is a damaged batch, not the end of the data: say so instead of
             // answering "nothing more".
             throw damage.error(topic: name, path: last.path)
@@ -76,7 +76,7 @@ extension Topic {
 
     /// Whether `offset` is the end of the readable log because the batch there is damaged.
     func endsAtDamage(_ offset: Int64) -> Bool {
-        state.withLock { s in s.active.damage != nil && s.active.nextOffset == offset }
+        state.withLock { s in s.active.corruption != nil && s.active.nextOffset == offset }
     }
 
     private func batchEnd(_ batch: PositionedBatch, in segment: LocalSegment) -> Int {
@@ -91,7 +91,7 @@ extension Topic {
             if segments[mid].baseOffset <= offset { lo = mid + 1 } else { hi = mid }
         }
         let segment = segments[max(0, lo - 1)]
-        if offset >= segment.nextOffset, let damage = segment.damage { throw damage.error(topic: name, path: segment.path) }
+        if offset >= segment.nextOffset, let damage = segment.corruption { throw damage.error(topic: name, path: segment.path) }
         guard offset < segment.nextOffset || lo == segments.count else {
             throw StrataError(.corrupt, "offsets \(segment.nextOffset)..<\(segments[lo].baseOffset) are missing",
                               topic: name, file: segment.path, position: segment.segmentBytes)

@@ -29,6 +29,9 @@ struct Bench: AsyncParsableCommand {
             $STRATA_S3_BENCH_BUCKET or $STRATA_S3_TEST_BUCKET). \
             offload, replay-cold and seek-cold share the lake DIR/cold-lake: the cold scenarios build it when it is missing. \
             tools/bench runs every scenario with its baseline and prints the ratios.
+
+            Example:
+              strata bench append-async --quick
             """
     )
 

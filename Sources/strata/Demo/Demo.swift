@@ -11,6 +11,9 @@ struct Demo: AsyncParsableCommand {
             lets the offloader move sealed segments to the cold store, evicts the local copies, replays every \
             topic from offset 0 across both tiers and from a timestamp, checks every record, and prints a report. \
             Exits 1 if any record differs.
+
+            Example:
+              strata demo --records 100000 --topics 2
             """
     )
 

@@ -12,6 +12,9 @@ struct InspectDump: AsyncParsableCommand {
             For a cold object the segment metadata and frame index come first, and each batch line also
             names its frame; positions are positions in the raw segment. Invalid data: the valid batches
             are printed, then an error line naming the field and position, and the exit code is 1.
+
+            Example:
+              strata inspect dump /lake/topics/clicks/00000000000000000000.seg
             """)
 
     @Argument(help: "A hot segment (.seg) or a cold object (.seg.zst).")
@@ -25,11 +28,11 @@ struct InspectDump: AsyncParsableCommand {
 
     func run() async throws {
         let bytes: [UInt8]
-        do {
-            bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch {
-            FileHandle.standardError.write(Data("strata: cannot read \(path): \(error.localizedDescription)\n".utf8))
-            throw ExitCode(3)
+        switch readDumpInput(path) {
+        case .success(let read): bytes = read
+        case .failure(let failure):
+            printError("error: \(failure.message)")
+            throw ExitCode(failure.exitCode)
         }
         let dumper = Dumper(output: LineOutput(json: json), records: records, path: path)
         let valid = isColdObject(bytes) ? dumper.dumpColdObject(bytes) : dumper.dumpSegment(bytes)

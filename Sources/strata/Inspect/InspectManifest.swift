@@ -4,16 +4,21 @@ import Strata
 
 /// `strata inspect manifest`: the latest committed manifest of a topic.
 struct InspectManifest: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "manifest", abstract: "Show a topic's latest cold-tier manifest.")
+    static let configuration = CommandConfiguration(
+        commandName: "manifest", abstract: "Show a topic's latest cold-tier manifest.",
+        discussion: """
+            Example:
+              strata inspect manifest --lake /lake clicks
+            """)
 
-    @OptionGroup var lakeOption: LakeOption
+    @OptionGroup var lakeOption: ReadLakeOption
     @Argument(help: "Topic name.")
     var topic: String
     @Flag(help: "Print the manifest JSON exactly as stored.")
     var json = false
 
     func run() async throws {
-        let lake = try lakeOption.open(background: false)
+        let lake = try lakeOption.open()
         let manifest: Manifest?
         do { manifest = try await lake.topic(topic).latestManifest(refresh: true) } catch {
             await lake.close()

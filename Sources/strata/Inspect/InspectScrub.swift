@@ -9,9 +9,15 @@ struct InspectScrub: AsyncParsableCommand {
         abstract: "List cold objects no manifest references (orphans), missing objects, gaps and overlaps; optionally delete orphans.",
         discussion: """
             Prints one line per finding: KIND TOPIC KEY: WHAT. Older manifest versions and keys outside the \
-            bucket layout are info (prefixed 'info'). With --delete-orphans, orphans older than --grace-ms are \
-            deleted after the newest manifest is read again; younger ones are kept (an upload may be in flight). \
+            bucket layout are info (prefixed 'info'). An object is an orphan only when no manifest version in \
+            the store, none of their archives and not the lake's local copy references it. A local copy newer \
+            than the store's manifests is a missingManifest problem, and then nothing of that topic is deleted. \
+            With --delete-orphans, orphans older than --grace-ms are \
+            deleted after the manifests are read again; younger ones are kept (an upload may be in flight). \
             Exit codes: 0 clean (or every orphan deleted), 1 a problem remains, 2 usage, 3 I/O or store error.
+
+            Example:
+              strata inspect scrub --lake /lake --delete-orphans
             """
     )
 
@@ -29,7 +35,8 @@ struct InspectScrub: AsyncParsableCommand {
 
     func run() async throws {
         try requireExistingLake(lakeOption.lake)
-        let lake = try lakeOption.open(background: false)
+        // Only deleting orphans writes: listing them works read-only, beside a running writer.
+        let lake = try deleteOrphans ? lakeOption.open(background: false) : lakeOption.openReadOnly()
         let report: ScrubReport
         do { report = try await lake.scrub(deleteOrphans: deleteOrphans, graceMs: graceMs) } catch {
             await lake.close()

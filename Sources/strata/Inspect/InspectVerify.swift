@@ -12,19 +12,24 @@ struct InspectVerify: AsyncParsableCommand {
             Reads every hot segment and every cold object in full (nothing is changed). Prints one line per \
             problem: TOPIC LOCATION POSITION KIND: WHAT (location = file path or object key, position = byte \
             in it, '-' when the whole file is concerned). Warnings (rebuildable index, torn tail of the active \
-            segment) are printed but do not fail. Exit codes: 0 clean, 1 problem found, 2 usage, 3 I/O or store error.
+            segment) are printed but do not fail. The lake is opened read-only: it works while a writer runs \
+            and a torn tail is reported, not cut. When the cold store cannot be read the hot tier is still \
+            checked and a coldUnreachable line is printed. Exit codes: 0 clean, 1 problem found, 2 usage or \
+            no such lake, 3 I/O or store error (the cold store unreachable included, when nothing else failed).
+
+            Example:
+              strata inspect verify --lake /lake clicks
             """
     )
 
-    @OptionGroup var lakeOption: LakeOption
+    @OptionGroup var lakeOption: ReadLakeOption
     @Argument(help: "Only this topic (default: every topic, local or cold).")
     var topic: String?
     @Flag(help: "One JSON object per problem, then one summary object.")
     var json = false
 
     func run() async throws {
-        try requireExistingLake(lakeOption.lake)
-        let lake = try lakeOption.open(background: false)
+        let lake = try lakeOption.open()
         let report: VerifyReport
         do { report = try await lake.verify(topic: topic, progress: progressPrinter()) } catch {
             await lake.close()
@@ -46,7 +51,8 @@ struct InspectVerify: AsyncParsableCommand {
         } else {
             printError(summary)
         }
-        if !report.isClean { throw ExitCode(1) }
+        if report.errors.contains(where: { $0.kind != .coldUnreachable }) { throw ExitCode(1) }
+        if !report.isClean { throw ExitCode(3) }
     }
 
     private func problemJSON(_ problem: VerifyProblem) -> String {

@@ -1,0 +1,128 @@
+/// What `deleteRecords` did.
+public struct DeleteRecordsResult: Sendable, Equatable {
+    /// The first readable offset before and after the call.
+    public var previousLogStartOffset: Int64
+    public var logStartOffset: Int64
+    public var localSegmentsDeleted: Int
+    /// Cold objects (segments and archive manifests) that left the manifest and were deleted.
+    public var coldObjectsDeleted: Int
+    /// The manifest version committed with the new log start (nil: the cold tier did not change).
+    public var manifestVersion: UInt64?
+}
+
+/// Kafka's DeleteRecords: the log start offset moves forward and nothing below it is readable
+/// again, from the lake or from the bucket.
+extension Topic {
+    /// Makes `offset` the first readable offset of the topic, in this order: the new log start
+    /// is written to `log-start-offset` (reads below it get `offsetOutOfRange` from then on,
+    /// across restarts); an active segment holding only deleted records is rolled; the cold
+    /// manifest, when there is one, gets a new version with the log start advanced and the
+    /// entries wholly below it removed; local segments wholly below are deleted (offloaded or
+    /// not); last, the objects that left the manifest are deleted. Every step is idempotent, so
+    /// after a failure the same call finishes the work.
+    /// - Parameter offset: the new log start, in `[0, highWatermark]`. An offset at or below
+    ///   the current log start changes nothing (as in Kafka).
+    /// - Throws: `offsetOutOfRange` (with the valid range) for an offset outside
+    ///   `[0, highWatermark]`, and nothing is changed; `fenced` when another writer owns the
+    ///   topic's manifest; `closed`; `io`.
+    public func deleteRecords(before offset: Int64) async throws(StrataError) -> DeleteRecordsResult {
+        let end = highWatermark
+        let previous = try await logStartOffset()
+        guard offset >= 0, offset <= end else {
+            throw StrataError(
+                .offsetOutOfRange, "delete-records offset \(offset) is outside the log; nothing was changed",
+                topic: name, validRange: previous...end)
+        }
+        // Offload and retention commit manifests too: hold their slot so commits stay in order.
+        while try !beginOffload() { try? await Task.sleep(nanoseconds: 5_000_000) }
+        defer { offload.withLock { $0.busy = false } }
+        if state.withLock({ $0.closed || $0.failure != nil }) {
+            throw StrataError(.closed, "topic is closed or stopped after an I/O failure; reopen the lake", topic: name)
+        }
+        let target = max(offset, deletedBelow)
+        if target > deletedBelow { try persistLogStart(target) }
+        try rollIfOnlyDeleted(below: target)
+        var result = DeleteRecordsResult(
+            previousLogStartOffset: previous, logStartOffset: target, localSegmentsDeleted: 0,
+            coldObjectsDeleted: 0, manifestVersion: nil)
+        if let (manifest, removedKeys) = try await manifestAdvanced(to: target) {
+            result.localSegmentsDeleted = try await commitLogStart(
+                manifest, removedKeys: removedKeys, uncommittedToo: true)
+            offload.withLock { $0.committedOffset = manifest.nextOffset }
+            result.coldObjectsDeleted = removedKeys.count
+            result.manifestVersion = manifest.version + 1
+        }
+        result.localSegmentsDeleted += try deleteLocal(uncommittedToo: true) { segment, _, _ in
+            segment.nextOffset <= target
+        }
+        result.logStartOffset = try await logStartOffset()
+        return result
+    }
+
+    /// Reads `log-start-offset` into the topic's state (a missing file: 0).
+    /// - Throws: `corrupt` naming the file when it does not hold a non-negative integer.
+    func loadLogStart() throws(StrataError) {
+        let path = paths.topicLogStart(name)
+        guard FileIO.exists(path) else { return }
+        let bytes = try FileIO.readWholeFile(path)
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let offset = Int64(text), offset >= 0 else {
+            throw StrataError(
+                .corrupt, "log start offset file holds '\(text.prefix(40))', not an offset", topic: name,
+                file: path)
+        }
+        state.withLock { $0.logStartOffset = offset }
+    }
+
+    private func persistLogStart(_ offset: Int64) throws(StrataError) {
+        try FileIO.writeAtomically(paths.topicLogStart(name), Array("\(offset)\n".utf8))
+        state.withLock { $0.logStartOffset = offset }
+    }
+
+    /// An active segment whose every record is below `target` is sealed, so it can go too.
+    private func rollIfOnlyDeleted(below target: Int64) throws(StrataError) {
+        try state.withLock { (s) throws(StrataError) in
+            guard !s.active.isEmpty, s.active.nextOffset <= target else { return }
+            try roll(&s, nowMs: clock.nowMs())
+        }
+    }
+
+    /// The latest manifest with its log start moved to `target` and the archives and segments
+    /// wholly below it removed, with the keys of what was removed; nil when nothing changes.
+    private func manifestAdvanced(to target: Int64) async throws(StrataError) -> (Manifest, [String])? {
+        let firstPass = !offload.withLock { $0.ownershipChecked }
+        guard var manifest = try await cold.latestManifest(name, refresh: firstPass) else { return nil }
+        // Never edit a manifest this lake has not shown to be its own (see `verifyOwnership`).
+        if firstPass {
+            try await verifyOwnership(manifest)
+            offload.withLock { $0.ownershipChecked = true }
+        }
+        guard manifest.logStartOffset < target else { return nil }
+        var removed: [String] = []
+        while let archive = manifest.archives.first, archive.lastOffset < target {
+            removed += try await cold.archive(archive, topic: name).segments.map(\.key) + [archive.key]
+            manifest.archives.removeFirst()
+        }
+        while manifest.archives.isEmpty, let segment = manifest.segments.first, segment.lastOffset < target {
+            removed.append(segment.key)
+            manifest.segments.removeFirst()
+        }
+        if manifest.archives.isEmpty && manifest.segments.isEmpty {
+            // Nothing left in the cold tier: it resumes where the first remaining local segment
+            // starts, which the offloader uploads next (its records below `target` stay
+            // unreadable: the offloader keeps the log start at `deletedBelow`).
+            let resume = state.withLock { s in s.segments.dropLast().first { $0.nextOffset > target } ?? s.active }
+                .baseOffset
+            manifest.nextOffset = max(manifest.nextOffset, resume)
+            manifest.logStartOffset = manifest.nextOffset
+        } else {
+            manifest.logStartOffset = target
+        }
+        let epoch = offload.withLock { s in
+            if s.writerEpoch == nil { s.writerEpoch = manifest.writerEpoch + 1 }
+            return s.writerEpoch ?? manifest.writerEpoch + 1
+        }
+        manifest.writerEpoch = epoch
+        return (manifest, removed)
+    }
+}

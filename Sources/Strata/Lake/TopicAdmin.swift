@@ -1,0 +1,366 @@
+import Glibc
+import StrataBlob
+
+/// When a changed topic setting starts to apply (`Lake.alterTopicConfig`).
+public enum ConfigEffect: String, Sendable, Equatable {
+    /// From the next append, roll check, flush or retention pass (the topic is reopened with it).
+    case atOnce = "at once"
+    /// From the next segment roll: sealed segments keep what they were written with.
+    case nextSegment = "next segment roll"
+    /// For segments offloaded from now on: cold objects already written keep theirs.
+    case nextOffload = "next offload"
+}
+
+/// A setting of `topic.json` that `alterTopicConfig` may change.
+public struct TopicConfigKey: Sendable, Equatable {
+    /// The field name in `topic.json` (`segmentBytes`).
+    public var name: String
+    /// The Kafka name accepted as a synonym (`segment.bytes`), if Kafka has one.
+    public var kafkaName: String?
+    public var effect: ConfigEffect
+    /// Whether `none` (or Kafka's `-1`) is accepted: the bound is removed.
+    public var optional: Bool
+
+    /// Every key, in `topic.json` order.
+    public static let all: [TopicConfigKey] = [
+        .init(name: "segmentBytes", kafkaName: "segment.bytes", effect: .atOnce, optional: false),
+        .init(name: "segmentMs", kafkaName: "segment.ms", effect: .atOnce, optional: false),
+        .init(name: "durability", kafkaName: nil, effect: .atOnce, optional: false),
+        .init(name: "flushIntervalMs", kafkaName: "flush.ms", effect: .atOnce, optional: false),
+        .init(name: "localRetentionBytes", kafkaName: "local.retention.bytes", effect: .atOnce, optional: true),
+        .init(name: "localRetentionMs", kafkaName: "local.retention.ms", effect: .atOnce, optional: true),
+        .init(name: "recordBytesMax", kafkaName: nil, effect: .atOnce, optional: false),
+        .init(name: "batchBytesMax", kafkaName: "max.message.bytes", effect: .atOnce, optional: false),
+        .init(name: "indexIntervalBytes", kafkaName: "index.interval.bytes", effect: .nextSegment, optional: false),
+        .init(name: "coldFrameRawBytes", kafkaName: nil, effect: .nextOffload, optional: false),
+        .init(name: "coldCompressionLevel", kafkaName: nil, effect: .nextOffload, optional: false),
+        .init(name: "offloadLagMs", kafkaName: nil, effect: .atOnce, optional: false),
+        .init(name: "retentionMs", kafkaName: "retention.ms", effect: .atOnce, optional: true),
+        .init(name: "retentionBytes", kafkaName: "retention.bytes", effect: .atOnce, optional: true),
+    ]
+
+    /// The key called `name` (field or Kafka name), nil when there is none.
+    public static func named(_ name: String) -> TopicConfigKey? {
+        all.first { $0.name == name || $0.kafkaName == name }
+    }
+}
+
+/// One setting `alterTopicConfig` changed.
+public struct TopicConfigChange: Sendable, Equatable {
+    public var key: TopicConfigKey
+    /// The values before and after, as `topic.json` spells them (`none` for no bound).
+    public var oldValue: String
+    public var newValue: String
+}
+
+/// What `describeTopic` reports: the stored config and the offsets of each tier.
+public struct TopicDescription: Sendable {
+    public var name: String
+    public var config: TopicConfig
+    /// First readable offset across both tiers.
+    public var logStartOffset: Int64
+    public var highWatermark: Int64
+    /// The local tier: `[localStartOffset, highWatermark)`, its segments and bytes.
+    public var localStartOffset: Int64
+    public var localSegmentCount: Int
+    public var localBytes: Int64
+    /// The cold tier's latest manifest (nil: nothing offloaded yet, or `coldError`).
+    public var cold: ColdSummary?
+    /// Why the cold tier could not be read (the local figures are still right).
+    public var coldError: StrataError?
+
+    /// The cold tier of a topic as its latest manifest lists it.
+    public struct ColdSummary: Sendable, Equatable {
+        public var logStartOffset: Int64
+        public var nextOffset: Int64
+        /// Segments listed directly (archived ones are counted in `archivedSegmentCount`).
+        public var segmentCount: Int
+        public var archivedSegmentCount: Int
+        /// Bytes of the directly listed objects.
+        public var objectBytes: Int64
+        public var manifestVersion: UInt64
+    }
+}
+
+/// What `deleteTopic` removed.
+public struct TopicDeletion: Sendable, Equatable {
+    public var localFilesDeleted = 0
+    public var coldObjectsDeleted = 0
+}
+
+/// Topic administration, as a Kafka or Redpanda operator expects it: create, describe, alter
+/// the config, delete.
+extension Lake {
+    /// Creates topic `name` with `config`.
+    /// - Returns: the open topic.
+    /// - Throws: `invalidArgument` when the name is bad, the config invalid (naming the field),
+    ///   the topic exists, its deletion was interrupted, or the cold store already holds a topic
+    ///   of that name (`strata recover` rebuilds it); `io` when the cold store cannot be listed.
+    public func createTopic(_ name: String, config: TopicConfig) async throws(StrataError) -> Topic {
+        try validateTopicName(name)
+        try config.validate()
+        if FileIO.exists(paths.topicConfig(name)) {
+            throw StrataError(
+                .invalidArgument, "topic '\(name)' already exists in \(path)", topic: name,
+                file: paths.topicConfig(name))
+        }
+        try refuseIfDeleting(name)
+        if FileIO.exists(paths.topicDirectory(name)), !(try FileIO.listDirectory(paths.topicDirectory(name)).isEmpty) {
+            throw StrataError(
+                .invalidArgument, "\(paths.topicDirectory(name)) holds files but no topic.json; move it aside first",
+                topic: name, file: paths.topicDirectory(name))
+        }
+        if let manifest = try await cold.latestManifest(name, refresh: true) {
+            throw StrataError(
+                .invalidArgument,
+                "cold store \(cold.location) already holds topic '\(name)' (offsets "
+                    + "\(manifest.logStartOffset)..<\(manifest.nextOffset)): `strata recover` rebuilds it, "
+                    + "`strata topics delete` removes it", topic: name)
+        }
+        return try topic(name, creatingWith: config)
+    }
+
+    /// The stored config of `name` and the offsets of both tiers. A cold store that cannot be
+    /// read is reported in `coldError`, not thrown: the local figures stand on their own.
+    /// - Throws: `notFound`, `invalidArgument` for a bad name; `corrupt` for an unreadable `topic.json`.
+    public func describeTopic(_ name: String) async throws(StrataError) -> TopicDescription {
+        let handle = try topic(name)
+        let segments = handle.segments()
+        var description = TopicDescription(
+            name: name, config: handle.config, logStartOffset: handle.localStartOffset,
+            highWatermark: handle.highWatermark,
+            localStartOffset: handle.localStartOffset, localSegmentCount: segments.count,
+            localBytes: segments.reduce(Int64(0)) { $0 + Int64($1.bytes) }, cold: nil, coldError: nil)
+        do throws(StrataError) {
+            if let manifest = try await handle.latestManifest() {
+                description.cold = .init(
+                    logStartOffset: manifest.logStartOffset, nextOffset: manifest.nextOffset,
+                    segmentCount: manifest.segments.count,
+                    archivedSegmentCount: manifest.archives.reduce(0) { $0 + $1.segmentCount },
+                    objectBytes: manifest.segments.reduce(Int64(0)) { $0 + $1.objectBytes },
+                    manifestVersion: manifest.version)
+            }
+            description.logStartOffset = try await handle.logStartOffset()
+        } catch {
+            description.coldError = error
+        }
+        return description
+    }
+
+    /// Changes settings of topic `name`: every `key=value` is checked (the key known, the value
+    /// parsed, the whole config valid) before anything is written; then `topic.json` is replaced
+    /// atomically and the topic reopened with it, so each change applies as its key's `effect`
+    /// says. A `Topic` handle taken before the change is closed: take a new one with `topic(_:)`.
+    /// - Parameter changes: key (`topic.json` name or Kafka synonym) to value; `none` or `-1`
+    ///   removes an optional bound.
+    /// - Returns: the settings whose value changed.
+    /// - Throws: `invalidArgument` naming the key for an unknown key, a bad value or an invalid
+    ///   config (nothing is changed); `notFound`; `fenced`; `io`.
+    public func alterTopicConfig(_ name: String, set changes: [(key: String, value: String)])
+        async throws(StrataError) -> [TopicConfigChange]
+    {
+        let current = try topic(name)
+        var config = current.config
+        var seen = Set<String>()
+        var applied: [TopicConfigChange] = []
+        for (keyName, value) in changes {
+            guard let key = TopicConfigKey.named(keyName) else {
+                let known = TopicConfigKey.all.map(\.name).joined(separator: ", ")
+                throw StrataError(
+                    .invalidArgument, "unknown topic config key '\(keyName)' (known keys: \(known))", topic: name)
+            }
+            guard seen.insert(key.name).inserted else {
+                throw StrataError(.invalidArgument, "topic config key \(key.name) is given twice", topic: name)
+            }
+            let old = config.text(of: key)
+            try config.set(key, to: value, topic: name)
+            if config.text(of: key) != old {
+                applied.append(.init(key: key, oldValue: old, newValue: config.text(of: key)))
+            }
+        }
+        do throws(StrataError) { try config.validate() } catch {
+            throw StrataError(.invalidArgument, error.message + "; nothing was changed", topic: name)
+        }
+        guard !applied.isEmpty else { return [] }
+        try await retire(current)
+        try FileIO.writeAtomically(paths.topicConfig(name), try encodeJSON(config))
+        _ = try topic(name)
+        return applied
+    }
+
+    /// Deletes topic `name` from both tiers: local segments, indexes and manifest copy, and every
+    /// cold object and manifest under its prefix. `topic.json` is first renamed to `DELETING`, so
+    /// the topic is gone for every reader at once and an interrupted delete (a crash, an
+    /// unreachable store) is finished by calling this again; manifests go before the objects
+    /// they name, so no manifest ever points at a deleted object.
+    /// - Throws: `notFound` when neither tier has the topic; `fenced`; `io` (the topic stays
+    ///   marked deleted: call again to finish).
+    public func deleteTopic(_ name: String) async throws(StrataError) -> TopicDeletion {
+        try validateTopicName(name)
+        let local = FileIO.exists(paths.topicConfig(name)) || FileIO.exists(paths.topicDeletionMarker(name))
+        if !local, try await cold.latestManifest(name, refresh: true) == nil {
+            throw StrataError(
+                .notFound, "topic '\(name)' does not exist in \(path) nor in \(cold.location)", topic: name)
+        }
+        if let open = registry.topics.withLock({ $0[name] }) { try await retire(open) }
+        if FileIO.exists(paths.topicConfig(name)) {
+            guard rename(paths.topicConfig(name), paths.topicDeletionMarker(name)) == 0 else {
+                throw FileIO.ioError("rename", paths.topicConfig(name))
+            }
+            try FileIO.fsyncDirectory(paths.topicDirectory(name))
+        }
+        var deletion = TopicDeletion()
+        deletion.coldObjectsDeleted = try await deleteColdTopic(name)
+        deletion.localFilesDeleted = try deleteLocalTopic(name)
+        return deletion
+    }
+
+    /// Refuses to use a topic whose deletion began and did not finish.
+    func refuseIfDeleting(_ name: String) throws(StrataError) {
+        guard FileIO.exists(paths.topicDeletionMarker(name)) else { return }
+        throw StrataError(
+            .invalidArgument, "topic '\(name)' is being deleted; `strata topics delete \(name)` finishes it",
+            topic: name, file: paths.topicDeletionMarker(name))
+    }
+
+    /// Closes `topic` for good: waits for its offload or retention pass, keeps the offload slot
+    /// (nothing may commit a manifest for it again) and drops it from the open topics.
+    private func retire(_ topic: Topic) async throws(StrataError) {
+        while try !topic.beginOffload() { try? await Task.sleep(nanoseconds: 5_000_000) }
+        // Every later offload, retention or delete-records call on this handle fails at once.
+        topic.offload.withLock { $0.fenced = StrataError(.closed, "topic was reopened or deleted", topic: topic.name) }
+        await topic.close()
+        registry.topics.withLock { open in
+            if open[topic.name] === topic { open[topic.name] = nil }
+        }
+        cold.forget(topic.name)
+    }
+
+    /// Manifests first (newest first), then everything else under the topic's prefix.
+    private func deleteColdTopic(_ name: String) async throws(StrataError) -> Int {
+        let prefix = cold.layout.topicsPrefix + name + "/"
+        let store = cold.store
+        let listed = try await cold.blob("list topic objects", key: prefix, topic: name) {
+            try await store.listAll(prefix: prefix)
+        }
+        var manifests: [(UInt64, String)] = []
+        var others: [String] = []
+        for object in listed {
+            if let version = try? cold.layout.parseManifestKey(object.key, topic: name) {
+                manifests.append((version, object.key))
+            } else {
+                others.append(object.key)
+            }
+        }
+        for (_, key) in manifests.sorted(by: { $0.0 > $1.0 }) {
+            try await cold.blob("delete manifest", key: key, topic: name) { try await store.delete([key]) }
+        }
+        cold.forget(name)
+        // A topic created again under this name reuses object keys: no cached frame may outlive this.
+        for key in others {
+            let relative = cold.layout.relative(key) ?? key
+            if let index = cold.footers.get(relative) {
+                for frame in 0..<index.frames.count {
+                    cold.frames.remove(ColdTier.FrameKey(objectKey: relative, frameNumber: frame))
+                }
+            }
+            cold.footers.remove(relative)
+        }
+        if !others.isEmpty {
+            try await cold.blob("delete topic objects", key: others.first, topic: name) {
+                try await store.delete(others)
+            }
+        }
+        return listed.count
+    }
+
+    /// Every file of the topic directory, the `DELETING` marker last, then the directory.
+    private func deleteLocalTopic(_ name: String) throws(StrataError) -> Int {
+        let directory = paths.topicDirectory(name)
+        guard FileIO.exists(directory) else { return 0 }
+        let marker = paths.topicDeletionMarker(name)
+        var deleted = 0
+        for file in try FileIO.listDirectory(directory) where directory + "/" + file != marker {
+            files.invalidate(directory + "/" + file)
+            try FileIO.remove(directory + "/" + file)
+            deleted += 1
+        }
+        if FileIO.exists(marker) { try FileIO.remove(marker) }
+        guard rmdir(directory) == 0 else { throw FileIO.ioError("rmdir", directory) }
+        try FileIO.fsyncDirectory(paths.topicsDirectory)
+        return deleted
+    }
+}
+
+extension TopicConfig {
+    /// Sets the setting called `keyName` (`topic.json` name or Kafka synonym) from its text, as
+    /// `strata topics create --set` does. The caller validates the whole config afterwards.
+    /// - Throws: `invalidArgument` naming the key when it is unknown or the value is bad.
+    public mutating func set(_ keyName: String, to value: String) throws(StrataError) {
+        guard let key = TopicConfigKey.named(keyName) else {
+            let known = TopicConfigKey.all.map(\.name).joined(separator: ", ")
+            throw StrataError(.invalidArgument, "unknown topic config key '\(keyName)' (known keys: \(known))")
+        }
+        try set(key, to: value, topic: nil)
+    }
+
+    /// The value of `key` as `topic.json` spells it (`none` for an absent bound).
+    public func text(of key: TopicConfigKey) -> String {
+        func optional(_ value: Int64?) -> String { value.map(String.init) ?? "none" }
+        switch key.name {
+        case "segmentBytes": return String(segmentBytes)
+        case "segmentMs": return String(segmentMs)
+        case "durability": return durability.rawValue
+        case "flushIntervalMs": return String(flushIntervalMs)
+        case "localRetentionBytes": return optional(localRetentionBytes)
+        case "localRetentionMs": return optional(localRetentionMs)
+        case "recordBytesMax": return String(recordBytesMax)
+        case "batchBytesMax": return String(batchBytesMax)
+        case "indexIntervalBytes": return String(indexIntervalBytes)
+        case "coldFrameRawBytes": return String(coldFrameRawBytes)
+        case "coldCompressionLevel": return String(coldCompressionLevel)
+        case "offloadLagMs": return String(offloadLagMs)
+        case "retentionMs": return optional(retentionMs)
+        default: return optional(retentionBytes)
+        }
+    }
+
+    /// Sets `key` from its text; throws `invalidArgument` naming the key for a bad value.
+    mutating func set(_ key: TopicConfigKey, to text: String, topic: String?) throws(StrataError) {
+        func bad(_ why: String) -> StrataError {
+            StrataError(
+                .invalidArgument, "topic config key \(key.name): '\(text)' \(why); nothing was changed", topic: topic)
+        }
+        if key.name == "durability" {
+            guard let mode = Durability(rawValue: text) else { throw bad("is not sync or async") }
+            durability = mode
+            return
+        }
+        let unbounded = key.optional && (text == "none" || text == "-1")
+        guard unbounded || Int64(text) != nil else {
+            throw bad(key.optional ? "is not an integer nor none" : "is not an integer")
+        }
+        let number = unbounded ? nil : Int64(text)
+        func int() throws(StrataError) -> Int {
+            guard let number, let value = Int(exactly: number) else { throw bad("is out of range") }
+            return value
+        }
+        switch key.name {
+        case "segmentBytes": segmentBytes = try int()
+        case "segmentMs": segmentMs = number ?? 0
+        case "flushIntervalMs": flushIntervalMs = number ?? 0
+        case "localRetentionBytes": localRetentionBytes = number
+        case "localRetentionMs": localRetentionMs = number
+        case "recordBytesMax": recordBytesMax = try int()
+        case "batchBytesMax": batchBytesMax = try int()
+        case "indexIntervalBytes": indexIntervalBytes = try int()
+        case "coldFrameRawBytes": coldFrameRawBytes = try int()
+        case "coldCompressionLevel":
+            guard let number, let level = Int32(exactly: number) else { throw bad("is out of range") }
+            coldCompressionLevel = level
+        case "offloadLagMs": offloadLagMs = number ?? 0
+        case "retentionMs": retentionMs = number
+        default: retentionBytes = number
+        }
+    }
+}

@@ -1,0 +1,283 @@
+import Foundation
+import Testing
+
+@testable import Strata
+import StrataBlob
+
+/// Issue 12 items 2, 3, 6, 7, 8 and 12, through the built `strata` binary: bad input is refused
+/// with a message that names what was wrong, where, and what to do.
+@Suite("CLI safety and messages")
+struct CLISafetyTests {
+    static let enabled = FileManager.default.isExecutableFile(atPath: CLI.binary)
+
+    // MARK: - 12.2 no in-memory cold store
+
+    @Test(.enabled(if: enabled)) func coldMemoryURLIsRefusedWithTheAcceptedForms() async throws {
+        try await withTempDirectory { dir in
+            let lake = dir + "/lake"
+            let result = CLI.run(["produce", "--lake", lake, "--cold", "memory://x", "t"], stdin: "a\n")
+            #expect(result.status == 2, "\(result)")
+            #expect(result.stderr.contains("memory://x"))
+            #expect(result.stderr.contains("file:///absolute/path, s3://bucket[/prefix]"))
+            #expect(!FileManager.default.fileExists(atPath: lake + "/lake.json"), "a refused store is not remembered")
+        }
+    }
+
+    // MARK: - 12.6 documented defaults
+
+    @Test(.enabled(if: enabled)) func cliCreatedTopicsKeepTheDocumentedLocalRetention() async throws {
+        try await withTempDirectory { dir in
+            let lake = dir + "/lake"
+            #expect(CLI.run(["produce", "--lake", lake, "plain"], stdin: "a\n").status == 0)
+            let tuned = ["produce", "--lake", lake, "tuned", "--local-retention-ms", "5000"]
+            #expect(CLI.run(tuned, stdin: "a\n").status == 0)
+            let plain = try CLI.topicConfig(lake, "plain")
+            #expect(plain.localRetentionMs == TopicConfig().localRetentionMs)
+            #expect(plain.localRetentionMs == 86_400_000)
+            #expect(plain.localRetentionBytes == nil)
+            #expect(try CLI.topicConfig(lake, "tuned").localRetentionMs == 5000)
+        }
+    }
+
+    // MARK: - 12.7 an oversized line
+
+    @Test(.enabled(if: enabled)) func anOversizedLineNamesItsLineCommitsWhatCameBeforeAndStops() async throws {
+        try await withTempDirectory { dir in
+            let lake = dir + "/lake"
+            let before = (1...150).map { "line \($0)" }
+            let oversized = String(repeating: "x", count: 1 << 20)
+            let input = before.joined(separator: "\n") + "\n" + oversized + "\nafter 1\nafter 2\n"
+            let result = CLI.run(["produce", "--lake", lake, "big"], stdin: input)
+            #expect(result.status == 2, "\(result)")
+            #expect(result.stderr.contains("input line 151 is 1048576 bytes"), "\(result.stderr)")
+            #expect(result.stderr.contains("recordBytesMax=1048576"))
+            #expect(result.stderr.contains("longest value without a key is 1048550 bytes"))
+            #expect(result.stderr.contains("lines 1 to 150 were committed (offsets 0 to 149)"))
+            let summary = try CLI.json(result.stdout)
+            #expect(summary["records"] as? Int == 150)
+            #expect(summary["lastOffset"] as? Int == 149)
+            let consumed = CLI.run(["consume", "--lake", lake, "big"])
+            #expect(consumed.stdout.split(separator: "\n").map(String.init) == before)
+        }
+    }
+
+    @Test(.enabled(if: enabled)) func theDocumentedLongestLineIsAcceptedAndTheHelpSaysWhatCounts() async throws {
+        try await withTempDirectory { dir in
+            let lake = dir + "/lake"
+            let help = CLI.run(["produce", "--help"]).stdout
+            #expect(help.contains("recordBytesMax"), "\(help)")
+            #expect(help.contains("is 1048550 bytes"))
+            let produce = ["produce", "--lake", lake, "edge"]
+            let longest = CLI.run(produce, stdin: String(repeating: "y", count: 1_048_550) + "\n")
+            #expect(longest.status == 0, "\(longest)")
+            let over = CLI.run(produce, stdin: String(repeating: "y", count: 1_048_551) + "\n")
+            #expect(over.status == 2)
+            #expect(over.stderr.contains("input line 1 is 1048551 bytes"))
+            #expect(over.stderr.contains("nothing was committed"))
+        }
+    }
+
+    // MARK: - 12.8 times outside the representable range
+
+    @Test(.enabled(if: enabled), arguments: [
+        "300000000-01-01T00:00:00Z", "+12345-01-01T00:00:00Z", "99999999999999999999", "-99999999999999999999",
+    ])
+    func timesOutsideTheRepresentableRangeAreRejected(time: String) async throws {
+        try await withTempDirectory { dir in
+            let lake = dir + "/lake"
+            #expect(CLI.run(["produce", "--lake", lake, "t"], stdin: "a\nb\n").status == 0)
+            let result = CLI.run(["consume", "--lake", lake, "t", "--from-time", time])
+            #expect(result.status == 2, "\(result)")
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr.contains("--from-time '\(time)'"), "\(result.stderr)")
+            #expect(result.stderr.contains("9999") || result.stderr.contains("\(Int64.max)"))
+        }
+    }
+
+    @Test(.enabled(if: enabled)) func representableTimesStillWork() async throws {
+        try await withTempDirectory { dir in
+            let lake = dir + "/lake"
+            #expect(CLI.run(["produce", "--lake", lake, "t"], stdin: "a\nb\n").status == 0)
+            let future = CLI.run(["consume", "--lake", lake, "t", "--from-time", "9999-12-31T23:59:59Z"])
+            #expect(future.status == 0 && future.stdout.isEmpty, "\(future)")
+            let past = CLI.run(["consume", "--lake", lake, "t", "--from-time", "1970-01-01T00:00:00+01:00"])
+            #expect(past.status == 0 && past.stdout == "a\nb\n", "\(past)")
+            let negative = CLI.run(["consume", "--lake", lake, "t", "--from-time", "-5"])
+            #expect(negative.status == 0 && negative.stdout == "a\nb\n", "\(negative)")
+        }
+    }
+
+    // MARK: - 12.3 export says when the newest manifest may be missing
+
+    @Test(.enabled(if: enabled)) func exportWarnsWhenObjectsLiePastTheNewestManifest() async throws {
+        let fixture = try await ChainFixture.make()
+        defer { fixture.remove() }
+        await fixture.lake.close()
+        let newest = try fixture.deleteNewestColdManifest()
+        let older = try Manifest.decode(Array(try Data(contentsOf: URL(
+            fileURLWithPath: fixture.coldRoot + "/" + (try #require(try fixture.coldManifestVersions().last)).key))))
+        let result = CLI.run(["export", "--cold", "file://" + fixture.coldRoot, ChainFixture.topicName, "--quiet"])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.split(separator: "\n").count == Int(older.nextOffset))
+        #expect(result.stderr.contains("warning: export ends at offset \(older.nextOffset - 1)"), "\(result.stderr)")
+        #expect(result.stderr.contains("past manifest v\(newest.version - 1)"))
+        // Asking for an offset only the lost manifest covered says why it is out of range.
+        let asked = CLI.run(["export", "--cold", "file://" + fixture.coldRoot, ChainFixture.topicName,
+                             "--to-offset", "\(older.nextOffset)"])
+        #expect(asked.status == 2, "\(asked)")
+        #expect(asked.stderr.contains("is outside the topic's offsets"))
+        #expect(asked.stderr.contains("missing latest manifest"), "\(asked.stderr)")
+        // With the manifest back, the export is whole and says nothing.
+        try fixture.restoreNewestColdManifest(newest)
+        let whole = CLI.run(["export", "--cold", "file://" + fixture.coldRoot, ChainFixture.topicName, "--quiet"])
+        #expect(whole.status == 0 && whole.stderr.isEmpty, "\(whole.stderr)")
+        #expect(whole.stdout.split(separator: "\n").count == fixture.produced.count)
+    }
+
+    @Test(.enabled(if: enabled)) func cliVerifyAndScrubFailOnAMissingLatestManifestAndDeleteNothing() async throws {
+        let fixture = try await ChainFixture.make()
+        defer { fixture.remove() }
+        await fixture.lake.close()
+        let objects = try fixture.coldSegmentFiles()
+        _ = try fixture.deleteNewestColdManifest()
+        let verify = CLI.run(["inspect", "verify", "--lake", fixture.dir])
+        #expect(verify.status == 1, "\(verify)")
+        #expect(verify.stdout.contains("missingManifest"))
+        let scrub = CLI.run(["inspect", "scrub", "--lake", fixture.dir, "--delete-orphans", "--grace-ms", "0"])
+        #expect(scrub.status == 1, "\(scrub)")
+        #expect(scrub.stdout.contains("missingManifest"))
+        #expect(scrub.stderr.contains("0 orphans deleted"))
+        #expect(try fixture.coldSegmentFiles() == objects)
+    }
+
+    // MARK: - 12.12 messages
+
+    /// One bad input, what the message must say and must not say.
+    struct MessageCase: CustomTestStringConvertible, Sendable {
+        var name: String
+        /// Arguments; `LAKE` and `COLD` stand for the fixture's lake directory and cold URL.
+        var arguments: [String]
+        var stdin: String = ""
+        /// Damage done to the fixture first.
+        var damage: Damage = .none
+        var status: Int32
+        var says: [String]
+        var never: [String]
+        var testDescription: String { name }
+
+        enum Damage: Sendable {
+            case none, lakeJSON, topicJSON, truncateObject
+        }
+    }
+
+    static let messageCases: [MessageCase] = [
+        MessageCase(name: "dump of a directory", arguments: ["inspect", "dump", "LAKE"], status: 2,
+                    says: ["is a directory", ".seg"], never: ["NSCocoaErrorDomain", "256"]),
+        MessageCase(name: "dump of /dev/null", arguments: ["inspect", "dump", "/dev/null"], status: 2,
+                    says: ["/dev/null is not a regular file"], never: ["permission"]),
+        MessageCase(name: "corrupt lake.json", arguments: ["consume", "--lake", "LAKE", "orders"], damage: .lakeJSON,
+                    status: 1, says: ["lake.json is damaged: not valid JSON", "restore it"],
+                    never: ["DecodingError", "dataCorrupted", "inspect verify"]),
+        MessageCase(name: "corrupt topic.json", arguments: ["consume", "--lake", "LAKE", "orders"], damage: .topicJSON,
+                    status: 1, says: ["topic.json is damaged: field 'durability'"],
+                    never: ["DecodingError", "dataCorrupted", "CodingKeys"]),
+        MessageCase(name: "--from-time garbage",
+                    arguments: ["consume", "--lake", "LAKE", "orders", "--from-time", "garbage"],
+                    status: 2, says: ["--from-time 'garbage' is neither", "strata consume --help"], never: []),
+        MessageCase(name: "--durability maybe",
+                    arguments: ["produce", "--lake", "LAKE", "new", "--durability", "maybe"],
+                    stdin: "a\n", status: 2, says: ["--durability must be sync or async, not 'maybe'"], never: []),
+        MessageCase(name: "--from-offset -1", arguments: ["consume", "--lake", "LAKE", "orders", "--from-offset", "-1"],
+                    status: 2, says: ["--from-offset must not be negative"], never: ["Missing value"]),
+        MessageCase(name: "scrub of a truncated object", arguments: ["inspect", "scrub", "--lake", "LAKE"],
+                    damage: .truncateObject, status: 1, says: ["sizeMismatch", "1 problems"], never: ["0 problems"]),
+        MessageCase(name: "recover of an unknown topic",
+                    arguments: ["recover", "--lake", "LAKE-new", "--cold", "COLD", "nosuch"],
+                    status: 2, says: ["'nosuch'", "its topics: orders", "nothing was recovered"],
+                    never: ["inspect topics"]),
+    ]
+
+    @Test(.enabled(if: enabled), arguments: messageCases)
+    func messagesSayWhatWasWrongWhereAndWhatToDo(_ scenario: MessageCase) async throws {
+        let fixture = try await ChainFixture.make()
+        defer {
+            fixture.remove()
+            try? FileManager.default.removeItem(atPath: fixture.dir + "-new")
+        }
+        await fixture.lake.close()
+        switch scenario.damage {
+        case .none: break
+        case .lakeJSON: try Data("{not json".utf8).write(to: URL(fileURLWithPath: fixture.dir + "/lake.json"))
+        case .topicJSON:
+            let path = fixture.dir + "/topics/orders/topic.json"
+            try Data(#"{"durability": 7}"#.utf8).write(to: URL(fileURLWithPath: path))
+        case .truncateObject:
+            let path = fixture.coldRoot + "/" + (try #require(try fixture.coldSegmentFiles().first))
+            try truncateFile(path, to: 100)
+        }
+        let arguments = scenario.arguments.map {
+            $0.replacingOccurrences(of: "LAKE", with: fixture.dir)
+                .replacingOccurrences(of: "COLD", with: "file://" + fixture.coldRoot)
+        }
+        let result = CLI.run(arguments, stdin: scenario.stdin)
+        #expect(result.status == scenario.status, "\(result)")
+        for text in scenario.says {
+            #expect(result.stderr.contains(text) || result.stdout.contains(text), "\(text) in \(result)")
+        }
+        for text in scenario.never { #expect(!result.stderr.contains(text), "\(text) in \(result.stderr)") }
+    }
+}
+
+// MARK: - Running the binary
+
+enum CLI {
+    static let binary: String = {
+        if let path = ProcessInfo.processInfo.environment["STRATA_BIN"], !path.isEmpty { return path }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        return root.path + "/.build/debug/strata"
+    }()
+
+    struct Outcome: CustomStringConvertible {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var description: String { "status \(status)\nstdout: \(stdout.prefix(2000))\nstderr: \(stderr.prefix(2000))" }
+    }
+
+    /// Runs `strata` to completion; input and output go through files so no pipe can fill up.
+    static func run(_ arguments: [String], stdin: String = "") -> Outcome {
+        let dir = NSTemporaryDirectory() + "strata-cli-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try Data(stdin.utf8).write(to: URL(fileURLWithPath: dir + "/in"))
+            _ = FileManager.default.createFile(atPath: dir + "/out", contents: nil)
+            _ = FileManager.default.createFile(atPath: dir + "/err", contents: nil)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: dir + "/in"))
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
+            try process.run()
+            process.waitUntilExit()
+            let out = (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? ""
+            let err = (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? ""
+            return Outcome(status: process.terminationStatus, stdout: out, stderr: err)
+        } catch {
+            return Outcome(status: -1, stdout: "", stderr: "\(error)")
+        }
+    }
+
+    static func topicConfig(_ lake: String, _ topic: String) throws -> TopicConfig {
+        let data = try Data(contentsOf: URL(fileURLWithPath: lake + "/topics/\(topic)/topic.json"))
+        return try JSONDecoder().decode(TopicConfig.self, from: data)
+    }
+
+    /// The last line of `output` as a JSON object.
+    static func json(_ output: String) throws -> [String: Any] {
+        let line = try #require(output.split(separator: "\n").last)
+        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+}
