@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Strata", targets: ["Strata"]),
         .library(name: "StrataFormat", targets: ["StrataFormat"]),
         .library(name: "StrataBlob", targets: ["StrataBlob"]),
+        .library(name: "StrataKafka", targets: ["StrataKafka"]),
         .executable(name: "strata", targets: ["strata"]),
     ],
     dependencies: [
@@ -26,6 +27,8 @@ let package = Package(
             dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "Strata", dependencies: ["StrataFormat", "StrataBlob"]),
+        // Kafka wire protocol codecs (formats/kafka.md): pure, no NIO; StrataFormat for CRC32C and batches.
+        .target(name: "StrataKafka", dependencies: ["StrataFormat"]),
         // Test doubles (in-memory and fault-injecting stores, a manual clock): never in a product.
         .target(name: "StrataTesting", dependencies: ["Strata", "StrataBlob"]),
         .executableTarget(
@@ -34,7 +37,9 @@ let package = Package(
         ),
         // Rebuilds formats/vectors (tools/gen-vectors); the golden vector test checks them.
         .executableTarget(name: "strata-vectors", dependencies: ["StrataFormat"]),
-        .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat"]),
+        // StrataBlob only for the project's one seeded generator (SplitMix64).
+        .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat", "StrataBlob"]),
+        .testTarget(name: "StrataKafkaTests", dependencies: ["StrataKafka", "StrataFormat"]),
         .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob", "StrataTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataFormat", "StrataBlob", "StrataTesting"]),
     ]

@@ -74,13 +74,23 @@ public enum ColdURL: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Opens the store a cold URL names.
-/// - Returns: a `FileSystemBlobStore` (root created if absent), or an `S3BlobStore` configured from the standard AWS variables (`S3Config.fromEnvironment`).
+/// - Parameters:
+///   - url: the parsed cold URL.
+///   - retry: for an S3 store, how each HTTP request is retried (nil: `S3Config`'s default).
+///     A file store does not retry; the layer above it does (see `RetryPolicy`).
+///   - retryEnvironment: jitter and sleep of those retries.
+/// - Returns: a `FileSystemBlobStore` (root created if absent), or an `S3BlobStore` configured
+///   from the standard AWS variables (`S3Config.fromEnvironment`).
 /// - Throws: what `FileSystemBlobStore.init(root:)` throws; `invalid` for missing AWS credentials.
-public func makeLocalStore(for url: ColdURL) throws -> any BlobStore {
+public func makeLocalStore(
+    for url: ColdURL, retry: RetryPolicy? = nil, retryEnvironment: RetryEnvironment = .live
+) throws -> any BlobStore {
     switch url {
     case .file(let path):
         return try FileSystemBlobStore(root: path)
     case .s3(let bucket, let prefix):
-        return try S3BlobStore(config: S3Config.fromEnvironment(bucket: bucket, prefix: prefix))
+        var config = try S3Config.fromEnvironment(bucket: bucket, prefix: prefix)
+        if let retry { config.retry = retry }
+        return try S3BlobStore(config: config, retryEnvironment: retryEnvironment)
     }
 }

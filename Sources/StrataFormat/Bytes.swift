@@ -150,3 +150,26 @@ public func withBytes<T>(
     }
     return try result.get()
 }
+
+/// Bytes and numbers as text for people (error messages, `inspect` dumps, CLI output): the one
+/// place they are formatted. Bytes inside JSON documents are `BytesDescription`.
+public enum ByteText {
+    /// `value` as 8 lowercase hex digits, zero padded: `0000002a` (CRCs, magic numbers).
+    public static func hex32(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+    }
+
+    /// One value on a line of text: valid UTF-8 as a quoted string literal, anything else as
+    /// `base64:…` (the choice `BytesDescription` makes), nil as `null`.
+    public static func quoted(_ bytes: [UInt8]?) -> String {
+        guard let bytes else { return "null" }
+        switch BytesDescription(bytes) {
+        case .utf8(let text): return String(reflecting: text)
+        case .base64(let text): return "base64:" + text
+        }
+    }
+}
+
+/// `ByteText.hex32`, spelled short for the decoders' error messages.
+@inline(__always) func hex(_ value: UInt32) -> String { ByteText.hex32(value) }

@@ -144,6 +144,30 @@ public struct BucketLayout: Sendable, Hashable {
         return version
     }
 
+    /// The topic a key under `topicsPrefix` is filed under: its first path component after
+    /// `topics/`, not checked against the topic-name rules (a scrub reports foreign keys too).
+    /// - Returns: nil for a key outside `topics/` or with an empty first component.
+    public func topicComponent(of key: String) -> String? {
+        guard key.hasPrefix(topicsPrefix) else { return nil }
+        let component = key.dropFirst(topicsPrefix.count).prefix { $0 != "/" }
+        return component.isEmpty ? nil : String(component)
+    }
+
+    /// Topic and version of a manifest key (with this layout's prefix) of any topic.
+    /// - Returns: nil for every other key, including one under a name `TopicName` rejects.
+    public func parseManifestKey(_ key: String) -> (topic: String, version: UInt64)? {
+        guard let topic = topicComponent(of: key), TopicName.isValid(topic),
+              let version = try? parseManifestKey(key, topic: topic)
+        else { return nil }
+        return (topic, version)
+    }
+
+    /// The topics with at least one manifest version among `keys` (a listing of
+    /// `topicsPrefix`), sorted: what "the topics in the bucket" means.
+    public func manifestTopics<Keys: Sequence<String>>(in keys: Keys) -> [String] {
+        Set(keys.compactMap { parseManifestKey($0)?.topic }).sorted()
+    }
+
     /// Base and last offset of a cold object key (with this layout's prefix) of `topic`.
     /// - Throws: `FormatError(.invalidValue, field: "segmentKey")` when `key` is not one.
     public func parseSegmentKey(_ key: String, topic: String) throws(FormatError) -> (baseOffset: Int64, lastOffset: Int64) {

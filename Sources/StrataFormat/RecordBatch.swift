@@ -195,8 +195,3 @@ public enum BatchCodec {
         try withBytes(bytes) { (raw) throws(FormatError) in try decode(raw, at: 0, basePosition: basePosition) }
     }
 }
-
-func hex(_ v: UInt32) -> String {
-    let s = String(v, radix: 16)
-    return String(repeating: "0", count: max(0, 8 - s.count)) + s
-}

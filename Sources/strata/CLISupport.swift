@@ -101,11 +101,14 @@ extension TopicConfigOptions {
     }
 }
 
-/// Bytes as text for people: valid UTF-8 as is, anything else as base64 with a marker.
+/// Bytes as a JSON value for people: valid UTF-8 as a string, anything else as
+/// `{"base64": …}` (the choice `BytesDescription` makes), nil as null.
 func displayValue(_ bytes: [UInt8]?) -> Any {
     guard let bytes else { return NSNull() }
-    if let text = String(validating: bytes, as: UTF8.self) { return text }
-    return ["base64": Data(bytes).base64EncodedString()]
+    switch BytesDescription(bytes) {
+    case .utf8(let text): return text
+    case .base64(let text): return ["base64": text]
+    }
 }
 
 /// `1536` → `1.5 KiB`.

@@ -27,20 +27,6 @@ struct LineOutput {
         emit("error: \(context): \(error.code.rawValue) in \(error.field) at position \(error.position): \(error.message)",
              json: ErrorLine(context: context, error: error))
     }
-
-    /// `{"utf8": ...}` bytes as a quoted string, others as `base64:…`, nil as `null`.
-    static func text(_ bytes: [UInt8]?) -> String {
-        guard let bytes else { return "null" }
-        switch BytesDescription(bytes) {
-        case .utf8(let text): return String(reflecting: text)
-        case .base64(let text): return "base64:" + text
-        }
-    }
-
-    static func hex32(_ value: UInt32) -> String {
-        let digits = String(value, radix: 16)
-        return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
-    }
 }
 
 /// `{"type":"error", ...}`.

@@ -74,7 +74,8 @@ struct FileSystemBlobStoreTests {
 
     @Test func errnosMapToCodesThatTellTheCallerWhatToDo() {
         func code(_ errno: Int32, _ operation: FileSystemErrors.Operation) -> BlobError.Code {
-            FileSystemErrors.map(Errno(code: errno, call: "test"), operation: operation, key: "k", location: "file:///x")
+            FileSystemErrors.map(Errno(code: errno, call: "test", path: "/x/k"), operation: operation, key: "k",
+                                 location: "file:///x")
                 .code
         }
         #expect(code(ENOENT, .read) == .notFound)
@@ -84,7 +85,8 @@ struct FileSystemBlobStoreTests {
         #expect(code(EPERM, .delete) == .denied)
         #expect(code(ENOSPC, .put) == .unavailable)
         #expect(code(EIO, .read) == .unavailable)
-        let error = FileSystemErrors.map(Errno(code: ENOSPC, call: "pwrite"), operation: .put, key: "k", location: "l")
-        #expect(error.cause?.contains("pwrite: No space left on device") == true)
+        let failed = Errno(code: ENOSPC, call: "pwrite", path: "/x/.tmp-1")
+        let error = FileSystemErrors.map(failed, operation: .put, key: "k", location: "l")
+        #expect(error.cause?.contains("pwrite /x/.tmp-1: No space left on device") == true)
     }
 }

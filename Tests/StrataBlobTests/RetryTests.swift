@@ -1,26 +1,14 @@
 import StrataTesting
-import Synchronization
 import Testing
 
 @testable import StrataBlob
-
-/// Records the waits `withRetries` asks for instead of sleeping.
-private final class SleepRecorder: Sendable {
-    private let waits = Mutex<[Int64]>([])
-
-    var recorded: [Int64] { waits.withLock { $0 } }
-
-    func environment(seed: UInt64 = 11) -> RetryEnvironment {
-        .seeded(seed) { [self] ms in waits.withLock { $0.append(ms) } }
-    }
-}
 
 @Suite("withRetries")
 struct RetryTests {
     private let unavailable = BlobError(.unavailable, "flaky", location: "memory://t")
 
     @Test func retriesUnavailableUpToTheBoundThenThrows() async throws {
-        let recorder = SleepRecorder()
+        let recorder = RecordedWaits()
         let policy = RetryPolicy(attemptsMax: 4, baseDelayMs: 100, delayMaxMs: 250)
         var attempts = 0
         await expectBlobError(.unavailable) {
@@ -38,7 +26,7 @@ struct RetryTests {
     }
 
     @Test func doesNotRetryNotFound() async throws {
-        let recorder = SleepRecorder()
+        let recorder = RecordedWaits()
         var attempts = 0
         await expectBlobError(.notFound) {
             try await withRetries(RetryPolicy(), environment: recorder.environment()) {
@@ -55,7 +43,7 @@ struct RetryTests {
         try await inner.put("k", bytes("v"), mode: .overwrite)
         let plan = FaultPlan(failCalls: [.init(callNumber: 1), .init(callNumber: 2)])
         let store = FaultyBlobStore(wrapping: inner, plan: plan, seed: 4)
-        let recorder = SleepRecorder()
+        let recorder = RecordedWaits()
         let data = try await withRetries(RetryPolicy(attemptsMax: 3), environment: recorder.environment()) {
             try await store.get("k", range: .whole)
         }
@@ -65,7 +53,7 @@ struct RetryTests {
 
     @Test func waitsReplayFromTheSeed() async throws {
         func waits(seed: UInt64) async -> [Int64] {
-            let recorder = SleepRecorder()
+            let recorder = RecordedWaits()
             await expectBlobError(.unavailable) {
                 try await withRetries(RetryPolicy(attemptsMax: 6), environment: recorder.environment(seed: seed)) {
                     throw unavailable

@@ -1,9 +1,10 @@
 import Foundation
+import StrataTesting
 import Testing
 
 @testable import StrataBlob
 
-/// S3 pieces that need no server: XML, configuration, error mapping, redaction, backoff.
+/// S3 pieces that need no server: XML, configuration, error mapping, redaction.
 @Suite struct S3OfflineTests {
     static let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
     static let token = "SESSIONTOKEN/with+chars="
@@ -128,12 +129,12 @@ import Testing
 
     @Test func addressingBuildsPathsAndHosts() throws {
         var config = try Self.config(endpoint: "http://127.0.0.1:8333")
-        let path = try S3Client(config: config, now: { Date() }, uniform: nil)
+        let path = try S3Client(config: config, now: { Date() })
         #expect(path.target(key: "a b") == ("127.0.0.1:8333", "/strata-test/cold/a b"))
         #expect(path.target(key: nil) == ("127.0.0.1:8333", "/strata-test"))
         config.endpoint = try #require(URL(string: "https://s3.us-east-1.amazonaws.com:443"))
         config.addressing = .virtualHosted
-        let vhost = try S3Client(config: config, now: { Date() }, uniform: nil)
+        let vhost = try S3Client(config: config, now: { Date() })
         #expect(vhost.target(key: "k") == ("strata-test.s3.us-east-1.amazonaws.com", "/cold/k"))
         #expect(vhost.location == "s3://strata-test/cold/")
         #expect(path.location == "s3://strata-test/cold/ (endpoint http://127.0.0.1:8333)")
@@ -142,7 +143,7 @@ import Testing
     }
 
     @Test func errorsMapToCodesAndNeverCarrySecrets() throws {
-        let client = try S3Client(config: Self.config(), now: { Date() }, uniform: nil)
+        let client = try S3Client(config: Self.config(), now: { Date() })
         func mapped(_ status: Int, _ code: String, message: String = "m") -> BlobError {
             let body = code.isEmpty ? "" : "<Error><Code>\(code)</Code><Message>\(message)</Message></Error>"
             return client.statusError(HTTPResponse(status: status, headers: [], body: Array(body.utf8)), key: "k")
@@ -167,7 +168,7 @@ import Testing
     }
 
     @Test func signedRequestsCarryNoSecret() throws {
-        let client = try S3Client(config: Self.config(), now: { Date(timeIntervalSince1970: 0) }, uniform: nil)
+        let client = try S3Client(config: Self.config(), now: { Date(timeIntervalSince1970: 0) })
         let request = client.httpRequest(for: S3Call(method: "GET", key: "k"), payloadHash: SigV4Signer.emptyPayloadHash)
         #expect(request.url == "http://127.0.0.1:8333/strata-test/cold/k")
         let names = request.headers.map(\.name)
@@ -175,54 +176,15 @@ import Testing
         #expect(!request.headers.contains { $0.value.contains(Self.secret) })
     }
 
-    @Test func backoffIsBoundedFullJitter() {
-        let backoff = S3Backoff(policy: S3RetryPolicy(attemptCountMax: 5, delayMsBase: 100, delayMsMax: 1_000), uniform: { $0 })
-        #expect((0..<6).map { backoff.delayMs(afterAttempt: $0) } == [100, 200, 400, 800, 1_000, 1_000])
-        #expect(backoff.delayMs(afterAttempt: 200) == 1_000)
-        let zero = S3Backoff(policy: S3RetryPolicy(), uniform: { _ in 0 })
-        #expect(zero.delayMs(afterAttempt: 3) == 0)
-    }
-
-    @Test func retriesOnlyRetryableErrorsAndStopsAtTheBound() async throws {
-        let backoff = S3Backoff(policy: S3RetryPolicy(attemptCountMax: 4, delayMsBase: 1, delayMsMax: 2))
-        let transient = BlobError(.unavailable, "503", location: "test")
-        let value = try await backoff.run { attempt in
-            if attempt < 2 { throw transient }
-            return attempt
-        }
-        #expect(value == 2)
-        let tries = Counter()
-        _ = await expectS3Error(.unavailable) {
-            _ = try await backoff.run { _ -> Int in
-                tries.increment()
-                throw transient
-            }
-        }
-        #expect(tries.value == 4)
-        let denied = Counter()
-        _ = await expectS3Error(.denied) {
-            _ = try await backoff.run { _ -> Int in
-                denied.increment()
-                throw BlobError(.denied, "403", location: "test")
-            }
-        }
-        #expect(denied.value == 1)
-    }
-
-    final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var count = 0
-        var value: Int { lock.withLock { count } }
-        func increment() { lock.withLock { count += 1 } }
-    }
-
     @Test func unreachableEndpointIsUnavailableAfterBoundedRetries() async throws {
         var config = try Self.config(endpoint: "http://127.0.0.1:\(try Self.closedPort())")
-        config.retry = S3RetryPolicy(attemptCountMax: 3, delayMsBase: 10, delayMsMax: 50)
-        let store = try S3BlobStore(config: config)
+        config.retry = RetryPolicy(attemptsMax: 3, baseDelayMs: 10, delayMaxMs: 50)
+        let waits = RecordedWaits()
+        let store = try S3BlobStore(config: config, retryEnvironment: waits.environment())
         let error = await expectS3Error(.unavailable) { try await store.put("k", [1], mode: .overwrite) }
         let text = error.map { "\($0)" } ?? ""
-        #expect(text.contains("gave up after 3 tries") && text.contains(config.endpoint.absoluteString), "\(text)")
+        #expect(text.contains("gave up after 3 attempts") && text.contains(config.endpoint.absoluteString), "\(text)")
+        #expect(waits.recorded.count == 2)
         #expect(!text.contains(Self.secret))
     }
 

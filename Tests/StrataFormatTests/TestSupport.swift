@@ -1,19 +1,10 @@
 import Foundation
+import StrataBlob
 import Testing
 @testable import StrataFormat
 
-/// SplitMix64: a tiny seeded generator so every random test is reproducible.
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The project's seeded generator, so every random test is reproducible.
+typealias SeededRNG = SplitMix64
 
 /// The error a typed-throwing body threw, or nil when it returned.
 func formatError<T>(_ body: () throws(FormatError) -> T) -> FormatError? {

@@ -21,13 +21,14 @@ enum ColdFixture {
 
     static func remove(_ path: String) { try? FileManager.default.removeItem(atPath: path) }
 
-    /// Deterministic options: no background work, fast retries.
+    /// Deterministic options: no background work, retries that never sleep.
     static func options(store: (any BlobStore)? = nil, clock: (any StrataClock)? = nil,
                         background: Bool = false) -> LakeOptions {
         var options = LakeOptions()
         options.backgroundOffload = background
         options.coldStore = store
         options.blobRetry = RetryPolicy(attemptsMax: 8, baseDelayMs: 1, delayMaxMs: 5)
+        options.blobRetryEnvironment = .seeded(1) { _ in }
         options.log = { _ in }
         if let clock { options.clock = clock }
         return options

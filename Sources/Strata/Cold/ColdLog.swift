@@ -6,8 +6,10 @@ public struct ColdLogOptions: Sendable {
     /// Bytes of decompressed frames cached. A sequential reader needs the current frame and the
     /// read-ahead ones (DESIGN §5: 2 frames of 1 MiB), so the default leaves ample room.
     public var cacheBytes = 64 * 1024 * 1024
-    /// Retries of transient blob failures.
+    /// Retries of transient blob failures, once per request (as `LakeOptions.blobRetry`).
     public var retry = RetryPolicy()
+    /// Jitter and sleep between those retries; tests inject one that does not sleep.
+    public var retryEnvironment = RetryEnvironment.live
     public var clock: any StrataClock = SystemClock()
     /// A store to read instead of the one the URL names (tests inject memory or faulty stores).
     public var store: (any BlobStore)? = nil
@@ -47,9 +49,10 @@ public final class ColdLog: Sendable {
             if case .file(let path) = parsed, !FileIO.exists(path) {
                 throw StrataError(.notFound, "cold store \(url) does not exist: there is no directory \(path)", file: path)
             }
-            store = try openColdStore(parsed)
+            store = try openColdStore(parsed, retry: options.retry, retryEnvironment: options.retryEnvironment)
         }
-        let tier = ColdTier(store: store, cacheBytes: options.cacheBytes, retry: options.retry, clock: options.clock,
+        let tier = ColdTier(store: store, cacheBytes: options.cacheBytes, retry: options.retry,
+                            retryEnvironment: options.retryEnvironment, clock: options.clock,
                             log: { _ in }, localManifestPath: nil)
         return ColdLog(location: store.location, cold: tier)
     }
@@ -62,15 +65,7 @@ public final class ColdLog: Sendable {
     /// - Throws: `notFound` when the store holds no Strata lake; `io`.
     public func topicNames() async throws(StrataError) -> [String] {
         try await checkDescriptor()
-        let prefix = cold.layout.topicsPrefix
-        let objects = try await cold.blob("list topics", key: prefix, topic: nil) { try await cold.store.listAll(prefix: prefix) }
-        var names = Set<String>()
-        for object in objects {
-            let parts = object.key.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
-            guard parts.count == 3, parts[1] == "manifest", TopicName.isValid(String(parts[0])) else { continue }
-            names.insert(String(parts[0]))
-        }
-        return names.sorted()
+        return try await cold.topicNames()
     }
 
     /// The newest manifest of `topic`, read fresh from the store; later reads use it.

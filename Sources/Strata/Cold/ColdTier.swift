@@ -3,7 +3,8 @@ import StrataBlob
 import Synchronization
 
 /// The lake's view of its cold store: manifests (cached), object footers (cached), decompressed
-/// frames (byte-bounded LRU). Every blob call retries transient failures with backoff.
+/// frames (byte-bounded LRU). Every blob call is retried once per call (`retrying`), unless the
+/// store retries its own requests (S3): then the store's loop is the only one (see `RetryPolicy`).
 final class ColdTier: Sendable {
     struct FrameKey: Hashable, Sendable {
         var objectKey: String
@@ -12,7 +13,9 @@ final class ColdTier: Sendable {
 
     let store: CountingBlobStore
     let layout = BucketLayout(prefix: "")
+    /// What `retrying` applies: the caller's policy, or `.once` over a `SelfRetryingBlobStore`.
     let retry: RetryPolicy
+    let retryEnvironment: RetryEnvironment
     let clock: any StrataClock
     let log: @Sendable (String) -> Void
     let footers: ByteLRU<String, ColdObjectIndex>
@@ -30,14 +33,17 @@ final class ColdTier: Sendable {
     /// False for a read-only lake: the local manifest copy is read, never written.
     let savesLocalCopy: Bool
 
-    init(store: any BlobStore, cacheBytes: Int, retry: RetryPolicy, clock: any StrataClock,
-         log: @escaping @Sendable (String) -> Void, localManifestPath: (@Sendable (String) -> String)? = nil,
-         manifestSegmentsMax: Int = 1000, savesLocalCopy: Bool = true) {
+    init(store: any BlobStore, cacheBytes: Int, retry: RetryPolicy, retryEnvironment: RetryEnvironment = .live,
+         clock: any StrataClock, log: @escaping @Sendable (String) -> Void,
+         localManifestPath: (@Sendable (String) -> String)? = nil, manifestSegmentsMax: Int = 1000,
+         savesLocalCopy: Bool = true) {
         self.savesLocalCopy = savesLocalCopy
         self.store = CountingBlobStore(store)
         self.manifestSegmentsMax = max(2, manifestSegmentsMax)
         self.localManifestPath = localManifestPath
-        self.retry = retry
+        // Retrying a store that retries itself multiplies the attempts (5 × 5 = 25 per call).
+        self.retry = store is any SelfRetryingBlobStore ? .once : retry
+        self.retryEnvironment = retryEnvironment
         self.clock = clock
         self.log = log
         footers = ByteLRU(capacityBytes: 64 * 1024 * 1024)
@@ -47,10 +53,15 @@ final class ColdTier: Sendable {
 
     var location: String { store.location }
 
+    /// Runs one logical blob call under the tier's retry policy (the only retry loop above the store).
+    func retrying<T>(_ call: () async throws -> T) async throws -> T {
+        try await withRetries(retry, environment: retryEnvironment, call)
+    }
+
     /// Runs a blob call with retries; maps the final failure to `StrataError`.
     func blob<T: Sendable>(_ what: String, key: String?, topic: String?, _ call: () async throws -> T) async throws(StrataError) -> T {
         do {
-            return try await withRetries(retry, call)
+            return try await retrying(call)
         } catch let error as BlobError {
             let code: StrataError.Code = error.code == .notFound ? .notFound : error.code == .corrupt ? .corrupt : .io
             throw StrataError(code, "\(what) failed: \(error.message)", topic: topic, file: key ?? error.key,
@@ -70,7 +81,7 @@ final class ColdTier: Sendable {
             throw StrataError(.invalidArgument, "cannot encode lake descriptor: \(error)")
         }
         do {
-            try await withRetries(retry) { try await store.put(key, fresh, mode: .ifAbsent) }
+            try await retrying { try await store.put(key, fresh, mode: .ifAbsent) }
         } catch let error as BlobError where error.code == .preconditionFailed {
             let existing = try await blob("get lake descriptor", key: key, topic: nil) { try await store.get(key, range: .whole) }
             do throws(FormatError) { _ = try LakeDescriptor.decode(existing.bytes) } catch {
@@ -84,7 +95,8 @@ final class ColdTier: Sendable {
 
     /// `get` that also checks the length: a short body (a dropped connection mid-transfer, see
     /// `FaultPlan.truncatedGetFraction`) is transient, so it is reported as `unavailable` and
-    /// retried by `blob` instead of surfacing as a corrupt object.
+    /// retried by `blob` instead of surfacing as a corrupt object. (An S3 store, which the tier
+    /// does not retry, finds a body shorter than announced itself and retries that request.)
     func getChecked(_ key: String, range: ByteRange) async throws -> BlobData {
         let data = try await store.get(key, range: range)
         let expected: Int64
@@ -100,6 +112,14 @@ final class ColdTier: Sendable {
     }
 
     // MARK: - Manifests
+
+    /// Names of the topics with a manifest in the store (`BucketLayout.manifestTopics`), sorted.
+    /// Lists every key under `topics/`, so it costs one listing of the whole bucket.
+    func topicNames() async throws(StrataError) -> [String] {
+        let prefix = layout.topicsPrefix
+        let objects = try await blob("list topics", key: prefix, topic: nil) { try await store.listAll(prefix: prefix) }
+        return layout.manifestTopics(in: objects.lazy.map(\.key))
+    }
 
     /// The newest manifest of `topic`, or nil when the topic has nothing in the cold store.
     /// Served from memory unless `refresh` is set.
@@ -173,7 +193,7 @@ final class ColdTier: Sendable {
     /// re-upload after a crash); anything else means another writer: `fenced`.
     func putImmutable(_ key: String, _ bytes: [UInt8], topic: String, what: String) async throws(StrataError) {
         do {
-            try await withRetries(retry) { try await store.put(key, bytes, mode: .ifAbsent) }
+            try await retrying { try await store.put(key, bytes, mode: .ifAbsent) }
             return
         } catch let error as BlobError where error.code == .preconditionFailed {
             // Fall through: compare with what is there.

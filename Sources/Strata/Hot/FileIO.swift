@@ -1,111 +1,77 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import StrataBlob
 
-/// The thin system-call layer of the hot tier. Every failure becomes a `StrataError(.io)`
-/// naming the file and the errno text; short reads and writes are looped here, not by callers.
+/// The hot tier's face of the one POSIX layer (`Posix` in StrataBlob, which retries `EINTR`,
+/// loops over short transfers and opens everything `O_CLOEXEC`): the same calls, with each
+/// failure turned into a `StrataError` (`notFound` for `ENOENT`, else `io`) naming the call,
+/// the file and the errno.
 enum FileIO {
     static func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 
     static func ioError(_ what: String, _ path: String, errno code: Int32 = errno) -> StrataError {
-        StrataError(code == ENOENT ? .notFound : .io, "\(what) failed: \(errnoText(code))", file: path, cause: "errno \(code)")
+        StrataError(code == ENOENT ? .notFound : .io, "\(what) failed: \(errnoText(code))", file: path,
+                    cause: "errno \(code)")
     }
 
+    static func ioError(_ error: Errno) -> StrataError {
+        ioError(error.call, error.path, errno: error.code)
+    }
+
+    /// Runs POSIX calls, mapping their `Errno` to the engine's error.
+    private static func mapping<T>(_ body: () throws(Errno) -> T) throws(StrataError) -> T {
+        do throws(Errno) { return try body() } catch { throw ioError(error) }
+    }
+
+    /// `open(2)`; the descriptor is always `O_CLOEXEC`.
     static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(StrataError) -> Int32 {
-        while true {
-            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
-            if fd >= 0 { return fd }
-            if errno != EINTR { throw ioError("open", path) }
-        }
+        try mapping { () throws(Errno) in try Posix.open(path, flags, mode: mode) }
     }
 
     /// Reads up to `buffer.count` bytes at `offset`; fewer only at end of file.
-    static func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int, path: String) throws(StrataError) -> Int {
-        guard let base = buffer.baseAddress else { return 0 }
-        var done = 0
-        while done < buffer.count {
-            let n = Glibc.pread(fd, base + done, buffer.count - done, off_t(offset + done))
-            if n == 0 { break }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ioError("pread", path)
-            }
-            done += n
-        }
-        return done
+    static func pread(
+        _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int, path: String
+    ) throws(StrataError) -> Int {
+        try mapping { () throws(Errno) in try Posix.pread(fd, into: buffer, at: Int64(offset), path: path) }
     }
 
     /// Reads `count` bytes at `offset` (fewer at end of file).
     static func read(_ fd: Int32, count: Int, at offset: Int, path: String) throws(StrataError) -> [UInt8] {
-        var failure: StrataError? = nil
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            do throws(StrataError) {
-                initialized = try pread(fd, into: UnsafeMutableRawBufferPointer(buffer), at: offset, path: path)
-            } catch {
-                failure = error
-                initialized = 0
-            }
-        }
-        if let failure { throw failure }
-        return bytes
+        try mapping { () throws(Errno) in try Posix.read(fd, at: Int64(offset), count: count, path: path) }
     }
 
-    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws(StrataError) {
-        guard let base = bytes.baseAddress else { return }
-        var done = 0
-        while done < bytes.count {
-            let n = Glibc.pwrite(fd, base + done, bytes.count - done, off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ioError("pwrite", path)
-            }
-            done += n
-        }
+    static func pwriteAll(
+        _ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String
+    ) throws(StrataError) {
+        try mapping { () throws(Errno) in try Posix.writeAll(fd, bytes, at: Int64(offset), path: path) }
     }
 
     static func pwriteAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws(StrataError) {
-        let result: StrataError? = bytes.withUnsafeBytes { raw in
-            do throws(StrataError) { try pwriteAll(fd, raw, at: offset, path: path); return nil } catch { return error }
-        }
-        if let result { throw result }
+        try mapping { () throws(Errno) in try Posix.writeAll(fd, bytes, at: Int64(offset), path: path) }
     }
 
     static func fdatasync(_ fd: Int32, path: String) throws(StrataError) {
-        while Glibc.fdatasync(fd) != 0 {
-            if errno != EINTR { throw ioError("fdatasync", path) }
-        }
+        try mapping { () throws(Errno) in try Posix.fdatasync(fd, path: path) }
     }
 
     static func ftruncate(_ fd: Int32, _ size: Int, path: String) throws(StrataError) {
-        while Glibc.ftruncate(fd, off_t(size)) != 0 {
-            if errno != EINTR { throw ioError("ftruncate", path) }
-        }
+        try mapping { () throws(Errno) in try Posix.ftruncate(fd, size: Int64(size), path: path) }
     }
 
     static func fileSize(_ fd: Int32, path: String) throws(StrataError) -> Int {
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw ioError("fstat", path) }
-        return Int(st.st_size)
+        Int(try mapping { () throws(Errno) in try Posix.fstat(fd, path: path) }.st_size)
     }
 
     static func fileSize(atPath path: String) -> Int? {
-        var st = stat()
-        return stat(path, &st) == 0 ? Int(st.st_size) : nil
+        (try? Posix.stat(path)).map { Int($0.st_size) }
     }
 
-    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+    static func exists(_ path: String) -> Bool { Posix.exists(path) }
 
-    static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+    static func close(_ fd: Int32) { Posix.close(fd) }
 
     /// fsyncs a directory so a created, renamed or removed entry survives power loss.
     static func fsyncDirectory(_ path: String) throws(StrataError) {
-        let fd = try open(path, flags: O_RDONLY | O_DIRECTORY)
-        defer { close(fd) }
-        while fsync(fd) != 0 {
-            if errno != EINTR { throw ioError("fsync directory", path) }
-        }
+        try mapping { () throws(Errno) in try Posix.fsyncDirectory(path) }
     }
 
     /// Creates `path` and its missing parents.
@@ -113,25 +79,19 @@ enum FileIO {
         var current = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             current += "/" + component
-            if mkdir(current, 0o755) != 0 && errno != EEXIST { throw ioError("mkdir", current) }
+            let directory = current
+            _ = try mapping { () throws(Errno) in try Posix.makeDirectory(directory) }
         }
     }
 
+    /// Names in `path` (not `.` and `..`), sorted; see `Posix.listDirectory` for what it leaves out.
     static func listDirectory(_ path: String) throws(StrataError) -> [String] {
-        guard let dir = opendir(path) else { throw ioError("opendir", path) }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
+        try mapping { () throws(Errno) in try Posix.listDirectory(path) }.map(\.name).sorted()
     }
 
+    /// Unlinks `path`; a missing file is not an error.
     static func remove(_ path: String) throws(StrataError) {
-        if unlink(path) != 0 && errno != ENOENT { throw ioError("unlink", path) }
+        do throws(Errno) { try Posix.unlink(path) } catch where error.code == ENOENT {} catch { throw ioError(error) }
     }
 
     /// Replaces `path` with `bytes` so that readers see either the old or the new file, even
@@ -146,10 +106,10 @@ enum FileIO {
             close(fd)
         } catch {
             close(fd)
-            _ = unlink(temp)
+            try? Posix.unlink(temp)
             throw error
         }
-        guard rename(temp, path) == 0 else { throw ioError("rename", path) }
+        try mapping { () throws(Errno) in try Posix.rename(temp, path) }
         try fsyncDirectory(parent(of: path))
     }
 

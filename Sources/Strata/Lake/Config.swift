@@ -83,8 +83,12 @@ public struct LakeOptions: Sendable {
     public var defaultTopicConfig = TopicConfig()
     /// Bytes of decompressed cold frames cached (DESIGN §5).
     public var coldCacheBytes = 1 << 30
-    /// Retries of transient blob failures.
+    /// Retries of transient blob failures, once per request: an S3 store the lake opens from its
+    /// URL retries each HTTP request with it, any other store is retried by the cold tier. An
+    /// injected S3 store (`coldStore`) keeps its own `S3Config.retry`.
     public var blobRetry = RetryPolicy()
+    /// Jitter and sleep between those retries; tests inject one that does not sleep.
+    public var blobRetryEnvironment = RetryEnvironment.live
     /// Offload and apply retention in the background while the lake is open.
     public var backgroundOffload = true
     /// Topics offloaded at once in the background.

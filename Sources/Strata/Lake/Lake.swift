@@ -59,11 +59,14 @@ public final class Lake: Sendable {
         do throws(StrataError) {
             var opened: (any BlobStore)? = options.coldStore
             let config = try LakeConfigFile.loadOrCreate(paths: paths, coldURL: cold) { (config) throws(StrataError) in
-                if opened == nil { opened = try openColdStore(try parseColdURL(config.cold)) }
+                if opened == nil {
+                    opened = try openColdStore(try parseColdURL(config.cold), retry: options.blobRetry,
+                                               retryEnvironment: options.blobRetryEnvironment)
+                }
             }
             guard let store = opened else { throw StrataError(.io, "no cold store for \(config.cold)") }
             let tier = ColdTier(store: store, cacheBytes: options.coldCacheBytes, retry: options.blobRetry,
-                                clock: options.clock, log: options.log,
+                                retryEnvironment: options.blobRetryEnvironment, clock: options.clock, log: options.log,
                                 localManifestPath: { paths.topicManifestCopy($0) },
                                 manifestSegmentsMax: options.manifestSegmentsMax)
             let lake = Lake(path: path, options: options, lockFD: fd, cold: tier, coldURL: config.cold)

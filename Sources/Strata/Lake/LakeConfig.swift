@@ -64,10 +64,12 @@ func parseColdURL(_ text: String) throws(StrataError) -> ColdURL {
     }
 }
 
-/// Opens the blob store behind a cold URL.
-func openColdStore(_ url: ColdURL) throws(StrataError) -> any BlobStore {
+/// Opens the blob store behind a cold URL; an S3 store retries its requests with `retry`.
+func openColdStore(_ url: ColdURL, retry: RetryPolicy, retryEnvironment: RetryEnvironment) throws(StrataError)
+    -> any BlobStore
+{
     do {
-        return try makeLocalStore(for: url)
+        return try makeLocalStore(for: url, retry: retry, retryEnvironment: retryEnvironment)
     } catch {
         throw StrataError(.io, "cannot open cold store \(url): \(error)", cause: "\(error)")
     }

@@ -25,41 +25,26 @@ struct LakePaths: Sendable {
     func topicLogStart(_ topic: String) -> String { topicDirectory(topic) + "/log-start-offset" }
     /// `topic.json` renamed here marks a topic whose deletion has begun (and may be resumed).
     func topicDeletionMarker(_ topic: String) -> String { topicDirectory(topic) + "/DELETING" }
+    /// Hot file names come from `BucketLayout`, the one place names and keys are built.
     func segment(_ topic: String, baseOffset: Int64) -> String {
-        topicDirectory(topic) + "/" + Self.digits(baseOffset) + ".seg"
+        topicDirectory(topic) + "/" + BucketLayout.hotSegmentFileName(baseOffset: baseOffset)
     }
     func index(_ topic: String, baseOffset: Int64) -> String {
-        topicDirectory(topic) + "/" + Self.digits(baseOffset) + ".idx"
-    }
-
-    /// `offset` as the 20-digit zero-padded decimal used in file names (sorts as it counts).
-    static func digits(_ offset: Int64) -> String {
-        let s = String(offset)
-        return String(repeating: "0", count: max(0, 20 - s.count)) + s
+        topicDirectory(topic) + "/" + BucketLayout.hotIndexFileName(baseOffset: baseOffset)
     }
 
     /// Base offset of a segment file name (`00000000000000000042.seg` → 42), nil otherwise.
     static func segmentBaseOffset(fileName: String) -> Int64? {
-        guard fileName.hasSuffix(".seg"), fileName.count == 24 else { return nil }
-        let digits = fileName.prefix(20)
-        guard digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else { return nil }
-        return Int64(digits)
+        guard let parsed = BucketLayout.parseHotFileName(fileName), parsed.kind == .segment else { return nil }
+        return parsed.baseOffset
     }
 }
 
-/// Topic names: `[A-Za-z0-9._-]{1,249}`, never `.` or `..` (DESIGN §3).
+/// Checks a topic name a caller gave, by the one rule (`TopicName` in StrataFormat's Keys.swift).
+/// - Throws: `invalidArgument` naming the name and the first bad byte; nothing is touched.
 func validateTopicName(_ name: String) throws(StrataError) {
-    let bytes = Array(name.utf8)
-    guard !bytes.isEmpty, bytes.count <= FormatLimits.topicNameBytesMax else {
-        throw StrataError(.invalidArgument, "topic name must be 1 to \(FormatLimits.topicNameBytesMax) bytes, is \(bytes.count)")
-    }
-    guard name != ".", name != ".." else {
-        throw StrataError(.invalidArgument, "topic name may not be '\(name)'")
-    }
-    for (i, b) in bytes.enumerated() {
-        let ok = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x5F || b == 0x2D
-        guard ok else {
-            throw StrataError(.invalidArgument, "topic name '\(name)' has a character outside [A-Za-z0-9._-] at byte \(i)")
-        }
+    do throws(FormatError) { try TopicName.validate(name) } catch {
+        throw StrataError(.invalidArgument, "bad topic name '\(name)' at byte \(error.position): \(error.message)",
+                          position: error.position, cause: error.code.rawValue)
     }
 }

@@ -42,10 +42,10 @@ extension Lake {
         let config = try LakeConfigFile.load(paths: paths)
         let store: any BlobStore
         if let injected = options.coldStore { store = injected } else {
-            store = try openColdStoreReadOnly(try parseColdURL(config.cold))
+            store = try openColdStoreReadOnly(try parseColdURL(config.cold), options: options)
         }
         let tier = ColdTier(store: store, cacheBytes: options.coldCacheBytes, retry: options.blobRetry,
-                            clock: options.clock, log: options.log,
+                            retryEnvironment: options.blobRetryEnvironment, clock: options.clock, log: options.log,
                             localManifestPath: { paths.topicManifestCopy($0) },
                             manifestSegmentsMax: options.manifestSegmentsMax, savesLocalCopy: false)
         return Lake(path: path, options: options, lockFD: -1, cold: tier, coldURL: config.cold, readOnly: true)
@@ -61,12 +61,12 @@ extension Lake {
 /// The cold store behind `url`, opened without creating anything: a `file://` store whose
 /// directory is missing (a lake copied without its cold directory, another machine's path)
 /// becomes a store that fails every call, so hot reads still work and cold reads say why.
-func openColdStoreReadOnly(_ url: ColdURL) throws(StrataError) -> any BlobStore {
+func openColdStoreReadOnly(_ url: ColdURL, options: LakeOptions) throws(StrataError) -> any BlobStore {
     if case .file(let root) = url, !FileIO.exists(root) {
         return UnreachableBlobStore(location: "file://" + root,
                                     reason: "the cold store directory \(root) does not exist")
     }
-    return try openColdStore(url)
+    return try openColdStore(url, retry: options.blobRetry, retryEnvironment: options.blobRetryEnvironment)
 }
 
 /// A store that refuses every call with `denied` (not retryable: waiting will not create it).

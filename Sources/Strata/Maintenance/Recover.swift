@@ -9,17 +9,10 @@ public struct RecoveredTopic: Sendable, Equatable {
 }
 
 extension Lake {
-    /// Names of the topics that have a manifest in the cold store.
+    /// Names of the topics that have a manifest in the cold store, sorted (keys under names
+    /// that are not topic names are not topics: `BucketLayout.manifestTopics`).
     public func coldTopicNames() async throws(StrataError) -> [String] {
-        let prefix = cold.layout.topicsPrefix
-        let store = cold.store
-        let keys = try await cold.blob("list topics", key: prefix, topic: nil) { try await store.listAll(prefix: prefix) }
-        var names = Set<String>()
-        for object in keys {
-            let rest = object.key.dropFirst(prefix.count).split(separator: "/")
-            if rest.count >= 3, rest[1] == "manifest" { names.insert(String(rest[0])) }
-        }
-        return names.sorted()
+        try await cold.topicNames()
     }
 
     /// Rebuilds local state from the cold store alone (a node whose disk died): each topic gets

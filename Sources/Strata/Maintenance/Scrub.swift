@@ -133,7 +133,7 @@ extension Lake {
         report.objectsListed = listed.count
         var byTopic: [String: [BlobInfo]] = [:]
         for object in listed {
-            let topic = object.key.dropFirst(prefix.count).split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+            let topic = cold.layout.topicComponent(of: object.key) ?? ""
             byTopic[topic, default: []].append(object)
         }
         // A local topic whose manifest copy has nothing in the store behind it lost its chain.

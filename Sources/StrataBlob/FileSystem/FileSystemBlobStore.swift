@@ -56,11 +56,12 @@ public final class FileSystemBlobStore: BlobStore {
     public func get(_ key: String, range: ByteRange) async throws -> BlobData {
         try BlobKey.validate(key, location: location)
         do {
-            let fd = try Posix.open(root + "/" + key, O_RDONLY | O_CLOEXEC)
+            let path = root + "/" + key
+            let fd = try Posix.open(path, O_RDONLY)
             defer { Posix.close(fd) }
-            let size = try regularFileSize(try Posix.fstat(fd), key: key)
+            let size = try regularFileSize(try Posix.fstat(fd, path: path), key: key)
             let (offset, length) = try range.resolve(size: size, key: key, location: location)
-            let bytes = try Posix.read(fd, at: offset, count: Int(length))
+            let bytes = try Posix.read(fd, at: offset, count: Int(length), path: path)
             guard bytes.count == Int(length) else {
                 throw BlobError(.corrupt, "read \(bytes.count) of \(length) bytes at \(offset)", key: key,
                                 location: location)
@@ -135,7 +136,7 @@ public final class FileSystemBlobStore: BlobStore {
     /// key's directories on first need. Returns the temp file's path.
     private func writeTempFile(_ bytes: [UInt8], in directory: String, keyComponents: [String]) throws -> String {
         let temp = directory + "/" + BlobKey.tempPrefix + String(UInt64.random(in: .min ... .max), radix: 16)
-        let flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
+        let flags = O_WRONLY | O_CREAT | O_EXCL
         let fd: Int32
         do {
             fd = try Posix.open(temp, flags, mode: 0o644)
@@ -145,8 +146,8 @@ public final class FileSystemBlobStore: BlobStore {
         }
         defer { Posix.close(fd) }
         do {
-            try Posix.writeAll(fd, bytes)
-            try Posix.fsync(fd)
+            try Posix.writeAll(fd, bytes, path: temp)
+            try Posix.fsync(fd, path: temp)
         } catch {
             try? Posix.unlink(temp)
             throw error

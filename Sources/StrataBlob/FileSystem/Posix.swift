@@ -1,14 +1,23 @@
 // Linux only (DESIGN: Swift on Linux); calls are qualified `Glibc.` where Swift names clash.
 import Glibc
 
-/// A failed system call: which call and the errno it set.
-struct Errno: Error, CustomStringConvertible {
-    var code: Int32
-    var call: String
+/// A failed system call: which call, on which path, and the errno it set.
+package struct Errno: Error, Sendable, CustomStringConvertible {
+    package var code: Int32
+    package var call: String
+    /// The file or directory the call was about.
+    package var path: String
 
-    var description: String {
-        "\(call): \(String(cString: strerror(code))) (errno \(code))"
+    package init(code: Int32, call: String, path: String) {
+        self.code = code
+        self.call = call
+        self.path = path
     }
+
+    /// The C library's text for `code`, e.g. "No such file or directory".
+    package var text: String { String(cString: strerror(code)) }
+
+    package var description: String { "\(call) \(path): \(text) (errno \(code))" }
 }
 
 /// `stat(2)`; a free function because inside `Posix` the name `stat` means `Posix.stat`.
@@ -16,104 +25,144 @@ private func statFollowingLinks(_ path: String, _ info: inout stat) -> Int32 {
     stat(path, &info)
 }
 
-/// A directory entry as the filesystem store's listing needs it.
-struct DirectoryEntry {
-    var name: String
-    var isDirectory: Bool
+/// A directory entry as listings need it.
+package struct DirectoryEntry: Sendable {
+    package var name: String
+    package var isDirectory: Bool
 }
 
-/// Thin layer over the POSIX calls of the filesystem store: it retries `EINTR`, loops on
-/// partial transfers and turns `-1` into a thrown `Errno`, so the store reads as logic only.
-enum Posix {
-    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0) throws(Errno) -> Int32 {
-        Int32(try retryingEINTR("open") { Glibc.open(path, flags, mode) })
+/// The one layer over the POSIX calls of the project (the hot tier's `FileIO` and the
+/// filesystem store both go through it): it retries `EINTR`, loops on partial transfers, opens
+/// every descriptor with `O_CLOEXEC` (a child process must not inherit segment files or the
+/// lake lock), and turns `-1` into a thrown `Errno` naming the call and the path.
+package enum Posix {
+    /// `open(2)` with `O_CLOEXEC` added to `flags`.
+    package static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(Errno) -> Int32 {
+        Int32(try retryingEINTR("open", path) { Glibc.open(path, flags | O_CLOEXEC, mode) })
     }
 
-    static func close(_ fd: Int32) {
+    package static func close(_ fd: Int32) {
         _ = Glibc.close(fd)
     }
 
-    /// Writes every byte of `bytes` at `offset`, looping over partial writes.
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int64 = 0) throws(Errno) {
+    /// Reads up to `buffer.count` bytes at `offset`; fewer only if the file ends first.
+    /// - Returns: the bytes read.
+    package static func pread(
+        _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String
+    ) throws(Errno) -> Int {
+        guard let base = buffer.baseAddress else { return 0 }
         var done = 0
-        while done < bytes.count {
-            let written = try retryingEINTR("pwrite") {
-                bytes.withUnsafeBytes { buffer in
-                    pwrite(fd, buffer.baseAddress.map { $0 + done }, buffer.count - done, off_t(offset) + off_t(done))
-                }
+        while done < buffer.count {
+            let got = try retryingEINTR("pread", path) {
+                Glibc.pread(fd, base + done, buffer.count - done, off_t(offset) + off_t(done))
             }
-            done += written
+            if got == 0 { break }
+            done += got
         }
+        return done
     }
 
     /// Reads up to `count` bytes at `offset`; fewer only if the file ends first.
-    static func read(_ fd: Int32, at offset: Int64, count: Int) throws(Errno) -> [UInt8] {
+    package static func read(_ fd: Int32, at offset: Int64, count: Int, path: String) throws(Errno) -> [UInt8] {
         var failure: Errno?
         let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            initialized = 0
-            while initialized < count {
-                let got = pread(fd, buffer.baseAddress.map { $0 + initialized }, count - initialized,
-                                off_t(offset) + off_t(initialized))
-                if got > 0 {
-                    initialized += got
-                } else if got == 0 {
-                    return
-                } else if errno != EINTR {
-                    failure = Errno(code: errno, call: "pread")
-                    return
-                }
+            do throws(Errno) {
+                initialized = try pread(fd, into: UnsafeMutableRawBufferPointer(buffer), at: offset, path: path)
+            } catch {
+                failure = error
+                initialized = 0
             }
         }
         if let failure { throw failure }
         return bytes
     }
 
-    static func fsync(_ fd: Int32) throws(Errno) {
-        _ = try retryingEINTR("fsync") { Glibc.fsync(fd) }
+    /// Writes every byte of `bytes` at `offset`, looping over partial writes.
+    package static func writeAll(
+        _ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64, path: String
+    ) throws(Errno) {
+        guard let base = bytes.baseAddress else { return }
+        var done = 0
+        while done < bytes.count {
+            done += try retryingEINTR("pwrite", path) {
+                Glibc.pwrite(fd, base + done, bytes.count - done, off_t(offset) + off_t(done))
+            }
+        }
+    }
+
+    /// Writes every byte of `bytes` at `offset`, looping over partial writes.
+    package static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int64 = 0, path: String) throws(Errno) {
+        let failure: Errno? = bytes.withUnsafeBytes { raw in
+            do throws(Errno) {
+                try writeAll(fd, raw, at: offset, path: path)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    package static func fsync(_ fd: Int32, path: String) throws(Errno) {
+        _ = try retryingEINTR("fsync", path) { Glibc.fsync(fd) }
+    }
+
+    package static func fdatasync(_ fd: Int32, path: String) throws(Errno) {
+        _ = try retryingEINTR("fdatasync", path) { Glibc.fdatasync(fd) }
+    }
+
+    package static func ftruncate(_ fd: Int32, size: Int64, path: String) throws(Errno) {
+        _ = try retryingEINTR("ftruncate", path) { Glibc.ftruncate(fd, off_t(size)) }
     }
 
     /// Makes a directory's entries (created, renamed, unlinked names) durable.
-    static func fsyncDirectory(_ path: String) throws(Errno) {
-        let fd = try open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    package static func fsyncDirectory(_ path: String) throws(Errno) {
+        let fd = try open(path, O_RDONLY | O_DIRECTORY)
         defer { close(fd) }
-        try fsync(fd)
+        try fsync(fd, path: path)
     }
 
-    static func rename(_ from: String, _ to: String) throws(Errno) {
-        _ = try retryingEINTR("rename") { Glibc.rename(from, to) }
+    package static func rename(_ from: String, _ to: String) throws(Errno) {
+        _ = try retryingEINTR("rename", to) { Glibc.rename(from, to) }
     }
 
-    static func link(_ from: String, _ to: String) throws(Errno) {
-        _ = try retryingEINTR("link") { Glibc.link(from, to) }
+    package static func link(_ from: String, _ to: String) throws(Errno) {
+        _ = try retryingEINTR("link", to) { Glibc.link(from, to) }
     }
 
-    static func unlink(_ path: String) throws(Errno) {
-        _ = try retryingEINTR("unlink") { Glibc.unlink(path) }
+    package static func unlink(_ path: String) throws(Errno) {
+        _ = try retryingEINTR("unlink", path) { Glibc.unlink(path) }
     }
 
     /// Creates `path`; returns false if something already has that name.
-    static func makeDirectory(_ path: String) throws(Errno) -> Bool {
+    package static func makeDirectory(_ path: String) throws(Errno) -> Bool {
         if Glibc.mkdir(path, 0o755) == 0 { return true }
         if errno == EEXIST { return false }
-        throw Errno(code: errno, call: "mkdir")
+        throw Errno(code: errno, call: "mkdir", path: path)
     }
 
-    static func stat(_ path: String) throws(Errno) -> stat {
+    /// Whether anything has the name `path` (`access(F_OK)`; a dangling symlink does not count).
+    package static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    package static func stat(_ path: String) throws(Errno) -> stat {
         var info = Glibc.stat()
-        _ = try retryingEINTR("stat") { statFollowingLinks(path, &info) }
+        _ = try retryingEINTR("stat", path) { statFollowingLinks(path, &info) }
         return info
     }
 
-    static func fstat(_ fd: Int32) throws(Errno) -> stat {
+    package static func fstat(_ fd: Int32, path: String) throws(Errno) -> stat {
         var info = Glibc.stat()
-        _ = try retryingEINTR("fstat") { Glibc.fstat(fd, &info) }
+        _ = try retryingEINTR("fstat", path) { Glibc.fstat(fd, &info) }
         return info
     }
 
-    /// Names in `path` except `.` and `..`, with whether each is a directory (symlinks followed).
-    /// Names that are not valid UTF-8 are skipped: no key can name them.
-    static func listDirectory(_ path: String) throws(Errno) -> [DirectoryEntry] {
-        guard let dir = opendir(path) else { throw Errno(code: errno, call: "opendir") }
+    /// Names in `path` except `.` and `..`, with whether each is a directory (symlinks followed;
+    /// one that leads nowhere, or an entry removed meanwhile, is left out). Names that are not
+    /// valid UTF-8 are left out too: no key, topic or segment can have one.
+    package static func listDirectory(_ path: String) throws(Errno) -> [DirectoryEntry] {
+        guard let dir = opendir(path) else { throw Errno(code: errno, call: "opendir", path: path) }
         defer { closedir(dir) }
         var entries: [DirectoryEntry] = []
         while let entry = readdir(dir) {
@@ -132,23 +181,25 @@ enum Posix {
         return entries
     }
 
-    static func isRegularFile(_ info: stat) -> Bool {
+    package static func isRegularFile(_ info: stat) -> Bool {
         (info.st_mode & S_IFMT) == S_IFREG
     }
 
-    static func isDirectory(_ info: stat) -> Bool {
+    package static func isDirectory(_ info: stat) -> Bool {
         (info.st_mode & S_IFMT) == S_IFDIR
     }
 
-    static func modifiedMs(_ info: stat) -> Int64 {
+    package static func modifiedMs(_ info: stat) -> Int64 {
         Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000
     }
 
-    private static func retryingEINTR<R: BinaryInteger>(_ call: String, _ body: () -> R) throws(Errno) -> Int {
+    private static func retryingEINTR<R: BinaryInteger>(
+        _ call: String, _ path: String, _ body: () -> R
+    ) throws(Errno) -> Int {
         while true {
             let result = body()
             if result >= 0 { return Int(result) }
-            if errno != EINTR { throw Errno(code: errno, call: call) }
+            if errno != EINTR { throw Errno(code: errno, call: call, path: path) }
         }
     }
 }

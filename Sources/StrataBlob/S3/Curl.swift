@@ -271,14 +271,23 @@ private final class CurlEasy {
     }
 }
 
+/// Hands the bytes of a curl write callback (body or header) to the transfer's sink.
+/// - Returns: the bytes taken (0 aborts the transfer).
+private func deliver(
+    _ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?,
+    to take: (ResponseSink, UnsafeRawBufferPointer) -> Void
+) -> Int {
+    guard let data, let context else { return 0 }
+    let length = size * count
+    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
+    take(sink, UnsafeRawBufferPointer(start: data, count: length))
+    return length
+}
+
 private func curlWriteBody(
     _ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
 ) -> Int {
-    guard let data, let context else { return 0 }
-    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
-    let length = size * count
-    sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
-    return length
+    deliver(data, size, count, context) { sink, bytes in sink.body.append(contentsOf: bytes) }
 }
 
 /// Called by curl about once a second and on every chunk: non-zero aborts the transfer.
@@ -293,10 +302,5 @@ private func curlProgress(
 private func curlWriteHeader(
     _ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
 ) -> Int {
-    guard let data, let context else { return 0 }
-    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
-    let length = size * count
-    let bytes = UnsafeRawBufferPointer(start: data, count: length)
-    sink.headerLine(String(decoding: bytes, as: UTF8.self))
-    return length
+    deliver(data, size, count, context) { sink, bytes in sink.headerLine(String(decoding: bytes, as: UTF8.self)) }
 }

@@ -3,22 +3,28 @@ import Foundation
 
 /// `BlobStore` on an S3-compatible service (AWS S3, SeaweedFS, MinIO) over libcurl, with
 /// requests signed in the project (SigV4). Objects above `S3Config.partSizeBytes` go up as
-/// multipart uploads; transient failures are retried per `S3Config.retry`.
+/// multipart uploads; transient failures are retried per HTTP request with `S3Config.retry`,
+/// and only there (`SelfRetryingBlobStore`: the cold tier does not retry this store again).
 ///
 /// Construct from the standard AWS variables with
 /// `try S3BlobStore(config: S3Config.fromURL("s3://bucket/prefix"))`.
-public final class S3BlobStore: BlobStore {
+public final class S3BlobStore: SelfRetryingBlobStore {
     public let config: S3Config
     let client: S3Client
 
     /// `s3://bucket/prefix`, with the endpoint when it is not AWS's. Never contains credentials.
     public var location: String { client.location }
 
-    /// - Parameter config: where and how to reach the bucket.
+    /// `S3Config.retry`: how each HTTP request is retried.
+    public var retryPolicy: RetryPolicy { config.retry }
+
+    /// - Parameters:
+    ///   - config: where and how to reach the bucket.
+    ///   - retryEnvironment: jitter and sleep between retries (tests inject one that does not sleep).
     /// - Throws: `BlobError.invalid` when the configuration is out of bounds (part size below
     ///   5 MiB, empty bucket, zero parallelism). Nothing is sent until the first call.
-    public convenience init(config: S3Config) throws {
-        try self.init(config: config, now: { Date() }, uniform: nil)
+    public convenience init(config: S3Config, retryEnvironment: RetryEnvironment = .live) throws {
+        try self.init(config: config, now: { Date() }, retryEnvironment: retryEnvironment)
     }
 
     /// Opens a cold URL `s3://bucket/prefix` with the standard AWS variables (see
@@ -28,10 +34,10 @@ public final class S3BlobStore: BlobStore {
         try self.init(config: S3Config.fromURL(url, environment: environment))
     }
 
-    /// Test seam: an injected clock (signing dates) and jitter source.
-    init(config: S3Config, now: @escaping @Sendable () -> Date, uniform: (@Sendable (Int) -> Int)?) throws {
+    /// Test seam: an injected clock (signing dates).
+    init(config: S3Config, now: @escaping @Sendable () -> Date, retryEnvironment: RetryEnvironment) throws {
         self.config = config
-        self.client = try S3Client(config: config, now: now, uniform: uniform)
+        self.client = try S3Client(config: config, now: now, retryEnvironment: retryEnvironment)
     }
 
     /// Stores `bytes` under `key`: one PutObject up to the part size, a multipart upload above.

@@ -20,13 +20,13 @@ final class S3Client: Sendable {
     let location: String
     private let signer: SigV4Signer
     private let pool: CurlPool
-    private let backoff: S3Backoff
+    private let retryEnvironment: RetryEnvironment
     private let now: @Sendable () -> Date
     /// Endpoint host with a non-default port, e.g. `127.0.0.1:8333`.
     private let endpointHost: String
     private let scheme: String
 
-    init(config: S3Config, now: @escaping @Sendable () -> Date, uniform: (@Sendable (Int) -> Int)?) throws {
+    init(config: S3Config, now: @escaping @Sendable () -> Date, retryEnvironment: RetryEnvironment = .live) throws {
         try config.validate()
         self.location = S3Client.location(of: config)
         guard let scheme = config.endpoint.scheme, let host = config.endpoint.host else {
@@ -38,9 +38,7 @@ final class S3Client: Sendable {
         self.config = config
         self.signer = SigV4Signer(credentials: config.credentials, region: config.region)
         self.pool = CurlPool(connectionCountMax: config.connectionCountMax, name: "strata-s3")
-        var backoff = S3Backoff(policy: config.retry)
-        if let uniform { backoff.uniform = uniform }
-        self.backoff = backoff
+        self.retryEnvironment = retryEnvironment
         self.now = now
     }
 
@@ -54,11 +52,16 @@ final class S3Client: Sendable {
         return host.hasSuffix(".amazonaws.com") ? base : "\(base) (endpoint \(config.endpoint.absoluteString))"
     }
 
-    /// Sends `call`, retrying transient failures. Returns 2xx responses and accepted statuses.
-    /// - Throws: `BlobError` mapped from the status and S3 error code, or from the transport.
+    /// Sends `call`, retrying transient failures per `config.retry` (each attempt signed afresh).
+    /// This is the only retry loop S3 requests go through: the cold tier does not retry an S3
+    /// store again (`SelfRetryingBlobStore`). Returns 2xx responses and accepted statuses.
+    /// - Throws: `BlobError` mapped from the status and S3 error code, or from the transport;
+    ///   after the last attempt its message says how many were made.
     func send(_ call: S3Call) async throws -> HTTPResponse {
         let payloadHash = SigV4Signer.hex(Array(SHA256.hash(data: call.body)))
-        return try await backoff.run { _ in try await self.sendOnce(call, payloadHash: payloadHash) }
+        return try await withRetries(config.retry, environment: retryEnvironment) {
+            try await self.sendOnce(call, payloadHash: payloadHash)
+        }
     }
 
     private func sendOnce(_ call: S3Call, payloadHash: String) async throws -> HTTPResponse {

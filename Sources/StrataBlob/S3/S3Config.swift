@@ -1,21 +1,5 @@
 import Foundation
 
-/// Retry bounds for S3 requests: 5xx, 429/SlowDown, timeouts and resets are retried with
-/// exponential backoff and full jitter; 4xx never are.
-public struct S3RetryPolicy: Sendable, Equatable {
-    /// Total tries per request, the first included.
-    public var attemptCountMax: Int
-    /// Backoff before try `n + 1` is uniform in `0 ... min(delayMsMax, delayMsBase << n)`.
-    public var delayMsBase: Int
-    public var delayMsMax: Int
-
-    public init(attemptCountMax: Int = 5, delayMsBase: Int = 100, delayMsMax: Int = 5_000) {
-        self.attemptCountMax = attemptCountMax
-        self.delayMsBase = delayMsBase
-        self.delayMsMax = delayMsMax
-    }
-}
-
 /// Everything `S3BlobStore` needs. `description` never shows the secret or the session token.
 public struct S3Config: Sendable, CustomStringConvertible {
     /// How the bucket appears in requests.
@@ -52,7 +36,9 @@ public struct S3Config: Sendable, CustomStringConvertible {
     /// Simultaneous HTTP transfers (and kept-alive connections) of the store.
     public var connectionCountMax: Int = 8
     public var connectTimeoutMs: Int = 5_000
-    public var retry = S3RetryPolicy()
+    /// How each HTTP request is retried: 5xx, 429/SlowDown, timeouts and resets are, 4xx never.
+    /// The store retries per request, so the cold tier above it does not (see `RetryPolicy`).
+    public var retry = RetryPolicy(attemptsMax: 5, baseDelayMs: 100, delayMaxMs: 5_000)
 
     /// - Parameters:
     ///   - endpoint: the S3 endpoint, e.g. `http://127.0.0.1:8333`.
@@ -148,7 +134,7 @@ extension S3Config {
         guard partSizeBytes >= S3Config.partSizeBytesMin else {
             throw BlobError(.invalid, "part size \(partSizeBytes) is below S3's 5 MiB minimum", location: location)
         }
-        guard partParallelCountMax >= 1, connectionCountMax >= 1, retry.attemptCountMax >= 1 else {
+        guard partParallelCountMax >= 1, connectionCountMax >= 1, retry.attemptsMax >= 1 else {
             throw BlobError(.invalid, "parallelism, connections and attempts must be at least 1", location: location)
         }
     }

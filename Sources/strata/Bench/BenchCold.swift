@@ -1,5 +1,6 @@
 import Foundation
 import Strata
+import StrataBlob
 import StrataFormat
 
 /// offload, replay-cold and seek-cold: the cold path on the filesystem store. They share one
@@ -148,15 +149,15 @@ struct ColdBench {
     /// lake whose object footers were read once and whose frame cache is off.
     func runSeek(seeks: Int) async throws -> BenchReport {
         try await ensureColdLake()
-        var rng = BenchRandom(seed: options.seed)
+        var rng = SplitMix64(seed: options.seed)  // the same offsets for every run with a seed
         let end: Int64
         do {
             let lake = try openBenchLake(lakePath)
             end = try lake.topic(Self.topicName).highWatermark
             await lake.close()
         }
-        let coldOffsets = (0..<seeks).map { _ in rng.next(below: end) }
-        let tailOffsets = (0..<seeks).map { _ in rng.next(below: end) }
+        let coldOffsets = (0..<seeks).map { _ in Int64.random(in: 0..<max(1, end), using: &rng) }
+        let tailOffsets = (0..<seeks).map { _ in Int64.random(in: 0..<max(1, end), using: &rng) }
         var cold = SeekTally()
         for offset in coldOffsets {
             let lake = try openBenchLake(lakePath)
@@ -212,21 +213,5 @@ struct SeekTally {
         let sorted = latencies.sorted()
         return "\(format(requestsPerSeek)) requests and \(humanBytes(Int64(bytesPerSeek))) per seek, latency p50 "
             + "\(format(percentile(sorted, 50) * 1000, digits: 3)) ms, p99 \(format(percentile(sorted, 99) * 1000, digits: 3)) ms"
-    }
-}
-
-/// SplitMix64: seeded offsets, the same for every run with the same seed.
-struct BenchRandom {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next(below bound: Int64) -> Int64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Int64(z % UInt64(max(1, bound)))
     }
 }

@@ -17,10 +17,10 @@ struct S3Bench {
     func run() async throws -> BenchReport {
         let config = try S3Config.fromEnvironment(bucket: bucket, prefix: "strata-bench/")
         let store = try S3BlobStore(config: config)
-        var rng = BenchRandom(seed: options.seed)
+        var rng = SplitMix64(seed: options.seed)
         let payload = [UInt8](unsafeUninitializedCapacity: Self.objectBytes) { buffer, count in
             for i in stride(from: 0, to: Self.objectBytes, by: 8) {
-                withUnsafeBytes(of: UInt64(bitPattern: rng.next(below: Int64.max))) { word in
+                withUnsafeBytes(of: rng.next()) { word in
                     for j in 0..<8 { buffer[i + j] = word[j] }
                 }
             }

@@ -1,4 +1,5 @@
 import Strata
+import StrataBlob
 
 /// Deterministic clickstream-like records for the demo and the benchmarks: the same seed and
 /// index always give the same key, value and timestamp, so a replay can be checked without
@@ -29,9 +30,11 @@ public struct Clickstream: Sendable {
 
     /// Record `index` of stream `stream` (e.g. a topic number).
     public func record(_ index: Int64, stream: Int = 0) -> ProducerRecord {
-        var rng = Self.mix(seed ^ UInt64(bitPattern: index) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(stream) &* 0xBF58_476D_1CE4_E5B9)
+        // Odd multipliers spread index and stream over the seed; the same record for the same inputs.
+        let spread = UInt64(bitPattern: index) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(stream) &* 0xBF58_476D_1CE4_E5B9
+        var rng = SplitMix64.mix(seed ^ spread)
         func next(_ bound: Int) -> Int {
-            rng = Self.mix(rng)
+            rng = SplitMix64.mix(rng)
             return Int(rng % UInt64(bound))
         }
         let user = next(50_000)
@@ -43,12 +46,5 @@ public struct Clickstream: Sendable {
             "ua":"\(Self.agents[next(Self.agents.count)])","latencyMs":\(next(900) + 20),"seq":\(index)}
             """
         return ProducerRecord(key: Array("u\(user)".utf8), value: Array(value.utf8), timestamp: timestamp(index))
-    }
-
-    static func mix(_ x: UInt64) -> UInt64 {
-        var z = x &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -143,18 +143,18 @@ struct Dumper {
         output.emit(
             "\(framePart)baseOffset: \(h.baseOffset) lastOffset: \(h.lastOffset) count: \(h.recordCount) "
                 + "firstTimestamp: \(h.firstTimestamp) maxTimestamp: \(h.maxTimestamp) position: \(position) "
-                + "size: \(h.batchLength) crc: \(LineOutput.hex32(h.crc)) valid: \(valid)",
+                + "size: \(h.batchLength) crc: 0x\(ByteText.hex32(h.crc)) valid: \(valid)",
             json: BatchLine(frame: frame, baseOffset: h.baseOffset, lastOffset: h.lastOffset, count: h.recordCount,
                             firstTimestamp: h.firstTimestamp, maxTimestamp: h.maxTimestamp, position: position,
                             size: h.batchLength, crc: h.crc, valid: valid))
     }
 
     func printRecord(_ r: Record, frame: Int?) {
-        let headers = r.headers.map { "\(String(reflecting: $0.key))=\(LineOutput.text($0.value))" }.joined(separator: ",")
+        let headers = r.headers.map { "\(String(reflecting: $0.key))=\(ByteText.quoted($0.value))" }.joined(separator: ",")
         output.emit(
             "| offset: \(r.offset) timestamp: \(r.timestamp) keySize: \(r.key.map { $0.count } ?? -1) "
                 + "valueSize: \(r.value.map { $0.count } ?? -1) headers: [\(headers)] "
-                + "key: \(LineOutput.text(r.key)) value: \(LineOutput.text(r.value))",
+                + "key: \(ByteText.quoted(r.key)) value: \(ByteText.quoted(r.value))",
             json: RecordLine(frame: frame, record: RecordDescription(r)))
     }
 }
@@ -181,7 +181,7 @@ extension Dumper {
         let crc = CRC32C.checksum(segment)
         guard crc == index.rawCrc32c else {
             output.error(FormatError(.checksumMismatch, field: "coldIndex.rawCrc32c", position: index.indexFrameOffset + 64,
-                                     "segment CRC32C \(LineOutput.hex32(crc)), index says \(LineOutput.hex32(index.rawCrc32c))"),
+                                     "segment CRC32C 0x\(ByteText.hex32(crc)), index says 0x\(ByteText.hex32(index.rawCrc32c))"),
                          context: path)
             return false
         }
@@ -212,7 +212,7 @@ extension Dumper {
         output.emit(
             "coldObject topic: \(index.topic) baseOffset: \(index.baseOffset) lastOffset: \(index.lastOffset) "
                 + "recordCount: \(index.recordCount) firstTimestamp: \(index.firstTimestamp) maxTimestamp: \(index.maxTimestamp) "
-                + "rawBytes: \(index.rawBytes) rawCrc32c: \(LineOutput.hex32(index.rawCrc32c)) objectBytes: \(index.objectBytes) "
+                + "rawBytes: \(index.rawBytes) rawCrc32c: 0x\(ByteText.hex32(index.rawCrc32c)) objectBytes: \(index.objectBytes) "
                 + "frames: \(index.frames.count) footerBytes: \(index.footerBytes)",
             json: ColdObjectLine(
                 topic: index.topic, baseOffset: index.baseOffset, lastOffset: index.lastOffset, recordCount: index.recordCount,
@@ -223,7 +223,7 @@ extension Dumper {
             output.emit(
                 "frame: \(f.frameNumber) objectOffset: \(f.objectOffset) compressedBytes: \(f.compressedBytes) "
                     + "rawOffset: \(f.rawOffset) rawBytes: \(f.rawBytes) firstOffset: \(f.firstOffset) lastOffset: \(f.lastOffset) "
-                    + "maxTimestamp: \(f.maxTimestamp) batches: \(f.batchCount) checksum: \(LineOutput.hex32(f.checksum))",
+                    + "maxTimestamp: \(f.maxTimestamp) batches: \(f.batchCount) checksum: 0x\(ByteText.hex32(f.checksum))",
                 json: FrameLine(frame: f))
         }
     }

@@ -1,0 +1,74 @@
+/// The Kafka APIs this codec speaks, by their protocol key.
+public enum KafkaApiKey: Int16, Sendable, CaseIterable {
+    case produce = 0
+    case fetch = 1
+    case listOffsets = 2
+    case metadata = 3
+    case apiVersions = 18
+    case createTopics = 19
+    case deleteTopics = 20
+    case initProducerId = 22
+    case describeConfigs = 32
+}
+
+/// One API: the versions Strata supports, from which version it is flexible (KIP-482), and the
+/// schemas of its request and response bodies.
+public struct KafkaApi: Sendable {
+    public var key: KafkaApiKey
+    public var name: String
+    public var versions: ClosedRange<Int16>
+    /// The first flexible version: compact strings and arrays, tagged fields, header v2/v1.
+    public var flexibleFrom: Int16
+    public var request: KafkaStructSchema
+    public var response: KafkaStructSchema
+
+    public func isFlexible(_ version: Int16) -> Bool { version >= flexibleFrom }
+
+    /// Request header version: 2 for flexible versions, else 1.
+    public func requestHeaderVersion(_ version: Int16) -> Int16 { isFlexible(version) ? 2 : 1 }
+
+    /// Response header version: 1 for flexible versions, else 0. ApiVersions always answers
+    /// with header v0, so that a client that sent a version the broker does not know can
+    /// still read the answer (KIP-511).
+    public func responseHeaderVersion(_ version: Int16) -> Int16 {
+        key != .apiVersions && isFlexible(version) ? 1 : 0
+    }
+}
+
+/// The table of supported APIs (issue 13's versions table).
+public enum KafkaApis {
+    public static let all: [KafkaApi] = [
+        KafkaApi(key: .apiVersions, name: "ApiVersions", versions: 0...3, flexibleFrom: 3,
+                 request: ApiVersionsSchema.request, response: ApiVersionsSchema.response),
+        KafkaApi(key: .metadata, name: "Metadata", versions: 1...12, flexibleFrom: 9,
+                 request: MetadataSchema.request, response: MetadataSchema.response),
+        KafkaApi(key: .produce, name: "Produce", versions: 3...9, flexibleFrom: 9,
+                 request: ProduceSchema.request, response: ProduceSchema.response),
+        KafkaApi(key: .fetch, name: "Fetch", versions: 4...12, flexibleFrom: 12,
+                 request: FetchSchema.request, response: FetchSchema.response),
+        KafkaApi(key: .listOffsets, name: "ListOffsets", versions: 1...7, flexibleFrom: 6,
+                 request: ListOffsetsSchema.request, response: ListOffsetsSchema.response),
+        KafkaApi(key: .initProducerId, name: "InitProducerId", versions: 0...4, flexibleFrom: 2,
+                 request: InitProducerIdSchema.request, response: InitProducerIdSchema.response),
+        KafkaApi(key: .createTopics, name: "CreateTopics", versions: 2...5, flexibleFrom: 5,
+                 request: CreateTopicsSchema.request, response: CreateTopicsSchema.response),
+        KafkaApi(key: .deleteTopics, name: "DeleteTopics", versions: 1...4, flexibleFrom: 4,
+                 request: DeleteTopicsSchema.request, response: DeleteTopicsSchema.response),
+        KafkaApi(key: .describeConfigs, name: "DescribeConfigs", versions: 1...4, flexibleFrom: 4,
+                 request: DescribeConfigsSchema.request, response: DescribeConfigsSchema.response),
+    ]
+
+    /// The API with this key, or nil.
+    public static func api(_ key: KafkaApiKey) -> KafkaApi? { all.first { $0.key == key } }
+
+    /// The API with this raw key, or nil for a key this codec does not know.
+    public static func api(rawKey: Int16) -> KafkaApi? { KafkaApiKey(rawValue: rawKey).flatMap(api) }
+
+    /// `ApiKeys` entries of an ApiVersions response: every supported API and its version range.
+    public static var apiVersionsEntries: KafkaValue {
+        .structs(all.map { api in
+            ["ApiKey": .int(Int64(api.key.rawValue)), "MinVersion": .int(Int64(api.versions.lowerBound)),
+             "MaxVersion": .int(Int64(api.versions.upperBound))]
+        })
+    }
+}
