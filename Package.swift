@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "StrataFormat", targets: ["StrataFormat"]),
         .library(name: "StrataBlob", targets: ["StrataBlob"]),
         .library(name: "StrataKafka", targets: ["StrataKafka"]),
+        .library(name: "StrataExport", targets: ["StrataExport"]),
         .executable(name: "strata", targets: ["strata"]),
     ],
     dependencies: [
@@ -22,6 +23,8 @@ let package = Package(
         // CRC32C with the SSE4.2 instruction (20x the Swift table loop, see TOOLCHAIN.md).
         .target(name: "CStrataCRC", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "StrataFormat", dependencies: ["CZstd", "CStrataCRC"]),
+        // Records as text (JSON lines, CSV: formats/export.md) for the CLI and batch jobs; not engine code.
+        .target(name: "StrataExport", dependencies: ["StrataFormat"]),
         .target(
             name: "StrataBlob",
             dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]
@@ -33,13 +36,16 @@ let package = Package(
         .target(name: "StrataTesting", dependencies: ["Strata", "StrataBlob"]),
         .executableTarget(
             name: "strata",
-            dependencies: ["Strata", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Strata", "StrataExport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // Rebuilds formats/vectors (tools/gen-vectors); the golden vector test checks them.
-        .executableTarget(name: "strata-vectors", dependencies: ["StrataFormat"]),
+        .executableTarget(name: "strata-vectors", dependencies: ["StrataFormat", "StrataExport"]),
         // StrataBlob only for the project's one seeded generator (SplitMix64).
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat", "StrataBlob"]),
         .testTarget(name: "StrataKafkaTests", dependencies: ["StrataKafka", "StrataFormat"]),
+        .testTarget(name: "StrataExportTests", dependencies: ["StrataExport", "StrataFormat"]),
         .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob", "StrataTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataFormat", "StrataBlob", "StrataTesting"]),
     ]

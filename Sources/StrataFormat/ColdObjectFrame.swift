@@ -41,12 +41,25 @@ extension ColdObject {
                 segment.append(contentsOf: try decodeFrame(UnsafeRawBufferPointer(rebasing: raw[frame.objectRange]), frame: frame))
             }
         }
+        try checkSegment(segment, index: index)
+        return (index, segment)
+    }
+
+    /// Checks a segment rebuilt from an object's frames against the object's index: its size
+    /// and CRC32C must be the index's `rawBytes` and `rawCrc32c`.
+    /// - Throws: `FormatError` (`.truncated` for a size that differs, `.checksumMismatch` for a
+    ///   CRC that differs), positioned at the index field in the object.
+    public static func checkSegment(_ segment: [UInt8], index: ColdObjectIndex) throws(FormatError) {
+        // Field positions: the index frame's 8-byte skippable header, then formats/cold-object.md.
+        guard segment.count == index.rawBytes else {
+            throw FormatError(.truncated, field: "coldIndex.rawBytes", position: index.indexFrameOffset + 8 + 48,
+                              "frames rebuild \(segment.count) bytes, index says \(index.rawBytes)")
+        }
         let crc = CRC32C.checksum(segment)
         guard crc == index.rawCrc32c else {
             throw FormatError(.checksumMismatch, field: "coldIndex.rawCrc32c", position: index.indexFrameOffset + 8 + 56,
                               "segment CRC32C 0x\(hex(crc)), index says 0x\(hex(index.rawCrc32c))")
         }
-        return (index, segment)
     }
 
     static func checkCompressedFrame(_ bytes: UnsafeRawBufferPointer, frame: ColdFrame) throws(FormatError) {

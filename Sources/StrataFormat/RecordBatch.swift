@@ -72,6 +72,15 @@ public enum BatchCodec {
         return w.bytes
     }
 
+    /// The total length the batch at `position` declares (its `batchLength` field), read without
+    /// checking anything else: enough to know how many bytes to read before `verify` or `decode`,
+    /// which check the rest.
+    /// - Returns: nil when fewer than the 8 bytes of magic and length are present at `position`.
+    public static func declaredLength(_ buffer: UnsafeRawBufferPointer, at position: Int = 0) -> Int? {
+        guard position >= 0, buffer.count - position >= 8 else { return nil }
+        return Int(UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self)))
+    }
+
     /// Reads and checks the header at `position` of `buffer` without touching the records or
     /// the CRC. Positions in errors are `basePosition + position-in-buffer`.
     /// - Throws: `FormatError` for truncation, bad magic/version, impossible lengths or counts.

@@ -1,6 +1,7 @@
 // strata-vectors DIR: writes the golden vectors of formats/ and their JSON descriptions.
 // The content is fixed here; everything else (bytes, CRCs, frame index) follows from the codecs.
 import Foundation
+import StrataExport
 import StrataFormat
 
 let topic = "orders.v1"
@@ -66,6 +67,15 @@ func manifest(coldIndex: ColdObjectIndex) -> Manifest {
         segments: [older, ManifestSegment(coldIndex)], archives: [archive], createdMs: createdMs + 5_000)
 }
 
+/// The segment's records as `strata export` writes them (formats/export.md).
+func exportLines(_ segment: [UInt8], _ format: RecordLineFormat) throws -> [UInt8] {
+    var out = format.header
+    for batch in try SegmentDescription(decoding: segment).batches {
+        for record in batch.records ?? [] { format.append(try record.record(), to: &out) }
+    }
+    return out
+}
+
 func prettyJSON<T: Encodable>(_ value: T) throws -> Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -91,6 +101,9 @@ func generate(into directory: URL) throws {
     let segment = segmentBytes()
     try write(segment, "segment.seg", in: directory)
     try write([UInt8](try prettyJSON(try SegmentDescription(decoding: segment))), "segment.json", in: directory)
+
+    try write(exportLines(segment, .jsonLines), "segment.jsonl", in: directory)
+    try write(exportLines(segment, .csv), "segment.csv", in: directory)
 
     let cold = try ColdObject.encode(segment: segment, topic: topic, frameRawBytesTarget: frameRawBytesTarget, level: 3)
     try write(cold.bytes, "segment.seg.zst", in: directory)

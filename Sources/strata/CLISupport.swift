@@ -101,16 +101,6 @@ extension TopicConfigOptions {
     }
 }
 
-/// Bytes as a JSON value for people: valid UTF-8 as a string, anything else as
-/// `{"base64": …}` (the choice `BytesDescription` makes), nil as null.
-func displayValue(_ bytes: [UInt8]?) -> Any {
-    guard let bytes else { return NSNull() }
-    switch BytesDescription(bytes) {
-    case .utf8(let text): return text
-    case .base64(let text): return ["base64": text]
-    }
-}
-
 /// `1536` → `1.5 KiB`.
 func humanBytes(_ count: Int64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"]

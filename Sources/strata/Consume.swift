@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Strata
+import StrataExport
 import Synchronization
 
 /// `strata consume`: print records of a topic.
@@ -33,7 +34,11 @@ struct Consume: AsyncParsableCommand {
     var count: Int?
     @Flag(help: "At the high watermark, keep polling for new records until --to-offset, --count or SIGINT/SIGTERM.")
     var follow = false
-    @Option(help: "value: one line per record value; json: one JSON object per record.")
+    @Option(help: """
+        value: each record's value bytes exactly as stored, then a newline (non-UTF-8 bytes are written \
+        unchanged, a null value is an empty line, a value holding a newline spans lines); \
+        json: one JSON object per record, the shape of `strata export` (formats/export.md).
+        """)
     var format: String = "value"
     @Flag(help: "Print to stderr one JSON line of cold-store requests, bytes and cache hits of this run.")
     var stats = false
@@ -86,33 +91,30 @@ struct Consume: AsyncParsableCommand {
                 out.flush()  // a follower shows each record as it comes
                 continue
             }
-            for record in records.prefix(remaining) where record.offset < end { out.write(line(for: record)) }
+            for record in records.prefix(remaining) where record.offset < end { out.write(record, as: lineFormat) }
             remaining -= min(remaining, records.count(where: { $0.offset < end }))
             if stop?.received == true { break }
         }
     }
 
-    private func line(for record: Record) -> String {
-        if format == "value" {
-            guard let value = record.value else { return "" }
-            return String(decoding: value, as: UTF8.self)
-        }
-        var object: [String: Any] = ["offset": record.offset, "timestamp": record.timestamp,
-                                     "key": displayValue(record.key), "value": displayValue(record.value)]
-        if !record.headers.isEmpty {
-            object["headers"] = record.headers.map { ["key": $0.key, "value": displayValue($0.value)] }
-        }
-        return jsonLine(object)
-    }
+    private var lineFormat: RecordLineFormat { format == "json" ? .jsonLines : .value }
 }
 
 /// Stdout with a large buffer: consume prints millions of lines.
 struct BufferedOutput {
     private var buffer: [UInt8] = []
+    private var encoder = RecordEncoder(.value)
 
     mutating func write(_ line: String) {
         buffer.append(contentsOf: line.utf8)
         buffer.append(0x0A)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    /// Encodes `record` straight into the buffer (StrataExport's encoders).
+    mutating func write(_ record: Record, as format: RecordLineFormat) {
+        if encoder.format != format { encoder = RecordEncoder(format) }
+        encoder.append(record, to: &buffer)
         if buffer.count >= 1 << 16 { flush() }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Glibc
 import Strata
+import StrataExport
 
 /// `strata export`: stream a topic range from the cold store as JSON lines or CSV, with no lake
 /// directory and no broker (formats/export.md).
@@ -123,12 +124,13 @@ struct Export: AsyncParsableCommand {
         let sink = try ExportSink(path: output)
         var progress = ExportProgress(quiet: quiet)
         do throws(StrataError) {
-            try sink.write(format.header)
+            let lines = format.lines
+            try sink.write(lines.header)
             var expected = range.lowerBound
             for try await records in try await log.records(topic, in: range) {
                 for record in records {
                     try ExportGap.check(record.offset, expected: expected, range: range, topic: topic)
-                    try sink.write(format.encode(record))
+                    try sink.write(record, as: lines)
                     expected = record.offset + 1
                 }
                 progress.advance(by: records.count, lastOffset: records.last?.offset ?? range.lowerBound)
@@ -154,113 +156,15 @@ enum ExportGap {
     }
 }
 
+/// `--format`: the names of formats/export.md; the encoders are `StrataExport`'s.
 enum ExportFormat: String, ExpressibleByArgument, CaseIterable {
     case jsonl, csv
 
-    /// Bytes written before the first record.
-    var header: [UInt8] {
+    var lines: RecordLineFormat {
         switch self {
-        case .jsonl: return []
-        case .csv: return Array("offset,timestamp,key,keyEncoding,value,valueEncoding,headers\r\n".utf8)
+        case .jsonl: return .jsonLines
+        case .csv: return .csv
         }
-    }
-
-    /// One record as one line (JSONL: `\n`, CSV: `\r\n`), fields in the order of formats/export.md.
-    func encode(_ record: Record) -> [UInt8] {
-        let key = EncodedBytes(record.key)
-        let value = EncodedBytes(record.value)
-        var out: [UInt8] = []
-        out.reserveCapacity(96 + (record.value?.count ?? 0) * 2)
-        switch self {
-        case .jsonl:
-            out.append(contentsOf: "{\"offset\":\(record.offset),\"timestamp\":\(record.timestamp),\"key\":".utf8)
-            JSON.append(key.text, to: &out)
-            out.append(contentsOf: ",\"keyEncoding\":".utf8)
-            JSON.append(key.encoding, to: &out)
-            out.append(contentsOf: ",\"value\":".utf8)
-            JSON.append(value.text, to: &out)
-            out.append(contentsOf: ",\"valueEncoding\":".utf8)
-            JSON.append(value.encoding, to: &out)
-            out.append(contentsOf: ",\"headers\":".utf8)
-            JSON.appendHeaders(record.headers, to: &out)
-            out.append(contentsOf: "}\n".utf8)
-        case .csv:
-            var headers: [UInt8] = []
-            JSON.appendHeaders(record.headers, to: &headers)
-            let fields = ["\(record.offset)", "\(record.timestamp)", key.text ?? "", key.encoding ?? "", value.text ?? "",
-                          value.encoding ?? "", String(decoding: headers, as: UTF8.self)]
-            out.append(contentsOf: fields.map(CSV.field).joined(separator: ",").utf8)
-            out.append(contentsOf: "\r\n".utf8)
-        }
-        return out
-    }
-}
-
-/// Bytes as export text: valid UTF-8 as is (`utf8`), anything else as base64 (`base64`);
-/// null stays null with a null encoding.
-struct EncodedBytes {
-    var text: String?
-    var encoding: String?
-
-    init(_ bytes: [UInt8]?) {
-        guard let bytes else { return }
-        if let utf8 = String(validating: bytes, as: UTF8.self) {
-            text = utf8
-            encoding = "utf8"
-        } else {
-            text = Data(bytes).base64EncodedString()
-            encoding = "base64"
-        }
-    }
-}
-
-enum JSON {
-    /// Appends a JSON string literal (or `null`). Only `"`, `\` and control characters are escaped;
-    /// everything else is written as UTF-8.
-    static func append(_ text: String?, to out: inout [UInt8]) {
-        guard let text else {
-            out.append(contentsOf: "null".utf8)
-            return
-        }
-        out.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0..<0x20: out.append(contentsOf: String(format: "\\u%04x", UInt32(byte)).utf8)
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
-    }
-
-    /// `[{"key":…,"value":…,"valueEncoding":…}, …]`.
-    static func appendHeaders(_ headers: [RecordHeader], to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "["))
-        for (index, header) in headers.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            let value = EncodedBytes(header.value)
-            out.append(contentsOf: "{\"key\":".utf8)
-            append(header.key, to: &out)
-            out.append(contentsOf: ",\"value\":".utf8)
-            append(value.text, to: &out)
-            out.append(contentsOf: ",\"valueEncoding\":".utf8)
-            append(value.encoding, to: &out)
-            out.append(UInt8(ascii: "}"))
-        }
-        out.append(UInt8(ascii: "]"))
-    }
-}
-
-enum CSV {
-    /// RFC 4180: quote a field holding a comma, quote, CR or LF, doubling inner quotes.
-    static func field(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D })
-        else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }
 
@@ -271,6 +175,7 @@ final class ExportSink {
     private let target: String?
     private let temporary: String?
     private var buffer: [UInt8] = []
+    private var encoder = RecordEncoder(.jsonLines)
     private var closed = false
     private static let bufferBytesMax = 1 << 16
 
@@ -292,6 +197,13 @@ final class ExportSink {
 
     func write(_ bytes: [UInt8]) throws(StrataError) {
         buffer += bytes
+        if buffer.count >= Self.bufferBytesMax { try flush() }
+    }
+
+    /// Encodes `record` straight into the buffer: no per-record array.
+    func write(_ record: Record, as format: RecordLineFormat) throws(StrataError) {
+        if encoder.format != format { encoder = RecordEncoder(format) }
+        encoder.append(record, to: &buffer)
         if buffer.count >= Self.bufferBytesMax { try flush() }
     }
 

@@ -119,13 +119,20 @@ import StrataBlob
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
     static let strataBinary = ProcessInfo.processInfo.environment["STRATA_BIN"] ?? packageRoot + "/.build/debug/strata"
-    static let binaryExists = FileManager.default.isExecutableFile(atPath: strataBinary)
-    static let duckdbImportable = binaryExists && run("/usr/bin/env", ["python3", "-c", "import duckdb"]).status == 0
+    static let duckdbImportable = run("/usr/bin/env", ["python3", "-c", "import duckdb"]).status == 0
+
+    /// The CLI tests fail, never skip, without the binary: tools/test builds it first.
+    static func requireBinary(sourceLocation: SourceLocation = #_sourceLocation) throws {
+        try #require(FileManager.default.isExecutableFile(atPath: strataBinary),
+                     "no strata binary at \(strataBinary): run `swift build` or set STRATA_BIN",
+                     sourceLocation: sourceLocation)
+    }
 
     struct Outcome {
         var status: Int32
-        var stdout: String
+        var stdoutBytes: [UInt8]
         var stderr: String
+        var stdout: String { String(decoding: stdoutBytes, as: UTF8.self) }
     }
 
     /// Runs a program to completion; output goes through files so neither pipe can fill up.
@@ -144,18 +151,18 @@ import StrataBlob
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
             try process.run()
             process.waitUntilExit()
-            let out = (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? ""
+            let out = FileManager.default.contents(atPath: dir + "/out").map { [UInt8]($0) } ?? []
             let err = (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? ""
-            return Outcome(status: process.terminationStatus, stdout: out, stderr: err)
+            return Outcome(status: process.terminationStatus, stdoutBytes: out, stderr: err)
         } catch {
-            return Outcome(status: -1, stdout: "", stderr: "\(error)")
+            return Outcome(status: -1, stdoutBytes: [], stderr: "\(error)")
         }
     }
 
     static func export(_ arguments: [String]) -> Outcome { run(strataBinary, ["export"] + arguments) }
 
-    @Test(.enabled(if: binaryExists, "needs the strata binary ($STRATA_BIN or .build/debug/strata)"))
-    func exportJSONLines() async throws {
+    @Test func exportJSONLines() async throws {
+        try Self.requireBinary()
         let fixture = try await ColdTopic.make()
         defer { fixture.remove() }
         let result = Self.export(["--cold", fixture.coldURL, ColdTopic.topic, "--from-offset", "5", "--to-offset", "40", "--quiet"])
@@ -200,8 +207,8 @@ import StrataBlob
         return Array(text.utf8)
     }
 
-    @Test(.enabled(if: binaryExists, "needs the strata binary ($STRATA_BIN or .build/debug/strata)"))
-    func exportCSVToFile() async throws {
+    @Test func exportCSVToFile() async throws {
+        try Self.requireBinary()
         let fixture = try await ColdTopic.make()
         defer { fixture.remove() }
         let output = fixture.root + "/out/range.csv"
@@ -244,8 +251,8 @@ import StrataBlob
         return rows
     }
 
-    @Test(.enabled(if: binaryExists, "needs the strata binary ($STRATA_BIN or .build/debug/strata)"))
-    func badInputHasClearMessagesAndExitCodes() async throws {
+    @Test func badInputHasClearMessagesAndExitCodes() async throws {
+        try Self.requireBinary()
         let fixture = try await ColdTopic.make(recordCount: 30)
         defer { fixture.remove() }
         let cold = fixture.coldURL
@@ -274,8 +281,8 @@ import StrataBlob
         #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.root).sorted() == ["cold"])  // no temp files
     }
 
-    @Test(.enabled(if: binaryExists, "needs the strata binary ($STRATA_BIN or .build/debug/strata)"))
-    func corruptObjectFailsWithoutLeavingAFile() async throws {
+    @Test func corruptObjectFailsWithoutLeavingAFile() async throws {
+        try Self.requireBinary()
         let fixture = try await ColdTopic.make()
         defer { fixture.remove() }
         let segments = fixture.coldPath + "/topics/\(ColdTopic.topic)/segments"
@@ -292,8 +299,98 @@ import StrataBlob
         #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.root) == ["cold"])  // no file, no temp file
     }
 
-    @Test(.enabled(if: duckdbImportable, "needs the strata binary and python3 with duckdb (pip install duckdb)"))
-    func duckDBExample() {
+    // MARK: - one JSON shape (issue 12, item 14)
+
+    /// A lake whose topic is both local and offloaded (sealed, not evicted), records as `ColdTopic`.
+    static func makeLakeAndCold(recordCount: Int = 60) async throws -> (root: String, records: [ProducerRecord]) {
+        let root = NSTemporaryDirectory() + "strata-shape-\(UUID().uuidString)"
+        var options = LakeOptions()
+        options.backgroundOffload = false
+        options.log = { _ in }
+        var config = TopicConfig()
+        config.segmentBytes = 1024  // several cold objects
+        config.coldFrameRawBytes = 300  // several frames each
+        config.durability = .async
+        let lake = try Lake.open(root + "/lake", cold: "file://" + root + "/cold", options: options)
+        let handle = try lake.topic(ColdTopic.topic, creatingWith: config)
+        let records = (0..<recordCount).map(ColdTopic.record) + [
+            ProducerRecord(key: nil, value: [0xFF, 0xFE, 0x41], headers: [], timestamp: ColdTopic.baseMs),
+            ProducerRecord(key: [0xC3, 0x28], value: nil, headers: [RecordHeader(key: "n", value: nil)], timestamp: 0),
+            ProducerRecord(key: Array("tab\t\"q\"\\".utf8), value: Array("line\nbreak é".utf8), headers: [],
+                           timestamp: -1),
+        ]
+        for start in stride(from: 0, to: records.count, by: 5) {
+            _ = try await handle.append(Array(records[start..<min(start + 5, records.count)]))
+        }
+        _ = try await lake.offload(topic: ColdTopic.topic, seal: true, evict: false)
+        await lake.close()
+        return (root, records)
+    }
+
+    static func files(under root: String, suffix: String) -> [String] {
+        let walker = FileManager.default.enumerator(atPath: root)
+        var found: [String] = []
+        while let relative = walker?.nextObject() as? String {
+            if relative.hasSuffix(suffix) { found.append(root + "/" + relative) }
+        }
+        return found.sorted()
+    }
+
+    /// `consume --format json`, `export` and `inspect dump --records --json` write the same bytes
+    /// for the same record: one encoder, one shape (formats/export.md).
+    @Test func consumeExportAndDumpShareOneRecordShape() async throws {
+        try Self.requireBinary()
+        let (root, records) = try await Self.makeLakeAndCold()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let consumed = Self.run(Self.strataBinary,
+                                ["consume", "--lake", root + "/lake", ColdTopic.topic, "--format", "json"])
+        #expect(consumed.status == 0, "\(consumed.stderr)")
+        let exported = Self.export(["--cold", "file://" + root + "/cold", ColdTopic.topic, "--quiet"])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        let consumedLines = consumed.stdout.split(separator: "\n").map(String.init)
+        #expect(consumedLines.count == records.count)
+        #expect(consumedLines == exported.stdout.split(separator: "\n").map(String.init))
+
+        // Dump every cold object: its record lines wrap the very same objects.
+        let objects = Self.files(under: root + "/cold", suffix: ".seg.zst")
+        #expect(objects.count > 1)
+        var dumped: [String] = []
+        for object in objects {
+            let dump = Self.run(Self.strataBinary, ["inspect", "dump", object, "--records", "--json"])
+            #expect(dump.status == 0, "\(dump.stderr)")
+            for line in dump.stdout.split(separator: "\n") where line.hasSuffix(#","type":"record"}"#) {
+                let inner = try #require(line.range(of: #""record":"#))
+                dumped.append(String(line[inner.upperBound...].dropLast(#","type":"record"}"#.count)))
+            }
+        }
+        #expect(dumped == consumedLines)
+        // And what a reader gets back is what was produced.
+        for (line, sent) in zip(consumedLines, records) {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(Self.decode(object["key"], object["keyEncoding"]) == sent.key)
+            #expect(Self.decode(object["value"], object["valueEncoding"]) == sent.value)
+            #expect((object["headers"] as? [Any])?.count == sent.headers.count)
+        }
+    }
+
+    /// `consume` in value format writes each value's bytes unchanged (no U+FFFD) and says so in --help.
+    @Test func consumeValueFormatWritesTheStoredBytes() async throws {
+        try Self.requireBinary()
+        let (root, records) = try await Self.makeLakeAndCold(recordCount: 10)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let consumed = Self.run(Self.strataBinary, ["consume", "--lake", root + "/lake", ColdTopic.topic])
+        #expect(consumed.status == 0, "\(consumed.stderr)")
+        let expected: [UInt8] = records.flatMap { ($0.value ?? []) + [0x0A] }
+        #expect(consumed.stdoutBytes == expected)
+        #expect(consumed.stdoutBytes.contains(0xFF))
+        let help = Self.run(Self.strataBinary, ["consume", "--help"])
+        #expect(help.stdout.contains("non-UTF-8 bytes are written") && help.stdout.contains("unchanged"),
+                "\(help.stdout)")
+    }
+
+    @Test(.enabled(if: duckdbImportable, "needs python3 with duckdb (pip install duckdb)"))
+    func duckDBExample() throws {
+        try Self.requireBinary()
         let script = Self.packageRoot + "/tools/duckdb-example"
         let result = Self.run(script, [], environment: ["STRATA_BIN": Self.strataBinary])
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")

@@ -158,40 +158,39 @@ import Testing
 
     // MARK: - Through the CLI
 
-    static func strata(_ arguments: [String]) -> ExportTests.Outcome {
-        ExportTests.run(ExportTests.strataBinary, arguments)
+    static func strata(_ arguments: [String], stdin: String = "") throws -> CLIRun.Outcome {
+        try CLIRun.strata(arguments, stdin: stdin)
     }
 
-    @Test(.enabled(if: ExportTests.binaryExists, "needs the strata binary ($STRATA_BIN or .build/debug/strata)"))
+    @Test(.enabled(if: CLIRun.exists, "needs the strata binary ($STRATA_BIN or .build/debug/strata)"))
     func cliConsumeVerifyProduceAndRepairOfACorruptActiveSegment() async throws {
         try await withTempDirectory { dir in
             let (path, batches) = try await CorruptTailTests.fiveBatches(dir)
             try CorruptTailTests.flip(path, at: batches[2].position + 100)
 
-            let five = Self.strata(["consume", "--lake", dir, "t", "--count", "5"])
+            let five = try Self.strata(["consume", "--lake", dir, "t", "--count", "5"])
             #expect(five.status == 0 && five.stdout == (0..<5).map { "v\($0)\n" }.joined(), "\(five)")
-            let all = Self.strata(["consume", "--lake", dir, "t"])
+            let all = try Self.strata(["consume", "--lake", dir, "t"])
             #expect(all.status == 1, "\(all.stderr)")
             #expect(all.stdout == (0..<2000).map { "v\($0)\n" }.joined())
             #expect(all.stderr.contains("corrupt") && all.stderr.contains(path))
             #expect(all.stderr.contains("position=\(batches[2].position)"))
             #expect(all.stderr.contains("strata repair"))
 
-            let verify = Self.strata(["inspect", "verify", "--lake", dir])
+            let verify = try Self.strata(["inspect", "verify", "--lake", dir])
             #expect(verify.status == 1, "\(verify)")
             let line = "\(path) \(batches[2].position) corruptBatch"
             #expect((verify.stdout + verify.stderr).contains(line), "\(verify)")
 
-            let produceNew = "echo new | '\(ExportTests.strataBinary)' produce --lake '\(dir)' t"
-            let produce = ExportTests.run("/bin/sh", ["-c", produceNew])
+            let produce = try Self.strata(["produce", "--lake", dir, "t"], stdin: "new\n")
             #expect(produce.status == 1, "\(produce)")
             #expect(produce.stderr.contains("appends are refused") && produce.stderr.contains("strata repair"))
 
-            let noFlag = Self.strata(["repair", "--lake", dir, "t"])
+            let noFlag = try Self.strata(["repair", "--lake", dir, "t"])
             #expect(noFlag.status != 0 && noFlag.stderr.contains("--quarantine"), "\(noFlag)")
             #expect(FileIO.fileSize(atPath: path) == batches[4].position + batches[4].header.batchLength)
 
-            let repair = Self.strata(["repair", "--lake", dir, "t", "--quarantine"])
+            let repair = try Self.strata(["repair", "--lake", dir, "t", "--quarantine"])
             #expect(repair.status == 0, "\(repair)")
             let kept = dir + "/topics/t/quarantine/00000000000000000000.seg.damaged-\(batches[2].position)"
             #expect(repair.stdout.contains("moved \(path) bytes \(batches[2].position)..<"), "\(repair.stdout)")
@@ -199,18 +198,18 @@ import Testing
             #expect(repair.stdout.contains("appends continue at offset 2000"))
             #expect(FileIO.exists(kept))
 
-            let after = ExportTests.run("/bin/sh", ["-c", produceNew])
+            let after = try Self.strata(["produce", "--lake", dir, "t"], stdin: "new\n")
             #expect(after.status == 0, "\(after)")
-            let tail = Self.strata(["consume", "--lake", dir, "t", "--from-offset", "1999"])
+            let tail = try Self.strata(["consume", "--lake", dir, "t", "--from-offset", "1999"])
             #expect(tail.status == 0 && tail.stdout == "v1999\nnew\n", "\(tail)")
-            let clean = Self.strata(["inspect", "verify", "--lake", dir])
+            let clean = try Self.strata(["inspect", "verify", "--lake", dir])
             #expect(clean.status == 0, "\(clean)")
-            let nothing = Self.strata(["repair", "--lake", dir, "t", "--quarantine"])
+            let nothing = try Self.strata(["repair", "--lake", dir, "t", "--quarantine"])
             #expect(nothing.status == 0 && nothing.stdout.contains("nothing moved"), "\(nothing)")
         }
     }
 
-    @Test(.enabled(if: ExportTests.binaryExists, "needs the strata binary ($STRATA_BIN or .build/debug/strata)"))
+    @Test(.enabled(if: CLIRun.exists, "needs the strata binary ($STRATA_BIN or .build/debug/strata)"))
     func cliOffloadReportsTheBlockedTopicExitsOneAndRepairUnblocksIt() async throws {
         try await withTempDirectory { dir in
             var options = lakeOptions()
@@ -227,21 +226,21 @@ import Testing
             let (_, scan) = try scanSegment(victim.path)
             try CorruptTailTests.flip(victim.path, at: scan.batches[3].position + 70)
 
-            let offload = Self.strata(["offload", "--lake", dir])
+            let offload = try Self.strata(["offload", "--lake", dir])
             #expect(offload.status == 1, "\(offload)")
             #expect(offload.stderr.contains("offload blocked") && offload.stderr.contains(victim.path)
                         && offload.stderr.contains("strata repair"), "\(offload.stderr)")
             let goodManifest = dir + "/topics/good/manifest.json"
             #expect(FileIO.exists(goodManifest), "the healthy topic was not offloaded")
             // The records before the damage still read, through the CLI too.
-            let five = Self.strata(["consume", "--lake", dir, "bad", "--count", "5"])
+            let five = try Self.strata(["consume", "--lake", dir, "bad", "--count", "5"])
             #expect(five.status == 0 && five.stdout == (0..<5).map { "v\($0)\n" }.joined(), "\(five)")
 
-            let repair = Self.strata(["repair", "--lake", dir, "bad", "--quarantine"])
+            let repair = try Self.strata(["repair", "--lake", dir, "bad", "--quarantine"])
             #expect(repair.status == 0, "\(repair)")
             let resume = scan.batches[3].header.baseOffset
             #expect(repair.stdout.contains("appends continue at offset \(resume)"), "\(repair.stdout)")
-            let again = Self.strata(["offload", "--lake", dir])
+            let again = try Self.strata(["offload", "--lake", dir])
             #expect(again.status == 0, "\(again)")
             #expect(FileIO.exists(dir + "/topics/bad/manifest.json"))
         }

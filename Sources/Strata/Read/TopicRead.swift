@@ -119,7 +119,8 @@ extension Topic {
                 try FileIO.read(fd, count: min(end - at, max(wantBytes, 64 * 1024)), at: at, path: path)
             }
             // A batch longer than the chunk: read exactly that batch.
-            if let needed = batchLength(chunk), needed > chunk.count, at + needed <= end {
+            if let needed = chunk.withUnsafeBytes({ BatchCodec.declaredLength($0) }), needed > chunk.count,
+               at + needed <= end {
                 let from = at
                 chunk = try files.withFile(path) { (fd) throws(StrataError) in
                     try FileIO.read(fd, count: needed, at: from, path: path)
@@ -142,11 +143,6 @@ extension Topic {
             at += consumed
         }
         return []
-    }
-
-    private func batchLength(_ chunk: [UInt8]) -> Int? {
-        guard chunk.count >= 8 else { return nil }
-        return chunk.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self))) }
     }
 
     /// Decodes the whole batches of `raw`; returns them and the bytes consumed (skipped

@@ -10,6 +10,7 @@ enum BenchScenario: String, CaseIterable, ExpressibleByArgument {
     case replayCold = "replay-cold"
     case seekCold = "seek-cold"
     case s3Transfer = "s3-transfer"
+    case encode
 }
 
 /// `strata bench <scenario>`: measures one engine path. The baselines (dd, fio, zstd, boto3)
@@ -26,7 +27,9 @@ struct Bench: AsyncParsableCommand {
             replay-cold (sequential read of a topic held only in the filesystem cold tier: MB/s raw), \
             seek-cold (random offsets in cold objects: requests, bytes and latency per seek, with cold caches and with footers cached), \
             s3-transfer (64 MiB objects to and from the S3 endpoint of the AWS_* environment, bucket \
-            $STRATA_S3_BENCH_BUCKET or $STRATA_S3_TEST_BUCKET). \
+            $STRATA_S3_BENCH_BUCKET or $STRATA_S3_TEST_BUCKET), \
+            encode (--records clickstream records as consume's value, json and csv formats: ns per record and \
+            the ratio to the value format, encoding alone and on the consume path from a lake). \
             offload, replay-cold and seek-cold share the lake DIR/cold-lake: the cold scenarios build it when it is missing. \
             tools/bench runs every scenario with its baseline and prints the ratios.
 
@@ -45,12 +48,15 @@ struct Bench: AsyncParsableCommand {
     var seconds: Double?
     @Option(help: "seek-cold: seeks per mode (default 200, 50 with --quick).")
     var seeks: Int?
+    @Option(help: "encode: records to encode (default 200000, 50000 with --quick).")
+    var records: Int?
 
     func validate() throws {
         guard producers > 0, producers <= 4096 else { throw ValidationError("--producers must be in 1...4096") }
         if let mib, mib <= 0 { throw ValidationError("--mib must be positive") }
         if let seconds, seconds <= 0 { throw ValidationError("--seconds must be positive") }
         if let seeks, seeks <= 0 { throw ValidationError("--seeks must be positive") }
+        if let records, records <= 0 { throw ValidationError("--records must be positive") }
     }
 
     private var mib: Int? { options.mib }
@@ -74,6 +80,9 @@ struct Bench: AsyncParsableCommand {
             let bucket = ProcessInfo.processInfo.environment["STRATA_S3_BENCH_BUCKET"]
                 ?? ProcessInfo.processInfo.environment["STRATA_S3_TEST_BUCKET"] ?? "strata-bench"
             report = try await S3Bench(options: options, bucket: bucket, rounds: options.quick ? 2 : 3).run()
+        case .encode:
+            report = try await EncodeBench(options: options, directory: directory,
+                                           recordCount: records ?? (options.quick ? 50_000 : 200_000)).run()
         }
         report.emit()
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StrataExport
 import StrataFormat
 
 /// `strata inspect dump PATH`: one line per batch of a hot `.seg` file or cold `.seg.zst` object.
@@ -11,7 +12,9 @@ struct InspectDump: AsyncParsableCommand {
             Batch lines: baseOffset lastOffset count firstTimestamp maxTimestamp position size crc valid.
             For a cold object the segment metadata and frame index come first, and each batch line also
             names its frame; positions are positions in the raw segment. Invalid data: the valid batches
-            are printed, then an error line naming the field and position, and the exit code is 1.
+            are printed, then an error line naming the field and position, and the exit code is 1. \
+            With --records --json each record line holds the record in the JSON shape that consume --format \
+            json and export write (formats/export.md).
 
             Example:
               strata inspect dump /lake/topics/clicks/00000000000000000000.seg
@@ -64,11 +67,20 @@ struct BatchLine: Encodable {
     let valid: Bool
 }
 
-/// `{"type":"record", ...}`.
-struct RecordLine: Encodable {
-    let type = "record"
-    let frame: Int?
-    let record: RecordDescription
+/// `{"frame":N,"record":{…},"type":"record"}`: keys sorted like the other lines, `frame` only
+/// for a cold object, `record` in the one JSON shape of a record (`RecordJSON`, formats/export.md).
+enum RecordLine {
+    static func json(_ record: Record, frame: Int?) -> String {
+        var line: [UInt8] = []
+        line.reserveCapacity(160 + (record.value?.count ?? 0) * 2)
+        line.append(contentsOf: "{".utf8)
+        if let frame { line.append(contentsOf: "\"frame\":\(frame),".utf8) }
+        line.append(contentsOf: "\"record\":".utf8)
+        RecordJSON.append(record, to: &line)
+        line.append(contentsOf: ",\"type\":\"record\"}".utf8)
+        // Lossless: RecordJSON writes only UTF-8 (bytes that are not UTF-8 are base64).
+        return String(decoding: line, as: UTF8.self)
+    }
 }
 
 /// `{"type":"segment", ...}`: the hot segment's file header.
@@ -150,12 +162,14 @@ struct Dumper {
     }
 
     func printRecord(_ r: Record, frame: Int?) {
+        if output.json {
+            print(RecordLine.json(r, frame: frame))
+            return
+        }
         let headers = r.headers.map { "\(String(reflecting: $0.key))=\(ByteText.quoted($0.value))" }.joined(separator: ",")
-        output.emit(
-            "| offset: \(r.offset) timestamp: \(r.timestamp) keySize: \(r.key.map { $0.count } ?? -1) "
-                + "valueSize: \(r.value.map { $0.count } ?? -1) headers: [\(headers)] "
-                + "key: \(ByteText.quoted(r.key)) value: \(ByteText.quoted(r.value))",
-            json: RecordLine(frame: frame, record: RecordDescription(r)))
+        print("| offset: \(r.offset) timestamp: \(r.timestamp) keySize: \(r.key.map { $0.count } ?? -1) "
+              + "valueSize: \(r.value.map { $0.count } ?? -1) headers: [\(headers)] "
+              + "key: \(ByteText.quoted(r.key)) value: \(ByteText.quoted(r.value))")
     }
 }
 
@@ -178,11 +192,10 @@ extension Dumper {
             guard let raw = dumpFrame(bytes, frame: frame) else { return false }
             segment.append(contentsOf: raw)
         }
-        let crc = CRC32C.checksum(segment)
-        guard crc == index.rawCrc32c else {
-            output.error(FormatError(.checksumMismatch, field: "coldIndex.rawCrc32c", position: index.indexFrameOffset + 64,
-                                     "segment CRC32C 0x\(ByteText.hex32(crc)), index says 0x\(ByteText.hex32(index.rawCrc32c))"),
-                         context: path)
+        do throws(FormatError) {
+            try ColdObject.checkSegment(segment, index: index)
+        } catch {
+            output.error(error, context: path)
             return false
         }
         return true
