@@ -66,15 +66,36 @@ public struct ScannedBatch: Sendable, Hashable {
     public var header: BatchHeader
 }
 
+/// What follows the valid prefix of a segment (formats/segment.md, "Torn tails and corruption").
+public enum SegmentTail: Sendable, Hashable {
+    /// Every byte belongs to a valid batch.
+    case clean
+    /// Valid up to `validEnd`, then `bytes` bytes that hold no valid batch: what a crash in the
+    /// middle of an append leaves. Recovery may cut it (moving the bytes aside).
+    case torn(validEnd: Int, bytes: Int)
+    /// The batch at `position` is damaged and a valid batch follows at `resumePosition`
+    /// (starting at `resumeOffset`): corruption, never cut by recovery. `lastOffset` is the last
+    /// offset of the valid batches found from there on.
+    case corrupt(position: Int, resumePosition: Int, resumeOffset: Int64, lastOffset: Int64)
+
+    /// Bytes after the valid prefix are corruption, not a torn tail.
+    public var isCorrupt: Bool {
+        if case .corrupt = self { return true }
+        return false
+    }
+}
+
 /// The result of walking a segment's batches: every valid batch up to the first problem.
 public struct SegmentScan: Sendable {
     public var batches: [ScannedBatch]
-    /// End of the valid prefix: the file may be truncated here.
+    /// End of the valid prefix: a torn tail may be cut here.
     public var validEnd: Int
     /// Offset the next batch must start at.
     public var nextOffset: Int64
     /// Why scanning stopped before the end of the buffer (nil when it reached the end cleanly).
     public var stopError: FormatError?
+    /// Whether the bytes after `validEnd` are a torn tail or corruption followed by valid batches.
+    public var tail: SegmentTail = .clean
 }
 
 /// Walks batches back to back, checking CRC and offset continuity. Pure: works on any buffer
@@ -107,13 +128,61 @@ public enum SegmentScanner {
                                       "batch starts at offset \(header.baseOffset), expected \(next)")
                 }
             } catch {
-                return SegmentScan(batches: batches, validEnd: basePosition + position, nextOffset: next, stopError: error)
+                let tail = classifyTail(buffer, at: position, expectedOffset: next, basePosition: basePosition)
+                return SegmentScan(batches: batches, validEnd: basePosition + position, nextOffset: next,
+                                   stopError: error, tail: tail)
             }
             batches.append(ScannedBatch(position: basePosition + position, header: header))
             position += header.batchLength
             next = header.nextOffset
         }
         return SegmentScan(batches: batches, validEnd: basePosition + position, nextOffset: next, stopError: nil)
+    }
+
+    /// Tells a torn tail from corruption: looks at every byte position from `start` on for a
+    /// batch whose header and CRC check and whose base offset is at least `expectedOffset` (a
+    /// plausible later batch). None: the bytes from `start` are a torn tail. One: corruption,
+    /// and the valid batches from there on are walked to find their last offset.
+    public static func classifyTail(
+        _ buffer: UnsafeRawBufferPointer, at start: Int, expectedOffset: Int64, basePosition: Int = 0
+    ) -> SegmentTail {
+        guard let (resume, header) = nextPlausibleBatch(buffer, from: start, expectedOffset: expectedOffset,
+                                                        basePosition: basePosition)
+        else {
+            return start < buffer.count ? .torn(validEnd: basePosition + start, bytes: buffer.count - start) : .clean
+        }
+        var lastOffset = header.lastOffset
+        var position = resume + header.batchLength
+        var next = header.nextOffset
+        while position < buffer.count,
+              let later = try? BatchCodec.verify(buffer, at: position, basePosition: basePosition),
+              later.baseOffset == next {
+            lastOffset = later.lastOffset
+            next = later.nextOffset
+            position += later.batchLength
+        }
+        return .corrupt(position: basePosition + start, resumePosition: basePosition + resume,
+                        resumeOffset: header.baseOffset, lastOffset: lastOffset)
+    }
+
+    /// The first position at or after `start` holding a whole batch that checks (magic, header,
+    /// CRC) and starts at or after `expectedOffset`.
+    static func nextPlausibleBatch(
+        _ buffer: UnsafeRawBufferPointer, from start: Int, expectedOffset: Int64, basePosition: Int
+    ) -> (Int, BatchHeader)? {
+        guard buffer.count >= BatchHeader.size else { return nil }
+        let magic = BatchHeader.magic
+        var position = start
+        while position <= buffer.count - BatchHeader.size {
+            // The magic first: a CRC is computed only where a batch could start.
+            if buffer.loadUnaligned(fromByteOffset: position, as: UInt32.self) == magic.littleEndian,
+               let header = try? BatchCodec.verify(buffer, at: position, basePosition: basePosition),
+               header.baseOffset >= expectedOffset {
+                return (position, header)
+            }
+            position += 1
+        }
+        return nil
     }
 
     /// Scans a whole segment file image: header, then every batch.

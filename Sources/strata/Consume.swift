@@ -82,6 +82,8 @@ struct Consume: AsyncParsableCommand {
         var remaining = count ?? Int.max
         let end = toOffset ?? Int64.max
         var out = BufferedOutput()
+        // Also on a read error: the records before the damage are printed, then the error.
+        defer { out.flush() }
         while remaining > 0, cursor.nextOffset < end {
             let records = try await cursor.next(waitMs: follow ? Self.followPollMs : 0)
             if records.isEmpty {
@@ -93,7 +95,6 @@ struct Consume: AsyncParsableCommand {
             remaining -= min(remaining, records.count(where: { $0.offset < end }))
             if stop?.received == true { break }
         }
-        out.flush()
     }
 
     private var lineFormat: RecordLineFormat { format == "json" ? .jsonLines : .value }

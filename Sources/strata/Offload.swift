@@ -49,6 +49,11 @@ struct Offload: AsyncParsableCommand {
                   + "\(coldAfter) segments (\(coldBefore) offloaded before, e.g. in the background); "
                   + "evicted \(report.segmentsEvicted) local segments")
         }
+        // A corrupt segment stops its topic's offload (other topics went on): exit 1, say what to run.
+        for blocked in report.blocked {
+            printError("offload blocked: \(blocked)\nhint: `strata repair --lake \(lakeOption.lake) TOPIC --quarantine`")
+        }
+        if !report.blocked.isEmpty { throw ExitCode(1) }
     }
 
     /// Segments the cold tier holds for the topics this run offloads.

@@ -18,7 +18,7 @@ struct StrataCommand: AsyncParsableCommand {
               seq 3 | strata produce --lake /tmp/lake t && strata consume --lake /tmp/lake t
             """,
         version: strataVersion,
-        subcommands: [Demo.self, Produce.self, Consume.self, Offload.self, Recover.self, Export.self, Topics.self,
+        subcommands: [Demo.self, Produce.self, Consume.self, Offload.self, Recover.self, Repair.self, Export.self, Topics.self,
                       DeleteRecords.self, Inspect.self, Bench.self]
     )
 

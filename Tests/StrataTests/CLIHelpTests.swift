@@ -45,7 +45,7 @@ enum CLIRun {
 @Suite(.enabled(if: CLIRun.exists, "needs the strata binary (STRATA_BIN or .build/debug/strata)"))
 struct CLIHelpTests {
     static let commands: [[String]] = [
-        [], ["demo"], ["produce"], ["consume"], ["offload"], ["recover"], ["export"], ["bench"],
+        [], ["demo"], ["produce"], ["consume"], ["offload"], ["recover"], ["repair"], ["export"], ["bench"],
         ["topics"], ["topics", "create"], ["topics", "describe"], ["topics", "alter-config"], ["topics", "delete"],
         ["delete-records"],
         ["inspect"], ["inspect", "dump"], ["inspect", "topics"], ["inspect", "segments"], ["inspect", "manifest"],

@@ -218,7 +218,11 @@ enum ReadOnlyFixture {
             #expect(damage.kind == .corrupt)
             #expect(damage.position == second)
             #expect(damage.what.contains("valid batches follow"))
-            #expect(try await Self.consume(view).map(\.offset) == Array(0..<5))
+            // The records before the damage, then the typed error at it (as through a writer's lake).
+            var cursor = try await Cursor(topic: view, start: .earliest)
+            #expect(try await cursor.next().map(\.offset) == Array(0..<5))
+            let error = await strataError { _ = try await cursor.next() }
+            #expect(error?.code == .corrupt && error?.position == second && error?.file == path)
             await lake.close()
             #expect(ReadOnlyFixture.snapshot(dir) == before)
         }

@@ -14,7 +14,12 @@ extension ColdTier {
             throw StrataError(.corrupt, "no cold object holds offset \(offset)", topic: topic,
                               file: layout.manifestKey(topic: topic, version: manifest.version))
         }
-        let index = try await footer(of: segment, topic: topic)
+        let index: ColdObjectIndex
+        do throws(StrataError) { index = try await footer(of: segment, topic: topic) } catch where error.code == .corrupt {
+            // The whole frames before the damage still read: those records now, the error next.
+            if let salvaged = await salvage(topic: topic, segment: segment, from: offset, end: end) { return salvaged }
+            throw error
+        }
         guard let number = index.frameIndex(forOffset: offset) else {
             throw StrataError(.corrupt, "footer has no frame for offset \(offset)", topic: topic, file: segment.key)
         }
@@ -22,12 +27,17 @@ extension ColdTier {
             prefetch(Array((number + 1)...(number + Self.readAheadFrames)), of: index, key: segment.key, topic: topic)
         }
         let raw = try await frame(number, of: index, key: segment.key, topic: topic)
-        let batches = try decodeBatches(raw, frame: index.frames[number], key: segment.key, topic: topic)
+        let (batches, damage) = decodeBatchPrefix(raw, frame: index.frames[number], key: segment.key, topic: topic)
         var records: [Record] = []
         for batch in batches where batch.header.lastOffset >= offset && batch.header.baseOffset < end {
             for record in batch.records where record.offset >= offset && record.offset < end { records.append(record) }
         }
-        let next = min(end, index.frames[number].lastOffset + 1)
+        var next = min(end, index.frames[number].lastOffset + 1)
+        if let damage {
+            // The valid records before the damaged batch, then (next read) the typed error.
+            guard let last = records.last else { throw damage }
+            next = last.offset + 1
+        }
         guard records.first?.offset == offset || offset >= end else {
             throw StrataError(.corrupt, "frame \(number) does not hold offset \(offset)", topic: topic, file: segment.key,
                               position: index.frames[number].objectOffset)
@@ -37,25 +47,30 @@ extension ColdTier {
 
     /// Every batch of a decoded frame (frame 0 starts with the segment header).
     func decodeBatches(_ raw: [UInt8], frame: ColdFrame, key: String, topic: String) throws(StrataError) -> [RecordBatch] {
-        let start = frame.rawOffset == 0 ? SegmentHeader.size : 0
-        let result = withBytesResult(raw) { (buffer) throws(FormatError) -> [RecordBatch] in
-            var batches: [RecordBatch] = []
-            var at = start
+        let (batches, damage) = decodeBatchPrefix(raw, frame: frame, key: key, topic: topic)
+        if let damage { throw damage }
+        return batches
+    }
+
+    /// The batches of a decoded frame up to the first that fails to decode, and that failure
+    /// (naming object, frame and raw position).
+    func decodeBatchPrefix(
+        _ raw: [UInt8], frame: ColdFrame, key: String, topic: String
+    ) -> (batches: [RecordBatch], damage: StrataError?) {
+        var batches: [RecordBatch] = []
+        let result = withBytesResult(raw) { (buffer) throws(FormatError) in
+            var at = frame.rawOffset == 0 ? SegmentHeader.size : 0
             while at < buffer.count {
                 let batch = try BatchCodec.decode(buffer, at: at, basePosition: frame.rawOffset)
                 batches.append(batch)
                 at += batch.header.batchLength
             }
-            return batches
         }
-        switch result {
-        case .success(let batches): return batches
-        case .failure(let error):
-            var wrapped = StrataError(error, topic: topic, file: key)
-            wrapped.message = "frame \(frame.frameNumber) (raw position \(error.position)): " + wrapped.message
-            wrapped.position = frame.objectOffset
-            throw wrapped
-        }
+        guard case .failure(let error) = result else { return (batches, nil) }
+        var wrapped = StrataError(error, topic: topic, file: key)
+        wrapped.message = "frame \(frame.frameNumber) (raw position \(error.position)): " + wrapped.message
+        wrapped.position = frame.objectOffset
+        return (batches, wrapped)
     }
 
     /// The first offset with timestamp ≥ `timestamp` in the cold tier, or nil when every cold

@@ -15,6 +15,9 @@ struct OffloadState: Sendable {
     /// The local segments the manifest already covers were checked against it (see
     /// `verifyOwnership`).
     var ownershipChecked = false
+    /// Set when the next segment to offload is corrupt: offload of this topic waits for
+    /// `strata repair`; other topics go on.
+    var blocked: StrataError?
 }
 
 /// Result of one offload pass.
@@ -23,6 +26,9 @@ public struct OffloadReport: Sendable, Equatable {
     public var rawBytes: Int64 = 0
     public var objectBytes: Int64 = 0
     public var segmentsEvicted = 0
+    /// Topics whose offload stopped at a corrupt segment (one line each: topic, file, position,
+    /// what to do). Other topics and the segments before the damage were still offloaded.
+    public var blocked: [String] = []
 }
 
 /// The offloader (DESIGN §1, §4 invariants 4 and 5): sealed segments, in offset order, are
@@ -37,6 +43,8 @@ extension Topic {
     /// - Parameter lagMs: only segments sealed at least this long ago.
     /// - Parameter wait: when another pass is running, wait for it and then run (an explicit
     ///   offload); otherwise return an empty report at once (the background loop).
+    /// A corrupt segment stops this topic's pass at it (`OffloadReport.blocked`, `offloadBlocked`)
+    /// instead of failing it: the segments before it are offloaded, `repairQuarantine` unblocks it.
     /// - Throws: `fenced` when another writer owns the topic's manifest; `io` after retries.
     @discardableResult
     public func offloadSealed(lagMs: Int64 = 0, wait: Bool = false) async throws(StrataError) -> OffloadReport {
@@ -51,7 +59,9 @@ extension Topic {
                 let known = try await cold.latestManifest(name)?.nextOffset
                 offload.withLock { $0.committedOffset = known }
             }
-            return OffloadReport()
+            var report = OffloadReport()
+            if let corruption { report.blocked.append("\(corruption)") }
+            return report
         }
         var report = OffloadReport()
         try await cold.ensureLakeDescriptor()
@@ -70,10 +80,22 @@ extension Topic {
         defer { prefetched?.task.cancel() }
         while let segment = try nextToOffload(after: manifest, lagMs: lagMs) {
             let encoded: ([UInt8], EncodedColdObject)
-            if let ready = prefetched, ready.baseOffset == segment.baseOffset {
-                encoded = try await ready.task.value.get()
-            } else {
-                encoded = try await encodeOffPool(segment)
+            do throws(StrataError) {
+                if let damage = segment.corruption { throw damage.error(topic: name, path: segment.path) }
+                if let ready = prefetched, ready.baseOffset == segment.baseOffset {
+                    encoded = try await ready.task.value.get()
+                } else {
+                    encoded = try await encodeOffPool(segment)
+                }
+            } catch where error.code == .corrupt {
+                // Offsets must reach the cold tier in order: stop this topic here, visibly.
+                let first = offload.withLock { s in
+                    defer { s.blocked = error }
+                    return s.blocked == nil
+                }
+                if first { log("offload blocked topic=\(name): \(error)") }  // once, not every background pass
+                report.blocked.append("\(error)")
+                break
             }
             prefetched = nil
             if lagMs == 0, let following = sealedSegment(startingAt: segment.nextOffset) {
@@ -86,8 +108,12 @@ extension Topic {
             report.objectBytes += objectBytes
         }
         offload.withLock { $0.committedOffset = manifest?.nextOffset }
+        if report.blocked.isEmpty, let corruption { report.blocked.append("\(corruption)") }
         return report
     }
+
+    /// Why offload of this topic stopped at a corrupt segment, until a repair (nil: it did not).
+    public var offloadBlocked: StrataError? { offload.withLock { $0.blocked } }
 
     func beginOffload() throws(StrataError) -> Bool {
         try offload.withLock { (s) throws(StrataError) -> Bool in
@@ -138,9 +164,13 @@ extension Topic {
     /// The oldest sealed local segment the manifest does not cover yet.
     private func nextToOffload(after manifest: Manifest?, lagMs: Int64) throws(StrataError) -> LocalSegment? {
         let (segments, now) = (state.withLock { $0.segments }, clock.nowMs())
-        for (i, segment) in segments.enumerated() where segment.sealed && !segment.isEmpty {
+        // A damaged segment counts even with no valid batch: skipping it would look like a gap.
+        for (i, segment) in segments.enumerated()
+        where segment.sealed && (!segment.isEmpty || segment.corruption != nil) {
             let committedEnd = manifest?.nextOffset ?? segment.baseOffset
-            if segment.nextOffset <= committedEnd { continue }
+            // A damaged segment's true end is unknown: it is covered only when it starts below.
+            let coveredEnd = segment.corruption == nil ? segment.nextOffset : segment.baseOffset + 1
+            if coveredEnd <= committedEnd { continue }
             guard segment.baseOffset == committedEnd else {
                 let error = StrataError(.fenced, "the cold log ends at offset \(committedEnd) but the local segment starts at \(segment.baseOffset): another writer owns this topic",
                                         topic: name, file: segment.path)

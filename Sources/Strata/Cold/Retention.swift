@@ -37,7 +37,8 @@ extension Topic {
                 guard !s.closed, s.segments.count > 1 else { return nil }
                 let first = s.segments[0]
                 let sealedBytes = s.segments.dropLast().reduce(Int64(0)) { $0 + Int64($1.segmentBytes) }
-                guard first.sealed, first.nextOffset <= committed,
+                // A damaged segment's bytes past its valid prefix are in no tier: never delete it.
+                guard first.sealed, first.corruption == nil, first.nextOffset <= committed,
                       shouldDelete(first, s.segments[1].createdMs, sealedBytes) else { return nil }
                 s.segments.removeFirst()
                 return first

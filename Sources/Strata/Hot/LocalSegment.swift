@@ -9,6 +9,9 @@ struct LocalSegment: Sendable {
     var createdMs: Int64
     var index: SparseIndex
     var sealed: Bool
+    /// Corruption found when the segment was opened: the index covers the valid prefix only and
+    /// the bytes from `corruption.position` on are kept untouched until `strata repair`.
+    var corruption: SegmentCorruption? = nil
 
     var segmentBytes: Int { index.segmentBytes }
     var nextOffset: Int64 { index.nextOffset }
@@ -66,19 +69,25 @@ enum SegmentLoader {
             log("rebuilding missing index topic=\(topic) file=\(indexPath)")
         }
         let (header, scan) = try scanFile(path: path, topic: topic)
+        var corruption: SegmentCorruption? = nil
         if let stop = scan.stopError {
             // A sealed segment was fsynced before its successor existed: damage here is
-            // corruption, not a torn write. Keep the bytes; reads past the valid prefix fail.
-            log("corrupt sealed segment topic=\(topic) file=\(path) position=\(stop.position): \(stop)")
+            // corruption, not a torn write, whatever follows it. Keep the bytes; reads past the
+            // valid prefix fail until `strata repair` moves them aside.
+            let found = SegmentCorruption(scan: scan, stop: stop, fileBytes: fileBytes)
+            log("corrupt sealed segment topic=\(topic) file=\(path) position=\(stop.position): \(found.summary)")
+            corruption = found
         }
         let index = SparseIndex.build(from: scan, baseOffset: baseOffset, intervalBytes: intervalBytes)
         if scan.stopError == nil { try FileIO.writeAtomically(indexPath, index.encode()) }
         return LocalSegment(baseOffset: baseOffset, path: path, indexPath: indexPath, createdMs: header.createdMs,
-                            index: index, sealed: true)
+                            index: index, sealed: true, corruption: corruption)
     }
 
-    /// Opens the active (last) segment after a possible crash: every batch is checked and a
-    /// torn or corrupt tail is cut at the last valid batch (DESIGN §4 invariant 3).
+    /// Opens the active (last) segment after a possible crash: every batch is checked. A torn
+    /// tail (bytes after the last valid batch holding no valid batch) is moved into the topic's
+    /// quarantine directory and cut (DESIGN §4 invariant 3); corruption followed by valid
+    /// batches is kept as it is and recorded in `damage`, so the topic refuses appends.
     static func openActive(
         topic: String, baseOffset: Int64, paths: LakePaths, intervalBytes: Int, nowMs: Int64, log: (String) -> Void
     ) throws(StrataError) -> LocalSegment {
@@ -91,17 +100,24 @@ enum SegmentLoader {
             return try create(topic: topic, baseOffset: baseOffset, paths: paths, intervalBytes: intervalBytes, nowMs: nowMs)
         }
         let (header, scan) = try scanFile(path: path, topic: topic)
+        var corruption: SegmentCorruption? = nil
         if let stop = scan.stopError {
-            log("truncating torn tail topic=\(topic) file=\(path) position=\(scan.validEnd) bytes=\(fileBytes - scan.validEnd): \(stop)")
-            let fd = try FileIO.open(path, flags: O_RDWR)
-            defer { FileIO.close(fd) }
-            try FileIO.ftruncate(fd, scan.validEnd, path: path)
-            try FileIO.fdatasync(fd, path: path)
+            if scan.tail.isCorrupt {
+                let found = SegmentCorruption(scan: scan, stop: stop, fileBytes: fileBytes)
+                log("corrupt active segment, nothing cut topic=\(topic) file=\(path) position=\(scan.validEnd): "
+                        + found.summary)
+                corruption = found
+            } else {
+                let kept = try Quarantine.moveTail(of: path, from: scan.validEnd, fileBytes: fileBytes,
+                                                   directory: paths.quarantineDirectory(topic), kind: "torn")
+                log("truncating torn tail topic=\(topic) file=\(path) position=\(scan.validEnd) "
+                        + "bytes=\(fileBytes - scan.validEnd) kept=\(kept): \(stop)")
+            }
         }
         try FileIO.remove(indexPath)  // an active segment's index lives in memory only
         let index = SparseIndex.build(from: scan, baseOffset: baseOffset, intervalBytes: intervalBytes)
         return LocalSegment(baseOffset: baseOffset, path: path, indexPath: indexPath, createdMs: header.createdMs,
-                            index: index, sealed: false)
+                            index: index, sealed: false, corruption: corruption)
     }
 
     /// Creates a new empty segment file (header written and fsynced, directory fsynced).
@@ -130,7 +146,13 @@ enum SegmentLoader {
     }
 
     static func scanFile(path: String, topic: String) throws(StrataError) -> (SegmentHeader, SegmentScan) {
-        let bytes = try FileIO.readWholeFile(path)
+        try scanFile(try FileIO.readWholeFile(path), path: path, topic: topic)
+    }
+
+    /// Scans a segment image read from `path` (for errors naming it).
+    static func scanFile(
+        _ bytes: [UInt8], path: String, topic: String
+    ) throws(StrataError) -> (SegmentHeader, SegmentScan) {
         switch withBytesResult(bytes, { raw throws(FormatError) in try SegmentScanner.scanFile(raw) }) {
         case .success(let result): return result
         case .failure(let error): throw StrataError(error, topic: topic, file: path)
@@ -143,4 +165,45 @@ func withBytesResult<T>(
     _ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) throws(FormatError) -> T
 ) -> Result<T, FormatError> {
     do throws(FormatError) { return .success(try withBytes(bytes, body)) } catch { return .failure(error) }
+}
+
+/// Damage found when a segment was opened that recovery must not cut: corruption followed by
+/// valid batches (or anything wrong in a sealed segment). The bytes stay on disk as they are;
+/// reads stop at `position`, appends are refused, and `strata repair --quarantine` moves them
+/// aside (formats/segment.md).
+struct SegmentCorruption: Sendable, Equatable {
+    /// Byte position of the first damaged batch: the end of the valid prefix.
+    var position: Int
+    /// The offset the damaged batch should start at (one past the last readable record).
+    var offset: Int64
+    /// The segment's size when the damage was found.
+    var fileBytes: Int
+    /// Torn tail or corruption, and where the valid batches after it start.
+    var tail: SegmentTail
+    /// Why the batch at `position` failed.
+    var reason: String
+
+    init(scan: SegmentScan, stop: FormatError, fileBytes: Int) {
+        position = scan.validEnd
+        offset = scan.nextOffset
+        self.fileBytes = fileBytes
+        tail = scan.tail
+        reason = "\(stop.field): \(stop.message)"
+    }
+
+    /// One line for logs and errors: what is damaged and what follows it.
+    var summary: String {
+        var text = "batch for offset \(offset) at byte \(position) is damaged (\(reason))"
+        if case .corrupt(_, let resumePosition, let resumeOffset, let lastOffset) = tail {
+            text += "; valid batches with offsets \(resumeOffset)...\(lastOffset) follow at byte \(resumePosition)"
+        }
+        return text + "; \(fileBytes - position) bytes kept"
+    }
+
+    /// The error reads at `offset` and appends to the topic throw.
+    func error(topic: String, path: String) -> StrataError {
+        StrataError(.corrupt, "segment is corrupt: \(summary). Records before offset \(offset) stay readable; "
+                        + "`strata repair --lake DIR \(topic) --quarantine` moves the damaged bytes aside",
+                    topic: topic, file: path, position: position)
+    }
 }

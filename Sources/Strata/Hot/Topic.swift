@@ -139,6 +139,14 @@ public final class Topic: Sendable {
     /// Number of fdatasync calls made for appends (group commit makes it far below the appends).
     public var fsyncCount: Int { state.withLock { $0.fsyncCount } }
 
+    /// Corruption found when the topic was opened that recovery did not cut (the first damaged
+    /// local segment): appends are refused and reads stop there until `repairQuarantine`.
+    public var corruption: StrataError? {
+        state.withLock { s in
+            s.segments.first { $0.corruption != nil }.flatMap { segment in segment.corruption?.error(topic: name, path: segment.path) }
+        }
+    }
+
     func visibleEnd(_ s: TopicState) -> Int64 {
         config.durability == .sync ? s.durableOffset : s.writtenOffset
     }
@@ -189,9 +197,14 @@ public final class Topic: Sendable {
         }
     }
 
-    private func checkWritable(_ s: TopicState) throws(StrataError) {
+    private func checkWritable(_ s: TopicState, appending: Bool = true) throws(StrataError) {
         try refuseIfReadOnly("append or roll")
         if s.closed { throw StrataError(.closed, "topic is closed", topic: name) }
+        if appending, let damaged = s.segments.first(where: { $0.corruption != nil }), let damage = damaged.corruption {
+            var error = damage.error(topic: name, path: damaged.path)
+            error.message = "appends are refused: " + error.message
+            throw error
+        }
         if let failure = s.failure {
             throw StrataError(.closed, "topic stopped after an I/O failure; reopen the lake to recover", topic: name,
                               cause: failure.description)
@@ -253,8 +266,9 @@ public final class Topic: Sendable {
     @discardableResult
     public func sealActiveSegment() throws -> Bool {
         try state.withLock { (s) throws(StrataError) -> Bool in
-            try checkWritable(s)
-            guard !s.active.isEmpty else { return false }
+            // A damaged active segment stays active: sealing it would hand corruption to offload.
+            try checkWritable(s, appending: false)
+            guard !s.active.isEmpty, s.active.corruption == nil else { return false }
             try roll(&s, nowMs: clock.nowMs())
             return true
         }
@@ -263,7 +277,7 @@ public final class Topic: Sendable {
     /// Rolls the active segment when it is older than `segmentMs`, even without appends.
     func rollIfAged() {
         state.withLock { s in
-            guard s.failure == nil, !s.closed else { return }
+            guard s.failure == nil, !s.closed, s.active.corruption == nil else { return }
             try? rollIfNeeded(&s, incomingBytes: 0, nowMs: clock.nowMs())
         }
     }

@@ -221,6 +221,7 @@ public final class Lake: Sendable {
             total.segmentsOffloaded += report.segmentsOffloaded
             total.rawBytes += report.rawBytes
             total.objectBytes += report.objectBytes
+            total.blocked += report.blocked
             total.segmentsEvicted += try await evict ? topic.evictCommitted() : topic.applyRetention()
         }
         return total

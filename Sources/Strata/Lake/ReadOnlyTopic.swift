@@ -167,11 +167,13 @@ struct ReadOnlySegmentLoader {
             SegmentScanner.scan(raw, from: 0, expectedOffset: old.nextOffset, basePosition: stoppedAt)
         }
         for batch in scan.batches { segment.index.add(batch.header, position: batch.position) }
-        record(scan.stopError.map { stop in
+        let found = scan.stopError.map { stop in
             tail.withUnsafeBytes { raw in
                 classify(raw, basePosition: stoppedAt, scan: scan, stop: stop, segment: segment, sealed: sealed)
             }
-        }, for: old.baseOffset)
+        }
+        record(found, for: old.baseOffset)
+        segment.corruption = Self.kept(found, scan: scan, fileBytes: fileBytes)
         return segment
     }
 
@@ -209,11 +211,13 @@ struct ReadOnlySegmentLoader {
             SegmentScanner.scan(raw, from: SegmentHeader.size, expectedOffset: header.baseOffset)
         }
         segment.index = SparseIndex.build(from: scan, baseOffset: base, intervalBytes: intervalBytes)
-        record(scan.stopError.map { stop in
+        let found = scan.stopError.map { stop in
             bytes.withUnsafeBytes { raw in
                 classify(raw, basePosition: 0, scan: scan, stop: stop, segment: segment, sealed: sealed)
             }
-        }, for: base)
+        }
+        record(found, for: base)
+        segment.corruption = Self.kept(found, scan: scan, fileBytes: bytes.count)
         return segment
     }
 
@@ -225,7 +229,7 @@ struct ReadOnlySegmentLoader {
     ) -> SegmentDamage {
         let start = scan.validEnd - basePosition
         let rest = raw.count - start
-        let followed = Self.validBatchFollows(raw, after: start)
+        let followed = scan.tail.isCorrupt
         let kind: SegmentDamage.Kind = sealed || followed ? .corrupt : .tornTail
         let what = kind == .tornTail
             ? "the last \(rest) bytes hold no whole valid batch (a torn tail, or a batch being written): \(stop)"
@@ -234,19 +238,11 @@ struct ReadOnlySegmentLoader {
                              bytes: rest, what: what)
     }
 
-    /// True when a whole batch whose CRC checks starts anywhere after `start`.
-    static func validBatchFollows(_ raw: UnsafeRawBufferPointer, after start: Int) -> Bool {
-        var at = start + 1
-        while at + BatchHeader.size <= raw.count {
-            // The magic is checked by hand first: `verify` throws (and formats a message) at
-            // almost every position.
-            if raw.loadUnaligned(fromByteOffset: at, as: UInt32.self) == BatchHeader.magic.littleEndian,
-               (try? BatchCodec.verify(raw, at: at)) != nil {
-                return true
-            }
-            at += 1
-        }
-        return false
+    /// Corruption (not a torn tail) is also kept on the segment, so reads stop at it with the
+    /// typed error, as a writer's open does (SegmentLoader).
+    private static func kept(_ damage: SegmentDamage?, scan: SegmentScan, fileBytes: Int) -> SegmentCorruption? {
+        guard let damage, damage.kind == .corrupt, let stop = scan.stopError else { return nil }
+        return SegmentCorruption(scan: scan, stop: stop, fileBytes: fileBytes)
     }
 
     private func record(_ damage: SegmentDamage?, for base: Int64) {

@@ -355,8 +355,10 @@ struct HotSegmentCheck {
             return (batchStart, header.baseOffset)
         }
         let rest = raw.count - batchStart
-        if stop.code == .truncated && isActive {
-            problem(batchStart, "the active segment ends in a partial batch (\(rest) bytes); opening the topic cuts it", .tornTail)
+        // Only a tail holding no later valid batch is torn; corruption followed by valid batches
+        // is never cut (formats/segment.md).
+        if isActive, case .torn = SegmentScanner.classifyTail(raw, at: batchStart, expectedOffset: expected) {
+            problem(batchStart, "the active segment ends in \(rest) bytes that hold no valid batch (a torn write); opening the topic moves them into quarantine/", .tornTail)
             return nil
         }
         guard let header, header.batchLength <= rest else {

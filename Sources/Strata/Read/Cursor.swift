@@ -40,7 +40,8 @@ public struct Cursor: Sendable {
     /// `waitMs` for an append (long poll) and returns an empty array on timeout. On a read-only
     /// topic the wait polls the disk for another process's appends (`Topic.refresh()`).
     public mutating func next(maxBytes: Int = Topic.readBytesDefault, waitMs: Int64 = 0) async throws(StrataError) -> [Record] {
-        if topic.highWatermark <= nextOffset {
+        // At a damaged end of the log the read below throws the typed error instead of "no data".
+        if topic.highWatermark <= nextOffset && !topic.endsAtDamage(nextOffset) {
             if topic.isReadOnly {
                 guard try await topic.pollDisk(for: nextOffset, timeoutMs: waitMs) else { return [] }
             } else {

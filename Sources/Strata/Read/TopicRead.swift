@@ -19,9 +19,15 @@ extension Topic {
         var next = offset
         var bytes = 0
         while next < end && bytes < maxBytes {
-            let segment = try locate(next, in: segments)
-            let batches = try readBatches(segment, from: segment.index.position(forOffset: next), upTo: segment.segmentBytes,
-                                          wantBytes: maxBytes - bytes, firstOffset: next)
+            let segment: LocalSegment
+            let batches: [PositionedBatch]
+            do throws(StrataError) {
+                segment = try locate(next, in: segments)
+                batches = try readBatches(segment, from: segment.index.position(forOffset: next),
+                                          upTo: segment.segmentBytes, wantBytes: maxBytes - bytes, firstOffset: next)
+            } catch where !records.isEmpty && error.code == .corrupt {
+                break  // what is valid up to the damage now; the next read, starting there, throws
+            }
             guard !batches.isEmpty else { break }
             for batch in batches {
                 // The segment can hold batches past the high watermark (written, not yet
@@ -36,6 +42,11 @@ extension Topic {
                 for record in batch.records where record.offset >= next && record.offset < end { records.append(record) }
                 next = min(end, max(next, batch.header.nextOffset))
             }
+        }
+        if records.isEmpty, next == end, let last = segments.last, let damage = last.corruption {
+            // The log's end is a damaged batch, not the end of the data: say so instead of
+            // answering "nothing more".
+            throw damage.error(topic: name, path: last.path)
         }
         return ReadResult(records: records, nextOffset: next, highWatermark: end)
     }
@@ -63,6 +74,11 @@ extension Topic {
         return end
     }
 
+    /// Whether `offset` is the end of the readable log because the batch there is damaged.
+    func endsAtDamage(_ offset: Int64) -> Bool {
+        state.withLock { s in s.active.corruption != nil && s.active.nextOffset == offset }
+    }
+
     private func batchEnd(_ batch: PositionedBatch, in segment: LocalSegment) -> Int {
         batch.position + batch.header.batchLength
     }
@@ -75,6 +91,7 @@ extension Topic {
             if segments[mid].baseOffset <= offset { lo = mid + 1 } else { hi = mid }
         }
         let segment = segments[max(0, lo - 1)]
+        if offset >= segment.nextOffset, let damage = segment.corruption { throw damage.error(topic: name, path: segment.path) }
         guard offset < segment.nextOffset || lo == segments.count else {
             throw StrataError(.corrupt, "offsets \(segment.nextOffset)..<\(segments[lo].baseOffset) are missing",
                               topic: name, file: segment.path, position: segment.segmentBytes)
@@ -137,18 +154,25 @@ extension Topic {
         var at = 0
         var taken = 0
         while at + BatchHeader.size <= raw.count && (taken < wantBytes || result.isEmpty) {
-            let header = try BatchCodec.parseHeader(raw, at: at, basePosition: basePosition)
-            guard at + header.batchLength <= raw.count else { break }
-            let belowOffset = firstOffset.map { header.lastOffset < $0 } ?? false
-            let belowTime = minTimestamp.map { header.maxTimestamp < $0 } ?? false
-            if belowOffset || belowTime {
-                _ = try BatchCodec.verify(raw, at: at, basePosition: basePosition)
-            } else {
-                let batch = try BatchCodec.decode(raw, at: at, basePosition: basePosition)
-                result.append(PositionedBatch(position: basePosition + at, header: header, records: batch.records))
-                taken += header.batchLength
+            do throws(FormatError) {
+                let header = try BatchCodec.parseHeader(raw, at: at, basePosition: basePosition)
+                guard at + header.batchLength <= raw.count else { break }
+                let belowOffset = firstOffset.map { header.lastOffset < $0 } ?? false
+                let belowTime = minTimestamp.map { header.maxTimestamp < $0 } ?? false
+                if belowOffset || belowTime {
+                    _ = try BatchCodec.verify(raw, at: at, basePosition: basePosition)
+                } else {
+                    let batch = try BatchCodec.decode(raw, at: at, basePosition: basePosition)
+                    result.append(PositionedBatch(position: basePosition + at, header: header, records: batch.records))
+                    taken += header.batchLength
+                }
+                at += header.batchLength
+            } catch {
+                // One damaged batch must not hide the valid ones before it: return those; the
+                // read that starts at the damaged batch throws.
+                if result.isEmpty { throw error }
+                break
             }
-            at += header.batchLength
         }
         return (result, at)
     }
