@@ -218,7 +218,8 @@ struct TopicsDelete: AsyncParsableCommand {
             The topic disappears at once (topic.json is renamed DELETING); then its cold manifests, \
             its cold objects and its local files are deleted, in that order. If this is interrupted \
             (a crash, an unreachable cold store), run it again to finish. Refused while another \
-            process has the lake open.
+            process has the lake open. Bytes that recovery or `strata repair` set aside in the topic's \
+            quarantine/ are kept: they move to <lake>/quarantine/<topic>.deleted-<ms>.
 
             Example:
               strata topics delete --lake /lake clicks
@@ -233,5 +234,6 @@ struct TopicsDelete: AsyncParsableCommand {
         let deletion = try await withLake(try lakeOption.open()) { lake in try await lake.deleteTopic(topic) }
         print("deleted topic \(topic): \(deletion.localFilesDeleted) local files, "
               + "\(deletion.coldObjectsDeleted) cold objects")
+        if let kept = deletion.quarantineKept { print("kept its quarantine at \(kept)") }
     }
 }

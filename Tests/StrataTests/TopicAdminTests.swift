@@ -171,6 +171,22 @@ import Testing
 
     // MARK: - delete
 
+    @Test func deleteTopicKeepsItsQuarantineOutsideTheTopic() async throws {
+        try await Self.withLake(store: MemoryBlobStore()) { lake, dir in
+            let topic = try await lake.createTopic(Self.name, config: Self.small())
+            try await topic.append(offsetRecords(from: 0, count: 10))
+            let quarantine = dir + "/topics/\(Self.name)/quarantine"
+            try FileManager.default.createDirectory(atPath: quarantine, withIntermediateDirectories: true)
+            let kept: [UInt8] = Array("damaged bytes an operator may want".utf8)
+            try Data(kept).write(to: URL(fileURLWithPath: quarantine + "/00000000000000000000.seg.torn-64"))
+            let deletion = try await lake.deleteTopic(Self.name)
+            let moved = try #require(deletion.quarantineKept)
+            #expect(moved.hasPrefix(dir + "/quarantine/\(Self.name).deleted-"))
+            #expect(FileManager.default.contents(atPath: moved + "/00000000000000000000.seg.torn-64") == Data(kept))
+            #expect(!FileManager.default.fileExists(atPath: dir + "/topics/" + Self.name))
+        }
+    }
+
     @Test func deleteTopicRemovesBothTiersAndTheNameCanBeCreatedAgain() async throws {
         let store = RecordingBlobStore(MemoryBlobStore())
         try await Self.withLake(store: store) { lake, dir in

@@ -86,6 +86,9 @@ public struct TopicDescription: Sendable {
 public struct TopicDeletion: Sendable, Equatable {
     public var localFilesDeleted = 0
     public var coldObjectsDeleted = 0
+    /// Where the topic's quarantine (bytes recovery or `repair` set aside) was moved, if it had
+    /// one: a delete keeps it, outside the topic directory.
+    public var quarantineKept: String? = nil
 }
 
 /// Topic administration, as a Kafka or Redpanda operator expects it: create, describe, alter
@@ -211,6 +214,7 @@ extension Lake {
         }
         var deletion = TopicDeletion()
         deletion.coldObjectsDeleted = try await deleteColdTopic(name)
+        deletion.quarantineKept = try keepQuarantine(name)
         deletion.localFilesDeleted = try deleteLocalTopic(name)
         return deletion
     }
@@ -272,6 +276,25 @@ extension Lake {
             }
         }
         return listed.count
+    }
+
+    /// Moves the topic's quarantine out of its directory (it holds the only copy of damaged bytes
+    /// an operator may still want), into `<lake>/quarantine/`; returns where it went.
+    private func keepQuarantine(_ name: String) throws(StrataError) -> String? {
+        let quarantine = paths.quarantineDirectory(name)
+        guard FileIO.exists(quarantine) else { return nil }
+        var target = paths.deletedTopicQuarantine(name, nowMs: options.clock.nowMs())
+        var n = 0
+        while FileIO.exists(target) {
+            n += 1
+            target = paths.deletedTopicQuarantine(name, nowMs: options.clock.nowMs()) + ".\(n)"
+        }
+        try FileIO.makeDirectories(paths.root + "/quarantine")
+        guard rename(quarantine, target) == 0 else { throw FileIO.ioError("rename", quarantine) }
+        try FileIO.fsyncDirectory(paths.root + "/quarantine")
+        try FileIO.fsyncDirectory(paths.topicDirectory(name))
+        options.log("topic \(name) deleted; its quarantine is kept at \(target)")
+        return target
     }
 
     /// Every file of the topic directory, the `DELETING` marker last, then the directory.

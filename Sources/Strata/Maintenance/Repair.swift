@@ -8,6 +8,11 @@ import Glibc
 ///     <lake>/topics/<topic>/quarantine/<base>.seg, <base>.idx         whole later segments moved by `repair`
 extension LakePaths {
     func quarantineDirectory(_ topic: String) -> String { topicDirectory(topic) + "/quarantine" }
+    /// Where a deleted topic's quarantine is kept: deleting a topic never deletes what recovery or
+    /// `repair` set aside (`<lake>/quarantine/<topic>.deleted-<ms>`).
+    func deletedTopicQuarantine(_ topic: String, nowMs: Int64) -> String {
+        root + "/quarantine/" + topic + ".deleted-\(nowMs)"
+    }
 }
 
 /// Moving bytes into a quarantine directory: written and fsynced there before the source shrinks,
