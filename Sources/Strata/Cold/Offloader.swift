@@ -238,7 +238,11 @@ extension Topic {
         if next.segments.count > cold.manifestSegmentsMax {
             // Spill down to half the bound, so the next spill is many commits away.
             let spill = Array(next.segments.prefix(next.segments.count - cold.manifestSegmentsMax / 2))
-            let archive = ArchiveManifest(topic: name, segments: spill, createdMs: clock.nowMs())
+            // Stamped with the time of the manifest it extends, not the clock: a pass repeated
+            // after a failed commit then writes the very same bytes and `putImmutable` accepts
+            // the archive it finds instead of taking it for another writer's.
+            let stampMs = manifest?.createdMs ?? next.createdMs
+            let archive = ArchiveManifest(topic: name, segments: spill, createdMs: stampMs)
             let bytes: [UInt8]
             do throws(FormatError) { bytes = try archive.encode() } catch {
                 throw StrataError(.invalidArgument, "invalid archive manifest: \(error)", topic: name)
