@@ -21,10 +21,10 @@ struct Offload: AsyncParsableCommand {
         let lake = try lakeOption.open(background: false)
         let report: OffloadReport
         do { report = try await lake.offload(topic: topic, seal: true, evict: evict) } catch {
-            await lake.close()
+            await lake.close(after: error)
             throw error
         }
-        await lake.close()
+        try await lake.close()
         if json {
             print(jsonLine(["segmentsOffloaded": report.segmentsOffloaded, "rawBytes": report.rawBytes,
                             "objectBytes": report.objectBytes, "segmentsEvicted": report.segmentsEvicted, "cold": lake.coldURL]))

@@ -48,10 +48,10 @@ struct Produce: AsyncParsableCommand {
                 count += records.count
             }
         } catch {
-            await lake.close()
+            await lake.close(after: error)
             throw error
         }
-        await lake.close()
+        try await lake.close()
         let summary: [String: Any] = ["topic": topic, "records": count, "firstOffset": first.map { $0 as Any } ?? NSNull(),
                                       "lastOffset": first == nil ? NSNull() : last]
         print(jsonLine(summary))

@@ -24,10 +24,10 @@ struct Recover: AsyncParsableCommand {
         let handle = try Lake.open(lake, cold: cold, options: options)
         let recovered: [RecoveredTopic]
         do { recovered = try await handle.recover(topics: topics.isEmpty ? nil : topics) } catch {
-            await handle.close()
+            await handle.close(after: error)
             throw error
         }
-        await handle.close()
+        try await handle.close()
         for r in recovered {
             if json {
                 print(jsonLine(["topic": r.topic, "logStartOffset": r.logStartOffset, "nextOffset": r.nextOffset, "segments": r.segments]))

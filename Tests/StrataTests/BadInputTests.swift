@@ -36,7 +36,7 @@ import Testing
             // The topic still works and offsets stay dense.
             #expect(try await topic.append(offsetRecords(from: 5, count: 1)) == AppendResult(firstOffset: 5, lastOffset: 5))
             #expect(try readAll(topic).map { string($0.value) } == (0..<6).map { "v\($0)" })
-            await lake.close()
+            try await lake.close()
         }
     }
 
@@ -52,7 +52,7 @@ import Testing
             #expect(strataError { _ = try lake.topic(name) }?.code == .invalidArgument)
             #expect(fileTree(dir) == before)
             #expect(try lake.topicNames().isEmpty)
-            await lake.close()
+            try await lake.close()
         }
     }
 
@@ -65,7 +65,7 @@ import Testing
             }
             #expect(try lake.topicNames() == ["...", ".a", "A-b_c.9", "a", longest].sorted())
             #expect(strataError { _ = try lake.topic("missing") }?.code == .notFound)
-            await lake.close()
+            try await lake.close()
         }
     }
 
@@ -90,7 +90,7 @@ import Testing
             var cursor = try await Cursor(topic: topic, start: .latest)
             #expect(try await cursor.next(waitMs: 20).isEmpty)
             #expect(cursor.nextOffset == 10)
-            await lake.close()
+            try await lake.close()
         }
     }
 }

@@ -62,7 +62,7 @@ import Testing
             }
             #expect(topic.highWatermark == Int64(total))
             #expect(topic.segments().count > 1)
-            await lake.close()
+            try await lake.close()
         }
     }
 
@@ -78,7 +78,7 @@ import Testing
             try await topic.append(offsetRecords(from: 0, count: 2))
             let records = try await woken
             #expect(records.map { string($0.value) } == ["v0", "v1"])
-            await lake.close()
+            try await lake.close()
         }
     }
 }

@@ -51,7 +51,7 @@ import Testing
             #expect(topic.fsyncCount <= total - tasks + 1, "group commit: \(topic.fsyncCount) fsyncs for \(total) appends")
             let byOffset = Dictionary(uniqueKeysWithValues: acknowledged)
             for record in try readAll(topic) { #expect(string(record.value) == byOffset[record.offset]) }
-            await lake.close()
+            try await lake.close()
         }
     }
 
@@ -76,7 +76,7 @@ import Testing
 
             try await topic.append(offsetRecords(from: 3, count: 2))
             #expect(topic.state.withLock { $0.durableOffset } == 3)
-            await lake.close()
+            try await lake.close()
             // close() flushed.
             #expect(topic.state.withLock { $0.durableOffset } == 5)
             #expect(topic.fsyncCount == fsyncsBefore + 2)
@@ -85,7 +85,7 @@ import Testing
 
             let reopened = try Lake.open(dir, options: lakeOptions(clock: clock))
             #expect(try readAll(reopened.topic("async")).map { string($0.value) } == (0..<5).map { "v\($0)" })
-            await reopened.close()
+            try await reopened.close()
         }
     }
 
@@ -111,7 +111,7 @@ import Testing
                 try await Task.sleep(nanoseconds: 20_000_000)
             }
             #expect(topic.state.withLock { $0.durableOffset } == 4)
-            await lake.close()
+            try await lake.close()
         }
     }
 }

@@ -1,19 +1,25 @@
 import Dispatch
 
+/// The group-commit test hook (`LakeOptions.beforeGroupFsync`).
+typealias GroupFsyncHook = @Sendable (Topic) throws(StrataError) -> Void
+/// How a `sync` appender waiting for durability is resumed.
+typealias SyncContinuation = CheckedContinuation<Result<Void, StrataError>, Never>
+
 /// Group commit (DESIGN §4 invariant 2): appenders in `sync` mode wait for a durable offset;
 /// one leader at a time runs fdatasync off the Swift thread pool and releases every waiter its
 /// fsync covered, then goes again for those that arrived meanwhile.
 extension Topic {
     /// Returns once every record below `target` is fdatasync'ed.
-    func waitDurable(_ target: Int64) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+    /// - Throws: the fsync failure that stopped the topic (`io`).
+    func waitDurable(_ target: Int64) async throws(StrataError) {
+        let outcome = await withCheckedContinuation { (continuation: SyncContinuation) in
             let startLeader: Bool = state.withLock { s in
                 if s.durableOffset >= target {
-                    continuation.resume()
+                    continuation.resume(returning: .success(()))
                     return false
                 }
                 if let failure = s.failure {
-                    continuation.resume(throwing: failure)
+                    continuation.resume(returning: .failure(failure))
                     return false
                 }
                 s.syncWaiters.append(SyncWaiter(target: target, continuation: continuation))
@@ -24,6 +30,7 @@ extension Topic {
             // fdatasync blocks: run it on a Dispatch thread, never on the cooperative pool.
             if startLeader { DispatchQueue.global().async { self.runSyncLoop() } }
         }
+        try outcome.get()
     }
 
     /// True when an `async` topic has unflushed records older than its flush interval.
@@ -38,25 +45,29 @@ extension Topic {
     }
 
     /// Makes everything written so far durable (the async-mode flush, and close).
-    public func flush() async throws {
+    /// - Throws: `io` when the fdatasync fails (the topic then refuses appends until the lake
+    ///   is reopened and recovered).
+    public func flush() async throws(StrataError) {
         let target = state.withLock { $0.writtenOffset }
         try await waitDurable(target)
     }
 
     private func runSyncLoop() {
         while true {
-            beforeGroupFsync?(self)
             let (path, target) = state.withLock { s in (s.active.path, s.writtenOffset) }
             var failure: StrataError? = nil
             do throws(StrataError) {
+                try beforeGroupFsync?(self)
                 try files.withFile(path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: path) }
             } catch {
                 // A file whose fsync failed has unknown contents (fsyncgate): stop the topic.
                 failure = error
             }
             let (ready, failed, done) = settle(target: target, failure: failure)
-            for waiter in ready { waiter.continuation.resume() }
-            for waiter in failed { waiter.continuation.resume(throwing: failure ?? StrataError(.io, "fsync failed")) }
+            for waiter in ready { waiter.continuation.resume(returning: .success(())) }
+            for waiter in failed {
+                waiter.continuation.resume(returning: .failure(failure ?? StrataError(.io, "fsync failed", topic: name)))
+            }
             if done { return }
         }
     }
@@ -135,11 +146,13 @@ extension Topic {
 
     /// Refuses further appends, then flushes what was written; wakes every waiting reader.
     /// Closing first means no append can slip in after the final flush.
-    func close() async {
+    /// - Throws: `io` when the final fdatasync fails: records written since the last flush may
+    ///   not be on disk, and the caller must hear it.
+    func close() async throws(StrataError) {
         state.withLock { s in
             s.closed = true
             wakeReaders(&s)
         }
-        try? await flush()
+        try await flush()
     }
 }

@@ -44,12 +44,12 @@ public final class Topic: Sendable {
     let log: @Sendable (String) -> Void
     let state: Mutex<TopicState>
     let cold: ColdTier
-    let beforeGroupFsync: (@Sendable (Topic) -> Void)?
+    let beforeGroupFsync: GroupFsyncHook?
     let offload = Mutex(OffloadState())
 
     struct SyncWaiter {
         var target: Int64
-        var continuation: CheckedContinuation<Void, any Error>
+        var continuation: SyncContinuation
     }
 
     struct ReadWaiter {
@@ -80,7 +80,7 @@ public final class Topic: Sendable {
 
     init(name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
          log: @escaping @Sendable (String) -> Void, segments: [LocalSegment], cold: ColdTier,
-         beforeGroupFsync: (@Sendable (Topic) -> Void)? = nil) {
+         beforeGroupFsync: GroupFsyncHook? = nil) {
         self.name = name
         self.beforeGroupFsync = beforeGroupFsync
         self.cold = cold
@@ -96,7 +96,7 @@ public final class Topic: Sendable {
     /// Opens a topic directory, recovering its active segment (DESIGN §4 invariant 3).
     static func open(name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
                      log: @escaping @Sendable (String) -> Void, cold: ColdTier, startOffset: Int64 = 0,
-                     beforeGroupFsync: (@Sendable (Topic) -> Void)? = nil) throws(StrataError) -> Topic {
+                     beforeGroupFsync: GroupFsyncHook? = nil) throws(StrataError) -> Topic {
         let directory = paths.topicDirectory(name)
         let names = try FileIO.listDirectory(directory)
         for leftover in names where leftover.hasSuffix(".tmp") { try FileIO.remove(directory + "/" + leftover) }

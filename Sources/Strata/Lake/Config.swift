@@ -97,8 +97,9 @@ public struct LakeOptions: Sendable {
     public var coldStore: (any BlobStore)? = nil
 
     /// Test hook: runs on the group-commit leader before each fdatasync. Tests use it to hold
-    /// the first fsync until concurrent appenders have written, so batching is deterministic.
-    public var beforeGroupFsync: (@Sendable (Topic) -> Void)? = nil
+    /// the first fsync until concurrent appenders have written, so batching is deterministic;
+    /// an error it throws is taken as that fdatasync's failure (tests inject a failed fsync).
+    public var beforeGroupFsync: (@Sendable (Topic) throws(StrataError) -> Void)? = nil
 
     /// Where the engine reports what it did on its own (recovery truncations, index rebuilds).
     public var log: @Sendable (String) -> Void = { message in

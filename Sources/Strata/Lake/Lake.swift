@@ -129,8 +129,11 @@ public final class Lake: Sendable {
     }
 
     /// Flushes every topic, stops background work and releases the lock. The lake cannot be
-    /// used afterwards.
-    public func close() async {
+    /// used afterwards, also when this throws: every topic is closed and the lock released
+    /// whatever fails.
+    /// - Throws: `io` naming the first topic whose final flush (fdatasync) failed: records
+    ///   written to it since its last flush may not be durable.
+    public func close() async throws(StrataError) {
         let alreadyClosed = closed.withLock { c in
             defer { c = true }
             return c
@@ -141,9 +144,16 @@ public final class Lake: Sendable {
             return t
         }
         await task?.value
-        for topic in registry.topics.withLock({ Array($0.values) }) { await topic.close() }
+        var firstFailure: StrataError? = nil
+        for topic in registry.topics.withLock({ Array($0.values) }) {
+            do throws(StrataError) { try await topic.close() } catch {
+                options.log("close topic=\(topic.name): final flush failed: \(error)")
+                firstFailure = firstFailure ?? error
+            }
+        }
         files.closeAll()
         FileIO.close(lockFD)
+        if let firstFailure { throw firstFailure }
     }
 
     /// Flushes `async` topics on their interval and rolls segments that outlived `segmentMs`.

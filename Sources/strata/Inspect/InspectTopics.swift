@@ -26,7 +26,7 @@ struct InspectTopics: AsyncParsableCommand {
                              topic.config.durability.rawValue])
             }
         }
-        await lake.close()
+        try await lake.close()
         if !json {
             printTable(["TOPIC", "START", "HIGH-WATERMARK", "RECORDS", "SEGMENTS", "BYTES", "DURABILITY"], rows)
         }
@@ -57,10 +57,10 @@ struct InspectSegments: AsyncParsableCommand {
             local = handle.segments()
             cold = try await handle.coldSegments()
         } catch {
-            await lake.close()
+            await lake.close(after: error)
             throw error
         }
-        await lake.close()
+        try await lake.close()
         var rows: [Int64: Row] = [:]
         for c in cold {
             rows[c.baseOffset] = Row(base: c.baseOffset, last: c.lastOffset, bytes: c.rawBytes, first: c.firstTimestamp,
