@@ -89,28 +89,36 @@ import Testing
         }
     }
 
-    @Test func asyncTopicFlushesOnItsInterval() async throws {
+    /// The lake's own background loop flushes on the interval; it sleeps on the test's manual
+    /// clock, so each step below lets it run exactly once.
+    @Test(.timeLimit(.minutes(1))) func asyncTopicFlushesOnItsInterval() async throws {
         try await withTempDirectory { dir in
             let clock = ManualClock()
-            let lake = try Lake.open(dir, options: lakeOptions(clock: clock))
+            var options = lakeOptions(clock: clock)
+            options.backgroundOffload = false
+            let lake = try Lake.open(dir, options: options)
             var config = topicConfig(durability: .async)
             config.flushIntervalMs = 1000
             let topic = try lake.topic("interval", creatingWith: config)
             try await topic.append(offsetRecords(from: 0, count: 4))
-            // The lake's background loop runs this every 200 ms; driven here so the test does not
-            // depend on scheduling. The first tick that sees unflushed data starts the interval.
-            await lake.backgroundTick()
-            #expect(topic.state.withLock { $0.durableOffset } == 0)
-            clock.advance(ms: 999)
-            await lake.backgroundTick()
-            #expect(topic.state.withLock { $0.durableOffset } == 0)
-            clock.advance(ms: 1)
-            await lake.backgroundTick()
-            // The lake's own loop may have won the race to this flush: give its fsync time to land.
-            for _ in 0..<100 where topic.state.withLock({ $0.durableOffset }) < 4 {
-                try await Task.sleep(nanoseconds: 20_000_000)
+            func durable() -> Int64 { topic.state.withLock { $0.durableOffset } }
+            /// One period of the loop: wake it, and wait until it is asleep again (tick done).
+            func tick() async {
+                clock.advance(ms: options.backgroundIntervalMs)
+                await clock.waitForSleepers(1)
             }
-            #expect(topic.state.withLock { $0.durableOffset } == 4)
+            await clock.waitForSleepers(1)
+            // The first tick that sees unflushed data starts the interval.
+            await tick()
+            #expect(durable() == 0)
+            for _ in 0..<4 { await tick() }
+            #expect(durable() == 0, "800 ms into a 1000 ms interval")
+            clock.advance(ms: 199)
+            #expect(clock.sleeperCount == 1, "the loop sleeps until its next period")
+            #expect(durable() == 0)
+            clock.advance(ms: 1)
+            await clock.waitForSleepers(1)
+            #expect(durable() == 4)
             try await lake.close()
         }
     }

@@ -96,8 +96,8 @@ extension Topic {
 
     // MARK: - Waiting readers (long poll)
 
-    /// Waits until the high watermark passes `offset` or `timeoutMs` elapses.
-    /// - Returns: true when data at `offset` is readable.
+    /// Waits until the high watermark passes `offset` or `timeoutMs` of the lake's clock elapse.
+    /// - Returns: true when data at `offset` is readable (or the topic closed).
     public func waitForData(at offset: Int64, timeoutMs: Int64) async -> Bool {
         let id: UInt64? = state.withLock { s in
             guard visibleEnd(s) <= offset, !s.closed else { return nil }
@@ -115,11 +115,19 @@ extension Topic {
                 continuation.resume(returning: resumeNow)
                 return
             }
-            // Armed only once the waiter is registered, so the timeout cannot be lost.
-            Task {
-                try? await Task.sleep(nanoseconds: UInt64(max(0, timeoutMs)) * 1_000_000)
+            // Armed only once the waiter is registered, so the timeout cannot be lost; cancelled
+            // when data wakes the waiter first, so no timer outlives its poll.
+            let clock = self.clock
+            let timeout = Task {
+                do { try await clock.sleep(ms: timeoutMs) } catch { return }
                 self.cancelReadWaiter(id)
             }
+            let armed = state.withLock { s in
+                guard let i = s.readWaiters.firstIndex(where: { $0.id == id }) else { return false }
+                s.readWaiters[i].timeout = timeout
+                return true
+            }
+            if !armed { timeout.cancel() }
         }
     }
 
@@ -131,14 +139,16 @@ extension Topic {
         waiter?.continuation.resume(returning: false)
     }
 
-    /// Releases readers waiting below the new high watermark. Called with the state locked;
-    /// resuming a continuation only schedules the waiter, so it is safe here.
+    /// Releases readers waiting below the new high watermark, and stops their timers. Called
+    /// with the state locked; resuming a continuation or cancelling a task only schedules work,
+    /// so it is safe here.
     func wakeReaders(_ s: inout TopicState) {
         guard !s.readWaiters.isEmpty else { return }
         let end = visibleEnd(s)
         let closed = s.closed
         s.readWaiters.removeAll { waiter in
             guard waiter.offset < end || closed else { return false }
+            waiter.timeout?.cancel()
             waiter.continuation.resume(returning: waiter.offset < end)
             return true
         }

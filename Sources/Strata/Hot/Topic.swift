@@ -56,6 +56,8 @@ public final class Topic: Sendable {
         var id: UInt64
         var offset: Int64
         var continuation: CheckedContinuation<Bool, Never>
+        /// The timer that ends the wait; nil until armed.
+        var timeout: Task<Void, Never>?
     }
 
     struct TopicState: Sendable {

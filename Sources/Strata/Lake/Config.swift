@@ -87,6 +87,9 @@ public struct LakeOptions: Sendable {
     public var blobRetry = RetryPolicy()
     /// Offload and apply retention in the background while the lake is open.
     public var backgroundOffload = true
+    /// Period of the background loop (flush of `async` topics, age rolls, offload), in
+    /// milliseconds of `clock`.
+    public var backgroundIntervalMs: Int64 = 200
     /// Topics offloaded at once in the background.
     public var offloadConcurrency = 2
     /// Segments a manifest lists before the oldest spill into an archive manifest (DESIGN §3,

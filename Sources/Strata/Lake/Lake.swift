@@ -46,6 +46,9 @@ public final class Lake: Sendable {
     public static func open(_ path: String, cold: String? = nil, options: LakeOptions = LakeOptions()) throws(StrataError) -> Lake {
         let paths = LakePaths(root: path)
         if let cold { _ = try parseColdURL(cold) }
+        guard options.backgroundIntervalMs > 0 else {
+            throw StrataError(.invalidArgument, "backgroundIntervalMs must be positive, is \(options.backgroundIntervalMs)")
+        }
         guard options.manifestSegmentsMax >= 2 else {
             throw StrataError(.invalidArgument, "manifestSegmentsMax must be at least 2, is \(options.manifestSegmentsMax)")
         }
@@ -156,12 +159,13 @@ public final class Lake: Sendable {
         if let firstFailure { throw firstFailure }
     }
 
-    /// Flushes `async` topics on their interval and rolls segments that outlived `segmentMs`.
+    /// Flushes `async` topics on their interval and rolls segments that outlived `segmentMs`,
+    /// every `backgroundIntervalMs` of the lake's clock (a test's manual clock drives it).
     private func startBackground() {
         let (registry, options) = (self.registry, self.options)
         let task = Task.detached {
             while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: 200_000_000)
+                do { try await options.clock.sleep(ms: options.backgroundIntervalMs) } catch { return }
                 if Task.isCancelled { return }
                 await Self.backgroundTick(registry, options)
             }
