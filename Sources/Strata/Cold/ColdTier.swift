@@ -27,11 +27,16 @@ final class ColdTier: Sendable {
     let localManifestPath: (@Sendable (String) -> String)?
     /// Segments kept in a manifest before the oldest spill into an archive manifest.
     let manifestSegmentsMax: Int
+    /// Read-ahead fetches running at once (`LakeOptions.coldPrefetchTasksMax`).
+    let prefetchTasksMax: Int
+    /// The read-ahead fetches under way, so they stay bounded.
+    private let prefetching = Mutex<[FrameKey: Task<Void, Never>]>([:])
 
     init(store: any BlobStore, cacheBytes: Int, retry: RetryPolicy, clock: any StrataClock,
          log: @escaping @Sendable (String) -> Void, localManifestPath: (@Sendable (String) -> String)? = nil,
-         manifestSegmentsMax: Int = 1000) {
+         manifestSegmentsMax: Int = 1000, prefetchTasksMax: Int = 32) {
         self.store = CountingBlobStore(store)
+        self.prefetchTasksMax = max(1, prefetchTasksMax)
         self.manifestSegmentsMax = max(2, manifestSegmentsMax)
         self.localManifestPath = localManifestPath
         self.retry = retry
@@ -312,11 +317,27 @@ final class ColdTier: Sendable {
         }
     }
 
-    /// Starts fetching frames into the cache without waiting (sequential read-ahead).
+    /// Starts fetching frames into the cache without waiting (sequential read-ahead). At most
+    /// `prefetchTasksMax` run at once; read-ahead past the bound is skipped, since the reader
+    /// fetches a frame itself when it gets there.
     func prefetch(_ numbers: [Int], of index: ColdObjectIndex, key: String, topic: String) {
         for number in numbers where number < index.frames.count {
-            guard !frames.contains(FrameKey(objectKey: key, frameNumber: number)) else { continue }
-            Task.detached { _ = try? await self.frame(number, of: index, key: key, topic: topic) }
+            let frameKey = FrameKey(objectKey: key, frameNumber: number)
+            guard !frames.contains(frameKey) else { continue }
+            let started: Bool = prefetching.withLock { running in
+                if running[frameKey] != nil { return true }
+                guard running.count < prefetchTasksMax else { return false }
+                // The task removes itself under this lock, so it cannot run ahead of the insert.
+                running[frameKey] = Task.detached {
+                    _ = try? await self.frame(number, of: index, key: key, topic: topic)
+                    _ = self.prefetching.withLock { $0.removeValue(forKey: frameKey) }
+                }
+                return true
+            }
+            guard started else { return }
         }
     }
+
+    /// The read-ahead fetches running now (tests await them).
+    var prefetchTasks: [Task<Void, Never>] { prefetching.withLock { Array($0.values) } }
 }

@@ -98,16 +98,22 @@ extension Topic {
 
     /// Waits until the high watermark passes `offset` or `timeoutMs` of the lake's clock elapse.
     /// - Returns: true when data at `offset` is readable (or the topic closed).
-    public func waitForData(at offset: Int64, timeoutMs: Int64) async -> Bool {
+    /// - Throws: `busy` when `readWaitersMax` readers already wait on this topic.
+    public func waitForData(at offset: Int64, timeoutMs: Int64) async throws(StrataError) -> Bool {
         let id: UInt64? = state.withLock { s in
             guard visibleEnd(s) <= offset, !s.closed else { return nil }
             s.nextWaiterID += 1
             return s.nextWaiterID
         }
         guard let id else { return true }
-        return await withCheckedContinuation { continuation in
-            let resumeNow: Bool? = state.withLock { s in
-                if visibleEnd(s) > offset || s.closed { return true }
+        let (limit, topicName) = (limits.readWaitersMax, name)
+        let outcome: Result<Bool, StrataError> = await withCheckedContinuation { continuation in
+            let resumeNow: Result<Bool, StrataError>? = state.withLock { s in
+                if visibleEnd(s) > offset || s.closed { return .success(true) }
+                guard s.readWaiters.count < limit else {
+                    let message = "\(s.readWaiters.count) readers already wait, limit readWaitersMax=\(limit)"
+                    return .failure(StrataError(.busy, message, topic: topicName))
+                }
                 s.readWaiters.append(ReadWaiter(id: id, offset: offset, continuation: continuation))
                 return nil
             }
@@ -129,6 +135,7 @@ extension Topic {
             }
             if !armed { timeout.cancel() }
         }
+        return try outcome.get()
     }
 
     private func cancelReadWaiter(_ id: UInt64) {
@@ -136,7 +143,7 @@ extension Topic {
             guard let i = s.readWaiters.firstIndex(where: { $0.id == id }) else { return nil }
             return s.readWaiters.remove(at: i)
         }
-        waiter?.continuation.resume(returning: false)
+        waiter?.continuation.resume(returning: .success(false))
     }
 
     /// Releases readers waiting below the new high watermark, and stops their timers. Called
@@ -149,7 +156,7 @@ extension Topic {
         s.readWaiters.removeAll { waiter in
             guard waiter.offset < end || closed else { return false }
             waiter.timeout?.cancel()
-            waiter.continuation.resume(returning: waiter.offset < end)
+            waiter.continuation.resume(returning: .success(waiter.offset < end))
             return true
         }
     }

@@ -45,6 +45,7 @@ public final class Topic: Sendable {
     let state: Mutex<TopicState>
     let cold: ColdTier
     let beforeGroupFsync: GroupFsyncHook?
+    let limits: TopicLimits
     let offload = Mutex(OffloadState())
 
     struct SyncWaiter {
@@ -55,7 +56,7 @@ public final class Topic: Sendable {
     struct ReadWaiter {
         var id: UInt64
         var offset: Int64
-        var continuation: CheckedContinuation<Bool, Never>
+        var continuation: CheckedContinuation<Result<Bool, StrataError>, Never>
         /// The timer that ends the wait; nil until armed.
         var timeout: Task<Void, Never>?
     }
@@ -67,6 +68,8 @@ public final class Topic: Sendable {
         /// One past the last fdatasync'ed record.
         var durableOffset: Int64
         var syncInFlight = false
+        /// `sync` appends written and not yet acknowledged (bounded by `syncAppendsWaitingMax`).
+        var syncAppendsWaiting = 0
         var syncWaiters: [SyncWaiter] = []
         var readWaiters: [ReadWaiter] = []
         var nextWaiterID: UInt64 = 0
@@ -82,8 +85,9 @@ public final class Topic: Sendable {
 
     init(name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
          log: @escaping @Sendable (String) -> Void, segments: [LocalSegment], cold: ColdTier,
-         beforeGroupFsync: GroupFsyncHook? = nil) {
+         limits: TopicLimits = TopicLimits(), beforeGroupFsync: GroupFsyncHook? = nil) {
         self.name = name
+        self.limits = limits
         self.beforeGroupFsync = beforeGroupFsync
         self.cold = cold
         self.config = config
@@ -98,6 +102,7 @@ public final class Topic: Sendable {
     /// Opens a topic directory, recovering its active segment (DESIGN §4 invariant 3).
     static func open(name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
                      log: @escaping @Sendable (String) -> Void, cold: ColdTier, startOffset: Int64 = 0,
+                     limits: TopicLimits = TopicLimits(),
                      beforeGroupFsync: GroupFsyncHook? = nil) throws(StrataError) -> Topic {
         let directory = paths.topicDirectory(name)
         let names = try FileIO.listDirectory(directory)
@@ -119,7 +124,7 @@ public final class Topic: Sendable {
             log("offset gap topic=\(name) file=\(a.path) ends at \(a.nextOffset), next segment starts at \(b.baseOffset)")
         }
         return Topic(name: name, config: config, paths: paths, files: files, clock: clock, log: log, segments: segments,
-                     cold: cold, beforeGroupFsync: beforeGroupFsync)
+                     cold: cold, limits: limits, beforeGroupFsync: beforeGroupFsync)
     }
 
     // MARK: - Offsets
@@ -149,11 +154,15 @@ public final class Topic: Sendable {
     /// In `sync` mode it returns once the batch is fdatasync'ed (sharing the fsync with
     /// concurrent appends); in `async` mode once it is written.
     /// - Throws: `StrataError` `.invalidArgument` (empty), `.tooLarge` (record or batch over its
-    ///   limit; nothing is written), `.io`, `.closed`.
+    ///   limit; nothing is written), `.busy` (`syncAppendsWaitingMax` appends already wait for
+    ///   their fsync; nothing is written), `.io`, `.closed`.
     @discardableResult
     public func append(_ records: [ProducerRecord]) async throws -> AppendResult {
         let result = try appendWrite(records)
-        if config.durability == .sync { try await waitDurable(result.lastOffset + 1) }
+        if config.durability == .sync {
+            defer { state.withLock { $0.syncAppendsWaiting -= 1 } }
+            try await waitDurable(result.lastOffset + 1)
+        }
         return result
     }
 
@@ -172,12 +181,19 @@ public final class Topic: Sendable {
         }
         return try state.withLock { (s) throws(StrataError) -> AppendResult in
             try checkWritable(s)
+            let waitsForFsync = config.durability == .sync
+            if waitsForFsync, s.syncAppendsWaiting >= limits.syncAppendsWaitingMax {
+                let limit = limits.syncAppendsWaitingMax
+                let message = "\(s.syncAppendsWaiting) appends already wait for fsync, limit syncAppendsWaitingMax=\(limit)"
+                throw StrataError(.busy, message, topic: name)
+            }
             let batch = BatchCodec.encode(baseOffset: s.writtenOffset, records: records)
             guard batch.count <= config.batchBytesMax else {
                 throw StrataError(.tooLarge, "batch is \(batch.count) bytes, limit batchBytesMax=\(config.batchBytesMax)", topic: name)
             }
             try rollIfNeeded(&s, incomingBytes: batch.count, nowMs: now)
             try write(batch, into: &s)
+            if waitsForFsync { s.syncAppendsWaiting += 1 }
             let last = s.writtenOffset - 1
             if config.durability == .async { wakeReaders(&s) }
             return AppendResult(firstOffset: last - Int64(records.count) + 1, lastOffset: last)

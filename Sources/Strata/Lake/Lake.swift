@@ -46,12 +46,7 @@ public final class Lake: Sendable {
     public static func open(_ path: String, cold: String? = nil, options: LakeOptions = LakeOptions()) throws(StrataError) -> Lake {
         let paths = LakePaths(root: path)
         if let cold { _ = try parseColdURL(cold) }
-        guard options.backgroundIntervalMs > 0 else {
-            throw StrataError(.invalidArgument, "backgroundIntervalMs must be positive, is \(options.backgroundIntervalMs)")
-        }
-        guard options.manifestSegmentsMax >= 2 else {
-            throw StrataError(.invalidArgument, "manifestSegmentsMax must be at least 2, is \(options.manifestSegmentsMax)")
-        }
+        try options.validate()
         try FileIO.makeDirectories(paths.topicsDirectory)
         let fd = try lock(paths)
         do throws(StrataError) {
@@ -63,7 +58,8 @@ public final class Lake: Sendable {
             let tier = ColdTier(store: store, cacheBytes: options.coldCacheBytes, retry: options.blobRetry,
                                 clock: options.clock, log: options.log,
                                 localManifestPath: { paths.topicManifestCopy($0) },
-                                manifestSegmentsMax: options.manifestSegmentsMax)
+                                manifestSegmentsMax: options.manifestSegmentsMax,
+                                prefetchTasksMax: options.coldPrefetchTasksMax)
             let lake = Lake(path: path, options: options, lockFD: fd, cold: tier, coldURL: config.cold)
             lake.startBackground()
             return lake
@@ -125,7 +121,7 @@ public final class Lake: Sendable {
             if let existing = open[name] { return existing }
             let topic = try Topic.open(name: name, config: config, paths: paths, files: files, clock: options.clock,
                                        log: options.log, cold: cold, startOffset: startOffset(name),
-                                       beforeGroupFsync: options.beforeGroupFsync)
+                                       limits: options.topicLimits, beforeGroupFsync: options.beforeGroupFsync)
             open[name] = topic
             return topic
         }

@@ -22,6 +22,9 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
         case closed
         /// Another writer committed a newer manifest: this one must stop writing the topic.
         case fenced
+        /// A bounded queue (appends waiting for fsync, long-polling readers) is full. Nothing was
+        /// changed: retry later.
+        case busy
     }
 
     public var code: Code

@@ -38,7 +38,7 @@ public struct Cursor: Sendable {
     /// `waitMs` for an append (long poll) and returns an empty array on timeout.
     public mutating func next(maxBytes: Int = Topic.readBytesDefault, waitMs: Int64 = 0) async throws(StrataError) -> [Record] {
         if topic.highWatermark <= nextOffset {
-            guard waitMs > 0, await topic.waitForData(at: nextOffset, timeoutMs: waitMs) else { return [] }
+            guard waitMs > 0, try await topic.waitForData(at: nextOffset, timeoutMs: waitMs) else { return [] }
         }
         let result = try await topic.read(from: nextOffset, maxBytes: maxBytes, readAhead: reads > 0)
         reads += 1
