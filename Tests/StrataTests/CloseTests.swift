@@ -70,7 +70,7 @@ import Testing
             let topic = try lake.topic("async", creatingWith: topicConfig(durability: .async))
             try await topic.append(offsetRecords(from: 0, count: 3))
             try await lake.close()
-            #expect(topic.state.withLock { $0.durableOffset } == 3)
+            #expect(topic.durableOffset == 3)
             // A second close is a no-op.
             try await lake.close()
         }

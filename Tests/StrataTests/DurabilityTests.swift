@@ -17,7 +17,7 @@ import Testing
             var options = lakeOptions()
             options.beforeGroupFsync = { topic in
                 guard !firstFsyncHeld.withLock({ held in defer { held = true }; return held }) else { return }
-                for _ in 0..<20_000 where topic.state.withLock({ $0.writtenOffset }) < Int64(tasks) { usleep(500) }
+                for _ in 0..<20_000 where topic.writtenOffset < Int64(tasks) { usleep(500) }
             }
             let lake = try Lake.open(dir, options: options)
             let topic = try lake.topic("sync", creatingWith: topicConfig(durability: .sync))
@@ -30,7 +30,7 @@ import Testing
                             let result = try await topic.append([ProducerRecord(value: bytes(value))])
                             #expect(result.firstOffset == result.lastOffset)
                             // Acknowledged means durable: the high watermark already covers it.
-                            #expect(topic.state.withLock { $0.durableOffset } > result.lastOffset)
+                            #expect(topic.durableOffset > result.lastOffset)
                             mine.append((result.firstOffset, value))
                         }
                         return mine
@@ -64,21 +64,21 @@ import Testing
             // Visible before any fsync.
             #expect(topic.highWatermark == 3)
             #expect(try topic.readLocal(from: 0).records.map { string($0.value) } == ["v0", "v1", "v2"])
-            #expect(topic.state.withLock { $0.durableOffset } == 0)
+            #expect(topic.durableOffset == 0)
             let fsyncsBefore = topic.fsyncCount
 
             try await topic.flush()
-            #expect(topic.state.withLock { $0.durableOffset } == 3)
+            #expect(topic.durableOffset == 3)
             #expect(topic.fsyncCount == fsyncsBefore + 1)
             // Nothing new: a flush needs no fsync.
             try await topic.flush()
             #expect(topic.fsyncCount == fsyncsBefore + 1)
 
             try await topic.append(offsetRecords(from: 3, count: 2))
-            #expect(topic.state.withLock { $0.durableOffset } == 3)
+            #expect(topic.durableOffset == 3)
             try await lake.close()
             // close() flushed.
-            #expect(topic.state.withLock { $0.durableOffset } == 5)
+            #expect(topic.durableOffset == 5)
             #expect(topic.fsyncCount == fsyncsBefore + 2)
             let closedAppend = await strataError { try await topic.append(offsetRecords(from: 5, count: 1)) }
             #expect(closedAppend?.code == .closed)
@@ -101,7 +101,7 @@ import Testing
             config.flushIntervalMs = 1000
             let topic = try lake.topic("interval", creatingWith: config)
             try await topic.append(offsetRecords(from: 0, count: 4))
-            func durable() -> Int64 { topic.state.withLock { $0.durableOffset } }
+            func durable() -> Int64 { topic.durableOffset }
             /// One period of the loop: wake it, and wait until it is asleep again (tick done).
             func tick() async {
                 clock.advance(ms: options.backgroundIntervalMs)

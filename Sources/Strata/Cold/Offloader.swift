@@ -2,21 +2,6 @@ import Dispatch
 import Glibc
 import StrataBlob
 
-/// What the offloader knows about a topic's cold side.
-struct OffloadState: Sendable {
-    /// Epoch this process writes manifests with; chosen at its first commit.
-    var writerEpoch: UInt64?
-    /// Set once another writer won a manifest race: this lake stops offloading the topic.
-    var fenced: StrataError?
-    /// One offload pass at a time per topic.
-    var busy = false
-    /// One past the last offset committed to the cold tier (nil: not known yet).
-    var committedOffset: Int64?
-    /// The local segments the manifest already covers were checked against it (see
-    /// `verifyOwnership`).
-    var ownershipChecked = false
-}
-
 /// Result of one offload pass.
 public struct OffloadReport: Sendable, Equatable {
     public var segmentsOffloaded = 0
@@ -28,7 +13,8 @@ public struct OffloadReport: Sendable, Equatable {
 /// The offloader (DESIGN §1, §4 invariants 4 and 5): sealed segments, in offset order, are
 /// encoded as cold objects, uploaded, read back and verified, then committed in a new manifest
 /// version. A crash at any step leaves a committed segment or an orphan object, never a
-/// manifest pointing at a missing object.
+/// manifest pointing at a missing object. One pass at a time per topic (`offloadPass`); each
+/// commit is made under the manifest writer's commit lock, which retention shares.
 extension Topic {
     /// Manifest versions kept; older ones are deleted after a commit.
     static let manifestVersionsKept = 4
@@ -40,15 +26,17 @@ extension Topic {
     /// - Throws: `fenced` when another writer owns the topic's manifest; `io` after retries.
     @discardableResult
     public func offloadSealed(lagMs: Int64 = 0, wait: Bool = false) async throws(StrataError) -> OffloadReport {
-        while try !beginOffload() {
-            guard wait else { return OffloadReport() }
-            try? await Task.sleep(nanoseconds: 5_000_000)
+        try manifestWriter.checkNotFenced()
+        if wait {
+            await offloadPass.lock()
+        } else if !offloadPass.tryLock() {
+            return OffloadReport()
         }
-        defer { offload.withLock { $0.busy = false } }
-        guard state.withLock({ $0.segments.contains { $0.sealed && !$0.isEmpty } }) else {
-            if offload.withLock({ $0.committedOffset == nil }) {
-                let known = try await cold.latestManifest(name)?.nextOffset
-                offload.withLock { $0.committedOffset = known }
+        defer { offloadPass.unlock() }
+        try manifestWriter.checkNotFenced()
+        guard localSegments().contains(where: { $0.sealed && !$0.isEmpty }) else {
+            if manifestWriter.committedOffset == nil {
+                manifestWriter.committedOffset = try await cold.latestManifest(name)?.nextOffset
             }
             return OffloadReport()
         }
@@ -57,11 +45,11 @@ extension Topic {
         // The first pass of a process asks the store, not the local copy: a crash between a
         // commit and saving the copy leaves the copy one version behind, and committing on top
         // of it would lose the race to this lake's own earlier commit.
-        let firstPass = !offload.withLock { $0.ownershipChecked }
+        let firstPass = !manifestWriter.ownershipChecked
         var manifest = try await cold.latestManifest(name, refresh: firstPass)
         if firstPass {
             if let manifest { try await verifyOwnership(manifest) }
-            offload.withLock { $0.ownershipChecked = true }
+            manifestWriter.ownershipChecked = true
         }
         // Encoding the next segment overlaps the upload, read-back check and commit of this one:
         // two cores instead of one, while commits stay strictly in offset order.
@@ -84,17 +72,8 @@ extension Topic {
             report.rawBytes += Int64(segment.segmentBytes)
             report.objectBytes += objectBytes
         }
-        offload.withLock { $0.committedOffset = manifest?.nextOffset }
+        manifestWriter.committedOffset = manifest?.nextOffset
         return report
-    }
-
-    func beginOffload() throws(StrataError) -> Bool {
-        try offload.withLock { (s) throws(StrataError) -> Bool in
-            if let fenced = s.fenced { throw fenced }
-            if s.busy { return false }
-            s.busy = true
-            return true
-        }
     }
 
     /// A lake that finds a manifest it has not checked yet (a new process, or a second lake on
@@ -105,7 +84,7 @@ extension Topic {
     /// for the other writer's, and eviction would then delete the only copy.
     /// - Throws: `fenced` naming the first local segment that disagrees.
     private func verifyOwnership(_ manifest: Manifest) async throws(StrataError) {
-        let covered = state.withLock { $0.segments }.filter {
+        let covered = localSegments().filter {
             $0.sealed && !$0.isEmpty && $0.nextOffset <= manifest.nextOffset && $0.nextOffset > manifest.logStartOffset
         }
         for (i, segment) in covered.enumerated() {
@@ -119,7 +98,7 @@ extension Topic {
             guard same else {
                 let error = StrataError(.fenced, "the cold log at offsets \(segment.baseOffset)..<\(segment.nextOffset) is not this lake's segment: another writer owns this topic",
                                         topic: name, file: entry?.key ?? segment.path)
-                offload.withLock { $0.fenced = error }
+                manifestWriter.fence(error)
                 throw error
             }
         }
@@ -136,14 +115,14 @@ extension Topic {
 
     /// The oldest sealed local segment the manifest does not cover yet.
     private func nextToOffload(after manifest: Manifest?, lagMs: Int64) throws(StrataError) -> LocalSegment? {
-        let (segments, now) = (state.withLock { $0.segments }, clock.nowMs())
+        let (segments, now) = (localSegments(), clock.nowMs())
         for (i, segment) in segments.enumerated() where segment.sealed && !segment.isEmpty {
             let committedEnd = manifest?.nextOffset ?? segment.baseOffset
             if segment.nextOffset <= committedEnd { continue }
             guard segment.baseOffset == committedEnd else {
                 let error = StrataError(.fenced, "the cold log ends at offset \(committedEnd) but the local segment starts at \(segment.baseOffset): another writer owns this topic",
                                         topic: name, file: segment.path)
-                offload.withLock { $0.fenced = error }
+                manifestWriter.fence(error)
                 throw error
             }
             let sealedMs = i + 1 < segments.count ? segments[i + 1].createdMs : now
@@ -154,7 +133,7 @@ extension Topic {
 
     /// The sealed segment whose base offset is `baseOffset`, if there is one.
     private func sealedSegment(startingAt baseOffset: Int64) -> LocalSegment? {
-        state.withLock { s in s.segments.first { $0.baseOffset == baseOffset && $0.sealed && !$0.isEmpty } }
+        localSegments().first { $0.baseOffset == baseOffset && $0.sealed && !$0.isEmpty }
     }
 
     private func offloadOne(
@@ -171,7 +150,7 @@ extension Topic {
             await pruneManifests(current: next.version)
             return (next, Int64(encoded.bytes.count))
         } catch {
-            if error.code == .fenced { offload.withLock { $0.fenced = error } }
+            if error.code == .fenced { manifestWriter.fence(error) }
             throw error
         }
     }
@@ -223,11 +202,20 @@ extension Topic {
     }
 
     /// Commits the manifest that adds `entry`, spilling old entries into an archive if needed.
-    private func commitNext(after manifest: Manifest?, adding entry: ManifestSegment) async throws(StrataError) -> Manifest {
-        let epoch = offload.withLock { s in
-            if s.writerEpoch == nil { s.writerEpoch = (manifest?.writerEpoch ?? 0) + 1 }
-            return s.writerEpoch ?? 1
+    /// Built under the commit lock on the newest manifest this lake knows as its own: retention
+    /// may have committed since the pass read `manifest` (it moves only the log start).
+    private func commitNext(
+        after passManifest: Manifest?, adding entry: ManifestSegment
+    ) async throws(StrataError) -> Manifest {
+        try await manifestWriter.commits.withLock { () async throws(StrataError) -> Manifest in
+            try await commitNextLocked(after: manifestWriter.base(passManifest), adding: entry)
         }
+    }
+
+    private func commitNextLocked(
+        after manifest: Manifest?, adding entry: ManifestSegment
+    ) async throws(StrataError) -> Manifest {
+        let epoch = manifestWriter.epoch(after: manifest)
         var next = manifest ?? Manifest(topic: name, version: 0, writerEpoch: epoch, logStartOffset: entry.baseOffset,
                                         nextOffset: entry.baseOffset, config: manifestConfig(), createdMs: clock.nowMs())
         next.version += 1
@@ -251,7 +239,7 @@ extension Topic {
             next.archives.append(archive.reference)
             next.segments.removeFirst(spill.count)
         }
-        try await cold.commit(next)
+        try await manifestWriter.commit(next, to: cold)
         return next
     }
 

@@ -24,17 +24,11 @@ extension Topic {
     /// Deletes sealed segments from the oldest while `shouldDelete(segment, sealedMs,
     /// sealedBytesBeforeDeleting)` holds and the segment is committed.
     private func deleteLocal(_ shouldDelete: (LocalSegment, Int64, Int64) -> Bool) throws(StrataError) -> Int {
-        let committed = offload.withLock { $0.committedOffset } ?? Int64.min
+        let committed = manifestWriter.committedOffset ?? Int64.min
         var deleted = 0
         while true {
-            let victim: LocalSegment? = state.withLock { s in
-                guard s.segments.count > 1 else { return nil }
-                let first = s.segments[0]
-                let sealedBytes = s.segments.dropLast().reduce(Int64(0)) { $0 + Int64($1.segmentBytes) }
-                guard first.sealed, first.nextOffset <= committed,
-                      shouldDelete(first, s.segments[1].createdMs, sealedBytes) else { return nil }
-                s.segments.removeFirst()
-                return first
+            let victim = removeOldestSegment { first, sealedMs, sealedBytes in
+                first.sealed && first.nextOffset <= committed && shouldDelete(first, sealedMs, sealedBytes)
             }
             guard let victim else { return deleted }
             files.invalidate(victim.path)
@@ -51,20 +45,23 @@ extension Topic {
     /// expired in part is written again holding the survivors (the chain must start at the log
     /// start), and only after the commit are the replaced archives and the objects deleted.
     private func applyTotalRetention() async throws(StrataError) {
-        guard config.retentionMs != nil || config.retentionBytes != nil,
-              offload.withLock({ $0.fenced == nil && $0.writerEpoch != nil }) else { return }
+        guard config.retentionMs != nil || config.retentionBytes != nil, manifestWriter.ownsTheLog else { return }
         // Manifest commits of one topic must not race each other: an offload pass committing
         // the same version would lose to this lake itself and take it for a foreign writer.
-        guard try beginOffload() else { return }
-        defer { offload.withLock { $0.busy = false } }
-        guard let manifest = try await cold.latestManifest(name) else { return }
+        try await manifestWriter.commits.withLock { () async throws(StrataError) in
+            try await applyTotalRetentionLocked()
+        }
+    }
+
+    private func applyTotalRetentionLocked() async throws(StrataError) {
+        guard let manifest = try await manifestWriter.base(cold.latestManifest(name)) else { return }
         var archived: [ArchiveManifest] = []
         for reference in manifest.archives { archived.append(try await cold.archive(reference, topic: name)) }
         let chain = archived.flatMap(\.segments) + manifest.segments
         let expiredCount = expiredPrefixCount(chain, nowMs: clock.nowMs())
         guard expiredCount > 0 else { return }
         let cut = try await cutChain(manifest, archived: archived, at: chain[expiredCount].baseOffset)
-        try await cold.commit(cut.manifest)
+        try await manifestWriter.commit(cut.manifest, to: cold)
         // Retention spans both tiers: local copies below the new log start go too, or reads
         // would still serve them from the hot tier.
         let logStart = cut.manifest.logStartOffset

@@ -35,6 +35,12 @@ public struct ReadResult: Sendable {
 
 /// One topic of a lake: appends with group commit, segment rolls, reads by offset and time.
 /// Thread-safe; appends to different topics never wait on each other.
+///
+/// Each concern has one owner with its own lock: `state` (this file) is the hot log — its
+/// segments, written end, failure and closed flag; `groupCommit` owns the durable offset, the
+/// appenders waiting for it and the fsync loop; `readWaiters` the long-polling readers;
+/// `offloadPass` lets one offload pass run at a time; `manifestWriter` owns the writer epoch,
+/// fencing and the manifest-commit lock that offload and retention share.
 public final class Topic: Sendable {
     public let name: String
     public let config: TopicConfig
@@ -46,39 +52,20 @@ public final class Topic: Sendable {
     let cold: ColdTier
     let beforeGroupFsync: GroupFsyncHook?
     let limits: TopicLimits
-    let offload = Mutex(OffloadState())
+    let groupCommit: GroupCommit
+    let readWaiters: ReadWaiters
+    let offloadPass = AsyncLock()
+    let manifestWriter = ManifestWriter()
 
-    struct SyncWaiter {
-        var target: Int64
-        var continuation: SyncContinuation
-    }
-
-    struct ReadWaiter {
-        var id: UInt64
-        var offset: Int64
-        var continuation: CheckedContinuation<Result<Bool, StrataError>, Never>
-        /// The timer that ends the wait; nil until armed.
-        var timeout: Task<Void, Never>?
-    }
-
+    /// The hot log.
     struct TopicState: Sendable {
         var segments: [LocalSegment]
         /// One past the last written record.
         var writtenOffset: Int64
-        /// One past the last fdatasync'ed record.
-        var durableOffset: Int64
-        var syncInFlight = false
-        /// `sync` appends written and not yet acknowledged (bounded by `syncAppendsWaitingMax`).
-        var syncAppendsWaiting = 0
-        var syncWaiters: [SyncWaiter] = []
-        var readWaiters: [ReadWaiter] = []
-        var nextWaiterID: UInt64 = 0
         /// Set after a failed write or fsync: the file state is unknown, so the topic refuses
         /// appends until reopened (and recovered).
         var failure: StrataError?
         var closed = false
-        var fsyncCount = 0
-        var lastFlushMs: Int64 = 0
 
         var active: LocalSegment { segments[segments.count - 1] }
     }
@@ -96,7 +83,9 @@ public final class Topic: Sendable {
         self.clock = clock
         self.log = log
         let end = segments.last?.nextOffset ?? 0
-        state = Mutex(TopicState(segments: segments, writtenOffset: end, durableOffset: end))
+        state = Mutex(TopicState(segments: segments, writtenOffset: end))
+        groupCommit = GroupCommit(topicName: name, durableOffset: end, appendsWaitingMax: limits.syncAppendsWaitingMax)
+        readWaiters = ReadWaiters(topicName: name, visibleEnd: end, clock: clock, waitersMax: limits.readWaitersMax)
     }
 
     /// Opens a topic directory, recovering its active segment (DESIGN §4 invariant 3).
@@ -137,15 +126,49 @@ public final class Topic: Sendable {
     public var highWatermark: Int64 { state.withLock { visibleEnd($0) } }
 
     /// Number of fdatasync calls made for appends (group commit makes it far below the appends).
-    public var fsyncCount: Int { state.withLock { $0.fsyncCount } }
+    public var fsyncCount: Int { groupCommit.fsyncCount }
 
+    /// One past the last written record.
+    var writtenOffset: Int64 { state.withLock { $0.writtenOffset } }
+
+    /// One past the last fdatasync'ed record.
+    var durableOffset: Int64 { groupCommit.durableOffset }
+
+    /// Called with the state locked (lock order: state, then group commit).
     func visibleEnd(_ s: TopicState) -> Int64 {
-        config.durability == .sync ? s.durableOffset : s.writtenOffset
+        config.durability == .sync ? groupCommit.durableOffset : s.writtenOffset
     }
 
     /// The local segments, oldest first.
     public func segments() -> [SegmentInfo] {
         state.withLock { $0.segments.map(SegmentInfo.init) }
+    }
+
+    /// The local segments, oldest first, as they are now.
+    func localSegments() -> [LocalSegment] { state.withLock { $0.segments } }
+
+    /// The local segments and the high watermark, taken together (readers).
+    func logSnapshot() -> (segments: [LocalSegment], end: Int64) {
+        state.withLock { s in (s.segments, visibleEnd(s)) }
+    }
+
+    /// Removes the oldest local segment from the log when `shouldRemove(segment, sealedMs,
+    /// sealedBytes)` holds (never the active one); the caller deletes its files.
+    func removeOldestSegment(_ shouldRemove: (LocalSegment, Int64, Int64) -> Bool) -> LocalSegment? {
+        state.withLock { s in
+            guard s.segments.count > 1 else { return nil }
+            let first = s.segments[0]
+            let sealedBytes = s.segments.dropLast().reduce(Int64(0)) { $0 + Int64($1.segmentBytes) }
+            guard shouldRemove(first, s.segments[1].createdMs, sealedBytes) else { return nil }
+            s.segments.removeFirst()
+            return first
+        }
+    }
+
+    /// Stops the topic after a failure that leaves its files in an unknown state.
+    func stop(_ failure: StrataError) {
+        state.withLock { s in s.failure = s.failure ?? failure }
+        groupCommit.stop(failure)
     }
 
     // MARK: - Append
@@ -158,11 +181,11 @@ public final class Topic: Sendable {
     ///   their fsync; nothing is written), `.io`, `.closed`.
     @discardableResult
     public func append(_ records: [ProducerRecord]) async throws -> AppendResult {
+        let waitsForFsync = config.durability == .sync
+        if waitsForFsync { try groupCommit.reserveAppend() }
+        defer { if waitsForFsync { groupCommit.releaseAppend() } }
         let result = try appendWrite(records)
-        if config.durability == .sync {
-            defer { state.withLock { $0.syncAppendsWaiting -= 1 } }
-            try await waitDurable(result.lastOffset + 1)
-        }
+        if waitsForFsync { try await waitDurable(result.lastOffset + 1) }
         return result
     }
 
@@ -181,21 +204,14 @@ public final class Topic: Sendable {
         }
         return try state.withLock { (s) throws(StrataError) -> AppendResult in
             try checkWritable(s)
-            let waitsForFsync = config.durability == .sync
-            if waitsForFsync, s.syncAppendsWaiting >= limits.syncAppendsWaitingMax {
-                let limit = limits.syncAppendsWaitingMax
-                let message = "\(s.syncAppendsWaiting) appends already wait for fsync, limit syncAppendsWaitingMax=\(limit)"
-                throw StrataError(.busy, message, topic: name)
-            }
             let batch = BatchCodec.encode(baseOffset: s.writtenOffset, records: records)
             guard batch.count <= config.batchBytesMax else {
                 throw StrataError(.tooLarge, "batch is \(batch.count) bytes, limit batchBytesMax=\(config.batchBytesMax)", topic: name)
             }
             try rollIfNeeded(&s, incomingBytes: batch.count, nowMs: now)
             try write(batch, into: &s)
-            if waitsForFsync { s.syncAppendsWaiting += 1 }
             let last = s.writtenOffset - 1
-            if config.durability == .async { wakeReaders(&s) }
+            if config.durability == .async { readWaiters.publish(visibleEnd: s.writtenOffset) }
             return AppendResult(firstOffset: last - Int64(records.count) + 1, lastOffset: last)
         }
     }
@@ -220,7 +236,10 @@ public final class Topic: Sendable {
             let undone = (try? files.withFile(segment.path) { (fd) throws(StrataError) in
                 try FileIO.ftruncate(fd, position, path: segment.path)
             }) != nil
-            if !undone { s.failure = error }
+            if !undone {
+                s.failure = error
+                groupCommit.stop(error)
+            }
             throw StrataError(.io, "append failed", topic: name, file: segment.path, position: position, cause: error.description)
         }
         let header = withBytesResult(batch) { raw throws(FormatError) in try BatchCodec.parseHeader(raw, basePosition: position) }
@@ -245,7 +264,7 @@ public final class Topic: Sendable {
         let active = s.active
         do throws(StrataError) {
             try files.withFile(active.path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: active.path) }
-            s.fsyncCount += 1
+            groupCommit.recordRollFsync(durableUpTo: active.nextOffset)
             try FileIO.writeAtomically(active.indexPath, active.index.encode())
             let next = try SegmentLoader.create(topic: name, baseOffset: s.writtenOffset, paths: paths,
                                                 intervalBytes: config.indexIntervalBytes, nowMs: nowMs)
@@ -253,10 +272,10 @@ public final class Topic: Sendable {
             s.segments.append(next)
         } catch {
             s.failure = error
+            groupCommit.stop(error)
             throw error
         }
-        s.durableOffset = max(s.durableOffset, active.nextOffset)
-        wakeReaders(&s)
+        readWaiters.publish(visibleEnd: visibleEnd(s))
     }
 
     /// Seals the active segment if it holds any record (for offload). Returns whether it rolled.
