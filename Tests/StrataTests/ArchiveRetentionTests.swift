@@ -207,6 +207,46 @@ extension ArchiveRetentionTests {
     }
 }
 
+extension ArchiveRetentionTests {
+    /// Retention and an offload pass of one topic run side by side: retention waits only for
+    /// the manifest-commit lock (it used to return silently while a pass ran), and the pass's
+    /// next commit builds on retention's version instead of fencing the lake against itself.
+    @Test(.timeLimit(.minutes(1))) func retentionRunsWhileAnOffloadPassUploads() async throws {
+        let dir = try ColdFixture.makeDirectory()
+        defer { ColdFixture.remove(dir) }
+        let gated = GatedBlobStore(MemoryBlobStore(), gating: .segmentPuts)
+        let clock = ManualClock(startMs: ColdFixture.timestampBaseMs)
+        let lake = try Lake.open(dir, options: ColdFixture.options(store: gated, clock: clock))
+        var config = Self.smallSegments
+        config.retentionMs = 600
+        let topic = try lake.topic(ColdFixture.topicName, creatingWith: config)
+        try await ColdFixture.produce(topic, 0..<2_000, batch: 50)
+        _ = try await lake.offload(evict: true)
+
+        try await ColdFixture.produce(topic, 2_000..<2_400, batch: 50)
+        try topic.sealActiveSegment()
+        gated.close()
+        let pass = Task { try await topic.offloadSealed(wait: true) }
+        await gated.waitForWaiters(1)  // the pass is uploading, holding the pass lock
+
+        clock.advance(ms: 1_000)
+        try await topic.applyRetention()
+        let retained = try #require(try await ColdFixture.storedManifest(gated))
+        #expect(retained.logStartOffset > 0, "retention ran while the pass was uploading")
+
+        gated.open()
+        let report = try await pass.value
+        #expect(report.segmentsOffloaded > 0)
+        let after = try #require(try await ColdFixture.storedManifest(gated))
+        #expect(after.logStartOffset == retained.logStartOffset)
+        #expect(after.nextOffset == 2_400)
+        let chain = try await ColdFixture.allSegments(after, store: gated)
+        #expect(chain.first?.baseOffset == after.logStartOffset)
+        #expect(zip(chain, chain.dropFirst()).allSatisfy { $0.lastOffset + 1 == $1.baseOffset })
+        try await lake.close()
+    }
+}
+
 extension RecordingBlobStore.Call {
     /// The byte count of a put (0 for a delete), to match puts by key alone.
     var putBytes: Int {

@@ -138,9 +138,13 @@ import Testing
     }
 }
 
-/// A store whose ranged GETs wait while the gate is closed, so a test can hold fetches in
-/// flight and count them.
+/// A store whose ranged GETs (or segment uploads) wait while the gate is closed, so a test can
+/// hold calls in flight and count them.
 final class GatedBlobStore: BlobStore {
+    enum Gated: Sendable {
+        case rangedGets, segmentPuts
+    }
+
     private struct State {
         var open = true
         var waiting: [CheckedContinuation<Void, Never>] = []
@@ -148,9 +152,13 @@ final class GatedBlobStore: BlobStore {
     }
 
     let inner: any BlobStore
+    let gated: Gated
     private let state = Mutex(State())
 
-    init(_ inner: any BlobStore) { self.inner = inner }
+    init(_ inner: any BlobStore, gating gated: Gated = .rangedGets) {
+        self.inner = inner
+        self.gated = gated
+    }
 
     var location: String { inner.location }
 
@@ -192,11 +200,12 @@ final class GatedBlobStore: BlobStore {
     }
 
     func get(_ key: String, range: ByteRange) async throws -> BlobData {
-        if case .range = range { await pass() }
+        if gated == .rangedGets, case .range = range { await pass() }
         return try await inner.get(key, range: range)
     }
 
     func put(_ key: String, _ bytes: [UInt8], mode: PutMode) async throws {
+        if gated == .segmentPuts, key.contains("/segments/") { await pass() }
         try await inner.put(key, bytes, mode: mode)
     }
     func head(_ key: String) async throws -> BlobInfo { try await inner.head(key) }
