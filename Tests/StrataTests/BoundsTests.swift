@@ -23,7 +23,9 @@ import Testing
         func hook() {
             guard first.withLock({ first in defer { first = false }; return first }) else { return }
             enteredContinuation.yield()
-            release.wait()
+            // The test opens the hold; the timeout only ends a test whose bound is broken (its
+            // refused append would wait for this fsync) with a failure instead of a hang.
+            _ = release.wait(timeout: .now() + 20)
         }
 
         func open() { release.signal() }
@@ -71,7 +73,18 @@ import Testing
             async let b: [Record] = { var c = cursor; return try await c.next(waitMs: 1_000) }()
             await clock.waitForSleepers(3)  // both polls armed their timeouts
 
-            let refused = await strataError { var c = cursor; _ = try await c.next(waitMs: 1_000) }
+            let refused: StrataError? = await withTaskGroup(of: StrataError?.self) { group in
+                group.addTask { await strataError { var c = cursor; _ = try await c.next(waitMs: 1_000) } }
+                group.addTask {
+                    // Only a broken bound lets a third poll arm its timeout: end it, don't hang.
+                    await clock.waitForSleepers(4)
+                    if !Task.isCancelled { clock.advance(ms: 1_000) }
+                    return nil
+                }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
             #expect(refused?.code == .busy)
             try await topic.append(offsetRecords(from: 0, count: 1))
             #expect(try await a.map(\.offset) == [0])
