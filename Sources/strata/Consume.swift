@@ -63,10 +63,10 @@ struct Consume: AsyncParsableCommand {
         do {
             try await consume(try lake.topic(topic), stop: stop)
         } catch {
-            await lake.close()
+            await lake.close(after: error)
             throw error
         }
-        await lake.close()
+        try await lake.close()
         if stats {
             let s = lake.coldStats
             printError(jsonLine(["blobRequests": s.blob.requests, "blobBytes": s.blob.bytesRead, "cacheHits": s.cacheHits]))

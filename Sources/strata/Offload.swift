@@ -34,10 +34,10 @@ struct Offload: AsyncParsableCommand {
             report = try await lake.offload(topic: topic, seal: true, evict: evict)
             coldAfter = try await coldSegmentCount(lake)
         } catch {
-            await lake.close()
+            await lake.close(after: error)
             throw error
         }
-        await lake.close()
+        try await lake.close()
         if json {
             print(jsonLine(["segmentsOffloaded": report.segmentsOffloaded, "rawBytes": report.rawBytes,
                             "objectBytes": report.objectBytes, "segmentsEvicted": report.segmentsEvicted,

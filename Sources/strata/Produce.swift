@@ -52,11 +52,11 @@ struct Produce: AsyncParsableCommand {
                 try await appendLines(lines, to: handle, acks: acks, progress: &progress)
             }
         } catch {
-            await lake.close()
+            await lake.close(after: error)
             print(jsonLine(progress.summary(topic: topic)))
             throw error
         }
-        await lake.close()
+        try await lake.close()
         print(jsonLine(progress.summary(topic: topic)))
     }
 

@@ -31,14 +31,14 @@ struct Recover: AsyncParsableCommand {
         do { recovered = try await handle.recover(topics: topics.isEmpty ? nil : topics) } catch {
             // The generic hint names a command that lists *local* topics; recover needs the cold ones.
             let coldTopics = error.code == .notFound ? try? await handle.coldTopicNames() : nil
-            await handle.close()
+            await handle.close(after: error)
             guard let coldTopics else { throw error }
             let listed = coldTopics.isEmpty ? "it holds no topic" : "its topics: " + coldTopics.joined(separator: ", ")
             printError("error: \(error.message) (\(listed)); nothing was recovered\n"
                        + "hint: name topics the cold store holds, or give none to recover them all")
             throw ExitCode(StrataCommand.exitCode(for: error.code))
         }
-        await handle.close()
+        try await handle.close()
         for r in recovered {
             if json {
                 print(jsonLine(["topic": r.topic, "logStartOffset": r.logStartOffset, "nextOffset": r.nextOffset, "segments": r.segments]))

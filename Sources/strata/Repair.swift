@@ -43,10 +43,10 @@ struct Repair: AsyncParsableCommand {
         let handle = try Lake.open(lake, options: options)
         let report: RepairReport
         do { report = try await handle.topic(topic).repairQuarantine() } catch {
-            await handle.close()
+            await handle.close(after: error)
             throw error
         }
-        await handle.close()
+        try await handle.close()
         if json {
             let moved = report.moved.map {
                 ["source": $0.source, "position": $0.position, "bytes": $0.bytes, "kept": $0.kept] as [String: Any]

@@ -113,7 +113,7 @@ struct StrataCommand: AsyncParsableCommand {
         switch code {
         case .invalidArgument, .notFound, .offsetOutOfRange, .tooLarge: return 2
         case .corrupt: return 1
-        case .io, .locked, .closed, .fenced: return 3
+        case .io, .locked, .closed, .fenced, .busy: return 3
         case .readOnly: return 2
         }
     }

@@ -36,10 +36,10 @@ struct ExistingLakeOption: ParsableArguments {
 func withLake<T>(_ lake: Lake, _ body: (Lake) async throws -> T) async throws -> T {
     do {
         let result = try await body(lake)
-        await lake.close()
+        try await lake.close()
         return result
     } catch {
-        await lake.close()
+        await lake.close(after: error)
         throw error
     }
 }

@@ -18,7 +18,18 @@ import Testing
         #expect(index.position(forOffset: Int64.min) == SegmentHeader.size)
         #expect(index.position(forOffset: -1) == SegmentHeader.size)
         #expect(index.position(forOffset: Int64.max) == last)
-        #expect(index.position(forTimestamp: Int64.max) == last || index.position(forTimestamp: Int64.max) < bytes.count)
+        // Offset and time entries are made together: past every timestamp is the last entry.
+        #expect(index.position(forTimestamp: Int64.max) == last)
+        #expect(index.position(forTimestamp: Int64.min) == SegmentHeader.size)
+        // Every answer is a batch start at or before the first batch that can hold the time.
+        let starts = Set(scan.batches.map(\.position))
+        for batch in scan.batches {
+            let t = batch.header.maxTimestamp
+            let position = index.position(forTimestamp: t)
+            let holder = try #require(scan.batches.first { $0.header.maxTimestamp >= t })
+            #expect(starts.contains(position), "timestamp \(t)")
+            #expect(position <= holder.position, "timestamp \(t)")
+        }
         let far = SparseIndex.build(from: scan, baseOffset: -5, intervalBytes: 200)
         #expect(far.position(forOffset: Int64.max) == last)
     }

@@ -112,7 +112,7 @@ struct CLISafetyTests {
     @Test(.enabled(if: enabled)) func exportWarnsWhenObjectsLiePastTheNewestManifest() async throws {
         let fixture = try await ChainFixture.make()
         defer { fixture.remove() }
-        await fixture.lake.close()
+        try await fixture.lake.close()
         let newest = try fixture.deleteNewestColdManifest()
         let older = try Manifest.decode(Array(try Data(contentsOf: URL(
             fileURLWithPath: fixture.coldRoot + "/" + (try #require(try fixture.coldManifestVersions().last)).key))))
@@ -137,7 +137,7 @@ struct CLISafetyTests {
     @Test(.enabled(if: enabled)) func cliVerifyAndScrubFailOnAMissingLatestManifestAndDeleteNothing() async throws {
         let fixture = try await ChainFixture.make()
         defer { fixture.remove() }
-        await fixture.lake.close()
+        try await fixture.lake.close()
         let objects = try fixture.coldSegmentFiles()
         _ = try fixture.deleteNewestColdManifest()
         let verify = CLI.run(["inspect", "verify", "--lake", fixture.dir])
@@ -204,7 +204,7 @@ struct CLISafetyTests {
             fixture.remove()
             try? FileManager.default.removeItem(atPath: fixture.dir + "-new")
         }
-        await fixture.lake.close()
+        try await fixture.lake.close()
         switch scenario.damage {
         case .none: break
         case .lakeJSON: try Data("{not json".utf8).write(to: URL(fileURLWithPath: fixture.dir + "/lake.json"))

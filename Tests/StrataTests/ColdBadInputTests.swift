@@ -29,7 +29,7 @@ import Testing
         let dir = try ColdFixture.makeDirectory()
         defer { ColdFixture.remove(dir) }
         let lake = try Lake.open(dir + "/lake", cold: "file://\(dir)/cold-one", options: ColdFixture.options())
-        await lake.close()
+        try await lake.close()
         do {
             _ = try Lake.open(dir + "/lake", cold: "file://\(dir)/cold-two", options: ColdFixture.options())
             Issue.record("a second cold URL accepted")
@@ -40,7 +40,7 @@ import Testing
         // Omitting the URL uses the remembered one.
         let again = try Lake.open(dir + "/lake", options: ColdFixture.options())
         #expect(again.coldURL == "file://\(dir)/cold-one")
-        await again.close()
+        try await again.close()
     }
 
     @Test func unusableColdDirectoryIsATypedErrorAndIsNotRemembered() async throws {
@@ -56,7 +56,7 @@ import Testing
         }
         // Nothing was remembered: the lake opens with a good URL afterwards.
         let lake = try Lake.open(dir + "/lake", cold: "file://\(dir)/cold", options: ColdFixture.options())
-        await lake.close()
+        try await lake.close()
     }
 
     /// A flipped bit in one frame of an evicted object: the read fails with `corrupt` naming
@@ -108,6 +108,6 @@ import Testing
         // Reading past the damaged frame on purpose still works.
         var after = try await Cursor(topic: topic, start: .offset(frame.lastOffset + 1))
         #expect(try await after.next().first == ColdFixture.expected(Int(frame.lastOffset + 1)))
-        await lake.close()
+        try await lake.close()
     }
 }

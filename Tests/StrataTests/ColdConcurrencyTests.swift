@@ -46,6 +46,6 @@ import Testing
         #expect(records.count == count)
         #expect(ColdFixture.firstMismatch(records, 0..<count) == nil)
         #expect(lake.coldStats.cacheMisses > 0)
-        await lake.close()
+        try await lake.close()
     }
 }

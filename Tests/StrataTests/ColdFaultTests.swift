@@ -46,7 +46,7 @@ import Testing
             let info = try await inner.head(segment.key)
             #expect(info.size == segment.objectBytes, "\(segment.key)")
         }
-        await lake.close()
+        try await lake.close()
     }
 
     /// A second lake with its own, different log finds the first lake's manifest covering its
@@ -82,8 +82,8 @@ import Testing
         #expect(manifest.nextOffset == 10_000)
         #expect(manifest.segments.count == firstReport.segmentsOffloaded)
         for segment in manifest.segments { _ = try await store.head(segment.key) }
-        await second.close()
-        await first.close()
+        try await second.close()
+        try await first.close()
     }
 
     /// Two copies of one lake diverge: the one that commits second loses the put-if-absent race
@@ -97,7 +97,7 @@ import Testing
             let topic = try lake.topic(ColdFixture.topicName, creatingWith: ColdFixture.smallSegments())
             try await ColdFixture.produce(topic, 0..<5_000)
             _ = try await lake.offload(evict: false)
-            await lake.close()
+            try await lake.close()
         }
         try FileManager.default.copyItem(atPath: dir + "/a", toPath: dir + "/b")
         let winner = try Lake.open(dir + "/a", options: ColdFixture.options(store: shared))
@@ -127,7 +127,7 @@ import Testing
         var cursor = try await Cursor(topic: winnerTopic, start: .offset(0))
         let records = try await ColdFixture.readAll(&cursor, until: 8_000)
         #expect(ColdFixture.firstMismatch(records, 0..<8_000) == nil)
-        await loser.close()
-        await winner.close()
+        try await loser.close()
+        try await winner.close()
     }
 }

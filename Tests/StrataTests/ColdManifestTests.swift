@@ -17,7 +17,7 @@ import Testing
             let topic = try lake.topic(ColdFixture.topicName, creatingWith: ColdFixture.smallSegments())
             try await ColdFixture.produce(topic, 0..<10_000)
             _ = try await lake.offload(evict: true)
-            await lake.close()
+            try await lake.close()
         }
         let copy = LakePaths(root: dir).topicManifestCopy(ColdFixture.topicName)
         try FileManager.default.removeItem(atPath: copy)
@@ -39,7 +39,7 @@ import Testing
         var again = try await Cursor(topic: topic, start: .offset(0))
         let all = try await ColdFixture.readAll(&again, until: 12_000)
         #expect(ColdFixture.firstMismatch(all, 0..<12_000) == nil)
-        await lake.close()
+        try await lake.close()
     }
 
     @Test func manifestSpillsIntoArchivesAndStaysSmall() async throws {
@@ -58,7 +58,7 @@ import Testing
                 try await ColdFixture.produce(topic, start..<(start + 500), batch: 50)
                 _ = try await lake.offload(evict: true)
             }
-            await lake.close()
+            try await lake.close()
         }
         let manifest = try #require(try await ColdFixture.storedManifest(recording))
         let segments = try await ColdFixture.allSegments(manifest, store: recording)
@@ -101,7 +101,7 @@ import Testing
         var cursor = try await Cursor(topic: topic, start: .earliest)
         let records = try await ColdFixture.readAll(&cursor, until: Int64(count))
         #expect(ColdFixture.firstMismatch(records, 0..<count) == nil)
-        await lake.close()
+        try await lake.close()
     }
 
     @Test func totalRetentionByAgeDropsFromTheManifestFirstThenDeletesObjects() async throws {
@@ -157,7 +157,7 @@ import Testing
         #expect(cursor.nextOffset == logStart)
         let records = try await ColdFixture.readAll(&cursor, until: 4_000)
         #expect(ColdFixture.firstMismatch(records, Int(logStart)..<4_000) == nil)
-        await lake.close()
+        try await lake.close()
     }
 
     @Test func totalRetentionByBytesKeepsTheNewestObjectsWithinTheBound() async throws {
@@ -188,6 +188,6 @@ import Testing
         }
         let first = try await topic.read(from: manifest.logStartOffset)
         #expect(first.records.first == ColdFixture.expected(Int(manifest.logStartOffset)))
-        await lake.close()
+        try await lake.close()
     }
 }

@@ -49,7 +49,7 @@ import Testing
                 #expect(first == ColdFixture.expected(expected), "timestamp \(t)")
             }
         }
-        await lake.close()
+        try await lake.close()
     }
 
     @Test func coldSeekCostsTailPlusFrameThenOneRequestWithTailCached() async throws {
@@ -61,7 +61,7 @@ import Testing
             let topic = try lake.topic(ColdFixture.topicName, creatingWith: ColdFixture.smallSegments())
             try await ColdFixture.produce(topic, 0..<count)
             _ = try await lake.offload(evict: true)
-            await lake.close()
+            try await lake.close()
         }
         // A new process: the manifest comes from the lake's local copy, caches are cold.
         #expect(FileManager.default.fileExists(atPath: LakePaths(root: dir).topicManifestCopy(ColdFixture.topicName)))
@@ -92,7 +92,7 @@ import Testing
         let more = try await second.next()
         #expect(more.first == ColdFixture.expected(Int(otherTarget)))
         #expect(lake.coldStats.blob.requests - afterFirst.requests == 1)
-        await lake.close()
+        try await lake.close()
     }
 
     @Test func stockZstdDecodesEveryColdObjectToTheSealedSegment() async throws {
@@ -113,7 +113,7 @@ import Testing
             #expect(decoded == local, "object \(segment.key)")
             #expect(segment.frameCount > 1)
         }
-        await lake.close()
+        try await lake.close()
     }
 
     /// Runs `/usr/bin/zstd -d -c` on `path` and returns what it writes.

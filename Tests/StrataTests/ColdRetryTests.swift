@@ -96,6 +96,6 @@ import Testing
         #expect(server.requests == Array(repeating: "PUT /b/lake.json HTTP/1.1", count: 2))
         #expect(httpWaits.recorded.count == 1)
         #expect(lakeWaits.recorded.isEmpty)
-        await lake.close()
+        try await lake.close()
     }
 }

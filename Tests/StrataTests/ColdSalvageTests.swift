@@ -18,7 +18,7 @@ import Testing
             _ = try await lake.offload(topic: "c", seal: true, evict: true)
             let segment = try #require(try await topic.coldSegments().first)
             let coldRoot = String(lake.coldURL.dropFirst("file://".count))
-            await lake.close()
+            try await lake.close()
             let path = coldRoot + "/" + segment.key
             let object = try FileIO.readWholeFile(path)
             let index = try ColdObjectFooter.parse(object: object)
@@ -41,7 +41,7 @@ import Testing
             let salvaged = index.frames[1].lastOffset + 1
             #expect(values == (0..<salvaged).map { "v\($0)" })
             #expect(error?.code == .corrupt && error?.file == segment.key, "\(String(describing: error))")
-            await reopened.close()
+            try await reopened.close()
         }
     }
 }

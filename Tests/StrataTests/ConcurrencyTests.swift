@@ -1,3 +1,4 @@
+import StrataTesting
 import Foundation
 import Synchronization
 import Testing
@@ -6,7 +7,9 @@ import Testing
 
 /// Concurrent appenders and long-polling readers (issue 3 "must show").
 @Suite struct ConcurrencyTests {
-    @Test(arguments: [Durability.sync, .async])
+    /// Readers long-poll on the test's manual clock, so only appends wake them: a lost wake-up
+    /// hangs the reader, and the time limit turns that into a failure.
+    @Test(.timeLimit(.minutes(2)), arguments: [Durability.sync, .async])
     func readersSeeEveryRecordOnceInOrderWhileAppendsRun(durability: Durability) async throws {
         try await withTempDirectory { dir in
             let lake = try Lake.open(dir, options: lakeOptions())
@@ -62,23 +65,37 @@ import Testing
             }
             #expect(topic.highWatermark == Int64(total))
             #expect(topic.segments().count > 1)
-            await lake.close()
+            try await lake.close()
         }
     }
 
-    @Test func longPollTimesOutEmptyAndWakesOnAppend() async throws {
+    /// Driven by a manual clock: the poll times out exactly when the clock passes its timeout,
+    /// and an append wakes it (and stops its timer) whatever the timeout.
+    @Test(.timeLimit(.minutes(1))) func longPollTimesOutEmptyAndWakesOnAppend() async throws {
         try await withTempDirectory { dir in
-            let lake = try Lake.open(dir, options: lakeOptions())
+            let clock = ManualClock()
+            let lake = try Lake.open(dir, options: lakeOptions(clock: clock))
             let topic = try lake.topic("poll", creatingWith: nil)
-            var cursor = try await Cursor(topic: topic, start: .latest)
-            #expect(try await cursor.next(waitMs: 50).isEmpty)
-            let waiting = cursor
-            async let woken: [Record] = { var c = waiting; return try await c.next(waitMs: 30_000) }()
-            try await Task.sleep(nanoseconds: 100_000_000)
+            // The lake's background loop sleeps on the clock too: once it does, counts are exact.
+            await clock.waitForSleepers(1)
+            let cursor = try await Cursor(topic: topic, start: .latest)
+
+            async let timedOut: [Record] = { var c = cursor; return try await c.next(waitMs: 50) }()
+            await clock.waitForSleepers(2)
+            #expect(clock.sleeperDeadlinesMs.contains(clock.nowMs() + 50))
+            clock.advance(ms: 49)
+            #expect(clock.sleeperCount == 2, "the poll must not time out before its 50 ms")
+            clock.advance(ms: 1)
+            #expect(try await timedOut.isEmpty)
+
+            async let woken: [Record] = { var c = cursor; return try await c.next(waitMs: 30_000) }()
+            await clock.waitForSleepers(2)
             try await topic.append(offsetRecords(from: 0, count: 2))
+            // The append released the poll and cancelled its timer before it returned.
+            #expect(clock.sleeperCount == 1)
             let records = try await woken
             #expect(records.map { string($0.value) } == ["v0", "v1"])
-            await lake.close()
+            try await lake.close()
         }
     }
 }

@@ -19,7 +19,7 @@ import Testing
         let topic = try lake.topic(topicName, creatingWith: topicConfig(segmentBytes: segmentBytes))
         for b in 0..<5 { try await topic.append(offsetRecords(from: Int64(b * batchRecords), count: batchRecords)) }
         let path = try #require(topic.segments().last).path
-        await lake.close()
+        try await lake.close()
         let (_, scan) = try scanSegment(path)
         #expect(scan.batches.count == 5)
         return (path, scan.batches)
@@ -117,12 +117,12 @@ import Testing
             #expect(report.errors.contains {
                 $0.kind == .corruptBatch && $0.location == path && $0.position == batches[0].position
             })
-            await lake.close()
+            try await lake.close()
 
             // Opening again still cuts nothing.
             let again = try Lake.open(dir, options: lakeOptions())
             #expect(try again.topic(Self.topicName).corruption != nil)
-            await again.close()
+            try await again.close()
             #expect(try FileIO.readWholeFile(path) == before)
         }
     }
@@ -139,7 +139,7 @@ import Testing
             #expect(records.map { string($0.value) } == (0..<2000).map { "v\($0)" })
             #expect(error?.code == .corrupt && error?.position == batches[2].position && error?.file == path)
             #expect(try topic.readLocal(from: 1995).records.map(\.offset) == Array(1995..<2000))
-            await lake.close()
+            try await lake.close()
         }
     }
 
@@ -153,7 +153,7 @@ import Testing
             try topic.sealActiveSegment()
             try await topic.append(offsetRecords(from: 10_000, count: 10))
             let sealed = try #require(topic.segments().first)
-            await lake.close()
+            try await lake.close()
             // The index stays sound, so the damage is found by the read, not at open.
             let (_, scan) = try scanSegment(sealed.path)
             let victim = try #require(scan.batches.first { $0.header.baseOffset == 7000 })
@@ -176,7 +176,7 @@ import Testing
             #expect(error?.code == .corrupt && error?.file == sealed.path && error?.position == victim.position + 8)
             // The segments after it still read.
             #expect(try again.readLocal(from: 10_000).records.count == 10)
-            await reopened.close()
+            try await reopened.close()
         }
     }
 
@@ -202,13 +202,13 @@ import Testing
             #expect(log.contains(kept), "\(log.messages)")
             // The same cut twice never overwrites the first copy.
             try await topic.append(offsetRecords(from: 4000, count: 3))
-            await lake.close()
+            try await lake.close()
             try Data(Array(try FileIO.readWholeFile(path).dropLast(5))).write(to: URL(fileURLWithPath: path))
             let second = try Lake.open(dir, options: lakeOptions())
             #expect(try second.topic(Self.topicName).highWatermark == 4000)
             #expect(try FileIO.readWholeFile(kept) == Array(torn[cutAt...]))
             #expect(FileIO.fileSize(atPath: kept + ".1") != nil)
-            await second.close()
+            try await second.close()
         }
     }
 }

@@ -132,7 +132,7 @@ struct CorruptionSweep {
         let sealed = try #require(topic.segments().first { $0.sealed })
         let manifestValue = try #require(try await topic.latestManifest(refresh: true))
         let manifestKey = BucketLayout().manifestKey(topic: topicName, version: manifestValue.version)
-        await lake.close()
+        try await lake.close()
 
         let object = coldOnly[1]
         let indexPath = String(sealed.path.dropLast(4)) + ".idx"
@@ -219,7 +219,7 @@ struct CorruptionSweep {
         } catch {
             outcome = classify(error, target)
         }
-        await lake.close()
+        try await lake.close()
         return outcome
     }
 

@@ -20,7 +20,7 @@ struct CrashRegressionTests {
             let topic = try lake.topic("t", creatingWith: topicConfig())
             _ = try await topic.append(offsetRecords(from: 0, count: 10))
             try topic.sealActiveSegment()
-            await lake.close()
+            try await lake.close()
             let active = LakePaths(root: dir).segment("t", baseOffset: 10)
             try #require(FileManager.default.fileExists(atPath: active))
             for shortBytes in [0, 7] {
@@ -34,7 +34,7 @@ struct CrashRegressionTests {
                 #expect(values == (0..<10).map { "v\($0)" })
                 // Opening the topic recreated the header: verify has nothing left to say.
                 #expect(try await reopened.verify().problems.isEmpty)
-                await reopened.close()
+                try await reopened.close()
             }
         }
     }

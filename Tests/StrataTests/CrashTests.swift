@@ -147,7 +147,7 @@ enum StrataBinary {
                 } catch let error as StrataError where error.code == .notFound {
                     records = []
                 }
-                await lake.close()
+                try await lake.close()
                 let values = records.map { string($0.value) ?? "nil" }
                 let start = kept.count
                 // Earlier cycles' records are untouched.

@@ -17,7 +17,7 @@ import Testing
             var options = lakeOptions()
             options.beforeGroupFsync = { topic in
                 guard !firstFsyncHeld.withLock({ held in defer { held = true }; return held }) else { return }
-                for _ in 0..<20_000 where topic.state.withLock({ $0.writtenOffset }) < Int64(tasks) { usleep(500) }
+                for _ in 0..<20_000 where topic.writtenOffset < Int64(tasks) { usleep(500) }
             }
             let lake = try Lake.open(dir, options: options)
             let topic = try lake.topic("sync", creatingWith: topicConfig(durability: .sync))
@@ -30,7 +30,7 @@ import Testing
                             let result = try await topic.append([ProducerRecord(value: bytes(value))])
                             #expect(result.firstOffset == result.lastOffset)
                             // Acknowledged means durable: the high watermark already covers it.
-                            #expect(topic.state.withLock { $0.durableOffset } > result.lastOffset)
+                            #expect(topic.durableOffset > result.lastOffset)
                             mine.append((result.firstOffset, value))
                         }
                         return mine
@@ -51,7 +51,7 @@ import Testing
             #expect(topic.fsyncCount <= total - tasks + 1, "group commit: \(topic.fsyncCount) fsyncs for \(total) appends")
             let byOffset = Dictionary(uniqueKeysWithValues: acknowledged)
             for record in try readAll(topic) { #expect(string(record.value) == byOffset[record.offset]) }
-            await lake.close()
+            try await lake.close()
         }
     }
 
@@ -64,54 +64,62 @@ import Testing
             // Visible before any fsync.
             #expect(topic.highWatermark == 3)
             #expect(try topic.readLocal(from: 0).records.map { string($0.value) } == ["v0", "v1", "v2"])
-            #expect(topic.state.withLock { $0.durableOffset } == 0)
+            #expect(topic.durableOffset == 0)
             let fsyncsBefore = topic.fsyncCount
 
             try await topic.flush()
-            #expect(topic.state.withLock { $0.durableOffset } == 3)
+            #expect(topic.durableOffset == 3)
             #expect(topic.fsyncCount == fsyncsBefore + 1)
             // Nothing new: a flush needs no fsync.
             try await topic.flush()
             #expect(topic.fsyncCount == fsyncsBefore + 1)
 
             try await topic.append(offsetRecords(from: 3, count: 2))
-            #expect(topic.state.withLock { $0.durableOffset } == 3)
-            await lake.close()
+            #expect(topic.durableOffset == 3)
+            try await lake.close()
             // close() flushed.
-            #expect(topic.state.withLock { $0.durableOffset } == 5)
+            #expect(topic.durableOffset == 5)
             #expect(topic.fsyncCount == fsyncsBefore + 2)
             let closedAppend = await strataError { try await topic.append(offsetRecords(from: 5, count: 1)) }
             #expect(closedAppend?.code == .closed)
 
             let reopened = try Lake.open(dir, options: lakeOptions(clock: clock))
             #expect(try readAll(reopened.topic("async")).map { string($0.value) } == (0..<5).map { "v\($0)" })
-            await reopened.close()
+            try await reopened.close()
         }
     }
 
-    @Test func asyncTopicFlushesOnItsInterval() async throws {
+    /// The lake's own background loop flushes on the interval; it sleeps on the test's manual
+    /// clock, so each step below lets it run exactly once.
+    @Test(.timeLimit(.minutes(1))) func asyncTopicFlushesOnItsInterval() async throws {
         try await withTempDirectory { dir in
             let clock = ManualClock()
-            let lake = try Lake.open(dir, options: lakeOptions(clock: clock))
+            var options = lakeOptions(clock: clock)
+            options.backgroundOffload = false
+            let lake = try Lake.open(dir, options: options)
             var config = topicConfig(durability: .async)
             config.flushIntervalMs = 1000
             let topic = try lake.topic("interval", creatingWith: config)
             try await topic.append(offsetRecords(from: 0, count: 4))
-            // The lake's background loop runs this every 200 ms; driven here so the test does not
-            // depend on scheduling. The first tick that sees unflushed data starts the interval.
-            await lake.backgroundTick()
-            #expect(topic.state.withLock { $0.durableOffset } == 0)
-            clock.advance(ms: 999)
-            await lake.backgroundTick()
-            #expect(topic.state.withLock { $0.durableOffset } == 0)
-            clock.advance(ms: 1)
-            await lake.backgroundTick()
-            // The lake's own loop may have won the race to this flush: give its fsync time to land.
-            for _ in 0..<100 where topic.state.withLock({ $0.durableOffset }) < 4 {
-                try await Task.sleep(nanoseconds: 20_000_000)
+            func durable() -> Int64 { topic.durableOffset }
+            /// One period of the loop: wake it, and wait until it is asleep again (tick done).
+            func tick() async {
+                clock.advance(ms: options.backgroundIntervalMs)
+                await clock.waitForSleepers(1)
             }
-            #expect(topic.state.withLock { $0.durableOffset } == 4)
-            await lake.close()
+            await clock.waitForSleepers(1)
+            // The first tick that sees unflushed data starts the interval.
+            await tick()
+            #expect(durable() == 0)
+            for _ in 0..<4 { await tick() }
+            #expect(durable() == 0, "800 ms into a 1000 ms interval")
+            clock.advance(ms: 199)
+            #expect(clock.sleeperCount == 1, "the loop sleeps until its next period")
+            #expect(durable() == 0)
+            clock.advance(ms: 1)
+            await clock.waitForSleepers(1)
+            #expect(durable() == 4)
+            try await lake.close()
         }
     }
 }

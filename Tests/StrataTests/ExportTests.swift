@@ -33,7 +33,7 @@ import StrataBlob
                 _ = try await handle.append(Array(records[start..<min(start + 4, recordCount)]))
             }
             _ = try await lake.offload(topic: topic, seal: true, evict: true)
-            await lake.close()
+            try await lake.close()
             try FileManager.default.removeItem(atPath: lakePath)
             return ColdTopic(root: root, records: records)
         }
@@ -323,7 +323,7 @@ import StrataBlob
             _ = try await handle.append(Array(records[start..<min(start + 5, records.count)]))
         }
         _ = try await lake.offload(topic: ColdTopic.topic, seal: true, evict: false)
-        await lake.close()
+        try await lake.close()
         return (root, records)
     }
 

@@ -153,7 +153,7 @@ struct FaultSoak {
         result.verify = report.problems.isEmpty ? "clean" : "\(report.problems.count) problems"
         let counters = faulty.counters
         result.faults = (counters.calls, counters.failedBefore, counters.failedAfter, counters.truncatedGets)
-        await lake.close()
+        try await lake.close()
         result.seconds = Date().timeIntervalSince(started)
         return result
     }

@@ -28,9 +28,9 @@ struct ManifestChainTests {
         #expect(!report.remainingProblems.isEmpty)
         // Every record is still readable once the manifest is put back.
         try fixture.restoreNewestColdManifest(newest)
-        await fixture.lake.close()
+        try await fixture.lake.close()
         let reopened = try Lake.open(fixture.dir, options: ChainFixture.options())
-        defer { Task { await reopened.close() } }
+        defer { Task { try await reopened.close() } }
         #expect(try await ChainFixture.readAll(reopened.topic(ChainFixture.topicName)) == fixture.produced)
     }
 
@@ -65,12 +65,12 @@ struct ManifestChainTests {
         defer { fixture.remove() }
         let objectsBefore = try fixture.coldSegmentFiles()
         try FileManager.default.removeItem(atPath: fixture.coldRoot + "/topics/\(ChainFixture.topicName)/manifest")
-        await fixture.lake.close()
+        try await fixture.lake.close()
         // A new lake on the same store (say, after a lost disk) knows nothing of the topic.
         let other = fixture.dir + "-other"
         defer { try? FileManager.default.removeItem(atPath: other) }
         let lake = try Lake.open(other, cold: "file://" + fixture.coldRoot, options: ChainFixture.options())
-        defer { Task { await lake.close() } }
+        defer { Task { try await lake.close() } }
         let scrub = try await lake.scrub(deleteOrphans: true, graceMs: 0)
         #expect(scrub.deleted.isEmpty)
         #expect(scrub.problems.map(\.kind) == [.missingManifest], "\(scrub.findings)")

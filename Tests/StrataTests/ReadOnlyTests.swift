@@ -109,8 +109,8 @@ enum ReadOnlyFixture {
             #expect(later.map(\.offset) == Array(200..<300))
             #expect(view.highWatermark == 300)
             #expect(ReadOnlyFixture.snapshot(dir) == afterWrites)
-            await reader.close()
-            await writer.close()
+            try await reader.close()
+            try await writer.close()
         }
     }
 
@@ -119,7 +119,7 @@ enum ReadOnlyFixture {
             let writer = try Lake.open(dir, options: Self.options(store: MemoryBlobStore()))
             try await writer.topic("t", creatingWith: topicConfig(segmentBytes: 1024))
                 .append(offsetRecords(from: 0, count: 50))
-            await writer.close()
+            try await writer.close()
             let before = ReadOnlyFixture.snapshot(dir)
             let lake = try Lake.openReadOnly(dir, options: Self.options(store: MemoryBlobStore()))
             let topic = try lake.topic("t")
@@ -139,7 +139,7 @@ enum ReadOnlyFixture {
                 #expect(error?.code == .readOnly, "\(what): \(String(describing: error))")
             }
             #expect(ReadOnlyFixture.snapshot(dir) == before)
-            await lake.close()
+            try await lake.close()
         }
     }
 
@@ -149,7 +149,7 @@ enum ReadOnlyFixture {
             let topic = try writer.topic("t", creatingWith: topicConfig())
             for i in 0..<3 { try await topic.append(offsetRecords(from: Int64(i * 5), count: 5)) }
             let path = topic.segments()[0].path
-            await writer.close()
+            try await writer.close()
             let validBytes = FileIO.fileSize(atPath: path) ?? 0
             // Half a batch at the end: what a crash mid-write leaves.
             let next = BatchCodec.encode(baseOffset: 15, records: [Record(timestamp: 1, key: nil, value: bytes("x"))])
@@ -169,7 +169,7 @@ enum ReadOnlyFixture {
             #expect(try await Self.consume(view).map(\.offset) == Array(0..<15))
             let report = try await lake.verify()
             #expect(report.problems.map(\.kind) == [.tornTail])
-            await lake.close()
+            try await lake.close()
             #expect(ReadOnlyFixture.snapshot(dir) == before, "the torn tail was cut or the lake touched")
         }
     }
@@ -180,7 +180,7 @@ enum ReadOnlyFixture {
             let topic = try writer.topic("t", creatingWith: topicConfig())
             try await topic.append(offsetRecords(from: 0, count: 5))
             let path = topic.segments()[0].path
-            await writer.close()
+            try await writer.close()
             // A batch caught half-written by the reader, then finished by the writer.
             let batch = BatchCodec.encode(baseOffset: 5, records: [Record(timestamp: 1, key: nil, value: bytes("v5"))])
             let handle = try #require(FileHandle(forUpdatingAtPath: path))
@@ -196,7 +196,7 @@ enum ReadOnlyFixture {
             #expect(try view.refresh())
             #expect(view.damage.isEmpty)
             #expect(try await Self.consume(view).map { string($0.value) } == (0..<6).map { "v\($0)" })
-            await lake.close()
+            try await lake.close()
         }
     }
 
@@ -206,7 +206,7 @@ enum ReadOnlyFixture {
             let topic = try writer.topic("t", creatingWith: topicConfig())
             for i in 0..<4 { try await topic.append(offsetRecords(from: Int64(i * 5), count: 5)) }
             let path = topic.segments()[0].path
-            await writer.close()
+            try await writer.close()
             let scan = try scanSegment(path).1
             let second = scan.batches[1].position
             try flipByte(path, at: second + BatchHeader.size + 2)
@@ -223,7 +223,7 @@ enum ReadOnlyFixture {
             #expect(try await cursor.next().map(\.offset) == Array(0..<5))
             let error = await strataError { _ = try await cursor.next() }
             #expect(error?.code == .corrupt && error?.position == second && error?.file == path)
-            await lake.close()
+            try await lake.close()
             #expect(ReadOnlyFixture.snapshot(dir) == before)
         }
     }
@@ -236,7 +236,7 @@ enum ReadOnlyFixture {
             let seed = try Lake.open(dir, options: Self.options(store: MemoryBlobStore()))
             try await seed.topic("t", creatingWith: topicConfig(segmentBytes: 1024))
                 .append(offsetRecords(from: 0, count: 40, timestamp: { 1000 + $0 }))
-            await seed.close()
+            try await seed.close()
 
             let store = ReadOnlyFixture.unreachableStore()
             let lake = readOnly
@@ -249,7 +249,7 @@ enum ReadOnlyFixture {
             #expect(try await topic.read(from: 5).records.first?.offset == 5)
             #expect(try await topic.logStartOffset() == 0)
             #expect(store.counters.calls == 0, "hot reads asked the cold store \(store.counters.calls) times")
-            await lake.close()
+            try await lake.close()
         }
     }
 
@@ -259,7 +259,7 @@ enum ReadOnlyFixture {
             let topic = try seed.topic("t", creatingWith: topicConfig(segmentBytes: 1024))
             try await topic.append(offsetRecords(from: 0, count: 40))
             let segmentCount = topic.segments().count
-            await seed.close()
+            try await seed.close()
 
             let lake = try Lake.openReadOnly(dir, options: Self.options(store: ReadOnlyFixture.unreachableStore()))
             let report = try await lake.verify()
@@ -269,7 +269,7 @@ enum ReadOnlyFixture {
             let one = try await lake.verify(topic: "t")
             #expect(one.segmentsChecked == segmentCount)
             #expect(one.errors.map(\.kind) == [.coldUnreachable])
-            await lake.close()
+            try await lake.close()
         }
     }
 
@@ -289,8 +289,8 @@ enum ReadOnlyFixture {
             let records = try await Self.consume(view)
             #expect(records.map(\.offset) == Array(0..<60))
             #expect(view.localStartOffset == 60)
-            await reader.close()
-            await writer.close()
+            try await reader.close()
+            try await writer.close()
         }
     }
 }

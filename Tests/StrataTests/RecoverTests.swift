@@ -15,7 +15,7 @@ import Testing
             try await ColdFixture.produce(topic, 0..<6_000)
         }
         _ = try await first.offload(seal: true, evict: false)
-        await first.close()
+        try await first.close()
         try FileManager.default.removeItem(atPath: root + "/lake")  // the disk died
 
         let rebuilt = try Lake.open(root + "/new", cold: cold, options: ColdFixture.options())
@@ -31,7 +31,7 @@ import Testing
             let ack = try await topic.append([ProducerRecord(value: Array("after".utf8))])
             #expect(ack.firstOffset == 6_000)
         }
-        await rebuilt.close()
+        try await rebuilt.close()
     }
 
     @Test func recoverRefusesToOverwriteAnExistingTopic() async throws {
@@ -47,6 +47,6 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/lake/topics/a").sorted() == before)
         let missing = await strataError { _ = try await lake.recover(topics: ["nothing-here"]) }
         #expect(missing?.code == .notFound)
-        await lake.close()
+        try await lake.close()
     }
 }

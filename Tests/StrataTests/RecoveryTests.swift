@@ -24,7 +24,7 @@ import Testing
         for b in 0..<Self.batchCount { try await topic.append(offsetRecords(from: Int64(b * 5), count: 5)) }
         let segments = topic.segments()
         #expect(segments.count >= 4)
-        if close { await lake.close() }
+        if close { try await lake.close() }
         return segments
     }
 
@@ -67,13 +67,13 @@ import Testing
             // Appends continue densely after the cut.
             let result = try await topic.append(offsetRecords(from: expectedEnd, count: 3))
             #expect(result == AppendResult(firstOffset: expectedEnd, lastOffset: expectedEnd + 2))
-            await lake.close()
+            try await lake.close()
 
             let quiet = LogSink()
             let again = try Lake.open(dir, options: lakeOptions(log: quiet))
             #expect(try readAll(again.topic(Self.topicName)).map { string($0.value) } == (0..<expectedEnd + 3).map { "v\($0)" })
             #expect(quiet.messages.isEmpty, "\(quiet.messages)")
-            await again.close()
+            try await again.close()
         }
     }
 
@@ -103,7 +103,7 @@ import Testing
                 let o = Int64(random.next() % UInt64(Self.recordCount))
                 #expect(try topic.readLocal(from: o, maxBytes: 1).records.first?.offset == o)
             }
-            await lake.close()
+            try await lake.close()
         }
     }
 
@@ -117,7 +117,7 @@ import Testing
             let topic = try lake.topic(Self.topicName)
             for path in leftovers { #expect(!FileIO.exists(path), "\(path)") }
             #expect(topic.highWatermark == Self.recordCount)
-            await lake.close()
+            try await lake.close()
         }
     }
 
@@ -140,7 +140,7 @@ import Testing
             #expect(error?.position == batch.position + 8)
             #expect(try topic.readLocal(from: 0, maxBytes: 1).records.first.map { string($0.value) } == "v0")
             #expect(try topic.readLocal(from: segments[2].baseOffset).records.first?.offset == segments[2].baseOffset)
-            await lake.close()
+            try await lake.close()
         }
     }
 }

@@ -33,14 +33,14 @@ import Testing
             // Nothing left to repair.
             let second = try await topic.repairQuarantine()
             #expect(second.damage == nil && second.moved.isEmpty)
-            await lake.close()
+            try await lake.close()
 
             let log = LogSink()
             let again = try Lake.open(dir, options: lakeOptions(log: log))
             #expect(try again.topic(Self.topicName).highWatermark == 2005)
             #expect(log.messages.isEmpty, "\(log.messages)")
             #expect(try await again.verify().isClean)
-            await again.close()
+            try await again.close()
         }
     }
 
@@ -59,7 +59,7 @@ import Testing
             }
             let segments = bad.segments()
             try #require(segments.count >= 4)
-            await lake.close()
+            try await lake.close()
             let victim = segments[1]
             let (_, scan) = try scanSegment(victim.path)
             let batch = scan.batches[2]
@@ -97,7 +97,7 @@ import Testing
             let after = try await reopened.offload(topic: "bad")
             #expect(after.blocked.isEmpty && after.segmentsOffloaded >= 1)
             #expect(try await badTopic.latestManifest()?.nextOffset == batch.header.baseOffset + 5)
-            await reopened.close()
+            try await reopened.close()
         }
     }
 
@@ -112,7 +112,7 @@ import Testing
             let topic = try lake.topic(Self.topicName, creatingWith: topicConfig(segmentBytes: 4096))
             for b in 0..<100 { try await topic.append(offsetRecords(from: Int64(b * 5), count: 5)) }
             let victim = topic.segments()[1]
-            await lake.close()
+            try await lake.close()
             try CorruptTailTests.flip(victim.path, at: SegmentHeader.size + 70)
             try FileIO.remove(String(victim.path.dropLast(4)) + ".idx")
 
@@ -131,7 +131,7 @@ import Testing
             let after = try await reopened.offload()
             #expect(after.blocked.isEmpty, "\(after)")
             #expect(try await damaged.latestManifest()?.nextOffset == victim.baseOffset + 5)
-            await reopened.close()
+            try await reopened.close()
         }
     }
 
@@ -152,7 +152,7 @@ import Testing
             let error = await strataError { _ = try await topic.repairQuarantine() }
             #expect(error?.code == .invalidArgument && error?.file == victim.path, "\(String(describing: error))")
             #expect(fileTree(dir) == before)
-            await lake.close()
+            try await lake.close()
         }
     }
 
@@ -222,7 +222,7 @@ import Testing
                 try await good.append(offsetRecords(from: Int64(b * 5), count: 5))
             }
             let victim = bad.segments()[0]
-            await lake.close()
+            try await lake.close()
             let (_, scan) = try scanSegment(victim.path)
             try CorruptTailTests.flip(victim.path, at: scan.batches[3].position + 70)
 

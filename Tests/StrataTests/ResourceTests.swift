@@ -47,7 +47,7 @@ import Testing
             #expect(lake.files.openCount <= cap)
             #expect(lake.files.openCalls > topicCount, "the LRU must have closed and reopened files")
             #expect(topics.allSatisfy { $0.segments().count > 1 })
-            await lake.close()
+            try await lake.close()
 
             let reopened = try Lake.open(dir, options: lakeOptions(maxOpenFiles: cap))
             #expect(try reopened.topicNames() == names.sorted())
@@ -55,7 +55,7 @@ import Testing
                 #expect(try readAll(reopened.topic(name)).count == (rounds + 1) * 10)
                 #expect(reopened.files.openCount <= cap)
             }
-            await reopened.close()
+            try await reopened.close()
         }
     }
 }
@@ -76,11 +76,11 @@ import Testing
             // The first lake is unaffected.
             try await topic.append(offsetRecords(from: 3, count: 1))
             #expect(try readAll(topic).count == 4)
-            await lake.close()
+            try await lake.close()
 
             let reopened = try Lake.open(dir, options: lakeOptions())
             #expect(try readAll(reopened.topic("t")).count == 4)
-            await reopened.close()
+            try await reopened.close()
         }
     }
 
@@ -92,7 +92,7 @@ import Testing
             }
             let reopened = try Lake.open(dir, options: lakeOptions())
             #expect(try readAll(reopened.topic("t")).count == 2)
-            await reopened.close()
+            try await reopened.close()
         }
     }
 }

@@ -53,7 +53,7 @@ import Testing
             for t in probes {
                 #expect(try topic.localOffset(forTimestamp: t) == Self.firstOffset(atOrAfter: t, in: timestamps), "t=\(t)")
             }
-            await lake.close()
+            try await lake.close()
 
             // Reopened: sealed segments load from their indexes; every record reads back.
             let reopened = try Lake.open(dir, options: lakeOptions())
@@ -73,7 +73,7 @@ import Testing
                 }
                 #expect(result.nextOffset == next)
             }
-            await reopened.close()
+            try await reopened.close()
         }
     }
 

@@ -47,7 +47,7 @@ import Testing
             #expect(segments.count >= 4)
             #expect(segments.allSatisfy { $0.bytes <= 4096 })
             try checkSegments(topic, timestamps: timestamps)
-            await lake.close()
+            try await lake.close()
 
             let log = LogSink()
             let reopened = try Lake.open(dir, options: lakeOptions(clock: clock, log: log))
@@ -59,7 +59,7 @@ import Testing
             #expect(records.map(\.timestamp) == timestamps)
             try await again.append(offsetRecords(from: 1000, count: 1))
             try checkSegments(again, timestamps: timestamps + [again.readLocal(from: 1000).records[0].timestamp])
-            await reopened.close()
+            try await reopened.close()
         }
     }
 
@@ -94,13 +94,13 @@ import Testing
             try await topic.append(offsetRecords(from: 4, count: 1))
             #expect(topic.segments().map(\.lastOffset) == [1, 3, 4])
             try checkSegments(topic, timestamps: try readAll(topic).map(\.timestamp))
-            await lake.close()
+            try await lake.close()
 
             let reopened = try Lake.open(dir, options: lakeOptions(clock: clock))
             let again = try reopened.topic("age")
             #expect(again.segments().map(\.baseOffset) == [0, 2, 4])
             #expect(try readAll(again).map { string($0.value) } == (0..<5).map { "v\($0)" })
-            await reopened.close()
+            try await reopened.close()
         }
     }
 }

@@ -19,10 +19,10 @@ import Testing
         let lake = try Lake.open(dir, options: ColdFixture.options(store: store))
         do {
             let result = try await body(lake, dir)
-            await lake.close()
+            try await lake.close()
             return result
         } catch {
-            await lake.close()
+            try await lake.close()
             throw error
         }
     }
@@ -157,7 +157,7 @@ import Testing
             // The next manifest carries the new settings for the bucket's readers.
             _ = try await lake.offload()
             #expect(try await ColdFixture.storedManifest(store)?.config.retentionBytes == 1_000_000_000)
-            await lake.close()
+            try await lake.close()
         }
         let reopened = try Lake.open(dir, options: ColdFixture.options(store: store))
         let topic = try reopened.topic(Self.name)
@@ -166,7 +166,7 @@ import Testing
         #expect(try await ColdFixture.readAll(&cursor, until: 20).count == 20)
         // localRetentionBytes=4096 applied: the offloaded segments beyond it left the disk.
         #expect(topic.segments().reduce(0) { $0 + ($1.sealed ? $1.bytes : 0) } <= 4096)
-        await reopened.close()
+        try await reopened.close()
     }
 
     // MARK: - delete
@@ -303,7 +303,7 @@ import Testing
             // Again, or lower: nothing changes.
             let again = try await topic.deleteRecords(before: 5)
             #expect(again.logStartOffset == target && again.manifestVersion == nil)
-            await lake.close()
+            try await lake.close()
         }
         // The bucket's readers see the new log start too.
         let log = try ColdLog.open(
@@ -322,7 +322,7 @@ import Testing
         #expect(below?.code == .offsetOutOfRange)
         let report = try await lake.verify()
         #expect(report.problems.isEmpty, "\(report.problems)")
-        await lake.close()
+        try await lake.close()
     }
 
     /// The log start is written before either tier changes: when the manifest commit fails, the
@@ -383,7 +383,7 @@ import Testing
         #expect(ColdFixture.firstMismatch(records, Int(target)..<4_000) == nil)
         let report = try await lake.verify()
         #expect(report.problems.isEmpty, "\(report.problems)")
-        await lake.close()
+        try await lake.close()
     }
 
     @Test func deleteRecordsOutsideTheLogIsATypedErrorThatChangesNothing() async throws {

@@ -29,7 +29,7 @@ import Testing
         let topic = try first.topic(ColdFixture.topicName, creatingWith: ColdFixture.smallSegments())
         try await ColdFixture.produce(topic, 0..<100)
         _ = try await first.offload(seal: true, evict: false)
-        await first.close()
+        try await first.close()
         for key in ["topics/bad name/manifest/00000000000000000001.json", "topics/other/manifest/notes.txt"] {
             try await store.put(key, Array("{}".utf8), mode: .overwrite)
         }
@@ -43,6 +43,6 @@ import Testing
         let recovered = try await rebuilt.recover()
         #expect(recovered.map(\.topic) == [ColdFixture.topicName])
         #expect(recovered.first?.nextOffset == 100)
-        await rebuilt.close()
+        try await rebuilt.close()
     }
 }

@@ -136,7 +136,7 @@ struct VerifyScrubTests {
     func cliVerifyAndScrubExitCodesAndLocations() async throws {
         let fixture = try await VerifyFixture.make()
         defer { fixture.remove() }
-        await fixture.lake.close()
+        try await fixture.lake.close()
         let clean = try runStrata(["inspect", "verify", "--lake", fixture.dir])
         #expect(clean.status == 0, "\(clean.stdout) \(clean.stderr)")
         #expect(clean.stdout.isEmpty)

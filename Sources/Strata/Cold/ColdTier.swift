@@ -32,13 +32,18 @@ final class ColdTier: Sendable {
     let manifestSegmentsMax: Int
     /// False for a read-only lake: the local manifest copy is read, never written.
     let savesLocalCopy: Bool
+    /// Read-ahead fetches running at once (`LakeOptions.coldPrefetchTasksMax`).
+    let prefetchTasksMax: Int
+    /// The read-ahead fetches under way, so they stay bounded.
+    private let prefetching = Mutex<[FrameKey: Task<Void, Never>]>([:])
 
     init(store: any BlobStore, cacheBytes: Int, retry: RetryPolicy, retryEnvironment: RetryEnvironment = .live,
          clock: any StrataClock, log: @escaping @Sendable (String) -> Void,
          localManifestPath: (@Sendable (String) -> String)? = nil, manifestSegmentsMax: Int = 1000,
-         savesLocalCopy: Bool = true) {
+         savesLocalCopy: Bool = true, prefetchTasksMax: Int = 32) {
         self.savesLocalCopy = savesLocalCopy
         self.store = CountingBlobStore(store)
+        self.prefetchTasksMax = max(1, prefetchTasksMax)
         self.manifestSegmentsMax = max(2, manifestSegmentsMax)
         self.localManifestPath = localManifestPath
         // Retrying a store that retries itself multiplies the attempts (5 × 5 = 25 per call).
@@ -335,11 +340,27 @@ final class ColdTier: Sendable {
         }
     }
 
-    /// Starts fetching frames into the cache without waiting (sequential read-ahead).
+    /// Starts fetching frames into the cache without waiting (sequential read-ahead). At most
+    /// `prefetchTasksMax` run at once; read-ahead past the bound is skipped, since the reader
+    /// fetches a frame itself when it gets there.
     func prefetch(_ numbers: [Int], of index: ColdObjectIndex, key: String, topic: String) {
         for number in numbers where number < index.frames.count {
-            guard !frames.contains(FrameKey(objectKey: key, frameNumber: number)) else { continue }
-            Task.detached { _ = try? await self.frame(number, of: index, key: key, topic: topic) }
+            let frameKey = FrameKey(objectKey: key, frameNumber: number)
+            guard !frames.contains(frameKey) else { continue }
+            let started: Bool = prefetching.withLock { running in
+                if running[frameKey] != nil { return true }
+                guard running.count < prefetchTasksMax else { return false }
+                // The task removes itself under this lock, so it cannot run ahead of the insert.
+                running[frameKey] = Task.detached {
+                    _ = try? await self.frame(number, of: index, key: key, topic: topic)
+                    _ = self.prefetching.withLock { $0.removeValue(forKey: frameKey) }
+                }
+                return true
+            }
+            guard started else { return }
         }
     }
+
+    /// The read-ahead fetches running now (tests await them).
+    var prefetchTasks: [Task<Void, Never>] { prefetching.withLock { Array($0.values) } }
 }

@@ -2,24 +2,6 @@ import Dispatch
 import Glibc
 import StrataBlob
 
-/// What the offloader knows about a topic's cold side.
-struct OffloadState: Sendable {
-    /// Epoch this process writes manifests with; chosen at its first commit.
-    var writerEpoch: UInt64?
-    /// Set once another writer won a manifest race: this lake stops offloading the topic.
-    var fenced: StrataError?
-    /// One offload pass at a time per topic.
-    var busy = false
-    /// One past the last offset committed to the cold tier (nil: not known yet).
-    var committedOffset: Int64?
-    /// The local segments the manifest already covers were checked against it (see
-    /// `verifyOwnership`).
-    var ownershipChecked = false
-    /// Set when the next segment to offload is corrupt: offload of this topic waits for
-    /// `strata repair`; other topics go on.
-    var blocked: StrataError?
-}
-
 /// Result of one offload pass.
 public struct OffloadReport: Sendable, Equatable {
     public var segmentsOffloaded = 0
@@ -34,7 +16,8 @@ public struct OffloadReport: Sendable, Equatable {
 /// The offloader (DESIGN §1, §4 invariants 4 and 5): sealed segments, in offset order, are
 /// encoded as cold objects, uploaded, read back and verified, then committed in a new manifest
 /// version. A crash at any step leaves a committed segment or an orphan object, never a
-/// manifest pointing at a missing object.
+/// manifest pointing at a missing object. One pass at a time per topic (`offloadPass`); each
+/// commit is made under the manifest writer's commit lock, which retention shares.
 extension Topic {
     /// Manifest versions kept; older ones are deleted after a commit.
     static let manifestVersionsKept = 4
@@ -49,15 +32,17 @@ extension Topic {
     @discardableResult
     public func offloadSealed(lagMs: Int64 = 0, wait: Bool = false) async throws(StrataError) -> OffloadReport {
         try refuseIfReadOnly("offload")
-        while try !beginOffload() {
-            guard wait else { return OffloadReport() }
-            try? await Task.sleep(nanoseconds: 5_000_000)
+        try manifestWriter.checkNotFenced()
+        if wait {
+            await offloadPass.lock()
+        } else if !offloadPass.tryLock() {
+            return OffloadReport()
         }
-        defer { offload.withLock { $0.busy = false } }
-        guard state.withLock({ $0.segments.contains { $0.sealed && !$0.isEmpty } }) else {
-            if offload.withLock({ $0.committedOffset == nil }) {
-                let known = try await cold.latestManifest(name)?.nextOffset
-                offload.withLock { $0.committedOffset = known }
+        defer { offloadPass.unlock() }
+        try manifestWriter.checkNotFenced()
+        guard localSegments().contains(where: { $0.sealed && !$0.isEmpty }) else {
+            if manifestWriter.committedOffset == nil {
+                manifestWriter.committedOffset = try await cold.latestManifest(name)?.nextOffset
             }
             var report = OffloadReport()
             if let corruption { report.blocked.append("\(corruption)") }
@@ -68,11 +53,11 @@ extension Topic {
         // The first pass of a process asks the store, not the local copy: a crash between a
         // commit and saving the copy leaves the copy one version behind, and committing on top
         // of it would lose the race to this lake's own earlier commit.
-        let firstPass = !offload.withLock { $0.ownershipChecked }
+        let firstPass = !manifestWriter.ownershipChecked
         var manifest = try await cold.latestManifest(name, refresh: firstPass)
         if firstPass {
             if let manifest { try await verifyOwnership(manifest) }
-            offload.withLock { $0.ownershipChecked = true }
+            manifestWriter.ownershipChecked = true
         }
         // Encoding the next segment overlaps the upload, read-back check and commit of this one:
         // two cores instead of one, while commits stay strictly in offset order.
@@ -89,9 +74,9 @@ extension Topic {
                 }
             } catch where error.code == .corrupt {
                 // Offsets must reach the cold tier in order: stop this topic here, visibly.
-                let first = offload.withLock { s in
-                    defer { s.blocked = error }
-                    return s.blocked == nil
+                let first = offloadBlock.withLock { blocked in
+                    defer { blocked = error }
+                    return blocked == nil
                 }
                 if first { log("offload blocked topic=\(name): \(error)") }  // once, not every background pass
                 report.blocked.append("\(error)")
@@ -107,22 +92,13 @@ extension Topic {
             report.rawBytes += Int64(segment.segmentBytes)
             report.objectBytes += objectBytes
         }
-        offload.withLock { $0.committedOffset = manifest?.nextOffset }
+        manifestWriter.committedOffset = manifest?.nextOffset
         if report.blocked.isEmpty, let corruption { report.blocked.append("\(corruption)") }
         return report
     }
 
     /// Why offload of this topic stopped at a corrupt segment, until a repair (nil: it did not).
-    public var offloadBlocked: StrataError? { offload.withLock { $0.blocked } }
-
-    func beginOffload() throws(StrataError) -> Bool {
-        try offload.withLock { (s) throws(StrataError) -> Bool in
-            if let fenced = s.fenced { throw fenced }
-            if s.busy { return false }
-            s.busy = true
-            return true
-        }
-    }
+    public var offloadBlocked: StrataError? { offloadBlock.withLock { $0 } }
 
     /// A lake that finds a manifest it has not checked yet (a new process, or a second lake on
     /// the same bucket) must show that the cold log is its own before building on it: every
@@ -132,7 +108,7 @@ extension Topic {
     /// for the other writer's, and eviction would then delete the only copy.
     /// - Throws: `fenced` naming the first local segment that disagrees.
     func verifyOwnership(_ manifest: Manifest) async throws(StrataError) {
-        let covered = state.withLock { $0.segments }.filter {
+        let covered = localSegments().filter {
             $0.sealed && !$0.isEmpty && $0.nextOffset <= manifest.nextOffset && $0.nextOffset > manifest.logStartOffset
         }
         for (i, segment) in covered.enumerated() {
@@ -146,7 +122,7 @@ extension Topic {
             guard same else {
                 let error = StrataError(.fenced, "the cold log at offsets \(segment.baseOffset)..<\(segment.nextOffset) is not this lake's segment: another writer owns this topic",
                                         topic: name, file: entry?.key ?? segment.path)
-                offload.withLock { $0.fenced = error }
+                manifestWriter.fence(error)
                 throw error
             }
         }
@@ -163,7 +139,7 @@ extension Topic {
 
     /// The oldest sealed local segment the manifest does not cover yet.
     private func nextToOffload(after manifest: Manifest?, lagMs: Int64) throws(StrataError) -> LocalSegment? {
-        let (segments, now) = (state.withLock { $0.segments }, clock.nowMs())
+        let (segments, now) = (localSegments(), clock.nowMs())
         // A damaged segment counts even with no valid batch: skipping it would look like a gap.
         for (i, segment) in segments.enumerated()
         where segment.sealed && (!segment.isEmpty || segment.corruption != nil) {
@@ -174,7 +150,7 @@ extension Topic {
             guard segment.baseOffset == committedEnd else {
                 let error = StrataError(.fenced, "the cold log ends at offset \(committedEnd) but the local segment starts at \(segment.baseOffset): another writer owns this topic",
                                         topic: name, file: segment.path)
-                offload.withLock { $0.fenced = error }
+                manifestWriter.fence(error)
                 throw error
             }
             let sealedMs = i + 1 < segments.count ? segments[i + 1].createdMs : now
@@ -185,7 +161,7 @@ extension Topic {
 
     /// The sealed segment whose base offset is `baseOffset`, if there is one.
     private func sealedSegment(startingAt baseOffset: Int64) -> LocalSegment? {
-        state.withLock { s in s.segments.first { $0.baseOffset == baseOffset && $0.sealed && !$0.isEmpty } }
+        localSegments().first { $0.baseOffset == baseOffset && $0.sealed && !$0.isEmpty }
     }
 
     private func offloadOne(
@@ -202,7 +178,7 @@ extension Topic {
             await pruneManifests(current: next.version)
             return (next, Int64(encoded.bytes.count))
         } catch {
-            if error.code == .fenced { offload.withLock { $0.fenced = error } }
+            if error.code == .fenced { manifestWriter.fence(error) }
             throw error
         }
     }
@@ -254,11 +230,20 @@ extension Topic {
     }
 
     /// Commits the manifest that adds `entry`, spilling old entries into an archive if needed.
-    private func commitNext(after manifest: Manifest?, adding entry: ManifestSegment) async throws(StrataError) -> Manifest {
-        let epoch = offload.withLock { s in
-            if s.writerEpoch == nil { s.writerEpoch = (manifest?.writerEpoch ?? 0) + 1 }
-            return s.writerEpoch ?? 1
+    /// Built under the commit lock on the newest manifest this lake knows as its own: retention
+    /// may have committed since the pass read `manifest` (it moves only the log start).
+    private func commitNext(
+        after passManifest: Manifest?, adding entry: ManifestSegment
+    ) async throws(StrataError) -> Manifest {
+        try await manifestWriter.commits.withLock { () async throws(StrataError) -> Manifest in
+            try await commitNextLocked(after: manifestWriter.base(passManifest), adding: entry)
         }
+    }
+
+    private func commitNextLocked(
+        after manifest: Manifest?, adding entry: ManifestSegment
+    ) async throws(StrataError) -> Manifest {
+        let epoch = manifestWriter.epoch(after: manifest)
         var next = manifest ?? Manifest(topic: name, version: 0, writerEpoch: epoch, logStartOffset: entry.baseOffset,
                                         nextOffset: entry.baseOffset, config: manifestConfig(), createdMs: clock.nowMs())
         next.version += 1
@@ -273,7 +258,11 @@ extension Topic {
         if next.segments.count > cold.manifestSegmentsMax {
             // Spill down to half the bound, so the next spill is many commits away.
             let spill = Array(next.segments.prefix(next.segments.count - cold.manifestSegmentsMax / 2))
-            let archive = ArchiveManifest(topic: name, segments: spill, createdMs: clock.nowMs())
+            // Stamped with the time of the manifest it extends, not the clock: a pass repeated
+            // after a failed commit then writes the very same bytes and `putImmutable` accepts
+            // the archive it finds instead of taking it for another writer's.
+            let stampMs = manifest?.createdMs ?? next.createdMs
+            let archive = ArchiveManifest(topic: name, segments: spill, createdMs: stampMs)
             let bytes: [UInt8]
             do throws(FormatError) { bytes = try archive.encode() } catch {
                 throw StrataError(.invalidArgument, "invalid archive manifest: \(error)", topic: name)
@@ -282,7 +271,7 @@ extension Topic {
             next.archives.append(archive.reference)
             next.segments.removeFirst(spill.count)
         }
-        try await cold.commit(next)
+        try await manifestWriter.commit(next, to: cold)
         return next
     }
 

@@ -29,19 +29,15 @@ extension Topic {
     func deleteLocal(
         uncommittedToo: Bool = false, _ shouldDelete: (LocalSegment, Int64, Int64) -> Bool
     ) throws(StrataError) -> Int {
-        let committed = uncommittedToo ? Int64.max : offload.withLock { $0.committedOffset } ?? Int64.min
+        let committed = uncommittedToo ? Int64.max : manifestWriter.committedOffset ?? Int64.min
         var deleted = 0
         while true {
-            let victim: LocalSegment? = state.withLock { s in
-                // A closed topic (retired by `alterTopicConfig`) no longer owns its files.
-                guard !s.closed, s.segments.count > 1 else { return nil }
-                let first = s.segments[0]
-                let sealedBytes = s.segments.dropLast().reduce(Int64(0)) { $0 + Int64($1.segmentBytes) }
+            // A closed topic (retired by `alterTopicConfig`) no longer owns its files.
+            if state.withLock({ $0.closed }) { return deleted }
+            let victim = removeOldestSegment { first, sealedMs, sealedBytes in
                 // A damaged segment's bytes past its valid prefix are in no tier: never delete it.
-                guard first.sealed, first.corruption == nil, first.nextOffset <= committed,
-                      shouldDelete(first, s.segments[1].createdMs, sealedBytes) else { return nil }
-                s.segments.removeFirst()
-                return first
+                first.sealed && first.corruption == nil && first.nextOffset <= committed
+                    && shouldDelete(first, sealedMs, sealedBytes)
             }
             guard let victim else { return deleted }
             files.invalidate(victim.path)
@@ -52,45 +48,42 @@ extension Topic {
         }
     }
 
-    /// Total retention: expired cold segments leave the manifest first (new version, log start
-    /// advanced), then their objects are deleted. Archived segments are not expired here.
+    /// Total retention: expired cold segments leave the chain first (a new manifest version,
+    /// log start advanced), then their objects are deleted. The chain includes the archive
+    /// manifests: an archive whose segments all expired drops out of the manifest, one that
+    /// expired in part is written again holding the survivors (the chain must start at the log
+    /// start), and only after the commit are the replaced archives and the objects deleted.
     private func applyTotalRetention() async throws(StrataError) {
-        guard config.retentionMs != nil || config.retentionBytes != nil,
-              offload.withLock({ $0.fenced == nil && $0.writerEpoch != nil }) else { return }
+        guard config.retentionMs != nil || config.retentionBytes != nil, manifestWriter.ownsTheLog else { return }
         // Manifest commits of one topic must not race each other: an offload pass committing
         // the same version would lose to this lake itself and take it for a foreign writer.
-        guard try beginOffload() else { return }
-        defer { offload.withLock { $0.busy = false } }
-        guard var manifest = try await cold.latestManifest(name) else { return }
-        let now = clock.nowMs()
-        var totalBytes = manifest.segments.reduce(Int64(0)) { $0 + $1.objectBytes }
-        var expired: [ManifestSegment] = []
-        for segment in manifest.segments.dropLast() {
-            let old = config.retentionMs.map { now - segment.maxTimestamp >= $0 } ?? false
-            let big = config.retentionBytes.map { totalBytes > $0 } ?? false
-            guard old || big else { break }
-            expired.append(segment)
-            totalBytes -= segment.objectBytes
+        try await manifestWriter.commits.withLock { () async throws(StrataError) in
+            try await applyTotalRetentionLocked()
         }
-        guard !expired.isEmpty, manifest.archives.isEmpty else { return }
-        manifest.segments.removeFirst(expired.count)
-        manifest.logStartOffset = manifest.segments[0].baseOffset
-        try await commitLogStart(manifest, removedKeys: expired.map(\.key))
     }
 
-    /// Commits `manifest` — the latest one with its log start advanced and the entries below it
-    /// removed — as the next version, then deletes the local segments below the new log start
-    /// and, last, the objects in `removedKeys`. A crash in between leaves orphans for `scrub`,
-    /// never a manifest naming a missing object. The caller holds the offload slot.
+    private func applyTotalRetentionLocked() async throws(StrataError) {
+        guard let manifest = try await manifestWriter.base(cold.latestManifest(name)) else { return }
+        var archived: [ArchiveManifest] = []
+        for reference in manifest.archives { archived.append(try await cold.archive(reference, topic: name)) }
+        let chain = archived.flatMap(\.segments) + manifest.segments
+        let expiredCount = expiredPrefixCount(chain, nowMs: clock.nowMs())
+        guard expiredCount > 0 else { return }
+        let cut = try await cutChain(manifest, archived: archived, at: chain[expiredCount].baseOffset)
+        let keys = chain.prefix(expiredCount).map(\.key) + cut.replacedArchiveKeys
+        try await commitLogStart(cut.manifest, removedKeys: keys)
+    }
+
+    /// Commits `manifest` — the next version, its log start advanced and the entries below it
+    /// removed — then deletes the local segments below the new log start and, last, the objects
+    /// in `removedKeys`. A crash in between leaves orphans for `scrub`, never a manifest naming
+    /// a missing object. The caller holds `manifestWriter.commits`.
     /// - Returns: the number of local segments deleted.
     @discardableResult
     func commitLogStart(_ manifest: Manifest, removedKeys: [String], uncommittedToo: Bool = false)
         async throws(StrataError) -> Int
     {
-        var manifest = manifest
-        manifest.version += 1
-        manifest.createdMs = clock.nowMs()
-        try await cold.commit(manifest)
+        try await manifestWriter.commit(manifest, to: cold)
         // Retention spans both tiers: local copies below the new log start go too, or reads
         // would still serve them from the hot tier.
         let logStart = manifest.logStartOffset
@@ -103,5 +96,55 @@ extension Topic {
             try await store.delete(removedKeys)
         }
         return deleted
+    }
+
+    /// How many of the oldest chain segments are past total retention (by age of their newest
+    /// record, or by the bytes of the whole chain). The newest segment never expires.
+    private func expiredPrefixCount(_ chain: [ManifestSegment], nowMs: Int64) -> Int {
+        var totalBytes = chain.reduce(Int64(0)) { $0 + $1.objectBytes }
+        var expired = 0
+        for segment in chain.dropLast() {
+            let old = config.retentionMs.map { nowMs - segment.maxTimestamp >= $0 } ?? false
+            let big = config.retentionBytes.map { totalBytes > $0 } ?? false
+            guard old || big else { break }
+            expired += 1
+            totalBytes -= segment.objectBytes
+        }
+        return expired
+    }
+
+    /// The next manifest version with the chain starting at `logStart` (a segment's base
+    /// offset), and the archive keys it no longer references. A partly expired archive is
+    /// written again first, holding the survivors, under its own key; it keeps the old one's
+    /// `createdMs`, so a pass repeated after a crash writes the very same bytes.
+    private func cutChain(
+        _ manifest: Manifest, archived: [ArchiveManifest], at logStart: Int64
+    ) async throws(StrataError) -> (manifest: Manifest, replacedArchiveKeys: [String]) {
+        var next = manifest
+        var references: [ArchiveReference] = []
+        var replaced: [String] = []
+        for (reference, archive) in zip(manifest.archives, archived) {
+            if reference.baseOffset >= logStart {
+                references.append(reference)
+                continue
+            }
+            replaced.append(reference.key)
+            guard reference.lastOffset >= logStart else { continue }
+            let survivors = archive.segments.filter { $0.baseOffset >= logStart }
+            let rewritten = ArchiveManifest(topic: name, segments: survivors, createdMs: archive.createdMs)
+            let bytes: [UInt8]
+            do throws(FormatError) { bytes = try rewritten.encode() } catch {
+                throw StrataError(.invalidArgument, "invalid archive manifest: \(error)", topic: name,
+                                  file: reference.key)
+            }
+            try await cold.putImmutable(rewritten.reference.key, bytes, topic: name, what: "rewrite archive manifest")
+            references.append(rewritten.reference)
+        }
+        next.archives = references
+        next.segments.removeAll { $0.baseOffset < logStart }
+        next.logStartOffset = logStart
+        next.version += 1
+        next.createdMs = clock.nowMs()
+        return (next, replaced)
     }
 }

@@ -1,145 +1,208 @@
 import Dispatch
+import Synchronization
 
-/// Group commit (DESIGN §4 invariant 2): appenders in `sync` mode wait for a durable offset;
-/// one leader at a time runs fdatasync off the Swift thread pool and releases every waiter its
-/// fsync covered, then goes again for those that arrived meanwhile.
-extension Topic {
-    /// Returns once every record below `target` is fdatasync'ed.
-    func waitDurable(_ target: Int64) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let startLeader: Bool = state.withLock { s in
-                if s.durableOffset >= target {
-                    continuation.resume()
-                    return false
-                }
-                if let failure = s.failure {
-                    continuation.resume(throwing: failure)
-                    return false
-                }
-                s.syncWaiters.append(SyncWaiter(target: target, continuation: continuation))
-                guard !s.syncInFlight else { return false }
-                s.syncInFlight = true
-                return true
+/// The group-commit test hook (`LakeOptions.beforeGroupFsync`).
+typealias GroupFsyncHook = @Sendable (Topic) throws(StrataError) -> Void
+
+/// Group commit of one topic (DESIGN §4 invariant 2), the owner of its durable offset:
+/// appenders in `sync` mode wait for a durable offset; one leader at a time runs fdatasync off
+/// the Swift thread pool and releases every waiter its fsync covered, then goes again for those
+/// that arrived meanwhile. Appends waiting here are bounded (`syncAppendsWaitingMax`).
+final class GroupCommit: Sendable {
+    /// How a `sync` appender waiting for durability is resumed.
+    typealias Continuation = CheckedContinuation<Result<Void, StrataError>, Never>
+
+    private struct Waiter {
+        var target: Int64
+        var continuation: Continuation
+    }
+
+    private struct State {
+        /// One past the last fdatasync'ed record.
+        var durableOffset: Int64
+        var leaderRunning = false
+        var waiters: [Waiter] = []
+        /// `sync` appends written and not yet acknowledged.
+        var appendsWaiting = 0
+        /// The fsync failure that stopped the topic: later waiters fail at once.
+        var failure: StrataError?
+        var fsyncCount = 0
+        var lastFlushMs: Int64 = 0
+    }
+
+    /// What the leader's fsync made durable, or why it failed.
+    typealias FsyncOutcome = (target: Int64, failure: StrataError?)
+
+    private let state: Mutex<State>
+    private let topicName: String
+    private let appendsWaitingMax: Int
+
+    init(topicName: String, durableOffset: Int64, appendsWaitingMax: Int) {
+        self.topicName = topicName
+        self.appendsWaitingMax = appendsWaitingMax
+        state = Mutex(State(durableOffset: durableOffset))
+    }
+
+    /// One past the last fdatasync'ed record.
+    var durableOffset: Int64 { state.withLock { $0.durableOffset } }
+
+    /// fdatasync calls made for appends and rolls.
+    var fsyncCount: Int { state.withLock { $0.fsyncCount } }
+
+    /// Takes a slot for a `sync` append about to be written; `releaseAppend` gives it back once
+    /// the append is acknowledged (or its write failed).
+    /// - Throws: `busy` when `syncAppendsWaitingMax` appends already wait (nothing is written).
+    func reserveAppend() throws(StrataError) {
+        try state.withLock { (s) throws(StrataError) in
+            guard s.appendsWaiting < appendsWaitingMax else {
+                let limit = "syncAppendsWaitingMax=\(appendsWaitingMax)"
+                throw StrataError(.busy, "\(s.appendsWaiting) appends wait for fsync, limit \(limit)", topic: topicName)
             }
-            // fdatasync blocks: run it on a Dispatch thread, never on the cooperative pool.
-            if startLeader { DispatchQueue.global().async { self.runSyncLoop() } }
+            s.appendsWaiting += 1
         }
     }
 
-    /// True when an `async` topic has unflushed records older than its flush interval.
-    func flushDue(nowMs: Int64) -> Bool {
+    func releaseAppend() { state.withLock { $0.appendsWaiting -= 1 } }
+
+    /// A roll fdatasync'ed the sealed segment: everything below `offset` is durable.
+    func recordRollFsync(durableUpTo offset: Int64) {
         state.withLock { s in
-            guard s.writtenOffset > s.durableOffset else { return false }
+            s.fsyncCount += 1
+            s.durableOffset = max(s.durableOffset, offset)
+        }
+    }
+
+    /// Sets the durable offset where the log now ends after it was cut back (`repairQuarantine`)
+    /// or re-read from another process's files (a read-only topic): the one call that may move
+    /// it down.
+    func reset(durableOffset offset: Int64) { state.withLock { $0.durableOffset = offset } }
+
+    /// Stops the topic's group commit after a failure whose file state is unknown.
+    func stop(_ failure: StrataError) {
+        state.withLock { s in s.failure = s.failure ?? failure }
+    }
+
+    /// True when an `async` topic has records up to `writtenOffset` unflushed for longer than
+    /// `intervalMs` (the first call that sees unflushed records starts the interval).
+    func flushDue(writtenOffset: Int64, nowMs: Int64, intervalMs: Int64) -> Bool {
+        state.withLock { s in
+            guard writtenOffset > s.durableOffset else { return false }
             if s.lastFlushMs == 0 { s.lastFlushMs = nowMs }
-            guard nowMs - s.lastFlushMs >= config.flushIntervalMs else { return false }
+            guard nowMs - s.lastFlushMs >= intervalMs else { return false }
             s.lastFlushMs = nowMs
             return true
         }
     }
 
-    /// Makes everything written so far durable (the async-mode flush, and close).
-    public func flush() async throws {
-        let target = state.withLock { $0.writtenOffset }
-        try await waitDurable(target)
+    /// Returns once every record below `target` is durable. The first waiter that finds no
+    /// leader becomes one: `fsync` runs on a Dispatch thread until no waiter is left, and
+    /// `durable` is told each new durable offset (to wake readers).
+    /// - Throws: the fsync failure that stopped the topic (`io`).
+    func waitDurable(
+        _ target: Int64, fsync: @escaping @Sendable () -> FsyncOutcome, durable: @escaping @Sendable (Int64) -> Void
+    ) async throws(StrataError) {
+        let outcome = await withCheckedContinuation { (continuation: Continuation) in
+            let startLeader: Bool = state.withLock { s in
+                if s.durableOffset >= target {
+                    continuation.resume(returning: .success(()))
+                    return false
+                }
+                if let failure = s.failure {
+                    continuation.resume(returning: .failure(failure))
+                    return false
+                }
+                s.waiters.append(Waiter(target: target, continuation: continuation))
+                guard !s.leaderRunning else { return false }
+                s.leaderRunning = true
+                return true
+            }
+            // fdatasync blocks: run it on a Dispatch thread, never on the cooperative pool.
+            if startLeader { DispatchQueue.global().async { self.lead(fsync: fsync, durable: durable) } }
+        }
+        try outcome.get()
     }
 
-    private func runSyncLoop() {
+    private func lead(fsync: @Sendable () -> FsyncOutcome, durable: @Sendable (Int64) -> Void) {
         while true {
-            beforeGroupFsync?(self)
-            let (path, target) = state.withLock { s in (s.active.path, s.writtenOffset) }
-            var failure: StrataError? = nil
-            do throws(StrataError) {
-                try files.withFile(path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: path) }
-            } catch {
-                // A file whose fsync failed has unknown contents (fsyncgate): stop the topic.
-                failure = error
+            let (target, failure) = fsync()
+            let (ready, failed, end, done) = settle(target: target, failure: failure)
+            if let end { durable(end) }
+            for waiter in ready { waiter.continuation.resume(returning: .success(())) }
+            for waiter in failed {
+                let error = failure ?? StrataError(.io, "fsync failed", topic: topicName)
+                waiter.continuation.resume(returning: .failure(error))
             }
-            let (ready, failed, done) = settle(target: target, failure: failure)
-            for waiter in ready { waiter.continuation.resume() }
-            for waiter in failed { waiter.continuation.resume(throwing: failure ?? StrataError(.io, "fsync failed")) }
             if done { return }
         }
     }
 
-    /// Records the outcome of one fsync; returns the waiters to release and whether the leader
-    /// may stop (no waiter is left).
-    private func settle(target: Int64, failure: StrataError?) -> ([SyncWaiter], [SyncWaiter], Bool) {
+    /// Records the outcome of one fsync; returns the waiters to release, the new durable
+    /// offset (nil after a failure) and whether the leader may stop (no waiter is left).
+    private func settle(target: Int64, failure: StrataError?) -> ([Waiter], [Waiter], Int64?, Bool) {
         state.withLock { s in
             s.fsyncCount += 1
             if let failure {
                 s.failure = s.failure ?? failure
-                let all = s.syncWaiters
-                s.syncWaiters = []
-                s.syncInFlight = false
-                return ([], all, true)
+                let all = s.waiters
+                s.waiters = []
+                s.leaderRunning = false
+                return ([], all, nil, true)
             }
             s.durableOffset = max(s.durableOffset, target)
-            let ready = s.syncWaiters.filter { $0.target <= s.durableOffset }
-            s.syncWaiters.removeAll { $0.target <= s.durableOffset }
-            wakeReaders(&s)
-            let done = s.syncWaiters.isEmpty
-            if done { s.syncInFlight = false }
-            return (ready, [], done)
+            let durable = s.durableOffset
+            let ready = s.waiters.filter { $0.target <= durable }
+            s.waiters.removeAll { $0.target <= durable }
+            let done = s.waiters.isEmpty
+            if done { s.leaderRunning = false }
+            return (ready, [], durable, done)
+        }
+    }
+}
+
+/// The topic's side of group commit: what one fsync covers, flush and close.
+extension Topic {
+    /// Returns once every record below `target` is fdatasync'ed.
+    /// - Throws: the fsync failure that stopped the topic (`io`).
+    func waitDurable(_ target: Int64) async throws(StrataError) {
+        try await groupCommit.waitDurable(target, fsync: { self.fsyncActiveSegment() },
+                                          durable: { _ in self.publishVisibleEnd() })
+    }
+
+    /// One group-commit fsync of the active segment: it covers everything written so far.
+    private func fsyncActiveSegment() -> GroupCommit.FsyncOutcome {
+        let (path, target) = state.withLock { s in (s.active.path, s.writtenOffset) }
+        do throws(StrataError) {
+            try beforeGroupFsync?(self)
+            try files.withFile(path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: path) }
+            return (target, nil)
+        } catch {
+            // A file whose fsync failed has unknown contents (fsyncgate): stop the topic.
+            stop(error)
+            return (target, error)
         }
     }
 
-    // MARK: - Waiting readers (long poll)
-
-    /// Waits until the high watermark passes `offset` or `timeoutMs` elapses.
-    /// - Returns: true when data at `offset` is readable.
-    public func waitForData(at offset: Int64, timeoutMs: Int64) async -> Bool {
-        let id: UInt64? = state.withLock { s in
-            guard visibleEnd(s) <= offset, !s.closed else { return nil }
-            s.nextWaiterID += 1
-            return s.nextWaiterID
-        }
-        guard let id else { return true }
-        return await withCheckedContinuation { continuation in
-            let resumeNow: Bool? = state.withLock { s in
-                if visibleEnd(s) > offset || s.closed { return true }
-                s.readWaiters.append(ReadWaiter(id: id, offset: offset, continuation: continuation))
-                return nil
-            }
-            if let resumeNow {
-                continuation.resume(returning: resumeNow)
-                return
-            }
-            // Armed only once the waiter is registered, so the timeout cannot be lost.
-            Task {
-                try? await Task.sleep(nanoseconds: UInt64(max(0, timeoutMs)) * 1_000_000)
-                self.cancelReadWaiter(id)
-            }
-        }
+    /// True when an `async` topic has unflushed records older than its flush interval.
+    func flushDue(nowMs: Int64) -> Bool {
+        let written = state.withLock { $0.writtenOffset }
+        return groupCommit.flushDue(writtenOffset: written, nowMs: nowMs, intervalMs: config.flushIntervalMs)
     }
 
-    private func cancelReadWaiter(_ id: UInt64) {
-        let waiter: ReadWaiter? = state.withLock { s in
-            guard let i = s.readWaiters.firstIndex(where: { $0.id == id }) else { return nil }
-            return s.readWaiters.remove(at: i)
-        }
-        waiter?.continuation.resume(returning: false)
-    }
-
-    /// Releases readers waiting below the new high watermark. Called with the state locked;
-    /// resuming a continuation only schedules the waiter, so it is safe here.
-    func wakeReaders(_ s: inout TopicState) {
-        guard !s.readWaiters.isEmpty else { return }
-        let end = visibleEnd(s)
-        let closed = s.closed
-        s.readWaiters.removeAll { waiter in
-            guard waiter.offset < end || closed else { return false }
-            waiter.continuation.resume(returning: waiter.offset < end)
-            return true
-        }
+    /// Makes everything written so far durable (the async-mode flush, and close).
+    /// - Throws: `io` when the fdatasync fails (the topic then refuses appends until the lake
+    ///   is reopened and recovered).
+    public func flush() async throws(StrataError) {
+        let target = state.withLock { $0.writtenOffset }
+        try await waitDurable(target)
     }
 
     /// Refuses further appends, then flushes what was written; wakes every waiting reader.
     /// Closing first means no append can slip in after the final flush.
-    func close() async {
-        state.withLock { s in
-            s.closed = true
-            wakeReaders(&s)
-        }
-        try? await flush()
+    /// - Throws: `io` when the final fdatasync fails: records written since the last flush may
+    ///   not be on disk, and the caller must hear it.
+    func close() async throws(StrataError) {
+        state.withLock { $0.closed = true }
+        readWaiters.close()
+        try await flush()
     }
 }

@@ -35,6 +35,12 @@ public struct ReadResult: Sendable {
 
 /// One topic of a lake: appends with group commit, segment rolls, reads by offset and time.
 /// Thread-safe; appends to different topics never wait on each other.
+///
+/// Each concern has one owner with its own lock: `state` (this file) is the hot log — its
+/// segments, written end, failure and closed flag; `groupCommit` owns the durable offset, the
+/// appenders waiting for it and the fsync loop; `readWaiters` the long-polling readers;
+/// `offloadPass` lets one offload pass run at a time; `manifestWriter` owns the writer epoch,
+/// fencing and the manifest-commit lock that offload and retention share.
 public final class Topic: Sendable {
     public let name: String
     public let config: TopicConfig
@@ -44,39 +50,28 @@ public final class Topic: Sendable {
     let log: @Sendable (String) -> Void
     let state: Mutex<TopicState>
     let cold: ColdTier
-    let beforeGroupFsync: (@Sendable (Topic) -> Void)?
-    let offload = Mutex(OffloadState())
+    let beforeGroupFsync: GroupFsyncHook?
+    let limits: TopicLimits
+    let groupCommit: GroupCommit
+    let readWaiters: ReadWaiters
+    let offloadPass = AsyncLock()
+    let manifestWriter = ManifestWriter()
+    /// Set when the next segment to offload is corrupt: offload of this topic waits for
+    /// `strata repair`; other topics go on.
+    let offloadBlock = Mutex<StrataError?>(nil)
     /// Set for a topic of a read-only lake (ReadOnlyTopic.swift): what it found on disk; every
     /// write is refused.
     let readOnlyView: ReadOnlyView?
 
-    struct SyncWaiter {
-        var target: Int64
-        var continuation: CheckedContinuation<Void, any Error>
-    }
-
-    struct ReadWaiter {
-        var id: UInt64
-        var offset: Int64
-        var continuation: CheckedContinuation<Bool, Never>
-    }
-
+    /// The hot log.
     struct TopicState: Sendable {
         var segments: [LocalSegment]
         /// One past the last written record.
         var writtenOffset: Int64
-        /// One past the last fdatasync'ed record.
-        var durableOffset: Int64
-        var syncInFlight = false
-        var syncWaiters: [SyncWaiter] = []
-        var readWaiters: [ReadWaiter] = []
-        var nextWaiterID: UInt64 = 0
         /// Set after a failed write or fsync: the file state is unknown, so the topic refuses
         /// appends until reopened (and recovered).
         var failure: StrataError?
         var closed = false
-        var fsyncCount = 0
-        var lastFlushMs: Int64 = 0
         /// Offsets below this are deleted (`deleteRecords`), whatever the segments still hold.
         var logStartOffset: Int64 = 0
 
@@ -85,8 +80,10 @@ public final class Topic: Sendable {
 
     init(name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
          log: @escaping @Sendable (String) -> Void, segments: [LocalSegment], cold: ColdTier,
-         beforeGroupFsync: (@Sendable (Topic) -> Void)? = nil, readOnlyView: ReadOnlyView? = nil) {
+         limits: TopicLimits = TopicLimits(), beforeGroupFsync: GroupFsyncHook? = nil,
+         readOnlyView: ReadOnlyView? = nil) {
         self.name = name
+        self.limits = limits
         self.readOnlyView = readOnlyView
         self.beforeGroupFsync = beforeGroupFsync
         self.cold = cold
@@ -96,13 +93,16 @@ public final class Topic: Sendable {
         self.clock = clock
         self.log = log
         let end = segments.last?.nextOffset ?? 0
-        state = Mutex(TopicState(segments: segments, writtenOffset: end, durableOffset: end))
+        state = Mutex(TopicState(segments: segments, writtenOffset: end))
+        groupCommit = GroupCommit(topicName: name, durableOffset: end, appendsWaitingMax: limits.syncAppendsWaitingMax)
+        readWaiters = ReadWaiters(topicName: name, visibleEnd: end, clock: clock, waitersMax: limits.readWaitersMax)
     }
 
     /// Opens a topic directory, recovering its active segment (DESIGN §4 invariant 3).
     static func open(name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
                      log: @escaping @Sendable (String) -> Void, cold: ColdTier, startOffset: Int64 = 0,
-                     beforeGroupFsync: (@Sendable (Topic) -> Void)? = nil) throws(StrataError) -> Topic {
+                     limits: TopicLimits = TopicLimits(),
+                     beforeGroupFsync: GroupFsyncHook? = nil) throws(StrataError) -> Topic {
         let directory = paths.topicDirectory(name)
         let names = try FileIO.listDirectory(directory)
         for leftover in names where leftover.hasSuffix(".tmp") { try FileIO.remove(directory + "/" + leftover) }
@@ -123,7 +123,7 @@ public final class Topic: Sendable {
             log("offset gap topic=\(name) file=\(a.path) ends at \(a.nextOffset), next segment starts at \(b.baseOffset)")
         }
         return Topic(name: name, config: config, paths: paths, files: files, clock: clock, log: log, segments: segments,
-                     cold: cold, beforeGroupFsync: beforeGroupFsync)
+                     cold: cold, limits: limits, beforeGroupFsync: beforeGroupFsync)
     }
 
     // MARK: - Offsets
@@ -137,7 +137,7 @@ public final class Topic: Sendable {
     public var highWatermark: Int64 { state.withLock { visibleEnd($0) } }
 
     /// Number of fdatasync calls made for appends (group commit makes it far below the appends).
-    public var fsyncCount: Int { state.withLock { $0.fsyncCount } }
+    public var fsyncCount: Int { groupCommit.fsyncCount }
 
     /// Corruption found when the topic was opened that recovery did not cut (the first damaged
     /// local segment): appends are refused and reads stop there until `repairQuarantine`.
@@ -147,13 +147,47 @@ public final class Topic: Sendable {
         }
     }
 
+    /// One past the last written record.
+    var writtenOffset: Int64 { state.withLock { $0.writtenOffset } }
+
+    /// One past the last fdatasync'ed record.
+    var durableOffset: Int64 { groupCommit.durableOffset }
+
+    /// Called with the state locked (lock order: state, then group commit).
     func visibleEnd(_ s: TopicState) -> Int64 {
-        config.durability == .sync ? s.durableOffset : s.writtenOffset
+        config.durability == .sync ? groupCommit.durableOffset : s.writtenOffset
     }
 
     /// The local segments, oldest first.
     public func segments() -> [SegmentInfo] {
         state.withLock { $0.segments.map(SegmentInfo.init) }
+    }
+
+    /// The local segments, oldest first, as they are now.
+    func localSegments() -> [LocalSegment] { state.withLock { $0.segments } }
+
+    /// The local segments and the high watermark, taken together (readers).
+    func logSnapshot() -> (segments: [LocalSegment], end: Int64) {
+        state.withLock { s in (s.segments, visibleEnd(s)) }
+    }
+
+    /// Removes the oldest local segment from the log when `shouldRemove(segment, sealedMs,
+    /// sealedBytes)` holds (never the active one); the caller deletes its files.
+    func removeOldestSegment(_ shouldRemove: (LocalSegment, Int64, Int64) -> Bool) -> LocalSegment? {
+        state.withLock { s in
+            guard s.segments.count > 1 else { return nil }
+            let first = s.segments[0]
+            let sealedBytes = s.segments.dropLast().reduce(Int64(0)) { $0 + Int64($1.segmentBytes) }
+            guard shouldRemove(first, s.segments[1].createdMs, sealedBytes) else { return nil }
+            s.segments.removeFirst()
+            return first
+        }
+    }
+
+    /// Stops the topic after a failure that leaves its files in an unknown state.
+    func stop(_ failure: StrataError) {
+        state.withLock { s in s.failure = s.failure ?? failure }
+        groupCommit.stop(failure)
     }
 
     // MARK: - Append
@@ -162,11 +196,15 @@ public final class Topic: Sendable {
     /// In `sync` mode it returns once the batch is fdatasync'ed (sharing the fsync with
     /// concurrent appends); in `async` mode once it is written.
     /// - Throws: `StrataError` `.invalidArgument` (empty), `.tooLarge` (record or batch over its
-    ///   limit; nothing is written), `.io`, `.closed`.
+    ///   limit; nothing is written), `.busy` (`syncAppendsWaitingMax` appends already wait for
+    ///   their fsync; nothing is written), `.io`, `.closed`.
     @discardableResult
     public func append(_ records: [ProducerRecord]) async throws -> AppendResult {
+        let waitsForFsync = config.durability == .sync
+        if waitsForFsync { try groupCommit.reserveAppend() }
+        defer { if waitsForFsync { groupCommit.releaseAppend() } }
         let result = try appendWrite(records)
-        if config.durability == .sync { try await waitDurable(result.lastOffset + 1) }
+        if waitsForFsync { try await waitDurable(result.lastOffset + 1) }
         return result
     }
 
@@ -192,7 +230,7 @@ public final class Topic: Sendable {
             try rollIfNeeded(&s, incomingBytes: batch.count, nowMs: now)
             try write(batch, into: &s)
             let last = s.writtenOffset - 1
-            if config.durability == .async { wakeReaders(&s) }
+            if config.durability == .async { readWaiters.publish(visibleEnd: s.writtenOffset) }
             return AppendResult(firstOffset: last - Int64(records.count) + 1, lastOffset: last)
         }
     }
@@ -223,7 +261,10 @@ public final class Topic: Sendable {
             let undone = (try? files.withFile(segment.path) { (fd) throws(StrataError) in
                 try FileIO.ftruncate(fd, position, path: segment.path)
             }) != nil
-            if !undone { s.failure = error }
+            if !undone {
+                s.failure = error
+                groupCommit.stop(error)
+            }
             throw StrataError(.io, "append failed", topic: name, file: segment.path, position: position, cause: error.description)
         }
         let header = withBytesResult(batch) { raw throws(FormatError) in try BatchCodec.parseHeader(raw, basePosition: position) }
@@ -248,7 +289,7 @@ public final class Topic: Sendable {
         let active = s.active
         do throws(StrataError) {
             try files.withFile(active.path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: active.path) }
-            s.fsyncCount += 1
+            groupCommit.recordRollFsync(durableUpTo: active.nextOffset)
             try FileIO.writeAtomically(active.indexPath, active.index.encode())
             let next = try SegmentLoader.create(topic: name, baseOffset: s.writtenOffset, paths: paths,
                                                 intervalBytes: config.indexIntervalBytes, nowMs: nowMs)
@@ -256,10 +297,10 @@ public final class Topic: Sendable {
             s.segments.append(next)
         } catch {
             s.failure = error
+            groupCommit.stop(error)
             throw error
         }
-        s.durableOffset = max(s.durableOffset, active.nextOffset)
-        wakeReaders(&s)
+        readWaiters.publish(visibleEnd: visibleEnd(s))
     }
 
     /// Seals the active segment if it holds any record (for offload). Returns whether it rolled.

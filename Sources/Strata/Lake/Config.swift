@@ -91,18 +91,31 @@ public struct LakeOptions: Sendable {
     public var blobRetryEnvironment = RetryEnvironment.live
     /// Offload and apply retention in the background while the lake is open.
     public var backgroundOffload = true
+    /// Period of the background loop (flush of `async` topics, age rolls, offload), in
+    /// milliseconds of `clock`.
+    public var backgroundIntervalMs: Int64 = 200
     /// Topics offloaded at once in the background.
     public var offloadConcurrency = 2
     /// Segments a manifest lists before the oldest spill into an archive manifest (DESIGN §3,
     /// default 1,000). A property of how this process writes manifests, not of the topic:
     /// readers follow archive references whatever bound wrote them. At least 2.
     public var manifestSegmentsMax = 1000
+    /// Appends of one `sync` topic written and waiting for their fdatasync (DESIGN §4 invariant
+    /// 8). One more is refused with `busy` before anything is written.
+    public var syncAppendsWaitingMax = 4096
+    /// Readers long-polling one topic at once (`waitForData`, `Cursor.next(waitMs:)`); one more
+    /// gets `busy`.
+    public var readWaitersMax = 1024
+    /// Cold frames fetched ahead for sequential readers at once, lake-wide. Read-ahead past the
+    /// bound is skipped, not queued: the reader fetches that frame itself when it gets there.
+    public var coldPrefetchTasksMax = 32
     /// A store to use instead of the one `lake.json` names (tests inject fault-injecting stores).
     public var coldStore: (any BlobStore)? = nil
 
     /// Test hook: runs on the group-commit leader before each fdatasync. Tests use it to hold
-    /// the first fsync until concurrent appenders have written, so batching is deterministic.
-    public var beforeGroupFsync: (@Sendable (Topic) -> Void)? = nil
+    /// the first fsync until concurrent appenders have written, so batching is deterministic;
+    /// an error it throws is taken as that fdatasync's failure (tests inject a failed fsync).
+    public var beforeGroupFsync: (@Sendable (Topic) throws(StrataError) -> Void)? = nil
 
     /// Where the engine reports what it did on its own (recovery truncations, index rebuilds).
     public var log: @Sendable (String) -> Void = { message in
@@ -111,6 +124,33 @@ public struct LakeOptions: Sendable {
     }
 
     public init() {}
+
+    /// Checks every bound; throws `invalidArgument` naming the first bad one.
+    public func validate() throws(StrataError) {
+        let positive: [(String, Int64)] = [
+            ("backgroundIntervalMs", backgroundIntervalMs), ("maxOpenFiles", Int64(maxOpenFiles)),
+            ("offloadConcurrency", Int64(offloadConcurrency)), ("syncAppendsWaitingMax", Int64(syncAppendsWaitingMax)),
+            ("readWaitersMax", Int64(readWaitersMax)), ("coldPrefetchTasksMax", Int64(coldPrefetchTasksMax)),
+        ]
+        for (field, value) in positive where value < 1 {
+            throw StrataError(.invalidArgument, "lake option \(field) must be positive, is \(value)")
+        }
+        guard manifestSegmentsMax >= 2 else {
+            throw StrataError(.invalidArgument,
+                              "lake option manifestSegmentsMax must be at least 2, is \(manifestSegmentsMax)")
+        }
+    }
+
+    /// The bounds each topic applies.
+    var topicLimits: TopicLimits {
+        TopicLimits(syncAppendsWaitingMax: syncAppendsWaitingMax, readWaitersMax: readWaitersMax)
+    }
+}
+
+/// What one topic may queue (DESIGN §4 invariant 8), from `LakeOptions`.
+struct TopicLimits: Sendable {
+    var syncAppendsWaitingMax = 4096
+    var readWaitersMax = 1024
 }
 
 struct StandardError: TextOutputStream {

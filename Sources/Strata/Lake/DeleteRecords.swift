@@ -33,9 +33,15 @@ extension Topic {
                 .offsetOutOfRange, "delete-records offset \(offset) is outside the log; nothing was changed",
                 topic: name, validRange: previous...end)
         }
-        // Offload and retention commit manifests too: hold their slot so commits stay in order.
-        while try !beginOffload() { try? await Task.sleep(nanoseconds: 5_000_000) }
-        defer { offload.withLock { $0.busy = false } }
+        try refuseIfReadOnly("delete records")
+        try manifestWriter.checkNotFenced()
+        // Offload and retention commit manifests too: one commit at a time keeps them in order.
+        return try await manifestWriter.commits.withLock { () async throws(StrataError) in
+            try await deleteRecordsLocked(offset, previous: previous)
+        }
+    }
+
+    private func deleteRecordsLocked(_ offset: Int64, previous: Int64) async throws(StrataError) -> DeleteRecordsResult {
         if state.withLock({ $0.closed || $0.failure != nil }) {
             throw StrataError(.closed, "topic is closed or stopped after an I/O failure; reopen the lake", topic: name)
         }
@@ -48,9 +54,9 @@ extension Topic {
         if let (manifest, removedKeys) = try await manifestAdvanced(to: target) {
             result.localSegmentsDeleted = try await commitLogStart(
                 manifest, removedKeys: removedKeys, uncommittedToo: true)
-            offload.withLock { $0.committedOffset = manifest.nextOffset }
+            manifestWriter.committedOffset = manifest.nextOffset
             result.coldObjectsDeleted = removedKeys.count
-            result.manifestVersion = manifest.version + 1
+            result.manifestVersion = manifest.version
         }
         result.localSegmentsDeleted += try deleteLocal(uncommittedToo: true) { segment, _, _ in
             segment.nextOffset <= target
@@ -90,12 +96,13 @@ extension Topic {
     /// The latest manifest with its log start moved to `target` and the archives and segments
     /// wholly below it removed, with the keys of what was removed; nil when nothing changes.
     private func manifestAdvanced(to target: Int64) async throws(StrataError) -> (Manifest, [String])? {
-        let firstPass = !offload.withLock { $0.ownershipChecked }
-        guard var manifest = try await cold.latestManifest(name, refresh: firstPass) else { return nil }
+        let firstPass = !manifestWriter.ownershipChecked
+        guard var manifest = manifestWriter.base(try await cold.latestManifest(name, refresh: firstPass))
+        else { return nil }
         // Never edit a manifest this lake has not shown to be its own (see `verifyOwnership`).
         if firstPass {
             try await verifyOwnership(manifest)
-            offload.withLock { $0.ownershipChecked = true }
+            manifestWriter.ownershipChecked = true
         }
         guard manifest.logStartOffset < target else { return nil }
         var removed: [String] = []
@@ -118,11 +125,9 @@ extension Topic {
         } else {
             manifest.logStartOffset = target
         }
-        let epoch = offload.withLock { s in
-            if s.writerEpoch == nil { s.writerEpoch = manifest.writerEpoch + 1 }
-            return s.writerEpoch ?? manifest.writerEpoch + 1
-        }
-        manifest.writerEpoch = epoch
+        manifest.writerEpoch = manifestWriter.epoch(after: manifest)
+        manifest.version += 1
+        manifest.createdMs = clock.nowMs()
         return (manifest, removed)
     }
 }

@@ -51,9 +51,7 @@ public final class Lake: Sendable {
     public static func open(_ path: String, cold: String? = nil, options: LakeOptions = LakeOptions()) throws(StrataError) -> Lake {
         let paths = LakePaths(root: path)
         if let cold { _ = try parseColdURL(cold) }
-        guard options.manifestSegmentsMax >= 2 else {
-            throw StrataError(.invalidArgument, "manifestSegmentsMax must be at least 2, is \(options.manifestSegmentsMax)")
-        }
+        try options.validate()
         try FileIO.makeDirectories(paths.topicsDirectory)
         let fd = try lock(paths)
         do throws(StrataError) {
@@ -68,7 +66,8 @@ public final class Lake: Sendable {
             let tier = ColdTier(store: store, cacheBytes: options.coldCacheBytes, retry: options.blobRetry,
                                 retryEnvironment: options.blobRetryEnvironment, clock: options.clock, log: options.log,
                                 localManifestPath: { paths.topicManifestCopy($0) },
-                                manifestSegmentsMax: options.manifestSegmentsMax)
+                                manifestSegmentsMax: options.manifestSegmentsMax,
+                                prefetchTasksMax: options.coldPrefetchTasksMax)
             let lake = Lake(path: path, options: options, lockFD: fd, cold: tier, coldURL: config.cold)
             lake.startBackground()
             return lake
@@ -135,7 +134,7 @@ public final class Lake: Sendable {
                                          log: options.log, cold: cold, startOffset: startOffset(name))
                 : try Topic.open(name: name, config: config, paths: paths, files: files, clock: options.clock,
                                  log: options.log, cold: cold, startOffset: startOffset(name),
-                                 beforeGroupFsync: options.beforeGroupFsync)
+                                 limits: options.topicLimits, beforeGroupFsync: options.beforeGroupFsync)
             try topic.loadLogStart()
             open[name] = topic
             return topic
@@ -143,8 +142,11 @@ public final class Lake: Sendable {
     }
 
     /// Flushes every topic, stops background work and releases the lock. The lake cannot be
-    /// used afterwards.
-    public func close() async {
+    /// used afterwards, also when this throws: every topic is closed and the lock released
+    /// whatever fails.
+    /// - Throws: `io` naming the first topic whose final flush (fdatasync) failed: records
+    ///   written to it since its last flush may not be durable.
+    public func close() async throws(StrataError) {
         let alreadyClosed = closed.withLock { c in
             defer { c = true }
             return c
@@ -155,17 +157,25 @@ public final class Lake: Sendable {
             return t
         }
         await task?.value
-        for topic in registry.topics.withLock({ Array($0.values) }) { await topic.close() }
+        var firstFailure: StrataError? = nil
+        for topic in registry.topics.withLock({ Array($0.values) }) {
+            do throws(StrataError) { try await topic.close() } catch {
+                options.log("close topic=\(topic.name): final flush failed: \(error)")
+                firstFailure = firstFailure ?? error
+            }
+        }
         files.closeAll()
         if lockFD >= 0 { FileIO.close(lockFD) }
+        if let firstFailure { throw firstFailure }
     }
 
-    /// Flushes `async` topics on their interval and rolls segments that outlived `segmentMs`.
+    /// Flushes `async` topics on their interval and rolls segments that outlived `segmentMs`,
+    /// every `backgroundIntervalMs` of the lake's clock (a test's manual clock drives it).
     private func startBackground() {
         let (registry, options) = (self.registry, self.options)
         let task = Task.detached {
             while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: 200_000_000)
+                do { try await options.clock.sleep(ms: options.backgroundIntervalMs) } catch { return }
                 if Task.isCancelled { return }
                 await Self.backgroundTick(registry, options)
             }

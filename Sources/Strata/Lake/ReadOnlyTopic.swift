@@ -92,8 +92,8 @@ extension Topic {
             s.segments = updated
             let end = updated[updated.count - 1].nextOffset
             s.writtenOffset = end
-            s.durableOffset = end
-            wakeReaders(&s)
+            groupCommit.reset(durableOffset: end)
+            readWaiters.reset(visibleEnd: end)
             return before != (updated[0].baseOffset, end)
         }
     }

@@ -25,6 +25,9 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
         /// The lake was opened with `Lake.openReadOnly`: it refuses every write (append, topic
         /// creation, offload, retention, repair). Open it with `Lake.open` to write.
         case readOnly
+        /// A bounded queue (appends waiting for fsync, long-polling readers) is full. Nothing was
+        /// changed: retry later.
+        case busy
     }
 
     public var code: Code

@@ -230,10 +230,10 @@ extension Lake {
     /// Closes `topic` for good: waits for its offload or retention pass, keeps the offload slot
     /// (nothing may commit a manifest for it again) and drops it from the open topics.
     private func retire(_ topic: Topic) async throws(StrataError) {
-        while try !topic.beginOffload() { try? await Task.sleep(nanoseconds: 5_000_000) }
+        await topic.offloadPass.lock()  // kept: no offload pass may run on this handle again
         // Every later offload, retention or delete-records call on this handle fails at once.
-        topic.offload.withLock { $0.fenced = StrataError(.closed, "topic was reopened or deleted", topic: topic.name) }
-        await topic.close()
+        topic.manifestWriter.fence(StrataError(.closed, "topic was reopened or deleted", topic: topic.name))
+        try await topic.close()
         registry.topics.withLock { open in
             if open[topic.name] === topic { open[topic.name] = nil }
         }

@@ -157,9 +157,10 @@ extension Topic {
             s.segments.removeSubrange(i...)
             s.segments.append(active)
             s.writtenOffset = found.offset
-            s.durableOffset = found.offset
+            groupCommit.reset(durableOffset: found.offset)
+            readWaiters.reset(visibleEnd: found.offset)
             s.failure = nil
-            offload.withLock { $0.blocked = nil }
+            offloadBlock.withLock { $0 = nil }
             log("repaired topic=\(name): moved \(report.moved.count) files into \(directory); "
                     + "next offset \(found.offset)")
             return report

@@ -45,7 +45,7 @@ public struct Cursor: Sendable {
             if topic.isReadOnly {
                 guard try await topic.pollDisk(for: nextOffset, timeoutMs: waitMs) else { return [] }
             } else {
-                guard waitMs > 0, await topic.waitForData(at: nextOffset, timeoutMs: waitMs) else { return [] }
+                guard waitMs > 0, try await topic.waitForData(at: nextOffset, timeoutMs: waitMs) else { return [] }
             }
         }
         let result = try await topic.read(from: nextOffset, maxBytes: maxBytes, readAhead: reads > 0)

@@ -9,8 +9,8 @@ extension Topic {
     /// - Throws: `offsetOutOfRange` (with the valid range) when `offset` is below the local
     ///   start or above the high watermark; `corrupt` naming file and position.
     public func readLocal(from offset: Int64, maxBytes: Int = Topic.readBytesDefault) throws(StrataError) -> ReadResult {
-        let (segments, end, logStart) = state.withLock { s in (s.segments, visibleEnd(s), s.logStartOffset) }
-        let start = max(segments[0].baseOffset, logStart)
+        let (segments, end) = logSnapshot()
+        let start = max(segments[0].baseOffset, deletedBelow)
         guard offset >= start, offset <= end else {
             throw StrataError(.offsetOutOfRange, "offset \(offset) is outside the local log", topic: name,
                               validRange: start...end)
@@ -54,7 +54,7 @@ extension Topic {
     /// The offset of the first local record with timestamp ≥ `timestamp`, or the high
     /// watermark when there is none.
     public func localOffset(forTimestamp timestamp: Int64) throws(StrataError) -> Int64 {
-        let (segments, end) = state.withLock { s in (s.segments, visibleEnd(s)) }
+        let (segments, end) = logSnapshot()
         for segment in segments where !segment.isEmpty && segment.index.maxTimestamp >= timestamp {
             var position = segment.index.position(forTimestamp: timestamp)
             while position < segment.segmentBytes {

@@ -53,7 +53,7 @@ struct AppendBench {
         }
         let written = Int64(topic.segments().reduce(0) { $0 + $1.bytes })
         let fsyncs = topic.fsyncCount
-        await lake.close()
+        try await lake.close()
         let rate = megabytesPerSecond(written, seconds)
         return BenchReport(
             scenario: "append-async", value: rate, unit: "MB/s",
@@ -102,7 +102,7 @@ struct AppendBench {
         }
         let elapsed = monotonicSeconds() - start
         let fsyncs = topic.fsyncCount - fsyncsBefore
-        await lake.close()
+        try await lake.close()
         let sorted = latencies.sorted()
         let acks = sorted.count
         let ackRate = Double(acks) / elapsed

@@ -33,7 +33,7 @@ struct ColdBench {
         }
         let breakdown = try phaseBreakdown(topic)
         _ = try await lake.offload(topic: Self.topicName, seal: false, evict: true)
-        await lake.close()
+        try await lake.close()
         try Data("\(options.bytesTarget)\n".utf8).write(to: URL(fileURLWithPath: readyPath))
         let rate = megabytesPerSecond(report.rawBytes, seconds)
         var fields: [String: Any] = ["rawBytes": report.rawBytes, "objectBytes": report.objectBytes,
@@ -96,7 +96,7 @@ struct ColdBench {
         let lake = try openBenchLake(lakePath)
         _ = try await produce(into: lake)
         _ = try await lake.offload(topic: Self.topicName, seal: true, evict: true)
-        await lake.close()
+        try await lake.close()
         try Data("\(options.bytesTarget)\n".utf8).write(to: URL(fileURLWithPath: readyPath))
     }
 
@@ -129,7 +129,7 @@ struct ColdBench {
             }
         }
         let after = lake.coldStats
-        await lake.close()
+        try await lake.close()
         let requests = after.blob.getRequests - before.blob.getRequests
         let bytesRead = after.blob.bytesRead - before.blob.bytesRead
         return BenchReport(
@@ -154,7 +154,7 @@ struct ColdBench {
         do {
             let lake = try openBenchLake(lakePath)
             end = try lake.topic(Self.topicName).highWatermark
-            await lake.close()
+            try await lake.close()
         }
         let coldOffsets = (0..<seeks).map { _ in Int64.random(in: 0..<max(1, end), using: &rng) }
         let tailOffsets = (0..<seeks).map { _ in Int64.random(in: 0..<max(1, end), using: &rng) }
@@ -162,7 +162,7 @@ struct ColdBench {
         for offset in coldOffsets {
             let lake = try openBenchLake(lakePath)
             try await cold.seek(try lake.topic(Self.topicName), lake: lake, offset: offset)
-            await lake.close()
+            try await lake.close()
         }
         let lake = try openBenchLake(lakePath, coldCacheBytes: 0)
         let topic = try lake.topic(Self.topicName)
@@ -171,7 +171,7 @@ struct ColdBench {
         }
         var tail = SeekTally()
         for offset in tailOffsets { try await tail.seek(topic, lake: lake, offset: offset) }
-        await lake.close()
+        try await lake.close()
         let coldRequests = cold.requestsPerSeek, tailRequests = tail.requestsPerSeek
         return BenchReport(
             scenario: "seek-cold", value: coldRequests, unit: "requests/seek (cold caches)",

@@ -54,7 +54,7 @@ struct EncodeBench {
                 consumeSeconds[format] = min(consumeSeconds[format] ?? .infinity, readSeconds)
             }
         }
-        await lake.close()
+        try await lake.close()
         return report(encodeSeconds: encodeSeconds, consumeSeconds: consumeSeconds, outputBytes: outputBytes)
     }
 

@@ -42,10 +42,10 @@ struct Demo: AsyncParsableCommand {
         var run = DemoRun(lake: handle, topicCount: topics, recordCount: records, segmentBytes: segmentBytes)
         let ok: Bool
         do { ok = try await run.execute() } catch {
-            await handle.close()
+            await handle.close(after: error)
             throw error
         }
-        await handle.close()
+        try await handle.close()
         run.printReport(lakePath: directory)
         if !ok { throw ExitCode(1) }
     }

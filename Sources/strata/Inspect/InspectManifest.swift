@@ -21,10 +21,10 @@ struct InspectManifest: AsyncParsableCommand {
         let lake = try lakeOption.open()
         let manifest: Manifest?
         do { manifest = try await lake.topic(topic).latestManifest(refresh: true) } catch {
-            await lake.close()
+            await lake.close(after: error)
             throw error
         }
-        await lake.close()
+        try await lake.close()
         guard let manifest else {
             printError("topic \(topic) has nothing in the cold tier yet (\(lake.coldURL))")
             throw ExitCode(1)

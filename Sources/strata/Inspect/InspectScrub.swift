@@ -39,10 +39,10 @@ struct InspectScrub: AsyncParsableCommand {
         let lake = try deleteOrphans ? lakeOption.open(background: false) : lakeOption.openReadOnly()
         let report: ScrubReport
         do { report = try await lake.scrub(deleteOrphans: deleteOrphans, graceMs: graceMs) } catch {
-            await lake.close()
+            await lake.close(after: error)
             throw error
         }
-        await lake.close()
+        try await lake.close()
         let deleted = Set(report.deleted)
         for finding in report.findings {
             let action = deleted.contains(finding.key) ? "deleted" : report.kept.contains(finding.key) ? "kept (too young or referenced again)" : nil

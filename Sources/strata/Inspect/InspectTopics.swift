@@ -35,10 +35,10 @@ struct InspectTopics: AsyncParsableCommand {
                 if json { print(jsonLine(summary.json)) } else { rows.append(summary.row) }
             }
         } catch {
-            await lake.close()
+            await lake.close(after: error)
             throw error
         }
-        await lake.close()
+        try await lake.close()
         if !json {
             printTable(["TOPIC", "START", "HIGH-WATERMARK", "RECORDS", "HOT-RECORDS", "HOT-BYTES", "COLD-RECORDS",
                         "COLD-BYTES", "NOT-IN-COLD", "SEGMENTS", "DAMAGE", "DURABILITY"], rows)
@@ -160,10 +160,10 @@ struct InspectSegments: AsyncParsableCommand {
                 unreachable = error
             }
         } catch {
-            await lake.close()
+            await lake.close(after: error)
             throw error
         }
-        await lake.close()
+        try await lake.close()
         printRows(rows(local: local, cold: cold, damage: damage))
         if let unreachable {
             printError("warning: cold store \(lake.coldURL) is unreachable, only hot segments are listed: "

@@ -32,10 +32,10 @@ struct InspectVerify: AsyncParsableCommand {
         let lake = try lakeOption.open()
         let report: VerifyReport
         do { report = try await lake.verify(topic: topic, progress: progressPrinter()) } catch {
-            await lake.close()
+            await lake.close(after: error)
             throw error
         }
-        await lake.close()
+        try await lake.close()
         clearProgress()
         for problem in report.problems { print(json ? problemJSON(problem) : problem.description) }
         let summary = "verified \(report.topicsChecked) topics: \(report.segmentsChecked) hot segments, "
