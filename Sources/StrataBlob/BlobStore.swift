@@ -60,7 +60,7 @@ public struct BlobListPage: Sendable, Equatable {
 }
 
 /// The small object-store interface everything in Strata's cold tier is written against
-/// (DESIGN §6). Keys are `/`-separated relative paths built by `Keys`; stores never interpret them
+/// (ARCHITECTURE.md §6). Keys are `/`-separated relative paths built by `Keys`; stores never interpret them
 /// beyond that.
 public protocol BlobStore: Sendable {
     /// Where the store points, safe to print (never contains secrets), e.g. `file:///var/cold`.

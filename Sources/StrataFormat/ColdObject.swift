@@ -2,9 +2,9 @@
 /// skippable frame holding Strata's frame index, then the standard zstd seek table
 /// (formats/cold-object.md). `zstd -d` on the object yields the segment byte for byte.
 public enum ColdObject {
-    /// Default raw bytes per frame (DESIGN §5).
+    /// Default raw bytes per frame (ARCHITECTURE.md §5).
     public static let defaultFrameRawBytesTarget = 1 << 20
-    /// Default zstd level (DESIGN §5).
+    /// Default zstd level (ARCHITECTURE.md §5).
     public static let defaultCompressionLevel: Int32 = 3
     /// Suffix size a reader should fetch first: the whole footer of a segment with up to ~1,200
     /// frames fits. When it does not, `ColdObjectFooter.tailBytesNeeded` says how much does.

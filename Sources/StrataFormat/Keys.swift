@@ -1,4 +1,4 @@
-/// Topic names: `[A-Za-z0-9._-]{1,249}`, never `.` or `..` (DESIGN §3). The name is used
+/// Topic names: `[A-Za-z0-9._-]{1,249}`, never `.` or `..` (formats/bucket-layout.md). The name is used
 /// verbatim in object keys and file names, which is why the alphabet is so small.
 public enum TopicName {
     /// Checks `name` and throws when it cannot name a topic.

@@ -5,7 +5,7 @@ public enum FormatLimits {
     public static let batchBytesMax = 64 * 1024 * 1024
     /// Smallest possible encoded record (7 one-byte varints/fields), bounds record counts.
     public static let recordBytesMin = 7
-    /// Topic names: `[A-Za-z0-9._-]{1,249}`, never `.` or `..` (DESIGN §3).
+    /// Topic names: `[A-Za-z0-9._-]{1,249}`, never `.` or `..` (formats/bucket-layout.md).
     public static let topicNameBytesMax = 249
     /// Most frames one cold object may hold (a 4 GiB segment at 1 MiB frames fits 4096).
     public static let coldFramesMax = 1 << 20

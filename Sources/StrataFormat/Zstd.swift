@@ -4,7 +4,7 @@ import CZstd
 public enum Zstd {
     /// Compresses `input` into one zstd frame with the content size and a content checksum
     /// (the low 32 bits of XXH64, which the seek table repeats).
-    /// - Parameter level: zstd level (DESIGN default 3).
+    /// - Parameter level: zstd level (default 3, ARCHITECTURE.md §5).
     public static func compressFrame(_ input: UnsafeRawBufferPointer, level: Int32) throws(FormatError) -> [UInt8] {
         try Compressor(level: level).compressFrame(input)
     }
@@ -15,7 +15,7 @@ public enum Zstd {
     public final class Compressor {
         private let cctx: OpaquePointer
 
-        /// - Parameter level: zstd level (DESIGN default 3).
+        /// - Parameter level: zstd level (default 3, ARCHITECTURE.md §5).
         /// - Throws: `FormatError(.compression)` when zstd cannot allocate the context.
         public init(level: Int32) throws(FormatError) {
             guard let cctx = ZSTD_createCCtx() else {

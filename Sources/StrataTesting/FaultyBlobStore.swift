@@ -85,7 +85,7 @@ public struct FaultCounters: Sendable, Equatable {
 }
 
 /// Wraps a store and injects failures, latency and short reads, deterministically from a seed:
-/// the same seed and the same sequence of calls give the same faults (DESIGN §6, STYLE: fault
+/// the same seed and the same sequence of calls give the same faults (ARCHITECTURE.md §6, STYLE: fault
 /// injection at several depths). Concurrent calls draw in the order they arrive.
 public final class FaultyBlobStore: BlobStore {
     private struct State {

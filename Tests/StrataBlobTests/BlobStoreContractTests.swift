@@ -3,7 +3,7 @@ import Testing
 
 @testable import StrataBlob
 
-/// The behaviour every `BlobStore` promises (DESIGN §6), run against each store in
+/// The behaviour every `BlobStore` promises (ARCHITECTURE.md §6), run against each store in
 /// `ContractStores.all()`.
 @Suite("BlobStore contract")
 struct BlobStoreContractTests {

@@ -4,7 +4,7 @@ import Testing
 
 @testable import Strata
 
-/// DESIGN §4 invariant 9: bad input gets a typed error and changes nothing.
+/// ARCHITECTURE.md invariant 9: bad input gets a typed error and changes nothing.
 @Suite struct BadInputTests {
     @Test func emptyOversizedRecordAndOversizedBatchAreRejectedWithoutWriting() async throws {
         try await withTempDirectory { dir in

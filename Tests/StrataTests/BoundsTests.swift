@@ -7,7 +7,7 @@ import Testing
 
 @testable import Strata
 
-/// DESIGN §4 invariant 8: what waits is bounded — appends waiting for their fsync, long-polling
+/// ARCHITECTURE.md invariant 8: what waits is bounded — appends waiting for their fsync, long-polling
 /// readers, cold read-ahead — and past a bound the caller hears `busy` (or read-ahead is
 /// skipped), never unbounded growth.
 @Suite struct BoundsTests {

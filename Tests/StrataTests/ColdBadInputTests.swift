@@ -5,7 +5,7 @@ import Testing
 
 @testable import Strata
 
-/// Bad input around the cold tier (DESIGN §4 invariants 7 and 9): typed errors, nothing
+/// Bad input around the cold tier (ARCHITECTURE.md invariants 7 and 9): typed errors, nothing
 /// changed, and corruption that is reported, never skipped.
 @Suite struct ColdBadInputTests {
     @Test func unknownColdSchemeIsRejectedNamingTheAcceptedOnes() async throws {

@@ -5,7 +5,7 @@ import Testing
 
 @testable import Strata
 
-/// DESIGN §4 invariant 6: a reader sees one log while appends, background offload and eviction
+/// ARCHITECTURE.md invariant 6: a reader sees one log while appends, background offload and eviction
 /// move its records between tiers under it.
 @Suite struct ColdConcurrencyTests {
     @Test func readerFromZeroSeesEveryRecordOnceWhileOffloadAndEvictionRun() async throws {

@@ -5,7 +5,7 @@ import Testing
 
 @testable import Strata
 
-/// The cold tier under a failing store and under a second writer (DESIGN §4 invariants 5, 6).
+/// The cold tier under a failing store and under a second writer (ARCHITECTURE.md invariants 5, 6).
 @Suite struct ColdFaultTests {
     @Test(arguments: [UInt64(1), 20_240_601, 99])
     func offloadAndReadsSucceedThroughAFlakyStore(seed: UInt64) async throws {

@@ -5,7 +5,7 @@ import Testing
 import StrataBlob
 import StrataFormat
 
-/// Issue 8 item 4 (DESIGN §4 invariant 7): single bit flips at hundreds of sampled positions
+/// Issue 8 item 4 (ARCHITECTURE.md invariant 7): single bit flips at hundreds of sampled positions
 /// (fixed seed) of a sealed hot segment, its index, a cold object (data frames, frame index,
 /// seek table) and the latest manifest. After each flip a fresh lake reads every offset,
 /// the log start and time lookups, and compares them with what was written. Each flip must be

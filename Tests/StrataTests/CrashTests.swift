@@ -35,7 +35,7 @@ enum StrataBinary {
     static var supportsProduce: Bool { produceHelp != nil }
 }
 
-/// DESIGN §4 invariant 2 and 3 end to end: a child process appends in `sync` mode and records
+/// ARCHITECTURE.md invariant 2 and 3 end to end: a child process appends in `sync` mode and records
 /// each acknowledged range; SIGKILL at random moments must never lose an acknowledged record,
 /// leave a gap or duplicate one.
 @Suite(.serialized) struct CrashTests {

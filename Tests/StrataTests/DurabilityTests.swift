@@ -5,7 +5,7 @@ import Testing
 
 @testable import Strata
 
-/// DESIGN §4 invariant 2: `sync` acknowledges after fdatasync with group commit; `async`
+/// ARCHITECTURE.md invariant 2: `sync` acknowledges after fdatasync with group commit; `async`
 /// acknowledges after the write and flushes on demand, on an interval and on close.
 @Suite struct DurabilityTests {
     @Test func syncConcurrentAppendersGetDenseUniqueOffsetsAndShareFsyncs() async throws {

@@ -34,7 +34,7 @@ enum ReadOnlyFixture {
     }
 }
 
-/// `Lake.openReadOnly` (issue 11 item 3, issue 12 items 4 and 9; DESIGN invariant 11).
+/// `Lake.openReadOnly` (issue 11 item 3, issue 12 items 4 and 9; ARCHITECTURE.md invariant 11).
 @Suite struct ReadOnlyTests {
     static func options(store: (any BlobStore)? = nil) -> LakeOptions {
         var options = lakeOptions()

@@ -4,7 +4,7 @@ import Testing
 
 @testable import Strata
 
-/// DESIGN §4 invariant 3: recovery cuts a torn or corrupt tail at the last valid batch,
+/// ARCHITECTURE.md invariant 3: recovery cuts a torn or corrupt tail at the last valid batch,
 /// rebuilds missing or bad indexes, and loses no acknowledged record.
 @Suite struct RecoveryTests {
     enum Damage: String, CaseIterable, Sendable {
@@ -122,7 +122,7 @@ import Testing
     }
 
     /// A sealed segment is never cut: damage there is reported as corruption naming the file
-    /// and the position (DESIGN §4 invariant 7), and the records before it stay readable.
+    /// and the position (ARCHITECTURE.md invariant 7), and the records before it stay readable.
     @Test func corruptSealedSegmentIsATypedErrorNotATruncation() async throws {
         try await withTempDirectory { dir in
             let segments = try await populate(dir, close: true)

@@ -3,7 +3,7 @@ import Testing
 
 @testable import Strata
 
-/// DESIGN §4 invariant 8: open files are bounded by an LRU, so more topics than the cap work.
+/// ARCHITECTURE.md invariant 8: open files are bounded by an LRU, so more topics than the cap work.
 @Suite struct ResourceTests {
     @Test func moreTopicsThanTheFileCap() async throws {
         try await withTempDirectory { dir in

@@ -1,6 +1,6 @@
 import Synchronization
 
-/// A thread-safe LRU cache bounded by the total cost (bytes) of its values (DESIGN §4
+/// A thread-safe LRU cache bounded by the total cost (bytes) of its values (ARCHITECTURE.md §4
 /// invariant 8). Used for decompressed cold frames and parsed cold-object footers.
 final class ByteLRU<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private struct Entry {

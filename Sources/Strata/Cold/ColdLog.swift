@@ -4,7 +4,7 @@ import Synchronization
 /// How a `ColdLog` reads its store.
 public struct ColdLogOptions: Sendable {
     /// Bytes of decompressed frames cached. A sequential reader needs the current frame and the
-    /// read-ahead ones (DESIGN §5: 2 frames of 1 MiB), so the default leaves ample room.
+    /// read-ahead ones (ARCHITECTURE.md §5: 2 frames of 1 MiB), so the default leaves ample room.
     public var cacheBytes = 64 * 1024 * 1024
     /// Retries of transient blob failures, once per request (as `LakeOptions.blobRetry`).
     public var retry = RetryPolicy()

@@ -1,6 +1,6 @@
-/// Reads of the cold tier: manifest → object footer → one frame → batches (DESIGN §1).
+/// Reads of the cold tier: manifest → object footer → one frame → batches (ARCHITECTURE.md §1).
 extension ColdTier {
-    /// Frames fetched ahead for sequential readers (DESIGN §5).
+    /// Frames fetched ahead for sequential readers (ARCHITECTURE.md §5).
     static let readAheadFrames = 2
 
     /// The records of the frame holding `offset`, from `offset` up to `end` (exclusive).

@@ -180,7 +180,7 @@ final class ColdTier: Sendable {
 
     func forget(_ topic: String) { manifests.withLock { $0[topic] = nil } }
 
-    /// Commits `manifest` as a new version with put-if-absent (DESIGN §3 fencing).
+    /// Commits `manifest` as a new version with put-if-absent (formats/manifest.md: fencing).
     /// - Throws: `fenced` when another writer holds that version.
     func commit(_ manifest: Manifest) async throws(StrataError) {
         let key = layout.manifestKey(topic: manifest.topic, version: manifest.version)

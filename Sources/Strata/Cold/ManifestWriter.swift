@@ -55,7 +55,7 @@ final class AsyncLock: Sendable {
     }
 }
 
-/// The topic's writer of cold manifests (DESIGN §3 fencing): the epoch it commits with,
+/// The topic's writer of cold manifests (formats/manifest.md: fencing): the epoch it commits with,
 /// whether another writer fenced it, how far its committed cold log reaches, the manifest it
 /// committed last, and `commits`, the lock that puts its commits (offload and retention) one
 /// after another, so this lake never races itself for a version and takes itself for a

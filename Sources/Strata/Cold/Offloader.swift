@@ -13,7 +13,7 @@ public struct OffloadReport: Sendable, Equatable {
     public var blocked: [String] = []
 }
 
-/// The offloader (DESIGN §1, §4 invariants 4 and 5): sealed segments, in offset order, are
+/// The offloader (ARCHITECTURE.md §1, invariants 4 and 5): sealed segments, in offset order, are
 /// encoded as cold objects, uploaded, read back and verified, then committed in a new manifest
 /// version. A crash at any step leaves a committed segment or an orphan object, never a
 /// manifest pointing at a missing object. One pass at a time per topic (`offloadPass`); each

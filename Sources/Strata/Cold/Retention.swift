@@ -1,4 +1,4 @@
-/// Local and total retention (DESIGN §4 invariant 4): a local segment is deleted only once a
+/// Local and total retention (ARCHITECTURE.md invariant 4): a local segment is deleted only once a
 /// committed manifest covers it; cold segments leave the manifest before their objects go.
 extension Topic {
     /// Deletes local sealed segments past the topic's local retention (age since sealed, bytes),

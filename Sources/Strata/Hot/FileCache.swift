@@ -1,7 +1,7 @@
 import Glibc
 import Synchronization
 
-/// A bounded LRU of open segment files (DESIGN §4 invariant 8). Callers pin a file for the
+/// A bounded LRU of open segment files (ARCHITECTURE.md invariant 8). Callers pin a file for the
 /// duration of a read, write or fsync; only unpinned files are closed, so an fd is never closed
 /// under a reader. When every file is pinned the cache briefly exceeds its capacity.
 final class FileCache: Sendable {

@@ -4,7 +4,7 @@ import Synchronization
 /// The group-commit test hook (`LakeOptions.beforeGroupFsync`).
 typealias GroupFsyncHook = @Sendable (Topic) throws(StrataError) -> Void
 
-/// Group commit of one topic (DESIGN §4 invariant 2), the owner of its durable offset:
+/// Group commit of one topic (ARCHITECTURE.md invariant 2), the owner of its durable offset:
 /// appenders in `sync` mode wait for a durable offset; one leader at a time runs fdatasync off
 /// the Swift thread pool and releases every waiter its fsync covered, then goes again for those
 /// that arrived meanwhile. Appends waiting here are bounded (`syncAppendsWaitingMax`).

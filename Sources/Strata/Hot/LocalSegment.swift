@@ -86,7 +86,7 @@ enum SegmentLoader {
 
     /// Opens the active (last) segment after a possible crash: every batch is checked. A torn
     /// tail (bytes after the last valid batch holding no valid batch) is moved into the topic's
-    /// quarantine directory and cut (DESIGN §4 invariant 3); corruption followed by valid
+    /// quarantine directory and cut (ARCHITECTURE.md invariant 3); corruption followed by valid
     /// batches is kept as it is and recorded in `damage`, so the topic refuses appends.
     static func openActive(
         topic: String, baseOffset: Int64, paths: LakePaths, intervalBytes: Int, nowMs: Int64, log: (String) -> Void

@@ -3,7 +3,7 @@ import Synchronization
 /// Readers of one topic long-polling for records past the high watermark (`waitForData`,
 /// `Cursor.next(waitMs:)`). It keeps its own copy of the visible end, which the topic publishes
 /// after every advance, so a waiter is registered and woken under this one lock and never
-/// misses an advance. At most `readWaitersMax` wait at once (DESIGN §4 invariant 8).
+/// misses an advance. At most `readWaitersMax` wait at once (ARCHITECTURE.md invariant 8).
 final class ReadWaiters: Sendable {
     private struct Waiter {
         var id: UInt64

@@ -98,7 +98,7 @@ public final class Topic: Sendable {
         readWaiters = ReadWaiters(topicName: name, visibleEnd: end, clock: clock, waitersMax: limits.readWaitersMax)
     }
 
-    /// Opens a topic directory, recovering its active segment (DESIGN §4 invariant 3).
+    /// Opens a topic directory, recovering its active segment (ARCHITECTURE.md invariant 3).
     static func open(name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
                      log: @escaping @Sendable (String) -> Void, cold: ColdTier, startOffset: Int64 = 0,
                      limits: TopicLimits = TopicLimits(),

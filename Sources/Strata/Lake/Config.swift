@@ -1,7 +1,7 @@
 import Glibc
 import StrataBlob
 
-/// When an append is acknowledged (DESIGN §4 invariant 2).
+/// When an append is acknowledged (ARCHITECTURE.md invariant 2).
 public enum Durability: String, Codable, Sendable, CaseIterable {
     /// After fdatasync; concurrent appends share one fsync (group commit). Survives power loss.
     case sync
@@ -10,7 +10,7 @@ public enum Durability: String, Codable, Sendable, CaseIterable {
 }
 
 /// Per-topic settings, fixed when the topic is created and stored in `topic.json`.
-/// Defaults follow DESIGN §5.
+/// Defaults follow ARCHITECTURE.md §5.
 public struct TopicConfig: Codable, Sendable, Equatable {
     /// Roll the active segment once it holds this many bytes.
     public var segmentBytes: Int = 128 * 1024 * 1024
@@ -30,7 +30,7 @@ public struct TopicConfig: Codable, Sendable, Equatable {
     public var batchBytesMax: Int = 16 * 1024 * 1024
     /// One sparse index entry per this many bytes of batches.
     public var indexIntervalBytes: Int = 4096
-    /// Raw bytes per zstd frame of a cold object (DESIGN §5).
+    /// Raw bytes per zstd frame of a cold object (ARCHITECTURE.md §5).
     public var coldFrameRawBytes: Int = 1024 * 1024
     /// zstd level of cold objects.
     public var coldCompressionLevel: Int32 = 3
@@ -77,11 +77,11 @@ public struct TopicConfig: Codable, Sendable, Equatable {
 /// Lake-wide settings that are not stored: how this process runs the lake.
 public struct LakeOptions: Sendable {
     public var clock: any StrataClock = SystemClock()
-    /// Bound on open segment files (LRU), DESIGN §5.
+    /// Bound on open segment files (LRU), ARCHITECTURE.md §5.
     public var maxOpenFiles = 1024
     /// Config for topics created on demand.
     public var defaultTopicConfig = TopicConfig()
-    /// Bytes of decompressed cold frames cached (DESIGN §5).
+    /// Bytes of decompressed cold frames cached (ARCHITECTURE.md §5).
     public var coldCacheBytes = 1 << 30
     /// Retries of transient blob failures, once per request: an S3 store the lake opens from its
     /// URL retries each HTTP request with it, any other store is retried by the cold tier. An
@@ -96,11 +96,11 @@ public struct LakeOptions: Sendable {
     public var backgroundIntervalMs: Int64 = 200
     /// Topics offloaded at once in the background.
     public var offloadConcurrency = 2
-    /// Segments a manifest lists before the oldest spill into an archive manifest (DESIGN §3,
+    /// Segments a manifest lists before the oldest spill into an archive manifest (formats/manifest.md,
     /// default 1,000). A property of how this process writes manifests, not of the topic:
     /// readers follow archive references whatever bound wrote them. At least 2.
     public var manifestSegmentsMax = 1000
-    /// Appends of one `sync` topic written and waiting for their fdatasync (DESIGN §4 invariant
+    /// Appends of one `sync` topic written and waiting for their fdatasync (ARCHITECTURE.md invariant
     /// 8). One more is refused with `busy` before anything is written.
     public var syncAppendsWaitingMax = 4096
     /// Readers long-polling one topic at once (`waitForData`, `Cursor.next(waitMs:)`); one more
@@ -147,7 +147,7 @@ public struct LakeOptions: Sendable {
     }
 }
 
-/// What one topic may queue (DESIGN §4 invariant 8), from `LakeOptions`.
+/// What one topic may queue (ARCHITECTURE.md invariant 8), from `LakeOptions`.
 struct TopicLimits: Sendable {
     var syncAppendsWaitingMax = 4096
     var readWaitersMax = 1024

@@ -3,7 +3,7 @@ import Glibc
 import StrataBlob
 import Synchronization
 
-/// The mount point: one directory holding every topic's hot segments (DESIGN §1).
+/// The mount point: one directory holding every topic's hot segments (ARCHITECTURE.md §1).
 /// Only one process may have a lake open for writing: `open` takes an exclusive `flock` on
 /// `LOCK`. Any number may look at it through `openReadOnly` (ReadOnly.swift), which takes no lock.
 public final class Lake: Sendable {

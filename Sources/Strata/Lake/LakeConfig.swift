@@ -10,7 +10,7 @@ struct LakeConfigFile: Codable, Equatable {
 
     /// Reads `lake.json`, or creates it with `coldURL` (default `file://<lake>/cold`).
     /// - Parameter check: runs before a new `lake.json` is written (e.g. opening the store), so a
-    ///   lake whose cold store cannot be opened does not remember it (DESIGN §4 invariant 9).
+    ///   lake whose cold store cannot be opened does not remember it (ARCHITECTURE.md invariant 9).
     /// - Throws: `invalidArgument` when `coldURL` differs from the remembered one or is not a
     ///   valid cold URL; `corrupt` for an unreadable file; what `check` throws.
     static func loadOrCreate(paths: LakePaths, coldURL: String?,

@@ -1,4 +1,4 @@
-/// Every local path of a lake directory is built here (DESIGN §2):
+/// Every local path of a lake directory is built here (ARCHITECTURE.md §2):
 ///
 ///     <lake>/LOCK                      flock'ed while a process has the lake open
 ///     <lake>/lake.json                 lake config (cold store URL)

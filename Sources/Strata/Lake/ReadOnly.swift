@@ -1,6 +1,6 @@
 import StrataBlob
 
-/// A read-only open (issue 11 item 3, DESIGN invariant 11): how `strata inspect`, `consume` and
+/// A read-only open (issue 11 item 3, ARCHITECTURE.md invariant 11): how `strata inspect`, `consume` and
 /// any other reader look at a lake, also while a writer process holds it.
 ///
 /// What it does not do, on purpose:

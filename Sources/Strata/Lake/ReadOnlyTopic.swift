@@ -222,7 +222,7 @@ struct ReadOnlySegmentLoader {
     }
 
     /// Torn tail or corruption: bytes after the valid prefix that hold a later valid batch are
-    /// corruption (DESIGN invariant 10), and so is anything wrong in a sealed segment.
+    /// corruption (ARCHITECTURE.md invariant 10), and so is anything wrong in a sealed segment.
     private func classify(
         _ raw: UnsafeRawBufferPointer, basePosition: Int, scan: SegmentScan, stop: FormatError, segment: LocalSegment,
         sealed: Bool

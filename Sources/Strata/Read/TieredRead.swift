@@ -1,4 +1,4 @@
-/// One log across both tiers (DESIGN §4 invariant 6): offsets held locally are read from the
+/// One log across both tiers (ARCHITECTURE.md invariant 6): offsets held locally are read from the
 /// hot segments, older ones from the cold objects the manifest lists.
 extension Topic {
     /// First readable offset: the manifest's log start when the topic has cold data, else the

@@ -1,5 +1,5 @@
 /// Reads of the local tier: by offset through the sparse index, by timestamp through the time
-/// index. Every batch read is CRC-checked (DESIGN §4 invariant 7).
+/// index. Every batch read is CRC-checked (ARCHITECTURE.md invariant 7).
 extension Topic {
     /// Default bound on bytes returned by one read.
     public static let readBytesDefault = 1024 * 1024

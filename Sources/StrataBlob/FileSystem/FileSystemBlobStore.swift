@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 
-/// The embedded default store (DESIGN §6): one file per key under a root directory.
+/// The embedded default store (ARCHITECTURE.md §6): one file per key under a root directory.
 ///
 /// A put writes a `.tmp-…` file beside the target, fsyncs it, then renames it into place
 /// (`.overwrite`) or links it (`.ifAbsent`, so exactly one of racing writers wins), and fsyncs

@@ -1,4 +1,4 @@
-// Linux only (DESIGN: Swift on Linux); calls are qualified `Glibc.` where Swift names clash.
+// Linux only (Strata targets Linux); calls are qualified `Glibc.` where Swift names clash.
 import Glibc
 
 /// A failed system call: which call, on which path, and the errno it set.

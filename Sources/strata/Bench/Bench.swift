@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Strata
 
-/// The scenarios of `strata bench` (issue 7, DESIGN §7).
+/// The scenarios of `strata bench` (issue 7, ARCHITECTURE.md §7).
 enum BenchScenario: String, CaseIterable, ExpressibleByArgument {
     case appendAsync = "append-async"
     case appendSync = "append-sync"

@@ -77,7 +77,7 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
     return sorted[min(max(rank, 0), sorted.count - 1)]
 }
 
-/// Deterministic benchmark records built from `Clickstream` (DESIGN §7: realistic JSON, seeded).
+/// Deterministic benchmark records built from `Clickstream` (ARCHITECTURE.md §7: realistic JSON, seeded).
 struct BenchData: Sendable {
     let stream: Clickstream
 
