@@ -3,46 +3,8 @@ import Testing
 
 @testable import Strata
 
-/// Runs the built `strata` binary (STRATA_BIN, else .build/debug/strata) to completion.
-enum CLIRun {
-    static let binary: String = {
-        if let path = ProcessInfo.processInfo.environment["STRATA_BIN"], !path.isEmpty { return path }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        return root.path + "/.build/debug/strata"
-    }()
-    static var exists: Bool { FileManager.default.isExecutableFile(atPath: binary) }
-
-    struct Outcome {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    /// `strata arguments…` with `stdin` as its input; output goes through files so no pipe fills.
-    static func strata(_ arguments: [String], stdin: String = "") throws -> Outcome {
-        let dir = NSTemporaryDirectory() + "strata-cli-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        for name in ["in", "out", "err"] { _ = FileManager.default.createFile(atPath: dir + "/" + name, contents: nil) }
-        try Data(stdin.utf8).write(to: URL(fileURLWithPath: dir + "/in"))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: dir + "/in"))
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
-        try process.run()
-        process.waitUntilExit()
-        return Outcome(
-            status: process.terminationStatus,
-            stdout: (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
-    }
-}
-
 /// Every command's `--help` carries a runnable example; `--version` answers.
-@Suite(.enabled(if: CLIRun.exists, "needs the strata binary (STRATA_BIN or .build/debug/strata)"))
+@Suite
 struct CLIHelpTests {
     static let commands: [[String]] = [
         [], ["demo"], ["produce"], ["consume"], ["offload"], ["recover"], ["repair"], ["export"], ["bench"],

@@ -8,11 +8,10 @@ import StrataBlob
 /// with a message that names what was wrong, where, and what to do.
 @Suite("CLI safety and messages")
 struct CLISafetyTests {
-    static let enabled = FileManager.default.isExecutableFile(atPath: CLI.binary)
 
     // MARK: - 12.2 no in-memory cold store
 
-    @Test(.enabled(if: enabled)) func coldMemoryURLIsRefusedWithTheAcceptedForms() async throws {
+    @Test func coldMemoryURLIsRefusedWithTheAcceptedForms() async throws {
         try await withTempDirectory { dir in
             let lake = dir + "/lake"
             let result = CLI.run(["produce", "--lake", lake, "--cold", "memory://x", "t"], stdin: "a\n")
@@ -25,7 +24,7 @@ struct CLISafetyTests {
 
     // MARK: - 12.6 documented defaults
 
-    @Test(.enabled(if: enabled)) func cliCreatedTopicsKeepTheDocumentedLocalRetention() async throws {
+    @Test func cliCreatedTopicsKeepTheDocumentedLocalRetention() async throws {
         try await withTempDirectory { dir in
             let lake = dir + "/lake"
             #expect(CLI.run(["produce", "--lake", lake, "plain"], stdin: "a\n").status == 0)
@@ -41,7 +40,7 @@ struct CLISafetyTests {
 
     // MARK: - 12.7 an oversized line
 
-    @Test(.enabled(if: enabled)) func anOversizedLineNamesItsLineCommitsWhatCameBeforeAndStops() async throws {
+    @Test func anOversizedLineNamesItsLineCommitsWhatCameBeforeAndStops() async throws {
         try await withTempDirectory { dir in
             let lake = dir + "/lake"
             let before = (1...150).map { "line \($0)" }
@@ -61,7 +60,7 @@ struct CLISafetyTests {
         }
     }
 
-    @Test(.enabled(if: enabled)) func theDocumentedLongestLineIsAcceptedAndTheHelpSaysWhatCounts() async throws {
+    @Test func theDocumentedLongestLineIsAcceptedAndTheHelpSaysWhatCounts() async throws {
         try await withTempDirectory { dir in
             let lake = dir + "/lake"
             let help = CLI.run(["produce", "--help"]).stdout
@@ -79,7 +78,7 @@ struct CLISafetyTests {
 
     // MARK: - 12.8 times outside the representable range
 
-    @Test(.enabled(if: enabled), arguments: [
+    @Test(arguments: [
         "300000000-01-01T00:00:00Z", "+12345-01-01T00:00:00Z", "99999999999999999999", "-99999999999999999999",
     ])
     func timesOutsideTheRepresentableRangeAreRejected(time: String) async throws {
@@ -94,7 +93,7 @@ struct CLISafetyTests {
         }
     }
 
-    @Test(.enabled(if: enabled)) func representableTimesStillWork() async throws {
+    @Test func representableTimesStillWork() async throws {
         try await withTempDirectory { dir in
             let lake = dir + "/lake"
             #expect(CLI.run(["produce", "--lake", lake, "t"], stdin: "a\nb\n").status == 0)
@@ -109,7 +108,7 @@ struct CLISafetyTests {
 
     // MARK: - 12.3 export says when the newest manifest may be missing
 
-    @Test(.enabled(if: enabled)) func exportWarnsWhenObjectsLiePastTheNewestManifest() async throws {
+    @Test func exportWarnsWhenObjectsLiePastTheNewestManifest() async throws {
         let fixture = try await ChainFixture.make()
         defer { fixture.remove() }
         try await fixture.lake.close()
@@ -134,7 +133,7 @@ struct CLISafetyTests {
         #expect(whole.stdout.split(separator: "\n").count == fixture.produced.count)
     }
 
-    @Test(.enabled(if: enabled)) func cliVerifyAndScrubFailOnAMissingLatestManifestAndDeleteNothing() async throws {
+    @Test func cliVerifyAndScrubFailOnAMissingLatestManifestAndDeleteNothing() async throws {
         let fixture = try await ChainFixture.make()
         defer { fixture.remove() }
         try await fixture.lake.close()
@@ -197,7 +196,7 @@ struct CLISafetyTests {
                     never: ["inspect topics"]),
     ]
 
-    @Test(.enabled(if: enabled), arguments: messageCases)
+    @Test(arguments: messageCases)
     func messagesSayWhatWasWrongWhereAndWhatToDo(_ scenario: MessageCase) async throws {
         let fixture = try await ChainFixture.make()
         defer {
@@ -231,43 +230,12 @@ struct CLISafetyTests {
 // MARK: - Running the binary
 
 enum CLI {
-    static let binary: String = {
-        if let path = ProcessInfo.processInfo.environment["STRATA_BIN"], !path.isEmpty { return path }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        return root.path + "/.build/debug/strata"
-    }()
+    static let binary = CLIRun.binary
+    typealias Outcome = CLIRun.Outcome
 
-    struct Outcome: CustomStringConvertible {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var description: String { "status \(status)\nstdout: \(stdout.prefix(2000))\nstderr: \(stderr.prefix(2000))" }
-    }
-
-    /// Runs `strata` to completion; input and output go through files so no pipe can fill up.
+    /// Runs `strata` to completion (`CLIRun`): a missing binary fails the test, never skips it.
     static func run(_ arguments: [String], stdin: String = "") -> Outcome {
-        let dir = NSTemporaryDirectory() + "strata-cli-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try Data(stdin.utf8).write(to: URL(fileURLWithPath: dir + "/in"))
-            _ = FileManager.default.createFile(atPath: dir + "/out", contents: nil)
-            _ = FileManager.default.createFile(atPath: dir + "/err", contents: nil)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = arguments
-            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: dir + "/in"))
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
-            try process.run()
-            process.waitUntilExit()
-            let out = (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? ""
-            let err = (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? ""
-            return Outcome(status: process.terminationStatus, stdout: out, stderr: err)
-        } catch {
-            return Outcome(status: -1, stdout: "", stderr: "\(error)")
-        }
+        CLIRun.run(binary, arguments, stdin: stdin)
     }
 
     static func topicConfig(_ lake: String, _ topic: String) throws -> TopicConfig {

@@ -118,7 +118,7 @@ import StrataBlob
 
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
-    static let strataBinary = ProcessInfo.processInfo.environment["STRATA_BIN"] ?? packageRoot + "/.build/debug/strata"
+    static let strataBinary = CLIRun.binary
     static let duckdbImportable = run("/usr/bin/env", ["python3", "-c", "import duckdb"]).status == 0
 
     /// The CLI tests fail, never skip, without the binary: tools/test builds it first.
@@ -128,35 +128,10 @@ import StrataBlob
                      sourceLocation: sourceLocation)
     }
 
-    struct Outcome {
-        var status: Int32
-        var stdoutBytes: [UInt8]
-        var stderr: String
-        var stdout: String { String(decoding: stdoutBytes, as: UTF8.self) }
-    }
+    typealias Outcome = CLIRun.Outcome
 
-    /// Runs a program to completion; output goes through files so neither pipe can fill up.
     static func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) -> Outcome {
-        let dir = NSTemporaryDirectory() + "strata-run-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            _ = FileManager.default.createFile(atPath: dir + "/out", contents: nil)
-            _ = FileManager.default.createFile(atPath: dir + "/err", contents: nil)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: program)
-            process.arguments = arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
-            try process.run()
-            process.waitUntilExit()
-            let out = FileManager.default.contents(atPath: dir + "/out").map { [UInt8]($0) } ?? []
-            let err = (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? ""
-            return Outcome(status: process.terminationStatus, stdoutBytes: out, stderr: err)
-        } catch {
-            return Outcome(status: -1, stdoutBytes: [], stderr: "\(error)")
-        }
+        CLIRun.run(program, arguments, environment: environment)
     }
 
     static func export(_ arguments: [String]) -> Outcome { run(strataBinary, ["export"] + arguments) }

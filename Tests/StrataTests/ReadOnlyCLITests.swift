@@ -21,32 +21,8 @@ import Testing
     }
 
     static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
-        try #require(FileManager.default.isExecutableFile(atPath: binary), "no strata binary at \(binary)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let (out, err, input) = (Pipe(), Pipe(), Pipe())
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        // Drain stderr beside stdout so neither pipe can fill up and stall the child.
-        let errData = Mutex(Data())
-        let drained = DispatchGroup()
-        drained.enter()
-        DispatchQueue.global().async {
-            let data = err.fileHandleForReading.readDataToEndOfFile()
-            errData.withLock { $0 = data }
-            drained.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        drained.wait()
-        process.waitUntilExit()
-        let stderr = String(decoding: errData.withLock { $0 }, as: UTF8.self)
-        let stdout = String(decoding: outData, as: UTF8.self)
-        return Result(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+        let outcome = try CLIRun.strata(arguments, stdin: stdin ?? "")
+        return Result(status: outcome.status, stdout: outcome.stdout, stderr: outcome.stderr)
     }
 
     /// Polls `condition` until it holds or `seconds` pass (the child processes run on their own

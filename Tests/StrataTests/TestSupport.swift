@@ -114,3 +114,59 @@ func strataError(_ body: () async throws -> Void, sourceLocation: SourceLocation
 func scanSegment(_ path: String) throws -> (SegmentHeader, SegmentScan) {
     try SegmentLoader.scanFile(path: path, topic: "?")
 }
+
+/// The built `strata` binary and the one way the tests run it (or any other program) to
+/// completion: input and output go through files, so no pipe can fill up and stall the child.
+/// CLI tests fail, never skip, when the binary is missing: tools/test builds it first.
+enum CLIRun {
+    static let binary = StrataBinary.path
+    static var exists: Bool { FileManager.default.isExecutableFile(atPath: binary) }
+
+    struct Outcome: CustomStringConvertible {
+        var status: Int32
+        var stdoutBytes: [UInt8]
+        var stderr: String
+        var stdout: String { String(decoding: stdoutBytes, as: UTF8.self) }
+        var description: String { "status \(status)\nstdout: \(stdout.prefix(2000))\nstderr: \(stderr.prefix(2000))" }
+    }
+
+    /// Runs `program arguments…` with `stdin` as its input; a program that cannot start is
+    /// status -1 with the reason in `stderr`.
+    static func run(
+        _ program: String, _ arguments: [String], stdin: String = "", environment: [String: String] = [:]
+    ) -> Outcome {
+        let dir = NSTemporaryDirectory() + "strata-run-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try Data(stdin.utf8).write(to: URL(fileURLWithPath: dir + "/in"))
+            _ = FileManager.default.createFile(atPath: dir + "/out", contents: nil)
+            _ = FileManager.default.createFile(atPath: dir + "/err", contents: nil)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = arguments
+            if !environment.isEmpty {
+                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            }
+            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: dir + "/in"))
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
+            try process.run()
+            process.waitUntilExit()
+            let out = FileManager.default.contents(atPath: dir + "/out").map { [UInt8]($0) } ?? []
+            let err = (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? ""
+            return Outcome(status: process.terminationStatus, stdoutBytes: out, stderr: err)
+        } catch {
+            return Outcome(status: -1, stdoutBytes: [], stderr: "cannot run \(program): \(error)")
+        }
+    }
+
+    /// `strata arguments…`; fails the test (never skips it) when the binary is missing.
+    static func strata(
+        _ arguments: [String], stdin: String = "", sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Outcome {
+        try #require(exists, "no strata binary at \(binary): run `swift build` or set STRATA_BIN",
+                     sourceLocation: sourceLocation)
+        return run(binary, arguments, stdin: stdin)
+    }
+}

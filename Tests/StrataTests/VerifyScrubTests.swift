@@ -132,7 +132,7 @@ struct VerifyScrubTests {
 
     // MARK: - CLI
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: strataBinary)))
+    @Test
     func cliVerifyAndScrubExitCodesAndLocations() async throws {
         let fixture = try await VerifyFixture.make()
         defer { fixture.remove() }
@@ -287,23 +287,7 @@ private func flipByte(atPath path: String, position: Int) throws {
 
 // MARK: - CLI helpers
 
-private let strataBinary: String = {
-    if let path = ProcessInfo.processInfo.environment["STRATA_BIN"] { return path }
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    return root.path + "/.build/debug/strata"
-}()
-
 private func runStrata(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: strataBinary)
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    let outcome = try CLIRun.strata(arguments)
+    return (outcome.status, outcome.stdout, outcome.stderr)
 }
