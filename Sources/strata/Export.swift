@@ -230,9 +230,13 @@ final class ExportSink {
         guard rename(temporary, target) == 0 else { throw Self.ioError("cannot rename \(temporary) to \(target)", target) }
     }
 
-    /// Deletes the temporary file of a failed export.
+    /// Deletes the temporary file of a failed export. On stdout the records already encoded are
+    /// written out first (best effort): every record before the error is valid and was read.
     func abandon() {
-        guard let temporary else { return }
+        guard let temporary else {
+            try? flush()
+            return
+        }
         if !closed { Glibc.close(fd) }
         closed = true
         unlink(temporary)

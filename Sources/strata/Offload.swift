@@ -50,8 +50,9 @@ struct Offload: AsyncParsableCommand {
                   + "evicted \(report.segmentsEvicted) local segments")
         }
         // A corrupt segment stops its topic's offload (other topics went on): exit 1, say what to run.
-        for blocked in report.blocked {
-            printError("offload blocked: \(blocked)\nhint: `strata repair --lake \(lakeOption.lake) TOPIC --quarantine`")
+        for blocked in report.blocked { printError("offload blocked: \(blocked)") }
+        for topic in report.blockedTopics {
+            printError("hint: `strata repair --lake \(lakeOption.lake) \(topic) --quarantine` moves the damage aside")
         }
         if !report.blocked.isEmpty { throw ExitCode(1) }
     }

@@ -35,8 +35,9 @@ struct Repair: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard FileManager.default.fileExists(atPath: lake) else {
-            throw StrataError(.notFound, "no lake at \(lake)", file: lake)
+        guard FileManager.default.fileExists(atPath: lake + "/lake.json") else {
+            let why = FileManager.default.fileExists(atPath: lake) ? "it has no lake.json" : "the directory does not exist"
+            throw StrataError(.notFound, "no lake at \(lake): \(why); nothing was changed", file: lake)
         }
         var options = LakeOptions()
         options.backgroundOffload = false

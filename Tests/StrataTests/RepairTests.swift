@@ -162,7 +162,7 @@ import Testing
         try CLIRun.strata(arguments, stdin: stdin)
     }
 
-    @Test(.enabled(if: CLIRun.exists, "needs the strata binary ($STRATA_BIN or .build/debug/strata)"))
+    @Test
     func cliConsumeVerifyProduceAndRepairOfACorruptActiveSegment() async throws {
         try await withTempDirectory { dir in
             let (path, batches) = try await CorruptTailTests.fiveBatches(dir)
@@ -209,7 +209,7 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: CLIRun.exists, "needs the strata binary ($STRATA_BIN or .build/debug/strata)"))
+    @Test
     func cliOffloadReportsTheBlockedTopicExitsOneAndRepairUnblocksIt() async throws {
         try await withTempDirectory { dir in
             var options = lakeOptions()

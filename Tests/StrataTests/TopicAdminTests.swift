@@ -455,7 +455,7 @@ import Testing
 }
 
 /// The same commands through the `strata` binary, as an operator types them.
-@Suite(.enabled(if: CLIRun.exists, "needs the strata binary (STRATA_BIN or .build/debug/strata)"))
+@Suite
 struct TopicAdminCLITests {
     static func lines(_ count: Int) -> String { (0..<count).map { "line-\($0)\n" }.joined() }
 

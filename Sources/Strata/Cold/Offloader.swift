@@ -11,6 +11,8 @@ public struct OffloadReport: Sendable, Equatable {
     /// Topics whose offload stopped at a corrupt segment (one line each: topic, file, position,
     /// what to do). Other topics and the segments before the damage were still offloaded.
     public var blocked: [String] = []
+    /// The topics whose offload stopped at a corrupt segment (one entry per topic).
+    public var blockedTopics: [String] = []
 }
 
 /// The offloader (ARCHITECTURE.md §1, invariants 4 and 5): sealed segments, in offset order, are

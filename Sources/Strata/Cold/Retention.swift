@@ -142,7 +142,8 @@ extension Topic {
         }
         next.archives = references
         next.segments.removeAll { $0.baseOffset < logStart }
-        next.logStartOffset = logStart
+        // delete-records may have moved the log start into a segment: never move it back.
+        next.logStartOffset = max(manifest.logStartOffset, logStart)
         next.version += 1
         next.createdMs = clock.nowMs()
         return (next, replaced)

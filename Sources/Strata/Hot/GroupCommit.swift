@@ -72,6 +72,9 @@ final class GroupCommit: Sendable {
         }
     }
 
+    /// No fsync leader is running and no appender waits (repair may then move the end back).
+    var idle: Bool { state.withLock { !$0.leaderRunning && $0.waiters.isEmpty } }
+
     /// Sets the durable offset where the log now ends after it was cut back (`repairQuarantine`)
     /// or re-read from another process's files (a read-only topic): the one call that may move
     /// it down.

@@ -9,8 +9,8 @@ final class ReadWaiters: Sendable {
         var id: UInt64
         var offset: Int64
         var continuation: CheckedContinuation<Result<Bool, StrataError>, Never>
-        /// The timer that ends the wait; nil until armed.
-        var timeout: Task<Void, Never>?
+        /// The timer that ends the wait.
+        var timeout: Task<Void, Never>
     }
 
     private struct State {
@@ -54,26 +54,17 @@ final class ReadWaiters: Sendable {
                     let message = "\(s.waiters.count) readers already wait, limit readWaitersMax=\(limit)"
                     return .failure(StrataError(.busy, message, topic: topicName))
                 }
-                s.waiters.append(Waiter(id: id, offset: offset, continuation: continuation))
+                // The timer is made and stored with its waiter under this lock, so a wake that
+                // comes first always finds and cancels it (no timer outlives its poll).
+                let clock = self.clock
+                let timeout = Task {
+                    do { try await clock.sleep(ms: timeoutMs) } catch { return }
+                    self.expire(id)
+                }
+                s.waiters.append(Waiter(id: id, offset: offset, continuation: continuation, timeout: timeout))
                 return nil
             }
-            if let resumeNow {
-                continuation.resume(returning: resumeNow)
-                return
-            }
-            // Armed only once the waiter is registered, so the timeout cannot be lost; cancelled
-            // when data wakes the waiter first, so no timer outlives its poll.
-            let clock = self.clock
-            let timeout = Task {
-                do { try await clock.sleep(ms: timeoutMs) } catch { return }
-                self.expire(id)
-            }
-            let armed = state.withLock { s in
-                guard let i = s.waiters.firstIndex(where: { $0.id == id }) else { return false }
-                s.waiters[i].timeout = timeout
-                return true
-            }
-            if !armed { timeout.cancel() }
+            if let resumeNow { continuation.resume(returning: resumeNow) }
         }
         return try outcome.get()
     }
@@ -118,7 +109,7 @@ final class ReadWaiters: Sendable {
         let (end, closed) = (s.visibleEnd, s.closed)
         s.waiters.removeAll { waiter in
             guard waiter.offset < end || closed else { return false }
-            waiter.timeout?.cancel()
+            waiter.timeout.cancel()
             waiter.continuation.resume(returning: .success(waiter.offset < end))
             return true
         }

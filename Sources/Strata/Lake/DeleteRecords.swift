@@ -35,7 +35,10 @@ extension Topic {
         }
         try refuseIfReadOnly("delete records")
         try manifestWriter.checkNotFenced()
-        // Offload and retention commit manifests too: one commit at a time keeps them in order.
+        // No offload pass may upload a segment this deletes; retention commits manifests too: one
+        // commit at a time keeps them in order.
+        await offloadPass.lock()
+        defer { offloadPass.unlock() }
         return try await manifestWriter.commits.withLock { () async throws(StrataError) in
             try await deleteRecordsLocked(offset, previous: previous)
         }

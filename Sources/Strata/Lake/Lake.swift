@@ -77,10 +77,21 @@ public final class Lake: Sendable {
         }
     }
 
+    /// Takes the exclusive `flock` on `LOCK`. A lock found taken is tried again for a moment
+    /// (`lockRetryMs`) before it counts as another process's: a child this process is spawning
+    /// holds a copy of every descriptor, the lock's included, from its fork until its exec closes
+    /// them (`O_CLOEXEC`), so a lake closed and reopened meanwhile would look locked.
     private static func lock(_ paths: LakePaths) throws(StrataError) -> Int32 {
         let fd = try FileIO.open(paths.lock, flags: O_RDWR | O_CREAT)
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        var waitedMs = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
+            if code == EINTR { continue }
+            if code == EWOULDBLOCK, waitedMs < lockRetryMs {
+                usleep(10_000)
+                waitedMs += 10
+                continue
+            }
             FileIO.close(fd)
             if code == EWOULDBLOCK {
                 throw StrataError(.locked, "lake \(paths.root) is open in another process; stop it first", file: paths.lock)
@@ -89,6 +100,9 @@ public final class Lake: Sendable {
         }
         return fd
     }
+
+    /// How long a taken lock is tried again before `open` reports it as another process's.
+    static let lockRetryMs = 500
 
     /// Names of the topics in the lake, sorted.
     public func topicNames() throws(StrataError) -> [String] {
@@ -232,6 +246,7 @@ public final class Lake: Sendable {
             total.rawBytes += report.rawBytes
             total.objectBytes += report.objectBytes
             total.blocked += report.blocked
+            if !report.blocked.isEmpty { total.blockedTopics.append(name) }
             total.segmentsEvicted += try await evict ? topic.evictCommitted() : topic.applyRetention()
         }
         return total

@@ -162,6 +162,7 @@ extension Lake {
     public func alterTopicConfig(_ name: String, set changes: [(key: String, value: String)])
         async throws(StrataError) -> [TopicConfigChange]
     {
+        try refuseIfReadOnly("alter the config of topic '\(name)'")
         let current = try topic(name)
         var config = current.config
         var seen = Set<String>()
@@ -185,8 +186,11 @@ extension Lake {
             throw StrataError(.invalidArgument, error.message + "; nothing was changed", topic: name)
         }
         guard !applied.isEmpty else { return [] }
-        try await retire(current)
+        // The new config is on disk before the old handle goes, so a concurrent `topic(name)`
+        // gets the old handle (closed next) or a new one with the new config, never the old
+        // config reopened.
         try FileIO.writeAtomically(paths.topicConfig(name), try encodeJSON(config))
+        try await retire(current)
         _ = try topic(name)
         return applied
     }
@@ -199,19 +203,21 @@ extension Lake {
     /// - Throws: `notFound` when neither tier has the topic; `fenced`; `io` (the topic stays
     ///   marked deleted: call again to finish).
     public func deleteTopic(_ name: String) async throws(StrataError) -> TopicDeletion {
+        try refuseIfReadOnly("delete topic '\(name)'")
         try validateTopicName(name)
         let local = FileIO.exists(paths.topicConfig(name)) || FileIO.exists(paths.topicDeletionMarker(name))
         if !local, try await cold.latestManifest(name, refresh: true) == nil {
             throw StrataError(
                 .notFound, "topic '\(name)' does not exist in \(path) nor in \(cold.location)", topic: name)
         }
-        if let open = registry.topics.withLock({ $0[name] }) { try await retire(open) }
+        // Marked deleted before the open handle goes, so no concurrent `topic(name)` reopens it.
         if FileIO.exists(paths.topicConfig(name)) {
             guard rename(paths.topicConfig(name), paths.topicDeletionMarker(name)) == 0 else {
                 throw FileIO.ioError("rename", paths.topicConfig(name))
             }
             try FileIO.fsyncDirectory(paths.topicDirectory(name))
         }
+        if let open = registry.topics.withLock({ $0[name] }) { try await retire(open) }
         var deletion = TopicDeletion()
         deletion.coldObjectsDeleted = try await deleteColdTopic(name)
         deletion.quarantineKept = try keepQuarantine(name)
@@ -227,17 +233,24 @@ extension Lake {
             topic: name, file: paths.topicDeletionMarker(name))
     }
 
-    /// Closes `topic` for good: waits for its offload or retention pass, keeps the offload slot
-    /// (nothing may commit a manifest for it again) and drops it from the open topics.
+    /// Closes `topic` for good: waits for its offload pass and for any manifest commit of it
+    /// (retention, delete-records) and keeps both locks, so nothing commits a manifest for this
+    /// handle again; drops it from the open topics even when its final flush fails. Calling it
+    /// again on the same handle (after a failed close) does not wait for the locks it holds.
     private func retire(_ topic: Topic) async throws(StrataError) {
-        await topic.offloadPass.lock()  // kept: no offload pass may run on this handle again
+        if topic.retired.withLock({ retired in defer { retired = true }; return !retired }) {
+            await topic.offloadPass.lock()
+            await topic.manifestWriter.commits.lock()
+        }
         // Every later offload, retention or delete-records call on this handle fails at once.
         topic.manifestWriter.fence(StrataError(.closed, "topic was reopened or deleted", topic: topic.name))
-        try await topic.close()
-        registry.topics.withLock { open in
-            if open[topic.name] === topic { open[topic.name] = nil }
+        defer {
+            registry.topics.withLock { open in
+                if open[topic.name] === topic { open[topic.name] = nil }
+            }
+            cold.forget(topic.name)
         }
-        cold.forget(topic.name)
+        try await topic.close()
     }
 
     /// Manifests first (newest first), then everything else under the topic's prefix.

@@ -112,8 +112,27 @@ extension Topic {
     /// - Throws: `invalidArgument` when the cold tier already holds offsets at or after the
     ///   damage (cutting the hot log there would make the tiers disagree); `io`.
     public func repairQuarantine() async throws(StrataError) -> RepairReport {
-        let coldEnd = try await cold.latestManifest(name)?.nextOffset
-        return try state.withLock { (s) throws(StrataError) -> RepairReport in
+        try refuseIfReadOnly("repair")
+        // No offload pass and no manifest commit may run while the hot log is cut back, and the
+        // cold end is read from the store itself (the local copy can be a version behind).
+        await offloadPass.lock()
+        defer { offloadPass.unlock() }
+        return try await manifestWriter.commits.withLock { () async throws(StrataError) -> RepairReport in
+            let coldEnd = try await cold.latestManifest(name, refresh: true)?.nextOffset
+            return try repairLocked(coldEnd: coldEnd)
+        }
+    }
+
+    private func repairLocked(coldEnd: Int64?) throws(StrataError) -> RepairReport {
+        try state.withLock { (s) throws(StrataError) -> RepairReport in
+            if let failure = s.failure {
+                throw StrataError(.closed, "topic stopped after an I/O failure; reopen the lake before repairing it",
+                                  topic: name, cause: failure.description)
+            }
+            guard groupCommit.idle else {
+                throw StrataError(.busy, "appends are waiting for an fsync; repair when the topic is idle",
+                                  topic: name)
+            }
             guard let (i, scan, fileBytes) = try firstDamaged(s.segments) else {
                 return RepairReport(topic: name, damage: nil, nextOffset: s.writtenOffset)
             }
@@ -159,7 +178,6 @@ extension Topic {
             s.writtenOffset = found.offset
             groupCommit.reset(durableOffset: found.offset)
             readWaiters.reset(visibleEnd: found.offset)
-            s.failure = nil
             offloadBlock.withLock { $0 = nil }
             log("repaired topic=\(name): moved \(report.moved.count) files into \(directory); "
                     + "next offset \(found.offset)")

@@ -221,7 +221,7 @@ func printTable(_ headers: [String], _ rows: [[String]]) {
     for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
     func format(_ row: [String]) -> String {
         row.enumerated().map { i, cell in cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-            .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+            .joined(separator: "  ").replacingOccurrences(of: " +$", with: "", options: .regularExpression)
     }
     print(format(headers))
     rows.forEach { print(format($0)) }
