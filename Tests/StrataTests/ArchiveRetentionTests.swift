@@ -247,6 +247,42 @@ extension ArchiveRetentionTests {
     }
 }
 
+extension ArchiveRetentionTests {
+    /// A handle that has not committed yet (a restart, or the one `alterTopicConfig` opens)
+    /// still applies total retention, and retention after `deleteRecords` never moves the log
+    /// start back below the deleted records.
+    @Test func retentionOfAFreshHandleKeepsTheLogStartOfDeleteRecords() async throws {
+        let dir = try ColdFixture.makeDirectory()
+        defer { ColdFixture.remove(dir) }
+        let store = MemoryBlobStore()
+        let clock = ManualClock(startMs: ColdFixture.timestampBaseMs)
+        let (lake, topic) = try await Self.spilledTopic(dir, store: store, clock: clock, config: Self.smallSegments)
+        let before = try #require(try await ColdFixture.storedManifest(store))
+        #expect(before.archives.count >= 2)
+        let inSecondArchive = try await ColdFixture.allSegments(before, store: store).filter {
+            $0.baseOffset >= before.archives[1].baseOffset && $0.lastOffset <= before.archives[1].lastOffset
+        }
+        try #require(inSecondArchive.count >= 3)
+        // Inside the third segment of the second archive: two archived segments stay wholly below.
+        let target = inSecondArchive[2].baseOffset + 1
+        _ = try await topic.deleteRecords(before: target)
+        let deleted = try #require(try await ColdFixture.storedManifest(store))
+        #expect(deleted.logStartOffset == target)
+        let chainBytes = try await ColdFixture.allSegments(deleted, store: store).reduce(Int64(0)) { $0 + $1.objectBytes }
+
+        // Just over the bound: the oldest listed segment (wholly below `target`) expires.
+        _ = try await lake.alterTopicConfig(ColdFixture.topicName, set: [("retentionBytes", "\(chainBytes - 1)")])
+        let fresh = try lake.topic(ColdFixture.topicName)
+        try await fresh.applyRetention()
+        let after = try #require(try await ColdFixture.storedManifest(store))
+        #expect(after.version > deleted.version, "a handle that never committed must apply retention")
+        #expect(after.logStartOffset >= target, "log start moved back from \(target) to \(after.logStartOffset)")
+        var cursor = try await Cursor(topic: fresh, start: .earliest)
+        #expect(cursor.nextOffset >= target)
+        try await lake.close()
+    }
+}
+
 extension RecordingBlobStore.Call {
     /// The byte count of a put (0 for a delete), to match puts by key alone.
     var putBytes: Int {

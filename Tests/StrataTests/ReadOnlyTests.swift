@@ -133,6 +133,10 @@ enum ReadOnlyFixture {
                 ("create topic", { _ = try lake.topic("new", creatingWith: nil) }),
                 ("delete orphans", { _ = try await lake.scrub(deleteOrphans: true) }),
                 ("recover", { _ = try await lake.recover(topics: ["gone"]) }),
+                ("repair", { _ = try await topic.repairQuarantine() }),
+                ("delete records", { _ = try await topic.deleteRecords(before: 10) }),
+                ("alter config", { _ = try await lake.alterTopicConfig("t", set: [("segmentMs", "1000")]) }),
+                ("delete topic", { _ = try await lake.deleteTopic("t") }),
             ]
             for (what, body) in refusals {
                 let error = await strataError(body)

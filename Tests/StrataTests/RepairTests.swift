@@ -163,6 +163,16 @@ import Testing
     }
 
     @Test
+    func cliRepairOfADirectoryThatIsNoLakeCreatesNothing() async throws {
+        try await withTempDirectory { dir in
+            let result = try Self.strata(["repair", "--lake", dir, "t", "--quarantine"])
+            #expect(result.status == 2, "\(result)")
+            #expect(result.stderr.contains("no lake at \(dir)"), "\(result)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+        }
+    }
+
+    @Test
     func cliConsumeVerifyProduceAndRepairOfACorruptActiveSegment() async throws {
         try await withTempDirectory { dir in
             let (path, batches) = try await CorruptTailTests.fiveBatches(dir)

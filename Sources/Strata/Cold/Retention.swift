@@ -54,10 +54,18 @@ extension Topic {
     /// expired in part is written again holding the survivors (the chain must start at the log
     /// start), and only after the commit are the replaced archives and the objects deleted.
     private func applyTotalRetention() async throws(StrataError) {
-        guard config.retentionMs != nil || config.retentionBytes != nil, manifestWriter.ownsTheLog else { return }
+        guard config.retentionMs != nil || config.retentionBytes != nil else { return }
+        try manifestWriter.checkNotFenced()
         // Manifest commits of one topic must not race each other: an offload pass committing
         // the same version would lose to this lake itself and take it for a foreign writer.
         try await manifestWriter.commits.withLock { () async throws(StrataError) in
+            // A process that has not committed yet (a restart of an idle topic) expires too, once
+            // it has shown the cold log to be its own, as an offload pass does first.
+            if !manifestWriter.ownershipChecked {
+                guard let fresh = try await cold.latestManifest(name, refresh: true) else { return }
+                try await verifyOwnership(fresh)
+                manifestWriter.ownershipChecked = true
+            }
             try await applyTotalRetentionLocked()
         }
     }
@@ -71,7 +79,9 @@ extension Topic {
         guard expiredCount > 0 else { return }
         let cut = try await cutChain(manifest, archived: archived, at: chain[expiredCount].baseOffset)
         let keys = chain.prefix(expiredCount).map(\.key) + cut.replacedArchiveKeys
-        try await commitLogStart(cut.manifest, removedKeys: keys)
+        var next = cut.manifest
+        next.writerEpoch = manifestWriter.epoch(after: manifest)
+        try await commitLogStart(next, removedKeys: keys)
     }
 
     /// Commits `manifest` — the next version, its log start advanced and the entries below it
