@@ -14,7 +14,7 @@ public func fuzzBatchDecode(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 
     if bytes.count > start {
         var fixed = bytes
         let crc = CRC32C.checksum(fixed[start...])
-        withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { fixed[8 + i] = $0[i] } }
+        withUnsafeBytes(of: crc.littleEndian) { for i in 0 ..< 4 { fixed[8 + i] = $0[i] } }
         _ = try? BatchCodec.decode(fixed, basePosition: 0)
     }
     return 0

@@ -31,13 +31,15 @@ func withFixedIndexCRC(_ object: [UInt8]) -> [UInt8]? {
         var start = crcAt - 8
         while start >= 0 {
             if start + 8 <= object.count, object[start] == 0x5B, object[start + 1] == 0x2A, object[start + 2] == 0x4D,
-               object[start + 3] == 0x18 {
-                let contentBytes = Int(object[start + 4]) | Int(object[start + 5]) << 8 | Int(object[start + 6]) << 16
+                object[start + 3] == 0x18
+            {
+                let contentBytes =
+                    Int(object[start + 4]) | Int(object[start + 5]) << 8 | Int(object[start + 6]) << 16
                     | Int(object[start + 7]) << 24
                 if start + 8 + contentBytes == crcAt + 4, crcAt + 4 <= object.count {
                     var fixed = object
-                    let crc = CRC32C.checksum(fixed[(start + 8)..<crcAt])
-                    withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { fixed[crcAt + i] = $0[i] } }
+                    let crc = CRC32C.checksum(fixed[(start + 8) ..< crcAt])
+                    withUnsafeBytes(of: crc.littleEndian) { for i in 0 ..< 4 { fixed[crcAt + i] = $0[i] } }
                     return fixed
                 }
             }

@@ -26,7 +26,7 @@ public func fuzzKafkaRequestDecode(_ data: UnsafePointer<UInt8>, _ size: Int) ->
     if bytes.count > KafkaBatchHeader.crcCoverageStart {
         var fixed = bytes
         let crc = CRC32C.checksum(fixed[KafkaBatchHeader.crcCoverageStart...])
-        withUnsafeBytes(of: crc.bigEndian) { for i in 0..<4 { fixed[KafkaBatchHeader.crcPosition + i] = $0[i] } }
+        withUnsafeBytes(of: crc.bigEndian) { for i in 0 ..< 4 { fixed[KafkaBatchHeader.crcPosition + i] = $0[i] } }
         if let strata = try? KafkaBatch.toStrata(fixed, baseOffset: 0) {
             // Whatever toStrata accepts, Strata's decoder accepts and fromStrata turns back.
             precondition((try? BatchCodec.decode(strata)) != nil)
@@ -43,7 +43,7 @@ private func checkRoundTrip(_ frame: [UInt8]) {
         preconditionFailure("a decoded \(request.api.name) v\(request.version) request does not re-encode")
     }
     guard let again = try? KafkaRequest.decode(first),
-          let second = try? KafkaRequest.encode(again.header, body: again.body)
+        let second = try? KafkaRequest.encode(again.header, body: again.body)
     else { preconditionFailure("a re-encoded \(request.api.name) request does not decode") }
     precondition(first == second, "re-encoding \(request.api.name) v\(request.version) is not stable")
 }

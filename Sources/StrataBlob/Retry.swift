@@ -77,7 +77,9 @@ public struct RetryEnvironment: Sendable {
 
     /// Jitter from `SplitMix64(seed:)`, so the waits replay exactly; `sleepMs` as given
     /// (tests pass one that records instead of sleeping).
-    public static func seeded(_ seed: UInt64, sleepMs: @escaping @Sendable (Int64) async throws -> Void)
+    public static func seeded(
+        _ seed: UInt64, sleepMs: @escaping @Sendable (Int64) async throws -> Void
+    )
         -> RetryEnvironment
     {
         let generator = LockedGenerator(seed: seed)

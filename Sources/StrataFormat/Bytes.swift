@@ -10,9 +10,15 @@ public struct ByteWriter: Sendable {
     public var count: Int { bytes.count }
 
     @inlinable public mutating func u8(_ v: UInt8) { bytes.append(v) }
-    @inlinable public mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    @inlinable public mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    @inlinable public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    @inlinable public mutating func u16(_ v: UInt16) {
+        withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+    @inlinable public mutating func u32(_ v: UInt32) {
+        withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+    @inlinable public mutating func u64(_ v: UInt64) {
+        withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
+    }
     @inlinable public mutating func i16(_ v: Int16) { u16(UInt16(bitPattern: v)) }
     @inlinable public mutating func i32(_ v: Int32) { u32(UInt32(bitPattern: v)) }
     @inlinable public mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
@@ -37,7 +43,7 @@ public struct ByteWriter: Sendable {
     public mutating func patchU32(_ v: UInt32, at position: Int) {
         let le = v.littleEndian
         withUnsafeBytes(of: le) { src in
-            for i in 0..<4 { bytes[position + i] = src[i] }
+            for i in 0 ..< 4 { bytes[position + i] = src[i] }
         }
     }
 }
@@ -98,7 +104,8 @@ public struct ByteReader {
             let byte = buffer[position]
             position += 1
             if shift == 63 && byte > 1 {
-                throw FormatError(.invalidValue, field: field, position: basePosition + start, "varint overflows 64 bits")
+                throw FormatError(
+                    .invalidValue, field: field, position: basePosition + start, "varint overflows 64 bits")
             }
             result |= UInt64(byte & 0x7f) << shift
             if byte & 0x80 == 0 { return result }
@@ -125,7 +132,7 @@ public struct ByteReader {
     /// `count` raw bytes; the bound is checked before anything is allocated.
     public mutating func bytes(_ count: Int, _ field: String) throws(FormatError) -> [UInt8] {
         try need(count, field)
-        let slice = UnsafeRawBufferPointer(rebasing: buffer[position..<(position + count)])
+        let slice = UnsafeRawBufferPointer(rebasing: buffer[position ..< (position + count)])
         position += count
         return [UInt8](slice)
     }
@@ -135,7 +142,9 @@ public struct ByteReader {
         position += count
     }
 
-    public func error(_ code: FormatError.Code, _ field: String, at relative: Int? = nil, _ message: String) -> FormatError {
+    public func error(
+        _ code: FormatError.Code, _ field: String, at relative: Int? = nil, _ message: String
+    ) -> FormatError {
         FormatError(code, field: field, position: basePosition + (relative ?? position), message)
     }
 }

@@ -49,19 +49,22 @@ public enum ColdObject {
     ) throws(FormatError) -> EncodedColdObject {
         try TopicName.validate(topic)
         guard frameRawBytesTarget >= 1, frameRawBytesTarget <= FormatLimits.coldFrameRawBytesMax else {
-            throw FormatError(.outOfBounds, field: "frameRawBytesTarget", position: 0,
-                              "\(frameRawBytesTarget) outside [1, \(FormatLimits.coldFrameRawBytesMax)]")
+            throw FormatError(
+                .outOfBounds, field: "frameRawBytesTarget", position: 0,
+                "\(frameRawBytesTarget) outside [1, \(FormatLimits.coldFrameRawBytesMax)]")
         }
         return try withBytes(segment) { (raw) throws(FormatError) -> EncodedColdObject in
             let (header, scan) = try SegmentScanner.scanFile(raw)
             if let error = scan.stopError { throw error }
             guard let firstBatch = scan.batches.first, let lastBatch = scan.batches.last else {
-                throw FormatError(.invalidValue, field: "segment", position: SegmentHeader.size, "segment holds no batch")
+                throw FormatError(
+                    .invalidValue, field: "segment", position: SegmentHeader.size, "segment holds no batch")
             }
             let plans = planFrames(scan.batches, segmentBytes: raw.count, target: frameRawBytesTarget)
             guard plans.count <= FormatLimits.coldFramesMax else {
-                throw FormatError(.outOfBounds, field: "frameRawBytesTarget", position: 0,
-                                  "\(plans.count) frames exceed \(FormatLimits.coldFramesMax)")
+                throw FormatError(
+                    .outOfBounds, field: "frameRawBytesTarget", position: 0,
+                    "\(plans.count) frames exceed \(FormatLimits.coldFramesMax)")
             }
             var bytes: [UInt8] = []
             var frames: [ColdFrame] = []
@@ -114,12 +117,12 @@ public enum ColdObject {
         for (i, batch) in batches.enumerated() where i > firstBatch {
             let end = batch.position + batch.header.batchLength
             if end - frameStart > target {
-                plans.append(FramePlan(rawRange: frameStart..<batch.position, batches: batches[firstBatch..<i]))
+                plans.append(FramePlan(rawRange: frameStart ..< batch.position, batches: batches[firstBatch ..< i]))
                 frameStart = batch.position
                 firstBatch = i
             }
         }
-        plans.append(FramePlan(rawRange: frameStart..<segmentBytes, batches: batches[firstBatch...]))
+        plans.append(FramePlan(rawRange: frameStart ..< segmentBytes, batches: batches[firstBatch...]))
         return plans
     }
 
@@ -153,7 +156,9 @@ public enum ColdObject {
             w.u32(UInt32(frame.batchCount))
             w.u32(frame.checksum)
         }
-        let crc = w.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[skippableHeaderBytes...])) }
+        let crc = w.bytes.withUnsafeBytes {
+            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[skippableHeaderBytes...]))
+        }
         w.u32(crc)
         return w.bytes
     }

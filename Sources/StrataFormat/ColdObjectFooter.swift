@@ -37,18 +37,21 @@ public enum ColdObjectFooter {
         let tailStart = try checkTail(tail, objectSize: objectSize)
         let needed = try tailBytesNeeded(tail: tail, objectSize: objectSize)
         guard needed <= tail.count else {
-            throw FormatError(.truncated, field: "coldObject.tail", position: tailStart,
-                              "the footer needs the last \(needed) bytes, \(tail.count) given")
+            throw FormatError(
+                .truncated, field: "coldObject.tail", position: tailStart,
+                "the footer needs the last \(needed) bytes, \(tail.count) given")
         }
         let entryCount = try parseFooter(tail, tailStart: tailStart, objectSize: objectSize)
         let entries = try parseSeekTable(tail, tailStart: tailStart, entryCount: entryCount, objectSize: objectSize)
         let seekTableBytes = seekTableSize(entryCount: entryCount)
         let indexFrameBytes = entries[entries.count - 1].compressedBytes
         let indexFrameOffset = objectSize - seekTableBytes - indexFrameBytes
-        let content = try parseIndexFrameHeader(tail, at: indexFrameOffset - tailStart, tailStart: tailStart,
-                                                frameBytes: indexFrameBytes, dataFrameCount: entries.count - 1)
-        var index = try parseIndexContent(content, contentStart: indexFrameOffset + ColdObject.skippableHeaderBytes,
-                                          entries: entries.dropLast())
+        let content = try parseIndexFrameHeader(
+            tail, at: indexFrameOffset - tailStart, tailStart: tailStart,
+            frameBytes: indexFrameBytes, dataFrameCount: entries.count - 1)
+        var index = try parseIndexContent(
+            content, contentStart: indexFrameOffset + ColdObject.skippableHeaderBytes,
+            entries: entries.dropLast())
         index.objectBytes = objectSize
         index.indexFrameOffset = indexFrameOffset
         index.indexFrameBytes = indexFrameBytes
@@ -68,8 +71,9 @@ public enum ColdObjectFooter {
     /// Object position of `tail[0]`.
     static func checkTail(_ tail: UnsafeRawBufferPointer, objectSize: Int) throws(FormatError) -> Int {
         guard tail.count <= objectSize else {
-            throw FormatError(.outOfBounds, field: "coldObject.tail", position: 0,
-                              "tail of \(tail.count) bytes is longer than the object (\(objectSize))")
+            throw FormatError(
+                .outOfBounds, field: "coldObject.tail", position: 0,
+                "tail of \(tail.count) bytes is longer than the object (\(objectSize))")
         }
         let smallest = ColdObject.seekFooterBytes
         guard objectSize >= smallest else {
@@ -79,7 +83,8 @@ public enum ColdObjectFooter {
     }
 
     /// Reads the 9-byte footer; returns the number of seek table entries (data frames + index frame).
-    static func parseFooter(_ tail: UnsafeRawBufferPointer, tailStart: Int, objectSize: Int) throws(FormatError) -> Int {
+    static func parseFooter(_ tail: UnsafeRawBufferPointer, tailStart: Int, objectSize: Int) throws(FormatError) -> Int
+    {
         var r = ByteReader(tail, position: tail.count - ColdObject.seekFooterBytes, basePosition: tailStart)
         let countAt = r.position
         let entryCount = Int(try r.u32("seekTable.numberOfFrames"))
@@ -89,15 +94,17 @@ public enum ColdObjectFooter {
             throw r.error(.badMagic, "seekTable.magic", at: countAt + 5, "0x\(hex(magic)) is not the seekable magic")
         }
         guard descriptor == ColdObject.seekTableDescriptor else {
-            throw r.error(.invalidValue, "seekTable.descriptor", at: countAt + 4,
-                          "0x\(String(descriptor, radix: 16)): Strata writes 0x80 (checksums, no reserved bits)")
+            throw r.error(
+                .invalidValue, "seekTable.descriptor", at: countAt + 4,
+                "0x\(String(descriptor, radix: 16)): Strata writes 0x80 (checksums, no reserved bits)")
         }
         // At least one data frame plus the index frame; bounded before anything is allocated.
         guard entryCount >= 2, entryCount <= FormatLimits.coldFramesMax + 1,
-              seekTableSize(entryCount: entryCount) <= objectSize
+            seekTableSize(entryCount: entryCount) <= objectSize
         else {
-            throw r.error(.outOfBounds, "seekTable.numberOfFrames", at: countAt,
-                          "\(entryCount) frames cannot fit in an object of \(objectSize) bytes")
+            throw r.error(
+                .outOfBounds, "seekTable.numberOfFrames", at: countAt,
+                "\(entryCount) frames cannot fit in an object of \(objectSize) bytes")
         }
         return entryCount
     }
@@ -113,45 +120,55 @@ public enum ColdObjectFooter {
         }
         let frameSize = Int(try r.u32("seekTable.frameSize"))
         guard frameSize == entryCount * ColdObject.seekEntryBytes + ColdObject.seekFooterBytes else {
-            throw r.error(.invalidValue, "seekTable.frameSize", at: start + 4, "\(frameSize) does not match \(entryCount) entries")
+            throw r.error(
+                .invalidValue, "seekTable.frameSize", at: start + 4, "\(frameSize) does not match \(entryCount) entries"
+            )
         }
         var entries: [SeekEntry] = []
         entries.reserveCapacity(entryCount)
         var totalBytes = seekTableSize(entryCount: entryCount)
-        for i in 0..<entryCount {
+        for i in 0 ..< entryCount {
             let at = r.position
-            let entry = SeekEntry(compressedBytes: Int(try r.u32("seekTable.compressedSize")),
-                                  rawBytes: Int(try r.u32("seekTable.decompressedSize")),
-                                  checksum: try r.u32("seekTable.checksum"))
+            let entry = SeekEntry(
+                compressedBytes: Int(try r.u32("seekTable.compressedSize")),
+                rawBytes: Int(try r.u32("seekTable.decompressedSize")),
+                checksum: try r.u32("seekTable.checksum"))
             try checkSeekEntry(entry, isIndexFrame: i == entryCount - 1, at: at + tailStart)
             totalBytes += entry.compressedBytes
             entries.append(entry)
         }
         guard totalBytes == objectSize else {
-            throw r.error(.invalidValue, "seekTable.compressedSize", at: start + 8,
-                          "frames and seek table add up to \(totalBytes) bytes, the object has \(objectSize)")
+            throw r.error(
+                .invalidValue, "seekTable.compressedSize", at: start + 8,
+                "frames and seek table add up to \(totalBytes) bytes, the object has \(objectSize)")
         }
         return entries
     }
 
     static func checkSeekEntry(_ entry: SeekEntry, isIndexFrame: Bool, at position: Int) throws(FormatError) {
         if isIndexFrame {
-            let smallest = ColdObject.skippableHeaderBytes + ColdObject.indexFixedBytes + 1 + ColdObject.indexFrameEntryBytes + 4
+            let smallest =
+                ColdObject.skippableHeaderBytes + ColdObject.indexFixedBytes + 1 + ColdObject.indexFrameEntryBytes + 4
             guard entry.compressedBytes >= smallest, entry.compressedBytes <= FormatLimits.coldIndexFrameBytesMax else {
-                throw FormatError(.outOfBounds, field: "seekTable.compressedSize", position: position,
-                                  "index frame of \(entry.compressedBytes) bytes outside [\(smallest), \(FormatLimits.coldIndexFrameBytesMax)]")
+                throw FormatError(
+                    .outOfBounds, field: "seekTable.compressedSize", position: position,
+                    "index frame of \(entry.compressedBytes) bytes outside [\(smallest), \(FormatLimits.coldIndexFrameBytesMax)]"
+                )
             }
             guard entry.rawBytes == 0, entry.checksum == ColdObject.emptyContentChecksum else {
-                throw FormatError(.invalidValue, field: "seekTable.decompressedSize", position: position + 4,
-                                  "the last entry (index frame) must have size 0 and checksum 0x51d8e999")
+                throw FormatError(
+                    .invalidValue, field: "seekTable.decompressedSize", position: position + 4,
+                    "the last entry (index frame) must have size 0 and checksum 0x51d8e999")
             }
         } else {
             guard entry.compressedBytes > 0 else {
-                throw FormatError(.outOfBounds, field: "seekTable.compressedSize", position: position, "empty data frame")
+                throw FormatError(
+                    .outOfBounds, field: "seekTable.compressedSize", position: position, "empty data frame")
             }
             guard entry.rawBytes > 0, entry.rawBytes <= FormatLimits.coldFrameRawBytesMax else {
-                throw FormatError(.outOfBounds, field: "seekTable.decompressedSize", position: position + 4,
-                                  "\(entry.rawBytes) outside [1, \(FormatLimits.coldFrameRawBytesMax)]")
+                throw FormatError(
+                    .outOfBounds, field: "seekTable.decompressedSize", position: position + 4,
+                    "\(entry.rawBytes) outside [1, \(FormatLimits.coldFrameRawBytesMax)]")
             }
         }
     }

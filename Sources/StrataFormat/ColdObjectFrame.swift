@@ -32,13 +32,16 @@ extension ColdObject {
     /// Decodes and checks a whole object held in memory: footer, every frame, and the raw size
     /// and CRC32C of the segment they rebuild (what the offloader verifies after an upload).
     /// - Returns: the index and the segment file bytes.
-    public static func decodeSegment(_ object: [UInt8]) throws(FormatError) -> (index: ColdObjectIndex, segment: [UInt8]) {
+    public static func decodeSegment(
+        _ object: [UInt8]
+    ) throws(FormatError) -> (index: ColdObjectIndex, segment: [UInt8]) {
         let index = try ColdObjectFooter.parse(object: object)
         var segment: [UInt8] = []
         segment.reserveCapacity(index.rawBytes)
         try withBytes(object) { (raw) throws(FormatError) in
             for frame in index.frames {
-                segment.append(contentsOf: try decodeFrame(UnsafeRawBufferPointer(rebasing: raw[frame.objectRange]), frame: frame))
+                segment.append(
+                    contentsOf: try decodeFrame(UnsafeRawBufferPointer(rebasing: raw[frame.objectRange]), frame: frame))
             }
         }
         try checkSegment(segment, index: index)
@@ -52,20 +55,23 @@ extension ColdObject {
     public static func checkSegment(_ segment: [UInt8], index: ColdObjectIndex) throws(FormatError) {
         // Field positions: the index frame's 8-byte skippable header, then formats/cold-object.md.
         guard segment.count == index.rawBytes else {
-            throw FormatError(.truncated, field: "coldIndex.rawBytes", position: index.indexFrameOffset + 8 + 48,
-                              "frames rebuild \(segment.count) bytes, index says \(index.rawBytes)")
+            throw FormatError(
+                .truncated, field: "coldIndex.rawBytes", position: index.indexFrameOffset + 8 + 48,
+                "frames rebuild \(segment.count) bytes, index says \(index.rawBytes)")
         }
         let crc = CRC32C.checksum(segment)
         guard crc == index.rawCrc32c else {
-            throw FormatError(.checksumMismatch, field: "coldIndex.rawCrc32c", position: index.indexFrameOffset + 8 + 56,
-                              "segment CRC32C 0x\(hex(crc)), index says 0x\(hex(index.rawCrc32c))")
+            throw FormatError(
+                .checksumMismatch, field: "coldIndex.rawCrc32c", position: index.indexFrameOffset + 8 + 56,
+                "segment CRC32C 0x\(hex(crc)), index says 0x\(hex(index.rawCrc32c))")
         }
     }
 
     static func checkCompressedFrame(_ bytes: UnsafeRawBufferPointer, frame: ColdFrame) throws(FormatError) {
         guard bytes.count == frame.compressedBytes else {
-            throw FormatError(.truncated, field: "coldFrame", position: frame.objectOffset,
-                              "\(bytes.count) bytes given, the frame has \(frame.compressedBytes)")
+            throw FormatError(
+                .truncated, field: "coldFrame", position: frame.objectOffset,
+                "\(bytes.count) bytes given, the frame has \(frame.compressedBytes)")
         }
         var r = ByteReader(bytes, basePosition: frame.objectOffset)
         let magic = try r.u32("coldFrame.magic")
@@ -81,8 +87,9 @@ extension ColdObject {
         }
         let stored = bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self).littleEndian
         guard stored == frame.checksum else {
-            throw r.error(.checksumMismatch, "coldFrame.checksum", at: bytes.count - 4,
-                          "frame ends with 0x\(hex(stored)), seek table says 0x\(hex(frame.checksum))")
+            throw r.error(
+                .checksumMismatch, "coldFrame.checksum", at: bytes.count - 4,
+                "frame ends with 0x\(hex(stored)), seek table says 0x\(hex(frame.checksum))")
         }
     }
 
@@ -92,20 +99,23 @@ extension ColdObject {
         if frame.rawOffset == 0 {
             let header = try SegmentHeader.decode(buffer)
             guard header.baseOffset == frame.firstOffset else {
-                throw FormatError(.invalidValue, field: "segment.baseOffset", position: 8,
-                                  "segment starts at \(header.baseOffset), index says \(frame.firstOffset)")
+                throw FormatError(
+                    .invalidValue, field: "segment.baseOffset", position: 8,
+                    "segment starts at \(header.baseOffset), index says \(frame.firstOffset)")
             }
             start = SegmentHeader.size
         }
-        let scan = SegmentScanner.scan(buffer, from: start, expectedOffset: frame.firstOffset, basePosition: frame.rawOffset)
+        let scan = SegmentScanner.scan(
+            buffer, from: start, expectedOffset: frame.firstOffset, basePosition: frame.rawOffset)
         if let error = scan.stopError { throw error }
         let maxTimestamp = scan.batches.map(\.header.maxTimestamp).max()
         guard scan.batches.count == frame.batchCount, scan.nextOffset == frame.lastOffset &+ 1,
-              maxTimestamp == frame.maxTimestamp
+            maxTimestamp == frame.maxTimestamp
         else {
-            throw FormatError(.invalidValue, field: "coldIndex.frame", position: frame.rawOffset,
-                              "\(scan.batches.count) batches ending at \(scan.nextOffset - 1), max timestamp \(maxTimestamp ?? 0); "
-                                + "index says \(frame.batchCount) ending at \(frame.lastOffset), max \(frame.maxTimestamp)")
+            throw FormatError(
+                .invalidValue, field: "coldIndex.frame", position: frame.rawOffset,
+                "\(scan.batches.count) batches ending at \(scan.nextOffset - 1), max timestamp \(maxTimestamp ?? 0); "
+                    + "index says \(frame.batchCount) ending at \(frame.lastOffset), max \(frame.maxTimestamp)")
         }
     }
 }

@@ -40,7 +40,7 @@ public struct ColdFrame: Codable, Sendable, Hashable {
     }
 
     /// Byte range of the frame in the object (for a ranged GET).
-    public var objectRange: Range<Int> { objectOffset..<(objectOffset + compressedBytes) }
+    public var objectRange: Range<Int> { objectOffset ..< (objectOffset + compressedBytes) }
 }
 
 /// Everything the footer of a cold object says: segment metadata and the frame table

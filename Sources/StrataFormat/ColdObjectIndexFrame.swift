@@ -11,11 +11,12 @@ extension ColdObjectFooter {
         }
         let contentBytes = Int(try r.u32("coldIndex.frameSize"))
         guard contentBytes == frameBytes - ColdObject.skippableHeaderBytes else {
-            throw r.error(.invalidValue, "coldIndex.frameSize", at: start + 4,
-                          "\(contentBytes) disagrees with the seek table (\(frameBytes - ColdObject.skippableHeaderBytes))")
+            throw r.error(
+                .invalidValue, "coldIndex.frameSize", at: start + 4,
+                "\(contentBytes) disagrees with the seek table (\(frameBytes - ColdObject.skippableHeaderBytes))")
         }
         let contentStart = start + ColdObject.skippableHeaderBytes
-        let content = UnsafeRawBufferPointer(rebasing: tail[contentStart..<(contentStart + contentBytes)])
+        let content = UnsafeRawBufferPointer(rebasing: tail[contentStart ..< (contentStart + contentBytes)])
         var c = ByteReader(content, basePosition: tailStart + contentStart)
         let indexMagic = try c.u32("coldIndex.magic")
         guard indexMagic == ColdObject.indexMagic else {
@@ -29,13 +30,17 @@ extension ColdObjectFooter {
         let topicBytes = Int(try c.u16("coldIndex.topicLength"))
         let expected = ColdObject.indexFixedBytes + topicBytes + dataFrameCount * ColdObject.indexFrameEntryBytes + 4
         guard contentBytes == expected else {
-            throw c.error(.outOfBounds, "coldIndex.topicLength", at: 72,
-                          "topic of \(topicBytes) bytes and \(dataFrameCount) frames need \(expected) bytes, frame holds \(contentBytes)")
+            throw c.error(
+                .outOfBounds, "coldIndex.topicLength", at: 72,
+                "topic of \(topicBytes) bytes and \(dataFrameCount) frames need \(expected) bytes, frame holds \(contentBytes)"
+            )
         }
         let stored = content.loadUnaligned(fromByteOffset: contentBytes - 4, as: UInt32.self).littleEndian
-        let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: content[0..<(contentBytes - 4)]))
+        let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: content[0 ..< (contentBytes - 4)]))
         guard stored == actual else {
-            throw c.error(.checksumMismatch, "coldIndex.crc", at: contentBytes - 4, "stored 0x\(hex(stored)), computed 0x\(hex(actual))")
+            throw c.error(
+                .checksumMismatch, "coldIndex.crc", at: contentBytes - 4,
+                "stored 0x\(hex(stored)), computed 0x\(hex(actual))")
         }
         return content
     }
@@ -61,18 +66,24 @@ extension ColdObjectFooter {
             throw r.error(.invalidValue, "coldIndex.topic", at: ColdObject.indexFixedBytes, "not a valid topic name")
         }
         guard frameCount == entries.count else {
-            throw r.error(.invalidValue, "coldIndex.frameCount", at: 60, "\(frameCount) frames, the seek table lists \(entries.count)")
+            throw r.error(
+                .invalidValue, "coldIndex.frameCount", at: 60,
+                "\(frameCount) frames, the seek table lists \(entries.count)")
         }
-        guard baseOffset >= 0, lastOffset >= baseOffset, lastOffset < Int64.max, recordCount == lastOffset - baseOffset + 1 else {
-            throw r.error(.invalidValue, "coldIndex.recordCount", at: 24,
-                          "offsets \(baseOffset)...\(lastOffset) and \(recordCount) records are not dense")
+        guard baseOffset >= 0, lastOffset >= baseOffset, lastOffset < Int64.max,
+            recordCount == lastOffset - baseOffset + 1
+        else {
+            throw r.error(
+                .invalidValue, "coldIndex.recordCount", at: 24,
+                "offsets \(baseOffset)...\(lastOffset) and \(recordCount) records are not dense")
         }
         guard maxTimestamp >= firstTimestamp else {
             throw r.error(.invalidValue, "coldIndex.maxTimestamp", at: 40, "max timestamp before first timestamp")
         }
         let frames = try parseFrameEntries(&r, entries: entries, baseOffset: baseOffset, lastOffset: lastOffset)
         guard UInt64(frames.reduce(0) { $0 + $1.rawBytes }) == rawBytes else {
-            throw r.error(.invalidValue, "coldIndex.rawBytes", at: 48, "\(rawBytes) is not the sum of the frames' sizes")
+            throw r.error(
+                .invalidValue, "coldIndex.rawBytes", at: 48, "\(rawBytes) is not the sum of the frames' sizes")
         }
         guard frames.map(\.maxTimestamp).max() == maxTimestamp else {
             throw r.error(.invalidValue, "coldIndex.maxTimestamp", at: 40, "not the largest frame max timestamp")
@@ -102,28 +113,35 @@ extension ColdObjectFooter {
             let batchCount = Int(try r.u32("coldIndex.frame.batchCount"))
             let checksum = try r.u32("coldIndex.frame.checksum")
             guard first == nextOffset, last >= first, last <= lastOffset else {
-                throw r.error(.invalidValue, "coldIndex.frame.firstOffset", at: at,
-                              "frame \(number) covers \(first)...\(last), expected to start at \(nextOffset) and end by \(lastOffset)")
+                throw r.error(
+                    .invalidValue, "coldIndex.frame.firstOffset", at: at,
+                    "frame \(number) covers \(first)...\(last), expected to start at \(nextOffset) and end by \(lastOffset)"
+                )
             }
             guard compressed == entry.compressedBytes, raw == entry.rawBytes, checksum == entry.checksum else {
-                throw r.error(.invalidValue, "coldIndex.frame.seekTableMismatch", at: at + 24,
-                              "frame \(number): index says \(compressed)/\(raw) bytes checksum 0x\(hex(checksum)), "
-                                + "seek table \(entry.compressedBytes)/\(entry.rawBytes) checksum 0x\(hex(entry.checksum))")
+                throw r.error(
+                    .invalidValue, "coldIndex.frame.seekTableMismatch", at: at + 24,
+                    "frame \(number): index says \(compressed)/\(raw) bytes checksum 0x\(hex(checksum)), "
+                        + "seek table \(entry.compressedBytes)/\(entry.rawBytes) checksum 0x\(hex(entry.checksum))")
             }
             guard batchCount >= 1, Int64(batchCount) <= last - first + 1 else {
-                throw r.error(.invalidValue, "coldIndex.frame.batchCount", at: at + 32,
-                              "frame \(number): \(batchCount) batches for \(last - first + 1) records")
+                throw r.error(
+                    .invalidValue, "coldIndex.frame.batchCount", at: at + 32,
+                    "frame \(number): \(batchCount) batches for \(last - first + 1) records")
             }
-            frames.append(ColdFrame(
-                frameNumber: number, objectOffset: objectOffset, compressedBytes: compressed, rawOffset: rawOffset,
-                rawBytes: raw, firstOffset: first, lastOffset: last, maxTimestamp: maxTimestamp,
-                batchCount: batchCount, checksum: entry.checksum))
+            frames.append(
+                ColdFrame(
+                    frameNumber: number, objectOffset: objectOffset, compressedBytes: compressed, rawOffset: rawOffset,
+                    rawBytes: raw, firstOffset: first, lastOffset: last, maxTimestamp: maxTimestamp,
+                    batchCount: batchCount, checksum: entry.checksum))
             objectOffset += compressed
             rawOffset += raw
             nextOffset = last + 1
         }
         guard nextOffset == lastOffset + 1 else {
-            throw r.error(.invalidValue, "coldIndex.lastOffset", at: 16, "frames end at \(nextOffset - 1), index says \(lastOffset)")
+            throw r.error(
+                .invalidValue, "coldIndex.lastOffset", at: 16,
+                "frames end at \(nextOffset - 1), index says \(lastOffset)")
         }
         return frames
     }

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 // JSON renderings of decoded content: the descriptions beside the golden vectors
@@ -97,8 +97,9 @@ public struct RecordDescription: Codable, Sendable, Hashable {
         for header in headers {
             recordHeaders.append(RecordHeader(key: header.key, value: try header.value?.bytes()))
         }
-        return Record(offset: offset, timestamp: timestamp, key: try key?.bytes(), value: try value?.bytes(),
-                      headers: recordHeaders)
+        return Record(
+            offset: offset, timestamp: timestamp, key: try key?.bytes(), value: try value?.bytes(),
+            headers: recordHeaders)
     }
 
     enum CodingKeys: String, CodingKey { case offset, timestamp, key, value, headers }
@@ -152,8 +153,9 @@ public struct BatchDescription: Codable, Sendable, Hashable {
         }
         var decoded: [Record] = []
         for record in records { decoded.append(try record.record()) }
-        return BatchCodec.encode(baseOffset: baseOffset, records: decoded, producerId: producerId,
-                                 producerEpoch: producerEpoch, baseSequence: baseSequence)
+        return BatchCodec.encode(
+            baseOffset: baseOffset, records: decoded, producerId: producerId,
+            producerEpoch: producerEpoch, baseSequence: baseSequence)
     }
 }
 
@@ -167,7 +169,8 @@ public struct SegmentDescription: Codable, Sendable, Hashable {
 
     /// Decodes a complete segment file; any problem (including a torn tail) throws.
     public init(decoding segment: [UInt8]) throws(FormatError) {
-        let (header, batches) = try withBytes(segment) { (raw) throws(FormatError) -> (SegmentHeader, [BatchDescription]) in
+        let (header, batches) = try withBytes(segment) {
+            (raw) throws(FormatError) -> (SegmentHeader, [BatchDescription]) in
             let (header, scan) = try SegmentScanner.scanFile(raw)
             if let error = scan.stopError { throw error }
             var batches: [BatchDescription] = []
@@ -191,9 +194,6 @@ public struct SegmentDescription: Codable, Sendable, Hashable {
         return bytes
     }
 }
-
-
-
 
 /// A cold object vector: how it was made and what its footer says.
 public struct ColdObjectDescription: Codable, Sendable, Hashable {

@@ -7,12 +7,14 @@ public enum TopicName {
     public static func validate(_ name: String) throws(FormatError) {
         let utf8 = Array(name.utf8)
         guard !utf8.isEmpty, utf8.count <= FormatLimits.topicNameBytesMax else {
-            throw FormatError(.outOfBounds, field: "topic", position: 0,
-                              "topic name has \(utf8.count) bytes, allowed 1...\(FormatLimits.topicNameBytesMax)")
+            throw FormatError(
+                .outOfBounds, field: "topic", position: 0,
+                "topic name has \(utf8.count) bytes, allowed 1...\(FormatLimits.topicNameBytesMax)")
         }
         for (position, byte) in utf8.enumerated() where !isAllowed(byte) {
-            throw FormatError(.invalidValue, field: "topic", position: position,
-                              "byte 0x\(String(byte, radix: 16)) is not in [A-Za-z0-9._-]")
+            throw FormatError(
+                .invalidValue, field: "topic", position: position,
+                "byte 0x\(String(byte, radix: 16)) is not in [A-Za-z0-9._-]")
         }
         guard name != ".", name != ".." else {
             throw FormatError(.invalidValue, field: "topic", position: 0, "\"\(name)\" is not a topic name")
@@ -31,8 +33,8 @@ public enum TopicName {
 
     static func isAllowed(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+        case UInt8(ascii: "A") ... UInt8(ascii: "Z"), UInt8(ascii: "a") ... UInt8(ascii: "z"),
+            UInt8(ascii: "0") ... UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
             return true
         default:
             return false
@@ -129,7 +131,7 @@ public struct BucketLayout: Sendable, Hashable {
     public static func parseHotFileName(_ name: String) -> (baseOffset: Int64, kind: HotFileKind)? {
         let parts = name.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 2, let kind = HotFileKind(rawValue: String(parts[1])),
-              let base = parseNumber(parts[0]), let offset = Int64(exactly: base)
+            let base = parseNumber(parts[0]), let offset = Int64(exactly: base)
         else { return nil }
         return (offset, kind)
     }
@@ -139,8 +141,11 @@ public struct BucketLayout: Sendable, Hashable {
     public func parseManifestKey(_ key: String, topic: String) throws(FormatError) -> UInt64 {
         let directory = manifestPrefix(topic: topic)
         guard key.hasPrefix(directory), key.hasSuffix(".json"),
-              let version = Self.parseNumber(key.dropFirst(directory.count).dropLast(5))
-        else { throw FormatError(.invalidValue, field: "manifestKey", position: 0, "\"\(key)\" is not a manifest key of \(topic)") }
+            let version = Self.parseNumber(key.dropFirst(directory.count).dropLast(5))
+        else {
+            throw FormatError(
+                .invalidValue, field: "manifestKey", position: 0, "\"\(key)\" is not a manifest key of \(topic)")
+        }
         return version
     }
 
@@ -157,7 +162,7 @@ public struct BucketLayout: Sendable, Hashable {
     /// - Returns: nil for every other key, including one under a name `TopicName` rejects.
     public func parseManifestKey(_ key: String) -> (topic: String, version: UInt64)? {
         guard let topic = topicComponent(of: key), TopicName.isValid(topic),
-              let version = try? parseManifestKey(key, topic: topic)
+            let version = try? parseManifestKey(key, topic: topic)
         else { return nil }
         return (topic, version)
     }
@@ -170,28 +175,35 @@ public struct BucketLayout: Sendable, Hashable {
 
     /// Base and last offset of a cold object key (with this layout's prefix) of `topic`.
     /// - Throws: `FormatError(.invalidValue, field: "segmentKey")` when `key` is not one.
-    public func parseSegmentKey(_ key: String, topic: String) throws(FormatError) -> (baseOffset: Int64, lastOffset: Int64) {
+    public func parseSegmentKey(
+        _ key: String, topic: String
+    ) throws(FormatError) -> (baseOffset: Int64, lastOffset: Int64) {
         guard let range = Self.parseRange(key, directory: segmentPrefix(topic: topic), suffix: ".seg.zst") else {
-            throw FormatError(.invalidValue, field: "segmentKey", position: 0, "\"\(key)\" is not a segment key of \(topic)")
+            throw FormatError(
+                .invalidValue, field: "segmentKey", position: 0, "\"\(key)\" is not a segment key of \(topic)")
         }
         return range
     }
 
     /// Base and last offset of an archive manifest key (with this layout's prefix) of `topic`.
     /// - Throws: `FormatError(.invalidValue, field: "archiveKey")` when `key` is not one.
-    public func parseArchiveKey(_ key: String, topic: String) throws(FormatError) -> (baseOffset: Int64, lastOffset: Int64) {
+    public func parseArchiveKey(
+        _ key: String, topic: String
+    ) throws(FormatError) -> (baseOffset: Int64, lastOffset: Int64) {
         guard let range = Self.parseRange(key, directory: prefix + "topics/\(topic)/archive/", suffix: ".json") else {
-            throw FormatError(.invalidValue, field: "archiveKey", position: 0, "\"\(key)\" is not an archive key of \(topic)")
+            throw FormatError(
+                .invalidValue, field: "archiveKey", position: 0, "\"\(key)\" is not an archive key of \(topic)")
         }
         return range
     }
 
-    static func parseRange(_ key: String, directory: String, suffix: String) -> (baseOffset: Int64, lastOffset: Int64)? {
+    static func parseRange(_ key: String, directory: String, suffix: String) -> (baseOffset: Int64, lastOffset: Int64)?
+    {
         guard key.hasPrefix(directory), key.hasSuffix(suffix) else { return nil }
         let name = key.dropFirst(directory.count).dropLast(suffix.count)
         let parts = name.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 2, let base = parseNumber(parts[0]), let last = parseNumber(parts[1]),
-              let baseOffset = Int64(exactly: base), let lastOffset = Int64(exactly: last), baseOffset <= lastOffset
+            let baseOffset = Int64(exactly: base), let lastOffset = Int64(exactly: last), baseOffset <= lastOffset
         else { return nil }
         return (baseOffset, lastOffset)
     }

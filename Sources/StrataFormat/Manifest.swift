@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The topic settings a reader of the bucket needs (formats/manifest.md). Every field is
@@ -16,8 +16,10 @@ public struct ManifestTopicConfig: Codable, Sendable, Hashable {
     /// Total retention by size (nil: unlimited).
     public var retentionBytes: Int64?
 
-    public init(frameRawBytesTarget: Int? = nil, compressionLevel: Int32? = nil, retentionMs: Int64? = nil,
-                retentionBytes: Int64? = nil) {
+    public init(
+        frameRawBytesTarget: Int? = nil, compressionLevel: Int32? = nil, retentionMs: Int64? = nil,
+        retentionBytes: Int64? = nil
+    ) {
         self.frameRawBytesTarget = frameRawBytesTarget
         self.compressionLevel = compressionLevel
         self.retentionMs = retentionMs
@@ -42,8 +44,10 @@ public struct ManifestSegment: Codable, Sendable, Hashable {
     /// Object key relative to the lake root (`BucketLayout.segmentKeyRelative`).
     public var key: String
 
-    public init(baseOffset: Int64, lastOffset: Int64, firstTimestamp: Int64, maxTimestamp: Int64, recordCount: Int64,
-                rawBytes: Int64, objectBytes: Int64, rawCrc32c: UInt32, frameCount: Int, key: String) {
+    public init(
+        baseOffset: Int64, lastOffset: Int64, firstTimestamp: Int64, maxTimestamp: Int64, recordCount: Int64,
+        rawBytes: Int64, objectBytes: Int64, rawCrc32c: UInt32, frameCount: Int, key: String
+    ) {
         self.baseOffset = baseOffset
         self.lastOffset = lastOffset
         self.firstTimestamp = firstTimestamp
@@ -62,7 +66,8 @@ public struct ManifestSegment: Codable, Sendable, Hashable {
             baseOffset: index.baseOffset, lastOffset: index.lastOffset, firstTimestamp: index.firstTimestamp,
             maxTimestamp: index.maxTimestamp, recordCount: index.recordCount, rawBytes: Int64(index.rawBytes),
             objectBytes: Int64(index.objectBytes), rawCrc32c: index.rawCrc32c, frameCount: index.frames.count,
-            key: BucketLayout.segmentKeyRelative(topic: index.topic, baseOffset: index.baseOffset, lastOffset: index.lastOffset))
+            key: BucketLayout.segmentKeyRelative(
+                topic: index.topic, baseOffset: index.baseOffset, lastOffset: index.lastOffset))
     }
 }
 
@@ -105,9 +110,11 @@ public struct Manifest: Codable, Sendable, Hashable {
     /// When this version was written (ms since the epoch, from the injected clock).
     public var createdMs: Int64
 
-    public init(topic: String, version: UInt64, writerEpoch: UInt64, logStartOffset: Int64, nextOffset: Int64,
-                config: ManifestTopicConfig = ManifestTopicConfig(), segments: [ManifestSegment] = [],
-                archives: [ArchiveReference] = [], createdMs: Int64) {
+    public init(
+        topic: String, version: UInt64, writerEpoch: UInt64, logStartOffset: Int64, nextOffset: Int64,
+        config: ManifestTopicConfig = ManifestTopicConfig(), segments: [ManifestSegment] = [],
+        archives: [ArchiveReference] = [], createdMs: Int64
+    ) {
         self.formatVersion = Self.currentFormatVersion
         self.topic = topic
         self.version = version
@@ -131,9 +138,12 @@ public struct Manifest: Codable, Sendable, Hashable {
             try ManifestRules.checkArchive(archive, topic: topic, field: "manifest.archives[\(i)]", expectedBase: next)
             next = archive.lastOffset + 1
         }
-        next = try ManifestRules.checkSegments(segments, topic: topic, field: "manifest.segments", expectedBase: next) ?? next
+        next =
+            try ManifestRules.checkSegments(segments, topic: topic, field: "manifest.segments", expectedBase: next)
+            ?? next
         let firstBase = archives.first?.baseOffset ?? segments.first?.baseOffset
-        try ManifestRules.checkRange(logStartOffset: logStartOffset, nextOffset: nextOffset, firstBase: firstBase, end: next)
+        try ManifestRules.checkRange(
+            logStartOffset: logStartOffset, nextOffset: nextOffset, firstBase: firstBase, end: next)
     }
 
     /// Validates, then encodes deterministically: sorted keys, no whitespace, `/` unescaped.
@@ -153,10 +163,12 @@ public struct Manifest: Codable, Sendable, Hashable {
         let manifest = try ManifestJSON.decode(Manifest.self, from: bytes, field: "manifest")
         try manifest.validate()
         if let expectedTopic, manifest.topic != expectedTopic {
-            throw ManifestRules.invalid("manifest.topic", "\"\(manifest.topic)\" read from a key of \"\(expectedTopic)\"")
+            throw ManifestRules.invalid(
+                "manifest.topic", "\"\(manifest.topic)\" read from a key of \"\(expectedTopic)\"")
         }
         if let expectedVersion, manifest.version != expectedVersion {
-            throw ManifestRules.invalid("manifest.version", "\(manifest.version) read from the key of version \(expectedVersion)")
+            throw ManifestRules.invalid(
+                "manifest.version", "\(manifest.version) read from the key of version \(expectedVersion)")
         }
         return manifest
     }
@@ -183,14 +195,17 @@ public struct ArchiveManifest: Codable, Sendable, Hashable {
 
     /// The reference a manifest stores for this archive.
     public var reference: ArchiveReference {
-        ArchiveReference(baseOffset: baseOffset, lastOffset: lastOffset, segmentCount: segments.count,
-                         key: BucketLayout.archiveKeyRelative(topic: topic, baseOffset: baseOffset, lastOffset: lastOffset))
+        ArchiveReference(
+            baseOffset: baseOffset, lastOffset: lastOffset, segmentCount: segments.count,
+            key: BucketLayout.archiveKeyRelative(topic: topic, baseOffset: baseOffset, lastOffset: lastOffset))
     }
 
     /// Checks the invariants: at least one segment, contiguous, matching the range.
     public func validate() throws(FormatError) {
         try ManifestRules.checkHeader(formatVersion: formatVersion, topic: topic, field: "archive")
-        guard !segments.isEmpty else { throw ManifestRules.invalid("archive.segments", "an archive holds at least one segment") }
+        guard !segments.isEmpty else {
+            throw ManifestRules.invalid("archive.segments", "an archive holds at least one segment")
+        }
         _ = try ManifestRules.checkSegments(segments, topic: topic, field: "archive.segments", expectedBase: baseOffset)
         guard segments.last?.lastOffset == lastOffset else {
             throw ManifestRules.invalid("archive.lastOffset", "\(lastOffset) is not the last segment's last offset")
@@ -205,14 +220,19 @@ public struct ArchiveManifest: Codable, Sendable, Hashable {
 
     /// Decodes and validates an archive manifest; with `reference`, also checks it is the one
     /// the manifest points to (topic, range, segment count).
-    public static func decode(_ bytes: [UInt8], topic: String? = nil, reference: ArchiveReference? = nil) throws(FormatError) -> ArchiveManifest {
+    public static func decode(
+        _ bytes: [UInt8], topic: String? = nil, reference: ArchiveReference? = nil
+    ) throws(FormatError) -> ArchiveManifest {
         let archive = try ManifestJSON.decode(ArchiveManifest.self, from: bytes, field: "archive")
         try archive.validate()
         if let topic, archive.topic != topic {
             throw ManifestRules.invalid("archive.topic", "\"\(archive.topic)\", expected \"\(topic)\"")
         }
         if let reference, archive.reference != reference {
-            throw ManifestRules.invalid("archive", "range \(archive.baseOffset)...\(archive.lastOffset) with \(archive.segments.count) segments does not match its reference")
+            throw ManifestRules.invalid(
+                "archive",
+                "range \(archive.baseOffset)...\(archive.lastOffset) with \(archive.segments.count) segments does not match its reference"
+            )
         }
         return archive
     }

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// Invariants shared by manifests and archive manifests (formats/manifest.md).
@@ -12,8 +12,9 @@ enum ManifestRules {
 
     static func checkFormatVersion(_ formatVersion: Int, field: String) throws(FormatError) {
         guard formatVersion == Manifest.currentFormatVersion else {
-            throw FormatError(.unsupportedVersion, field: field + ".formatVersion", position: 0,
-                              "format version \(formatVersion), this reader knows \(Manifest.currentFormatVersion)")
+            throw FormatError(
+                .unsupportedVersion, field: field + ".formatVersion", position: 0,
+                "format version \(formatVersion), this reader knows \(Manifest.currentFormatVersion)")
         }
     }
 
@@ -28,7 +29,8 @@ enum ManifestRules {
 
     static func checkConfig(_ config: ManifestTopicConfig) throws(FormatError) {
         if let target = config.frameRawBytesTarget, target < 1 || target > FormatLimits.coldFrameRawBytesMax {
-            throw invalid("manifest.config.frameRawBytesTarget", "\(target) outside [1, \(FormatLimits.coldFrameRawBytesMax)]")
+            throw invalid(
+                "manifest.config.frameRawBytesTarget", "\(target) outside [1, \(FormatLimits.coldFrameRawBytesMax)]")
         }
         if let ms = config.retentionMs, ms < 0 { throw invalid("manifest.config.retentionMs", "negative") }
         if let bytes = config.retentionBytes, bytes < 0 { throw invalid("manifest.config.retentionBytes", "negative") }
@@ -44,13 +46,21 @@ enum ManifestRules {
         }
     }
 
-    static func checkArchive(_ archive: ArchiveReference, topic: String, field: String, expectedBase: Int64?) throws(FormatError) {
+    static func checkArchive(
+        _ archive: ArchiveReference, topic: String, field: String, expectedBase: Int64?
+    ) throws(FormatError) {
         try checkRange(archive.baseOffset, archive.lastOffset, field: field, expectedBase: expectedBase)
-        guard archive.segmentCount >= 1, Int64(archive.segmentCount) <= archive.lastOffset - archive.baseOffset + 1 else {
-            throw invalid(field + ".segmentCount", "\(archive.segmentCount) segments for \(archive.lastOffset - archive.baseOffset + 1) offsets")
+        guard archive.segmentCount >= 1, Int64(archive.segmentCount) <= archive.lastOffset - archive.baseOffset + 1
+        else {
+            throw invalid(
+                field + ".segmentCount",
+                "\(archive.segmentCount) segments for \(archive.lastOffset - archive.baseOffset + 1) offsets")
         }
-        let key = BucketLayout.archiveKeyRelative(topic: topic, baseOffset: archive.baseOffset, lastOffset: archive.lastOffset)
-        guard archive.key == key else { throw invalid(field + ".key", "\"\(archive.key)\", the layout says \"\(key)\"") }
+        let key = BucketLayout.archiveKeyRelative(
+            topic: topic, baseOffset: archive.baseOffset, lastOffset: archive.lastOffset)
+        guard archive.key == key else {
+            throw invalid(field + ".key", "\"\(archive.key)\", the layout says \"\(key)\"")
+        }
     }
 
     /// Checks each segment and their contiguity; returns one past the last offset (nil if none).
@@ -65,13 +75,20 @@ enum ManifestRules {
         return segments.isEmpty ? nil : next
     }
 
-    static func checkSegment(_ s: ManifestSegment, topic: String, field: String, expectedBase: Int64?) throws(FormatError) {
+    static func checkSegment(
+        _ s: ManifestSegment, topic: String, field: String, expectedBase: Int64?
+    ) throws(FormatError) {
         try checkRange(s.baseOffset, s.lastOffset, field: field, expectedBase: expectedBase)
         guard s.recordCount == s.lastOffset - s.baseOffset + 1 else {
-            throw invalid(field + ".recordCount", "\(s.recordCount) records for offsets \(s.baseOffset)...\(s.lastOffset)")
+            throw invalid(
+                field + ".recordCount", "\(s.recordCount) records for offsets \(s.baseOffset)...\(s.lastOffset)")
         }
-        guard s.maxTimestamp >= s.firstTimestamp else { throw invalid(field + ".maxTimestamp", "before firstTimestamp") }
-        guard s.rawBytes > Int64(SegmentHeader.size) else { throw invalid(field + ".rawBytes", "\(s.rawBytes) holds no batch") }
+        guard s.maxTimestamp >= s.firstTimestamp else {
+            throw invalid(field + ".maxTimestamp", "before firstTimestamp")
+        }
+        guard s.rawBytes > Int64(SegmentHeader.size) else {
+            throw invalid(field + ".rawBytes", "\(s.rawBytes) holds no batch")
+        }
         guard s.objectBytes > 0 else { throw invalid(field + ".objectBytes", "\(s.objectBytes)") }
         guard s.frameCount >= 1, s.frameCount <= FormatLimits.coldFramesMax else {
             throw invalid(field + ".frameCount", "\(s.frameCount) outside [1, \(FormatLimits.coldFramesMax)]")
@@ -82,11 +99,13 @@ enum ManifestRules {
 
     /// With data: first offset ≤ logStartOffset ≤ nextOffset == end. Without: nothing is
     /// readable, so logStartOffset == nextOffset.
-    static func checkRange(logStartOffset: Int64, nextOffset: Int64, firstBase: Int64?, end: Int64?) throws(FormatError) {
+    static func checkRange(logStartOffset: Int64, nextOffset: Int64, firstBase: Int64?, end: Int64?) throws(FormatError)
+    {
         guard logStartOffset >= 0 else { throw invalid("manifest.logStartOffset", "negative") }
         guard let firstBase, let end else {
             guard logStartOffset == nextOffset else {
-                throw invalid("manifest.nextOffset", "\(nextOffset) with no segments must equal logStartOffset \(logStartOffset)")
+                throw invalid(
+                    "manifest.nextOffset", "\(nextOffset) with no segments must equal logStartOffset \(logStartOffset)")
             }
             return
         }
@@ -118,7 +137,8 @@ enum ManifestJSON {
     /// `unsupportedVersion` rather than a missing-field error.
     static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], field: String) throws(FormatError) -> T {
         guard bytes.count <= FormatLimits.manifestBytesMax else {
-            throw FormatError(.outOfBounds, field: field, position: 0, "\(bytes.count) bytes exceed \(FormatLimits.manifestBytesMax)")
+            throw FormatError(
+                .outOfBounds, field: field, position: 0, "\(bytes.count) bytes exceed \(FormatLimits.manifestBytesMax)")
         }
         let data = Data(bytes)
         do {
@@ -132,7 +152,8 @@ enum ManifestJSON {
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
             let DecodingError.dataCorrupted(context)
         {
-            throw FormatError(.invalidValue, field: path(field, context.codingPath), position: 0, context.debugDescription)
+            throw FormatError(
+                .invalidValue, field: path(field, context.codingPath), position: 0, context.debugDescription)
         } catch {
             throw FormatError(.invalidValue, field: field, position: 0, "\(error)")
         }

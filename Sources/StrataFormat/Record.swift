@@ -18,7 +18,8 @@ public struct Record: Sendable, Hashable {
     public var value: [UInt8]?
     public var headers: [RecordHeader]
 
-    public init(offset: Int64 = 0, timestamp: Int64, key: [UInt8]? = nil, value: [UInt8]?, headers: [RecordHeader] = []) {
+    public init(offset: Int64 = 0, timestamp: Int64, key: [UInt8]? = nil, value: [UInt8]?, headers: [RecordHeader] = [])
+    {
         self.offset = offset
         self.timestamp = timestamp
         self.key = key
@@ -97,13 +98,15 @@ enum RecordCodec {
         let lengthAt = reader.absolutePosition
         let length = try reader.varint32("record.length")
         guard length >= Int32(FormatLimits.recordBytesMin - 1), Int(length) <= reader.remaining else {
-            throw FormatError(.outOfBounds, field: "record.length", position: lengthAt,
-                              "record \(index) length \(length) outside [6, \(reader.remaining)]")
+            throw FormatError(
+                .outOfBounds, field: "record.length", position: lengthAt,
+                "record \(index) length \(length) outside [6, \(reader.remaining)]")
         }
         let end = reader.position + Int(length)
         let attributes = try reader.u8("record.attributes")
         guard attributes == 0 else {
-            throw reader.error(.invalidValue, "record.attributes", at: reader.position - 1, "must be 0, is \(attributes)")
+            throw reader.error(
+                .invalidValue, "record.attributes", at: reader.position - 1, "must be 0, is \(attributes)")
         }
         // The writer computes the delta with wrapping subtraction, so wrapping addition restores
         // every Int64 timestamp exactly (formats/batch.md).
@@ -111,15 +114,17 @@ enum RecordCodec {
         let deltaAt = reader.absolutePosition
         let offsetDelta = try reader.varint32("record.offsetDelta")
         guard offsetDelta == index else {
-            throw FormatError(.invalidValue, field: "record.offsetDelta", position: deltaAt,
-                              "record \(index) has offset delta \(offsetDelta); offsets must be dense")
+            throw FormatError(
+                .invalidValue, field: "record.offsetDelta", position: deltaAt,
+                "record \(index) has offset delta \(offsetDelta); offsets must be dense")
         }
         let key = try readNullable(&reader, "record.key", lengthField: "record.keyLength", limit: end)
         let value = try readNullable(&reader, "record.value", lengthField: "record.valueLength", limit: end)
         let headers = try readHeaders(&reader, limit: end)
         guard reader.position == end else {
-            throw FormatError(.invalidValue, field: "record.length", position: lengthAt,
-                              "record \(index) declares \(length) bytes but its fields use \(length - Int32(end - reader.position))")
+            throw FormatError(
+                .invalidValue, field: "record.length", position: lengthAt,
+                "record \(index) declares \(length) bytes but its fields use \(length - Int32(end - reader.position))")
         }
         return Record(offset: baseOffset + Int64(index), timestamp: timestamp, key: key, value: value, headers: headers)
     }
@@ -133,8 +138,9 @@ enum RecordCodec {
         let length = try reader.varint32(lengthField)
         if length == -1 { return nil }
         guard length >= 0, Int(length) <= limit - reader.position else {
-            throw FormatError(.outOfBounds, field: lengthField, position: at,
-                              "length \(length) outside [-1, \(limit - reader.position)]")
+            throw FormatError(
+                .outOfBounds, field: lengthField, position: at,
+                "length \(length) outside [-1, \(limit - reader.position)]")
         }
         return try reader.bytes(Int(length), field)
     }
@@ -144,15 +150,18 @@ enum RecordCodec {
         let count = try reader.varint32("record.headerCount")
         // Each header takes at least 2 bytes: bound the count before allocating.
         guard count >= 0, Int(count) * 2 <= limit - reader.position else {
-            throw FormatError(.outOfBounds, field: "record.headerCount", position: at,
-                              "header count \(count) cannot fit in \(limit - reader.position) bytes")
+            throw FormatError(
+                .outOfBounds, field: "record.headerCount", position: at,
+                "header count \(count) cannot fit in \(limit - reader.position) bytes")
         }
         var headers: [RecordHeader] = []
         headers.reserveCapacity(Int(count))
-        for _ in 0..<count {
+        for _ in 0 ..< count {
             let keyAt = reader.absolutePosition
-            guard let keyBytes = try readNullable(&reader, "header.key", lengthField: "header.keyLength", limit: limit) else {
-                throw FormatError(.invalidValue, field: "header.keyLength", position: keyAt, "header key may not be null")
+            guard let keyBytes = try readNullable(&reader, "header.key", lengthField: "header.keyLength", limit: limit)
+            else {
+                throw FormatError(
+                    .invalidValue, field: "header.keyLength", position: keyAt, "header key may not be null")
             }
             guard let key = String(validating: keyBytes, as: UTF8.self) else {
                 throw FormatError(.invalidValue, field: "header.key", position: keyAt, "header key is not UTF-8")

@@ -63,8 +63,9 @@ public enum BatchCodec {
         w.i32(baseSequence)
         w.u16(0)
         for (index, record) in records.enumerated() {
-            RecordCodec.encode(record, timestampDelta: record.timestamp &- firstTimestamp,
-                               offsetDelta: Int32(index), into: &w)
+            RecordCodec.encode(
+                record, timestampDelta: record.timestamp &- firstTimestamp,
+                offsetDelta: Int32(index), into: &w)
         }
         w.patchU32(UInt32(w.count), at: 4)
         let crc = w.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[12...])) }
@@ -96,20 +97,24 @@ public enum BatchCodec {
         let length = Int(try r.u32("batch.batchLength"))
         let minLength = BatchHeader.size + FormatLimits.recordBytesMin
         guard length >= minLength, length <= FormatLimits.batchBytesMax else {
-            throw r.error(.outOfBounds, "batch.batchLength", at: start + 4,
-                          "\(length) outside [\(minLength), \(FormatLimits.batchBytesMax)]")
+            throw r.error(
+                .outOfBounds, "batch.batchLength", at: start + 4,
+                "\(length) outside [\(minLength), \(FormatLimits.batchBytesMax)]")
         }
         let crc = try r.u32("batch.crc")
         let version = try r.u8("batch.version")
         guard version == BatchHeader.currentVersion else {
-            throw r.error(.unsupportedVersion, "batch.version", at: start + 12, "version \(version), this reader knows 1")
+            throw r.error(
+                .unsupportedVersion, "batch.version", at: start + 12, "version \(version), this reader knows 1")
         }
         guard try r.u8("batch.reserved") == 0 else {
             throw r.error(.invalidValue, "batch.reserved", at: start + 13, "reserved byte must be 0")
         }
         let attributes = try r.u16("batch.attributes")
         guard attributes == 0 else {
-            throw r.error(.invalidValue, "batch.attributes", at: start + 14, "unknown attributes 0x\(String(attributes, radix: 16))")
+            throw r.error(
+                .invalidValue, "batch.attributes", at: start + 14,
+                "unknown attributes 0x\(String(attributes, radix: 16))")
         }
         return try parseHeaderTail(&r, start: start, length: length, crc: crc, version: version, attributes: attributes)
     }
@@ -128,7 +133,8 @@ public enum BatchCodec {
             throw r.error(.outOfBounds, "batch.recordCount", at: start + 28, "\(count) outside [1, \(maxCount)]")
         }
         guard lastOffsetDelta == count - 1 else {
-            throw r.error(.invalidValue, "batch.lastOffsetDelta", at: start + 24, "\(lastOffsetDelta) != recordCount - 1")
+            throw r.error(
+                .invalidValue, "batch.lastOffsetDelta", at: start + 24, "\(lastOffsetDelta) != recordCount - 1")
         }
         guard baseOffset <= Int64.max - Int64(count) else {
             throw r.error(.outOfBounds, "batch.baseOffset", at: start + 16, "last offset overflows")
@@ -158,15 +164,17 @@ public enum BatchCodec {
     ) throws(FormatError) -> BatchHeader {
         let header = try parseHeader(buffer, at: position, basePosition: basePosition)
         guard header.batchLength <= buffer.count - position else {
-            throw FormatError(.truncated, field: "batch", position: basePosition + position,
-                              "batch of \(header.batchLength) bytes, \(buffer.count - position) present")
+            throw FormatError(
+                .truncated, field: "batch", position: basePosition + position,
+                "batch of \(header.batchLength) bytes, \(buffer.count - position) present")
         }
         let covered = UnsafeRawBufferPointer(
-            rebasing: buffer[(position + BatchHeader.crcCoverageStart)..<(position + header.batchLength)])
+            rebasing: buffer[(position + BatchHeader.crcCoverageStart) ..< (position + header.batchLength)])
         let actual = CRC32C.checksum(covered)
         guard actual == header.crc else {
-            throw FormatError(.checksumMismatch, field: "batch.crc", position: basePosition + position + 8,
-                              "stored 0x\(hex(header.crc)), computed 0x\(hex(actual))")
+            throw FormatError(
+                .checksumMismatch, field: "batch.crc", position: basePosition + position + 8,
+                "stored 0x\(hex(header.crc)), computed 0x\(hex(actual))")
         }
         return header
     }
@@ -177,24 +185,28 @@ public enum BatchCodec {
     ) throws(FormatError) -> RecordBatch {
         let header = try verify(buffer, at: position, basePosition: basePosition)
         let end = position + header.batchLength
-        var r = ByteReader(UnsafeRawBufferPointer(rebasing: buffer[..<end]),
-                           position: position + BatchHeader.size, basePosition: basePosition)
+        var r = ByteReader(
+            UnsafeRawBufferPointer(rebasing: buffer[..<end]),
+            position: position + BatchHeader.size, basePosition: basePosition)
         var records: [Record] = []
         records.reserveCapacity(Int(header.recordCount))
         var maxSeen = Int64.min
-        for index in 0..<header.recordCount {
-            let record = try RecordCodec.decode(&r, index: index, baseOffset: header.baseOffset,
-                                                firstTimestamp: header.firstTimestamp)
+        for index in 0 ..< header.recordCount {
+            let record = try RecordCodec.decode(
+                &r, index: index, baseOffset: header.baseOffset,
+                firstTimestamp: header.firstTimestamp)
             maxSeen = max(maxSeen, record.timestamp)
             records.append(record)
         }
         guard r.position == end else {
-            throw r.error(.invalidValue, "batch.batchLength", at: position + 4,
-                          "\(end - r.position) bytes follow the last record")
+            throw r.error(
+                .invalidValue, "batch.batchLength", at: position + 4,
+                "\(end - r.position) bytes follow the last record")
         }
         guard maxSeen == header.maxTimestamp, records[0].timestamp == header.firstTimestamp else {
-            throw r.error(.invalidValue, "batch.maxTimestamp", at: position + 40,
-                          "header timestamps disagree with the records")
+            throw r.error(
+                .invalidValue, "batch.maxTimestamp", at: position + 40,
+                "header timestamps disagree with the records")
         }
         return RecordBatch(header: header, records: records)
     }

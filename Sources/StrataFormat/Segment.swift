@@ -45,9 +45,10 @@ public struct SegmentHeader: Sendable, Hashable {
         let createdMs = try r.i64("segment.createdMs")
         let reserved = try r.u32("segment.reserved")
         let stored = try r.u32("segment.headerCrc")
-        let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<28]))
+        let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[0 ..< 28]))
         guard stored == actual else {
-            throw r.error(.checksumMismatch, "segment.headerCrc", at: 28, "stored 0x\(hex(stored)), computed 0x\(hex(actual))")
+            throw r.error(
+                .checksumMismatch, "segment.headerCrc", at: 28, "stored 0x\(hex(stored)), computed 0x\(hex(actual))")
         }
         guard baseOffset >= 0 else {
             throw r.error(.outOfBounds, "segment.baseOffset", at: 8, "negative base offset \(baseOffset)")
@@ -116,21 +117,25 @@ public enum SegmentScanner {
         while position < buffer.count {
             let header: BatchHeader
             do throws(FormatError) {
-                header = verifyChecksums
+                header =
+                    verifyChecksums
                     ? try BatchCodec.verify(buffer, at: position, basePosition: basePosition)
                     : try BatchCodec.parseHeader(buffer, at: position, basePosition: basePosition)
                 if !verifyChecksums && header.batchLength > buffer.count - position {
-                    throw FormatError(.truncated, field: "batch", position: basePosition + position,
-                                      "batch of \(header.batchLength) bytes, \(buffer.count - position) present")
+                    throw FormatError(
+                        .truncated, field: "batch", position: basePosition + position,
+                        "batch of \(header.batchLength) bytes, \(buffer.count - position) present")
                 }
                 if header.baseOffset != next {
-                    throw FormatError(.invalidValue, field: "batch.baseOffset", position: basePosition + position + 16,
-                                      "batch starts at offset \(header.baseOffset), expected \(next)")
+                    throw FormatError(
+                        .invalidValue, field: "batch.baseOffset", position: basePosition + position + 16,
+                        "batch starts at offset \(header.baseOffset), expected \(next)")
                 }
             } catch {
                 let tail = classifyTail(buffer, at: position, expectedOffset: next, basePosition: basePosition)
-                return SegmentScan(batches: batches, validEnd: basePosition + position, nextOffset: next,
-                                   stopError: error, tail: tail)
+                return SegmentScan(
+                    batches: batches, validEnd: basePosition + position, nextOffset: next,
+                    stopError: error, tail: tail)
             }
             batches.append(ScannedBatch(position: basePosition + position, header: header))
             position += header.batchLength
@@ -146,8 +151,10 @@ public enum SegmentScanner {
     public static func classifyTail(
         _ buffer: UnsafeRawBufferPointer, at start: Int, expectedOffset: Int64, basePosition: Int = 0
     ) -> SegmentTail {
-        guard let (resume, header) = nextPlausibleBatch(buffer, from: start, expectedOffset: expectedOffset,
-                                                        basePosition: basePosition)
+        guard
+            let (resume, header) = nextPlausibleBatch(
+                buffer, from: start, expectedOffset: expectedOffset,
+                basePosition: basePosition)
         else {
             return start < buffer.count ? .torn(validEnd: basePosition + start, bytes: buffer.count - start) : .clean
         }
@@ -155,14 +162,16 @@ public enum SegmentScanner {
         var position = resume + header.batchLength
         var next = header.nextOffset
         while position < buffer.count,
-              let later = try? BatchCodec.verify(buffer, at: position, basePosition: basePosition),
-              later.baseOffset == next {
+            let later = try? BatchCodec.verify(buffer, at: position, basePosition: basePosition),
+            later.baseOffset == next
+        {
             lastOffset = later.lastOffset
             next = later.nextOffset
             position += later.batchLength
         }
-        return .corrupt(position: basePosition + start, resumePosition: basePosition + resume,
-                        resumeOffset: header.baseOffset, lastOffset: lastOffset)
+        return .corrupt(
+            position: basePosition + start, resumePosition: basePosition + resume,
+            resumeOffset: header.baseOffset, lastOffset: lastOffset)
     }
 
     /// The first position at or after `start` holding a whole batch that checks (magic, header,
@@ -176,8 +185,9 @@ public enum SegmentScanner {
         while position <= buffer.count - BatchHeader.size {
             // The magic first: a CRC is computed only where a batch could start.
             if buffer.loadUnaligned(fromByteOffset: position, as: UInt32.self) == magic.littleEndian,
-               let header = try? BatchCodec.verify(buffer, at: position, basePosition: basePosition),
-               header.baseOffset >= expectedOffset {
+                let header = try? BatchCodec.verify(buffer, at: position, basePosition: basePosition),
+                header.baseOffset >= expectedOffset
+            {
                 return (position, header)
             }
             position += 1

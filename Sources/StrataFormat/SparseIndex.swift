@@ -52,7 +52,8 @@ public struct SparseIndex: Sendable, Hashable {
         segmentBytes = position + header.batchLength
         if bytesSinceEntry >= intervalBytes {
             let relative = UInt32(truncatingIfNeeded: header.baseOffset - baseOffset)
-            offsetEntries.append(OffsetIndexEntry(relativeOffset: relative, position: UInt32(truncatingIfNeeded: position)))
+            offsetEntries.append(
+                OffsetIndexEntry(relativeOffset: relative, position: UInt32(truncatingIfNeeded: position)))
             timeEntries.append(TimeIndexEntry(maxTimestamp: maxTimestamp, relativeOffset: relative))
             bytesSinceEntry = 0
         }
@@ -129,7 +130,9 @@ public struct SparseIndex: Sendable, Hashable {
         _ buffer: UnsafeRawBufferPointer, expectedBaseOffset: Int64, segmentBytes: Int
     ) throws(FormatError) -> SparseIndex {
         var r = ByteReader(buffer)
-        guard try r.u32("index.magic") == Self.magic else { throw r.error(.badMagic, "index.magic", at: 0, "not an index") }
+        guard try r.u32("index.magic") == Self.magic else {
+            throw r.error(.badMagic, "index.magic", at: 0, "not an index")
+        }
         let version = try r.u16("index.version")
         guard version == Self.currentVersion else {
             throw r.error(.unsupportedVersion, "index.version", at: 4, "version \(version)")
@@ -144,18 +147,25 @@ public struct SparseIndex: Sendable, Hashable {
         let maxTs = try r.i64("index.maxTimestamp")
         let expectedSize = Self.headerSize + count * 20 + 4
         guard buffer.count == expectedSize else {
-            throw r.error(.outOfBounds, "index.entryCount", at: 16, "\(count) entries need \(expectedSize) bytes, file has \(buffer.count)")
+            throw r.error(
+                .outOfBounds, "index.entryCount", at: 16,
+                "\(count) entries need \(expectedSize) bytes, file has \(buffer.count)")
         }
         let stored = buffer.loadUnaligned(fromByteOffset: buffer.count - 4, as: UInt32.self).littleEndian
-        let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<(buffer.count - 4)]))
+        let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[0 ..< (buffer.count - 4)]))
         guard stored == actual else {
-            throw r.error(.checksumMismatch, "index.crc", at: buffer.count - 4, "stored 0x\(hex(stored)), computed 0x\(hex(actual))")
+            throw r.error(
+                .checksumMismatch, "index.crc", at: buffer.count - 4,
+                "stored 0x\(hex(stored)), computed 0x\(hex(actual))")
         }
         guard base == expectedBaseOffset else {
-            throw r.error(.invalidValue, "index.baseOffset", at: 8, "index for \(base), segment is \(expectedBaseOffset)")
+            throw r.error(
+                .invalidValue, "index.baseOffset", at: 8, "index for \(base), segment is \(expectedBaseOffset)")
         }
         guard indexedBytes == UInt64(segmentBytes) else {
-            throw r.error(.invalidValue, "index.segmentBytes", at: 24, "index covers \(indexedBytes) bytes, segment has \(segmentBytes)")
+            throw r.error(
+                .invalidValue, "index.segmentBytes", at: 24,
+                "index covers \(indexedBytes) bytes, segment has \(segmentBytes)")
         }
         guard next >= base, maxTs >= firstTs || next == base else {
             throw r.error(.invalidValue, "index.nextOffset", at: 32, "inconsistent segment summary")
@@ -165,19 +175,25 @@ public struct SparseIndex: Sendable, Hashable {
         index.nextOffset = next
         index.firstTimestamp = firstTs
         index.maxTimestamp = maxTs
-        for _ in 0..<count {
-            let entry = OffsetIndexEntry(relativeOffset: try r.u32("index.relativeOffset"), position: try r.u32("index.position"))
+        for _ in 0 ..< count {
+            let entry = OffsetIndexEntry(
+                relativeOffset: try r.u32("index.relativeOffset"), position: try r.u32("index.position"))
             guard Int(entry.position) >= SegmentHeader.size, Int(entry.position) < segmentBytes,
-                  entry.relativeOffset >= (index.offsetEntries.last?.relativeOffset ?? 0)
-            else { throw r.error(.invalidValue, "index.position", at: r.position - 4, "entry out of order or outside the segment") }
+                entry.relativeOffset >= (index.offsetEntries.last?.relativeOffset ?? 0)
+            else {
+                throw r.error(
+                    .invalidValue, "index.position", at: r.position - 4, "entry out of order or outside the segment")
+            }
             index.offsetEntries.append(entry)
         }
-        for _ in 0..<count {
-            let entry = TimeIndexEntry(maxTimestamp: try r.i64("index.maxTimestamp"),
-                                       relativeOffset: try r.u32("index.timeRelativeOffset"))
+        for _ in 0 ..< count {
+            let entry = TimeIndexEntry(
+                maxTimestamp: try r.i64("index.maxTimestamp"),
+                relativeOffset: try r.u32("index.timeRelativeOffset"))
             // A running maximum never decreases; lookups binary-search on it.
             guard entry.maxTimestamp >= (index.timeEntries.last?.maxTimestamp ?? Int64.min) else {
-                throw r.error(.invalidValue, "index.maxTimestamp", at: r.position - 12, "time entries must not decrease")
+                throw r.error(
+                    .invalidValue, "index.maxTimestamp", at: r.position - 12, "time entries must not decrease")
             }
             index.timeEntries.append(entry)
         }

@@ -36,7 +36,9 @@ public enum Zstd {
         }
     }
 
-    private static func compressFrame(_ input: UnsafeRawBufferPointer, with cctx: OpaquePointer) throws(FormatError) -> [UInt8] {
+    private static func compressFrame(
+        _ input: UnsafeRawBufferPointer, with cctx: OpaquePointer
+    ) throws(FormatError) -> [UInt8] {
         let bound = ZSTD_compressBound(input.count)
         var failure: String? = nil
         let output = [UInt8](unsafeUninitializedCapacity: bound) { out, count in
@@ -97,11 +99,12 @@ public enum Zstd {
                 return outBuf.pos
             }
             if errorCode != 0 {
-                throw FormatError(.compression, field: "zstd.frame", position: inBuf.pos,
-                                  String(cString: ZSTD_getErrorName(errorCode)))
+                throw FormatError(
+                    .compression, field: "zstd.frame", position: inBuf.pos,
+                    String(cString: ZSTD_getErrorName(errorCode)))
             }
             chunkFilled = produced == chunk.count
-            result.append(contentsOf: chunk[0..<produced])
+            result.append(contentsOf: chunk[0 ..< produced])
             guard result.count <= sizeLimit else {
                 throw FormatError(.outOfBounds, field: "zstd", position: inBuf.pos, "output exceeds \(sizeLimit) bytes")
             }

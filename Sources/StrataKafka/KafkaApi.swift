@@ -38,24 +38,33 @@ public struct KafkaApi: Sendable {
 /// The table of supported APIs (issue 13's versions table).
 public enum KafkaApis {
     public static let all: [KafkaApi] = [
-        KafkaApi(key: .apiVersions, name: "ApiVersions", versions: 0...3, flexibleFrom: 3,
-                 request: ApiVersionsSchema.request, response: ApiVersionsSchema.response),
-        KafkaApi(key: .metadata, name: "Metadata", versions: 1...12, flexibleFrom: 9,
-                 request: MetadataSchema.request, response: MetadataSchema.response),
-        KafkaApi(key: .produce, name: "Produce", versions: 3...9, flexibleFrom: 9,
-                 request: ProduceSchema.request, response: ProduceSchema.response),
-        KafkaApi(key: .fetch, name: "Fetch", versions: 4...12, flexibleFrom: 12,
-                 request: FetchSchema.request, response: FetchSchema.response),
-        KafkaApi(key: .listOffsets, name: "ListOffsets", versions: 1...7, flexibleFrom: 6,
-                 request: ListOffsetsSchema.request, response: ListOffsetsSchema.response),
-        KafkaApi(key: .initProducerId, name: "InitProducerId", versions: 0...4, flexibleFrom: 2,
-                 request: InitProducerIdSchema.request, response: InitProducerIdSchema.response),
-        KafkaApi(key: .createTopics, name: "CreateTopics", versions: 2...5, flexibleFrom: 5,
-                 request: CreateTopicsSchema.request, response: CreateTopicsSchema.response),
-        KafkaApi(key: .deleteTopics, name: "DeleteTopics", versions: 1...4, flexibleFrom: 4,
-                 request: DeleteTopicsSchema.request, response: DeleteTopicsSchema.response),
-        KafkaApi(key: .describeConfigs, name: "DescribeConfigs", versions: 1...4, flexibleFrom: 4,
-                 request: DescribeConfigsSchema.request, response: DescribeConfigsSchema.response),
+        KafkaApi(
+            key: .apiVersions, name: "ApiVersions", versions: 0 ... 3, flexibleFrom: 3,
+            request: ApiVersionsSchema.request, response: ApiVersionsSchema.response),
+        KafkaApi(
+            key: .metadata, name: "Metadata", versions: 1 ... 12, flexibleFrom: 9,
+            request: MetadataSchema.request, response: MetadataSchema.response),
+        KafkaApi(
+            key: .produce, name: "Produce", versions: 3 ... 9, flexibleFrom: 9,
+            request: ProduceSchema.request, response: ProduceSchema.response),
+        KafkaApi(
+            key: .fetch, name: "Fetch", versions: 4 ... 12, flexibleFrom: 12,
+            request: FetchSchema.request, response: FetchSchema.response),
+        KafkaApi(
+            key: .listOffsets, name: "ListOffsets", versions: 1 ... 7, flexibleFrom: 6,
+            request: ListOffsetsSchema.request, response: ListOffsetsSchema.response),
+        KafkaApi(
+            key: .initProducerId, name: "InitProducerId", versions: 0 ... 4, flexibleFrom: 2,
+            request: InitProducerIdSchema.request, response: InitProducerIdSchema.response),
+        KafkaApi(
+            key: .createTopics, name: "CreateTopics", versions: 2 ... 5, flexibleFrom: 5,
+            request: CreateTopicsSchema.request, response: CreateTopicsSchema.response),
+        KafkaApi(
+            key: .deleteTopics, name: "DeleteTopics", versions: 1 ... 4, flexibleFrom: 4,
+            request: DeleteTopicsSchema.request, response: DeleteTopicsSchema.response),
+        KafkaApi(
+            key: .describeConfigs, name: "DescribeConfigs", versions: 1 ... 4, flexibleFrom: 4,
+            request: DescribeConfigsSchema.request, response: DescribeConfigsSchema.response),
     ]
 
     /// The API with this key, or nil.
@@ -66,9 +75,12 @@ public enum KafkaApis {
 
     /// `ApiKeys` entries of an ApiVersions response: every supported API and its version range.
     public static var apiVersionsEntries: KafkaValue {
-        .structs(all.map { api in
-            ["ApiKey": .int(Int64(api.key.rawValue)), "MinVersion": .int(Int64(api.versions.lowerBound)),
-             "MaxVersion": .int(Int64(api.versions.upperBound))]
-        })
+        .structs(
+            all.map { api in
+                [
+                    "ApiKey": .int(Int64(api.key.rawValue)), "MinVersion": .int(Int64(api.versions.lowerBound)),
+                    "MaxVersion": .int(Int64(api.versions.upperBound)),
+                ]
+            })
     }
 }

@@ -67,12 +67,14 @@ public enum KafkaBatch {
         let batchLength = try r.int32("batchLength")
         let lengthMin = Int32(KafkaBatchHeader.size - KafkaBatchHeader.lengthFieldEnd)
         guard batchLength >= lengthMin, Int(batchLength) <= FormatLimits.batchBytesMax else {
-            throw r.error(.outOfBounds, "batchLength", at: start + 8,
-                          "\(batchLength) outside [\(lengthMin), \(FormatLimits.batchBytesMax)]")
+            throw r.error(
+                .outOfBounds, "batchLength", at: start + 8,
+                "\(batchLength) outside [\(lengthMin), \(FormatLimits.batchBytesMax)]")
         }
         guard Int(batchLength) <= r.remaining else {
-            throw r.error(.truncated, "batchLength", at: start + 8,
-                          "batch of \(batchLength) bytes, \(r.remaining) left")
+            throw r.error(
+                .truncated, "batchLength", at: start + 8,
+                "batch of \(batchLength) bytes, \(r.remaining) left")
         }
         let partitionLeaderEpoch = try r.int32("partitionLeaderEpoch")
         let magic = try r.int8("magic")
@@ -89,11 +91,12 @@ public enum KafkaBatch {
             baseSequence: try r.int32("baseSequence"), recordCount: try r.int32("recordCount"))
         let end = start + header.totalBytes
         let actual = r.bytes.withUnsafeBytes { raw in
-            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(start + KafkaBatchHeader.crcCoverageStart)..<end]))
+            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(start + KafkaBatchHeader.crcCoverageStart) ..< end]))
         }
         guard actual == crc else {
-            throw r.error(.checksumMismatch, "crc", at: start + KafkaBatchHeader.crcPosition,
-                          "stored 0x\(String(crc, radix: 16)), computed 0x\(String(actual, radix: 16))")
+            throw r.error(
+                .checksumMismatch, "crc", at: start + KafkaBatchHeader.crcPosition,
+                "stored 0x\(String(crc, radix: 16)), computed 0x\(String(actual, radix: 16))")
         }
         return header
     }
@@ -109,7 +112,7 @@ public enum KafkaBatch {
         var position = 0
         while position < bytes.count {
             let header = try parseHeader(bytes, at: position)
-            result.append((header, position..<(position + header.totalBytes)))
+            result.append((header, position ..< (position + header.totalBytes)))
             position += header.totalBytes
         }
         return result
@@ -129,11 +132,12 @@ public enum KafkaBatch {
         try checkConvertible(header, totalBytes: bytes.count)
         let strataBytes = BatchHeader.size + bytes.count - KafkaBatchHeader.size
         guard baseOffset >= 0, baseOffset <= Int64.max - Int64(header.recordCount),
-              strataBytes <= FormatLimits.batchBytesMax
+            strataBytes <= FormatLimits.batchBytesMax
         else {
-            throw KafkaDecodeError(.outOfBounds, field: "RecordBatch.baseOffset", position: 0,
-                                   "base offset \(baseOffset) for \(header.recordCount) records "
-                                       + "in \(strataBytes) bytes")
+            throw KafkaDecodeError(
+                .outOfBounds, field: "RecordBatch.baseOffset", position: 0,
+                "base offset \(baseOffset) for \(header.recordCount) records "
+                    + "in \(strataBytes) bytes")
         }
         // withUnsafeBytes rethrows untyped errors: carry the typed one out in a Result.
         let scanned: Result<Void, KafkaDecodeError> = bytes.withUnsafeBytes { raw in
@@ -167,7 +171,7 @@ public enum KafkaBatch {
         w.raw(bytes[KafkaBatchHeader.size...])
         var strata = w.bytes
         let crc = CRC32C.checksum(strata[BatchHeader.crcCoverageStart...])
-        withUnsafeBytes(of: crc.littleEndian) { for index in 0..<4 { strata[8 + index] = $0[index] } }
+        withUnsafeBytes(of: crc.littleEndian) { for index in 0 ..< 4 { strata[8 + index] = $0[index] } }
         return strata
     }
 
@@ -179,9 +183,10 @@ public enum KafkaBatch {
             throw fail(.trailingBytes, "batchLength", 8, "\(totalBytes - header.totalBytes) bytes after the batch")
         }
         guard let compression = header.compression, compression == .none else {
-            throw fail(.unsupportedFeature, "attributes", 21,
-                       "compression codec \(header.attributes & 0x7) is not supported yet "
-                           + "(attributes 0x\(String(header.attributes, radix: 16)))")
+            throw fail(
+                .unsupportedFeature, "attributes", 21,
+                "compression codec \(header.attributes & 0x7) is not supported yet "
+                    + "(attributes 0x\(String(header.attributes, radix: 16)))")
         }
         guard !header.isTransactional, !header.isControl else {
             throw fail(.unsupportedFeature, "attributes", 21, "transactional and control batches are not supported")
@@ -196,8 +201,9 @@ public enum KafkaBatch {
             throw fail(.invalidValue, "recordCount", 57, "a produced batch holds at least one record")
         }
         guard header.lastOffsetDelta == header.recordCount - 1 else {
-            throw fail(.invalidValue, "lastOffsetDelta", 23,
-                       "\(header.lastOffsetDelta) with \(header.recordCount) records: offsets must be dense")
+            throw fail(
+                .invalidValue, "lastOffsetDelta", 23,
+                "\(header.lastOffsetDelta) with \(header.recordCount) records: offsets must be dense")
         }
     }
 
@@ -213,12 +219,14 @@ public enum KafkaBatch {
         do throws(FormatError) {
             header = try withBytes(bytes) { (raw) throws(FormatError) in try BatchCodec.verify(raw) }
         } catch {
-            throw KafkaDecodeError(.corruptRecords, field: "StrataBatch", position: error.position, "\(error)",
-                                   cause: error)
+            throw KafkaDecodeError(
+                .corruptRecords, field: "StrataBatch", position: error.position, "\(error)",
+                cause: error)
         }
         guard header.batchLength == bytes.count else {
-            throw KafkaDecodeError(.trailingBytes, field: "StrataBatch", position: header.batchLength,
-                                   "\(bytes.count - header.batchLength) bytes after the batch")
+            throw KafkaDecodeError(
+                .trailingBytes, field: "StrataBatch", position: header.batchLength,
+                "\(bytes.count - header.batchLength) bytes after the batch")
         }
         let recordsBytes = header.batchLength - BatchHeader.size
         var w = KafkaWriter(capacity: KafkaBatchHeader.size + recordsBytes)

@@ -80,7 +80,7 @@ public struct KafkaReader: Sendable {
         let size = MemoryLayout<T>.size
         try need(size, field)
         var value: T = 0
-        for index in position..<(position + size) { value = (value << 8) | T(truncatingIfNeeded: bytes[index]) }
+        for index in position ..< (position + size) { value = (value << 8) | T(truncatingIfNeeded: bytes[index]) }
         position += size
         return value
     }
@@ -110,7 +110,7 @@ public struct KafkaReader: Sendable {
     /// 16 raw bytes.
     public mutating func uuid(_ field: String) throws(KafkaDecodeError) -> KafkaUUID {
         try need(16, field)
-        let value = KafkaUUID(bytes: Array(bytes[position..<(position + 16)]))
+        let value = KafkaUUID(bytes: Array(bytes[position ..< (position + 16)]))
         position += 16
         return value
     }
@@ -124,7 +124,7 @@ public struct KafkaReader: Sendable {
         let widthBits: UInt64 = wide ? 64 : 32
         var value: UInt64 = 0
         var shift: UInt64 = 0
-        for index in 0..<maxBytes {
+        for index in 0 ..< maxBytes {
             guard position < limit else { throw error(.truncated, field, at: start, "varint runs past the end") }
             let byte = bytes[position]
             position += 1
@@ -185,7 +185,7 @@ public struct KafkaReader: Sendable {
         guard count <= Int(Int16.max) else {
             throw error(.outOfBounds, field, at: start, "string of \(count) bytes; at most 32767")
         }
-        let slice = bytes[position..<(position + count)]
+        let slice = bytes[position ..< (position + count)]
         guard let text = String(validating: slice, as: UTF8.self) else {
             throw error(.invalidValue, field, at: start, "string is not UTF-8")
         }
@@ -200,7 +200,7 @@ public struct KafkaReader: Sendable {
             guard nullable else { throw error(.invalidValue, field, at: start, "null where bytes are required") }
             return nil
         }
-        let value = Array(bytes[position..<(position + count)])
+        let value = Array(bytes[position ..< (position + count)])
         position += count
         return value
     }
@@ -242,7 +242,7 @@ public struct KafkaReader: Sendable {
     /// Reads `count` raw bytes.
     public mutating func raw(_ count: Int, _ field: String) throws(KafkaDecodeError) -> [UInt8] {
         try need(count, field)
-        let value = Array(bytes[position..<(position + count)])
+        let value = Array(bytes[position ..< (position + count)])
         position += count
         return value
     }

@@ -17,17 +17,19 @@ struct KafkaRecordScan {
     ) throws(KafkaDecodeError) {
         var scan = KafkaRecordScan(buffer: buffer, position: 0, basePosition: basePosition)
         var maxSeen = Int64.min
-        for index in 0..<count {
+        for index in 0 ..< count {
             let timestamp = try scan.record(index: index, baseTimestamp: baseTimestamp)
             if index == 0, timestamp != baseTimestamp {
-                throw scan.fail("record.timestampDelta", at: 0,
-                                "the first record's timestamp is not the base timestamp")
+                throw scan.fail(
+                    "record.timestampDelta", at: 0,
+                    "the first record's timestamp is not the base timestamp")
             }
             maxSeen = max(maxSeen, timestamp)
         }
         guard scan.position == buffer.count else {
-            throw scan.fail("batch.batchLength", at: scan.position,
-                            "\(buffer.count - scan.position) bytes follow the last record")
+            throw scan.fail(
+                "batch.batchLength", at: scan.position,
+                "\(buffer.count - scan.position) bytes follow the last record")
         }
         guard maxSeen == maxTimestamp else {
             throw scan.fail("batch.maxTimestamp", at: 0, "max timestamp \(maxTimestamp), the records' is \(maxSeen)")
@@ -44,8 +46,9 @@ struct KafkaRecordScan {
         let length = try varint32("record.length")
         // 6 bytes is the smallest body: attributes and five one-byte varints.
         guard length >= 6, Int(length) <= buffer.count - position else {
-            throw fail("record.length", at: lengthAt,
-                       "record \(index) length \(length) outside [6, \(buffer.count - position)]")
+            throw fail(
+                "record.length", at: lengthAt,
+                "record \(index) length \(length) outside [6, \(buffer.count - position)]")
         }
         let end = position + Int(length)
         guard buffer[position] == 0 else { throw fail("record.attributes", at: position, "must be 0") }
@@ -60,17 +63,21 @@ struct KafkaRecordScan {
         let countAt = position
         let headerCount = try varint32("record.headerCount", end: end)
         guard headerCount >= 0, Int(headerCount) * 2 <= end - position else {
-            throw fail("record.headerCount", at: countAt,
-                       "\(headerCount) headers cannot fit in \(end - position) bytes")
+            throw fail(
+                "record.headerCount", at: countAt,
+                "\(headerCount) headers cannot fit in \(end - position) bytes")
         }
-        for _ in 0..<headerCount {
+        for _ in 0 ..< headerCount {
             let keyAt = position
             let keyLength = try varint32("header.keyLength", end: end)
             guard keyLength >= 0, Int(keyLength) <= end - position else {
-                throw fail("header.keyLength", at: keyAt, keyLength == -1 ? "header key may not be null"
-                                                                          : "length \(keyLength) past the record")
+                throw fail(
+                    "header.keyLength", at: keyAt,
+                    keyLength == -1
+                        ? "header key may not be null"
+                        : "length \(keyLength) past the record")
             }
-            let key = UnsafeRawBufferPointer(rebasing: buffer[position..<(position + Int(keyLength))])
+            let key = UnsafeRawBufferPointer(rebasing: buffer[position ..< (position + Int(keyLength))])
             guard String(validating: key, as: UTF8.self) != nil else {
                 throw fail("header.key", at: keyAt, "header key is not UTF-8")
             }
@@ -78,8 +85,9 @@ struct KafkaRecordScan {
             try skipNullable("header.valueLength", end: end)
         }
         guard position == end else {
-            throw fail("record.length", at: lengthAt,
-                       "record \(index) declares \(length) bytes, its fields end elsewhere")
+            throw fail(
+                "record.length", at: lengthAt,
+                "record \(index) declares \(length) bytes, its fields end elsewhere")
         }
         return timestamp
     }

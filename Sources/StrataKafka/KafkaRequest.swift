@@ -22,7 +22,7 @@ public struct KafkaRequestHeader: Sendable, Hashable {
     public static func decode(
         from reader: inout KafkaReader, headerVersion: Int16
     ) throws(KafkaDecodeError) -> KafkaRequestHeader {
-        guard (0...2).contains(headerVersion) else {
+        guard (0 ... 2).contains(headerVersion) else {
             throw reader.error(.unsupportedVersion, "RequestHeader", "header version \(headerVersion)")
         }
         return try reader.within("RequestHeader") { (r) throws(KafkaDecodeError) in
@@ -70,12 +70,14 @@ public struct KafkaRequest: Sendable {
         let header = try KafkaRequestHeader.decode(from: &reader, headerVersion: 1)
         do throws(KafkaDecodeError) {
             guard let api = KafkaApis.api(rawKey: header.apiKey) else {
-                throw KafkaDecodeError(.unsupportedApi, field: "RequestHeader.RequestApiKey", position: 0,
-                                       "API key \(header.apiKey) is not supported")
+                throw KafkaDecodeError(
+                    .unsupportedApi, field: "RequestHeader.RequestApiKey", position: 0,
+                    "API key \(header.apiKey) is not supported")
             }
             guard api.versions.contains(header.apiVersion) else {
-                throw KafkaDecodeError(.unsupportedVersion, field: "RequestHeader.RequestApiVersion", position: 2,
-                                       "\(api.name) v\(header.apiVersion) is not supported (\(api.versions))")
+                throw KafkaDecodeError(
+                    .unsupportedVersion, field: "RequestHeader.RequestApiVersion", position: 2,
+                    "\(api.name) v\(header.apiVersion) is not supported (\(api.versions))")
             }
             let flexible = api.isFlexible(header.apiVersion)
             if api.requestHeaderVersion(header.apiVersion) == 2 {
@@ -102,12 +104,14 @@ public struct KafkaRequest: Sendable {
     /// - Throws: `.unsupportedApi` / `.unsupportedVersion`, or a body value that does not fit its schema.
     public static func encode(_ header: KafkaRequestHeader, body: KafkaStruct) throws(KafkaDecodeError) -> [UInt8] {
         guard let api = KafkaApis.api(rawKey: header.apiKey) else {
-            throw KafkaDecodeError(.unsupportedApi, field: "RequestHeader.RequestApiKey", position: 0,
-                                   "API key \(header.apiKey) is not supported")
+            throw KafkaDecodeError(
+                .unsupportedApi, field: "RequestHeader.RequestApiKey", position: 0,
+                "API key \(header.apiKey) is not supported")
         }
         guard api.versions.contains(header.apiVersion) else {
-            throw KafkaDecodeError(.unsupportedVersion, field: "RequestHeader.RequestApiVersion", position: 2,
-                                   "\(api.name) v\(header.apiVersion) is not supported")
+            throw KafkaDecodeError(
+                .unsupportedVersion, field: "RequestHeader.RequestApiVersion", position: 2,
+                "\(api.name) v\(header.apiVersion) is not supported")
         }
         var w = KafkaWriter()
         try header.encode(into: &w, headerVersion: api.requestHeaderVersion(header.apiVersion))
@@ -126,14 +130,16 @@ public enum KafkaResponse {
         _ api: KafkaApi, version: Int16, correlationId: Int32, body: KafkaStruct
     ) throws(KafkaDecodeError) -> [UInt8] {
         guard api.versions.contains(version) else {
-            throw KafkaDecodeError(.unsupportedVersion, field: api.response.name, position: 0,
-                                   "\(api.name) v\(version) is not supported")
+            throw KafkaDecodeError(
+                .unsupportedVersion, field: api.response.name, position: 0,
+                "\(api.name) v\(version) is not supported")
         }
         var w = KafkaWriter()
         w.int32(correlationId)
         if api.responseHeaderVersion(version) == 1 { w.unsignedVarint(0) }
-        try KafkaSchemaCodec.encode(body, as: api.response, version: version, flexible: api.isFlexible(version),
-                                    into: &w)
+        try KafkaSchemaCodec.encode(
+            body, as: api.response, version: version, flexible: api.isFlexible(version),
+            into: &w)
         return w.bytes
     }
 

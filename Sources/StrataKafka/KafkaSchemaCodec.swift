@@ -15,8 +15,9 @@ public enum KafkaSchemaCodec {
                 result.fields[field.name] = field.resolvedDefault
                 continue
             }
-            result.fields[field.name] = try decodeValue(field.type, field: field, version: version,
-                                                       flexible: flexible, from: &reader)
+            result.fields[field.name] = try decodeValue(
+                field.type, field: field, version: version,
+                flexible: flexible, from: &reader)
         }
         if flexible { try decodeTaggedFields(schema, version: version, into: &result, from: &reader) }
         return result
@@ -29,16 +30,18 @@ public enum KafkaSchemaCodec {
         let count = try reader.unsignedVarint("_taggedFields")
         // Each tagged field takes at least two bytes (tag and size).
         guard count <= UInt64(reader.remaining / 2) else {
-            throw reader.error(.outOfBounds, "_taggedFields", at: countAt,
-                               "\(count) tagged fields cannot fit in \(reader.remaining) bytes")
+            throw reader.error(
+                .outOfBounds, "_taggedFields", at: countAt,
+                "\(count) tagged fields cannot fit in \(reader.remaining) bytes")
         }
         var previousTag = -1
-        for _ in 0..<Int(count) {
+        for _ in 0 ..< Int(count) {
             let tagAt = reader.position
             let tag = Int(try reader.unsignedVarint("_taggedFields.tag"))
             guard tag > previousTag else {
-                throw reader.error(.invalidValue, "_taggedFields.tag", at: tagAt,
-                                   "tag \(tag) after tag \(previousTag): tags must ascend")
+                throw reader.error(
+                    .invalidValue, "_taggedFields.tag", at: tagAt,
+                    "tag \(tag) after tag \(previousTag): tags must ascend")
             }
             previousTag = tag
             let size = Int(try reader.unsignedVarint("_taggedFields.size"))
@@ -81,16 +84,17 @@ public enum KafkaSchemaCodec {
                 if marker == -1 { return .structure(schema.defaults) }
                 guard marker == 1 else { throw r.error(.invalidValue, name, at: at, "struct marker \(marker)") }
             }
-            return .structure(try r.within(name) { (inner) throws(KafkaDecodeError) in
-                try decode(schema, version: version, flexible: flexible, from: &inner)
-            })
+            return .structure(
+                try r.within(name) { (inner) throws(KafkaDecodeError) in
+                    try decode(schema, version: version, flexible: flexible, from: &inner)
+                })
         case .array(let element):
             let bytesMin = element.bytesMin(version, flexible: flexible)
             guard let count = try r.arrayCount(name, compact: flexible, nullable: nullable, elementBytesMin: bytesMin)
             else { return .array(nil) }
             var elements: [KafkaValue] = []
             elements.reserveCapacity(count)
-            for index in 0..<count {
+            for index in 0 ..< count {
                 let value = try r.within(name) { (inner) throws(KafkaDecodeError) in
                     try inner.within("[\(index)]") { (element_r) throws(KafkaDecodeError) in
                         try decodeElement(element, field: field, version: version, flexible: flexible, from: &element_r)
@@ -130,16 +134,18 @@ public enum KafkaSchemaCodec {
                 if fieldValue != field.resolvedDefault { tagged.append((tag.number, field, fieldValue)) }
                 continue
             }
-            try encodeValue(fieldValue, type: field.type, field: field, path: schema.name, version: version,
-                            flexible: flexible, into: &w)
+            try encodeValue(
+                fieldValue, type: field.type, field: field, path: schema.name, version: version,
+                flexible: flexible, into: &w)
         }
         guard flexible else { return }
         tagged.sort { $0.tag < $1.tag }
         w.unsignedVarint(UInt64(tagged.count))
         for entry in tagged {
             var inner = KafkaWriter()
-            try encodeValue(entry.value, type: entry.field.type, field: entry.field, path: schema.name,
-                            version: version, flexible: true, into: &inner)
+            try encodeValue(
+                entry.value, type: entry.field.type, field: entry.field, path: schema.name,
+                version: version, flexible: true, into: &inner)
             w.unsignedVarint(UInt64(entry.tag))
             w.unsignedVarint(UInt64(inner.count))
             w.raw(inner.bytes)
@@ -199,8 +205,9 @@ public enum KafkaSchemaCodec {
             w.arrayCount(elements.count, compact: flexible)
             let elementField = KafkaField(field.name + "[]", element, field.versions)
             for item in elements {
-                try encodeValue(item, type: element, field: elementField, path: path, version: version,
-                                flexible: flexible, into: &w)
+                try encodeValue(
+                    item, type: element, field: elementField, path: path, version: version,
+                    flexible: flexible, into: &w)
             }
         }
     }

@@ -62,8 +62,9 @@ public struct KafkaWriter: Sendable {
         guard let value else { return length(nil, compact: compact, wide: false) }
         let utf8 = value.utf8
         guard utf8.count <= Int(Int16.max) else {
-            throw KafkaDecodeError(.outOfBounds, field: field, position: count,
-                                   "\(utf8.count) bytes; Kafka strings hold at most 32767")
+            throw KafkaDecodeError(
+                .outOfBounds, field: field, position: count,
+                "\(utf8.count) bytes; Kafka strings hold at most 32767")
         }
         length(utf8.count, compact: compact, wide: false)
         bytes.append(contentsOf: utf8)
@@ -84,7 +85,7 @@ public struct KafkaWriter: Sendable {
     /// Overwrites 4 bytes at `position` with a big-endian value (sizes and CRCs patched later).
     public mutating func patchUInt32(_ value: UInt32, at position: Int) {
         withUnsafeBytes(of: value.bigEndian) { source in
-            for index in 0..<4 { bytes[position + index] = source[index] }
+            for index in 0 ..< 4 { bytes[position + index] = source[index] }
         }
     }
 }

@@ -18,8 +18,10 @@ public struct FaultPlan: Sendable, Equatable {
         /// whether it took effect (a put that landed, then the connection dropped).
         public var afterInner: Bool
 
-        public init(callNumber: Int, operation: BlobOperation? = nil, code: BlobError.Code = .unavailable,
-                    afterInner: Bool = false) {
+        public init(
+            callNumber: Int, operation: BlobOperation? = nil, code: BlobError.Code = .unavailable,
+            afterInner: Bool = false
+        ) {
             self.callNumber = callNumber
             self.operation = operation
             self.code = code
@@ -181,8 +183,9 @@ public final class FaultyBlobStore: BlobStore {
         }
         if let code = decision.failBefore {
             record(.failedBefore(call: decision.call, operation: operation, code: code))
-            throw BlobError(code, "injected fault before \(operation.rawValue) (call \(decision.call))", key: key,
-                            location: location)
+            throw BlobError(
+                code, "injected fault before \(operation.rawValue) (call \(decision.call))", key: key,
+                location: location)
         }
         return decision
     }
@@ -190,8 +193,10 @@ public final class FaultyBlobStore: BlobStore {
     private func finish(_ decision: Decision, key: String?) throws {
         guard let code = decision.failAfter else { return }
         record(.failedAfter(call: decision.call, operation: decision.operation, code: code))
-        throw BlobError(code, "injected fault after \(decision.operation.rawValue) reached the store "
-                        + "(call \(decision.call))", key: key, location: location)
+        throw BlobError(
+            code,
+            "injected fault after \(decision.operation.rawValue) reached the store "
+                + "(call \(decision.call))", key: key, location: location)
     }
 
     /// Every call draws the same four numbers whatever the plan, so changing one fraction does
@@ -201,11 +206,15 @@ public final class FaultyBlobStore: BlobStore {
         let operationCall = (state.counters.callsByOperation[operation] ?? 0) + 1
         state.counters.callsByOperation[operation] = operationCall
         let plan = state.plan
-        let draws = (state.generator.nextUnit(), state.generator.nextUnit(), state.generator.next(),
-                     state.generator.next())
+        let draws = (
+            state.generator.nextUnit(), state.generator.nextUnit(), state.generator.next(),
+            state.generator.next()
+        )
         let numbered = plan.failCalls.first { failCall in
-            failCall.callNumber == (failCall.operation == nil ? state.counters.calls
-                                    : failCall.operation == operation ? operationCall : -1)
+            failCall.callNumber
+                == (failCall.operation == nil
+                    ? state.counters.calls
+                    : failCall.operation == operation ? operationCall : -1)
         }
         var decision = Decision(
             call: state.counters.calls, operation: operation, failBefore: nil, failAfter: nil,

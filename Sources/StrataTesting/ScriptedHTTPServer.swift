@@ -78,7 +78,8 @@ public final class ScriptedHTTPServer: @unchecked Sendable {
         while true {
             if let end = String(decoding: data, as: UTF8.self).range(of: "\r\n\r\n") {
                 let head = String(String(decoding: data, as: UTF8.self)[..<end.lowerBound])
-                let bodyLength = head.split(separator: "\r\n")
+                let bodyLength =
+                    head.split(separator: "\r\n")
                     .first { $0.lowercased().hasPrefix("content-length:") }
                     .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
                 var remaining = bodyLength - (data.count - head.utf8.count - 4)
@@ -91,7 +92,7 @@ public final class ScriptedHTTPServer: @unchecked Sendable {
             }
             let count = recv(connection, &buffer, buffer.count, 0)
             guard count > 0 else { return nil }
-            data += buffer[0..<count]
+            data += buffer[0 ..< count]
         }
     }
 }

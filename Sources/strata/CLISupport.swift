@@ -8,8 +8,10 @@ func printError(_ message: String) {
 
 /// One JSON object per line, keys sorted, for `--json` output.
 func jsonLine(_ object: [String: Any]) -> String {
-    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]),
-          let text = String(data: data, encoding: .utf8)
+    guard
+        let data = try? JSONSerialization.data(
+            withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]),
+        let text = String(data: data, encoding: .utf8)
     else { return "{}" }
     return text
 }
@@ -18,9 +20,11 @@ func jsonLine(_ object: [String: Any]) -> String {
 struct LakeOption: ParsableArguments {
     @Option(name: .long, help: "Lake directory (created if absent).")
     var lake: String
-    @Option(name: .long, help: ArgumentHelp(
-        "Cold store of a new lake: file:///abs/path or s3://bucket/prefix (default: file://<lake>/cold). An existing lake remembers its own.",
-        valueName: "url"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Cold store of a new lake: file:///abs/path or s3://bucket/prefix (default: file://<lake>/cold). An existing lake remembers its own.",
+            valueName: "url"))
     var cold: String?
 
     /// Opens the lake; `background` runs the offloader while the command works.
@@ -38,8 +42,9 @@ struct LakeOption: ParsableArguments {
 /// `Lake.openReadOnly`, so nothing is created, locked or changed and a running writer is no
 /// obstacle (issue 12 item 9). A missing lake is a `notFound` error.
 struct ReadLakeOption: ParsableArguments {
-    @Option(name: .long,
-            help: "Lake directory (read only: nothing is created, locked or changed; a running writer is fine).")
+    @Option(
+        name: .long,
+        help: "Lake directory (read only: nothing is created, locked or changed; a running writer is fine).")
     var lake: String
 
     func open() throws -> Lake { try Lake.openReadOnly(lake) }
@@ -92,11 +97,12 @@ extension TopicConfigOptions {
             guard let key = TopicConfigKey.named(keyName) else { continue }
             let stored = existing.text(of: key)
             guard stored != value else { continue }
-            throw StrataError(.invalidArgument,
-                              "\(flag) \(value) differs from topic '\(topic)', which exists with \(keyName)=\(stored); "
-                                  + "config flags apply only when a topic is created. To change it: "
-                                  + "strata topics alter-config --lake \(lake) \(topic) --set \(keyName)=\(value)",
-                              topic: topic)
+            throw StrataError(
+                .invalidArgument,
+                "\(flag) \(value) differs from topic '\(topic)', which exists with \(keyName)=\(stored); "
+                    + "config flags apply only when a topic is created. To change it: "
+                    + "strata topics alter-config --lake \(lake) \(topic) --set \(keyName)=\(value)",
+                topic: topic)
         }
     }
 }
@@ -128,16 +134,20 @@ func parseTimestamp(_ text: String, flag: String) throws -> Int64 {
     if let ms = Int64(text) { return ms }
     let digits = text.drop { $0 == "-" || $0 == "+" }
     if !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) {
-        throw ValidationError("\(flag) '\(text)' is outside the milliseconds since 1970 Strata stores "
-                              + "(\(Int64.min)...\(Int64.max))")
+        throw ValidationError(
+            "\(flag) '\(text)' is outside the milliseconds since 1970 Strata stores "
+                + "(\(Int64.min)...\(Int64.max))")
     }
     let year = text.prefix { $0.isASCII && $0.isNumber }
     if text.first == "+" || text.first == "-" || (year.count > 4 && text.dropFirst(year.count).first == "-") {
-        throw ValidationError("\(flag) '\(text)': ISO 8601 years must be 0000 to 9999 (four digits); "
-                              + "for other times give milliseconds since 1970")
+        throw ValidationError(
+            "\(flag) '\(text)': ISO 8601 years must be 0000 to 9999 (four digits); "
+                + "for other times give milliseconds since 1970")
     }
     let formatter = ISO8601DateFormatter()
-    for options: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]] {
+    for options: ISO8601DateFormatter.Options in [
+        [.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime],
+    ] {
         formatter.formatOptions = options
         guard let date = formatter.date(from: text) else { continue }
         // The parser must have kept the year it was given (±1 for a zone offset across New Year):
@@ -145,10 +155,12 @@ func parseTimestamp(_ text: String, flag: String) throws -> Int64 {
         let back = ISO8601DateFormatter().string(from: date)
         let backYear = back.prefix { $0.isASCII && $0.isNumber }
         guard let given = Int(year), let parsed = Int(backYear), abs(parsed - given) <= 1 else {
-            throw ValidationError("\(flag) '\(text)' is outside the times this parser handles; "
-                                  + "give milliseconds since 1970")
+            throw ValidationError(
+                "\(flag) '\(text)' is outside the times this parser handles; "
+                    + "give milliseconds since 1970")
         }
         return Int64((date.timeIntervalSince1970 * 1000).rounded())
     }
-    throw ValidationError("\(flag) '\(text)' is neither milliseconds since 1970 nor an ISO 8601 time like 2026-01-31T12:00:00Z")
+    throw ValidationError(
+        "\(flag) '\(text)' is neither milliseconds since 1970 nor an ISO 8601 time like 2026-01-31T12:00:00Z")
 }

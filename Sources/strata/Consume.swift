@@ -34,11 +34,12 @@ struct Consume: AsyncParsableCommand {
     var count: Int?
     @Flag(help: "At the high watermark, keep polling for new records until --to-offset, --count or SIGINT/SIGTERM.")
     var follow = false
-    @Option(help: """
-        value: each record's value bytes exactly as stored, then a newline (non-UTF-8 bytes are written \
-        unchanged, a null value is an empty line, a value holding a newline spans lines); \
-        json: one JSON object per record, the shape of `strata export` (formats/export.md).
-        """)
+    @Option(
+        help: """
+            value: each record's value bytes exactly as stored, then a newline (non-UTF-8 bytes are written \
+            unchanged, a null value is an empty line, a value holding a newline spans lines); \
+            json: one JSON object per record, the shape of `strata export` (formats/export.md).
+            """)
     var format: String = "value"
     @Flag(help: "Print to stderr one JSON line of cold-store requests, bytes and cache hits of this run.")
     var stats = false
@@ -47,7 +48,9 @@ struct Consume: AsyncParsableCommand {
     static let followPollMs: Int64 = 200
 
     func validate() throws {
-        if fromOffset != nil && fromTime != nil { throw ValidationError("use either --from-offset or --from-time, not both") }
+        if fromOffset != nil && fromTime != nil {
+            throw ValidationError("use either --from-offset or --from-time, not both")
+        }
         if let count, count < 0 { throw ValidationError("--count must not be negative") }
         guard ["value", "json"].contains(format) else { throw ValidationError("--format must be value or json") }
         if let fromOffset, fromOffset < 0 { throw ValidationError("--from-offset must not be negative") }
@@ -69,15 +72,20 @@ struct Consume: AsyncParsableCommand {
         try await lake.close()
         if stats {
             let s = lake.coldStats
-            printError(jsonLine(["blobRequests": s.blob.requests, "blobBytes": s.blob.bytesRead, "cacheHits": s.cacheHits]))
+            printError(
+                jsonLine(["blobRequests": s.blob.requests, "blobBytes": s.blob.bytesRead, "cacheHits": s.cacheHits]))
         }
     }
 
     private func consume(_ handle: Topic, stop: StopSignal?) async throws {
         let start: StartPosition
-        if let fromOffset { start = .offset(fromOffset) }
-        else if let fromTime { start = .timestamp(try parseTimestamp(fromTime, flag: "--from-time")) }
-        else { start = .earliest }
+        if let fromOffset {
+            start = .offset(fromOffset)
+        } else if let fromTime {
+            start = .timestamp(try parseTimestamp(fromTime, flag: "--from-time"))
+        } else {
+            start = .earliest
+        }
         var cursor = try await Cursor(topic: handle, start: start)
         var remaining = count ?? Int.max
         let end = toOffset ?? Int64.max

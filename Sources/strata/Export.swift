@@ -49,8 +49,13 @@ struct Export: AsyncParsableCommand {
     func validate() throws {
         let byOffset = fromOffset != nil || toOffset != nil
         let byTime = fromTime != nil || toTime != nil
-        if byOffset && byTime { throw ValidationError("use offset bounds (--from-offset/--to-offset) or time bounds (--from-time/--to-time), not both") }
-        if let fromOffset, fromOffset < 0 { throw ValidationError("--from-offset must not be negative, is \(fromOffset)") }
+        if byOffset && byTime {
+            throw ValidationError(
+                "use offset bounds (--from-offset/--to-offset) or time bounds (--from-time/--to-time), not both")
+        }
+        if let fromOffset, fromOffset < 0 {
+            throw ValidationError("--from-offset must not be negative, is \(fromOffset)")
+        }
         if let toOffset, toOffset < 0 { throw ValidationError("--to-offset must not be negative, is \(toOffset)") }
         if let fromOffset, let toOffset, fromOffset > toOffset {
             throw ValidationError("reversed range: --from-offset \(fromOffset) is after --to-offset \(toOffset)")
@@ -69,7 +74,7 @@ struct Export: AsyncParsableCommand {
             let range: Range<Int64>
             do throws(StrataError) {
                 range = try await offsetRange(log)
-            } catch where error.code == .offsetOutOfRange {
+            } catch  where error.code == .offsetOutOfRange {
                 // Offsets past the manifest's end may be in objects a lost manifest listed.
                 var explained = error
                 if let beyond = try? await log.objectsPastManifest(topic) {
@@ -89,7 +94,8 @@ struct Export: AsyncParsableCommand {
     /// be short by a lost manifest: say so (even with --quiet) rather than end early in silence.
     private func warnIfManifestMayBeMissing(_ log: ColdLog, _ range: Range<Int64>) async throws(StrataError) {
         guard let beyond = try await log.objectsPastManifest(topic),
-              range.upperBound >= beyond.manifestNextOffset else { return }
+            range.upperBound >= beyond.manifestNextOffset
+        else { return }
         printError("warning: export ends at offset \(beyond.manifestNextOffset - 1): \(beyond.description)")
     }
 
@@ -101,11 +107,12 @@ struct Export: AsyncParsableCommand {
             let last = toOffset ?? valid.upperBound - 1
             guard first >= valid.lowerBound, last < valid.upperBound, first <= last else {
                 let asked = "[\(fromOffset.map(String.init) ?? "start"), \(toOffset.map(String.init) ?? "end")]"
-                throw StrataError(.offsetOutOfRange,
-                                  "range \(asked) is outside the topic's offsets [\(valid.lowerBound), \(valid.upperBound)) "
-                                      + "in \(log.location)", topic: topic)
+                throw StrataError(
+                    .offsetOutOfRange,
+                    "range \(asked) is outside the topic's offsets [\(valid.lowerBound), \(valid.upperBound)) "
+                        + "in \(log.location)", topic: topic)
             }
-            return first..<(last + 1)
+            return first ..< (last + 1)
         }
         var lower = valid.lowerBound
         var upper = valid.upperBound
@@ -117,7 +124,7 @@ struct Export: AsyncParsableCommand {
             upper = try await log.offset(forTimestamp: ms, topic: topic) ?? valid.upperBound
         }
         // Timestamps need not grow with offsets; a window that ends before it starts is empty.
-        return lower..<max(lower, upper)
+        return lower ..< max(lower, upper)
     }
 
     private func export(_ log: ColdLog, _ range: Range<Int64>) async throws(StrataError) {
@@ -151,8 +158,10 @@ enum ExportGap {
     static func check(_ offset: Int64, expected: Int64, range: Range<Int64>, topic: String) throws(StrataError) {
         guard offset != expected else { return }
         let what = offset > expected ? "offsets \(expected)..<\(offset) are missing" : "offset \(offset) came again"
-        throw StrataError(.corrupt, "export of offsets [\(range.lowerBound), \(range.upperBound)): \(what) "
-                              + "(nothing after offset \(expected - 1) was written)", topic: topic)
+        throw StrataError(
+            .corrupt,
+            "export of offsets [\(range.lowerBound), \(range.upperBound)): \(what) "
+                + "(nothing after offset \(expected - 1) was written)", topic: topic)
     }
 }
 
@@ -187,7 +196,8 @@ final class ExportSink {
             return
         }
         let url = URL(fileURLWithPath: path)
-        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
+        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+            .path
         let opened = Glibc.open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard opened >= 0 else { throw Self.ioError("cannot create \(temp)", path) }
         fd = opened
@@ -227,7 +237,9 @@ final class ExportSink {
         guard fsync(fd) == 0 else { throw Self.ioError("cannot fsync \(temporary)", target) }
         Glibc.close(fd)
         closed = true
-        guard rename(temporary, target) == 0 else { throw Self.ioError("cannot rename \(temporary) to \(target)", target) }
+        guard rename(temporary, target) == 0 else {
+            throw Self.ioError("cannot rename \(temporary) to \(target)", target)
+        }
     }
 
     /// Deletes the temporary file of a failed export. On stdout the records already encoded are
@@ -269,8 +281,9 @@ struct ExportProgress {
         guard !quiet else { return }
         let span = range.isEmpty ? "no offsets" : "offsets [\(range.lowerBound), \(range.upperBound - 1)]"
         let elapsed = String(format: "%.1f", seconds(since: started))
-        printError("exported \(recordCount) records (\(span)) to \(destination) in \(elapsed) s; "
-                   + "\(stats.requests) store requests, \(humanBytes(stats.bytesRead)) read")
+        printError(
+            "exported \(recordCount) records (\(span)) to \(destination) in \(elapsed) s; "
+                + "\(stats.requests) store requests, \(humanBytes(stats.bytesRead)) read")
     }
 
     private func seconds(since instant: ContinuousClock.Instant) -> Double {

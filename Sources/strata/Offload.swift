@@ -39,15 +39,21 @@ struct Offload: AsyncParsableCommand {
         }
         try await lake.close()
         if json {
-            print(jsonLine(["segmentsOffloaded": report.segmentsOffloaded, "rawBytes": report.rawBytes,
-                            "objectBytes": report.objectBytes, "segmentsEvicted": report.segmentsEvicted,
-                            "cold": lake.coldURL, "coldSegmentsBefore": coldBefore, "coldSegments": coldAfter]))
+            print(
+                jsonLine([
+                    "segmentsOffloaded": report.segmentsOffloaded, "rawBytes": report.rawBytes,
+                    "objectBytes": report.objectBytes, "segmentsEvicted": report.segmentsEvicted,
+                    "cold": lake.coldURL, "coldSegmentsBefore": coldBefore, "coldSegments": coldAfter,
+                ]))
         } else {
-            let ratio = report.objectBytes > 0 ? String(format: "%.2f", Double(report.rawBytes) / Double(report.objectBytes)) : "-"
-            print("offloaded \(report.segmentsOffloaded) segments now (\(humanBytes(report.rawBytes)) raw → "
-                  + "\(humanBytes(report.objectBytes)) stored, ratio \(ratio)) to \(lake.coldURL); the cold tier holds "
-                  + "\(coldAfter) segments (\(coldBefore) offloaded before, e.g. in the background); "
-                  + "evicted \(report.segmentsEvicted) local segments")
+            let ratio =
+                report.objectBytes > 0
+                ? String(format: "%.2f", Double(report.rawBytes) / Double(report.objectBytes)) : "-"
+            print(
+                "offloaded \(report.segmentsOffloaded) segments now (\(humanBytes(report.rawBytes)) raw → "
+                    + "\(humanBytes(report.objectBytes)) stored, ratio \(ratio)) to \(lake.coldURL); the cold tier holds "
+                    + "\(coldAfter) segments (\(coldBefore) offloaded before, e.g. in the background); "
+                    + "evicted \(report.segmentsEvicted) local segments")
         }
         // A corrupt segment stops its topic's offload (other topics went on): exit 1, say what to run.
         for blocked in report.blocked { printError("offload blocked: \(blocked)") }

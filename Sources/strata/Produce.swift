@@ -72,8 +72,9 @@ struct Produce: AsyncParsableCommand {
             let size = Record(timestamp: 0, key: record.key, value: record.value, headers: record.headers).encodedSize
             if size > handle.config.recordBytesMax {
                 try await commit(&pending, to: handle, acks: acks, progress: &progress)
-                throw oversized(line: progress.linesCommitted + 1, lineBytes: line.count, recordBytes: size,
-                                limit: handle.config.recordBytesMax, progress: progress)
+                throw oversized(
+                    line: progress.linesCommitted + 1, lineBytes: line.count, recordBytes: size,
+                    limit: handle.config.recordBytesMax, progress: progress)
             }
             if !pending.isEmpty && pendingBytes + size > handle.config.batchBytesMax {
                 try await commit(&pending, to: handle, acks: acks, progress: &progress)
@@ -99,10 +100,12 @@ struct Produce: AsyncParsableCommand {
         line: Int, lineBytes: Int, recordBytes: Int, limit: Int, progress: ProduceProgress
     ) -> StrataError {
         let committed = progress.linesCommitted
-        let before = committed == 0
+        let before =
+            committed == 0
             ? "nothing was committed"
             : "lines 1 to \(committed) were committed (offsets \(progress.firstOffset ?? 0) to \(progress.lastOffset))"
-        let message = "input line \(line) is \(lineBytes) bytes, \(recordBytes) bytes as a record, over the topic's "
+        let message =
+            "input line \(line) is \(lineBytes) bytes, \(recordBytes) bytes as a record, over the topic's "
             + "recordBytesMax=\(limit), which counts key, value and encoding (the longest value without a key is "
             + "\(Self.longestValue(recordBytesMax: limit)) bytes); \(before), nothing from line \(line) on"
         return StrataError(.tooLarge, message, topic: topic)
@@ -131,14 +134,15 @@ struct Produce: AsyncParsableCommand {
 
     private func record(from line: [UInt8]) -> ProducerRecord {
         guard let separator = keySeparator.map({ Array($0.utf8) }),
-              let cut = firstIndex(of: separator, in: line) else { return ProducerRecord(value: line) }
+            let cut = firstIndex(of: separator, in: line)
+        else { return ProducerRecord(value: line) }
         return ProducerRecord(key: Array(line[..<cut]), value: Array(line[(cut + separator.count)...]))
     }
 
     private func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
         guard needle.count <= haystack.count else { return nil }
-        for i in 0...(haystack.count - needle.count) where haystack[i] == needle[0] {
-            if Array(haystack[i..<(i + needle.count)]) == needle { return i }
+        for i in 0 ... (haystack.count - needle.count) where haystack[i] == needle[0] {
+            if Array(haystack[i ..< (i + needle.count)]) == needle { return i }
         }
         return nil
     }
@@ -157,8 +161,10 @@ struct ProduceProgress {
     }
 
     func summary(topic: String) -> [String: Any] {
-        ["topic": topic, "records": linesCommitted, "firstOffset": firstOffset.map { $0 as Any } ?? NSNull(),
-         "lastOffset": firstOffset == nil ? NSNull() : lastOffset]
+        [
+            "topic": topic, "records": linesCommitted, "firstOffset": firstOffset.map { $0 as Any } ?? NSNull(),
+            "lastOffset": firstOffset == nil ? NSNull() : lastOffset,
+        ]
     }
 }
 
@@ -194,12 +200,12 @@ struct LineReader {
             pending = []
             return
         }
-        pending.append(contentsOf: buffer[0..<n])
+        pending.append(contentsOf: buffer[0 ..< n])
         var start = 0
-        for i in 0..<pending.count where pending[i] == 0x0A {
+        for i in 0 ..< pending.count where pending[i] == 0x0A {
             var end = i
             if end > start && pending[end - 1] == 0x0D { end -= 1 }
-            ready.append(Array(pending[start..<end]))
+            ready.append(Array(pending[start ..< end]))
             start = i + 1
         }
         pending.removeFirst(start)

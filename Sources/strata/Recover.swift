@@ -5,7 +5,8 @@ import Strata
 /// `strata recover`: rebuild a lake directory from its cold store.
 struct Recover: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Rebuild a lake's local state from the cold store alone, so every offloaded record is readable again.",
+        abstract:
+            "Rebuild a lake's local state from the cold store alone, so every offloaded record is readable again.",
         discussion: """
             Only topics missing locally are rebuilt; an existing topic is an error and nothing is changed.
 
@@ -34,16 +35,23 @@ struct Recover: AsyncParsableCommand {
             await handle.close(after: error)
             guard let coldTopics else { throw error }
             let listed = coldTopics.isEmpty ? "it holds no topic" : "its topics: " + coldTopics.joined(separator: ", ")
-            printError("error: \(error.message) (\(listed)); nothing was recovered\n"
-                       + "hint: name topics the cold store holds, or give none to recover them all")
+            printError(
+                "error: \(error.message) (\(listed)); nothing was recovered\n"
+                    + "hint: name topics the cold store holds, or give none to recover them all")
             throw ExitCode(StrataCommand.exitCode(for: error.code))
         }
         try await handle.close()
         for r in recovered {
             if json {
-                print(jsonLine(["topic": r.topic, "logStartOffset": r.logStartOffset, "nextOffset": r.nextOffset, "segments": r.segments]))
+                print(
+                    jsonLine([
+                        "topic": r.topic, "logStartOffset": r.logStartOffset, "nextOffset": r.nextOffset,
+                        "segments": r.segments,
+                    ]))
             } else {
-                print("recovered \(r.topic): offsets \(r.logStartOffset)..<\(r.nextOffset) in \(r.segments) cold segments")
+                print(
+                    "recovered \(r.topic): offsets \(r.logStartOffset)..<\(r.nextOffset) in \(r.segments) cold segments"
+                )
             }
         }
         if recovered.isEmpty { printError("no topic found in \(cold)") }

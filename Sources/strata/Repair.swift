@@ -36,7 +36,8 @@ struct Repair: AsyncParsableCommand {
 
     func run() async throws {
         guard FileManager.default.fileExists(atPath: lake + "/lake.json") else {
-            let why = FileManager.default.fileExists(atPath: lake) ? "it has no lake.json" : "the directory does not exist"
+            let why =
+                FileManager.default.fileExists(atPath: lake) ? "it has no lake.json" : "the directory does not exist"
             throw StrataError(.notFound, "no lake at \(lake): \(why); nothing was changed", file: lake)
         }
         var options = LakeOptions()
@@ -52,8 +53,11 @@ struct Repair: AsyncParsableCommand {
             let moved = report.moved.map {
                 ["source": $0.source, "position": $0.position, "bytes": $0.bytes, "kept": $0.kept] as [String: Any]
             }
-            print(jsonLine(["topic": report.topic, "damage": report.damage ?? NSNull(), "moved": moved,
-                            "nextOffset": report.nextOffset]))
+            print(
+                jsonLine([
+                    "topic": report.topic, "damage": report.damage ?? NSNull(), "moved": moved,
+                    "nextOffset": report.nextOffset,
+                ]))
             return
         }
         guard let damage = report.damage else {

@@ -18,8 +18,10 @@ struct StrataCommand: AsyncParsableCommand {
               seq 3 | strata produce --lake /tmp/lake t && strata consume --lake /tmp/lake t
             """,
         version: strataVersion,
-        subcommands: [Demo.self, Produce.self, Consume.self, Offload.self, Recover.self, Repair.self, Export.self, Topics.self,
-                      DeleteRecords.self, Inspect.self, Bench.self]
+        subcommands: [
+            Demo.self, Produce.self, Consume.self, Offload.self, Recover.self, Repair.self, Export.self, Topics.self,
+            DeleteRecords.self, Inspect.self, Bench.self,
+        ]
     )
 
     static func main() async {
@@ -46,7 +48,8 @@ struct StrataCommand: AsyncParsableCommand {
         while i < arguments.count {
             let argument = arguments[i]
             if argument.hasPrefix("--"), argument.count > 2, !argument.contains("="), i + 1 < arguments.count,
-               isNegativeNumber(arguments[i + 1]) {
+                isNegativeNumber(arguments[i + 1])
+            {
                 joined.append(argument + "=" + arguments[i + 1])
                 i += 2
                 continue
@@ -138,6 +141,9 @@ struct Inspect: AsyncParsableCommand {
             Example:
               strata inspect verify --lake /lake
             """,
-        subcommands: [InspectDump.self, InspectTopics.self, InspectSegments.self, InspectManifest.self, InspectVerify.self, InspectScrub.self]
+        subcommands: [
+            InspectDump.self, InspectTopics.self, InspectSegments.self, InspectManifest.self, InspectVerify.self,
+            InspectScrub.self,
+        ]
     )
 }

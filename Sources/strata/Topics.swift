@@ -205,8 +205,9 @@ struct TopicsAlterConfig: AsyncParsableCommand {
         }
         if applied.isEmpty { print("topic \(topic): no setting changed (the values were already set)") }
         for change in applied {
-            print("topic \(topic): \(change.key.name) \(change.oldValue) -> \(change.newValue)"
-                  + " (applies \(change.key.effect.rawValue))")
+            print(
+                "topic \(topic): \(change.key.name) \(change.oldValue) -> \(change.newValue)"
+                    + " (applies \(change.key.effect.rawValue))")
         }
     }
 }
@@ -232,8 +233,9 @@ struct TopicsDelete: AsyncParsableCommand {
 
     func run() async throws {
         let deletion = try await withLake(try lakeOption.open()) { lake in try await lake.deleteTopic(topic) }
-        print("deleted topic \(topic): \(deletion.localFilesDeleted) local files, "
-              + "\(deletion.coldObjectsDeleted) cold objects")
+        print(
+            "deleted topic \(topic): \(deletion.localFilesDeleted) local files, "
+                + "\(deletion.coldObjectsDeleted) cold objects")
         if let kept = deletion.quarantineKept { print("kept its quarantine at \(kept)") }
     }
 }

@@ -170,8 +170,10 @@ struct BlobStoreContractTests {
 
     @Test(arguments: ContractStores.all())
     func invalidKeysAreRejectedAndWriteNothing(factory: StoreFactory) async throws {
-        let badKeys = ["", "/abs", "a//b", "trailing/", "a/./b", "../x", "a/..", ".", "x\0y", ".tmp-1", "a/.tmp-x",
-                       String(repeating: "k", count: BlobLimits.keyBytesMax + 1)]
+        let badKeys = [
+            "", "/abs", "a//b", "trailing/", "a/./b", "../x", "a/..", ".", "x\0y", ".tmp-1", "a/.tmp-x",
+            String(repeating: "k", count: BlobLimits.keyBytesMax + 1),
+        ]
         try await withStore(factory) { store in
             try await store.put("keep", bytes("x"), mode: .overwrite)
             for key in badKeys {

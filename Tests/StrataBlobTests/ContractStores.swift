@@ -1,5 +1,5 @@
-import StrataTesting
 import Foundation
+import StrataTesting
 import Testing
 
 @testable import StrataBlob
@@ -49,7 +49,8 @@ struct TemporaryDirectory: Sendable {
     let path: String
 
     init() throws {
-        path = FileManager.default.temporaryDirectory
+        path =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("strata-blob-tests-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }

@@ -74,9 +74,11 @@ struct FileSystemBlobStoreTests {
 
     @Test func errnosMapToCodesThatTellTheCallerWhatToDo() {
         func code(_ errno: Int32, _ operation: FileSystemErrors.Operation) -> BlobError.Code {
-            FileSystemErrors.map(Errno(code: errno, call: "test", path: "/x/k"), operation: operation, key: "k",
-                                 location: "file:///x")
-                .code
+            FileSystemErrors.map(
+                Errno(code: errno, call: "test", path: "/x/k"), operation: operation, key: "k",
+                location: "file:///x"
+            )
+            .code
         }
         #expect(code(ENOENT, .read) == .notFound)
         #expect(code(ENOTDIR, .read) == .notFound)

@@ -31,7 +31,7 @@ import Testing
         defer { unlink(path) }
         let fd = try Posix.open(path, O_RDWR | O_CREAT | O_TRUNC)
         defer { Posix.close(fd) }
-        let bytes = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let bytes = (0 ..< 100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         try Posix.writeAll(fd, bytes, at: 10, path: path)
         try Posix.fdatasync(fd, path: path)
         #expect(try Posix.fstat(fd, path: path).st_size == 100_010)

@@ -5,7 +5,9 @@ import Testing
 
 /// Not a test of correctness: upload and download throughput of a 64 MiB object, printed for
 /// tools/s3-bench, which runs boto3 against the same server in the same run and prints ratios.
-@Suite(.enabled(if: S3TestServer.isConfigured && S3TestServer.environment["STRATA_S3_BENCH"] == "1", "set STRATA_S3_BENCH=1"))
+@Suite(
+    .enabled(
+        if: S3TestServer.isConfigured && S3TestServer.environment["STRATA_S3_BENCH"] == "1", "set STRATA_S3_BENCH=1"))
 struct S3BenchmarkTests {
     static let objectBytes = 64 << 20
     static let repetitionCount = 3
@@ -15,7 +17,7 @@ struct S3BenchmarkTests {
         let bytes = s3TestBytes(count: Self.objectBytes, seed: 5)
         var putSeconds: [Double] = []
         var getSeconds: [Double] = []
-        for repetition in 0..<Self.repetitionCount {
+        for repetition in 0 ..< Self.repetitionCount {
             let started = Date()
             try await store.put("obj-\(repetition)", bytes, mode: .overwrite)
             let uploaded = Date()
@@ -27,6 +29,6 @@ struct S3BenchmarkTests {
         }
         let mib = Double(Self.objectBytes) / Double(1 << 20)
         print("STRATA_BENCH put_mib_s=\(mib / (putSeconds.min() ?? 1)) get_mib_s=\(mib / (getSeconds.min() ?? 1))")
-        try await store.delete((0..<Self.repetitionCount).map { "obj-\($0)" })
+        try await store.delete((0 ..< Self.repetitionCount).map { "obj-\($0)" })
     }
 }

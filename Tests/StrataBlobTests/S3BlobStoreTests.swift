@@ -38,7 +38,7 @@ func s3TestBytes(count: Int, seed: UInt64) -> [UInt8] {
             state ^= state << 25
             state ^= state >> 27
             var word = state &* 0x2545_F491_4F6C_DD1D
-            for _ in 0..<min(8, count - index) {
+            for _ in 0 ..< min(8, count - index) {
                 buffer[index] = UInt8(truncatingIfNeeded: word)
                 word >>= 8
                 index += 1
@@ -68,7 +68,9 @@ struct S3BlobStoreTests {
         let store = try S3TestServer.store("roundtrip")
         let bytes = s3TestBytes(count: 70_000, seed: 1)
         try await store.put("a/b/seg 1.zst", bytes, mode: .overwrite)
-        #expect(try await store.get("a/b/seg 1.zst", range: .whole) == BlobData(bytes: bytes, offset: 0, objectSize: 70_000))
+        #expect(
+            try await store.get("a/b/seg 1.zst", range: .whole) == BlobData(bytes: bytes, offset: 0, objectSize: 70_000)
+        )
         try await store.put("a/b/seg 1.zst", [1, 2, 3], mode: .overwrite)
         #expect(try await store.get("a/b/seg 1.zst", range: .whole).bytes == [1, 2, 3])
         try await store.put("empty", [], mode: .overwrite)
@@ -82,16 +84,21 @@ struct S3BlobStoreTests {
         let bytes = s3TestBytes(count: 1_000, seed: 2)
         try await store.put("obj", bytes, mode: .overwrite)
         let middle = try await store.get("obj", range: .range(offset: 100, length: 50))
-        #expect(middle == BlobData(bytes: Array(bytes[100..<150]), offset: 100, objectSize: 1_000))
+        #expect(middle == BlobData(bytes: Array(bytes[100 ..< 150]), offset: 100, objectSize: 1_000))
         let cut = try await store.get("obj", range: .range(offset: 990, length: 100))
         #expect(cut == BlobData(bytes: Array(bytes[990...]), offset: 990, objectSize: 1_000))
         #expect(try await store.get("obj", range: .range(offset: 1_000, length: 5)).bytes.isEmpty)
-        #expect(try await store.get("obj", range: .suffix(length: 10)) == BlobData(bytes: Array(bytes[990...]), offset: 990, objectSize: 1_000))
-        #expect(try await store.get("obj", range: .suffix(length: 5_000)) == BlobData(bytes: bytes, offset: 0, objectSize: 1_000))
+        #expect(
+            try await store.get("obj", range: .suffix(length: 10))
+                == BlobData(bytes: Array(bytes[990...]), offset: 990, objectSize: 1_000))
+        #expect(
+            try await store.get("obj", range: .suffix(length: 5_000))
+                == BlobData(bytes: bytes, offset: 0, objectSize: 1_000))
         _ = await expectS3Error(.invalid) { _ = try await store.get("obj", range: .range(offset: 1_001, length: 1)) }
         _ = await expectS3Error(.notFound) { _ = try await store.get("missing", range: .range(offset: 0, length: 1)) }
         try await store.put("empty", [], mode: .overwrite)
-        #expect(try await store.get("empty", range: .suffix(length: 4)) == BlobData(bytes: [], offset: 0, objectSize: 0))
+        #expect(
+            try await store.get("empty", range: .suffix(length: 4)) == BlobData(bytes: [], offset: 0, objectSize: 0))
     }
 
     @Test func headReportsSizeAndTime() async throws {
@@ -107,7 +114,7 @@ struct S3BlobStoreTests {
 
     @Test func listsThousandsOfKeysAcrossPagesThenBatchDeletes() async throws {
         let store = try S3TestServer.store("list")
-        let keys = (0..<2_500).map { String(format: "seg/%05d.zst", $0) }
+        let keys = (0 ..< 2_500).map { String(format: "seg/%05d.zst", $0) }
         try await putAll(store, keys)
         try await store.put("other/x", [1], mode: .overwrite)
         var pages = 0
@@ -152,7 +159,7 @@ struct S3BlobStoreTests {
         #expect(SigV4Signer.sha256Hex(back.bytes) == SigV4Signer.sha256Hex(bytes))
         let boundary = Int64(S3Config.partSizeBytesMin) - 10
         let across = try await store.get("big", range: .range(offset: boundary, length: 20))
-        #expect(across.bytes == Array(bytes[Int(boundary)..<Int(boundary) + 20]))
+        #expect(across.bytes == Array(bytes[Int(boundary) ..< Int(boundary) + 20]))
         _ = await expectS3Error(.preconditionFailed) { try await store.put("big", bytes, mode: .ifAbsent) }
         #expect(try await store.head("big").size == Int64(bytes.count))
     }
@@ -169,7 +176,8 @@ struct S3BlobStoreTests {
         #expect(SigV4Signer.sha256Hex(back.bytes) == SigV4Signer.sha256Hex(bytes))
         let upSeconds = uploaded.timeIntervalSince(started)
         let downSeconds = downloaded.timeIntervalSince(uploaded)
-        print("200 MiB: upload \(String(format: "%.2f", upSeconds)) s, download \(String(format: "%.2f", downSeconds)) s")
+        print(
+            "200 MiB: upload \(String(format: "%.2f", upSeconds)) s, download \(String(format: "%.2f", downSeconds)) s")
         try await store.delete(["big"])
     }
 
@@ -197,7 +205,10 @@ struct S3BlobStoreTests {
 }
 
 /// Objects cross between Strata and boto3 (tools/test-s3 writes and checks the boto3 side).
-@Suite(.enabled(if: S3TestServer.isConfigured && S3TestServer.environment["STRATA_S3_INTEROP_SHA256"] != nil, "run tools/test-s3"))
+@Suite(
+    .enabled(
+        if: S3TestServer.isConfigured && S3TestServer.environment["STRATA_S3_INTEROP_SHA256"] != nil,
+        "run tools/test-s3"))
 struct S3InteropTests {
     @Test func readsBoto3ObjectAndWritesOneForBoto3() async throws {
         var config = try S3TestServer.config("interop")

@@ -14,7 +14,8 @@ import Testing
         return try S3BlobStore(config: config, retryEnvironment: waits.environment())
     }
 
-    static let slowDown = "<Error><Code>SlowDown</Code><Message>Reduce your rate</Message><RequestId>r1</RequestId></Error>"
+    static let slowDown =
+        "<Error><Code>SlowDown</Code><Message>Reduce your rate</Message><RequestId>r1</RequestId></Error>"
 
     @Test func slowDownAndResetAreRetriedUntilSuccess() async throws {
         let server = try ScriptedHTTPServer { index in

@@ -23,7 +23,9 @@ import Testing
             """
         #expect(
             S3ErrorBody.parse(Array(xml.utf8))
-                == S3ErrorBody(code: "NoSuchKey", message: "The specified key does not exist & never did.", requestId: "4442587FB7D0A2F9"))
+                == S3ErrorBody(
+                    code: "NoSuchKey", message: "The specified key does not exist & never did.",
+                    requestId: "4442587FB7D0A2F9"))
         #expect(S3ErrorBody.parse([]) == nil)
         #expect(S3ErrorBody.parse(Array("<html>busy</html>".utf8)) == nil)
         #expect(S3ErrorBody.parse(Array("<Error><Code>".utf8)) == nil)
@@ -46,15 +48,20 @@ import Testing
                 BlobInfo(key: "cold/b&c", size: 0, modifiedMs: 1_000),
             ])
         #expect(page.nextContinuationToken == "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=")
-        let last = try S3ListResult.parse(Array("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>".utf8))
+        let last = try S3ListResult.parse(
+            Array("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>".utf8))
         #expect(last == S3ListResult(objects: [], nextContinuationToken: nil, isTruncated: false))
         #expect(page.isTruncated)
         #expect(throws: S3XMLParser.Failure.self) { try S3ListResult.parse(Array("<ListBucketResult><Contents>".utf8)) }
     }
 
     @Test func parsesDeleteResultsAndTimes() throws {
-        let xml = "<DeleteResult><Error><Key>cold/x</Key><Code>AccessDenied</Code><Message>no</Message></Error></DeleteResult>"
-        #expect(try S3DeleteResult.parse(Array(xml.utf8)).failures == [.init(key: "cold/x", code: "AccessDenied", message: "no")])
+        let xml =
+            "<DeleteResult><Error><Key>cold/x</Key><Code>AccessDenied</Code><Message>no</Message></Error></DeleteResult>"
+        #expect(
+            try S3DeleteResult.parse(Array(xml.utf8)).failures == [
+                .init(key: "cold/x", code: "AccessDenied", message: "no")
+            ])
         #expect(S3Time.httpDateMs("Wed, 15 May 2024 09:30:12 GMT") == 1_715_765_412_000)
         #expect(S3ContentRange.parse("bytes 100-199/5000") == S3ContentRange(first: 100, last: 199, size: 5000))
         #expect(S3ContentRange.parse("bytes */5000") == S3ContentRange(first: nil, last: nil, size: 5000))
@@ -65,7 +72,9 @@ import Testing
     /// combining mark (one Character) went out raw, and a DeleteObjects key could close its
     /// element and name another key.
     @Test func escapeHandlesMarkupFollowedByCombiningMarks() throws {
-        for text in ["<\u{05BB}", "a<\u{0301}/Key><Key>victim", "&\u{0301}amp;", ">\u{20DD}'\u{0301}\"\u{0301}", "plain"] {
+        for text in [
+            "<\u{05BB}", "a<\u{0301}/Key><Key>victim", "&\u{0301}amp;", ">\u{20DD}'\u{0301}\"\u{0301}", "plain",
+        ] {
             let escaped = S3XMLParser.escape(text)
             #expect(!escaped.unicodeScalars.contains("<"))
             let root = try S3XMLParser.parse(Array("<Key>\(escaped)</Key>".utf8))
@@ -169,7 +178,8 @@ import Testing
 
     @Test func signedRequestsCarryNoSecret() throws {
         let client = try S3Client(config: Self.config(), now: { Date(timeIntervalSince1970: 0) })
-        let request = client.httpRequest(for: S3Call(method: "GET", key: "k"), payloadHash: SigV4Signer.emptyPayloadHash)
+        let request = client.httpRequest(
+            for: S3Call(method: "GET", key: "k"), payloadHash: SigV4Signer.emptyPayloadHash)
         #expect(request.url == "http://127.0.0.1:8333/strata-test/cold/k")
         let names = request.headers.map(\.name)
         #expect(names.contains("x-amz-content-sha256") && names.contains("x-amz-security-token"))

@@ -56,7 +56,8 @@ import Testing
         let names = Set(try Self.loadFixture().vectors.map(\.name))
         for required in [
             "put-object", "get-range", "list-v2-prefix-slash-space", "list-v2-continuation", "create-multipart",
-            "list-v2-start-after", "upload-part", "complete-multipart", "delete-objects", "session-token", "unicode-special-key",
+            "list-v2-start-after", "upload-part", "complete-multipart", "delete-objects", "session-token",
+            "unicode-special-key",
         ] {
             #expect(names.contains(required), "missing vector \(required)")
         }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import StrataFormat
 
 @Suite struct BatchTests {
@@ -22,9 +23,9 @@ import Testing
     /// to exactly what was encoded.
     @Test func propertyRoundTrip() throws {
         var rng = SeededRNG(seed: 0x5EED_0001)
-        for iteration in 0..<500 {
+        for iteration in 0 ..< 500 {
             let records = Random.records(&rng, maxCount: 20)
-            let base = Int64.random(in: 0...(Int64.max / 2), using: &rng)
+            let base = Int64.random(in: 0 ... (Int64.max / 2), using: &rng)
             let bytes = BatchCodec.encode(baseOffset: base, records: records)
             let batch = try BatchCodec.decode(bytes)
             #expect(batch.header.recordCount == Int32(records.count), "iteration \(iteration)")
@@ -42,9 +43,9 @@ import Testing
     /// Record.encodedSize is an upper bound of what a record really adds to a batch.
     @Test func encodedSizeIsAnUpperBound() {
         var rng = SeededRNG(seed: 0x5EED_0002)
-        for _ in 0..<200 {
+        for _ in 0 ..< 200 {
             let record = Random.record(&rng, timestampBase: 0)
-            let first = Record(timestamp: Int64.random(in: Int64.min...Int64.max, using: &rng), value: nil)
+            let first = Record(timestamp: Int64.random(in: Int64.min ... Int64.max, using: &rng), value: nil)
             let alone = BatchCodec.encode(baseOffset: 0, records: [first]).count
             let both = BatchCodec.encode(baseOffset: 0, records: [first, record]).count
             #expect(both - alone <= record.encodedSize)
@@ -54,8 +55,8 @@ import Testing
     /// Every truncation of the batch vector is a typed error, never a crash or a value.
     @Test func everyTruncationIsRejected() throws {
         let bytes = try vector("batch.bin")
-        for length in 0..<bytes.count {
-            let error = formatError { () throws(FormatError) in try BatchCodec.decode(Array(bytes[0..<length])) }
+        for length in 0 ..< bytes.count {
+            let error = formatError { () throws(FormatError) in try BatchCodec.decode(Array(bytes[0 ..< length])) }
             #expect(error != nil, "prefix of \(length) bytes decoded")
             #expect(error?.field.isEmpty == false)
             #expect((error?.position ?? -1) >= 0 && (error?.position ?? Int.max) <= length)
@@ -67,7 +68,7 @@ import Testing
     @Test func everyBitFlipIsRejected() throws {
         let bytes = try vector("batch.bin")
         var codes: [FormatError.Code: Int] = [:]
-        for bit in 0..<(bytes.count * 8) {
+        for bit in 0 ..< (bytes.count * 8) {
             let error = formatError { () throws(FormatError) in try BatchCodec.decode(flipped(bytes, bit: bit)) }
             #expect(error != nil, "flip of bit \(bit) decoded")
             guard let error else { continue }
@@ -96,7 +97,7 @@ import Testing
         #expect(CRC32C.portableChecksum(Array("123456789".utf8)) == 0xE306_9283)
         var rng = SeededRNG(seed: 0x5EED_0003)
         for length in [0, 1, 7, 8, 9, 63, 64, 65, 1000, 4097] {
-            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let bytes = (0 ..< length).map { _ in UInt8.random(in: 0 ... 255, using: &rng) }
             #expect(CRC32C.checksum(bytes) == CRC32C.portableChecksum(bytes), "length \(length)")
             let split = length / 3
             let continued = CRC32C.checksum(Array(bytes[split...]), continuing: CRC32C.checksum(Array(bytes[..<split])))

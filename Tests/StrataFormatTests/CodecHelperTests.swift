@@ -28,7 +28,9 @@ import Testing
         #expect(crc?.code == .checksumMismatch && crc?.field == "coldIndex.rawCrc32c")
         #expect(crc?.position == index.indexFrameOffset + 8 + 56)
 
-        let short = formatError { () throws(FormatError) in try ColdObject.checkSegment(Array(segment.dropLast()), index: index) }
+        let short = formatError { () throws(FormatError) in
+            try ColdObject.checkSegment(Array(segment.dropLast()), index: index)
+        }
         #expect(short?.code == .truncated && short?.field == "coldIndex.rawBytes")
         #expect(short?.message.contains("\(segment.count - 1) bytes") == true)
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import StrataFormat
 
 @Suite struct ColdObjectTests {
@@ -6,11 +7,12 @@ import Testing
     /// to its slice of the segment, and offset/time lookups agree with brute force.
     @Test func roundTripOverRandomSegments() throws {
         var rng = SeededRNG(seed: 0x5EED_0201)
-        for iteration in 0..<40 {
-            let base = Int64.random(in: 0...1_000_000, using: &rng)
-            let (segment, _) = Random.segment(&rng, baseOffset: base, batchCount: Int.random(in: 1...30, using: &rng))
+        for iteration in 0 ..< 40 {
+            let base = Int64.random(in: 0 ... 1_000_000, using: &rng)
+            let (segment, _) = Random.segment(&rng, baseOffset: base, batchCount: Int.random(in: 1 ... 30, using: &rng))
             let target = [1, 100, 500, 2000, 1 << 20].randomElement(using: &rng) ?? 1
-            let encoded = try ColdObject.encode(segment: segment, topic: "t-\(iteration)", frameRawBytesTarget: target, level: 1)
+            let encoded = try ColdObject.encode(
+                segment: segment, topic: "t-\(iteration)", frameRawBytesTarget: target, level: 1)
             let object = encoded.bytes
             let suffix = Array(object.suffix(encoded.index.footerBytes))
             let parsed = try withBytes(suffix) { (raw) throws(FormatError) in
@@ -31,7 +33,7 @@ import Testing
     func checkLookups(_ index: ColdObjectIndex, segment: [UInt8]) throws {
         #expect(index.frameIndex(forOffset: index.baseOffset - 1) == nil)
         #expect(index.frameIndex(forOffset: index.lastOffset + 1) == nil)
-        for offset in index.baseOffset...index.lastOffset {
+        for offset in index.baseOffset ... index.lastOffset {
             let expected = index.frames.firstIndex { $0.firstOffset <= offset && offset <= $0.lastOffset }
             #expect(index.frameIndex(forOffset: offset) == expected)
         }
@@ -39,8 +41,10 @@ import Testing
         for batch in scan.batches {
             for t in [batch.header.firstTimestamp, batch.header.maxTimestamp, batch.header.maxTimestamp &+ 1] {
                 let expected = index.frames.firstIndex { frame in
-                    scan.batches.contains { $0.position >= frame.rawOffset && $0.position < frame.rawOffset + frame.rawBytes
-                        && $0.header.maxTimestamp >= t }
+                    scan.batches.contains {
+                        $0.position >= frame.rawOffset && $0.position < frame.rawOffset + frame.rawBytes
+                            && $0.header.maxTimestamp >= t
+                    }
                 }
                 #expect(index.frameIndex(forTimestamp: t) == expected)
             }
@@ -53,14 +57,16 @@ import Testing
         let (segment, _) = Random.segment(&rng, baseOffset: 0, batchCount: 25)
         let object = try ColdObject.encode(segment: segment, topic: "orders", frameRawBytesTarget: 200).bytes
         var tailBytes = 9
-        for _ in 0..<4 {
+        for _ in 0 ..< 4 {
             let tail = Array(object.suffix(tailBytes))
             let needed = try withBytes(tail) { (raw) throws(FormatError) in
                 try ColdObjectFooter.tailBytesNeeded(tail: raw, objectSize: object.count)
             }
             if needed <= tailBytes { break }
             let error = formatError { () throws(FormatError) in
-                try withBytes(tail) { (raw) throws(FormatError) in try ColdObjectFooter.parse(tail: raw, objectSize: object.count) }
+                try withBytes(tail) { (raw) throws(FormatError) in
+                    try ColdObjectFooter.parse(tail: raw, objectSize: object.count)
+                }
             }
             #expect(error?.code == .truncated)
             #expect(error?.field == "coldObject.tail")
@@ -78,12 +84,16 @@ import Testing
     @Test func everyFooterBitFlipIsRejected() throws {
         let object = try vector("segment.seg.zst")
         let index = try ColdObjectFooter.parse(object: object)
-        for bit in (index.indexFrameOffset * 8)..<(object.count * 8) {
-            let error = formatError { () throws(FormatError) in try ColdObjectFooter.parse(object: flipped(object, bit: bit)) }
+        for bit in (index.indexFrameOffset * 8) ..< (object.count * 8) {
+            let error = formatError { () throws(FormatError) in
+                try ColdObjectFooter.parse(object: flipped(object, bit: bit))
+            }
             #expect(error != nil, "flip of bit \(bit) (byte \(bit / 8)) accepted")
             guard let error else { continue }
-            #expect(error.field.hasPrefix("coldIndex") || error.field.hasPrefix("seekTable") || error.field.hasPrefix("topic"),
-                    "bit \(bit): \(error)")
+            #expect(
+                error.field.hasPrefix("coldIndex") || error.field.hasPrefix("seekTable")
+                    || error.field.hasPrefix("topic"),
+                "bit \(bit): \(error)")
             #expect(error.position >= 0 && error.position < object.count, "bit \(bit): \(error)")
         }
     }
@@ -92,11 +102,13 @@ import Testing
     @Test func everyFooterTruncationIsRejected() throws {
         let object = try vector("segment.seg.zst")
         let index = try ColdObjectFooter.parse(object: object)
-        for length in index.indexFrameOffset..<object.count {
-            let prefix = Array(object[0..<length])
-            #expect(formatError { () throws(FormatError) in try ColdObjectFooter.parse(object: prefix) } != nil, "cut at \(length)")
+        for length in index.indexFrameOffset ..< object.count {
+            let prefix = Array(object[0 ..< length])
+            #expect(
+                formatError { () throws(FormatError) in try ColdObjectFooter.parse(object: prefix) } != nil,
+                "cut at \(length)")
         }
-        for tailBytes in 0..<index.footerBytes {
+        for tailBytes in 0 ..< index.footerBytes {
             let error = formatError { () throws(FormatError) in
                 try withBytes(Array(object.suffix(tailBytes))) { (raw) throws(FormatError) in
                     try ColdObjectFooter.parse(tail: raw, objectSize: object.count)
@@ -113,15 +125,18 @@ import Testing
         let frame = index.frames[1]
         let bytes = Array(object[frame.objectRange])
         let good = try ColdObject.decodeFrame(bytes, frame: frame)
-        for bit in 0..<(bytes.count * 8) {
+        for bit in 0 ..< (bytes.count * 8) {
             // A flip may be harmless to zstd (e.g. a larger window size in the header); then the
             // content must still be exactly right. Anything else must throw.
             let corrupt = flipped(bytes, bit: bit)
             let result = Result { () throws(FormatError) in try ColdObject.decodeFrame(corrupt, frame: frame) }
             if case .success(let raw) = result { #expect(raw == good, "flip of bit \(bit) decoded to other bytes") }
         }
-        #expect(formatError { () throws(FormatError) in try ColdObject.decodeFrame(bytes, frame: index.frames[2]) } != nil)
-        #expect(formatError { () throws(FormatError) in try ColdObject.decodeFrame(Array(bytes.dropLast()), frame: frame) }?.code == .truncated)
+        #expect(
+            formatError { () throws(FormatError) in try ColdObject.decodeFrame(bytes, frame: index.frames[2]) } != nil)
+        #expect(
+            formatError { () throws(FormatError) in try ColdObject.decodeFrame(Array(bytes.dropLast()), frame: frame) }?
+                .code == .truncated)
         var shifted = frame
         shifted.firstOffset += 1
         shifted.lastOffset += 1
@@ -133,13 +148,23 @@ import Testing
     @Test func encoderRejectsBadInput() throws {
         var rng = SeededRNG(seed: 0x5EED_0203)
         let (segment, _) = Random.segment(&rng, baseOffset: 0, batchCount: 3)
-        #expect(formatError { () throws(FormatError) in try ColdObject.encode(segment: segment, topic: "..") }?.field == "topic")
-        #expect(formatError { () throws(FormatError) in try ColdObject.encode(segment: segment, topic: "t", frameRawBytesTarget: 0) }?
+        #expect(
+            formatError { () throws(FormatError) in try ColdObject.encode(segment: segment, topic: "..") }?.field
+                == "topic")
+        #expect(
+            formatError { () throws(FormatError) in
+                try ColdObject.encode(segment: segment, topic: "t", frameRawBytesTarget: 0)
+            }?
             .field == "frameRawBytesTarget")
-        #expect(formatError { () throws(FormatError) in try ColdObject.encode(segment: Array(segment.dropLast()), topic: "t") }?
+        #expect(
+            formatError { () throws(FormatError) in
+                try ColdObject.encode(segment: Array(segment.dropLast()), topic: "t")
+            }?
             .code == .truncated)
         let empty = SegmentHeader(baseOffset: 0, createdMs: 0).encode()
-        #expect(formatError { () throws(FormatError) in try ColdObject.encode(segment: empty, topic: "t") }?.field == "segment")
+        #expect(
+            formatError { () throws(FormatError) in try ColdObject.encode(segment: empty, topic: "t") }?.field
+                == "segment")
     }
 
     /// `zstd -d` semantics: decompressing the whole stream skips both skippable frames.

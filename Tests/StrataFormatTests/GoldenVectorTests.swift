@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import StrataFormat
 
 /// formats/vectors: decoding each vector gives its JSON description, and encoding the
@@ -37,8 +38,9 @@ import Testing
         #expect(index == described.index)
         #expect(rebuilt == segment)
         #expect(index.frames.count >= 2)
-        let encoded = try ColdObject.encode(segment: segment, topic: index.topic,
-                                            frameRawBytesTarget: index.frameRawBytesTarget, level: index.compressionLevel)
+        let encoded = try ColdObject.encode(
+            segment: segment, topic: index.topic,
+            frameRawBytesTarget: index.frameRawBytesTarget, level: index.compressionLevel)
         if Zstd.versionString == described.zstdVersion {
             #expect(encoded.bytes == object)
         } else {

@@ -1,23 +1,29 @@
 import Foundation
 import Testing
+
 @testable import StrataFormat
 
 @Suite struct ManifestTests {
     static let topic = "orders"
 
     static func segment(_ base: Int64, _ last: Int64) -> ManifestSegment {
-        ManifestSegment(baseOffset: base, lastOffset: last, firstTimestamp: 10, maxTimestamp: 20, recordCount: last - base + 1,
-                        rawBytes: 4096, objectBytes: 1024, rawCrc32c: 0xABCD, frameCount: 2,
-                        key: BucketLayout.segmentKeyRelative(topic: topic, baseOffset: base, lastOffset: last))
+        ManifestSegment(
+            baseOffset: base, lastOffset: last, firstTimestamp: 10, maxTimestamp: 20, recordCount: last - base + 1,
+            rawBytes: 4096, objectBytes: 1024, rawCrc32c: 0xABCD, frameCount: 2,
+            key: BucketLayout.segmentKeyRelative(topic: topic, baseOffset: base, lastOffset: last))
     }
 
     static func sample() -> Manifest {
-        Manifest(topic: topic, version: 3, writerEpoch: 1, logStartOffset: 5, nextOffset: 300,
-                 config: ManifestTopicConfig(frameRawBytesTarget: 1 << 20, compressionLevel: 3, retentionMs: 86_400_000),
-                 segments: [segment(100, 199), segment(200, 299)],
-                 archives: [ArchiveReference(baseOffset: 0, lastOffset: 99, segmentCount: 2,
-                                             key: BucketLayout.archiveKeyRelative(topic: topic, baseOffset: 0, lastOffset: 99))],
-                 createdMs: 1_700_000_000_000)
+        Manifest(
+            topic: topic, version: 3, writerEpoch: 1, logStartOffset: 5, nextOffset: 300,
+            config: ManifestTopicConfig(frameRawBytesTarget: 1 << 20, compressionLevel: 3, retentionMs: 86_400_000),
+            segments: [segment(100, 199), segment(200, 299)],
+            archives: [
+                ArchiveReference(
+                    baseOffset: 0, lastOffset: 99, segmentCount: 2,
+                    key: BucketLayout.archiveKeyRelative(topic: topic, baseOffset: 0, lastOffset: 99))
+            ],
+            createdMs: 1_700_000_000_000)
     }
 
     @Test func roundTripIsDeterministic() throws {
@@ -40,22 +46,42 @@ import Testing
     /// Each broken invariant is rejected, naming the field.
     @Test func invalidManifestIsRejected() {
         let cases: [(String, (inout Manifest) -> Void)] = [
-        ("manifest.version", { (m: inout Manifest) in m.version = 0 }),
-        ("manifest.topic", { (m: inout Manifest) in m.topic = "a/b" }),
-        ("manifest.formatVersion", { (m: inout Manifest) in m.formatVersion = 2 }),
-        ("manifest.segments[1].baseOffset", { (m: inout Manifest) in m.segments[1] = ManifestTests.segment(201, 299) }),
-        ("manifest.segments[0].baseOffset", { (m: inout Manifest) in m.archives[0].lastOffset = 98; m.archives[0].key =
-            BucketLayout.archiveKeyRelative(topic: ManifestTests.topic, baseOffset: 0, lastOffset: 98) }),
-        ("manifest.segments[0].key", { (m: inout Manifest) in m.segments[0].key = "topics/other/segments/x.seg.zst" }),
-        ("manifest.segments[0].recordCount", { (m: inout Manifest) in m.segments[0].recordCount = 99 }),
-        ("manifest.segments[0].maxTimestamp", { (m: inout Manifest) in m.segments[0].maxTimestamp = 9 }),
-        ("manifest.segments[0].frameCount", { (m: inout Manifest) in m.segments[0].frameCount = 0 }),
-        ("manifest.archives[0].key", { (m: inout Manifest) in m.archives[0].key = "topics/orders/archive/0-99.json" }),
-        ("manifest.archives[0].segmentCount", { (m: inout Manifest) in m.archives[0].segmentCount = 0 }),
-        ("manifest.nextOffset", { (m: inout Manifest) in m.nextOffset = 301 }),
-        ("manifest.logStartOffset", { (m: inout Manifest) in m.logStartOffset = 301 }),
-        ("manifest.logStartOffset", { (m: inout Manifest) in m.archives = []; m.logStartOffset = 50 }),
-        ("manifest.config.frameRawBytesTarget", { (m: inout Manifest) in m.config.frameRawBytesTarget = 0 }),
+            ("manifest.version", { (m: inout Manifest) in m.version = 0 }),
+            ("manifest.topic", { (m: inout Manifest) in m.topic = "a/b" }),
+            ("manifest.formatVersion", { (m: inout Manifest) in m.formatVersion = 2 }),
+            (
+                "manifest.segments[1].baseOffset",
+                { (m: inout Manifest) in m.segments[1] = ManifestTests.segment(201, 299) }
+            ),
+            (
+                "manifest.segments[0].baseOffset",
+                { (m: inout Manifest) in
+                    m.archives[0].lastOffset = 98;
+                    m.archives[0].key =
+                        BucketLayout.archiveKeyRelative(topic: ManifestTests.topic, baseOffset: 0, lastOffset: 98)
+                }
+            ),
+            (
+                "manifest.segments[0].key",
+                { (m: inout Manifest) in m.segments[0].key = "topics/other/segments/x.seg.zst" }
+            ),
+            ("manifest.segments[0].recordCount", { (m: inout Manifest) in m.segments[0].recordCount = 99 }),
+            ("manifest.segments[0].maxTimestamp", { (m: inout Manifest) in m.segments[0].maxTimestamp = 9 }),
+            ("manifest.segments[0].frameCount", { (m: inout Manifest) in m.segments[0].frameCount = 0 }),
+            (
+                "manifest.archives[0].key",
+                { (m: inout Manifest) in m.archives[0].key = "topics/orders/archive/0-99.json" }
+            ),
+            ("manifest.archives[0].segmentCount", { (m: inout Manifest) in m.archives[0].segmentCount = 0 }),
+            ("manifest.nextOffset", { (m: inout Manifest) in m.nextOffset = 301 }),
+            ("manifest.logStartOffset", { (m: inout Manifest) in m.logStartOffset = 301 }),
+            (
+                "manifest.logStartOffset",
+                { (m: inout Manifest) in
+                    m.archives = []; m.logStartOffset = 50
+                }
+            ),
+            ("manifest.config.frameRawBytesTarget", { (m: inout Manifest) in m.config.frameRawBytesTarget = 0 }),
         ]
         for (field, breakIt) in cases {
             var manifest = Self.sample()
@@ -69,10 +95,19 @@ import Testing
     @Test func decodeRejectsBadDocuments() throws {
         let good = String(decoding: try Self.sample().encode(), as: UTF8.self)
         let cases: [(String, String, FormatError.Code)] = [
-            (good.replacingOccurrences(of: #""formatVersion":1"#, with: #""formatVersion":9"#), "manifest.formatVersion", .unsupportedVersion),
+            (
+                good.replacingOccurrences(of: #""formatVersion":1"#, with: #""formatVersion":9"#),
+                "manifest.formatVersion", .unsupportedVersion
+            ),
             (good.replacingOccurrences(of: #","writerEpoch":1"#, with: ""), "manifest.writerEpoch", .invalidValue),
-            (good.replacingOccurrences(of: #""version":3"#, with: #""version":"3""#), "manifest.version", .invalidValue),
-            (good.replacingOccurrences(of: #""baseOffset":200"#, with: #""baseOffset":201"#), "manifest.segments[1].baseOffset", .invalidValue),
+            (
+                good.replacingOccurrences(of: #""version":3"#, with: #""version":"3""#), "manifest.version",
+                .invalidValue
+            ),
+            (
+                good.replacingOccurrences(of: #""baseOffset":200"#, with: #""baseOffset":201"#),
+                "manifest.segments[1].baseOffset", .invalidValue
+            ),
             ("{", "manifest", .invalidValue),
         ]
         for (text, field, code) in cases {
@@ -80,19 +115,24 @@ import Testing
             #expect(error?.field == field, "\(String(describing: error))")
             #expect(error?.code == code)
         }
-        let wrongVersion = formatError { () throws(FormatError) in try Manifest.decode(Array(good.utf8), expectedVersion: 4) }
+        let wrongVersion = formatError { () throws(FormatError) in
+            try Manifest.decode(Array(good.utf8), expectedVersion: 4)
+        }
         #expect(wrongVersion?.field == "manifest.version")
     }
 
     @Test func archiveManifest() throws {
-        let archive = ArchiveManifest(topic: Self.topic, segments: [Self.segment(0, 49), Self.segment(50, 99)], createdMs: 5)
+        let archive = ArchiveManifest(
+            topic: Self.topic, segments: [Self.segment(0, 49), Self.segment(50, 99)], createdMs: 5)
         let bytes = try archive.encode()
         let reference = archive.reference
         #expect(reference.key == "topics/orders/archive/00000000000000000000-00000000000000000099.json")
         #expect(try ArchiveManifest.decode(bytes, topic: Self.topic, reference: reference) == archive)
         var other = reference
         other.segmentCount = 3
-        #expect(formatError { () throws(FormatError) in try ArchiveManifest.decode(bytes, reference: other) }?.field == "archive")
+        #expect(
+            formatError { () throws(FormatError) in try ArchiveManifest.decode(bytes, reference: other) }?.field
+                == "archive")
         var gap = archive
         gap.segments[1] = Self.segment(51, 99)
         #expect(formatError { () throws(FormatError) in try gap.validate() }?.field == "archive.segments[1].baseOffset")
@@ -101,7 +141,10 @@ import Testing
     @Test func lakeDescriptor() throws {
         let lake = LakeDescriptor(createdMs: 9)
         #expect(try LakeDescriptor.decode(try lake.encode()) == lake)
-        #expect(formatError { () throws(FormatError) in try LakeDescriptor.decode(Array(#"{"formatVersion":2,"createdMs":1}"#.utf8)) }?
+        #expect(
+            formatError { () throws(FormatError) in
+                try LakeDescriptor.decode(Array(#"{"formatVersion":2,"createdMs":1}"#.utf8))
+            }?
             .code == .unsupportedVersion)
     }
 }
@@ -121,21 +164,31 @@ import Testing
         #expect(range.baseOffset == 100 && range.lastOffset == Int64.max - 1)
         let archive = layout.archiveKey(topic: "orders", baseOffset: 0, lastOffset: 99)
         #expect(try layout.parseArchiveKey(archive, topic: "orders").lastOffset == 99)
-        #expect(layout.relative(segment) == BucketLayout.segmentKeyRelative(topic: "orders", baseOffset: 100, lastOffset: Int64.max - 1))
+        #expect(
+            layout.relative(segment)
+                == BucketLayout.segmentKeyRelative(topic: "orders", baseOffset: 100, lastOffset: Int64.max - 1))
         #expect(BucketLayout().manifestKey(topic: "t", version: 1) == "topics/t/manifest/00000000000000000001.json")
     }
 
     @Test func keyParsersRejectForeignKeys() {
         let layout = BucketLayout()
-        for key in ["topics/orders/manifest/42.json", "topics/orders/manifest/0000000000000000004x.json",
-                    "topics/other/manifest/00000000000000000042.json", "topics/orders/manifest/99999999999999999999.json"] {
-            #expect(formatError { () throws(FormatError) in try layout.parseManifestKey(key, topic: "orders") }?.field == "manifestKey", "\(key)")
+        for key in [
+            "topics/orders/manifest/42.json", "topics/orders/manifest/0000000000000000004x.json",
+            "topics/other/manifest/00000000000000000042.json", "topics/orders/manifest/99999999999999999999.json",
+        ] {
+            #expect(
+                formatError { () throws(FormatError) in try layout.parseManifestKey(key, topic: "orders") }?.field
+                    == "manifestKey", "\(key)")
         }
-        for key in ["topics/orders/segments/00000000000000000100-00000000000000000099.seg.zst",
-                    "topics/orders/segments/00000000000000000100.seg.zst",
-                    "topics/orders/segments/09999999999999999999-09999999999999999999.seg.zst",
-                    "topics/orders/segments/00000000000000000100-00000000000000000199.seg"] {
-            #expect(formatError { () throws(FormatError) in try layout.parseSegmentKey(key, topic: "orders") }?.field == "segmentKey", "\(key)")
+        for key in [
+            "topics/orders/segments/00000000000000000100-00000000000000000099.seg.zst",
+            "topics/orders/segments/00000000000000000100.seg.zst",
+            "topics/orders/segments/09999999999999999999-09999999999999999999.seg.zst",
+            "topics/orders/segments/00000000000000000100-00000000000000000199.seg",
+        ] {
+            #expect(
+                formatError { () throws(FormatError) in try layout.parseSegmentKey(key, topic: "orders") }?.field
+                    == "segmentKey", "\(key)")
         }
     }
 

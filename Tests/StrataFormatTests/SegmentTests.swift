@@ -1,4 +1,5 @@
 import Testing
+
 @testable import StrataFormat
 
 @Suite struct SegmentTests {
@@ -11,11 +12,13 @@ import Testing
         #expect(whole.1.batches.count == 6)
         #expect(whole.1.validEnd == bytes.count)
         let lastStart = whole.1.batches[5].position
-        for cut in lastStart..<bytes.count {
-            let (_, scan) = try withBytes(Array(bytes[0..<cut])) { (raw) throws(FormatError) in try SegmentScanner.scanFile(raw) }
+        for cut in lastStart ..< bytes.count {
+            let (_, scan) = try withBytes(Array(bytes[0 ..< cut])) { (raw) throws(FormatError) in
+                try SegmentScanner.scanFile(raw)
+            }
             #expect(scan.batches.count == 5)
             #expect(scan.validEnd == lastStart)
-            #expect(scan.nextOffset == 50 + Int64(batches[0..<5].map(\.count).reduce(0, +)))
+            #expect(scan.nextOffset == 50 + Int64(batches[0 ..< 5].map(\.count).reduce(0, +)))
             #expect(cut == lastStart ? scan.stopError == nil : scan.stopError?.code == .truncated)
         }
     }
@@ -38,10 +41,12 @@ import Testing
         let header = SegmentHeader(baseOffset: 123, createdMs: -5)
         let bytes = header.encode()
         #expect(try withBytes(bytes) { (raw) throws(FormatError) in try SegmentHeader.decode(raw) } == header)
-        for bit in 0..<(bytes.count * 8) {
-            #expect(formatError { () throws(FormatError) in
-                try withBytes(flipped(bytes, bit: bit)) { (raw) throws(FormatError) in try SegmentHeader.decode(raw) }
-            } != nil)
+        for bit in 0 ..< (bytes.count * 8) {
+            #expect(
+                formatError { () throws(FormatError) in
+                    try withBytes(flipped(bytes, bit: bit)) { (raw) throws(FormatError) in try SegmentHeader.decode(raw)
+                    }
+                } != nil)
         }
     }
 
@@ -50,13 +55,15 @@ import Testing
     /// the timestamp (time lookups); and both are the latest indexed such position.
     @Test func sparseIndexLookupsMatchBruteForce() throws {
         var rng = SeededRNG(seed: 0x5EED_0103)
-        for _ in 0..<20 {
-            let (bytes, _) = Random.segment(&rng, baseOffset: 1000, batchCount: Int.random(in: 1...40, using: &rng))
+        for _ in 0 ..< 20 {
+            let (bytes, _) = Random.segment(&rng, baseOffset: 1000, batchCount: Int.random(in: 1 ... 40, using: &rng))
             let scan = try withBytes(bytes) { (raw) throws(FormatError) in try SegmentScanner.scanFile(raw) }.1
-            let index = SparseIndex.build(from: scan, baseOffset: 1000, intervalBytes: Int.random(in: 1...2000, using: &rng))
+            let index = SparseIndex.build(
+                from: scan, baseOffset: 1000, intervalBytes: Int.random(in: 1 ... 2000, using: &rng))
             let indexed = Set(index.offsetEntries.map { Int($0.position) })
-            for offset in 1000..<scan.nextOffset {
-                let expected = scan.batches.last { indexed.contains($0.position) && $0.header.baseOffset <= offset }?.position
+            for offset in 1000 ..< scan.nextOffset {
+                let expected = scan.batches.last { indexed.contains($0.position) && $0.header.baseOffset <= offset }?
+                    .position
                 #expect(index.position(forOffset: offset) == (expected ?? SegmentHeader.size))
             }
             let timestamps = scan.batches.map(\.header.maxTimestamp) + [Int64.min, Int64.max, 0]
@@ -87,7 +94,7 @@ import Testing
         #expect(decoded.offsetEntries == index.offsetEntries)
         #expect(decoded.timeEntries == index.timeEntries)
         #expect(decoded.intervalBytes == 300)
-        for bit in 0..<(encoded.count * 8) {
+        for bit in 0 ..< (encoded.count * 8) {
             let error = formatError { () throws(FormatError) in
                 try withBytes(flipped(encoded, bit: bit)) { (raw) throws(FormatError) in
                     try SparseIndex.decode(raw, expectedBaseOffset: 77, segmentBytes: bytes.count)
@@ -95,15 +102,18 @@ import Testing
             }
             #expect(error != nil, "flip of bit \(bit) accepted")
         }
-        for length in 0..<encoded.count {
-            #expect(formatError { () throws(FormatError) in
-                try withBytes(Array(encoded[0..<length])) { (raw) throws(FormatError) in
-                    try SparseIndex.decode(raw, expectedBaseOffset: 77, segmentBytes: bytes.count)
-                }
-            } != nil)
+        for length in 0 ..< encoded.count {
+            #expect(
+                formatError { () throws(FormatError) in
+                    try withBytes(Array(encoded[0 ..< length])) { (raw) throws(FormatError) in
+                        try SparseIndex.decode(raw, expectedBaseOffset: 77, segmentBytes: bytes.count)
+                    }
+                } != nil)
         }
         let wrongBase = formatError { () throws(FormatError) in
-            try withBytes(encoded) { (raw) throws(FormatError) in try SparseIndex.decode(raw, expectedBaseOffset: 78, segmentBytes: bytes.count) }
+            try withBytes(encoded) { (raw) throws(FormatError) in
+                try SparseIndex.decode(raw, expectedBaseOffset: 78, segmentBytes: bytes.count)
+            }
         }
         #expect(wrongBase?.field == "index.baseOffset")
     }

@@ -22,7 +22,7 @@ import Testing
     /// A flipped bit anywhere under the CRC is a checksum mismatch naming the CRC's position.
     @Test func everyFlippedBitUnderTheCRCIsCaught() throws {
         let bytes = try kafkaVector("batch-v2.bin")
-        for index in KafkaBatchHeader.crcCoverageStart..<bytes.count {
+        for index in KafkaBatchHeader.crcCoverageStart ..< bytes.count {
             for bit in [0, 7] {
                 var copy = bytes
                 copy[index] ^= UInt8(1) << UInt8(bit)
@@ -36,7 +36,7 @@ import Testing
 
     @Test func truncatedOrForeignBatchesAreTypedErrors() throws {
         let bytes = try kafkaVector("batch-v2.bin")
-        for count in 0..<bytes.count {
+        for count in 0 ..< bytes.count {
             let error = kafkaError { () throws(KafkaDecodeError) in try KafkaBatch.parseHeader(Array(bytes[..<count])) }
             #expect(error?.code == .truncated, "cut to \(count)")
         }
@@ -82,8 +82,9 @@ import Testing
             Record(timestamp: -5, key: nil, value: [1, 2, 3]),
             Record(timestamp: 9_000, key: Array("k".utf8), value: nil, headers: [RecordHeader(key: "h", value: nil)]),
         ]
-        let native = BatchCodec.encode(baseOffset: 77, records: records, producerId: 5, producerEpoch: 1,
-                                       baseSequence: 0)
+        let native = BatchCodec.encode(
+            baseOffset: 77, records: records, producerId: 5, producerEpoch: 1,
+            baseSequence: 0)
         let converted = try KafkaBatch.fromStrata(native, partitionLeaderEpoch: 0)
         let header = try KafkaBatch.parseHeader(converted)
         #expect(header.baseOffset == 77 && header.recordCount == 2 && header.producerId == 5)
@@ -137,17 +138,18 @@ import Testing
         let original = try kafkaVector("batch-v2.bin")
         var accepted = 0
         var rejected = 0
-        for round in 0..<4000 {
+        for round in 0 ..< 4000 {
             var bytes = original
-            for _ in 0..<(1 + round % 3) {
+            for _ in 0 ..< (1 + round % 3) {
                 let index = KafkaBatchHeader.size + Int(next() % UInt64(bytes.count - KafkaBatchHeader.size))
                 bytes[index] = round % 2 == 0 ? UInt8(truncatingIfNeeded: next()) : bytes[index] ^ 1
             }
             resealKafka(&bytes)
             let converted = try? KafkaBatch.toStrata(bytes, baseOffset: 3)
             let strataAccepts = (try? BatchCodec.decode(bareRewrite(bytes, baseOffset: 3))) != nil
-            #expect((converted != nil) == strataAccepts,
-                    "round \(round): toStrata \(converted != nil), Strata \(strataAccepts)")
+            #expect(
+                (converted != nil) == strataAccepts,
+                "round \(round): toStrata \(converted != nil), Strata \(strataAccepts)")
             if let converted { #expect(converted == bareRewrite(bytes, baseOffset: 3)) }
             if strataAccepts { accepted += 1 } else { rejected += 1 }
         }
@@ -183,14 +185,14 @@ import Testing
         w.raw(kafka[KafkaBatchHeader.size...])
         var bytes = w.bytes
         let crc = CRC32C.checksum(bytes[BatchHeader.crcCoverageStart...])
-        withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { bytes[8 + i] = $0[i] } }
+        withUnsafeBytes(of: crc.littleEndian) { for i in 0 ..< 4 { bytes[8 + i] = $0[i] } }
         return bytes
     }
 
     @Test func splitReadsBackToBackBatches() throws {
         let one = try kafkaVector("batch-v2.bin")
         let parts = try KafkaBatch.split(one + one)
-        #expect(parts.map(\.range) == [0..<one.count, one.count..<(2 * one.count)])
+        #expect(parts.map(\.range) == [0 ..< one.count, one.count ..< (2 * one.count)])
         let partial = kafkaError { () throws(KafkaDecodeError) in try KafkaBatch.split(one + one.prefix(70)) }
         #expect(partial?.code == .truncated)
     }
@@ -203,6 +205,6 @@ import Testing
     /// Recomputes a Kafka batch's CRC-32C after a test edits it.
     private func resealKafka(_ bytes: inout [UInt8]) {
         let crc = CRC32C.checksum(bytes[KafkaBatchHeader.crcCoverageStart...])
-        withUnsafeBytes(of: crc.bigEndian) { for i in 0..<4 { bytes[KafkaBatchHeader.crcPosition + i] = $0[i] } }
+        withUnsafeBytes(of: crc.bigEndian) { for i in 0 ..< 4 { bytes[KafkaBatchHeader.crcPosition + i] = $0[i] } }
     }
 }

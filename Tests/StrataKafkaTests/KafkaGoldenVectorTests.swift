@@ -28,8 +28,9 @@ import Testing
             #expect(request.header.correlationId == vector.correlationId)
             #expect(request.header.clientId == vector.clientId)
             let expected = try JSONToKafka.structure(vector.body, request.api.request, version: vector.version)
-            #expect(JSONToKafka.matches(.structure(expected), .structure(request.body)),
-                    "\(vector.file): decoded \(request.body) expected \(expected)")
+            #expect(
+                JSONToKafka.matches(.structure(expected), .structure(request.body)),
+                "\(vector.file): decoded \(request.body) expected \(expected)")
             #expect(try KafkaRequest.encode(request.header, body: request.body) == bytes, "\(vector.file) re-encodes")
             checked += 1
         }
@@ -45,8 +46,9 @@ import Testing
             let api = try #require(KafkaApis.api(rawKey: vector.apiKey))
             let bytes = try kafkaVector(vector.file)
             let body = try JSONToKafka.structure(vector.body, api.response, version: vector.version)
-            let encoded = try KafkaResponse.encode(api, version: vector.version, correlationId: vector.correlationId,
-                                                   body: body)
+            let encoded = try KafkaResponse.encode(
+                api, version: vector.version, correlationId: vector.correlationId,
+                body: body)
             #expect(encoded == bytes, "\(vector.file)")
             let decoded = try KafkaResponse.decode(bytes, api: api, version: vector.version)
             #expect(decoded.correlationId == vector.correlationId)

@@ -12,7 +12,7 @@ import Testing
         w.uint32(0xDEAD_BEEF)
         w.bool(true)
         w.float64(1.5)
-        #expect(Array(w.bytes[0..<3]) == [0xFE, 0x01, 0x02])
+        #expect(Array(w.bytes[0 ..< 3]) == [0xFE, 0x01, 0x02])
         var r = KafkaReader(w.bytes)
         #expect(try r.int8("a") == -2)
         #expect(try r.int16("b") == 0x0102)
@@ -77,9 +77,10 @@ import Testing
         try w.string("ab", compact: true)
         #expect(w.bytes == [3, 0x61, 0x62])
         w = KafkaWriter()
-        #expect(kafkaError { () throws(KafkaDecodeError) in
-            try w.string(String(repeating: "x", count: 40_000), compact: false)
-        }?.code == .outOfBounds)
+        #expect(
+            kafkaError { () throws(KafkaDecodeError) in
+                try w.string(String(repeating: "x", count: 40_000), compact: false)
+            }?.code == .outOfBounds)
     }
 
     @Test func badStringsAreTypedErrors() {
@@ -89,24 +90,28 @@ import Testing
         }
         #expect(nullError?.code == .invalidValue)
         var long = KafkaReader([0x7F, 0xFF, 0x61])
-        #expect(kafkaError { () throws(KafkaDecodeError) in
-            try long.string("Name", compact: false, nullable: false)
-        }?.code == .outOfBounds)
+        #expect(
+            kafkaError { () throws(KafkaDecodeError) in
+                try long.string("Name", compact: false, nullable: false)
+            }?.code == .outOfBounds)
         var notUTF8 = KafkaReader([0x00, 0x02, 0xC3, 0x28])
-        #expect(kafkaError { () throws(KafkaDecodeError) in
-            try notUTF8.string("Name", compact: false, nullable: false)
-        }?.code == .invalidValue)
+        #expect(
+            kafkaError { () throws(KafkaDecodeError) in
+                try notUTF8.string("Name", compact: false, nullable: false)
+            }?.code == .invalidValue)
         // A compact length may say more than 32767; Kafka's strings never hold more.
         var w = KafkaWriter()
         w.unsignedVarint(40_001)
         var compactLong = KafkaReader(w.bytes + [UInt8](repeating: 0x61, count: 40_000))
-        #expect(kafkaError { () throws(KafkaDecodeError) in
-            try compactLong.string("Name", compact: true, nullable: false)
-        }?.code == .outOfBounds)
+        #expect(
+            kafkaError { () throws(KafkaDecodeError) in
+                try compactLong.string("Name", compact: true, nullable: false)
+            }?.code == .outOfBounds)
         var negative = KafkaReader([0xFF, 0xFE])
-        #expect(kafkaError { () throws(KafkaDecodeError) in
-            try negative.string("Name", compact: false, nullable: true)
-        }?.code == .outOfBounds)
+        #expect(
+            kafkaError { () throws(KafkaDecodeError) in
+                try negative.string("Name", compact: false, nullable: true)
+            }?.code == .outOfBounds)
     }
 
     @Test func bytesClassicAndCompact() throws {
@@ -122,9 +127,10 @@ import Testing
         }
         // A declared 2 GiB value in a 10-byte input: an error before any allocation.
         var huge = KafkaReader([0x7F, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0])
-        #expect(kafkaError { () throws(KafkaDecodeError) in
-            try huge.bytes("Records", compact: false, nullable: true)
-        }?.code == .outOfBounds)
+        #expect(
+            kafkaError { () throws(KafkaDecodeError) in
+                try huge.bytes("Records", compact: false, nullable: true)
+            }?.code == .outOfBounds)
     }
 
     /// A hostile element count is bounded by the bytes present.
@@ -139,32 +145,36 @@ import Testing
         #expect(try r.arrayCount("a", compact: false, nullable: false, elementBytesMin: 4) == 3)
         #expect(try r.arrayCount("a", compact: false, nullable: true, elementBytesMin: 4) == nil)
         var nonNull = KafkaReader([0xFF, 0xFF, 0xFF, 0xFF])
-        #expect(kafkaError { () throws(KafkaDecodeError) in
-            try nonNull.arrayCount("a", compact: false, nullable: false, elementBytesMin: 1)
-        }?.code == .invalidValue)
+        #expect(
+            kafkaError { () throws(KafkaDecodeError) in
+                try nonNull.arrayCount("a", compact: false, nullable: false, elementBytesMin: 1)
+            }?.code == .invalidValue)
         var hostile = KafkaReader([0x7F, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0])
-        #expect(kafkaError { () throws(KafkaDecodeError) in
-            try hostile.arrayCount("Topics", compact: false, nullable: false, elementBytesMin: 2)
-        }?.code == .outOfBounds)
+        #expect(
+            kafkaError { () throws(KafkaDecodeError) in
+                try hostile.arrayCount("Topics", compact: false, nullable: false, elementBytesMin: 2)
+            }?.code == .outOfBounds)
     }
 
     @Test func uuidRoundTrips() throws {
-        let id = KafkaUUID(bytes: Array(0..<16))
+        let id = KafkaUUID(bytes: Array(0 ..< 16))
         var w = KafkaWriter()
         w.uuid(id)
         var r = KafkaReader(w.bytes)
         #expect(try r.uuid("TopicId") == id)
         #expect(id.description == "00010203-0405-0607-0809-0a0b0c0d0e0f")
-        var short = KafkaReader(Array(0..<15))
+        var short = KafkaReader(Array(0 ..< 15))
         #expect(kafkaError { () throws(KafkaDecodeError) in try short.uuid("TopicId") }?.code == .truncated)
     }
 
     /// Unknown tagged fields are read and skipped; known ones are written only when not default.
     @Test func taggedFieldsSkipUnknownAndWriteNone() throws {
-        let schema = KafkaStructSchema("S", [
-            KafkaField("A", .int32),
-            KafkaField("T", .string, nullable: .all, tag: 1, default: .string(nil)),
-        ])
+        let schema = KafkaStructSchema(
+            "S",
+            [
+                KafkaField("A", .int32),
+                KafkaField("T", .string, nullable: .all, tag: 1, default: .string(nil)),
+            ])
         var w = KafkaWriter()
         w.int32(7)
         w.unsignedVarint(3)  // three tagged fields: 0 (unknown), 1 (T), 5 (unknown)
@@ -206,14 +216,17 @@ import Testing
     @Test func encoderRejectsValuesThatDoNotFit() {
         let schema = KafkaStructSchema("S", [KafkaField("N", .int16), KafkaField("S", .string)])
         var w = KafkaWriter()
-        #expect(kafkaError { () throws(KafkaDecodeError) in
-            try KafkaSchemaCodec.encode(["N": .int(70_000)], as: schema, version: 0, flexible: false, into: &w)
-        }?.code == .outOfBounds)
-        #expect(kafkaError { () throws(KafkaDecodeError) in
-            try KafkaSchemaCodec.encode(["S": .string(nil)], as: schema, version: 0, flexible: false, into: &w)
-        }?.code == .invalidValue)
-        #expect(kafkaError { () throws(KafkaDecodeError) in
-            try KafkaSchemaCodec.encode(["N": .string("x")], as: schema, version: 0, flexible: false, into: &w)
-        }?.code == .invalidValue)
+        #expect(
+            kafkaError { () throws(KafkaDecodeError) in
+                try KafkaSchemaCodec.encode(["N": .int(70_000)], as: schema, version: 0, flexible: false, into: &w)
+            }?.code == .outOfBounds)
+        #expect(
+            kafkaError { () throws(KafkaDecodeError) in
+                try KafkaSchemaCodec.encode(["S": .string(nil)], as: schema, version: 0, flexible: false, into: &w)
+            }?.code == .invalidValue)
+        #expect(
+            kafkaError { () throws(KafkaDecodeError) in
+                try KafkaSchemaCodec.encode(["N": .string("x")], as: schema, version: 0, flexible: false, into: &w)
+            }?.code == .invalidValue)
     }
 }

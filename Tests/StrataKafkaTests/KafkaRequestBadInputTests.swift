@@ -10,7 +10,7 @@ import Testing
         var prefixes = 0
         for vector in vectors.messages where vector.isRequest {
             let bytes = try kafkaVector(vector.file)
-            for count in 0..<bytes.count {
+            for count in 0 ..< bytes.count {
                 let prefix = Array(bytes[..<count])
                 let error = kafkaError { () throws(KafkaDecodeError) in try KafkaRequest.decode(prefix) }
                 #expect(error != nil, "\(vector.file) cut to \(count) bytes decoded")
@@ -50,7 +50,7 @@ import Testing
         var failures = 0
         for vector in vectors.messages where vector.isRequest {
             let bytes = try kafkaVector(vector.file)
-            for _ in 0..<40 {
+            for _ in 0 ..< 40 {
                 var copy = bytes
                 let index = Int(next() % UInt64(copy.count))
                 copy[index] = UInt8(truncatingIfNeeded: next())
@@ -103,7 +103,7 @@ import Testing
     /// tagged fields are skipped.
     @Test func requestHeaderVersionsRoundTrip() throws {
         let header = KafkaRequestHeader(apiKey: 3, apiVersion: 12, correlationId: -9, clientId: "c")
-        for version: Int16 in 0...2 {
+        for version: Int16 in 0 ... 2 {
             var w = KafkaWriter()
             try header.encode(into: &w, headerVersion: version)
             #expect(w.count == [8, 11, 12][Int(version)])
@@ -123,9 +123,11 @@ import Testing
     /// Which header each version uses: flexible versions take request header v2 and response
     /// header v1, except ApiVersions, which always answers with header v0.
     @Test func headerVersionsFollowFlexibility() throws {
-        let expected: [(KafkaApiKey, Int16)] = [(.apiVersions, 3), (.metadata, 9), (.produce, 9), (.fetch, 12),
-                                                (.listOffsets, 6), (.initProducerId, 2), (.createTopics, 5),
-                                                (.deleteTopics, 4), (.describeConfigs, 4)]
+        let expected: [(KafkaApiKey, Int16)] = [
+            (.apiVersions, 3), (.metadata, 9), (.produce, 9), (.fetch, 12),
+            (.listOffsets, 6), (.initProducerId, 2), (.createTopics, 5),
+            (.deleteTopics, 4), (.describeConfigs, 4),
+        ]
         for (key, flexibleFrom) in expected {
             let api = try #require(KafkaApis.api(key))
             #expect(api.flexibleFrom == flexibleFrom)

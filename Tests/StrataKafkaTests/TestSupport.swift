@@ -100,7 +100,7 @@ enum JSONToKafka {
         var index = text.startIndex
         while index < text.endIndex {
             let next = text.index(index, offsetBy: 2)
-            guard let byte = UInt8(text[index..<next], radix: 16) else { throw Mismatch(description: "bad hex") }
+            guard let byte = UInt8(text[index ..< next], radix: 16) else { throw Mismatch(description: "bad hex") }
             bytes.append(byte)
             index = next
         }

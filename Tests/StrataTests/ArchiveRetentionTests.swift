@@ -21,7 +21,7 @@ import Testing
         let lake = try Lake.open(dir, options: options)
         let topic = try lake.topic(ColdFixture.topicName, creatingWith: config)
         for start in stride(from: 0, to: count, by: 500) {
-            try await ColdFixture.produce(topic, start..<min(count, start + 500), batch: 50)
+            try await ColdFixture.produce(topic, start ..< min(count, start + 500), batch: 50)
             _ = try await lake.offload(evict: true)
         }
         return (lake, topic)
@@ -94,7 +94,7 @@ import Testing
         var cursor = try await Cursor(topic: topic, start: .earliest)
         #expect(cursor.nextOffset == logStart)
         let records = try await ColdFixture.readAll(&cursor, until: 4_000)
-        #expect(ColdFixture.firstMismatch(records, Int(logStart)..<4_000) == nil)
+        #expect(ColdFixture.firstMismatch(records, Int(logStart) ..< 4_000) == nil)
         try await lake.close()
     }
 
@@ -136,9 +136,10 @@ import Testing
         let chainBefore = try await ColdFixture.allSegments(before, store: store)
         // Move the clock so that expiry ends inside the second archive.
         let second = try #require(before.archives.dropFirst().first)
-        let inside = try #require(chainBefore.first {
-            $0.baseOffset > second.baseOffset && $0.lastOffset < second.lastOffset
-        })
+        let inside = try #require(
+            chainBefore.first {
+                $0.baseOffset > second.baseOffset && $0.lastOffset < second.lastOffset
+            })
         let newestExpired = chainBefore.prefix { $0.lastOffset < inside.baseOffset }.map(\.maxTimestamp).max() ?? 0
         let oldestKept = chainBefore.first { $0.baseOffset == inside.baseOffset }?.maxTimestamp ?? 0
         try #require(newestExpired + 1 < oldestKept, "the timestamps must allow a cut at \(inside.baseOffset)")
@@ -181,7 +182,7 @@ extension ArchiveRetentionTests {
         options.manifestSegmentsMax = 4
         let lake = try Lake.open(dir, options: options)
         let topic = try lake.topic(ColdFixture.topicName, creatingWith: Self.smallSegments)
-        try await ColdFixture.produce(topic, 0..<160, batch: 40)
+        try await ColdFixture.produce(topic, 0 ..< 160, batch: 40)
         _ = try await lake.offload()
         let before = try #require(try await ColdFixture.storedManifest(store))
         #expect(before.archives.isEmpty)
@@ -189,7 +190,7 @@ extension ArchiveRetentionTests {
 
         // The fifth segment spills: its upload (put 1), the archive (put 2), then the commit
         // (put 3) fails.
-        try await ColdFixture.produce(topic, 160..<200, batch: 40)
+        try await ColdFixture.produce(topic, 160 ..< 200, batch: 40)
         let puts = store.counters.callsByOperation[.put] ?? 0
         store.setPlan(FaultPlan(failCalls: [.init(callNumber: puts + 3, operation: .put, code: .denied)]))
         let failed = await strataError { _ = try await lake.offload() }
@@ -220,10 +221,10 @@ extension ArchiveRetentionTests {
         var config = Self.smallSegments
         config.retentionMs = 600
         let topic = try lake.topic(ColdFixture.topicName, creatingWith: config)
-        try await ColdFixture.produce(topic, 0..<2_000, batch: 50)
+        try await ColdFixture.produce(topic, 0 ..< 2_000, batch: 50)
         _ = try await lake.offload(evict: true)
 
-        try await ColdFixture.produce(topic, 2_000..<2_400, batch: 50)
+        try await ColdFixture.produce(topic, 2_000 ..< 2_400, batch: 50)
         try topic.sealActiveSegment()
         gated.close()
         let pass = Task { try await topic.offloadSealed(wait: true) }
@@ -268,7 +269,9 @@ extension ArchiveRetentionTests {
         _ = try await topic.deleteRecords(before: target)
         let deleted = try #require(try await ColdFixture.storedManifest(store))
         #expect(deleted.logStartOffset == target)
-        let chainBytes = try await ColdFixture.allSegments(deleted, store: store).reduce(Int64(0)) { $0 + $1.objectBytes }
+        let chainBytes = try await ColdFixture.allSegments(deleted, store: store).reduce(Int64(0)) {
+            $0 + $1.objectBytes
+        }
 
         // Just over the bound: the oldest listed segment (wholly below `target`) expires.
         _ = try await lake.alterTopicConfig(ColdFixture.topicName, set: [("retentionBytes", "\(chainBytes - 1)")])

@@ -1,5 +1,5 @@
-import StrataTesting
 import Foundation
+import StrataTesting
 import Testing
 
 @testable import Strata
@@ -20,13 +20,15 @@ import Testing
             let empty = await strataError { try await topic.append([]) }
             #expect(empty?.code == .invalidArgument)
 
-            let bigRecord = [ProducerRecord(value: bytes("ok")), ProducerRecord(value: [UInt8](repeating: 7, count: 1001))]
+            let bigRecord = [
+                ProducerRecord(value: bytes("ok")), ProducerRecord(value: [UInt8](repeating: 7, count: 1001)),
+            ]
             let tooLargeRecord = await strataError { try await topic.append(bigRecord) }
             #expect(tooLargeRecord?.code == .tooLarge)
             #expect(tooLargeRecord?.message.contains("recordBytesMax") == true)
 
             // Every record fits, the batch does not.
-            let bigBatch = (0..<20).map { _ in ProducerRecord(value: [UInt8](repeating: 1, count: 900)) }
+            let bigBatch = (0 ..< 20).map { _ in ProducerRecord(value: [UInt8](repeating: 1, count: 900)) }
             let tooLargeBatch = await strataError { try await topic.append(bigBatch) }
             #expect(tooLargeBatch?.code == .tooLarge)
             #expect(tooLargeBatch?.message.contains("batchBytesMax") == true)
@@ -35,14 +37,17 @@ import Testing
             #expect(topic.segments() == segmentsBefore)
             #expect(fileTree(dir) == before)
             // The topic still works and offsets stay dense.
-            #expect(try await topic.append(offsetRecords(from: 5, count: 1)) == AppendResult(firstOffset: 5, lastOffset: 5))
-            #expect(try readAll(topic).map { string($0.value) } == (0..<6).map { "v\($0)" })
+            #expect(
+                try await topic.append(offsetRecords(from: 5, count: 1)) == AppendResult(firstOffset: 5, lastOffset: 5))
+            #expect(try readAll(topic).map { string($0.value) } == (0 ..< 6).map { "v\($0)" })
             try await lake.close()
         }
     }
 
-    static let badNames = ["", ".", "..", "a/b", "/abs", "../up", String(repeating: "a", count: 250), "tópico", "emoji🙂",
-                           "sp ace", "nul\u{0}"]
+    static let badNames = [
+        "", ".", "..", "a/b", "/abs", "../up", String(repeating: "a", count: 250), "tópico", "emoji🙂",
+        "sp ace", "nul\u{0}",
+    ]
 
     @Test(arguments: badNames)
     func invalidTopicNameIsRejectedAndCreatesNothing(name: String) async throws {
@@ -79,10 +84,10 @@ import Testing
             for bad: Int64 in [-1, -1000, Int64.min, 11, 12, Int64.max] {
                 let error = strataError { _ = try topic.readLocal(from: bad) }
                 #expect(error?.code == .offsetOutOfRange, "offset \(bad)")
-                #expect(error?.validRange == 0...10, "offset \(bad)")
+                #expect(error?.validRange == 0 ... 10, "offset \(bad)")
                 let cursorError = await strataError { _ = try await Cursor(topic: topic, start: .offset(bad)) }
                 #expect(cursorError?.code == .offsetOutOfRange)
-                #expect(cursorError?.validRange == 0...10)
+                #expect(cursorError?.validRange == 0 ... 10)
             }
             // At the high watermark: nothing yet, not an error.
             let atEnd = try topic.readLocal(from: 10)
@@ -90,7 +95,9 @@ import Testing
             #expect(atEnd.nextOffset == 10)
             #expect(atEnd.highWatermark == 10)
             let cursor = try await Cursor(topic: topic, start: .latest)
-            async let polled: [Record] = { var c = cursor; return try await c.next(waitMs: 20) }()
+            async let polled: [Record] = {
+                var c = cursor; return try await c.next(waitMs: 20)
+            }()
             await clock.waitForSleepers(2)  // the lake's background loop and this poll's timeout
             clock.advance(ms: 20)
             #expect(try await polled.isEmpty)

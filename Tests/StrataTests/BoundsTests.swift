@@ -21,7 +21,11 @@ import Testing
         init() { (entered, enteredContinuation) = AsyncStream<Void>.makeStream() }
 
         func hook() {
-            guard first.withLock({ first in defer { first = false }; return first }) else { return }
+            guard
+                first.withLock({ first in
+                    defer { first = false }; return first
+                })
+            else { return }
             enteredContinuation.yield()
             // The test opens the hold; the timeout only ends a test whose bound is broken (its
             // refused append would wait for this fsync) with a failure instead of a hang.
@@ -69,12 +73,20 @@ import Testing
             let topic = try lake.topic("poll", creatingWith: nil)
             await clock.waitForSleepers(1)  // the lake's background loop
             let cursor = try await Cursor(topic: topic, start: .latest)
-            async let a: [Record] = { var c = cursor; return try await c.next(waitMs: 1_000) }()
-            async let b: [Record] = { var c = cursor; return try await c.next(waitMs: 1_000) }()
+            async let a: [Record] = {
+                var c = cursor; return try await c.next(waitMs: 1_000)
+            }()
+            async let b: [Record] = {
+                var c = cursor; return try await c.next(waitMs: 1_000)
+            }()
             await clock.waitForSleepers(3)  // both polls armed their timeouts
 
             let refused: StrataError? = await withTaskGroup(of: StrataError?.self) { group in
-                group.addTask { await strataError { var c = cursor; _ = try await c.next(waitMs: 1_000) } }
+                group.addTask {
+                    await strataError {
+                        var c = cursor; _ = try await c.next(waitMs: 1_000)
+                    }
+                }
                 group.addTask {
                     // Only a broken bound lets a third poll arm its timeout: end it, don't hang.
                     await clock.waitForSleepers(4)
@@ -92,7 +104,9 @@ import Testing
 
             // Woken waiters leave the queue: a new poll waits (and times out) again.
             let later = try await Cursor(topic: topic, start: .latest)
-            async let c: [Record] = { var c = later; return try await c.next(waitMs: 1_000) }()
+            async let c: [Record] = {
+                var c = later; return try await c.next(waitMs: 1_000)
+            }()
             await clock.waitForSleepers(2)
             clock.advance(ms: 1_000)
             #expect(try await c.isEmpty)
@@ -127,7 +141,7 @@ import Testing
         let lake = try Lake.open(dir, options: options)
         let config = ColdFixture.smallSegments(segmentBytes: 64 * 1024, frameBytes: 2 * 1024)
         let topic = try lake.topic(ColdFixture.topicName, creatingWith: config)
-        try await ColdFixture.produce(topic, 0..<1_000, batch: 20)
+        try await ColdFixture.produce(topic, 0 ..< 1_000, batch: 20)
         _ = try await lake.offload(evict: true)
         let segment = try #require(try await topic.latestManifest()?.segments.first)
         let index = try await lake.cold.footer(of: segment, topic: topic.name)
@@ -135,7 +149,7 @@ import Testing
 
         // Frame GETs wait at the gate, so every read-ahead started is still running below.
         gated.close()
-        lake.cold.prefetch(Array(1...5), of: index, key: segment.key, topic: topic.name)
+        lake.cold.prefetch(Array(1 ... 5), of: index, key: segment.key, topic: topic.name)
         #expect(lake.cold.prefetchTasks.count == 2)
         lake.cold.prefetch([1, 2, 3], of: index, key: segment.key, topic: topic.name)
         #expect(lake.cold.prefetchTasks.count == 2, "frames already being fetched are not fetched twice")
@@ -143,7 +157,7 @@ import Testing
         gated.open()
         for task in lake.cold.prefetchTasks { await task.value }
         #expect(lake.cold.prefetchTasks.isEmpty)
-        let cached = (1...5).filter {
+        let cached = (1 ... 5).filter {
             lake.cold.frames.contains(ColdTier.FrameKey(objectKey: segment.key, frameNumber: $0))
         }
         #expect(cached == [1, 2])

@@ -1,8 +1,8 @@
 import Foundation
+import StrataBlob
 import Testing
 
 @testable import Strata
-import StrataBlob
 
 /// Issue 12 items 2, 3, 6, 7, 8 and 12, through the built `strata` binary: bad input is refused
 /// with a message that names what was wrong, where, and what to do.
@@ -43,7 +43,7 @@ struct CLISafetyTests {
     @Test func anOversizedLineNamesItsLineCommitsWhatCameBeforeAndStops() async throws {
         try await withTempDirectory { dir in
             let lake = dir + "/lake"
-            let before = (1...150).map { "line \($0)" }
+            let before = (1 ... 150).map { "line \($0)" }
             let oversized = String(repeating: "x", count: 1 << 20)
             let input = before.joined(separator: "\n") + "\n" + oversized + "\nafter 1\nafter 2\n"
             let result = CLI.run(["produce", "--lake", lake, "big"], stdin: input)
@@ -113,16 +113,22 @@ struct CLISafetyTests {
         defer { fixture.remove() }
         try await fixture.lake.close()
         let newest = try fixture.deleteNewestColdManifest()
-        let older = try Manifest.decode(Array(try Data(contentsOf: URL(
-            fileURLWithPath: fixture.coldRoot + "/" + (try #require(try fixture.coldManifestVersions().last)).key))))
+        let older = try Manifest.decode(
+            Array(
+                try Data(
+                    contentsOf: URL(
+                        fileURLWithPath: fixture.coldRoot + "/"
+                            + (try #require(try fixture.coldManifestVersions().last)).key))))
         let result = CLI.run(["export", "--cold", "file://" + fixture.coldRoot, ChainFixture.topicName, "--quiet"])
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.split(separator: "\n").count == Int(older.nextOffset))
         #expect(result.stderr.contains("warning: export ends at offset \(older.nextOffset - 1)"), "\(result.stderr)")
         #expect(result.stderr.contains("past manifest v\(newest.version - 1)"))
         // Asking for an offset only the lost manifest covered says why it is out of range.
-        let asked = CLI.run(["export", "--cold", "file://" + fixture.coldRoot, ChainFixture.topicName,
-                             "--to-offset", "\(older.nextOffset)"])
+        let asked = CLI.run([
+            "export", "--cold", "file://" + fixture.coldRoot, ChainFixture.topicName,
+            "--to-offset", "\(older.nextOffset)",
+        ])
         #expect(asked.status == 2, "\(asked)")
         #expect(asked.stderr.contains("is outside the topic's offsets"))
         #expect(asked.stderr.contains("missing latest manifest"), "\(asked.stderr)")
@@ -170,30 +176,39 @@ struct CLISafetyTests {
     }
 
     static let messageCases: [MessageCase] = [
-        MessageCase(name: "dump of a directory", arguments: ["inspect", "dump", "LAKE"], status: 2,
-                    says: ["is a directory", ".seg"], never: ["NSCocoaErrorDomain", "256"]),
-        MessageCase(name: "dump of /dev/null", arguments: ["inspect", "dump", "/dev/null"], status: 2,
-                    says: ["/dev/null is not a regular file"], never: ["permission"]),
-        MessageCase(name: "corrupt lake.json", arguments: ["consume", "--lake", "LAKE", "orders"], damage: .lakeJSON,
-                    status: 1, says: ["lake.json is damaged: not valid JSON", "restore it"],
-                    never: ["DecodingError", "dataCorrupted", "inspect verify"]),
-        MessageCase(name: "corrupt topic.json", arguments: ["consume", "--lake", "LAKE", "orders"], damage: .topicJSON,
-                    status: 1, says: ["topic.json is damaged: field 'durability'"],
-                    never: ["DecodingError", "dataCorrupted", "CodingKeys"]),
-        MessageCase(name: "--from-time garbage",
-                    arguments: ["consume", "--lake", "LAKE", "orders", "--from-time", "garbage"],
-                    status: 2, says: ["--from-time 'garbage' is neither", "strata consume --help"], never: []),
-        MessageCase(name: "--durability maybe",
-                    arguments: ["produce", "--lake", "LAKE", "new", "--durability", "maybe"],
-                    stdin: "a\n", status: 2, says: ["--durability must be sync or async, not 'maybe'"], never: []),
-        MessageCase(name: "--from-offset -1", arguments: ["consume", "--lake", "LAKE", "orders", "--from-offset", "-1"],
-                    status: 2, says: ["--from-offset must not be negative"], never: ["Missing value"]),
-        MessageCase(name: "scrub of a truncated object", arguments: ["inspect", "scrub", "--lake", "LAKE"],
-                    damage: .truncateObject, status: 1, says: ["sizeMismatch", "1 problems"], never: ["0 problems"]),
-        MessageCase(name: "recover of an unknown topic",
-                    arguments: ["recover", "--lake", "LAKE-new", "--cold", "COLD", "nosuch"],
-                    status: 2, says: ["'nosuch'", "its topics: orders", "nothing was recovered"],
-                    never: ["inspect topics"]),
+        MessageCase(
+            name: "dump of a directory", arguments: ["inspect", "dump", "LAKE"], status: 2,
+            says: ["is a directory", ".seg"], never: ["NSCocoaErrorDomain", "256"]),
+        MessageCase(
+            name: "dump of /dev/null", arguments: ["inspect", "dump", "/dev/null"], status: 2,
+            says: ["/dev/null is not a regular file"], never: ["permission"]),
+        MessageCase(
+            name: "corrupt lake.json", arguments: ["consume", "--lake", "LAKE", "orders"], damage: .lakeJSON,
+            status: 1, says: ["lake.json is damaged: not valid JSON", "restore it"],
+            never: ["DecodingError", "dataCorrupted", "inspect verify"]),
+        MessageCase(
+            name: "corrupt topic.json", arguments: ["consume", "--lake", "LAKE", "orders"], damage: .topicJSON,
+            status: 1, says: ["topic.json is damaged: field 'durability'"],
+            never: ["DecodingError", "dataCorrupted", "CodingKeys"]),
+        MessageCase(
+            name: "--from-time garbage",
+            arguments: ["consume", "--lake", "LAKE", "orders", "--from-time", "garbage"],
+            status: 2, says: ["--from-time 'garbage' is neither", "strata consume --help"], never: []),
+        MessageCase(
+            name: "--durability maybe",
+            arguments: ["produce", "--lake", "LAKE", "new", "--durability", "maybe"],
+            stdin: "a\n", status: 2, says: ["--durability must be sync or async, not 'maybe'"], never: []),
+        MessageCase(
+            name: "--from-offset -1", arguments: ["consume", "--lake", "LAKE", "orders", "--from-offset", "-1"],
+            status: 2, says: ["--from-offset must not be negative"], never: ["Missing value"]),
+        MessageCase(
+            name: "scrub of a truncated object", arguments: ["inspect", "scrub", "--lake", "LAKE"],
+            damage: .truncateObject, status: 1, says: ["sizeMismatch", "1 problems"], never: ["0 problems"]),
+        MessageCase(
+            name: "recover of an unknown topic",
+            arguments: ["recover", "--lake", "LAKE-new", "--cold", "COLD", "nosuch"],
+            status: 2, says: ["'nosuch'", "its topics: orders", "nothing was recovered"],
+            never: ["inspect topics"]),
     ]
 
     @Test(arguments: messageCases)

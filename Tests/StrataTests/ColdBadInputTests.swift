@@ -1,6 +1,6 @@
-import StrataTesting
 import Foundation
 import StrataBlob
+import StrataTesting
 import Testing
 
 @testable import Strata
@@ -67,7 +67,7 @@ import Testing
         let store = MemoryBlobStore()
         let lake = try Lake.open(dir, options: ColdFixture.options(store: store))
         let topic = try lake.topic(ColdFixture.topicName, creatingWith: ColdFixture.smallSegments())
-        try await ColdFixture.produce(topic, 0..<10_000)
+        try await ColdFixture.produce(topic, 0 ..< 10_000)
         _ = try await lake.offload(evict: true)
 
         let manifest = try #require(try await ColdFixture.storedManifest(store))
@@ -80,7 +80,7 @@ import Testing
         var cursor = try await Cursor(topic: topic, start: .offset(0))
         var records: [Record] = []
         var failure: StrataError? = nil
-        for _ in 0..<10_000 {
+        for _ in 0 ..< 10_000 {
             do {
                 let batch = try await cursor.next()
                 if batch.isEmpty { break }
@@ -95,7 +95,7 @@ import Testing
         #expect(error.file == victim.key)
         #expect(error.message.contains("frame 1"))
         #expect(records.count == Int(frame.firstOffset))
-        #expect(ColdFixture.firstMismatch(records, 0..<Int(frame.firstOffset)) == nil)
+        #expect(ColdFixture.firstMismatch(records, 0 ..< Int(frame.firstOffset)) == nil)
         // Asking again fails again at the same place: the cursor does not move past the damage.
         #expect(cursor.nextOffset == frame.firstOffset)
         do {

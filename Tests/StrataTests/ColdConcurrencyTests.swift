@@ -1,6 +1,6 @@
-import StrataTesting
 import Foundation
 import StrataBlob
+import StrataTesting
 import Testing
 
 @testable import Strata
@@ -21,7 +21,7 @@ import Testing
             var i = 0
             while i < count {
                 let end = min(count, i + 40)
-                try await topic.append((i..<end).map(ColdFixture.record))
+                try await topic.append((i ..< end).map(ColdFixture.record))
                 i = end
                 if i % 200 == 0 { try await Task.sleep(for: .milliseconds(10)) }
             }
@@ -44,7 +44,7 @@ import Testing
         }
         try await producer.value
         #expect(records.count == count)
-        #expect(ColdFixture.firstMismatch(records, 0..<count) == nil)
+        #expect(ColdFixture.firstMismatch(records, 0 ..< count) == nil)
         #expect(lake.coldStats.cacheMisses > 0)
         try await lake.close()
     }

@@ -1,6 +1,6 @@
-import StrataTesting
 import Foundation
 import StrataBlob
+import StrataTesting
 import Testing
 
 @testable import Strata
@@ -15,14 +15,16 @@ import Testing
         // Besides the random faults: the first manifest commit (put 2) and the second upload
         // (put 3) land and then report failure, the ambiguous success a retry must resolve.
         let ambiguous = [2, 3].map { FaultPlan.FailCall(callNumber: $0, operation: .put, afterInner: true) }
-        let plan = FaultPlan(failCalls: ambiguous, unavailableFraction: 0.1, truncatedGetFraction: 0.03,
-                             failAfterPutFraction: 0.03)
+        let plan = FaultPlan(
+            failCalls: ambiguous, unavailableFraction: 0.1, truncatedGetFraction: 0.03,
+            failAfterPutFraction: 0.03)
         let faulty = FaultyBlobStore(wrapping: inner, plan: plan, seed: seed)
         let count = 8_000
         let lake = try Lake.open(dir, options: ColdFixture.options(store: faulty))
-        let topic = try lake.topic(ColdFixture.topicName,
-                                   creatingWith: ColdFixture.smallSegments(segmentBytes: 16 * 1024, frameBytes: 4 * 1024))
-        try await ColdFixture.produce(topic, 0..<count, batch: 100)
+        let topic = try lake.topic(
+            ColdFixture.topicName,
+            creatingWith: ColdFixture.smallSegments(segmentBytes: 16 * 1024, frameBytes: 4 * 1024))
+        try await ColdFixture.produce(topic, 0 ..< count, batch: 100)
         let report = try await lake.offload(evict: true)
         #expect(report.segmentsOffloaded > 10)
         #expect(topic.localStartOffset == Int64(count))
@@ -30,7 +32,7 @@ import Testing
         // Reads go through the same faults.
         var cursor = try await Cursor(topic: topic, start: .offset(0))
         let records = try await ColdFixture.readAll(&cursor, until: Int64(count))
-        #expect(ColdFixture.firstMismatch(records, 0..<count) == nil)
+        #expect(ColdFixture.firstMismatch(records, 0 ..< count) == nil)
         let counters = faulty.counters
         #expect(counters.failedBefore > 0)
         #expect(counters.failedAfter > 0)
@@ -57,12 +59,12 @@ import Testing
         let coldURL = "file://" + dir + "/shared-cold"
         let first = try Lake.open(dir + "/a", cold: coldURL, options: ColdFixture.options())
         let firstTopic = try first.topic(ColdFixture.topicName, creatingWith: ColdFixture.smallSegments())
-        try await ColdFixture.produce(firstTopic, 0..<10_000)
+        try await ColdFixture.produce(firstTopic, 0 ..< 10_000)
         let firstReport = try await first.offload(evict: false)
 
         let second = try Lake.open(dir + "/b", cold: coldURL, options: ColdFixture.options())
         let secondTopic = try second.topic(ColdFixture.topicName, creatingWith: ColdFixture.smallSegments())
-        for i in 0..<4_000 {  // fewer records than the first lake has offloaded, and different ones
+        for i in 0 ..< 4_000 {  // fewer records than the first lake has offloaded, and different ones
             try await secondTopic.append([ProducerRecord(value: Array("second-\(i)".utf8), timestamp: Int64(i))])
         }
         await #expect(throws: StrataError.self) { _ = try await second.offload(evict: true) }
@@ -95,7 +97,7 @@ import Testing
         do {
             let lake = try Lake.open(dir + "/a", options: ColdFixture.options(store: shared))
             let topic = try lake.topic(ColdFixture.topicName, creatingWith: ColdFixture.smallSegments())
-            try await ColdFixture.produce(topic, 0..<5_000)
+            try await ColdFixture.produce(topic, 0 ..< 5_000)
             _ = try await lake.offload(evict: false)
             try await lake.close()
         }
@@ -107,8 +109,8 @@ import Testing
         // Both have checked the manifest and hold the same version: a true race for the next one.
         _ = try await loser.offload(evict: false)
         _ = try await winner.offload(evict: false)
-        try await ColdFixture.produce(winnerTopic, 5_000..<7_000)
-        try await loserTopic.append((0..<300).map { ProducerRecord(value: Array("loser-\($0)".utf8), timestamp: 1) })
+        try await ColdFixture.produce(winnerTopic, 5_000 ..< 7_000)
+        try await loserTopic.append((0 ..< 300).map { ProducerRecord(value: Array("loser-\($0)".utf8), timestamp: 1) })
         _ = try await winner.offload(evict: false)
 
         do {
@@ -122,11 +124,11 @@ import Testing
         #expect(manifest.nextOffset == 7_000)
         #expect(manifest.segments.allSatisfy { shared.keys().contains($0.key) })
         // The winner goes on committing; its records read back.
-        try await ColdFixture.produce(winnerTopic, 7_000..<8_000)
+        try await ColdFixture.produce(winnerTopic, 7_000 ..< 8_000)
         _ = try await winner.offload(evict: true)
         var cursor = try await Cursor(topic: winnerTopic, start: .offset(0))
         let records = try await ColdFixture.readAll(&cursor, until: 8_000)
-        #expect(ColdFixture.firstMismatch(records, 0..<8_000) == nil)
+        #expect(ColdFixture.firstMismatch(records, 0 ..< 8_000) == nil)
         try await loser.close()
         try await winner.close()
     }

@@ -1,6 +1,6 @@
-import StrataTesting
 import Foundation
 import StrataBlob
+import StrataTesting
 import Testing
 
 @testable import Strata
@@ -15,7 +15,7 @@ import Testing
         do {
             let lake = try Lake.open(dir, options: ColdFixture.options())
             let topic = try lake.topic(ColdFixture.topicName, creatingWith: ColdFixture.smallSegments())
-            try await ColdFixture.produce(topic, 0..<10_000)
+            try await ColdFixture.produce(topic, 0 ..< 10_000)
             _ = try await lake.offload(evict: true)
             try await lake.close()
         }
@@ -30,15 +30,15 @@ import Testing
         #expect(stats.requests > stats.getRequests)  // the listing
         #expect(FileManager.default.fileExists(atPath: copy))
         let records = try await ColdFixture.readAll(&cursor, until: 10_000)
-        #expect(ColdFixture.firstMismatch(records, 0..<10_000) == nil)
+        #expect(ColdFixture.firstMismatch(records, 0 ..< 10_000) == nil)
 
         // The reopened lake goes on offloading after the manifest it found.
-        try await ColdFixture.produce(topic, 10_000..<12_000)
+        try await ColdFixture.produce(topic, 10_000 ..< 12_000)
         let report = try await lake.offload(evict: true)
         #expect(report.segmentsOffloaded >= 1)
         var again = try await Cursor(topic: topic, start: .offset(0))
         let all = try await ColdFixture.readAll(&again, until: 12_000)
-        #expect(ColdFixture.firstMismatch(all, 0..<12_000) == nil)
+        #expect(ColdFixture.firstMismatch(all, 0 ..< 12_000) == nil)
         try await lake.close()
     }
 
@@ -51,11 +51,12 @@ import Testing
         let count = 8_000
         do {
             let lake = try Lake.open(dir, options: options)
-            let topic = try lake.topic(ColdFixture.topicName,
-                                       creatingWith: ColdFixture.smallSegments(segmentBytes: 2 * 1024, frameBytes: 512))
+            let topic = try lake.topic(
+                ColdFixture.topicName,
+                creatingWith: ColdFixture.smallSegments(segmentBytes: 2 * 1024, frameBytes: 512))
             // One offload pass per few segments, so there are many commits.
             for start in stride(from: 0, to: count, by: 500) {
-                try await ColdFixture.produce(topic, start..<(start + 500), batch: 50)
+                try await ColdFixture.produce(topic, start ..< (start + 500), batch: 50)
                 _ = try await lake.offload(evict: true)
             }
             try await lake.close()
@@ -83,7 +84,8 @@ import Testing
 
         // Old versions are pruned: only the last few remain, the newest among them.
         let layout = BucketLayout(prefix: "")
-        let versions = try await ColdFixture.keys(recording, prefix: layout.manifestPrefix(topic: ColdFixture.topicName))
+        let versions = try await ColdFixture.keys(
+            recording, prefix: layout.manifestPrefix(topic: ColdFixture.topicName))
         #expect(versions.count <= 4)
         #expect(versions.contains(layout.manifestKey(topic: ColdFixture.topicName, version: manifest.version)))
 
@@ -95,12 +97,12 @@ import Testing
         var seek = try await Cursor(topic: topic, start: .offset(target))
         #expect(try await seek.next().first == ColdFixture.expected(Int(target)))
         let t = ColdFixture.record(Int(target)).timestamp ?? 0
-        let timestamps = (0..<count).map { ColdFixture.record($0).timestamp ?? 0 }
+        let timestamps = (0 ..< count).map { ColdFixture.record($0).timestamp ?? 0 }
         let byTime = try await Cursor(topic: topic, start: .timestamp(t))
         #expect(byTime.nextOffset == Int64(timestamps.firstIndex { $0 >= t } ?? count))
         var cursor = try await Cursor(topic: topic, start: .earliest)
         let records = try await ColdFixture.readAll(&cursor, until: Int64(count))
-        #expect(ColdFixture.firstMismatch(records, 0..<count) == nil)
+        #expect(ColdFixture.firstMismatch(records, 0 ..< count) == nil)
         try await lake.close()
     }
 
@@ -114,7 +116,7 @@ import Testing
         var config = ColdFixture.smallSegments(segmentBytes: 8 * 1024, frameBytes: 2 * 1024)
         config.retentionMs = 600
         let topic = try lake.topic(ColdFixture.topicName, creatingWith: config)
-        try await ColdFixture.produce(topic, 0..<4_000)
+        try await ColdFixture.produce(topic, 0 ..< 4_000)
         _ = try await lake.offload(evict: false)  // offload, then retention (local and total)
 
         let manifest = try #require(try await ColdFixture.storedManifest(recording))
@@ -132,14 +134,19 @@ import Testing
         #expect(expiredKeys.allSatisfy { !stored.contains($0) })
         #expect(manifest.segments.allSatisfy { stored.contains($0.key) })
         // Order: the manifest without them was committed before any of them was deleted.
-        let commitIndex = try #require(recording.log.firstIndex {
-            if case .put(let key, _) = $0 { return key == BucketLayout(prefix: "").manifestKey(topic: ColdFixture.topicName, version: manifest.version) }
-            return false
-        })
-        let deleteIndex = try #require(recording.log.firstIndex {
-            if case .delete(let keys) = $0 { return keys.contains { $0.contains("/segments/") } }
-            return false
-        })
+        let commitIndex = try #require(
+            recording.log.firstIndex {
+                if case .put(let key, _) = $0 {
+                    return key
+                        == BucketLayout(prefix: "").manifestKey(topic: ColdFixture.topicName, version: manifest.version)
+                }
+                return false
+            })
+        let deleteIndex = try #require(
+            recording.log.firstIndex {
+                if case .delete(let keys) = $0 { return keys.contains { $0.contains("/segments/") } }
+                return false
+            })
         #expect(commitIndex < deleteIndex)
 
         // Retention spans both tiers: the local copies below the log start are gone as well.
@@ -156,7 +163,7 @@ import Testing
         var cursor = try await Cursor(topic: topic, start: .earliest)
         #expect(cursor.nextOffset == logStart)
         let records = try await ColdFixture.readAll(&cursor, until: 4_000)
-        #expect(ColdFixture.firstMismatch(records, Int(logStart)..<4_000) == nil)
+        #expect(ColdFixture.firstMismatch(records, Int(logStart) ..< 4_000) == nil)
         try await lake.close()
     }
 
@@ -168,7 +175,7 @@ import Testing
         var config = ColdFixture.smallSegments(segmentBytes: 8 * 1024, frameBytes: 2 * 1024)
         config.retentionBytes = 20 * 1024
         let topic = try lake.topic(ColdFixture.topicName, creatingWith: config)
-        try await ColdFixture.produce(topic, 0..<4_000)
+        try await ColdFixture.produce(topic, 0 ..< 4_000)
         _ = try await lake.offload(evict: true)
         #expect(topic.localStartOffset == 4_000)
         try await topic.applyRetention()
@@ -178,7 +185,8 @@ import Testing
         #expect(manifest.segments.count >= 1)
         let totalBytes = manifest.segments.reduce(Int64(0)) { $0 + $1.objectBytes }
         #expect(totalBytes <= 20 * 1024 || manifest.segments.count == 1)
-        let objects = try await ColdFixture.keys(store, prefix: BucketLayout(prefix: "").segmentPrefix(topic: ColdFixture.topicName))
+        let objects = try await ColdFixture.keys(
+            store, prefix: BucketLayout(prefix: "").segmentPrefix(topic: ColdFixture.topicName))
         #expect(Set(objects) == Set(manifest.segments.map(\.key)))
         do {
             _ = try await topic.read(from: manifest.logStartOffset - 1)

@@ -13,7 +13,7 @@ import Testing
         let count = 200_000
         let lake = try Lake.open(dir, options: ColdFixture.options())
         let topic = try lake.topic(ColdFixture.topicName, creatingWith: ColdFixture.smallSegments())
-        try await ColdFixture.produce(topic, 0..<count, batch: 1000)
+        try await ColdFixture.produce(topic, 0 ..< count, batch: 1000)
 
         let report = try await lake.offload(evict: true)
         #expect(report.segmentsOffloaded > 100)
@@ -30,13 +30,13 @@ import Testing
         var cursor = try await Cursor(topic: topic, start: .offset(0))
         let records = try await ColdFixture.readAll(&cursor, until: Int64(count))
         #expect(records.count == count)
-        #expect(ColdFixture.firstMismatch(records, 0..<count) == nil)
+        #expect(ColdFixture.firstMismatch(records, 0 ..< count) == nil)
         #expect(lake.coldStats.cacheMisses > 0)
 
         // `.timestamp(t)` lands on the first record (in offset order) with ts ≥ t, found by brute force.
-        let timestamps = (0..<count).map { ColdFixture.record($0).timestamp ?? 0 }
+        let timestamps = (0 ..< count).map { ColdFixture.record($0).timestamp ?? 0 }
         var probes: [Int64] = [Int64.min / 2, ColdFixture.timestampBaseMs - 1_000, (timestamps.max() ?? 0) + 1]
-        for k in 1...12 {
+        for k in 1 ... 12 {
             let t = timestamps[(k * 15_485_863) % count]
             probes += [t, t - 1, t + 1]
         }
@@ -59,7 +59,7 @@ import Testing
         do {
             let lake = try Lake.open(dir, options: ColdFixture.options())
             let topic = try lake.topic(ColdFixture.topicName, creatingWith: ColdFixture.smallSegments())
-            try await ColdFixture.produce(topic, 0..<count)
+            try await ColdFixture.produce(topic, 0 ..< count)
             _ = try await lake.offload(evict: true)
             try await lake.close()
         }
@@ -100,7 +100,7 @@ import Testing
         defer { ColdFixture.remove(dir) }
         let lake = try Lake.open(dir, options: ColdFixture.options())
         let topic = try lake.topic(ColdFixture.topicName, creatingWith: ColdFixture.smallSegments())
-        try await ColdFixture.produce(topic, 0..<15_000)
+        try await ColdFixture.produce(topic, 0 ..< 15_000)
         let report = try await lake.offload(evict: false)
         #expect(report.segmentsOffloaded > 5)
 
@@ -108,7 +108,8 @@ import Testing
         #expect(manifest.segments.count == report.segmentsOffloaded)
         let coldRoot = dir + "/cold/"
         for segment in manifest.segments {
-            let local = try FileIO.readWholeFile(lake.paths.segment(ColdFixture.topicName, baseOffset: segment.baseOffset))
+            let local = try FileIO.readWholeFile(
+                lake.paths.segment(ColdFixture.topicName, baseOffset: segment.baseOffset))
             let decoded = try Self.zstdDecompress(coldRoot + segment.key)
             #expect(decoded == local, "object \(segment.key)")
             #expect(segment.frameCount > 1)

@@ -32,7 +32,7 @@ import Testing
 
     /// A store whose first `count` calls fail as unavailable.
     static func failing(_ count: Int, inner: any BlobStore = MemoryBlobStore()) -> FaultyBlobStore {
-        let plan = FaultPlan(failCalls: (1...count).map { FaultPlan.FailCall(callNumber: $0) })
+        let plan = FaultPlan(failCalls: (1 ... count).map { FaultPlan.FailCall(callNumber: $0) })
         return FaultyBlobStore(wrapping: inner, plan: plan, seed: 1)
     }
 
@@ -91,7 +91,7 @@ import Testing
         options.blobRetryEnvironment = lakeWaits.environment()
         let lake = try Lake.open(dir, options: options)
         let topic = try lake.topic(ColdFixture.topicName, creatingWith: ColdFixture.smallSegments())
-        try await ColdFixture.produce(topic, 0..<10)
+        try await ColdFixture.produce(topic, 0 ..< 10)
         await #expect(throws: StrataError.self) { _ = try await lake.offload() }
         #expect(server.requests == Array(repeating: "PUT /b/lake.json HTTP/1.1", count: 2))
         #expect(httpWaits.recorded.count == 1)

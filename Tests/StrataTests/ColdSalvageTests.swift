@@ -14,7 +14,7 @@ import Testing
             var config = topicConfig()
             config.coldFrameRawBytes = 4096
             let topic = try lake.topic("c", creatingWith: config)
-            for b in 0..<40 { try await topic.append(offsetRecords(from: Int64(b * 50), count: 50)) }
+            for b in 0 ..< 40 { try await topic.append(offsetRecords(from: Int64(b * 50), count: 50)) }
             _ = try await lake.offload(topic: "c", seal: true, evict: true)
             let segment = try #require(try await topic.coldSegments().first)
             let coldRoot = String(lake.coldURL.dropFirst("file://".count))
@@ -39,7 +39,7 @@ import Testing
                 }
             }
             let salvaged = index.frames[1].lastOffset + 1
-            #expect(values == (0..<salvaged).map { "v\($0)" })
+            #expect(values == (0 ..< salvaged).map { "v\($0)" })
             #expect(error?.code == .corrupt && error?.file == segment.key, "\(String(describing: error))")
             try await reopened.close()
         }

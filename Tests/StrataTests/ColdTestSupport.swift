@@ -22,8 +22,10 @@ enum ColdFixture {
     static func remove(_ path: String) { try? FileManager.default.removeItem(atPath: path) }
 
     /// Deterministic options: no background work, retries that never sleep.
-    static func options(store: (any BlobStore)? = nil, clock: (any StrataClock)? = nil,
-                        background: Bool = false) -> LakeOptions {
+    static func options(
+        store: (any BlobStore)? = nil, clock: (any StrataClock)? = nil,
+        background: Bool = false
+    ) -> LakeOptions {
         var options = LakeOptions()
         options.backgroundOffload = background
         options.coldStore = store
@@ -47,7 +49,7 @@ enum ColdFixture {
     /// timestamps mostly rising but with regular steps back (not monotonic).
     static func record(_ i: Int) -> ProducerRecord {
         let key: [UInt8]? = i % 5 == 0 ? nil : Array("key-\(i % 1000)".utf8)
-        let value: [UInt8]? = i % 97 == 0 ? nil : (0..<(8 + i % 41)).map { UInt8(truncatingIfNeeded: i &* 31 &+ $0) }
+        let value: [UInt8]? = i % 97 == 0 ? nil : (0 ..< (8 + i % 41)).map { UInt8(truncatingIfNeeded: i &* 31 &+ $0) }
         let headers = i % 3 == 0 ? [RecordHeader(key: "h\(i % 7)", value: i % 2 == 0 ? nil : [UInt8(i & 0xFF)])] : []
         let timestamp = timestampBaseMs + Int64(i / 4) - (i % 11 == 0 ? 700 : 0)
         return ProducerRecord(key: key, value: value, headers: headers, timestamp: timestamp)
@@ -64,7 +66,7 @@ enum ColdFixture {
         var i = range.lowerBound
         while i < range.upperBound {
             let end = min(range.upperBound, i + batch)
-            let result = try await topic.append((i..<end).map(record))
+            let result = try await topic.append((i ..< end).map(record))
             #expect(result.firstOffset == Int64(i))
             i = end
         }
@@ -85,7 +87,7 @@ enum ColdFixture {
     static func firstMismatch(_ records: [Record], _ range: Range<Int>) -> Int? {
         if records.count != range.count {
             let common = min(records.count, range.count)
-            return (0..<common).first { records[$0] != expected(range.lowerBound + $0) } ?? common
+            return (0 ..< common).first { records[$0] != expected(range.lowerBound + $0) } ?? common
         }
         return records.indices.first { records[$0] != expected(range.lowerBound + $0) }
     }

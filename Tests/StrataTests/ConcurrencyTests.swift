@@ -1,5 +1,5 @@
-import StrataTesting
 import Foundation
+import StrataTesting
 import Synchronization
 import Testing
 
@@ -14,17 +14,19 @@ import Testing
         try await withTempDirectory { dir in
             let lake = try Lake.open(dir, options: lakeOptions())
             // Small segments so rolls happen under the readers.
-            let topic = try lake.topic("live", creatingWith: topicConfig(segmentBytes: 8 * 1024, durability: durability))
+            let topic = try lake.topic(
+                "live", creatingWith: topicConfig(segmentBytes: 8 * 1024, durability: durability))
             let appenders = 4, appendsEach = 150
             var random = SeededRandom(seed: 77)
-            let sizes = (0..<appenders).map { _ in (0..<appendsEach).map { _ in 1 + Int(random.next() % 5) } }
+            let sizes = (0 ..< appenders).map { _ in (0 ..< appendsEach).map { _ in 1 + Int(random.next() % 5) } }
             let total = sizes.joined().reduce(0, +)
-            let expected = Set((0..<appenders).flatMap { a in
-                sizes[a].enumerated().flatMap { i, n in (0..<n).map { "a\(a)-\(i)-\($0)" } }
-            })
+            let expected = Set(
+                (0 ..< appenders).flatMap { a in
+                    sizes[a].enumerated().flatMap { i, n in (0 ..< n).map { "a\(a)-\(i)-\($0)" } }
+                })
 
             try await withThrowingTaskGroup(of: [String].self) { group in
-                for _ in 0..<3 {
+                for _ in 0 ..< 3 {
                     group.addTask {
                         var cursor = try await Cursor(topic: topic, start: .earliest)
                         var seen: [String] = []
@@ -45,10 +47,10 @@ import Testing
                         return seen
                     }
                 }
-                for a in 0..<appenders {
+                for a in 0 ..< appenders {
                     group.addTask {
                         for (i, n) in sizes[a].enumerated() {
-                            try await topic.append((0..<n).map { ProducerRecord(value: bytes("a\(a)-\(i)-\($0)")) })
+                            try await topic.append((0 ..< n).map { ProducerRecord(value: bytes("a\(a)-\(i)-\($0)")) })
                         }
                         return []
                     }
@@ -57,9 +59,9 @@ import Testing
                     #expect(seen.count == total)
                     #expect(Set(seen) == expected)
                     // Each appender's records appear in its own order.
-                    for a in 0..<appenders {
+                    for a in 0 ..< appenders {
                         let mine = seen.filter { $0.hasPrefix("a\(a)-") }
-                        #expect(mine == sizes[a].enumerated().flatMap { i, n in (0..<n).map { "a\(a)-\(i)-\($0)" } })
+                        #expect(mine == sizes[a].enumerated().flatMap { i, n in (0 ..< n).map { "a\(a)-\(i)-\($0)" } })
                     }
                 }
             }
@@ -80,7 +82,9 @@ import Testing
             await clock.waitForSleepers(1)
             let cursor = try await Cursor(topic: topic, start: .latest)
 
-            async let timedOut: [Record] = { var c = cursor; return try await c.next(waitMs: 50) }()
+            async let timedOut: [Record] = {
+                var c = cursor; return try await c.next(waitMs: 50)
+            }()
             await clock.waitForSleepers(2)
             #expect(clock.sleeperDeadlinesMs.contains(clock.nowMs() + 50))
             clock.advance(ms: 49)
@@ -88,7 +92,9 @@ import Testing
             clock.advance(ms: 1)
             #expect(try await timedOut.isEmpty)
 
-            async let woken: [Record] = { var c = cursor; return try await c.next(waitMs: 30_000) }()
+            async let woken: [Record] = {
+                var c = cursor; return try await c.next(waitMs: 30_000)
+            }()
             await clock.waitForSleepers(2)
             try await topic.append(offsetRecords(from: 0, count: 2))
             // The append released the poll and cancelled its timer before it returned.

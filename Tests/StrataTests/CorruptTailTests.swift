@@ -17,7 +17,7 @@ import Testing
     ) async throws -> (String, [ScannedBatch]) {
         let lake = try Lake.open(dir, options: lakeOptions())
         let topic = try lake.topic(topicName, creatingWith: topicConfig(segmentBytes: segmentBytes))
-        for b in 0..<5 { try await topic.append(offsetRecords(from: Int64(b * batchRecords), count: batchRecords)) }
+        for b in 0 ..< 5 { try await topic.append(offsetRecords(from: Int64(b * batchRecords), count: batchRecords)) }
         let path = try #require(topic.segments().last).path
         try await lake.close()
         let (_, scan) = try scanSegment(path)
@@ -71,12 +71,18 @@ import Testing
             flippedFirst[batches[0].position + 200] ^= 1
             let corrupt = try scan(flippedFirst)
             #expect(corrupt.validEnd == batches[0].position && corrupt.nextOffset == 0)
-            #expect(corrupt.tail == .corrupt(position: batches[0].position, resumePosition: batches[1].position,
-                                             resumeOffset: 1000, lastOffset: 4999))
+            #expect(
+                corrupt.tail
+                    == .corrupt(
+                        position: batches[0].position, resumePosition: batches[1].position,
+                        resumeOffset: 1000, lastOffset: 4999))
             // A whole batch missing (an offset gap) is corruption too: the batch after it is valid.
             let gap = Array(original[..<batches[1].position]) + Array(original[batches[2].position...])
-            #expect(try scan(gap).tail == .corrupt(position: batches[1].position, resumePosition: batches[1].position,
-                                                   resumeOffset: 2000, lastOffset: 4999))
+            #expect(
+                try scan(gap).tail
+                    == .corrupt(
+                        position: batches[1].position, resumePosition: batches[1].position,
+                        resumeOffset: 2000, lastOffset: 4999))
         }
     }
 
@@ -114,9 +120,10 @@ import Testing
 
             let report = try await lake.verify()
             #expect(!report.isClean)
-            #expect(report.errors.contains {
-                $0.kind == .corruptBatch && $0.location == path && $0.position == batches[0].position
-            })
+            #expect(
+                report.errors.contains {
+                    $0.kind == .corruptBatch && $0.location == path && $0.position == batches[0].position
+                })
             try await lake.close()
 
             // Opening again still cuts nothing.
@@ -136,9 +143,9 @@ import Testing
             let topic = try lake.topic(Self.topicName)
             #expect(topic.highWatermark == 2000)
             let (records, error) = try await Self.consume(topic)
-            #expect(records.map { string($0.value) } == (0..<2000).map { "v\($0)" })
+            #expect(records.map { string($0.value) } == (0 ..< 2000).map { "v\($0)" })
             #expect(error?.code == .corrupt && error?.position == batches[2].position && error?.file == path)
-            #expect(try topic.readLocal(from: 1995).records.map(\.offset) == Array(1995..<2000))
+            #expect(try topic.readLocal(from: 1995).records.map(\.offset) == Array(1995 ..< 2000))
             try await lake.close()
         }
     }
@@ -149,7 +156,7 @@ import Testing
         try await withTempDirectory { dir in
             let lake = try Lake.open(dir, options: lakeOptions())
             let topic = try lake.topic(Self.topicName, creatingWith: topicConfig())
-            for b in 0..<10 { try await topic.append(offsetRecords(from: Int64(b * 1000), count: 1000)) }
+            for b in 0 ..< 10 { try await topic.append(offsetRecords(from: Int64(b * 1000), count: 1000)) }
             try topic.sealActiveSegment()
             try await topic.append(offsetRecords(from: 10_000, count: 10))
             let sealed = try #require(topic.segments().first)
@@ -172,7 +179,7 @@ import Testing
                     values += records.map { string($0.value) }
                 }
             }
-            #expect(values == (0..<7000).map { "v\($0)" })
+            #expect(values == (0 ..< 7000).map { "v\($0)" })
             #expect(error?.code == .corrupt && error?.file == sealed.path && error?.position == victim.position + 8)
             // The segments after it still read.
             #expect(try again.readLocal(from: 10_000).records.count == 10)
@@ -198,7 +205,8 @@ import Testing
             #expect(FileIO.fileSize(atPath: path) == cutAt)
             let kept = dir + "/topics/t/quarantine/00000000000000000000.seg.torn-\(cutAt)"
             #expect(try FileIO.readWholeFile(kept) == Array(torn[cutAt...]))
-            #expect(log.contains("truncating torn tail") && log.contains("bytes=\(torn.count - cutAt)"), "\(log.messages)")
+            #expect(
+                log.contains("truncating torn tail") && log.contains("bytes=\(torn.count - cutAt)"), "\(log.messages)")
             #expect(log.contains(kept), "\(log.messages)")
             // The same cut twice never overwrites the first copy.
             try await topic.append(offsetRecords(from: 4000, count: 3))

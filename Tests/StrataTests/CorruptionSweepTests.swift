@@ -1,9 +1,9 @@
 import Foundation
+import StrataBlob
+import StrataFormat
 import Testing
 
 @testable import Strata
-import StrataBlob
-import StrataFormat
 
 /// Issue 8 item 4 (ARCHITECTURE.md invariant 7): single bit flips at hundreds of sampled positions
 /// (fixed seed) of a sealed hot segment, its index, a cold object (data frames, frame index,
@@ -15,25 +15,30 @@ import StrataFormat
 struct CorruptionSweepTests {
     @Test func hotSegmentFlipsAreDetectedOrHarmless() async throws {
         try await CorruptionSweep.withFixture { sweep in
-            let tally = try await sweep.run(sweep.hotSegment, regions: [("all", 0..<sweep.size(sweep.hotSegment))], perRegion: 300)
+            let tally = try await sweep.run(
+                sweep.hotSegment, regions: [("all", 0 ..< sweep.size(sweep.hotSegment))], perRegion: 300)
             #expect(tally.detected > 0)
         }
     }
 
     @Test func sealedIndexFlipsAreHarmlessBecauseTheIndexIsRebuilt() async throws {
         try await CorruptionSweep.withFixture { sweep in
-            let tally = try await sweep.run(sweep.sealedIndex, regions: [("all", 0..<sweep.size(sweep.sealedIndex))], perRegion: 300)
+            let tally = try await sweep.run(
+                sweep.sealedIndex, regions: [("all", 0 ..< sweep.size(sweep.sealedIndex))], perRegion: 300)
             #expect(tally.harmless == tally.flips)
         }
     }
 
     @Test func coldObjectFlipsAreDetectedOrHarmless() async throws {
         try await CorruptionSweep.withFixture { sweep in
-            let index = try ColdObjectFooter.parse(object: Array(try Data(contentsOf: URL(fileURLWithPath: sweep.coldObject.path))))
+            let index = try ColdObjectFooter.parse(
+                object: Array(try Data(contentsOf: URL(fileURLWithPath: sweep.coldObject.path))))
             let seekStart = index.objectBytes - index.seekTableBytes
-            let regions = [("data frames", 0..<index.indexFrameOffset),
-                           ("frame index", index.indexFrameOffset..<(index.indexFrameOffset + index.indexFrameBytes)),
-                           ("seek table", seekStart..<index.objectBytes)]
+            let regions = [
+                ("data frames", 0 ..< index.indexFrameOffset),
+                ("frame index", index.indexFrameOffset ..< (index.indexFrameOffset + index.indexFrameBytes)),
+                ("seek table", seekStart ..< index.objectBytes),
+            ]
             let tally = try await sweep.run(sweep.coldObject, regions: regions, perRegion: 200)
             #expect(tally.detected > 0)
         }
@@ -41,7 +46,8 @@ struct CorruptionSweepTests {
 
     @Test func manifestFlipsAreDetectedOrHarmless() async throws {
         try await CorruptionSweep.withFixture { sweep in
-            let tally = try await sweep.run(sweep.manifest, regions: [("all", 0..<sweep.size(sweep.manifest))], perRegion: 300)
+            let tally = try await sweep.run(
+                sweep.manifest, regions: [("all", 0 ..< sweep.size(sweep.manifest))], perRegion: 300)
             #expect(tally.detected > 0)
         }
     }
@@ -74,7 +80,8 @@ struct SweepTally: CustomStringConvertible {
             let r = byRegion[key] ?? (0, 0, 0)
             return "\(key): flips=\(r.flips) detected=\(r.detected) harmless=\(r.harmless)"
         }.joined(separator: "; ")
-        return "flips=\(flips) detected=\(detected) (by object cross-check: \(crossChecked)) harmless=\(harmless) wrong=\(wrong.count) unlocated=\(unlocated.count) [\(regions)]"
+        return
+            "flips=\(flips) detected=\(detected) (by object cross-check: \(crossChecked)) harmless=\(harmless) wrong=\(wrong.count) unlocated=\(unlocated.count) [\(regions)]"
     }
 }
 
@@ -92,7 +99,9 @@ struct CorruptionSweep {
     let pristine: [String: [UInt8]]
 
     static func timestamp(_ offset: Int64) -> Int64 { baseTimestamp + offset * 10 }
-    static func value(_ offset: Int64) -> [UInt8] { Array("rec-\(offset)-\(String(repeating: "abcdefgh", count: Int(offset % 6)))".utf8) }
+    static func value(_ offset: Int64) -> [UInt8] {
+        Array("rec-\(offset)-\(String(repeating: "abcdefgh", count: Int(offset % 6)))".utf8)
+    }
 
     static func withFixture(_ body: (CorruptionSweep) async throws -> Void) async throws {
         try await withTempDirectory { dir in try await body(try await make(dir)) }
@@ -113,8 +122,10 @@ struct CorruptionSweep {
         let topic = try lake.topic(topicName, creatingWith: config)
         var next: Int64 = 0
         func append(_ count: Int) async throws {
-            for _ in 0..<(count / 5) {
-                let batch = (next..<(next + 5)).map { ProducerRecord(key: Array("k\($0 % 3)".utf8), value: value($0), timestamp: timestamp($0)) }
+            for _ in 0 ..< (count / 5) {
+                let batch = (next ..< (next + 5)).map {
+                    ProducerRecord(key: Array("k\($0 % 3)".utf8), value: value($0), timestamp: timestamp($0))
+                }
                 _ = try await topic.append(batch)
                 next += 5
             }
@@ -139,17 +150,23 @@ struct CorruptionSweep {
         let targets = [
             SweepTarget(name: "hot segment", path: sealed.path, names: [sealed.path]),
             SweepTarget(name: "sealed index", path: indexPath, names: [indexPath, sealed.path]),
-            SweepTarget(name: "cold object", path: coldRoot + "/" + object.key, names: [object.key, coldRoot + "/" + object.key]),
-            SweepTarget(name: "manifest", path: coldRoot + "/" + manifestKey, names: [manifestKey, coldRoot + "/" + manifestKey],
-                        crossCheckedByObjects: true),
+            SweepTarget(
+                name: "cold object", path: coldRoot + "/" + object.key,
+                names: [object.key, coldRoot + "/" + object.key]),
+            SweepTarget(
+                name: "manifest", path: coldRoot + "/" + manifestKey,
+                names: [manifestKey, coldRoot + "/" + manifestKey],
+                crossCheckedByObjects: true),
         ]
         var pristine: [String: [UInt8]] = [:]
         for target in targets {
-            try #require(FileManager.default.fileExists(atPath: target.path), "\(target.name) missing at \(target.path)")
+            try #require(
+                FileManager.default.fileExists(atPath: target.path), "\(target.name) missing at \(target.path)")
             pristine[target.path] = Array(try Data(contentsOf: URL(fileURLWithPath: target.path)))
         }
-        return CorruptionSweep(dir: dir, options: options, highWatermark: next, hotSegment: targets[0], sealedIndex: targets[1],
-                               coldObject: targets[2], manifest: targets[3], pristine: pristine)
+        return CorruptionSweep(
+            dir: dir, options: options, highWatermark: next, hotSegment: targets[0], sealedIndex: targets[1],
+            coldObject: targets[2], manifest: targets[3], pristine: pristine)
     }
 
     func size(_ target: SweepTarget) -> Int { pristine[target.path]?.count ?? 0 }
@@ -188,7 +205,9 @@ struct CorruptionSweep {
         try restore()
         print("corruption-sweep \(target.name) (\(size(target)) bytes): \(tally)")
         #expect(tally.wrong.isEmpty, "\(target.name): wrong answers \(tally.wrong.prefix(10))")
-        #expect(tally.unlocated.isEmpty, "\(target.name): errors not naming the file and position \(tally.unlocated.prefix(10))")
+        #expect(
+            tally.unlocated.isEmpty,
+            "\(target.name): errors not naming the file and position \(tally.unlocated.prefix(10))")
         return tally
     }
 
@@ -226,7 +245,8 @@ struct CorruptionSweep {
     private func classify(_ error: any Error, _ target: SweepTarget) -> Outcome {
         guard let error = error as? StrataError else { return .unlocated("not a StrataError: \(error)") }
         if target.crossCheckedByObjects, error.code == .corrupt, let file = error.file,
-           file.hasPrefix(BucketLayout().segmentPrefix(topic: Self.topicName)), error.message.contains("the manifest") {
+            file.hasPrefix(BucketLayout().segmentPrefix(topic: Self.topicName)), error.message.contains("the manifest")
+        {
             return .detected(crossChecked: true)
         }
         guard let file = error.file, target.names.contains(file), error.position != nil else {
@@ -238,7 +258,9 @@ struct CorruptionSweep {
     /// Every answer the topic gives, compared with what was written; a description of the
     /// first wrong one, nil when all are right.
     private func check(_ topic: Topic) async throws -> String? {
-        if topic.highWatermark != highWatermark { return "high watermark \(topic.highWatermark), wrote \(highWatermark)" }
+        if topic.highWatermark != highWatermark {
+            return "high watermark \(topic.highWatermark), wrote \(highWatermark)"
+        }
         let start = try await topic.logStartOffset()
         if start != 0 { return "log start \(start), expected 0" }
         var offset: Int64 = 0
@@ -248,8 +270,11 @@ struct CorruptionSweep {
             for (i, record) in read.records.enumerated() {
                 let expected = offset + Int64(i)
                 guard record.offset == expected, record.value == Self.value(expected),
-                      record.timestamp == Self.timestamp(expected), record.key == Array("k\(expected % 3)".utf8)
-                else { return "record at \(expected) differs: offset \(record.offset) value \(string(record.value) ?? "nil")" }
+                    record.timestamp == Self.timestamp(expected), record.key == Array("k\(expected % 3)".utf8)
+                else {
+                    return
+                        "record at \(expected) differs: offset \(record.offset) value \(string(record.value) ?? "nil")"
+                }
             }
             offset = read.nextOffset
         }

@@ -1,9 +1,9 @@
 import Foundation
+import StrataBlob
+import StrataFormat
 import Testing
 
 @testable import Strata
-import StrataBlob
-import StrataFormat
 
 /// Regression tests for what `tools/crash-test` (issue 8) found.
 @Suite("Crash regressions")
@@ -31,7 +31,7 @@ struct CrashRegressionTests {
                 #expect(report.problems.map(\.kind) == [.tornTail])
                 #expect(report.problems.map(\.location) == [active])
                 let values = try readAll(try reopened.topic("t")).map { string($0.value) }
-                #expect(values == (0..<10).map { "v\($0)" })
+                #expect(values == (0 ..< 10).map { "v\($0)" })
                 // Opening the topic recreated the header: verify has nothing left to say.
                 #expect(try await reopened.verify().problems.isEmpty)
                 try await reopened.close()

@@ -54,14 +54,16 @@ enum StrataBinary {
                     var n = 0
                     outer: while !self.stop.load(ordering: .relaxed) {
                         var chunk = ""
-                        for _ in 0..<200 {
+                        for _ in 0 ..< 200 {
                             chunk += "c\(cycle)-\(n)\n"
                             n += 1
                         }
                         var bytes = Array(chunk.utf8)
                         var sent = 0
                         while sent < bytes.count {
-                            let w = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + sent, $0.count - sent) }
+                            let w = bytes.withUnsafeMutableBytes {
+                                Glibc.write(fd, $0.baseAddress! + sent, $0.count - sent)
+                            }
                             if w < 0 {
                                 if errno == EINTR { continue }
                                 break outer  // EPIPE: the child is gone
@@ -87,29 +89,33 @@ enum StrataBinary {
                 Issue.record("bad ack line '\(line)'")
                 return nil
             }
-            return parts[0]...parts[1]
+            return parts[0] ... parts[1]
         }
     }
 
-    @Test(.enabled(if: StrataBinary.supportsProduce, "needs `strata produce` (STRATA_BIN or .build/debug/strata)"),
-          .timeLimit(.minutes(5)))
+    @Test(
+        .enabled(if: StrataBinary.supportsProduce, "needs `strata produce` (STRATA_BIN or .build/debug/strata)"),
+        .timeLimit(.minutes(5)))
     func sigkillNeverLosesAnAcknowledgedRecord() async throws {
         signal(SIGPIPE, SIG_IGN)  // writes to a killed child's stdin must fail with EPIPE, not kill us
         try await withTempDirectory { dir in
             let lakeDir = dir + "/lake"
             // Small segments so kills also land around rolls, when the CLI lets us choose.
-            let rollFlags = StrataBinary.produceHelp?.contains("--segment-bytes") == true ? ["--segment-bytes", "16384"] : []
-            var random = SeededRandom(seed: UInt64(ProcessInfo.processInfo.environment["STRATA_CRASH_SEED"] ?? "") ?? 20_240_611)
+            let rollFlags =
+                StrataBinary.produceHelp?.contains("--segment-bytes") == true ? ["--segment-bytes", "16384"] : []
+            var random = SeededRandom(
+                seed: UInt64(ProcessInfo.processInfo.environment["STRATA_CRASH_SEED"] ?? "") ?? 20_240_611)
             var kept: [String] = []  // every record value, by offset, as verified after the last cycle
             var acknowledgedTotal = 0
 
-            for cycle in 0..<Self.cycles {
+            for cycle in 0 ..< Self.cycles {
                 let ackPath = dir + "/acks-\(cycle)"
                 let stderrPath = dir + "/stderr-\(cycle)"
                 _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: StrataBinary.path)
-                process.arguments = ["produce", "--lake", lakeDir, Self.topic, "--durability", "sync", "--acks-to", ackPath]
+                process.arguments =
+                    ["produce", "--lake", lakeDir, Self.topic, "--durability", "sync", "--acks-to", ackPath]
                     + rollFlags
                 let stdin = Pipe()
                 process.standardInput = stdin
@@ -135,7 +141,9 @@ enum StrataBinary {
                 await feeding.value
                 try? stdin.fileHandleForWriting.close()
                 let stderrText = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
-                #expect(process.terminationReason == .uncaughtSignal, "cycle \(cycle) child exited by itself: \(stderrText)")
+                #expect(
+                    process.terminationReason == .uncaughtSignal, "cycle \(cycle) child exited by itself: \(stderrText)"
+                )
 
                 let ranges = Self.acknowledgedRanges(ackPath)
                 acknowledgedTotal += ranges.reduce(0) { $0 + Int($1.count) }
@@ -154,21 +162,24 @@ enum StrataBinary {
                 #expect(Array(values.prefix(start)) == kept, "cycle \(cycle): earlier records changed")
                 // This cycle's records are its input lines in order, from the first, no gap, no repeat.
                 let fresh = values.dropFirst(start)
-                let expected = (0..<fresh.count).map { "c\(cycle)-\($0)" }
+                let expected = (0 ..< fresh.count).map { "c\(cycle)-\($0)" }
                 #expect(Array(fresh) == expected, "cycle \(cycle): records differ from the input lines")
                 #expect(fresh.count <= feeder.linesWritten.load(ordering: .relaxed) + 200)
                 // Every acknowledged range is present, and the ranges tile this cycle's offsets.
                 var nextAck = Int64(start)
                 for range in ranges {
                     #expect(range.lowerBound == nextAck, "cycle \(cycle): ack \(range) after \(nextAck - 1)")
-                    #expect(range.upperBound < Int64(values.count),
-                            "cycle \(cycle): acknowledged \(range) lost, log has \(values.count) records; \(log.messages)")
+                    #expect(
+                        range.upperBound < Int64(values.count),
+                        "cycle \(cycle): acknowledged \(range) lost, log has \(values.count) records; \(log.messages)")
                     nextAck = range.upperBound + 1
                 }
                 #expect(Set(values).count == values.count, "duplicate values")
                 kept = values
             }
-            print("crash test: \(Self.cycles) SIGKILLs, \(acknowledgedTotal) acknowledged records, \(kept.count) records kept")
+            print(
+                "crash test: \(Self.cycles) SIGKILLs, \(acknowledgedTotal) acknowledged records, \(kept.count) records kept"
+            )
             #expect(acknowledgedTotal > 0, "no batch was ever acknowledged: the kills tested nothing")
         }
     }

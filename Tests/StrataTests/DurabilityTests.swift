@@ -1,5 +1,5 @@
-import StrataTesting
 import Foundation
+import StrataTesting
 import Synchronization
 import Testing
 
@@ -16,16 +16,20 @@ import Testing
             let firstFsyncHeld = Mutex(false)
             var options = lakeOptions()
             options.beforeGroupFsync = { topic in
-                guard !firstFsyncHeld.withLock({ held in defer { held = true }; return held }) else { return }
-                for _ in 0..<20_000 where topic.writtenOffset < Int64(tasks) { usleep(500) }
+                guard
+                    !firstFsyncHeld.withLock({ held in
+                        defer { held = true }; return held
+                    })
+                else { return }
+                for _ in 0 ..< 20_000 where topic.writtenOffset < Int64(tasks) { usleep(500) }
             }
             let lake = try Lake.open(dir, options: options)
             let topic = try lake.topic("sync", creatingWith: topicConfig(durability: .sync))
             let acknowledged = try await withThrowingTaskGroup(of: [(Int64, String)].self) { group in
-                for t in 0..<tasks {
+                for t in 0 ..< tasks {
                     group.addTask {
                         var mine: [(Int64, String)] = []
-                        for i in 0..<appendsPerTask {
+                        for i in 0 ..< appendsPerTask {
                             let value = "t\(t)-\(i)"
                             let result = try await topic.append([ProducerRecord(value: bytes(value))])
                             #expect(result.firstOffset == result.lastOffset)
@@ -45,10 +49,11 @@ import Testing
                 return all
             }
             let total = tasks * appendsPerTask
-            #expect(acknowledged.map(\.0).sorted() == (0..<Int64(total)).map { $0 })
+            #expect(acknowledged.map(\.0).sorted() == (0 ..< Int64(total)).map { $0 })
             #expect(topic.highWatermark == Int64(total))
             #expect(topic.fsyncCount >= 1)
-            #expect(topic.fsyncCount <= total - tasks + 1, "group commit: \(topic.fsyncCount) fsyncs for \(total) appends")
+            #expect(
+                topic.fsyncCount <= total - tasks + 1, "group commit: \(topic.fsyncCount) fsyncs for \(total) appends")
             let byOffset = Dictionary(uniqueKeysWithValues: acknowledged)
             for record in try readAll(topic) { #expect(string(record.value) == byOffset[record.offset]) }
             try await lake.close()
@@ -84,7 +89,7 @@ import Testing
             #expect(closedAppend?.code == .closed)
 
             let reopened = try Lake.open(dir, options: lakeOptions(clock: clock))
-            #expect(try readAll(reopened.topic("async")).map { string($0.value) } == (0..<5).map { "v\($0)" })
+            #expect(try readAll(reopened.topic("async")).map { string($0.value) } == (0 ..< 5).map { "v\($0)" })
             try await reopened.close()
         }
     }
@@ -111,7 +116,7 @@ import Testing
             // The first tick that sees unflushed data starts the interval.
             await tick()
             #expect(durable() == 0)
-            for _ in 0..<4 { await tick() }
+            for _ in 0 ..< 4 { await tick() }
             #expect(durable() == 0, "800 ms into a 1000 ms interval")
             clock.advance(ms: 199)
             #expect(clock.sleeperCount == 1, "the loop sleeps until its next period")

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import StrataBlob
+import Testing
+
 @testable import Strata
 
 /// `ColdLog` and `strata export`: a batch job reads a range of a topic straight from the cold
@@ -28,9 +29,9 @@ import StrataBlob
             config.durability = .async  // no fsync per append: the test is about reading
             let lake = try Lake.open(lakePath, cold: "file://" + root + "/cold", options: options)
             let handle = try lake.topic(topic, creatingWith: config)
-            let records = (0..<recordCount).map(Self.record)
+            let records = (0 ..< recordCount).map(Self.record)
             for start in stride(from: 0, to: recordCount, by: 4) {
-                _ = try await handle.append(Array(records[start..<min(start + 4, recordCount)]))
+                _ = try await handle.append(Array(records[start ..< min(start + 4, recordCount)]))
             }
             _ = try await lake.offload(topic: topic, seal: true, evict: true)
             try await lake.close()
@@ -39,9 +40,16 @@ import StrataBlob
         }
 
         static func record(_ i: Int) -> ProducerRecord {
-            let value: [UInt8] = i % 7 == 3 ? [0xFF, 0x00, UInt8(i % 256), 0xC3] : Array("{\"user\":\"u\(i % 4)\",\"n\":\(i)}".utf8)
-            let headers = i % 5 == 0 ? [RecordHeader(key: "h", value: [0x80, UInt8(i % 256)]), RecordHeader(key: "t", value: Array("x,\"y\"".utf8))] : []
-            return ProducerRecord(key: Array("k\(i)".utf8), value: value, headers: headers, timestamp: baseMs + Int64(i) * 10)
+            let value: [UInt8] =
+                i % 7 == 3 ? [0xFF, 0x00, UInt8(i % 256), 0xC3] : Array("{\"user\":\"u\(i % 4)\",\"n\":\(i)}".utf8)
+            let headers =
+                i % 5 == 0
+                ? [
+                    RecordHeader(key: "h", value: [0x80, UInt8(i % 256)]),
+                    RecordHeader(key: "t", value: Array("x,\"y\"".utf8)),
+                ] : []
+            return ProducerRecord(
+                key: Array("k\(i)".utf8), value: value, headers: headers, timestamp: baseMs + Int64(i) * 10)
         }
 
         func remove() { try? FileManager.default.removeItem(atPath: root) }
@@ -57,8 +65,9 @@ import StrataBlob
         #expect(got.map(\.offset) == Array(offsets))
         for record in got {
             let sent = fixture.records[Int(record.offset)]
-            #expect(record.key == sent.key && record.value == sent.value && record.headers == sent.headers
-                        && record.timestamp == sent.timestamp, "offset \(record.offset)")
+            #expect(
+                record.key == sent.key && record.value == sent.value && record.headers == sent.headers
+                    && record.timestamp == sent.timestamp, "offset \(record.offset)")
         }
     }
 
@@ -69,12 +78,12 @@ import StrataBlob
         defer { fixture.remove() }
         let log = try ColdLog.open(fixture.coldURL)
         #expect(try await log.topicNames() == [ColdTopic.topic])
-        #expect(try await log.offsets(ColdTopic.topic) == 0..<120)
+        #expect(try await log.offsets(ColdTopic.topic) == 0 ..< 120)
         let manifest = try #require(try await log.manifest(ColdTopic.topic))
         #expect(manifest.segments.count > 1)
-        Self.expectSame(try await Self.collect(log, 13..<97), fixture, offsets: 13..<97)
-        Self.expectSame(try await Self.collect(log, 0..<120), fixture, offsets: 0..<120)
-        #expect(try await Self.collect(log, 50..<50).isEmpty)
+        Self.expectSame(try await Self.collect(log, 13 ..< 97), fixture, offsets: 13 ..< 97)
+        Self.expectSame(try await Self.collect(log, 0 ..< 120), fixture, offsets: 0 ..< 120)
+        #expect(try await Self.collect(log, 50 ..< 50).isEmpty)
         #expect(log.stats.getRequests > 0 && log.stats.bytesRead > 0 && log.stats.bytesWritten == 0)
     }
 
@@ -85,7 +94,7 @@ import StrataBlob
         let from = try #require(try await log.offset(forTimestamp: ColdTopic.baseMs + 205, topic: ColdTopic.topic))
         let to = try #require(try await log.offset(forTimestamp: ColdTopic.baseMs + 800, topic: ColdTopic.topic))
         #expect(from == 21 && to == 80)
-        Self.expectSame(try await Self.collect(log, from..<to), fixture, offsets: 21..<80)
+        Self.expectSame(try await Self.collect(log, from ..< to), fixture, offsets: 21 ..< 80)
         #expect(try await log.offset(forTimestamp: ColdTopic.baseMs + 100_000, topic: ColdTopic.topic) == nil)
         #expect(try await log.offset(forTimestamp: 0, topic: ColdTopic.topic) == 0)
     }
@@ -99,8 +108,10 @@ import StrataBlob
         #expect(unknown?.message.contains("'nope'") == true && unknown?.message.contains(fixture.coldPath) == true)
         #expect(unknown?.message.contains(ColdTopic.topic) == true)  // names the topics that exist
         #expect(try await log.manifest("nope") == nil)
-        let outside = await #expect(throws: StrataError.self) { _ = try await log.records(ColdTopic.topic, in: 10..<21) }
-        #expect(outside?.code == .offsetOutOfRange && outside?.validRange == 0...20)
+        let outside = await #expect(throws: StrataError.self) {
+            _ = try await log.records(ColdTopic.topic, in: 10 ..< 21)
+        }
+        #expect(outside?.code == .offsetOutOfRange && outside?.validRange == 0 ... 20)
         let badName = await #expect(throws: StrataError.self) { _ = try await log.offsets("../x") }
         #expect(badName?.code == .invalidArgument)
 
@@ -110,7 +121,9 @@ import StrataBlob
 
         let empty = fixture.root + "/empty"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
-        let notLake = await #expect(throws: StrataError.self) { _ = try await ColdLog.open("file://" + empty).topicNames() }
+        let notLake = await #expect(throws: StrataError.self) {
+            _ = try await ColdLog.open("file://" + empty).topicNames()
+        }
         #expect(notLake?.code == .notFound && notLake?.message.contains("lake.json") == true)
     }
 
@@ -123,9 +136,10 @@ import StrataBlob
 
     /// The CLI tests fail, never skip, without the binary: tools/test builds it first.
     static func requireBinary(sourceLocation: SourceLocation = #_sourceLocation) throws {
-        try #require(FileManager.default.isExecutableFile(atPath: strataBinary),
-                     "no strata binary at \(strataBinary): run `swift build` or set STRATA_BIN",
-                     sourceLocation: sourceLocation)
+        try #require(
+            FileManager.default.isExecutableFile(atPath: strataBinary),
+            "no strata binary at \(strataBinary): run `swift build` or set STRATA_BIN",
+            sourceLocation: sourceLocation)
     }
 
     typealias Outcome = CLIRun.Outcome
@@ -140,7 +154,9 @@ import StrataBlob
         try Self.requireBinary()
         let fixture = try await ColdTopic.make()
         defer { fixture.remove() }
-        let result = Self.export(["--cold", fixture.coldURL, ColdTopic.topic, "--from-offset", "5", "--to-offset", "40", "--quiet"])
+        let result = Self.export([
+            "--cold", fixture.coldURL, ColdTopic.topic, "--from-offset", "5", "--to-offset", "40", "--quiet",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.isEmpty)
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
@@ -165,14 +181,18 @@ import StrataBlob
         #expect(whole.stderr.contains("exported 120 records"))
 
         // Time window: from inclusive, to exclusive.
-        let window = Self.export(["--cold", fixture.coldURL, ColdTopic.topic, "--from-time", "\(ColdTopic.baseMs + 100)",
-                                  "--to-time", "\(ColdTopic.baseMs + 250)", "--quiet"])
+        let window = Self.export([
+            "--cold", fixture.coldURL, ColdTopic.topic, "--from-time", "\(ColdTopic.baseMs + 100)",
+            "--to-time", "\(ColdTopic.baseMs + 250)", "--quiet",
+        ])
         #expect(window.status == 0)
         let offsets = try window.stdout.split(separator: "\n").map {
             try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])["offset"] as? Int
         }
-        #expect(offsets == Array(10..<25))
-        let emptyWindow = Self.export(["--cold", fixture.coldURL, ColdTopic.topic, "--from-time", "2030-01-01T00:00:00Z", "--quiet"])
+        #expect(offsets == Array(10 ..< 25))
+        let emptyWindow = Self.export([
+            "--cold", fixture.coldURL, ColdTopic.topic, "--from-time", "2030-01-01T00:00:00Z", "--quiet",
+        ])
         #expect(emptyWindow.status == 0 && emptyWindow.stdout.isEmpty)
     }
 
@@ -188,8 +208,10 @@ import StrataBlob
         defer { fixture.remove() }
         let output = fixture.root + "/out/range.csv"
         try FileManager.default.createDirectory(atPath: fixture.root + "/out", withIntermediateDirectories: true)
-        let result = Self.export(["--cold", fixture.coldURL, ColdTopic.topic, "--from-offset", "0", "--to-offset", "29",
-                                  "--format", "csv", "--output", output, "--quiet"])
+        let result = Self.export([
+            "--cold", fixture.coldURL, ColdTopic.topic, "--from-offset", "0", "--to-offset", "29",
+            "--format", "csv", "--output", output, "--quiet",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.root + "/out") == ["range.csv"])
@@ -214,14 +236,24 @@ import StrataBlob
         while let c = characters.popFirst() {
             if quoted {
                 if c == "\"" {
-                    if characters.first == "\"" { field.unicodeScalars.append(c); characters.removeFirst() } else { quoted = false }
-                } else { field.unicodeScalars.append(c) }
-            } else if c == "\"" { quoted = true }
-            else if c == "," { row.append(field); field = "" }
-            else if c == "\r" && characters.first == "\n" {
+                    if characters.first == "\"" {
+                        field.unicodeScalars.append(c); characters.removeFirst()
+                    } else {
+                        quoted = false
+                    }
+                } else {
+                    field.unicodeScalars.append(c)
+                }
+            } else if c == "\"" {
+                quoted = true
+            } else if c == "," {
+                row.append(field); field = ""
+            } else if c == "\r" && characters.first == "\n" {
                 characters.removeFirst()
                 row.append(field); rows.append(row); row = []; field = ""
-            } else { field.unicodeScalars.append(c) }
+            } else {
+                field.unicodeScalars.append(c)
+            }
         }
         return rows
     }
@@ -233,14 +265,32 @@ import StrataBlob
         let cold = fixture.coldURL
         let cases: [(String, [String], String)] = [
             ("unknown topic", ["--cold", cold, "nope"], "topic 'nope' does not exist in cold store"),
-            ("reversed offsets", ["--cold", cold, ColdTopic.topic, "--from-offset", "9", "--to-offset", "3"], "reversed range"),
-            ("reversed times", ["--cold", cold, ColdTopic.topic, "--from-time", "2026-01-02T00:00:00Z", "--to-time", "2026-01-01T00:00:00Z"],
-             "reversed range"),
-            ("bad timestamp", ["--cold", cold, ColdTopic.topic, "--from-time", "yesterday"], "--from-time 'yesterday'"),
+            (
+                "reversed offsets", ["--cold", cold, ColdTopic.topic, "--from-offset", "9", "--to-offset", "3"],
+                "reversed range"
+            ),
+            (
+                "reversed times",
+                [
+                    "--cold", cold, ColdTopic.topic, "--from-time", "2026-01-02T00:00:00Z", "--to-time",
+                    "2026-01-01T00:00:00Z",
+                ],
+                "reversed range"
+            ),
+            (
+                "bad timestamp", ["--cold", cold, ColdTopic.topic, "--from-time", "yesterday"],
+                "--from-time 'yesterday'"
+            ),
             ("negative offset", ["--cold", cold, ColdTopic.topic, "--from-offset=-1"], "must not be negative"),
             ("offset and time", ["--cold", cold, ColdTopic.topic, "--from-offset", "1", "--to-time", "5"], "not both"),
-            ("outside the topic", ["--cold", cold, ColdTopic.topic, "--from-offset", "30"], "outside the topic's offsets [0, 30)"),
-            ("end past the topic", ["--cold", cold, ColdTopic.topic, "--to-offset", "30"], "range [start, 30] is outside"),
+            (
+                "outside the topic", ["--cold", cold, ColdTopic.topic, "--from-offset", "30"],
+                "outside the topic's offsets [0, 30)"
+            ),
+            (
+                "end past the topic", ["--cold", cold, ColdTopic.topic, "--to-offset", "30"],
+                "range [start, 30] is outside"
+            ),
             ("missing store", ["--cold", "file://\(fixture.root)/missing", ColdTopic.topic], "does not exist"),
             ("bad store URL", ["--cold", "cold-dir", ColdTopic.topic], "bad cold URL 'cold-dir'"),
             ("bad format", ["--cold", cold, ColdTopic.topic, "--format", "xml"], "--format"),
@@ -288,14 +338,17 @@ import StrataBlob
         config.durability = .async
         let lake = try Lake.open(root + "/lake", cold: "file://" + root + "/cold", options: options)
         let handle = try lake.topic(ColdTopic.topic, creatingWith: config)
-        let records = (0..<recordCount).map(ColdTopic.record) + [
-            ProducerRecord(key: nil, value: [0xFF, 0xFE, 0x41], headers: [], timestamp: ColdTopic.baseMs),
-            ProducerRecord(key: [0xC3, 0x28], value: nil, headers: [RecordHeader(key: "n", value: nil)], timestamp: 0),
-            ProducerRecord(key: Array("tab\t\"q\"\\".utf8), value: Array("line\nbreak é".utf8), headers: [],
-                           timestamp: -1),
-        ]
+        let records =
+            (0 ..< recordCount).map(ColdTopic.record) + [
+                ProducerRecord(key: nil, value: [0xFF, 0xFE, 0x41], headers: [], timestamp: ColdTopic.baseMs),
+                ProducerRecord(
+                    key: [0xC3, 0x28], value: nil, headers: [RecordHeader(key: "n", value: nil)], timestamp: 0),
+                ProducerRecord(
+                    key: Array("tab\t\"q\"\\".utf8), value: Array("line\nbreak é".utf8), headers: [],
+                    timestamp: -1),
+            ]
         for start in stride(from: 0, to: records.count, by: 5) {
-            _ = try await handle.append(Array(records[start..<min(start + 5, records.count)]))
+            _ = try await handle.append(Array(records[start ..< min(start + 5, records.count)]))
         }
         _ = try await lake.offload(topic: ColdTopic.topic, seal: true, evict: false)
         try await lake.close()
@@ -317,8 +370,9 @@ import StrataBlob
         try Self.requireBinary()
         let (root, records) = try await Self.makeLakeAndCold()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let consumed = Self.run(Self.strataBinary,
-                                ["consume", "--lake", root + "/lake", ColdTopic.topic, "--format", "json"])
+        let consumed = Self.run(
+            Self.strataBinary,
+            ["consume", "--lake", root + "/lake", ColdTopic.topic, "--format", "json"])
         #expect(consumed.status == 0, "\(consumed.stderr)")
         let exported = Self.export(["--cold", "file://" + root + "/cold", ColdTopic.topic, "--quiet"])
         #expect(exported.status == 0, "\(exported.stderr)")
@@ -359,8 +413,9 @@ import StrataBlob
         #expect(consumed.stdoutBytes == expected)
         #expect(consumed.stdoutBytes.contains(0xFF))
         let help = Self.run(Self.strataBinary, ["consume", "--help"])
-        #expect(help.stdout.contains("non-UTF-8 bytes are written") && help.stdout.contains("unchanged"),
-                "\(help.stdout)")
+        #expect(
+            help.stdout.contains("non-UTF-8 bytes are written") && help.stdout.contains("unchanged"),
+            "\(help.stdout)")
     }
 
     @Test(.enabled(if: duckdbImportable, "needs python3 with duckdb (pip install duckdb)"))

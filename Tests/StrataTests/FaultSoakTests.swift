@@ -1,10 +1,10 @@
-import StrataTesting
 import Foundation
+import StrataBlob
+import StrataFormat
+import StrataTesting
 import Testing
 
 @testable import Strata
-import StrataBlob
-import StrataFormat
 
 /// Issue 8 item 3: the blob fault soak. This short version runs in CI; `tools/fault-soak`
 /// runs the same soak over ≥ 1 GiB on a FileSystemBlobStore.
@@ -18,7 +18,8 @@ struct FaultSoakTests {
         let totalBytes = environment["STRATA_SOAK_BYTES"].flatMap(Int.init) ?? 24 << 20
         let seed = environment["STRATA_SOAK_SEED"].flatMap(UInt64.init) ?? 8
         try await withTempDirectory { dir in
-            let inner: any BlobStore = environment["STRATA_SOAK_STORE"] == "fs"
+            let inner: any BlobStore =
+                environment["STRATA_SOAK_STORE"] == "fs"
                 ? try FileSystemBlobStore(root: dir + "/cold") : MemoryBlobStore()
             let result = try await FaultSoak(dir: dir + "/lake", inner: inner, seed: seed).run(totalBytes: totalBytes)
             print("fault-soak: \(result)")
@@ -29,20 +30,25 @@ struct FaultSoakTests {
     /// The soak over S3 through `tools/s3-fault-proxy`, which resets, cuts mid-body or delays
     /// a fraction of connections: the faults come from the network, not from a wrapper.
     /// `tools/fault-soak --s3` starts SeaweedFS and the proxy and sets the variables.
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["STRATA_SOAK_S3_ENDPOINT"] != nil,
-                   "set by tools/fault-soak --s3"))
+    @Test(
+        .enabled(
+            if: ProcessInfo.processInfo.environment["STRATA_SOAK_S3_ENDPOINT"] != nil,
+            "set by tools/fault-soak --s3"))
     func faultSoakOverS3ThroughAConnectionBreakingProxy() async throws {
         let environment = ProcessInfo.processInfo.environment
         let totalBytes = environment["STRATA_SOAK_BYTES"].flatMap(Int.init) ?? 24 << 20
         let endpoint = try #require(environment["STRATA_SOAK_S3_ENDPOINT"].flatMap(URL.init(string:)))
-        let credentials = S3Credentials(accessKeyId: environment["STRATA_S3_TEST_ACCESS_KEY"] ?? "",
-                                        secretAccessKey: environment["STRATA_S3_TEST_SECRET_KEY"] ?? "")
-        let config = S3Config(endpoint: endpoint, region: environment["STRATA_S3_TEST_REGION"] ?? "us-east-1",
-                              bucket: environment["STRATA_S3_TEST_BUCKET"] ?? "strata-test",
-                              prefix: "soak-\(UUID().uuidString.prefix(8))/", credentials: credentials)
+        let credentials = S3Credentials(
+            accessKeyId: environment["STRATA_S3_TEST_ACCESS_KEY"] ?? "",
+            secretAccessKey: environment["STRATA_S3_TEST_SECRET_KEY"] ?? "")
+        let config = S3Config(
+            endpoint: endpoint, region: environment["STRATA_S3_TEST_REGION"] ?? "us-east-1",
+            bucket: environment["STRATA_S3_TEST_BUCKET"] ?? "strata-test",
+            prefix: "soak-\(UUID().uuidString.prefix(8))/", credentials: credentials)
         try await withTempDirectory { dir in
             let store = try S3BlobStore(config: config)
-            let result = try await FaultSoak(dir: dir + "/lake", inner: store, seed: 8, plan: .none).run(totalBytes: totalBytes)
+            let result = try await FaultSoak(dir: dir + "/lake", inner: store, seed: 8, plan: .none).run(
+                totalBytes: totalBytes)
             print("fault-soak s3: \(result)")
         }
     }
@@ -109,7 +115,7 @@ struct FaultSoak {
     func value(_ offset: Int64) -> [UInt8] {
         let head = Array("offset=\(offset) ".utf8)
         let start = Int((UInt64(offset) &* 7919) % UInt64(alphabet.count - Self.recordBytes))
-        return head + alphabet[start..<(start + Self.recordBytes - head.count)]
+        return head + alphabet[start ..< (start + Self.recordBytes - head.count)]
     }
 
     func run(totalBytes: Int) async throws -> FaultSoakResult {
@@ -124,7 +130,7 @@ struct FaultSoak {
         var next: Int64 = 0
         var sinceOffload = 0
         while result.bytesAppended < totalBytes {
-            let batch = (0..<Int64(200)).map { ProducerRecord(value: value(next + $0)) }
+            let batch = (0 ..< Int64(200)).map { ProducerRecord(value: value(next + $0)) }
             let ack = try await topic.append(batch)
             #expect(ack.firstOffset == next)
             next += Int64(batch.count)
@@ -161,7 +167,7 @@ struct FaultSoak {
     /// Offload passes until one succeeds; a failed pass is retried by the next one (as the
     /// background offloader does). Being fenced is never a transient fault.
     private func offloadUntilDone(_ lake: Lake, _ result: inout FaultSoakResult) async throws {
-        for _ in 0..<50 {
+        for _ in 0 ..< 50 {
             do {
                 _ = try await lake.offload(topic: "soak", seal: true, evict: true)
                 return
@@ -203,7 +209,7 @@ struct FaultSoak {
     }
 
     private func scrubUntilDone(_ lake: Lake, _ result: inout FaultSoakResult) async throws {
-        for _ in 0..<50 {
+        for _ in 0 ..< 50 {
             do {
                 let report = try await lake.scrub(deleteOrphans: true, graceMs: 0)
                 result.orphansDeleted += report.deleted.count

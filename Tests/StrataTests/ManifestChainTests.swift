@@ -1,8 +1,8 @@
 import Foundation
+import StrataBlob
 import Testing
 
 @testable import Strata
-import StrataBlob
 
 /// Issue 12 items 2 and 3: `verify` compares the lake's local manifest copy with the cold
 /// store's chain, and `scrub --delete-orphans` never deletes an object any manifest version the
@@ -169,8 +169,8 @@ struct ChainFixture {
         config.durability = .async
         let topic = try lake.topic(topicName, creatingWith: config)
         var produced: [String] = []
-        for batch in 0..<12 {
-            let values = (0..<4).map { "batch \(batch) record \($0) " + String(repeating: "x", count: 40) }
+        for batch in 0 ..< 12 {
+            let values = (0 ..< 4).map { "batch \(batch) record \($0) " + String(repeating: "x", count: 40) }
             try await topic.append(values.map { ProducerRecord(value: Array($0.utf8)) })
             produced += values
         }

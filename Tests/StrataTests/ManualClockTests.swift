@@ -8,8 +8,12 @@ import Testing
 @Suite struct ManualClockTests {
     @Test(.timeLimit(.minutes(1))) func sleepersWakeAtTheirDeadlineInOrder() async throws {
         let clock = ManualClock(startMs: 1_000)
-        async let short: Int64 = { try await clock.sleep(ms: 10); return clock.nowMs() }()
-        async let long: Int64 = { try await clock.sleep(ms: 30); return clock.nowMs() }()
+        async let short: Int64 = {
+            try await clock.sleep(ms: 10); return clock.nowMs()
+        }()
+        async let long: Int64 = {
+            try await clock.sleep(ms: 30); return clock.nowMs()
+        }()
         await clock.waitForSleepers(2)
         #expect(clock.sleeperDeadlinesMs == [1_010, 1_030])
         clock.advance(ms: 9)

@@ -36,7 +36,7 @@ import Testing
         return try condition()
     }
 
-    static func lines(_ from: Int, _ to: Int) -> String { (from..<to).map { "line-\($0)\n" }.joined() }
+    static func lines(_ from: Int, _ to: Int) -> String { (from ..< to).map { "line-\($0)\n" }.joined() }
 
     /// A `strata produce` child that keeps the lake (and its lock) while the test feeds it lines.
     final class Producer {
@@ -93,7 +93,7 @@ import Testing
             #expect(scrub.status == 0, "\(scrub.stderr)")
             let consume = try Self.run(["consume", "--lake", lake, "t"])
             #expect(consume.status == 0, "\(consume.stderr)")
-            #expect(consume.lines == (0..<500).map { "line-\($0)" })
+            #expect(consume.lines == (0 ..< 500).map { "line-\($0)" })
             #expect(ReadOnlyFixture.snapshot(lake) == before, "a read command changed the lake")
 
             // --follow sees the producer's later appends, and SIGTERM ends it cleanly.
@@ -120,8 +120,10 @@ import Testing
     @Test func readCommandsOnAMissingLakeFailAndCreateNothing() async throws {
         try await withTempDirectory { dir in
             let missing = dir + "/no/such/dir"
-            let commands = [["inspect", "topics"], ["inspect", "segments", "t"], ["inspect", "verify"],
-                            ["inspect", "manifest", "t"], ["consume", "t"]]
+            let commands = [
+                ["inspect", "topics"], ["inspect", "segments", "t"], ["inspect", "verify"],
+                ["inspect", "manifest", "t"], ["consume", "t"],
+            ]
             for command in commands {
                 let arguments = command + ["--lake", missing]
                 let result = try Self.run(arguments)
@@ -137,7 +139,7 @@ import Testing
             let lake = dir + "/lake"
             #expect(try Self.run(["produce", "--lake", lake, "t"], stdin: Self.lines(0, 10)).status == 0)
             let head = try Self.run(["consume", "--lake", lake, "t", "--to-offset", "4"])
-            #expect(head.lines == (0..<4).map { "line-\($0)" })
+            #expect(head.lines == (0 ..< 4).map { "line-\($0)" })
             let window = try Self.run(["consume", "--lake", lake, "t", "--from-offset", "2", "--to-offset", "5"])
             #expect(window.lines == ["line-2", "line-3", "line-4"])
             #expect(try Self.run(["consume", "--lake", lake, "t", "--to-offset", "99"]).lines.count == 10)
@@ -154,8 +156,9 @@ import Testing
     @Test func inspectAfterEvictionShowsBothTiersAndAnEmptyActiveSegment() async throws {
         try await withTempDirectory { dir in
             let lake = dir + "/lake"
-            let produced = try Self.run(["produce", "--lake", lake, "t", "--segment-bytes", "16384"],
-                                        stdin: Self.lines(0, 3000))
+            let produced = try Self.run(
+                ["produce", "--lake", lake, "t", "--segment-bytes", "16384"],
+                stdin: Self.lines(0, 3000))
             #expect(produced.status == 0)
             let offload = try Self.run(["offload", "--lake", lake, "--evict", "--json"])
             #expect(offload.status == 0, "\(offload.stderr)")
@@ -182,8 +185,9 @@ import Testing
         try await withTempDirectory { dir in
             let lake = dir + "/lake"
             let cold = dir + "/cold-elsewhere"
-            let produced = try Self.run(["produce", "--lake", lake, "--cold", "file://" + cold, "t"],
-                                        stdin: Self.lines(0, 20))
+            let produced = try Self.run(
+                ["produce", "--lake", lake, "--cold", "file://" + cold, "t"],
+                stdin: Self.lines(0, 20))
             #expect(produced.status == 0, "\(produced.stderr)")
             try FileManager.default.removeItem(atPath: cold)
 

@@ -77,7 +77,7 @@ enum ReadOnlyFixture {
         try await withTempDirectory { dir in
             let writer = try Lake.open(dir, options: Self.options(store: MemoryBlobStore()))
             let topic = try writer.topic("t", creatingWith: topicConfig(segmentBytes: 1024))
-            for i in 0..<20 { try await topic.append(offsetRecords(from: Int64(i * 10), count: 10)) }
+            for i in 0 ..< 20 { try await topic.append(offsetRecords(from: Int64(i * 10), count: 10)) }
             #expect(topic.segments().count > 2)
             let before = ReadOnlyFixture.snapshot(dir)
 
@@ -88,8 +88,8 @@ enum ReadOnlyFixture {
             #expect(view.damage.isEmpty)
             #expect(view.segments().map(\.baseOffset) == topic.segments().map(\.baseOffset))
             let records = try await Self.consume(view)
-            #expect(records.map(\.offset) == Array(0..<200))
-            #expect(records.map { string($0.value) } == (0..<200).map { "v\($0)" })
+            #expect(records.map(\.offset) == Array(0 ..< 200))
+            #expect(records.map { string($0.value) } == (0 ..< 200).map { "v\($0)" })
             let report = try await reader.verify()
             #expect(report.isClean, "\(report.problems)")
             #expect(report.segmentsChecked == topic.segments().count)
@@ -98,7 +98,7 @@ enum ReadOnlyFixture {
             // The writer goes on (and rolls); a cursor that caught up sees it.
             var cursor = try await Cursor(topic: view, start: .offset(200))
             #expect(try await cursor.next().isEmpty)
-            for i in 20..<30 { try await topic.append(offsetRecords(from: Int64(i * 10), count: 10)) }
+            for i in 20 ..< 30 { try await topic.append(offsetRecords(from: Int64(i * 10), count: 10)) }
             let afterWrites = ReadOnlyFixture.snapshot(dir)
             var later: [Record] = []
             while true {
@@ -106,7 +106,7 @@ enum ReadOnlyFixture {
                 if batch.isEmpty { break }
                 later += batch
             }
-            #expect(later.map(\.offset) == Array(200..<300))
+            #expect(later.map(\.offset) == Array(200 ..< 300))
             #expect(view.highWatermark == 300)
             #expect(ReadOnlyFixture.snapshot(dir) == afterWrites)
             try await reader.close()
@@ -151,7 +151,7 @@ enum ReadOnlyFixture {
         try await withTempDirectory { dir in
             let writer = try Lake.open(dir, options: Self.options(store: MemoryBlobStore()))
             let topic = try writer.topic("t", creatingWith: topicConfig())
-            for i in 0..<3 { try await topic.append(offsetRecords(from: Int64(i * 5), count: 5)) }
+            for i in 0 ..< 3 { try await topic.append(offsetRecords(from: Int64(i * 5), count: 5)) }
             let path = topic.segments()[0].path
             try await writer.close()
             let validBytes = FileIO.fileSize(atPath: path) ?? 0
@@ -170,7 +170,7 @@ enum ReadOnlyFixture {
             #expect(damage.position == validBytes)
             #expect(damage.bytes == next.count / 2)
             #expect(view.highWatermark == 15)
-            #expect(try await Self.consume(view).map(\.offset) == Array(0..<15))
+            #expect(try await Self.consume(view).map(\.offset) == Array(0 ..< 15))
             let report = try await lake.verify()
             #expect(report.problems.map(\.kind) == [.tornTail])
             try await lake.close()
@@ -199,7 +199,7 @@ enum ReadOnlyFixture {
             try handle.close()
             #expect(try view.refresh())
             #expect(view.damage.isEmpty)
-            #expect(try await Self.consume(view).map { string($0.value) } == (0..<6).map { "v\($0)" })
+            #expect(try await Self.consume(view).map { string($0.value) } == (0 ..< 6).map { "v\($0)" })
             try await lake.close()
         }
     }
@@ -208,7 +208,7 @@ enum ReadOnlyFixture {
         try await withTempDirectory { dir in
             let writer = try Lake.open(dir, options: Self.options(store: MemoryBlobStore()))
             let topic = try writer.topic("t", creatingWith: topicConfig())
-            for i in 0..<4 { try await topic.append(offsetRecords(from: Int64(i * 5), count: 5)) }
+            for i in 0 ..< 4 { try await topic.append(offsetRecords(from: Int64(i * 5), count: 5)) }
             let path = topic.segments()[0].path
             try await writer.close()
             let scan = try scanSegment(path).1
@@ -224,7 +224,7 @@ enum ReadOnlyFixture {
             #expect(damage.what.contains("valid batches follow"))
             // The records before the damage, then the typed error at it (as through a writer's lake).
             var cursor = try await Cursor(topic: view, start: .earliest)
-            #expect(try await cursor.next().map(\.offset) == Array(0..<5))
+            #expect(try await cursor.next().map(\.offset) == Array(0 ..< 5))
             let error = await strataError { _ = try await cursor.next() }
             #expect(error?.code == .corrupt && error?.position == second && error?.file == path)
             try await lake.close()
@@ -243,7 +243,8 @@ enum ReadOnlyFixture {
             try await seed.close()
 
             let store = ReadOnlyFixture.unreachableStore()
-            let lake = readOnly
+            let lake =
+                readOnly
                 ? try Lake.openReadOnly(dir, options: Self.options(store: store))
                 : try Lake.open(dir, options: Self.options(store: store))
             let topic = try lake.topic("t")
@@ -291,7 +292,7 @@ enum ReadOnlyFixture {
             #expect(topic.localStartOffset == 60)
             // The reader still lists the evicted files: its read finds them gone and goes cold.
             let records = try await Self.consume(view)
-            #expect(records.map(\.offset) == Array(0..<60))
+            #expect(records.map(\.offset) == Array(0 ..< 60))
             #expect(view.localStartOffset == 60)
             try await reader.close()
             try await writer.close()

@@ -12,7 +12,7 @@ import Testing
         let first = try Lake.open(root + "/lake", cold: cold, options: ColdFixture.options())
         for name in ["a", "b"] {
             let topic = try first.topic(name, creatingWith: ColdFixture.smallSegments())
-            try await ColdFixture.produce(topic, 0..<6_000)
+            try await ColdFixture.produce(topic, 0 ..< 6_000)
         }
         _ = try await first.offload(seal: true, evict: false)
         try await first.close()
@@ -26,7 +26,7 @@ import Testing
             let topic = try rebuilt.topic(name)
             var cursor = try await Cursor(topic: topic, start: .earliest)
             let records = try await ColdFixture.readAll(&cursor, until: 6_000)
-            #expect(records == (0..<6_000).map(ColdFixture.expected))
+            #expect(records == (0 ..< 6_000).map(ColdFixture.expected))
             // New appends continue after the recovered offsets.
             let ack = try await topic.append([ProducerRecord(value: Array("after".utf8))])
             #expect(ack.firstOffset == 6_000)
@@ -39,7 +39,7 @@ import Testing
         defer { ColdFixture.remove(root) }
         let lake = try Lake.open(root + "/lake", options: ColdFixture.options())
         let topic = try lake.topic("a", creatingWith: ColdFixture.smallSegments())
-        try await ColdFixture.produce(topic, 0..<3_000)
+        try await ColdFixture.produce(topic, 0 ..< 3_000)
         _ = try await lake.offload(seal: true, evict: false)
         let before = try FileManager.default.contentsOfDirectory(atPath: root + "/lake/topics/a").sorted()
         let error = await strataError { _ = try await lake.recover(topics: ["a"]) }

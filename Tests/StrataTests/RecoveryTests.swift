@@ -21,7 +21,7 @@ import Testing
     func populate(_ dir: String, close: Bool) async throws -> [SegmentInfo] {
         let lake = try Lake.open(dir, options: lakeOptions())
         let topic = try lake.topic(Self.topicName, creatingWith: topicConfig(segmentBytes: 4096))
-        for b in 0..<Self.batchCount { try await topic.append(offsetRecords(from: Int64(b * 5), count: 5)) }
+        for b in 0 ..< Self.batchCount { try await topic.append(offsetRecords(from: Int64(b * 5), count: 5)) }
         let segments = topic.segments()
         #expect(segments.count >= 4)
         if close { try await lake.close() }
@@ -49,7 +49,9 @@ import Testing
                 (expectedEnd, expectedBytes) = (last.header.baseOffset, last.position)
             case .garbageAppended:
                 var random = SeededRandom(seed: 3)
-                try modify(active.path) { data in data += (0..<100).map { _ in UInt8.random(in: 0...255, using: &random) } }
+                try modify(active.path) { data in
+                    data += (0 ..< 100).map { _ in UInt8.random(in: 0 ... 255, using: &random) }
+                }
                 (expectedEnd, expectedBytes) = (Self.recordCount, active.bytes)
             case .flippedByteInLastBatch:
                 try modify(active.path) { $0[last.position + last.header.batchLength - 3] ^= 0x10 }
@@ -63,7 +65,7 @@ import Testing
             #expect(FileIO.fileSize(atPath: active.path) == expectedBytes)
             #expect(log.contains("truncating torn tail"), "\(log.messages)")
             #expect(log.contains(active.path))
-            #expect(try readAll(topic).map { string($0.value) } == (0..<expectedEnd).map { "v\($0)" })
+            #expect(try readAll(topic).map { string($0.value) } == (0 ..< expectedEnd).map { "v\($0)" })
             // Appends continue densely after the cut.
             let result = try await topic.append(offsetRecords(from: expectedEnd, count: 3))
             #expect(result == AppendResult(firstOffset: expectedEnd, lastOffset: expectedEnd + 2))
@@ -71,7 +73,9 @@ import Testing
 
             let quiet = LogSink()
             let again = try Lake.open(dir, options: lakeOptions(log: quiet))
-            #expect(try readAll(again.topic(Self.topicName)).map { string($0.value) } == (0..<expectedEnd + 3).map { "v\($0)" })
+            #expect(
+                try readAll(again.topic(Self.topicName)).map { string($0.value) }
+                    == (0 ..< expectedEnd + 3).map { "v\($0)" })
             #expect(quiet.messages.isEmpty, "\(quiet.messages)")
             try await again.close()
         }
@@ -97,9 +101,9 @@ import Testing
             for path in indexPaths.prefix(4) { #expect(log.contains(path), "no rebuild logged for \(path)") }
             // Rebuilt byte for byte.
             #expect(try indexPaths.map { try FileIO.readWholeFile($0) } == originals)
-            #expect(try readAll(topic).map { string($0.value) } == (0..<Self.recordCount).map { "v\($0)" })
+            #expect(try readAll(topic).map { string($0.value) } == (0 ..< Self.recordCount).map { "v\($0)" })
             var random = SeededRandom(seed: 11)
-            for _ in 0..<100 {
+            for _ in 0 ..< 100 {
                 let o = Int64(random.next() % UInt64(Self.recordCount))
                 #expect(try topic.readLocal(from: o, maxBytes: 1).records.first?.offset == o)
             }

@@ -29,7 +29,7 @@ import Testing
             #expect(topic.corruption == nil)
             let appended = try await topic.append(offsetRecords(from: 2000, count: 5))
             #expect(appended == AppendResult(firstOffset: 2000, lastOffset: 2004))
-            #expect(try readAll(topic).map { string($0.value) } == (0..<2005).map { "v\($0)" })
+            #expect(try readAll(topic).map { string($0.value) } == (0 ..< 2005).map { "v\($0)" })
             // Nothing left to repair.
             let second = try await topic.repairQuarantine()
             #expect(second.damage == nil && second.moved.isEmpty)
@@ -53,7 +53,7 @@ import Testing
             let lake = try Lake.open(dir, options: options)
             let bad = try lake.topic("bad", creatingWith: topicConfig(segmentBytes: 4096))
             let good = try lake.topic("good", creatingWith: topicConfig(segmentBytes: 4096))
-            for b in 0..<200 {
+            for b in 0 ..< 200 {
                 try await bad.append(offsetRecords(from: Int64(b * 5), count: 5))
                 try await good.append(offsetRecords(from: Int64(b * 5), count: 5))
             }
@@ -84,9 +84,10 @@ import Testing
             #expect(repair.nextOffset == batch.header.baseOffset)
             #expect(repair.moved.first?.source == victim.path && repair.moved.first?.position == batch.position)
             for later in segments.dropFirst(2) {
-                #expect(repair.moved.contains {
-                    $0.source == later.path && $0.position == 0 && $0.bytes == later.bytes
-                })
+                #expect(
+                    repair.moved.contains {
+                        $0.source == later.path && $0.position == 0 && $0.bytes == later.bytes
+                    })
                 #expect(!FileIO.exists(later.path))
                 let name = URL(fileURLWithPath: later.path).lastPathComponent
                 #expect(FileIO.exists(dir + "/topics/bad/quarantine/" + name))
@@ -110,7 +111,7 @@ import Testing
             options.backgroundOffload = false
             let lake = try Lake.open(dir, options: options)
             let topic = try lake.topic(Self.topicName, creatingWith: topicConfig(segmentBytes: 4096))
-            for b in 0..<100 { try await topic.append(offsetRecords(from: Int64(b * 5), count: 5)) }
+            for b in 0 ..< 100 { try await topic.append(offsetRecords(from: Int64(b * 5), count: 5)) }
             let victim = topic.segments()[1]
             try await lake.close()
             try CorruptTailTests.flip(victim.path, at: SegmentHeader.size + 70)
@@ -143,7 +144,7 @@ import Testing
             options.backgroundOffload = false
             let lake = try Lake.open(dir, options: options)
             let topic = try lake.topic(Self.topicName, creatingWith: topicConfig(segmentBytes: 4096))
-            for b in 0..<100 { try await topic.append(offsetRecords(from: Int64(b * 5), count: 5)) }
+            for b in 0 ..< 100 { try await topic.append(offsetRecords(from: Int64(b * 5), count: 5)) }
             _ = try await lake.offload(topic: Self.topicName)
             let victim = topic.segments()[0]
             let (_, scan) = try scanSegment(victim.path)
@@ -179,10 +180,10 @@ import Testing
             try CorruptTailTests.flip(path, at: batches[2].position + 100)
 
             let five = try Self.strata(["consume", "--lake", dir, "t", "--count", "5"])
-            #expect(five.status == 0 && five.stdout == (0..<5).map { "v\($0)\n" }.joined(), "\(five)")
+            #expect(five.status == 0 && five.stdout == (0 ..< 5).map { "v\($0)\n" }.joined(), "\(five)")
             let all = try Self.strata(["consume", "--lake", dir, "t"])
             #expect(all.status == 1, "\(all.stderr)")
-            #expect(all.stdout == (0..<2000).map { "v\($0)\n" }.joined())
+            #expect(all.stdout == (0 ..< 2000).map { "v\($0)\n" }.joined())
             #expect(all.stderr.contains("corrupt") && all.stderr.contains(path))
             #expect(all.stderr.contains("position=\(batches[2].position)"))
             #expect(all.stderr.contains("strata repair"))
@@ -227,7 +228,7 @@ import Testing
             let lake = try Lake.open(dir, options: options)
             let bad = try lake.topic("bad", creatingWith: topicConfig(segmentBytes: 4096))
             let good = try lake.topic("good", creatingWith: topicConfig(segmentBytes: 4096))
-            for b in 0..<200 {
+            for b in 0 ..< 200 {
                 try await bad.append(offsetRecords(from: Int64(b * 5), count: 5))
                 try await good.append(offsetRecords(from: Int64(b * 5), count: 5))
             }
@@ -238,13 +239,14 @@ import Testing
 
             let offload = try Self.strata(["offload", "--lake", dir])
             #expect(offload.status == 1, "\(offload)")
-            #expect(offload.stderr.contains("offload blocked") && offload.stderr.contains(victim.path)
-                        && offload.stderr.contains("strata repair"), "\(offload.stderr)")
+            #expect(
+                offload.stderr.contains("offload blocked") && offload.stderr.contains(victim.path)
+                    && offload.stderr.contains("strata repair"), "\(offload.stderr)")
             let goodManifest = dir + "/topics/good/manifest.json"
             #expect(FileIO.exists(goodManifest), "the healthy topic was not offloaded")
             // The records before the damage still read, through the CLI too.
             let five = try Self.strata(["consume", "--lake", dir, "bad", "--count", "5"])
-            #expect(five.status == 0 && five.stdout == (0..<5).map { "v\($0)\n" }.joined(), "\(five)")
+            #expect(five.status == 0 && five.stdout == (0 ..< 5).map { "v\($0)\n" }.joined(), "\(five)")
 
             let repair = try Self.strata(["repair", "--lake", dir, "bad", "--quarantine"])
             #expect(repair.status == 0, "\(repair)")

@@ -9,13 +9,13 @@ import Testing
         try await withTempDirectory { dir in
             let cap = 8, topicCount = 50, rounds = 6
             let lake = try Lake.open(dir, options: lakeOptions(maxOpenFiles: cap))
-            let names = (0..<topicCount).map { "topic-\($0)" }
+            let names = (0 ..< topicCount).map { "topic-\($0)" }
             var topics: [Topic] = []
             for name in names {
                 topics.append(try lake.topic(name, creatingWith: topicConfig(segmentBytes: 1024)))
                 #expect(lake.files.openCount <= cap)
             }
-            for round in 0..<rounds {
+            for round in 0 ..< rounds {
                 for (i, topic) in topics.enumerated() {
                     let first = Int64(round * 10)
                     let result = try await topic.append(offsetRecords(from: first, count: 10) { _ in Int64(i) })
@@ -34,7 +34,7 @@ import Testing
                 try await group.waitForAll()
             }
             #expect(lake.files.openCount <= cap)
-            for round in 0...rounds {
+            for round in 0 ... rounds {
                 for topic in topics {
                     let records = try topic.readLocal(from: Int64(round * 10), maxBytes: 1).records
                     #expect(records.first.map { string($0.value) } == "v\(round * 10)")
@@ -42,7 +42,7 @@ import Testing
                 }
             }
             for topic in topics {
-                #expect(try readAll(topic).map { string($0.value) } == (0..<(rounds + 1) * 10).map { "v\($0)" })
+                #expect(try readAll(topic).map { string($0.value) } == (0 ..< (rounds + 1) * 10).map { "v\($0)" })
             }
             #expect(lake.files.openCount <= cap)
             #expect(lake.files.openCalls > topicCount, "the LRU must have closed and reopened files")

@@ -20,7 +20,7 @@ import Testing
             var timestamps: [Int64] = []
             timestamps.reserveCapacity(Self.recordCount)
             var ts: Int64 = 1_700_000_000_000
-            for _ in 0..<Self.recordCount {
+            for _ in 0 ..< Self.recordCount {
                 timestamps.append(ts)
                 ts += Int64(random.next() % 3)
             }
@@ -39,7 +39,7 @@ import Testing
             #expect(segments.count >= max(2, Self.recordCount / 100_000))
             #expect(segments.dropLast().allSatisfy { $0.sealed && $0.bytes <= 1024 * 1024 })
 
-            for _ in 0..<Self.seekCount {
+            for _ in 0 ..< Self.seekCount {
                 let o = Int64(random.next() % UInt64(Self.recordCount))
                 let result = try topic.readLocal(from: o, maxBytes: 1)
                 let first = try #require(result.records.first)
@@ -49,9 +49,10 @@ import Testing
             }
             let low = timestamps[0], high = timestamps[timestamps.count - 1]
             var probes: [Int64] = [low - 1, low, high, high + 1, Int64.min, Int64.max]
-            for _ in 0..<Self.seekCount { probes.append(low + Int64(random.next() % UInt64(high - low + 1))) }
+            for _ in 0 ..< Self.seekCount { probes.append(low + Int64(random.next() % UInt64(high - low + 1))) }
             for t in probes {
-                #expect(try topic.localOffset(forTimestamp: t) == Self.firstOffset(atOrAfter: t, in: timestamps), "t=\(t)")
+                #expect(
+                    try topic.localOffset(forTimestamp: t) == Self.firstOffset(atOrAfter: t, in: timestamps), "t=\(t)")
             }
             try await lake.close()
 
@@ -64,9 +65,10 @@ import Testing
                 let result = try again.readLocal(from: next)
                 for record in result.records {
                     guard record.offset == next, string(record.value) == "v\(next)",
-                          record.timestamp == timestamps[Int(next)]
+                        record.timestamp == timestamps[Int(next)]
                     else {
-                        Issue.record("record \(record.offset) '\(string(record.value) ?? "nil")' at expected offset \(next)")
+                        Issue.record(
+                            "record \(record.offset) '\(string(record.value) ?? "nil")' at expected offset \(next)")
                         return
                     }
                     next += 1

@@ -1,5 +1,5 @@
-import StrataTesting
 import Foundation
+import StrataTesting
 import Testing
 
 @testable import Strata
@@ -23,7 +23,7 @@ import Testing
             #expect(scan.stopError == nil)
             #expect(scan.nextOffset == info.lastOffset + 1)
             if info.recordCount > 0 {
-                let range = Int(info.baseOffset)...Int(info.lastOffset)
+                let range = Int(info.baseOffset) ... Int(info.lastOffset)
                 #expect(info.firstTimestamp == timestamps[range.lowerBound])
                 #expect(info.maxTimestamp == timestamps[range].max())
             }
@@ -36,7 +36,7 @@ import Testing
             let lake = try Lake.open(dir, options: lakeOptions(clock: clock))
             let topic = try lake.topic("size", creatingWith: topicConfig(segmentBytes: 4096))
             var timestamps: [Int64] = []
-            for b in 0..<100 {
+            for b in 0 ..< 100 {
                 let first = Int64(b * 10)
                 // Timestamps go back and forth a little: max ≠ last.
                 let records = offsetRecords(from: first, count: 10) { 1_000 + ($0 % 7) * 3 + $0 / 10 }
@@ -55,7 +55,7 @@ import Testing
             #expect(again.segments() == segments)
             #expect(log.messages.isEmpty, "a clean reopen rebuilds nothing: \(log.messages)")
             let records = try readAll(again)
-            #expect(records.map { string($0.value) } == (0..<1000).map { "v\($0)" })
+            #expect(records.map { string($0.value) } == (0 ..< 1000).map { "v\($0)" })
             #expect(records.map(\.timestamp) == timestamps)
             try await again.append(offsetRecords(from: 1000, count: 1))
             try checkSegments(again, timestamps: timestamps + [again.readLocal(from: 1000).records[0].timestamp])
@@ -99,7 +99,7 @@ import Testing
             let reopened = try Lake.open(dir, options: lakeOptions(clock: clock))
             let again = try reopened.topic("age")
             #expect(again.segments().map(\.baseOffset) == [0, 2, 4])
-            #expect(try readAll(again).map { string($0.value) } == (0..<5).map { "v\($0)" })
+            #expect(try readAll(again).map { string($0.value) } == (0 ..< 5).map { "v\($0)" })
             try await reopened.close()
         }
     }

@@ -1,8 +1,8 @@
-import StrataTesting
 import Foundation
 import Glibc
-import Synchronization
 import StrataBlob
+import StrataTesting
+import Synchronization
 import Testing
 
 @testable import Strata
@@ -25,7 +25,8 @@ final class LogSink: Sendable {
     func contains(_ text: String) -> Bool { messages.contains { $0.contains(text) } }
 }
 
-func lakeOptions(clock: ManualClock = ManualClock(), log: LogSink = LogSink(), maxOpenFiles: Int = 1024) -> LakeOptions {
+func lakeOptions(clock: ManualClock = ManualClock(), log: LogSink = LogSink(), maxOpenFiles: Int = 1024) -> LakeOptions
+{
     var options = LakeOptions()
     options.clock = clock
     options.log = log.log
@@ -45,7 +46,7 @@ func string(_ b: [UInt8]?) -> String? { b.map { String(decoding: $0, as: UTF8.se
 
 /// Records with values `v<offset>` for offsets `first..<first+count`.
 func offsetRecords(from first: Int64, count: Int, timestamp: ((Int64) -> Int64)? = nil) -> [ProducerRecord] {
-    (0..<Int64(count)).map { i in
+    (0 ..< Int64(count)).map { i in
         ProducerRecord(value: bytes("v\(first + i)"), timestamp: timestamp?(first + i))
     }
 }
@@ -97,7 +98,9 @@ func strataError(_ body: () throws -> Void, sourceLocation: SourceLocation = #_s
     }
 }
 
-func strataError(_ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async -> StrataError? {
+func strataError(
+    _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation
+) async -> StrataError? {
     do {
         try await body()
         Issue.record("expected a StrataError, nothing was thrown", sourceLocation: sourceLocation)
@@ -165,8 +168,9 @@ enum CLIRun {
     static func strata(
         _ arguments: [String], stdin: String = "", sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> Outcome {
-        try #require(exists, "no strata binary at \(binary): run `swift build` or set STRATA_BIN",
-                     sourceLocation: sourceLocation)
+        try #require(
+            exists, "no strata binary at \(binary): run `swift build` or set STRATA_BIN",
+            sourceLocation: sourceLocation)
         return run(binary, arguments, stdin: stdin)
     }
 }

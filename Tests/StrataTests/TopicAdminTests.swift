@@ -55,7 +55,7 @@ import Testing
         let store = MemoryBlobStore()
         try await Self.withLake(store: store) { lake, _ in
             let topic = try await lake.createTopic(Self.name, config: Self.small())
-            try await ColdFixture.produce(topic, 0..<500, batch: 50)
+            try await ColdFixture.produce(topic, 0 ..< 500, batch: 50)
             _ = try await lake.offload()
         }
         try await Self.withLake(store: store) { other, dir in
@@ -72,9 +72,9 @@ import Testing
     @Test func describeReportsConfigAndOffsetsOfEachTier() async throws {
         try await Self.withLake { lake, _ in
             let topic = try await lake.createTopic(Self.name, config: Self.small())
-            try await ColdFixture.produce(topic, 0..<2_000, batch: 100)
+            try await ColdFixture.produce(topic, 0 ..< 2_000, batch: 100)
             _ = try await lake.offload(evict: true)
-            try await ColdFixture.produce(topic, 2_000..<2_100, batch: 100)
+            try await ColdFixture.produce(topic, 2_000 ..< 2_100, batch: 100)
             let d = try await lake.describeTopic(Self.name)
             #expect(d.config == Self.small())
             #expect(d.logStartOffset == 0 && d.highWatermark == 2_100)
@@ -151,7 +151,7 @@ import Testing
             #expect(topic.config.localRetentionBytes == 4096)
             #expect(topic.highWatermark == 10)
             // The smaller segment size applies to the active segment at the next appends.
-            for _ in 0..<10 { try await topic.append([ProducerRecord(value: Array(repeating: 7, count: 400))]) }
+            for _ in 0 ..< 10 { try await topic.append([ProducerRecord(value: Array(repeating: 7, count: 400))]) }
             #expect(topic.segments().count >= 2)
             #expect(topic.segments().dropLast().allSatisfy { $0.bytes <= 2048 })
             // The next manifest carries the new settings for the bucket's readers.
@@ -191,7 +191,7 @@ import Testing
         let store = RecordingBlobStore(MemoryBlobStore())
         try await Self.withLake(store: store) { lake, dir in
             let topic = try await lake.createTopic(Self.name, config: Self.small())
-            try await ColdFixture.produce(topic, 0..<1_000, batch: 100)
+            try await ColdFixture.produce(topic, 0 ..< 1_000, batch: 100)
             _ = try await lake.offload(evict: true)
             var cursor = try await Cursor(topic: topic, start: .earliest)
             _ = try await ColdFixture.readAll(&cursor, until: 1_000)  // from the cold tier: warms its caches
@@ -222,12 +222,12 @@ import Testing
             let again = try await lake.createTopic(Self.name, config: Self.small())
             #expect(again.highWatermark == 0)
             let count = Int(firstObject.recordCount)
-            try await again.append((0..<count).map { ProducerRecord(value: bytes("new-\($0)")) })
+            try await again.append((0 ..< count).map { ProducerRecord(value: bytes("new-\($0)")) })
             _ = try await lake.offload(evict: true)
             #expect(try await again.coldSegments().first?.key == firstObject.key)
             var fresh = try await Cursor(topic: again, start: .earliest)
             let records = try await ColdFixture.readAll(&fresh, until: Int64(count))
-            #expect(records.map { string($0.value) } == (0..<count).map { "new-\($0)" })
+            #expect(records.map { string($0.value) } == (0 ..< count).map { "new-\($0)" })
             let report = try await lake.verify()
             #expect(report.problems.isEmpty, "\(report.problems)")
         }
@@ -239,7 +239,7 @@ import Testing
         let faulty = FaultyBlobStore(wrapping: MemoryBlobStore(), plan: .none, seed: 2)
         try await Self.withLake(store: faulty) { lake, dir in
             let topic = try await lake.createTopic(Self.name, config: Self.small())
-            try await ColdFixture.produce(topic, 0..<500, batch: 50)
+            try await ColdFixture.produce(topic, 0 ..< 500, batch: 50)
             _ = try await lake.offload()
             faulty.setPlan(FaultPlan(unavailableFraction: 1, unavailableOperations: [.delete]))
             let failed = await strataError { _ = try await lake.deleteTopic(Self.name) }
@@ -269,7 +269,7 @@ import Testing
         do {
             let lake = try Lake.open(dir, options: ColdFixture.options(store: store))
             let topic = try await lake.createTopic(Self.name, config: Self.small())
-            try await ColdFixture.produce(topic, 0..<3_000, batch: 100)
+            try await ColdFixture.produce(topic, 0 ..< 3_000, batch: 100)
             _ = try await lake.offload()
             let before = try #require(try await ColdFixture.storedManifest(store))
             #expect(before.segments.count > 4)
@@ -291,7 +291,7 @@ import Testing
             #expect(try await topic.logStartOffset() == target)
             for offset in [0, target - 1] {
                 let below = await strataError { _ = try await topic.read(from: offset) }
-                #expect(below?.code == .offsetOutOfRange && below?.validRange == target...3_000)
+                #expect(below?.code == .offsetOutOfRange && below?.validRange == target ... 3_000)
             }
             let first = try await topic.read(from: target).records.first
             #expect(first == ColdFixture.expected(Int(target)))
@@ -313,7 +313,7 @@ import Testing
                 o.store = store
                 return o
             }())
-        #expect(try await log.offsets(Self.name) == target..<3_000)
+        #expect(try await log.offsets(Self.name) == target ..< 3_000)
         // And a restarted lake still refuses the deleted records, even those left in a local segment.
         let lake = try Lake.open(dir, options: ColdFixture.options(store: store))
         let topic = try lake.topic(Self.name)
@@ -331,7 +331,7 @@ import Testing
         let faulty = FaultyBlobStore(wrapping: MemoryBlobStore(), plan: .none, seed: 3)
         try await Self.withLake(store: faulty) { lake, _ in
             let topic = try await lake.createTopic(Self.name, config: Self.small())
-            try await ColdFixture.produce(topic, 0..<2_000, batch: 100)
+            try await ColdFixture.produce(topic, 0 ..< 2_000, batch: 100)
             _ = try await lake.offload(evict: true)
             let before = try #require(try await ColdFixture.storedManifest(faulty))
             faulty.setPlan(FaultPlan(unavailableFraction: 1, unavailableOperations: [.put]))
@@ -360,7 +360,7 @@ import Testing
         let lake = try Lake.open(dir, options: options)
         let topic = try await lake.createTopic(Self.name, config: Self.small())
         for start in stride(from: 0, to: 4_000, by: 500) {
-            try await ColdFixture.produce(topic, start..<(start + 500), batch: 100)
+            try await ColdFixture.produce(topic, start ..< (start + 500), batch: 100)
             _ = try await lake.offload(evict: true)
         }
         let before = try #require(try await ColdFixture.storedManifest(store))
@@ -380,7 +380,7 @@ import Testing
         }
         var cursor = try await Cursor(topic: topic, start: .earliest)
         let records = try await ColdFixture.readAll(&cursor, until: 4_000)
-        #expect(ColdFixture.firstMismatch(records, Int(target)..<4_000) == nil)
+        #expect(ColdFixture.firstMismatch(records, Int(target) ..< 4_000) == nil)
         let report = try await lake.verify()
         #expect(report.problems.isEmpty, "\(report.problems)")
         try await lake.close()
@@ -390,13 +390,13 @@ import Testing
         let store = MemoryBlobStore()
         try await Self.withLake(store: store) { lake, dir in
             let topic = try await lake.createTopic(Self.name, config: Self.small())
-            try await ColdFixture.produce(topic, 0..<1_000, batch: 100)
+            try await ColdFixture.produce(topic, 0 ..< 1_000, batch: 100)
             _ = try await lake.offload()
             let tree = fileTree(dir)
             let keys = try await ColdFixture.keys(store, prefix: "")
             for offset: Int64 in [-1, 1_001, Int64.max] {
                 let error = await strataError { _ = try await topic.deleteRecords(before: offset) }
-                #expect(error?.code == .offsetOutOfRange && error?.validRange == 0...1_000, "\(offset)")
+                #expect(error?.code == .offsetOutOfRange && error?.validRange == 0 ... 1_000, "\(offset)")
             }
             #expect(fileTree(dir) == tree)
             #expect(try await ColdFixture.keys(store, prefix: "") == keys)
@@ -410,9 +410,9 @@ import Testing
         let store = MemoryBlobStore()
         try await Self.withLake(store: store) { lake, _ in
             let topic = try await lake.createTopic(Self.name, config: Self.small())
-            try await ColdFixture.produce(topic, 0..<1_000, batch: 100)
+            try await ColdFixture.produce(topic, 0 ..< 1_000, batch: 100)
             _ = try await lake.offload()
-            try await ColdFixture.produce(topic, 1_000..<3_000, batch: 100)  // sealed, not offloaded
+            try await ColdFixture.produce(topic, 1_000 ..< 3_000, batch: 100)  // sealed, not offloaded
             let sealed = topic.segments().filter { $0.sealed && $0.baseOffset >= 1_000 }
             #expect(sealed.count > 3)
             let target = sealed[2].baseOffset + 10
@@ -430,7 +430,7 @@ import Testing
             #expect(below?.code == .offsetOutOfRange)
             var cursor = try await Cursor(topic: topic, start: .earliest)
             let records = try await ColdFixture.readAll(&cursor, until: 3_000)
-            #expect(ColdFixture.firstMismatch(records, Int(target)..<3_000) == nil)
+            #expect(ColdFixture.firstMismatch(records, Int(target) ..< 3_000) == nil)
             let verify = try await lake.verify()
             #expect(verify.problems.isEmpty, "\(verify.problems)")
         }
@@ -441,7 +441,7 @@ import Testing
     @Test func deleteRecordsUpToTheHighWatermarkEmptiesTheTopic() async throws {
         try await Self.withLake { lake, _ in
             let topic = try await lake.createTopic(Self.name, config: Self.small())
-            try await ColdFixture.produce(topic, 0..<800, batch: 100)
+            try await ColdFixture.produce(topic, 0 ..< 800, batch: 100)
             let result = try await topic.deleteRecords(before: 800)
             #expect(result.logStartOffset == 800 && result.localSegmentsDeleted >= 1)
             #expect(topic.segments().count == 1 && topic.segments()[0].baseOffset == 800)
@@ -457,7 +457,7 @@ import Testing
 /// The same commands through the `strata` binary, as an operator types them.
 @Suite
 struct TopicAdminCLITests {
-    static func lines(_ count: Int) -> String { (0..<count).map { "line-\($0)\n" }.joined() }
+    static func lines(_ count: Int) -> String { (0 ..< count).map { "line-\($0)\n" }.joined() }
 
     static func json(_ text: String) throws -> [String: Any] {
         let line = text.split(separator: "\n").last.map(String.init) ?? ""
@@ -545,7 +545,7 @@ struct TopicAdminCLITests {
             let lake = dir + "/lake"
             #expect(
                 try CLIRun.strata(["topics", "create", "--lake", lake, "t", "--segment-bytes", "1024"]).status == 0)
-            for _ in 0..<4 {
+            for _ in 0 ..< 4 {
                 #expect(try CLIRun.strata(["produce", "--lake", lake, "t"], stdin: Self.lines(100)).status == 0)
             }
             #expect(try CLIRun.strata(["offload", "--lake", lake]).status == 0)

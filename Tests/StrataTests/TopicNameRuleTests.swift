@@ -27,7 +27,7 @@ import Testing
         let store = MemoryBlobStore()
         let first = try Lake.open(root + "/a", options: ColdFixture.options(store: store))
         let topic = try first.topic(ColdFixture.topicName, creatingWith: ColdFixture.smallSegments())
-        try await ColdFixture.produce(topic, 0..<100)
+        try await ColdFixture.produce(topic, 0 ..< 100)
         _ = try await first.offload(seal: true, evict: false)
         try await first.close()
         for key in ["topics/bad name/manifest/00000000000000000001.json", "topics/other/manifest/notes.txt"] {

@@ -1,8 +1,8 @@
 import Foundation
+import StrataBlob
 import Testing
 
 @testable import Strata
-import StrataBlob
 
 /// `Lake.verify` and `Lake.scrub` (issue 6 items 2 and 3) and their CLI commands.
 @Suite("Verify and scrub")
@@ -20,7 +20,8 @@ struct VerifyScrubTests {
         #expect(report.objectsChecked == cold.count)
         #expect(report.segmentsChecked == hot.count)
         // Segments held in both tiers are read in both.
-        let expectedRecords = cold.reduce(Int64(0)) { $0 + $1.recordCount } + hot.reduce(Int64(0)) { $0 + $1.recordCount }
+        let expectedRecords =
+            cold.reduce(Int64(0)) { $0 + $1.recordCount } + hot.reduce(Int64(0)) { $0 + $1.recordCount }
         #expect(report.recordsChecked == expectedRecords)
         #expect(report.topicsChecked == 1)
         #expect(report.manifestsChecked >= 1)
@@ -33,8 +34,11 @@ struct VerifyScrubTests {
         let hotDamage = try fixture.damageHotBatch()
         let report = try await fixture.lake.verify()
         let found = Set(report.errors.map { Located(location: $0.location, position: $0.position, kind: $0.kind) })
-        #expect(found == [Located(location: coldDamage.key, position: coldDamage.position, kind: .corruptFrame),
-                          Located(location: hotDamage.path, position: hotDamage.position, kind: .corruptBatch)])
+        #expect(
+            found == [
+                Located(location: coldDamage.key, position: coldDamage.position, kind: .corruptFrame),
+                Located(location: hotDamage.path, position: hotDamage.position, kind: .corruptBatch),
+            ])
         #expect(report.errors.allSatisfy { $0.topic == VerifyFixture.topicName })
         #expect(!report.isClean)
         // The damaged batch is skipped by its length, so the batches after it are still checked.
@@ -146,8 +150,10 @@ struct VerifyScrubTests {
         let hotDamage = try fixture.damageHotBatch()
         let damaged = try runStrata(["inspect", "verify", "--lake", fixture.dir])
         #expect(damaged.status == 1, "\(damaged.stderr)")
-        #expect(damaged.stdout.contains("\(VerifyFixture.topicName) \(coldDamage.key) \(coldDamage.position) corruptFrame"))
-        #expect(damaged.stdout.contains("\(VerifyFixture.topicName) \(hotDamage.path) \(hotDamage.position) corruptBatch"))
+        #expect(
+            damaged.stdout.contains("\(VerifyFixture.topicName) \(coldDamage.key) \(coldDamage.position) corruptFrame"))
+        #expect(
+            damaged.stdout.contains("\(VerifyFixture.topicName) \(hotDamage.path) \(hotDamage.position) corruptBatch"))
         #expect(damaged.stdout.split(separator: "\n").count == 2)
         let json = try runStrata(["inspect", "verify", "--lake", fixture.dir, "--json"])
         #expect(json.status == 1)
@@ -192,10 +198,13 @@ private struct VerifyFixture {
         config.localRetentionMs = nil
         let topic = try lake.topic(topicName, creatingWith: config)
         var produced: [String] = []
-        for phase in 0..<3 {
-            for batch in 0..<20 {
-                let values = (0..<5).map { "phase \(phase) batch \(batch) record \($0) " + String(repeating: "v", count: 24) }
-                try await topic.append(values.map { ProducerRecord(key: Array("k\($0.count)".utf8), value: Array($0.utf8)) })
+        for phase in 0 ..< 3 {
+            for batch in 0 ..< 20 {
+                let values = (0 ..< 5).map {
+                    "phase \(phase) batch \(batch) record \($0) " + String(repeating: "v", count: 24)
+                }
+                try await topic.append(
+                    values.map { ProducerRecord(key: Array("k\($0.count)".utf8), value: Array($0.utf8)) })
                 produced += values
             }
             if phase == 0 { _ = try await lake.offload(topic: topicName, seal: true, evict: true) }
@@ -259,7 +268,8 @@ private struct VerifyFixture {
         manifest.version += 1
         let store = try FileSystemBlobStore(root: coldRoot)
         let bytes = Array(try JSONEncoder().encode(manifest))
-        try await store.put(BucketLayout().manifestKey(topic: Self.topicName, version: manifest.version), bytes, mode: .ifAbsent)
+        try await store.put(
+            BucketLayout().manifestKey(topic: Self.topicName, version: manifest.version), bytes, mode: .ifAbsent)
         return dropped
     }
 

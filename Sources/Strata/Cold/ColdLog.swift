@@ -47,13 +47,15 @@ public final class ColdLog: Sendable {
             store = injected
         } else {
             if case .file(let path) = parsed, !FileIO.exists(path) {
-                throw StrataError(.notFound, "cold store \(url) does not exist: there is no directory \(path)", file: path)
+                throw StrataError(
+                    .notFound, "cold store \(url) does not exist: there is no directory \(path)", file: path)
             }
             store = try openColdStore(parsed, retry: options.retry, retryEnvironment: options.retryEnvironment)
         }
-        let tier = ColdTier(store: store, cacheBytes: options.cacheBytes, retry: options.retry,
-                            retryEnvironment: options.retryEnvironment, clock: options.clock,
-                            log: { _ in }, localManifestPath: nil)
+        let tier = ColdTier(
+            store: store, cacheBytes: options.cacheBytes, retry: options.retry,
+            retryEnvironment: options.retryEnvironment, clock: options.clock,
+            log: { _ in }, localManifestPath: nil)
         return ColdLog(location: store.location, cold: tier)
     }
 
@@ -96,13 +98,15 @@ public final class ColdLog: Sendable {
         let manifest = try await pinnedManifest(topic)
         let valid = Self.offsets(of: manifest)
         guard range.isEmpty || (range.lowerBound >= valid.lowerBound && range.upperBound <= valid.upperBound) else {
-            throw StrataError(.offsetOutOfRange,
-                              "offsets [\(range.lowerBound), \(range.upperBound)) are outside the topic's offsets "
-                                  + "[\(valid.lowerBound), \(valid.upperBound)) in \(location)",
-                              topic: topic, validRange: valid.lowerBound...valid.upperBound)
+            throw StrataError(
+                .offsetOutOfRange,
+                "offsets [\(range.lowerBound), \(range.upperBound)) are outside the topic's offsets "
+                    + "[\(valid.lowerBound), \(valid.upperBound)) in \(location)",
+                topic: topic, validRange: valid.lowerBound ... valid.upperBound)
         }
-        return ColdRecords(cold: cold, topic: topic, manifest: manifest, nextOffset: range.lowerBound,
-                           endOffset: range.isEmpty ? range.lowerBound : range.upperBound)
+        return ColdRecords(
+            cold: cold, topic: topic, manifest: manifest, nextOffset: range.lowerBound,
+            endOffset: range.isEmpty ? range.lowerBound : range.upperBound)
     }
 
     /// The first offset of `topic` whose record has timestamp ≥ `timestamp` (milliseconds since
@@ -118,7 +122,7 @@ public final class ColdLog: Sendable {
 
     static func offsets(of manifest: Manifest) -> Range<Int64> {
         let start = max(manifest.logStartOffset, 0)
-        return start..<max(start, manifest.nextOffset)
+        return start ..< max(start, manifest.nextOffset)
     }
 
     /// The manifest loaded last for `topic`, loading it on first use.
@@ -127,9 +131,13 @@ public final class ColdLog: Sendable {
         try await checkDescriptor()
         if let manifest = try await cold.latestManifest(topic) { return manifest }
         let known = (try? await topicNames()) ?? []
-        let listed = known.isEmpty ? "it has no topics" : "its topics: " + known.prefix(10).joined(separator: ", ")
-            + (known.count > 10 ? ", … (\(known.count) in all)" : "")
-        throw StrataError(.notFound, "topic '\(topic)' does not exist in cold store \(location) (\(listed))", topic: topic)
+        let listed =
+            known.isEmpty
+            ? "it has no topics"
+            : "its topics: " + known.prefix(10).joined(separator: ", ")
+                + (known.count > 10 ? ", … (\(known.count) in all)" : "")
+        throw StrataError(
+            .notFound, "topic '\(topic)' does not exist in cold store \(location) (\(listed))", topic: topic)
     }
 
     /// A store without `lake.json` is not a Strata lake (or nothing was ever offloaded to it):
@@ -139,10 +147,14 @@ public final class ColdLog: Sendable {
         let key = cold.layout.lakeKey
         let data: BlobData
         do throws(StrataError) {
-            data = try await cold.blob("get lake descriptor", key: key, topic: nil) { try await cold.store.get(key, range: .whole) }
-        } catch where error.code == .notFound {
-            throw StrataError(.notFound, "\(location) is not a Strata cold store: it has no \(key) (nothing was ever offloaded there?)",
-                              file: key)
+            data = try await cold.blob("get lake descriptor", key: key, topic: nil) {
+                try await cold.store.get(key, range: .whole)
+            }
+        } catch  where error.code == .notFound {
+            throw StrataError(
+                .notFound,
+                "\(location) is not a Strata cold store: it has no \(key) (nothing was ever offloaded there?)",
+                file: key)
         }
         do throws(FormatError) { _ = try LakeDescriptor.decode(data.bytes) } catch {
             throw StrataError(error, topic: nil, file: key)
@@ -179,15 +191,18 @@ public struct ColdRecords: AsyncSequence, AsyncIteratorProtocol, Sendable {
     /// - Throws: `corrupt`/`notFound` naming the object when stored bytes are damaged or missing.
     public mutating func next() async throws(StrataError) -> [Record]? {
         guard nextOffset < endOffset else { return nil }
-        let (records, after) = try await cold.read(topic: topic, manifest: manifest, from: nextOffset, end: endOffset,
-                                                  readAhead: true)
+        let (records, after) = try await cold.read(
+            topic: topic, manifest: manifest, from: nextOffset, end: endOffset,
+            readAhead: true)
         // `read` checks the first offset; check the rest so a gap can never pass unnoticed.
         for (index, record) in records.enumerated() where record.offset != nextOffset + Int64(index) {
-            throw StrataError(.corrupt, "offset \(record.offset) follows \(nextOffset + Int64(index) - 1)", topic: topic)
+            throw StrataError(
+                .corrupt, "offset \(record.offset) follows \(nextOffset + Int64(index) - 1)", topic: topic)
         }
         guard after > nextOffset, after == nextOffset + Int64(records.count) else {
-            throw StrataError(.corrupt, "cold read from offset \(nextOffset) returned \(records.count) records ending at \(after)",
-                              topic: topic)
+            throw StrataError(
+                .corrupt, "cold read from offset \(nextOffset) returned \(records.count) records ending at \(after)",
+                topic: topic)
         }
         nextOffset = after
         return records

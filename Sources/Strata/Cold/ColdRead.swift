@@ -7,15 +7,20 @@ extension ColdTier {
     /// One call reads at most one frame, so a random seek costs the footer and one frame.
     /// - Throws: `notFound`/`corrupt` naming the object key (and frame) when the manifest points
     ///   at something missing or damaged; never skips data.
-    func read(topic: String, manifest: Manifest, from offset: Int64, end: Int64, readAhead: Bool)
+    func read(
+        topic: String, manifest: Manifest, from offset: Int64, end: Int64, readAhead: Bool
+    )
         async throws(StrataError) -> (records: [Record], nextOffset: Int64)
     {
         guard let segment = try await segment(holding: offset, in: manifest) else {
-            throw StrataError(.corrupt, "no cold object holds offset \(offset)", topic: topic,
-                              file: layout.manifestKey(topic: topic, version: manifest.version))
+            throw StrataError(
+                .corrupt, "no cold object holds offset \(offset)", topic: topic,
+                file: layout.manifestKey(topic: topic, version: manifest.version))
         }
         let index: ColdObjectIndex
-        do throws(StrataError) { index = try await footer(of: segment, topic: topic) } catch where error.code == .corrupt {
+        do throws(StrataError) { index = try await footer(of: segment, topic: topic) } catch
+            where error.code == .corrupt
+        {
             // The whole frames before the damage still read: those records now, the error next.
             if let salvaged = await salvage(topic: topic, segment: segment, from: offset, end: end) { return salvaged }
             throw error
@@ -24,7 +29,7 @@ extension ColdTier {
             throw StrataError(.corrupt, "footer has no frame for offset \(offset)", topic: topic, file: segment.key)
         }
         if readAhead {
-            prefetch(Array((number + 1)...(number + Self.readAheadFrames)), of: index, key: segment.key, topic: topic)
+            prefetch(Array((number + 1) ... (number + Self.readAheadFrames)), of: index, key: segment.key, topic: topic)
         }
         let raw = try await frame(number, of: index, key: segment.key, topic: topic)
         let (batches, damage) = decodeBatchPrefix(raw, frame: index.frames[number], key: segment.key, topic: topic)
@@ -39,14 +44,17 @@ extension ColdTier {
             next = last.offset + 1
         }
         guard records.first?.offset == offset || offset >= end else {
-            throw StrataError(.corrupt, "frame \(number) does not hold offset \(offset)", topic: topic, file: segment.key,
-                              position: index.frames[number].objectOffset)
+            throw StrataError(
+                .corrupt, "frame \(number) does not hold offset \(offset)", topic: topic, file: segment.key,
+                position: index.frames[number].objectOffset)
         }
         return (records, next)
     }
 
     /// Every batch of a decoded frame (frame 0 starts with the segment header).
-    func decodeBatches(_ raw: [UInt8], frame: ColdFrame, key: String, topic: String) throws(StrataError) -> [RecordBatch] {
+    func decodeBatches(
+        _ raw: [UInt8], frame: ColdFrame, key: String, topic: String
+    ) throws(StrataError) -> [RecordBatch] {
         let (batches, damage) = decodeBatchPrefix(raw, frame: frame, key: key, topic: topic)
         if let damage { throw damage }
         return batches
@@ -81,14 +89,17 @@ extension ColdTier {
             candidates += try await archive(reference, topic: topic).segments
         }
         candidates += manifest.segments
-        for segment in candidates where segment.maxTimestamp >= timestamp && segment.lastOffset >= manifest.logStartOffset {
+        for segment in candidates
+        where segment.maxTimestamp >= timestamp && segment.lastOffset >= manifest.logStartOffset {
             let index = try await footer(of: segment, topic: topic)
             guard var number = index.frameIndex(forTimestamp: timestamp) else { continue }
             while number < index.frames.count {
                 let raw = try await frame(number, of: index, key: segment.key, topic: topic)
                 for batch in try decodeBatches(raw, frame: index.frames[number], key: segment.key, topic: topic)
                 where batch.header.maxTimestamp >= timestamp {
-                    if let hit = batch.records.first(where: { $0.timestamp >= timestamp && $0.offset >= manifest.logStartOffset }) {
+                    if let hit = batch.records.first(where: {
+                        $0.timestamp >= timestamp && $0.offset >= manifest.logStartOffset
+                    }) {
                         return hit.offset
                     }
                 }

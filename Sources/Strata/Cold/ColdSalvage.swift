@@ -49,9 +49,10 @@ extension ColdTier {
             while at + 4 <= buffer.count, raw.count < rawBytesMax {
                 let rest = UnsafeRawBufferPointer(rebasing: buffer[at...])
                 guard rest.loadUnaligned(as: UInt32.self) == ColdObject.zstdFrameMagic.littleEndian,
-                      let size = Zstd.frameCompressedSize(rest),
-                      let content = try? Zstd.decompressAll(UnsafeRawBufferPointer(rebasing: rest[..<size]),
-                                                            sizeLimit: rawBytesMax - raw.count)
+                    let size = Zstd.frameCompressedSize(rest),
+                    let content = try? Zstd.decompressAll(
+                        UnsafeRawBufferPointer(rebasing: rest[..<size]),
+                        sizeLimit: rawBytesMax - raw.count)
                 else { return }
                 raw += content
                 at += size

@@ -37,10 +37,12 @@ final class ColdTier: Sendable {
     /// The read-ahead fetches under way, so they stay bounded.
     private let prefetching = Mutex<[FrameKey: Task<Void, Never>]>([:])
 
-    init(store: any BlobStore, cacheBytes: Int, retry: RetryPolicy, retryEnvironment: RetryEnvironment = .live,
-         clock: any StrataClock, log: @escaping @Sendable (String) -> Void,
-         localManifestPath: (@Sendable (String) -> String)? = nil, manifestSegmentsMax: Int = 1000,
-         savesLocalCopy: Bool = true, prefetchTasksMax: Int = 32) {
+    init(
+        store: any BlobStore, cacheBytes: Int, retry: RetryPolicy, retryEnvironment: RetryEnvironment = .live,
+        clock: any StrataClock, log: @escaping @Sendable (String) -> Void,
+        localManifestPath: (@Sendable (String) -> String)? = nil, manifestSegmentsMax: Int = 1000,
+        savesLocalCopy: Bool = true, prefetchTasksMax: Int = 32
+    ) {
         self.savesLocalCopy = savesLocalCopy
         self.store = CountingBlobStore(store)
         self.prefetchTasksMax = max(1, prefetchTasksMax)
@@ -64,13 +66,16 @@ final class ColdTier: Sendable {
     }
 
     /// Runs a blob call with retries; maps the final failure to `StrataError`.
-    func blob<T: Sendable>(_ what: String, key: String?, topic: String?, _ call: () async throws -> T) async throws(StrataError) -> T {
+    func blob<T: Sendable>(
+        _ what: String, key: String?, topic: String?, _ call: () async throws -> T
+    ) async throws(StrataError) -> T {
         do {
             return try await retrying(call)
         } catch let error as BlobError {
             let code: StrataError.Code = error.code == .notFound ? .notFound : error.code == .corrupt ? .corrupt : .io
-            throw StrataError(code, "\(what) failed: \(error.message)", topic: topic, file: key ?? error.key,
-                              cause: "\(error.code.rawValue) at \(error.location)")
+            throw StrataError(
+                code, "\(what) failed: \(error.message)", topic: topic, file: key ?? error.key,
+                cause: "\(error.code.rawValue) at \(error.location)")
         } catch {
             throw StrataError(.io, "\(what) failed: \(error)", topic: topic, file: key)
         }
@@ -88,7 +93,9 @@ final class ColdTier: Sendable {
         do {
             try await retrying { try await store.put(key, fresh, mode: .ifAbsent) }
         } catch let error as BlobError where error.code == .preconditionFailed {
-            let existing = try await blob("get lake descriptor", key: key, topic: nil) { try await store.get(key, range: .whole) }
+            let existing = try await blob("get lake descriptor", key: key, topic: nil) {
+                try await store.get(key, range: .whole)
+            }
             do throws(FormatError) { _ = try LakeDescriptor.decode(existing.bytes) } catch {
                 throw StrataError(error, topic: nil, file: key)
             }
@@ -111,7 +118,9 @@ final class ColdTier: Sendable {
         case .suffix(let length): expected = min(length, data.objectSize)
         }
         guard Int64(data.bytes.count) == expected else {
-            throw BlobError(.unavailable, "short read: \(data.bytes.count) of \(expected) bytes", key: key, location: store.location)
+            throw BlobError(
+                .unavailable, "short read: \(data.bytes.count) of \(expected) bytes", key: key, location: store.location
+            )
         }
         return data
     }
@@ -135,7 +144,9 @@ final class ColdTier: Sendable {
             return local
         }
         let prefix = layout.manifestPrefix(topic: topic)
-        let objects = try await blob("list manifests", key: prefix, topic: topic) { try await store.listAll(prefix: prefix) }
+        let objects = try await blob("list manifests", key: prefix, topic: topic) {
+            try await store.listAll(prefix: prefix)
+        }
         var newest: (UInt64, String)? = nil
         for object in objects {
             guard let version = try? layout.parseManifestKey(object.key, topic: topic) else { continue }
@@ -157,7 +168,8 @@ final class ColdTier: Sendable {
 
     private func saveLocalCopy(_ manifest: Manifest) {
         guard savesLocalCopy, let path = localManifestPath?(manifest.topic), FileIO.exists(FileIO.parent(of: path)),
-              let bytes = try? manifest.encode() else { return }
+            let bytes = try? manifest.encode()
+        else { return }
         do throws(StrataError) { try FileIO.writeAtomically(path, bytes) } catch {
             log("cannot cache manifest topic=\(manifest.topic) file=\(path): \(error)")
         }
@@ -186,7 +198,8 @@ final class ColdTier: Sendable {
         let key = layout.manifestKey(topic: manifest.topic, version: manifest.version)
         let bytes: [UInt8]
         do throws(FormatError) { bytes = try manifest.encode() } catch {
-            throw StrataError(.invalidArgument, "refusing to write an invalid manifest: \(error)", topic: manifest.topic, file: key)
+            throw StrataError(
+                .invalidArgument, "refusing to write an invalid manifest: \(error)", topic: manifest.topic, file: key)
         }
         try await putImmutable(key, bytes, topic: manifest.topic, what: "commit manifest")
         remember(manifest)
@@ -203,14 +216,18 @@ final class ColdTier: Sendable {
         } catch let error as BlobError where error.code == .preconditionFailed {
             // Fall through: compare with what is there.
         } catch let error as BlobError {
-            throw StrataError(.io, "\(what) failed: \(error.message)", topic: topic, file: key, cause: error.code.rawValue)
+            throw StrataError(
+                .io, "\(what) failed: \(error.message)", topic: topic, file: key, cause: error.code.rawValue)
         } catch {
             throw StrataError(.io, "\(what) failed: \(error)", topic: topic, file: key)
         }
-        let existing = try await blob("read back \(key)", key: key, topic: topic) { try await getChecked(key, range: .whole) }
+        let existing = try await blob("read back \(key)", key: key, topic: topic) {
+            try await getChecked(key, range: .whole)
+        }
         guard existing.bytes == bytes else {
-            throw StrataError(.fenced, "\(key) was written by another writer; this lake stops writing the topic",
-                              topic: topic, file: key)
+            throw StrataError(
+                .fenced, "\(key) was written by another writer; this lake stops writing the topic",
+                topic: topic, file: key)
         }
     }
 
@@ -218,7 +235,9 @@ final class ColdTier: Sendable {
     func archive(_ reference: ArchiveReference, topic: String) async throws(StrataError) -> ArchiveManifest {
         if let cached = archives.get(reference.key) { return cached }
         let key = reference.key
-        let data = try await blob("get archive manifest", key: key, topic: topic) { try await getChecked(key, range: .whole) }
+        let data = try await blob("get archive manifest", key: key, topic: topic) {
+            try await getChecked(key, range: .whole)
+        }
         do throws(FormatError) {
             let archive = try ArchiveManifest.decode(data.bytes, topic: topic, reference: reference)
             archives.put(key, archive, cost: data.bytes.count)
@@ -231,7 +250,8 @@ final class ColdTier: Sendable {
     /// The manifest entry of the object holding `offset` (looking into archives as needed).
     func segment(holding offset: Int64, in manifest: Manifest) async throws(StrataError) -> ManifestSegment? {
         if let found = Self.search(manifest.segments, offset) { return found }
-        guard let reference = manifest.archives.first(where: { $0.baseOffset <= offset && offset <= $0.lastOffset }) else {
+        guard let reference = manifest.archives.first(where: { $0.baseOffset <= offset && offset <= $0.lastOffset })
+        else {
             return nil
         }
         return Self.search(try await archive(reference, topic: manifest.topic).segments, offset)
@@ -255,12 +275,15 @@ final class ColdTier: Sendable {
         let key = segment.key
         if let cached = footers.get(key) { return cached }
         var tailBytes = Int64(ColdObject.defaultTailReadBytes)
-        for _ in 0..<3 {
+        for _ in 0 ..< 3 {
             let length = tailBytes
-            let tail = try await blob("get footer", key: key, topic: topic) { try await getChecked(key, range: .suffix(length: length)) }
+            let tail = try await blob("get footer", key: key, topic: topic) {
+                try await getChecked(key, range: .suffix(length: length))
+            }
             guard tail.objectSize == segment.objectBytes else {
-                throw StrataError(.corrupt, "object is \(tail.objectSize) bytes, the manifest says \(segment.objectBytes)",
-                                  topic: topic, file: key)
+                throw StrataError(
+                    .corrupt, "object is \(tail.objectSize) bytes, the manifest says \(segment.objectBytes)",
+                    topic: topic, file: key)
             }
             let parsed = withBytesResult(tail.bytes) { (raw) throws(FormatError) -> (Int, ColdObjectIndex?) in
                 let needed = try ColdObjectFooter.tailBytesNeeded(tail: raw, objectSize: Int(tail.objectSize))
@@ -281,15 +304,18 @@ final class ColdTier: Sendable {
 
     private func check(_ index: ColdObjectIndex, against segment: ManifestSegment, topic: String) throws(StrataError) {
         guard index.baseOffset == segment.baseOffset, index.lastOffset == segment.lastOffset,
-              index.rawCrc32c == segment.rawCrc32c, index.frames.count == segment.frameCount, index.topic == topic
+            index.rawCrc32c == segment.rawCrc32c, index.frames.count == segment.frameCount, index.topic == topic
         else {
-            throw StrataError(.corrupt, "object footer disagrees with the manifest entry", topic: topic, file: segment.key,
-                              position: index.indexFrameOffset)
+            throw StrataError(
+                .corrupt, "object footer disagrees with the manifest entry", topic: topic, file: segment.key,
+                position: index.indexFrameOffset)
         }
     }
 
     /// The raw segment bytes of one frame: from the cache, or one ranged GET, checked in full.
-    func frame(_ number: Int, of index: ColdObjectIndex, key: String, topic: String) async throws(StrataError) -> [UInt8] {
+    func frame(
+        _ number: Int, of index: ColdObjectIndex, key: String, topic: String
+    ) async throws(StrataError) -> [UInt8] {
         let cacheKey = FrameKey(objectKey: key, frameNumber: number)
         if let cached = frames.get(cacheKey) { return cached }
         // A sequential reader asks for the frames it prefetched while their GETs are still
@@ -320,18 +346,25 @@ final class ColdTier: Sendable {
     }
 
     /// One ranged GET of a frame, decoded and checked.
-    private func fetchFrame(_ number: Int, of index: ColdObjectIndex, key: String, topic: String) async throws(StrataError) -> [UInt8] {
+    private func fetchFrame(
+        _ number: Int, of index: ColdObjectIndex, key: String, topic: String
+    ) async throws(StrataError) -> [UInt8] {
         let frame = index.frames[number]
         let range = ByteRange.range(offset: Int64(frame.objectOffset), length: Int64(frame.compressedBytes))
-        let data = try await blob("get frame \(number)", key: key, topic: topic) { try await getChecked(key, range: range) }
+        let data = try await blob("get frame \(number)", key: key, topic: topic) {
+            try await getChecked(key, range: range)
+        }
         return try await decodeOffPool(data.bytes, frame: frame, key: key, topic: topic)
     }
 
     /// Decompression is CPU work: keep it off the two-thread cooperative pool.
-    private func decodeOffPool(_ bytes: [UInt8], frame: ColdFrame, key: String, topic: String) async throws(StrataError) -> [UInt8] {
+    private func decodeOffPool(
+        _ bytes: [UInt8], frame: ColdFrame, key: String, topic: String
+    ) async throws(StrataError) -> [UInt8] {
         let result: Result<[UInt8], FormatError> = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(returning: Result { () throws(FormatError) in try ColdObject.decodeFrame(bytes, frame: frame) })
+                continuation.resume(
+                    returning: Result { () throws(FormatError) in try ColdObject.decodeFrame(bytes, frame: frame) })
             }
         }
         switch result {

@@ -74,7 +74,7 @@ extension Topic {
                 } else {
                     encoded = try await encodeOffPool(segment)
                 }
-            } catch where error.code == .corrupt {
+            } catch  where error.code == .corrupt {
                 // Offsets must reach the cold tier in order: stop this topic here, visibly.
                 let first = offloadBlock.withLock { blocked in
                     defer { blocked = error }
@@ -115,15 +115,19 @@ extension Topic {
         }
         for (i, segment) in covered.enumerated() {
             let entry = try await cold.segment(holding: segment.baseOffset, in: manifest)
-            var same = entry.map {
-                $0.baseOffset == segment.baseOffset && $0.lastOffset == segment.nextOffset - 1
-                    && $0.rawBytes == Int64(segment.segmentBytes) && $0.firstTimestamp == segment.index.firstTimestamp
-                    && $0.maxTimestamp == segment.index.maxTimestamp
-            } ?? false
+            var same =
+                entry.map {
+                    $0.baseOffset == segment.baseOffset && $0.lastOffset == segment.nextOffset - 1
+                        && $0.rawBytes == Int64(segment.segmentBytes)
+                        && $0.firstTimestamp == segment.index.firstTimestamp
+                        && $0.maxTimestamp == segment.index.maxTimestamp
+                } ?? false
             if same, let entry, i == covered.count - 1 { same = try await rawCrc32c(of: segment) == entry.rawCrc32c }
             guard same else {
-                let error = StrataError(.fenced, "the cold log at offsets \(segment.baseOffset)..<\(segment.nextOffset) is not this lake's segment: another writer owns this topic",
-                                        topic: name, file: entry?.key ?? segment.path)
+                let error = StrataError(
+                    .fenced,
+                    "the cold log at offsets \(segment.baseOffset)..<\(segment.nextOffset) is not this lake's segment: another writer owns this topic",
+                    topic: name, file: entry?.key ?? segment.path)
                 manifestWriter.fence(error)
                 throw error
             }
@@ -133,7 +137,10 @@ extension Topic {
     private func rawCrc32c(of segment: LocalSegment) async throws(StrataError) -> UInt32 {
         let result: Result<UInt32, StrataError> = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(returning: Result { () throws(StrataError) in CRC32C.checksum(try FileIO.readWholeFile(segment.path)) })
+                continuation.resume(
+                    returning: Result { () throws(StrataError) in
+                        CRC32C.checksum(try FileIO.readWholeFile(segment.path))
+                    })
             }
         }
         return try result.get()
@@ -150,8 +157,10 @@ extension Topic {
             let coveredEnd = segment.corruption == nil ? segment.nextOffset : segment.baseOffset + 1
             if coveredEnd <= committedEnd { continue }
             guard segment.baseOffset == committedEnd else {
-                let error = StrataError(.fenced, "the cold log ends at offset \(committedEnd) but the local segment starts at \(segment.baseOffset): another writer owns this topic",
-                                        topic: name, file: segment.path)
+                let error = StrataError(
+                    .fenced,
+                    "the cold log ends at offset \(committedEnd) but the local segment starts at \(segment.baseOffset): another writer owns this topic",
+                    topic: name, file: segment.path)
                 manifestWriter.fence(error)
                 throw error
             }
@@ -170,7 +179,8 @@ extension Topic {
         _ segment: LocalSegment, encoded prepared: ([UInt8], EncodedColdObject), after manifest: Manifest?
     ) async throws(StrataError) -> (Manifest, Int64) {
         let (raw, encoded) = prepared
-        let key = cold.layout.segmentKey(topic: name, baseOffset: encoded.index.baseOffset, lastOffset: encoded.index.lastOffset)
+        let key = cold.layout.segmentKey(
+            topic: name, baseOffset: encoded.index.baseOffset, lastOffset: encoded.index.lastOffset)
         do {
             try await cold.putImmutable(key, encoded.bytes, topic: name, what: "upload segment")
             try await verifyUpload(key, expected: encoded, rawCrc: CRC32C.checksum(raw), rawBytes: raw.count)
@@ -194,32 +204,44 @@ extension Topic {
         let (topicName, frameTarget, level) = (name, config.coldFrameRawBytes, config.coldCompressionLevel)
         let result: Result<([UInt8], EncodedColdObject), StrataError> = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(returning: Result { () throws(StrataError) in
-                    let raw = try FileIO.readWholeFile(segment.path)
-                    guard raw.count == segment.segmentBytes else {
-                        throw StrataError(.corrupt, "sealed segment is \(raw.count) bytes, expected \(segment.segmentBytes)",
-                                          topic: topicName, file: segment.path)
-                    }
-                    do throws(FormatError) {
-                        return (raw, try ColdObject.encode(segment: raw, topic: topicName, frameRawBytesTarget: frameTarget, level: level))
-                    } catch {
-                        throw StrataError(error, topic: topicName, file: segment.path)
-                    }
-                })
+                continuation.resume(
+                    returning: Result { () throws(StrataError) in
+                        let raw = try FileIO.readWholeFile(segment.path)
+                        guard raw.count == segment.segmentBytes else {
+                            throw StrataError(
+                                .corrupt, "sealed segment is \(raw.count) bytes, expected \(segment.segmentBytes)",
+                                topic: topicName, file: segment.path)
+                        }
+                        do throws(FormatError) {
+                            return (
+                                raw,
+                                try ColdObject.encode(
+                                    segment: raw, topic: topicName, frameRawBytesTarget: frameTarget, level: level)
+                            )
+                        } catch {
+                            throw StrataError(error, topic: topicName, file: segment.path)
+                        }
+                    })
             }
         }
         return try result.get()
     }
 
     /// Reads the object back and checks its size and the CRC32C of the segment it decodes to.
-    private func verifyUpload(_ key: String, expected: EncodedColdObject, rawCrc: UInt32, rawBytes: Int) async throws(StrataError) {
-        let data = try await cold.blob("read back upload", key: key, topic: name) { try await cold.getChecked(key, range: .whole) }
+    private func verifyUpload(
+        _ key: String, expected: EncodedColdObject, rawCrc: UInt32, rawBytes: Int
+    ) async throws(StrataError) {
+        let data = try await cold.blob("read back upload", key: key, topic: name) {
+            try await cold.getChecked(key, range: .whole)
+        }
         guard data.bytes.count == expected.bytes.count else {
-            throw StrataError(.io, "uploaded \(expected.bytes.count) bytes, read back \(data.bytes.count)", topic: name, file: key)
+            throw StrataError(
+                .io, "uploaded \(expected.bytes.count) bytes, read back \(data.bytes.count)", topic: name, file: key)
         }
         let decoded: Result<(ColdObjectIndex, [UInt8]), FormatError> = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(returning: Result { () throws(FormatError) in try ColdObject.decodeSegment(data.bytes) })
+                continuation.resume(
+                    returning: Result { () throws(FormatError) in try ColdObject.decodeSegment(data.bytes) })
             }
         }
         switch decoded {
@@ -246,8 +268,11 @@ extension Topic {
         after manifest: Manifest?, adding entry: ManifestSegment
     ) async throws(StrataError) -> Manifest {
         let epoch = manifestWriter.epoch(after: manifest)
-        var next = manifest ?? Manifest(topic: name, version: 0, writerEpoch: epoch, logStartOffset: entry.baseOffset,
-                                        nextOffset: entry.baseOffset, config: manifestConfig(), createdMs: clock.nowMs())
+        var next =
+            manifest
+            ?? Manifest(
+                topic: name, version: 0, writerEpoch: epoch, logStartOffset: entry.baseOffset,
+                nextOffset: entry.baseOffset, config: manifestConfig(), createdMs: clock.nowMs())
         next.version += 1
         next.writerEpoch = epoch
         next.segments.append(entry)
@@ -278,15 +303,18 @@ extension Topic {
     }
 
     func manifestConfig() -> ManifestTopicConfig {
-        ManifestTopicConfig(frameRawBytesTarget: config.coldFrameRawBytes, compressionLevel: config.coldCompressionLevel,
-                                 retentionMs: config.retentionMs, retentionBytes: config.retentionBytes)
+        ManifestTopicConfig(
+            frameRawBytesTarget: config.coldFrameRawBytes, compressionLevel: config.coldCompressionLevel,
+            retentionMs: config.retentionMs, retentionBytes: config.retentionBytes)
     }
 
     /// Deletes manifest versions older than the last few (best effort: a failure leaves them).
     private func pruneManifests(current: UInt64) async {
         guard current > UInt64(Self.manifestVersionsKept) else { return }
         let oldest = current - UInt64(Self.manifestVersionsKept)
-        let keys = (max(1, oldest > 8 ? oldest - 8 : 1)...oldest).map { cold.layout.manifestKey(topic: name, version: $0) }
+        let keys = (max(1, oldest > 8 ? oldest - 8 : 1) ... oldest).map {
+            cold.layout.manifestKey(topic: name, version: $0)
+        }
         try? await cold.store.delete(keys)
     }
 }

@@ -90,7 +90,9 @@ extension Topic {
     /// a missing object. The caller holds `manifestWriter.commits`.
     /// - Returns: the number of local segments deleted.
     @discardableResult
-    func commitLogStart(_ manifest: Manifest, removedKeys: [String], uncommittedToo: Bool = false)
+    func commitLogStart(
+        _ manifest: Manifest, removedKeys: [String], uncommittedToo: Bool = false
+    )
         async throws(StrataError) -> Int
     {
         try await manifestWriter.commit(manifest, to: cold)
@@ -144,8 +146,9 @@ extension Topic {
             let rewritten = ArchiveManifest(topic: name, segments: survivors, createdMs: archive.createdMs)
             let bytes: [UInt8]
             do throws(FormatError) { bytes = try rewritten.encode() } catch {
-                throw StrataError(.invalidArgument, "invalid archive manifest: \(error)", topic: name,
-                                  file: reference.key)
+                throw StrataError(
+                    .invalidArgument, "invalid archive manifest: \(error)", topic: name,
+                    file: reference.key)
             }
             try await cold.putImmutable(rewritten.reference.key, bytes, topic: name, what: "rewrite archive manifest")
             references.append(rewritten.reference)

@@ -42,7 +42,9 @@ final class FileCache: Sendable {
 
     /// Runs `body` with an open descriptor of `path` (opened read-write, created when
     /// `create` is set), pinned for the duration.
-    func withFile<T>(_ path: String, create: Bool = false, _ body: (Int32) throws(StrataError) -> T) throws(StrataError) -> T {
+    func withFile<T>(
+        _ path: String, create: Bool = false, _ body: (Int32) throws(StrataError) -> T
+    ) throws(StrataError) -> T {
         let fd = try pin(path, create: create)
         defer { unpin(path) }
         return try body(fd)

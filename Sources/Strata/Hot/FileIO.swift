@@ -9,8 +9,9 @@ enum FileIO {
     static func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 
     static func ioError(_ what: String, _ path: String, errno code: Int32 = errno) -> StrataError {
-        StrataError(code == ENOENT ? .notFound : .io, "\(what) failed: \(errnoText(code))", file: path,
-                    cause: "errno \(code)")
+        StrataError(
+            code == ENOENT ? .notFound : .io, "\(what) failed: \(errnoText(code))", file: path,
+            cause: "errno \(code)")
     }
 
     static func ioError(_ error: Errno) -> StrataError {
@@ -91,7 +92,7 @@ enum FileIO {
 
     /// Unlinks `path`; a missing file is not an error.
     static func remove(_ path: String) throws(StrataError) {
-        do throws(Errno) { try Posix.unlink(path) } catch where error.code == ENOENT {} catch { throw ioError(error) }
+        do throws(Errno) { try Posix.unlink(path) } catch  where error.code == ENOENT {} catch { throw ioError(error) }
     }
 
     /// Replaces `path` with `bytes` so that readers see either the old or the new file, even

@@ -167,8 +167,9 @@ extension Topic {
     /// Returns once every record below `target` is fdatasync'ed.
     /// - Throws: the fsync failure that stopped the topic (`io`).
     func waitDurable(_ target: Int64) async throws(StrataError) {
-        try await groupCommit.waitDurable(target, fsync: { self.fsyncActiveSegment() },
-                                          durable: { _ in self.publishVisibleEnd() })
+        try await groupCommit.waitDurable(
+            target, fsync: { self.fsyncActiveSegment() },
+            durable: { _ in self.publishVisibleEnd() })
     }
 
     /// One group-commit fsync of the active segment: it covers everything written so far.

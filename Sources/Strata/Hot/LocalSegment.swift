@@ -60,8 +60,9 @@ enum SegmentLoader {
             switch decoded {
             case .success(let index):
                 let created = try readHeader(path: path, topic: topic).createdMs
-                return LocalSegment(baseOffset: baseOffset, path: path, indexPath: indexPath, createdMs: created,
-                                    index: index, sealed: true)
+                return LocalSegment(
+                    baseOffset: baseOffset, path: path, indexPath: indexPath, createdMs: created,
+                    index: index, sealed: true)
             case .failure(let error):
                 log("rebuilding index topic=\(topic) file=\(indexPath): \(error)")
             }
@@ -80,8 +81,9 @@ enum SegmentLoader {
         }
         let index = SparseIndex.build(from: scan, baseOffset: baseOffset, intervalBytes: intervalBytes)
         if scan.stopError == nil { try FileIO.writeAtomically(indexPath, index.encode()) }
-        return LocalSegment(baseOffset: baseOffset, path: path, indexPath: indexPath, createdMs: header.createdMs,
-                            index: index, sealed: true, corruption: corruption)
+        return LocalSegment(
+            baseOffset: baseOffset, path: path, indexPath: indexPath, createdMs: header.createdMs,
+            index: index, sealed: true, corruption: corruption)
     }
 
     /// Opens the active (last) segment after a possible crash: every batch is checked. A torn
@@ -97,27 +99,32 @@ enum SegmentLoader {
         if fileBytes < SegmentHeader.size {
             // Crashed while creating the file: nothing was ever acknowledged in it.
             log("recreating segment with torn header topic=\(topic) file=\(path) bytes=\(fileBytes)")
-            return try create(topic: topic, baseOffset: baseOffset, paths: paths, intervalBytes: intervalBytes, nowMs: nowMs)
+            return try create(
+                topic: topic, baseOffset: baseOffset, paths: paths, intervalBytes: intervalBytes, nowMs: nowMs)
         }
         let (header, scan) = try scanFile(path: path, topic: topic)
         var corruption: SegmentCorruption? = nil
         if let stop = scan.stopError {
             if scan.tail.isCorrupt {
                 let found = SegmentCorruption(scan: scan, stop: stop, fileBytes: fileBytes)
-                log("corrupt active segment, nothing cut topic=\(topic) file=\(path) position=\(scan.validEnd): "
+                log(
+                    "corrupt active segment, nothing cut topic=\(topic) file=\(path) position=\(scan.validEnd): "
                         + found.summary)
                 corruption = found
             } else {
-                let kept = try Quarantine.moveTail(of: path, from: scan.validEnd, fileBytes: fileBytes,
-                                                   directory: paths.quarantineDirectory(topic), kind: "torn")
-                log("truncating torn tail topic=\(topic) file=\(path) position=\(scan.validEnd) "
+                let kept = try Quarantine.moveTail(
+                    of: path, from: scan.validEnd, fileBytes: fileBytes,
+                    directory: paths.quarantineDirectory(topic), kind: "torn")
+                log(
+                    "truncating torn tail topic=\(topic) file=\(path) position=\(scan.validEnd) "
                         + "bytes=\(fileBytes - scan.validEnd) kept=\(kept): \(stop)")
             }
         }
         try FileIO.remove(indexPath)  // an active segment's index lives in memory only
         let index = SparseIndex.build(from: scan, baseOffset: baseOffset, intervalBytes: intervalBytes)
-        return LocalSegment(baseOffset: baseOffset, path: path, indexPath: indexPath, createdMs: header.createdMs,
-                            index: index, sealed: false, corruption: corruption)
+        return LocalSegment(
+            baseOffset: baseOffset, path: path, indexPath: indexPath, createdMs: header.createdMs,
+            index: index, sealed: false, corruption: corruption)
     }
 
     /// Creates a new empty segment file (header written and fsynced, directory fsynced).
@@ -130,9 +137,10 @@ enum SegmentLoader {
         try FileIO.pwriteAll(fd, SegmentHeader(baseOffset: baseOffset, createdMs: nowMs).encode(), at: 0, path: path)
         try FileIO.fdatasync(fd, path: path)
         try FileIO.fsyncDirectory(paths.topicDirectory(topic))
-        return LocalSegment(baseOffset: baseOffset, path: path, indexPath: paths.index(topic, baseOffset: baseOffset),
-                            createdMs: nowMs, index: SparseIndex(baseOffset: baseOffset, intervalBytes: intervalBytes),
-                            sealed: false)
+        return LocalSegment(
+            baseOffset: baseOffset, path: path, indexPath: paths.index(topic, baseOffset: baseOffset),
+            createdMs: nowMs, index: SparseIndex(baseOffset: baseOffset, intervalBytes: intervalBytes),
+            sealed: false)
     }
 
     static func readHeader(path: String, topic: String) throws(StrataError) -> SegmentHeader {
@@ -202,8 +210,10 @@ struct SegmentCorruption: Sendable, Equatable {
 
     /// The error reads at `offset` and appends to the topic throw.
     func error(topic: String, path: String) -> StrataError {
-        StrataError(.corrupt, "segment is corrupt: \(summary). Records before offset \(offset) stay readable; "
-                        + "`strata repair --lake DIR \(topic) --quarantine` moves the damaged bytes aside",
-                    topic: topic, file: path, position: position)
+        StrataError(
+            .corrupt,
+            "segment is corrupt: \(summary). Records before offset \(offset) stay readable; "
+                + "`strata repair --lake DIR \(topic) --quarantine` moves the damaged bytes aside",
+            topic: topic, file: path, position: position)
     }
 }

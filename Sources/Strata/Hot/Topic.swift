@@ -80,10 +80,12 @@ public final class Topic: Sendable {
         var active: LocalSegment { segments[segments.count - 1] }
     }
 
-    init(name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
-         log: @escaping @Sendable (String) -> Void, segments: [LocalSegment], cold: ColdTier,
-         limits: TopicLimits = TopicLimits(), beforeGroupFsync: GroupFsyncHook? = nil,
-         readOnlyView: ReadOnlyView? = nil) {
+    init(
+        name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
+        log: @escaping @Sendable (String) -> Void, segments: [LocalSegment], cold: ColdTier,
+        limits: TopicLimits = TopicLimits(), beforeGroupFsync: GroupFsyncHook? = nil,
+        readOnlyView: ReadOnlyView? = nil
+    ) {
         self.name = name
         self.limits = limits
         self.readOnlyView = readOnlyView
@@ -101,31 +103,42 @@ public final class Topic: Sendable {
     }
 
     /// Opens a topic directory, recovering its active segment (ARCHITECTURE.md invariant 3).
-    static func open(name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
-                     log: @escaping @Sendable (String) -> Void, cold: ColdTier, startOffset: Int64 = 0,
-                     limits: TopicLimits = TopicLimits(),
-                     beforeGroupFsync: GroupFsyncHook? = nil) throws(StrataError) -> Topic {
+    static func open(
+        name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
+        log: @escaping @Sendable (String) -> Void, cold: ColdTier, startOffset: Int64 = 0,
+        limits: TopicLimits = TopicLimits(),
+        beforeGroupFsync: GroupFsyncHook? = nil
+    ) throws(StrataError) -> Topic {
         let directory = paths.topicDirectory(name)
         let names = try FileIO.listDirectory(directory)
         for leftover in names where leftover.hasSuffix(".tmp") { try FileIO.remove(directory + "/" + leftover) }
         let bases = names.compactMap(LakePaths.segmentBaseOffset(fileName:)).sorted()
         var segments: [LocalSegment] = []
         for base in bases.dropLast() {
-            segments.append(try SegmentLoader.openSealed(topic: name, baseOffset: base, paths: paths,
-                                                         intervalBytes: config.indexIntervalBytes, log: log))
+            segments.append(
+                try SegmentLoader.openSealed(
+                    topic: name, baseOffset: base, paths: paths,
+                    intervalBytes: config.indexIntervalBytes, log: log))
         }
         if let last = bases.last {
-            segments.append(try SegmentLoader.openActive(topic: name, baseOffset: last, paths: paths,
-                                                         intervalBytes: config.indexIntervalBytes, nowMs: clock.nowMs(), log: log))
+            segments.append(
+                try SegmentLoader.openActive(
+                    topic: name, baseOffset: last, paths: paths,
+                    intervalBytes: config.indexIntervalBytes, nowMs: clock.nowMs(), log: log))
         } else {
-            segments.append(try SegmentLoader.create(topic: name, baseOffset: startOffset, paths: paths,
-                                                     intervalBytes: config.indexIntervalBytes, nowMs: clock.nowMs()))
+            segments.append(
+                try SegmentLoader.create(
+                    topic: name, baseOffset: startOffset, paths: paths,
+                    intervalBytes: config.indexIntervalBytes, nowMs: clock.nowMs()))
         }
         for (a, b) in zip(segments, segments.dropFirst()) where a.nextOffset != b.baseOffset {
-            log("offset gap topic=\(name) file=\(a.path) ends at \(a.nextOffset), next segment starts at \(b.baseOffset)")
+            log(
+                "offset gap topic=\(name) file=\(a.path) ends at \(a.nextOffset), next segment starts at \(b.baseOffset)"
+            )
         }
-        return Topic(name: name, config: config, paths: paths, files: files, clock: clock, log: log, segments: segments,
-                     cold: cold, limits: limits, beforeGroupFsync: beforeGroupFsync)
+        return Topic(
+            name: name, config: config, paths: paths, files: files, clock: clock, log: log, segments: segments,
+            cold: cold, limits: limits, beforeGroupFsync: beforeGroupFsync)
     }
 
     // MARK: - Offsets
@@ -145,7 +158,9 @@ public final class Topic: Sendable {
     /// local segment): appends are refused and reads stop there until `repairQuarantine`.
     public var corruption: StrataError? {
         state.withLock { s in
-            s.segments.first { $0.corruption != nil }.flatMap { segment in segment.corruption?.error(topic: name, path: segment.path) }
+            s.segments.first { $0.corruption != nil }.flatMap { segment in
+                segment.corruption?.error(topic: name, path: segment.path)
+            }
         }
     }
 
@@ -211,7 +226,9 @@ public final class Topic: Sendable {
     }
 
     private func appendWrite(_ input: [ProducerRecord]) throws(StrataError) -> AppendResult {
-        guard !input.isEmpty else { throw StrataError(.invalidArgument, "append needs at least one record", topic: name) }
+        guard !input.isEmpty else {
+            throw StrataError(.invalidArgument, "append needs at least one record", topic: name)
+        }
         let now = clock.nowMs()
         var records: [Record] = []
         records.reserveCapacity(input.count)
@@ -219,7 +236,9 @@ public final class Topic: Sendable {
             let record = Record(timestamp: p.timestamp ?? now, key: p.key, value: p.value, headers: p.headers)
             let size = record.encodedSize
             guard size <= config.recordBytesMax else {
-                throw StrataError(.tooLarge, "record \(i) is \(size) bytes, limit recordBytesMax=\(config.recordBytesMax)", topic: name)
+                throw StrataError(
+                    .tooLarge, "record \(i) is \(size) bytes, limit recordBytesMax=\(config.recordBytesMax)",
+                    topic: name)
             }
             records.append(record)
         }
@@ -227,7 +246,9 @@ public final class Topic: Sendable {
             try checkWritable(s)
             let batch = BatchCodec.encode(baseOffset: s.writtenOffset, records: records)
             guard batch.count <= config.batchBytesMax else {
-                throw StrataError(.tooLarge, "batch is \(batch.count) bytes, limit batchBytesMax=\(config.batchBytesMax)", topic: name)
+                throw StrataError(
+                    .tooLarge, "batch is \(batch.count) bytes, limit batchBytesMax=\(config.batchBytesMax)", topic: name
+                )
             }
             try rollIfNeeded(&s, incomingBytes: batch.count, nowMs: now)
             try write(batch, into: &s)
@@ -246,8 +267,9 @@ public final class Topic: Sendable {
             throw error
         }
         if let failure = s.failure {
-            throw StrataError(.closed, "topic stopped after an I/O failure; reopen the lake to recover", topic: name,
-                              cause: failure.description)
+            throw StrataError(
+                .closed, "topic stopped after an I/O failure; reopen the lake to recover", topic: name,
+                cause: failure.description)
         }
     }
 
@@ -260,16 +282,20 @@ public final class Topic: Sendable {
             }
         } catch {
             // Undo a partial write so the segment stays a sequence of whole batches.
-            let undone = (try? files.withFile(segment.path) { (fd) throws(StrataError) in
-                try FileIO.ftruncate(fd, position, path: segment.path)
-            }) != nil
+            let undone =
+                (try? files.withFile(segment.path) { (fd) throws(StrataError) in
+                    try FileIO.ftruncate(fd, position, path: segment.path)
+                }) != nil
             if !undone {
                 s.failure = error
                 groupCommit.stop(error)
             }
-            throw StrataError(.io, "append failed", topic: name, file: segment.path, position: position, cause: error.description)
+            throw StrataError(
+                .io, "append failed", topic: name, file: segment.path, position: position, cause: error.description)
         }
-        let header = withBytesResult(batch) { raw throws(FormatError) in try BatchCodec.parseHeader(raw, basePosition: position) }
+        let header = withBytesResult(batch) { raw throws(FormatError) in
+            try BatchCodec.parseHeader(raw, basePosition: position)
+        }
         guard case .success(let parsed) = header else { preconditionFailure("encoder produced an invalid batch") }
         s.segments[s.segments.count - 1].index.add(parsed, position: position)
         s.writtenOffset = parsed.nextOffset
@@ -293,8 +319,9 @@ public final class Topic: Sendable {
             try files.withFile(active.path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: active.path) }
             groupCommit.recordRollFsync(durableUpTo: active.nextOffset)
             try FileIO.writeAtomically(active.indexPath, active.index.encode())
-            let next = try SegmentLoader.create(topic: name, baseOffset: s.writtenOffset, paths: paths,
-                                                intervalBytes: config.indexIntervalBytes, nowMs: nowMs)
+            let next = try SegmentLoader.create(
+                topic: name, baseOffset: s.writtenOffset, paths: paths,
+                intervalBytes: config.indexIntervalBytes, nowMs: nowMs)
             s.segments[s.segments.count - 1].sealed = true
             s.segments.append(next)
         } catch {

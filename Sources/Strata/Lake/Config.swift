@@ -44,7 +44,7 @@ public struct TopicConfig: Codable, Sendable, Equatable {
     public init() {}
 
     /// Bounds on the settings themselves.
-    public static let segmentBytesRange = 1024...(Int(UInt32.max) - FormatLimits.batchBytesMax)
+    public static let segmentBytesRange = 1024 ... (Int(UInt32.max) - FormatLimits.batchBytesMax)
 
     /// Checks every field; throws `invalidArgument` naming the first bad one.
     public func validate() throws(StrataError) {
@@ -65,10 +65,10 @@ public struct TopicConfig: Codable, Sendable, Equatable {
             throw fail("batchBytesMax", "must be in \(BatchHeader.size + 1)...\(FormatLimits.batchBytesMax)")
         }
         guard indexIntervalBytes > 0 else { throw fail("indexIntervalBytes", "must be positive") }
-        guard (1...FormatLimits.coldFrameRawBytesMax).contains(coldFrameRawBytes) else {
+        guard (1 ... FormatLimits.coldFrameRawBytesMax).contains(coldFrameRawBytes) else {
             throw fail("coldFrameRawBytes", "must be in 1...\(FormatLimits.coldFrameRawBytesMax)")
         }
-        guard (1...19).contains(coldCompressionLevel) else { throw fail("coldCompressionLevel", "must be in 1...19") }
+        guard (1 ... 19).contains(coldCompressionLevel) else { throw fail("coldCompressionLevel", "must be in 1...19") }
         guard offloadLagMs >= 0 else { throw fail("offloadLagMs", "must not be negative") }
         guard (retentionMs ?? 1) > 0, (retentionBytes ?? 1) > 0 else { throw fail("retention", "must be positive") }
     }
@@ -136,8 +136,9 @@ public struct LakeOptions: Sendable {
             throw StrataError(.invalidArgument, "lake option \(field) must be positive, is \(value)")
         }
         guard manifestSegmentsMax >= 2 else {
-            throw StrataError(.invalidArgument,
-                              "lake option manifestSegmentsMax must be at least 2, is \(manifestSegmentsMax)")
+            throw StrataError(
+                .invalidArgument,
+                "lake option manifestSegmentsMax must be at least 2, is \(manifestSegmentsMax)")
         }
     }
 
@@ -176,7 +177,9 @@ extension TopicConfig {
         durability = try c.decodeIfPresent(Durability.self, forKey: .durability) ?? durability
         flushIntervalMs = try c.decodeIfPresent(Int64.self, forKey: .flushIntervalMs) ?? flushIntervalMs
         localRetentionBytes = try c.decodeIfPresent(Int64.self, forKey: .localRetentionBytes)
-        localRetentionMs = c.contains(.localRetentionMs) ? try c.decodeIfPresent(Int64.self, forKey: .localRetentionMs) : localRetentionMs
+        localRetentionMs =
+            c.contains(.localRetentionMs)
+            ? try c.decodeIfPresent(Int64.self, forKey: .localRetentionMs) : localRetentionMs
         recordBytesMax = try c.decodeIfPresent(Int.self, forKey: .recordBytesMax) ?? recordBytesMax
         batchBytesMax = try c.decodeIfPresent(Int.self, forKey: .batchBytesMax) ?? batchBytesMax
         indexIntervalBytes = try c.decodeIfPresent(Int.self, forKey: .indexIntervalBytes) ?? indexIntervalBytes

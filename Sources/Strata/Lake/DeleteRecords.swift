@@ -31,7 +31,7 @@ extension Topic {
         guard offset >= 0, offset <= end else {
             throw StrataError(
                 .offsetOutOfRange, "delete-records offset \(offset) is outside the log; nothing was changed",
-                topic: name, validRange: previous...end)
+                topic: name, validRange: previous ... end)
         }
         try refuseIfReadOnly("delete records")
         try manifestWriter.checkNotFenced()
@@ -44,7 +44,8 @@ extension Topic {
         }
     }
 
-    private func deleteRecordsLocked(_ offset: Int64, previous: Int64) async throws(StrataError) -> DeleteRecordsResult {
+    private func deleteRecordsLocked(_ offset: Int64, previous: Int64) async throws(StrataError) -> DeleteRecordsResult
+    {
         if state.withLock({ $0.closed || $0.failure != nil }) {
             throw StrataError(.closed, "topic is closed or stopped after an I/O failure; reopen the lake", topic: name)
         }

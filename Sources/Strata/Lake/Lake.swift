@@ -48,7 +48,9 @@ public final class Lake: Sendable {
     ///   existing lake remembers its own, and a different one is an error.
     /// - Throws: `StrataError.locked` when another process has it open; `invalidArgument` for a
     ///   bad or conflicting cold URL; `.io`.
-    public static func open(_ path: String, cold: String? = nil, options: LakeOptions = LakeOptions()) throws(StrataError) -> Lake {
+    public static func open(
+        _ path: String, cold: String? = nil, options: LakeOptions = LakeOptions()
+    ) throws(StrataError) -> Lake {
         let paths = LakePaths(root: path)
         if let cold { _ = try parseColdURL(cold) }
         try options.validate()
@@ -58,16 +60,18 @@ public final class Lake: Sendable {
             var opened: (any BlobStore)? = options.coldStore
             let config = try LakeConfigFile.loadOrCreate(paths: paths, coldURL: cold) { (config) throws(StrataError) in
                 if opened == nil {
-                    opened = try openColdStore(try parseColdURL(config.cold), retry: options.blobRetry,
-                                               retryEnvironment: options.blobRetryEnvironment)
+                    opened = try openColdStore(
+                        try parseColdURL(config.cold), retry: options.blobRetry,
+                        retryEnvironment: options.blobRetryEnvironment)
                 }
             }
             guard let store = opened else { throw StrataError(.io, "no cold store for \(config.cold)") }
-            let tier = ColdTier(store: store, cacheBytes: options.coldCacheBytes, retry: options.blobRetry,
-                                retryEnvironment: options.blobRetryEnvironment, clock: options.clock, log: options.log,
-                                localManifestPath: { paths.topicManifestCopy($0) },
-                                manifestSegmentsMax: options.manifestSegmentsMax,
-                                prefetchTasksMax: options.coldPrefetchTasksMax)
+            let tier = ColdTier(
+                store: store, cacheBytes: options.coldCacheBytes, retry: options.blobRetry,
+                retryEnvironment: options.blobRetryEnvironment, clock: options.clock, log: options.log,
+                localManifestPath: { paths.topicManifestCopy($0) },
+                manifestSegmentsMax: options.manifestSegmentsMax,
+                prefetchTasksMax: options.coldPrefetchTasksMax)
             let lake = Lake(path: path, options: options, lockFD: fd, cold: tier, coldURL: config.cold)
             lake.startBackground()
             return lake
@@ -94,7 +98,8 @@ public final class Lake: Sendable {
             }
             FileIO.close(fd)
             if code == EWOULDBLOCK {
-                throw StrataError(.locked, "lake \(paths.root) is open in another process; stop it first", file: paths.lock)
+                throw StrataError(
+                    .locked, "lake \(paths.root) is open in another process; stop it first", file: paths.lock)
             }
             throw FileIO.ioError("flock", paths.lock, errno: code)
         }
@@ -139,16 +144,20 @@ public final class Lake: Sendable {
 
     private func load(_ name: String) throws(StrataError) -> Topic {
         if closed.withLock({ $0 }) { throw StrataError(.closed, "lake is closed", topic: name) }
-        let config: TopicConfig = try decodeJSON(try FileIO.readWholeFile(paths.topicConfig(name)), file: paths.topicConfig(name))
+        let config: TopicConfig = try decodeJSON(
+            try FileIO.readWholeFile(paths.topicConfig(name)), file: paths.topicConfig(name))
         // Topics open under the registry lock so two callers never recover one directory twice.
         return try registry.topics.withLock { (open) throws(StrataError) -> Topic in
             if let existing = open[name] { return existing }
-            let topic = isReadOnly
-                ? try Topic.openReadOnly(name: name, config: config, paths: paths, files: files, clock: options.clock,
-                                         log: options.log, cold: cold, startOffset: startOffset(name))
-                : try Topic.open(name: name, config: config, paths: paths, files: files, clock: options.clock,
-                                 log: options.log, cold: cold, startOffset: startOffset(name),
-                                 limits: options.topicLimits, beforeGroupFsync: options.beforeGroupFsync)
+            let topic =
+                isReadOnly
+                ? try Topic.openReadOnly(
+                    name: name, config: config, paths: paths, files: files, clock: options.clock,
+                    log: options.log, cold: cold, startOffset: startOffset(name))
+                : try Topic.open(
+                    name: name, config: config, paths: paths, files: files, clock: options.clock,
+                    log: options.log, cold: cold, startOffset: startOffset(name),
+                    limits: options.topicLimits, beforeGroupFsync: options.beforeGroupFsync)
             try topic.loadLogStart()
             open[name] = topic
             return topic
@@ -234,7 +243,9 @@ public final class Lake: Sendable {
     /// Offloads now: seals active segments (when `seal`), uploads every sealed segment, and with
     /// `evict` deletes every local segment already committed to the cold tier.
     /// - Parameter topicName: one topic, or every topic when nil.
-    public func offload(topic topicName: String? = nil, seal: Bool = true, evict: Bool = false) async throws -> OffloadReport {
+    public func offload(
+        topic topicName: String? = nil, seal: Bool = true, evict: Bool = false
+    ) async throws -> OffloadReport {
         try refuseIfReadOnly("offload")
         var total = OffloadReport()
         let names = try topicName.map({ [$0] }) ?? topicNames()
@@ -260,7 +271,8 @@ public final class Lake: Sendable {
     /// Where a new topic's first segment starts: after whatever the cold tier already holds
     /// (a lake rebuilt by `recover`).
     private func startOffset(_ name: String) -> Int64 {
-        guard let bytes = try? FileIO.readWholeFile(paths.topicStart(name)), let text = String(validating: bytes, as: UTF8.self)
+        guard let bytes = try? FileIO.readWholeFile(paths.topicStart(name)),
+            let text = String(validating: bytes, as: UTF8.self)
         else { return 0 }
         return Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
@@ -276,8 +288,10 @@ func encodeJSON<T: Encodable>(_ value: T) throws(StrataError) -> [UInt8] {
 
 func decodeJSON<T: Decodable>(_ bytes: [UInt8], file: String) throws(StrataError) -> T {
     do { return try JSONDecoder().decode(T.self, from: Data(bytes)) } catch {
-        throw StrataError(.corrupt, "\(file) is damaged: \(describeDecodingFailure(error, bytes: bytes)); "
-                              + "restore it from a backup or fix it by hand (nothing was changed)", file: file)
+        throw StrataError(
+            .corrupt,
+            "\(file) is damaged: \(describeDecodingFailure(error, bytes: bytes)); "
+                + "restore it from a backup or fix it by hand (nothing was changed)", file: file)
     }
 }
 

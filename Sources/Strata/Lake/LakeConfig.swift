@@ -13,19 +13,23 @@ struct LakeConfigFile: Codable, Equatable {
     ///   lake whose cold store cannot be opened does not remember it (ARCHITECTURE.md invariant 9).
     /// - Throws: `invalidArgument` when `coldURL` differs from the remembered one or is not a
     ///   valid cold URL; `corrupt` for an unreadable file; what `check` throws.
-    static func loadOrCreate(paths: LakePaths, coldURL: String?,
-                             check: (LakeConfigFile) throws(StrataError) -> Void = { _ in }) throws(StrataError) -> LakeConfigFile {
+    static func loadOrCreate(
+        paths: LakePaths, coldURL: String?,
+        check: (LakeConfigFile) throws(StrataError) -> Void = { _ in }
+    ) throws(StrataError) -> LakeConfigFile {
         if FileIO.exists(paths.config) {
             let stored = try load(paths: paths)
             if let coldURL, coldURL != stored.cold {
-                throw StrataError(.invalidArgument,
-                                  "lake \(paths.root) uses cold store \(stored.cold), not \(coldURL); omit --cold to use it",
-                                  file: paths.config)
+                throw StrataError(
+                    .invalidArgument,
+                    "lake \(paths.root) uses cold store \(stored.cold), not \(coldURL); omit --cold to use it",
+                    file: paths.config)
             }
             try check(stored)
             return stored
         }
-        let absolute = paths.root.hasPrefix("/") ? paths.root : FileManager.default.currentDirectoryPath + "/" + paths.root
+        let absolute =
+            paths.root.hasPrefix("/") ? paths.root : FileManager.default.currentDirectoryPath + "/" + paths.root
         let url = coldURL ?? "file://" + normalize(absolute) + "/cold"
         _ = try parseColdURL(url)
         let config = LakeConfigFile(formatVersion: currentFormatVersion, cold: url)
@@ -40,8 +44,9 @@ struct LakeConfigFile: Codable, Equatable {
     static func load(paths: LakePaths) throws(StrataError) -> LakeConfigFile {
         let stored: LakeConfigFile = try decodeJSON(try FileIO.readWholeFile(paths.config), file: paths.config)
         guard stored.formatVersion == currentFormatVersion else {
-            throw StrataError(.corrupt, "lake format version \(stored.formatVersion) is not supported",
-                              file: paths.config)
+            throw StrataError(
+                .corrupt, "lake format version \(stored.formatVersion) is not supported",
+                file: paths.config)
         }
         return stored
     }
@@ -65,7 +70,9 @@ func parseColdURL(_ text: String) throws(StrataError) -> ColdURL {
 }
 
 /// Opens the blob store behind a cold URL; an S3 store retries its requests with `retry`.
-func openColdStore(_ url: ColdURL, retry: RetryPolicy, retryEnvironment: RetryEnvironment) throws(StrataError)
+func openColdStore(
+    _ url: ColdURL, retry: RetryPolicy, retryEnvironment: RetryEnvironment
+) throws(StrataError)
     -> any BlobStore
 {
     do {

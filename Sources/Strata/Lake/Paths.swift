@@ -44,7 +44,8 @@ struct LakePaths: Sendable {
 /// - Throws: `invalidArgument` naming the name and the first bad byte; nothing is touched.
 func validateTopicName(_ name: String) throws(StrataError) {
     do throws(FormatError) { try TopicName.validate(name) } catch {
-        throw StrataError(.invalidArgument, "bad topic name '\(name)' at byte \(error.position): \(error.message)",
-                          position: error.position, cause: error.code.rawValue)
+        throw StrataError(
+            .invalidArgument, "bad topic name '\(name)' at byte \(error.position): \(error.message)",
+            position: error.position, cause: error.code.rawValue)
     }
 }

@@ -36,18 +36,22 @@ extension Lake {
             throw StrataError(.notFound, "no lake at \(path): \(why)", file: paths.config)
         }
         guard options.manifestSegmentsMax >= 2 else {
-            throw StrataError(.invalidArgument,
-                              "manifestSegmentsMax must be at least 2, is \(options.manifestSegmentsMax)")
+            throw StrataError(
+                .invalidArgument,
+                "manifestSegmentsMax must be at least 2, is \(options.manifestSegmentsMax)")
         }
         let config = try LakeConfigFile.load(paths: paths)
         let store: any BlobStore
-        if let injected = options.coldStore { store = injected } else {
+        if let injected = options.coldStore {
+            store = injected
+        } else {
             store = try openColdStoreReadOnly(try parseColdURL(config.cold), options: options)
         }
-        let tier = ColdTier(store: store, cacheBytes: options.coldCacheBytes, retry: options.blobRetry,
-                            retryEnvironment: options.blobRetryEnvironment, clock: options.clock, log: options.log,
-                            localManifestPath: { paths.topicManifestCopy($0) },
-                            manifestSegmentsMax: options.manifestSegmentsMax, savesLocalCopy: false)
+        let tier = ColdTier(
+            store: store, cacheBytes: options.coldCacheBytes, retry: options.blobRetry,
+            retryEnvironment: options.blobRetryEnvironment, clock: options.clock, log: options.log,
+            localManifestPath: { paths.topicManifestCopy($0) },
+            manifestSegmentsMax: options.manifestSegmentsMax, savesLocalCopy: false)
         return Lake(path: path, options: options, lockFD: -1, cold: tier, coldURL: config.cold, readOnly: true)
     }
 
@@ -63,8 +67,9 @@ extension Lake {
 /// becomes a store that fails every call, so hot reads still work and cold reads say why.
 func openColdStoreReadOnly(_ url: ColdURL, options: LakeOptions) throws(StrataError) -> any BlobStore {
     if case .file(let root) = url, !FileIO.exists(root) {
-        return UnreachableBlobStore(location: "file://" + root,
-                                    reason: "the cold store directory \(root) does not exist")
+        return UnreachableBlobStore(
+            location: "file://" + root,
+            reason: "the cold store directory \(root) does not exist")
     }
     return try openColdStore(url, retry: options.blobRetry, retryEnvironment: options.blobRetryEnvironment)
 }

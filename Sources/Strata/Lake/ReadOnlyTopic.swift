@@ -47,11 +47,13 @@ extension Topic {
         log: @escaping @Sendable (String) -> Void, cold: ColdTier, startOffset: Int64
     ) throws(StrataError) -> Topic {
         let view = ReadOnlyView(startOffset: startOffset)
-        let loader = ReadOnlySegmentLoader(topic: name, paths: paths, intervalBytes: config.indexIntervalBytes,
-                                           view: view)
+        let loader = ReadOnlySegmentLoader(
+            topic: name, paths: paths, intervalBytes: config.indexIntervalBytes,
+            view: view)
         let segments = try loader.load(known: [])
-        return Topic(name: name, config: config, paths: paths, files: files, clock: clock, log: log, segments: segments,
-                     cold: cold, readOnlyView: view)
+        return Topic(
+            name: name, config: config, paths: paths, files: files, clock: clock, log: log, segments: segments,
+            cold: cold, readOnlyView: view)
     }
 
     /// True for a topic of a lake opened with `Lake.openReadOnly`.
@@ -81,8 +83,9 @@ extension Topic {
     public func refresh() throws(StrataError) -> Bool {
         guard let view = readOnlyView else { return false }
         let known = state.withLock { $0.segments }
-        let loader = ReadOnlySegmentLoader(topic: name, paths: paths, intervalBytes: config.indexIntervalBytes,
-                                           view: view)
+        let loader = ReadOnlySegmentLoader(
+            topic: name, paths: paths, intervalBytes: config.indexIntervalBytes,
+            view: view)
         let updated = try loader.load(known: known)
         for old in known where !updated.contains(where: { $0.baseOffset == old.baseOffset && $0.path == old.path }) {
             files.invalidate(old.path)
@@ -187,10 +190,12 @@ struct ReadOnlySegmentLoader {
                 try SparseIndex.decode(raw, expectedBaseOffset: base, segmentBytes: fileBytes)
             }
             if case .success(let index) = decoded,
-               let header = try? SegmentLoader.readHeader(path: path, topic: topic) {
+                let header = try? SegmentLoader.readHeader(path: path, topic: topic)
+            {
                 record(nil, for: base)
-                return LocalSegment(baseOffset: base, path: path, indexPath: indexPath, createdMs: header.createdMs,
-                                    index: index, sealed: true)
+                return LocalSegment(
+                    baseOffset: base, path: path, indexPath: indexPath, createdMs: header.createdMs,
+                    index: index, sealed: true)
             }
         }
         let bytes = try FileIO.readWholeFile(path)
@@ -202,8 +207,10 @@ struct ReadOnlySegmentLoader {
         } catch {
             let torn = !sealed && bytes.count < SegmentHeader.size
             let what = torn ? "the active segment is shorter than its header" : "\(error)"
-            record(SegmentDamage(kind: torn ? .tornHeader : .corrupt, baseOffset: base, path: path, position: 0,
-                                 bytes: bytes.count, what: what), for: base)
+            record(
+                SegmentDamage(
+                    kind: torn ? .tornHeader : .corrupt, baseOffset: base, path: path, position: 0,
+                    bytes: bytes.count, what: what), for: base)
             return segment
         }
         segment.createdMs = header.createdMs
@@ -231,11 +238,13 @@ struct ReadOnlySegmentLoader {
         let rest = raw.count - start
         let followed = scan.tail.isCorrupt
         let kind: SegmentDamage.Kind = sealed || followed ? .corrupt : .tornTail
-        let what = kind == .tornTail
+        let what =
+            kind == .tornTail
             ? "the last \(rest) bytes hold no whole valid batch (a torn tail, or a batch being written): \(stop)"
             : "batch at offset \(scan.nextOffset): \(stop)" + (followed ? "; valid batches follow it" : "")
-        return SegmentDamage(kind: kind, baseOffset: segment.baseOffset, path: segment.path, position: scan.validEnd,
-                             bytes: rest, what: what)
+        return SegmentDamage(
+            kind: kind, baseOffset: segment.baseOffset, path: segment.path, position: scan.validEnd,
+            bytes: rest, what: what)
     }
 
     /// Corruption (not a torn tail) is also kept on the segment, so reads stop at it with the
@@ -257,8 +266,9 @@ struct ReadOnlySegmentLoader {
 
     /// An empty segment at `baseOffset` that exists only in memory.
     static func empty(paths: LakePaths, topic: String, baseOffset: Int64, intervalBytes: Int) -> LocalSegment {
-        LocalSegment(baseOffset: baseOffset, path: paths.segment(topic, baseOffset: baseOffset),
-                     indexPath: paths.index(topic, baseOffset: baseOffset), createdMs: 0,
-                     index: SparseIndex(baseOffset: baseOffset, intervalBytes: intervalBytes), sealed: false)
+        LocalSegment(
+            baseOffset: baseOffset, path: paths.segment(topic, baseOffset: baseOffset),
+            indexPath: paths.index(topic, baseOffset: baseOffset), createdMs: 0,
+            index: SparseIndex(baseOffset: baseOffset, intervalBytes: intervalBytes), sealed: false)
     }
 }

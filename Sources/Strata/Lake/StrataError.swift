@@ -56,8 +56,9 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
 
     /// Wraps a format error found in `file` (positions are already absolute in the file).
     public init(_ error: FormatError, topic: String?, file: String) {
-        self.init(.corrupt, "\(error.field): \(error.message)", topic: topic, file: file, position: error.position,
-                  cause: error.code.rawValue)
+        self.init(
+            .corrupt, "\(error.field): \(error.message)", topic: topic, file: file, position: error.position,
+            cause: error.code.rawValue)
     }
 
     public var description: String {

@@ -159,7 +159,9 @@ extension Lake {
     /// - Returns: the settings whose value changed.
     /// - Throws: `invalidArgument` naming the key for an unknown key, a bad value or an invalid
     ///   config (nothing is changed); `notFound`; `fenced`; `io`.
-    public func alterTopicConfig(_ name: String, set changes: [(key: String, value: String)])
+    public func alterTopicConfig(
+        _ name: String, set changes: [(key: String, value: String)]
+    )
         async throws(StrataError) -> [TopicConfigChange]
     {
         try refuseIfReadOnly("alter the config of topic '\(name)'")
@@ -238,7 +240,9 @@ extension Lake {
     /// handle again; drops it from the open topics even when its final flush fails. Calling it
     /// again on the same handle (after a failed close) does not wait for the locks it holds.
     private func retire(_ topic: Topic) async throws(StrataError) {
-        if topic.retired.withLock({ retired in defer { retired = true }; return !retired }) {
+        if topic.retired.withLock({ retired in
+            defer { retired = true }; return !retired
+        }) {
             await topic.offloadPass.lock()
             await topic.manifestWriter.commits.lock()
         }
@@ -277,7 +281,7 @@ extension Lake {
         for key in others {
             let relative = cold.layout.relative(key) ?? key
             if let index = cold.footers.get(relative) {
-                for frame in 0..<index.frames.count {
+                for frame in 0 ..< index.frames.count {
                     cold.frames.remove(ColdTier.FrameKey(objectKey: relative, frameNumber: frame))
                 }
             }

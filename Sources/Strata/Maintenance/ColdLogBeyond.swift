@@ -35,8 +35,9 @@ extension ColdLog {
         let beyond = listed.compactMap { try? cold.layout.parseSegmentKey($0.key, topic: topic) }
             .filter { $0.lastOffset >= manifest.nextOffset }
         guard let first = beyond.map(\.baseOffset).min(), let last = beyond.map(\.lastOffset).max() else { return nil }
-        return UncommittedObjects(manifestVersion: manifest.version, manifestNextOffset: manifest.nextOffset,
-                                  firstOffset: max(first, manifest.nextOffset), lastOffset: last,
-                                  objectCount: beyond.count)
+        return UncommittedObjects(
+            manifestVersion: manifest.version, manifestNextOffset: manifest.nextOffset,
+            firstOffset: max(first, manifest.nextOffset), lastOffset: last,
+            objectCount: beyond.count)
     }
 }

@@ -29,8 +29,9 @@ extension Lake {
         for name in names {
             try validateTopicName(name)
             guard !FileIO.exists(paths.topicConfig(name)) else {
-                throw StrataError(.invalidArgument, "topic '\(name)' already exists in \(path); recover only rebuilds missing topics",
-                                  topic: name, file: paths.topicConfig(name))
+                throw StrataError(
+                    .invalidArgument, "topic '\(name)' already exists in \(path); recover only rebuilds missing topics",
+                    topic: name, file: paths.topicConfig(name))
             }
             guard let manifest = try await cold.latestManifest(name, refresh: true) else {
                 throw StrataError(.notFound, "topic '\(name)' has no manifest in \(cold.location)", topic: name)
@@ -48,8 +49,10 @@ extension Lake {
             try FileIO.writeAtomically(paths.topicStart(name), Array("\(manifest.nextOffset)\n".utf8))
             if let copy = try? manifest.encode() { try FileIO.writeAtomically(paths.topicManifestCopy(name), copy) }
             _ = try topic(name, creatingWith: config)
-            recovered.append(RecoveredTopic(topic: name, logStartOffset: manifest.logStartOffset, nextOffset: manifest.nextOffset,
-                                            segments: manifest.segments.count + manifest.archives.reduce(0) { $0 + $1.segmentCount }))
+            recovered.append(
+                RecoveredTopic(
+                    topic: name, logStartOffset: manifest.logStartOffset, nextOffset: manifest.nextOffset,
+                    segments: manifest.segments.count + manifest.archives.reduce(0) { $0 + $1.segmentCount }))
         }
         return recovered
     }

@@ -126,51 +126,64 @@ extension Topic {
     private func repairLocked(coldEnd: Int64?) throws(StrataError) -> RepairReport {
         try state.withLock { (s) throws(StrataError) -> RepairReport in
             if let failure = s.failure {
-                throw StrataError(.closed, "topic stopped after an I/O failure; reopen the lake before repairing it",
-                                  topic: name, cause: failure.description)
+                throw StrataError(
+                    .closed, "topic stopped after an I/O failure; reopen the lake before repairing it",
+                    topic: name, cause: failure.description)
             }
             guard groupCommit.idle else {
-                throw StrataError(.busy, "appends are waiting for an fsync; repair when the topic is idle",
-                                  topic: name)
+                throw StrataError(
+                    .busy, "appends are waiting for an fsync; repair when the topic is idle",
+                    topic: name)
             }
             guard let (i, scan, fileBytes) = try firstDamaged(s.segments) else {
                 return RepairReport(topic: name, damage: nil, nextOffset: s.writtenOffset)
             }
             let segment = s.segments[i]
-            let stop = scan.stopError
+            let stop =
+                scan.stopError
                 ?? FormatError(.invalidValue, field: "segment", position: scan.validEnd, "damaged")
             let found = SegmentCorruption(scan: scan, stop: stop, fileBytes: fileBytes)
             if let coldEnd, coldEnd > found.offset {
-                throw StrataError(.invalidArgument,
-                                  "the cold tier holds offsets up to \(coldEnd - 1), past the damage at offset "
-                                      + "\(found.offset): repair would make the tiers disagree; nothing was moved "
-                                      + "(`strata offload --evict` drops local segments the cold tier holds)",
-                                  topic: name, file: segment.path, position: found.position)
+                throw StrataError(
+                    .invalidArgument,
+                    "the cold tier holds offsets up to \(coldEnd - 1), past the damage at offset "
+                        + "\(found.offset): repair would make the tiers disagree; nothing was moved "
+                        + "(`strata offload --evict` drops local segments the cold tier holds)",
+                    topic: name, file: segment.path, position: found.position)
             }
-            var report = RepairReport(topic: name, damage: "\(segment.path): \(found.summary)",
-                                      nextOffset: found.offset)
+            var report = RepairReport(
+                topic: name, damage: "\(segment.path): \(found.summary)",
+                nextOffset: found.offset)
             let directory = paths.quarantineDirectory(name)
             for later in s.segments[(i + 1)...] {
                 for path in [later.path, later.indexPath] where FileIO.exists(path) {
                     let bytes = FileIO.fileSize(atPath: path) ?? 0
                     files.invalidate(path)
-                    report.moved.append(QuarantinedFile(source: path, position: 0, bytes: bytes,
-                                                        kept: try Quarantine.moveFile(path, into: directory)))
+                    report.moved.append(
+                        QuarantinedFile(
+                            source: path, position: 0, bytes: bytes,
+                            kept: try Quarantine.moveFile(path, into: directory)))
                 }
             }
             files.invalidate(segment.path)
-            let kept = try Quarantine.moveTail(of: segment.path, from: found.position, fileBytes: fileBytes,
-                                               directory: directory, kind: "damaged")
-            report.moved.insert(QuarantinedFile(source: segment.path, position: found.position,
-                                                bytes: fileBytes - found.position, kept: kept), at: 0)
+            let kept = try Quarantine.moveTail(
+                of: segment.path, from: found.position, fileBytes: fileBytes,
+                directory: directory, kind: "damaged")
+            report.moved.insert(
+                QuarantinedFile(
+                    source: segment.path, position: found.position,
+                    bytes: fileBytes - found.position, kept: kept), at: 0)
             if FileIO.exists(segment.indexPath) {
                 let bytes = FileIO.fileSize(atPath: segment.indexPath) ?? 0
-                report.moved.append(QuarantinedFile(source: segment.indexPath, position: 0, bytes: bytes,
-                                                    kept: try Quarantine.moveFile(segment.indexPath, into: directory)))
+                report.moved.append(
+                    QuarantinedFile(
+                        source: segment.indexPath, position: 0, bytes: bytes,
+                        kept: try Quarantine.moveFile(segment.indexPath, into: directory)))
             }
             var active = segment
-            active.index = SparseIndex.build(from: scan, baseOffset: segment.baseOffset,
-                                             intervalBytes: config.indexIntervalBytes)
+            active.index = SparseIndex.build(
+                from: scan, baseOffset: segment.baseOffset,
+                intervalBytes: config.indexIntervalBytes)
             active.sealed = false
             active.corruption = nil
             s.segments.removeSubrange(i...)
@@ -179,7 +192,8 @@ extension Topic {
             groupCommit.reset(durableOffset: found.offset)
             readWaiters.reset(visibleEnd: found.offset)
             offloadBlock.withLock { $0 = nil }
-            log("repaired topic=\(name): moved \(report.moved.count) files into \(directory); "
+            log(
+                "repaired topic=\(name): moved \(report.moved.count) files into \(directory); "
                     + "next offset \(found.offset)")
             return report
         }

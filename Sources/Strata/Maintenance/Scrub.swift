@@ -39,7 +39,8 @@ public struct ScrubFinding: Sendable, Hashable, CustomStringConvertible {
     public var sizeBytes: Int64?
     public var modifiedMs: Int64?
 
-    public init(topic: String, key: String, kind: Kind, what: String, sizeBytes: Int64? = nil, modifiedMs: Int64? = nil) {
+    public init(topic: String, key: String, kind: Kind, what: String, sizeBytes: Int64? = nil, modifiedMs: Int64? = nil)
+    {
         self.topic = topic
         self.key = key
         self.kind = kind
@@ -128,7 +129,9 @@ extension Lake {
         if deleteOrphans { try refuseIfReadOnly("delete orphans") }
         let prefix = cold.layout.topicsPrefix
         let store = cold.store
-        let listed = try await cold.blob("list objects", key: prefix, topic: nil) { try await store.listAll(prefix: prefix) }
+        let listed = try await cold.blob("list objects", key: prefix, topic: nil) {
+            try await store.listAll(prefix: prefix)
+        }
         var report = ScrubReport()
         report.objectsListed = listed.count
         var byTopic: [String: [BlobInfo]] = [:]
@@ -150,11 +153,14 @@ extension Lake {
     }
 
     /// Scrubs one topic's objects; returns its orphans.
-    private func scrubTopic(_ topic: String, objects: [BlobInfo], report: inout ScrubReport) async throws(StrataError) -> [BlobInfo] {
+    private func scrubTopic(
+        _ topic: String, objects: [BlobInfo], report: inout ScrubReport
+    ) async throws(StrataError) -> [BlobInfo] {
         guard TopicName.isValid(topic) else {
             report.findings += objects.map {
-                ScrubFinding(topic: topic, key: $0.key, kind: .unknownObject, what: "not under a valid topic name",
-                             sizeBytes: $0.size, modifiedMs: $0.modifiedMs)
+                ScrubFinding(
+                    topic: topic, key: $0.key, kind: .unknownObject, what: "not under a valid topic name",
+                    sizeBytes: $0.size, modifiedMs: $0.modifiedMs)
             }
             return []
         }
@@ -162,13 +168,17 @@ extension Lake {
         let references = try await scrubReferences(topic, report: &report)
         for object in objects where object.key != references.manifestKey {
             if let kind = objectKind(object.key, topic: topic), kind == .oldManifest {
-                report.findings.append(ScrubFinding(topic: topic, key: object.key, kind: .oldManifest,
-                                                    what: "older manifest version (pruned by the offloader)",
-                                                    sizeBytes: object.size, modifiedMs: object.modifiedMs))
+                report.findings.append(
+                    ScrubFinding(
+                        topic: topic, key: object.key, kind: .oldManifest,
+                        what: "older manifest version (pruned by the offloader)",
+                        sizeBytes: object.size, modifiedMs: object.modifiedMs))
             } else if objectKind(object.key, topic: topic) == nil {
-                report.findings.append(ScrubFinding(topic: topic, key: object.key, kind: .unknownObject,
-                                                    what: "not a key of the bucket layout; left alone",
-                                                    sizeBytes: object.size, modifiedMs: object.modifiedMs))
+                report.findings.append(
+                    ScrubFinding(
+                        topic: topic, key: object.key, kind: .unknownObject,
+                        what: "not a key of the bucket layout; left alone",
+                        sizeBytes: object.size, modifiedMs: object.modifiedMs))
             }
         }
         try await reportMissing(references.required.subtracting(present).sorted(), topic: topic, report: &report)
@@ -179,20 +189,25 @@ extension Lake {
         // commit is the only orphan without a manifest), so nothing is provably an orphan.
         let segments = objects.filter { objectKind($0.key, topic: topic) == .orphanObject }
         if references.manifestKey == nil, !segments.isEmpty, !FileIO.exists(paths.topicConfig(topic)) {
-            report.findings.append(ScrubFinding(
-                topic: topic, key: cold.layout.manifestPrefix(topic: topic), kind: .missingManifest,
-                what: "\(segments.count) segment objects but no manifest in the store and no topic in \(path): "
-                    + "the manifest chain is lost or belongs to another lake; nothing of this topic is deleted"))
+            report.findings.append(
+                ScrubFinding(
+                    topic: topic, key: cold.layout.manifestPrefix(topic: topic), kind: .missingManifest,
+                    what: "\(segments.count) segment objects but no manifest in the store and no topic in \(path): "
+                        + "the manifest chain is lost or belongs to another lake; nothing of this topic is deleted"))
             return []
         }
         var orphans: [BlobInfo] = []
         for object in objects where !references.keys.contains(object.key) {
-            guard let kind = objectKind(object.key, topic: topic), kind == .orphanObject || kind == .orphanArchive else { continue }
-            let what = references.manifestKey == nil
+            guard let kind = objectKind(object.key, topic: topic), kind == .orphanObject || kind == .orphanArchive
+            else { continue }
+            let what =
+                references.manifestKey == nil
                 ? "the topic has no manifest yet (an upload before the first commit)"
                 : "no manifest version in the store, no archive and not the lake's local copy references it"
-            report.findings.append(ScrubFinding(topic: topic, key: object.key, kind: kind, what: what,
-                                                sizeBytes: object.size, modifiedMs: object.modifiedMs))
+            report.findings.append(
+                ScrubFinding(
+                    topic: topic, key: object.key, kind: kind, what: what,
+                    sizeBytes: object.size, modifiedMs: object.modifiedMs))
             orphans.append(object)
         }
         return orphans
@@ -214,10 +229,13 @@ extension Lake {
     ) {
         for object in objects {
             guard let expected = references.expectedBytes[object.key], expected != object.size else { continue }
-            let what = "\(object.size) bytes in the store, the manifest says \(expected) "
+            let what =
+                "\(object.size) bytes in the store, the manifest says \(expected) "
                 + "(truncated or replaced; `strata inspect verify` checks its bytes)"
-            report.findings.append(ScrubFinding(topic: topic, key: object.key, kind: .sizeMismatch, what: what,
-                                                sizeBytes: object.size, modifiedMs: object.modifiedMs))
+            report.findings.append(
+                ScrubFinding(
+                    topic: topic, key: object.key, kind: .sizeMismatch, what: what,
+                    sizeBytes: object.size, modifiedMs: object.modifiedMs))
         }
     }
 
@@ -228,9 +246,11 @@ extension Lake {
         for key in keys {
             do {
                 _ = try await cold.blob("head object", key: key, topic: topic) { try await store.head(key) }
-            } catch where error.code == .notFound {
-                report.findings.append(ScrubFinding(topic: topic, key: key, kind: .missingObject,
-                                                    what: "referenced by the newest manifest but not in \(cold.location)"))
+            } catch  where error.code == .notFound {
+                report.findings.append(
+                    ScrubFinding(
+                        topic: topic, key: key, kind: .missingObject,
+                        what: "referenced by the newest manifest but not in \(cold.location)"))
             }
         }
     }
@@ -248,7 +268,9 @@ extension Lake {
         let layout = cold.layout
         let prefix = layout.manifestPrefix(topic: topic)
         let store = cold.store
-        let listed = try await cold.blob("list manifests", key: prefix, topic: topic) { try await store.listAll(prefix: prefix) }
+        let listed = try await cold.blob("list manifests", key: prefix, topic: topic) {
+            try await store.listAll(prefix: prefix)
+        }
         let versions = listed.compactMap { try? layout.parseManifestKey($0.key, topic: topic) }.sorted(by: >)
         var references = ScrubReferences()
         var decoded: [UInt64: Manifest] = [:]
@@ -258,8 +280,9 @@ extension Lake {
         for version in versions.dropFirst() {
             decoded[version] = try await scrubOlder(topic, version: version, references: &references, report: &report)
         }
-        try await scrubLocalCopy(topic, newest: versions.first, decoded: decoded, references: &references,
-                                 report: &report)
+        try await scrubLocalCopy(
+            topic, newest: versions.first, decoded: decoded, references: &references,
+            report: &report)
         return references
     }
 
@@ -281,11 +304,14 @@ extension Lake {
         do throws(FormatError) {
             try manifest.validate()
             guard manifest.topic == topic, manifest.version == newest else {
-                throw FormatError(.invalidValue, field: "manifest", position: 0, "is topic \(manifest.topic) v\(manifest.version)")
+                throw FormatError(
+                    .invalidValue, field: "manifest", position: 0, "is topic \(manifest.topic) v\(manifest.version)")
             }
         } catch {
             references.undecidable = true
-            if breaks.isEmpty { report.findings.append(ScrubFinding(topic: topic, key: key, kind: .badManifest, what: "\(error)")) }
+            if breaks.isEmpty {
+                report.findings.append(ScrubFinding(topic: topic, key: key, kind: .badManifest, what: "\(error)"))
+            }
         }
         try await addReferences(of: manifest, topic: topic, required: true, references: &references, report: &report)
         return manifest
@@ -325,9 +351,11 @@ extension Lake {
         switch LocalManifestCopy.read(path, topic: topic) {
         case .failure(let message):
             references.undecidable = true
-            report.findings.append(ScrubFinding(topic: topic, key: path, kind: .badManifest,
-                                                what: "the local copy of the manifest is unreadable (\(message)); "
-                                                    + "nothing of this topic is deleted"))
+            report.findings.append(
+                ScrubFinding(
+                    topic: topic, key: path, kind: .badManifest,
+                    what: "the local copy of the manifest is unreadable (\(message)); "
+                        + "nothing of this topic is deleted"))
             return
         case .success(let manifest): copy = manifest
         }
@@ -335,16 +363,20 @@ extension Lake {
         if isNewer {
             references.undecidable = true
             let chain = newest.map { "the store's newest is v\($0)" } ?? "the store has no manifest for the topic"
-            report.findings.append(ScrubFinding(
-                topic: topic, key: cold.layout.manifestKey(topic: topic, version: copy.version), kind: .missingManifest,
-                what: "the local copy \(path) is v\(copy.version) (\(LocalManifestCopy.summary(copy))), \(chain): "
-                    + "the latest manifest is missing; nothing of this topic is deleted. "
-                    + "Restore it by copying the local copy to this key"))
+            report.findings.append(
+                ScrubFinding(
+                    topic: topic, key: cold.layout.manifestKey(topic: topic, version: copy.version),
+                    kind: .missingManifest,
+                    what: "the local copy \(path) is v\(copy.version) (\(LocalManifestCopy.summary(copy))), \(chain): "
+                        + "the latest manifest is missing; nothing of this topic is deleted. "
+                        + "Restore it by copying the local copy to this key"))
         } else if let same = decoded[copy.version], same != copy {
             references.undecidable = true
-            report.findings.append(ScrubFinding(topic: topic, key: path, kind: .badManifest,
-                                                what: "the local copy of v\(copy.version) differs from the store's; "
-                                                    + "nothing of this topic is deleted"))
+            report.findings.append(
+                ScrubFinding(
+                    topic: topic, key: path, kind: .badManifest,
+                    what: "the local copy of v\(copy.version) differs from the store's; "
+                        + "nothing of this topic is deleted"))
         }
         var scratch = ScrubReport()
         try await addReferences(of: copy, topic: topic, required: isNewer, references: &references, report: &scratch)
@@ -376,18 +408,25 @@ extension Lake {
         _ reference: ArchiveReference, topic: String, report: inout ScrubReport
     ) async throws(StrataError) -> [ManifestSegment]? {
         let key = cold.layout.absolute(reference.key)
-        guard let archive: ArchiveManifest = try await scrubDocument(key, topic: topic, report: &report) else { return nil }
-        let breaks = scrubContinuity(archive.segments.map { ($0.baseOffset, $0.lastOffset, $0.key) }, topic: topic, key: key)
+        guard let archive: ArchiveManifest = try await scrubDocument(key, topic: topic, report: &report) else {
+            return nil
+        }
+        let breaks = scrubContinuity(
+            archive.segments.map { ($0.baseOffset, $0.lastOffset, $0.key) }, topic: topic, key: key)
         report.findings += breaks
         do throws(FormatError) {
             try archive.validate()
             guard archive.reference == reference, archive.topic == topic else {
-                throw FormatError(.invalidValue, field: "archive", position: 0,
-                                  "holds \(archive.topic) \(archive.baseOffset)...\(archive.lastOffset) (\(archive.segments.count) segments), the manifest expects \(reference.baseOffset)...\(reference.lastOffset) (\(reference.segmentCount))")
+                throw FormatError(
+                    .invalidValue, field: "archive", position: 0,
+                    "holds \(archive.topic) \(archive.baseOffset)...\(archive.lastOffset) (\(archive.segments.count) segments), the manifest expects \(reference.baseOffset)...\(reference.lastOffset) (\(reference.segmentCount))"
+                )
             }
             return archive.segments
         } catch {
-            if breaks.isEmpty { report.findings.append(ScrubFinding(topic: topic, key: key, kind: .badManifest, what: "\(error)")) }
+            if breaks.isEmpty {
+                report.findings.append(ScrubFinding(topic: topic, key: key, kind: .badManifest, what: "\(error)"))
+            }
             return nil
         }
     }
@@ -400,12 +439,15 @@ extension Lake {
         let store = cold.store
         let bytes: [UInt8]
         do {
-            bytes = try await cold.blob("get \(key)", key: key, topic: topic) { try await store.get(key, range: .whole) }.bytes
-        } catch where error.code == .notFound {
+            bytes = try await cold.blob("get \(key)", key: key, topic: topic) {
+                try await store.get(key, range: .whole)
+            }.bytes
+        } catch  where error.code == .notFound {
             return nil
         }
         do { return try JSONDecoder().decode(T.self, from: Data(bytes)) } catch {
-            report.findings.append(ScrubFinding(topic: topic, key: key, kind: .badManifest, what: "does not decode: \(error)"))
+            report.findings.append(
+                ScrubFinding(topic: topic, key: key, kind: .badManifest, what: "does not decode: \(error)"))
             return nil
         }
     }
@@ -416,11 +458,16 @@ extension Lake {
         for (previous, next) in zip(ranges, ranges.dropFirst()) {
             let expected = previous.1 + 1
             if next.0 > expected {
-                findings.append(ScrubFinding(topic: topic, key: key, kind: .offsetGap,
-                                             what: "offsets \(expected)..<\(next.0) are in no segment (between \(previous.2) and \(next.2))"))
+                findings.append(
+                    ScrubFinding(
+                        topic: topic, key: key, kind: .offsetGap,
+                        what: "offsets \(expected)..<\(next.0) are in no segment (between \(previous.2) and \(next.2))")
+                )
             } else if next.0 < expected {
-                findings.append(ScrubFinding(topic: topic, key: key, kind: .offsetOverlap,
-                                             what: "offsets \(next.0)...\(min(previous.1, next.1)) are in both \(previous.2) and \(next.2)"))
+                findings.append(
+                    ScrubFinding(
+                        topic: topic, key: key, kind: .offsetOverlap,
+                        what: "offsets \(next.0)...\(min(previous.1, next.1)) are in both \(previous.2) and \(next.2)"))
             }
         }
         return findings
@@ -449,7 +496,7 @@ extension Lake {
         let store = cold.store
         var start = 0
         while start < victims.count {
-            let chunk = Array(victims[start..<min(victims.count, start + Self.scrubDeleteBatchMax)])
+            let chunk = Array(victims[start ..< min(victims.count, start + Self.scrubDeleteBatchMax)])
             try await cold.blob("delete orphans", key: chunk.first, topic: topic) { try await store.delete(chunk) }
             report.deleted += chunk
             start += chunk.count

@@ -144,14 +144,16 @@ extension Lake {
                 let cold = try await verifyCold(topic: name, progress: progress, base: report)
                 report.merge(cold.report)
                 report.merge(verifyBoundary(topic: name, hot: hot.segments, cold: cold.segments))
-            } catch where error.code == .io {
+            } catch  where error.code == .io {
                 unreachable = error
             }
         }
         if let unreachable {
-            report.add(VerifyProblem(topic: topic ?? "-", location: cold.location, position: nil,
-                                     what: "cold store unreachable, cold tier not checked: \(unreachable.message)",
-                                     kind: .coldUnreachable))
+            report.add(
+                VerifyProblem(
+                    topic: topic ?? "-", location: cold.location, position: nil,
+                    what: "cold store unreachable, cold tier not checked: \(unreachable.message)",
+                    kind: .coldUnreachable))
         }
         return report
     }
@@ -164,14 +166,15 @@ extension Lake {
         if let topic { try validateTopicName(topic) }
         let local = try topicNames()
         var cold: [String] = []
-        do throws(StrataError) { cold = try await coldTopicNames() } catch where error.code == .io {
+        do throws(StrataError) { cold = try await coldTopicNames() } catch  where error.code == .io {
             // A topic that is not local can only be checked in the store.
             if let topic, !local.contains(topic) { throw error }
             unreachable = error
         }
         guard let topic else { return Array(Set(local).union(cold)).sorted() }
         guard local.contains(topic) || cold.contains(topic) else {
-            throw StrataError(.notFound, "topic '\(topic)' does not exist in \(path) nor in \(self.cold.location)", topic: topic)
+            throw StrataError(
+                .notFound, "topic '\(topic)' does not exist in \(path) nor in \(self.cold.location)", topic: topic)
         }
         return [topic]
     }
@@ -205,7 +208,7 @@ extension Lake {
             let path = paths.segment(topic, baseOffset: baseOffset)
             progress?(VerifyProgress(topic: topic, location: path, report: mergedCounters(base, report)))
             let bytes: [UInt8]
-            do throws(StrataError) { bytes = try FileIO.readWholeFile(path) } catch where error.code == .notFound {
+            do throws(StrataError) { bytes = try FileIO.readWholeFile(path) } catch  where error.code == .notFound {
                 continue  // evicted while we listed: the cold tier holds it now
             }
             let isActive = i == bases.count - 1
@@ -213,8 +216,10 @@ extension Lake {
             let segment = check.run(bytes)
             if !isActive { check.checkIndex(paths.index(topic, baseOffset: baseOffset), segmentBytes: bytes.count) }
             if let previous = segments.last {
-                report.add(contentsOf: continuity(topic: topic, previousEnd: previous.nextOffset, nextBase: baseOffset,
-                                                  location: path, position: 8, what: "after \(previous.path)"))
+                report.add(
+                    contentsOf: continuity(
+                        topic: topic, previousEnd: previous.nextOffset, nextBase: baseOffset,
+                        location: path, position: 8, what: "after \(previous.path)"))
             }
             report.merge(check.report)
             report.segmentsChecked += 1
@@ -231,23 +236,33 @@ extension Lake {
         guard let firstHot = hot.first, let lastCold = cold.last else { return report }
         let coldEnd = lastCold.lastOffset + 1
         if firstHot.baseOffset > coldEnd {
-            report.add(VerifyProblem(topic: topic, location: firstHot.path, position: 8,
-                                     what: "offsets \(coldEnd)..<\(firstHot.baseOffset) are in neither tier: the cold log ends at \(coldEnd), the hot log starts at \(firstHot.baseOffset)",
-                                     kind: .offsetGap))
+            report.add(
+                VerifyProblem(
+                    topic: topic, location: firstHot.path, position: 8,
+                    what:
+                        "offsets \(coldEnd)..<\(firstHot.baseOffset) are in neither tier: the cold log ends at \(coldEnd), the hot log starts at \(firstHot.baseOffset)",
+                    kind: .offsetGap))
         }
         let coldByBase = Dictionary(cold.map { ($0.baseOffset, $0) }, uniquingKeysWith: { a, _ in a })
         for segment in hot where segment.baseOffset < coldEnd && segment.clean {
             guard let entry = coldByBase[segment.baseOffset] else {
-                report.add(VerifyProblem(topic: topic, location: segment.path, position: nil,
-                                         what: "segment starts at \(segment.baseOffset), inside the cold tier but not at a cold object's start",
-                                         kind: .tierMismatch))
+                report.add(
+                    VerifyProblem(
+                        topic: topic, location: segment.path, position: nil,
+                        what:
+                            "segment starts at \(segment.baseOffset), inside the cold tier but not at a cold object's start",
+                        kind: .tierMismatch))
                 continue
             }
             if entry.lastOffset + 1 != segment.nextOffset || entry.rawCrc32c != segment.rawCrc32c
-                || entry.rawBytes != Int64(segment.bytes) {
-                report.add(VerifyProblem(topic: topic, location: segment.path, position: nil,
-                                         what: "hot copy (offsets ..<\(segment.nextOffset), \(segment.bytes) bytes, crc32c 0x\(String(segment.rawCrc32c, radix: 16))) differs from cold object \(entry.key) (..<\(entry.lastOffset + 1), \(entry.rawBytes) bytes, crc32c 0x\(String(entry.rawCrc32c, radix: 16)))",
-                                         kind: .tierMismatch))
+                || entry.rawBytes != Int64(segment.bytes)
+            {
+                report.add(
+                    VerifyProblem(
+                        topic: topic, location: segment.path, position: nil,
+                        what:
+                            "hot copy (offsets ..<\(segment.nextOffset), \(segment.bytes) bytes, crc32c 0x\(String(segment.rawCrc32c, radix: 16))) differs from cold object \(entry.key) (..<\(entry.lastOffset + 1), \(entry.rawBytes) bytes, crc32c 0x\(String(entry.rawCrc32c, radix: 16)))",
+                        kind: .tierMismatch))
             }
         }
         return report
@@ -259,13 +274,19 @@ func continuity(
     topic: String, previousEnd: Int64, nextBase: Int64, location: String, position: Int?, what: String
 ) -> [VerifyProblem] {
     if nextBase > previousEnd {
-        return [VerifyProblem(topic: topic, location: location, position: position,
-                              what: "offsets \(previousEnd)..<\(nextBase) are missing (\(what))", kind: .offsetGap)]
+        return [
+            VerifyProblem(
+                topic: topic, location: location, position: position,
+                what: "offsets \(previousEnd)..<\(nextBase) are missing (\(what))", kind: .offsetGap)
+        ]
     }
     if nextBase < previousEnd {
-        return [VerifyProblem(topic: topic, location: location, position: position,
-                              what: "starts at offset \(nextBase), but offsets up to \(previousEnd - 1) came before (\(what))",
-                              kind: .offsetOverlap)]
+        return [
+            VerifyProblem(
+                topic: topic, location: location, position: position,
+                what: "starts at offset \(nextBase), but offsets up to \(previousEnd - 1) came before (\(what))",
+                kind: .offsetOverlap)
+        ]
     }
     return []
 }
@@ -310,15 +331,18 @@ struct HotSegmentCheck {
     /// resumes after it so one flipped byte does not hide the rest of the segment.
     mutating func run(_ bytes: [UInt8]) -> VerifiedHotSegment {
         let next = bytes.withUnsafeBytes { raw in scanAll(raw) }
-        return VerifiedHotSegment(path: path, baseOffset: baseOffset, nextOffset: next, rawCrc32c: CRC32C.checksum(bytes),
-                                  bytes: bytes.count, clean: clean)
+        return VerifiedHotSegment(
+            path: path, baseOffset: baseOffset, nextOffset: next, rawCrc32c: CRC32C.checksum(bytes),
+            bytes: bytes.count, clean: clean)
     }
 
     private mutating func scanAll(_ raw: UnsafeRawBufferPointer) -> Int64 {
         // A crash while rolling leaves the new active file shorter than its header; it never
         // held an acknowledged record and opening the topic recreates it (SegmentLoader.openActive).
         if isActive && raw.count < SegmentHeader.size {
-            problem(0, "the active segment has a torn header (\(raw.count) bytes); opening the topic recreates it", .tornTail)
+            problem(
+                0, "the active segment has a torn header (\(raw.count) bytes); opening the topic recreates it",
+                .tornTail)
             return baseOffset
         }
         let header: SegmentHeader
@@ -350,19 +374,25 @@ struct HotSegmentCheck {
     ) -> (Int, Int64)? {
         let header = try? BatchCodec.parseHeader(raw, at: batchStart)
         if stop.field == "batch.baseOffset", let header {
-            problem(batchStart, "batch starts at offset \(header.baseOffset), expected \(expected)",
-                    header.baseOffset > expected ? .offsetGap : .offsetOverlap)
+            problem(
+                batchStart, "batch starts at offset \(header.baseOffset), expected \(expected)",
+                header.baseOffset > expected ? .offsetGap : .offsetOverlap)
             return (batchStart, header.baseOffset)
         }
         let rest = raw.count - batchStart
         // Only a tail holding no later valid batch is torn; corruption followed by valid batches
         // is never cut (formats/segment.md).
         if isActive, case .torn = SegmentScanner.classifyTail(raw, at: batchStart, expectedOffset: expected) {
-            problem(batchStart, "the active segment ends in \(rest) bytes that hold no valid batch (a torn write); opening the topic moves them into quarantine/", .tornTail)
+            problem(
+                batchStart,
+                "the active segment ends in \(rest) bytes that hold no valid batch (a torn write); opening the topic moves them into quarantine/",
+                .tornTail)
             return nil
         }
         guard let header, header.batchLength <= rest else {
-            problem(batchStart, "batch at offset \(expected): \(stop); the remaining \(rest) bytes cannot be checked", .corruptBatch)
+            problem(
+                batchStart, "batch at offset \(expected): \(stop); the remaining \(rest) bytes cannot be checked",
+                .corruptBatch)
             return nil
         }
         problem(batchStart, "batch at offsets \(header.baseOffset)...\(header.lastOffset): \(stop)", .corruptBatch)
@@ -377,8 +407,9 @@ struct HotSegmentCheck {
             report.batchesChecked += 1
             report.recordsChecked += Int64(decoded.records.count)
         } catch {
-            problem(batch.position, "batch at offsets \(batch.header.baseOffset)...\(batch.header.lastOffset): \(error)",
-                    .corruptBatch)
+            problem(
+                batch.position, "batch at offsets \(batch.header.baseOffset)...\(batch.header.lastOffset): \(error)",
+                .corruptBatch)
         }
     }
 
@@ -388,7 +419,8 @@ struct HotSegmentCheck {
         guard clean else { return }
         let bytes: [UInt8]
         do throws(StrataError) { bytes = try FileIO.readWholeFile(indexPath) } catch {
-            indexProblem(indexPath, nil, "sealed segment has no readable index (\(error.message)); it is rebuilt on open")
+            indexProblem(
+                indexPath, nil, "sealed segment has no readable index (\(error.message)); it is rebuilt on open")
             return
         }
         let decoded = withBytesResult(bytes) { (raw) throws(FormatError) in
@@ -411,9 +443,12 @@ struct HotSegmentCheck {
     }
 
     static func difference(_ stored: SparseIndex, _ rebuilt: SparseIndex) -> String? {
-        if stored.nextOffset != rebuilt.nextOffset { return "next offset \(stored.nextOffset), segment ends at \(rebuilt.nextOffset)" }
+        if stored.nextOffset != rebuilt.nextOffset {
+            return "next offset \(stored.nextOffset), segment ends at \(rebuilt.nextOffset)"
+        }
         if stored.firstTimestamp != rebuilt.firstTimestamp || stored.maxTimestamp != rebuilt.maxTimestamp {
-            return "timestamps \(stored.firstTimestamp)...\(stored.maxTimestamp), segment has \(rebuilt.firstTimestamp)...\(rebuilt.maxTimestamp)"
+            return
+                "timestamps \(stored.firstTimestamp)...\(stored.maxTimestamp), segment has \(rebuilt.firstTimestamp)...\(rebuilt.maxTimestamp)"
         }
         if stored.offsetEntries != rebuilt.offsetEntries { return "offset entries differ from a rebuild" }
         if stored.timeEntries != rebuilt.timeEntries { return "time entries differ from a rebuild" }
@@ -439,11 +474,15 @@ extension Lake {
             let key = cold.layout.absolute(entry.key)
             progress?(VerifyProgress(topic: topic, location: key, report: mergedCounters(base, report)))
             if let previous {
-                report.add(contentsOf: continuity(topic: topic, previousEnd: previous.lastOffset + 1, nextBase: entry.baseOffset,
-                                                  location: key, position: nil, what: "after cold object \(previous.key)"))
+                report.add(
+                    contentsOf: continuity(
+                        topic: topic, previousEnd: previous.lastOffset + 1, nextBase: entry.baseOffset,
+                        location: key, position: nil, what: "after cold object \(previous.key)"))
             }
             previous = entry
-            guard let object = try await fetchForVerify(key, topic: topic, what: "get object", report: &report) else { continue }
+            guard let object = try await fetchForVerify(key, topic: topic, what: "get object", report: &report) else {
+                continue
+            }
             report.merge(await Self.checkOffPool(object, entry: entry, key: key, topic: topic))
             report.objectsChecked += 1
             report.bytesChecked += Int64(object.count)
@@ -457,14 +496,20 @@ extension Lake {
     ) async throws(StrataError) -> VerifiedManifests {
         let prefix = cold.layout.manifestPrefix(topic: topic)
         let store = cold.store
-        let listed = try await cold.blob("list manifests", key: prefix, topic: topic) { try await store.listAll(prefix: prefix) }
+        let listed = try await cold.blob("list manifests", key: prefix, topic: topic) {
+            try await store.listAll(prefix: prefix)
+        }
         var versions: [(UInt64, String)] = []
         for object in listed {
-            if let version = try? cold.layout.parseManifestKey(object.key, topic: topic) { versions.append((version, object.key)) }
+            if let version = try? cold.layout.parseManifestKey(object.key, topic: topic) {
+                versions.append((version, object.key))
+            }
         }
         var chain = VerifiedManifests(newestListed: versions.map(\.0).max())
         for (version, key) in versions.sorted(by: { $0.0 > $1.0 }) {
-            guard let bytes = try await fetchForVerify(key, topic: topic, what: "get manifest", report: &report) else { continue }
+            guard let bytes = try await fetchForVerify(key, topic: topic, what: "get manifest", report: &report) else {
+                continue
+            }
             report.manifestsChecked += 1
             report.bytesChecked += Int64(bytes.count)
             do throws(FormatError) {
@@ -472,20 +517,25 @@ extension Lake {
                 if chain.newest == nil { chain.newest = manifest }
                 chain.decoded[version] = manifest
             } catch {
-                report.add(VerifyProblem(topic: topic, location: key, position: nil, what: "manifest v\(version): \(error)",
-                                         kind: .manifestInconsistent))
+                report.add(
+                    VerifyProblem(
+                        topic: topic, location: key, position: nil, what: "manifest v\(version): \(error)",
+                        kind: .manifestInconsistent))
             }
         }
         return chain
     }
 
     /// Reads and checks the archives `manifest` references; returns their segments in order.
-    private func verifyArchives(_ manifest: Manifest, report: inout VerifyReport) async throws(StrataError) -> [ManifestSegment] {
+    private func verifyArchives(
+        _ manifest: Manifest, report: inout VerifyReport
+    ) async throws(StrataError) -> [ManifestSegment] {
         var segments: [ManifestSegment] = []
         let topic = manifest.topic
         for reference in manifest.archives {
             let key = cold.layout.absolute(reference.key)
-            guard let bytes = try await fetchForVerify(key, topic: topic, what: "get archive manifest", report: &report) else {
+            guard let bytes = try await fetchForVerify(key, topic: topic, what: "get archive manifest", report: &report)
+            else {
                 continue
             }
             report.manifestsChecked += 1
@@ -493,9 +543,11 @@ extension Lake {
             do throws(FormatError) {
                 segments += try ArchiveManifest.decode(bytes, topic: topic, reference: reference).segments
             } catch {
-                report.add(VerifyProblem(topic: topic, location: key, position: nil,
-                                         what: "archive manifest (offsets \(reference.baseOffset)...\(reference.lastOffset)): \(error)",
-                                         kind: .manifestInconsistent))
+                report.add(
+                    VerifyProblem(
+                        topic: topic, location: key, position: nil,
+                        what: "archive manifest (offsets \(reference.baseOffset)...\(reference.lastOffset)): \(error)",
+                        kind: .manifestInconsistent))
             }
         }
         return segments
@@ -509,15 +561,19 @@ extension Lake {
         let store = cold.store
         do {
             return try await cold.blob(what, key: key, topic: topic) { try await store.get(key, range: .whole) }.bytes
-        } catch where error.code == .notFound {
-            report.add(VerifyProblem(topic: topic, location: key, position: nil,
-                                     what: "listed by the manifest but not in the store (\(cold.location))", kind: .missingObject))
+        } catch  where error.code == .notFound {
+            report.add(
+                VerifyProblem(
+                    topic: topic, location: key, position: nil,
+                    what: "listed by the manifest but not in the store (\(cold.location))", kind: .missingObject))
             return nil
         }
     }
 
     /// Decompression is CPU work: keep it off the two-thread cooperative pool.
-    private static func checkOffPool(_ object: [UInt8], entry: ManifestSegment, key: String, topic: String) async -> VerifyReport {
+    private static func checkOffPool(
+        _ object: [UInt8], entry: ManifestSegment, key: String, topic: String
+    ) async -> VerifyReport {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(returning: ColdObjectCheck.run(object, entry: entry, key: key, topic: topic))
@@ -541,7 +597,8 @@ struct ColdObjectCheck {
     static func run(_ object: [UInt8], entry: ManifestSegment, key: String, topic: String) -> VerifyReport {
         var check = ColdObjectCheck(topic: topic, key: key)
         if Int64(object.count) != entry.objectBytes {
-            check.problem(nil, "object is \(object.count) bytes, the manifest says \(entry.objectBytes)", .manifestInconsistent)
+            check.problem(
+                nil, "object is \(object.count) bytes, the manifest says \(entry.objectBytes)", .manifestInconsistent)
         }
         let index: ColdObjectIndex
         do throws(FormatError) { index = try ColdObjectFooter.parse(object: object) } catch {
@@ -569,7 +626,9 @@ struct ColdObjectCheck {
         differ("rawCrc32c", index.rawCrc32c, entry.rawCrc32c)
         differ("frameCount", index.frames.count, entry.frameCount)
         if !differences.isEmpty {
-            problem(index.indexFrameOffset, "footer disagrees with the manifest entry (footer vs manifest): "
+            problem(
+                index.indexFrameOffset,
+                "footer disagrees with the manifest entry (footer vs manifest): "
                     + differences.joined(separator: ", "), .manifestInconsistent)
         }
     }
@@ -582,12 +641,15 @@ struct ColdObjectCheck {
         var expected = index.baseOffset
         for frame in index.frames {
             if frame.firstOffset != expected {
-                problem(frame.objectOffset, "frame \(frame.frameNumber) starts at offset \(frame.firstOffset), expected \(expected)",
-                        frame.firstOffset > expected ? .offsetGap : .offsetOverlap)
+                problem(
+                    frame.objectOffset,
+                    "frame \(frame.frameNumber) starts at offset \(frame.firstOffset), expected \(expected)",
+                    frame.firstOffset > expected ? .offsetGap : .offsetOverlap)
             }
             expected = frame.lastOffset + 1
             do throws(FormatError) {
-                let content = try ColdObject.decodeFrame(UnsafeRawBufferPointer(rebasing: raw[frame.objectRange]), frame: frame)
+                let content = try ColdObject.decodeFrame(
+                    UnsafeRawBufferPointer(rebasing: raw[frame.objectRange]), frame: frame)
                 try countRecords(content, frame: frame)
                 crc = CRC32C.checksum(content, continuing: crc)
                 rawBytes += content.count
@@ -595,17 +657,25 @@ struct ColdObjectCheck {
                 intact = false
                 // decodeFrame already starts its message with the frame number.
                 let label = "frame \(frame.frameNumber): "
-                let message = error.message.hasPrefix(label) ? String(error.message.dropFirst(label.count)) : error.message
-                problem(frame.objectOffset, "frame \(frame.frameNumber) (offsets \(frame.firstOffset)...\(frame.lastOffset)): "
-                        + "\(error.code.rawValue) in \(error.field) at byte \(error.position): \(message)", .corruptFrame)
+                let message =
+                    error.message.hasPrefix(label) ? String(error.message.dropFirst(label.count)) : error.message
+                problem(
+                    frame.objectOffset,
+                    "frame \(frame.frameNumber) (offsets \(frame.firstOffset)...\(frame.lastOffset)): "
+                        + "\(error.code.rawValue) in \(error.field) at byte \(error.position): \(message)",
+                    .corruptFrame)
             }
         }
         if expected != index.lastOffset + 1 {
-            problem(index.indexFrameOffset, "frames end at offset \(expected - 1), the footer says \(index.lastOffset)", .badFooter)
+            problem(
+                index.indexFrameOffset, "frames end at offset \(expected - 1), the footer says \(index.lastOffset)",
+                .badFooter)
         }
         guard intact else { return }
         if crc != index.rawCrc32c || rawBytes != index.rawBytes {
-            problem(index.indexFrameOffset, "frames rebuild \(rawBytes) bytes with crc32c 0x\(String(crc, radix: 16)), "
+            problem(
+                index.indexFrameOffset,
+                "frames rebuild \(rawBytes) bytes with crc32c 0x\(String(crc, radix: 16)), "
                     + "the footer says \(index.rawBytes) bytes, 0x\(String(index.rawCrc32c, radix: 16))", .badFooter)
         }
     }

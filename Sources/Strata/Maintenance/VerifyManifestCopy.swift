@@ -21,10 +21,13 @@ extension Lake {
         let copy: Manifest
         switch LocalManifestCopy.read(path, topic: topic) {
         case .failure(let message):
-            let what = "the local copy of the manifest is unreadable (\(message)); "
+            let what =
+                "the local copy of the manifest is unreadable (\(message)); "
                 + "delete it and the lake reads the cold store's"
-            report.add(VerifyProblem(topic: topic, location: path, position: nil, what: what,
-                                     kind: .manifestInconsistent))
+            report.add(
+                VerifyProblem(
+                    topic: topic, location: path, position: nil, what: what,
+                    kind: .manifestInconsistent))
             return
         case .success(let manifest): copy = manifest
         }
@@ -32,25 +35,30 @@ extension Lake {
         let key = cold.layout.manifestKey(topic: topic, version: copy.version)
         guard let newest = chain.newestListed, newest >= copy.version else {
             let cold = chain.newestListed.map { "its newest manifest is v\($0)" } ?? "it has no manifest for the topic"
-            report.add(VerifyProblem(
-                topic: topic, location: path, position: nil,
-                what: "the local copy is manifest v\(copy.version) (\(LocalManifestCopy.summary(copy))) "
-                    + "but the cold store \(self.cold.location) lacks it: \(cold). The latest manifest is missing; "
-                    + "scrub deletes nothing of this topic. Restore it by copying \(path) to \(key)",
-                kind: .missingManifest))
+            report.add(
+                VerifyProblem(
+                    topic: topic, location: path, position: nil,
+                    what: "the local copy is manifest v\(copy.version) (\(LocalManifestCopy.summary(copy))) "
+                        + "but the cold store \(self.cold.location) lacks it: \(cold). The latest manifest is missing; "
+                        + "scrub deletes nothing of this topic. Restore it by copying \(path) to \(key)",
+                    kind: .missingManifest))
             return
         }
         if newest > copy.version {
-            let what = "the local copy is manifest v\(copy.version), the cold store's newest is v\(newest); "
+            let what =
+                "the local copy is manifest v\(copy.version), the cold store's newest is v\(newest); "
                 + "the next offload refreshes it"
             report.add(VerifyProblem(topic: topic, location: path, position: nil, what: what, kind: .staleManifestCopy))
             return
         }
         if let same = chain.decoded[copy.version], same != copy {
-            let what = "the local copy of manifest v\(copy.version) (\(LocalManifestCopy.summary(copy))) "
+            let what =
+                "the local copy of manifest v\(copy.version) (\(LocalManifestCopy.summary(copy))) "
                 + "differs from \(key) in the cold store (\(LocalManifestCopy.summary(same)))"
-            report.add(VerifyProblem(topic: topic, location: path, position: nil, what: what,
-                                     kind: .manifestInconsistent))
+            report.add(
+                VerifyProblem(
+                    topic: topic, location: path, position: nil, what: what,
+                    kind: .manifestInconsistent))
         }
     }
 }

@@ -30,7 +30,8 @@ public struct Cursor: Sendable {
         case .offset(let o):
             let (low, high) = (try await topic.logStartOffset(), topic.highWatermark)
             guard o >= low, o <= high else {
-                throw StrataError(.offsetOutOfRange, "offset \(o) is outside the log", topic: topic.name, validRange: low...high)
+                throw StrataError(
+                    .offsetOutOfRange, "offset \(o) is outside the log", topic: topic.name, validRange: low ... high)
             }
             nextOffset = o
         }
@@ -39,7 +40,9 @@ public struct Cursor: Sendable {
     /// The next records, about `maxBytes` of them. When none is readable yet it waits up to
     /// `waitMs` for an append (long poll) and returns an empty array on timeout. On a read-only
     /// topic the wait polls the disk for another process's appends (`Topic.refresh()`).
-    public mutating func next(maxBytes: Int = Topic.readBytesDefault, waitMs: Int64 = 0) async throws(StrataError) -> [Record] {
+    public mutating func next(
+        maxBytes: Int = Topic.readBytesDefault, waitMs: Int64 = 0
+    ) async throws(StrataError) -> [Record] {
         // At a damaged end of the log the read below throws the typed error instead of "no data".
         if topic.highWatermark <= nextOffset && !topic.endsAtDamage(nextOffset) {
             if topic.isReadOnly {

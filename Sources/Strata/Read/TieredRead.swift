@@ -20,40 +20,47 @@ extension Topic {
     /// A read at or above the local start never touches the cold store. A read-only topic
     /// re-reads its directory when the read reaches its high watermark or a segment is gone.
     /// - Throws: `offsetOutOfRange` with the valid range; `corrupt` naming file or object.
-    public func read(from offset: Int64, maxBytes: Int = Topic.readBytesDefault, readAhead: Bool = false)
+    public func read(
+        from offset: Int64, maxBytes: Int = Topic.readBytesDefault, readAhead: Bool = false
+    )
         async throws(StrataError) -> ReadResult
     {
         if isReadOnly, offset >= highWatermark { try refresh() }
         if offset < deletedBelow {
-            throw StrataError(.offsetOutOfRange, "offset \(offset) is below the log start offset (records deleted)",
-                              topic: name, validRange: try await logStartOffset()...highWatermark)
+            throw StrataError(
+                .offsetOutOfRange, "offset \(offset) is below the log start offset (records deleted)",
+                topic: name, validRange: try await logStartOffset() ... highWatermark)
         }
-        for attempt in 0..<2 {
+        for attempt in 0 ..< 2 {
             let localStart = localStartOffset
             if offset >= localStart {
                 do {
                     return try readLocal(from: offset, maxBytes: maxBytes)
-                } catch where error.code == .notFound || (error.code == .offsetOutOfRange && offset < localStartOffset) {
+                } catch  where error.code == .notFound || (error.code == .offsetOutOfRange && offset < localStartOffset)
+                {
                     if isReadOnly { try refresh() }  // another process evicted it
                     continue  // evicted under us: the segment is in the cold tier now
                 }
             }
             guard let manifest = try await cold.latestManifest(name, refresh: attempt > 0),
-                  offset >= manifest.logStartOffset, offset < manifest.nextOffset
+                offset >= manifest.logStartOffset, offset < manifest.nextOffset
             else {
                 if attempt == 0 { continue }
                 let start = try await logStartOffset()
-                throw StrataError(.offsetOutOfRange, "offset \(offset) is outside the log", topic: name,
-                                  validRange: start...highWatermark)
+                throw StrataError(
+                    .offsetOutOfRange, "offset \(offset) is outside the log", topic: name,
+                    validRange: start ... highWatermark)
             }
             let end = min(manifest.nextOffset, localStart > offset ? localStart : manifest.nextOffset)
-            let (records, next) = try await cold.read(topic: name, manifest: manifest, from: offset, end: end,
-                                                     readAhead: readAhead)
+            let (records, next) = try await cold.read(
+                topic: name, manifest: manifest, from: offset, end: end,
+                readAhead: readAhead)
             return ReadResult(records: records, nextOffset: next, highWatermark: highWatermark)
         }
         let start = try await logStartOffset()
-        throw StrataError(.offsetOutOfRange, "offset \(offset) is outside the log", topic: name,
-                          validRange: start...highWatermark)
+        throw StrataError(
+            .offsetOutOfRange, "offset \(offset) is outside the log", topic: name,
+            validRange: start ... highWatermark)
     }
 
     /// The first offset whose record has timestamp ≥ `timestamp`, across both tiers; the high
@@ -63,7 +70,8 @@ extension Topic {
         // local log from offset 0 has no cold part before it.
         if localStartOffset == 0 { return try localOffset(forTimestamp: timestamp) }
         if let manifest = try await cold.latestManifest(name),
-           let hit = try await cold.offset(forTimestamp: timestamp, topic: name, manifest: manifest) {
+            let hit = try await cold.offset(forTimestamp: timestamp, topic: name, manifest: manifest)
+        {
             return max(hit, deletedBelow)
         }
         return max(try localOffset(forTimestamp: timestamp), deletedBelow)

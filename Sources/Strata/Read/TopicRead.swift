@@ -8,12 +8,14 @@ extension Topic {
     /// batches (at least one batch when any record is readable).
     /// - Throws: `offsetOutOfRange` (with the valid range) when `offset` is below the local
     ///   start or above the high watermark; `corrupt` naming file and position.
-    public func readLocal(from offset: Int64, maxBytes: Int = Topic.readBytesDefault) throws(StrataError) -> ReadResult {
+    public func readLocal(from offset: Int64, maxBytes: Int = Topic.readBytesDefault) throws(StrataError) -> ReadResult
+    {
         let (segments, end) = logSnapshot()
         let start = max(segments[0].baseOffset, deletedBelow)
         guard offset >= start, offset <= end else {
-            throw StrataError(.offsetOutOfRange, "offset \(offset) is outside the local log", topic: name,
-                              validRange: start...end)
+            throw StrataError(
+                .offsetOutOfRange, "offset \(offset) is outside the local log", topic: name,
+                validRange: start ... end)
         }
         var records: [Record] = []
         var next = offset
@@ -23,9 +25,10 @@ extension Topic {
             let batches: [PositionedBatch]
             do throws(StrataError) {
                 segment = try locate(next, in: segments)
-                batches = try readBatches(segment, from: segment.index.position(forOffset: next),
-                                          upTo: segment.segmentBytes, wantBytes: maxBytes - bytes, firstOffset: next)
-            } catch where !records.isEmpty && error.code == .corrupt {
+                batches = try readBatches(
+                    segment, from: segment.index.position(forOffset: next),
+                    upTo: segment.segmentBytes, wantBytes: maxBytes - bytes, firstOffset: next)
+            } catch  where !records.isEmpty && error.code == .corrupt {
                 break  // what is valid up to the damage now; the next read, starting there, throws
             }
             guard !batches.isEmpty else { break }
@@ -35,11 +38,14 @@ extension Topic {
                 // at `end`, checking their continuity would report false corruption.
                 if batch.header.baseOffset >= end { break }
                 guard batch.header.baseOffset <= next else {
-                    throw StrataError(.corrupt, "expected offset \(next), found a batch starting at \(batch.header.baseOffset)",
-                                      topic: name, file: segment.path, position: batch.position)
+                    throw StrataError(
+                        .corrupt, "expected offset \(next), found a batch starting at \(batch.header.baseOffset)",
+                        topic: name, file: segment.path, position: batch.position)
                 }
                 bytes += batch.header.batchLength
-                for record in batch.records where record.offset >= next && record.offset < end { records.append(record) }
+                for record in batch.records where record.offset >= next && record.offset < end {
+                    records.append(record)
+                }
                 next = min(end, max(next, batch.header.nextOffset))
             }
         }
@@ -60,8 +66,9 @@ extension Topic {
             while position < segment.segmentBytes {
                 // Batches entirely below `timestamp` are skipped by header: only the batch that
                 // holds the answer is decoded.
-                let batches = try readBatches(segment, from: position, upTo: segment.segmentBytes,
-                                              wantBytes: 1, firstOffset: nil, minTimestamp: timestamp)
+                let batches = try readBatches(
+                    segment, from: position, upTo: segment.segmentBytes,
+                    wantBytes: 1, firstOffset: nil, minTimestamp: timestamp)
                 guard let last = batches.last else { break }
                 for batch in batches where batch.header.maxTimestamp >= timestamp {
                     if let hit = batch.records.first(where: { $0.timestamp >= timestamp }) {
@@ -91,10 +98,13 @@ extension Topic {
             if segments[mid].baseOffset <= offset { lo = mid + 1 } else { hi = mid }
         }
         let segment = segments[max(0, lo - 1)]
-        if offset >= segment.nextOffset, let damage = segment.corruption { throw damage.error(topic: name, path: segment.path) }
+        if offset >= segment.nextOffset, let damage = segment.corruption {
+            throw damage.error(topic: name, path: segment.path)
+        }
         guard offset < segment.nextOffset || lo == segments.count else {
-            throw StrataError(.corrupt, "offsets \(segment.nextOffset)..<\(segments[lo].baseOffset) are missing",
-                              topic: name, file: segment.path, position: segment.segmentBytes)
+            throw StrataError(
+                .corrupt, "offsets \(segment.nextOffset)..<\(segments[lo].baseOffset) are missing",
+                topic: name, file: segment.path, position: segment.segmentBytes)
         }
         return segment
     }
@@ -120,7 +130,8 @@ extension Topic {
             }
             // A batch longer than the chunk: read exactly that batch.
             if let needed = chunk.withUnsafeBytes({ BatchCodec.declaredLength($0) }), needed > chunk.count,
-               at + needed <= end {
+                at + needed <= end
+            {
                 let from = at
                 chunk = try files.withFile(path) { (fd) throws(StrataError) in
                     try FileIO.read(fd, count: needed, at: from, path: path)
@@ -128,8 +139,9 @@ extension Topic {
             }
             let base = at
             let decoded = withBytesResult(chunk) { (raw) throws(FormatError) -> ([PositionedBatch], Int) in
-                try decodeBatches(raw, basePosition: base, firstOffset: firstOffset, minTimestamp: minTimestamp,
-                                  wantBytes: wantBytes)
+                try decodeBatches(
+                    raw, basePosition: base, firstOffset: firstOffset, minTimestamp: minTimestamp,
+                    wantBytes: wantBytes)
             }
             guard case .success(let (batches, consumed)) = decoded else {
                 if case .failure(let error) = decoded { throw StrataError(error, topic: name, file: path) }
@@ -137,8 +149,9 @@ extension Topic {
             }
             if !batches.isEmpty { return batches }
             guard consumed > 0 else {
-                throw StrataError(.corrupt, "batch runs past the end of the segment (\(end) bytes)", topic: name,
-                                  file: path, position: at)
+                throw StrataError(
+                    .corrupt, "batch runs past the end of the segment (\(end) bytes)", topic: name,
+                    file: path, position: at)
             }
             at += consumed
         }

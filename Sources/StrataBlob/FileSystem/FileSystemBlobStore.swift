@@ -63,8 +63,9 @@ public final class FileSystemBlobStore: BlobStore {
             let (offset, length) = try range.resolve(size: size, key: key, location: location)
             let bytes = try Posix.read(fd, at: offset, count: Int(length), path: path)
             guard bytes.count == Int(length) else {
-                throw BlobError(.corrupt, "read \(bytes.count) of \(length) bytes at \(offset)", key: key,
-                                location: location)
+                throw BlobError(
+                    .corrupt, "read \(bytes.count) of \(length) bytes at \(offset)", key: key,
+                    location: location)
             }
             return BlobData(bytes: bytes, offset: offset, objectSize: size)
         } catch let error as BlobError {
@@ -115,7 +116,7 @@ public final class FileSystemBlobStore: BlobStore {
             do {
                 try Posix.unlink(path)
                 directories.insert(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]))
-            } catch where [ENOENT, ENOTDIR, EISDIR].contains(error.code) {
+            } catch  where [ENOENT, ENOTDIR, EISDIR].contains(error.code) {
                 continue  // Not an object: nothing to delete.
             } catch {
                 throw FileSystemErrors.map(error, operation: .delete, key: key, location: location)
@@ -140,7 +141,7 @@ public final class FileSystemBlobStore: BlobStore {
         let fd: Int32
         do {
             fd = try Posix.open(temp, flags, mode: 0o644)
-        } catch where error.code == ENOENT {
+        } catch  where error.code == ENOENT {
             try Self.makeDirectories(Array(keyComponents.dropLast()), under: root)
             fd = try Posix.open(temp, flags, mode: 0o644)
         }
@@ -163,7 +164,7 @@ public final class FileSystemBlobStore: BlobStore {
         case .ifAbsent:
             do {
                 try Posix.link(temp, target)
-            } catch where error.code == EEXIST {
+            } catch  where error.code == EEXIST {
                 throw BlobError(.preconditionFailed, "key exists", key: key, location: location)
             }
         }
@@ -184,8 +185,9 @@ public final class FileSystemBlobStore: BlobStore {
 
     private func regularFileSize(_ info: stat, key: String) throws -> Int64 {
         guard Posix.isRegularFile(info) else {
-            throw BlobError(.notFound, "no such key (a directory of keys has that name)", key: key,
-                            location: location)
+            throw BlobError(
+                .notFound, "no such key (a directory of keys has that name)", key: key,
+                location: location)
         }
         return Int64(info.st_size)
     }

@@ -30,7 +30,7 @@ struct FileSystemListing {
                 guard mayHoldWantedKeys(keyPrefix + sortName) else { continue }
                 do {
                     try visit(directory: path, keyPrefix: keyPrefix + sortName)
-                } catch where error.code == ENOENT {
+                } catch  where error.code == ENOENT {
                     continue  // Removed while we walked.
                 }
             } else {

@@ -83,7 +83,7 @@ final class CurlPool: @unchecked Sendable {
     /// Starts `connectionCountMax` threads; at most that many transfers run at once.
     init(connectionCountMax: Int, name: String = "strata-curl") {
         _ = CurlPool.globalInit
-        for index in 0..<max(1, connectionCountMax) {
+        for index in 0 ..< max(1, connectionCountMax) {
             let thread = Thread { [self] in self.workerLoop() }
             thread.name = "\(name)-\(index)"
             thread.start()
@@ -134,7 +134,8 @@ final class CurlPool: @unchecked Sendable {
         let easy = CurlEasy()
         while let job = nextJob() {
             guard let easy else {
-                job.continuation.resume(throwing: CurlError(kind: .other, curlCode: -1, message: "curl_easy_init failed"))
+                job.continuation.resume(
+                    throwing: CurlError(kind: .other, curlCode: -1, message: "curl_easy_init failed"))
                 continue
             }
             if job.cancellation.isCancelled {
@@ -253,7 +254,8 @@ private final class CurlEasy {
         case "GET":
             try check(ccurl_setopt_long(handle, CURLOPT_HTTPGET, 1))
         case "PUT", "POST":
-            let base = body.baseAddress.map { UnsafeMutableRawPointer(mutating: $0) } ?? UnsafeMutableRawPointer(emptyBody)
+            let base =
+                body.baseAddress.map { UnsafeMutableRawPointer(mutating: $0) } ?? UnsafeMutableRawPointer(emptyBody)
             try check(ccurl_setopt_long(handle, CURLOPT_POST, 1))
             try check(ccurl_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
             try check(ccurl_setopt_ptr(handle, CURLOPT_POSTFIELDS, base))

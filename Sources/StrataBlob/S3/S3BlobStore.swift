@@ -113,7 +113,8 @@ public final class S3BlobStore: SelfRetryingBlobStore {
         }
         let objects = result.objects.compactMap { info -> BlobInfo? in
             guard info.key.hasPrefix(config.prefix) else { return nil }
-            return BlobInfo(key: String(info.key.dropFirst(config.prefix.count)), size: info.size, modifiedMs: info.modifiedMs)
+            return BlobInfo(
+                key: String(info.key.dropFirst(config.prefix.count)), size: info.size, modifiedMs: info.modifiedMs)
         }
         let truncated = result.nextContinuationToken != nil || result.isTruncated
         return BlobListPage(objects: objects, continuation: truncated ? objects.last?.key : nil)
@@ -126,7 +127,7 @@ public final class S3BlobStore: SelfRetryingBlobStore {
         var start = 0
         while start < keys.count {
             let end = min(start + S3Config.deleteBatchCountMax, keys.count)
-            try await deleteBatch(Array(keys[start..<end]))
+            try await deleteBatch(Array(keys[start ..< end]))
             start = end
         }
     }
@@ -186,7 +187,7 @@ extension S3BlobStore {
         if let offset = requestedOffset {
             let start = min(offset, size)
             let end = min(size, (lastWanted ?? size - 1) + 1)
-            return BlobData(bytes: Array(body[Int(start)..<Int(max(start, end))]), offset: start, objectSize: size)
+            return BlobData(bytes: Array(body[Int(start) ..< Int(max(start, end))]), offset: start, objectSize: size)
         }
         let start = max(0, size - (lastWanted ?? size))
         return BlobData(bytes: Array(body[Int(start)...]), offset: start, objectSize: size)

@@ -72,7 +72,7 @@ final class S3Client: Sendable {
         } catch let error as CurlError {
             throw transportError(error, key: call.key)
         }
-        if (200..<300).contains(response.status) || call.acceptedStatuses.contains(response.status) {
+        if (200 ..< 300).contains(response.status) || call.acceptedStatuses.contains(response.status) {
             return response
         }
         throw statusError(response, key: call.key)
@@ -115,7 +115,8 @@ extension S3Client {
         let cause = config.redact(error.description)
         if error.kind == .tls {
             return BlobError(
-                .invalid, "TLS failed with S3 endpoint \(endpointText) (bucket \(config.bucket)); "
+                .invalid,
+                "TLS failed with S3 endpoint \(endpointText) (bucket \(config.bucket)); "
                     + "skip verification only for test servers (STRATA_S3_INSECURE=1)",
                 key: key, location: location, cause: cause)
         }
@@ -149,14 +150,19 @@ extension S3Client {
         if s3Code == "NoSuchBucket" { return (.invalid, "bucket '\(config.bucket)' does not exist at \(endpointText)") }
         if status == 404 { return (.notFound, "no such object") }
         if status == 403 || S3Client.deniedCodes.contains(s3Code) {
-            return (.denied, "S3 refused the credentials or permission at \(place) (\(s3Code.isEmpty ? "403" : s3Code))")
+            return (
+                .denied, "S3 refused the credentials or permission at \(place) (\(s3Code.isEmpty ? "403" : s3Code))"
+            )
         }
         if status == 416 { return (.invalid, "range not satisfiable") }
         if status == 429 || status >= 500 || S3Client.retryableCodes.contains(s3Code) {
             return (.unavailable, "S3 at \(place) is unavailable or throttling (HTTP \(status))")
         }
-        if (300..<400).contains(status) || s3Code == "PermanentRedirect" || s3Code == "AuthorizationHeaderMalformed" {
-            return (.invalid, "bucket \(config.bucket) needs another endpoint or region than \(endpointText)/\(config.region)")
+        if (300 ..< 400).contains(status) || s3Code == "PermanentRedirect" || s3Code == "AuthorizationHeaderMalformed" {
+            return (
+                .invalid,
+                "bucket \(config.bucket) needs another endpoint or region than \(endpointText)/\(config.region)"
+            )
         }
         return (.invalid, "S3 rejected the request at \(place) (HTTP \(status)\(s3Code.isEmpty ? "" : " " + s3Code))")
     }

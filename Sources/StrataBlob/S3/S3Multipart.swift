@@ -46,8 +46,10 @@ extension S3BlobStore {
             func startNext() {
                 let index = nextIndex
                 nextIndex += 1
-                let range = index * partBytes..<min(bytes.count, (index + 1) * partBytes)
-                group.addTask { (index, try await self.uploadPart(key, uploadId: uploadId, number: index + 1, bytes[range])) }
+                let range = index * partBytes ..< min(bytes.count, (index + 1) * partBytes)
+                group.addTask {
+                    (index, try await self.uploadPart(key, uploadId: uploadId, number: index + 1, bytes[range]))
+                }
             }
             while nextIndex < min(partCount, config.partParallelCountMax) { startNext() }
             while let (index, etag) = try await group.next() {
@@ -58,7 +60,9 @@ extension S3BlobStore {
         return etags
     }
 
-    private func uploadPart(_ key: String, uploadId: String, number: Int, _ part: ArraySlice<UInt8>) async throws -> String {
+    private func uploadPart(
+        _ key: String, uploadId: String, number: Int, _ part: ArraySlice<UInt8>
+    ) async throws -> String {
         var call = S3Call(method: "PUT", key: key, body: part)
         call.query = [(name: "partNumber", value: String(number)), (name: "uploadId", value: uploadId)]
         let response = try await client.send(call)

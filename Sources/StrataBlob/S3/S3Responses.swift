@@ -54,7 +54,9 @@ struct S3DeleteResult: Sendable, Equatable {
     static func parse(_ bytes: [UInt8]) throws -> S3DeleteResult {
         let root = try S3XMLParser.parse(bytes)
         let failures = root.children("Error").map {
-            Failure(key: $0.childText("Key") ?? "", code: $0.childText("Code") ?? "", message: $0.childText("Message") ?? "")
+            Failure(
+                key: $0.childText("Key") ?? "", code: $0.childText("Code") ?? "", message: $0.childText("Message") ?? ""
+            )
         }
         return S3DeleteResult(failures: failures)
     }
@@ -81,8 +83,9 @@ enum S3Time {
             let year = Int64(parts[3])
         else { return nil }
         let clock = parts[4].split(separator: ":").compactMap { Int64($0) }
-        guard clock.count == 3, isCalendarTime(year: year, month: Int64(monthIndex + 1), day: day, hour: clock[0], minute: clock[1]),
-            (0...60).contains(clock[2])
+        guard clock.count == 3,
+            isCalendarTime(year: year, month: Int64(monthIndex + 1), day: day, hour: clock[0], minute: clock[1]),
+            (0 ... 60).contains(clock[2])
         else { return nil }
         let days = daysFromCivil(year: year, month: Int64(monthIndex + 1), day: day)
         return (days * 86_400 + clock[0] * 3_600 + clock[1] * 60 + clock[2]) * 1_000
@@ -91,8 +94,9 @@ enum S3Time {
     /// Fields a server could send anything in are bounded before the arithmetic: an
     /// out-of-range year or `1e300` seconds overflowed Int64 and trapped (found by tools/fuzz s3xml).
     static func isCalendarTime(year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64) -> Bool {
-        (0...9999).contains(year) && (1...12).contains(month) && (1...31).contains(day) && (0...24).contains(hour)
-            && (0...59).contains(minute)
+        (0 ... 9999).contains(year) && (1 ... 12).contains(month) && (1 ... 31).contains(day)
+            && (0 ... 24).contains(hour)
+            && (0 ... 59).contains(minute)
     }
 
     /// Days since 1970-01-01 in the proleptic Gregorian calendar (Howard Hinnant's algorithm).

@@ -82,7 +82,7 @@ struct S3XMLParser {
         let start = index
         while index < bytes.count, !" \t\r\n/>".utf8.contains(bytes[index]) { index += 1 }
         guard index > start else { throw fail("empty element name") }
-        return String(decoding: bytes[start..<index], as: UTF8.self)
+        return String(decoding: bytes[start ..< index], as: UTF8.self)
     }
 
     /// Reads attributes up to `>` or `/>`; returns true for a self-closing tag.
@@ -134,7 +134,8 @@ struct S3XMLParser {
                 index += 9
                 let start = index
                 try skip(past: "]]>")
-                text += try S3XMLParser.decodeEntities(raw) + String(decoding: bytes[start..<index - 3], as: UTF8.self)
+                text +=
+                    try S3XMLParser.decodeEntities(raw) + String(decoding: bytes[start ..< index - 3], as: UTF8.self)
                 raw.removeAll()
             } else if starts(with: "<!--") || starts(with: "<?") {
                 try skip(past: starts(with: "<?") ? "?>" : "-->")
@@ -156,7 +157,7 @@ struct S3XMLParser {
             guard let semi = rest[amp...].firstIndex(of: UInt8(ascii: ";")) else {
                 throw Failure(message: "unterminated entity", offset: 0)
             }
-            out += try entity(String(decoding: rest[(amp + 1)..<semi], as: UTF8.self))
+            out += try entity(String(decoding: rest[(amp + 1) ..< semi], as: UTF8.self))
             rest = rest[(semi + 1)...]
         }
         return out + String(decoding: rest, as: UTF8.self)
@@ -171,7 +172,8 @@ struct S3XMLParser {
         case "apos": return "'"
         default:
             let number: UInt32? =
-                name.hasPrefix("#x") ? UInt32(name.dropFirst(2), radix: 16)
+                name.hasPrefix("#x")
+                ? UInt32(name.dropFirst(2), radix: 16)
                 : name.hasPrefix("#") ? UInt32(name.dropFirst(1)) : nil
             guard let number, let scalar = Unicode.Scalar(number) else {
                 throw Failure(message: "unknown entity &\(name);", offset: 0)

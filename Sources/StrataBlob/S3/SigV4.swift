@@ -88,7 +88,8 @@ struct SigV4Signer: Sendable {
             "AWS4-HMAC-SHA256", stamp, scope, SigV4Signer.sha256Hex(Array(canonicalRequest.utf8)),
         ].joined(separator: "\n")
         let signature = signingKey(day: String(stamp.prefix(8))).signatureHex(stringToSign)
-        let authorization = "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyId)/\(scope), "
+        let authorization =
+            "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyId)/\(scope), "
             + "SignedHeaders=\(signedHeaders), Signature=\(signature)"
         return SigV4Signed(
             encodedPath: encodedPath, encodedQuery: encodedQuery,
@@ -160,8 +161,8 @@ extension SigV4Signer {
 
     private static func isUnreserved(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
+        case UInt8(ascii: "A") ... UInt8(ascii: "Z"), UInt8(ascii: "a") ... UInt8(ascii: "z"),
+            UInt8(ascii: "0") ... UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
             UInt8(ascii: "."), UInt8(ascii: "~"):
             return true
         default:

@@ -38,8 +38,10 @@ struct Bench: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("Scenario: \(BenchScenario.allCases.map(\.rawValue).joined(separator: ", ")).",
-                                 valueName: "scenario"))
+    @Argument(
+        help: ArgumentHelp(
+            "Scenario: \(BenchScenario.allCases.map(\.rawValue).joined(separator: ", ")).",
+            valueName: "scenario"))
     var scenario: BenchScenario
     @OptionGroup var options: BenchOptions
     @Option(help: "append-sync: concurrent producers.")
@@ -75,14 +77,18 @@ struct Bench: AsyncParsableCommand {
         case .offload: report = try await ColdBench(options: options, directory: directory).runOffload()
         case .replayCold: report = try await ColdBench(options: options, directory: directory).runReplay()
         case .seekCold:
-            report = try await ColdBench(options: options, directory: directory).runSeek(seeks: seeks ?? (options.quick ? 50 : 200))
+            report = try await ColdBench(options: options, directory: directory).runSeek(
+                seeks: seeks ?? (options.quick ? 50 : 200))
         case .s3Transfer:
-            let bucket = ProcessInfo.processInfo.environment["STRATA_S3_BENCH_BUCKET"]
+            let bucket =
+                ProcessInfo.processInfo.environment["STRATA_S3_BENCH_BUCKET"]
                 ?? ProcessInfo.processInfo.environment["STRATA_S3_TEST_BUCKET"] ?? "strata-bench"
             report = try await S3Bench(options: options, bucket: bucket, rounds: options.quick ? 2 : 3).run()
         case .encode:
-            report = try await EncodeBench(options: options, directory: directory,
-                                           recordCount: records ?? (options.quick ? 50_000 : 200_000)).run()
+            report = try await EncodeBench(
+                options: options, directory: directory,
+                recordCount: records ?? (options.quick ? 50_000 : 200_000)
+            ).run()
         }
         report.emit()
     }

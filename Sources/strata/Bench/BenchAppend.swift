@@ -57,13 +57,17 @@ struct AppendBench {
         let rate = megabytesPerSecond(written, seconds)
         return BenchReport(
             scenario: "append-async", value: rate, unit: "MB/s",
-            fields: ["bytes": written, "payloadBytes": payload, "records": records, "batches": batches,
-                     "seconds": seconds, "recordBytesMean": Double(poolBytes) / Double(poolRecords),
-                     "payloadMBps": megabytesPerSecond(payload, seconds), "fsyncs": fsyncs, "cpuSeconds": cpu],
-            summary: ["\(records) records (mean \(format(Double(poolBytes) / Double(poolRecords), digits: 0)) B) in \(batches) batches, "
-                      + "\(humanBytes(written)) of segments in \(format(seconds)) s (durable at the end)",
-                      "payload \(format(megabytesPerSecond(payload, seconds))) MB/s, \(fsyncs) fdatasyncs (rolls and the final flush), "
-                      + "\(format(cpu)) CPU s"])
+            fields: [
+                "bytes": written, "payloadBytes": payload, "records": records, "batches": batches,
+                "seconds": seconds, "recordBytesMean": Double(poolBytes) / Double(poolRecords),
+                "payloadMBps": megabytesPerSecond(payload, seconds), "fsyncs": fsyncs, "cpuSeconds": cpu,
+            ],
+            summary: [
+                "\(records) records (mean \(format(Double(poolBytes) / Double(poolRecords), digits: 0)) B) in \(batches) batches, "
+                    + "\(humanBytes(written)) of segments in \(format(seconds)) s (durable at the end)",
+                "payload \(format(megabytesPerSecond(payload, seconds))) MB/s, \(fsyncs) fdatasyncs (rolls and the final flush), "
+                    + "\(format(cpu)) CPU s",
+            ])
     }
 
     /// `producers` tasks each appending one record at a time to one `sync` topic for `seconds`:
@@ -79,7 +83,7 @@ struct AppendBench {
         let topic = try lake.topic(Self.topicName, creatingWith: config)
         // Every producer appends its own pre-built records: generation stays out of the timing.
         let perProducer = 4096
-        let pools = (0..<producers).map { p in (0..<perProducer).map { data.event(Int64(p * perProducer + $0)) } }
+        let pools = (0 ..< producers).map { p in (0 ..< perProducer).map { data.event(Int64(p * perProducer + $0)) } }
         let fsyncsBefore = topic.fsyncCount
         let start = monotonicSeconds()
         let deadline = start + seconds
@@ -109,11 +113,16 @@ struct AppendBench {
         let p50 = percentile(sorted, 50) * 1000, p99 = percentile(sorted, 99) * 1000
         return BenchReport(
             scenario: "append-sync", value: ackRate, unit: "acks/s",
-            fields: ["acks": acks, "seconds": elapsed, "producers": producers, "fsyncs": fsyncs,
-                     "fsyncsPerSecond": Double(fsyncs) / elapsed, "acksPerFsync": fsyncs > 0 ? Double(acks) / Double(fsyncs) : 0,
-                     "p50Ms": p50, "p99Ms": p99, "maxMs": (sorted.last ?? 0) * 1000],
-            summary: ["\(acks) durable acks from \(producers) producers in \(format(elapsed)) s, \(fsyncs) fdatasyncs "
-                      + "(\(format(Double(fsyncs) / elapsed, digits: 0))/s, \(format(fsyncs > 0 ? Double(acks) / Double(fsyncs) : 0, digits: 1)) acks each)",
-                      "ack latency p50 \(format(p50, digits: 3)) ms, p99 \(format(p99, digits: 3)) ms"])
+            fields: [
+                "acks": acks, "seconds": elapsed, "producers": producers, "fsyncs": fsyncs,
+                "fsyncsPerSecond": Double(fsyncs) / elapsed,
+                "acksPerFsync": fsyncs > 0 ? Double(acks) / Double(fsyncs) : 0,
+                "p50Ms": p50, "p99Ms": p99, "maxMs": (sorted.last ?? 0) * 1000,
+            ],
+            summary: [
+                "\(acks) durable acks from \(producers) producers in \(format(elapsed)) s, \(fsyncs) fdatasyncs "
+                    + "(\(format(Double(fsyncs) / elapsed, digits: 0))/s, \(format(fsyncs > 0 ? Double(acks) / Double(fsyncs) : 0, digits: 1)) acks each)",
+                "ack latency p50 \(format(p50, digits: 3)) ms, p99 \(format(p99, digits: 3)) ms",
+            ])
     }
 }

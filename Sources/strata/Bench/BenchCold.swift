@@ -36,12 +36,16 @@ struct ColdBench {
         try await lake.close()
         try Data("\(options.bytesTarget)\n".utf8).write(to: URL(fileURLWithPath: readyPath))
         let rate = megabytesPerSecond(report.rawBytes, seconds)
-        var fields: [String: Any] = ["rawBytes": report.rawBytes, "objectBytes": report.objectBytes,
-                                     "segments": report.segmentsOffloaded, "seconds": seconds, "cpuSeconds": cpu,
-                                     "compressionRatio": Double(report.rawBytes) / Double(max(1, report.objectBytes)),
-                                     "objectsDir": objectsDirectory, "lake": lakePath]
-        var summary = ["\(report.segmentsOffloaded) segments, \(humanBytes(report.rawBytes)) raw → \(humanBytes(report.objectBytes)) "
-                       + "(×\(format(Double(report.rawBytes) / Double(max(1, report.objectBytes))))) in \(format(seconds)) s, \(format(cpu)) CPU s"]
+        var fields: [String: Any] = [
+            "rawBytes": report.rawBytes, "objectBytes": report.objectBytes,
+            "segments": report.segmentsOffloaded, "seconds": seconds, "cpuSeconds": cpu,
+            "compressionRatio": Double(report.rawBytes) / Double(max(1, report.objectBytes)),
+            "objectsDir": objectsDirectory, "lake": lakePath,
+        ]
+        var summary = [
+            "\(report.segmentsOffloaded) segments, \(humanBytes(report.rawBytes)) raw → \(humanBytes(report.objectBytes)) "
+                + "(×\(format(Double(report.rawBytes) / Double(max(1, report.objectBytes))))) in \(format(seconds)) s, \(format(cpu)) CPU s"
+        ]
         if let breakdown {
             fields["phases"] = breakdown.fields
             summary.append(breakdown.text)
@@ -58,7 +62,7 @@ struct ColdBench {
         var next: Int64 = 0
         var written: Int64 = 0
         while written < options.bytesTarget {
-            let batch = (next..<next + Int64(Self.batchRecords)).map(data.event)
+            let batch = (next ..< next + Int64(Self.batchRecords)).map(data.event)
             try await topic.append(batch)
             next += Int64(batch.count)
             written += batch.reduce(0) { $0 + Int64(($1.key?.count ?? 0) + ($1.value?.count ?? 0)) }
@@ -79,10 +83,13 @@ struct ColdBench {
         _ = try ColdObject.decodeSegment(encoded.bytes)
         let decodeSeconds = monotonicSeconds() - decodeStart
         let bytes = Int64(raw.count)
-        let fields: [String: Any] = ["segmentBytes": bytes, "encodeMBps": megabytesPerSecond(bytes, encodeSeconds),
-                                     "verifyDecodeMBps": megabytesPerSecond(bytes, decodeSeconds),
-                                     "verifyShare": decodeSeconds / (encodeSeconds + decodeSeconds)]
-        let text = "one segment alone: encode \(format(megabytesPerSecond(bytes, encodeSeconds), digits: 0)) MB/s, "
+        let fields: [String: Any] = [
+            "segmentBytes": bytes, "encodeMBps": megabytesPerSecond(bytes, encodeSeconds),
+            "verifyDecodeMBps": megabytesPerSecond(bytes, decodeSeconds),
+            "verifyShare": decodeSeconds / (encodeSeconds + decodeSeconds),
+        ]
+        let text =
+            "one segment alone: encode \(format(megabytesPerSecond(bytes, encodeSeconds), digits: 0)) MB/s, "
             + "verify decode \(format(megabytesPerSecond(bytes, decodeSeconds), digits: 0)) MB/s "
             + "(verify = \(format(100 * decodeSeconds / (encodeSeconds + decodeSeconds), digits: 0))% of encode+verify)"
         return (fields, text)
@@ -134,12 +141,17 @@ struct ColdBench {
         let bytesRead = after.blob.bytesRead - before.blob.bytesRead
         return BenchReport(
             scenario: "replay-cold", value: megabytesPerSecond(rawBytes, seconds), unit: "MB/s raw",
-            fields: ["rawBytes": rawBytes, "records": records, "seconds": seconds, "cpuSeconds": cpu, "segments": cold.count, "frames": frames,
-                     "getRequests": requests, "bytesRead": bytesRead, "recordsPerSecond": Double(records) / seconds,
-                     "cacheHits": after.cacheHits - before.cacheHits, "cacheMisses": after.cacheMisses - before.cacheMisses],
-            summary: ["\(records) records, \(humanBytes(rawBytes)) raw in \(cold.count) objects / \(frames) frames, \(format(seconds)) s "
-                      + "(\(format(Double(records) / seconds / 1e6)) M records/s), \(format(cpu)) CPU s",
-                      "\(requests) GETs for \(frames) frames, \(humanBytes(bytesRead)) read"])
+            fields: [
+                "rawBytes": rawBytes, "records": records, "seconds": seconds, "cpuSeconds": cpu, "segments": cold.count,
+                "frames": frames,
+                "getRequests": requests, "bytesRead": bytesRead, "recordsPerSecond": Double(records) / seconds,
+                "cacheHits": after.cacheHits - before.cacheHits, "cacheMisses": after.cacheMisses - before.cacheMisses,
+            ],
+            summary: [
+                "\(records) records, \(humanBytes(rawBytes)) raw in \(cold.count) objects / \(frames) frames, \(format(seconds)) s "
+                    + "(\(format(Double(records) / seconds / 1e6)) M records/s), \(format(cpu)) CPU s",
+                "\(requests) GETs for \(frames) frames, \(humanBytes(bytesRead)) read",
+            ])
     }
 
     // MARK: - seek-cold
@@ -156,8 +168,8 @@ struct ColdBench {
             end = try lake.topic(Self.topicName).highWatermark
             try await lake.close()
         }
-        let coldOffsets = (0..<seeks).map { _ in Int64.random(in: 0..<max(1, end), using: &rng) }
-        let tailOffsets = (0..<seeks).map { _ in Int64.random(in: 0..<max(1, end), using: &rng) }
+        let coldOffsets = (0 ..< seeks).map { _ in Int64.random(in: 0 ..< max(1, end), using: &rng) }
+        let tailOffsets = (0 ..< seeks).map { _ in Int64.random(in: 0 ..< max(1, end), using: &rng) }
         var cold = SeekTally()
         for offset in coldOffsets {
             let lake = try openBenchLake(lakePath)
@@ -175,8 +187,10 @@ struct ColdBench {
         let coldRequests = cold.requestsPerSeek, tailRequests = tail.requestsPerSeek
         return BenchReport(
             scenario: "seek-cold", value: coldRequests, unit: "requests/seek (cold caches)",
-            fields: ["seeks": seeks, "cold": cold.fields, "tailCached": tail.fields,
-                     "coldRequestsPerSeek": coldRequests, "tailCachedRequestsPerSeek": tailRequests],
+            fields: [
+                "seeks": seeks, "cold": cold.fields, "tailCached": tail.fields,
+                "coldRequestsPerSeek": coldRequests, "tailCachedRequestsPerSeek": tailRequests,
+            ],
             summary: ["cold caches: " + cold.text, "footers cached: " + tail.text])
     }
 }
@@ -192,8 +206,9 @@ struct SeekTally {
         let (result, seconds) = try await timed { try await topic.read(from: offset, maxBytes: 1, readAhead: false) }
         let after = lake.coldStats.blob
         guard result.records.first?.offset == offset else {
-            throw StrataError(.corrupt, "seek to \(offset) returned \(String(describing: result.records.first?.offset))",
-                              topic: topic.name)
+            throw StrataError(
+                .corrupt, "seek to \(offset) returned \(String(describing: result.records.first?.offset))",
+                topic: topic.name)
         }
         requests += after.requests - before.requests
         bytes += after.bytesRead - before.bytesRead
@@ -205,8 +220,10 @@ struct SeekTally {
 
     var fields: [String: Any] {
         let sorted = latencies.sorted()
-        return ["requestsPerSeek": requestsPerSeek, "bytesPerSeek": bytesPerSeek,
-                "p50Ms": percentile(sorted, 50) * 1000, "p99Ms": percentile(sorted, 99) * 1000]
+        return [
+            "requestsPerSeek": requestsPerSeek, "bytesPerSeek": bytesPerSeek,
+            "p50Ms": percentile(sorted, 50) * 1000, "p99Ms": percentile(sorted, 99) * 1000,
+        ]
     }
 
     var text: String {

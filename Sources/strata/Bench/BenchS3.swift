@@ -21,13 +21,13 @@ struct S3Bench {
         let payload = [UInt8](unsafeUninitializedCapacity: Self.objectBytes) { buffer, count in
             for i in stride(from: 0, to: Self.objectBytes, by: 8) {
                 withUnsafeBytes(of: rng.next()) { word in
-                    for j in 0..<8 { buffer[i + j] = word[j] }
+                    for j in 0 ..< 8 { buffer[i + j] = word[j] }
                 }
             }
             count = Self.objectBytes
         }
         var ups: [Double] = [], downs: [Double] = []
-        for round in 0..<rounds {
+        for round in 0 ..< rounds {
             let key = "object-\(round)"
             let (_, up) = try await timed { try await store.put(key, payload, mode: .overwrite) }
             let (data, down) = try await timed { try await store.get(key, range: .whole) }
@@ -37,15 +37,19 @@ struct S3Bench {
             ups.append(up)
             downs.append(down)
         }
-        try await store.delete((0..<rounds).map { "object-\($0)" })
+        try await store.delete((0 ..< rounds).map { "object-\($0)" })
         let (up, down) = (ups.min() ?? 0, downs.min() ?? 0)
         let bytes = Int64(Self.objectBytes)
         let roundTrip = megabytesPerSecond(2 * bytes, up + down)
         return BenchReport(
             scenario: "s3-transfer", value: roundTrip, unit: "MB/s round trip",
-            fields: ["uploadMBps": megabytesPerSecond(bytes, up), "downloadMBps": megabytesPerSecond(bytes, down),
-                     "objectBytes": bytes, "rounds": rounds, "endpoint": config.endpoint.absoluteString],
-            summary: ["64 MiB best of \(rounds): upload \(format(megabytesPerSecond(bytes, up))) MB/s, "
-                      + "download \(format(megabytesPerSecond(bytes, down))) MB/s (\(config.endpoint.absoluteString))"])
+            fields: [
+                "uploadMBps": megabytesPerSecond(bytes, up), "downloadMBps": megabytesPerSecond(bytes, down),
+                "objectBytes": bytes, "rounds": rounds, "endpoint": config.endpoint.absoluteString,
+            ],
+            summary: [
+                "64 MiB best of \(rounds): upload \(format(megabytesPerSecond(bytes, up))) MB/s, "
+                    + "download \(format(megabytesPerSecond(bytes, down))) MB/s (\(config.endpoint.absoluteString))"
+            ])
     }
 }

@@ -89,7 +89,9 @@ struct BenchData: Sendable {
     /// A record of about 1 KiB: five consecutive events as one JSON array (a client that
     /// batches its events), keyed by the first event's user.
     func kibRecord(_ index: Int64) -> ProducerRecord {
-        let events = (0..<Int64(Self.eventsPerKibRecord)).map { stream.record(index * Int64(Self.eventsPerKibRecord) + $0) }
+        let events = (0 ..< Int64(Self.eventsPerKibRecord)).map {
+            stream.record(index * Int64(Self.eventsPerKibRecord) + $0)
+        }
         var value: [UInt8] = [UInt8(ascii: "[")]
         for (i, event) in events.enumerated() {
             if i > 0 { value.append(UInt8(ascii: ",")) }
@@ -118,7 +120,8 @@ struct BenchData: Sendable {
 
 /// Options every scenario shares.
 struct BenchOptions: ParsableArguments {
-    @Option(help: "Work directory; scenarios create lakes under it (default: a new directory under /tmp, removed after).")
+    @Option(
+        help: "Work directory; scenarios create lakes under it (default: a new directory under /tmp, removed after).")
     var dir: String?
     @Flag(help: "Smaller sizes, so `tools/bench --quick` stays under 5 minutes.")
     var quick = false

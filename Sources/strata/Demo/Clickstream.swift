@@ -10,8 +10,12 @@ public struct Clickstream: Sendable {
     public let startMs: Int64
     public let stepMs: Int64
 
-    static let pages = ["/", "/search", "/cart", "/checkout", "/account", "/help", "/products", "/deals", "/blog", "/login"]
-    static let referrers = ["https://www.google.com/", "https://news.ycombinator.com/", "", "https://t.co/x", "https://example.com/"]
+    static let pages = [
+        "/", "/search", "/cart", "/checkout", "/account", "/help", "/products", "/deals", "/blog", "/login",
+    ]
+    static let referrers = [
+        "https://www.google.com/", "https://news.ycombinator.com/", "", "https://t.co/x", "https://example.com/",
+    ]
     static let agents = [
         "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
         "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15",

@@ -30,7 +30,7 @@ struct Demo: AsyncParsableCommand {
 
     func validate() throws {
         guard records > 0 else { throw ValidationError("--records must be positive") }
-        guard (1...64).contains(topics) else { throw ValidationError("--topics must be in 1...64") }
+        guard (1 ... 64).contains(topics) else { throw ValidationError("--topics must be in 1...64") }
     }
 
     func run() async throws {
@@ -65,7 +65,7 @@ struct DemoRun {
     var hotSegments = 0, coldSegments = 0
     var rawBytes: Int64 = 0, storedBytes: Int64 = 0
 
-    var topicNames: [String] { (0..<topicCount).map { "clicks-\($0)" } }
+    var topicNames: [String] { (0 ..< topicCount).map { "clicks-\($0)" } }
 
     func count(for topic: Int) -> Int {
         recordCount / topicCount + (topic < recordCount % topicCount ? 1 : 0)
@@ -98,7 +98,10 @@ struct DemoRun {
         let generator = stream
         let bytes = try await withThrowingTaskGroup(of: Int64.self) { group in
             for (topic, stream, from, to) in plan {
-                group.addTask { try await Self.produceRange(topic, stream: stream, from: from, to: to, using: generator, progress: progress) }
+                group.addTask {
+                    try await Self.produceRange(
+                        topic, stream: stream, from: from, to: to, using: generator, progress: progress)
+                }
             }
             return try await group.reduce(0, +)
         }
@@ -106,13 +109,15 @@ struct DemoRun {
         phases.append(("produce \(fraction.0)-\(fraction.1)%", Date().timeIntervalSince(start), bytes, total))
     }
 
-    private static func produceRange(_ topic: Topic, stream: Int, from: Int64, to: Int64, using gen: Clickstream,
-                                     progress: Progress) async throws -> Int64 {
+    private static func produceRange(
+        _ topic: Topic, stream: Int, from: Int64, to: Int64, using gen: Clickstream,
+        progress: Progress
+    ) async throws -> Int64 {
         var bytes: Int64 = 0
         var next = from
         while next < to {
             let end = min(to, next + 1000)
-            let batch = (next..<end).map { gen.record($0, stream: stream) }
+            let batch = (next ..< end).map { gen.record($0, stream: stream) }
             let result = try await topic.append(batch)
             guard result.firstOffset == next else {
                 throw StrataError(.corrupt, "expected offset \(next), got \(result.firstOffset)", topic: topic.name)
@@ -138,7 +143,8 @@ struct DemoRun {
                 for record in batch {
                     let want = stream.record(expected, stream: i)
                     if record.offset == expected, record.value == want.value, record.key == want.key,
-                       record.timestamp == want.timestamp {
+                        record.timestamp == want.timestamp
+                    {
                         verified += 1
                     } else {
                         mismatches += 1
@@ -160,7 +166,9 @@ struct DemoRun {
             for target in [Int64(count(for: i) / 3), Int64(count(for: i) * 97 / 100)] {
                 var cursor = try await Cursor(topic: topic, start: .timestamp(stream.timestamp(target)))
                 let first = try await cursor.next().first
-                if first?.offset != target || first?.value != stream.record(target, stream: i).value { timeSeekOK = false }
+                if first?.offset != target || first?.value != stream.record(target, stream: i).value {
+                    timeSeekOK = false
+                }
             }
         }
     }
@@ -179,7 +187,9 @@ struct DemoRun {
         print("Strata demo report")
         print("  lake            \(lakePath)")
         print("  records         \(recordCount) in \(topicCount) topics")
-        print("  raw offloaded   \(humanBytes(rawBytes)) → stored \(humanBytes(storedBytes)) (compression \(rawBytes > 0 && storedBytes > 0 ? String(format: "%.2fx", Double(rawBytes) / Double(storedBytes)) : "-"))")
+        print(
+            "  raw offloaded   \(humanBytes(rawBytes)) → stored \(humanBytes(storedBytes)) (compression \(rawBytes > 0 && storedBytes > 0 ? String(format: "%.2fx", Double(rawBytes) / Double(storedBytes)) : "-"))"
+        )
         print("  segments        \(coldSegments) cold, \(hotSegments) hot (non-empty local)")
         for (name, seconds, bytes, records) in phases {
             let rate = seconds > 0 ? Double(bytes) / seconds / 1_000_000 : 0

@@ -24,12 +24,16 @@ func readDumpInput(_ path: String) -> Result<[UInt8], DumpInputError> {
     case S_IFDIR:
         return .failure(DumpInputError(message: "\(path) is a directory, not a segment file: \(what)", exitCode: 2))
     default:
-        return .failure(DumpInputError(message: "\(path) is not a regular file (a device, pipe or socket): \(what)",
-                                       exitCode: 2))
+        return .failure(
+            DumpInputError(
+                message: "\(path) is not a regular file (a device, pipe or socket): \(what)",
+                exitCode: 2))
     }
     guard info.st_size > 0 else {
-        return .failure(DumpInputError(message: "\(path) is empty (0 bytes): it holds no segment header; \(what)",
-                                       exitCode: 1))
+        return .failure(
+            DumpInputError(
+                message: "\(path) is empty (0 bytes): it holds no segment header; \(what)",
+                exitCode: 1))
     }
     guard let handle = FileHandle(forReadingAtPath: path) else {
         let reason = String(cString: strerror(errno))

@@ -120,14 +120,18 @@ struct Dumper {
                 output.error(error, context: path)
                 return false
             }
-            output.emit("segment baseOffset: \(header.baseOffset) createdMs: \(header.createdMs) fileBytes: \(bytes.count)",
-                        json: SegmentLine(baseOffset: header.baseOffset, createdMs: header.createdMs, fileBytes: bytes.count))
-            return dumpBatches(raw, from: SegmentHeader.size, expectedOffset: header.baseOffset, rawOffset: 0, frame: nil)
+            output.emit(
+                "segment baseOffset: \(header.baseOffset) createdMs: \(header.createdMs) fileBytes: \(bytes.count)",
+                json: SegmentLine(baseOffset: header.baseOffset, createdMs: header.createdMs, fileBytes: bytes.count))
+            return dumpBatches(
+                raw, from: SegmentHeader.size, expectedOffset: header.baseOffset, rawOffset: 0, frame: nil)
         }
     }
 
     /// Prints the batches of `buffer` (a whole segment or one frame's content); false on a problem.
-    func dumpBatches(_ buffer: UnsafeRawBufferPointer, from start: Int, expectedOffset: Int64, rawOffset: Int, frame: Int?) -> Bool {
+    func dumpBatches(
+        _ buffer: UnsafeRawBufferPointer, from start: Int, expectedOffset: Int64, rawOffset: Int, frame: Int?
+    ) -> Bool {
         let scan = SegmentScanner.scan(buffer, from: start, expectedOffset: expectedOffset, basePosition: rawOffset)
         for batch in scan.batches {
             printBatch(batch.header, position: batch.position, frame: frame, valid: true)
@@ -156,9 +160,10 @@ struct Dumper {
             "\(framePart)baseOffset: \(h.baseOffset) lastOffset: \(h.lastOffset) count: \(h.recordCount) "
                 + "firstTimestamp: \(h.firstTimestamp) maxTimestamp: \(h.maxTimestamp) position: \(position) "
                 + "size: \(h.batchLength) crc: 0x\(ByteText.hex32(h.crc)) valid: \(valid)",
-            json: BatchLine(frame: frame, baseOffset: h.baseOffset, lastOffset: h.lastOffset, count: h.recordCount,
-                            firstTimestamp: h.firstTimestamp, maxTimestamp: h.maxTimestamp, position: position,
-                            size: h.batchLength, crc: h.crc, valid: valid))
+            json: BatchLine(
+                frame: frame, baseOffset: h.baseOffset, lastOffset: h.lastOffset, count: h.recordCount,
+                firstTimestamp: h.firstTimestamp, maxTimestamp: h.maxTimestamp, position: position,
+                size: h.batchLength, crc: h.crc, valid: valid))
     }
 
     func printRecord(_ r: Record, frame: Int?) {
@@ -166,13 +171,14 @@ struct Dumper {
             print(RecordLine.json(r, frame: frame))
             return
         }
-        let headers = r.headers.map { "\(String(reflecting: $0.key))=\(ByteText.quoted($0.value))" }.joined(separator: ",")
-        print("| offset: \(r.offset) timestamp: \(r.timestamp) keySize: \(r.key.map { $0.count } ?? -1) "
-              + "valueSize: \(r.value.map { $0.count } ?? -1) headers: [\(headers)] "
-              + "key: \(ByteText.quoted(r.key)) value: \(ByteText.quoted(r.value))")
+        let headers = r.headers.map { "\(String(reflecting: $0.key))=\(ByteText.quoted($0.value))" }.joined(
+            separator: ",")
+        print(
+            "| offset: \(r.offset) timestamp: \(r.timestamp) keySize: \(r.key.map { $0.count } ?? -1) "
+                + "valueSize: \(r.value.map { $0.count } ?? -1) headers: [\(headers)] "
+                + "key: \(ByteText.quoted(r.key)) value: \(ByteText.quoted(r.value))")
     }
 }
-
 
 extension Dumper {
     /// Dumps a cold object: segment metadata, frame index, then every frame's batches with raw
@@ -207,10 +213,12 @@ extension Dumper {
         object.withUnsafeBytes { objectBytes in
             let compressed = UnsafeRawBufferPointer(rebasing: objectBytes[frame.objectRange])
             do throws(FormatError) {
-                let raw = try Zstd.decompressFrame(compressed, rawSize: frame.rawBytes, basePosition: frame.objectOffset)
+                let raw = try Zstd.decompressFrame(
+                    compressed, rawSize: frame.rawBytes, basePosition: frame.objectOffset)
                 let batchesValid = raw.withUnsafeBytes { buffer in
-                    dumpBatches(buffer, from: frame.rawOffset == 0 ? SegmentHeader.size : 0,
-                                expectedOffset: frame.firstOffset, rawOffset: frame.rawOffset, frame: frame.frameNumber)
+                    dumpBatches(
+                        buffer, from: frame.rawOffset == 0 ? SegmentHeader.size : 0,
+                        expectedOffset: frame.firstOffset, rawOffset: frame.rawOffset, frame: frame.frameNumber)
                 }
                 guard batchesValid else { return nil }
                 return try ColdObject.decodeFrame(compressed, frame: frame)
@@ -228,7 +236,8 @@ extension Dumper {
                 + "rawBytes: \(index.rawBytes) rawCrc32c: 0x\(ByteText.hex32(index.rawCrc32c)) objectBytes: \(index.objectBytes) "
                 + "frames: \(index.frames.count) footerBytes: \(index.footerBytes)",
             json: ColdObjectLine(
-                topic: index.topic, baseOffset: index.baseOffset, lastOffset: index.lastOffset, recordCount: index.recordCount,
+                topic: index.topic, baseOffset: index.baseOffset, lastOffset: index.lastOffset,
+                recordCount: index.recordCount,
                 firstTimestamp: index.firstTimestamp, maxTimestamp: index.maxTimestamp, rawBytes: index.rawBytes,
                 objectBytes: index.objectBytes, frameCount: index.frames.count, footerBytes: index.footerBytes,
                 rawCrc32c: index.rawCrc32c))

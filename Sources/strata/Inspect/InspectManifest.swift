@@ -33,14 +33,20 @@ struct InspectManifest: AsyncParsableCommand {
             print(String(decoding: try manifest.encode(), as: UTF8.self))
             return
         }
-        print("topic \(manifest.topic) manifest v\(manifest.version) epoch \(manifest.writerEpoch) written \(humanTime(manifest.createdMs))")
-        print("offsets \(manifest.logStartOffset)..<\(manifest.nextOffset); \(manifest.segments.count) segments, \(manifest.archives.count) archives")
+        print(
+            "topic \(manifest.topic) manifest v\(manifest.version) epoch \(manifest.writerEpoch) written \(humanTime(manifest.createdMs))"
+        )
+        print(
+            "offsets \(manifest.logStartOffset)..<\(manifest.nextOffset); \(manifest.segments.count) segments, \(manifest.archives.count) archives"
+        )
         var rows: [[String]] = manifest.archives.map {
             ["\($0.baseOffset)", "\($0.lastOffset)", "-", "-", "archive of \($0.segmentCount)", $0.key]
         }
         for s in manifest.segments {
-            rows.append(["\(s.baseOffset)", "\(s.lastOffset)", "\(s.recordCount)", humanBytes(s.rawBytes),
-                         humanBytes(s.objectBytes) + " / \(s.frameCount) frames", s.key])
+            rows.append([
+                "\(s.baseOffset)", "\(s.lastOffset)", "\(s.recordCount)", humanBytes(s.rawBytes),
+                humanBytes(s.objectBytes) + " / \(s.frameCount) frames", s.key,
+            ])
         }
         printTable(["BASE", "LAST", "RECORDS", "RAW", "STORED", "KEY"], rows)
     }

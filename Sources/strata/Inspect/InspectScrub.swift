@@ -6,7 +6,8 @@ import Strata
 struct InspectScrub: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scrub",
-        abstract: "List cold objects no manifest references (orphans), missing objects, gaps and overlaps; optionally delete orphans.",
+        abstract:
+            "List cold objects no manifest references (orphans), missing objects, gaps and overlaps; optionally delete orphans.",
         discussion: """
             Prints one line per finding: KIND TOPIC KEY: WHAT. Older manifest versions and keys outside the \
             bucket layout are info (prefixed 'info'). An object is an orphan only when no manifest version in \
@@ -45,7 +46,9 @@ struct InspectScrub: AsyncParsableCommand {
         try await lake.close()
         let deleted = Set(report.deleted)
         for finding in report.findings {
-            let action = deleted.contains(finding.key) ? "deleted" : report.kept.contains(finding.key) ? "kept (too young or referenced again)" : nil
+            let action =
+                deleted.contains(finding.key)
+                ? "deleted" : report.kept.contains(finding.key) ? "kept (too young or referenced again)" : nil
             if json {
                 print(findingJSON(finding, action: action))
             } else {
@@ -55,19 +58,26 @@ struct InspectScrub: AsyncParsableCommand {
         }
         let remaining = report.remainingProblems.count
         if json {
-            print(jsonLine(["summary": true, "objects": report.objectsListed, "topics": report.topicsChecked,
-                            "problems": report.problems.count, "remaining": remaining, "deleted": report.deleted.count,
-                            "kept": report.kept.count]))
+            print(
+                jsonLine([
+                    "summary": true, "objects": report.objectsListed, "topics": report.topicsChecked,
+                    "problems": report.problems.count, "remaining": remaining, "deleted": report.deleted.count,
+                    "kept": report.kept.count,
+                ]))
         } else {
-            printError("scrubbed \(report.topicsChecked) topics, \(report.objectsListed) objects in \(lake.coldURL): "
-                       + "\(report.problems.count) problems, \(report.deleted.count) orphans deleted, \(report.kept.count) kept")
+            printError(
+                "scrubbed \(report.topicsChecked) topics, \(report.objectsListed) objects in \(lake.coldURL): "
+                    + "\(report.problems.count) problems, \(report.deleted.count) orphans deleted, \(report.kept.count) kept"
+            )
         }
         if remaining > 0 { throw ExitCode(1) }
     }
 
     private func findingJSON(_ finding: ScrubFinding, action: String?) -> String {
-        var object: [String: Any] = ["kind": finding.kind.rawValue, "topic": finding.topic, "key": finding.key,
-                                     "what": finding.what, "problem": finding.isProblem]
+        var object: [String: Any] = [
+            "kind": finding.kind.rawValue, "topic": finding.topic, "key": finding.key,
+            "what": finding.what, "problem": finding.isProblem,
+        ]
         if let size = finding.sizeBytes { object["bytes"] = size }
         if let modified = finding.modifiedMs { object["modifiedMs"] = modified }
         if let action { object["action"] = action }

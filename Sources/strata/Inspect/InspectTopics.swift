@@ -40,8 +40,11 @@ struct InspectTopics: AsyncParsableCommand {
         }
         try await lake.close()
         if !json {
-            printTable(["TOPIC", "START", "HIGH-WATERMARK", "RECORDS", "HOT-RECORDS", "HOT-BYTES", "COLD-RECORDS",
-                        "COLD-BYTES", "NOT-IN-COLD", "SEGMENTS", "DAMAGE", "DURABILITY"], rows)
+            printTable(
+                [
+                    "TOPIC", "START", "HIGH-WATERMARK", "RECORDS", "HOT-RECORDS", "HOT-BYTES", "COLD-RECORDS",
+                    "COLD-BYTES", "NOT-IN-COLD", "SEGMENTS", "DAMAGE", "DURABILITY",
+                ], rows)
         }
         if let unreachable {
             printError("warning: cold store \(lake.coldURL) could not be read, cold figures are '?': \(unreachable)")
@@ -66,10 +69,11 @@ struct TopicSummary {
     /// The summary of `topic`; with `coldKnownUnreachable` the cold store is not asked again.
     static func load(_ topic: Topic, coldKnownUnreachable: Bool) async -> TopicSummary {
         let local = topic.segments()
-        var summary = TopicSummary(name: topic.name, durability: topic.config.durability.rawValue,
-                                   localStart: topic.localStartOffset, highWatermark: topic.highWatermark,
-                                   hotSegments: local.count, hotBytes: local.reduce(0) { $0 + Int64($1.bytes) },
-                                   damage: topic.damage.count, cold: nil, coldError: nil)
+        var summary = TopicSummary(
+            name: topic.name, durability: topic.config.durability.rawValue,
+            localStart: topic.localStartOffset, highWatermark: topic.highWatermark,
+            hotSegments: local.count, hotBytes: local.reduce(0) { $0 + Int64($1.bytes) },
+            damage: topic.damage.count, cold: nil, coldError: nil)
         guard !coldKnownUnreachable else { return summary }
         switch await coldFigures(topic) {
         case .success(let figures): summary.cold = figures ?? (summary.localStart, summary.localStart, 0, 0)
@@ -85,8 +89,11 @@ struct TopicSummary {
         do throws(StrataError) {
             guard let manifest = try await topic.latestManifest() else { return .success(nil) }
             let segments = try await topic.coldSegments()
-            return .success((max(manifest.logStartOffset, 0), manifest.nextOffset, segments.count,
-                             segments.reduce(0) { $0 + $1.objectBytes }))
+            return .success(
+                (
+                    max(manifest.logStartOffset, 0), manifest.nextOffset, segments.count,
+                    segments.reduce(0) { $0 + $1.objectBytes }
+                ))
         } catch {
             return .failure(error)
         }
@@ -101,21 +108,25 @@ struct TopicSummary {
         let unknown = "?"
         let startText = start.map { "\($0)" } ?? "\(localStart)+"
         let records = start.map { "\(highWatermark - $0)" } ?? unknown
-        return [name, startText, "\(highWatermark)", records, "\(highWatermark - localStart)", humanBytes(hotBytes),
-                coldRecords.map { "\($0)" } ?? unknown, cold.map { humanBytes($0.bytes) } ?? unknown,
-                notInCold.map { "\($0)" } ?? unknown,
-                "\(hotSegments) hot, " + (cold.map { "\($0.segments)" } ?? unknown) + " cold",
-                "\(damage)", durability]
+        return [
+            name, startText, "\(highWatermark)", records, "\(highWatermark - localStart)", humanBytes(hotBytes),
+            coldRecords.map { "\($0)" } ?? unknown, cold.map { humanBytes($0.bytes) } ?? unknown,
+            notInCold.map { "\($0)" } ?? unknown,
+            "\(hotSegments) hot, " + (cold.map { "\($0.segments)" } ?? unknown) + " cold",
+            "\(damage)", durability,
+        ]
     }
 
     var json: [String: Any] {
         func orNull(_ value: Int64?) -> Any { value.map { $0 as Any } ?? NSNull() }
-        return ["topic": name, "startOffset": orNull(start), "localStartOffset": localStart,
-                "highWatermark": highWatermark, "records": orNull(start.map { highWatermark - $0 }),
-                "hotRecords": highWatermark - localStart, "hotBytes": hotBytes, "segments": hotSegments,
-                "bytes": hotBytes, "coldRecords": orNull(coldRecords), "coldBytes": orNull(cold?.bytes),
-                "coldSegments": cold.map { $0.segments as Any } ?? NSNull(), "notInCold": orNull(notInCold),
-                "coldReachable": cold != nil, "damage": damage, "durability": durability]
+        return [
+            "topic": name, "startOffset": orNull(start), "localStartOffset": localStart,
+            "highWatermark": highWatermark, "records": orNull(start.map { highWatermark - $0 }),
+            "hotRecords": highWatermark - localStart, "hotBytes": hotBytes, "segments": hotSegments,
+            "bytes": hotBytes, "coldRecords": orNull(coldRecords), "coldBytes": orNull(cold?.bytes),
+            "coldSegments": cold.map { $0.segments as Any } ?? NSNull(), "notInCold": orNull(notInCold),
+            "coldReachable": cold != nil, "damage": damage, "durability": durability,
+        ]
     }
 }
 
@@ -156,7 +167,7 @@ struct InspectSegments: AsyncParsableCommand {
             let handle = try lake.topic(topic)
             local = handle.segments()
             damage = handle.damage
-            do { cold = try await handle.coldSegments() } catch where error.code == .io {
+            do { cold = try await handle.coldSegments() } catch  where error.code == .io {
                 unreachable = error
             }
         } catch {
@@ -166,8 +177,9 @@ struct InspectSegments: AsyncParsableCommand {
         try await lake.close()
         printRows(rows(local: local, cold: cold, damage: damage))
         if let unreachable {
-            printError("warning: cold store \(lake.coldURL) is unreachable, only hot segments are listed: "
-                       + "\(unreachable)")
+            printError(
+                "warning: cold store \(lake.coldURL) is unreachable, only hot segments are listed: "
+                    + "\(unreachable)")
             throw ExitCode(3)
         }
     }
@@ -175,8 +187,9 @@ struct InspectSegments: AsyncParsableCommand {
     private func rows(local: [SegmentInfo], cold: [ManifestSegment], damage: [SegmentDamage]) -> [Row] {
         var rows: [Int64: Row] = [:]
         for c in cold {
-            rows[c.baseOffset] = Row(base: c.baseOffset, last: c.lastOffset, bytes: c.rawBytes, first: c.firstTimestamp,
-                                     max: c.maxTimestamp, hot: false, cold: true, state: "sealed")
+            rows[c.baseOffset] = Row(
+                base: c.baseOffset, last: c.lastOffset, bytes: c.rawBytes, first: c.firstTimestamp,
+                max: c.maxTimestamp, hot: false, cold: true, state: "sealed")
         }
         let damaged = Dictionary(damage.map { ($0.baseOffset, $0) }, uniquingKeysWith: { a, _ in a })
         for s in local {
@@ -185,9 +198,10 @@ struct InspectSegments: AsyncParsableCommand {
             if let d = damaged[s.baseOffset] {
                 state += ", \(d.kind.rawValue) at byte \(d.position) (\(d.bytes) bytes)"
             }
-            rows[s.baseOffset] = Row(base: s.baseOffset, last: s.lastOffset, bytes: Int64(s.bytes),
-                                     first: s.firstTimestamp, max: s.maxTimestamp, hot: true, cold: inCold,
-                                     state: state, damage: damaged[s.baseOffset])
+            rows[s.baseOffset] = Row(
+                base: s.baseOffset, last: s.lastOffset, bytes: Int64(s.bytes),
+                first: s.firstTimestamp, max: s.maxTimestamp, hot: true, cold: inCold,
+                state: state, damage: damaged[s.baseOffset])
         }
         return rows.values.sorted { $0.base < $1.base }
     }
@@ -200,18 +214,25 @@ struct InspectSegments: AsyncParsableCommand {
                 var object: [String: Any] = [
                     "baseOffset": r.base, "lastOffset": r.isEmpty ? NSNull() : r.last, "records": r.last - r.base + 1,
                     "bytes": r.bytes, "firstTimestamp": r.first.map { $0 as Any } ?? NSNull(),
-                    "maxTimestamp": r.max.map { $0 as Any } ?? NSNull(), "tier": tier, "state": r.state]
+                    "maxTimestamp": r.max.map { $0 as Any } ?? NSNull(), "tier": tier, "state": r.state,
+                ]
                 if let d = r.damage {
-                    object["damage"] = ["kind": d.kind.rawValue, "position": d.position, "bytes": d.bytes,
-                                        "what": d.what]
+                    object["damage"] = [
+                        "kind": d.kind.rawValue, "position": d.position, "bytes": d.bytes,
+                        "what": d.what,
+                    ]
                 }
                 print(jsonLine(object))
             } else {
-                table.append(["\(r.base)", r.isEmpty ? "-" : "\(r.last)", r.isEmpty ? "0" : "\(r.last - r.base + 1)",
-                              humanBytes(r.bytes), humanTime(r.first), humanTime(r.max), tier, r.state])
+                table.append([
+                    "\(r.base)", r.isEmpty ? "-" : "\(r.last)", r.isEmpty ? "0" : "\(r.last - r.base + 1)",
+                    humanBytes(r.bytes), humanTime(r.first), humanTime(r.max), tier, r.state,
+                ])
             }
         }
-        if !json { printTable(["BASE", "LAST", "RECORDS", "RAW-BYTES", "FIRST-TIME", "MAX-TIME", "TIER", "STATE"], table) }
+        if !json {
+            printTable(["BASE", "LAST", "RECORDS", "RAW-BYTES", "FIRST-TIME", "MAX-TIME", "TIER", "STATE"], table)
+        }
     }
 }
 

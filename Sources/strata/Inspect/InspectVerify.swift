@@ -38,16 +38,20 @@ struct InspectVerify: AsyncParsableCommand {
         try await lake.close()
         clearProgress()
         for problem in report.problems { print(json ? problemJSON(problem) : problem.description) }
-        let summary = "verified \(report.topicsChecked) topics: \(report.segmentsChecked) hot segments, "
+        let summary =
+            "verified \(report.topicsChecked) topics: \(report.segmentsChecked) hot segments, "
             + "\(report.objectsChecked) cold objects, \(report.manifestsChecked) manifests, \(report.batchesChecked) batches, "
             + "\(report.recordsChecked) records, \(humanBytes(report.bytesChecked)) read; "
             + "\(report.errors.count) problems, \(report.problems.count - report.errors.count) warnings"
         if json {
-            print(jsonLine(["summary": true, "clean": report.isClean, "topics": report.topicsChecked,
-                            "segments": report.segmentsChecked, "objects": report.objectsChecked,
-                            "manifests": report.manifestsChecked, "batches": report.batchesChecked,
-                            "records": report.recordsChecked, "bytes": report.bytesChecked,
-                            "problems": report.errors.count, "warnings": report.problems.count - report.errors.count]))
+            print(
+                jsonLine([
+                    "summary": true, "clean": report.isClean, "topics": report.topicsChecked,
+                    "segments": report.segmentsChecked, "objects": report.objectsChecked,
+                    "manifests": report.manifestsChecked, "batches": report.batchesChecked,
+                    "records": report.recordsChecked, "bytes": report.bytesChecked,
+                    "problems": report.errors.count, "warnings": report.problems.count - report.errors.count,
+                ]))
         } else {
             printError(summary)
         }
@@ -56,8 +60,11 @@ struct InspectVerify: AsyncParsableCommand {
     }
 
     private func problemJSON(_ problem: VerifyProblem) -> String {
-        jsonLine(["topic": problem.topic, "location": problem.location, "position": problem.position.map { $0 as Any } ?? NSNull(),
-                  "kind": problem.kind.rawValue, "what": problem.what, "warning": problem.isWarning])
+        jsonLine([
+            "topic": problem.topic, "location": problem.location,
+            "position": problem.position.map { $0 as Any } ?? NSNull(),
+            "kind": problem.kind.rawValue, "what": problem.what, "warning": problem.isWarning,
+        ])
     }
 }
 
@@ -81,7 +88,9 @@ private func progressPrinter() -> (@Sendable (VerifyProgress) -> Void)? {
         guard due else { return }
         let r = progress.report
         let name = progress.location.split(separator: "/").last.map(String.init) ?? progress.location
-        printErrorRaw("\r\u{1B}[Kverify \(progress.topic) \(name): \(r.segmentsChecked) segments, \(r.objectsChecked) objects, \(humanBytes(r.bytesChecked))")
+        printErrorRaw(
+            "\r\u{1B}[Kverify \(progress.topic) \(name): \(r.segmentsChecked) segments, \(r.objectsChecked) objects, \(humanBytes(r.bytesChecked))"
+        )
     }
 }
 
