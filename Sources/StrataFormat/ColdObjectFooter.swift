@@ -152,7 +152,8 @@ public enum ColdObjectFooter {
             guard entry.compressedBytes >= smallest, entry.compressedBytes <= FormatLimits.coldIndexFrameBytesMax else {
                 throw FormatError(
                     .outOfBounds, field: "seekTable.compressedSize", position: position,
-                    "index frame of \(entry.compressedBytes) bytes outside [\(smallest), \(FormatLimits.coldIndexFrameBytesMax)]"
+                    "index frame of \(entry.compressedBytes) bytes outside [\(smallest), "
+                        + "\(FormatLimits.coldIndexFrameBytesMax)]"
                 )
             }
             guard entry.rawBytes == 0, entry.checksum == ColdObject.emptyContentChecksum else {

@@ -32,7 +32,8 @@ extension ColdObjectFooter {
         guard contentBytes == expected else {
             throw c.error(
                 .outOfBounds, "coldIndex.topicLength", at: 72,
-                "topic of \(topicBytes) bytes and \(dataFrameCount) frames need \(expected) bytes, frame holds \(contentBytes)"
+                "topic of \(topicBytes) bytes and \(dataFrameCount) frames need \(expected) bytes, frame holds "
+                    + "\(contentBytes)"
             )
         }
         let stored = content.loadUnaligned(fromByteOffset: contentBytes - 4, as: UInt32.self).littleEndian
@@ -115,7 +116,8 @@ extension ColdObjectFooter {
             guard first == nextOffset, last >= first, last <= lastOffset else {
                 throw r.error(
                     .invalidValue, "coldIndex.frame.firstOffset", at: at,
-                    "frame \(number) covers \(first)...\(last), expected to start at \(nextOffset) and end by \(lastOffset)"
+                    "frame \(number) covers \(first)...\(last), expected to start at \(nextOffset) and end by "
+                        + "\(lastOffset)"
                 )
             }
             guard compressed == entry.compressedBytes, raw == entry.rawBytes, checksum == entry.checksum else {

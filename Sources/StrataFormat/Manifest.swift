@@ -231,7 +231,8 @@ public struct ArchiveManifest: Codable, Sendable, Hashable {
         if let reference, archive.reference != reference {
             throw ManifestRules.invalid(
                 "archive",
-                "range \(archive.baseOffset)...\(archive.lastOffset) with \(archive.segments.count) segments does not match its reference"
+                "range \(archive.baseOffset)...\(archive.lastOffset) with \(archive.segments.count) segments does not "
+                    + "match its reference"
             )
         }
         return archive

@@ -23,7 +23,8 @@ struct LakeOption: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Cold store of a new lake: file:///abs/path or s3://bucket/prefix (default: file://<lake>/cold). An existing lake remembers its own.",
+            "Cold store of a new lake: file:///abs/path or s3://bucket/prefix (default: file://<lake>/cold). An "
+                + "existing lake remembers its own.",
             valueName: "url"))
     var cold: String?
 

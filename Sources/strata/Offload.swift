@@ -51,7 +51,8 @@ struct Offload: AsyncParsableCommand {
                 ? String(format: "%.2f", Double(report.rawBytes) / Double(report.objectBytes)) : "-"
             print(
                 "offloaded \(report.segmentsOffloaded) segments now (\(humanBytes(report.rawBytes)) raw → "
-                    + "\(humanBytes(report.objectBytes)) stored, ratio \(ratio)) to \(lake.coldURL); the cold tier holds "
+                    + "\(humanBytes(report.objectBytes)) stored, ratio \(ratio)) to \(lake.coldURL); the cold tier "
+                    + "holds "
                     + "\(coldAfter) segments (\(coldBefore) offloaded before, e.g. in the background); "
                     + "evicted \(report.segmentsEvicted) local segments")
         }

@@ -25,7 +25,8 @@ struct LineOutput {
     /// Prints a format error as the last line of a dump.
     func error(_ error: FormatError, context: String) {
         emit(
-            "error: \(context): \(error.code.rawValue) in \(error.field) at position \(error.position): \(error.message)",
+            "error: \(context): \(error.code.rawValue) in \(error.field) at position \(error.position): "
+                + "\(error.message)",
             json: ErrorLine(context: context, error: error))
     }
 }

@@ -81,7 +81,8 @@ struct SweepTally: CustomStringConvertible {
             return "\(key): flips=\(r.flips) detected=\(r.detected) harmless=\(r.harmless)"
         }.joined(separator: "; ")
         return
-            "flips=\(flips) detected=\(detected) (by object cross-check: \(crossChecked)) harmless=\(harmless) wrong=\(wrong.count) unlocated=\(unlocated.count) [\(regions)]"
+            "flips=\(flips) detected=\(detected) (by object cross-check: \(crossChecked)) harmless=\(harmless) "
+            + "wrong=\(wrong.count) unlocated=\(unlocated.count) [\(regions)]"
     }
 }
 

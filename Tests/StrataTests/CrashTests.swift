@@ -178,7 +178,8 @@ enum StrataBinary {
                 kept = values
             }
             print(
-                "crash test: \(Self.cycles) SIGKILLs, \(acknowledgedTotal) acknowledged records, \(kept.count) records kept"
+                "crash test: \(Self.cycles) SIGKILLs, \(acknowledgedTotal) acknowledged records, \(kept.count) "
+                    + "records kept"
             )
             #expect(acknowledgedTotal > 0, "no batch was ever acknowledged: the kills tested nothing")
         }

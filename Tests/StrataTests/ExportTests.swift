@@ -303,7 +303,8 @@ import Testing
             #expect(!FileManager.default.fileExists(atPath: output), "\(name) left an output file")
         }
         #expect(!FileManager.default.fileExists(atPath: fixture.root + "/missing"))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.root).sorted() == ["cold"])  // no temp files
+        // No temp files are left behind.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.root).sorted() == ["cold"])
     }
 
     @Test func corruptObjectFailsWithoutLeavingAFile() async throws {

@@ -68,7 +68,8 @@ struct FaultSoakResult: CustomStringConvertible {
 
     var description: String {
         "bytes=\(bytesAppended) records=\(records) objects=\(coldObjects) blobCalls=\(faults.calls) "
-            + "faults(unavailable=\(faults.unavailable) failAfterPut=\(faults.failedAfter) truncatedGet=\(faults.truncatedGets)) "
+            + "faults(unavailable=\(faults.unavailable) failAfterPut=\(faults.failedAfter) "
+            + "truncatedGet=\(faults.truncatedGets)) "
             + "offloadPassesFailed=\(offloadPassesFailed) readRetries=\(readRetries) orphansDeleted=\(orphansDeleted) "
             + "verify=\(verify) seconds=\(Int(seconds))"
     }

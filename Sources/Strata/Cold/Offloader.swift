@@ -126,7 +126,8 @@ extension Topic {
             guard same else {
                 let error = StrataError(
                     .fenced,
-                    "the cold log at offsets \(segment.baseOffset)..<\(segment.nextOffset) is not this lake's segment: another writer owns this topic",
+                    "the cold log at offsets \(segment.baseOffset)..<\(segment.nextOffset) is not this lake's "
+                        + "segment: another writer owns this topic",
                     topic: name, file: entry?.key ?? segment.path)
                 manifestWriter.fence(error)
                 throw error
@@ -159,7 +160,8 @@ extension Topic {
             guard segment.baseOffset == committedEnd else {
                 let error = StrataError(
                     .fenced,
-                    "the cold log ends at offset \(committedEnd) but the local segment starts at \(segment.baseOffset): another writer owns this topic",
+                    "the cold log ends at offset \(committedEnd) but the local segment starts at "
+                        + "\(segment.baseOffset): another writer owns this topic",
                     topic: name, file: segment.path)
                 manifestWriter.fence(error)
                 throw error

@@ -133,7 +133,8 @@ public final class Topic: Sendable {
         }
         for (a, b) in zip(segments, segments.dropFirst()) where a.nextOffset != b.baseOffset {
             log(
-                "offset gap topic=\(name) file=\(a.path) ends at \(a.nextOffset), next segment starts at \(b.baseOffset)"
+                "offset gap topic=\(name) file=\(a.path) ends at \(a.nextOffset), next segment starts at "
+                    + "\(b.baseOffset)"
             )
         }
         return Topic(

@@ -419,7 +419,9 @@ extension Lake {
             guard archive.reference == reference, archive.topic == topic else {
                 throw FormatError(
                     .invalidValue, field: "archive", position: 0,
-                    "holds \(archive.topic) \(archive.baseOffset)...\(archive.lastOffset) (\(archive.segments.count) segments), the manifest expects \(reference.baseOffset)...\(reference.lastOffset) (\(reference.segmentCount))"
+                    "holds \(archive.topic) \(archive.baseOffset)...\(archive.lastOffset) "
+                        + "(\(archive.segments.count) segments), the manifest expects "
+                        + "\(reference.baseOffset)...\(reference.lastOffset) (\(reference.segmentCount))"
                 )
             }
             return archive.segments

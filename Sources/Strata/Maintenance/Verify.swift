@@ -240,7 +240,8 @@ extension Lake {
                 VerifyProblem(
                     topic: topic, location: firstHot.path, position: 8,
                     what:
-                        "offsets \(coldEnd)..<\(firstHot.baseOffset) are in neither tier: the cold log ends at \(coldEnd), the hot log starts at \(firstHot.baseOffset)",
+                        "offsets \(coldEnd)..<\(firstHot.baseOffset) are in neither tier: the cold log ends at "
+                        + "\(coldEnd), the hot log starts at \(firstHot.baseOffset)",
                     kind: .offsetGap))
         }
         let coldByBase = Dictionary(cold.map { ($0.baseOffset, $0) }, uniquingKeysWith: { a, _ in a })
@@ -250,7 +251,8 @@ extension Lake {
                     VerifyProblem(
                         topic: topic, location: segment.path, position: nil,
                         what:
-                            "segment starts at \(segment.baseOffset), inside the cold tier but not at a cold object's start",
+                            "segment starts at \(segment.baseOffset), inside the cold tier but not at a cold object's "
+                            + "start",
                         kind: .tierMismatch))
                 continue
             }
@@ -261,7 +263,10 @@ extension Lake {
                     VerifyProblem(
                         topic: topic, location: segment.path, position: nil,
                         what:
-                            "hot copy (offsets ..<\(segment.nextOffset), \(segment.bytes) bytes, crc32c 0x\(String(segment.rawCrc32c, radix: 16))) differs from cold object \(entry.key) (..<\(entry.lastOffset + 1), \(entry.rawBytes) bytes, crc32c 0x\(String(entry.rawCrc32c, radix: 16)))",
+                            "hot copy (offsets ..<\(segment.nextOffset), \(segment.bytes) bytes, crc32c "
+                                + "0x\(String(segment.rawCrc32c, radix: 16))) differs from cold object \(entry.key) "
+                                + "(..<\(entry.lastOffset + 1), \(entry.rawBytes) bytes, crc32c "
+                                + "0x\(String(entry.rawCrc32c, radix: 16)))",
                         kind: .tierMismatch))
             }
         }
@@ -385,7 +390,8 @@ struct HotSegmentCheck {
         if isActive, case .torn = SegmentScanner.classifyTail(raw, at: batchStart, expectedOffset: expected) {
             problem(
                 batchStart,
-                "the active segment ends in \(rest) bytes that hold no valid batch (a torn write); opening the topic moves them into quarantine/",
+                "the active segment ends in \(rest) bytes that hold no valid batch (a torn write); opening the topic "
+                    + "moves them into quarantine/",
                 .tornTail)
             return nil
         }
@@ -448,7 +454,8 @@ struct HotSegmentCheck {
         }
         if stored.firstTimestamp != rebuilt.firstTimestamp || stored.maxTimestamp != rebuilt.maxTimestamp {
             return
-                "timestamps \(stored.firstTimestamp)...\(stored.maxTimestamp), segment has \(rebuilt.firstTimestamp)...\(rebuilt.maxTimestamp)"
+                "timestamps \(stored.firstTimestamp)...\(stored.maxTimestamp), segment has "
+                + "\(rebuilt.firstTimestamp)...\(rebuilt.maxTimestamp)"
         }
         if stored.offsetEntries != rebuilt.offsetEntries { return "offset entries differ from a rebuild" }
         if stored.timeEntries != rebuilt.timeEntries { return "time entries differ from a rebuild" }

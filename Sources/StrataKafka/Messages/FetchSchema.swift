@@ -112,7 +112,8 @@ enum FetchSchema {
                                                                     ]))), .from(4), nullable: .from(4)),
                                                     KafkaField(
                                                         "PreferredReadReplica", .int32, .from(11), default: .int(-1)),
-                                                    // Whole v2 record batches, back to back; a client ignores a partial last one.
+                                                    // Whole v2 record batches, back to back; a client
+                                                    // ignores a partial last one.
                                                     KafkaField("Records", .records, nullable: .all),
                                                 ])))),
                             ])))),

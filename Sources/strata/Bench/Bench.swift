@@ -25,12 +25,14 @@ struct Bench: AsyncParsableCommand {
             append-sync (concurrent single-record sync appends: durable acks/s, fsyncs, p50/p99 ack latency), \
             offload (seal, encode, store in the filesystem cold tier: MB/s of raw segment bytes), \
             replay-cold (sequential read of a topic held only in the filesystem cold tier: MB/s raw), \
-            seek-cold (random offsets in cold objects: requests, bytes and latency per seek, with cold caches and with footers cached), \
+            seek-cold (random offsets in cold objects: requests, bytes and latency per seek, with cold caches \
+            and with footers cached), \
             s3-transfer (64 MiB objects to and from the S3 endpoint of the AWS_* environment, bucket \
             $STRATA_S3_BENCH_BUCKET or $STRATA_S3_TEST_BUCKET), \
             encode (--records clickstream records as consume's value, json and csv formats: ns per record and \
             the ratio to the value format, encoding alone and on the consume path from a lake). \
-            offload, replay-cold and seek-cold share the lake DIR/cold-lake: the cold scenarios build it when it is missing. \
+            offload, replay-cold and seek-cold share the lake DIR/cold-lake: the cold scenarios build it when \
+            it is missing. \
             tools/bench runs every scenario with its baseline and prints the ratios.
 
             Example:

@@ -63,9 +63,11 @@ struct AppendBench {
                 "payloadMBps": megabytesPerSecond(payload, seconds), "fsyncs": fsyncs, "cpuSeconds": cpu,
             ],
             summary: [
-                "\(records) records (mean \(format(Double(poolBytes) / Double(poolRecords), digits: 0)) B) in \(batches) batches, "
+                "\(records) records (mean \(format(Double(poolBytes) / Double(poolRecords), digits: 0)) B) in "
+                    + "\(batches) batches, "
                     + "\(humanBytes(written)) of segments in \(format(seconds)) s (durable at the end)",
-                "payload \(format(megabytesPerSecond(payload, seconds))) MB/s, \(fsyncs) fdatasyncs (rolls and the final flush), "
+                "payload \(format(megabytesPerSecond(payload, seconds))) MB/s, \(fsyncs) fdatasyncs (rolls and the "
+                    + "final flush), "
                     + "\(format(cpu)) CPU s",
             ])
     }
@@ -121,7 +123,8 @@ struct AppendBench {
             ],
             summary: [
                 "\(acks) durable acks from \(producers) producers in \(format(elapsed)) s, \(fsyncs) fdatasyncs "
-                    + "(\(format(Double(fsyncs) / elapsed, digits: 0))/s, \(format(fsyncs > 0 ? Double(acks) / Double(fsyncs) : 0, digits: 1)) acks each)",
+                    + "(\(format(Double(fsyncs) / elapsed, digits: 0))/s, "
+                    + "\(format(fsyncs > 0 ? Double(acks) / Double(fsyncs) : 0, digits: 1)) acks each)",
                 "ack latency p50 \(format(p50, digits: 3)) ms, p99 \(format(p99, digits: 3)) ms",
             ])
     }

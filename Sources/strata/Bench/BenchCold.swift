@@ -43,8 +43,10 @@ struct ColdBench {
             "objectsDir": objectsDirectory, "lake": lakePath,
         ]
         var summary = [
-            "\(report.segmentsOffloaded) segments, \(humanBytes(report.rawBytes)) raw → \(humanBytes(report.objectBytes)) "
-                + "(×\(format(Double(report.rawBytes) / Double(max(1, report.objectBytes))))) in \(format(seconds)) s, \(format(cpu)) CPU s"
+            "\(report.segmentsOffloaded) segments, \(humanBytes(report.rawBytes)) raw → "
+                + "\(humanBytes(report.objectBytes)) "
+                + "(×\(format(Double(report.rawBytes) / Double(max(1, report.objectBytes))))) in \(format(seconds)) "
+                + "s, \(format(cpu)) CPU s"
         ]
         if let breakdown {
             fields["phases"] = breakdown.fields
@@ -148,7 +150,8 @@ struct ColdBench {
                 "cacheHits": after.cacheHits - before.cacheHits, "cacheMisses": after.cacheMisses - before.cacheMisses,
             ],
             summary: [
-                "\(records) records, \(humanBytes(rawBytes)) raw in \(cold.count) objects / \(frames) frames, \(format(seconds)) s "
+                "\(records) records, \(humanBytes(rawBytes)) raw in \(cold.count) objects / \(frames) frames, "
+                    + "\(format(seconds)) s "
                     + "(\(format(Double(records) / seconds / 1e6)) M records/s), \(format(cpu)) CPU s",
                 "\(requests) GETs for \(frames) frames, \(humanBytes(bytesRead)) read",
             ])
@@ -229,6 +232,7 @@ struct SeekTally {
     var text: String {
         let sorted = latencies.sorted()
         return "\(format(requestsPerSeek)) requests and \(humanBytes(Int64(bytesPerSeek))) per seek, latency p50 "
-            + "\(format(percentile(sorted, 50) * 1000, digits: 3)) ms, p99 \(format(percentile(sorted, 99) * 1000, digits: 3)) ms"
+            + "\(format(percentile(sorted, 50) * 1000, digits: 3)) ms, p99 "
+            + "\(format(percentile(sorted, 99) * 1000, digits: 3)) ms"
     }
 }

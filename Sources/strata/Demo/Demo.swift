@@ -187,8 +187,10 @@ struct DemoRun {
         print("Strata demo report")
         print("  lake            \(lakePath)")
         print("  records         \(recordCount) in \(topicCount) topics")
+        let compression =
+            rawBytes > 0 && storedBytes > 0 ? String(format: "%.2fx", Double(rawBytes) / Double(storedBytes)) : "-"
         print(
-            "  raw offloaded   \(humanBytes(rawBytes)) → stored \(humanBytes(storedBytes)) (compression \(rawBytes > 0 && storedBytes > 0 ? String(format: "%.2fx", Double(rawBytes) / Double(storedBytes)) : "-"))"
+            "  raw offloaded   \(humanBytes(rawBytes)) → stored \(humanBytes(storedBytes)) (compression \(compression))"
         )
         print("  segments        \(coldSegments) cold, \(hotSegments) hot (non-empty local)")
         for (name, seconds, bytes, records) in phases {

@@ -232,8 +232,10 @@ extension Dumper {
     func printIndex(_ index: ColdObjectIndex) {
         output.emit(
             "coldObject topic: \(index.topic) baseOffset: \(index.baseOffset) lastOffset: \(index.lastOffset) "
-                + "recordCount: \(index.recordCount) firstTimestamp: \(index.firstTimestamp) maxTimestamp: \(index.maxTimestamp) "
-                + "rawBytes: \(index.rawBytes) rawCrc32c: 0x\(ByteText.hex32(index.rawCrc32c)) objectBytes: \(index.objectBytes) "
+                + "recordCount: \(index.recordCount) firstTimestamp: \(index.firstTimestamp) maxTimestamp: "
+                + "\(index.maxTimestamp) "
+                + "rawBytes: \(index.rawBytes) rawCrc32c: 0x\(ByteText.hex32(index.rawCrc32c)) objectBytes: "
+                + "\(index.objectBytes) "
                 + "frames: \(index.frames.count) footerBytes: \(index.footerBytes)",
             json: ColdObjectLine(
                 topic: index.topic, baseOffset: index.baseOffset, lastOffset: index.lastOffset,
@@ -244,8 +246,10 @@ extension Dumper {
         for f in index.frames {
             output.emit(
                 "frame: \(f.frameNumber) objectOffset: \(f.objectOffset) compressedBytes: \(f.compressedBytes) "
-                    + "rawOffset: \(f.rawOffset) rawBytes: \(f.rawBytes) firstOffset: \(f.firstOffset) lastOffset: \(f.lastOffset) "
-                    + "maxTimestamp: \(f.maxTimestamp) batches: \(f.batchCount) checksum: 0x\(ByteText.hex32(f.checksum))",
+                    + "rawOffset: \(f.rawOffset) rawBytes: \(f.rawBytes) firstOffset: \(f.firstOffset) lastOffset: "
+                    + "\(f.lastOffset) "
+                    + "maxTimestamp: \(f.maxTimestamp) batches: \(f.batchCount) checksum: "
+                    + "0x\(ByteText.hex32(f.checksum))",
                 json: FrameLine(frame: f))
         }
     }

@@ -34,10 +34,12 @@ struct InspectManifest: AsyncParsableCommand {
             return
         }
         print(
-            "topic \(manifest.topic) manifest v\(manifest.version) epoch \(manifest.writerEpoch) written \(humanTime(manifest.createdMs))"
+            "topic \(manifest.topic) manifest v\(manifest.version) epoch \(manifest.writerEpoch) written "
+                + "\(humanTime(manifest.createdMs))"
         )
         print(
-            "offsets \(manifest.logStartOffset)..<\(manifest.nextOffset); \(manifest.segments.count) segments, \(manifest.archives.count) archives"
+            "offsets \(manifest.logStartOffset)..<\(manifest.nextOffset); \(manifest.segments.count) segments, "
+                + "\(manifest.archives.count) archives"
         )
         var rows: [[String]] = manifest.archives.map {
             ["\($0.baseOffset)", "\($0.lastOffset)", "-", "-", "archive of \($0.segmentCount)", $0.key]

@@ -7,7 +7,8 @@ struct InspectScrub: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scrub",
         abstract:
-            "List cold objects no manifest references (orphans), missing objects, gaps and overlaps; optionally delete orphans.",
+            "List cold objects no manifest references (orphans), missing objects, gaps and overlaps; optionally "
+            + "delete orphans.",
         discussion: """
             Prints one line per finding: KIND TOPIC KEY: WHAT. Older manifest versions and keys outside the \
             bucket layout are info (prefixed 'info'). An object is an orphan only when no manifest version in \
@@ -67,7 +68,8 @@ struct InspectScrub: AsyncParsableCommand {
         } else {
             printError(
                 "scrubbed \(report.topicsChecked) topics, \(report.objectsListed) objects in \(lake.coldURL): "
-                    + "\(report.problems.count) problems, \(report.deleted.count) orphans deleted, \(report.kept.count) kept"
+                    + "\(report.problems.count) problems, \(report.deleted.count) orphans deleted, "
+                    + "\(report.kept.count) kept"
             )
         }
         if remaining > 0 { throw ExitCode(1) }

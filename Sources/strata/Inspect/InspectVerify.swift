@@ -40,7 +40,8 @@ struct InspectVerify: AsyncParsableCommand {
         for problem in report.problems { print(json ? problemJSON(problem) : problem.description) }
         let summary =
             "verified \(report.topicsChecked) topics: \(report.segmentsChecked) hot segments, "
-            + "\(report.objectsChecked) cold objects, \(report.manifestsChecked) manifests, \(report.batchesChecked) batches, "
+            + "\(report.objectsChecked) cold objects, \(report.manifestsChecked) manifests, \(report.batchesChecked) "
+            + "batches, "
             + "\(report.recordsChecked) records, \(humanBytes(report.bytesChecked)) read; "
             + "\(report.errors.count) problems, \(report.problems.count - report.errors.count) warnings"
         if json {
@@ -89,7 +90,8 @@ private func progressPrinter() -> (@Sendable (VerifyProgress) -> Void)? {
         let r = progress.report
         let name = progress.location.split(separator: "/").last.map(String.init) ?? progress.location
         printErrorRaw(
-            "\r\u{1B}[Kverify \(progress.topic) \(name): \(r.segmentsChecked) segments, \(r.objectsChecked) objects, \(humanBytes(r.bytesChecked))"
+            "\r\u{1B}[Kverify \(progress.topic) \(name): \(r.segmentsChecked) segments, \(r.objectsChecked) objects, "
+                + "\(humanBytes(r.bytesChecked))"
         )
     }
 }
