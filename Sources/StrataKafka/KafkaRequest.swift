@@ -69,16 +69,7 @@ public struct KafkaRequest: Sendable {
         // Every API Strata speaks uses header v1 or v2, which agree up to the client id.
         let header = try KafkaRequestHeader.decode(from: &reader, headerVersion: 1)
         do throws(KafkaDecodeError) {
-            guard let api = KafkaApis.api(rawKey: header.apiKey) else {
-                throw KafkaDecodeError(
-                    .unsupportedApi, field: "RequestHeader.RequestApiKey", position: 0,
-                    "API key \(header.apiKey) is not supported")
-            }
-            guard api.versions.contains(header.apiVersion) else {
-                throw KafkaDecodeError(
-                    .unsupportedVersion, field: "RequestHeader.RequestApiVersion", position: 2,
-                    "\(api.name) v\(header.apiVersion) is not supported (\(api.versions))")
-            }
+            let api = try supportedApi(header)
             let flexible = api.isFlexible(header.apiVersion)
             if api.requestHeaderVersion(header.apiVersion) == 2 {
                 try reader.within("RequestHeader") { (r) throws(KafkaDecodeError) in
@@ -99,10 +90,9 @@ public struct KafkaRequest: Sendable {
         }
     }
 
-    /// Encodes a request frame (without the size prefix): header v1/v2 and the body. Clients and
-    /// tests use it; the server only decodes requests.
-    /// - Throws: `.unsupportedApi` / `.unsupportedVersion`, or a body value that does not fit its schema.
-    public static func encode(_ header: KafkaRequestHeader, body: KafkaStruct) throws(KafkaDecodeError) -> [UInt8] {
+    /// The API a request header names, when this codec speaks that API at that version.
+    /// - Throws: `.unsupportedApi` (unknown key) or `.unsupportedVersion` (listing the versions).
+    static func supportedApi(_ header: KafkaRequestHeader) throws(KafkaDecodeError) -> KafkaApi {
         guard let api = KafkaApis.api(rawKey: header.apiKey) else {
             throw KafkaDecodeError(
                 .unsupportedApi, field: "RequestHeader.RequestApiKey", position: 0,
@@ -111,8 +101,16 @@ public struct KafkaRequest: Sendable {
         guard api.versions.contains(header.apiVersion) else {
             throw KafkaDecodeError(
                 .unsupportedVersion, field: "RequestHeader.RequestApiVersion", position: 2,
-                "\(api.name) v\(header.apiVersion) is not supported")
+                "\(api.name) v\(header.apiVersion) is not supported (\(api.versions))")
         }
+        return api
+    }
+
+    /// Encodes a request frame (without the size prefix): header v1/v2 and the body. Clients and
+    /// tests use it; the server only decodes requests.
+    /// - Throws: `.unsupportedApi` / `.unsupportedVersion`, or a body value that does not fit its schema.
+    public static func encode(_ header: KafkaRequestHeader, body: KafkaStruct) throws(KafkaDecodeError) -> [UInt8] {
+        let api = try supportedApi(header)
         var w = KafkaWriter()
         try header.encode(into: &w, headerVersion: api.requestHeaderVersion(header.apiVersion))
         let flexible = api.isFlexible(header.apiVersion)
