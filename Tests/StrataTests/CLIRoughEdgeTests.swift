@@ -1,0 +1,90 @@
+import Foundation
+import StrataBlob
+import Testing
+
+@testable import Strata
+
+/// The last rough edges of issue 12 a reviewer found: a failed recover leaves its directory as
+/// it was, scrub refuses a foreign --cold, the offload summary adds up, export's gap check,
+/// and the two meanings of --to-offset said plainly.
+@Suite("CLI rough edges")
+struct CLIRoughEdgeTests {
+
+    // MARK: - a failed recover changes nothing
+
+    @Test func aFailedRecoverLeavesTheLakeDirectoryAsItWas() async throws {
+        let fixture = try await ChainFixture.make()
+        defer { fixture.remove() }
+        try await fixture.lake.close()
+        let cold = "file://" + fixture.coldRoot
+        let coldBefore = fileTree(fixture.coldRoot)
+        try await withTempDirectory { dir in
+            // An absent directory (with an absent parent) stays absent.
+            let absent = dir + "/parent/lake"
+            let unknown = CLI.run(["recover", "--lake", absent, "--cold", cold, "nosuch"])
+            #expect(unknown.status == 2, "\(unknown)")
+            #expect(unknown.stderr.contains("'nosuch'") && unknown.stderr.contains("its topics: orders"))
+            #expect(unknown.stderr.contains("nothing was recovered"))
+            #expect(!FileManager.default.fileExists(atPath: dir + "/parent"), "\(fileTree(dir))")
+            // A directory holding something else keeps exactly that; so does one known topic
+            // named beside an unknown one (nothing is recovered at all).
+            let existing = dir + "/existing"
+            try FileManager.default.createDirectory(atPath: existing, withIntermediateDirectories: true)
+            try Data("notes\n".utf8).write(to: URL(fileURLWithPath: existing + "/README"))
+            let before = fileTree(existing)
+            for topics in [["nosuch"], [ChainFixture.topicName, "nosuch"], ["bad/name"]] {
+                let result = CLI.run(["recover", "--lake", existing, "--cold", cold] + topics)
+                #expect(result.status == 2, "\(topics): \(result)")
+                #expect(result.stderr.contains("nothing was recovered"))
+                #expect(fileTree(existing) == before, "\(topics)")
+            }
+            // A store that holds no Strata lake, and one that does not exist (not created either).
+            let empty = dir + "/empty-store"
+            try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+            for store in [empty, dir + "/no-store"] {
+                let result = CLI.run(["recover", "--lake", existing, "--cold", "file://" + store])
+                #expect(result.status == 2, "\(result)")
+                #expect(result.stderr.contains(store), "\(result.stderr)")
+                #expect(fileTree(existing) == before)
+            }
+            #expect(!FileManager.default.fileExists(atPath: dir + "/no-store"))
+            #expect(fileTree(empty).isEmpty)
+            // The same recover with the right name works, and the cold store was never written.
+            let ok = CLI.run(["recover", "--lake", absent, "--cold", cold, ChainFixture.topicName])
+            #expect(ok.status == 0, "\(ok)")
+            let consumed = CLI.run(["consume", "--lake", absent, ChainFixture.topicName])
+            #expect(consumed.stdout.split(separator: "\n").map(String.init) == fixture.produced)
+        }
+        #expect(fileTree(fixture.coldRoot) == coldBefore)
+    }
+
+    /// A recover that fails after it created things (here: the second topic's directory is a
+    /// file) removes what it created, and only that.
+    @Test func aRecoverThatFailsMidwayRemovesWhatItCreated() async throws {
+        try await withTempDirectory { dir in
+            let source = try Lake.open(dir + "/source", options: ChainFixture.options())
+            for name in ["first", "second"] {
+                let topic = try source.topic(name, creatingWith: nil)
+                try await topic.append(offsetRecords(from: 0, count: 3))
+            }
+            _ = try await source.offload(topic: nil, seal: true, evict: false)
+            try await source.close()
+            let target = dir + "/target"
+            try FileManager.default.createDirectory(atPath: target + "/topics", withIntermediateDirectories: true)
+            try Data("in the way\n".utf8).write(to: URL(fileURLWithPath: target + "/topics/second"))
+            let before = fileTree(target)
+            let error = await strataError {
+                _ = try await Lake.recover(
+                    into: target, cold: source.coldURL, topics: ["first", "second"], options: ChainFixture.options())
+            }
+            #expect(error?.code == .io, "\(String(describing: error))")
+            #expect(fileTree(target) == before, "\(fileTree(target))")
+            // Nothing of the failed run is in the way of the next one.
+            try FileManager.default.removeItem(atPath: target + "/topics/second")
+            let recovered = try await Lake.recover(
+                into: target, cold: source.coldURL, topics: ["first", "second"], options: ChainFixture.options())
+            #expect(recovered.map(\.topic) == ["first", "second"])
+            #expect(recovered.map(\.nextOffset) == [3, 3])
+        }
+    }
+}
