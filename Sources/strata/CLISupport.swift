@@ -35,8 +35,20 @@ struct LakeOption: ParsableArguments {
         return try Lake.open(lake, cold: cold, options: options)
     }
 
-    /// Opens the existing lake read-only (see `ReadLakeOption`); `--cold` is not consulted.
-    func openReadOnly() throws -> Lake { try Lake.openReadOnly(lake) }
+    /// Opens the existing lake read-only (see `ReadLakeOption`). A `--cold` other than the one the
+    /// lake remembers is refused as `open` refuses it: the command would otherwise look at a
+    /// store the user did not name.
+    /// - Throws: `invalidArgument` naming both stores; what `Lake.openReadOnly` throws.
+    func openReadOnly() throws -> Lake {
+        let opened = try Lake.openReadOnly(lake)
+        if let cold, cold != opened.coldURL {
+            // Nothing is open yet and a read-only lake holds no lock: dropping it releases all.
+            throw StrataError(
+                .invalidArgument,
+                "lake \(lake) uses cold store \(opened.coldURL), not \(cold); omit --cold to use it")
+        }
+        return opened
+    }
 }
 
 /// `--lake DIR` of the commands that only read (`inspect`, `consume`): the lake is opened with

@@ -87,4 +87,29 @@ struct CLIRoughEdgeTests {
             #expect(recovered.map(\.nextOffset) == [3, 3])
         }
     }
+
+    // MARK: - scrub and a foreign --cold
+
+    @Test func scrubRefusesAColdStoreOtherThanTheLakesAsProduceDoes() async throws {
+        try await withTempDirectory { dir in
+            let lake = dir + "/lake"
+            #expect(CLI.run(["produce", "--lake", lake, "t"], stdin: "a\n").status == 0)
+            let other = "file://" + dir + "/other"
+            let produce = CLI.run(["produce", "--lake", lake, "--cold", other, "t"], stdin: "b\n")
+            #expect(produce.status == 2, "\(produce)")
+            for extra in [[], ["--delete-orphans"], ["--json"]] {
+                let scrub = CLI.run(["inspect", "scrub", "--lake", lake, "--cold", other] + extra)
+                #expect(scrub.status == 2, "\(extra): \(scrub)")
+                #expect(scrub.stdout.isEmpty)
+                #expect(scrub.stderr.contains("uses cold store file://"), "\(scrub.stderr)")
+                #expect(scrub.stderr.contains("not \(other); omit --cold to use it"), "\(scrub.stderr)")
+                #expect(produce.stderr.contains("not \(other); omit --cold to use it"), "\(produce.stderr)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: dir + "/other"))
+            let own = try #require(
+                try CLI.json(CLI.run(["offload", "--lake", lake, "--json"]).stdout)["cold"] as? String)
+            let scrub = CLI.run(["inspect", "scrub", "--lake", lake, "--cold", own])
+            #expect(scrub.status == 0, "\(scrub)")
+        }
+    }
 }
