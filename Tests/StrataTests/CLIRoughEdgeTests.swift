@@ -112,4 +112,48 @@ struct CLIRoughEdgeTests {
             #expect(scrub.status == 0, "\(scrub)")
         }
     }
+
+    // MARK: - the offload summary adds up
+
+    @Test func theOffloadSummaryAddsUpAcrossRuns() async throws {
+        try await withTempDirectory { dir in
+            let lake = dir + "/lake"
+            let lines = (0 ..< 400).map { "record \($0) " + String(repeating: "z", count: 30) }
+            let produce = ["produce", "--lake", lake, "t", "--segment-bytes", "1024", "--batch-records", "10"]
+            #expect(CLI.run(produce, stdin: lines[..<200].joined(separator: "\n") + "\n").status == 0)
+            let first = try offloadSummary(lake)
+            // The second produce's background offloader may move segments before the next offload:
+            // they show up in coldSegmentsBefore, not as if they had vanished.
+            #expect(CLI.run(produce, stdin: lines[200...].joined(separator: "\n") + "\n").status == 0)
+            let second = try offloadSummary(lake)
+            let third = try offloadSummary(lake)
+            for summary in [first, second, third] {
+                #expect(summary.after == summary.before + summary.offloaded, "\(summary)")
+            }
+            #expect(first.offloaded > 1)
+            #expect(second.before >= first.after)
+            #expect(second.after > first.after)
+            #expect(third.offloaded == 0 && third.before == second.after)
+            // The text summary states the same numbers.
+            let text = CLI.run(["offload", "--lake", lake])
+            #expect(text.status == 0, "\(text)")
+            #expect(text.stdout.contains("offloaded 0 segments now"), "\(text.stdout)")
+            #expect(text.stdout.contains("holds \(third.after) segments (\(third.after) offloaded before"))
+            // Every record is still there, across both tiers.
+            let consumed = CLI.run(["consume", "--lake", lake, "t"])
+            #expect(consumed.stdout.split(separator: "\n").map(String.init) == lines)
+        }
+    }
+
+    private func offloadSummary(
+        _ lake: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> (before: Int, offloaded: Int, after: Int) {
+        let result = CLI.run(["offload", "--lake", lake, "--json"])
+        #expect(result.status == 0, "\(result)", sourceLocation: sourceLocation)
+        let json = try CLI.json(result.stdout)
+        return (
+            try #require(json["coldSegmentsBefore"] as? Int), try #require(json["segmentsOffloaded"] as? Int),
+            try #require(json["coldSegments"] as? Int)
+        )
+    }
 }
