@@ -156,4 +156,51 @@ struct CLIRoughEdgeTests {
             try #require(json["coldSegments"] as? Int)
         )
     }
+
+    // MARK: - export and a manifest with a gap
+
+    /// The manifest with a gap is refused as it is read (`ExportGap`, the check on the records
+    /// themselves, is behind it), so nothing of the topic is exported, to a file or to stdout.
+    @Test func exportOfAManifestWithAGapFailsNamingTheMissingOffsets() async throws {
+        let fixture = try await ChainFixture.make()
+        defer { fixture.remove() }
+        let (dropped, manifestKey) = try await commitManifestWithAGap(fixture)
+        try await fixture.lake.close()
+        let missing = "offsets \(dropped.baseOffset)..<\(dropped.lastOffset + 1) are missing"
+        let export = ["export", "--cold", "file://" + fixture.coldRoot, ChainFixture.topicName]
+        try await withTempDirectory { dir in
+            let output = dir + "/out.jsonl"
+            let toFile = CLI.run(export + ["--output", output])
+            #expect(toFile.status == 1, "\(toFile)")
+            #expect(toFile.stderr.hasPrefix("error: corrupt: "), "\(toFile.stderr)")
+            #expect(toFile.stderr.contains(missing), "\(toFile.stderr)")
+            #expect(toFile.stderr.contains("file=\(manifestKey)"), "\(toFile.stderr)")
+            let left = try FileManager.default.contentsOfDirectory(atPath: dir)
+            #expect(left.isEmpty, "no output, no temporary file: \(left)")
+            // Not even a range before the gap: the manifest itself is damaged, and stdout gets nothing.
+            for range in [[], ["--to-offset", "\(dropped.baseOffset - 1)"]] {
+                let toStdout = CLI.run(export + ["--format", "csv", "--quiet"] + range)
+                #expect(toStdout.status == 1, "\(range): \(toStdout)")
+                #expect(toStdout.stderr.contains(missing))
+                #expect(toStdout.stdout.isEmpty)
+            }
+        }
+    }
+
+    /// Commits a manifest version that leaves out one middle segment, written raw as
+    /// `VerifyScrubTests` does (the codec refuses such a manifest). Returns the segment left out and
+    /// the manifest's key.
+    private func commitManifestWithAGap(
+        _ fixture: ChainFixture
+    ) async throws -> (dropped: ManifestSegment, key: String) {
+        let topic = try fixture.lake.topic(ChainFixture.topicName)
+        var manifest = try #require(try await topic.latestManifest(refresh: true))
+        try #require(manifest.segments.count >= 3)
+        let dropped = manifest.segments.remove(at: 1)
+        manifest.version += 1
+        let store = try FileSystemBlobStore(root: fixture.coldRoot)
+        let key = BucketLayout().manifestKey(topic: ChainFixture.topicName, version: manifest.version)
+        try await store.put(key, Array(try JSONEncoder().encode(manifest)), mode: .ifAbsent)
+        return (dropped, key)
+    }
 }
