@@ -203,4 +203,39 @@ struct CLIRoughEdgeTests {
         try await store.put(key, Array(try JSONEncoder().encode(manifest)), mode: .ifAbsent)
         return (dropped, key)
     }
+
+    // MARK: - --to-offset: exclusive in consume, inclusive in export
+
+    @Test func toOffsetIsExclusiveInConsumeInclusiveInExportAndEachHelpSaysSo() async throws {
+        func words(_ text: String) -> String { text.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+        let consumeHelp = words(CLI.run(["consume", "--help"]).stdout)
+        #expect(
+            consumeHelp.contains("--to-offset is exclusive: --from-offset 10 --to-offset 20 prints offsets 10 to 19"))
+        #expect(consumeHelp.contains("strata export's --to-offset is inclusive"), "\(consumeHelp)")
+        #expect(consumeHelp.contains("Stop before this offset (exclusive: the record at this offset is not printed"))
+        let exportHelp = words(CLI.run(["export", "--help"]).stdout)
+        #expect(
+            exportHelp.contains("Offset bounds are both inclusive: --from-offset 10 --to-offset 20 writes offsets 10"))
+        #expect(exportHelp.contains("strata consume's --to-offset is exclusive"), "\(exportHelp)")
+        #expect(exportHelp.contains("Last offset to export (inclusive: the record at this offset is written"))
+
+        try await withTempDirectory { dir in
+            let lake = dir + "/lake"
+            let values = (0 ..< 30).map { "v\($0)" }
+            #expect(
+                CLI.run(["produce", "--lake", lake, "t"], stdin: values.joined(separator: "\n") + "\n").status == 0)
+            #expect(CLI.run(["offload", "--lake", lake]).status == 0)
+            let range = ["--from-offset", "10", "--to-offset", "20"]
+            let consumed = CLI.run(["consume", "--lake", lake, "t"] + range)
+            #expect(consumed.stdout.split(separator: "\n").map(String.init) == Array(values[10 ..< 20]))
+            let cold = "file://" + lake + "/cold"
+            let exported = CLI.run(["export", "--cold", cold, "t", "--quiet"] + range)
+            #expect(exported.status == 0, "\(exported)")
+            let offsets = try exported.stdout.split(separator: "\n").map { line in
+                try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])["offset"]
+                    as? Int
+            }
+            #expect(offsets == Array(10 ... 20), "offsets 10 to 20, the last one included")
+        }
+    }
 }
