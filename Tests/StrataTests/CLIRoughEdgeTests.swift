@@ -130,7 +130,9 @@ struct CLIRoughEdgeTests {
             for summary in [first, second, third] {
                 #expect(summary.after == summary.before + summary.offloaded, "\(summary)")
             }
-            #expect(first.offloaded > 1)
+            // How many the producer's background offloader moved first depends on timing; all of
+            // them are in the cold tier after the first offload either way.
+            #expect(first.after > 1)
             #expect(second.before >= first.after)
             #expect(second.after > first.after)
             #expect(third.offloaded == 0 && third.before == second.after)
