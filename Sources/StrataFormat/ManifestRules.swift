@@ -42,7 +42,12 @@ enum ManifestRules {
             throw invalid(field + ".lastOffset", "range \(base)...\(last) is empty or out of bounds")
         }
         if let expectedBase, base != expectedBase {
-            throw invalid(field + ".baseOffset", "\(base), expected \(expectedBase): ranges must be contiguous")
+            // Name the offsets, so a reader refusing the manifest says what it would have lost.
+            let what =
+                base > expectedBase
+                ? "offsets \(expectedBase)..<\(base) are missing" : "offsets \(base)..<\(expectedBase) are listed twice"
+            throw invalid(
+                field + ".baseOffset", "\(base), expected \(expectedBase): \(what) (ranges must be contiguous)")
         }
     }
 

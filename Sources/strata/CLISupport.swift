@@ -35,8 +35,20 @@ struct LakeOption: ParsableArguments {
         return try Lake.open(lake, cold: cold, options: options)
     }
 
-    /// Opens the existing lake read-only (see `ReadLakeOption`); `--cold` is not consulted.
-    func openReadOnly() throws -> Lake { try Lake.openReadOnly(lake) }
+    /// Opens the existing lake read-only (see `ReadLakeOption`). A `--cold` other than the one the
+    /// lake remembers is refused as `open` refuses it: the command would otherwise look at a
+    /// store the user did not name.
+    /// - Throws: `invalidArgument` naming both stores; what `Lake.openReadOnly` throws.
+    func openReadOnly() throws -> Lake {
+        let opened = try Lake.openReadOnly(lake)
+        if let cold, cold != opened.coldURL {
+            // Nothing is open yet and a read-only lake holds no lock: dropping it releases all.
+            throw StrataError(
+                .invalidArgument,
+                "lake \(lake) uses cold store \(opened.coldURL), not \(cold); omit --cold to use it")
+        }
+        return opened
+    }
 }
 
 /// `--lake DIR` of the commands that only read (`inspect`, `consume`): the lake is opened with
@@ -145,6 +157,7 @@ func parseTimestamp(_ text: String, flag: String) throws -> Int64 {
             "\(flag) '\(text)': ISO 8601 years must be 0000 to 9999 (four digits); "
                 + "for other times give milliseconds since 1970")
     }
+    try checkCalendarFields(text, flag: flag)
     let formatter = ISO8601DateFormatter()
     for options: ISO8601DateFormatter.Options in [
         [.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime],
@@ -164,4 +177,50 @@ func parseTimestamp(_ text: String, flag: String) throws -> Int64 {
     }
     throw ValidationError(
         "\(flag) '\(text)' is neither milliseconds since 1970 nor an ISO 8601 time like 2026-01-31T12:00:00Z")
+}
+
+/// Refuses an ISO 8601 date-time whose fields are not on the calendar (2026-02-30, month 13,
+/// 24:00, second 60, zone +24:00): Foundation's parser rolls them over (2026-02-30 becomes
+/// March 2) instead of failing. Fields may have fewer digits (`2026-2-3T4:05:06Z`, which the
+/// parser takes too). Text of another shape is left to the parser, which refuses it.
+private func checkCalendarFields(_ text: String, flag: String) throws {
+    /// The numbers of `part` split at `separator`, when every piece is 1 to 9 ASCII digits.
+    func numbers(_ part: Substring, _ separator: Character) -> [Int]? {
+        let pieces = part.split(separator: separator, omittingEmptySubsequences: false)
+        guard pieces.allSatisfy({ (1 ... 9).contains($0.count) && $0.allSatisfy { $0.isASCII && $0.isNumber } })
+        else { return nil }
+        return pieces.compactMap { Int($0) }
+    }
+    let halves = text.split(separator: "T", maxSplits: 1, omittingEmptySubsequences: false)
+    guard let date = numbers(halves[0], "-"), date.count == 3 else { return }
+    func fail(_ what: String) -> ValidationError {
+        ValidationError("\(flag) '\(text)' is not a date-time on the calendar: \(what)")
+    }
+    let (year, month, day) = (date[0], date[1], date[2])
+    guard (1 ... 12).contains(month) else { throw fail("there is no month \(month)") }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+    let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+    guard (1 ... days).contains(day) else {
+        throw fail(String(format: "%04d-%02d has %d days, not %d", year, month, days, day))
+    }
+    guard halves.count == 2 else { return }
+    let zoneStart = halves[1].firstIndex { "Zz+-".contains($0) } ?? halves[1].endIndex
+    let clock = halves[1][..<zoneStart].split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)[0]
+    if let time = numbers(clock, ":"), (2 ... 3).contains(time.count) {
+        if time[0] > 23 { throw fail("hour \(time[0]) is not 00 to 23") }
+        if time[1] > 59 { throw fail("minute \(time[1]) is not 00 to 59") }
+        // Milliseconds since 1970 have no leap seconds.
+        if time.count == 3, time[2] > 59 { throw fail("second \(time[2]) is not 00 to 59") }
+    }
+    let zone = halves[1][zoneStart...]
+    guard zone.first == "+" || zone.first == "-" else { return }
+    // `+HH:MM`, or `+HHMM`, which the parser takes too.
+    let digits = zone.dropFirst()
+    var offset = numbers(digits, ":")
+    if digits.count == 4, let hours = numbers(digits.prefix(2), ":"), let minutes = numbers(digits.suffix(2), ":") {
+        offset = hours + minutes
+    }
+    if let offset, offset.count == 2, offset[0] > 23 || offset[1] > 59 {
+        throw fail("zone offset \(zone) is not ±00:00 to ±23:59")
+    }
 }

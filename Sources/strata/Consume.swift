@@ -13,8 +13,10 @@ struct Consume: AsyncParsableCommand {
             Without --from-offset or --from-time it starts at the oldest record. The lake is opened \
             read-only: consume creates and changes nothing and works while a producer holds the lake, \
             seeing its appends as they reach the disk (a torn or half-written tail is not read). \
-            --to-offset N stops before offset N; --follow keeps polling for new records until N, --count, \
-            or SIGINT/SIGTERM (then exits 0 after printing what it read).
+            --to-offset is exclusive: --from-offset 10 --to-offset 20 prints offsets 10 to 19 (strata \
+            export's --to-offset is inclusive: there the same flags write 10 to 20). --follow keeps polling \
+            for new records until --to-offset, --count, or SIGINT/SIGTERM (then exits 0 after printing what \
+            it read).
 
             Example:
               strata consume --lake /lake clicks --from-offset 1000 --count 10 --format json
@@ -28,7 +30,8 @@ struct Consume: AsyncParsableCommand {
     var fromOffset: Int64?
     @Option(help: "Start at the first record with timestamp ≥ T (ms since 1970, or ISO 8601).")
     var fromTime: String?
-    @Option(help: "Stop before this offset (exclusive).")
+    @Option(
+        help: "Stop before this offset (exclusive: the record at this offset is not printed; export's is inclusive).")
     var toOffset: Int64?
     @Option(help: "Stop after N records.")
     var count: Int?

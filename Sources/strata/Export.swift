@@ -11,8 +11,10 @@ struct Export: AsyncParsableCommand {
         abstract: "Write a topic range from the cold store as JSON lines or CSV (no lake directory needed).",
         discussion: """
             Reads the cold store directly, the way a batch job does. Without range flags it exports \
-            the whole topic. Offset bounds are both inclusive. --from-time is inclusive (first record \
-            with timestamp ≥ T), --to-time is exclusive (stops at the first record with timestamp ≥ T), \
+            the whole topic. Offset bounds are both inclusive: --from-offset 10 --to-offset 20 writes \
+            offsets 10 to 20 (strata consume's --to-offset is exclusive: there the same flags print 10 to \
+            19). --from-time is inclusive (first record with timestamp ≥ T), --to-time is exclusive (stops \
+            at the first record with timestamp ≥ T), \
             so consecutive windows never overlap. Offset and time bounds cannot be mixed. An offset \
             range outside the topic's offsets is a usage error (exit 2); a time window with no \
             records exports nothing and exits 0. --output is written to a temporary file and renamed \
@@ -31,7 +33,7 @@ struct Export: AsyncParsableCommand {
     var topic: String
     @Option(help: "First offset to export (inclusive).")
     var fromOffset: Int64?
-    @Option(help: "Last offset to export (inclusive).")
+    @Option(help: "Last offset to export (inclusive: the record at this offset is written; consume's is exclusive).")
     var toOffset: Int64?
     @Option(help: "Start at the first record with timestamp ≥ T (inclusive; ms since 1970 or ISO 8601).")
     var fromTime: String?
@@ -153,7 +155,9 @@ struct Export: AsyncParsableCommand {
 }
 
 /// An export hands over every offset of its range or fails naming the ones it could not
-/// (issue 12.3): a short export that exits 0 looks like a complete one to a batch job.
+/// (issue 12.3): a short export that exits 0 looks like a complete one to a batch job. The last
+/// line of defence: a manifest with a gap is refused when it is decoded (naming the missing
+/// offsets) and `ColdRecords` checks that each batch continues the last, so this should never fire.
 enum ExportGap {
     static func check(_ offset: Int64, expected: Int64, range: Range<Int64>, topic: String) throws(StrataError) {
         guard offset != expected else { return }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import Strata
 
 /// `strata recover`: rebuild a lake directory from its cold store.
@@ -8,7 +7,9 @@ struct Recover: AsyncParsableCommand {
         abstract:
             "Rebuild a lake's local state from the cold store alone, so every offloaded record is readable again.",
         discussion: """
-            Only topics missing locally are rebuilt; an existing topic is an error and nothing is changed.
+            Only topics missing locally are rebuilt; an existing topic is an error and nothing is changed. \
+            The cold store is checked first: a topic it does not hold, or a store that holds no Strata lake, \
+            is an error and --lake is left as it was (a recover that fails later removes what it created).
 
             Example:
               strata recover --lake /data/new-lake --cold s3://bucket/lake
@@ -25,22 +26,19 @@ struct Recover: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        var options = LakeOptions()
-        options.backgroundOffload = false
-        let handle = try Lake.open(lake, cold: cold, options: options)
         let recovered: [RecoveredTopic]
-        do { recovered = try await handle.recover(topics: topics.isEmpty ? nil : topics) } catch {
-            // The generic hint names a command that lists *local* topics; recover needs the cold ones.
-            let coldTopics = error.code == .notFound ? try? await handle.coldTopicNames() : nil
-            await handle.close(after: error)
-            guard let coldTopics else { throw error }
-            let listed = coldTopics.isEmpty ? "it holds no topic" : "its topics: " + coldTopics.joined(separator: ", ")
-            printError(
-                "error: \(error.message) (\(listed)); nothing was recovered\n"
-                    + "hint: name topics the cold store holds, or give none to recover them all")
+        do throws(StrataError) {
+            // Checks the cold store before it creates anything and undoes what it created when it
+            // fails, so a failed recover leaves --lake as it was.
+            recovered = try await Lake.recover(into: lake, cold: cold, topics: topics.isEmpty ? nil : topics)
+        } catch {
+            // The generic hint names a command that lists *local* topics; for a topic the cold
+            // store lacks, the message names the store's topics instead.
+            let topicMissing = error.code == .notFound && error.topic != nil
+            let hint = topicMissing ? "\nhint: name topics the cold store holds, or give none to recover them all" : ""
+            printError("error: \(topicMissing ? error.message : "\(error)"); nothing was recovered" + hint)
             throw ExitCode(StrataCommand.exitCode(for: error.code))
         }
-        try await handle.close()
         for r in recovered {
             if json {
                 print(

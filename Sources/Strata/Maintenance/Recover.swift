@@ -1,3 +1,4 @@
+import Glibc
 import StrataBlob
 
 /// What `recover` rebuilt for one topic.
@@ -55,5 +56,125 @@ extension Lake {
                     segments: manifest.segments.count + manifest.archives.reduce(0) { $0 + $1.segmentCount }))
         }
         return recovered
+    }
+}
+
+extension Lake {
+    /// Rebuilds the lake at `path` from the cold store at `cold` (see `recover(topics:)`) in one
+    /// step that recovers every topic asked for or leaves `path` as it was: the cold store is read
+    /// first, through a view that creates nothing, and what this call created is removed again
+    /// when a later step fails.
+    /// - Parameters:
+    ///   - path: the lake directory: absent (it is created), or a lake that lacks the topics.
+    ///   - cold: the cold store URL; an existing lake must remember this one.
+    ///   - topicNames: topics to recover (default: every topic with a manifest in the store).
+    ///   - options: as for `open`; nothing runs in the background (`backgroundOffload` is ignored).
+    /// - Returns: what was recovered, one entry per topic.
+    /// - Throws: `notFound` naming a topic the store does not hold (and the topics it does), or a
+    ///   store that holds no Strata lake (a missing `file://` directory included);
+    ///   `invalidArgument` for a bad topic name or URL, a lake that remembers another store or
+    ///   already has the topic; `locked`; `io`.
+    public static func recover(
+        into path: String, cold: String, topics topicNames: [String]? = nil, options: LakeOptions = LakeOptions()
+    ) async throws(StrataError) -> [RecoveredTopic] {
+        let names = try await recoverableTopics(topicNames, cold: cold, options: options)
+        let footprint = RecoverFootprint(paths: LakePaths(root: path), topics: names)
+        var lakeOptions = options
+        lakeOptions.backgroundOffload = false
+        do throws(StrataError) {
+            let lake = try Lake.open(path, cold: cold, options: lakeOptions)
+            let recovered: [RecoveredTopic]
+            do throws(StrataError) { recovered = try await lake.recover(topics: names) } catch {
+                // The recover error is the one to report; a failed close is logged.
+                do throws(StrataError) { try await lake.close() } catch let closing {
+                    options.log("recover: closing \(path) after the failure failed as well: \(closing)")
+                }
+                throw error
+            }
+            try await lake.close()
+            return recovered
+        } catch {
+            footprint.removeCreated(log: options.log)
+            throw error
+        }
+    }
+
+    /// The topics to recover, checked against the cold store before anything is created: each
+    /// named one must have a manifest there (default: every topic that has one).
+    private static func recoverableTopics(
+        _ topicNames: [String]?, cold: String, options: LakeOptions
+    ) async throws(StrataError) -> [String] {
+        var logOptions = ColdLogOptions()
+        logOptions.store = options.coldStore
+        logOptions.retry = options.blobRetry
+        logOptions.retryEnvironment = options.blobRetryEnvironment
+        logOptions.clock = options.clock
+        let log = try ColdLog.open(cold, options: logOptions)
+        guard let topicNames else { return try await log.topicNames() }
+        var names: [String] = []
+        for name in topicNames where !names.contains(name) {
+            // Throws `notFound` naming the topics the store holds.
+            _ = try await log.offsets(name)
+            names.append(name)
+        }
+        return names
+    }
+}
+
+/// What a lake path held before `Lake.recover(into:…)`, so that a failed recover removes what it
+/// created and nothing else: the directories it made, `LOCK` and `lake.json` of a lake that did
+/// not exist, and the directories of topics that were not there.
+struct RecoverFootprint {
+    let paths: LakePaths
+    /// Directories `open` would create, the deepest first (`topics`, the lake, missing parents).
+    let missingDirectories: [String]
+    let hadLock: Bool
+    let hadConfig: Bool
+    /// Topics whose directory did not exist.
+    let newTopics: [String]
+
+    init(paths: LakePaths, topics: [String]) {
+        self.paths = paths
+        var missing: [String] = []
+        var directory = paths.topicsDirectory
+        while !FileIO.exists(directory) {
+            missing.append(directory)
+            let parent = FileIO.parent(of: directory)
+            guard parent != directory, parent != "." else { break }
+            directory = parent
+        }
+        missingDirectories = missing
+        hadLock = FileIO.exists(paths.lock)
+        hadConfig = FileIO.exists(paths.config)
+        newTopics = topics.filter { !FileIO.exists(paths.topicDirectory($0)) }
+    }
+
+    /// Removes what the failed recover created. It runs under the lake's lock, so no other
+    /// process is using the lake; a lake another process has opened meanwhile is left alone, and
+    /// so is anything that is not what recover writes (a directory that is not empty stays).
+    func removeCreated(log: @Sendable (String) -> Void) {
+        // Without a LOCK, `open` failed before it made more than the (empty) directories.
+        let locked = FileIO.exists(paths.lock)
+        let fd = locked ? open(paths.lock, O_RDWR | O_CLOEXEC) : -1
+        defer { if fd >= 0 { FileIO.close(fd) } }
+        guard !locked || (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) else {
+            log("recover failed; the lock of \(paths.root) is taken or unreadable, so what recover created there stays")
+            return
+        }
+        var left: [String] = []
+        for topic in newTopics {
+            let directory = paths.topicDirectory(topic)
+            for file in (try? FileIO.listDirectory(directory)) ?? [] { try? FileIO.remove(directory + "/" + file) }
+            if FileIO.exists(directory), rmdir(directory) != 0 { left.append(directory) }
+        }
+        if !hadConfig { try? FileIO.remove(paths.config) }
+        if !hadLock { try? FileIO.remove(paths.lock) }
+        for directory in missingDirectories where FileIO.exists(directory) {
+            guard rmdir(directory) == 0 else {
+                left.append(directory)
+                break
+            }
+        }
+        if !left.isEmpty { log("recover failed; could not remove what it created: \(left.joined(separator: ", "))") }
     }
 }
