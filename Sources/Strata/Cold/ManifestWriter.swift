@@ -120,6 +120,9 @@ final class ManifestWriter: Sendable {
 
     /// Commits `manifest` to `cold` (put-if-absent) and remembers it; a lost race fences.
     func commit(_ manifest: Manifest, to cold: ColdTier) async throws(StrataError) {
+        // A handle fenced while its caller waited for the commit lock (retired, or another
+        // writer won) never commits.
+        try checkNotFenced()
         do throws(StrataError) {
             try await cold.commit(manifest)
         } catch {

@@ -59,6 +59,7 @@ extension Topic {
         // Manifest commits of one topic must not race each other: an offload pass committing
         // the same version would lose to this lake itself and take it for a foreign writer.
         try await manifestWriter.commits.withLock { () async throws(StrataError) in
+            try manifestWriter.checkNotFenced()  // fenced (retired) while this waited for the lock
             // A process that has not committed yet (a restart of an idle topic) expires too, once
             // it has shown the cold log to be its own, as an offload pass does first.
             if !manifestWriter.ownershipChecked {

@@ -59,8 +59,6 @@ public final class Topic: Sendable {
     /// Set when the next segment to offload is corrupt: offload of this topic waits for
     /// `strata repair`; other topics go on.
     let offloadBlock = Mutex<StrataError?>(nil)
-    /// Set once `Lake.retire` closed this handle for good (alter-config, delete).
-    let retired = Mutex(false)
     /// Set for a topic of a read-only lake (ReadOnlyTopic.swift): what it found on disk; every
     /// write is refused.
     let readOnlyView: ReadOnlyView?

@@ -46,6 +46,7 @@ extension Topic {
 
     private func deleteRecordsLocked(_ offset: Int64, previous: Int64) async throws(StrataError) -> DeleteRecordsResult
     {
+        try manifestWriter.checkNotFenced()  // fenced (retired) while this waited for the locks
         if state.withLock({ $0.closed || $0.failure != nil }) {
             throw StrataError(.closed, "topic is closed or stopped after an I/O failure; reopen the lake", topic: name)
         }

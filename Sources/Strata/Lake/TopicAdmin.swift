@@ -235,19 +235,17 @@ extension Lake {
             topic: name, file: paths.topicDeletionMarker(name))
     }
 
-    /// Closes `topic` for good: waits for its offload pass and for any manifest commit of it
-    /// (retention, delete-records) and keeps both locks, so nothing commits a manifest for this
-    /// handle again; drops it from the open topics even when its final flush fails. Calling it
-    /// again on the same handle (after a failed close) does not wait for the locks it holds.
+    /// Closes `topic` for good. It is fenced first, so nothing on this handle commits a
+    /// manifest again (offload, retention, delete-records and repair check the fence once they
+    /// hold their lock); then a running offload pass and commit are waited for, the locks handed
+    /// on (whoever waits behind finds the fence and stops), and the topic is closed and dropped
+    /// from the open topics, even when its final flush fails.
     private func retire(_ topic: Topic) async throws(StrataError) {
-        if topic.retired.withLock({ retired in
-            defer { retired = true }; return !retired
-        }) {
-            await topic.offloadPass.lock()
-            await topic.manifestWriter.commits.lock()
-        }
-        // Every later offload, retention or delete-records call on this handle fails at once.
         topic.manifestWriter.fence(StrataError(.closed, "topic was reopened or deleted", topic: topic.name))
+        await topic.offloadPass.lock()
+        await topic.manifestWriter.commits.lock()
+        topic.manifestWriter.commits.unlock()
+        topic.offloadPass.unlock()
         defer {
             registry.topics.withLock { open in
                 if open[topic.name] === topic { open[topic.name] = nil }

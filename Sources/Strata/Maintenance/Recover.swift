@@ -78,11 +78,12 @@ extension Lake {
         into path: String, cold: String, topics topicNames: [String]? = nil, options: LakeOptions = LakeOptions()
     ) async throws(StrataError) -> [RecoveredTopic] {
         let names = try await recoverableTopics(topicNames, cold: cold, options: options)
-        let footprint = RecoverFootprint(paths: LakePaths(root: path), topics: names)
+        var footprint = RecoverFootprint(paths: LakePaths(root: path), topics: names)
         var lakeOptions = options
         lakeOptions.backgroundOffload = false
         do throws(StrataError) {
             let lake = try Lake.open(path, cold: cold, options: lakeOptions)
+            footprint.newTopics = names.filter { !FileIO.exists(footprint.paths.topicDirectory($0)) }
             let recovered: [RecoveredTopic]
             do throws(StrataError) { recovered = try await lake.recover(topics: names) } catch {
                 // The recover error is the one to report; a failed close is logged.
@@ -130,8 +131,9 @@ struct RecoverFootprint {
     let missingDirectories: [String]
     let hadLock: Bool
     let hadConfig: Bool
-    /// Topics whose directory did not exist.
-    let newTopics: [String]
+    /// Topics whose directory did not exist; taken again once the lake's lock is held, so a topic
+    /// another process created before that is never counted as this run's.
+    var newTopics: [String]
 
     init(paths: LakePaths, topics: [String]) {
         self.paths = paths

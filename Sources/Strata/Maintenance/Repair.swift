@@ -118,6 +118,7 @@ extension Topic {
         await offloadPass.lock()
         defer { offloadPass.unlock() }
         return try await manifestWriter.commits.withLock { () async throws(StrataError) -> RepairReport in
+            try manifestWriter.checkNotFenced()  // fenced (retired) while this waited for the locks
             let coldEnd = try await cold.latestManifest(name, refresh: true)?.nextOffset
             return try repairLocked(coldEnd: coldEnd)
         }
