@@ -63,6 +63,29 @@ struct ReadLakeOption: ParsableArguments {
     func open() throws -> Lake { try Lake.openReadOnly(lake) }
 }
 
+/// A command that changes an existing lake (scrub --delete-orphans, repair, topic admin) never
+/// creates one: a directory without `lake.json` is `notFound` and nothing is changed.
+func requireExistingLake(_ path: String) throws(StrataError) {
+    guard FileManager.default.fileExists(atPath: path + "/lake.json") else {
+        let why = FileManager.default.fileExists(atPath: path) ? "it has no lake.json" : "the directory does not exist"
+        throw StrataError(.notFound, "no lake at \(path): \(why); nothing was changed", file: path)
+    }
+}
+
+/// `--lake DIR` of a command that must not create a lake.
+struct ExistingLakeOption: ParsableArguments {
+    @Option(name: .long, help: "Lake directory (must exist).")
+    var lake: String
+
+    /// Opens the lake without background offload; a directory that is not a lake is an error.
+    func open() throws -> Lake {
+        try requireExistingLake(lake)
+        var options = LakeOptions()
+        options.backgroundOffload = false
+        return try Lake.open(lake, options: options)
+    }
+}
+
 struct TopicConfigOptions: ParsableArguments {
     @Option(help: "Durability when the topic is created: sync (fdatasync before ack, the default) or async.")
     var durability: String?

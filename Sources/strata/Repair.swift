@@ -18,8 +18,7 @@ struct Repair: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Lake directory.")
-    var lake: String
+    @OptionGroup var lakeOption: ExistingLakeOption
     @Argument(help: "Topic to repair.")
     var topic: String
     @Flag(help: "Move the damaged bytes into quarantine/ (required: repair changes the log).")
@@ -35,14 +34,7 @@ struct Repair: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard FileManager.default.fileExists(atPath: lake + "/lake.json") else {
-            let why =
-                FileManager.default.fileExists(atPath: lake) ? "it has no lake.json" : "the directory does not exist"
-            throw StrataError(.notFound, "no lake at \(lake): \(why); nothing was changed", file: lake)
-        }
-        var options = LakeOptions()
-        options.backgroundOffload = false
-        let handle = try Lake.open(lake, options: options)
+        let handle = try lakeOption.open()
         let report: RepairReport
         do { report = try await handle.topic(topic).repairQuarantine() } catch {
             await handle.close(after: error)

@@ -16,22 +16,6 @@ struct Topics: AsyncParsableCommand {
     )
 }
 
-/// `--lake DIR` of a command that must not create a lake.
-struct ExistingLakeOption: ParsableArguments {
-    @Option(name: .long, help: "Lake directory (must exist).")
-    var lake: String
-
-    /// Opens the lake without background offload; a directory that is not a lake is an error.
-    func open() throws -> Lake {
-        guard FileManager.default.fileExists(atPath: lake + "/lake.json") else {
-            throw StrataError(.notFound, "\(lake) is not a lake (it has no lake.json)", file: lake)
-        }
-        var options = LakeOptions()
-        options.backgroundOffload = false
-        return try Lake.open(lake, options: options)
-    }
-}
-
 /// Runs `body` on an open lake and closes it whatever happens.
 func withLake<T>(_ lake: Lake, _ body: (Lake) async throws -> T) async throws -> T {
     do {

@@ -129,6 +129,12 @@ import Testing
                 #expect(error?.message.contains(field) == true, "\(field)")
             }
             #expect(fileTree(dir).isEmpty, "a refused open creates nothing")
+            // A read-only open takes the same options and refuses them the same way.
+            try await Lake.open(dir, options: lakeOptions()).close()
+            var options = lakeOptions()
+            options.readWaitersMax = 0
+            let readOnly = strataError { _ = try Lake.openReadOnly(dir, options: options) }
+            #expect(readOnly?.code == .invalidArgument && readOnly?.message.contains("readWaitersMax") == true)
         }
     }
 

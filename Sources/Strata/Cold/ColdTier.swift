@@ -58,6 +58,17 @@ final class ColdTier: Sendable {
         archives = ByteLRU(capacityBytes: 64 * 1024 * 1024)
     }
 
+    /// The cold tier of the lake at `paths` over `store`, as `options` configure it (both opens).
+    static func forLake(
+        _ store: any BlobStore, paths: LakePaths, options: LakeOptions, savesLocalCopy: Bool
+    ) -> ColdTier {
+        ColdTier(
+            store: store, cacheBytes: options.coldCacheBytes, retry: options.blobRetry,
+            retryEnvironment: options.blobRetryEnvironment, clock: options.clock, log: options.log,
+            localManifestPath: { paths.topicManifestCopy($0) }, manifestSegmentsMax: options.manifestSegmentsMax,
+            savesLocalCopy: savesLocalCopy, prefetchTasksMax: options.coldPrefetchTasksMax)
+    }
+
     var location: String { store.location }
 
     /// Runs one logical blob call under the tier's retry policy (the only retry loop above the store).

@@ -66,12 +66,7 @@ public final class Lake: Sendable {
                 }
             }
             guard let store = opened else { throw StrataError(.io, "no cold store for \(config.cold)") }
-            let tier = ColdTier(
-                store: store, cacheBytes: options.coldCacheBytes, retry: options.blobRetry,
-                retryEnvironment: options.blobRetryEnvironment, clock: options.clock, log: options.log,
-                localManifestPath: { paths.topicManifestCopy($0) },
-                manifestSegmentsMax: options.manifestSegmentsMax,
-                prefetchTasksMax: options.coldPrefetchTasksMax)
+            let tier = ColdTier.forLake(store, paths: paths, options: options, savesLocalCopy: true)
             let lake = Lake(path: path, options: options, lockFD: fd, cold: tier, coldURL: config.cold)
             lake.startBackground()
             return lake

@@ -35,11 +35,7 @@ extension Lake {
             let why = FileIO.exists(path) ? "it has no lake.json" : "the directory does not exist"
             throw StrataError(.notFound, "no lake at \(path): \(why)", file: paths.config)
         }
-        guard options.manifestSegmentsMax >= 2 else {
-            throw StrataError(
-                .invalidArgument,
-                "manifestSegmentsMax must be at least 2, is \(options.manifestSegmentsMax)")
-        }
+        try options.validate()
         let config = try LakeConfigFile.load(paths: paths)
         let store: any BlobStore
         if let injected = options.coldStore {
@@ -47,11 +43,7 @@ extension Lake {
         } else {
             store = try openColdStoreReadOnly(try parseColdURL(config.cold), options: options)
         }
-        let tier = ColdTier(
-            store: store, cacheBytes: options.coldCacheBytes, retry: options.blobRetry,
-            retryEnvironment: options.blobRetryEnvironment, clock: options.clock, log: options.log,
-            localManifestPath: { paths.topicManifestCopy($0) },
-            manifestSegmentsMax: options.manifestSegmentsMax, savesLocalCopy: false)
+        let tier = ColdTier.forLake(store, paths: paths, options: options, savesLocalCopy: false)
         return Lake(path: path, options: options, lockFD: -1, cold: tier, coldURL: config.cold, readOnly: true)
     }
 

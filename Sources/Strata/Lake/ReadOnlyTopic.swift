@@ -111,7 +111,7 @@ extension Topic {
             if highWatermark > offset { return true }
             guard waitedMs < timeoutMs, !Task.isCancelled else { return false }
             let stepMs = min(pollMs, timeoutMs - waitedMs)
-            try? await Task.sleep(nanoseconds: UInt64(stepMs) * 1_000_000)
+            do { try await clock.sleep(ms: stepMs) } catch { return false }  // cancelled
             waitedMs += stepMs
         }
     }

@@ -69,13 +69,6 @@ struct InspectVerify: AsyncParsableCommand {
     }
 }
 
-/// Verify and scrub only read an existing lake: a missing one is a usage error, not a new lake.
-func requireExistingLake(_ path: String) throws {
-    guard FileManager.default.fileExists(atPath: path + "/lake.json") else {
-        throw ValidationError("\(path) is not a lake (no lake.json); check --lake")
-    }
-}
-
 /// A one-line progress display on stderr when it is a terminal (nil otherwise).
 private func progressPrinter() -> (@Sendable (VerifyProgress) -> Void)? {
     guard isatty(2) == 1 else { return nil }
