@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3" ..< "4.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries: Debian provides them as -dev packages (tools/test installs them).
@@ -34,10 +35,19 @@ let package = Package(
         .target(name: "StrataKafka", dependencies: ["StrataFormat"]),
         // Test doubles (in-memory and fault-injecting stores, a manual clock): never in a product.
         .target(name: "StrataTesting", dependencies: ["Strata", "StrataBlob"]),
+        // `strata serve`: the Kafka protocol over the lake (SwiftNIO for I/O only; engine calls are async).
+        .target(
+            name: "StrataServer",
+            dependencies: [
+                "Strata", "StrataKafka", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "strata",
             dependencies: [
-                "Strata", "StrataExport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Strata", "StrataExport", "StrataServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Rebuilds formats/vectors (tools/gen-vectors); the golden vector test checks them.
@@ -45,6 +55,13 @@ let package = Package(
         // StrataBlob only for the project's one seeded generator (SplitMix64).
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat", "StrataBlob"]),
         .testTarget(name: "StrataKafkaTests", dependencies: ["StrataKafka", "StrataFormat"]),
+        .testTarget(
+            name: "StrataServerTests",
+            dependencies: [
+                "StrataServer", "Strata", "StrataKafka", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "StrataExportTests", dependencies: ["StrataExport", "StrataFormat"]),
         .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob", "StrataTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataFormat", "StrataBlob", "StrataTesting"]),

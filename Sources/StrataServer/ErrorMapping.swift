@@ -1,0 +1,43 @@
+import Strata
+import StrataKafka
+
+/// Kafka error codes the protocol has that `KafkaErrorCode` does not list yet.
+enum ExtraKafkaErrorCode {
+    /// A fetch named a session this broker never created (Strata answers sessionless fetches).
+    static let fetchSessionIdNotFound: Int16 = 70
+}
+
+/// The one place engine errors become Kafka error codes (issue 13 §2). A handler that knows
+/// better for its API (CreateTopics' INVALID_CONFIG, Metadata's INVALID_TOPIC_EXCEPTION) checks
+/// first and falls back to this table.
+enum ErrorMapping {
+    /// The Kafka code for an engine error. Retriable Kafka codes are used where a retry can
+    /// succeed (`busy`, `closed`, `fenced`), so clients back off instead of failing.
+    static func kafkaCode(_ code: StrataError.Code) -> KafkaErrorCode {
+        switch code {
+        case .invalidArgument: return .invalidRequest
+        case .notFound: return .unknownTopicOrPartition
+        case .offsetOutOfRange: return .offsetOutOfRange
+        case .tooLarge: return .messageTooLarge
+        case .corrupt, .io: return .kafkaStorageError
+        case .locked, .readOnly: return .unknownServerError
+        // The lake is closing, or another writer took the topic over: the client looks again.
+        case .closed, .fenced: return .notLeaderOrFollower
+        case .busy: return .requestTimedOut
+        }
+    }
+
+    /// The Kafka code for a failure to read a produced batch (`KafkaBatch.toStrata`).
+    static func produceCode(_ error: KafkaDecodeError) -> KafkaErrorCode {
+        switch error.code {
+        case .checksumMismatch, .corruptRecords, .truncated: return .corruptMessage
+        case .unsupportedFeature:
+            // Compression codecs this build cannot read; transactional and control batches.
+            return error.message.contains("compression") ? .unsupportedCompressionType : .unsupportedForMessageFormat
+        case .unsupportedVersion: return .unsupportedForMessageFormat
+        case .outOfBounds where error.field.hasSuffix("batchLength") || error.message.contains("limit"):
+            return .messageTooLarge
+        case .outOfBounds, .invalidValue, .trailingBytes, .unsupportedApi, .missingField: return .invalidRecord
+        }
+    }
+}
