@@ -11,7 +11,7 @@ struct CLIHelpTests {
         ["topics"], ["topics", "create"], ["topics", "describe"], ["topics", "alter-config"], ["topics", "delete"],
         ["delete-records"],
         ["inspect"], ["inspect", "dump"], ["inspect", "topics"], ["inspect", "segments"], ["inspect", "manifest"],
-        ["inspect", "verify"], ["inspect", "scrub"],
+        ["inspect", "verify"], ["inspect", "scrub"], ["serve"],
     ]
 
     @Test(arguments: commands)
