@@ -20,40 +20,25 @@ enum EngineCalls {
     /// How many partitions topic `name` has.
     /// - Throws: `notFound` without the topic; `invalidArgument` for a bad name.
     static func partitionCount(_ lake: Lake, _ name: String) throws(StrataError) -> Int32 {
-        // Stand-in until `Lake.partitionCount` lands: every topic is one partition.
-        _ = try lake.topic(name)
-        return 1
+        try lake.partitionCount(name)
     }
 
     /// The log of partition `index` of topic `name`.
     /// - Throws: `notFound` for a missing topic or partition.
     static func partition(_ lake: Lake, _ name: String, _ index: Int32) throws(StrataError) -> Topic {
-        // Stand-in until `Lake.partition(_:_:)` lands.
-        guard index == 0 else {
-            throw StrataError(.notFound, "topic '\(name)' has no partition \(index)", topic: name)
-        }
-        return try lake.topic(name)
+        try lake.partition(name, index)
     }
 
     /// Creates topic `name` with `partitions` partitions.
-    /// - Throws: what `Lake.createTopic` throws; `invalidArgument` for more partitions than the
-    ///   engine supports.
+    /// - Throws: what `Lake.createTopic` throws (`invalidArgument` for a bad count, an existing topic).
     static func createTopic(
         _ lake: Lake, _ name: String, config: TopicConfig, partitions: Int32
     ) async throws(StrataError) {
-        // Stand-in until `Lake.createTopic(_:config:partitions:)` lands.
-        guard partitions == 1 else {
-            throw StrataError(
-                .invalidArgument, "this engine stores one partition per topic, not \(partitions)", topic: name)
-        }
-        _ = try await lake.createTopic(name, config: config)
+        _ = try await lake.createTopic(name, config: config, partitions: partitions)
     }
 
     /// The config a topic gets when a request does not say (auto-created topics, CreateTopics).
-    static func defaultTopicConfig(_ lake: Lake) -> TopicConfig {
-        // Stand-in until `Lake.defaultTopicConfig` lands.
-        TopicConfig()
-    }
+    static func defaultTopicConfig(_ lake: Lake) -> TopicConfig { lake.defaultTopicConfig }
 
     /// Appends one Strata batch (from `KafkaBatch.toStrata`); returns the offset of its first record.
     /// - Throws: the engine's errors (`tooLarge`, `busy`, `io`, `closed`, sequence errors).
