@@ -100,7 +100,7 @@ extension RequestDispatcher {
                 return refused(.invalidRecord, "\(batches.count) record batches; Produce v3+ carries exactly one")
             }
             let plain = try EngineCalls.decompressed(records, maxBytes: topic.config.batchBytesMax)
-            strata = try KafkaBatch.toStrata(plain, baseOffset: 0)
+            strata = try Self.strataBatch(plain)
         } catch {
             return refused(ErrorMapping.produceCode(error), error.description)
         }
@@ -110,6 +110,17 @@ extension RequestDispatcher {
             return ProduceOutcome(baseOffset: base, logStartOffset: start)
         } catch {
             return refused(ErrorMapping.kafkaCode(error.code), error.description)
+        }
+    }
+
+    /// The Strata batch of an uncompressed Kafka batch; one whose header's maxTimestamp is not
+    /// its records' maximum (librdkafka's before 1970) gets the records' maximum, as Kafka does.
+    static func strataBatch(_ kafka: [UInt8]) throws(KafkaDecodeError) -> [UInt8] {
+        do throws(KafkaDecodeError) {
+            return try KafkaBatch.toStrata(kafka, baseOffset: 0)
+        } catch  where error.code == .corruptRecords && error.field == "RecordBatch.batch.maxTimestamp" {
+            guard let patched = MaxTimestampRepair.patched(kafka) else { throw error }
+            return try KafkaBatch.toStrata(patched, baseOffset: 0)
         }
     }
 

@@ -33,7 +33,7 @@ final class RequestDispatcher: Sendable {
     /// The reply to one request frame (the bytes after its size).
     func respond(to frame: [UInt8], peer: String) async -> Reply {
         let request: KafkaRequest
-        do throws(KafkaDecodeError) { request = try KafkaRequest.decode(frame) } catch {
+        do throws(KafkaDecodeError) { request = try Self.decode(frame) } catch {
             return decodeFailure(error, peer: peer)
         }
         do throws(KafkaDecodeError) {
@@ -43,6 +43,19 @@ final class RequestDispatcher: Sendable {
             return .send(KafkaResponse.framed(bytes))
         } catch {
             return .close("cannot answer \(request.api.name) v\(request.version): \(error)")
+        }
+    }
+
+    /// Decodes a request. Bytes after a complete body are ignored, as Kafka's brokers ignore
+    /// them: librdkafka 2.x sends three after its Metadata v12 request for every topic.
+    static func decode(_ frame: [UInt8]) throws(KafkaDecodeError) -> KafkaRequest {
+        do throws(KafkaDecodeError) {
+            return try KafkaRequest.decode(frame)
+        } catch
+            where error.code == .trailingBytes
+            && error.requestHeader.flatMap({ KafkaApis.api(rawKey: $0.apiKey) })?.request.name == error.field
+        {
+            return try KafkaRequest.decode(Array(frame[..<min(error.position, frame.count)]))
         }
     }
 
@@ -74,7 +87,8 @@ final class RequestDispatcher: Sendable {
             let bytes = try? KafkaResponse.encode(
                 api, version: header.apiVersion, correlationId: header.correlationId, body: body)
         else {
-            return .close("malformed request: \(error)")
+            let name = KafkaApis.api(rawKey: header.apiKey).map { "\($0.name) v\(header.apiVersion)" }
+            return .close("malformed \(name ?? "request") request: \(error)")
         }
         log(
             "connection \(peer): malformed \(api.name) v\(header.apiVersion) request: \(error); answered INVALID_REQUEST"

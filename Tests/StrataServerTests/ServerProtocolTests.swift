@@ -196,6 +196,47 @@ struct ServerProtocolTests {
         }
     }
 
+    /// librdkafka's frames as captured from confluent-kafka 2.16: Metadata v12 for every topic
+    /// carries three bytes after its body, which Kafka's brokers ignore and so does this one.
+    @Test func librdkafkaMetadataWithTrailingBytesIsAnswered() async throws {
+        try await withServer { server in
+            _ = try await server.connect().call(.metadata, version: 12, Requests.metadata(["t"]))
+            let client = try server.connect()
+            let frame = hex("0003000c00000003000772646b61666b610000000000010000")
+            try await client.send(KafkaResponse.framed(frame))
+            let response = try #require(try await client.receiveFrame())
+            let (id, body) = try KafkaResponse.decode(
+                response, api: try #require(KafkaApis.api(.metadata)), version: 12)
+            #expect(id == 3)
+            #expect(try body.structs("Topics")?.map { try $0.string("Name") } == ["t"])
+        }
+    }
+
+    /// A batch whose header says maxTimestamp 0 over records from before 1970 (librdkafka) is
+    /// stored with the records' true maximum; one with a bad CRC is still refused.
+    @Test func maxTimestampOfRecordsBefore1970IsTakenFromTheRecords() async throws {
+        try await withServer { server in
+            let client = try server.connect()
+            _ = try await client.call(.metadata, version: 12, Requests.metadata(["old"]))
+            var batch = kafkaBatch(["a", "b"], timestamps: [-31_536_000_000, -31_535_000_000])
+            for i in 35 ..< 43 { batch[i] = 0 }
+            let crc = CRC32C.checksum(batch[21...])
+            for i in 0 ..< 4 { batch[17 + i] = UInt8(truncatingIfNeeded: crc >> (24 - 8 * i)) }
+            var broken = batch
+            broken[broken.count - 1] ^= 1
+            let refused = try await client.call(.produce, version: 9, Requests.produce("old", records: broken))
+            #expect(
+                try firstPartition(refused, topics: "Responses", partitions: "PartitionResponses").int16("ErrorCode")
+                    == KafkaErrorCode.corruptMessage.rawValue)
+            let response = try await client.call(.produce, version: 9, Requests.produce("old", records: batch))
+            #expect(
+                try firstPartition(response, topics: "Responses", partitions: "PartitionResponses").int16("ErrorCode")
+                    == 0)
+            let records = try await server.lake.topic("old").read(from: 0).records
+            #expect(records.map(\.timestamp) == [-31_536_000_000, -31_535_000_000])
+        }
+    }
+
     @Test func fetchOutsideTheLogIsOffsetOutOfRange() async throws {
         try await withServer { server in
             let client = try server.connect()
@@ -366,4 +407,15 @@ struct ServerProtocolTests {
             #expect(try server.lake.topicNames().isEmpty)
         }
     }
+}
+
+func hex(_ text: String) -> [UInt8] {
+    var bytes: [UInt8] = []
+    var index = text.startIndex
+    while index < text.endIndex {
+        let next = text.index(index, offsetBy: 2)
+        bytes.append(UInt8(text[index ..< next], radix: 16) ?? 0)
+        index = next
+    }
+    return bytes
 }
