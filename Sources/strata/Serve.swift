@@ -90,7 +90,8 @@ struct Serve: AsyncParsableCommand {
         } catch {
             await server.shutdown()
             await lake.close(after: error)
-            throw ValidationError("\(error)")
+            printError("error: \(error)")
+            throw ExitCode(3)
         }
         print("listening on \(bound.host):\(bound.port)")
         fflush(nil)
