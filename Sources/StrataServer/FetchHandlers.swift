@@ -25,10 +25,10 @@ extension RequestDispatcher {
     /// Fetch 4–12: whole batches from the first one holding each requested offset, within
     /// PartitionMaxBytes and MaxBytes (the first batch always, as Kafka does, so a large batch
     /// never stalls a consumer); waits up to MaxWaitMs for MinBytes, woken by appends to any
-    /// requested partition. Sessionless: SessionId 0, which clients accept (KIP-227).
+    /// requested partition (at most `fetchWaitMsMax`). Sessionless: SessionId 0, which clients accept (KIP-227).
     func fetch(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct {
         let body = request.body
-        let maxWaitMs = max(0, Int64(try body.int32("MaxWaitMs")))
+        let maxWaitMs = min(max(0, Int64(try body.int32("MaxWaitMs"))), options.fetchWaitMsMax)
         let minBytes = max(0, Int(try body.int32("MinBytes")))
         let maxBytes = max(0, Int(try body.int32("MaxBytes")))
         if request.version >= 7, try body.int32("SessionId") != 0 {

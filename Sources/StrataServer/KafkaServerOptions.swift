@@ -19,6 +19,8 @@ public struct KafkaServerOptions: Sendable {
     public var maxConnections = 1024
     /// A connection that sends nothing for this long (and has no request in flight) is closed.
     public var idleTimeoutMs: Int64 = 600_000
+    /// The longest a Fetch waits for MinBytes, whatever its MaxWaitMs (clients ask 500 ms).
+    public var fetchWaitMsMax: Int64 = 30_000
     /// The node id this broker reports (one broker: the leader of every partition).
     public static let nodeId: Int32 = 1
     /// Where log lines go (one per event); stderr by default.
@@ -43,6 +45,7 @@ public struct KafkaServerOptions: Sendable {
             throw .invalidOption("max request bytes \(maxRequestBytes) is not in 64...\(Int32.max)")
         }
         guard maxConnections >= 1 else { throw .invalidOption("max connections \(maxConnections) is not ≥ 1") }
+        guard fetchWaitMsMax >= 0 else { throw .invalidOption("fetch wait max \(fetchWaitMsMax) ms is negative") }
         guard idleTimeoutMs >= 1 else { throw .invalidOption("idle timeout \(idleTimeoutMs) ms is not ≥ 1") }
     }
 }
