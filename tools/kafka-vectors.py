@@ -35,9 +35,8 @@ CLIENT_ID = "strata-vectors"
 
 
 def compressible_records():
-    """300 records (about 70 KB uncompressed, more than two xerial blocks and more than the 64 KiB
-    first guess of a stream without a size) with null keys and values, headers and a timestamp
-    before 1970; shared with tools/kafka-capture.py."""
+    """300 records (about 70 KB uncompressed, more than two xerial blocks) with null keys and
+    values, headers and a timestamp before 1970; shared with tools/kafka-capture.py."""
     records = []
     for i in range(300):
         key = None if i == 1 else f"key-{i % 50}".encode()
@@ -132,6 +131,23 @@ def compressed_batches():
         f.write(data)
     result["window-zstd"] = {"file": "batch-v2-window-zstd.bin", "compression": 4, "windowBytes": 1 << 27,
                              "decompressesTo": "batch-v2-compressible.bin"}
+    # Streams without a size that expand far past the first guess, so the output array grows.
+    pattern = bytes(range(256)) * 4096
+    grow = [(0, 1_700_000_000_000, b"grow", pattern, [])]
+    for codec, name, encoder in ((3, "lz4", lambda d: lz4.frame.compress(bytes(d), store_size=False)),
+                                 (4, "zstd", lambda d: zstandard.ZstdCompressor(write_content_size=False)
+                                  .compress(bytes(d)))):
+        original = getattr(default_records, {3: "lz4_encode", 4: "zstd_encode"}[codec])
+        setattr(default_records, {3: "lz4_encode", 4: "zstd_encode"}[codec], encoder)
+        try:
+            data, _ = batch(compression=codec, records=grow)
+        finally:
+            setattr(default_records, {3: "lz4_encode", 4: "zstd_encode"}[codec], original)
+        path = f"batch-v2-grow-{name}.bin"
+        with open(os.path.join(OUT, path), "wb") as f:
+            f.write(data)
+        result["grow-" + name] = {"file": path, "compression": codec, "value": "bytes 0-255 repeated 4096 times",
+                                  "decompressedBytes": len(batch(records=grow)[0])}
     for codec, name, size in ((1, "gzip", 8 << 20), (2, "snappy", 2 << 20), (3, "lz4", 8 << 20),
                               (4, "zstd", 8 << 20)):
         data, _ = batch(compression=codec, records=[(0, 1_700_000_000_000, None, bytes(size), [])])

@@ -133,6 +133,25 @@ import Testing
         #expect(value.count == valueBytes && value.allSatisfy { $0 == 0 })
     }
 
+    /// Streams without a size that expand past the first guess grow the output array (with a
+    /// copy) and still come back whole; the bound is exact on that path too.
+    @Test(arguments: [KafkaCompression.lz4, .zstd])
+    func aStreamWithoutASizeGrowsItsOutput(_ codec: KafkaCompression) throws {
+        let bytes = try kafkaVector("batch-v2-grow-\(codec).bin")
+        let vectors = try KafkaVectors.load()
+        let size = try #require(vectors.batches["grow-\(codec)"]?["decompressedBytes"] as? Int)
+        #expect(bytes.count * 16 < 256 * 1024 && size > 4 * 256 * 1024, "output grows at least twice")
+        let pattern = (0 ..< 4096).flatMap { _ in (0 ... 255).map { UInt8($0) } }
+        for maxBytes in [Self.bound, size] {
+            let output = try KafkaBatch.decompressed(bytes, maxBytes: maxBytes)
+            #expect(output.count == size)
+            let batch = try BatchCodec.decode(try KafkaBatch.toStrata(output, baseOffset: 0))
+            #expect(batch.records.count == 1 && batch.records[0].value == pattern)
+        }
+        let error = kafkaError { () throws(KafkaDecodeError) in try KafkaBatch.decompressed(bytes, maxBytes: size - 1) }
+        #expect(error?.code == .recordsTooLarge)
+    }
+
     /// The zstd decoder's window is part of the bound: a stream that asks for a 128 MiB window
     /// (and carries no content size) is refused, even under the largest bound.
     @Test func aZstdWindowOverTheBoundIsRefused() throws {

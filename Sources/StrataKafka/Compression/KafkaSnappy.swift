@@ -33,7 +33,10 @@ enum KafkaSnappy {
         let output = [UInt8](unsafeUninitializedCapacity: total) { out, count in
             UnsafeMutableRawBufferPointer(out).copyMemory(from: prefix)
             count = prefix.count
-            guard let base = UnsafeMutableRawPointer(out.baseAddress) else { return }
+            guard let base = UnsafeMutableRawPointer(out.baseAddress) else {
+                thrown = failure.corrupt(at: 0, "no output buffer")
+                return
+            }
             for block in blocks {
                 var produced = block.rawBytes
                 let target = (base + count).assumingMemoryBound(to: CChar.self)
