@@ -152,6 +152,12 @@ import Testing
         #expect(error?.code == .recordsTooLarge)
     }
 
+    /// The largest decompressed batch still fits Strata's batch limit once `toStrata` rewrites it.
+    @Test func theDecompressionBoundFitsStrataBatches() {
+        #expect(
+            KafkaBatch.decompressedBytesMax - KafkaBatchHeader.size + BatchHeader.size == FormatLimits.batchBytesMax)
+    }
+
     /// The zstd decoder's window is part of the bound: a stream that asks for a 128 MiB window
     /// (and carries no content size) is refused, even under the largest bound.
     @Test func aZstdWindowOverTheBoundIsRefused() throws {

@@ -1,8 +1,10 @@
 import StrataFormat
 
 extension KafkaBatch {
-    /// Largest output a caller may ask `decompressed` for: a batch `parseHeader` still accepts.
-    public static let decompressedBytesMax = FormatLimits.batchBytesMax
+    /// Largest output a caller may ask `decompressed` for: a batch whose Strata form (a header 3
+    /// bytes longer) `toStrata` still writes under Strata's batch limit.
+    public static let decompressedBytesMax =
+        FormatLimits.batchBytesMax - (BatchHeader.size - KafkaBatchHeader.size)
 
     /// The same Kafka v2 batch with its records section decompressed (formats/kafka.md,
     /// "Compression"): the header is copied with the compression bits of `attributes` cleared,
@@ -14,7 +16,7 @@ extension KafkaBatch {
     /// only when the stream did not announce its size. The bound holds while decompressing: no
     /// output buffer larger than `maxBytes` is ever allocated (a buffer that has to grow holds
     /// the old and the new one for the copy), and the zstd decoder's window is limited to
-    /// `max(maxBytes, 8 MiB)`.
+    /// `max(maxBytes, 8 MiB)` rounded up to a power of two.
     /// - Parameter maxBytes: the most bytes the returned batch (header included) may have;
     ///   clamped to `decompressedBytesMax`.
     /// - Returns: a batch of at most `maxBytes` bytes that `parseHeader` accepts.
