@@ -3,7 +3,8 @@
 
 Every request and response is encoded by kafka-python's own protocol classes (offline, no
 broker), and every record batch by its DefaultRecordBatchBuilder, so the Swift codecs are checked
-against another implementation, not against themselves. Needs `pip install kafka-python` (3.x).
+against another implementation, not against themselves. Needs `pip install kafka-python` (3.x),
+and for the compressed batches python-snappy, lz4, zstandard and aiokafka (with cramjam).
 
 Output: one .bin per message (a frame without its 4-byte size prefix: header, then body) or
 batch, and vectors.json listing each file with the values it was built from, in the field names
@@ -121,6 +122,26 @@ def compressed_batches():
             f.write(data)
         result["compressible-" + name] = {"file": path, "compression": codec, "encoder": note,
                                           "decompressesTo": "batch-v2-compressible.bin"}
+    # aiokafka's own (Cython) builder, compressing with cramjam: another implementation of the
+    # batch and, for snappy (Rust `snap`) and lz4, of the codecs.
+    from aiokafka.record.default_records import DefaultRecordBatchBuilder as AioBuilder
+    import aiokafka
+    import aiokafka.record._crecords.default_records as aio_records
+    # aiokafka's gzip stamps the time too (level 9 is its own default).
+    aio_records.gzip_encode = lambda data, compresslevel=None: gzip_module.compress(bytes(data), 9, mtime=0)
+    for codec, name in ((1, "gzip"), (2, "snappy"), (3, "lz4"), (4, "zstd")):
+        builder = AioBuilder(magic=2, compression_type=codec, is_transactional=0, producer_id=-1, producer_epoch=-1,
+                             base_sequence=-1, batch_size=64 << 20)
+        for offset, timestamp, key, value, headers in COMPRESSIBLE_RECORDS:
+            builder.append(offset, timestamp=timestamp, key=key, value=value, headers=headers)
+        data = bytes(builder.build())
+        if data[22] & 0x7 != codec:
+            raise SystemExit(f"aiokafka {name}: sent uncompressed")
+        path = f"batch-v2-aiokafka-{name}.bin"
+        with open(os.path.join(OUT, path), "wb") as f:
+            f.write(data)
+        result["aiokafka-" + name] = {"file": path, "compression": codec, "records": "compressible",
+                                      "encoder": f"aiokafka {aiokafka.__version__} DefaultRecordBatchBuilder"}
     # A stream with a 128 MiB window and no content size: the decoder would need the whole window.
     def wide_window(data):
         params = zstandard.ZstdCompressionParameters.from_level(3, window_log=27, write_content_size=False)
