@@ -21,6 +21,10 @@ let package = Package(
         // System libraries: Debian provides them as -dev packages (tools/test installs them).
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // Kafka's produce codecs besides zstd (formats/kafka.md, "Compression"); StrataKafka only.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
+        .systemLibrary(name: "CLz4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         // CRC32C with the SSE4.2 instruction (20x the Swift table loop, see TOOLCHAIN.md).
         .target(name: "CStrataCRC", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "StrataFormat", dependencies: ["CZstd", "CStrataCRC"]),
@@ -31,8 +35,9 @@ let package = Package(
             dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "Strata", dependencies: ["StrataFormat", "StrataBlob"]),
-        // Kafka wire protocol codecs (formats/kafka.md): pure, no NIO; StrataFormat for CRC32C and batches.
-        .target(name: "StrataKafka", dependencies: ["StrataFormat"]),
+        // Kafka wire protocol codecs (formats/kafka.md): pure, no NIO; StrataFormat for CRC32C and batches,
+        // the C codecs for compressed produce batches.
+        .target(name: "StrataKafka", dependencies: ["StrataFormat", "CZstd", "CZlib", "CSnappy", "CLz4"]),
         // Test doubles (in-memory and fault-injecting stores, a manual clock): never in a product.
         .target(name: "StrataTesting", dependencies: ["Strata", "StrataBlob"]),
         // `strata serve`: the Kafka protocol over the lake (SwiftNIO for I/O only; engine calls are async).
