@@ -70,8 +70,8 @@ final class ConnectionRegistry: Sendable {
     }
 }
 
-/// Closes a connection that sent nothing for the idle timeout, unless a request is in flight
-/// (a long-polling Fetch reads nothing while it waits).
+/// Closes a connection that neither sent nor was sent anything for the idle timeout, unless a
+/// request is in flight (a long-polling Fetch reads and writes nothing while it waits).
 final class IdleCloser: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -90,7 +90,7 @@ final class IdleCloser: ChannelInboundHandler, Sendable {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
             if registry.isIdle(id) {
                 log("connection \(peer): idle for \(idleTimeoutMs) ms (--idle-timeout-ms); closed")
                 context.close(promise: nil)

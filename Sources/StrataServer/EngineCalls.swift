@@ -85,11 +85,11 @@ enum EngineCalls {
 
     private static let producerIds = ProducerIdStandIn()
 
-    /// A Kafka batch as the engine stores it: uncompressed.
-    /// - Throws: `unsupportedFeature` for a codec this build cannot read.
+    /// A Kafka batch as the engine stores it: uncompressed (formats/kafka.md "Compression"),
+    /// at most `maxBytes` once decompressed.
+    /// - Throws: `unsupportedCompression`, `recordsTooLarge`, `corruptRecords` naming the codec.
     static func decompressed(_ kafkaBatch: [UInt8], maxBytes: Int) throws(KafkaDecodeError) -> [UInt8] {
-        // Stand-in until `KafkaBatch.decompressed` lands: `toStrata` refuses compressed batches.
-        kafkaBatch
+        try KafkaBatch.decompressed(kafkaBatch, maxBytes: maxBytes)
     }
 }
 

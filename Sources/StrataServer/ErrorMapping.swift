@@ -31,10 +31,11 @@ enum ErrorMapping {
     static func produceCode(_ error: KafkaDecodeError) -> KafkaErrorCode {
         switch error.code {
         case .checksumMismatch, .corruptRecords, .truncated: return .corruptMessage
-        case .unsupportedFeature:
-            // Compression codecs this build cannot read; transactional and control batches.
-            return error.message.contains("compression") ? .unsupportedCompressionType : .unsupportedForMessageFormat
-        case .unsupportedVersion: return .unsupportedForMessageFormat
+        // Transactional and control batches, delete horizons.
+        case .unsupportedFeature, .unsupportedVersion: return .unsupportedForMessageFormat
+        case .unsupportedCompression: return .unsupportedCompressionType
+        // Kafka's answer to a batch over max.message.bytes, which clients know.
+        case .recordsTooLarge: return .messageTooLarge
         case .outOfBounds where error.field.hasSuffix("batchLength") || error.message.contains("limit"):
             return .messageTooLarge
         case .outOfBounds, .invalidValue, .trailingBytes, .unsupportedApi, .missingField: return .invalidRecord

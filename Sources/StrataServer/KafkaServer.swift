@@ -100,7 +100,7 @@ public final class KafkaServer: Sendable {
         }
         do {
             let pipeline = channel.pipeline.syncOperations
-            try pipeline.addHandler(IdleStateHandler(readTimeout: .milliseconds(options.idleTimeoutMs)))
+            try pipeline.addHandler(IdleStateHandler(allTimeout: .milliseconds(options.idleTimeoutMs)))
             try pipeline.addHandler(
                 ByteToMessageHandler(
                     FrameDecoder(maxRequestBytes: options.maxRequestBytes, log: options.log, peer: peer)))

@@ -17,7 +17,7 @@ public struct KafkaServerOptions: Sendable {
     public var maxRequestBytes = 100 * 1024 * 1024
     /// Open connections at most; one more is accepted and closed at once.
     public var maxConnections = 1024
-    /// A connection that sends nothing for this long (and has no request in flight) is closed.
+    /// A connection with no traffic either way for this long (and no request in flight) is closed.
     public var idleTimeoutMs: Int64 = 600_000
     /// The longest a Fetch waits for MinBytes, whatever its MaxWaitMs (clients ask 500 ms).
     public var fetchWaitMsMax: Int64 = 30_000

@@ -99,7 +99,9 @@ extension RequestDispatcher {
             guard batches.count == 1 else {
                 return refused(.invalidRecord, "\(batches.count) record batches; Produce v3+ carries exactly one")
             }
-            let plain = try EngineCalls.decompressed(records, maxBytes: topic.config.batchBytesMax)
+            // The Strata batch is 3 bytes longer than Kafka's and must fit the topic's batchBytesMax.
+            let limit = topic.config.batchBytesMax - (BatchHeader.size - KafkaBatchHeader.size)
+            let plain = try EngineCalls.decompressed(records, maxBytes: limit)
             strata = try Self.strataBatch(plain)
         } catch {
             return refused(ErrorMapping.produceCode(error), error.description)

@@ -127,10 +127,10 @@ struct ServerBadInputTests {
 
     /// A long poll reads nothing from its connection while it waits: it is not idle.
     @Test func requestInFlightIsNotIdle() async throws {
-        try await withServer(configure: { $0.idleTimeoutMs = 100 }) { server in
+        try await withServer(configure: { $0.idleTimeoutMs = 300 }) { server in
             let client = try server.connect()
             _ = try await client.call(.metadata, version: 12, Requests.metadata(["t"]))
-            let response = try await client.call(.fetch, version: 12, Requests.fetch("t", offset: 0, maxWaitMs: 400))
+            let response = try await client.call(.fetch, version: 12, Requests.fetch("t", offset: 0, maxWaitMs: 1000))
             #expect(try response.int16("ErrorCode") == 0)
         }
     }

@@ -237,6 +237,51 @@ struct ServerProtocolTests {
         }
     }
 
+    /// Batches librdkafka compressed (formats/vectors/kafka, captured from confluent-kafka) are
+    /// stored uncompressed: Fetch returns the records the uncompressed vector holds.
+    @Test(arguments: ["gzip", "snappy", "lz4", "zstd"])
+    func compressedBatchesAreStoredUncompressed(_ codec: String) async throws {
+        let vectors = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("formats/vectors/kafka")
+        let compressed = [UInt8](
+            try Data(contentsOf: vectors.appendingPathComponent("batch-v2-librdkafka-\(codec).bin")))
+        let plain = try KafkaBatch.decompressed(compressed, maxBytes: KafkaBatch.decompressedBytesMax)
+        try await withServer { server in
+            let client = try server.connect()
+            _ = try await client.call(.metadata, version: 12, Requests.metadata(["z"]))
+            let response = try await client.call(.produce, version: 9, Requests.produce("z", records: compressed))
+            let produced = try firstPartition(response, topics: "Responses", partitions: "PartitionResponses")
+            #expect(try produced.int16("ErrorCode") == 0, "\(produced)")
+            let fetched = try await client.call(.fetch, version: 12, Requests.fetch("z", offset: 0))
+            let records = try #require(
+                try firstPartition(fetched, topics: "Responses", partitions: "Partitions").bytes("Records"))
+            let batches = try KafkaBatch.split(records)
+            #expect(batches.allSatisfy { $0.header.compression == KafkaCompression.none })
+            let fetchedRecords = try batches.flatMap { batch in
+                try BatchCodec.decode(KafkaBatch.toStrata(Array(records[batch.range]), baseOffset: 0)).records
+            }
+            let sent = try BatchCodec.decode(KafkaBatch.toStrata(plain, baseOffset: 0)).records
+            #expect(fetchedRecords.map(\.value) == sent.map(\.value) && fetchedRecords.map(\.key) == sent.map(\.key))
+            #expect(fetchedRecords.map(\.headers) == sent.map(\.headers))
+        }
+    }
+
+    /// A batch that decompresses past the topic's max.message.bytes is refused, nothing stored.
+    @Test func decompressedBatchOverTheTopicLimitIsRefused() async throws {
+        let vectors = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("formats/vectors/kafka")
+        let bomb = [UInt8](try Data(contentsOf: vectors.appendingPathComponent("batch-v2-bomb-zstd.bin")))
+        try await withServer { server in
+            let client = try server.connect()
+            _ = try await client.call(
+                .createTopics, version: 5, Requests.createTopic("small", configs: ["max.message.bytes": "65536"]))
+            let response = try await client.call(.produce, version: 9, Requests.produce("small", records: bomb))
+            let produced = try firstPartition(response, topics: "Responses", partitions: "PartitionResponses")
+            #expect(try produced.int16("ErrorCode") == KafkaErrorCode.messageTooLarge.rawValue, "\(produced)")
+            #expect(try server.lake.topic("small").highWatermark == 0)
+        }
+    }
+
     @Test func fetchOutsideTheLogIsOffsetOutOfRange() async throws {
         try await withServer { server in
             let client = try server.connect()
