@@ -3,10 +3,23 @@ import StrataKafka
 
 // ApiVersions and Metadata: what a client asks first.
 extension RequestDispatcher {
-    /// ApiVersions 0–3: every supported API and its versions.
+    /// ApiVersions 0–3: every supported API and its versions, Produce advertised from v0.
     func apiVersions(_ request: KafkaRequest) -> KafkaStruct {
-        ["ErrorCode": KafkaErrorCode.none.value, "ApiKeys": KafkaApis.apiVersionsEntries, "ThrottleTimeMs": .int(0)]
+        ["ErrorCode": KafkaErrorCode.none.value, "ApiKeys": Self.advertisedApis, "ThrottleTimeMs": .int(0)]
     }
+
+    /// The ApiVersions list. Produce is advertised from v0 although v0–v2 (legacy message sets)
+    /// are refused with UNSUPPORTED_VERSION: librdkafka before 2.11.1 compresses with gzip,
+    /// snappy or lz4 only when the broker's Produce range includes v0, and sends uncompressed
+    /// otherwise. Clients pick the highest common version (9), so none sends v0–v2.
+    static let advertisedApis: KafkaValue = .structs(
+        KafkaApis.all.map { api in
+            let min = api.key == .produce ? 0 : api.versions.lowerBound
+            return [
+                "ApiKey": .int(Int64(api.key.rawValue)), "MinVersion": .int(Int64(min)),
+                "MaxVersion": .int(Int64(api.versions.upperBound)),
+            ]
+        })
 
     /// Metadata 1–12: this broker, the cluster id and each requested topic's partitions (all
     /// led by this node). Unknown topics are created when both `--auto-create-topics` and the

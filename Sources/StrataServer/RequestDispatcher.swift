@@ -100,7 +100,7 @@ final class RequestDispatcher: Sendable {
     static func topLevelError(_ api: KafkaApi, version: Int16, code: KafkaErrorCode) -> KafkaStruct? {
         let error = KafkaValue.int(Int64(code.rawValue))
         switch api.key {
-        case .apiVersions: return ["ErrorCode": error, "ApiKeys": KafkaApis.apiVersionsEntries]
+        case .apiVersions: return ["ErrorCode": error, "ApiKeys": advertisedApis]
         case .fetch where version >= 7: return ["ErrorCode": error, "SessionId": .int(0), "Responses": .structs([])]
         case .initProducerId: return ["ErrorCode": error, "ProducerId": .int(-1), "ProducerEpoch": .int(-1)]
         default: return nil

@@ -18,6 +18,9 @@ struct ServerProtocolTests {
             #expect(keys.count == KafkaApis.all.count)
             let fetch = try #require(try keys.first { try $0.int16("ApiKey") == 1 })
             #expect(try fetch.int16("MinVersion") == 4 && fetch.int16("MaxVersion") == 12)
+            // Produce from v0, for librdkafka's codec check (v0–v2 are refused, below).
+            let produce = try #require(try keys.first { try $0.int16("ApiKey") == 0 })
+            #expect(try produce.int16("MinVersion") == 0 && produce.int16("MaxVersion") == 9)
         }
     }
 
@@ -26,7 +29,7 @@ struct ServerProtocolTests {
     @Test func unknownVersionOrApiGetsUnsupportedVersionWithTheList() async throws {
         try await withServer { server in
             let client = try server.connect()
-            for (key, version) in [(Int16(18), Int16(99)), (Int16(3), Int16(0)), (Int16(999), Int16(0))] {
+            for (key, version) in [(Int16(18), Int16(99)), (Int16(3), Int16(0)), (Int16(999), Int16(0)), (0, 2)] {
                 var w = KafkaWriter()
                 w.int16(key)
                 w.int16(version)
