@@ -1,12 +1,14 @@
 import NIOCore
 import Synchronization
 
-/// The server's open connections: the `--max-connections` bound, which of them has a request in
-/// flight (an idle or shutting-down connection is closed only between requests), and shutdown.
+/// The server's open connections: the `--max-connections` bound, which of them have requests
+/// waiting for answers (an idle or shutting-down connection is closed only between requests),
+/// and shutdown.
 final class ConnectionRegistry: Sendable {
     private struct Entry {
         var channel: any Channel
-        var inFlight = false
+        /// Requests received and not answered yet (queued or being answered).
+        var pending = 0
     }
 
     private struct State {
@@ -36,42 +38,45 @@ final class ConnectionRegistry: Sendable {
     /// Connections open now.
     var count: Int { state.withLock { $0.open.count } }
 
-    /// Marks a request in flight. False when the server is shutting down: the request is not
-    /// started and the connection closes.
-    func begin(_ id: UInt64) -> Bool {
-        state.withLock { s in
-            guard !s.shuttingDown else { return false }
-            s.open[id]?.inFlight = true
-            return true
-        }
-    }
+    /// A request frame arrived on the connection.
+    func received(_ id: UInt64) { state.withLock { $0.open[id]?.pending += 1 } }
 
-    /// The request in flight was answered. False when the server is shutting down.
+    /// A request is about to be answered. False when the server is shutting down: it is not
+    /// started and the connection closes.
+    func begin(_ id: UInt64) -> Bool { state.withLock { !$0.shuttingDown } }
+
+    /// A request was answered (or dropped). False when the server is shutting down.
     func end(_ id: UInt64) -> Bool {
         state.withLock { s in
-            s.open[id]?.inFlight = false
+            if let pending = s.open[id]?.pending { s.open[id]?.pending = max(0, pending - 1) }
             return !s.shuttingDown
         }
     }
 
-    /// True when the connection has no request in flight (it may be closed for idleness).
-    func isIdle(_ id: UInt64) -> Bool { state.withLock { !($0.open[id]?.inFlight ?? false) } }
+    /// True when the connection has no request waiting for an answer (it may be closed for idleness).
+    func isIdle(_ id: UInt64) -> Bool { state.withLock { ($0.open[id]?.pending ?? 0) == 0 } }
 
     func remove(_ id: UInt64) { _ = state.withLock { $0.open.removeValue(forKey: id) } }
+
+    /// Closes every connection, requests in flight or not (the end of a shutdown's grace).
+    func closeAll() {
+        for channel in state.withLock({ $0.open.values.map(\.channel) }) { channel.close(promise: nil) }
+    }
 
     /// Refuses new connections and requests, and closes every connection with no request in
     /// flight; the others close once their request is answered.
     func shutDown() {
         let idle: [any Channel] = state.withLock { s in
             s.shuttingDown = true
-            return s.open.values.filter { !$0.inFlight }.map(\.channel)
+            return s.open.values.filter { $0.pending == 0 }.map(\.channel)
         }
         for channel in idle { channel.close(promise: nil) }
     }
 }
 
-/// Closes a connection that neither sent nor was sent anything for the idle timeout, unless a
-/// request is in flight (a long-polling Fetch reads and writes nothing while it waits).
+/// Counts the request frames a connection received, and closes a connection that neither sent
+/// nor was sent anything for the idle timeout unless a request waits for its answer (a
+/// long-polling Fetch reads and writes nothing while it waits).
 final class IdleCloser: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -87,6 +92,11 @@ final class IdleCloser: ChannelInboundHandler, Sendable {
         log: @escaping @Sendable (String) -> Void
     ) {
         (self.id, self.registry, self.idleTimeoutMs, self.peer, self.log) = (id, registry, idleTimeoutMs, peer, log)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        registry.received(id)
+        context.fireChannelRead(data)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

@@ -55,6 +55,11 @@ public final class KafkaServer: Sendable {
             throw .bindFailed("\(options.listenHost):\(options.listenPort): \(error)")
         }
         let port = server.channel.localAddress?.port ?? options.listenPort
+        if options.advertisedHost == nil, ["0.0.0.0", "::", "[::]"].contains(options.listenHost) {
+            options.log(
+                "listening on every address and advertising \(options.listenHost): clients elsewhere need "
+                    + "--advertise HOST:PORT")
+        }
         let dispatcher = RequestDispatcher(
             lake: lake, options: options, clusterId: clusterId,
             advertisedHost: options.advertisedHost ?? options.listenHost,
@@ -71,7 +76,15 @@ public final class KafkaServer: Sendable {
         guard let current = running.withLock({ $0 }) else { return }
         try? await current.channel.close()
         registry.shutDown()
+        // A client that never reads its answer must not hold the shutdown forever.
+        let (registry, graceMs, log) = (self.registry, options.shutdownGraceMs, options.log)
+        let deadline = Task {
+            do { try await Task.sleep(for: .milliseconds(graceMs)) } catch { return }
+            log("shutdown: requests still in flight after \(graceMs) ms; closing their connections")
+            registry.closeAll()
+        }
         await current.task.value
+        deadline.cancel()
         try? await group.shutdownGracefully()
     }
 

@@ -21,6 +21,8 @@ public struct KafkaServerOptions: Sendable {
     public var idleTimeoutMs: Int64 = 600_000
     /// The longest a Fetch waits for MinBytes, whatever its MaxWaitMs (clients ask 500 ms).
     public var fetchWaitMsMax: Int64 = 30_000
+    /// How long shutdown lets requests in flight finish before it closes their connections.
+    public var shutdownGraceMs: Int64 = 60_000
     /// The node id this broker reports (one broker: the leader of every partition).
     public static let nodeId: Int32 = 1
     /// Where log lines go (one per event); stderr by default.
@@ -46,6 +48,7 @@ public struct KafkaServerOptions: Sendable {
         }
         guard maxConnections >= 1 else { throw .invalidOption("max connections \(maxConnections) is not ≥ 1") }
         guard fetchWaitMsMax >= 0 else { throw .invalidOption("fetch wait max \(fetchWaitMsMax) ms is negative") }
+        guard shutdownGraceMs >= 0 else { throw .invalidOption("shutdown grace \(shutdownGraceMs) ms is negative") }
         guard idleTimeoutMs >= 1 else { throw .invalidOption("idle timeout \(idleTimeoutMs) ms is not ≥ 1") }
     }
 }

@@ -13,8 +13,9 @@ extension RequestDispatcher {
 
     /// Produce 3–9. Each partition is appended on its own (one's failure leaves the others
     /// alone), all at once so they share fsyncs; the answer comes after the engine returns, which
-    /// on a `sync` topic is after fdatasync. Acks 0: no answer at all.
-    func produce(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct? {
+    /// on a `sync` topic is after fdatasync. Acks 0: no answer at all, and when a partition
+    /// failed the connection closes, as Kafka does, so the producer learns of it.
+    func produce(_ request: KafkaRequest) async throws(KafkaDecodeError) -> Answer {
         let acks = try request.body.int16("Acks")
         let transactional = try request.body.string("TransactionalId") != nil
         var jobs: [(name: String, index: Int32, records: [UInt8]?)] = []
@@ -48,7 +49,10 @@ extension RequestDispatcher {
                 for await (i, outcome) in group { outcomes[i] = outcome }
             }
         }
-        if acks == 0 { return nil }
+        if acks == 0 {
+            guard let failed = outcomes.first(where: { $0.code != .none }) else { return .none }
+            return .close("acks 0 produce failed (\(failed.code)): \(failed.message ?? "")")
+        }
         var responses: [KafkaStruct] = []
         var next = 0
         for (name, count) in layout {
@@ -66,7 +70,7 @@ extension RequestDispatcher {
             next += count
             responses.append(["Name": .string(name), "PartitionResponses": .structs(partitions)])
         }
-        return ["Responses": .structs(responses), "ThrottleTimeMs": .int(0)]
+        return .body(["Responses": .structs(responses), "ThrottleTimeMs": .int(0)])
     }
 
     /// Checks and appends one partition's records. Nothing is stored unless every check passed.

@@ -37,7 +37,12 @@ final class RequestDispatcher: Sendable {
             return decodeFailure(error, peer: peer)
         }
         do throws(KafkaDecodeError) {
-            guard let body = try await handle(request) else { return .none }
+            let body: KafkaStruct
+            switch try await handle(request) {
+            case .body(let answer): body = answer
+            case .none: return .none
+            case .close(let why): return .close(why)
+            }
             let bytes = try KafkaResponse.encode(
                 request.api, version: request.version, correlationId: request.header.correlationId, body: body)
             return .send(KafkaResponse.framed(bytes))
@@ -59,18 +64,27 @@ final class RequestDispatcher: Sendable {
         }
     }
 
-    /// Routes a decoded request. Nil: no response (Produce with acks 0).
-    private func handle(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct? {
+    /// What a handler answers.
+    enum Answer {
+        case body(KafkaStruct)
+        /// No response (Produce with acks 0).
+        case none
+        /// Close the connection (Produce with acks 0 that failed: the producer learns of it so).
+        case close(String)
+    }
+
+    /// Routes a decoded request.
+    private func handle(_ request: KafkaRequest) async throws(KafkaDecodeError) -> Answer {
         switch request.api.key {
-        case .apiVersions: return apiVersions(request)
-        case .metadata: return try await metadata(request)
-        case .createTopics: return try await createTopics(request)
-        case .deleteTopics: return try await deleteTopics(request)
-        case .describeConfigs: return try await describeConfigs(request)
+        case .apiVersions: return .body(apiVersions(request))
+        case .metadata: return .body(try await metadata(request))
+        case .createTopics: return .body(try await createTopics(request))
+        case .deleteTopics: return .body(try await deleteTopics(request))
+        case .describeConfigs: return .body(try await describeConfigs(request))
         case .produce: return try await produce(request)
-        case .initProducerId: return try await initProducerId(request)
-        case .fetch: return try await fetch(request)
-        case .listOffsets: return try await listOffsets(request)
+        case .initProducerId: return .body(try await initProducerId(request))
+        case .fetch: return .body(try await fetch(request))
+        case .listOffsets: return .body(try await listOffsets(request))
         }
     }
 

@@ -125,13 +125,21 @@ struct ServerBadInputTests {
         }
     }
 
-    /// A long poll reads nothing from its connection while it waits: it is not idle.
-    @Test func requestInFlightIsNotIdle() async throws {
-        try await withServer(configure: { $0.idleTimeoutMs = 300 }) { server in
+    /// A long poll reads and writes nothing while it waits, and a request queued behind another
+    /// waits too: neither connection is idle. Both requests go in one write, so the connection
+    /// always has a request waiting for its answer, whatever the machine's load.
+    @Test func requestWaitingForItsAnswerIsNotIdle() async throws {
+        try await withServer(configure: { $0.idleTimeoutMs = 100 }) { server in
             let client = try server.connect()
-            _ = try await client.call(.metadata, version: 12, Requests.metadata(["t"]))
-            let response = try await client.call(.fetch, version: 12, Requests.fetch("t", offset: 0, maxWaitMs: 1000))
-            #expect(try response.int16("ErrorCode") == 0)
+            let (metadata, metadataId) = try client.frame(.metadata, version: 12, Requests.metadata(["t"]))
+            let (fetch, fetchId) = try client.frame(.fetch, version: 12, Requests.fetch("t", offset: 0, maxWaitMs: 500))
+            try await client.send(metadata + fetch)
+            for id in [metadataId, fetchId] {
+                let frame = try #require(try await client.receiveFrame(), "closed before answering \(id)")
+                #expect(Int32(bigEndian: frame.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }) == id)
+            }
+            // Nothing waits any more: now it is idle.
+            #expect(try await client.isClosedByServer())
         }
     }
 }

@@ -411,6 +411,13 @@ struct ServerProtocolTests {
             let versions = try await client.call(.apiVersions, version: 3, [:])
             #expect(try versions.int16("ErrorCode") == 0)
             #expect(try server.lake.topic("t").highWatermark == 1)
+            // A failed acks-0 produce closes the connection: the producer's only way to learn.
+            var corrupt = kafkaBatch(["b"])
+            corrupt[corrupt.count - 1] ^= 1
+            let (bad, _) = try client.frame(.produce, version: 9, Requests.produce("t", records: corrupt, acks: 0))
+            try await client.send(bad)
+            #expect(try await client.isClosedByServer())
+            #expect(try server.lake.topic("t").highWatermark == 1)
         }
     }
 
