@@ -1,4 +1,5 @@
 import Foundation
+import StrataBlob
 import StrataTesting
 import Synchronization
 import Testing
@@ -194,5 +195,55 @@ func storedBatches(_ topic: Topic) async throws -> [RecordBatch] {
             #expect(values[78] == "value-39")
             try await lake.close()
         }
+    }
+}
+
+/// `BatchCheck` walks records without decoding them; it must accept exactly what
+/// `BatchCodec.decode` accepts and report the same field and position, or `appendBatch` would
+/// store batches readers refuse (or refuse batches readers take).
+@Suite struct BatchCheckTests {
+    @Test func acceptsExactlyWhatDecodeAccepts() throws {
+        var rng = SplitMix64(seed: 13)
+        var accepted = 0
+        var refused = 0
+        for round in 0 ..< 4000 {
+            let count = 1 + Int(rng.next() % 4)
+            let records = (0 ..< count).map { i -> Record in
+                let key: [UInt8]? =
+                    rng.next() % 3 == 0 ? nil : (0 ..< Int(rng.next() % 6)).map { _ in UInt8(rng.next() & 0xFF) }
+                let value: [UInt8]? =
+                    rng.next() % 5 == 0 ? nil : (0 ..< Int(rng.next() % 20)).map { _ in UInt8(rng.next() & 0xFF) }
+                let headers = (0 ..< Int(rng.next() % 3)).map { h in
+                    RecordHeader(key: h == 0 ? "hé" : "h\(h)", value: rng.next() % 2 == 0 ? nil : [UInt8(h)])
+                }
+                return Record(
+                    timestamp: Int64(i) * 7 - Int64(rng.next() % 50), key: key, value: value, headers: headers)
+            }
+            var batch = BatchCodec.encode(baseOffset: 0, records: records)
+            if round > 0 {
+                // Damage one to three bytes of the records, then make the CRC match again, so that
+                // the record rules are what decides.
+                for _ in 0 ..< 1 + Int(rng.next() % 3) {
+                    let at = BatchHeader.size + Int(rng.next() % UInt64(batch.count - BatchHeader.size))
+                    batch[at] = rng.next() % 2 == 0 ? UInt8(rng.next() & 0xFF) : batch[at] ^ 0x80
+                }
+                batch = Topic.stamp(batch, baseOffset: 0)
+            }
+            let decoded = Result { () throws(FormatError) in try BatchCodec.decode(batch) }
+            let checked = batch.withUnsafeBytes { raw in Result { () throws(FormatError) in try BatchCheck.check(raw) }
+            }
+            switch (decoded, checked) {
+            case (.success(let batchDecoded), .success(let (header, largest))):
+                #expect(batchDecoded.header == header)
+                #expect(largest <= batchDecoded.records.map(\.encodedSize).max() ?? 0)
+                accepted += 1
+            case (.failure(let a), .failure(let b)):
+                #expect(a == b, "round \(round)")
+                refused += 1
+            default:
+                Issue.record("round \(round): decode \(decoded), check \(checked)")
+            }
+        }
+        #expect(accepted > 100 && refused > 1000, "accepted \(accepted), refused \(refused)")
     }
 }

@@ -142,6 +142,42 @@ import Testing
         #expect(table.producers[2] == nil && table.producers[5] == nil && table.producers[6] != nil)
     }
 
+    @Test func aRepairCutForgetsTheBatchesItCut() throws {
+        var table = ProducerStateTable()
+        for i in 0 ..< 4 {
+            let batch = ProducerBatch(
+                firstSequence: Int32(i), lastSequence: Int32(i), firstOffset: Int64(i * 10),
+                lastOffset: Int64(i * 10 + 9))
+            table.record(producerId: 1, epoch: 0, batch: batch, nowMs: 0)
+        }
+        table.record(
+            producerId: 2, epoch: 0,
+            batch: ProducerBatch(firstSequence: 0, lastSequence: 0, firstOffset: 40, lastOffset: 40),
+            nowMs: 0)
+        table.lastBatch = (40, 7)
+        table.truncate(from: 20)
+        #expect(table.producers[1]?.batches.map(\.firstSequence) == [0, 1])
+        #expect(table.producers[2] == nil)
+        #expect(table.lastBatch == nil)
+        // The retry of a cut batch is stored again; the next sequence after the kept ones is in order.
+        #expect(try table.check(producerId: 1, epoch: 0, firstSequence: 2, recordCount: 1, topic: "t") == .append)
+    }
+
+    /// Rolls write a snapshot even when no producer is known, so reopening a log of plain
+    /// appends replays the active segment's headers only.
+    @Test func rollsWriteSnapshotsForPlainTopicsToo() async throws {
+        try await withTempDirectory { dir in
+            let lake = try Lake.open(dir, options: lakeOptions())
+            let topic = try lake.topic("plain", creatingWith: topicConfig(segmentBytes: 1024))
+            for i in 0 ..< 30 { try await topic.append(offsetRecords(from: Int64(i * 3), count: 3)) }
+            let snapshots = try FileIO.listDirectory(dir + "/topics/plain").compactMap(
+                LakePaths.producerSnapshotOffset(fileName:))
+            #expect(snapshots.count == 2)
+            #expect(snapshots.max() == topic.segments().last?.baseOffset)
+            try await lake.close()
+        }
+    }
+
     @Test func snapshotRoundTripsAndDamageIsFound() throws {
         var table = ProducerStateTable()
         table.record(

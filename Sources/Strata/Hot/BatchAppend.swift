@@ -30,7 +30,7 @@ extension Topic {
     ///   inconsistent producer fields), `.outOfOrderSequence`, `.invalidProducerEpoch`,
     ///   `.unknownProducerId` (nothing is written), `.busy`, `.io`, `.closed`, `.readOnly`.
     @discardableResult
-    public func appendBatch(_ batch: [UInt8]) async throws(StrataError) -> BatchAppendResult {
+    public func appendBatch(_ batch: consuming [UInt8]) async throws(StrataError) -> BatchAppendResult {
         let header = try checkIncomingBatch(batch)
         let waitsForFsync = config.durability == .sync
         if waitsForFsync { try groupCommit.reserveAppend() }
@@ -46,25 +46,24 @@ extension Topic {
             throw StrataError(
                 .tooLarge, "batch is \(batch.count) bytes, limit batchBytesMax=\(config.batchBytesMax)", topic: name)
         }
-        let decoded = withBytesResult(batch) { (raw) throws(FormatError) in try BatchCodec.decode(raw) }
-        let checked: RecordBatch
-        switch decoded {
-        case .success(let value): checked = value
+        let checked = withBytesResult(batch) { (raw) throws(FormatError) in try BatchCheck.check(raw) }
+        let header: BatchHeader
+        let largestRecord: Int
+        switch checked {
+        case .success(let value): (header, largestRecord) = value
         case .failure(let error):
             throw StrataError(
                 .corrupt, "batch rejected, nothing stored: \(error.field): \(error.message)", topic: name,
                 position: error.position, cause: error.code.rawValue)
         }
-        let header = checked.header
         guard header.batchLength == batch.count else {
             throw StrataError(
                 .invalidArgument, "\(batch.count - header.batchLength) bytes follow the batch", topic: name,
                 position: header.batchLength)
         }
-        for (i, record) in checked.records.enumerated() where record.encodedSize > config.recordBytesMax {
+        guard largestRecord <= config.recordBytesMax else {
             throw StrataError(
-                .tooLarge,
-                "record \(i) is \(record.encodedSize) bytes, limit recordBytesMax=\(config.recordBytesMax)",
+                .tooLarge, "a record is \(largestRecord) bytes, limit recordBytesMax=\(config.recordBytesMax)",
                 topic: name)
         }
         if header.producerId >= 0 {
@@ -83,9 +82,12 @@ extension Topic {
         return header
     }
 
-    private func appendBatchWrite(_ input: [UInt8], header: BatchHeader) throws(StrataError) -> BatchAppendResult {
+    private func appendBatchWrite(
+        _ input: consuming [UInt8], header: BatchHeader
+    ) throws(StrataError) -> BatchAppendResult {
         let now = clock.nowMs()
         let idempotent = header.producerId >= 0
+        var batch = input
         return try state.withLock { (s) throws(StrataError) -> BatchAppendResult in
             try checkWritable(s)
             if idempotent {
@@ -98,7 +100,7 @@ extension Topic {
                 }
             }
             let first = s.writtenOffset
-            let batch = Self.stamp(input, baseOffset: first)
+            Self.stamp(&batch, baseOffset: first)
             try rollIfNeeded(&s, incomingBytes: batch.count, nowMs: now)
             try write(batch, into: &s)
             let last = s.writtenOffset - 1
@@ -118,13 +120,18 @@ extension Topic {
 
     /// `batch` with its base offset set and its CRC recomputed (the CRC covers the base offset,
     /// formats/batch.md).
-    static func stamp(_ batch: [UInt8], baseOffset: Int64) -> [UInt8] {
-        var stamped = batch
-        stamped.withUnsafeMutableBytes { raw in
+    /// In place: no copy when the caller handed over the only reference to the batch.
+    static func stamp(_ batch: inout [UInt8], baseOffset: Int64) {
+        batch.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: baseOffset.littleEndian, toByteOffset: 16, as: Int64.self)
             let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[BatchHeader.crcCoverageStart...]))
             raw.storeBytes(of: crc.littleEndian, toByteOffset: 8, as: UInt32.self)
         }
+    }
+
+    static func stamp(_ batch: [UInt8], baseOffset: Int64) -> [UInt8] {
+        var stamped = batch
+        stamp(&stamped, baseOffset: baseOffset)
         return stamped
     }
 }
@@ -132,15 +139,14 @@ extension Topic {
 // MARK: - Producer state on disk
 
 extension Topic {
-    /// Writes the producer snapshot covering the log below the written end, when there is
-    /// producer state to keep (or an older snapshot to supersede) and it is not written yet;
-    /// keeps the newest two snapshot files. Called with the state locked: at each roll (after
-    /// the sealed segment is fdatasync'ed, so the snapshot never covers bytes that could be
-    /// lost) and at close (after the final flush).
+    /// Writes the producer snapshot covering the log below the written end unless it is written
+    /// already; keeps the newest two snapshot files. Called with the state locked: at each roll
+    /// (after the sealed segment is fdatasync'ed, so the snapshot never covers bytes that could
+    /// be lost; written even when no producer is known, so that an open replays the headers of
+    /// the active segment only), at close when producers are known (after the final flush), and
+    /// once after an open that found no usable snapshot.
     func writeProducerSnapshot(_ s: inout TopicState) throws(StrataError) {
-        guard !s.producers.producers.isEmpty || s.producers.snapshotOffset != nil,
-            s.producers.snapshotOffset != s.writtenOffset
-        else { return }
+        guard s.producers.snapshotOffset != s.writtenOffset else { return }
         s.producers.expire(nowMs: clock.nowMs())
         let snapshot = ProducerSnapshot(
             offset: s.writtenOffset, lastBatchBaseOffset: s.producers.lastBatch?.baseOffset ?? -1,
@@ -157,7 +163,8 @@ extension Topic {
     func writeProducerSnapshotOnClose() throws(StrataError) {
         guard !isReadOnly else { return }
         try state.withLock { (s) throws(StrataError) in
-            guard s.failure == nil, groupCommit.durableOffset >= s.writtenOffset else { return }
+            guard s.failure == nil, !s.producers.producers.isEmpty, groupCommit.durableOffset >= s.writtenOffset
+            else { return }
             try writeProducerSnapshot(&s)
         }
     }
@@ -171,6 +178,7 @@ extension Topic {
         let localStart = segments[0].baseOffset
         var table = ProducerStateTable()
         var from = localStart
+        var usable = false
         let offsets = try FileIO.listDirectory(paths.topicDirectory(name))
             .compactMap(LakePaths.producerSnapshotOffset(fileName:)).sorted(by: >)
         for offset in offsets {
@@ -187,6 +195,7 @@ extension Topic {
                             + "starts at \(localStart): producers of the batches between are not known")
                 }
                 from = max(snapshot.offset, localStart)
+                usable = true
                 break
             }
             try FileIO.remove(path)
@@ -200,7 +209,12 @@ extension Topic {
         } catch {
             log("producer state topic=\(name): batch headers from \(from) unreadable, state kept so far: \(error)")
         }
-        state.withLock { $0.producers = table }
+        table.expire(nowMs: now)
+        try state.withLock { (s) throws(StrataError) in
+            s.producers = table
+            // Replay every header once, not at every open until the next roll.
+            if !usable && written > localStart { try writeProducerSnapshot(&s) }
+        }
     }
 
     /// The snapshot at `path` when it decodes and fits the log; nil (logged) otherwise.
@@ -236,8 +250,12 @@ extension Topic {
         return snapshot
     }
 
+    /// Bytes read at a time by `walkBatchHeaders`: small, so the body of a large batch is
+    /// skipped, not read.
+    static let headerWalkChunkBytes = 8 * 1024
+
     /// Calls `body` with the header of every local batch holding offsets in `[from, to)`, in
-    /// offset order, reading headers only (64 KiB at a time, skipping over batch bodies).
+    /// offset order, reading headers only (8 KiB at a time, skipping over batch bodies).
     func walkBatchHeaders(
         from: Int64, to end: Int64, in segments: [LocalSegment], _ body: (BatchHeader) -> Void
     ) throws(StrataError) {
@@ -249,7 +267,7 @@ extension Topic {
             while position < stop {
                 let at = position
                 let chunk = try files.withFile(path) { (fd) throws(StrataError) in
-                    try FileIO.read(fd, count: min(stop - at, 64 * 1024), at: at, path: path)
+                    try FileIO.read(fd, count: min(stop - at, Self.headerWalkChunkBytes), at: at, path: path)
                 }
                 let walked = withBytesResult(chunk) { (raw) throws(FormatError) -> Int in
                     var i = 0

@@ -123,6 +123,18 @@ struct ProducerStateTable: Sendable, Equatable {
         record(producerId: header.producerId, epoch: header.producerEpoch, batch: batch, nowMs: nowMs)
     }
 
+    /// Forgets every remembered batch at or above `offset` (the log was cut back there by
+    /// `repairQuarantine`): a retry of a cut batch must be stored again, not answered with
+    /// offsets that no longer exist. A producer left with no batch is forgotten.
+    mutating func truncate(from offset: Int64) {
+        for (id, var entry) in producers {
+            entry.batches.removeAll { $0.lastOffset >= offset }
+            producers[id] = entry.batches.isEmpty ? nil : entry
+        }
+        if let last = lastBatch, last.baseOffset >= offset { lastBatch = nil }
+        if let snapshot = snapshotOffset, snapshot > offset { snapshotOffset = nil }
+    }
+
     /// Drops producers that have not appended for `expirationMs`.
     mutating func expire(nowMs: Int64) {
         producers = producers.filter { nowMs - $0.value.lastAppendMs < Self.expirationMs }

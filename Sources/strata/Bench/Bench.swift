@@ -6,6 +6,7 @@ import Strata
 enum BenchScenario: String, CaseIterable, ExpressibleByArgument {
     case appendAsync = "append-async"
     case appendSync = "append-sync"
+    case appendBatch = "append-batch"
     case offload
     case replayCold = "replay-cold"
     case seekCold = "seek-cold"
@@ -23,6 +24,7 @@ struct Bench: AsyncParsableCommand {
             "detail" lines) and a summary on stderr. Scenarios: \
             append-async (1 KiB records, 64 KiB batches, MB/s written), \
             append-sync (concurrent single-record sync appends: durable acks/s, fsyncs, p50/p99 ack latency), \
+            append-batch (appendBatch of pre-encoded 64 KiB batches against append of the same records: ratio), \
             offload (seal, encode, store in the filesystem cold tier: MB/s of raw segment bytes), \
             replay-cold (sequential read of a topic held only in the filesystem cold tier: MB/s raw), \
             seek-cold (random offsets in cold objects: requests, bytes and latency per seek, with cold caches \
@@ -76,6 +78,7 @@ struct Bench: AsyncParsableCommand {
         case .appendSync:
             report = try await AppendBench(options: options, directory: directory)
                 .runSync(producers: producers, seconds: seconds ?? (options.quick ? 5 : 10))
+        case .appendBatch: report = try await AppendBench(options: options, directory: directory).runBatchVersusAppend()
         case .offload: report = try await ColdBench(options: options, directory: directory).runOffload()
         case .replayCold: report = try await ColdBench(options: options, directory: directory).runReplay()
         case .seekCold:
