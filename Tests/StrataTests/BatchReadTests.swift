@@ -139,6 +139,44 @@ import Testing
         try await lake.close()
     }
 
+    /// A damaged cold frame: the batches before it come back, then `corrupt` naming the object
+    /// and the frame; nothing after it is returned or skipped to.
+    @Test func aDamagedColdFrameEndsTheReadAfterTheBatchesBeforeIt() async throws {
+        let dir = try ColdFixture.makeDirectory()
+        defer { ColdFixture.remove(dir) }
+        let store = MemoryBlobStore()
+        let lake = try Lake.open(dir, options: ColdFixture.options(store: store))
+        let topic = try lake.topic(ColdFixture.topicName, creatingWith: ColdFixture.smallSegments())
+        try await ColdFixture.produce(topic, 0 ..< 10_000, batch: 100)
+        try await lake.offload(evict: true)
+        let manifest = try #require(try await ColdFixture.storedManifest(store))
+        let victim = manifest.segments[manifest.segments.count / 2]
+        let index = try ColdObjectFooter.parse(object: try await store.get(victim.key, range: .whole).bytes)
+        #expect(index.frames.count >= 3)
+        let frame = index.frames[1]
+        try store.corrupt(key: victim.key, at: frame.objectOffset + frame.compressedBytes / 2, xor: 0x10)
+
+        var next = victim.baseOffset
+        var got: [StoredBatch] = []
+        var failure: StrataError? = nil
+        for _ in 0 ..< 100 {
+            do throws(StrataError) {
+                let result = try await topic.readBatches(from: next, maxBytes: 1 << 20)
+                got += result.batches
+                next = result.nextOffset
+            } catch {
+                failure = error
+                break
+            }
+        }
+        let error = try #require(failure)
+        #expect(error.code == .corrupt && error.file == victim.key && error.message.contains("frame 1"))
+        #expect(next == frame.firstOffset)
+        #expect(got.first?.header.baseOffset == victim.baseOffset)
+        #expect(got.last?.header.nextOffset == frame.firstOffset)
+        try await lake.close()
+    }
+
     @Test func deletedRecordsAreOutOfRangeAsForRead() async throws {
         try await withTempDirectory { dir in
             let lake = try Lake.open(dir, options: lakeOptions())

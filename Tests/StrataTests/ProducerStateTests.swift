@@ -337,6 +337,38 @@ import Testing
         try await lake.close()
     }
 
+    /// Each partition is its own log with its own producer state: one producer's sequences are
+    /// per partition (as in Kafka), and each partition's snapshot lives in its own directory.
+    @Test func producerStateIsPerPartition() async throws {
+        try await withTempDirectory { dir in
+            let id: Int64
+            do {
+                let lake = try Lake.open(dir, options: lakeOptions())
+                _ = try await lake.createTopic("orders", config: topicConfig(segmentBytes: 1024), partitions: 3)
+                id = try lake.allocateProducerId().producerId
+                let p0 = try lake.partition("orders", 0)
+                let p2 = try lake.partition("orders", 2)
+                _ = try await produce(p0, id: id, from: 0, count: 12)
+                _ = try await produce(p2, id: id, from: 0, count: 3)
+                #expect(p2.name == "orders/2")
+                try await lake.close()
+            }
+            #expect(try FileIO.listDirectory(dir + "/topics/orders/2").contains { $0.hasSuffix(".producers") })
+            let lake = try Lake.open(dir, options: lakeOptions())
+            let p0 = try lake.partition("orders", 0)
+            let p1 = try lake.partition("orders", 1)
+            let p2 = try lake.partition("orders", 2)
+            #expect(try await p2.appendBatch(encodedBatch(["r"], producerId: id, epoch: 0, sequence: 2)).duplicate)
+            #expect(try await p0.appendBatch(encodedBatch(["r"], producerId: id, epoch: 0, sequence: 11)).duplicate)
+            #expect(
+                try await p2.appendBatch(encodedBatch(["n"], producerId: id, epoch: 0, sequence: 3)).firstOffset == 3)
+            await expectRefused(.unknownProducerId, p1, encodedBatch(["x"], producerId: id, epoch: 0, sequence: 3))
+            let batches = try await p2.readBatches(from: 0)
+            #expect(batches.batches.map(\.header.baseSequence) == [0, 1, 2, 3])
+            try await lake.close()
+        }
+    }
+
     @Test func producerIdsAreUniqueAcrossReopenAndCrash() async throws {
         try await withTempDirectory { dir in
             var seen = Set<Int64>()
