@@ -14,10 +14,13 @@
 /// Bounded memory: at most `batchesRetained` (5, as Kafka) batches per producer, about 150 bytes
 /// each producer, and at most `producersMax` producers per partition log; past the bound the
 /// producer appended to least recently is dropped. A producer is also dropped once it has not
-/// appended for `expirationMs` (7 days, checked when a snapshot is written). A dropped producer's
-/// next batch gets `unknownProducerId` (clients then reset their producer id or epoch); a
-/// producer is never dropped because its batches left the hot tier: the snapshot (ProducerIds
-/// is the lake's allocator; snapshots are in BatchAppend.swift) carries it on.
+/// appended for `expirationMs` (7 days of the lake's clock, checked when a snapshot is written
+/// and when the log is opened). A dropped producer's next batch gets `unknownProducerId`
+/// (clients then reset their producer id or epoch). A producer is never dropped because its
+/// batches left the hot tier: the producer snapshot (`ProducerSnapshot`, written at every roll,
+/// never removed by eviction) carries its state on, so it is forgotten only once the snapshots
+/// covering it are gone too. The state lives in `TopicState.producers`, checked and updated
+/// under the state lock that assigns offsets (BatchAppend.swift).
 struct ProducerStateTable: Sendable, Equatable {
     static let batchesRetained = 5
     static let producersMax = 10_000
