@@ -1,5 +1,6 @@
 import Foundation
 import StrataTesting
+import Synchronization
 import Testing
 
 @testable import Strata
@@ -65,6 +66,38 @@ import Testing
             let stored = try await storedBatches(topic)
             #expect(stored.count == 8)
             #expect(stored.filter { $0.header.producerId == id }.map(\.header.baseSequence) == [0, 2, 4, 6, 8, 10, 12])
+            try await lake.close()
+        }
+    }
+
+    /// A retry that arrives while the original waits for its fdatasync is acknowledged only once
+    /// the original is durable: its answer must not promise more than the original's. The first
+    /// fsync is held until the retry has returned or for at most a second; a retry that did not
+    /// wait would return at once, with nothing durable yet.
+    @Test func aRetryOnASyncTopicWaitsForTheOriginalsFsync() async throws {
+        try await withTempDirectory { dir in
+            let retryReturned = Mutex(false)
+            let firstFsyncHeld = Mutex(false)
+            var options = lakeOptions()
+            options.beforeGroupFsync = { _ in
+                guard
+                    !firstFsyncHeld.withLock({ held in
+                        defer { held = true }; return held
+                    })
+                else { return }
+                for _ in 0 ..< 1000 where !retryReturned.withLock({ $0 }) { usleep(1000) }
+            }
+            let lake = try Lake.open(dir, options: options)
+            let topic = try lake.topic("idem", creatingWith: topicConfig(durability: .sync))
+            let original = Task {
+                try await topic.appendBatch(encodedBatch(["a"], producerId: 1, epoch: 0, sequence: 0))
+            }
+            for _ in 0 ..< 20_000 where topic.writtenOffset < 1 { usleep(500) }
+            let retry = try await topic.appendBatch(encodedBatch(["a"], producerId: 1, epoch: 0, sequence: 0))
+            retryReturned.withLock { $0 = true }
+            #expect(retry == BatchAppendResult(firstOffset: 0, lastOffset: 0, duplicate: true))
+            #expect(topic.durableOffset >= 1, "the retry was acknowledged before the original was durable")
+            #expect(try await original.value.duplicate == false)
             try await lake.close()
         }
     }
