@@ -177,6 +177,40 @@ import Testing
         try await lake.close()
     }
 
+    /// A cold object cut short (its footer is gone): as `read(from:)`, the whole frames at its
+    /// start still read, then `corrupt` naming the object.
+    @Test func aTruncatedColdObjectYieldsItsWholeFramesThenTheError() async throws {
+        let dir = try ColdFixture.makeDirectory()
+        defer { ColdFixture.remove(dir) }
+        let store = MemoryBlobStore()
+        let lake = try Lake.open(dir, options: ColdFixture.options(store: store))
+        let topic = try lake.topic(ColdFixture.topicName, creatingWith: ColdFixture.smallSegments())
+        try await ColdFixture.produce(topic, 0 ..< 10_000, batch: 100)
+        try await lake.offload(evict: true)
+        try await lake.close()
+        let manifest = try #require(try await ColdFixture.storedManifest(store))
+        let victim = manifest.segments[1]
+        let object = try await store.get(victim.key, range: .whole).bytes
+        let index = try ColdObjectFooter.parse(object: object)
+        #expect(index.frames.count >= 3)
+        let kept = index.frames[2]
+        store.setRaw(victim.key, Array(object[..<(kept.objectOffset + kept.compressedBytes / 2)]))
+
+        let reopened = try Lake.open(dir, options: ColdFixture.options(store: store))
+        let view = try reopened.topic(ColdFixture.topicName)
+        let first = try await view.readBatches(from: victim.baseOffset + 1, maxBytes: 1 << 20)
+        #expect(first.batches.first?.header.baseOffset == victim.baseOffset)
+        #expect(first.nextOffset == kept.firstOffset, "the two whole frames before the cut")
+        #expect(try records(first.batches).count == Int(kept.firstOffset - victim.baseOffset))
+        do throws(StrataError) {
+            _ = try await view.readBatches(from: first.nextOffset)
+            Issue.record("read past the cut")
+        } catch {
+            #expect(error.code == .corrupt && error.file == victim.key)
+        }
+        try await reopened.close()
+    }
+
     @Test func deletedRecordsAreOutOfRangeAsForRead() async throws {
         try await withTempDirectory { dir in
             let lake = try Lake.open(dir, options: lakeOptions())

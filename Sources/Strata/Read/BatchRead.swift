@@ -132,7 +132,21 @@ extension ColdTier {
         guard let segment = try await segment(holding: next, in: manifest) else {
             throw StrataError(.corrupt, "no cold object holds offset \(next)", topic: topic, file: manifestKey)
         }
-        let index = try await footer(of: segment, topic: topic)
+        let index: ColdObjectIndex
+        do throws(StrataError) { index = try await footer(of: segment, topic: topic) } catch
+            where error.code == .corrupt && out.isEmpty
+        {
+            // As `read(from:)`: the whole frames before the damage still read, then the error.
+            guard
+                let salvaged = await salvageBatches(
+                    topic: topic, segment: segment, from: next, end: end, maxBytes: maxBytes)
+            else {
+                throw error
+            }
+            out = salvaged
+            next = salvaged.last?.header.nextOffset ?? next
+            return true
+        }
         guard var number = index.frameIndex(forOffset: next) else {
             throw StrataError(.corrupt, "footer has no frame for offset \(next)", topic: topic, file: segment.key)
         }
@@ -166,6 +180,41 @@ extension ColdTier {
                 topic: topic, file: segment.key)
         }
         return false
+    }
+
+    /// `salvage` for batches: the whole batches from the one holding `offset` (below `end`) that
+    /// the whole frames at the start of a damaged object hold, within `maxBytes` and about one
+    /// frame's bytes (the first always); nil when none holds `offset`. A repair path only: it
+    /// fetches the whole object.
+    func salvageBatches(
+        topic: String, segment: ManifestSegment, from offset: Int64, end: Int64, maxBytes: Int
+    ) async -> [StoredBatch]? {
+        let key = segment.key
+        let fetched = try? await blob("get damaged object", key: key, topic: topic) {
+            try await store.get(key, range: .whole)
+        }
+        guard let data = fetched else { return nil }
+        let raw = Self.wholeFramePrefix(data.bytes, rawBytesMax: Int(segment.rawBytes))
+        let batches = raw.withUnsafeBytes { buffer -> [StoredBatch] in
+            guard let header = try? SegmentHeader.decode(buffer), header.baseOffset == segment.baseOffset else {
+                return []
+            }
+            let scan = SegmentScanner.scan(buffer, from: SegmentHeader.size, expectedOffset: header.baseOffset)
+            var wanted: [StoredBatch] = []
+            var rawBytes = 0
+            for batch in scan.batches where batch.header.lastOffset >= offset && batch.header.baseOffset < end {
+                let length = batch.header.batchLength
+                guard wanted.isEmpty || (rawBytes + length <= maxBytes && rawBytes < Self.salvageReadRawBytesMax)
+                else { break }
+                let bytes = Array(
+                    UnsafeRawBufferPointer(rebasing: buffer[batch.position ..< (batch.position + length)]))
+                wanted.append(StoredBatch(header: batch.header, bytes: bytes))
+                rawBytes += length
+            }
+            return wanted
+        }
+        guard let first = batches.first, first.header.baseOffset <= offset else { return nil }
+        return batches
     }
 
     /// The batches of a decoded frame, CRC-checked and copied out, up to the first that fails
