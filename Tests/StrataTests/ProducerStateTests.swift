@@ -92,7 +92,9 @@ import Testing
             let original = Task {
                 try await topic.appendBatch(encodedBatch(["a"], producerId: 1, epoch: 0, sequence: 0))
             }
-            for _ in 0 ..< 20_000 where topic.writtenOffset < 1 { usleep(500) }
+            // Yield, never block: the original runs on the same two-thread pool.
+            for _ in 0 ..< 10_000_000 where topic.writtenOffset < 1 { await Task.yield() }
+            #expect(topic.writtenOffset == 1, "the original was written first")
             let retry = try await topic.appendBatch(encodedBatch(["a"], producerId: 1, epoch: 0, sequence: 0))
             retryReturned.withLock { $0 = true }
             #expect(retry == BatchAppendResult(firstOffset: 0, lastOffset: 0, duplicate: true))
