@@ -21,8 +21,10 @@ public final class Lake: Sendable {
     /// Open topics, in a box of its own so background work can reach them without keeping the
     /// lake alive (a dropped lake then releases its lock at once).
     let registry = TopicRegistry()
-    private let closed = Mutex(false)
+    let closed = Mutex(false)
     private let background = Mutex<Task<Void, Never>?>(nil)
+    /// Hands out idempotent producer ids (ProducerIds.swift).
+    let producerIds = ProducerIdAllocator()
     /// Partition counts of the topics asked about, so a request per partition reads no file.
     let partitionCounts = Mutex<[String: Int32]>([:])
 
@@ -247,6 +249,7 @@ public final class Lake: Sendable {
                     log: options.log, cold: cold, startOffset: startOffset(name),
                     limits: options.topicLimits, beforeGroupFsync: options.beforeGroupFsync)
             try topic.loadLogStart()
+            if !isReadOnly { try topic.recoverProducerState() }
             open[name] = topic
             return topic
         }
