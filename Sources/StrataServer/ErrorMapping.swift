@@ -24,6 +24,19 @@ enum ErrorMapping {
         // The lake is closing, or another writer took the topic over: the client looks again.
         case .closed, .fenced: return .notLeaderOrFollower
         case .busy: return .requestTimedOut
+        case .outOfOrderSequence: return .outOfOrderSequenceNumber
+        case .invalidProducerEpoch: return .invalidProducerEpoch
+        case .unknownProducerId: return .unknownProducerId
+        }
+    }
+
+    /// The Kafka code for an engine error of `appendBatch`: a batch the engine refused as
+    /// corrupt or inconsistent is the producer's, not the storage's.
+    static func appendCode(_ code: StrataError.Code) -> KafkaErrorCode {
+        switch code {
+        case .corrupt: return .corruptMessage
+        case .invalidArgument: return .invalidRecord
+        default: return kafkaCode(code)
         }
     }
 

@@ -115,7 +115,7 @@ extension RequestDispatcher {
             let start = (try? await topic.logStartOffset()) ?? -1
             return ProduceOutcome(baseOffset: base, logStartOffset: start)
         } catch {
-            return refused(ErrorMapping.kafkaCode(error.code), error.description)
+            return refused(ErrorMapping.appendCode(error.code), error.description)
         }
     }
 

@@ -118,8 +118,14 @@ struct ServerLifecycleTests {
             (.offsetOutOfRange, .offsetOutOfRange), (.tooLarge, .messageTooLarge), (.corrupt, .kafkaStorageError),
             (.io, .kafkaStorageError), (.locked, .unknownServerError), (.readOnly, .unknownServerError),
             (.closed, .notLeaderOrFollower), (.fenced, .notLeaderOrFollower), (.busy, .requestTimedOut),
+            (.outOfOrderSequence, .outOfOrderSequenceNumber), (.invalidProducerEpoch, .invalidProducerEpoch),
+            (.unknownProducerId, .unknownProducerId),
         ]
         for (code, expected) in table { #expect(ErrorMapping.kafkaCode(code) == expected, "\(code)") }
+        // Produce: a batch the engine refuses is the producer's fault, not the storage's.
+        #expect(ErrorMapping.appendCode(.corrupt) == .corruptMessage)
+        #expect(ErrorMapping.appendCode(.invalidArgument) == .invalidRecord)
+        #expect(ErrorMapping.appendCode(.io) == .kafkaStorageError)
     }
 
     @Test func optionsOutOfRangeAreRefusedBeforeBinding() async throws {

@@ -232,13 +232,19 @@ enum Requests {
 
 /// A Kafka v2 batch as a producer sends it (base offset 0), made from records through
 /// Strata's encoder and `KafkaBatch.fromStrata`.
-func kafkaBatch(_ values: [String], timestamps: [Int64]? = nil, key: String? = nil) -> [UInt8] {
+func kafkaBatch(
+    _ values: [String], timestamps: [Int64]? = nil, key: String? = nil,
+    producer: (id: Int64, epoch: Int16, sequence: Int32)? = nil
+) -> [UInt8] {
     let records = values.enumerated().map { index, value in
         Record(
             timestamp: timestamps?[index] ?? 1_700_000_000_000 + Int64(index), key: key.map { Array($0.utf8) },
             value: Array(value.utf8), headers: [RecordHeader(key: "h", value: [UInt8(index & 0xff)])])
     }
-    return try! KafkaBatch.fromStrata(BatchCodec.encode(baseOffset: 0, records: records))
+    let strata = BatchCodec.encode(
+        baseOffset: 0, records: records, producerId: producer?.id ?? -1, producerEpoch: producer?.epoch ?? -1,
+        baseSequence: producer?.sequence ?? -1)
+    return try! KafkaBatch.fromStrata(strata)
 }
 
 /// The first partition of the first topic of a Produce/Fetch/ListOffsets response.
