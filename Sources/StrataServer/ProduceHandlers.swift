@@ -119,13 +119,15 @@ extension RequestDispatcher {
         }
     }
 
-    /// The Strata batch of an uncompressed Kafka batch; one whose header's maxTimestamp is not
-    /// its records' maximum (librdkafka's before 1970) gets the records' maximum, as Kafka does.
-    static func strataBatch(_ kafka: [UInt8]) throws(KafkaDecodeError) -> [UInt8] {
+    /// The Strata batch of an uncompressed Kafka batch. As Kafka does, one whose header's
+    /// maxTimestamp is not its records' maximum (librdkafka's before 1970) gets the records'
+    /// maximum, and one without a producer id gets epoch and sequence -1 (aiokafka writes 0).
+    static func strataBatch(_ input: [UInt8]) throws(KafkaDecodeError) -> [UInt8] {
+        let kafka = try ProducedBatchRepair.withoutProducerFields(input) ?? input
         do throws(KafkaDecodeError) {
             return try KafkaBatch.toStrata(kafka, baseOffset: 0)
         } catch  where error.code == .corruptRecords && error.field == "RecordBatch.batch.maxTimestamp" {
-            guard let patched = MaxTimestampRepair.patched(kafka) else { throw error }
+            guard let patched = ProducedBatchRepair.patched(kafka) else { throw error }
             return try KafkaBatch.toStrata(patched, baseOffset: 0)
         }
     }

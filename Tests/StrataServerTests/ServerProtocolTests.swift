@@ -371,6 +371,21 @@ struct ServerProtocolTests {
         }
     }
 
+    /// aiokafka writes base sequence 0 in batches without a producer id; Kafka ignores it, and
+    /// so does this broker (stored as -1, what the engine requires without a producer).
+    @Test func batchWithoutAProducerButWithASequenceIsStored() async throws {
+        try await withServer { server in
+            let client = try server.connect()
+            _ = try await client.call(.metadata, version: 12, Requests.metadata(["ak"]))
+            let batch = kafkaBatch(["a"], producer: (-1, -1, 0))
+            let response = try await client.call(.produce, version: 9, Requests.produce("ak", records: batch))
+            let partition = try firstPartition(response, topics: "Responses", partitions: "PartitionResponses")
+            #expect(try partition.int16("ErrorCode") == 0, "\(partition)")
+            let stored = try await server.lake.topic("ak").readBatches(from: 0).batches
+            #expect(stored.map(\.header.baseSequence) == [-1] && stored.map(\.header.producerId) == [-1])
+        }
+    }
+
     @Test func fetchOutsideTheLogIsOffsetOutOfRange() async throws {
         try await withServer { server in
             let client = try server.connect()

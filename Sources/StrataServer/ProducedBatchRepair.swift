@@ -1,12 +1,15 @@
 import StrataFormat
 import StrataKafka
 
+/// Header fields of produced batches that clients write differently from what Strata stores,
+/// made what Kafka's brokers take them to mean.
+///
 /// librdkafka writes a batch's `maxTimestamp` as 0 when every record is from before 1970 (it
 /// starts its maximum at 0). Kafka's brokers take the records' own maximum for CreateTime
 /// batches, so clients never notice; Strata's batch must hold the true maximum (formats/batch.md).
 /// This proposes that maximum for a batch whose CRC already checked; `KafkaBatch.toStrata`
 /// then checks the patched batch in full, so nothing unchecked is stored.
-enum MaxTimestampRepair {
+enum ProducedBatchRepair {
     static let maxTimestampPosition = 35
     static let baseTimestampPosition = 27
     static let recordCountPosition = 57
@@ -34,6 +37,22 @@ enum MaxTimestampRepair {
         for i in 0 ..< 4 { out[KafkaBatchHeader.crcPosition + i] = UInt8(truncatingIfNeeded: crc >> (24 - 8 * i)) }
         return out
     }
+
+    /// `batch` with the producer epoch and base sequence set to -1 when it has no producer id
+    /// (-1), the CRC resealed; nil when they already are -1. aiokafka and others write
+    /// sequence 0 without a producer; Kafka ignores both fields then, and Strata's engine keeps
+    /// them consistent (all -1). Only a batch whose CRC checks is resealed.
+    static func withoutProducerFields(_ batch: [UInt8]) throws(KafkaDecodeError) -> [UInt8]? {
+        let header = try KafkaBatch.parseHeader(batch)
+        guard header.producerId == -1, header.producerEpoch != -1 || header.baseSequence != -1 else { return nil }
+        var out = batch
+        for i in producerEpochPosition ..< recordCountPosition { out[i] = 0xff }
+        let crc = CRC32C.checksum(out[KafkaBatchHeader.crcCoverageStart...])
+        for i in 0 ..< 4 { out[KafkaBatchHeader.crcPosition + i] = UInt8(truncatingIfNeeded: crc >> (24 - 8 * i)) }
+        return out
+    }
+
+    static let producerEpochPosition = 51
 
     private static func bigEndian<T: FixedWidthInteger>(_ bytes: [UInt8], at position: Int, _: T.Type) -> T? {
         let size = MemoryLayout<T>.size
