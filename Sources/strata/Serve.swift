@@ -39,7 +39,7 @@ struct Serve: AsyncParsableCommand {
     var maxRequestBytes = 104_857_600
     @Option(help: "Open connections at most; more are accepted and closed at once.")
     var maxConnections = 1024
-    @Option(help: "Close a connection that sent nothing (and waits for no answer) for this long.")
+    @Option(help: "Close a connection with no traffic either way and no request waiting for its answer for this long.")
     var idleTimeoutMs: Int64 = 600_000
 
     func validate() throws {
