@@ -153,7 +153,10 @@ def ck_produce(records: list[Rec], topic: str, producer=None, **extra) -> list[t
     left = p.flush(TIMEOUT)
     assert left == 0, f"confluent-kafka: {left} messages not delivered within {TIMEOUT} s"
     errors = {i: e for i, e in reports.items() if not isinstance(e, tuple)}
-    assert not errors, f"confluent-kafka delivery errors: {errors}"
+    assert not errors, (
+        f"confluent-kafka: {len(errors)} of {len(records)} records failed, e.g. "
+        f"{[(i, str(e)) for i, e in list(errors.items())[:3]]}"
+    )
     assert len(reports) == len(records)
     return [reports[i] for i in range(len(records))]
 

@@ -11,6 +11,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from kafka_support import (
     BOOTSTRAP,
+    T_1969,
     T_NOW,
     TIMEOUT,
     Rec,
@@ -121,6 +122,16 @@ def test_offsets_for_times_before_1970():
         c.close()
 
 
+def test_a_batch_whose_every_timestamp_is_before_1970():
+    # librdkafka writes such a batch with MaxTimestamp 0 (its running max starts at 0); Kafka brokers
+    # take the batch and keep the records' own timestamps.
+    topic = topic_name("ck-all-neg")
+    recs = [Rec(b"k", b"%d" % i, (), T_1969 + 1000 * i) for i in range(100)]
+    ck_produce(recs, topic, **{"linger.ms": 50, "message.timeout.ms": 10_000})
+    got, offsets = ck_consume(topic, 0, 0, len(recs))
+    check_records(recs, got, offsets, "all before 1970")
+
+
 def test_four_partitions_created_by_the_admin_client():
     topic = topic_name("ck-4p")
     create(topic, partitions=4)
@@ -213,7 +224,9 @@ def test_a_record_over_max_message_bytes_is_refused_and_not_stored():
     create(topic, config={"max.message.bytes": "1000"})
     p = ck_producer(**{"enable.idempotence": False})
     errors = []
+    # max.message.bytes bounds a whole batch (as in Kafka): flush between, so each is its own batch.
     p.produce(topic, value=b"x" * 5000, on_delivery=lambda err, msg: errors.append(err))
+    assert p.flush(TIMEOUT) == 0
     p.produce(topic, value=b"small", on_delivery=lambda err, msg: errors.append(err))
     assert p.flush(TIMEOUT) == 0
     assert errors[0] is not None and errors[0].code() == KafkaError.MSG_SIZE_TOO_LARGE, errors

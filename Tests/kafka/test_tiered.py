@@ -11,7 +11,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafka_support import (
     BOOTSTRAP,
-    T_1969,
+    T_NOW,
     TIMEOUT,
     Rec,
     ak_consume,
@@ -31,7 +31,7 @@ N = 4000  # about 4 MB: some 60 segments of 64 KiB
 def records(first=0, n=N):
     return [
         Rec(b"key-%d" % (i % 100), (b"%08d:" % i) + bytes((i + j) % 251 for j in range(1000)),
-            (("n", b"%d" % i),) if i % 7 == 0 else (), T_1969 + 1000 * i)
+            (("n", b"%d" % i),) if i % 7 == 0 else (), T_NOW + 1000 * i)
         for i in range(first, first + n)
     ]
 
@@ -78,7 +78,7 @@ def test_evicted_topic_consumed_from_offset_zero_by_every_client():
         low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=TIMEOUT, cached=False)
         assert (low, high) == (0, N)
         for i in (0, 1, cold_upto // 3, cold_upto - 1, N - 1):
-            [tp] = c.offsets_for_times([TopicPartition(topic, 0, T_1969 + 1000 * i - 500)], timeout=TIMEOUT)
+            [tp] = c.offsets_for_times([TopicPartition(topic, 0, T_NOW + 1000 * i - 500)], timeout=TIMEOUT)
             assert tp.offset == i, f"offsets_for_times of record {i}'s time: {tp.offset}"
     finally:
         c.close()
