@@ -37,7 +37,7 @@ public enum ColdObject {
     /// Compresses a sealed segment file into a cold object.
     /// - Parameters:
     ///   - segment: the whole segment file (header and batches); every batch must check.
-    ///   - topic: the segment's topic, recorded in the index.
+    ///   - topic: the segment's log name (`LogName`: topic, or topic/partition), recorded in the index.
     ///   - frameRawBytesTarget: frames are closed before they would exceed this many raw bytes;
     ///     a frame always holds at least one batch (the first also holds the 32-byte header).
     ///   - level: zstd compression level.
@@ -47,7 +47,7 @@ public enum ColdObject {
         segment: [UInt8], topic: String, frameRawBytesTarget: Int = defaultFrameRawBytesTarget,
         level: Int32 = defaultCompressionLevel
     ) throws(FormatError) -> EncodedColdObject {
-        try TopicName.validate(topic)
+        _ = try LogName.parse(topic)
         guard frameRawBytesTarget >= 1, frameRawBytesTarget <= FormatLimits.coldFrameRawBytesMax else {
             throw FormatError(
                 .outOfBounds, field: "frameRawBytesTarget", position: 0,

@@ -63,8 +63,10 @@ extension ColdObjectFooter {
         let level = try r.i32("coldIndex.compressionLevel")
         let topicLength = Int(try r.u16("coldIndex.topicLength"))
         let topicBytes = try r.bytes(topicLength, "coldIndex.topic")
-        guard let topic = String(validating: topicBytes, as: UTF8.self), TopicName.isValid(topic) else {
-            throw r.error(.invalidValue, "coldIndex.topic", at: ColdObject.indexFixedBytes, "not a valid topic name")
+        guard let topic = String(validating: topicBytes, as: UTF8.self), LogName.isValid(topic) else {
+            throw r.error(
+                .invalidValue, "coldIndex.topic", at: ColdObject.indexFixedBytes,
+                "not a valid log name (topic or topic/partition)")
         }
         guard frameCount == entries.count else {
             throw r.error(

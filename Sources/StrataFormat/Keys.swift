@@ -42,6 +42,86 @@ public enum TopicName {
     }
 }
 
+/// The name of one partition's log (formats/bucket-layout.md, "Partitions"): the topic name for
+/// partition 0, `<topic>/<partition>` for partition ≥ 1, the partition in canonical decimal (no
+/// sign, no leading zero). It is the path component under `topics/`, locally and in the bucket,
+/// and the `topic` field of manifests and cold objects. Partition 0 is the topic's own directory,
+/// so every topic written before partitions existed is partition 0 of a one-partition topic,
+/// unchanged. Topic names never contain `/`, so no topic name and no log name of another topic
+/// can collide, and a partition's directory (all digits) never collides with a topic's own
+/// entries (`manifest/`, `segments/`, `archive/`, `quarantine/`, `<20 digits>.seg`).
+public struct LogName: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let topic: String
+    public let partition: Int32
+
+    /// - Throws: `FormatError` for a bad topic name or a partition outside
+    ///   `0..<FormatLimits.partitionsMax`.
+    public init(topic: String, partition: Int32 = 0) throws(FormatError) {
+        try TopicName.validate(topic)
+        guard partition >= 0, partition < FormatLimits.partitionsMax else {
+            throw FormatError(
+                .outOfBounds, field: "partition", position: 0,
+                "partition \(partition) outside 0..<\(FormatLimits.partitionsMax)")
+        }
+        self.topic = topic
+        self.partition = partition
+    }
+
+    /// For names already checked (`TopicName.validate`, a partition in range).
+    public init(validated topic: String, partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+
+    /// `orders` for partition 0, `orders/3` for partition 3.
+    public var description: String { partition == 0 ? topic : topic + "/" + String(partition) }
+
+    /// Parses a log name (`orders`, `orders/3`); `orders/0`, `orders/03` and `orders/x` are not
+    /// log names (each log has exactly one name).
+    /// - Throws: `FormatError(.invalidValue, field: "topic")` naming the first bad byte.
+    public static func parse(_ text: String) throws(FormatError) -> LogName {
+        guard let slash = text.utf8.firstIndex(of: UInt8(ascii: "/")) else { return try LogName(topic: text) }
+        let topic = String(text[..<slash])
+        try TopicName.validate(topic)
+        let digits = Array(text.utf8[text.utf8.index(after: slash)...])
+        let at = topic.utf8.count + 1
+        guard let partition = canonicalPartition(digits), partition > 0 else {
+            throw FormatError(
+                .invalidValue, field: "topic", position: at,
+                "\"\(text)\" is not a log name: after '/' comes a partition ≥ 1 in decimal without leading zeros")
+        }
+        return try LogName(topic: topic, partition: partition)
+    }
+
+    /// True when `text` passes `parse`.
+    public static func isValid(_ text: String) -> Bool {
+        do throws(FormatError) {
+            _ = try parse(text)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// The value of a partition directory name (`3`), nil unless it is a canonical decimal below
+    /// `FormatLimits.partitionsMax` (partition 0 has no directory of its own).
+    public static func partitionDirectory(_ name: String) -> Int32? {
+        guard let partition = canonicalPartition(Array(name.utf8)), partition > 0 else { return nil }
+        return partition
+    }
+
+    static func canonicalPartition(_ digits: [UInt8]) -> Int32? {
+        guard !digits.isEmpty, digits.count <= 10,
+            digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+            digits.count == 1 || digits[0] != UInt8(ascii: "0"),
+            let value = Int64(String(decoding: digits, as: UTF8.self)), value < Int64(FormatLimits.partitionsMax)
+        else { return nil }
+        return Int32(value)
+    }
+
+    public static func < (a: LogName, b: LogName) -> Bool { (a.topic, a.partition) < (b.topic, b.partition) }
+}
+
 /// Which kind of hot file a name denotes.
 public enum HotFileKind: String, Sendable {
     /// `<base 20 digits>.seg`: a segment.
@@ -158,19 +238,37 @@ public struct BucketLayout: Sendable, Hashable {
         return component.isEmpty ? nil : String(component)
     }
 
-    /// Topic and version of a manifest key (with this layout's prefix) of any topic.
-    /// - Returns: nil for every other key, including one under a name `TopicName` rejects.
-    public func parseManifestKey(_ key: String) -> (topic: String, version: UInt64)? {
-        guard let topic = topicComponent(of: key), TopicName.isValid(topic),
-            let version = try? parseManifestKey(key, topic: topic)
-        else { return nil }
-        return (topic, version)
+    /// The log a key under `topicsPrefix` is filed under: the topic component, followed by
+    /// `/<partition>` when the next component is a partition directory (`LogName`); the topic
+    /// component alone otherwise. Not checked against the topic-name rules.
+    public func logComponent(of key: String) -> String? {
+        guard let topic = topicComponent(of: key) else { return nil }
+        let rest = key.dropFirst(topicsPrefix.count + topic.utf8.count)
+        guard rest.hasPrefix("/") else { return topic }
+        let next = rest.dropFirst().prefix { $0 != "/" }
+        guard LogName.partitionDirectory(String(next)) != nil, rest.dropFirst(next.utf8.count + 1).hasPrefix("/") else {
+            return topic
+        }
+        return topic + "/" + next
     }
 
-    /// The topics with at least one manifest version among `keys` (a listing of
-    /// `topicsPrefix`), sorted: what "the topics in the bucket" means.
-    public func manifestTopics<Keys: Sequence<String>>(in keys: Keys) -> [String] {
-        Set(keys.compactMap { parseManifestKey($0)?.topic }).sorted()
+    /// `<prefix>topics/<topic>/`: every key of every partition of `topic`.
+    public func topicPrefix(topic: String) -> String { topicsPrefix + topic + "/" }
+
+    /// Log name and version of a manifest key (with this layout's prefix) of any log.
+    /// - Returns: nil for every other key, including one under a name `LogName` rejects.
+    public func parseManifestKey(_ key: String) -> (topic: String, version: UInt64)? {
+        guard let log = logComponent(of: key), LogName.isValid(log),
+            let version = try? parseManifestKey(key, topic: log)
+        else { return nil }
+        return (log, version)
+    }
+
+    /// The logs (`LogName` text) with at least one manifest version among `keys` (a listing of
+    /// `topicsPrefix`), sorted by topic, then partition: what "the logs in the bucket" means.
+    public func manifestLogs<Keys: Sequence<String>>(in keys: Keys) -> [String] {
+        let logs = Set(keys.compactMap { parseManifestKey($0)?.topic }).compactMap { try? LogName.parse($0) }
+        return logs.sorted().map(\.description)
     }
 
     /// Base and last offset of a cold object key (with this layout's prefix) of `topic`.

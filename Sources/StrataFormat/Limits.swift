@@ -7,6 +7,9 @@ public enum FormatLimits {
     public static let recordBytesMin = 7
     /// Topic names: `[A-Za-z0-9._-]{1,249}`, never `.` or `..` (formats/bucket-layout.md).
     public static let topicNameBytesMax = 249
+    /// Partitions a topic may have (formats/bucket-layout.md): a bound on what one topic's
+    /// listing, describe and verify walk, far above any Kafka topic's count.
+    public static let partitionsMax: Int32 = 100_000
     /// Most frames one cold object may hold (a 4 GiB segment at 1 MiB frames fits 4096).
     public static let coldFramesMax = 1 << 20
     /// Largest header key a record may carry.

@@ -21,7 +21,7 @@ enum ManifestRules {
     static func checkHeader(formatVersion: Int, topic: String, field: String) throws(FormatError) {
         try checkFormatVersion(formatVersion, field: field)
         do throws(FormatError) {
-            try TopicName.validate(topic)
+            _ = try LogName.parse(topic)
         } catch {
             throw invalid(field + ".topic", error.message)
         }

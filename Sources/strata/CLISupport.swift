@@ -86,6 +86,18 @@ struct ExistingLakeOption: ParsableArguments {
     }
 }
 
+/// `--partition N` of the commands that work on one partition log.
+struct PartitionOption: ParsableArguments {
+    @Option(
+        help: "Partition of the topic (default 0; a topic created without --partitions has only partition 0).")
+    var partition: Int32 = 0
+
+    /// The log name (`orders`, `orders/3`) of this partition of `topic`, as cold-store reads take it.
+    func logName(_ topic: String) throws -> String {
+        try LogName(topic: topic, partition: partition).description
+    }
+}
+
 struct TopicConfigOptions: ParsableArguments {
     @Option(help: "Durability when the topic is created: sync (fdatasync before ack, the default) or async.")
     var durability: String?

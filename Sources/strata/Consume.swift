@@ -26,6 +26,7 @@ struct Consume: AsyncParsableCommand {
     @OptionGroup var lakeOption: ReadLakeOption
     @Argument(help: "Topic name.")
     var topic: String
+    @OptionGroup var partitionOption: PartitionOption
     @Option(help: "Start at this offset.")
     var fromOffset: Int64?
     @Option(help: "Start at the first record with timestamp ≥ T (ms since 1970, or ISO 8601).")
@@ -67,7 +68,7 @@ struct Consume: AsyncParsableCommand {
         let lake = try lakeOption.open()
         let stop = follow ? StopSignal() : nil
         do {
-            try await consume(try lake.topic(topic), stop: stop)
+            try await consume(try lake.partition(topic, partitionOption.partition), stop: stop)
         } catch {
             await lake.close(after: error)
             throw error

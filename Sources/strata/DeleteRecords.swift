@@ -21,16 +21,18 @@ struct DeleteRecords: AsyncParsableCommand {
     @OptionGroup var lakeOption: ExistingLakeOption
     @Argument(help: "Topic name.")
     var topic: String
+    @OptionGroup var partitionOption: PartitionOption
     @Option(help: "The new log start offset: every record below it is deleted.")
     var before: Int64
 
     func run() async throws {
         let result = try await withLake(try lakeOption.open()) { lake in
-            try await lake.topic(topic).deleteRecords(before: before)
+            try await lake.partition(topic, partitionOption.partition).deleteRecords(before: before)
         }
         print(
             jsonLine([
-                "topic": topic, "previousLogStartOffset": result.previousLogStartOffset,
+                "topic": topic, "partition": partitionOption.partition,
+                "previousLogStartOffset": result.previousLogStartOffset,
                 "logStartOffset": result.logStartOffset, "localSegmentsDeleted": result.localSegmentsDeleted,
                 "coldObjectsDeleted": result.coldObjectsDeleted,
                 "manifestVersion": result.manifestVersion.map { $0 as Any } ?? NSNull(),

@@ -31,6 +31,10 @@ struct Export: AsyncParsableCommand {
     var cold: String
     @Argument(help: "Topic name.")
     var topic: String
+    @OptionGroup var partitionOption: PartitionOption
+
+    /// The partition's log name, as the cold store files it (`orders`, `orders/3`).
+    var partitionLog: String { (try? partitionOption.logName(topic)) ?? topic }
     @Option(help: "First offset to export (inclusive).")
     var fromOffset: Int64?
     @Option(help: "Last offset to export (inclusive: the record at this offset is written; consume's is exclusive).")
@@ -79,7 +83,7 @@ struct Export: AsyncParsableCommand {
             } catch  where error.code == .offsetOutOfRange {
                 // Offsets past the manifest's end may be in objects a lost manifest listed.
                 var explained = error
-                if let beyond = try? await log.objectsPastManifest(topic) {
+                if let beyond = try? await log.objectsPastManifest(self.partitionLog) {
                     explained.message += "; \(beyond.description)"
                 }
                 throw explained
@@ -95,7 +99,7 @@ struct Export: AsyncParsableCommand {
     /// A range that runs to the newest manifest's end while the store holds objects past it may
     /// be short by a lost manifest: say so (even with --quiet) rather than end early in silence.
     private func warnIfManifestMayBeMissing(_ log: ColdLog, _ range: Range<Int64>) async throws(StrataError) {
-        guard let beyond = try await log.objectsPastManifest(topic),
+        guard let beyond = try await log.objectsPastManifest(self.partitionLog),
             range.upperBound >= beyond.manifestNextOffset
         else { return }
         printError("warning: export ends at offset \(beyond.manifestNextOffset - 1): \(beyond.description)")
@@ -103,7 +107,7 @@ struct Export: AsyncParsableCommand {
 
     /// The offsets to export, `[lower, upper)`, from the flags and the topic's manifest.
     private func offsetRange(_ log: ColdLog) async throws(StrataError) -> Range<Int64> {
-        let valid = try await log.offsets(topic)
+        let valid = try await log.offsets(self.partitionLog)
         if fromOffset != nil || toOffset != nil {
             let first = fromOffset ?? valid.lowerBound
             let last = toOffset ?? valid.upperBound - 1
@@ -120,10 +124,10 @@ struct Export: AsyncParsableCommand {
         var upper = valid.upperBound
         // validate() already parsed these; parse again rather than carry state across.
         if let fromTime, let ms = try? parseTimestamp(fromTime, flag: "--from-time") {
-            lower = try await log.offset(forTimestamp: ms, topic: topic) ?? valid.upperBound
+            lower = try await log.offset(forTimestamp: ms, topic: self.partitionLog) ?? valid.upperBound
         }
         if let toTime, let ms = try? parseTimestamp(toTime, flag: "--to-time") {
-            upper = try await log.offset(forTimestamp: ms, topic: topic) ?? valid.upperBound
+            upper = try await log.offset(forTimestamp: ms, topic: self.partitionLog) ?? valid.upperBound
         }
         // Timestamps need not grow with offsets; a window that ends before it starts is empty.
         return lower ..< max(lower, upper)
@@ -136,7 +140,7 @@ struct Export: AsyncParsableCommand {
             let lines = format.lines
             try sink.write(lines.header)
             var expected = range.lowerBound
-            for try await records in try await log.records(topic, in: range) {
+            for try await records in try await log.records(self.partitionLog, in: range) {
                 for record in records {
                     try ExportGap.check(record.offset, expected: expected, range: range, topic: topic)
                     try sink.write(record, as: lines)

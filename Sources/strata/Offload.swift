@@ -59,7 +59,9 @@ struct Offload: AsyncParsableCommand {
         // A corrupt segment stops its topic's offload (other topics went on): exit 1, say what to run.
         for blocked in report.blocked { printError("offload blocked: \(blocked)") }
         for topic in report.blockedTopics {
-            printError("hint: `strata repair --lake \(lakeOption.lake) \(topic) --quarantine` moves the damage aside")
+            printError(
+                "hint: `strata repair --lake \(lakeOption.lake) \(repairArguments(topic)) --quarantine` moves the damage aside"
+            )
         }
         if !report.blocked.isEmpty { throw ExitCode(1) }
     }
@@ -67,11 +69,18 @@ struct Offload: AsyncParsableCommand {
     /// Segments the cold tier holds for the topics this run offloads.
     private func coldSegmentCount(_ lake: Lake) async throws -> Int {
         var count = 0
-        for name in try topic.map({ [$0] }) ?? lake.topicNames() {
-            let handle = try lake.topic(name)
+        let logs = try lake.logNames()
+        for name in try topic.map({ t in logs.filter { $0 == t || $0.hasPrefix(t + "/") } }) ?? logs {
+            let handle = try lake.log(name)
             _ = try await handle.latestManifest(refresh: true)
             count += try await handle.coldSegments().count
         }
         return count
     }
+}
+
+/// `orders` or `orders --partition 3` for the log `orders/3`: how `strata repair` names it.
+func repairArguments(_ log: String) -> String {
+    guard let parsed = try? LogName.parse(log), parsed.partition > 0 else { return log }
+    return "\(parsed.topic) --partition \(parsed.partition)"
 }

@@ -30,6 +30,7 @@ struct Produce: AsyncParsableCommand {
     var batchRecords: Int = 1000
     @Option(help: "After each acknowledged batch, append '<firstOffset> <lastOffset>' to FILE and flush.")
     var acksTo: String?
+    @OptionGroup var partitionOption: PartitionOption
     @OptionGroup var topicConfig: TopicConfigOptions
 
     func validate() throws {
@@ -45,7 +46,8 @@ struct Produce: AsyncParsableCommand {
             if try lake.topicNames().contains(topic) {
                 try topicConfig.checkAgrees(with: try lake.topic(topic).config, topic: topic, lake: lakeOption.lake)
             }
-            let handle = try lake.topic(topic, creatingWith: config)
+            var handle = try lake.topic(topic, creatingWith: config)
+            if partitionOption.partition != 0 { handle = try lake.partition(topic, partitionOption.partition) }
             let acks = try acksTo.map(AckLog.init(path:))
             var reader = LineReader(fd: 0)
             while let lines = try reader.nextLines(max: batchRecords) {

@@ -21,6 +21,7 @@ struct Repair: AsyncParsableCommand {
     @OptionGroup var lakeOption: ExistingLakeOption
     @Argument(help: "Topic to repair.")
     var topic: String
+    @OptionGroup var partitionOption: PartitionOption
     @Flag(help: "Move the damaged bytes into quarantine/ (required: repair changes the log).")
     var quarantine = false
     @Flag(help: "Print a JSON line instead of text.")
@@ -36,7 +37,7 @@ struct Repair: AsyncParsableCommand {
     func run() async throws {
         let handle = try lakeOption.open()
         let report: RepairReport
-        do { report = try await handle.topic(topic).repairQuarantine() } catch {
+        do { report = try await handle.partition(topic, partitionOption.partition).repairQuarantine() } catch {
             await handle.close(after: error)
             throw error
         }

@@ -11,8 +11,11 @@ struct Topics: AsyncParsableCommand {
             Example:
               strata topics create --lake /lake clicks --segment-bytes 67108864
               strata topics describe --lake /lake clicks
+              strata topics add-partitions --lake /lake clicks --count 4
             """,
-        subcommands: [TopicsCreate.self, TopicsDescribe.self, TopicsAlterConfig.self, TopicsDelete.self]
+        subcommands: [
+            TopicsCreate.self, TopicsDescribe.self, TopicsAlterConfig.self, TopicsAddPartitions.self, TopicsDelete.self,
+        ]
     )
 }
 
@@ -41,16 +44,20 @@ struct TopicsCreate: AsyncParsableCommand {
         commandName: "create", abstract: "Create a topic; an existing topic is an error.",
         discussion: """
             Config flags and --set key=value (any key of `strata topics alter-config --help`) set \
-            the topic's config; the rest takes the defaults. The lake is created if absent.
+            the topic's config; the rest takes the defaults. The lake is created if absent. Each \
+            partition is one log with its own offsets; every partition shares the topic's config.
 
             Example:
               strata topics create --lake /lake clicks --set retention.ms=604800000
+              strata topics create --lake /lake orders --partitions 4
             """
     )
 
     @OptionGroup var lakeOption: LakeOption
     @Argument(help: "Topic name ([A-Za-z0-9._-], 1 to 249 characters).")
     var topic: String
+    @Option(help: "Number of partitions (default 1; it can grow later with add-partitions, never shrink).")
+    var partitions: Int32 = 1
     @OptionGroup var topicConfig: TopicConfigOptions
     @Option(name: .customLong("set"), help: ArgumentHelp("A config setting (repeatable).", valueName: "key=value"))
     var settings: [String] = []
@@ -63,18 +70,20 @@ struct TopicsCreate: AsyncParsableCommand {
         }
         try config.validate()
         let created = try await withLake(try lakeOption.open(background: false)) { lake in
-            try await lake.createTopic(topic, config: config).config
+            try await lake.createTopic(topic, config: config, partitions: partitions).config
         }
-        print(jsonLine(["topic": topic, "created": true, "config": configObject(created)]))
+        print(
+            jsonLine(["topic": topic, "created": true, "partitions": partitions, "config": configObject(created)]))
     }
 }
 
 struct TopicsDescribe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "describe",
-        abstract: "Show a topic's config and its offsets in each tier (every topic without TOPIC).",
+        abstract: "Show a topic's config and each partition's offsets in each tier (every topic without TOPIC).",
         discussion: """
-            LOG-START is the first readable offset across both tiers; the hot tier holds \
+            One entry per partition (all of them, or --partition N's). LOG-START is the first \
+            readable offset across both tiers; the hot tier holds \
             [HOT-START, HIGH-WATERMARK), the cold tier [COLD-START, COLD-END). A cold store that \
             cannot be read is reported and the hot figures are still shown.
 
@@ -86,13 +95,22 @@ struct TopicsDescribe: AsyncParsableCommand {
     @OptionGroup var lakeOption: ReadLakeOption
     @Argument(help: "Topic name (default: every topic).")
     var topic: String?
-    @Flag(help: "One JSON object per topic and line.")
+    @Option(help: "Only this partition (default: every partition).")
+    var partition: Int32?
+    @Flag(help: "One JSON object per partition and line.")
     var json = false
+
+    func validate() throws {
+        if partition != nil, topic == nil { throw ValidationError("--partition needs a TOPIC") }
+    }
 
     func run() async throws {
         let descriptions = try await withLake(try lakeOption.open()) { lake in
             var all: [TopicDescription] = []
-            for name in try topic.map({ [$0] }) ?? lake.topicNames() { all.append(try await lake.describeTopic(name)) }
+            for name in try topic.map({ [$0] }) ?? lake.topicNames() {
+                let partitions = try partition.map { [$0] } ?? Array(0 ..< lake.partitionCount(name))
+                for p in partitions { all.append(try await lake.describeTopic(name, partition: p)) }
+            }
             return all
         }
         for (i, d) in descriptions.enumerated() {
@@ -115,7 +133,8 @@ struct TopicsDescribe: AsyncParsableCommand {
                 ]
             } ?? NSNull()
         return [
-            "topic": d.name, "logStartOffset": d.logStartOffset, "highWatermark": d.highWatermark,
+            "topic": d.name, "partition": d.partition, "partitions": d.partitions, "logStartOffset": d.logStartOffset,
+            "highWatermark": d.highWatermark,
             "hot": ["startOffset": d.localStartOffset, "segments": d.localSegmentCount, "bytes": d.localBytes],
             "cold": cold, "coldError": d.coldError.map { $0.description as Any } ?? NSNull(),
             "config": configObject(d.config),
@@ -123,7 +142,9 @@ struct TopicsDescribe: AsyncParsableCommand {
     }
 
     private func printDescription(_ d: TopicDescription) {
-        print("topic \(d.name): LOG-START \(d.logStartOffset)  HIGH-WATERMARK \(d.highWatermark)")
+        let which =
+            d.partitions == 1 ? "topic \(d.name)" : "topic \(d.name) partition \(d.partition) of \(d.partitions)"
+        print("\(which): LOG-START \(d.logStartOffset)  HIGH-WATERMARK \(d.highWatermark)")
         print("  hot   HOT-START \(d.localStartOffset)  segments \(d.localSegmentCount)  \(humanBytes(d.localBytes))")
         if let c = d.cold {
             print(
@@ -196,11 +217,44 @@ struct TopicsAlterConfig: AsyncParsableCommand {
     }
 }
 
+struct TopicsAddPartitions: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add-partitions", abstract: "Grow a topic to more partitions (never fewer).",
+        discussion: """
+            The new partitions start empty at offset 0; existing partitions and their records are \
+            untouched. A count below the current one is refused (a partition's records would be \
+            lost); the current count is a no-op. Kafka clients see the new count in their next \
+            metadata refresh.
+
+            Example:
+              strata topics add-partitions --lake /lake clicks --count 8
+            """
+    )
+
+    @OptionGroup var lakeOption: ExistingLakeOption
+    @Argument(help: "Topic name.")
+    var topic: String
+    @Option(help: "The partition count to grow to.")
+    var count: Int32
+
+    func run() async throws {
+        let (before, after) = try await withLake(try lakeOption.open()) { lake in
+            let before = try lake.partitionCount(topic)
+            try await lake.createPartitions(topic, count: count)
+            return (before, try lake.partitionCount(topic))
+        }
+        print(
+            before == after
+                ? "topic \(topic): already has \(after) partitions"
+                : "topic \(topic): \(before) -> \(after) partitions")
+    }
+}
+
 struct TopicsDelete: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "delete", abstract: "Delete a topic from both tiers: local segments, cold objects and manifests.",
         discussion: """
-            The topic disappears at once (topic.json is renamed DELETING); then its cold manifests, \
+            Every partition goes. The topic disappears at once (topic.json is renamed DELETING); then its cold manifests, \
             its cold objects and its local files are deleted, in that order. If this is interrupted \
             (a crash, an unreachable cold store), run it again to finish. Refused while another \
             process has the lake open. Bytes that recovery or `strata repair` set aside in the topic's \

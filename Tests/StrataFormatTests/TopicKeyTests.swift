@@ -29,13 +29,16 @@ import Testing
         for key in notManifests { #expect(layout.parseManifestKey(key) == nil, "\(key)") }
     }
 
-    @Test func manifestTopicsAreTheValidTopicsWithAManifestVersion() {
+    @Test func manifestLogsAreTheValidLogsWithAManifestVersion() {
         let keys = [
             layout.manifestKey(topic: "b", version: 1), layout.manifestKey(topic: "b", version: 2),
             layout.manifestKey(topic: "a", version: 7),
             layout.segmentKey(topic: "segments-only", baseOffset: 0, lastOffset: 1),
             "lakes/one/topics/c/manifest/readme", "lakes/one/topics/bad!/manifest/00000000000000000001.json",
+            layout.manifestKey(topic: "b/10", version: 1), layout.manifestKey(topic: "b/2", version: 3),
+            "lakes/one/topics/b/02/manifest/00000000000000000001.json",
         ]
-        #expect(layout.manifestTopics(in: keys) == ["a", "b"])
+        // Sorted by topic, then partition as a number (2 before 10), partition 0 first.
+        #expect(layout.manifestLogs(in: keys) == ["a", "b", "b/2", "b/10"])
     }
 }

@@ -8,7 +8,8 @@ import Testing
 struct CLIHelpTests {
     static let commands: [[String]] = [
         [], ["demo"], ["produce"], ["consume"], ["offload"], ["recover"], ["repair"], ["export"], ["bench"],
-        ["topics"], ["topics", "create"], ["topics", "describe"], ["topics", "alter-config"], ["topics", "delete"],
+        ["topics"], ["topics", "create"], ["topics", "describe"], ["topics", "alter-config"],
+        ["topics", "add-partitions"], ["topics", "delete"],
         ["delete-records"],
         ["inspect"], ["inspect", "dump"], ["inspect", "topics"], ["inspect", "segments"], ["inspect", "manifest"],
         ["inspect", "verify"], ["inspect", "scrub"],

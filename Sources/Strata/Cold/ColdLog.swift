@@ -62,12 +62,25 @@ public final class ColdLog: Sendable {
     /// Blob requests and bytes this view has made so far.
     public var stats: BlobStats { cold.store.snapshot }
 
-    /// Names of the topics that have a manifest in the store, sorted. Lists every key under
-    /// `topics/`, so it costs one listing of the whole bucket.
+    /// Names of the topics that have a manifest in the store (for any partition), sorted. Lists
+    /// every key under `topics/`, so it costs one listing of the whole bucket.
     /// - Throws: `notFound` when the store holds no Strata lake; `io`.
     public func topicNames() async throws(StrataError) -> [String] {
+        var topics: [String] = []
+        for log in try await logNames() {
+            let topic = String(log.prefix { $0 != "/" })
+            if topics.last != topic { topics.append(topic) }
+        }
+        return topics
+    }
+
+    /// The logs that have a manifest in the store (`LogName` text: `orders`, `orders/3`), sorted
+    /// by topic, then partition. Every method below that takes a `topic` takes a log name: a
+    /// topic name alone is its partition 0.
+    /// - Throws: `notFound` when the store holds no Strata lake; `io`.
+    public func logNames() async throws(StrataError) -> [String] {
         try await checkDescriptor()
-        return try await cold.topicNames()
+        return try await cold.logNames()
     }
 
     /// The newest manifest of `topic`, read fresh from the store; later reads use it.
@@ -75,7 +88,7 @@ public final class ColdLog: Sendable {
     /// - Throws: `invalidArgument` for a bad topic name; `notFound` when the store holds no
     ///   Strata lake; `corrupt` for an unreadable manifest; `io`.
     public func manifest(_ topic: String) async throws(StrataError) -> Manifest? {
-        try validateTopicName(topic)
+        try validateLogName(topic)
         try await checkDescriptor()
         return try await cold.latestManifest(topic, refresh: true)
     }
@@ -127,10 +140,10 @@ public final class ColdLog: Sendable {
 
     /// The manifest loaded last for `topic`, loading it on first use.
     private func pinnedManifest(_ topic: String) async throws(StrataError) -> Manifest {
-        try validateTopicName(topic)
+        try validateLogName(topic)
         try await checkDescriptor()
         if let manifest = try await cold.latestManifest(topic) { return manifest }
-        let known = (try? await topicNames()) ?? []
+        let known = (try? await logNames()) ?? []
         let listed =
             known.isEmpty
             ? "it has no topics"

@@ -138,12 +138,13 @@ final class ColdTier: Sendable {
 
     // MARK: - Manifests
 
-    /// Names of the topics with a manifest in the store (`BucketLayout.manifestTopics`), sorted.
-    /// Lists every key under `topics/`, so it costs one listing of the whole bucket.
-    func topicNames() async throws(StrataError) -> [String] {
+    /// The logs (`LogName` text) with a manifest in the store (`BucketLayout.manifestLogs`),
+    /// sorted by topic, then partition. Lists every key under `topics/`, so it costs one listing
+    /// of the whole bucket.
+    func logNames() async throws(StrataError) -> [String] {
         let prefix = layout.topicsPrefix
         let objects = try await blob("list topics", key: prefix, topic: nil) { try await store.listAll(prefix: prefix) }
-        return layout.manifestTopics(in: objects.lazy.map(\.key))
+        return layout.manifestLogs(in: objects.lazy.map(\.key))
     }
 
     /// The newest manifest of `topic`, or nil when the topic has nothing in the cold store.

@@ -33,8 +33,9 @@ public struct ReadResult: Sendable {
     public var highWatermark: Int64
 }
 
-/// One topic of a lake: appends with group commit, segment rolls, reads by offset and time.
-/// Thread-safe; appends to different topics never wait on each other.
+/// One partition's log of a lake — a topic's partition 0 when the topic has one partition, as
+/// every topic created before partitions existed has: appends with group commit, segment rolls,
+/// reads by offset and time. Thread-safe; appends to different logs never wait on each other.
 ///
 /// Each concern has one owner with its own lock: `state` (this file) is the hot log — its
 /// segments, written end, failure and closed flag; `groupCommit` owns the durable offset, the
@@ -42,7 +43,16 @@ public struct ReadResult: Sendable {
 /// `offloadPass` lets one offload pass run at a time; `manifestWriter` owns the writer epoch,
 /// fencing and the manifest-commit lock that offload and retention share.
 public final class Topic: Sendable {
+    /// The log name (`LogName`): the topic name for partition 0, `<topic>/<partition>` otherwise.
+    /// Errors, paths and keys of this log use it.
     public let name: String
+    /// The topic this log is a partition of.
+    public var topicName: String { String(name.prefix { $0 != "/" }) }
+    /// Which partition of `topicName` this log is.
+    public var partition: Int32 {
+        guard let slash = name.firstIndex(of: "/") else { return 0 }
+        return Int32(name[name.index(after: slash)...]) ?? 0
+    }
     public let config: TopicConfig
     let paths: LakePaths
     let files: FileCache

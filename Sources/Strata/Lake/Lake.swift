@@ -23,6 +23,8 @@ public final class Lake: Sendable {
     let registry = TopicRegistry()
     private let closed = Mutex(false)
     private let background = Mutex<Task<Void, Never>?>(nil)
+    /// Partition counts of the topics asked about, so a request per partition reads no file.
+    let partitionCounts = Mutex<[String: Int32]>([:])
 
     init(path: String, options: LakeOptions, lockFD: Int32, cold: ColdTier, coldURL: String, readOnly: Bool = false) {
         self.path = path
@@ -104,12 +106,32 @@ public final class Lake: Sendable {
     /// How long a taken lock is tried again before `open` reports it as another process's.
     static let lockRetryMs = 500
 
-    /// Names of the topics in the lake, sorted.
+    /// Names of the topics in the lake, sorted (a topic with several partitions is listed once).
     public func topicNames() throws(StrataError) -> [String] {
         try FileIO.listDirectory(paths.topicsDirectory).filter { FileIO.exists(paths.topicConfig($0)) }
     }
 
-    /// The existing topic `name`. Opening it recovers its active segment the first time.
+    /// The partition logs of every topic that hold anything (`LogName` text), sorted by topic,
+    /// then partition: partition 0 of each topic, and each other partition once it has been
+    /// used (a partition never written has no directory and no records).
+    public func logNames() throws(StrataError) -> [String] {
+        var logs: [String] = []
+        for topic in try topicNames() {
+            let count = try partitionCount(topic)
+            let used = try FileIO.listDirectory(paths.topicDirectory(topic)).compactMap(LogName.partitionDirectory)
+            logs.append(topic)
+            for partition in used.sorted() where partition < count {
+                logs.append(LogName(validated: topic, partition: partition).description)
+            }
+        }
+        return logs
+    }
+
+    /// The config topics created on demand get (`LakeOptions.defaultTopicConfig`).
+    public var defaultTopicConfig: TopicConfig { options.defaultTopicConfig }
+
+    /// Partition 0 of the existing topic `name` (the whole topic when it has one partition).
+    /// Opening it recovers its active segment the first time.
     /// - Throws: `notFound`, `invalidArgument` for a bad name.
     public func topic(_ name: String) throws(StrataError) -> Topic {
         try validateTopicName(name)
@@ -117,30 +139,101 @@ public final class Lake: Sendable {
         guard FileIO.exists(paths.topicConfig(name)) else {
             throw StrataError(.notFound, "topic '\(name)' does not exist in \(path)", topic: name)
         }
-        return try load(name)
+        return try load(LogName(validated: name, partition: 0))
     }
 
-    /// The topic `name`, created with `config` (or the lake's default) when it does not exist.
-    /// An existing topic keeps its stored config.
-    public func topic(_ name: String, creatingWith config: TopicConfig?) throws(StrataError) -> Topic {
+    /// Partition `partition` of the existing topic `topic`. Opening it recovers its active segment
+    /// the first time (a partition never written gets its directory then).
+    /// - Throws: `notFound` for a missing topic or a partition at or above its count (naming the
+    ///   count); `invalidArgument` for a bad name or a negative partition.
+    public func partition(_ topic: String, _ partition: Int32) throws(StrataError) -> Topic {
+        if partition == 0 { return try self.topic(topic) }
+        let log = try logName(topic, partition)
+        if let open = registry.topics.withLock({ $0[log.description] }) { return open }
+        let count = try partitionCount(topic)
+        guard partition < count else {
+            throw StrataError(
+                .notFound,
+                "topic '\(topic)' has \(count) partition\(count == 1 ? "" : "s") (0..<\(count)), not \(partition)",
+                topic: topic)
+        }
+        return try load(log)
+    }
+
+    /// How many partitions topic `topic` has (1 for a topic whose `partitions` file is absent, as
+    /// every topic written before partitions existed).
+    /// - Throws: `notFound` without the topic; `corrupt` for an unreadable `partitions` file.
+    public func partitionCount(_ topic: String) throws(StrataError) -> Int32 {
+        try validateTopicName(topic)
+        if let known = partitionCounts.withLock({ $0[topic] }) { return known }
+        guard FileIO.exists(paths.topicConfig(topic)) else {
+            throw StrataError(.notFound, "topic '\(topic)' does not exist in \(path)", topic: topic)
+        }
+        let count = try storedPartitionCount(topic)
+        partitionCounts.withLock { $0[topic] = count }
+        return count
+    }
+
+    /// The count in `partitions` (absent: 1), checked.
+    func storedPartitionCount(_ topic: String) throws(StrataError) -> Int32 {
+        let file = paths.topicPartitions(topic)
+        guard FileIO.exists(file) else { return 1 }
+        let bytes = try FileIO.readWholeFile(file)
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let count = Int32(text), count >= 1, count <= FormatLimits.partitionsMax else {
+            throw StrataError(
+                .corrupt,
+                "\(file) is damaged: '\(text.prefix(40))' is not a partition count in 1...\(FormatLimits.partitionsMax); "
+                    + "fix it by hand (nothing was changed)", topic: topic, file: file)
+        }
+        return count
+    }
+
+    /// Writes topic `topic`'s partition count (atomically; the file is left absent for 1 on a
+    /// new topic, so one-partition topics look as they always did).
+    func storePartitionCount(_ topic: String, _ count: Int32) throws(StrataError) {
+        try FileIO.writeAtomically(paths.topicPartitions(topic), Array("\(count)\n".utf8))
+        partitionCounts.withLock { $0[topic] = count }
+    }
+
+    /// The topic `name` (its partition 0), created with `config` (or the lake's default) and
+    /// `partitions` partitions when it does not exist. An existing topic keeps its stored config
+    /// and partition count.
+    public func topic(
+        _ name: String, creatingWith config: TopicConfig?, partitions: Int32 = 1
+    ) throws(StrataError) -> Topic {
         try validateTopicName(name)
         if let open = registry.topics.withLock({ $0[name] }) { return open }
         try refuseIfDeleting(name)
         if !FileIO.exists(paths.topicConfig(name)) {
             try refuseIfReadOnly("create topic '\(name)'")
+            guard partitions >= 1, partitions <= FormatLimits.partitionsMax else {
+                throw StrataError(
+                    .invalidArgument, "a topic has 1...\(FormatLimits.partitionsMax) partitions, not \(partitions)",
+                    topic: name)
+            }
             let config = config ?? options.defaultTopicConfig
             try config.validate()
             try FileIO.makeDirectories(paths.topicDirectory(name))
+            // The count is in place before `topic.json`, whose existence is the topic's.
+            if partitions > 1 { try storePartitionCount(name, partitions) }
             try FileIO.writeAtomically(paths.topicConfig(name), try encodeJSON(config))
             try FileIO.fsyncDirectory(paths.topicsDirectory)
+            partitionCounts.withLock { $0[name] = partitions }
         }
-        return try load(name)
+        return try load(LogName(validated: name, partition: 0))
     }
 
-    private func load(_ name: String) throws(StrataError) -> Topic {
+    private func load(_ log: LogName) throws(StrataError) -> Topic {
+        let name = log.description
         if closed.withLock({ $0 }) { throw StrataError(.closed, "lake is closed", topic: name) }
-        let config: TopicConfig = try decodeJSON(
-            try FileIO.readWholeFile(paths.topicConfig(name)), file: paths.topicConfig(name))
+        let configFile = paths.topicConfig(log.topic)
+        let config: TopicConfig = try decodeJSON(try FileIO.readWholeFile(configFile), file: configFile)
+        // A read-only lake sees a partition never written as an empty log (ReadOnlySegmentLoader).
+        if log.partition > 0, !isReadOnly, !FileIO.exists(paths.topicDirectory(name)) {
+            try FileIO.makeDirectories(paths.topicDirectory(name))
+            try FileIO.fsyncDirectory(paths.topicDirectory(log.topic))
+        }
         // Topics open under the registry lock so two callers never recover one directory twice.
         return try registry.topics.withLock { (open) throws(StrataError) -> Topic in
             if let existing = open[name] { return existing }
@@ -243,9 +336,13 @@ public final class Lake: Sendable {
     ) async throws -> OffloadReport {
         try refuseIfReadOnly("offload")
         var total = OffloadReport()
-        let names = try topicName.map({ [$0] }) ?? topicNames()
+        var names = try logNames()
+        if let topicName {
+            _ = try partitionCount(topicName)  // `notFound` for a missing topic
+            names = names.filter { $0 == topicName || $0.hasPrefix(topicName + "/") }
+        }
         for name in names {
-            let topic = try self.topic(name)
+            let topic = try self.log(name)
             if seal { try topic.sealActiveSegment() }
             let report = try await topic.offloadSealed(wait: true)
             total.segmentsOffloaded += report.segmentsOffloaded
@@ -256,6 +353,13 @@ public final class Lake: Sendable {
             total.segmentsEvicted += try await evict ? topic.evictCommitted() : topic.applyRetention()
         }
         return total
+    }
+
+    /// The partition log called `name` (`LogName` text: `orders`, `orders/3`).
+    /// - Throws: as `partition(_:_:)`.
+    public func log(_ name: String) throws(StrataError) -> Topic {
+        let log = try validateLogName(name)
+        return try partition(log.topic, log.partition)
     }
 
     /// Counters of the cold store and its frame cache since the lake opened.

@@ -2,12 +2,17 @@
 ///
 ///     <lake>/LOCK                      flock'ed while a process has the lake open
 ///     <lake>/lake.json                 lake config (cold store URL)
-///     <lake>/topics/<topic>/topic.json topic config
+///     <lake>/topics/<topic>/topic.json topic config (the topic exists when this file does)
+///     <lake>/topics/<topic>/partitions partition count, decimal (absent: 1)
+///     <lake>/topics/<topic>/<p>/       partition p ≥ 1: the same per-log files as below
 ///     <lake>/topics/<topic>/manifest.json  copy of the latest committed manifest
 ///     <lake>/topics/<topic>/log-start-offset  first readable offset set by `deleteRecords`
 ///     <lake>/topics/<topic>/DELETING   `topic.json` renamed while `deleteTopic` runs
 ///     <lake>/topics/<topic>/<base>.seg segment, base offset as 20 digits
 ///     <lake>/topics/<topic>/<base>.idx its sparse index (sealed segments only)
+///
+/// Per-log paths take a log name (`LogName`: `orders` for partition 0, `orders/3`), topic-level
+/// ones (`topicConfig`, `topicPartitions`, `topicDeletionMarker`) a topic name.
 struct LakePaths: Sendable {
     let root: String
 
@@ -17,6 +22,8 @@ struct LakePaths: Sendable {
 
     func topicDirectory(_ topic: String) -> String { topicsDirectory + "/" + topic }
     func topicConfig(_ topic: String) -> String { topicDirectory(topic) + "/topic.json" }
+    /// The topic's partition count (formats/bucket-layout.md, "Partitions"); absent means 1.
+    func topicPartitions(_ topic: String) -> String { topicDirectory(topic) + "/partitions" }
     /// Local copy of the topic's latest committed manifest (a cache of the cold store's).
     func topicManifestCopy(_ topic: String) -> String { topicDirectory(topic) + "/manifest.json" }
     /// Base offset for a topic directory without segments (written by `recover`).
@@ -37,6 +44,26 @@ struct LakePaths: Sendable {
     static func segmentBaseOffset(fileName: String) -> Int64? {
         guard let parsed = BucketLayout.parseHotFileName(fileName), parsed.kind == .segment else { return nil }
         return parsed.baseOffset
+    }
+}
+
+/// Checks a log name a caller gave (`orders`, `orders/3`: `LogName`).
+/// - Throws: `invalidArgument` naming the name and the first bad byte; nothing is touched.
+@discardableResult
+func validateLogName(_ text: String) throws(StrataError) -> LogName {
+    do throws(FormatError) { return try LogName.parse(text) } catch {
+        throw StrataError(
+            .invalidArgument, "bad log name '\(text)' at byte \(error.position): \(error.message)",
+            position: error.position, cause: error.code.rawValue)
+    }
+}
+
+/// The log of partition `partition` of `topic`, both checked.
+/// - Throws: `invalidArgument` for a bad topic name or a partition outside `0..<partitionsMax`.
+func logName(_ topic: String, _ partition: Int32) throws(StrataError) -> LogName {
+    try validateTopicName(topic)
+    do throws(FormatError) { return try LogName(topic: topic, partition: partition) } catch {
+        throw StrataError(.invalidArgument, "topic '\(topic)': \(error.message)", topic: topic)
     }
 }
 

@@ -127,7 +127,11 @@ struct ReadOnlySegmentLoader {
     let view: ReadOnlyView
 
     func load(known: [LocalSegment]) throws(StrataError) -> [LocalSegment] {
-        let names = try FileIO.listDirectory(paths.topicDirectory(topic))
+        // A partition ≥ 1 gets its directory when the writer first uses it: until then it is an
+        // empty log, not a missing one (partition 0's directory is the topic's own).
+        let directory = paths.topicDirectory(topic)
+        let unused = topic.contains("/") && !FileIO.exists(directory)
+        let names = unused ? [] : try FileIO.listDirectory(directory)
         let bases = names.compactMap(LakePaths.segmentBaseOffset(fileName:)).sorted()
         view.damage.withLock { damage in damage = damage.filter { bases.contains($0.key) } }
         guard let lastBase = bases.last else {

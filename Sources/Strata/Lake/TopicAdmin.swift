@@ -55,7 +55,11 @@ public struct TopicConfigChange: Sendable, Equatable {
 
 /// What `describeTopic` reports: the stored config and the offsets of each tier.
 public struct TopicDescription: Sendable {
+    /// The topic's name (the log described is `partition` of it).
     public var name: String
+    /// The partition described, and how many the topic has.
+    public var partition: Int32 = 0
+    public var partitions: Int32 = 1
     public var config: TopicConfig
     /// First readable offset across both tiers.
     public var logStartOffset: Int64
@@ -94,14 +98,22 @@ public struct TopicDeletion: Sendable, Equatable {
 /// Topic administration, as a Kafka or Redpanda operator expects it: create, describe, alter
 /// the config, delete.
 extension Lake {
-    /// Creates topic `name` with `config`.
-    /// - Returns: the open topic.
+    /// Creates topic `name` with `config` and `partitions` partitions (default 1).
+    /// - Returns: the open partition 0.
     /// - Throws: `invalidArgument` when the name is bad, the config invalid (naming the field),
-    ///   the topic exists, its deletion was interrupted, or the cold store already holds a topic
-    ///   of that name (`strata recover` rebuilds it); `io` when the cold store cannot be listed.
-    public func createTopic(_ name: String, config: TopicConfig) async throws(StrataError) -> Topic {
+    ///   the partition count outside 1...`FormatLimits.partitionsMax`, the topic exists, its
+    ///   deletion was interrupted, or the cold store already holds a log of that topic
+    ///   (`strata recover` rebuilds it); `io` when the cold store cannot be listed.
+    public func createTopic(
+        _ name: String, config: TopicConfig, partitions: Int32 = 1
+    ) async throws(StrataError) -> Topic {
         try validateTopicName(name)
         try config.validate()
+        guard partitions >= 1, partitions <= FormatLimits.partitionsMax else {
+            throw StrataError(
+                .invalidArgument, "a topic has 1...\(FormatLimits.partitionsMax) partitions, not \(partitions)",
+                topic: name)
+        }
         if FileIO.exists(paths.topicConfig(name)) {
             throw StrataError(
                 .invalidArgument, "topic '\(name)' already exists in \(path)", topic: name,
@@ -113,24 +125,77 @@ extension Lake {
                 .invalidArgument, "\(paths.topicDirectory(name)) holds files but no topic.json; move it aside first",
                 topic: name, file: paths.topicDirectory(name))
         }
-        if let manifest = try await cold.latestManifest(name, refresh: true) {
+        if let (log, manifest) = try await coldManifestOfAnyPartition(name) {
             throw StrataError(
                 .invalidArgument,
-                "cold store \(cold.location) already holds topic '\(name)' (offsets "
+                "cold store \(cold.location) already holds topic '\(name)' (log \(log) has offsets "
                     + "\(manifest.logStartOffset)..<\(manifest.nextOffset)): `strata recover` rebuilds it, "
                     + "`strata topics delete` removes it", topic: name)
         }
-        return try topic(name, creatingWith: config)
+        return try topic(name, creatingWith: config, partitions: partitions)
     }
 
-    /// The stored config of `name` and the offsets of both tiers. A cold store that cannot be
-    /// read is reported in `coldError`, not thrown: the local figures stand on their own.
-    /// - Throws: `notFound`, `invalidArgument` for a bad name; `corrupt` for an unreadable `topic.json`.
-    public func describeTopic(_ name: String) async throws(StrataError) -> TopicDescription {
-        let handle = try topic(name)
+    /// The first log of topic `name` that has a manifest in the cold store (one listing of the
+    /// topic's prefix, which covers every partition).
+    private func coldManifestOfAnyPartition(_ name: String) async throws(StrataError) -> (String, Manifest)? {
+        let prefix = cold.layout.topicPrefix(topic: name)
+        let store = cold.store
+        let listed = try await cold.blob("list topic objects", key: prefix, topic: name) {
+            try await store.listAll(prefix: prefix)
+        }
+        let logs = Set(listed.compactMap { cold.layout.parseManifestKey($0.key)?.topic })
+        for log in logs.compactMap({ try? LogName.parse($0) }).sorted() {
+            if let manifest = try await cold.latestManifest(log.description, refresh: true) {
+                return (log.description, manifest)
+            }
+        }
+        return nil
+    }
+
+    /// Grows topic `name` to `count` partitions. The new partitions are empty logs whose
+    /// directories appear when first used; existing partitions are untouched.
+    /// - Throws: `invalidArgument` when `count` is below the current count (partitions never
+    ///   shrink: their records would be lost) or above `FormatLimits.partitionsMax`; `notFound`;
+    ///   `readOnly`; `io`.
+    public func createPartitions(_ name: String, count: Int32) async throws(StrataError) {
+        try refuseIfReadOnly("add partitions to topic '\(name)'")
+        let current = try partitionCount(name)
+        guard count >= current else {
+            throw StrataError(
+                .invalidArgument,
+                "topic '\(name)' has \(current) partitions; a partition count can grow, never shrink (asked for \(count))",
+                topic: name)
+        }
+        guard count <= FormatLimits.partitionsMax else {
+            throw StrataError(
+                .invalidArgument, "a topic has at most \(FormatLimits.partitionsMax) partitions, not \(count)",
+                topic: name)
+        }
+        guard count > current else { return }
+        for partition in current ..< count {
+            let directory = paths.topicDirectory(try logName(name, partition).description)
+            if FileIO.exists(directory), !(try FileIO.listDirectory(directory).isEmpty) {
+                throw StrataError(
+                    .invalidArgument,
+                    "\(directory) holds files of no partition; move it aside first (nothing was changed)",
+                    topic: name, file: directory)
+            }
+        }
+        try storePartitionCount(name, count)
+        try FileIO.fsyncDirectory(paths.topicDirectory(name))
+    }
+
+    /// The stored config of `name`, its partition count and the offsets of both tiers of
+    /// partition `partition`. A cold store that cannot be read is reported in `coldError`, not
+    /// thrown: the local figures stand on their own.
+    /// - Throws: `notFound` (also for a partition at or above the count), `invalidArgument` for a
+    ///   bad name; `corrupt` for an unreadable `topic.json`.
+    public func describeTopic(_ name: String, partition: Int32 = 0) async throws(StrataError) -> TopicDescription {
+        let handle = try self.partition(name, partition)
         let segments = handle.segments()
         var description = TopicDescription(
-            name: name, config: handle.config, logStartOffset: handle.localStartOffset,
+            name: name, partition: partition, partitions: try partitionCount(name), config: handle.config,
+            logStartOffset: handle.localStartOffset,
             highWatermark: handle.highWatermark,
             localStartOffset: handle.localStartOffset, localSegmentCount: segments.count,
             localBytes: segments.reduce(Int64(0)) { $0 + Int64($1.bytes) }, cold: nil, coldError: nil)
@@ -192,7 +257,7 @@ extension Lake {
         // gets the old handle (closed next) or a new one with the new config, never the old
         // config reopened.
         try FileIO.writeAtomically(paths.topicConfig(name), try encodeJSON(config))
-        try await retire(current)
+        for open in openPartitions(of: name) { try await retire(open) }
         _ = try topic(name)
         return applied
     }
@@ -208,7 +273,7 @@ extension Lake {
         try refuseIfReadOnly("delete topic '\(name)'")
         try validateTopicName(name)
         let local = FileIO.exists(paths.topicConfig(name)) || FileIO.exists(paths.topicDeletionMarker(name))
-        if !local, try await cold.latestManifest(name, refresh: true) == nil {
+        if !local, try await coldManifestOfAnyPartition(name) == nil {
             throw StrataError(
                 .notFound, "topic '\(name)' does not exist in \(path) nor in \(cold.location)", topic: name)
         }
@@ -219,12 +284,18 @@ extension Lake {
             }
             try FileIO.fsyncDirectory(paths.topicDirectory(name))
         }
-        if let open = registry.topics.withLock({ $0[name] }) { try await retire(open) }
+        for open in openPartitions(of: name) { try await retire(open) }
+        partitionCounts.withLock { $0[name] = nil }
         var deletion = TopicDeletion()
         deletion.coldObjectsDeleted = try await deleteColdTopic(name)
         deletion.quarantineKept = try keepQuarantine(name)
         deletion.localFilesDeleted = try deleteLocalTopic(name)
         return deletion
+    }
+
+    /// The open logs of every partition of topic `name`.
+    func openPartitions(of name: String) -> [Topic] {
+        registry.topics.withLock { open in open.values.filter { $0.topicName == name } }
     }
 
     /// Refuses to use a topic whose deletion began and did not finish.
@@ -257,24 +328,28 @@ extension Lake {
 
     /// Manifests first (newest first), then everything else under the topic's prefix.
     private func deleteColdTopic(_ name: String) async throws(StrataError) -> Int {
-        let prefix = cold.layout.topicsPrefix + name + "/"
+        let prefix = cold.layout.topicPrefix(topic: name)
         let store = cold.store
         let listed = try await cold.blob("list topic objects", key: prefix, topic: name) {
             try await store.listAll(prefix: prefix)
         }
-        var manifests: [(UInt64, String)] = []
+        // Every partition's manifests (`parseManifestKey` of any log under the prefix).
+        var manifests: [(log: String, version: UInt64, key: String)] = []
         var others: [String] = []
         for object in listed {
-            if let version = try? cold.layout.parseManifestKey(object.key, topic: name) {
-                manifests.append((version, object.key))
+            if let (log, version) = cold.layout.parseManifestKey(object.key),
+                (try? LogName.parse(log))?.topic == name
+            {
+                manifests.append((log, version, object.key))
             } else {
                 others.append(object.key)
             }
         }
-        for (_, key) in manifests.sorted(by: { $0.0 > $1.0 }) {
+        for (_, _, key) in manifests.sorted(by: { $0.version > $1.version }) {
             try await cold.blob("delete manifest", key: key, topic: name) { try await store.delete([key]) }
         }
         cold.forget(name)
+        for log in Set(manifests.map(\.log)) { cold.forget(log) }
         // A topic created again under this name reuses object keys: no cached frame may outlive this.
         for key in others {
             let relative = cold.layout.relative(key) ?? key
@@ -293,23 +368,40 @@ extension Lake {
         return listed.count
     }
 
-    /// Moves the topic's quarantine out of its directory (it holds the only copy of damaged bytes
-    /// an operator may still want), into `<lake>/quarantine/`; returns where it went.
+    /// Moves the quarantine of each partition out of the topic's directory (it holds the only
+    /// copy of damaged bytes an operator may still want), into `<lake>/quarantine/`: partition
+    /// 0's to `<topic>.deleted-<ms>`, partition p's to `<topic>.deleted-<ms>.partition-<p>`.
+    /// - Returns: where partition 0's went, or the first one moved.
     private func keepQuarantine(_ name: String) throws(StrataError) -> String? {
-        let quarantine = paths.quarantineDirectory(name)
-        guard FileIO.exists(quarantine) else { return nil }
-        var target = paths.deletedTopicQuarantine(name, nowMs: options.clock.nowMs())
+        let nowMs = options.clock.nowMs()
+        var base = paths.deletedTopicQuarantine(name, nowMs: nowMs)
         var n = 0
-        while FileIO.exists(target) {
+        while FileIO.exists(base) || FileIO.exists(base + ".partition-1") {
             n += 1
-            target = paths.deletedTopicQuarantine(name, nowMs: options.clock.nowMs()) + ".\(n)"
+            base = paths.deletedTopicQuarantine(name, nowMs: nowMs) + ".\(n)"
         }
-        try FileIO.makeDirectories(paths.root + "/quarantine")
-        guard rename(quarantine, target) == 0 else { throw FileIO.ioError("rename", quarantine) }
-        try FileIO.fsyncDirectory(paths.root + "/quarantine")
-        try FileIO.fsyncDirectory(paths.topicDirectory(name))
-        options.log("topic \(name) deleted; its quarantine is kept at \(target)")
-        return target
+        var kept: String? = nil
+        for log in localLogs(of: name) {
+            let quarantine = paths.quarantineDirectory(log.description)
+            guard FileIO.exists(quarantine) else { continue }
+            let target = log.partition == 0 ? base : base + ".partition-\(log.partition)"
+            try FileIO.makeDirectories(paths.root + "/quarantine")
+            guard rename(quarantine, target) == 0 else { throw FileIO.ioError("rename", quarantine) }
+            try FileIO.fsyncDirectory(paths.root + "/quarantine")
+            try FileIO.fsyncDirectory(paths.topicDirectory(log.description))
+            options.log("topic \(log) deleted; its quarantine is kept at \(target)")
+            kept = kept ?? target
+        }
+        return kept
+    }
+
+    /// The logs of topic `name` that have a directory: partition 0 and every partition
+    /// directory inside it.
+    private func localLogs(of name: String) -> [LogName] {
+        guard FileIO.exists(paths.topicDirectory(name)) else { return [] }
+        let entries = (try? FileIO.listDirectory(paths.topicDirectory(name))) ?? []
+        let partitions = entries.compactMap(LogName.partitionDirectory).sorted()
+        return [LogName(validated: name, partition: 0)] + partitions.map { LogName(validated: name, partition: $0) }
     }
 
     /// Every file of the topic directory, the `DELETING` marker last, then the directory.
@@ -318,6 +410,15 @@ extension Lake {
         guard FileIO.exists(directory) else { return 0 }
         let marker = paths.topicDeletionMarker(name)
         var deleted = 0
+        for log in localLogs(of: name).reversed() where log.partition > 0 {
+            let partitionDirectory = paths.topicDirectory(log.description)
+            for file in try FileIO.listDirectory(partitionDirectory) {
+                files.invalidate(partitionDirectory + "/" + file)
+                try FileIO.remove(partitionDirectory + "/" + file)
+                deleted += 1
+            }
+            guard rmdir(partitionDirectory) == 0 else { throw FileIO.ioError("rmdir", partitionDirectory) }
+        }
         for file in try FileIO.listDirectory(directory) where directory + "/" + file != marker {
             files.invalidate(directory + "/" + file)
             try FileIO.remove(directory + "/" + file)

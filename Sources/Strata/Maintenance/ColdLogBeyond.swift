@@ -25,7 +25,7 @@ extension ColdLog {
     /// - Returns: nil when there are none (or the topic has no manifest).
     /// - Throws: `io` when the store cannot be listed; what `manifest(_:)` throws.
     public func objectsPastManifest(_ topic: String) async throws(StrataError) -> UncommittedObjects? {
-        try validateTopicName(topic)
+        try validateLogName(topic)
         guard let manifest = try await cold.latestManifest(topic) else { return nil }
         let prefix = cold.layout.segmentPrefix(topic: topic)
         let store = cold.store

@@ -1,8 +1,9 @@
 import Glibc
 import StrataBlob
 
-/// What `recover` rebuilt for one topic.
+/// What `recover` rebuilt for one partition log.
 public struct RecoveredTopic: Sendable, Equatable {
+    /// The log name (`LogName`): the topic for partition 0, `<topic>/<partition>` otherwise.
     public var topic: String
     public var logStartOffset: Int64
     public var nextOffset: Int64
@@ -10,23 +11,32 @@ public struct RecoveredTopic: Sendable, Equatable {
 }
 
 extension Lake {
-    /// Names of the topics that have a manifest in the cold store, sorted (keys under names
-    /// that are not topic names are not topics: `BucketLayout.manifestTopics`).
+    /// Names of the topics that have a manifest (of any partition) in the cold store, sorted
+    /// (keys under names that are not log names are not topics: `BucketLayout.manifestLogs`).
     public func coldTopicNames() async throws(StrataError) -> [String] {
-        try await cold.topicNames()
+        var topics: [String] = []
+        for log in try await cold.logNames() {
+            let topic = String(log.prefix { $0 != "/" })
+            if topics.last != topic { topics.append(topic) }
+        }
+        return topics
     }
 
-    /// Rebuilds local state from the cold store alone (a node whose disk died): each topic gets
-    /// its config and an empty active segment starting at the manifest's next offset, so every
-    /// offloaded record is readable again through the cold tier.
+    /// Rebuilds local state from the cold store alone (a node whose disk died): each partition
+    /// with a manifest gets an empty active segment starting at the manifest's next offset, so
+    /// every offloaded record is readable again through the cold tier; the topic gets its config
+    /// from partition 0's manifest (or its lowest partition's) and as many partitions as its
+    /// highest partition with a manifest needs (the bucket does not record partitions that never
+    /// offloaded anything above that one).
     /// - Parameter topicNames: topics to recover (default: every topic with a manifest).
     /// - Throws: `invalidArgument` when a topic already exists locally (nothing is overwritten);
     ///   `notFound` when a named topic has no manifest.
     public func recover(topics topicNames: [String]? = nil) async throws(StrataError) -> [RecoveredTopic] {
         try refuseIfReadOnly("recover topics")
+        let coldLogs = try await cold.logNames().compactMap { try? LogName.parse($0) }
         var names = topicNames ?? []
         if topicNames == nil { names = try await coldTopicNames() }
-        var plans: [(String, Manifest)] = []
+        var plans: [(topic: String, logs: [(LogName, Manifest)])] = []
         for name in names {
             try validateTopicName(name)
             guard !FileIO.exists(paths.topicConfig(name)) else {
@@ -34,26 +44,43 @@ extension Lake {
                     .invalidArgument, "topic '\(name)' already exists in \(path); recover only rebuilds missing topics",
                     topic: name, file: paths.topicConfig(name))
             }
-            guard let manifest = try await cold.latestManifest(name, refresh: true) else {
+            var logs: [(LogName, Manifest)] = []
+            for log in coldLogs where log.topic == name {
+                if let manifest = try await cold.latestManifest(log.description, refresh: true) {
+                    logs.append((log, manifest))
+                }
+            }
+            guard !logs.isEmpty else {
                 throw StrataError(.notFound, "topic '\(name)' has no manifest in \(cold.location)", topic: name)
             }
-            plans.append((name, manifest))
+            plans.append((name, logs))
         }
         var recovered: [RecoveredTopic] = []
-        for (name, manifest) in plans {
+        for (name, logs) in plans {
+            let first = logs[0].1
             var config = options.defaultTopicConfig
-            config.coldFrameRawBytes = manifest.config.frameRawBytesTarget ?? config.coldFrameRawBytes
-            config.coldCompressionLevel = manifest.config.compressionLevel ?? config.coldCompressionLevel
-            config.retentionMs = manifest.config.retentionMs
-            config.retentionBytes = manifest.config.retentionBytes
-            try FileIO.makeDirectories(paths.topicDirectory(name))
-            try FileIO.writeAtomically(paths.topicStart(name), Array("\(manifest.nextOffset)\n".utf8))
-            if let copy = try? manifest.encode() { try FileIO.writeAtomically(paths.topicManifestCopy(name), copy) }
-            _ = try topic(name, creatingWith: config)
-            recovered.append(
-                RecoveredTopic(
-                    topic: name, logStartOffset: manifest.logStartOffset, nextOffset: manifest.nextOffset,
-                    segments: manifest.segments.count + manifest.archives.reduce(0) { $0 + $1.segmentCount }))
+            config.coldFrameRawBytes = first.config.frameRawBytesTarget ?? config.coldFrameRawBytes
+            config.coldCompressionLevel = first.config.compressionLevel ?? config.coldCompressionLevel
+            config.retentionMs = first.config.retentionMs
+            config.retentionBytes = first.config.retentionBytes
+            for (log, manifest) in logs {
+                let directory = log.description
+                try FileIO.makeDirectories(paths.topicDirectory(directory))
+                try FileIO.writeAtomically(paths.topicStart(directory), Array("\(manifest.nextOffset)\n".utf8))
+                if let copy = try? manifest.encode() {
+                    try FileIO.writeAtomically(paths.topicManifestCopy(directory), copy)
+                }
+            }
+            let partitions = (logs.map(\.0.partition).max() ?? 0) + 1
+            _ = try topic(name, creatingWith: config, partitions: partitions)
+            for (log, manifest) in logs {
+                _ = try partition(name, log.partition)
+                recovered.append(
+                    RecoveredTopic(
+                        topic: log.description, logStartOffset: manifest.logStartOffset,
+                        nextOffset: manifest.nextOffset,
+                        segments: manifest.segments.count + manifest.archives.reduce(0) { $0 + $1.segmentCount }))
+            }
         }
         return recovered
     }
@@ -111,11 +138,20 @@ extension Lake {
         logOptions.retryEnvironment = options.blobRetryEnvironment
         logOptions.clock = options.clock
         let log = try ColdLog.open(cold, options: logOptions)
-        guard let topicNames else { return try await log.topicNames() }
+        let held = try await log.topicNames()
+        guard let topicNames else { return held }
         var names: [String] = []
         for name in topicNames where !names.contains(name) {
-            // Throws `notFound` naming the topics the store holds.
-            _ = try await log.offsets(name)
+            try validateTopicName(name)
+            guard held.contains(name) else {
+                let listed =
+                    held.isEmpty
+                    ? "it has no topics"
+                    : "its topics: " + held.prefix(10).joined(separator: ", ")
+                        + (held.count > 10 ? ", … (\(held.count) in all)" : "")
+                throw StrataError(
+                    .notFound, "topic '\(name)' does not exist in cold store \(log.location) (\(listed))", topic: name)
+            }
             names.append(name)
         }
         return names
@@ -166,7 +202,15 @@ struct RecoverFootprint {
         var left: [String] = []
         for topic in newTopics {
             let directory = paths.topicDirectory(topic)
-            for file in (try? FileIO.listDirectory(directory)) ?? [] { try? FileIO.remove(directory + "/" + file) }
+            for entry in (try? FileIO.listDirectory(directory)) ?? [] {
+                let path = directory + "/" + entry
+                if LogName.partitionDirectory(entry) != nil {  // a partition's directory: its files, then it
+                    for file in (try? FileIO.listDirectory(path)) ?? [] { try? FileIO.remove(path + "/" + file) }
+                    if rmdir(path) != 0 { left.append(path) }
+                } else {
+                    try? FileIO.remove(path)
+                }
+            }
             if FileIO.exists(directory), rmdir(directory) != 0 { left.append(directory) }
         }
         if !hadConfig { try? FileIO.remove(paths.config) }

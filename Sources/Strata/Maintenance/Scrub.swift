@@ -136,11 +136,11 @@ extension Lake {
         report.objectsListed = listed.count
         var byTopic: [String: [BlobInfo]] = [:]
         for object in listed {
-            let topic = cold.layout.topicComponent(of: object.key) ?? ""
+            let topic = cold.layout.logComponent(of: object.key) ?? ""
             byTopic[topic, default: []].append(object)
         }
         // A local topic whose manifest copy has nothing in the store behind it lost its chain.
-        for name in try topicNames() where byTopic[name] == nil && FileIO.exists(paths.topicManifestCopy(name)) {
+        for name in try logNames() where byTopic[name] == nil && FileIO.exists(paths.topicManifestCopy(name)) {
             byTopic[name] = []
         }
         for (topic, objects) in byTopic.sorted(by: { $0.key < $1.key }) {
@@ -156,10 +156,10 @@ extension Lake {
     private func scrubTopic(
         _ topic: String, objects: [BlobInfo], report: inout ScrubReport
     ) async throws(StrataError) -> [BlobInfo] {
-        guard TopicName.isValid(topic) else {
+        guard LogName.isValid(topic) else {
             report.findings += objects.map {
                 ScrubFinding(
-                    topic: topic, key: $0.key, kind: .unknownObject, what: "not under a valid topic name",
+                    topic: topic, key: $0.key, kind: .unknownObject, what: "not under a valid topic or partition name",
                     sizeBytes: $0.size, modifiedMs: $0.modifiedMs)
             }
             return []
@@ -188,7 +188,9 @@ extension Lake {
         // never written (an upload of this lake's own topic that crashed before its first
         // commit is the only orphan without a manifest), so nothing is provably an orphan.
         let segments = objects.filter { objectKind($0.key, topic: topic) == .orphanObject }
-        if references.manifestKey == nil, !segments.isEmpty, !FileIO.exists(paths.topicConfig(topic)) {
+        if references.manifestKey == nil, !segments.isEmpty,
+            !FileIO.exists(paths.topicConfig(String(topic.prefix { $0 != "/" })))
+        {
             report.findings.append(
                 ScrubFinding(
                     topic: topic, key: cold.layout.manifestPrefix(topic: topic), kind: .missingManifest,

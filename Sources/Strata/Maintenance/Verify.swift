@@ -158,25 +158,35 @@ extension Lake {
         return report
     }
 
-    /// The topics to verify: `topic` alone (it must exist in one tier), or every local and cold
-    /// topic (only the local ones, with `unreachable` set, when the cold store cannot be listed).
+    /// The logs to verify: every partition of `topic` (a topic name), `topic` alone (a log name,
+    /// `orders/3`), or every local and cold log (only the local ones, with `unreachable` set,
+    /// when the cold store cannot be listed). The one asked for must exist in one tier.
     private func verifyTopicNames(
         _ topic: String?, unreachable: inout StrataError?
     ) async throws(StrataError) -> [String] {
-        if let topic { try validateTopicName(topic) }
-        let local = try topicNames()
+        let asked = try topic.map { (name) throws(StrataError) in try validateLogName(name) }
+        let local = try logNames()
         var cold: [String] = []
-        do throws(StrataError) { cold = try await coldTopicNames() } catch  where error.code == .io {
+        do throws(StrataError) { cold = try await self.cold.logNames() } catch  where error.code == .io {
             // A topic that is not local can only be checked in the store.
-            if let topic, !local.contains(topic) { throw error }
+            if let asked, !local.contains(where: { Self.log($0, isIn: asked) }) { throw error }
             unreachable = error
         }
-        guard let topic else { return Array(Set(local).union(cold)).sorted() }
-        guard local.contains(topic) || cold.contains(topic) else {
+        let all = Set(local).union(cold).compactMap { try? LogName.parse($0) }.sorted().map(\.description)
+        guard let asked, let topic else { return all }
+        let chosen = all.filter { Self.log($0, isIn: asked) }
+        guard !chosen.isEmpty else {
             throw StrataError(
                 .notFound, "topic '\(topic)' does not exist in \(path) nor in \(self.cold.location)", topic: topic)
         }
-        return [topic]
+        return chosen
+    }
+
+    /// Whether log `name` is what `asked` names: the log itself, or (for a topic name, which
+    /// parses as partition 0 and has no `/`) any partition of that topic.
+    private static func log(_ name: String, isIn asked: LogName) -> Bool {
+        guard asked.partition == 0, !asked.description.contains("/") else { return name == asked.description }
+        return name == asked.topic || name.hasPrefix(asked.topic + "/")
     }
 }
 
@@ -264,9 +274,9 @@ extension Lake {
                         topic: topic, location: segment.path, position: nil,
                         what:
                             "hot copy (offsets ..<\(segment.nextOffset), \(segment.bytes) bytes, crc32c "
-                                + "0x\(String(segment.rawCrc32c, radix: 16))) differs from cold object \(entry.key) "
-                                + "(..<\(entry.lastOffset + 1), \(entry.rawBytes) bytes, crc32c "
-                                + "0x\(String(entry.rawCrc32c, radix: 16)))",
+                            + "0x\(String(segment.rawCrc32c, radix: 16))) differs from cold object \(entry.key) "
+                            + "(..<\(entry.lastOffset + 1), \(entry.rawBytes) bytes, crc32c "
+                            + "0x\(String(entry.rawCrc32c, radix: 16)))",
                         kind: .tierMismatch))
             }
         }

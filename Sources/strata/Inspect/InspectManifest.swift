@@ -14,13 +14,15 @@ struct InspectManifest: AsyncParsableCommand {
     @OptionGroup var lakeOption: ReadLakeOption
     @Argument(help: "Topic name.")
     var topic: String
+    @OptionGroup var partitionOption: PartitionOption
     @Flag(help: "Print the manifest JSON exactly as stored.")
     var json = false
 
     func run() async throws {
         let lake = try lakeOption.open()
         let manifest: Manifest?
-        do { manifest = try await lake.topic(topic).latestManifest(refresh: true) } catch {
+        do { manifest = try await lake.partition(topic, partitionOption.partition).latestManifest(refresh: true) } catch
+        {
             await lake.close(after: error)
             throw error
         }

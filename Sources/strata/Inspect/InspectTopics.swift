@@ -29,8 +29,8 @@ struct InspectTopics: AsyncParsableCommand {
         var rows: [[String]] = []
         var unreachable: StrataError? = nil
         do {
-            for name in try lake.topicNames() {
-                let summary = await TopicSummary.load(try lake.topic(name), coldKnownUnreachable: unreachable != nil)
+            for name in try lake.logNames() {
+                let summary = await TopicSummary.load(try lake.log(name), coldKnownUnreachable: unreachable != nil)
                 if unreachable == nil { unreachable = summary.coldError }
                 if json { print(jsonLine(summary.json)) } else { rows.append(summary.row) }
             }
@@ -148,6 +148,7 @@ struct InspectSegments: AsyncParsableCommand {
     @OptionGroup var lakeOption: ReadLakeOption
     @Argument(help: "Topic name.")
     var topic: String
+    @OptionGroup var partitionOption: PartitionOption
     @Flag(help: "One JSON object per line.")
     var json = false
 
@@ -164,7 +165,7 @@ struct InspectSegments: AsyncParsableCommand {
         var cold: [ManifestSegment] = []
         var unreachable: StrataError? = nil
         do {
-            let handle = try lake.topic(topic)
+            let handle = try lake.partition(topic, partitionOption.partition)
             local = handle.segments()
             damage = handle.damage
             do { cold = try await handle.coldSegments() } catch  where error.code == .io {
