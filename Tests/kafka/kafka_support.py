@@ -370,3 +370,170 @@ def note(text: str) -> None:
     if path:
         with open(path, "a") as f:
             f.write(text.rstrip("\n") + "\n")
+
+
+# --- a proxy that sees what producers send ---------------------------------------------------------
+
+
+class ProduceSniffer:
+    """A loopback TCP proxy in front of serve (which advertises the proxy's address, `--advertise`, so
+    every client connection goes through it). It forwards bytes both ways unchanged and, parsing each
+    Produce request (v3-v9) it forwards, records per topic the compression codecs of the record batches
+    in it (attributes & 7: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd). So a codec test can assert that the
+    client really compressed, not only that records came back."""
+
+    CODECS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.target = None
+        self.codecs: dict[str, set] = {}
+        self.errors: list[str] = []
+        self.lock = threading.Lock()
+        self.threading = threading
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, target: str):
+        self.target = target
+        self.threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self):
+        import socket
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            host, port = self.target.rsplit(":", 1)
+            upstream = socket.create_connection((host, int(port)))
+            self.threading.Thread(target=self._client_to_server, args=(client, upstream), daemon=True).start()
+            self.threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(2)
+                except OSError:
+                    pass
+
+    def _client_to_server(self, src, dst):
+        import struct
+
+        buf = b""
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+                buf += data
+                while len(buf) >= 4:
+                    (size,) = struct.unpack_from(">i", buf)
+                    if len(buf) < 4 + size:
+                        break
+                    frame, buf = buf[4 : 4 + size], buf[4 + size :]
+                    try:
+                        self._inspect(frame)
+                    except Exception as e:  # a parse mistake here must not break the connection
+                        with self.lock:
+                            self.errors.append(repr(e))
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(2)
+                except OSError:
+                    pass
+
+    def _inspect(self, frame: bytes):
+        import struct
+
+        api, version = struct.unpack_from(">hh", frame)
+        if api != 0:
+            return
+        pos = 8
+        (n,) = struct.unpack_from(">h", frame, pos)
+        pos += 2 + max(n, 0)
+        flexible = version >= 9
+
+        def uvarint():
+            nonlocal pos
+            shift = result = 0
+            while True:
+                b = frame[pos]
+                pos += 1
+                result |= (b & 0x7F) << shift
+                if not b & 0x80:
+                    return result
+                shift += 7
+
+        def skip_tags():
+            for _ in range(uvarint()):
+                uvarint()
+                nonlocal pos
+                pos += uvarint()
+
+        def string():
+            nonlocal pos
+            if flexible:
+                n = uvarint() - 1
+            else:
+                (n,) = struct.unpack_from(">h", frame, pos)
+                pos += 2
+            s = frame[pos : pos + max(n, 0)]
+            pos += max(n, 0)
+            return s.decode() if n >= 0 else None
+
+        def count():
+            nonlocal pos
+            if flexible:
+                return uvarint() - 1
+            (n,) = struct.unpack_from(">i", frame, pos)
+            pos += 4
+            return n
+
+        if flexible:
+            skip_tags()  # request header v2
+        string()  # transactional id
+        pos += 2 + 4  # acks, timeout
+        for _ in range(count()):
+            topic = string()
+            for _ in range(count()):
+                pos += 4  # partition index
+                n = count()
+                records = frame[pos : pos + max(n, 0)]
+                pos += max(n, 0)
+                at = 0
+                while at + 23 <= len(records):
+                    (length,) = struct.unpack_from(">i", records, at + 8)
+                    (attributes,) = struct.unpack_from(">h", records, at + 21)
+                    with self.lock:
+                        self.codecs.setdefault(topic, set()).add(self.CODECS.get(attributes & 7, str(attributes & 7)))
+                    at += 12 + length
+                if flexible:
+                    skip_tags()
+            if flexible:
+                skip_tags()
+
+    def close(self):
+        self.listener.close()

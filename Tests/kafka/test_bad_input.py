@@ -186,7 +186,7 @@ def test_negative_frame_size_closes_the_connection():
 
 def test_garbage_frames():
     rng = os.urandom
-    for size in (1, 3, 8, 64, 4096):
+    for size in (3, 64, 4096):
         s = connect()
         try:
             s.sendall(frame(rng(size)))

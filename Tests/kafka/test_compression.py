@@ -1,12 +1,21 @@
-"""Every compression codec from three producers (confluent-kafka/librdkafka, kafka-python, aiokafka;
-kcat in test_kcat.py), each topic read back by all three consumers record for record: whatever the
-server stores, every client decodes what Fetch returns."""
+# serve: self
+"""Every compression codec from four producers (kcat, confluent-kafka, kafka-python, aiokafka), each
+topic read back record for record by the consumers: whatever the server stores, every client decodes
+what Fetch returns. serve runs behind ProduceSniffer (it advertises the proxy), which checks that the
+producer really sent batches compressed with the codec: librdkafka, for one, sends a batch
+uncompressed when compressing does not make it smaller."""
 
 import asyncio
+import os
+import subprocess
 
 import pytest
 
+import kafka_support
 from kafka_support import (
+    LAKE,
+    ProduceSniffer,
+    Serve,
     TIMEOUT,
     T_NOW,
     T_1969,
@@ -22,6 +31,24 @@ from kafka_support import (
 )
 
 CODECS = ["gzip", "snappy", "lz4", "zstd"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def server():
+    os.makedirs(LAKE, exist_ok=True)
+    sniffer = ProduceSniffer()
+    serve = Serve(LAKE, args=["--advertise", sniffer.address]).start()
+    sniffer.start(serve.address)
+    kafka_support.BOOTSTRAP = sniffer.address
+    yield sniffer
+    sniffer.close()
+    assert serve.stop() == 0, "serve did not exit 0 on SIGTERM"
+
+
+def assert_sent_compressed(sniffer, topic, codec):
+    seen = sniffer.codecs.get(topic, set())
+    assert not sniffer.errors, f"proxy could not parse a Produce request: {sniffer.errors[:3]}"
+    assert codec in seen, f"{topic}: the producer sent batches with codecs {sorted(seen)}, none with {codec}"
 
 
 def records(codec: str) -> list[Rec]:
@@ -48,10 +75,11 @@ def produce(client: str, codec: str, recs, topic):
 
 @pytest.mark.parametrize("producer", ["confluent", "kafka-python", "aiokafka"])
 @pytest.mark.parametrize("codec", CODECS)
-def test_codec_round_trip(codec, producer):
+def test_codec_round_trip(codec, producer, server):
     topic = topic_name(f"z-{codec}-{producer}")
     recs = records(codec)
     metas = produce(producer, codec, recs, topic)
+    assert_sent_compressed(server, topic, codec)
     assert [o for _, o in metas] == list(range(len(recs))), f"{producer}/{codec}: offsets {metas[:5]}..."
     got, offsets = ck_consume(topic, 0, 0, len(recs))
     check_records(recs, got, offsets, f"{producer}/{codec} → confluent")
@@ -63,3 +91,21 @@ def test_codec_round_trip(codec, producer):
     got, offsets = ck_consume(topic, 0, 1234, len(recs) - 1234)
     check_records(recs[1234:], got, offsets, f"{producer}/{codec} → confluent from 1234")
     assert offsets[0] == 1234
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_kcat_compressed_produce_read_by_kcat_and_confluent(codec, server):
+    topic = topic_name(f"kcat-{codec}")
+    lines = [f"{codec} record {i} " + "abc" * (i % 40) for i in range(2000)]
+    body = "".join(f"k{i}:{v}\n" for i, v in enumerate(lines)).encode()
+    base = ["kcat", "-b", kafka_support.BOOTSTRAP, "-X", "broker.address.family=v4"]
+    out = subprocess.run(base + ["-P", "-t", topic, "-z", codec, "-K:"], input=body, capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr.decode(errors="replace").splitlines()[:5]
+    assert_sent_compressed(server, topic, codec)
+    out = subprocess.run(base + ["-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%k|%s|%o\n"],
+                         capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr.decode(errors="replace").splitlines()[:5]
+    assert out.stdout.decode().splitlines() == [f"k{i}|{v}|{i}" for i, v in enumerate(lines)]
+    recs, offsets = ck_consume(topic, 0, 0, len(lines))
+    assert [r.value for r in recs] == [v.encode() for v in lines]
+    assert offsets == list(range(len(lines)))

@@ -1,5 +1,5 @@
 """kcat (librdkafka's command-line client) against strata serve: -L, -P, -C, keys with -K:, headers,
-null values, every compression codec, partitions."""
+null values, partitions (its compression codecs: test_compression.py)."""
 
 import json
 import subprocess
@@ -12,7 +12,10 @@ from kafka_support import BOOTSTRAP, TIMEOUT, Rec, ck_consume, ck_produce, topic
 def kcat(*args, input: bytes | None = None) -> bytes:
     cmd = ["kcat", "-b", BOOTSTRAP, "-X", "broker.address.family=v4", *args]
     out = subprocess.run(cmd, input=input, capture_output=True, timeout=TIMEOUT * 2)
-    assert out.returncode == 0, f"{' '.join(cmd)}: exit {out.returncode}: {out.stderr.decode(errors='replace')}"
+    if out.returncode != 0:
+        lines = out.stderr.decode(errors="replace").splitlines()
+        distinct = list(dict.fromkeys(lines))  # kcat repeats one line per failed message
+        raise AssertionError(f"{' '.join(cmd)}: exit {out.returncode} ({len(lines)} stderr lines): " + "\n".join(distinct[:8]))
     return out.stdout
 
 
@@ -69,18 +72,6 @@ def test_headers():
     assert got == ["k|v|a=1,b=two"]
     recs, _ = ck_consume(topic, 0, 0, 1)
     assert recs[0].headers == (("a", b"1"), ("b", b"two"))
-
-
-@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
-def test_compressed_produce_read_by_kcat_and_confluent(codec):
-    topic = topic_name(f"kcat-{codec}")
-    lines = [f"{codec} record {i} " + "abc" * (i % 40) for i in range(2000)]
-    kcat("-P", "-t", topic, "-z", codec, "-K:", input="".join(f"k{i}:{v}\n" for i, v in enumerate(lines)).encode())
-    got = consume_lines(topic, "%k|%s|%o\n")
-    assert got == [f"k{i}|{v}|{i}" for i, v in enumerate(lines)]
-    recs, offsets = ck_consume(topic, 0, 0, len(lines))
-    assert [r.value for r in recs] == [v.encode() for v in lines]
-    assert offsets == list(range(len(lines)))
 
 
 def test_consume_from_an_offset_and_a_count():
