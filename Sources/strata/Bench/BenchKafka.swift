@@ -60,6 +60,7 @@ struct KafkaBench {
             try await lake.close()
         }
         let serve = try ServeProcess.start(lake: servePath, log: directory + "/kafka-produce-serve.log")
+        let serverCPUBefore = serve.cpuSeconds()
         let client: [String: Any]
         do {
             client = try runHelper([
@@ -70,6 +71,7 @@ struct KafkaBench {
             serve.forceKill()
             throw error
         }
+        let serverCPU = serve.cpuSeconds() - serverCPUBefore
         try serve.stop()
         let kafkaSeconds = client["seconds"] as? Double ?? 0
         let kafkaPayload = (client["payloadBytes"] as? NSNumber)?.int64Value ?? 0
@@ -89,13 +91,15 @@ struct KafkaBench {
             fields: [
                 "kafkaMBps": kafkaRate, "engineMBps": engineRate, "ratio": ratio,
                 "kafkaSeconds": kafkaSeconds, "kafkaRecords": kafkaRecords, "kafkaPayloadBytes": kafkaPayload,
-                "clientCpuSeconds": client["cpuSeconds"] ?? 0, "engineSeconds": engineSeconds,
+                "clientCpuSeconds": client["cpuSeconds"] ?? 0, "serverCpuSeconds": serverCPU,
+                "engineSeconds": engineSeconds,
                 "engineCpuSeconds": engineCPU, "engineRecords": engineRecords, "enginePayloadBytes": enginePayload,
             ],
             summary: [
                 "confluent-kafka acks=all, 64 KiB batches: \(kafkaRecords) records, \(humanBytes(kafkaPayload)) in "
                     + "\(format(kafkaSeconds)) s = \(format(kafkaRate)) MB/s "
-                    + "(client CPU \(format(client["cpuSeconds"] as? Double ?? 0)) s)",
+                    + "(client CPU \(format(client["cpuSeconds"] as? Double ?? 0)) s, "
+                    + "serve CPU \(format(serverCPU)) s)",
                 "engine Topic.append, same batches: \(engineRecords) records, \(humanBytes(enginePayload)) in "
                     + "\(format(engineSeconds)) s = \(format(engineRate)) MB/s; ratio \(format(ratio))",
             ])
@@ -160,6 +164,7 @@ struct KafkaBench {
             }
         }
         let serve = try ServeProcess.start(lake: lakePath, log: directory + "/kafka-fetch-serve.log")
+        let serverCPUBefore = serve.cpuSeconds()
         let client: [String: Any]
         do {
             client = try runHelper([
@@ -169,6 +174,7 @@ struct KafkaBench {
             serve.forceKill()
             throw error
         }
+        let serverCPU = serve.cpuSeconds() - serverCPUBefore
         try serve.stop()
         let seconds = client["seconds"] as? Double ?? 0
         let records = (client["records"] as? NSNumber)?.int64Value ?? 0
@@ -183,12 +189,14 @@ struct KafkaBench {
             fields: [
                 "kafkaMBps": kafkaRate, "replayColdMBps": replayRate, "ratio": ratio, "rawBytes": rawBytes,
                 "records": records, "kafkaSeconds": seconds, "clientCpuSeconds": client["cpuSeconds"] ?? 0,
+                "serverCpuSeconds": serverCPU, "replayCpuSeconds": replay.fields["cpuSeconds"] ?? 0,
                 "replaySeconds": replay.fields["seconds"] ?? 0,
             ],
             summary: [
                 "confluent-kafka from offset 0 of the evicted topic: \(records) records, \(humanBytes(rawBytes)) raw "
                     + "in \(format(seconds)) s = \(format(kafkaRate)) MB/s "
-                    + "(client CPU \(format(client["cpuSeconds"] as? Double ?? 0)) s)",
+                    + "(client CPU \(format(client["cpuSeconds"] as? Double ?? 0)) s, "
+                    + "serve CPU \(format(serverCPU)) s)",
                 "replay-cold of the same topic: \(format(replayRate)) MB/s; ratio \(format(ratio))",
             ])
     }
@@ -278,6 +286,18 @@ struct ServeProcess {
         throw StrataError(
             .io,
             "strata serve did not print 'listening on' within 30 s (status \(process.terminationStatus)): \(stderr)")
+    }
+
+    /// User plus system CPU seconds serve has used so far (/proc/PID/stat), so a report can tell
+    /// the server's share from the client's on the shared cores.
+    func cpuSeconds() -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
+        // Fields after "pid (comm)": state is field 3, utime 14 and stime 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// SIGTERM, then the exit status must be 0 (serve flushes and closes the lake).
