@@ -13,6 +13,8 @@ enum BenchScenario: String, CaseIterable, ExpressibleByArgument {
     case seekCold = "seek-cold"
     case s3Transfer = "s3-transfer"
     case encode
+    case kafkaProduce = "kafka-produce"
+    case kafkaFetch = "kafka-fetch"
 }
 
 /// `strata bench <scenario>`: measures one engine path. The baselines (dd, fio, zstd, boto3)
@@ -34,7 +36,12 @@ struct Bench: AsyncParsableCommand {
             s3-transfer (64 MiB objects to and from the S3 endpoint of the AWS_* environment, bucket \
             $STRATA_S3_BENCH_BUCKET or $STRATA_S3_TEST_BUCKET), \
             encode (--records clickstream records as consume's value, json and csv formats: ns per record and \
-            the ratio to the value format, encoding alone and on the consume path from a lake). \
+            the ratio to the value format, encoding alone and on the consume path from a lake), \
+            kafka-produce (confluent-kafka acks=all through `strata serve` against Topic.append of the same \
+            64 KiB batches: MB/s and the ratio), \
+            kafka-fetch (a Kafka consumer reading the evicted cold-lake topic from offset 0 through `strata serve` \
+            against replay-cold of it: MB/s raw and the ratio; both need python3 with confluent-kafka and \
+            tools/kafka-bench.py). \
             offload, replay-cold and seek-cold share the lake DIR/cold-lake: the cold scenarios build it when \
             it is missing. \
             tools/bench runs every scenario with its baseline and prints the ratios.
@@ -58,6 +65,8 @@ struct Bench: AsyncParsableCommand {
     var seeks: Int?
     @Option(help: "encode: records to encode (default 200000, 50000 with --quick).")
     var records: Int?
+    @Option(help: "kafka-produce, kafka-fetch: the client script (default: tools/kafka-bench.py near the binary).")
+    var kafkaHelper: String?
 
     func validate() throws {
         guard producers > 0, producers <= 4096 else { throw ValidationError("--producers must be in 1...4096") }
@@ -98,6 +107,10 @@ struct Bench: AsyncParsableCommand {
                 options: options, directory: directory,
                 recordCount: records ?? (options.quick ? 50_000 : 200_000)
             ).run()
+        case .kafkaProduce:
+            report = try await KafkaBench(options: options, directory: directory, helper: kafkaHelper).runProduce()
+        case .kafkaFetch:
+            report = try await KafkaBench(options: options, directory: directory, helper: kafkaHelper).runFetch()
         }
         report.emit()
     }

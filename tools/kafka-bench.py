@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""The Kafka client side of `strata bench kafka-produce` / `kafka-fetch` (issue 13 §5).
+
+  kafka-bench.py produce --bootstrap H:P --topic T --pool FILE --bytes N [--linger-ms 5] [--batch-bytes 65536]
+      confluent-kafka Producer, acks=all, idempotent, no compression, produce_batch of ~64 KiB slices,
+      delivery reports for errors only (the bench checks the log holds every record): cycles the records of FILE
+      (written by the bench: per record u32le key length or 0xffffffff for null, key, u32le value
+      length, value) until N key+value bytes are acknowledged.
+  kafka-bench.py fetch --bootstrap H:P --topic T --end HW [--partition-max-bytes B]
+      confluent-kafka Consumer, assign() from offset 0 up to HW, every offset checked in order.
+
+Prints one JSON line: seconds (wall, from the first produce/poll to the last ack/record), records,
+payloadBytes (keys + values), cpuSeconds (this process: shows when the client is the bound).
+"""
+
+import argparse
+import json
+import resource
+import struct
+import sys
+import time
+
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def load_pool(path):
+    data = open(path, "rb").read()
+    pos, out = 0, []
+    while pos < len(data):
+        (kl,) = struct.unpack_from("<I", data, pos)
+        pos += 4
+        key = None if kl == 0xFFFFFFFF else data[pos : pos + kl]
+        pos += 0 if key is None else kl
+        (vl,) = struct.unpack_from("<I", data, pos)
+        pos += 4
+        value = None if vl == 0xFFFFFFFF else data[pos : pos + vl]
+        pos += 0 if value is None else vl
+        out.append((key, value, (len(key) if key else 0) + (len(value) if value else 0)))
+    return out
+
+
+def produce(args):
+    from confluent_kafka import Producer
+
+    pool = load_pool(args.pool)
+    p = Producer(
+        {
+            "bootstrap.servers": args.bootstrap,
+            "broker.address.family": "v4",
+            "acks": "all",
+            "enable.idempotence": True,
+            "compression.type": "none",
+            "linger.ms": args.linger_ms,
+            "batch.size": args.batch_bytes,
+            "batch.num.messages": 100000,
+            "queue.buffering.max.kbytes": 262144,
+            "queue.buffering.max.messages": 1000000,
+            "message.timeout.ms": 120000,
+            # Reports for failures only: a Python callback per acknowledged record would make this
+            # script, not the server, the bound. Success is checked by the bench: the log must hold
+            # exactly the records sent.
+            "delivery.report.only.error": True,
+        }
+    )
+    errors = []
+
+    def on_delivery(err, msg):
+        errors.append(str(err))
+
+    # produce_batch of ~64 KiB slices of the pool: one call into librdkafka per slice.
+    slices, current, size = [], [], 0
+    for key, value, n in pool:
+        current.append({"key": key, "value": value})
+        size += n
+        if size >= args.batch_bytes:
+            slices.append((current, size))
+            current, size = [], 0
+    if current:
+        slices.append((current, size))
+
+    sent = payload = 0
+    c0, t0 = cpu(), time.perf_counter()
+    i = 0
+    while payload < args.bytes:
+        messages, size = slices[i % len(slices)]
+        while True:
+            try:
+                queued = p.produce_batch(args.topic, [dict(m) for m in messages], on_delivery=on_delivery)
+                break
+            except BufferError:
+                p.poll(0.05)
+        if queued != len(messages):
+            sys.exit(f"kafka-bench produce: produce_batch queued {queued} of {len(messages)}")
+        payload += size
+        sent += len(messages)
+        i += 1
+        p.poll(0)
+    left = p.flush(120)
+    seconds = time.perf_counter() - t0
+    if left or errors:
+        sys.exit(f"kafka-bench produce: {left} undelivered, {len(errors)} errors ({errors[:3]})")
+    print(json.dumps({"seconds": seconds, "records": sent, "payloadBytes": payload, "cpuSeconds": cpu() - c0}))
+
+
+def fetch(args):
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer(
+        {
+            "bootstrap.servers": args.bootstrap,
+            "broker.address.family": "v4",
+            "group.id": "strata-bench-no-commits",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "fetch.max.bytes": 64 << 20,
+            "max.partition.fetch.bytes": args.partition_max_bytes,
+            "fetch.wait.max.ms": 100,
+            "queued.max.messages.kbytes": 262144,
+        }
+    )
+    c.assign([TopicPartition(args.topic, 0, 0)])
+    expected = records = payload = 0
+    c0, t0 = cpu(), time.perf_counter()
+    deadline = time.monotonic() + args.timeout
+    while expected < args.end:
+        if time.monotonic() > deadline:
+            sys.exit(f"kafka-bench fetch: {expected} of {args.end} records within {args.timeout} s")
+        for m in c.consume(num_messages=10000, timeout=1.0):
+            if m.error():
+                sys.exit(f"kafka-bench fetch: {m.error()}")
+            if m.offset() != expected:
+                sys.exit(f"kafka-bench fetch: offset {m.offset()}, expected {expected}")
+            k, v = m.key(), m.value()
+            payload += (len(k) if k else 0) + (len(v) if v else 0)
+            expected += 1
+            records += 1
+    seconds = time.perf_counter() - t0
+    c.close()
+    print(json.dumps({"seconds": seconds, "records": records, "payloadBytes": payload, "cpuSeconds": cpu() - c0}))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="mode", required=True)
+    pr = sub.add_parser("produce")
+    pr.add_argument("--bootstrap", required=True)
+    pr.add_argument("--topic", required=True)
+    pr.add_argument("--pool", required=True)
+    pr.add_argument("--bytes", type=int, required=True)
+    pr.add_argument("--linger-ms", type=int, default=5)
+    pr.add_argument("--batch-bytes", type=int, default=65536)
+    fe = sub.add_parser("fetch")
+    fe.add_argument("--bootstrap", required=True)
+    fe.add_argument("--topic", required=True)
+    fe.add_argument("--end", type=int, required=True)
+    fe.add_argument("--partition-max-bytes", type=int, default=8 << 20)
+    fe.add_argument("--timeout", type=float, default=600)
+    args = ap.parse_args()
+    produce(args) if args.mode == "produce" else fetch(args)
+
+
+if __name__ == "__main__":
+    main()
