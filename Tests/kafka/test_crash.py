@@ -45,6 +45,7 @@ def test_sigkill_during_acks_all_production_loses_no_acknowledged_record():
     produce_some(500)
     port = serve.address.rsplit(":", 1)[1]
     acked_at_kill = len(acked)
+    acked_before = set(acked)
     assert serve.kill() == -9
     in_flight = sent - len(acked) - len(failed)
 
@@ -77,6 +78,11 @@ def test_sigkill_during_acks_all_production_loses_no_acknowledged_record():
         f"duplicated unacknowledged {len(duplicated_unacked)}"
     )
     assert not missing, f"{len(missing)} acknowledged records lost, e.g. {sorted(missing)[:10]}"
+    if duplicated_acked:
+        first = sorted(duplicated_acked)[0]
+        where = [o for o, n in enumerate(numbers) if n == first]
+        note(f"crash: record {first} stored at offsets {where}, acknowledged at {acked[first]}; "
+             f"acknowledged before the kill: {first in acked_before}")
     assert not duplicated_acked, f"{len(duplicated_acked)} acknowledged records read twice, e.g. {duplicated_acked[:10]}"
     for i, off in acked.items():
         assert numbers[off] == i, f"record {i} acknowledged at offset {off}, offset {off} holds {numbers[off]}"
