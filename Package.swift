@@ -15,11 +15,16 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3" ..< "4.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries: Debian provides them as -dev packages (tools/test installs them).
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // Kafka's produce codecs besides zstd (formats/kafka.md, "Compression"); StrataKafka only.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
+        .systemLibrary(name: "CLz4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         // CRC32C with the SSE4.2 instruction (20x the Swift table loop, see TOOLCHAIN.md).
         .target(name: "CStrataCRC", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "StrataFormat", dependencies: ["CZstd", "CStrataCRC"]),
@@ -30,14 +35,24 @@ let package = Package(
             dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "Strata", dependencies: ["StrataFormat", "StrataBlob"]),
-        // Kafka wire protocol codecs (formats/kafka.md): pure, no NIO; StrataFormat for CRC32C and batches.
-        .target(name: "StrataKafka", dependencies: ["StrataFormat"]),
+        // Kafka wire protocol codecs (formats/kafka.md): pure, no NIO; StrataFormat for CRC32C and batches,
+        // the C codecs for compressed produce batches.
+        .target(name: "StrataKafka", dependencies: ["StrataFormat", "CZstd", "CZlib", "CSnappy", "CLz4"]),
         // Test doubles (in-memory and fault-injecting stores, a manual clock): never in a product.
         .target(name: "StrataTesting", dependencies: ["Strata", "StrataBlob"]),
+        // `strata serve`: the Kafka protocol over the lake (SwiftNIO for I/O only; engine calls are async).
+        .target(
+            name: "StrataServer",
+            dependencies: [
+                "Strata", "StrataKafka", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "strata",
             dependencies: [
-                "Strata", "StrataExport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Strata", "StrataExport", "StrataServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Rebuilds formats/vectors (tools/gen-vectors); the golden vector test checks them.
@@ -45,6 +60,13 @@ let package = Package(
         // StrataBlob only for the project's one seeded generator (SplitMix64).
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat", "StrataBlob"]),
         .testTarget(name: "StrataKafkaTests", dependencies: ["StrataKafka", "StrataFormat"]),
+        .testTarget(
+            name: "StrataServerTests",
+            dependencies: [
+                "StrataServer", "Strata", "StrataKafka", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "StrataExportTests", dependencies: ["StrataExport", "StrataFormat"]),
         .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob", "StrataTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataFormat", "StrataBlob", "StrataTesting"]),

@@ -121,6 +121,8 @@ public enum KafkaBatch {
     /// Rewrites one Kafka v2 batch (the whole of `bytes`) as a Strata batch whose first record
     /// gets `baseOffset`. The records are checked against every rule of Strata's record decoder
     /// first (without decoding them), so nothing that Strata's reader would reject is stored.
+    /// A compressed batch is refused: callers run `decompressed` first (the engine stores batches
+    /// uncompressed, formats/kafka.md "Compression"), so the bound on decompression is theirs.
     /// - Throws: the `parseHeader` errors; `.unsupportedFeature` for a compressed, transactional
     ///   or control batch, or one with a delete horizon; `.invalidValue` for log-append-time
     ///   timestamps, no records, offset deltas that are not dense; `.trailingBytes` for bytes
@@ -185,8 +187,8 @@ public enum KafkaBatch {
         guard let compression = header.compression, compression == .none else {
             throw fail(
                 .unsupportedFeature, "attributes", 21,
-                "compression codec \(header.attributes & 0x7) is not supported yet "
-                    + "(attributes 0x\(String(header.attributes, radix: 16)))")
+                "compression codec \(header.attributes & 0x7) (attributes 0x\(String(header.attributes, radix: 16))): "
+                    + "decompress the batch with KafkaBatch.decompressed first")
         }
         guard !header.isTransactional, !header.isControl else {
             throw fail(.unsupportedFeature, "attributes", 21, "transactional and control batches are not supported")

@@ -20,11 +20,17 @@ public struct KafkaDecodeError: Error, Sendable, Equatable, CustomStringConverti
         case unsupportedVersion
         /// A record batch's CRC-32C does not match its bytes.
         case checksumMismatch
-        /// A record batch's records are malformed, or (from `fromStrata`) a Strata batch fails
-        /// its checks, with the `FormatError` as `cause`.
+        /// A record batch's records are malformed or do not decompress, or (from `fromStrata`) a
+        /// Strata batch fails its checks, with the `FormatError` as `cause`.
         case corruptRecords
-        /// A record batch uses a feature not supported yet (compression, transactions, control).
+        /// A record batch uses a feature not supported yet (transactions, control batches; a
+        /// compressed batch given to `toStrata` before `decompressed`).
         case unsupportedFeature
+        /// A record batch names a compression codec Kafka does not define (attributes bits 0–2 = 5–7).
+        case unsupportedCompression
+        /// A compressed batch's records, decompressed, would exceed the caller's bound (a
+        /// compression bomb, or a batch larger than the server accepts): found while decompressing.
+        case recordsTooLarge
         /// A schema accessor asked for a field the message does not have (a bug, not bad input).
         case missingField
     }
@@ -57,6 +63,8 @@ public struct KafkaDecodeError: Error, Sendable, Equatable, CustomStringConverti
         case .unsupportedApi, .unsupportedVersion: return .unsupportedVersion
         case .checksumMismatch, .corruptRecords: return .corruptMessage
         case .unsupportedFeature: return .unsupportedForMessageFormat
+        case .unsupportedCompression: return .unsupportedCompressionType
+        case .recordsTooLarge: return .recordListTooLarge
         case .truncated, .outOfBounds, .invalidValue, .trailingBytes, .missingField: return .invalidRequest
         }
     }

@@ -92,6 +92,12 @@ struct PartitionOption: ParsableArguments {
         help: "Partition of the topic (default 0; a topic created without --partitions has only partition 0).")
     var partition: Int32 = 0
 
+    func validate() throws {
+        guard partition >= 0, partition < FormatLimits.partitionsMax else {
+            throw ValidationError("--partition must be in 0..<\(FormatLimits.partitionsMax), is \(partition)")
+        }
+    }
+
     /// The log name (`orders`, `orders/3`) of this partition of `topic`, as cold-store reads take it.
     func logName(_ topic: String) throws -> String {
         try LogName(topic: topic, partition: partition).description

@@ -34,6 +34,8 @@ struct Export: AsyncParsableCommand {
     @OptionGroup var partitionOption: PartitionOption
 
     /// The partition's log name, as the cold store files it (`orders`, `orders/3`).
+    /// (`PartitionOption.validate` has checked the partition; a bad topic name keeps the name, so
+    /// the read names it in its error.)
     var partitionLog: String { (try? partitionOption.logName(topic)) ?? topic }
     @Option(help: "First offset to export (inclusive).")
     var fromOffset: Int64?

@@ -20,7 +20,7 @@ struct StrataCommand: AsyncParsableCommand {
         version: strataVersion,
         subcommands: [
             Demo.self, Produce.self, Consume.self, Offload.self, Recover.self, Repair.self, Export.self, Topics.self,
-            DeleteRecords.self, Inspect.self, Bench.self,
+            DeleteRecords.self, Inspect.self, Serve.self, Bench.self,
         ]
     )
 
@@ -117,7 +117,7 @@ struct StrataCommand: AsyncParsableCommand {
         case .invalidArgument, .notFound, .offsetOutOfRange, .tooLarge: return 2
         case .corrupt: return 1
         case .io, .locked, .closed, .fenced, .busy: return 3
-        case .readOnly: return 2
+        case .readOnly, .outOfOrderSequence, .invalidProducerEpoch, .unknownProducerId: return 2
         }
     }
 

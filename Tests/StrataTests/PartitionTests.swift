@@ -313,3 +313,19 @@ import Testing
         }
     }
 }
+
+extension PartitionCLITests {
+    @Test func aPartitionOutOfRangeIsAUsageErrorEverywhere() async throws {
+        try await withTempDirectory { dir in
+            for partition in ["-1", "100000"] {
+                for command in [
+                    ["consume", "--lake", dir + "/lake", "t"], ["export", "--cold", "file://" + dir, "t"],
+                ] {
+                    let result = try CLIRun.strata(command + ["--partition=" + partition])
+                    #expect(result.status == 2 && result.stderr.contains("--partition"), "\(command): \(result.stderr)")
+                }
+            }
+            #expect(!FileManager.default.fileExists(atPath: dir + "/lake"))
+        }
+    }
+}

@@ -208,5 +208,6 @@ extension Topic {
         state.withLock { $0.closed = true }
         readWaiters.close()
         try await flush()
+        try writeProducerSnapshotOnClose()
     }
 }

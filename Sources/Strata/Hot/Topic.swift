@@ -84,6 +84,8 @@ public final class Topic: Sendable {
         var closed = false
         /// Offsets below this are deleted (`deleteRecords`), whatever the segments still hold.
         var logStartOffset: Int64 = 0
+        /// Idempotent producers' last batches (ProducerState.swift), checked under this lock.
+        var producers = ProducerStateTable()
 
         var active: LocalSegment { segments[segments.count - 1] }
     }
@@ -267,7 +269,7 @@ public final class Topic: Sendable {
         }
     }
 
-    private func checkWritable(_ s: TopicState, appending: Bool = true) throws(StrataError) {
+    func checkWritable(_ s: TopicState, appending: Bool = true) throws(StrataError) {
         try refuseIfReadOnly("append or roll")
         if s.closed { throw StrataError(.closed, "topic is closed", topic: name) }
         if appending, let damaged = s.segments.first(where: { $0.corruption != nil }), let damage = damaged.corruption {
@@ -282,7 +284,7 @@ public final class Topic: Sendable {
         }
     }
 
-    private func write(_ batch: [UInt8], into s: inout TopicState) throws(StrataError) {
+    func write(_ batch: [UInt8], into s: inout TopicState) throws(StrataError) {
         let segment = s.active
         let position = segment.segmentBytes
         do throws(StrataError) {
@@ -308,11 +310,12 @@ public final class Topic: Sendable {
         guard case .success(let parsed) = header else { preconditionFailure("encoder produced an invalid batch") }
         s.segments[s.segments.count - 1].index.add(parsed, position: position)
         s.writtenOffset = parsed.nextOffset
+        s.producers.lastBatch = (parsed.baseOffset, parsed.crc)
     }
 
     // MARK: - Rolling
 
-    private func rollIfNeeded(_ s: inout TopicState, incomingBytes: Int, nowMs: Int64) throws(StrataError) {
+    func rollIfNeeded(_ s: inout TopicState, incomingBytes: Int, nowMs: Int64) throws(StrataError) {
         let active = s.active
         guard !active.isEmpty else { return }
         let full = active.segmentBytes + incomingBytes > config.segmentBytes
@@ -328,6 +331,7 @@ public final class Topic: Sendable {
             try files.withFile(active.path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: active.path) }
             groupCommit.recordRollFsync(durableUpTo: active.nextOffset)
             try FileIO.writeAtomically(active.indexPath, active.index.encode())
+            try writeProducerSnapshot(&s)
             let next = try SegmentLoader.create(
                 topic: name, baseOffset: s.writtenOffset, paths: paths,
                 intervalBytes: config.indexIntervalBytes, nowMs: nowMs)

@@ -21,10 +21,15 @@ public final class Lake: Sendable {
     /// Open topics, in a box of its own so background work can reach them without keeping the
     /// lake alive (a dropped lake then releases its lock at once).
     let registry = TopicRegistry()
-    private let closed = Mutex(false)
+    let closed = Mutex(false)
     private let background = Mutex<Task<Void, Never>?>(nil)
+    /// Hands out idempotent producer ids (ProducerIds.swift).
+    let producerIds = ProducerIdAllocator()
     /// Partition counts of the topics asked about, so a request per partition reads no file.
     let partitionCounts = Mutex<[String: Int32]>([:])
+    /// Held while a partition count is checked and written, so two growths never both pass the
+    /// check and the smaller one lands last.
+    let partitionCountWrites = Mutex<Void>(())
 
     init(path: String, options: LakeOptions, lockFD: Int32, cold: ColdTier, coldURL: String, readOnly: Bool = false) {
         self.path = path
@@ -170,7 +175,8 @@ public final class Lake: Sendable {
             throw StrataError(.notFound, "topic '\(topic)' does not exist in \(path)", topic: topic)
         }
         let count = try storedPartitionCount(topic)
-        partitionCounts.withLock { $0[topic] = count }
+        // A reader re-reads the file each time: the writer may grow or recreate the topic.
+        if !isReadOnly { partitionCounts.withLock { $0[topic] = count } }
         return count
     }
 
@@ -215,8 +221,13 @@ public final class Lake: Sendable {
             let config = config ?? options.defaultTopicConfig
             try config.validate()
             try FileIO.makeDirectories(paths.topicDirectory(name))
-            // The count is in place before `topic.json`, whose existence is the topic's.
-            if partitions > 1 { try storePartitionCount(name, partitions) }
+            // The count is in place before `topic.json`, whose existence is the topic's; a count
+            // left by a create that crashed before its `topic.json` goes.
+            if partitions > 1 {
+                try storePartitionCount(name, partitions)
+            } else if FileIO.exists(paths.topicPartitions(name)) {
+                try FileIO.remove(paths.topicPartitions(name))
+            }
             try FileIO.writeAtomically(paths.topicConfig(name), try encodeJSON(config))
             try FileIO.fsyncDirectory(paths.topicsDirectory)
             partitionCounts.withLock { $0[name] = partitions }
@@ -229,14 +240,19 @@ public final class Lake: Sendable {
         if closed.withLock({ $0 }) { throw StrataError(.closed, "lake is closed", topic: name) }
         let configFile = paths.topicConfig(log.topic)
         let config: TopicConfig = try decodeJSON(try FileIO.readWholeFile(configFile), file: configFile)
-        // A read-only lake sees a partition never written as an empty log (ReadOnlySegmentLoader).
-        if log.partition > 0, !isReadOnly, !FileIO.exists(paths.topicDirectory(name)) {
-            try FileIO.makeDirectories(paths.topicDirectory(name))
-            try FileIO.fsyncDirectory(paths.topicDirectory(log.topic))
-        }
         // Topics open under the registry lock so two callers never recover one directory twice.
         return try registry.topics.withLock { (open) throws(StrataError) -> Topic in
             if let existing = open[name] { return existing }
+            // `deleteTopic` renames `topic.json` before it lists the open logs under this lock:
+            // checked here, a log is either listed (and retired) or never opened.
+            guard FileIO.exists(configFile) else {
+                throw StrataError(.notFound, "topic '\(log.topic)' does not exist in \(path)", topic: name)
+            }
+            // A read-only lake sees a partition never written as an empty log (ReadOnlySegmentLoader).
+            if log.partition > 0, !isReadOnly, !FileIO.exists(paths.topicDirectory(name)) {
+                try FileIO.makeDirectories(paths.topicDirectory(name))
+                try FileIO.fsyncDirectory(paths.topicDirectory(log.topic))
+            }
             let topic =
                 isReadOnly
                 ? try Topic.openReadOnly(
@@ -247,6 +263,7 @@ public final class Lake: Sendable {
                     log: options.log, cold: cold, startOffset: startOffset(name),
                     limits: options.topicLimits, beforeGroupFsync: options.beforeGroupFsync)
             try topic.loadLogStart()
+            if !isReadOnly { try topic.recoverProducerState() }
             open[name] = topic
             return topic
         }

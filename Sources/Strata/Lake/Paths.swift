@@ -10,6 +10,8 @@
 ///     <lake>/topics/<topic>/DELETING   `topic.json` renamed while `deleteTopic` runs
 ///     <lake>/topics/<topic>/<base>.seg segment, base offset as 20 digits
 ///     <lake>/topics/<topic>/<base>.idx its sparse index (sealed segments only)
+///     <lake>/topics/<topic>/<offset>.producers  idempotent producer state below offset
+///     <lake>/producer-ids              producer ids handed out (ProducerIds.swift)
 ///
 /// Per-log paths take a log name (`LogName`: `orders` for partition 0, `orders/3`), topic-level
 /// ones (`topicConfig`, `topicPartitions`, `topicDeletionMarker`) a topic name.
@@ -18,6 +20,7 @@ struct LakePaths: Sendable {
 
     var lock: String { root + "/LOCK" }
     var config: String { root + "/lake.json" }
+    var producerIds: String { root + "/producer-ids" }
     var topicsDirectory: String { root + "/topics" }
 
     func topicDirectory(_ topic: String) -> String { topicsDirectory + "/" + topic }
@@ -32,6 +35,20 @@ struct LakePaths: Sendable {
     func topicLogStart(_ topic: String) -> String { topicDirectory(topic) + "/log-start-offset" }
     /// `topic.json` renamed here marks a topic whose deletion has begun (and may be resumed).
     func topicDeletionMarker(_ topic: String) -> String { topicDirectory(topic) + "/DELETING" }
+    /// Producer state snapshot covering the log below `offset` (ProducerState.swift).
+    func producerSnapshot(_ topic: String, offset: Int64) -> String {
+        let digits = String(offset)
+        return topicDirectory(topic) + "/" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+            + ProducerSnapshot.fileSuffix
+    }
+    /// Offset of a producer snapshot file name (`00000000000000000042.producers` → 42).
+    static func producerSnapshotOffset(fileName: String) -> Int64? {
+        guard fileName.count == 20 + ProducerSnapshot.fileSuffix.count, fileName.hasSuffix(ProducerSnapshot.fileSuffix)
+        else { return nil }
+        let digits = fileName.prefix(20)
+        guard digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int64(digits)
+    }
     /// Hot file names come from `BucketLayout`, the one place names and keys are built.
     func segment(_ topic: String, baseOffset: Int64) -> String {
         topicDirectory(topic) + "/" + BucketLayout.hotSegmentFileName(baseOffset: baseOffset)

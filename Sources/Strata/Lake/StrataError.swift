@@ -28,6 +28,16 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
         /// A bounded queue (appends waiting for fsync, long-polling readers) is full. Nothing was
         /// changed: retry later.
         case busy
+        /// An idempotent producer's batch does not continue its sequence (a gap, or a new epoch
+        /// not starting at 0). Nothing was stored. Kafka: OUT_OF_ORDER_SEQUENCE_NUMBER.
+        case outOfOrderSequence
+        /// An idempotent producer's batch carries an epoch older than the one the log knows (a
+        /// zombie producer). Nothing was stored. Kafka: INVALID_PRODUCER_EPOCH.
+        case invalidProducerEpoch
+        /// An idempotent producer the log does not know sent a batch not starting at sequence 0
+        /// (its state was dropped, or the lake was recovered). Nothing was stored. Kafka:
+        /// UNKNOWN_PRODUCER_ID.
+        case unknownProducerId
     }
 
     public var code: Code

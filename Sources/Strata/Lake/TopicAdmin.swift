@@ -159,6 +159,11 @@ extension Lake {
     ///   `readOnly`; `io`.
     public func createPartitions(_ name: String, count: Int32) async throws(StrataError) {
         try refuseIfReadOnly("add partitions to topic '\(name)'")
+        try partitionCountWrites.withLock { (_) throws(StrataError) in try growPartitions(name, count: count) }
+    }
+
+    private func growPartitions(_ name: String, count: Int32) throws(StrataError) {
+        try refuseIfDeleting(name)
         let current = try partitionCount(name)
         guard count >= current else {
             throw StrataError(
@@ -374,17 +379,20 @@ extension Lake {
     /// - Returns: where partition 0's went, or the first one moved.
     private func keepQuarantine(_ name: String) throws(StrataError) -> String? {
         let nowMs = options.clock.nowMs()
+        let logs = localLogs(of: name).filter { FileIO.exists(paths.quarantineDirectory($0.description)) }
+        func target(_ base: String, _ log: LogName) -> String {
+            log.partition == 0 ? base : base + ".partition-\(log.partition)"
+        }
         var base = paths.deletedTopicQuarantine(name, nowMs: nowMs)
         var n = 0
-        while FileIO.exists(base) || FileIO.exists(base + ".partition-1") {
+        while logs.contains(where: { FileIO.exists(target(base, $0)) }) {  // never onto an earlier delete's
             n += 1
             base = paths.deletedTopicQuarantine(name, nowMs: nowMs) + ".\(n)"
         }
         var kept: String? = nil
-        for log in localLogs(of: name) {
+        for log in logs {
             let quarantine = paths.quarantineDirectory(log.description)
-            guard FileIO.exists(quarantine) else { continue }
-            let target = log.partition == 0 ? base : base + ".partition-\(log.partition)"
+            let target = target(base, log)
             try FileIO.makeDirectories(paths.root + "/quarantine")
             guard rename(quarantine, target) == 0 else { throw FileIO.ioError("rename", quarantine) }
             try FileIO.fsyncDirectory(paths.root + "/quarantine")

@@ -187,6 +187,19 @@ struct RecoverFootprint {
         newTopics = topics.filter { !FileIO.exists(paths.topicDirectory($0)) }
     }
 
+    /// Takes the lock, trying again for a moment as `Lake.open` does: a child another thread is
+    /// spawning holds a copy of the lock's descriptor until its exec (the cause of a flaky
+    /// "taken" here before).
+    static func lockSoon(_ fd: Int32) -> Bool {
+        var waitedMs = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EINTR || (errno == EWOULDBLOCK && waitedMs < Lake.lockRetryMs) else { return false }
+            usleep(10_000)
+            waitedMs += 10
+        }
+        return true
+    }
+
     /// Removes what the failed recover created. It runs under the lake's lock, so no other
     /// process is using the lake; a lake another process has opened meanwhile is left alone, and
     /// so is anything that is not what recover writes (a directory that is not empty stays).
@@ -195,7 +208,7 @@ struct RecoverFootprint {
         let locked = FileIO.exists(paths.lock)
         let fd = locked ? open(paths.lock, O_RDWR | O_CLOEXEC) : -1
         defer { if fd >= 0 { FileIO.close(fd) } }
-        guard !locked || (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) else {
+        guard !locked || (fd >= 0 && Self.lockSoon(fd)) else {
             log("recover failed; the lock of \(paths.root) is taken or unreadable, so what recover created there stays")
             return
         }

@@ -190,6 +190,7 @@ extension Topic {
             s.segments.removeSubrange(i...)
             s.segments.append(active)
             s.writtenOffset = found.offset
+            s.producers.truncate(from: found.offset)
             groupCommit.reset(durableOffset: found.offset)
             readWaiters.reset(visibleEnd: found.offset)
             offloadBlock.withLock { $0 = nil }

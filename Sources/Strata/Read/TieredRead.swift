@@ -25,6 +25,22 @@ extension Topic {
     )
         async throws(StrataError) -> ReadResult
     {
+        try await readTiered(
+            from: offset, local: { (at) throws(StrataError) in try readLocal(from: at, maxBytes: maxBytes) },
+            cold: { (manifest, end) async throws(StrataError) in
+                let (records, next) = try await cold.read(
+                    topic: name, manifest: manifest, from: offset, end: end, readAhead: readAhead)
+                return ReadResult(records: records, nextOffset: next, highWatermark: highWatermark)
+            })
+    }
+
+    /// Where a read from `offset` goes, for `read` and `readBatches`: `local` when the hot
+    /// tier holds it (retried from the cold tier when it was evicted meanwhile), else `cold`
+    /// with the manifest and the end of the cold part; the same range errors for both.
+    func readTiered<R>(
+        from offset: Int64, local: (Int64) throws(StrataError) -> R,
+        cold readCold: (Manifest, Int64) async throws(StrataError) -> R
+    ) async throws(StrataError) -> R {
         if isReadOnly, offset >= highWatermark { try refresh() }
         if offset < deletedBelow {
             throw StrataError(
@@ -35,7 +51,7 @@ extension Topic {
             let localStart = localStartOffset
             if offset >= localStart {
                 do {
-                    return try readLocal(from: offset, maxBytes: maxBytes)
+                    return try local(offset)
                 } catch  where error.code == .notFound || (error.code == .offsetOutOfRange && offset < localStartOffset)
                 {
                     if isReadOnly { try refresh() }  // another process evicted it
@@ -52,10 +68,7 @@ extension Topic {
                     validRange: start ... highWatermark)
             }
             let end = min(manifest.nextOffset, localStart > offset ? localStart : manifest.nextOffset)
-            let (records, next) = try await cold.read(
-                topic: name, manifest: manifest, from: offset, end: end,
-                readAhead: readAhead)
-            return ReadResult(records: records, nextOffset: next, highWatermark: highWatermark)
+            return try await readCold(manifest, end)
         }
         let start = try await logStartOffset()
         throw StrataError(

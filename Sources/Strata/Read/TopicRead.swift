@@ -91,7 +91,7 @@ extension Topic {
     }
 
     /// The segment holding `offset`; a hole between segments is corruption.
-    private func locate(_ offset: Int64, in segments: [LocalSegment]) throws(StrataError) -> LocalSegment {
+    func locate(_ offset: Int64, in segments: [LocalSegment]) throws(StrataError) -> LocalSegment {
         var lo = 0, hi = segments.count  // first segment with baseOffset > offset
         while lo < hi {
             let mid = (lo + hi) / 2
@@ -113,14 +113,17 @@ extension Topic {
         var position: Int
         var header: BatchHeader
         var records: [Record]
+        /// The batch's bytes, CRC-checked, records not decoded (`keepBytes` reads only).
+        var bytes: [UInt8] = []
     }
 
     /// Reads and decodes whole batches from `position` until about `wantBytes` are read or the
     /// segment's end. Batches entirely below `firstOffset`, or all older than `minTimestamp`,
-    /// are checked and skipped.
+    /// are checked and skipped. With `keepBytes` the batches are CRC-checked and kept as bytes,
+    /// not decoded, and they stay within `wantBytes` (at least one).
     func readBatches(
         _ segment: LocalSegment, from position: Int, upTo end: Int, wantBytes: Int, firstOffset: Int64?,
-        minTimestamp: Int64? = nil
+        minTimestamp: Int64? = nil, keepBytes: Bool = false
     ) throws(StrataError) -> [PositionedBatch] {
         let path = segment.path
         var at = position
@@ -141,7 +144,7 @@ extension Topic {
             let decoded = withBytesResult(chunk) { (raw) throws(FormatError) -> ([PositionedBatch], Int) in
                 try decodeBatches(
                     raw, basePosition: base, firstOffset: firstOffset, minTimestamp: minTimestamp,
-                    wantBytes: wantBytes)
+                    wantBytes: wantBytes, keepBytes: keepBytes)
             }
             guard case .success(let (batches, consumed)) = decoded else {
                 if case .failure(let error) = decoded { throw StrataError(error, topic: name, file: path) }
@@ -161,7 +164,8 @@ extension Topic {
     /// Decodes the whole batches of `raw`; returns them and the bytes consumed (skipped
     /// batches included).
     private func decodeBatches(
-        _ raw: UnsafeRawBufferPointer, basePosition: Int, firstOffset: Int64?, minTimestamp: Int64?, wantBytes: Int
+        _ raw: UnsafeRawBufferPointer, basePosition: Int, firstOffset: Int64?, minTimestamp: Int64?, wantBytes: Int,
+        keepBytes: Bool
     ) throws(FormatError) -> ([PositionedBatch], Int) {
         var result: [PositionedBatch] = []
         var at = 0
@@ -174,6 +178,13 @@ extension Topic {
                 let belowTime = minTimestamp.map { header.maxTimestamp < $0 } ?? false
                 if belowOffset || belowTime {
                     _ = try BatchCodec.verify(raw, at: at, basePosition: basePosition)
+                } else if keepBytes {
+                    if !result.isEmpty && taken + header.batchLength > wantBytes { break }
+                    _ = try BatchCodec.verify(raw, at: at, basePosition: basePosition)
+                    let bytes = Array(UnsafeRawBufferPointer(rebasing: raw[at ..< (at + header.batchLength)]))
+                    result.append(
+                        PositionedBatch(position: basePosition + at, header: header, records: [], bytes: bytes))
+                    taken += header.batchLength
                 } else {
                     let batch = try BatchCodec.decode(raw, at: at, basePosition: basePosition)
                     result.append(PositionedBatch(position: basePosition + at, header: header, records: batch.records))

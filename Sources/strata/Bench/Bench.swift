@@ -6,8 +6,10 @@ import Strata
 enum BenchScenario: String, CaseIterable, ExpressibleByArgument {
     case appendAsync = "append-async"
     case appendSync = "append-sync"
+    case appendBatch = "append-batch"
     case offload
     case replayCold = "replay-cold"
+    case replayColdBatches = "replay-cold-batches"
     case seekCold = "seek-cold"
     case s3Transfer = "s3-transfer"
     case encode
@@ -25,8 +27,10 @@ struct Bench: AsyncParsableCommand {
             "detail" lines) and a summary on stderr. Scenarios: \
             append-async (1 KiB records, 64 KiB batches, MB/s written), \
             append-sync (concurrent single-record sync appends: durable acks/s, fsyncs, p50/p99 ack latency), \
+            append-batch (appendBatch of pre-encoded 64 KiB batches against append of the same records: ratio), \
             offload (seal, encode, store in the filesystem cold tier: MB/s of raw segment bytes), \
             replay-cold (sequential read of a topic held only in the filesystem cold tier: MB/s raw), \
+            replay-cold-batches (readBatches of that topic against replay-cold's decoded records: ratio), \
             seek-cold (random offsets in cold objects: requests, bytes and latency per seek, with cold caches \
             and with footers cached), \
             s3-transfer (64 MiB objects to and from the S3 endpoint of the AWS_* environment, bucket \
@@ -85,8 +89,11 @@ struct Bench: AsyncParsableCommand {
         case .appendSync:
             report = try await AppendBench(options: options, directory: directory)
                 .runSync(producers: producers, seconds: seconds ?? (options.quick ? 5 : 10))
+        case .appendBatch: report = try await AppendBench(options: options, directory: directory).runBatchVersusAppend()
         case .offload: report = try await ColdBench(options: options, directory: directory).runOffload()
         case .replayCold: report = try await ColdBench(options: options, directory: directory).runReplay()
+        case .replayColdBatches:
+            report = try await ColdBench(options: options, directory: directory).runReplayBatches()
         case .seekCold:
             report = try await ColdBench(options: options, directory: directory).runSeek(
                 seeks: seeks ?? (options.quick ? 50 : 200))

@@ -98,7 +98,7 @@ struct ColdBench {
     }
 
     /// Builds the shared cold lake unless a previous `offload` left it.
-    private func ensureColdLake() async throws {
+    func ensureColdLake() async throws {
         if FileManager.default.fileExists(atPath: readyPath) { return }
         printError("bench: building the cold lake \(lakePath) (produce, offload, evict)")
         removeTree(lakePath)

@@ -1,0 +1,72 @@
+import Glibc
+
+/// How `strata serve` listens and what it allows (issue 13 §2, §3). Every bound is named here.
+public struct KafkaServerOptions: Sendable {
+    /// Address to bind; loopback unless told otherwise.
+    public var listenHost = "127.0.0.1"
+    /// Port to bind; 0 picks a free one (`KafkaServer.start` returns the real one).
+    public var listenPort = 9092
+    /// Host and port clients are told to connect to (Metadata's broker); nil: the bound address.
+    public var advertisedHost: String? = nil
+    public var advertisedPort: Int? = nil
+    /// Metadata creates topics it is asked about that do not exist (when the request allows it).
+    public var autoCreateTopics = true
+    /// Partitions of an auto-created topic, and of CreateTopics asking for the default (-1).
+    public var defaultPartitions: Int32 = 1
+    /// Largest request frame accepted; a larger declared size closes the connection unread.
+    public var maxRequestBytes = 100 * 1024 * 1024
+    /// Open connections at most; one more is accepted and closed at once.
+    public var maxConnections = 1024
+    /// A connection with no traffic either way for this long (and no request in flight) is closed.
+    public var idleTimeoutMs: Int64 = 600_000
+    /// The longest a Fetch waits for MinBytes, whatever its MaxWaitMs (clients ask 500 ms).
+    public var fetchWaitMsMax: Int64 = 30_000
+    /// How long shutdown lets requests in flight finish before it closes their connections.
+    public var shutdownGraceMs: Int64 = 60_000
+    /// The node id this broker reports (one broker: the leader of every partition).
+    public static let nodeId: Int32 = 1
+    /// Where log lines go (one per event); stderr by default.
+    public var log: @Sendable (String) -> Void = { line in
+        let bytes = Array(("strata serve: " + line + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }
+
+    public init() {}
+
+    /// Checks every bound.
+    /// - Throws: `KafkaServerError.invalidOption` naming the option.
+    public func validate() throws(KafkaServerError) {
+        guard (0 ... 65535).contains(listenPort) else {
+            throw .invalidOption("listen port \(listenPort) is not 0-65535")
+        }
+        if let advertisedPort, !(1 ... 65535).contains(advertisedPort) {
+            throw .invalidOption("advertised port \(advertisedPort) is not 1-65535")
+        }
+        guard defaultPartitions >= 1 else { throw .invalidOption("default partitions \(defaultPartitions) is not ≥ 1") }
+        guard maxRequestBytes >= 64, maxRequestBytes <= Int(Int32.max) else {
+            throw .invalidOption("max request bytes \(maxRequestBytes) is not in 64...\(Int32.max)")
+        }
+        guard maxConnections >= 1 else { throw .invalidOption("max connections \(maxConnections) is not ≥ 1") }
+        guard fetchWaitMsMax >= 0 else { throw .invalidOption("fetch wait max \(fetchWaitMsMax) ms is negative") }
+        guard shutdownGraceMs >= 0 else { throw .invalidOption("shutdown grace \(shutdownGraceMs) ms is negative") }
+        guard idleTimeoutMs >= 1 else { throw .invalidOption("idle timeout \(idleTimeoutMs) ms is not ≥ 1") }
+    }
+}
+
+/// What starting or running the server can fail with.
+public enum KafkaServerError: Error, Sendable, CustomStringConvertible {
+    /// An option is out of its range; nothing was bound.
+    case invalidOption(String)
+    /// The listener could not be bound (address in use, not an address of this host).
+    case bindFailed(String)
+    /// The cluster id file could not be read or written.
+    case clusterId(String)
+
+    public var description: String {
+        switch self {
+        case .invalidOption(let why): return "invalid option: \(why)"
+        case .bindFailed(let why): return "cannot listen: \(why)"
+        case .clusterId(let why): return "cluster id: \(why)"
+        }
+    }
+}

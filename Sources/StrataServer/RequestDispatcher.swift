@@ -1,0 +1,128 @@
+import Strata
+import StrataKafka
+
+/// What a connection does with one request frame.
+enum Reply: Sendable {
+    /// Send these bytes (a framed response).
+    case send([UInt8])
+    /// Send nothing (Produce with acks 0).
+    case none
+    /// Close the connection; the reason is logged.
+    case close(String)
+}
+
+/// Decodes a request frame, hands it to its API's handler and encodes the answer. Handlers live
+/// one file per API group (`*Handlers.swift`).
+final class RequestDispatcher: Sendable {
+    let lake: Lake
+    let options: KafkaServerOptions
+    let clusterId: String
+    let advertisedHost: String
+    let advertisedPort: Int32
+
+    init(lake: Lake, options: KafkaServerOptions, clusterId: String, advertisedHost: String, advertisedPort: Int32) {
+        self.lake = lake
+        self.options = options
+        self.clusterId = clusterId
+        self.advertisedHost = advertisedHost
+        self.advertisedPort = advertisedPort
+    }
+
+    var log: @Sendable (String) -> Void { options.log }
+
+    /// The reply to one request frame (the bytes after its size).
+    func respond(to frame: [UInt8], peer: String) async -> Reply {
+        let request: KafkaRequest
+        do throws(KafkaDecodeError) { request = try Self.decode(frame) } catch {
+            return decodeFailure(error, peer: peer)
+        }
+        do throws(KafkaDecodeError) {
+            let body: KafkaStruct
+            switch try await handle(request) {
+            case .body(let answer): body = answer
+            case .none: return .none
+            case .close(let why): return .close(why)
+            }
+            let bytes = try KafkaResponse.encode(
+                request.api, version: request.version, correlationId: request.header.correlationId, body: body)
+            return .send(KafkaResponse.framed(bytes))
+        } catch {
+            return .close("cannot answer \(request.api.name) v\(request.version): \(error)")
+        }
+    }
+
+    /// Decodes a request. Bytes after a complete body are ignored, as Kafka's brokers ignore
+    /// them: librdkafka 2.x sends three after its Metadata v12 request for every topic.
+    static func decode(_ frame: [UInt8]) throws(KafkaDecodeError) -> KafkaRequest {
+        do throws(KafkaDecodeError) {
+            return try KafkaRequest.decode(frame)
+        } catch
+            where error.code == .trailingBytes
+            && error.requestHeader.flatMap({ KafkaApis.api(rawKey: $0.apiKey) })?.request.name == error.field
+        {
+            return try KafkaRequest.decode(Array(frame[..<min(error.position, frame.count)]))
+        }
+    }
+
+    /// What a handler answers.
+    enum Answer {
+        case body(KafkaStruct)
+        /// No response (Produce with acks 0).
+        case none
+        /// Close the connection (Produce with acks 0 that failed: the producer learns of it so).
+        case close(String)
+    }
+
+    /// Routes a decoded request.
+    private func handle(_ request: KafkaRequest) async throws(KafkaDecodeError) -> Answer {
+        switch request.api.key {
+        case .apiVersions: return .body(apiVersions(request))
+        case .metadata: return .body(try await metadata(request))
+        case .createTopics: return .body(try await createTopics(request))
+        case .deleteTopics: return .body(try await deleteTopics(request))
+        case .describeConfigs: return .body(try await describeConfigs(request))
+        case .produce: return try await produce(request)
+        case .initProducerId: return .body(try await initProducerId(request))
+        case .fetch: return .body(try await fetch(request))
+        case .listOffsets: return .body(try await listOffsets(request))
+        }
+    }
+
+    /// An unsupported API or version gets ApiVersions' UNSUPPORTED_VERSION answer; a malformed
+    /// body gets its API's top-level error when the API has one, else the connection closes.
+    private func decodeFailure(_ error: KafkaDecodeError, peer: String) -> Reply {
+        guard let header = error.requestHeader else { return .close("unreadable request header: \(error)") }
+        if error.code == .unsupportedApi || error.code == .unsupportedVersion {
+            log("connection \(peer): \(error.message); answered UNSUPPORTED_VERSION")
+            return .send(KafkaResponse.framed(KafkaResponse.unsupportedVersion(correlationId: header.correlationId)))
+        }
+        guard let api = KafkaApis.api(rawKey: header.apiKey),
+            let body = Self.topLevelError(api, version: header.apiVersion, code: .invalidRequest),
+            let bytes = try? KafkaResponse.encode(
+                api, version: header.apiVersion, correlationId: header.correlationId, body: body)
+        else {
+            let name = KafkaApis.api(rawKey: header.apiKey).map { "\($0.name) v\(header.apiVersion)" }
+            return .close("malformed \(name ?? "request") request: \(error)")
+        }
+        log(
+            "connection \(peer): malformed \(api.name) v\(header.apiVersion) request: \(error); answered INVALID_REQUEST"
+        )
+        return .send(KafkaResponse.framed(bytes))
+    }
+
+    /// A response carrying only a top-level error, for the APIs whose response has one.
+    static func topLevelError(_ api: KafkaApi, version: Int16, code: KafkaErrorCode) -> KafkaStruct? {
+        let error = KafkaValue.int(Int64(code.rawValue))
+        switch api.key {
+        case .apiVersions: return ["ErrorCode": error, "ApiKeys": advertisedApis]
+        case .fetch where version >= 7: return ["ErrorCode": error, "SessionId": .int(0), "Responses": .structs([])]
+        case .initProducerId: return ["ErrorCode": error, "ProducerId": .int(-1), "ProducerEpoch": .int(-1)]
+        default: return nil
+        }
+    }
+}
+
+extension KafkaErrorCode {
+    /// The code as a field value.
+    var value: KafkaValue { .int(Int64(rawValue)) }
+}

@@ -1,0 +1,132 @@
+import ArgumentParser
+@preconcurrency import Dispatch
+import Foundation
+import Strata
+import StrataServer
+
+/// `strata serve`: the lake as a Kafka broker of one node (issue 13 §2).
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the lake over the Kafka protocol: any Kafka client produces to it and fetches from it.",
+        discussion: """
+            Prints one line `listening on HOST:PORT` on stdout once clients can connect (with --listen \
+            HOST:0 the port picked), then one log line per event on stderr. Runs the background offloader. \
+            SIGTERM or SIGINT stops accepting, lets requests in flight finish and be answered, flushes and \
+            closes the lake, and exits 0. One broker, node id 1, leads every partition; the cluster id is \
+            made once and kept in <lake>/kafka-cluster-id. Transactions and consumer groups are not served.
+
+            Example:
+              strata serve --lake /lake --listen 127.0.0.1:9092 &
+              kcat -b 127.0.0.1:9092 -L
+            """
+    )
+
+    @OptionGroup var lakeOption: LakeOption
+    @Option(
+        help: ArgumentHelp(
+            "Address to listen on; loopback by default; port 0 picks a free one.", valueName: "host:port"))
+    var listen = "127.0.0.1:9092"
+    @Option(
+        help: ArgumentHelp(
+            "Address clients are told to connect to (default: the listen address).", valueName: "host:port"))
+    var advertise: String?
+    @Option(
+        help: ArgumentHelp("Create a topic Metadata asks about that does not exist (true|false).", valueName: "bool"))
+    var autoCreateTopics = true
+    @Option(help: "Partitions of an auto-created topic, and of CreateTopics asking for the default.")
+    var defaultPartitions: Int32 = 1
+    @Option(help: "Largest request frame in bytes; a larger declared size closes the connection unread.")
+    var maxRequestBytes = 104_857_600
+    @Option(help: "Open connections at most; more are accepted and closed at once.")
+    var maxConnections = 1024
+    @Option(help: "Close a connection with no traffic either way and no request waiting for its answer for this long.")
+    var idleTimeoutMs: Int64 = 600_000
+
+    func validate() throws {
+        _ = try Self.hostPort(listen, flag: "--listen", portMin: 0)
+        if let advertise { _ = try Self.hostPort(advertise, flag: "--advertise", portMin: 1) }
+        let options = try options()
+        do throws(KafkaServerError) { try options.validate() } catch { throw ValidationError("\(error)") }
+    }
+
+    func options() throws -> KafkaServerOptions {
+        var options = KafkaServerOptions()
+        (options.listenHost, options.listenPort) = try Self.hostPort(listen, flag: "--listen", portMin: 0)
+        if let advertise {
+            let (host, port) = try Self.hostPort(advertise, flag: "--advertise", portMin: 1)
+            options.advertisedHost = host
+            options.advertisedPort = port
+        }
+        options.autoCreateTopics = autoCreateTopics
+        options.defaultPartitions = defaultPartitions
+        options.maxRequestBytes = maxRequestBytes
+        options.maxConnections = maxConnections
+        options.idleTimeoutMs = idleTimeoutMs
+        return options
+    }
+
+    /// `HOST:PORT`, `[V6]:PORT`.
+    static func hostPort(_ text: String, flag: String, portMin: Int) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":") else {
+            throw ValidationError("\(flag) '\(text)' is not HOST:PORT")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (portMin ... 65535).contains(port)
+        else {
+            throw ValidationError("\(flag) '\(text)' is not HOST:PORT with a port in \(portMin)-65535")
+        }
+        return (host, port)
+    }
+
+    func run() async throws {
+        let options = try options()
+        let lake = try lakeOption.open()
+        let server = KafkaServer(lake: lake, options: options)
+        let stop = StopSignals()
+        let bound: (host: String, port: Int)
+        do {
+            bound = try await server.start()
+        } catch {
+            await server.shutdown()
+            await lake.close(after: error)
+            printError("error: \(error)")
+            throw ExitCode(3)
+        }
+        print("listening on \(bound.host):\(bound.port)")
+        fflush(nil)
+        let signal = await stop.next()
+        options.log("signal \(signal): stopping (requests in flight finish)")
+        await server.shutdown()
+        try await lake.close()
+        options.log("stopped; lake closed")
+    }
+}
+
+/// SIGTERM and SIGINT, delivered once as an async value instead of killing the process.
+/// Unchecked: the sources are only kept alive, never touched after `init`.
+private final class StopSignals: @unchecked Sendable {
+    private let sources: [any DispatchSourceSignal]
+    private let stream: AsyncStream<Int32>
+    private let continuation: AsyncStream<Int32>.Continuation
+
+    init() {
+        (stream, continuation) = AsyncStream<Int32>.makeStream()
+        var sources: [any DispatchSourceSignal] = []
+        for number in [SIGTERM, SIGINT] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            let continuation = self.continuation
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+            sources.append(source)
+        }
+        self.sources = sources
+    }
+
+    /// The first signal received.
+    func next() async -> Int32 {
+        for await number in stream { return number }
+        return SIGTERM
+    }
+}
