@@ -45,6 +45,7 @@ def test_sigkill_during_acks_all_production_loses_no_acknowledged_record():
     produce_some(500)
     port = serve.address.rsplit(":", 1)[1]
     acked_at_kill = len(acked)
+    acked_before = set(acked)
     assert serve.kill() == -9
     in_flight = sent - len(acked) - len(failed)
 
@@ -72,12 +73,20 @@ def test_sigkill_during_acks_all_production_loses_no_acknowledged_record():
     duplicated_unacked = [i for i in counts if i not in acked and counts[i] > 1]
     unacked_present = [i for i in failed if counts[i] > 0]
     note(
-        f"crash: sent {sent}, acknowledged {len(acked)} ({acked_at_kill} before the kill, {in_flight} in flight at it), "
+        f"crash: sent {sent}, acknowledged {len(acked)} "
+        f"({acked_at_kill} before the kill, {in_flight} in flight at it), "
         f"failed {len(failed)} (of which present {len(unacked_present)}), read {len(got)}, "
         f"duplicated unacknowledged {len(duplicated_unacked)}"
     )
     assert not missing, f"{len(missing)} acknowledged records lost, e.g. {sorted(missing)[:10]}"
-    assert not duplicated_acked, f"{len(duplicated_acked)} acknowledged records read twice, e.g. {duplicated_acked[:10]}"
+    if duplicated_acked:
+        first = sorted(duplicated_acked)[0]
+        where = [o for o, n in enumerate(numbers) if n == first]
+        note(f"crash: record {first} stored at offsets {where}, acknowledged at {acked[first]}; "
+             f"acknowledged before the kill: {first in acked_before}")
+    assert not duplicated_acked, (
+        f"{len(duplicated_acked)} acknowledged records read twice, e.g. {sorted(duplicated_acked)[:10]}"
+    )
     for i, off in acked.items():
         assert numbers[off] == i, f"record {i} acknowledged at offset {off}, offset {off} holds {numbers[off]}"
     assert restarted.stop() == 0

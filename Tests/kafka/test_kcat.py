@@ -15,7 +15,9 @@ def kcat(*args, input: bytes | None = None) -> bytes:
     if out.returncode != 0:
         lines = out.stderr.decode(errors="replace").splitlines()
         distinct = list(dict.fromkeys(lines))  # kcat repeats one line per failed message
-        raise AssertionError(f"{' '.join(cmd)}: exit {out.returncode} ({len(lines)} stderr lines): " + "\n".join(distinct[:8]))
+        raise AssertionError(
+            f"{' '.join(cmd)}: exit {out.returncode} ({len(lines)} stderr lines): " + "\n".join(distinct[:8])
+        )
     return out.stdout
 
 
@@ -61,7 +63,9 @@ def test_keys_with_K_colon_and_null_values():
     assert got == ["k1|v1|0", "k2|v:with:colons|1", "tomb|NULL|2", "NULL|no key|3"]
     # The same records through another client, byte for byte.
     recs, offsets = ck_consume(topic, 0, 0, 4)
-    assert [(r.key, r.value) for r in recs] == [(b"k1", b"v1"), (b"k2", b"v:with:colons"), (b"tomb", None), (None, b"no key")]
+    assert [(r.key, r.value) for r in recs] == [
+        (b"k1", b"v1"), (b"k2", b"v:with:colons"), (b"tomb", None), (None, b"no key")
+    ]
     assert offsets == [0, 1, 2, 3]
 
 

@@ -43,7 +43,8 @@ def wait_evicted(topic, at_least):
     while time.monotonic() < deadline:
         d = describe(topic)
         cold, hot = d.get("cold") or {}, d.get("hot") or {}
-        if cold.get("logStartOffset") == 0 and cold.get("nextOffset", 0) >= at_least and hot.get("startOffset", 0) >= at_least:
+        cold_ok = cold.get("logStartOffset") == 0 and cold.get("nextOffset", 0) >= at_least
+        if cold_ok and hot.get("startOffset", 0) >= at_least:
             return d
         time.sleep(0.25)
     raise AssertionError(f"{topic}: offsets below {at_least} not offloaded and evicted within 90 s: {d}")
