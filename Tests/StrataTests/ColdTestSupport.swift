@@ -1,5 +1,6 @@
 import Foundation
 import StrataBlob
+import StrataTesting
 import Synchronization
 import Testing
 
@@ -20,6 +21,25 @@ enum ColdFixture {
     }
 
     static func remove(_ path: String) { try? FileManager.default.removeItem(atPath: path) }
+
+    /// A lake on `store` (a fresh memory store by default) in a fresh directory, closed and
+    /// removed afterwards.
+    static func withLake<T>(
+        store: any BlobStore = MemoryBlobStore(), clock: (any StrataClock)? = nil, _ label: String = #function,
+        _ body: (Lake, String) async throws -> T
+    ) async throws -> T {
+        let dir = try makeDirectory(label)
+        defer { remove(dir) }
+        let lake = try Lake.open(dir, options: options(store: store, clock: clock))
+        do {
+            let result = try await body(lake, dir)
+            try await lake.close()
+            return result
+        } catch {
+            try? await lake.close()
+            throw error
+        }
+    }
 
     /// Deterministic options: no background work, retries that never sleep.
     static func options(

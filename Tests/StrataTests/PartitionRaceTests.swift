@@ -9,24 +9,9 @@ import Testing
 /// shrinks, a partition opened while its topic is deleted never outlives the delete, a crash
 /// leftover count is not taken up, readers see growth, and a rebuilt lake hands out new ids.
 @Suite struct PartitionRaceTests {
-    static func withLake<T>(
-        clock: ManualClock? = nil, _ body: (Lake, String) async throws -> T
-    ) async throws -> T {
-        let dir = try ColdFixture.makeDirectory()
-        defer { ColdFixture.remove(dir) }
-        let lake = try Lake.open(dir, options: ColdFixture.options(store: MemoryBlobStore(), clock: clock))
-        do {
-            let result = try await body(lake, dir)
-            try await lake.close()
-            return result
-        } catch {
-            try? await lake.close()
-            throw error
-        }
-    }
 
     @Test func concurrentGrowthNeverShrinksTheCount() async throws {
-        try await Self.withLake { lake, _ in
+        try await ColdFixture.withLake { lake, _ in
             for round in 0 ..< 30 {
                 let name = "grow\(round)"
                 _ = try await lake.createTopic(name, config: TopicConfig(), partitions: 2)
@@ -42,7 +27,7 @@ import Testing
     }
 
     @Test func aPartitionOpenedDuringItsTopicsDeleteDoesNotHauntTheNextTopic() async throws {
-        try await Self.withLake { lake, _ in
+        try await ColdFixture.withLake { lake, _ in
             for _ in 0 ..< 40 {
                 _ = try await lake.createTopic("haunt", config: TopicConfig(), partitions: 2)
                 async let opened = Task { try? lake.partition("haunt", 1) }.value
@@ -78,7 +63,7 @@ import Testing
     }
 
     @Test func aReaderSeesPartitionsTheWriterAdds() async throws {
-        try await Self.withLake { lake, dir in
+        try await ColdFixture.withLake { lake, dir in
             _ = try await lake.createTopic("seen", config: TopicConfig())
             let reader = try Lake.openReadOnly(dir, options: ColdFixture.options(store: MemoryBlobStore()))
             #expect(try reader.partitionCount("seen") == 1)
@@ -93,7 +78,7 @@ import Testing
 
     @Test func aLakeWithoutItsProducerIdFileStartsAboveTheOldIds() async throws {
         let clock = ManualClock()
-        try await Self.withLake(clock: clock) { lake, dir in
+        try await ColdFixture.withLake(clock: clock) { lake, dir in
             let first = try lake.allocateProducerId().producerId
             #expect(first == clock.nowMs() * 1024)
             // `recover` rebuilds a lake whose disk died: the file is gone, later in time.

@@ -11,22 +11,6 @@ import Testing
 @Suite struct PartitionTests {
     static let topic = "orders"
 
-    static func withLake<T>(
-        store: any BlobStore = MemoryBlobStore(), _ body: (Lake, String) async throws -> T
-    ) async throws -> T {
-        let dir = try ColdFixture.makeDirectory()
-        defer { ColdFixture.remove(dir) }
-        let lake = try Lake.open(dir, options: ColdFixture.options(store: store))
-        do {
-            let result = try await body(lake, dir)
-            try await lake.close()
-            return result
-        } catch {
-            try? await lake.close()
-            throw error
-        }
-    }
-
     static func values(_ records: [Record]) -> [String] {
         records.map { String(decoding: $0.value ?? [], as: UTF8.self) }
     }
@@ -118,7 +102,7 @@ import Testing
     }
 
     @Test func aOnePartitionTopicLooksAsTopicsAlwaysDid() async throws {
-        try await Self.withLake { lake, dir in
+        try await ColdFixture.withLake { lake, dir in
             _ = try await lake.createTopic(Self.topic, config: TopicConfig())
             let entries = try FileManager.default.contentsOfDirectory(atPath: dir + "/topics/orders").sorted()
             #expect(entries == ["00000000000000000000.seg", "topic.json"])  // no `partitions` file
@@ -128,7 +112,7 @@ import Testing
     }
 
     @Test func partitionsGrowAndNeverShrink() async throws {
-        try await Self.withLake { lake, dir in
+        try await ColdFixture.withLake { lake, dir in
             _ = try await lake.createTopic(Self.topic, config: TopicConfig(), partitions: 2)
             let shrink = await strataError { try await lake.createPartitions(Self.topic, count: 1) }
             #expect(shrink?.code == .invalidArgument && shrink?.message.contains("never shrink") == true)
@@ -168,7 +152,7 @@ import Testing
 
     @Test func aPartitionOffloadsUnderItsOwnKeysAndReadsBackFromTheColdTier() async throws {
         let store = MemoryBlobStore()
-        try await Self.withLake(store: store) { lake, dir in
+        try await ColdFixture.withLake(store: store) { lake, dir in
             let config = ColdFixture.smallSegments(segmentBytes: 4 * 1024, frameBytes: 1024)
             _ = try await lake.createTopic(Self.topic, config: config, partitions: 3)
             let two = try lake.partition(Self.topic, 2)
@@ -200,7 +184,7 @@ import Testing
     @Test func recoverRebuildsEveryPartitionFromTheBucket() async throws {
         let store = MemoryBlobStore()
         let config = ColdFixture.smallSegments(segmentBytes: 4 * 1024, frameBytes: 1024)
-        try await Self.withLake(store: store) { lake, _ in
+        try await ColdFixture.withLake(store: store) { lake, _ in
             _ = try await lake.createTopic(Self.topic, config: config, partitions: 4)
             try await ColdFixture.produce(try lake.partition(Self.topic, 1), 0 ..< 300, batch: 50)
             try await ColdFixture.produce(try lake.partition(Self.topic, 2), 0 ..< 200, batch: 50)
@@ -221,7 +205,7 @@ import Testing
 
     @Test func deleteRemovesEveryPartitionFromBothTiers() async throws {
         let store = MemoryBlobStore()
-        try await Self.withLake(store: store) { lake, dir in
+        try await ColdFixture.withLake(store: store) { lake, dir in
             let config = ColdFixture.smallSegments(segmentBytes: 4 * 1024, frameBytes: 1024)
             _ = try await lake.createTopic(Self.topic, config: config, partitions: 3)
             _ = try await lake.createTopic("orders.2", config: config)  // a neighbour that must stay
@@ -240,7 +224,7 @@ import Testing
     }
 
     @Test func aReadOnlyLakeSeesPartitionsAndRefusesToCreateOne() async throws {
-        try await Self.withLake { lake, dir in
+        try await ColdFixture.withLake { lake, dir in
             _ = try await lake.createTopic(Self.topic, config: TopicConfig(), partitions: 3)
             _ = try await Self.produce(try lake.partition(Self.topic, 1), ["r"])
             let reader = try Lake.openReadOnly(dir, options: ColdFixture.options(store: MemoryBlobStore()))

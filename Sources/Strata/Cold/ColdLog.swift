@@ -143,13 +143,17 @@ public final class ColdLog: Sendable {
         try validateLogName(topic)
         try await checkDescriptor()
         if let manifest = try await cold.latestManifest(topic) { return manifest }
-        let known = (try? await logNames()) ?? []
+        throw Self.notHeld(topic, held: (try? await logNames()) ?? [], location: location)
+    }
+
+    /// `notFound` for a topic the store does not hold, naming (the first ten of) those it does.
+    static func notHeld(_ topic: String, held: [String], location: String) -> StrataError {
         let listed =
-            known.isEmpty
+            held.isEmpty
             ? "it has no topics"
-            : "its topics: " + known.prefix(10).joined(separator: ", ")
-                + (known.count > 10 ? ", … (\(known.count) in all)" : "")
-        throw StrataError(
+            : "its topics: " + held.prefix(10).joined(separator: ", ")
+                + (held.count > 10 ? ", … (\(held.count) in all)" : "")
+        return StrataError(
             .notFound, "topic '\(topic)' does not exist in cold store \(location) (\(listed))", topic: topic)
     }
 

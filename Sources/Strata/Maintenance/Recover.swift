@@ -143,15 +143,7 @@ extension Lake {
         var names: [String] = []
         for name in topicNames where !names.contains(name) {
             try validateTopicName(name)
-            guard held.contains(name) else {
-                let listed =
-                    held.isEmpty
-                    ? "it has no topics"
-                    : "its topics: " + held.prefix(10).joined(separator: ", ")
-                        + (held.count > 10 ? ", … (\(held.count) in all)" : "")
-                throw StrataError(
-                    .notFound, "topic '\(name)' does not exist in cold store \(log.location) (\(listed))", topic: name)
-            }
+            guard held.contains(name) else { throw ColdLog.notHeld(name, held: held, location: log.location) }
             names.append(name)
         }
         return names
