@@ -30,7 +30,7 @@ extension RequestDispatcher {
         let body = request.body
         let maxWaitMs = min(max(0, Int64(try body.int32("MaxWaitMs"))), options.fetchWaitMsMax)
         let minBytes = max(0, Int(try body.int32("MinBytes")))
-        let maxBytes = max(0, Int(try body.int32("MaxBytes")))
+        let maxBytes = min(max(0, Int(try body.int32("MaxBytes"))), options.fetchBytesMax)
         if request.version >= 7, try body.int32("SessionId") != 0 {
             return [
                 "ThrottleTimeMs": .int(0), "ErrorCode": .int(Int64(ExtraKafkaErrorCode.fetchSessionIdNotFound)),
@@ -39,7 +39,17 @@ extension RequestDispatcher {
         }
         var wants: [FetchWant] = []
         var layout: [(name: String, count: Int)] = []
-        for topic in try body.structs("Topics") ?? [] {
+        let topics = try body.structs("Topics") ?? []
+        var entries = 0
+        for topic in topics { entries += try topic.structs("Partitions")?.count ?? 0 }
+        guard entries <= options.fetchPartitionsMax else {
+            log("fetch names \(entries) partitions, at most \(options.fetchPartitionsMax) are served: INVALID_REQUEST")
+            return [
+                "ThrottleTimeMs": .int(0), "ErrorCode": KafkaErrorCode.invalidRequest.value, "SessionId": .int(0),
+                "Responses": .structs([]),
+            ]
+        }
+        for topic in topics {
             let name = try topic.string("Topic") ?? ""
             let partitions = try topic.structs("Partitions") ?? []
             for partition in partitions {
@@ -51,7 +61,8 @@ extension RequestDispatcher {
                 wants.append(
                     FetchWant(
                         topicName: name, index: index, offset: try partition.int("FetchOffset"),
-                        maxBytes: max(0, Int(try partition.int32("PartitionMaxBytes"))), log: handle))
+                        maxBytes: min(max(0, Int(try partition.int32("PartitionMaxBytes"))), options.fetchBytesMax),
+                        log: handle))
             }
             layout.append((name, partitions.count))
         }
@@ -69,6 +80,17 @@ extension RequestDispatcher {
                 1, Int64(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
             await Self.waitForAny(waits, timeoutMs: leftMs)
             parts = await read(wants, maxBytes: maxBytes)
+            // A log closed meanwhile (its topic deleted or altered) ends every wait at once: answer
+            // now, with the partition's error, instead of spinning until the deadline.
+            if wants.contains(where: { if case .success(let topic) = $0.log { topic.isClosed } else { false } }) {
+                for (i, want) in wants.enumerated() {
+                    if case .success(let topic) = want.log, topic.isClosed {
+                        parts[i].code = .unknownTopicOrPartition
+                        parts[i].records = []
+                    }
+                }
+                break
+            }
         }
         var responses: [KafkaStruct] = []
         var next = 0
@@ -113,6 +135,9 @@ extension RequestDispatcher {
                     part.logStartOffset = (try? await topic.logStartOffset()) ?? -1
                 } else {
                     part = await readPart(topic, want, maxBytes: min(want.maxBytes, max(budget, 1)))
+                    // Only the first partition with data may exceed MaxBytes (with one batch, so a
+                    // large batch never stalls a consumer); a later one that would comes next time.
+                    if total > 0, part.records.count > budget { part.records = [] }
                 }
             }
             budget -= part.records.count
@@ -148,22 +173,22 @@ extension RequestDispatcher {
         }
     }
 
-    /// Returns when any of the logs passes its offset, or after `timeoutMs`.
+    /// Returns when any of the logs passes its offset, or after `timeoutMs`. The other waiters
+    /// are cancelled then, so none keeps a slot of a log's `readWaitersMax` past this Fetch.
     private static func waitForAny(_ waits: [(Topic, Int64)], timeoutMs: Int64) async {
-        // Each waiter ends by itself (data or its timeout), so a waiter left behind is bounded.
-        let first = FirstOnly()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        await withTaskGroup(of: Void.self) { group in
             for (topic, offset) in waits {
-                Task {
+                group.addTask {
                     do {
                         _ = try await topic.waitForData(at: offset, timeoutMs: timeoutMs)
-                    } catch {
+                    } catch  where !Task.isCancelled {
                         // Too many readers wait on this log (`busy`): wait out the time instead.
                         try? await Task.sleep(for: .milliseconds(timeoutMs))
-                    }
-                    if first.claim() { continuation.resume() }
+                    } catch {}
                 }
             }
+            await group.next()
+            group.cancelAll()
         }
     }
 
@@ -186,8 +211,10 @@ extension RequestDispatcher {
                     result["Offset"] = .int(offset)
                     result["Timestamp"] = .int(found)
                 } catch {
-                    if error.code == .invalidArgument {
+                    if error.code == .invalidArgument, timestamp == -3 {
                         result["ErrorCode"] = KafkaErrorCode.unsupportedVersion.value
+                    } else if error.code == .invalidArgument {
+                        result["ErrorCode"] = KafkaErrorCode.invalidTopic.value
                     } else {
                         if error.code != .notFound { log("list offsets topic=\(name) partition=\(index): \(error)") }
                         result["ErrorCode"] = ErrorMapping.kafkaCode(error.code).value

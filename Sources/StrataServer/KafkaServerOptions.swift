@@ -21,6 +21,12 @@ public struct KafkaServerOptions: Sendable {
     public var idleTimeoutMs: Int64 = 600_000
     /// The longest a Fetch waits for MinBytes, whatever its MaxWaitMs (clients ask 500 ms).
     public var fetchWaitMsMax: Int64 = 30_000
+    /// Bytes one Fetch answers at most, whatever its MaxBytes and PartitionMaxBytes ask (Kafka's
+    /// broker `fetch.max.bytes`, 55 MiB): the response is held in memory until it is written.
+    public var fetchBytesMax = 55 * 1024 * 1024
+    /// Partition entries one Fetch may name; more get INVALID_REQUEST for the whole request
+    /// (each entry costs a read and, while long-polling, a waiter).
+    public var fetchPartitionsMax = 10_000
     /// How long shutdown lets requests in flight finish before it closes their connections.
     public var shutdownGraceMs: Int64 = 60_000
     /// The node id this broker reports (one broker: the leader of every partition).

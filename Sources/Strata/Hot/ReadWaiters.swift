@@ -36,7 +36,8 @@ final class ReadWaiters: Sendable {
     /// Readers waiting now.
     var count: Int { state.withLock { $0.waiters.count } }
 
-    /// Waits until the visible end passes `offset` or `timeoutMs` of the clock elapse.
+    /// Waits until the visible end passes `offset` or `timeoutMs` of the clock elapse, or the
+    /// calling task is cancelled (then it returns false at once and frees its slot).
     /// - Returns: true when data at `offset` is readable (or the topic closed).
     /// - Throws: `busy` when `readWaitersMax` readers already wait.
     func wait(at offset: Int64, timeoutMs: Int64) async throws(StrataError) -> Bool {
@@ -47,24 +48,30 @@ final class ReadWaiters: Sendable {
         }
         guard let id else { return true }
         let (limit, topicName) = (waitersMax, self.topicName)
-        let outcome: Result<Bool, StrataError> = await withCheckedContinuation { continuation in
-            let resumeNow: Result<Bool, StrataError>? = state.withLock { s in
-                if s.visibleEnd > offset || s.closed { return .success(true) }
-                guard s.waiters.count < limit else {
-                    let message = "\(s.waiters.count) readers already wait, limit readWaitersMax=\(limit)"
-                    return .failure(StrataError(.busy, message, topic: topicName))
+        let outcome: Result<Bool, StrataError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow: Result<Bool, StrataError>? = state.withLock { s in
+                    if s.visibleEnd > offset || s.closed { return .success(true) }
+                    // Cancelled before this lock: the handler below found no waiter to end.
+                    if Task.isCancelled { return .success(false) }
+                    guard s.waiters.count < limit else {
+                        let message = "\(s.waiters.count) readers already wait, limit readWaitersMax=\(limit)"
+                        return .failure(StrataError(.busy, message, topic: topicName))
+                    }
+                    // The timer is made and stored with its waiter under this lock, so a wake that
+                    // comes first always finds and cancels it (no timer outlives its poll).
+                    let clock = self.clock
+                    let timeout = Task {
+                        do { try await clock.sleep(ms: timeoutMs) } catch { return }
+                        self.expire(id)
+                    }
+                    s.waiters.append(Waiter(id: id, offset: offset, continuation: continuation, timeout: timeout))
+                    return nil
                 }
-                // The timer is made and stored with its waiter under this lock, so a wake that
-                // comes first always finds and cancels it (no timer outlives its poll).
-                let clock = self.clock
-                let timeout = Task {
-                    do { try await clock.sleep(ms: timeoutMs) } catch { return }
-                    self.expire(id)
-                }
-                s.waiters.append(Waiter(id: id, offset: offset, continuation: continuation, timeout: timeout))
-                return nil
+                if let resumeNow { continuation.resume(returning: resumeNow) }
             }
-            if let resumeNow { continuation.resume(returning: resumeNow) }
+        } onCancel: {
+            self.expire(id)
         }
         return try outcome.get()
     }
@@ -74,6 +81,7 @@ final class ReadWaiters: Sendable {
             guard let i = s.waiters.firstIndex(where: { $0.id == id }) else { return nil }
             return s.waiters.remove(at: i)
         }
+        waiter?.timeout.cancel()
         waiter?.continuation.resume(returning: .success(false))
     }
 
@@ -120,6 +128,9 @@ extension Topic {
     /// Waits until the high watermark passes `offset` or `timeoutMs` of the lake's clock elapse.
     /// - Returns: true when data at `offset` is readable (or the topic closed).
     /// - Throws: `busy` when `readWaitersMax` readers already wait on this topic.
+    /// Readers long-polling this log now (`waitForData`, `Cursor.next(waitMs:)`).
+    public var readWaiterCount: Int { readWaiters.count }
+
     public func waitForData(at offset: Int64, timeoutMs: Int64) async throws(StrataError) -> Bool {
         try await readWaiters.wait(at: offset, timeoutMs: timeoutMs)
     }

@@ -48,6 +48,9 @@ public final class Topic: Sendable {
     public let name: String
     /// The topic this log is a partition of.
     public var topicName: String { String(name.prefix { $0 != "/" }) }
+    /// True once the log is closed (its lake closed, its topic deleted or its config altered):
+    /// nothing more is appended through this handle.
+    public var isClosed: Bool { state.withLock { $0.closed } }
     /// Which partition of `topicName` this log is.
     public var partition: Int32 {
         guard let slash = name.firstIndex(of: "/") else { return 0 }

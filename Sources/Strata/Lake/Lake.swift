@@ -210,8 +210,23 @@ public final class Lake: Sendable {
     ) throws(StrataError) -> Topic {
         try validateTopicName(name)
         if let open = registry.topics.withLock({ $0[name] }) { return open }
-        try refuseIfDeleting(name)
         if !FileIO.exists(paths.topicConfig(name)) {
+            _ = try createIfAbsent(name, config: config, partitions: partitions, strict: false)
+        }
+        return try load(LogName(validated: name, partition: 0))
+    }
+
+    /// Writes topic `name`'s files unless the topic exists, under the lock every partition-count
+    /// write takes, so concurrent creators (CreateTopics, Metadata's auto-create, `produce`) agree
+    /// on one config and one count.
+    /// - Parameter strict: refuse a directory that holds files but no `topic.json` (`createTopic`).
+    /// - Returns: true when this call created the topic, false when it already existed.
+    func createIfAbsent(
+        _ name: String, config: TopicConfig?, partitions: Int32, strict: Bool
+    ) throws(StrataError) -> Bool {
+        try partitionCountWrites.withLock { (_) throws(StrataError) -> Bool in
+            try refuseIfDeleting(name)
+            guard !FileIO.exists(paths.topicConfig(name)) else { return false }
             try refuseIfReadOnly("create topic '\(name)'")
             guard partitions >= 1, partitions <= FormatLimits.partitionsMax else {
                 throw StrataError(
@@ -220,6 +235,14 @@ public final class Lake: Sendable {
             }
             let config = config ?? options.defaultTopicConfig
             try config.validate()
+            if strict, FileIO.exists(paths.topicDirectory(name)),
+                !(try FileIO.listDirectory(paths.topicDirectory(name)).isEmpty)
+            {
+                throw StrataError(
+                    .invalidArgument,
+                    "\(paths.topicDirectory(name)) holds files but no topic.json; move it aside first",
+                    topic: name, file: paths.topicDirectory(name))
+            }
             try FileIO.makeDirectories(paths.topicDirectory(name))
             // The count is in place before `topic.json`, whose existence is the topic's; a count
             // left by a create that crashed before its `topic.json` goes.
@@ -231,8 +254,8 @@ public final class Lake: Sendable {
             try FileIO.writeAtomically(paths.topicConfig(name), try encodeJSON(config))
             try FileIO.fsyncDirectory(paths.topicsDirectory)
             partitionCounts.withLock { $0[name] = partitions }
+            return true
         }
-        return try load(LogName(validated: name, partition: 0))
     }
 
     private func load(_ log: LogName) throws(StrataError) -> Topic {

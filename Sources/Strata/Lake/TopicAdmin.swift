@@ -120,11 +120,6 @@ extension Lake {
                 file: paths.topicConfig(name))
         }
         try refuseIfDeleting(name)
-        if FileIO.exists(paths.topicDirectory(name)), !(try FileIO.listDirectory(paths.topicDirectory(name)).isEmpty) {
-            throw StrataError(
-                .invalidArgument, "\(paths.topicDirectory(name)) holds files but no topic.json; move it aside first",
-                topic: name, file: paths.topicDirectory(name))
-        }
         if let (log, manifest) = try await coldManifestOfAnyPartition(name) {
             throw StrataError(
                 .invalidArgument,
@@ -132,7 +127,13 @@ extension Lake {
                     + "\(manifest.logStartOffset)..<\(manifest.nextOffset)): `strata recover` rebuilds it, "
                     + "`strata topics delete` removes it", topic: name)
         }
-        return try topic(name, creatingWith: config, partitions: partitions)
+        // Checked again under the creation lock: another creator may have won meanwhile.
+        guard try createIfAbsent(name, config: config, partitions: partitions, strict: true) else {
+            throw StrataError(
+                .invalidArgument, "topic '\(name)' already exists in \(path)", topic: name,
+                file: paths.topicConfig(name))
+        }
+        return try topic(name)
     }
 
     /// The first log of topic `name` that has a manifest in the cold store (one listing of the
