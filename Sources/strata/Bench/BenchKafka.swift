@@ -193,7 +193,7 @@ struct KafkaBench {
                 "replaySeconds": replay.fields["seconds"] ?? 0,
             ],
             summary: [
-                "confluent-kafka from offset 0 of the evicted topic: \(records) records, \(humanBytes(rawBytes)) raw "
+                "\(client["client"] as? String ?? "confluent-kafka") from offset 0 of the evicted topic: \(records) records, \(humanBytes(rawBytes)) raw "
                     + "in \(format(seconds)) s = \(format(kafkaRate)) MB/s "
                     + "(client CPU \(format(client["cpuSeconds"] as? Double ?? 0)) s, "
                     + "serve CPU \(format(serverCPU)) s)",
