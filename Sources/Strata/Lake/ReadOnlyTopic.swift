@@ -126,7 +126,26 @@ struct ReadOnlySegmentLoader {
     let intervalBytes: Int
     let view: ReadOnlyView
 
+    /// The segments on disk now. A segment listed and then gone before it was opened was evicted
+    /// by the writer meanwhile (its offsets are in the cold tier): the directory is listed again,
+    /// a few times, rather than failing a reader beside a running writer.
     func load(known: [LocalSegment]) throws(StrataError) -> [LocalSegment] {
+        var attempt = 0
+        while true {
+            do throws(StrataError) {
+                return try loadOnce(known: known)
+            } catch
+                where error.code == .notFound && attempt < Self.relistsMax
+                && error.file.map({ $0 != paths.topicDirectory(topic) && !FileIO.exists($0) }) == true
+            {
+                attempt += 1
+            }
+        }
+    }
+
+    static let relistsMax = 5
+
+    private func loadOnce(known: [LocalSegment]) throws(StrataError) -> [LocalSegment] {
         // A partition ≥ 1 gets its directory when the writer first uses it: until then it is an
         // empty log, not a missing one (partition 0's directory is the topic's own).
         let directory = paths.topicDirectory(topic)
