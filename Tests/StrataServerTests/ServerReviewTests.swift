@@ -35,6 +35,33 @@ import Testing
         }
     }
 
+    /// Only the first partition with data may go past MaxBytes (by its one batch); a later one
+    /// that would is answered empty, to be fetched next time.
+    @Test func onlyTheFirstPartitionWithDataMayPassMaxBytes() async throws {
+        try await withServer { server in
+            let client = try server.connect()
+            _ = try await client.call(.metadata, version: 12, Requests.metadata(["m", "n"]))
+            try await Self.produce(client, "m", batches: 1, values: 40)  // one ~10 KiB batch each
+            try await Self.produce(client, "n", batches: 1, values: 40)
+            var request = Requests.fetch("m", offset: 0, maxBytes: 1000)
+            let parts: [KafkaStruct] = [
+                ["Partition": .int(0), "FetchOffset": .int(0), "PartitionMaxBytes": .int(1 << 20)]
+            ]
+            request["Topics"] = .structs([
+                ["Topic": .string("m"), "Partitions": .structs(parts)],
+                ["Topic": .string("n"), "Partitions": .structs(parts)],
+            ])
+            let fetched = try await client.call(.fetch, version: 12, request)
+            let responses = try #require(try fetched.structs("Responses"))
+            try #require(responses.count == 2)
+            let first = try #require(try responses[0].structs("Partitions")?.first)
+            let second = try #require(try responses[1].structs("Partitions")?.first)
+            #expect(try KafkaBatch.split(try #require(try first.bytes("Records"))).count == 1)
+            #expect((try second.bytes("Records"))?.isEmpty ?? true)
+            #expect(try second.int16("ErrorCode") == 0 && second.int("HighWatermark") == 40)
+        }
+    }
+
     @Test func aFetchNamingTooManyPartitionsIsRefusedWhole() async throws {
         try await withServer(configure: { $0.fetchPartitionsMax = 100 }) { server in
             let client = try server.connect()

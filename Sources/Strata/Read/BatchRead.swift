@@ -53,13 +53,7 @@ extension Topic {
 
     /// The local part of `readBatches`, with `readLocal`'s range, continuity and damage rules.
     func readLocalBatches(from offset: Int64, maxBytes: Int) throws(StrataError) -> ([StoredBatch], Int64) {
-        let (segments, end) = logSnapshot()
-        let start = max(segments[0].baseOffset, deletedBelow)
-        guard offset >= start, offset <= end else {
-            throw StrataError(
-                .offsetOutOfRange, "offset \(offset) is outside the local log", topic: name,
-                validRange: start ... end)
-        }
+        let (segments, end) = try localSnapshot(checking: offset)
         var out: [StoredBatch] = []
         var next = offset
         var bytes = 0

@@ -1,6 +1,20 @@
 /// Reads of the local tier: by offset through the sparse index, by timestamp through the time
 /// index. Every batch read is CRC-checked (ARCHITECTURE.md invariant 7).
 extension Topic {
+    /// The local segments and the high watermark, once `offset` is checked to lie in
+    /// `[local start, high watermark]` (the one range rule of `readLocal` and `readBatches`).
+    /// - Throws: `offsetOutOfRange` with the valid range.
+    func localSnapshot(checking offset: Int64) throws(StrataError) -> (segments: [LocalSegment], end: Int64) {
+        let (segments, end) = logSnapshot()
+        let start = max(segments[0].baseOffset, deletedBelow)
+        guard offset >= start, offset <= end else {
+            throw StrataError(
+                .offsetOutOfRange, "offset \(offset) is outside the local log", topic: name,
+                validRange: start ... end)
+        }
+        return (segments, end)
+    }
+
     /// Default bound on bytes returned by one read.
     public static let readBytesDefault = 1024 * 1024
 
@@ -10,13 +24,7 @@ extension Topic {
     ///   start or above the high watermark; `corrupt` naming file and position.
     public func readLocal(from offset: Int64, maxBytes: Int = Topic.readBytesDefault) throws(StrataError) -> ReadResult
     {
-        let (segments, end) = logSnapshot()
-        let start = max(segments[0].baseOffset, deletedBelow)
-        guard offset >= start, offset <= end else {
-            throw StrataError(
-                .offsetOutOfRange, "offset \(offset) is outside the local log", topic: name,
-                validRange: start ... end)
-        }
+        let (segments, end) = try localSnapshot(checking: offset)
         var records: [Record] = []
         var next = offset
         var bytes = 0
