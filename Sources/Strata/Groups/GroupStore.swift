@@ -1,0 +1,361 @@
+import Synchronization
+
+/// How a `GroupStore` bounds its log (formats/groups.md, "Checkpoints").
+public struct GroupStoreOptions: Sendable {
+    /// A checkpoint is written once the records since the last one exceed
+    /// `max(compactionBytesMin, compactionRatio × the state's size)` bytes (keys and values).
+    public var compactionBytesMin: Int64 = 4 << 20
+    public var compactionRatio: Int64 = 4
+    /// Bytes of state per checkpoint chunk (lowered to fit the topic's record limit).
+    public var checkpointChunkBytes = 512 << 10
+    /// Bytes of records per checkpoint batch (lowered to fit the topic's batch limit).
+    public var checkpointBatchBytes = 4 << 20
+    /// Test hook: false leaves the log untrimmed after a checkpoint (a crash before the trim).
+    var trimsAfterCheckpoint = true
+
+    public init() {}
+}
+
+/// The durable state of consumer groups (ARCHITECTURE.md invariant 13): committed offsets and the
+/// membership of each group's last completed generation, in the lake's internal topic
+/// `__consumer_offsets` (formats/groups.md). `strata serve`'s coordinator writes through it; every
+/// write is one append of one batch and returns once the append does (after fdatasync with the
+/// lake's default `sync` durability). Writes are serialised; a write that throws changed nothing.
+/// One store per lake: the lake's writer opens it; readers use `GroupStore.read`.
+public final class GroupStore: Sendable {
+    /// The internal topic (one partition) that holds the records.
+    public static let topicName = "__consumer_offsets"
+
+    private struct State: Sendable {
+        var log: GroupLog
+        /// The state's size when last measured: the next checkpoint is due at `compactionRatio`
+        /// times it.
+        var liveBytes: Int64
+        var closed = false
+        /// Set when the log and memory may disagree (a write appended but could not be applied):
+        /// writes are refused until the lake is reopened.
+        var failure: StrataError?
+    }
+
+    let lake: Lake
+    let options: GroupStoreOptions
+    private let state: Mutex<State>
+    /// Held by every write, checkpoints included, so they never interleave.
+    private let writes = AsyncLock()
+    /// The running trim (`deleteRecords` after a checkpoint), awaited by `close` and the next trim.
+    private let trim = Mutex<Task<Void, Never>?>(nil)
+
+    private init(lake: Lake, options: GroupStoreOptions, log: GroupLog) {
+        self.lake = lake
+        self.options = options
+        self.state = Mutex(State(log: log, liveBytes: log.stateBytesAtCheckpoint))
+    }
+
+    /// Opens the store of a writable lake: creates `__consumer_offsets` when absent (the lake's
+    /// default config with no total or local retention, formats/groups.md "The topic"), replays
+    /// it from its log start across both tiers, drops the offsets of topics the lake no longer
+    /// has (one tombstone each, in one write) and finishes a trim a crash interrupted.
+    /// - Throws: `readOnly` for a read-only lake; `corrupt` naming the offset of a record that
+    ///   is not a group record or of a damaged checkpoint (nothing is written); `invalidArgument`
+    ///   when the topic was given total retention; `io`, `closed`.
+    public static func open(
+        _ lake: Lake, options: GroupStoreOptions = GroupStoreOptions()
+    ) async throws(StrataError) -> GroupStore {
+        try lake.refuseIfReadOnly("open the group store")
+        let topic = try lake.topic(topicName, creatingWith: internalConfig(lake.defaultTopicConfig))
+        try checkConfig(topic.config)
+        let log = try await replay(topic)
+        for (id, offset) in log.abandoned {
+            lake.options.log("\(topicName): checkpoint \(id) from offset \(offset) was interrupted; replayed without it")
+        }
+        let store = GroupStore(lake: lake, options: options, log: log)
+        try await store.dropDeletedTopics()
+        let start = try await topic.logStartOffset()
+        if let checkpoint = log.checkpointOffset, checkpoint > start { store.trimLog(before: checkpoint) }
+        await store.writes.lock()
+        await store.checkpointIfDue()
+        store.writes.unlock()
+        return store
+    }
+
+    /// The groups stored in `lake`, read without writing anything: for a lake opened with
+    /// `Lake.openReadOnly` (also beside a running writer, whose last batch may be in flight: the
+    /// replay stops at the last whole batch). Offsets of deleted topics are included, as stored.
+    /// - Returns: no groups when the lake has no `__consumer_offsets`.
+    /// - Throws: `corrupt` naming the offset of a bad record; `io`.
+    public static func read(_ lake: Lake) async throws(StrataError) -> [String: StoredGroup] {
+        let topic: Topic
+        do { topic = try lake.topic(topicName) } catch where error.code == .notFound { return [:] }
+        // A writer's trim can remove the records this replay is reading: start again from the
+        // new log start.
+        for attempt in 0 ..< 5 {
+            do throws(StrataError) {
+                try topic.refresh()
+                return try await replay(topic).groups
+            } catch where attempt < 4 && (error.code == .offsetOutOfRange || error.code == .notFound) {
+                continue
+            }
+        }
+        return [:]  // not reached: the last attempt throws
+    }
+
+    /// The state rebuilt at open plus every write since: each group with its last membership and
+    /// committed offsets.
+    public func groups() async -> [String: StoredGroup] { state.withLock { $0.log.groups } }
+
+    /// Stores `offsets` for `group` in one atomic write (all or none).
+    /// - Throws: `invalidArgument` naming the field (a string over 32,767 bytes, a bad topic name,
+    ///   a negative partition; nothing written); `tooLarge` past the topic's batch limit;
+    ///   `closed`; `io`.
+    public func commitOffsets(
+        _ group: String, _ offsets: [GroupTopicPartition: CommittedOffset]
+    ) async throws(StrataError) {
+        guard !offsets.isEmpty else { return }
+        let records = offsets.keys.sorted().compactMap { partition in
+            offsets[partition].map {
+                GroupRecord.offsetCommit(
+                    group: group, topic: partition.topic, partition: partition.partition, OffsetCommitValue($0))
+            }
+        }
+        try await write(records, for: group)
+    }
+
+    /// Stores the membership of a completed generation, or of a group that emptied.
+    /// - Throws: as `commitOffsets`.
+    public func storeMetadata(_ group: String, _ metadata: GroupMetadataRecord) async throws(StrataError) {
+        try await write([.groupMetadata(group: group, GroupMetadataValue(metadata))], for: group)
+    }
+
+    /// Forgets `group`: its membership and every committed offset (nothing is written for a group
+    /// the store does not have).
+    /// - Throws: as `commitOffsets`.
+    public func deleteGroup(_ group: String) async throws(StrataError) {
+        guard state.withLock({ $0.log.groups[group] != nil }) else { return }
+        try await write([.groupTombstone(group: group)], for: group)
+    }
+
+    /// Forgets every group's offsets of the deleted topic `topic` (nothing is written when no
+    /// group has any).
+    /// - Throws: as `commitOffsets`.
+    public func dropTopic(_ topic: String) async throws(StrataError) {
+        let held = state.withLock { s in s.log.groups.values.contains { $0.offsets.keys.contains { $0.topic == topic } } }
+        guard held else { return }
+        try await write([.topicTombstone(topic: topic)], for: nil)
+    }
+
+    /// Refuses further writes and waits for a running trim. The lake stays open (it is the
+    /// caller's).
+    public func close() async {
+        await writes.lock()
+        state.withLock { $0.closed = true }
+        writes.unlock()
+        await waitForTrim()
+    }
+
+    // MARK: - Writing
+
+    /// Appends `records` as one batch and applies them.
+    private func write(_ records: [GroupRecord], for group: String?) async throws(StrataError) {
+        let encoded = try Self.encode(records, group: group)
+        await writes.lock()
+        defer { writes.unlock() }
+        try checkWritable()
+        let topic = try lake.topic(Self.topicName)
+        try await append(encoded, to: topic)
+        await checkpointIfDue()
+    }
+
+    private func checkWritable() throws(StrataError) {
+        try state.withLock { (s) throws(StrataError) in
+            if s.closed { throw StrataError(.closed, "the group store is closed", topic: Self.topicName) }
+            if let failure = s.failure {
+                throw StrataError(
+                    .closed, "the group store stopped after a failure; reopen the lake", topic: Self.topicName,
+                    cause: failure.description)
+            }
+        }
+    }
+
+    private static func encode(
+        _ records: [GroupRecord], group: String?
+    ) throws(StrataError) -> [(key: [UInt8], value: [UInt8]?)] {
+        var encoded: [(key: [UInt8], value: [UInt8]?)] = []
+        encoded.reserveCapacity(records.count)
+        for record in records {
+            do throws(FormatError) { encoded.append(try GroupRecordCodec.encode(record)) } catch {
+                let owner = group.map { "group '\($0.prefix(100))'" } ?? "the group store"
+                throw StrataError(
+                    .invalidArgument, "\(owner): \(error.field) \(error.message); nothing was written",
+                    topic: topicName)
+            }
+        }
+        return encoded
+    }
+
+    /// One `Topic.append` of `records`, then the same records applied to memory at their offsets.
+    @discardableResult
+    private func append(
+        _ records: [(key: [UInt8], value: [UInt8]?)], to topic: Topic
+    ) async throws(StrataError) -> AppendResult {
+        let result: AppendResult
+        do {
+            result = try await topic.append(records.map { ProducerRecord(key: $0.key, value: $0.value) })
+        } catch let error as StrataError {
+            throw error
+        } catch {
+            throw StrataError(.io, "append to \(Self.topicName) failed", topic: Self.topicName, cause: "\(error)")
+        }
+        try state.withLock { (s) throws(StrataError) in
+            do throws(StrataError) {
+                for (i, record) in records.enumerated() {
+                    try s.log.apply(key: record.key, value: record.value, offset: result.firstOffset + Int64(i))
+                }
+            } catch {
+                s.failure = error
+                throw error
+            }
+        }
+        return result
+    }
+
+    /// Writes one tombstone per topic the lake no longer has that some group holds offsets of.
+    private func dropDeletedTopics() async throws(StrataError) {
+        let existing = Set(try lake.topicNames())
+        let held = state.withLock { s in Set(s.log.groups.values.flatMap { $0.offsets.keys.map(\.topic) }) }
+        let deleted = held.subtracting(existing).sorted()
+        guard !deleted.isEmpty else { return }
+        let dropped = state.withLock { s in
+            s.log.groups.values.reduce(0) { $0 + $1.offsets.keys.filter { deleted.contains($0.topic) }.count }
+        }
+        try await write(deleted.map { .topicTombstone(topic: $0) }, for: nil)
+        lake.options.log(
+            "\(Self.topicName): dropped \(dropped) committed offsets of deleted topics \(deleted.joined(separator: ", "))")
+    }
+
+    // MARK: - Checkpoints
+
+    /// Writes a checkpoint when the log since the last one exceeds its bound, then trims the log
+    /// before it. Called holding `writes`; a failure is logged, never thrown: the write that
+    /// triggered it is already durable, and an interrupted checkpoint is abandoned on replay.
+    private func checkpointIfDue() async {
+        let (since, live, groups) = state.withLock { s in (s.log.bytesSinceCheckpoint, s.liveBytes, s.log.groups) }
+        guard since > max(options.compactionBytesMin, options.compactionRatio * live) else { return }
+        do throws(StrataError) {
+            let stateBytes: [UInt8]
+            do throws(FormatError) { stateBytes = try GroupRecordCodec.encodeState(GroupLog.stateEntries(groups)) } catch {
+                throw StrataError(.invalidArgument, "checkpoint state: \(error)", topic: Self.topicName)
+            }
+            state.withLock { $0.liveBytes = Int64(stateBytes.count) }
+            // Measured now: the state may be larger than last thought, and then the log is not due yet.
+            guard since > options.compactionRatio * Int64(stateBytes.count) else { return }
+            let topic = try lake.topic(Self.topicName)
+            let begin = try await writeCheckpoint(stateBytes, to: topic)
+            if options.trimsAfterCheckpoint { trimLog(before: begin) }
+        } catch {
+            lake.options.log("\(Self.topicName): checkpoint failed (the log keeps growing until one succeeds): \(error)")
+        }
+    }
+
+    /// Appends one checkpoint of `stateBytes` in batches that fit the topic's limits.
+    /// - Returns: the offset of its `begin`.
+    private func writeCheckpoint(_ stateBytes: [UInt8], to topic: Topic) async throws(StrataError) -> Int64 {
+        let batchBytes = max(1024, min(options.checkpointBatchBytes, topic.config.batchBytesMax - 1024))
+        let chunkBytes = max(256, min(options.checkpointChunkBytes, topic.config.recordBytesMax - 256, batchBytes / 2))
+        let id = state.withLock { $0.log.checkpointId } + 1
+        let records: [GroupRecord]
+        do throws(FormatError) {
+            records = try GroupRecordCodec.checkpoint(id: id, state: stateBytes, chunkBytes: chunkBytes)
+        } catch {
+            throw StrataError(.tooLarge, "checkpoint state: \(error)", topic: Self.topicName)
+        }
+        let encoded = try Self.encode(records, group: nil)
+        var batch: [(key: [UInt8], value: [UInt8]?)] = []
+        var size = 0
+        var begin: Int64? = nil
+        for record in encoded {
+            let recordBytes = record.key.count + (record.value?.count ?? 0) + 32
+            if !batch.isEmpty, size + recordBytes > batchBytes {
+                let first = try await append(batch, to: topic).firstOffset
+                begin = begin ?? first
+                (batch, size) = ([], 0)
+            }
+            batch.append(record)
+            size += recordBytes
+        }
+        let first = try await append(batch, to: topic).firstOffset
+        begin = begin ?? first
+        guard let begin, state.withLock({ $0.log.checkpointOffset }) == begin else {
+            throw StrataError(.io, "checkpoint \(id) was written but did not complete", topic: Self.topicName)
+        }
+        return begin
+    }
+
+    /// Deletes the records before `offset` (a complete checkpoint's begin) in the background,
+    /// after any trim still running.
+    private func trimLog(before offset: Int64) {
+        let (lake, log) = (self.lake, lake.options.log)
+        trim.withLock { running in
+            let previous = running
+            running = Task {
+                await previous?.value
+                do throws(StrataError) {
+                    _ = try await lake.topic(Self.topicName).deleteRecords(before: offset)
+                } catch {
+                    log("\(Self.topicName): trim before offset \(offset) failed (the next checkpoint retries): \(error)")
+                }
+            }
+        }
+    }
+
+    /// Waits for the trim running now, if any (tests and `close`).
+    func waitForTrim() async {
+        let running = trim.withLock { $0 }
+        await running?.value
+    }
+
+    /// Offset of the last complete checkpoint's begin (tests).
+    var checkpointOffset: Int64? { state.withLock { $0.log.checkpointOffset } }
+
+    // MARK: - The topic
+
+    /// The config `__consumer_offsets` is created with (formats/groups.md, "The topic").
+    static func internalConfig(_ base: TopicConfig) -> TopicConfig {
+        var config = base
+        config.retentionMs = nil
+        config.retentionBytes = nil
+        config.localRetentionMs = nil
+        config.localRetentionBytes = nil
+        config.segmentBytes = max(TopicConfig.segmentBytesRange.lowerBound, min(base.segmentBytes, 16 << 20))
+        config.recordBytesMax = config.batchBytesMax
+        return config
+    }
+
+    private static func checkConfig(_ config: TopicConfig) throws(StrataError) {
+        for (key, value) in [("retentionMs", config.retentionMs), ("retentionBytes", config.retentionBytes)] {
+            guard let value else { continue }
+            throw StrataError(
+                .invalidArgument,
+                "topic \(topicName) has \(key)=\(value): total retention would delete committed offsets still in "
+                    + "use; remove it with `strata topics alter-config` (nothing was changed)", topic: topicName)
+        }
+    }
+
+    /// Every record from the log start to the high watermark, both tiers, applied in order.
+    static func replay(_ topic: Topic) async throws(StrataError) -> GroupLog {
+        var log = GroupLog()
+        var next = try await topic.logStartOffset()
+        let end = topic.highWatermark
+        while next < end {
+            let result = try await topic.read(from: next)
+            for record in result.records where record.offset < end {
+                try log.apply(key: record.key, value: record.value, offset: record.offset)
+            }
+            guard result.nextOffset > next else {
+                throw GroupLog.corrupt(next, "the replay stopped here, before the high watermark \(end)")
+            }
+            next = result.nextOffset
+        }
+        log.finish()
+        return log
+    }
+}
