@@ -230,7 +230,8 @@ public enum GroupRecordCodec {
             let metadata = try string(&r, "value.metadata")
             let timestamp = try r.i64("value.commitTimestampMs")
             try finished(r, "value")
-            return OffsetCommitValue(offset: offset, leaderEpoch: epoch, metadata: metadata, commitTimestampMs: timestamp)
+            return OffsetCommitValue(
+                offset: offset, leaderEpoch: epoch, metadata: metadata, commitTimestampMs: timestamp)
         }
     }
 
@@ -447,7 +448,8 @@ public enum GroupRecordCodec {
                 case .offsetCommit, .groupMetadata: break
                 default:
                     throw r.error(
-                        .invalidValue, field, at: keyPosition, "a checkpoint holds offset commits and group metadata only")
+                        .invalidValue, field, at: keyPosition,
+                        "a checkpoint holds offset commits and group metadata only")
                 }
                 guard seen.insert(key).inserted else {
                     throw r.error(.invalidValue, field, at: keyPosition, "this key is already in the checkpoint")
@@ -472,7 +474,8 @@ public enum GroupRecordCodec {
         var records: [GroupRecord] = [
             .checkpoint(
                 id: id,
-                .begin(chunkCount: UInt32(chunkCount), stateBytes: UInt64(state.count), stateCrc: CRC32C.checksum(state)))
+                .begin(
+                    chunkCount: UInt32(chunkCount), stateBytes: UInt64(state.count), stateCrc: CRC32C.checksum(state)))
         ]
         for index in 0 ..< chunkCount {
             let start = index * size

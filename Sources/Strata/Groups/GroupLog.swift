@@ -150,7 +150,9 @@ struct GroupLog: Sendable {
         var entries: [GroupRecord] = []
         for name in groups.keys.sorted() {
             guard let stored = groups[name] else { continue }
-            if let metadata = stored.metadata { entries.append(.groupMetadata(group: name, GroupMetadataValue(metadata))) }
+            if let metadata = stored.metadata {
+                entries.append(.groupMetadata(group: name, GroupMetadataValue(metadata)))
+            }
             for partition in stored.offsets.keys.sorted() {
                 guard let offset = stored.offsets[partition] else { continue }
                 entries.append(

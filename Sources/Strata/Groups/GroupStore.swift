@@ -66,7 +66,8 @@ public final class GroupStore: Sendable {
         try checkConfig(topic.config)
         let log = try await replay(topic)
         for (id, offset) in log.abandoned {
-            lake.options.log("\(topicName): checkpoint \(id) from offset \(offset) was interrupted; replayed without it")
+            lake.options.log(
+                "\(topicName): checkpoint \(id) from offset \(offset) was interrupted; replayed without it")
         }
         let store = GroupStore(lake: lake, options: options, log: log)
         try await store.dropDeletedTopics()
@@ -85,14 +86,14 @@ public final class GroupStore: Sendable {
     /// - Throws: `corrupt` naming the offset of a bad record; `io`.
     public static func read(_ lake: Lake) async throws(StrataError) -> [String: StoredGroup] {
         let topic: Topic
-        do { topic = try lake.topic(topicName) } catch where error.code == .notFound { return [:] }
+        do { topic = try lake.topic(topicName) } catch  where error.code == .notFound { return [:] }
         // A writer's trim can remove the records this replay is reading: start again from the
         // new log start.
         for attempt in 0 ..< 5 {
             do throws(StrataError) {
                 try topic.refresh()
                 return try await replay(topic).groups
-            } catch where attempt < 4 && (error.code == .offsetOutOfRange || error.code == .notFound) {
+            } catch  where attempt < 4 && (error.code == .offsetOutOfRange || error.code == .notFound) {
                 continue
             }
         }
@@ -138,7 +139,8 @@ public final class GroupStore: Sendable {
     /// group has any).
     /// - Throws: as `commitOffsets`.
     public func dropTopic(_ topic: String) async throws(StrataError) {
-        let held = state.withLock { s in s.log.groups.values.contains { $0.offsets.keys.contains { $0.topic == topic } } }
+        let held = state.withLock { s in s.log.groups.values.contains { $0.offsets.keys.contains { $0.topic == topic } }
+        }
         guard held else { return }
         try await write([.topicTombstone(topic: topic)], for: nil)
     }
@@ -228,8 +230,8 @@ public final class GroupStore: Sendable {
             s.log.groups.values.reduce(0) { $0 + $1.offsets.keys.filter { deleted.contains($0.topic) }.count }
         }
         try await write(deleted.map { .topicTombstone(topic: $0) }, for: nil)
-        lake.options.log(
-            "\(Self.topicName): dropped \(dropped) committed offsets of deleted topics \(deleted.joined(separator: ", "))")
+        let names = deleted.joined(separator: ", ")
+        lake.options.log("\(Self.topicName): dropped \(dropped) committed offsets of deleted topics \(names)")
     }
 
     // MARK: - Checkpoints
@@ -242,7 +244,9 @@ public final class GroupStore: Sendable {
         guard since > max(options.compactionBytesMin, options.compactionRatio * live) else { return }
         do throws(StrataError) {
             let stateBytes: [UInt8]
-            do throws(FormatError) { stateBytes = try GroupRecordCodec.encodeState(GroupLog.stateEntries(groups)) } catch {
+            do throws(FormatError) {
+                stateBytes = try GroupRecordCodec.encodeState(GroupLog.stateEntries(groups))
+            } catch {
                 throw StrataError(.invalidArgument, "checkpoint state: \(error)", topic: Self.topicName)
             }
             state.withLock { $0.liveBytes = Int64(stateBytes.count) }
@@ -252,7 +256,8 @@ public final class GroupStore: Sendable {
             let begin = try await writeCheckpoint(stateBytes, to: topic)
             if options.trimsAfterCheckpoint { trimLog(before: begin) }
         } catch {
-            lake.options.log("\(Self.topicName): checkpoint failed (the log keeps growing until one succeeds): \(error)")
+            lake.options.log(
+                "\(Self.topicName): checkpoint failed (the log keeps growing until one succeeds): \(error)")
         }
     }
 
@@ -301,7 +306,9 @@ public final class GroupStore: Sendable {
                 do throws(StrataError) {
                     _ = try await lake.topic(Self.topicName).deleteRecords(before: offset)
                 } catch {
-                    log("\(Self.topicName): trim before offset \(offset) failed (the next checkpoint retries): \(error)")
+                    log(
+                        "\(Self.topicName): trim before offset \(offset) failed (the next checkpoint retries): \(error)"
+                    )
                 }
             }
         }
