@@ -143,7 +143,7 @@ struct Inspect: AsyncParsableCommand {
             """,
         subcommands: [
             InspectDump.self, InspectTopics.self, InspectSegments.self, InspectManifest.self, InspectVerify.self,
-            InspectScrub.self,
+            InspectScrub.self, InspectGroups.self,
         ]
     )
 }
