@@ -433,6 +433,44 @@ import Testing
         }
     }
 
+    /// With small batch and record limits a state many times a batch still checkpoints (in
+    /// chunks and batches that fit), and a record over the limit is refused whole.
+    @Test func checkpointsFitSmallRecordAndBatchLimitsAndAnOversizedWriteIsRefused() async throws {
+        try await withTempDirectory { dir in
+            let log = LogSink()
+            var options = lakeOptions(log: log)
+            options.backgroundOffload = false
+            options.defaultTopicConfig.batchBytesMax = 8192
+            options.defaultTopicConfig.recordBytesMax = 1024
+            options.defaultTopicConfig.durability = .async  // 1,500 writes: no fsync each
+            let lake = try Lake.open(dir, options: options)
+            _ = try lake.topic("orders", creatingWith: nil, partitions: 4)
+            let store = try await GroupStore.open(lake, options: smallCheckpoints())
+            let topic = try lake.topic(Self.topicName)
+            var model: [String: StoredGroup] = [:]
+            for i in 0 ..< 1500 {
+                let offsets = [tp("orders", Int32(i % 4)): offset(Int64(i), String(repeating: "z", count: 20))]
+                try await store.commitOffsets("group-\(i % 150)", offsets)
+                model["group-\(i % 150)", default: StoredGroup()].offsets.merge(offsets) { $1 }
+            }
+            let begin = try #require(store.checkpointOffset, "\(log.messages)")
+            let path = try #require(topic.segments().last).path
+            let batches = try scanSegment(path).1.batches.filter { $0.header.baseOffset >= begin }
+            #expect(batches.count > 2 && batches.allSatisfy { $0.header.batchLength <= 8192 })
+            var big = metadata(generation: 1, members: 1)
+            big.members[0].assignment = [UInt8](repeating: 7, count: 10_000)
+            let end = topic.highWatermark
+            let error = await strataError { try await store.storeMetadata("group-1", big) }
+            #expect(error?.code == .tooLarge && topic.highWatermark == end)
+            #expect(await store.groups() == model)
+            await store.close()
+            try await lake.close()
+            let again = try Lake.open(dir, options: options)
+            #expect(await (try await GroupStore.open(again)).groups() == model)
+            try await again.close()
+        }
+    }
+
     @Test func concurrentWritersAreSerialisedAndAllKept() async throws {
         try await withTempDirectory { dir in
             let lake = try makeLake(dir)
