@@ -88,9 +88,11 @@ public final class GroupStore: Sendable {
         let topic: Topic
         do { topic = try lake.topic(topicName) } catch  where error.code == .notFound { return [:] }
         // A writer's trim can remove the records this replay is reading: start again from the
-        // new log start.
+        // new log start (re-read: a replay from before it could begin inside an older,
+        // interrupted checkpoint).
         for attempt in 0 ..< 5 {
             do throws(StrataError) {
+                try topic.loadLogStart()
                 try topic.refresh()
                 return try await replay(topic).groups
             } catch  where attempt < 4 && (error.code == .offsetOutOfRange || error.code == .notFound) {
