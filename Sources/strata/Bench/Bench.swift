@@ -15,6 +15,7 @@ enum BenchScenario: String, CaseIterable, ExpressibleByArgument {
     case encode
     case kafkaProduce = "kafka-produce"
     case kafkaFetch = "kafka-fetch"
+    case manyPartitions = "many-partitions"
 }
 
 /// `strata bench <scenario>`: measures one engine path. The baselines (dd, fio, zstd, boto3)
@@ -41,7 +42,10 @@ struct Bench: AsyncParsableCommand {
             64 KiB batches: MB/s and the ratio), \
             kafka-fetch (a Kafka consumer reading the evicted cold-lake topic from offset 0 through `strata serve` \
             against replay-cold of it: MB/s raw and the ratio; both need python3 with confluent-kafka and \
-            tools/kafka-bench.py). \
+            tools/kafka-bench.py), \
+            many-partitions (--partitions one-partition topics x --records small records, one append per record: \
+            create and append rates, memory, descriptors, local files and bytes, close and reopen time, random \
+            first-record reads, offload time, cold objects and PUTs; issue 16). \
             offload, replay-cold and seek-cold share the lake DIR/cold-lake: the cold scenarios build it when \
             it is missing. \
             tools/bench runs every scenario with its baseline and prints the ratios.
@@ -63,8 +67,11 @@ struct Bench: AsyncParsableCommand {
     var seconds: Double?
     @Option(help: "seek-cold: seeks per mode (default 200, 50 with --quick).")
     var seeks: Int?
-    @Option(help: "encode: records to encode (default 200000, 50000 with --quick).")
+    @Option(
+        help: "encode: records to encode (default 200000, 50000 with --quick); many-partitions: per partition (10).")
     var records: Int?
+    @Option(help: "many-partitions: topics of one partition each (default 10000, 2000 with --quick).")
+    var partitions: Int?
     @Option(help: "kafka-produce, kafka-fetch: the client script (default: tools/kafka-bench.py near the binary).")
     var kafkaHelper: String?
 
@@ -74,6 +81,7 @@ struct Bench: AsyncParsableCommand {
         if let seconds, seconds <= 0 { throw ValidationError("--seconds must be positive") }
         if let seeks, seeks <= 0 { throw ValidationError("--seeks must be positive") }
         if let records, records <= 0 { throw ValidationError("--records must be positive") }
+        if let partitions, partitions <= 0 { throw ValidationError("--partitions must be positive") }
     }
 
     private var mib: Int? { options.mib }
@@ -111,6 +119,11 @@ struct Bench: AsyncParsableCommand {
             report = try await KafkaBench(options: options, directory: directory, helper: kafkaHelper).runProduce()
         case .kafkaFetch:
             report = try await KafkaBench(options: options, directory: directory, helper: kafkaHelper).runFetch()
+        case .manyPartitions:
+            report = try await ManyPartitionsBench(
+                options: options, directory: directory, partitions: partitions ?? (options.quick ? 2_000 : 10_000),
+                records: records ?? 10
+            ).run()
         }
         report.emit()
     }
