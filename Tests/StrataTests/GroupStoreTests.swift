@@ -471,6 +471,33 @@ import Testing
         }
     }
 
+    /// The replay reads both tiers: with its local segments offloaded and evicted, the log is
+    /// read from the cold store, and a trim moves the log start there too.
+    @Test func theReplayReadsRecordsThatOnlyTheColdTierHolds() async throws {
+        try await withTempDirectory { dir in
+            var model: [String: StoredGroup] = [:]
+            let lake = try makeLake(dir, segmentBytes: 4096)
+            let store = try await GroupStore.open(lake)
+            for i in 0 ..< 120 {
+                let offsets = [tp("orders", Int32(i % 4)): offset(Int64(i), "cold")]
+                try await store.commitOffsets("g\(i % 4)", offsets)
+                model["g\(i % 4)", default: StoredGroup()].offsets.merge(offsets) { $1 }
+            }
+            await store.close()
+            _ = try await lake.offload(topic: Self.topicName, evict: true)
+            let topic = try lake.topic(Self.topicName)
+            #expect(topic.localStartOffset > 0, "the oldest records are in the cold tier only")
+            try await lake.close()
+
+            let again = try makeLake(dir, segmentBytes: 4096)
+            #expect(await (try await GroupStore.open(again)).groups() == model)
+            let reader = try Lake.openReadOnly(dir)
+            #expect(try await GroupStore.read(reader) == model)
+            try await reader.close()
+            try await again.close()
+        }
+    }
+
     @Test func concurrentWritersAreSerialisedAndAllKept() async throws {
         try await withTempDirectory { dir in
             let lake = try makeLake(dir)
