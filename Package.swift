@@ -70,7 +70,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "StrataParquetTests", dependencies: ["StrataParquet", "StrataFormat"]),
+        .testTarget(name: "StrataParquetTests", dependencies: ["StrataParquet", "StrataFormat"], exclude: ["Readers"]),
         .testTarget(name: "StrataExportTests", dependencies: ["StrataExport", "StrataFormat"]),
         .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob", "StrataTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataFormat", "StrataBlob", "StrataTesting"]),
