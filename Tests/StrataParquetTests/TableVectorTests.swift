@@ -84,6 +84,16 @@ import Testing
         for name in Self.names { #expect(result.output.contains("ok pyarrow \(name)"), "\(result.output)") }
     }
 
+    static let pysparkImportable = run("python3", ["-c", "import pyspark"]).status == 0
+
+    /// Spark in local mode (Java 17; about 15 s to start): not installed by tools/test yet.
+    @Test(.enabled(if: pysparkImportable, "needs python3 with pyspark (pip install pyspark)"))
+    func sparkReadsTheVectors() throws {
+        let result = run("python3", [Self.script, "--spark", tableVectorDirectory.path])
+        #expect(result.status == 0, "\(result.output)")
+        for name in Self.names { #expect(result.output.contains("ok spark \(name)"), "\(result.output)") }
+    }
+
     /// Seeded random records (binary keys, nulls, empty values, wide timestamps) in small pages
     /// and row groups, zstd and uncompressed, read by the same readers.
     @Test func realReadersReadRandomFiles() throws {

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Reads every DIR/*.parquet that has a DIR/*.parquet.json (RecordTableVector) with real
 readers and compares what they return with the JSON: pyarrow (required), DuckDB and polars
-(when importable). Prints one line per file and reader; exits 1 on the first mismatch.
+(when importable), and with --spark also Spark through pyspark in local mode (about 15 s to
+start). Prints one line per file and reader; exits 1 on the first mismatch.
 
-usage: check_table_files.py DIR
+usage: check_table_files.py [--spark] DIR
 """
 import base64
 import json
@@ -165,17 +166,48 @@ def check_polars(name, path, want):
     print(f"ok polars {name} rows={len(want)}")
 
 
+def check_spark(files):
+    import os
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from pyspark.sql import SparkSession
+    spark = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
+             .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        for path, want in files:
+            frame = spark.read.parquet(str(path)).selectExpr(
+                "partition", "offset", "unix_micros(timestamp) as timestamp", "key", "value", "headers")
+            got = []
+            for r in frame.orderBy("offset").collect():
+                row = r.asDict(recursive=True)
+                for column in ("key", "value"):
+                    row[column] = None if row[column] is None else bytes(row[column])
+                row["headers"] = [{"key": h["key"], "value": None if h["value"] is None else bytes(h["value"])}
+                                  for h in row["headers"]]
+                got.append(row)
+            compare(path.name, "spark", got, want)
+            print(f"ok spark {path.name} rows={len(want)}")
+    finally:
+        spark.stop()
+
+
 def main():
-    directory = pathlib.Path(sys.argv[1])
+    arguments = sys.argv[1:]
+    spark = "--spark" in arguments
+    directory = pathlib.Path([a for a in arguments if a != "--spark"][0])
     files = sorted(directory.glob("*.parquet"))
     if not files:
         fail(f"no .parquet files in {directory}")
+    checked = []
     for path in files:
         desc = json.loads(path.with_name(path.name + ".json").read_text())
         want = expected_rows(desc)
         check_pyarrow(path.name, str(path), desc, want)
         check_duckdb(path.name, str(path), want)
         check_polars(path.name, str(path), want)
+        checked.append((path, want))
+    if spark:
+        check_spark(checked)
 
 
 if __name__ == "__main__":
