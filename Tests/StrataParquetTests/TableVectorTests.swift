@@ -16,7 +16,12 @@ import Testing
         #expect(described.file == name)
         let encoded = try described.encode()
         if described.codec == "uncompressed" || described.zstdVersion == Zstd.versionString {
-            #expect(encoded == bytes, "\(name): the writer no longer reproduces the vector")
+            let firstDifference =
+                zip(encoded, bytes).enumerated().first { $1.0 != $1.1 }?.offset ?? min(encoded.count, bytes.count)
+            #expect(
+                encoded.count == bytes.count && firstDifference == bytes.count,
+                "\(name): the writer no longer reproduces the vector (\(encoded.count) bytes vs \(bytes.count), first difference at \(firstDifference))"
+            )
         } else {
             // Another libzstd may compress differently: everything but the compressed bytes must hold.
             let ours = try ParquetFileReader(encoded)
@@ -47,6 +52,7 @@ import Testing
             let offsetIndex = try #require(try file.columnIndex(rowGroup: g, column: 1))
             #expect(offsetIndex.boundaryOrder == ParquetEnum.boundaryAscending)
         }
+        try checkPageBounds(file, rows: try described.records(), partition: described.partition)
     }
 
     /// The vectors hold the edge cases formats/table.md promises.

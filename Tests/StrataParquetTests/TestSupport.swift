@@ -81,3 +81,32 @@ func run(_ program: String, _ arguments: [String]) -> (status: Int32, output: St
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
+
+/// Each page's ColumnIndex min/max on partition, offset and timestamp equal the bounds of the
+/// rows its OffsetIndex assigns to it (flat required columns: rows [first, next first)).
+func checkPageBounds(_ file: ParquetFileReader, rows: [Record], partition: Int32) throws {
+    var groupStart = 0
+    for (g, group) in file.metadata.rowGroups.enumerated() {
+        let groupRows = Array(rows[groupStart ..< groupStart + Int(group.rowCount)])
+        groupStart += Int(group.rowCount)
+        let columns: [[Int64]] = [
+            groupRows.map { _ in Int64(partition) }, groupRows.map(\.offset), groupRows.map { $0.timestamp * 1000 },
+        ]
+        for (c, values) in columns.enumerated() {
+            let index = try #require(try file.columnIndex(rowGroup: g, column: c))
+            let starts = try #require(try file.offsetIndex(rowGroup: g, column: c)).pageLocations.map {
+                Int($0.firstRowIndex)
+            }
+            #expect(index.minValues.count == starts.count)
+            for (p, start) in starts.enumerated() {
+                let end = p + 1 < starts.count ? starts[p + 1] : values.count
+                let page = values[start ..< end]
+                let width = c == 0 ? 4 : 8
+                func plain(_ v: Int64?) -> [UInt8] {
+                    withUnsafeBytes(of: (v ?? 0).littleEndian) { Array($0.prefix(width)) }
+                }
+                #expect(index.minValues[p] == plain(page.min()) && index.maxValues[p] == plain(page.max()))
+            }
+        }
+    }
+}

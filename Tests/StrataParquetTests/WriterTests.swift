@@ -20,6 +20,7 @@ import Testing
             let (partitions, read) = try RecordTableReader.records(bytes)
             #expect(read == records)
             #expect(partitions == Array(repeating: 2, count: records.count))
+            try checkPageBounds(try ParquetFileReader(bytes), rows: records, partition: 2)
             #expect(
                 try ParquetFileReader(bytes).metadata.rowGroups.allSatisfy {
                     $0.columns.allSatisfy { $0.metaData.codec == codec.rawValue }
