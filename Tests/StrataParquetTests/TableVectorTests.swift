@@ -20,7 +20,7 @@ import Testing
                 zip(encoded, bytes).enumerated().first { $1.0 != $1.1 }?.offset ?? min(encoded.count, bytes.count)
             #expect(
                 encoded.count == bytes.count && firstDifference == bytes.count,
-                "\(name) is not reproduced: \(encoded.count) vs \(bytes.count) bytes, differing from byte \(firstDifference)"
+                "\(name) is not reproduced: \(encoded.count) vs \(bytes.count) bytes, from byte \(firstDifference)"
             )
         } else {
             // Another libzstd may compress differently: everything but the compressed bytes must hold.
