@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "StrataBlob", targets: ["StrataBlob"]),
         .library(name: "StrataKafka", targets: ["StrataKafka"]),
         .library(name: "StrataExport", targets: ["StrataExport"]),
+        .library(name: "StrataParquet", targets: ["StrataParquet"]),
         .executable(name: "strata", targets: ["strata"]),
     ],
     dependencies: [
@@ -30,6 +31,8 @@ let package = Package(
         .target(name: "StrataFormat", dependencies: ["CZstd", "CStrataCRC"]),
         // Records as text (JSON lines, CSV: formats/export.md) for the CLI and batch jobs; not engine code.
         .target(name: "StrataExport", dependencies: ["StrataFormat"]),
+        // Parquet data files of the table schema (formats/table.md): pure, StrataFormat for zstd and records.
+        .target(name: "StrataParquet", dependencies: ["StrataFormat"]),
         .target(
             name: "StrataBlob",
             dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]
@@ -56,7 +59,7 @@ let package = Package(
             ]
         ),
         // Rebuilds formats/vectors (tools/gen-vectors); the golden vector test checks them.
-        .executableTarget(name: "strata-vectors", dependencies: ["StrataFormat", "StrataExport"]),
+        .executableTarget(name: "strata-vectors", dependencies: ["StrataFormat", "StrataExport", "StrataParquet"]),
         // StrataBlob only for the project's one seeded generator (SplitMix64).
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat", "StrataBlob"]),
         .testTarget(name: "StrataKafkaTests", dependencies: ["StrataKafka", "StrataFormat"]),
@@ -67,6 +70,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "StrataParquetTests", dependencies: ["StrataParquet", "StrataFormat"], exclude: ["Readers"]),
         .testTarget(name: "StrataExportTests", dependencies: ["StrataExport", "StrataFormat"]),
         .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob", "StrataTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataFormat", "StrataBlob", "StrataTesting"]),

@@ -3,6 +3,7 @@
 import Foundation
 import StrataExport
 import StrataFormat
+import StrataParquet
 
 let topic = "orders.v1"
 let createdMs: Int64 = 1_700_000_000_000
@@ -141,6 +142,8 @@ func generate(into directory: URL) throws {
     let topicManifest = manifest(coldIndex: cold.index)
     try write(try topicManifest.encode(), "manifest.json", in: directory)
     try write([UInt8](try prettyJSON(topicManifest)), "manifest.desc.json", in: directory)
+
+    try generateTableVectors(into: directory)
 }
 
 let arguments = CommandLine.arguments

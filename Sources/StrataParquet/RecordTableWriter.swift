@@ -1,0 +1,150 @@
+import StrataFormat
+
+/// The options of a table data file.
+public struct RecordTableOptions: Sendable, Equatable {
+    /// A row group is closed after the record that brings its raw record bytes (key, value,
+    /// header keys and values, plus 20 bytes of partition, offset and timestamp) to this.
+    public var rowGroupRawBytesTarget: Int
+    public var parquet: ParquetWriterOptions
+
+    public init(rowGroupRawBytesTarget: Int = 128 << 20, parquet: ParquetWriterOptions = ParquetWriterOptions()) {
+        self.rowGroupRawBytesTarget = rowGroupRawBytesTarget
+        self.parquet = parquet
+    }
+}
+
+/// Writes the records of one partition as one Parquet data file with the table schema of
+/// formats/table.md ("Record schema"): partition, offset, timestamp (µs, UTC), key, value and
+/// headers as a list of (key, value) structs, each field with its Iceberg field id.
+public final class RecordTableWriter {
+    /// Field ids of the record schema (formats/table.md): Iceberg needs them on every field,
+    /// the list element and its struct fields included.
+    public enum FieldId {
+        public static let partition: Int32 = 1
+        public static let offset: Int32 = 2
+        public static let timestamp: Int32 = 3
+        public static let key: Int32 = 4
+        public static let value: Int32 = 5
+        public static let headers: Int32 = 6
+        public static let headersElement: Int32 = 7
+        public static let headerKey: Int32 = 8
+        public static let headerValue: Int32 = 9
+    }
+
+    /// The record schema's fields.
+    public static let fields: [ParquetField] = [
+        ParquetField("partition", .required, .int32, fieldId: FieldId.partition),
+        ParquetField("offset", .required, .int64, fieldId: FieldId.offset),
+        ParquetField(
+            "timestamp", .required, .int64, fieldId: FieldId.timestamp,
+            logicalType: .timestampMicros(isAdjustedToUTC: true)),
+        ParquetField("key", .optional, .byteArray, fieldId: FieldId.key),
+        ParquetField("value", .optional, .byteArray, fieldId: FieldId.value),
+        .list(
+            "headers", .optional, fieldId: FieldId.headers,
+            element: ParquetField(
+                group: "element", .required, fieldId: FieldId.headersElement,
+                [
+                    ParquetField("key", .required, .byteArray, fieldId: FieldId.headerKey, logicalType: .string),
+                    ParquetField("value", .optional, .byteArray, fieldId: FieldId.headerValue),
+                ])),
+    ]
+
+    public let partition: Int32
+    public let options: RecordTableOptions
+    let file: ParquetFileWriter
+    var rowGroupRawBytes = 0
+    var lastOffset: Int64? = nil
+    public private(set) var recordCount = 0
+
+    /// - Throws: `ParquetError(.invalidArgument)` for a negative partition or a row group
+    ///   target below one byte; what `ParquetFileWriter.init` throws.
+    public init(partition: Int32, options: RecordTableOptions = RecordTableOptions()) throws(ParquetError) {
+        guard partition >= 0 else {
+            throw ParquetError(.invalidArgument, field: "partition", position: 0, "is negative: \(partition)")
+        }
+        guard options.rowGroupRawBytesTarget >= 1 else {
+            throw ParquetError(.invalidArgument, field: "rowGroupRawBytesTarget", position: 0, "must be at least 1")
+        }
+        self.partition = partition
+        self.options = options
+        // The schema is fixed and valid: a failure here is a programming error caught by every test.
+        self.file = try ParquetFileWriter(schema: try ParquetSchema(Self.fields), options: options.parquet)
+    }
+
+    /// Bytes of the file so far, taken or not.
+    public var byteCount: Int { file.byteCount }
+
+    /// The bytes produced since the last call (the file's next bytes, in order).
+    public func takeBytes() -> [UInt8] { file.takeBytes() }
+
+    /// Appends one record as one row.
+    /// - Throws: `ParquetError(.invalidArgument)` naming the offset when the offset is negative or
+    ///   not above the previous record's, or the timestamp in microseconds overflows 64 bits
+    ///   (nothing is appended then); `.closed` after `finish()`.
+    public func append(_ record: Record) throws(ParquetError) {
+        guard !file.finished else { throw ParquetError(.closed, field: "file", position: 0, "already finished") }
+        guard record.offset >= 0, lastOffset.map({ record.offset > $0 }) ?? true else {
+            throw ParquetError(
+                .invalidArgument, field: "offset", position: recordCount,
+                "offset \(record.offset) must be ≥ 0 and above the previous \(lastOffset ?? -1)")
+        }
+        let (micros, overflow) = record.timestamp.multipliedReportingOverflow(by: 1000)
+        guard !overflow else {
+            throw ParquetError(
+                .invalidArgument, field: "timestamp", position: recordCount,
+                "record at offset \(record.offset): \(record.timestamp) ms does not fit in 64-bit microseconds")
+        }
+        let valueBytesMax = Int(Int32.max) - 4
+        let largest =
+            ([record.key?.count ?? 0, record.value?.count ?? 0] + record.headers.map { $0.value?.count ?? 0 }).max()
+            ?? 0
+        guard largest <= valueBytesMax else {
+            throw ParquetError(
+                .invalidArgument, field: "value", position: recordCount,
+                "record at offset \(record.offset) holds \(largest) bytes in one field; Parquet allows \(valueBytesMax)"
+            )
+        }
+        let columns = file.columns
+        try columns[0].append(int32: partition)
+        try columns[1].append(int64: record.offset)
+        try columns[2].append(int64: micros)
+        try appendNullable(record.key, to: columns[3])
+        try appendNullable(record.value, to: columns[4])
+        var raw = 20 + (record.key?.count ?? 0) + (record.value?.count ?? 0)
+        if record.headers.isEmpty {
+            // Kafka has no null header array: no headers is the empty list (definition level 1).
+            try columns[5].appendNull(definitionLevel: 1)
+            try columns[6].appendNull(definitionLevel: 1)
+        }
+        for (i, header) in record.headers.enumerated() {
+            let repetition = i == 0 ? 0 : 1
+            try columns[5].append(bytes: header.key.utf8, repetitionLevel: repetition)
+            if let value = header.value {
+                try columns[6].append(bytes: value, repetitionLevel: repetition)
+                raw += value.count
+            } else {
+                try columns[6].appendNull(definitionLevel: 2, repetitionLevel: repetition)
+            }
+            raw += header.key.utf8.count
+        }
+        lastOffset = record.offset
+        recordCount += 1
+        rowGroupRawBytes += raw
+        if rowGroupRawBytes >= options.rowGroupRawBytesTarget {
+            try file.endRowGroup()
+            rowGroupRawBytes = 0
+        }
+    }
+
+    func appendNullable(_ bytes: [UInt8]?, to column: ParquetColumnWriter) throws(ParquetError) {
+        if let bytes {
+            try column.append(bytes: bytes)
+        } else {
+            try column.appendNull(definitionLevel: 0)
+        }
+    }
+
+    /// Closes the last row group and writes the page index and footer; returns the bytes not yet taken.
+    public func finish() throws(ParquetError) -> [UInt8] { try file.finish() }
+}
