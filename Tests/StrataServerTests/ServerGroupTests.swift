@@ -1,0 +1,303 @@
+import Foundation
+import Strata
+import StrataKafka
+import Testing
+
+@testable import StrataServer
+
+/// Requests of the group APIs, built from the schemas' field names.
+enum GroupRequests {
+    static func join(
+        _ group: String, memberId: String = "", instance: String? = nil, sessionMs: Int32 = 10_000,
+        protocols: [(String, [UInt8])] = [("range", [0, 1, 2])]
+    ) -> KafkaStruct {
+        [
+            "GroupId": .string(group), "SessionTimeoutMs": .int(Int64(sessionMs)), "RebalanceTimeoutMs": .int(20_000),
+            "MemberId": .string(memberId), "GroupInstanceId": .string(instance), "ProtocolType": .string("consumer"),
+            "Protocols": .structs(protocols.map { ["Name": .string($0.0), "Metadata": .bytes($0.1)] }),
+        ]
+    }
+
+    static func sync(
+        _ group: String, generation: Int32, memberId: String, assignments: [(String, [UInt8])] = []
+    ) -> KafkaStruct {
+        [
+            "GroupId": .string(group), "GenerationId": .int(Int64(generation)), "MemberId": .string(memberId),
+            "ProtocolType": .string("consumer"), "ProtocolName": .string("range"),
+            "Assignments": .structs(assignments.map { ["MemberId": .string($0.0), "Assignment": .bytes($0.1)] }),
+        ]
+    }
+
+    static func heartbeat(_ group: String, generation: Int32, memberId: String) -> KafkaStruct {
+        ["GroupId": .string(group), "GenerationId": .int(Int64(generation)), "MemberId": .string(memberId)]
+    }
+
+    static func commit(
+        _ group: String, generation: Int32 = -1, memberId: String = "",
+        _ offsets: [(topic: String, partition: Int32, offset: Int64, metadata: String?)]
+    ) -> KafkaStruct {
+        var topics: [String] = []
+        for entry in offsets where !topics.contains(entry.topic) { topics.append(entry.topic) }
+        return [
+            "GroupId": .string(group), "GenerationIdOrMemberEpoch": .int(Int64(generation)),
+            "MemberId": .string(memberId),
+            "Topics": .structs(
+                topics.map { topic in
+                    [
+                        "Name": .string(topic),
+                        "Partitions": .structs(
+                            offsets.filter { $0.topic == topic }.map {
+                                [
+                                    "PartitionIndex": .int(Int64($0.partition)), "CommittedOffset": .int($0.offset),
+                                    "CommittedLeaderEpoch": .int(3), "CommittedMetadata": .string($0.metadata),
+                                ]
+                            }),
+                    ]
+                }),
+        ]
+    }
+
+    static func fetch(_ group: String, _ topics: [String: [Int32]]?) -> KafkaStruct {
+        let list: KafkaValue =
+            topics.map { map in
+                .structs(
+                    map.sorted { $0.key < $1.key }.map {
+                        ["Name": .string($0.key), "PartitionIndexes": .ints($0.value)]
+                    })
+            } ?? .array(nil)
+        return ["GroupId": .string(group), "Topics": list]
+    }
+}
+
+/// Error codes of a response's topics' partitions, flattened in order.
+func partitionErrors(_ response: KafkaStruct) throws -> [Int16] {
+    var codes: [Int16] = []
+    for topic in try response.structs("Topics") ?? [] {
+        for partition in try topic.structs("Partitions") ?? [] { codes.append(try partition.int16("ErrorCode")) }
+    }
+    return codes
+}
+
+/// The group APIs over a real connection (issue 14): what the handlers own — FindCoordinator,
+/// the checks made before the coordinator, versions' shapes, the hidden topic's refusals.
+@Suite
+struct ServerGroupTests {
+    static let groupApis: [(KafkaApiKey, ClosedRange<Int16>)] = [
+        (.findCoordinator, 0 ... 4), (.joinGroup, 0 ... 9), (.syncGroup, 0 ... 5), (.heartbeat, 0 ... 4),
+        (.leaveGroup, 0 ... 5), (.offsetCommit, 2 ... 8), (.offsetFetch, 1 ... 8), (.describeGroups, 0 ... 5),
+        (.listGroups, 0 ... 4), (.deleteGroups, 0 ... 2),
+    ]
+
+    /// ApiVersions advertises every group API with at least issue 14's ranges.
+    @Test func apiVersionsAdvertisesTheGroupApis() async throws {
+        try await withServer { server in
+            let keys = try #require(try await server.connect().call(.apiVersions, version: 3, [:]).structs("ApiKeys"))
+            for (api, versions) in Self.groupApis {
+                let entry = try #require(try keys.first { try $0.int16("ApiKey") == api.rawValue }, "\(api)")
+                #expect(try entry.int16("MinVersion") == versions.lowerBound, "\(api)")
+                #expect(try entry.int16("MaxVersion") == versions.upperBound, "\(api)")
+            }
+        }
+    }
+
+    /// Every version answers with this node at the advertised address; v4 once per key.
+    @Test func findCoordinatorAnswersThisNode() async throws {
+        try await withServer(configure: {
+            $0.advertisedHost = "127.0.0.9"; $0.advertisedPort = 19092
+        }) { server in
+            let client = try server.connect()
+            for version in Int16(0) ... 3 {
+                let response = try await client.call(
+                    .findCoordinator, version: version, ["Key": .string("billing"), "KeyType": .int(0)])
+                #expect(try response.int16("ErrorCode") == 0, "v\(version)")
+                #expect(try response.int32("NodeId") == KafkaServerOptions.nodeId)
+                #expect(try response.string("Host") == "127.0.0.9" && response.int32("Port") == 19092)
+            }
+            let batch = try await client.call(
+                .findCoordinator, version: 4,
+                ["KeyType": .int(0), "CoordinatorKeys": .strings(["billing", "audit"])])
+            let coordinators = try #require(try batch.structs("Coordinators"))
+            #expect(try coordinators.map { try $0.string("Key") } == ["billing", "audit"])
+            for entry in coordinators {
+                #expect(try entry.int16("ErrorCode") == 0 && entry.int32("NodeId") == 1 && entry.int32("Port") == 19092)
+            }
+        }
+    }
+
+    /// Transactions have no coordinator here (COORDINATOR_NOT_AVAILABLE); an unknown key type
+    /// is INVALID_REQUEST.
+    @Test func findCoordinatorRefusesOtherKeyTypes() async throws {
+        try await withServer { server in
+            let client = try server.connect()
+            let txn = try await client.call(
+                .findCoordinator, version: 3, ["Key": .string("txn-1"), "KeyType": .int(1)])
+            #expect(try txn.int16("ErrorCode") == KafkaErrorCode.coordinatorNotAvailable.rawValue)
+            #expect(try txn.int32("NodeId") == -1 && txn.string("ErrorMessage")?.contains("transactions") == true)
+            let odd = try await client.call(
+                .findCoordinator, version: 4, ["KeyType": .int(7), "CoordinatorKeys": .strings(["x"])])
+            #expect(
+                try odd.structs("Coordinators")?.first?.int16("ErrorCode") == KafkaErrorCode.invalidRequest.rawValue)
+        }
+    }
+
+    /// JoinGroup, SyncGroup, Heartbeat and LeaveGroup need a group id (INVALID_GROUP_ID), at
+    /// their oldest and newest versions.
+    @Test func emptyGroupIdIsInvalid() async throws {
+        try await withServer { server in
+            let client = try server.connect()
+            let invalid = KafkaErrorCode.invalidGroupId.rawValue
+            for version: Int16 in [0, 4, 9] {
+                let join = try await client.call(.joinGroup, version: version, GroupRequests.join(""))
+                #expect(try join.int16("ErrorCode") == invalid, "join v\(version)")
+                #expect(try join.int32("GenerationId") == -1)
+            }
+            for version: Int16 in [0, 5] {
+                let sync = try await client.call(
+                    .syncGroup, version: version, GroupRequests.sync("", generation: 1, memberId: "m"))
+                #expect(try sync.int16("ErrorCode") == invalid, "sync v\(version)")
+            }
+            for version: Int16 in [0, 4] {
+                let beat = try await client.call(
+                    .heartbeat, version: version, GroupRequests.heartbeat("", generation: 1, memberId: "m"))
+                #expect(try beat.int16("ErrorCode") == invalid, "heartbeat v\(version)")
+            }
+            let leaveV0 = try await client.call(
+                .leaveGroup, version: 0, ["GroupId": .string(""), "MemberId": .string("m")])
+            #expect(try leaveV0.int16("ErrorCode") == invalid)
+            let leaveV5 = try await client.call(
+                .leaveGroup, version: 5,
+                ["GroupId": .string(""), "Members": .structs([["MemberId": .string("m")]])])
+            #expect(try leaveV5.int16("ErrorCode") == invalid)
+        }
+    }
+
+    /// OffsetCommit: partitions of a missing topic, a missing partition or a bad name get
+    /// UNKNOWN_TOPIC_OR_PARTITION and metadata over the bound OFFSET_METADATA_TOO_LARGE, each in
+    /// the request's order; the others are the coordinator's.
+    @Test func offsetCommitChecksPartitionsAndMetadata() async throws {
+        try await withServer(configure: { $0.groupOffsetMetadataBytesMax = 8 }) { server in
+            _ = try await server.lake.createTopic("orders", config: TopicConfig(), partitions: 2)
+            let client = try server.connect()
+            for version: Int16 in [2, 8] {
+                let response = try await client.call(
+                    .offsetCommit, version: version,
+                    GroupRequests.commit(
+                        "billing",
+                        [
+                            ("orders", 0, 10, "ok"), ("orders", 2, 10, nil), ("absent", 0, 1, nil),
+                            ("orders", 1, 10, "123456789"), ("bad name", 0, 1, nil),
+                        ]))
+                let codes = try partitionErrors(response)
+                #expect(codes.count == 5)
+                // Grouped by topic as sent: orders 0, 2, 1; absent 0; bad name 0.
+                let (unknown, tooLarge) = (
+                    KafkaErrorCode.unknownTopicOrPartition.rawValue, KafkaErrorCode.offsetMetadataTooLarge.rawValue
+                )
+                #expect(Array(codes[1...]) == [unknown, tooLarge, unknown, unknown], "v\(version): \(codes)")
+                #expect(codes[0] != unknown && codes[0] != tooLarge)
+                let names = try #require(try response.structs("Topics")).map { try $0.string("Name") }
+                #expect(names == ["orders", "absent", "bad name"])
+            }
+        }
+    }
+
+    /// A commit whose every partition is refused here never reaches the coordinator, and
+    /// committing to the hidden topic is refused like a missing one.
+    @Test func offsetCommitOfOnlyUnknownPartitions() async throws {
+        try await withServer { server in
+            _ = try await server.lake.createTopic(RequestDispatcher.groupsTopic, config: TopicConfig(), partitions: 1)
+            let response = try await server.connect().call(
+                .offsetCommit, version: 8,
+                GroupRequests.commit("billing", [("absent", 0, 1, nil), (RequestDispatcher.groupsTopic, 0, 1, nil)]))
+            #expect(try partitionErrors(response) == [3, 3])
+        }
+    }
+
+    /// `__consumer_offsets` is not Kafka's: Metadata does not list it (and names it
+    /// INVALID_TOPIC without creating anything), Produce, CreateTopics and DeleteTopics refuse it.
+    @Test func internalTopicIsHiddenAndRefused() async throws {
+        try await withServer { server in
+            let hidden = RequestDispatcher.groupsTopic
+            _ = try await server.lake.createTopic(hidden, config: TopicConfig(), partitions: 1)
+            _ = try await server.lake.createTopic("orders", config: TopicConfig(), partitions: 1)
+            let client = try server.connect()
+            let all = try await client.call(.metadata, version: 12, Requests.metadata(nil))
+            #expect(try all.structs("Topics")?.map { try $0.string("Name") } == ["orders"])
+            let named = try await client.call(.metadata, version: 1, Requests.metadata([hidden]))
+            #expect(try named.structs("Topics")?.first?.int16("ErrorCode") == KafkaErrorCode.invalidTopic.rawValue)
+            let produce = try await client.call(
+                .produce, version: 9, Requests.produce(hidden, records: kafkaBatch(["forged"])))
+            #expect(
+                try firstPartition(produce, topics: "Responses", partitions: "PartitionResponses").int16("ErrorCode")
+                    == KafkaErrorCode.invalidTopic.rawValue)
+            #expect(try server.lake.partition(hidden, 0).highWatermark == 0)
+            let create = try await client.call(.createTopics, version: 5, Requests.createTopic(hidden))
+            #expect(try create.structs("Topics")?.first?.int16("ErrorCode") == KafkaErrorCode.invalidTopic.rawValue)
+            let delete = try await client.call(
+                .deleteTopics, version: 4, ["TopicNames": .strings([hidden]), "TimeoutMs": .int(1000)])
+            #expect(try delete.structs("Responses")?.first?.int16("ErrorCode") == KafkaErrorCode.invalidTopic.rawValue)
+            #expect(try server.lake.topicNames().contains(hidden))
+        }
+    }
+
+    /// A malformed body of an API with a top-level error is answered INVALID_REQUEST with the
+    /// request's correlation id; of one without (OffsetCommit), the connection closes.
+    @Test func malformedGroupRequests() async throws {
+        try await withServer { server in
+            for (key, version, answered) in [
+                (KafkaApiKey.joinGroup, Int16(5), true), (.heartbeat, 4, true), (.offsetFetch, 7, true),
+                (.offsetCommit, 8, false), (.describeGroups, 5, false),
+            ] {
+                let client = try server.connect()
+                var w = KafkaWriter()
+                w.int16(key.rawValue)
+                w.int16(version)
+                w.int32(41)
+                try w.string("bad", compact: false)
+                if KafkaApis.api(key)!.isFlexible(version) { w.unsignedVarint(0) }
+                w.raw([0x7f, 0xff, 0x01])
+                try await client.send(KafkaResponse.framed(w.bytes))
+                if answered {
+                    let frame = try #require(try await client.receiveFrame(), "\(key) v\(version)")
+                    let (id, body) = try KafkaResponse.decode(frame, api: KafkaApis.api(key)!, version: version)
+                    #expect(id == 41)
+                    #expect(try body.int16("ErrorCode") == KafkaErrorCode.invalidRequest.rawValue, "\(key)")
+                } else {
+                    #expect(try await client.isClosedByServer(), "\(key) v\(version)")
+                }
+            }
+            #expect(try await server.connect().call(.apiVersions, version: 3, [:]).int16("ErrorCode") == 0)
+        }
+    }
+
+    /// Kafka's client host: the peer address without its port, after a slash.
+    @Test func clientHostFromPeer() {
+        #expect(RequestDispatcher.clientHost("[IPv4]127.0.0.1/127.0.0.1:54321") == "/127.0.0.1")
+        #expect(RequestDispatcher.clientHost("[IPv6]::1/::1:9092") == "/::1")
+        #expect(RequestDispatcher.clientHost("unknown peer") == "/unknown peer")
+    }
+
+    /// The group options are checked before anything is bound.
+    @Test func groupOptionsAreValidated() {
+        var options = KafkaServerOptions()
+        #expect(throws: Never.self) { try options.validate() }
+        for change: (inout KafkaServerOptions) -> Void in [
+            { $0.groupInitialRebalanceDelayMs = -1 }, { $0.groupSessionTimeoutMsMin = 0 },
+            {
+                $0.groupSessionTimeoutMsMin = 10_000; $0.groupSessionTimeoutMsMax = 9_999
+            },
+            { $0.groupMembersMax = 0 }, { $0.groupOffsetMetadataBytesMax = -1 },
+        ] {
+            options = KafkaServerOptions()
+            change(&options)
+            #expect(throws: KafkaServerError.self) { try options.validate() }
+        }
+        options = KafkaServerOptions()
+        options.groupInitialRebalanceDelayMs = 0
+        options.groupMembersMax = 7
+        options.groupSessionTimeoutMsMin = 100
+        let coordinator = options.groupCoordinator
+        #expect(coordinator.initialRebalanceDelayMs == 0 && coordinator.groupMembersMax == 7)
+        #expect(coordinator.sessionTimeoutMsMin == 100 && coordinator.sessionTimeoutMsMax == 1_800_000)
+    }
+}
