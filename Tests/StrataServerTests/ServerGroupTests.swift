@@ -301,3 +301,117 @@ struct ServerGroupTests {
         #expect(coordinator.sessionTimeoutMsMin == 100 && coordinator.sessionTimeoutMsMax == 1_800_000)
     }
 }
+
+/// The server's group responses, at every supported version, read by kafka-python's response
+/// classes (another implementation): each must decode and re-encode to exactly the bytes sent.
+@Suite
+struct ServerGroupResponsesReadByKafkaPython {
+    static let python = ProcessInfo.processInfo.environment["PYTHON"] ?? "python3"
+    static let kafkaPython: Bool = {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [python, "-c", "import kafka.protocol.consumer"]
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }()
+
+    /// Decodes `name-v<N>.bin` with kafka-python's response class; prints one JSON line per file.
+    static let script = """
+        import json, os, sys
+        from kafka.protocol.admin import DeleteGroupsResponse, DescribeGroupsResponse, ListGroupsResponse
+        from kafka.protocol.consumer import (HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse,
+            OffsetCommitResponse, OffsetFetchResponse, SyncGroupResponse)
+        from kafka.protocol.metadata import FindCoordinatorResponse
+        classes = {c.__name__[:-len("Response")]: c for c in (FindCoordinatorResponse, JoinGroupResponse,
+            SyncGroupResponse, HeartbeatResponse, LeaveGroupResponse, OffsetCommitResponse, OffsetFetchResponse,
+            DescribeGroupsResponse, ListGroupsResponse, DeleteGroupsResponse)}
+        out = {}
+        for name in sorted(os.listdir(sys.argv[1])):
+            api, version = name[:-4].split("-v")
+            data = open(os.path.join(sys.argv[1], name), "rb").read()
+            message = classes[api][int(version)].decode(data, header=True)
+            message.with_header(correlation_id=message.header.correlation_id)
+            again = message.encode(header=True)
+            out[name] = {"same": bytes(again) == data, "body": message.to_dict()}
+        print(json.dumps(out, default=repr))
+        """
+
+    /// One representative request per API: every field the version has, set.
+    static func request(_ key: KafkaApiKey) -> KafkaStruct {
+        switch key {
+        case .findCoordinator:
+            return ["Key": .string("billing"), "KeyType": .int(0), "CoordinatorKeys": .strings(["billing", "x"])]
+        case .joinGroup: return GroupRequests.join("billing", instance: "i-1")
+        case .syncGroup: return GroupRequests.sync("billing", generation: 1, memberId: "m-1")
+        case .heartbeat: return GroupRequests.heartbeat("billing", generation: 1, memberId: "m-1")
+        case .leaveGroup:
+            return [
+                "GroupId": .string("billing"), "MemberId": .string("m-1"),
+                "Members": .structs([["MemberId": .string("m-1")], ["GroupInstanceId": .string("i-2")]]),
+            ]
+        case .offsetCommit: return GroupRequests.commit("billing", [("orders", 0, 5, "m"), ("absent", 1, 2, nil)])
+        case .offsetFetch:
+            var body = GroupRequests.fetch("billing", ["orders": [0, 1]])
+            body["Groups"] = .structs([
+                ["GroupId": .string("billing"), "Topics": body["Topics"]!],
+                ["GroupId": .string("other"), "Topics": .array(nil)],
+            ])
+            return body
+        case .describeGroups:
+            return ["Groups": .strings(["billing", "absent"]), "IncludeAuthorizedOperations": .bool(true)]
+        case .listGroups: return ["StatesFilter": .strings([])]
+        case .deleteGroups: return ["GroupsNames": .strings(["absent"])]
+        default: return [:]
+        }
+    }
+
+    @Test(.enabled(if: kafkaPython, "needs python3 with kafka-python 3"))
+    func everyVersionDecodes() async throws {
+        let directory = NSTemporaryDirectory() + "strata-group-responses-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var expectedErrors: [String: Int16] = [:]
+        try await withServer { server in
+            _ = try await server.lake.createTopic("orders", config: TopicConfig(), partitions: 2)
+            let client = try server.connect()
+            for (key, versions) in ServerGroupTests.groupApis {
+                let api = try #require(KafkaApis.api(key))
+                for version in versions {
+                    let (bytes, _) = try client.frame(key, version: version, Self.request(key))
+                    try await client.send(bytes)
+                    let frame = try #require(try await client.receiveFrame(), "\(api.name) v\(version)")
+                    let name = "\(api.name)-v\(version).bin"
+                    try Data(frame).write(to: URL(fileURLWithPath: directory + "/" + name))
+                    let body = try KafkaResponse.decode(frame, api: api, version: version).body
+                    if let code = try? body.int16("ErrorCode"),
+                        api.response.fields.contains(where: {
+                            $0.name == "ErrorCode" && $0.versions.contains(version)
+                        })
+                    {
+                        expectedErrors[name] = code
+                    }
+                }
+            }
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [Self.python, "-c", Self.script, directory]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "kafka-python could not decode a response")
+        let decoded = try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]])
+        #expect(decoded.count == ServerGroupTests.groupApis.reduce(0) { $0 + $1.1.count })
+        for (name, entry) in decoded {
+            #expect(entry["same"] as? Bool == true, "\(name): kafka-python re-encodes other bytes")
+            if let code = expectedErrors[name] {
+                let body = try #require(entry["body"] as? [String: Any])
+                #expect(body["error_code"] as? Int == Int(code), "\(name)")
+            }
+        }
+    }
+}
