@@ -7,7 +7,7 @@ Strata's own versions table, so librdkafka picks the versions it will use agains
 and acts as a one-member group coordinator. Two confluent-kafka consumers in turn join group
 `capture-group` (one dynamic, one static with group.instance.id), subscribe to `orders`, commit
 an offset with metadata and leave. Every group request's frame is kept.
-Output: formats/vectors/kafka/group-librdkafka-<api>-v<N>[-static].bin and group-librdkafka.json
+Output: formats/vectors/kafka/group-<client>-<api>-v<N>[-static][-first].bin and group-captured.json
 naming the librdkafka version and, per file, the values kafka-python decodes from it (in the
 field names of Sources/StrataKafka/Messages). Offline:
     python3 tools/kafka-group-capture.py
@@ -208,6 +208,31 @@ def run_consumer(listener, static):
     consumer.close()
 
 
+def run_aiokafka(listener):
+    import asyncio
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.structs import OffsetAndMetadata
+
+    async def consume():
+        consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=f"127.0.0.1:{listener.port}", group_id=GROUP,
+                                    client_id="capture", enable_auto_commit=False, heartbeat_interval_ms=100,
+                                    session_timeout_ms=6000, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            deadline = time.time() + 30
+            while not consumer.assignment() and time.time() < deadline:
+                await consumer.getmany(timeout_ms=100)
+            if not consumer.assignment():
+                raise SystemExit("aiokafka was never assigned its partition")
+            await asyncio.sleep(0.5)  # a few heartbeats
+            await consumer.commit({TopicPartition(TOPIC, 0): OffsetAndMetadata(42, "capture-metadata")})
+            await consumer.committed(TopicPartition(TOPIC, 0))
+        finally:
+            await consumer.stop()
+
+    asyncio.run(consume())
+
+
 def in_versions(spec, version):
     if spec.endswith("+"):
         return version >= int(spec[:-1])
@@ -237,14 +262,17 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     listener = Listener()
     files = {}
-    for static in (False, True):
+    for client, static in (("librdkafka", False), ("librdkafka", True), ("aiokafka", False)):
         with listener.lock:
             listener.frames.clear()
-        run_consumer(listener, static)
+        if client == "aiokafka":
+            run_aiokafka(listener)
+        else:
+            run_consumer(listener, static)
         with listener.lock:
             frames = list(listener.frames)
         for key, version, frame, request in frames:
-            name = f"group-librdkafka-{type(request).__name__[:-len('Request')].lower()}-v{version}"
+            name = f"group-{client}-{type(request).__name__[:-len('Request')].lower()}-v{version}"
             if static:
                 name += "-static"
             if key == 11 and version >= 4 and not request.member_id:
@@ -254,13 +282,13 @@ def main():
                 continue
             with open(os.path.join(OUT, name), "wb") as f:
                 f.write(frame)
-            files[name] = {"apiKey": key, "version": version, "static": static,
+            files[name] = {"apiKey": key, "version": version, "static": static, "client": client,
                            "body": named(type(request).fields, request, version)}
-    with open(os.path.join(OUT, "group-librdkafka.json"), "w") as f:
+    with open(os.path.join(OUT, "group-captured.json"), "w") as f:
         json.dump({"librdkafka": confluent_kafka.libversion()[0], "confluent-kafka": confluent_kafka.version()[0],
-                   "files": files}, f, indent=1, sort_keys=True)
+                   "aiokafka": __import__("aiokafka").__version__, "files": files}, f, indent=1, sort_keys=True)
         f.write("\n")
-    print(f"captured {len(files)} group requests from librdkafka {confluent_kafka.libversion()[0]}: "
+    print(f"captured {len(files)} group requests from librdkafka {confluent_kafka.libversion()[0]} and aiokafka: "
           + ", ".join(sorted(files)), file=sys.stderr)
 
 

@@ -2,9 +2,9 @@ import Foundation
 import StrataKafka
 import Testing
 
-/// The group requests librdkafka really sends (tools/kafka-group-capture.py, a listener that
-/// advertises Strata's versions to two confluent-kafka consumers): each decodes to what
-/// kafka-python decodes from the same bytes, and re-encodes to them.
+/// The group requests librdkafka and aiokafka really send (tools/kafka-group-capture.py, a
+/// listener that advertises Strata's versions to two confluent-kafka consumers and an aiokafka
+/// one): each decodes to what kafka-python decodes from the same bytes, and re-encodes to them.
 @Suite struct GroupSchemaTests {
     struct Capture {
         var file: String
@@ -14,7 +14,7 @@ import Testing
 
     static func captures() throws -> [Capture] {
         let data = try Data(
-            contentsOf: repoRoot().appendingPathComponent("formats/vectors/kafka/group-librdkafka.json"))
+            contentsOf: repoRoot().appendingPathComponent("formats/vectors/kafka/group-captured.json"))
         let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let files = try #require(root["files"] as? [String: [String: Any]])
         return try files.keys.sorted().map { file in
@@ -59,6 +59,12 @@ import Testing
         // librdkafka sends the metadata string with its C terminator.
         #expect(try partition.string("CommittedMetadata") == "capture-metadata\u{0}")
         #expect(try commit.body.int32("GenerationIdOrMemberEpoch") == 1)
+        // aiokafka's OffsetCommit v3 still carries a retention time (-1: the broker's).
+        let old = try KafkaRequest.decode(try kafkaVector("group-aiokafka-offsetcommit-v3.bin"))
+        #expect(try old.body.int("RetentionTimeMs") == -1)
+        #expect(
+            try old.body.structs("Topics")?.first?.structs("Partitions")?.first?.string("CommittedMetadata")
+                == "capture-metadata")
         // OffsetFetch v8 (grouped), asking for stable offsets.
         let fetch = try KafkaRequest.decode(try kafkaVector("group-librdkafka-offsetfetch-v8.bin"))
         #expect(try fetch.body.bool("RequireStable"))
