@@ -460,5 +460,21 @@ struct GroupCoordinatorTests {
         await h.coordinator.shutdown()
         #expect(await join.value.error == .notCoordinator)
         #expect(await h.coordinator.join(h.joinCall(client: "b")).error == .notCoordinator)
+        #expect(await h.coordinator.availability() == .notCoordinator)
+        #expect(await h.coordinator.list(states: []).isEmpty)
+    }
+
+    @Test func shutdownLetsACommitInFlightFinish() async throws {
+        let h = await GroupHarness.start()
+        #expect(await h.coordinator.availability() == .none)
+        await h.persistence.setHoldCommits(true)
+        let commit = Task { await h.commit([("t", 0, 5)]) }
+        try await eventually("the write is in flight") { await h.persistence.heldCommits == 1 }
+        let stopped = Task { await h.coordinator.shutdown() }
+        try await eventually("the sweep stopped") { h.clock.sleeperCount == 0 }
+        await h.persistence.releaseCommits()
+        await stopped.value
+        #expect(await commit.value.map(\.1) == [.none])
+        #expect(await h.persistence.stored["g"]?.offsets[.init(topic: "t", partition: 0)]?.offset == 5)
     }
 }

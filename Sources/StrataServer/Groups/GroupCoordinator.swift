@@ -53,7 +53,8 @@ actor GroupCoordinator {
     }
 
     /// Stops the sweep and answers every waiting join and sync with NOT_COORDINATOR (what Kafka
-    /// answers when a broker loses a group), so connections can drain. Later calls get the same.
+    /// answers when a broker loses a group), so connections can drain; returns once the writes
+    /// in flight are done. Later calls get NOT_COORDINATOR.
     func shutdown() async {
         lifecycle = .stopped
         let sweep = sweepTask
@@ -66,7 +67,17 @@ actor GroupCoordinator {
         joinWaiters.removeAll()
         for (_, waiter) in syncWaiters { waiter.resume(returning: SyncGroupOutcome(error: .notCoordinator)) }
         syncWaiters.removeAll()
+        // Writes already under way finish (their callers are answered) before the lake closes.
+        for group in groups.values where group.ticketNext != group.ticketServing {
+            let turn = takeTurn(group)
+            await awaitTurn(group, turn)
+            endTurn(group)
+        }
     }
+
+    /// NONE while the coordinator answers; COORDINATOR_LOAD_IN_PROGRESS until its groups are
+    /// loaded, NOT_COORDINATOR after shutdown (for ListGroups' and FindCoordinator's answers).
+    func availability() -> KafkaErrorCode { unavailable ?? .none }
 
     /// The error for calls outside the running state, nil while running.
     var unavailable: KafkaErrorCode? {
