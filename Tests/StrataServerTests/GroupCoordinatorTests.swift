@@ -167,6 +167,14 @@ struct GroupCoordinatorTests {
             await h.sync(x, generation: 2, instance: "i-x", assignments: [(x, [1]), (y, [2])]).value.error == .none)
         #expect(await syncY.value.assignment == [2])
 
+        // A replacement that cannot be persisted is undone: the old id stays the member.
+        await h.persistence.failWrites(StrataError(.io, "disk gone"))
+        let failed = await h.coordinator.join(h.joinCall(client: "x", instance: "i-x"))
+        #expect(failed.error == .coordinatorNotAvailable)
+        #expect(await h.heartbeat(x, generation: 2, instance: "i-x") == .none)
+        #expect(await h.coordinator.snapshot("g")?.members == [x, y])
+        await h.persistence.failWrites(nil)
+
         // The leader restarts: same instance, no member id. It gets a new id and the current
         // generation back, answered as a follower (the old leader id), with no rebalance.
         let restarted = await h.coordinator.join(h.joinCall(client: "x", instance: "i-x"))
@@ -213,6 +221,9 @@ struct GroupCoordinatorTests {
         // Outside any generation, only a group without members takes commits.
         #expect(await h.commit([("t", 0, 1)]).map(\.1) == [.unknownMemberId])
         #expect(await h.commit([("t", 0, 1)], group: "fresh").map(\.1) == [.none])
+        // Without a generation, an Empty group takes a commit whatever member id it names (Kafka's rule).
+        #expect(await h.commit([("t", 0, 2)], group: "fresh", member: "admin").map(\.1) == [.none])
+        #expect(await h.committed("fresh") == [.init(topic: "t", partition: 0): 2])
         #expect(
             await h.commit([("t", 0, 1)], group: "fresh2", member: "m", generation: 3).map(\.1) == [.illegalGeneration])
         #expect(await h.coordinator.join(h.joinCall(member: "ghost")).error == .unknownMemberId)
@@ -299,9 +310,16 @@ struct GroupCoordinatorTests {
         let clock = ManualClock(startMs: first.clock.nowMs() + 60_000)
         let coordinator = GroupCoordinator(
             persistence: first.persistence, clock: clock, options: GroupHarness.options(), log: { _ in })
-        #expect(
-            await coordinator.heartbeat(HeartbeatCall(groupId: "g", generationId: 1, memberId: a))
-                == .coordinatorLoadInProgress)
+        // While loading: heartbeats are answered blindly and syncs send the member to rejoin (Kafka's
+        // answers), the rest COORDINATOR_LOAD_IN_PROGRESS.
+        #expect(await coordinator.heartbeat(HeartbeatCall(groupId: "g", generationId: 1, memberId: a)) == .none)
+        let loadingSync = SyncGroupCall(
+            groupId: "g", generationId: 1, memberId: a, groupInstanceId: nil, protocolType: nil, protocolName: nil,
+            assignments: [])
+        #expect(await coordinator.sync(loadingSync).error == .rebalanceInProgress)
+        #expect(await coordinator.join(first.joinCall(member: a)).error == .coordinatorLoadInProgress)
+        #expect(await coordinator.delete(["g"]).map(\.1) == [.coordinatorLoadInProgress])
+        #expect(await coordinator.describe(["g"]).map(\.error) == [.coordinatorLoadInProgress])
         #expect(
             await coordinator.fetchOffsets(OffsetFetchCall(groupId: "g", partitions: nil, requireStable: false)).error
                 == .coordinatorLoadInProgress)

@@ -70,7 +70,7 @@ extension GroupCoordinator {
             group.phase == .preparingRebalance ? group.members.values.count(where: \.awaitingJoin) : group.members.count
         guard members + group.pending.count < options.groupMembersMax else {
             log("groups: group \(group.groupId) is full (\(options.groupMembersMax) members), refusing a new member")
-            return reply(waiter, JoinGroupOutcome(error: .groupMaxSizeReached, memberId: call.memberId))
+            return reply(waiter, JoinGroupOutcome(error: .groupMaxSizeReached, memberId: ""))
         }
         let newId = "\(call.groupInstanceId ?? call.clientId)-\(randomUUIDString())"
         if call.groupInstanceId == nil && call.requireKnownMemberId {
@@ -179,7 +179,7 @@ extension GroupCoordinator {
             let turn = takeTurn(group)
             let generation = group.generation
             Task {
-                await self.finishStaticRejoin(group, newId, generation, currentLeader, record, turn)
+                await self.finishStaticRejoin(group, old, newId, generation, currentLeader, record, turn)
             }
         case .completingRebalance:
             // The leader may be assigning the old id: a new rebalance.
@@ -190,16 +190,23 @@ extension GroupCoordinator {
     }
 
     private func finishStaticRejoin(
-        _ group: GroupState, _ memberId: String, _ generation: Int32, _ leader: String?, _ record: GroupMetadataRecord,
-        _ turn: UInt64
+        _ group: GroupState, _ old: GroupMember, _ memberId: String, _ generation: Int32, _ leader: String?,
+        _ record: GroupMetadataRecord, _ turn: UInt64
     ) async {
         let failure = await storeMetadata(group, record, turn: turn)
         guard let member = group.members[memberId], member.awaitingJoin, group.phase == .stable,
             group.generation == generation
         else { return }
         if failure != nil {
-            answerJoin(member, JoinGroupOutcome(error: .coordinatorNotAvailable, memberId: memberId))
-            return maybePrepareRebalance(group, "storing static member \(memberId) failed")
+            // The new id is not durable: the old member comes back, as Kafka reverts it.
+            group.members.removeValue(forKey: memberId)
+            group.members[old.memberId] = old
+            if let i = group.order.firstIndex(of: memberId) { group.order[i] = old.memberId }
+            if let instance = old.groupInstanceId { group.staticMembers[instance] = old.memberId }
+            if group.leaderId == memberId { group.leaderId = old.memberId }
+            old.sessionDeadlineMs = clock.nowMs() + Int64(old.sessionTimeoutMs)
+            answerJoin(member, JoinGroupOutcome(error: .coordinatorNotAvailable, memberId: ""))
+            return
         }
         // The old leader id, so that a static leader does not assign again in a Stable group
         // (Kafka before JoinGroup v9's skipAssignment); it syncs as a follower.
@@ -214,7 +221,11 @@ extension GroupCoordinator {
 
     private func handleSync(_ call: SyncGroupCall, _ waiter: UInt64) {
         func fail(_ error: KafkaErrorCode) { reply(waiter, SyncGroupOutcome(error: error)) }
-        if let unavailable { return fail(unavailable) }
+        // While loading, the rebalance in progress is lost: the member rejoins (Kafka's answer,
+        // which older clients expect instead of COORDINATOR_LOAD_IN_PROGRESS).
+        if let unavailable {
+            return fail(unavailable == .coordinatorLoadInProgress ? .rebalanceInProgress : unavailable)
+        }
         guard !call.groupId.isEmpty else { return fail(.invalidGroupId) }
         guard let group = groups[call.groupId] else { return fail(.unknownMemberId) }
         if group.phase == .dead { return fail(.coordinatorNotAvailable) }

@@ -10,24 +10,25 @@ extension GroupCoordinator {
             call.offsets.map { ($0.0, error) }
         }
         if let unavailable { return all(unavailable) }
-        let byMember = call.generationId >= 0 || !call.memberId.isEmpty || call.groupInstanceId != nil
         let group: GroupState
         if let found = groups[call.groupId] {
             group = found
         } else if call.generationId >= 0 {
             // A member of a generation this coordinator does not know (Kafka's answer).
             return all(.illegalGeneration)
-        } else if byMember {
-            return all(.unknownMemberId)
         } else {
+            // A consumer outside group management: the group holds only offsets.
             guard let created = groupForNew(call.groupId) else { return all(.coordinatorNotAvailable) }
             group = created
         }
+        // Kafka's validateOffsetCommit.
         if group.phase == .dead { return all(.coordinatorNotAvailable) }
-        if byMember {
+        if call.generationId < 0 && group.phase == .empty {
+            // No generation and no members: the admin client or a consumer without group management.
+        } else if call.generationId >= 0 || !call.memberId.isEmpty || call.groupInstanceId != nil {
             if let error = validateCurrentMember(group, call.memberId, call.groupInstanceId) { return all(error) }
             if call.generationId != group.generation { return all(.illegalGeneration) }
-        } else if group.phase != .empty {
+        } else {
             // Only members commit for a group that has members.
             return all(.unknownMemberId)
         }

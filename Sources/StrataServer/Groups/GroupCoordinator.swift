@@ -378,7 +378,8 @@ actor GroupCoordinator {
     // MARK: Heartbeat, leave
 
     func heartbeat(_ call: HeartbeatCall) async -> KafkaErrorCode {
-        if let unavailable { return unavailable }
+        // While loading, Kafka answers heartbeats blindly: the member keeps its generation.
+        if let unavailable { return unavailable == .coordinatorLoadInProgress ? .none : unavailable }
         guard !call.groupId.isEmpty else { return .invalidGroupId }
         guard let group = groups[call.groupId] else { return .unknownMemberId }
         if group.phase == .dead { return .coordinatorNotAvailable }
