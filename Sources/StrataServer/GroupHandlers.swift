@@ -16,12 +16,18 @@ extension RequestDispatcher {
 
     /// FindCoordinator 0–4: this node for groups (key type 0). Transactions (1) get
     /// COORDINATOR_NOT_AVAILABLE, since transactional producers are refused; other key types
-    /// INVALID_REQUEST. v4 answers each of `CoordinatorKeys` in order.
-    func findCoordinator(_ request: KafkaRequest) throws(KafkaDecodeError) -> KafkaStruct {
+    /// INVALID_REQUEST. v4 answers each of `CoordinatorKeys` in order. A coordinator that has
+    /// shut down is COORDINATOR_NOT_AVAILABLE (one still loading is found: its group calls
+    /// answer COORDINATOR_LOAD_IN_PROGRESS).
+    func findCoordinator(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct {
         let keyType = try request.body.int8("KeyType")
+        let stopped = await groups.availability() == .notCoordinator
         func coordinator(_ key: String) -> KafkaStruct {
             var entry: KafkaStruct = ["Key": .string(key)]
             switch keyType {
+            case 0 where stopped:
+                entry["ErrorCode"] = KafkaErrorCode.coordinatorNotAvailable.value
+                entry["ErrorMessage"] = .string("the server is shutting down")
             case 0:
                 entry["ErrorCode"] = KafkaErrorCode.none.value
                 entry["NodeId"] = .int(Int64(KafkaServerOptions.nodeId))
@@ -328,17 +334,19 @@ extension RequestDispatcher {
         return ["ThrottleTimeMs": .int(0), "Groups": .structs(groups)]
     }
 
-    /// ListGroups 0–4; v4 filters by state (empty: every group) and reports each one's.
+    /// ListGroups 0–4; v4 filters by state (empty: every group) and reports each one's. While the
+    /// coordinator loads (or after it stopped) the top-level error says so.
     func listGroups(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct {
         let states = (try request.body.strings("StatesFilter") ?? []).map { $0 ?? "" }
-        let listed = await groups.list(states: states)
+        let error = await groups.availability()
+        let listed = error == .none ? await groups.list(states: states) : []
         let entries: [KafkaStruct] = listed.map { group in
             [
                 "GroupId": .string(group.groupId), "ProtocolType": .string(group.protocolType),
                 "GroupState": .string(group.state),
             ]
         }
-        return ["ThrottleTimeMs": .int(0), "ErrorCode": KafkaErrorCode.none.value, "Groups": .structs(entries)]
+        return ["ThrottleTimeMs": .int(0), "ErrorCode": error.value, "Groups": .structs(entries)]
     }
 
     /// DeleteGroups 0–2: each group in the request's order (NON_EMPTY_GROUP while it has members).

@@ -91,7 +91,7 @@ final class RequestDispatcher: Sendable {
         case .initProducerId: return .body(try await initProducerId(request))
         case .fetch: return .body(try await fetch(request))
         case .listOffsets: return .body(try await listOffsets(request))
-        case .findCoordinator: return .body(try findCoordinator(request))
+        case .findCoordinator: return .body(try await findCoordinator(request))
         case .joinGroup: return .body(try await joinGroup(request, peer: peer))
         case .syncGroup: return .body(try await syncGroup(request))
         case .heartbeat: return .body(try await heartbeat(request))

@@ -338,12 +338,13 @@ struct ServerGroupResponsesReadByKafkaPython {
         print(json.dumps(out, default=repr))
         """
 
-    /// One representative request per API: every field the version has, set.
-    static func request(_ key: KafkaApiKey) -> KafkaStruct {
+    /// One representative request per API: every field the version has, set. Each version joins
+    /// a group of its own (a second member joining one group would wait for the first to rejoin).
+    static func request(_ key: KafkaApiKey, version: Int16) -> KafkaStruct {
         switch key {
         case .findCoordinator:
             return ["Key": .string("billing"), "KeyType": .int(0), "CoordinatorKeys": .strings(["billing", "x"])]
-        case .joinGroup: return GroupRequests.join("billing", instance: "i-1")
+        case .joinGroup: return GroupRequests.join("join-v\(version)", instance: "i-1")
         case .syncGroup: return GroupRequests.sync("billing", generation: 1, memberId: "m-1")
         case .heartbeat: return GroupRequests.heartbeat("billing", generation: 1, memberId: "m-1")
         case .leaveGroup:
@@ -373,13 +374,13 @@ struct ServerGroupResponsesReadByKafkaPython {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var expectedErrors: [String: Int16] = [:]
-        try await withServer { server in
+        try await withServer(configure: { $0.groupInitialRebalanceDelayMs = 0 }) { server in
             _ = try await server.lake.createTopic("orders", config: TopicConfig(), partitions: 2)
             let client = try server.connect()
             for (key, versions) in ServerGroupTests.groupApis {
                 let api = try #require(KafkaApis.api(key))
                 for version in versions {
-                    let (bytes, _) = try client.frame(key, version: version, Self.request(key))
+                    let (bytes, _) = try client.frame(key, version: version, Self.request(key, version: version))
                     try await client.send(bytes)
                     let frame = try #require(try await client.receiveFrame(), "\(api.name) v\(version)")
                     let name = "\(api.name)-v\(version).bin"
@@ -413,5 +414,194 @@ struct ServerGroupResponsesReadByKafkaPython {
                 #expect(body["error_code"] as? Int == Int(code), "\(name)")
             }
         }
+    }
+}
+
+/// A member that joined and synced: its id and generation.
+struct JoinedMember {
+    var memberId: String
+    var generation: Int32
+}
+
+extension KafkaTestClient {
+    /// JoinGroup v5 twice (MEMBER_ID_REQUIRED, then with the id), then SyncGroup as the leader
+    /// assigning `assignment` to itself.
+    func joinAndSync(_ group: String, assignment: [UInt8] = [9, 9]) async throws -> JoinedMember {
+        let first = try await call(.joinGroup, version: 5, GroupRequests.join(group))
+        #expect(try first.int16("ErrorCode") == KafkaErrorCode.memberIdRequired.rawValue)
+        let memberId = try #require(try first.string("MemberId"))
+        #expect(!memberId.isEmpty)
+        let join = try await call(.joinGroup, version: 5, GroupRequests.join(group, memberId: memberId))
+        #expect(try join.int16("ErrorCode") == 0, "\(join)")
+        let generation = try join.int32("GenerationId")
+        let sync = try await call(
+            .syncGroup, version: 5,
+            GroupRequests.sync(group, generation: generation, memberId: memberId, assignments: [(memberId, assignment)])
+        )
+        #expect(try sync.int16("ErrorCode") == 0, "\(sync)")
+        #expect(try sync.bytes("Assignment") == assignment)
+        return JoinedMember(memberId: memberId, generation: generation)
+    }
+}
+
+/// Join → sync → heartbeat → commit → fetch → leave over the wire, with the real coordinator.
+@Suite
+struct ServerGroupFlowTests {
+    static func noDelay(_ options: inout KafkaServerOptions) { options.groupInitialRebalanceDelayMs = 0 }
+
+    @Test func joinSyncHeartbeatCommitFetchLeave() async throws {
+        try await withServer(configure: Self.noDelay) { server in
+            _ = try await server.lake.createTopic("orders", config: TopicConfig(), partitions: 2)
+            let client = try server.connect()
+            // The leader sees itself with its subscription.
+            let first = try await client.call(.joinGroup, version: 9, GroupRequests.join("billing"))
+            let memberId = try #require(try first.string("MemberId"))
+            let join = try await client.call(.joinGroup, version: 9, GroupRequests.join("billing", memberId: memberId))
+            #expect(try join.int16("ErrorCode") == 0)
+            #expect(try join.string("Leader") == memberId && join.string("ProtocolName") == "range")
+            #expect(try join.string("ProtocolType") == "consumer" && !join.bool("SkipAssignment"))
+            let members = try #require(try join.structs("Members"))
+            #expect(try members.map { try $0.string("MemberId") } == [memberId])
+            #expect(try members.first?.bytes("Metadata") == [0, 1, 2])
+            let generation = try join.int32("GenerationId")
+            let sync = try await client.call(
+                .syncGroup, version: 5,
+                GroupRequests.sync(
+                    "billing", generation: generation, memberId: memberId, assignments: [(memberId, [7])]))
+            #expect(try sync.int16("ErrorCode") == 0 && sync.bytes("Assignment") == [7])
+            #expect(try sync.string("ProtocolName") == "range")
+            for version: Int16 in [0, 4] {
+                let beat = try await client.call(
+                    .heartbeat, version: version,
+                    GroupRequests.heartbeat("billing", generation: generation, memberId: memberId))
+                #expect(try beat.int16("ErrorCode") == 0)
+            }
+            let stale = try await client.call(
+                .heartbeat, version: 4,
+                GroupRequests.heartbeat("billing", generation: generation + 5, memberId: memberId))
+            #expect(try stale.int16("ErrorCode") == KafkaErrorCode.illegalGeneration.rawValue)
+            let stranger = try await client.call(
+                .heartbeat, version: 4, GroupRequests.heartbeat("billing", generation: generation, memberId: "nobody"))
+            #expect(try stranger.int16("ErrorCode") == KafkaErrorCode.unknownMemberId.rawValue)
+            // Commit with the generation (v8), and a stale one refused.
+            let commit = try await client.call(
+                .offsetCommit, version: 8,
+                GroupRequests.commit(
+                    "billing", generation: generation, memberId: memberId,
+                    [("orders", 0, 42, "checkpoint"), ("orders", 1, 7, nil)]))
+            #expect(try partitionErrors(commit) == [0, 0])
+            let old = try await client.call(
+                .offsetCommit, version: 8,
+                GroupRequests.commit("billing", generation: generation - 1, memberId: memberId, [("orders", 0, 1, nil)])
+            )
+            #expect(try partitionErrors(old) == [KafkaErrorCode.illegalGeneration.rawValue])
+            // Fetched back at every shape: v1 (no top-level error), v5 (leader epoch), v7, v8 (grouped).
+            for version: Int16 in [1, 5, 7] {
+                let fetched = try await client.call(
+                    .offsetFetch, version: version, GroupRequests.fetch("billing", ["orders": [0, 1]]))
+                let partitions = try #require(try fetched.structs("Topics")?.first?.structs("Partitions"))
+                #expect(try partitions.map { try $0.int("CommittedOffset") } == [42, 7], "v\(version)")
+                #expect(try partitions.map { try $0.string("Metadata") } == ["checkpoint", ""])
+                #expect(try partitions[0].int32("CommittedLeaderEpoch") == (version >= 5 ? 3 : -1))
+            }
+            let grouped = try await client.call(
+                .offsetFetch, version: 8,
+                [
+                    "Groups": .structs([
+                        ["GroupId": .string("billing"), "Topics": .array(nil)],
+                        ["GroupId": .string("nobody"), "Topics": .array(nil)],
+                    ]), "RequireStable": .bool(true),
+                ])
+            let groups = try #require(try grouped.structs("Groups"))
+            #expect(try groups.map { try $0.string("GroupId") } == ["billing", "nobody"])
+            let all = try #require(try groups[0].structs("Topics")?.first?.structs("Partitions"))
+            #expect(try all.map { try $0.int("CommittedOffset") }.sorted() == [7, 42])
+            #expect(try groups[1].structs("Topics")?.isEmpty == true && groups[1].int16("ErrorCode") == 0)
+            // Described and listed as Stable, with the peer as client host.
+            let described = try await client.call(.describeGroups, version: 5, ["Groups": .strings(["billing"])])
+            let group = try #require(try described.structs("Groups")?.first)
+            #expect(try group.string("GroupState") == "Stable" && group.string("ProtocolData") == "range")
+            let member = try #require(try group.structs("Members")?.first)
+            #expect(try member.string("ClientHost") == "/127.0.0.1" && member.string("ClientId") == "test")
+            #expect(try member.bytes("MemberAssignment") == [7])
+            let listed = try await client.call(.listGroups, version: 4, ["StatesFilter": .strings(["Stable"])])
+            #expect(try listed.structs("Groups")?.map { try $0.string("GroupId") } == ["billing"])
+            // A group with a member cannot be deleted; after leaving it can, and its offsets go.
+            let busy = try await client.call(.deleteGroups, version: 2, ["GroupsNames": .strings(["billing"])])
+            #expect(try busy.structs("Results")?.first?.int16("ErrorCode") == KafkaErrorCode.nonEmptyGroup.rawValue)
+            let leave = try await client.call(
+                .leaveGroup, version: 5,
+                ["GroupId": .string("billing"), "Members": .structs([["MemberId": .string(memberId)]])])
+            #expect(try leave.int16("ErrorCode") == 0)
+            #expect(try leave.structs("Members")?.map { try $0.int16("ErrorCode") } == [0])
+            let empty = try await client.call(.describeGroups, version: 0, ["Groups": .strings(["billing"])])
+            #expect(try empty.structs("Groups")?.first?.string("GroupState") == "Empty")
+            let deleted = try await client.call(.deleteGroups, version: 0, ["GroupsNames": .strings(["billing"])])
+            #expect(try deleted.structs("Results")?.first?.int16("ErrorCode") == 0)
+            let gone = try await client.call(.offsetFetch, version: 7, GroupRequests.fetch("billing", ["orders": [0]]))
+            #expect(try gone.structs("Topics")?.first?.structs("Partitions")?.first?.int("CommittedOffset") == -1)
+        }
+    }
+
+    /// LeaveGroup v0–2 has no member errors: an unknown member is the top-level error.
+    @Test func leaveV0ReportsTheMemberErrorAtTheTop() async throws {
+        try await withServer(configure: Self.noDelay) { server in
+            let client = try server.connect()
+            _ = try await client.joinAndSync("billing")
+            let leave = try await client.call(
+                .leaveGroup, version: 1, ["GroupId": .string("billing"), "MemberId": .string("nobody")])
+            #expect(try leave.int16("ErrorCode") == KafkaErrorCode.unknownMemberId.rawValue)
+        }
+    }
+
+    /// A standalone consumer commits with generation -1 and no member id (also under the
+    /// empty group id, as Kafka allows); DeleteTopics drops those offsets.
+    @Test func standaloneCommitsAndDeleteTopicsDropsOffsets() async throws {
+        try await withServer { server in
+            _ = try await server.lake.createTopic("orders", config: TopicConfig(), partitions: 1)
+            _ = try await server.lake.createTopic("clicks", config: TopicConfig(), partitions: 1)
+            let client = try server.connect()
+            for group in ["solo", ""] {
+                let commit = try await client.call(
+                    .offsetCommit, version: 2,
+                    GroupRequests.commit(group, [("orders", 0, 11, "m"), ("clicks", 0, 5, nil)]))
+                #expect(try partitionErrors(commit) == [0, 0], "group '\(group)'")
+            }
+            let deleted = try await client.call(
+                .deleteTopics, version: 4, ["TopicNames": .strings(["orders"]), "TimeoutMs": .int(1000)])
+            #expect(try deleted.structs("Responses")?.first?.int16("ErrorCode") == 0)
+            for group in ["solo", ""] {
+                let fetched = try await client.call(.offsetFetch, version: 2, GroupRequests.fetch(group, nil))
+                let topics = try #require(try fetched.structs("Topics"))
+                #expect(try topics.map { try $0.string("Name") } == ["clicks"], "group '\(group)'")
+            }
+        }
+    }
+
+    /// A JoinGroup the coordinator holds (waiting out the initial rebalance delay) is answered
+    /// when the server shuts down, and the shutdown does not wait for the delay.
+    @Test func shutdownAnswersAHeldJoin() async throws {
+        let path = NSTemporaryDirectory() + "strata-serve-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let server = try await TestServer.start(path: path) { $0.groupInitialRebalanceDelayMs = 600_000 }
+        let joiner = try server.connect()
+        let first = try await joiner.call(.joinGroup, version: 5, GroupRequests.join("slow"))
+        let memberId = try #require(try first.string("MemberId"))
+        let (held, _) = try joiner.frame(.joinGroup, version: 5, GroupRequests.join("slow", memberId: memberId))
+        try await joiner.send(held)
+        // The join is held once the group shows its member while preparing the rebalance.
+        let observer = try server.connect()
+        var state = ""
+        for _ in 0 ..< 10_000 where state != "PreparingRebalance" {
+            let described = try await observer.call(.describeGroups, version: 5, ["Groups": .strings(["slow"])])
+            state = try described.structs("Groups")?.first?.string("GroupState") ?? ""
+        }
+        #expect(state == "PreparingRebalance")
+        let started = ContinuousClock.now
+        try await server.stop()
+        #expect(ContinuousClock.now - started < .seconds(60))
+        let frame = try #require(try await joiner.receiveFrame(), "the held join was never answered")
+        let (_, body) = try KafkaResponse.decode(frame, api: KafkaApis.api(.joinGroup)!, version: 5)
+        #expect(try body.int16("ErrorCode") != 0)
     }
 }
