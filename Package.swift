@@ -66,8 +66,8 @@ let package = Package(
         .testTarget(
             name: "StrataServerTests",
             dependencies: [
-                "StrataServer", "Strata", "StrataKafka", .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                "StrataServer", "Strata", "StrataKafka", "StrataTesting",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "StrataParquetTests", dependencies: ["StrataParquet", "StrataFormat"], exclude: ["Readers"]),

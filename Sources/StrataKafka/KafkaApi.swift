@@ -4,11 +4,21 @@ public enum KafkaApiKey: Int16, Sendable, CaseIterable {
     case fetch = 1
     case listOffsets = 2
     case metadata = 3
+    case offsetCommit = 8
+    case offsetFetch = 9
+    case findCoordinator = 10
+    case joinGroup = 11
+    case heartbeat = 12
+    case leaveGroup = 13
+    case syncGroup = 14
+    case describeGroups = 15
+    case listGroups = 16
     case apiVersions = 18
     case createTopics = 19
     case deleteTopics = 20
     case initProducerId = 22
     case describeConfigs = 32
+    case deleteGroups = 42
 }
 
 /// One API: the versions Strata supports, from which version it is flexible (KIP-482), and the
@@ -35,7 +45,7 @@ public struct KafkaApi: Sendable {
     }
 }
 
-/// The table of supported APIs (issue 13's versions table).
+/// The table of supported APIs (issue 13's versions table, and issue 14's group APIs).
 public enum KafkaApis {
     public static let all: [KafkaApi] = [
         KafkaApi(
@@ -65,6 +75,36 @@ public enum KafkaApis {
         KafkaApi(
             key: .describeConfigs, name: "DescribeConfigs", versions: 1 ... 4, flexibleFrom: 4,
             request: DescribeConfigsSchema.request, response: DescribeConfigsSchema.response),
+        KafkaApi(
+            key: .findCoordinator, name: "FindCoordinator", versions: 0 ... 4, flexibleFrom: 3,
+            request: FindCoordinatorSchema.request, response: FindCoordinatorSchema.response),
+        KafkaApi(
+            key: .joinGroup, name: "JoinGroup", versions: 0 ... 9, flexibleFrom: 6,
+            request: JoinGroupSchema.request, response: JoinGroupSchema.response),
+        KafkaApi(
+            key: .syncGroup, name: "SyncGroup", versions: 0 ... 5, flexibleFrom: 4,
+            request: SyncGroupSchema.request, response: SyncGroupSchema.response),
+        KafkaApi(
+            key: .heartbeat, name: "Heartbeat", versions: 0 ... 4, flexibleFrom: 4,
+            request: HeartbeatSchema.request, response: HeartbeatSchema.response),
+        KafkaApi(
+            key: .leaveGroup, name: "LeaveGroup", versions: 0 ... 5, flexibleFrom: 4,
+            request: LeaveGroupSchema.request, response: LeaveGroupSchema.response),
+        KafkaApi(
+            key: .offsetCommit, name: "OffsetCommit", versions: 2 ... 8, flexibleFrom: 8,
+            request: OffsetCommitSchema.request, response: OffsetCommitSchema.response),
+        KafkaApi(
+            key: .offsetFetch, name: "OffsetFetch", versions: 1 ... 8, flexibleFrom: 6,
+            request: OffsetFetchSchema.request, response: OffsetFetchSchema.response),
+        KafkaApi(
+            key: .describeGroups, name: "DescribeGroups", versions: 0 ... 5, flexibleFrom: 5,
+            request: DescribeGroupsSchema.request, response: DescribeGroupsSchema.response),
+        KafkaApi(
+            key: .listGroups, name: "ListGroups", versions: 0 ... 4, flexibleFrom: 3,
+            request: ListGroupsSchema.request, response: ListGroupsSchema.response),
+        KafkaApi(
+            key: .deleteGroups, name: "DeleteGroups", versions: 0 ... 2, flexibleFrom: 2,
+            request: DeleteGroupsSchema.request, response: DeleteGroupsSchema.response),
     ]
 
     /// The API with this key, or nil.

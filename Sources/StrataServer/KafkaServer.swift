@@ -14,6 +14,7 @@ public final class KafkaServer: Sendable {
     private struct Running: Sendable {
         var channel: any Channel
         var task: Task<Void, Never>
+        var groups: GroupCoordinator
     }
 
     let lake: Lake
@@ -60,22 +61,30 @@ public final class KafkaServer: Sendable {
                 "listening on every address and advertising \(options.listenHost): clients elsewhere need "
                     + "--advertise HOST:PORT")
         }
+        // The engine's GroupStore is passed here once it lands; until then groups live in memory.
+        let groups = GroupCoordinator(
+            persistence: nil, clock: options.groupClock, options: options.groupCoordinator, log: options.log)
+        await groups.start()
         let dispatcher = RequestDispatcher(
             lake: lake, options: options, clusterId: clusterId,
             advertisedHost: options.advertisedHost ?? options.listenHost,
-            advertisedPort: Int32(options.advertisedPort ?? port))
+            advertisedPort: Int32(options.advertisedPort ?? port), groups: groups)
         let task = Task { await Self.accept(server, dispatcher: dispatcher, registry: registry, log: options.log) }
-        running.withLock { $0 = Running(channel: server.channel, task: task) }
+        running.withLock { $0 = Running(channel: server.channel, task: task, groups: groups) }
         return (options.listenHost, port)
     }
 
-    /// Stops accepting, closes idle connections, lets every request in flight finish and be
-    /// answered, then closes the rest. Returns when every connection is closed. The lake stays
-    /// open: the caller flushes and closes it.
+    /// Stops accepting, closes idle connections, answers every JoinGroup and SyncGroup the group
+    /// coordinator holds, lets every request in flight finish and be answered, then closes the
+    /// rest. Returns when every connection is closed. The lake stays open: the caller flushes
+    /// and closes it.
     public func shutdown() async {
         guard let current = running.withLock({ $0 }) else { return }
         try? await current.channel.close()
         registry.shutDown()
+        // A held join would otherwise keep its connection (and the shutdown) for its whole
+        // rebalance timeout.
+        await current.groups.shutdown()
         // A client that never reads its answer must not hold the shutdown forever.
         let (registry, graceMs, log) = (self.registry, options.shutdownGraceMs, options.log)
         let deadline = Task {

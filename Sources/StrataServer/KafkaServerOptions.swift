@@ -1,4 +1,5 @@
 import Glibc
+import Strata
 
 /// How `strata serve` listens and what it allows (issue 13 §2, §3). Every bound is named here.
 public struct KafkaServerOptions: Sendable {
@@ -29,6 +30,20 @@ public struct KafkaServerOptions: Sendable {
     public var fetchPartitionsMax = 10_000
     /// How long shutdown lets requests in flight finish before it closes their connections.
     public var shutdownGraceMs: Int64 = 60_000
+    /// How long a new group waits for more members before its first generation (Kafka's
+    /// group.initial.rebalance.delay.ms).
+    public var groupInitialRebalanceDelayMs: Int64 = 3_000
+    /// The session timeouts a JoinGroup may ask for (Kafka's group.min/max.session.timeout.ms);
+    /// others get INVALID_SESSION_TIMEOUT.
+    public var groupSessionTimeoutMsMin: Int32 = 6_000
+    public var groupSessionTimeoutMsMax: Int32 = 1_800_000
+    /// Members one group may have (Kafka's group.max.size); one more gets GROUP_MAX_SIZE_REACHED.
+    public var groupMembersMax = 1_000
+    /// Longest metadata string of one committed offset, in UTF-8 bytes (Kafka's
+    /// offset.metadata.max.bytes); longer gets OFFSET_METADATA_TOO_LARGE.
+    public var groupOffsetMetadataBytesMax = 4_096
+    /// The group coordinator's clock (session timeouts, rebalance delays, commit timestamps).
+    public var groupClock: any StrataClock = SystemClock()
     /// The node id this broker reports (one broker: the leader of every partition).
     public static let nodeId: Int32 = 1
     /// Where log lines go (one per event); stderr by default.
@@ -56,6 +71,31 @@ public struct KafkaServerOptions: Sendable {
         guard fetchWaitMsMax >= 0 else { throw .invalidOption("fetch wait max \(fetchWaitMsMax) ms is negative") }
         guard shutdownGraceMs >= 0 else { throw .invalidOption("shutdown grace \(shutdownGraceMs) ms is negative") }
         guard idleTimeoutMs >= 1 else { throw .invalidOption("idle timeout \(idleTimeoutMs) ms is not ≥ 1") }
+        guard groupInitialRebalanceDelayMs >= 0 else {
+            throw .invalidOption("group initial rebalance delay \(groupInitialRebalanceDelayMs) ms is negative")
+        }
+        guard groupSessionTimeoutMsMin >= 1, groupSessionTimeoutMsMin <= groupSessionTimeoutMsMax else {
+            throw .invalidOption(
+                "group session timeouts: min \(groupSessionTimeoutMsMin) ms and max \(groupSessionTimeoutMsMax) ms "
+                    + "must satisfy 1 ≤ min ≤ max")
+        }
+        guard groupMembersMax >= 1 else { throw .invalidOption("group max size \(groupMembersMax) is not ≥ 1") }
+        guard groupOffsetMetadataBytesMax >= 0 else {
+            throw .invalidOption("offset metadata max \(groupOffsetMetadataBytesMax) bytes is negative")
+        }
+    }
+}
+
+extension KafkaServerOptions {
+    /// The coordinator's share of these options.
+    var groupCoordinator: GroupCoordinatorOptions {
+        var options = GroupCoordinatorOptions()
+        options.initialRebalanceDelayMs = groupInitialRebalanceDelayMs
+        options.sessionTimeoutMsMin = groupSessionTimeoutMsMin
+        options.sessionTimeoutMsMax = groupSessionTimeoutMsMax
+        options.groupMembersMax = groupMembersMax
+        options.offsetMetadataBytesMax = groupOffsetMetadataBytesMax
+        return options
     }
 }
 

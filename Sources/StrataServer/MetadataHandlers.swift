@@ -23,7 +23,7 @@ extension RequestDispatcher {
 
     /// Metadata 1–12: this broker, the cluster id and each requested topic's partitions (all
     /// led by this node). Unknown topics are created when both `--auto-create-topics` and the
-    /// request allow it.
+    /// request allow it. `__consumer_offsets` is never listed; asked by name it is INVALID_TOPIC.
     func metadata(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct {
         let allowed = try request.body.bool("AllowAutoTopicCreation")
         let autoCreate = options.autoCreateTopics && allowed
@@ -45,7 +45,9 @@ extension RequestDispatcher {
             }
         } else {
             do throws(StrataError) {
-                for name in try lake.topicNames() { topics.append(await topicMetadata(name, autoCreate: false)) }
+                for name in try lake.topicNames() where name != Self.groupsTopic {
+                    topics.append(await topicMetadata(name, autoCreate: false))
+                }
             } catch {
                 log("metadata: cannot list topics: \(error)")
             }
@@ -64,7 +66,8 @@ extension RequestDispatcher {
         func failed(_ code: KafkaErrorCode) -> KafkaStruct {
             ["ErrorCode": code.value, "Name": .string(name), "Partitions": .structs([])]
         }
-        guard TopicName.isValid(name) else { return failed(.invalidTopic) }
+        // The internal groups topic is not Kafka's to see (and must never be auto-created).
+        guard TopicName.isValid(name), name != Self.groupsTopic else { return failed(.invalidTopic) }
         let count: Int32
         do throws(StrataError) {
             count = try await partitionCount(name, creatingIfAbsent: autoCreate)

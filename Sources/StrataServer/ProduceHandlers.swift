@@ -86,6 +86,9 @@ extension RequestDispatcher {
                 .unsupportedForMessageFormat, "transactional producers are not supported (TransactionalId set)")
         }
         guard TopicName.isValid(name) else { return refused(.invalidTopic, "'\(name)' is not a valid topic name") }
+        guard name != Self.groupsTopic else {
+            return refused(.invalidTopic, "\(name) is internal: only the group coordinator writes it")
+        }
         let topic: Topic
         do throws(StrataError) { topic = try EngineCalls.partition(lake, name, index) } catch {
             if error.code == .notFound { return ProduceOutcome(code: .unknownTopicOrPartition, message: error.message) }

@@ -19,9 +19,15 @@ final class RequestDispatcher: Sendable {
     let clusterId: String
     let advertisedHost: String
     let advertisedPort: Int32
+    /// The group coordinator of this node (the group APIs, GroupHandlers.swift).
+    let groups: GroupCoordinator
 
-    init(lake: Lake, options: KafkaServerOptions, clusterId: String, advertisedHost: String, advertisedPort: Int32) {
+    init(
+        lake: Lake, options: KafkaServerOptions, clusterId: String, advertisedHost: String, advertisedPort: Int32,
+        groups: GroupCoordinator
+    ) {
         self.lake = lake
+        self.groups = groups
         self.options = options
         self.clusterId = clusterId
         self.advertisedHost = advertisedHost
@@ -38,7 +44,7 @@ final class RequestDispatcher: Sendable {
         }
         do throws(KafkaDecodeError) {
             let body: KafkaStruct
-            switch try await handle(request) {
+            switch try await handle(request, peer: peer) {
             case .body(let answer): body = answer
             case .none: return .none
             case .close(let why): return .close(why)
@@ -74,7 +80,7 @@ final class RequestDispatcher: Sendable {
     }
 
     /// Routes a decoded request.
-    private func handle(_ request: KafkaRequest) async throws(KafkaDecodeError) -> Answer {
+    private func handle(_ request: KafkaRequest, peer: String) async throws(KafkaDecodeError) -> Answer {
         switch request.api.key {
         case .apiVersions: return .body(apiVersions(request))
         case .metadata: return .body(try await metadata(request))
@@ -85,6 +91,16 @@ final class RequestDispatcher: Sendable {
         case .initProducerId: return .body(try await initProducerId(request))
         case .fetch: return .body(try await fetch(request))
         case .listOffsets: return .body(try await listOffsets(request))
+        case .findCoordinator: return .body(try await findCoordinator(request))
+        case .joinGroup: return .body(try await joinGroup(request, peer: peer))
+        case .syncGroup: return .body(try await syncGroup(request))
+        case .heartbeat: return .body(try await heartbeat(request))
+        case .leaveGroup: return .body(try await leaveGroup(request))
+        case .offsetCommit: return .body(try await offsetCommit(request))
+        case .offsetFetch: return .body(try await offsetFetch(request))
+        case .describeGroups: return .body(try await describeGroups(request))
+        case .listGroups: return .body(try await listGroups(request))
+        case .deleteGroups: return .body(try await deleteGroups(request))
         }
     }
 
@@ -117,6 +133,9 @@ final class RequestDispatcher: Sendable {
         case .apiVersions: return ["ErrorCode": error, "ApiKeys": advertisedApis]
         case .fetch where version >= 7: return ["ErrorCode": error, "SessionId": .int(0), "Responses": .structs([])]
         case .initProducerId: return ["ErrorCode": error, "ProducerId": .int(-1), "ProducerEpoch": .int(-1)]
+        case .findCoordinator where version <= 3: return ["ErrorCode": error, "NodeId": .int(-1), "Port": .int(-1)]
+        case .joinGroup, .syncGroup, .heartbeat, .leaveGroup, .listGroups: return ["ErrorCode": error]
+        case .offsetFetch where version >= 2 && version <= 7: return ["ErrorCode": error]
         default: return nil
         }
     }

@@ -47,6 +47,9 @@ extension RequestDispatcher {
             throw AdminRefusal(
                 .invalidTopic, "'\(name)' is not a valid topic name ([A-Za-z0-9._-], 1 to 249 characters)")
         }
+        guard name != Self.groupsTopic else {
+            throw AdminRefusal(.invalidTopic, "\(name) is internal: the group coordinator makes it")
+        }
         let requested = try AdminRefusal.decoding { () throws(KafkaDecodeError) in try topic.int32("NumPartitions") }
         let factor = try AdminRefusal.decoding { () throws(KafkaDecodeError) in try topic.int16("ReplicationFactor") }
         let assignments = try AdminRefusal.decoding { () throws(KafkaDecodeError) in try topic.structs("Assignments") }
@@ -116,18 +119,20 @@ extension RequestDispatcher {
         return config
     }
 
-    /// DeleteTopics 1–4: every partition of each named topic, both tiers.
+    /// DeleteTopics 1–4: every partition of each named topic, both tiers, and every group's
+    /// committed offsets for it. `__consumer_offsets` is INVALID_TOPIC.
     func deleteTopics(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct {
         var results: [KafkaStruct] = []
         for name in try request.body.strings("TopicNames") ?? [] {
             let name = name ?? ""
             var code = KafkaErrorCode.none
-            if !TopicName.isValid(name) {
+            if !TopicName.isValid(name) || name == Self.groupsTopic {
                 code = .invalidTopic
             } else {
                 do throws(StrataError) {
                     _ = try await lake.deleteTopic(name)
                     log("deleted topic=\(name)")
+                    await groups.topicDeleted(name)
                 } catch {
                     if error.code != .notFound { log("delete topic=\(name): \(error)") }
                     code = ErrorMapping.kafkaCode(error.code)

@@ -13,8 +13,9 @@ struct Serve: AsyncParsableCommand {
             Prints one line `listening on HOST:PORT` on stdout once clients can connect (with --listen \
             HOST:0 the port picked), then one log line per event on stderr. Runs the background offloader. \
             SIGTERM or SIGINT stops accepting, lets requests in flight finish and be answered, flushes and \
-            closes the lake, and exits 0. One broker, node id 1, leads every partition; the cluster id is \
-            made once and kept in <lake>/kafka-cluster-id. Transactions and consumer groups are not served.
+            closes the lake, and exits 0. One broker, node id 1, leads every partition and coordinates every \
+            consumer group (the classic protocol: join, sync, heartbeat, commit); the cluster id is made once \
+            and kept in <lake>/kafka-cluster-id. Transactions are not served.
 
             Example:
               strata serve --lake /lake --listen 127.0.0.1:9092 &
@@ -42,6 +43,27 @@ struct Serve: AsyncParsableCommand {
     var maxConnections = 1024
     @Option(help: "Close a connection with no traffic either way and no request waiting for its answer for this long.")
     var idleTimeoutMs: Int64 = 600_000
+    @Option(
+        help: ArgumentHelp(
+            "How long a new (or emptied) consumer group waits for more members before its first generation, so "
+                + "consumers starting together get one rebalance instead of one each (Kafka's "
+                + "group.initial.rebalance.delay.ms); 0 starts at once.", valueName: "ms"))
+    var groupInitialRebalanceDelayMs: Int64 = 3_000
+    @Option(
+        help: ArgumentHelp(
+            "Shortest session timeout a consumer may ask for (session.timeout.ms); a shorter one gets "
+                + "INVALID_SESSION_TIMEOUT (Kafka's group.min.session.timeout.ms).", valueName: "ms"))
+    var groupMinSessionTimeoutMs: Int32 = 6_000
+    @Option(
+        help: ArgumentHelp(
+            "Longest session timeout a consumer may ask for: how long a silent member can hold its partitions "
+                + "(Kafka's group.max.session.timeout.ms).", valueName: "ms"))
+    var groupMaxSessionTimeoutMs: Int32 = 1_800_000
+    @Option(
+        help: ArgumentHelp(
+            "Members one consumer group may have; one more gets GROUP_MAX_SIZE_REACHED (Kafka's group.max.size).",
+            valueName: "count"))
+    var groupMaxSize = 1_000
 
     func validate() throws {
         _ = try Self.hostPort(listen, flag: "--listen", portMin: 0)
@@ -63,6 +85,10 @@ struct Serve: AsyncParsableCommand {
         options.maxRequestBytes = maxRequestBytes
         options.maxConnections = maxConnections
         options.idleTimeoutMs = idleTimeoutMs
+        options.groupInitialRebalanceDelayMs = groupInitialRebalanceDelayMs
+        options.groupSessionTimeoutMsMin = groupMinSessionTimeoutMs
+        options.groupSessionTimeoutMsMax = groupMaxSessionTimeoutMs
+        options.groupMembersMax = groupMaxSize
         return options
     }
 

@@ -62,14 +62,14 @@ import Testing
 
     @Test func unknownApiKeyIsUnsupportedWithItsHeader() throws {
         var w = KafkaWriter()
-        w.int16(9)  // OffsetFetch: not supported yet
+        w.int16(21)  // DeleteRecords: not supported
         w.int16(1)
         w.int32(77)
         try w.string("c", compact: false)
         let error = kafkaError { () throws(KafkaDecodeError) in try KafkaRequest.decode(w.bytes) }
         #expect(error?.code == .unsupportedApi)
         #expect(error?.kafkaErrorCode == .unsupportedVersion)
-        #expect(error?.requestHeader == KafkaRequestHeader(apiKey: 9, apiVersion: 1, correlationId: 77, clientId: "c"))
+        #expect(error?.requestHeader == KafkaRequestHeader(apiKey: 21, apiVersion: 1, correlationId: 77, clientId: "c"))
     }
 
     /// ApiVersions v4 from a newer client: UNSUPPORTED_VERSION, answered as an ApiVersions v0

@@ -21,7 +21,8 @@ func kafkaVector(_ name: String) throws -> [UInt8] {
     [UInt8](try Data(contentsOf: repoRoot().appendingPathComponent("formats/vectors/kafka/\(name)")))
 }
 
-/// formats/vectors/kafka/vectors.json, written by tools/kafka-vectors.py.
+/// formats/vectors/kafka/vectors.json, written by tools/kafka-vectors.py, and group-vectors.json, written by
+/// tools/kafka-group-vectors.py.
 struct KafkaVectors {
     struct Message {
         var file: String
@@ -39,7 +40,12 @@ struct KafkaVectors {
     static func load() throws -> KafkaVectors {
         let data = try Data(contentsOf: repoRoot().appendingPathComponent("formats/vectors/kafka/vectors.json"))
         let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        let list = try #require(root["messages"] as? [[String: Any]])
+        var list = try #require(root["messages"] as? [[String: Any]])
+        // The group APIs' vectors (tools/kafka-group-vectors.py) live beside them.
+        let groupData = try Data(
+            contentsOf: repoRoot().appendingPathComponent("formats/vectors/kafka/group-vectors.json"))
+        let groupRoot = try #require(try JSONSerialization.jsonObject(with: groupData) as? [String: Any])
+        list += try #require(groupRoot["messages"] as? [[String: Any]])
         let messages = try list.map { entry in
             Message(
                 file: try #require(entry["file"] as? String), apiKey: Int16(try #require(entry["apiKey"] as? Int)),

@@ -42,6 +42,18 @@ struct ServerMutationTests {
                 ])
             ]
         ),
+        // The group APIs, but JoinGroup: a valid join may rightly wait out a rebalance.
+        (.findCoordinator, 4, ["KeyType": .int(0), "CoordinatorKeys": .strings(["g"])]),
+        (.syncGroup, 5, GroupRequests.sync("g", generation: 1, memberId: "m", assignments: [("m", [1, 2])])),
+        (.heartbeat, 4, GroupRequests.heartbeat("g", generation: 1, memberId: "m")),
+        (.leaveGroup, 5, ["GroupId": .string("g"), "Members": .structs([["MemberId": .string("m")]])]),
+        (.offsetCommit, 8, GroupRequests.commit("g", [("t", 0, 5, "meta")])),
+        (.offsetCommit, 2, GroupRequests.commit("g", [("t", 0, 6, nil)])),
+        (.offsetFetch, 8, ["Groups": .structs([["GroupId": .string("g"), "Topics": .array(nil)]])]),
+        (.offsetFetch, 1, GroupRequests.fetch("g", ["t": [0]])),
+        (.describeGroups, 5, ["Groups": .strings(["g"])]),
+        (.listGroups, 4, ["StatesFilter": .strings(["Empty"])]),
+        (.deleteGroups, 2, ["GroupsNames": .strings(["g"])]),
     ]
 
     @Test func mutatedRequestsNeverStopTheServer() async throws {

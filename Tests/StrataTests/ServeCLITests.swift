@@ -120,13 +120,30 @@ struct ServeCLITests {
     @Test(arguments: [
         ["--listen", "nowhere"], ["--listen", "127.0.0.1:70000"], ["--advertise", "host:0"],
         ["--max-connections", "0"], ["--default-partitions", "0"], ["--max-request-bytes", "1"],
-        ["--idle-timeout-ms", "0"], ["--auto-create-topics", "maybe"],
+        ["--idle-timeout-ms", "0"], ["--auto-create-topics", "maybe"], ["--group-initial-rebalance-delay-ms", "-1"],
+        ["--group-min-session-timeout-ms", "0"],
+        ["--group-min-session-timeout-ms", "9000", "--group-max-session-timeout-ms", "8000"],
+        ["--group-max-size", "0"],
     ])
     func badFlagsAreUsageErrors(_ flags: [String]) async throws {
         try await withTempDirectory { dir in
             let result = try CLIRun.strata(["serve", "--lake", dir + "/lake"] + flags)
             #expect(result.status == 2, "\(flags): \(result)")
             #expect(!FileManager.default.fileExists(atPath: dir + "/lake"), "\(flags): the lake was created")
+        }
+    }
+
+    /// The group flags are documented in `serve --help`, with Kafka's names for them.
+    @Test func helpExplainsTheGroupFlags() throws {
+        let result = try CLIRun.strata(["serve", "--help"])
+        #expect(result.status == 0)
+        // Wrapped to the terminal: compare with the whitespace collapsed.
+        let help = result.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for text in [
+            "--group-initial-rebalance-delay-ms", "group.initial.rebalance.delay.ms", "--group-min-session-timeout-ms",
+            "--group-max-session-timeout-ms", "--group-max-size", "GROUP_MAX_SIZE_REACHED", "(default: 3000)",
+        ] {
+            #expect(help.contains(text), "\(text)")
         }
     }
 
