@@ -8,7 +8,7 @@ import StrataKafka
 extension RequestDispatcher {
     /// The internal topic holding committed offsets and group metadata: hidden from Metadata,
     /// refused by Produce, CreateTopics and DeleteTopics (INVALID_TOPIC), never committed to.
-    static let groupsTopic = "__consumer_offsets"
+    static let groupsTopic = GroupStore.topicName
 
     /// Group authorized operations reported when DescribeGroups v3+ asks: READ (3), DELETE (6)
     /// and DESCRIBE (8), everything a group supports; this broker has no ACLs.

@@ -15,6 +15,7 @@ public final class KafkaServer: Sendable {
         var channel: any Channel
         var task: Task<Void, Never>
         var groups: GroupCoordinator
+        var store: GroupStore
     }
 
     let lake: Lake
@@ -36,10 +37,15 @@ public final class KafkaServer: Sendable {
 
     /// Binds the listener and starts serving.
     /// - Returns: the bound host and port (the real one when `listenPort` is 0).
-    /// - Throws: `invalidOption`, `bindFailed`, `clusterId`.
+    /// - Throws: `invalidOption`, `bindFailed`, `clusterId`, `groupStore` (the consumer groups'
+    ///   log could not be opened: nothing is bound).
     public func start() async throws(KafkaServerError) -> (host: String, port: Int) {
         try options.validate()
         let clusterId = try ClusterIdentity.load(lakePath: lake.path)
+        let store: GroupStore
+        do { store = try await GroupStore.open(lake) } catch {
+            throw .groupStore("\(GroupStore.topicName): \(error)")
+        }
         let (registry, options) = (self.registry, self.options)
         let server: NIOAsyncChannel<Accepted, Never>
         do {
@@ -53,6 +59,7 @@ public final class KafkaServer: Sendable {
                     }
                 }
         } catch {
+            await store.close()
             throw .bindFailed("\(options.listenHost):\(options.listenPort): \(error)")
         }
         let port = server.channel.localAddress?.port ?? options.listenPort
@@ -61,16 +68,15 @@ public final class KafkaServer: Sendable {
                 "listening on every address and advertising \(options.listenHost): clients elsewhere need "
                     + "--advertise HOST:PORT")
         }
-        // The engine's GroupStore is passed here once it lands; until then groups live in memory.
         let groups = GroupCoordinator(
-            persistence: nil, clock: options.groupClock, options: options.groupCoordinator, log: options.log)
+            persistence: store, clock: options.groupClock, options: options.groupCoordinator, log: options.log)
         await groups.start()
         let dispatcher = RequestDispatcher(
             lake: lake, options: options, clusterId: clusterId,
             advertisedHost: options.advertisedHost ?? options.listenHost,
             advertisedPort: Int32(options.advertisedPort ?? port), groups: groups)
         let task = Task { await Self.accept(server, dispatcher: dispatcher, registry: registry, log: options.log) }
-        running.withLock { $0 = Running(channel: server.channel, task: task, groups: groups) }
+        running.withLock { $0 = Running(channel: server.channel, task: task, groups: groups, store: store) }
         return (options.listenHost, port)
     }
 
@@ -94,6 +100,7 @@ public final class KafkaServer: Sendable {
         }
         await current.task.value
         deadline.cancel()
+        await current.store.close()
         try? await group.shutdownGracefully()
     }
 

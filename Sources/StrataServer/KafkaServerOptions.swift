@@ -107,12 +107,15 @@ public enum KafkaServerError: Error, Sendable, CustomStringConvertible {
     case bindFailed(String)
     /// The cluster id file could not be read or written.
     case clusterId(String)
+    /// The consumer groups' log (`__consumer_offsets`) could not be opened or replayed.
+    case groupStore(String)
 
     public var description: String {
         switch self {
         case .invalidOption(let why): return "invalid option: \(why)"
         case .bindFailed(let why): return "cannot listen: \(why)"
         case .clusterId(let why): return "cluster id: \(why)"
+        case .groupStore(let why): return "consumer groups: \(why)"
         }
     }
 }

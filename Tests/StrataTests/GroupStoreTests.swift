@@ -11,6 +11,11 @@ import Testing
 @Suite struct GroupStoreTests {
     static let topicName = GroupStore.topicName
 
+    /// The internal topic as the store's first write creates it (tests that watch it from the start).
+    func internalTopic(_ lake: Lake) throws -> Topic {
+        try lake.topic(Self.topicName, creatingWith: GroupStore.internalConfig(lake.defaultTopicConfig))
+    }
+
     func offset(_ value: Int64, _ metadata: String = "", at ms: Int64 = 1_700_000_000_000) -> CommittedOffset {
         CommittedOffset(offset: value, leaderEpoch: Int32(value % 7) - 1, metadata: metadata, commitTimestampMs: ms)
     }
@@ -86,7 +91,8 @@ import Testing
         try await withTempDirectory { dir in
             let lake = try makeLake(dir)
             let store = try await GroupStore.open(lake)
-            let topic = try lake.topic(Self.topicName)
+            #expect(try !lake.topicNames().contains(Self.topicName), "a store that never wrote has no topic")
+            let topic = try internalTopic(lake)
             try await store.commitOffsets("app", [tp("orders", 0): offset(1), tp("orders", 1): offset(2)])
             #expect(topic.segments().last?.lastOffset == 1 && topic.highWatermark == 2)
             let batches = try scanSegment(try #require(topic.segments().last).path).1.batches
@@ -148,7 +154,7 @@ import Testing
             var model: [String: StoredGroup] = [:]
             let lake = try makeLake(dir, segmentBytes: 4096)
             let store = try await GroupStore.open(lake, options: smallCheckpoints())
-            let topic = try lake.topic(Self.topicName)
+            let topic = try internalTopic(lake)
             var rng = SeededRandom(seed: 21)
             var starts: Set<Int64> = []
             for i in 0 ..< 600 {
@@ -387,7 +393,7 @@ import Testing
         try await withTempDirectory { dir in
             let lake = try makeLake(dir)
             let store = try await GroupStore.open(lake)
-            let topic = try lake.topic(Self.topicName)
+            let topic = try internalTopic(lake)
             let long = String(repeating: "g", count: 40_000)
             let cases: [(String, () async throws -> Void)] = [
                 ("key.topic", { try await store.commitOffsets("g", [self.tp("a/b", 0): self.offset(1)]) }),
@@ -421,6 +427,8 @@ import Testing
             options.defaultTopicConfig.localRetentionBytes = 1024
             let lake = try Lake.open(dir, options: options)
             let store = try await GroupStore.open(lake)
+            #expect(try !lake.topicNames().contains(Self.topicName), "no write, no topic")
+            try await store.commitOffsets("g", [tp("orders", 0): offset(1)])
             let config = try lake.topic(Self.topicName).config
             #expect(config.retentionMs == nil && config.retentionBytes == nil)
             #expect(config.localRetentionMs == nil && config.localRetentionBytes == nil)
@@ -446,7 +454,7 @@ import Testing
             let lake = try Lake.open(dir, options: options)
             _ = try lake.topic("orders", creatingWith: nil, partitions: 4)
             let store = try await GroupStore.open(lake, options: smallCheckpoints())
-            let topic = try lake.topic(Self.topicName)
+            let topic = try internalTopic(lake)
             var model: [String: StoredGroup] = [:]
             for i in 0 ..< 1500 {
                 let offsets = [tp("orders", Int32(i % 4)): offset(Int64(i), String(repeating: "z", count: 20))]

@@ -51,9 +51,9 @@ public final class GroupStore: Sendable {
         self.state = Mutex(State(log: log, liveBytes: log.stateBytesAtCheckpoint))
     }
 
-    /// Opens the store of a writable lake: creates `__consumer_offsets` when absent (the lake's
-    /// default config with no total or local retention, formats/groups.md "The topic"), replays
-    /// it from its log start across both tiers, drops the offsets of topics the lake no longer
+    /// Opens the store of a writable lake: replays `__consumer_offsets` from its log start across
+    /// both tiers (the first write creates the topic, with the lake's default config and no total
+    /// or local retention, formats/groups.md "The topic"), drops the offsets of topics the lake no longer
     /// has (one tombstone each, in one write) and finishes a trim a crash interrupted.
     /// - Throws: `readOnly` for a read-only lake; `corrupt` naming the offset of a record that
     ///   is not a group record or of a damaged checkpoint (nothing is written); `invalidArgument`
@@ -62,17 +62,21 @@ public final class GroupStore: Sendable {
         _ lake: Lake, options: GroupStoreOptions = GroupStoreOptions()
     ) async throws(StrataError) -> GroupStore {
         try lake.refuseIfReadOnly("open the group store")
-        let topic = try lake.topic(topicName, creatingWith: internalConfig(lake.defaultTopicConfig))
-        try checkConfig(topic.config)
-        let log = try await replay(topic)
+        // The topic appears with the first write: a lake no group ever used has none.
+        let topic: Topic?
+        do { topic = try lake.topic(topicName) } catch  where error.code == .notFound { topic = nil }
+        if let topic { try checkConfig(topic.config) }
+        var log = GroupLog()
+        if let topic { log = try await replay(topic) }
         for (id, offset) in log.abandoned {
             lake.options.log(
                 "\(topicName): checkpoint \(id) from offset \(offset) was interrupted; replayed without it")
         }
         let store = GroupStore(lake: lake, options: options, log: log)
         try await store.dropDeletedTopics()
-        let start = try await topic.logStartOffset()
-        if let checkpoint = log.checkpointOffset, checkpoint > start { store.trimLog(before: checkpoint) }
+        if let topic, let checkpoint = log.checkpointOffset, try await checkpoint > topic.logStartOffset() {
+            store.trimLog(before: checkpoint)
+        }
         await store.writes.lock()
         await store.checkpointIfDue()
         store.writes.unlock()
@@ -164,7 +168,7 @@ public final class GroupStore: Sendable {
         await writes.lock()
         defer { writes.unlock() }
         try checkWritable()
-        let topic = try lake.topic(Self.topicName)
+        let topic = try lake.topic(Self.topicName, creatingWith: Self.internalConfig(lake.defaultTopicConfig))
         try await append(encoded, to: topic)
         await checkpointIfDue()
     }

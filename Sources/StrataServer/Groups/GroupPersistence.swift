@@ -16,3 +16,6 @@ protocol GroupPersistence: Sendable {
     /// Forgets every group's offsets for a deleted topic.
     func dropTopic(_ topic: String) async throws(StrataError)
 }
+
+/// The engine's durable store: `__consumer_offsets` in the lake (formats/groups.md).
+extension GroupStore: GroupPersistence {}
