@@ -220,7 +220,8 @@ actor GroupCoordinator {
         var disposable: [String] = []
         for group in groups.values {
             defer { if group.isDisposable { disposable.append(group.groupId) } }
-            if group.phase == .dead { continue }
+            // Most groups only hold offsets: nothing of theirs can expire.
+            if group.phase == .dead || (group.members.isEmpty && group.pending.isEmpty) { continue }
             for (memberId, deadline) in group.pending where deadline <= now {
                 group.pending.removeValue(forKey: memberId)
                 log("groups: group \(group.groupId): pending member \(memberId) never joined, expired")
