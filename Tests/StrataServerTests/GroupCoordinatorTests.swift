@@ -29,7 +29,7 @@ struct GroupCoordinatorTests {
 
         // The follower waits for the leader; the leader's assignment is persisted before either answer.
         let syncB = h.sync(b, generation: 1)
-        try await eventually("b waits") { await h.coordinator.snapshot("g")?.awaitingSync == 1 }
+        await h.coordinator.waitFor("g") { $0?.awaitingSync == 1 }
         let syncA = h.sync(a, generation: 1, assignments: [(a, [0xA, 0]), (b, [0xB, 0, 0xFF])])
         let (sa, sb) = (await syncA.answer, await syncB.answer)
         #expect(sa.error == .none && sb.error == .none)
@@ -140,9 +140,7 @@ struct GroupCoordinatorTests {
         #expect(left.error == .none && left.members.map(\.error) == [.none])
         #expect(await h.coordinator.snapshot("g")?.phase == .empty)
         #expect(await h.coordinator.snapshot("g")?.generation == 3)
-        try await eventually("the empty membership is stored") {
-            await h.persistence.stored["g"]?.metadata?.generation == 3
-        }
+        await h.persistence.waitUntil { stored, _ in stored["g"]?.metadata?.generation == 3 }
         #expect(await h.persistence.stored["g"]?.metadata?.members.isEmpty == true)
         #expect(await h.committed() == [GroupTopicPartition(topic: "t", partition: 0): 42])
         #expect(
@@ -174,13 +172,13 @@ struct GroupCoordinatorTests {
         #expect(jx.error == .none && jx.memberId.hasPrefix("i-x-") && jx.generationId == 1)
         let x = jx.memberId
         let joinY = Task { await h.coordinator.join(h.joinCall(client: "y", instance: "i-y")) }
-        try await eventually("y waits") { await h.coordinator.snapshot("g")?.members.count == 2 }
+        await h.coordinator.waitFor("g") { $0?.members.count == 2 }
         let joinX2 = try await h.rejoin(x, instance: "i-x")
         let (jx2, jy) = (await joinX2.answer, await joinY.answer)
         #expect(jx2.generationId == 2 && jy.generationId == 2 && jx2.leader == x)
         let y = jy.memberId
         let syncY = h.sync(y, generation: 2, instance: "i-y")
-        try await eventually("y waits in sync") { await h.coordinator.snapshot("g")?.awaitingSync == 1 }
+        await h.coordinator.waitFor("g") { $0?.awaitingSync == 1 }
         #expect(
             await h.sync(x, generation: 2, instance: "i-x", assignments: [(x, [1]), (y, [2])]).answer.error == .none)
         #expect(await syncY.answer.assignment == [2])
@@ -267,7 +265,7 @@ struct GroupCoordinatorTests {
         // A commit waits for its write: until then the old offset is what a fetch sees.
         await h.persistence.setHoldCommits(true)
         let pending = Task { await h.commit([("t", 0, 11)]) }
-        try await eventually("the write is in flight") { await h.persistence.heldCommits == 1 }
+        await h.persistence.waitUntil { _, held in held == 1 }
         #expect(await h.committed()[.init(topic: "t", partition: 0)] == 10)
         await h.persistence.releaseCommits()
         #expect(await pending.answer.map(\.1) == [.none])
@@ -310,7 +308,7 @@ struct GroupCoordinatorTests {
         _ = (await joinA.answer, await joinB.answer)
         await h.persistence.failWrites(StrataError(.io, "disk gone"))
         let syncB = h.sync(b, generation: 1)
-        try await eventually("b waits") { await h.coordinator.snapshot("g")?.awaitingSync == 1 }
+        await h.coordinator.waitFor("g") { $0?.awaitingSync == 1 }
         let syncA = h.sync(a, generation: 1, assignments: [(a, [1]), (b, [2])])
         #expect(await syncA.answer.error == .coordinatorNotAvailable)
         #expect(await syncB.answer.error == .coordinatorNotAvailable)
@@ -379,7 +377,7 @@ struct GroupCoordinatorTests {
                 return all
             }
         }
-        try await eventually("500 members wait") { await h.coordinator.snapshot("g")?.awaitingJoin == count }
+        await h.coordinator.waitFor("g") { $0?.awaitingJoin == count }
         #expect(
             await h.coordinator.join(h.joinCall(client: "late", requireKnownId: false)).error == .groupMaxSizeReached)
         await h.advance(ms: 3_000)
@@ -445,7 +443,7 @@ struct GroupCoordinatorTests {
         await h.advance(ms: 3_000)
         _ = (await joinA.answer, await joinB.answer)
         let syncB = h.sync(b, generation: 1)
-        try await eventually("b waits") { await h.coordinator.snapshot("g")?.awaitingSync == 1 }
+        await h.coordinator.waitFor("g") { $0?.awaitingSync == 1 }
         syncB.cancel()
         #expect(await syncB.answer.error != .none)
         #expect(await h.coordinator.snapshot("g")?.awaitingSync == 0)
@@ -505,7 +503,7 @@ struct GroupCoordinatorTests {
         #expect(await h.coordinator.availability() == .none)
         await h.persistence.setHoldCommits(true)
         let commit = Task { await h.commit([("t", 0, 5)]) }
-        try await eventually("the write is in flight") { await h.persistence.heldCommits == 1 }
+        await h.persistence.waitUntil { _, held in held == 1 }
         let stopped = Task { await h.coordinator.shutdown() }
         try await eventually("the sweep stopped") { h.clock.sleeperCount == 0 }
         await h.persistence.releaseCommits()
