@@ -18,7 +18,7 @@ struct GroupCoordinatorTests {
         await h.advance(ms: 100)
         #expect(await h.coordinator.snapshot("g")?.phase == .preparingRebalance, "B's arrival extends the delay")
         await h.advance(ms: 3_000)
-        let (ja, jb) = (await joinA.value, await joinB.value)
+        let (ja, jb) = (await joinA.answer, await joinB.answer)
         #expect(ja.error == .none && jb.error == .none)
         #expect(ja.generationId == 1 && jb.generationId == 1)
         #expect(ja.leader == a && jb.leader == a)
@@ -29,9 +29,9 @@ struct GroupCoordinatorTests {
 
         // The follower waits for the leader; the leader's assignment is persisted before either answer.
         let syncB = h.sync(b, generation: 1)
-        try await eventually("b waits") { await h.coordinator.snapshot("g")?.awaitingSync == 1 }
+        await h.coordinator.waitFor("g") { $0?.awaitingSync == 1 }
         let syncA = h.sync(a, generation: 1, assignments: [(a, [0xA, 0]), (b, [0xB, 0, 0xFF])])
-        let (sa, sb) = (await syncA.value, await syncB.value)
+        let (sa, sb) = (await syncA.answer, await syncB.answer)
         #expect(sa.error == .none && sb.error == .none)
         #expect(sa.assignment == [0xA, 0] && sb.assignment == [0xB, 0, 0xFF])
         #expect(sa.protocolName == "range" && sa.protocolType == "consumer")
@@ -47,11 +47,29 @@ struct GroupCoordinatorTests {
         #expect(described.members.map(\.assignment) == [[0xA, 0], [0xB, 0, 0xFF]])
     }
 
+    @Test func theInitialDelayExtendsWhileMembersArriveButNotBeyondTheRebalanceTimeout() async throws {
+        // Delay 3 s, rebalance timeout 8 s: the first generation waits 3 + 3 + 2 s at most.
+        let h = await GroupHarness.start()
+        var joins: [Task<JoinGroupOutcome, Never>] = []
+        // a at 0 s; b at 1 s; at 3 s the delay extends by 3 s (b arrived), c arrives; at 6 s it
+        // extends by the 2 s left of the rebalance timeout, d arrives.
+        for (client, wait) in [("a", 1_000), ("b", 2_000), ("c", 3_000), ("d", 1_900)] {
+            joins.append(try await h.joinNew(client: client).join)
+            await h.advance(ms: Int64(wait))
+            #expect(await h.coordinator.snapshot("g")?.phase == .preparingRebalance)
+        }
+        // 8 s in: d's arrival does not extend the delay past the rebalance timeout.
+        await h.advance(ms: 100)
+        var generations: [Int32] = []
+        for join in joins { generations.append(await join.answer.generationId) }
+        #expect(generations == [1, 1, 1, 1])
+    }
+
     @Test func protocolSelectionFollowsMembersVotesAmongCommonProtocols() async throws {
         let h = await GroupHarness.start(options: GroupHarness.options(initialDelayMs: 0))
         let (_, j1) = try await h.joinNew(client: "a", protocols: [("range", []), ("roundrobin", []), ("sticky", [])])
         await h.advance(ms: 100)
-        #expect(await j1.value.protocolName == "range")
+        #expect(await j1.answer.protocolName == "range")
         // Rebalance with three members: two prefer roundrobin, sticky is not common to all.
         let first = await h.coordinator.snapshot("g")!.members[0]
         let (_, j2) = try await h.joinNew(client: "b", protocols: [("roundrobin", []), ("range", [])])
@@ -60,8 +78,8 @@ struct GroupCoordinatorTests {
             "g", first,
             h.joinCall(member: first, client: "a", protocols: [("range", []), ("roundrobin", []), ("sticky", [])]))
         await h.advance(ms: Int64(GroupHarness.rebalanceMs))
-        #expect(await j1b.value.protocolName == "roundrobin")
-        let (o2, o3) = (await j2.value, await j3.value)
+        #expect(await j1b.answer.protocolName == "roundrobin")
+        let (o2, o3) = (await j2.answer, await j3.answer)
         #expect(o2.protocolName == "roundrobin" && o3.protocolName == "roundrobin")
         // A member with no protocol in common, or of another type, cannot join.
         let odd = await h.coordinator.join(h.joinCall(protocols: [("sticky", [])]))
@@ -79,13 +97,13 @@ struct GroupCoordinatorTests {
         #expect(await h.coordinator.snapshot("g")?.phase == .preparingRebalance)
         // The members of generation 1 learn of it through heartbeats and sync.
         #expect(await h.heartbeat(a, generation: 1) == .rebalanceInProgress)
-        #expect(await h.sync(b, generation: 1).value.error == .rebalanceInProgress)
+        #expect(await h.sync(b, generation: 1).answer.error == .rebalanceInProgress)
         // A rejoins, B does not: the join waits for B until the rebalance timeout.
         let joinA = try await h.rejoin(a)
         await h.advance(ms: Int64(GroupHarness.rebalanceMs) - 100)
         #expect(await h.coordinator.snapshot("g")?.phase == .preparingRebalance)
         await h.advance(ms: 100)
-        let (ja, jc) = (await joinA.value, await joinC.value)
+        let (ja, jc) = (await joinA.answer, await joinC.answer)
         #expect(ja.generationId == 2 && jc.generationId == 2)
         #expect(ja.leader == a && ja.members.map(\.memberId) == [a, c])
         #expect(await h.coordinator.snapshot("g")?.members == [a, c])
@@ -95,7 +113,7 @@ struct GroupCoordinatorTests {
         let (d, joinD) = try await h.joinNew(client: "d")
         let joinA3 = try await h.rejoin(a)
         let joinC3 = try await h.rejoin(c)
-        let outcomes = [await joinA3.value, await joinC3.value, await joinD.value]
+        let outcomes = [await joinA3.answer, await joinC3.answer, await joinD.answer]
         #expect(outcomes.map(\.generationId) == [3, 3, 3])
         #expect(outcomes[0].members.map(\.memberId) == [a, c, d])
     }
@@ -113,7 +131,7 @@ struct GroupCoordinatorTests {
         #expect(await h.coordinator.snapshot("g")?.phase == .preparingRebalance)
         #expect(await h.heartbeat(b, generation: 1) == .rebalanceInProgress)
         let joinB = try await h.rejoin(b)
-        let jb = await joinB.value
+        let jb = await joinB.answer
         #expect(jb.generationId == 2 && jb.leader == b && jb.members.map(\.memberId) == [b])
         #expect(await h.heartbeat(a, generation: 1) == .unknownMemberId)
 
@@ -122,9 +140,7 @@ struct GroupCoordinatorTests {
         #expect(left.error == .none && left.members.map(\.error) == [.none])
         #expect(await h.coordinator.snapshot("g")?.phase == .empty)
         #expect(await h.coordinator.snapshot("g")?.generation == 3)
-        try await eventually("the empty membership is stored") {
-            await h.persistence.stored["g"]?.metadata?.generation == 3
-        }
+        await h.persistence.waitUntil { stored, _ in stored["g"]?.metadata?.generation == 3 }
         #expect(await h.persistence.stored["g"]?.metadata?.members.isEmpty == true)
         #expect(await h.committed() == [GroupTopicPartition(topic: "t", partition: 0): 42])
         #expect(
@@ -152,20 +168,20 @@ struct GroupCoordinatorTests {
         let h = await GroupHarness.start(options: GroupHarness.options(initialDelayMs: 0))
         // Static members get their ids at once (no MEMBER_ID_REQUIRED round).
         let joinX = Task { await h.coordinator.join(h.joinCall(client: "x", instance: "i-x")) }
-        let jx = await joinX.value
+        let jx = await joinX.answer
         #expect(jx.error == .none && jx.memberId.hasPrefix("i-x-") && jx.generationId == 1)
         let x = jx.memberId
         let joinY = Task { await h.coordinator.join(h.joinCall(client: "y", instance: "i-y")) }
-        try await eventually("y waits") { await h.coordinator.snapshot("g")?.members.count == 2 }
+        await h.coordinator.waitFor("g") { $0?.members.count == 2 }
         let joinX2 = try await h.rejoin(x, instance: "i-x")
-        let (jx2, jy) = (await joinX2.value, await joinY.value)
+        let (jx2, jy) = (await joinX2.answer, await joinY.answer)
         #expect(jx2.generationId == 2 && jy.generationId == 2 && jx2.leader == x)
         let y = jy.memberId
         let syncY = h.sync(y, generation: 2, instance: "i-y")
-        try await eventually("y waits in sync") { await h.coordinator.snapshot("g")?.awaitingSync == 1 }
+        await h.coordinator.waitFor("g") { $0?.awaitingSync == 1 }
         #expect(
-            await h.sync(x, generation: 2, instance: "i-x", assignments: [(x, [1]), (y, [2])]).value.error == .none)
-        #expect(await syncY.value.assignment == [2])
+            await h.sync(x, generation: 2, instance: "i-x", assignments: [(x, [1]), (y, [2])]).answer.error == .none)
+        #expect(await syncY.answer.assignment == [2])
 
         // A replacement that cannot be persisted is undone: the old id stays the member.
         await h.persistence.failWrites(StrataError(.io, "disk gone"))
@@ -185,11 +201,11 @@ struct GroupCoordinatorTests {
         #expect(await h.coordinator.snapshot("g")?.phase == .stable)
         #expect(await h.coordinator.snapshot("g")?.leader == x2)
         #expect(await h.persistence.stored["g"]?.metadata?.members.map(\.memberId) == [x2, y])
-        let resync = await h.sync(x2, generation: 2, instance: "i-x").value
+        let resync = await h.sync(x2, generation: 2, instance: "i-x").answer
         #expect(resync.error == .none && resync.assignment == [1])
         // The old id is fenced wherever it shows up with its instance id.
         #expect(await h.heartbeat(x, generation: 2, instance: "i-x") == .fencedInstanceId)
-        #expect(await h.sync(x, generation: 2, instance: "i-x").value.error == .fencedInstanceId)
+        #expect(await h.sync(x, generation: 2, instance: "i-x").answer.error == .fencedInstanceId)
         #expect(
             await h.commit([("t", 0, 1)], member: x, generation: 2, instance: "i-x").map(\.1) == [.fencedInstanceId])
         #expect(await h.coordinator.join(h.joinCall(member: x, instance: "i-x")).error == .fencedInstanceId)
@@ -210,8 +226,8 @@ struct GroupCoordinatorTests {
         #expect(await h.heartbeat(a, generation: 2) == .illegalGeneration)
         #expect(await h.heartbeat("ghost", generation: 1) == .unknownMemberId)
         #expect(await h.heartbeat("ghost", generation: 1, group: "nope") == .unknownMemberId)
-        #expect(await h.sync(a, generation: 7).value.error == .illegalGeneration)
-        #expect(await h.sync("ghost", generation: 1).value.error == .unknownMemberId)
+        #expect(await h.sync(a, generation: 7).answer.error == .illegalGeneration)
+        #expect(await h.sync("ghost", generation: 1).answer.error == .unknownMemberId)
         let wrongName = SyncGroupCall(
             groupId: "g", generationId: 1, memberId: a, groupInstanceId: nil, protocolType: "consumer",
             protocolName: "roundrobin", assignments: [])
@@ -249,10 +265,10 @@ struct GroupCoordinatorTests {
         // A commit waits for its write: until then the old offset is what a fetch sees.
         await h.persistence.setHoldCommits(true)
         let pending = Task { await h.commit([("t", 0, 11)]) }
-        try await eventually("the write is in flight") { await h.persistence.heldCommits == 1 }
+        await h.persistence.waitUntil { _, held in held == 1 }
         #expect(await h.committed()[.init(topic: "t", partition: 0)] == 10)
         await h.persistence.releaseCommits()
-        #expect(await pending.value.map(\.1) == [.none])
+        #expect(await pending.answer.map(\.1) == [.none])
         #expect(await h.committed()[.init(topic: "t", partition: 0)] == 11)
 
         // A failed write: every partition gets the mapped error and nothing changes.
@@ -289,13 +305,13 @@ struct GroupCoordinatorTests {
         let (b, joinB) = try await h.joinNew(client: "b")
         await h.advance(ms: 3_000)
         await h.advance(ms: 3_000)
-        _ = (await joinA.value, await joinB.value)
+        _ = (await joinA.answer, await joinB.answer)
         await h.persistence.failWrites(StrataError(.io, "disk gone"))
         let syncB = h.sync(b, generation: 1)
-        try await eventually("b waits") { await h.coordinator.snapshot("g")?.awaitingSync == 1 }
+        await h.coordinator.waitFor("g") { $0?.awaitingSync == 1 }
         let syncA = h.sync(a, generation: 1, assignments: [(a, [1]), (b, [2])])
-        #expect(await syncA.value.error == .coordinatorNotAvailable)
-        #expect(await syncB.value.error == .coordinatorNotAvailable)
+        #expect(await syncA.answer.error == .coordinatorNotAvailable)
+        #expect(await syncB.answer.error == .coordinatorNotAvailable)
         #expect(await h.coordinator.snapshot("g")?.phase == .preparingRebalance)
         #expect(await h.persistence.stored["g"]?.metadata == nil)
     }
@@ -332,7 +348,7 @@ struct GroupCoordinatorTests {
         #expect(await h.committed() == [.init(topic: "t", partition: 3): 7])
         // Sessions start at the restart: B keeps heartbeating, A never comes back and expires.
         #expect(await h.heartbeat(b, generation: 1) == .none)
-        #expect(await h.sync(b, generation: 1).value.assignment == Array("B".utf8))
+        #expect(await h.sync(b, generation: 1).answer.assignment == Array("B".utf8))
         await h.advance(ms: 6_000)
         #expect(await h.heartbeat(b, generation: 1) == .none)
         await h.advance(ms: 4_000)
@@ -361,11 +377,11 @@ struct GroupCoordinatorTests {
                 return all
             }
         }
-        try await eventually("500 members wait") { await h.coordinator.snapshot("g")?.awaitingJoin == count }
+        await h.coordinator.waitFor("g") { $0?.awaitingJoin == count }
         #expect(
             await h.coordinator.join(h.joinCall(client: "late", requireKnownId: false)).error == .groupMaxSizeReached)
         await h.advance(ms: 3_000)
-        let joined = await outcomes.value
+        let joined = await outcomes.answer
         #expect(joined.count == count && joined.allSatisfy { $0.error == .none && $0.generationId == 1 })
         let leader = try #require(joined.first { !$0.members.isEmpty })
         #expect(leader.members.count == count)
@@ -401,13 +417,13 @@ struct GroupCoordinatorTests {
         let h = await GroupHarness.start()
         let (a, joinA) = try await h.joinNew(client: "a")
         joinA.cancel()
-        let cancelled = await joinA.value
+        let cancelled = await joinA.answer
         #expect(cancelled.error != .none)
         // Still a member: the first generation includes it.
         let (b, joinB) = try await h.joinNew(client: "b")
         await h.advance(ms: 3_000)
         await h.advance(ms: 3_000)
-        let jb = await joinB.value
+        let jb = await joinB.answer
         #expect(jb.generationId == 1 && jb.leader == a)
         #expect(await h.coordinator.snapshot("g")?.members == [a, b])
         // A never syncs nor heartbeats: its session ends and B is left to rebalance alone.
@@ -425,15 +441,15 @@ struct GroupCoordinatorTests {
         let (b, joinB) = try await h.joinNew(client: "b")
         await h.advance(ms: 3_000)
         await h.advance(ms: 3_000)
-        _ = (await joinA.value, await joinB.value)
+        _ = (await joinA.answer, await joinB.answer)
         let syncB = h.sync(b, generation: 1)
-        try await eventually("b waits") { await h.coordinator.snapshot("g")?.awaitingSync == 1 }
+        await h.coordinator.waitFor("g") { $0?.awaitingSync == 1 }
         syncB.cancel()
-        #expect(await syncB.value.error != .none)
+        #expect(await syncB.answer.error != .none)
         #expect(await h.coordinator.snapshot("g")?.awaitingSync == 0)
         // B is still a member: the leader's assignment makes the group Stable, B syncs again.
-        #expect(await h.sync(a, generation: 1, assignments: [(a, [1]), (b, [2])]).value.error == .none)
-        #expect(await h.sync(b, generation: 1).value.assignment == [2])
+        #expect(await h.sync(a, generation: 1, assignments: [(a, [1]), (b, [2])]).answer.error == .none)
+        #expect(await h.sync(b, generation: 1).answer.assignment == [2])
     }
 
     @Test func pendingIdsExpireAndCountTowardTheMemberBound() async throws {
@@ -476,7 +492,7 @@ struct GroupCoordinatorTests {
         let h = await GroupHarness.start()
         let (_, join) = try await h.joinNew(client: "a")
         await h.coordinator.shutdown()
-        #expect(await join.value.error == .notCoordinator)
+        #expect(await join.answer.error == .notCoordinator)
         #expect(await h.coordinator.join(h.joinCall(client: "b")).error == .notCoordinator)
         #expect(await h.coordinator.availability() == .notCoordinator)
         #expect(await h.coordinator.list(states: []).isEmpty)
@@ -487,12 +503,12 @@ struct GroupCoordinatorTests {
         #expect(await h.coordinator.availability() == .none)
         await h.persistence.setHoldCommits(true)
         let commit = Task { await h.commit([("t", 0, 5)]) }
-        try await eventually("the write is in flight") { await h.persistence.heldCommits == 1 }
+        await h.persistence.waitUntil { _, held in held == 1 }
         let stopped = Task { await h.coordinator.shutdown() }
         try await eventually("the sweep stopped") { h.clock.sleeperCount == 0 }
         await h.persistence.releaseCommits()
-        await stopped.value
-        #expect(await commit.value.map(\.1) == [.none])
+        await stopped.answer
+        #expect(await commit.answer.map(\.1) == [.none])
         #expect(await h.persistence.stored["g"]?.offsets[.init(topic: "t", partition: 0)]?.offset == 5)
     }
 }

@@ -2,7 +2,6 @@ import Foundation
 import Strata
 import StrataKafka
 import StrataTesting
-import Synchronization
 import Testing
 
 @testable import StrataServer
@@ -30,25 +29,48 @@ actor MemoryGroupPersistence: GroupPersistence {
         held.removeAll()
     }
 
+    private var watchers:
+        [(condition: @Sendable ([String: StoredGroup], Int) -> Bool, c: CheckedContinuation<Void, Never>)] = []
+
+    /// Returns once `condition(stored, heldCommits)` holds (checked after every write or hold).
+    func waitUntil(_ condition: @escaping @Sendable ([String: StoredGroup], Int) -> Bool) async {
+        guard !condition(stored, held.count) else { return }
+        await withCheckedContinuation { watchers.append((condition, $0)) }
+    }
+
+    private func changed() {
+        let ready = watchers.filter { $0.condition(stored, held.count) }
+        watchers.removeAll { $0.condition(stored, held.count) }
+        for w in ready { w.c.resume() }
+    }
+
     func groups() async -> [String: StoredGroup] { stored }
 
     func commitOffsets(_ group: String, _ offsets: [GroupTopicPartition: CommittedOffset]) async throws(StrataError) {
-        if holdCommits { await withCheckedContinuation { held.append($0) } }
+        if holdCommits {
+            await withCheckedContinuation {
+                held.append($0)
+                changed()
+            }
+        }
         if let failure { throw failure }
         writes.append("commit \(group)")
         stored[group, default: StoredGroup()].offsets.merge(offsets) { _, new in new }
+        changed()
     }
 
     func storeMetadata(_ group: String, _ metadata: GroupMetadataRecord) async throws(StrataError) {
         if let failure { throw failure }
         writes.append("metadata \(group) \(metadata.generation) \(metadata.members.count)")
         stored[group, default: StoredGroup()].metadata = metadata
+        changed()
     }
 
     func deleteGroup(_ group: String) async throws(StrataError) {
         if let failure { throw failure }
         writes.append("delete \(group)")
         stored.removeValue(forKey: group)
+        changed()
     }
 
     func dropTopic(_ topic: String) async throws(StrataError) {
@@ -131,15 +153,12 @@ struct GroupHarness {
     /// Starts a JoinGroup and returns once the coordinator has it (it waits, or was answered).
     func waitingJoin(_ group: String, _ id: String, _ call: JoinGroupCall) async throws -> Task<JoinGroupOutcome, Never>
     {
-        let done = Flag()
-        let join = Task {
-            let outcome = await coordinator.join(call)
-            done.set()
-            return outcome
-        }
-        try await eventually("\(id) joined") {
-            if done.isSet { return true }
-            return await coordinator.isAwaitingJoin(group, id)
+        let before = await coordinator.snapshot(group)?.generation ?? 0
+        let join = Task { await coordinator.join(call) }
+        // It waits, or it completed the rebalance (a new generation).
+        await coordinator.waitFor(group) { s in
+            guard let s else { return false }
+            return s.joining.contains(id) || s.generation != before
         }
         return join
     }
@@ -193,30 +212,31 @@ struct GroupHarness {
         // The initial delay (3 s) is extended once (B arrived during it), then completes.
         await advance(ms: 3_000)
         await advance(ms: 3_000)
-        let (ja, jb) = (await joinA.value, await joinB.value)
+        let (ja, jb) = (await joinA.answer, await joinB.answer)
         #expect(ja.error == .none && jb.error == .none)
         #expect(ja.generationId == 1 && jb.generationId == 1)
         let syncB = sync(b, generation: 1, group: group)
-        try await eventually("b waits in sync") { await coordinator.snapshot(group)?.awaitingSync == 1 }
+        await coordinator.waitFor(group) { $0?.awaitingSync == 1 }
         let syncA = sync(a, generation: 1, assignments: [(a, Array("A".utf8)), (b, Array("B".utf8))], group: group)
-        #expect(await syncA.value.assignment == Array("A".utf8))
-        #expect(await syncB.value.assignment == Array("B".utf8))
+        #expect(await syncA.answer.assignment == Array("A".utf8))
+        #expect(await syncB.answer.assignment == Array("B".utf8))
         #expect(await coordinator.snapshot(group)?.phase == .stable)
         return (a, b)
     }
 }
 
-extension GroupCoordinator {
-    func isAwaitingJoin(_ groupId: String, _ memberId: String) -> Bool {
-        groups[groupId]?.members[memberId]?.awaitingJoin == true
+extension Task where Failure == Never {
+    /// The task's value; a test cancelled by its time limit cancels the task too, so a join the
+    /// coordinator never answers fails the test instead of hanging it.
+    var answer: Success {
+        get async {
+            await withTaskCancellationHandler {
+                await value
+            } onCancel: {
+                cancel()
+            }
+        }
     }
-}
-
-/// A flag a task sets and another reads.
-final class Flag: Sendable {
-    private let value = Mutex(false)
-    func set() { value.withLock { $0 = true } }
-    var isSet: Bool { value.withLock { $0 } }
 }
 
 /// Waits (yielding, never sleeping) until `condition` holds; fails after 30 s of wall time so a

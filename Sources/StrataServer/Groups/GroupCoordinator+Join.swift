@@ -12,6 +12,7 @@ extension GroupCoordinator {
             await withCheckedContinuation { (continuation: CheckedContinuation<JoinGroupOutcome, Never>) in
                 joinWaiters[waiter] = continuation
                 handleJoin(call, waiter)
+                notifyWatchers()
             }
         } onCancel: {
             Task { await self.cancelJoinWaiter(waiter) }
@@ -24,6 +25,7 @@ extension GroupCoordinator {
             await withCheckedContinuation { (continuation: CheckedContinuation<SyncGroupOutcome, Never>) in
                 syncWaiters[waiter] = continuation
                 handleSync(call, waiter)
+                notifyWatchers()
             }
         } onCancel: {
             Task { await self.cancelSyncWaiter(waiter) }
@@ -194,6 +196,7 @@ extension GroupCoordinator {
         _ record: GroupMetadataRecord, _ turn: UInt64
     ) async {
         let failure = await storeMetadata(group, record, turn: turn)
+        defer { notifyWatchers() }
         guard let member = group.members[memberId], member.awaitingJoin, group.phase == .stable,
             group.generation == generation
         else { return }
@@ -275,6 +278,7 @@ extension GroupCoordinator {
         _ turn: UInt64
     ) async {
         let failure = await storeMetadata(group, record, turn: turn)
+        defer { notifyWatchers() }
         if group.assignmentStoringGeneration == generation { group.assignmentStoringGeneration = nil }
         // Another member may have joined meanwhile: then this generation is over.
         guard groups[group.groupId] === group, group.phase == .completingRebalance, group.generation == generation

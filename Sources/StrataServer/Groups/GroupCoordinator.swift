@@ -23,6 +23,8 @@ actor GroupCoordinator {
     var joinWaiters: [UInt64: CheckedContinuation<JoinGroupOutcome, Never>] = [:]
     var syncWaiters: [UInt64: CheckedContinuation<SyncGroupOutcome, Never>] = [:]
     private var nextWaiterId: UInt64 = 0
+    /// Tasks waiting for a group state (`waitFor`; tests).
+    var watchers: [UInt64: Watcher] = [:]
     private var sweepTask: Task<Void, Never>?
 
     init(
@@ -148,6 +150,7 @@ actor GroupCoordinator {
     /// answered; the member still awaits the join and counts until its session ends, as in Kafka.
     func cancelJoinWaiter(_ waiter: UInt64) {
         reply(waiter, JoinGroupOutcome(error: .unknownServerError, memberId: ""))
+        notifyWatchers()
     }
 
     /// A waiting SyncGroup's task was cancelled: the member's session clock runs again.
@@ -160,6 +163,7 @@ actor GroupCoordinator {
                 member.awaitingSync = false
             }
         }
+        notifyWatchers()
     }
 
     // MARK: Ordered writes
@@ -220,7 +224,8 @@ actor GroupCoordinator {
         var disposable: [String] = []
         for group in groups.values {
             defer { if group.isDisposable { disposable.append(group.groupId) } }
-            if group.phase == .dead { continue }
+            // Most groups only hold offsets: nothing of theirs can expire.
+            if group.phase == .dead || (group.members.isEmpty && group.pending.isEmpty) { continue }
             for (memberId, deadline) in group.pending where deadline <= now {
                 group.pending.removeValue(forKey: memberId)
                 log("groups: group \(group.groupId): pending member \(memberId) never joined, expired")
@@ -233,6 +238,7 @@ actor GroupCoordinator {
             if group.phase == .preparingRebalance { tryCompleteJoin(group) }
         }
         for groupId in disposable { groups.removeValue(forKey: groupId) }
+        notifyWatchers()
     }
 
     // MARK: Rebalances
@@ -411,6 +417,7 @@ actor GroupCoordinator {
         for (memberId, instanceId) in call.members {
             results.append((memberId, instanceId, leaveOne(group, memberId, instanceId)))
         }
+        notifyWatchers()
         return LeaveGroupOutcome(error: .none, members: results)
     }
 
@@ -463,6 +470,8 @@ struct GroupSnapshot: Sendable, Equatable {
     var awaitingJoin: Int
     var awaitingSync: Int
     var pending: Int
+    /// Ids of the members awaiting the join.
+    var joining: Set<String>
 }
 
 extension GroupCoordinator {
@@ -473,6 +482,39 @@ extension GroupCoordinator {
             phase: g.phase, generation: g.generation, leader: g.leaderId, protocolName: g.protocolName,
             members: g.order,
             awaitingJoin: g.members.values.count(where: \.awaitingJoin),
-            awaitingSync: g.members.values.count(where: \.awaitingSync), pending: g.pending.count)
+            awaitingSync: g.members.values.count(where: \.awaitingSync), pending: g.pending.count,
+            joining: Set(g.members.values.filter(\.awaitingJoin).map(\.memberId)))
     }
+
+    /// Returns once `condition` holds for the group's snapshot (checked after every call that
+    /// changes a group), or the waiting task is cancelled: tests wait on events, never on time.
+    func waitFor(_ groupId: String, _ condition: @escaping @Sendable (GroupSnapshot?) -> Bool) async {
+        guard !condition(snapshot(groupId)) else { return }
+        let id = takeWaiterId()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                watchers[id] = Watcher(groupId: groupId, condition: condition, continuation: continuation)
+            }
+        } onCancel: {
+            Task { await self.dropWatcher(id) }
+        }
+    }
+
+    private func dropWatcher(_ id: UInt64) { watchers.removeValue(forKey: id)?.continuation.resume() }
+
+    /// Wakes the watchers whose condition now holds.
+    func notifyWatchers() {
+        guard !watchers.isEmpty else { return }
+        for (id, watcher) in watchers where watcher.condition(snapshot(watcher.groupId)) {
+            watchers.removeValue(forKey: id)
+            watcher.continuation.resume()
+        }
+    }
+}
+
+/// A task waiting in `GroupCoordinator.waitFor`.
+struct Watcher {
+    var groupId: String
+    var condition: @Sendable (GroupSnapshot?) -> Bool
+    var continuation: CheckedContinuation<Void, Never>
 }
