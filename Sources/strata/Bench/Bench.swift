@@ -15,6 +15,7 @@ enum BenchScenario: String, CaseIterable, ExpressibleByArgument {
     case encode
     case kafkaProduce = "kafka-produce"
     case kafkaFetch = "kafka-fetch"
+    case groupConsume = "group-consume"
 }
 
 /// `strata bench <scenario>`: measures one engine path. The baselines (dd, fio, zstd, boto3)
@@ -41,7 +42,10 @@ struct Bench: AsyncParsableCommand {
             64 KiB batches: MB/s and the ratio), \
             kafka-fetch (a Kafka consumer reading the evicted cold-lake topic from offset 0 through `strata serve` \
             against replay-cold of it: MB/s raw and the ratio; both need python3 with confluent-kafka and \
-            tools/kafka-bench.py). \
+            tools/kafka-bench.py), \
+            group-consume (four kcat -G members of one group draining a 4-partition evicted topic through \
+            `strata serve` against replay-cold of the same partitions: MB/s raw, the ratio, and the time from a \
+            member's departure to the group consuming again; needs kcat). \
             offload, replay-cold and seek-cold share the lake DIR/cold-lake: the cold scenarios build it when \
             it is missing. \
             tools/bench runs every scenario with its baseline and prints the ratios.
@@ -65,7 +69,10 @@ struct Bench: AsyncParsableCommand {
     var seeks: Int?
     @Option(help: "encode: records to encode (default 200000, 50000 with --quick).")
     var records: Int?
-    @Option(help: "kafka-produce, kafka-fetch: the client script (default: tools/kafka-bench.py near the binary).")
+    @Option(
+        help:
+            "kafka-produce, kafka-fetch, group-consume: the client script (default: tools/kafka-bench.py near the binary)."
+    )
     var kafkaHelper: String?
 
     func validate() throws {
@@ -111,6 +118,8 @@ struct Bench: AsyncParsableCommand {
             report = try await KafkaBench(options: options, directory: directory, helper: kafkaHelper).runProduce()
         case .kafkaFetch:
             report = try await KafkaBench(options: options, directory: directory, helper: kafkaHelper).runFetch()
+        case .groupConsume:
+            report = try await GroupConsumeBench(options: options, directory: directory, helper: kafkaHelper).run()
         }
         report.emit()
     }
