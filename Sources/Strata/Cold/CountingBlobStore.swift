@@ -6,6 +6,7 @@ import Synchronization
 public struct BlobStats: Sendable, Equatable {
     public var requests = 0
     public var getRequests = 0
+    public var putRequests = 0
     public var bytesRead: Int64 = 0
     public var bytesWritten: Int64 = 0
 }
@@ -23,6 +24,7 @@ final class CountingBlobStore: BlobStore {
     func put(_ key: String, _ bytes: [UInt8], mode: PutMode) async throws {
         stats.withLock {
             $0.requests += 1
+            $0.putRequests += 1
             $0.bytesWritten += Int64(bytes.count)
         }
         try await inner.put(key, bytes, mode: mode)

@@ -16,6 +16,7 @@ enum BenchScenario: String, CaseIterable, ExpressibleByArgument {
     case kafkaProduce = "kafka-produce"
     case kafkaFetch = "kafka-fetch"
     case groupConsume = "group-consume"
+    case manyPartitions = "many-partitions"
 }
 
 /// `strata bench <scenario>`: measures one engine path. The baselines (dd, fio, zstd, boto3)
@@ -46,6 +47,9 @@ struct Bench: AsyncParsableCommand {
             group-consume (four kcat -G members of one group draining a 4-partition evicted topic through \
             `strata serve` against replay-cold of the same partitions: MB/s raw, the ratio, and the time from a \
             member's departure to the group consuming again; needs kcat). \
+            many-partitions (--partitions one-partition topics x --records small records, one append per record: \
+            create and append rates, memory, descriptors, local files and bytes, close and reopen time, random \
+            first-record reads, offload time, cold objects and PUTs; issue 16). \
             offload, replay-cold and seek-cold share the lake DIR/cold-lake: the cold scenarios build it when \
             it is missing. \
             tools/bench runs every scenario with its baseline and prints the ratios.
@@ -67,8 +71,11 @@ struct Bench: AsyncParsableCommand {
     var seconds: Double?
     @Option(help: "seek-cold: seeks per mode (default 200, 50 with --quick).")
     var seeks: Int?
-    @Option(help: "encode: records to encode (default 200000, 50000 with --quick).")
+    @Option(
+        help: "encode: records to encode (default 200000, 50000 with --quick); many-partitions: per partition (10).")
     var records: Int?
+    @Option(help: "many-partitions: topics of one partition each (default 10000, 2000 with --quick).")
+    var partitions: Int?
     @Option(
         help:
             "kafka-produce, kafka-fetch, group-consume: the client script (default: tools/kafka-bench.py near the binary)."
@@ -81,6 +88,7 @@ struct Bench: AsyncParsableCommand {
         if let seconds, seconds <= 0 { throw ValidationError("--seconds must be positive") }
         if let seeks, seeks <= 0 { throw ValidationError("--seeks must be positive") }
         if let records, records <= 0 { throw ValidationError("--records must be positive") }
+        if let partitions, partitions <= 0 { throw ValidationError("--partitions must be positive") }
     }
 
     private var mib: Int? { options.mib }
@@ -120,6 +128,11 @@ struct Bench: AsyncParsableCommand {
             report = try await KafkaBench(options: options, directory: directory, helper: kafkaHelper).runFetch()
         case .groupConsume:
             report = try await GroupConsumeBench(options: options, directory: directory, helper: kafkaHelper).run()
+        case .manyPartitions:
+            report = try await ManyPartitionsBench(
+                options: options, directory: directory, partitions: partitions ?? (options.quick ? 2_000 : 10_000),
+                records: records ?? 10
+            ).run()
         }
         report.emit()
     }
