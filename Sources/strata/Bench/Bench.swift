@@ -76,10 +76,7 @@ struct Bench: AsyncParsableCommand {
     var records: Int?
     @Option(help: "many-partitions: topics of one partition each (default 10000, 2000 with --quick).")
     var partitions: Int?
-    @Option(
-        help:
-            "kafka-produce, kafka-fetch, group-consume: the client script (default: tools/kafka-bench.py near the binary)."
-    )
+    @Option(help: "kafka-produce, kafka-fetch, group-consume: the client script (default: tools/kafka-bench.py).")
     var kafkaHelper: String?
 
     func validate() throws {
