@@ -25,12 +25,12 @@ from confluent_kafka.admin import AdminClient, NewTopic
 import kafka_support
 from kafka_support import LAKE, STRATA_BIN, TIMEOUT, WORK, Serve, ck_producer, note, topic_name
 
-#: The server's smallest session timeout (group.min.session.timeout.ms): how long a member that stops
-#: heartbeating keeps its partitions.
-SESSION_MS = 6000
+#: Every member's session timeout: how long a member that stops heartbeating keeps its partitions. Below
+#: serve's default minimum (6 s, Kafka's group.min.session.timeout.ms), so serve runs with a lower one.
+SESSION_MS = 3000
 #: How long a new group waits for more members before its first generation (serve's default is 3 s).
 INITIAL_DELAY_MS = 300
-SERVE_ARGS = ["--group-initial-rebalance-delay-ms", str(INITIAL_DELAY_MS)]
+SERVE_ARGS = ["--group-initial-rebalance-delay-ms", str(INITIAL_DELAY_MS), "--group-min-session-timeout-ms", "1000"]
 PARTITIONS = [0, 1, 2, 3]
 
 
@@ -184,6 +184,7 @@ class Member:
         self.revoked_calls: list[list[int]] = []
         self.lost_calls: list[list[int]] = []
         self.commit_errors: list[str] = []
+        self.consumed_intervals: set[int] = set()
         self.cooperative = extra.get("partition.assignment.strategy") == "cooperative-sticky"
         self.closed = False
         self.c.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
@@ -226,7 +227,9 @@ class Member:
         for m in msgs:
             if m.error():
                 raise AssertionError(f"{self.name}: consume error {m.error()}")
-            self.ledger.delivered(self.name, self.held.get(m.partition()), m.partition(), m.offset())
+            interval = self.held.get(m.partition())
+            self.consumed_intervals.add(interval)
+            self.ledger.delivered(self.name, interval, m.partition(), m.offset())
         return len(msgs)
 
     def close(self):
@@ -301,9 +304,7 @@ def test_third_member_joins_and_partitions_are_spread_again_without_duplicates()
             sizes = sorted(len(m.held) for m in members)
             if sizes != [1, 1, 2] or not covering([m.partitions() for m in members]):
                 return False
-            latest = {(m.name, i) for m in members for i in m.held.values()}
-            consuming = {d for ds in ledger.deliveries.values() for d in ds if d in latest}
-            return {n for n, _ in consuming} == {"a", "b", "c"}
+            return all(set(m.held.values()) & m.consumed_intervals for m in members)
 
         drive(members, spread, "three members holding 2/1/1 partitions, each consuming", feeder=feeder)
         counts = feeder.finish()
@@ -320,12 +321,13 @@ def test_third_member_joins_and_partitions_are_spread_again_without_duplicates()
 
 class External:
     """A confluent-kafka member in a subprocess (SIGKILLed to stop its heartbeats). It prints
-    `assigned P,...`, `revoked P,...` and `record P O` lines, flushed, and commits after each record."""
+    `assigned P,...`, `revoked P,...` and `record P O` lines, flushed, and auto-commits every 200 ms."""
 
     SCRIPT = r"""
 import json, sys
 from confluent_kafka import Consumer
 conf = json.loads(sys.argv[1]); topic = sys.argv[2]
+conf.update({"enable.auto.commit": True, "auto.commit.interval.ms": 200})
 c = Consumer(conf)
 def say(*words):
     print(*words, flush=True)
@@ -337,7 +339,6 @@ while True:
         if m.error():
             say("error", m.error()); continue
         say("record", m.partition(), m.offset())
-        c.commit(message=m, asynchronous=True)
 """
 
     def __init__(self, name: str, group: str, topic: str, ledger: Ledger):
@@ -590,8 +591,10 @@ def test_cooperative_sticky_moves_partitions_without_revoking_all():
         drive(members, lambda: len(a.held) == 2 and len(b.held) == 2, "two cooperative members with two each")
         assert covering([a.partitions(), b.partitions()])
         # Incremental: a gave up exactly the two partitions b took, and kept the other two all along.
-        assert a.revoked_calls == [b.partitions()], f"a's revocations {a.revoked_calls}, b holds {b.partitions()}"
-        assert a.assigned_calls[0] == PARTITIONS and all(call == [] for call in a.assigned_calls[1:]), a.assigned_calls
+        revoked = sorted(q for call in a.revoked_calls for q in call)
+        assert revoked == b.partitions(), f"a's revocations {a.revoked_calls}, b holds {b.partitions()}"
+        assert a.assigned_calls[0] == PARTITIONS, a.assigned_calls
+        assert all(set(call) <= set(a.partitions()) for call in a.assigned_calls[1:]), a.assigned_calls
         assert b.assigned_calls[-1] == b.partitions(), b.assigned_calls
         more = {q: len(v) for q, v in produce(topic, 10, first=40).items()}
         counts = {q: counts[q] + more[q] for q in PARTITIONS}
