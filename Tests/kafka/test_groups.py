@@ -91,11 +91,11 @@ def produce(topic: str, per_partition: int, first: int = 0, address=None) -> dic
 
 
 class Feeder:
-    """Produces one record to every partition per `step()` while the members run, so rebalances happen
-    with records flowing; `finish()` flushes and returns how many records each partition holds."""
+    """Produces `per_step` records to every partition per `step()` while the members run, so rebalances
+    happen with records flowing; `finish()` flushes and returns how many records each partition holds."""
 
-    def __init__(self, topic: str, limit_per_partition: int = 20_000):
-        self.topic, self.limit = topic, limit_per_partition
+    def __init__(self, topic: str, limit_per_partition: int = 20_000, per_step: int = 10):
+        self.topic, self.limit, self.per_step = topic, limit_per_partition, per_step
         self.p = ck_producer(**{"linger.ms": 5})
         self.sent = 0
         self.errors = []
@@ -108,7 +108,7 @@ class Feeder:
             self.counts[msg.partition()] = max(self.counts[msg.partition()], msg.offset() + 1)
 
     def step(self):
-        if self.sent < self.limit:
+        for _ in range(self.per_step if self.sent < self.limit else 0):
             for q in PARTITIONS:
                 self.p.produce(self.topic, value=b"%d:%d" % (q, self.sent), partition=q, on_delivery=self._report)
             self.sent += 1
