@@ -18,8 +18,10 @@
       `--members` kcat -G processes in one fresh group drain partitions 0.. of T up to their ends (-e:
       each exits once its partitions are at their end), every (partition, offset) checked to arrive
       exactly once; seconds from the first record any member printed to the last. Then the departure:
-      a second fresh group of `--members` kcat (no commits, so after a rebalance every member reads
-      from the start again and has records), one is sent SIGTERM (kcat closes: LeaveGroup), and
+      a second fresh group of `--members` kcat (enable.auto.offset.store=false: nothing is committed, so
+      after a rebalance every member reads from the start again and has records; kcat 1.7 maps
+      `-X enable.auto.commit=false` to a legacy topic property and commits anyway), one is sent
+      SIGTERM (kcat closes: LeaveGroup), and
       departureSeconds is the time from that signal to the first record a remaining member printed
       after its new assignment (kcat's `assigned:` line on stderr). kcat rather than confluent-kafka
       processes: four Python interpreters would be the bound on two cores, not the server.
@@ -304,7 +306,7 @@ def group(args):
     child = resource.getrusage(resource.RUSAGE_CHILDREN)
 
     # The departure: a member closes; the time until another member prints a record of its new assignment.
-    members = [KcatMember(i, args, f"bench-depart-{stamp}", ["-X", "enable.auto.commit=false"])
+    members = [KcatMember(i, args, f"bench-depart-{stamp}", ["-X", "enable.auto.offset.store=false"])
                for i in range(args.members)]
     pump(members, lambda: all(m.events and m.first_out for m in members), 120)
     leaver = members[0]
@@ -335,6 +337,12 @@ def group(args):
 
 
 def main():
+    import signal
+
+    # `strata bench` starts this script with almost every signal blocked (Foundation's Process passes
+    # its threads' mask on), and the kcat children would inherit that: SIGTERM, how the group bench
+    # makes a member leave, would never arrive.
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="mode", required=True)
     pr = sub.add_parser("produce")
