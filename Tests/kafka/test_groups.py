@@ -652,16 +652,19 @@ def test_inspect_groups_shows_members_and_lag_beside_serve():
         out = subprocess.run([STRATA_BIN, "inspect", "groups", "--lake", LAKE, "--json"],
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, f"inspect groups: exit {out.returncode}: {out.stderr}"
-        report = json.loads(out.stdout)
-        groups = report["groups"] if isinstance(report, dict) else report
+        groups = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
         mine = [g for g in groups if g["group"] == group]
         assert len(mine) == 1, [g.get("group") for g in groups]
         g = mine[0]
+        assert g["state"].lower() == "stable" and g["protocol"] == "range", g
         assert [m["memberId"] for m in g["members"]] == [a.c.memberid()], g["members"]
-        assert g["protocol"] == "range"
-        offsets = {(o["topic"], o["partition"]): o for o in g["offsets"]}
+        assigned = g["members"][0]["assignment"]["partitions"]
+        assert assigned == [{"topic": topic, "partitions": PARTITIONS}], assigned
+        rows = {(o["topic"], o["partition"]): o for o in g["offsets"]}
+        assert sorted(rows) == [(topic, q) for q in PARTITIONS], sorted(rows)
         for q, o in committed.items():
-            row = offsets[(topic, q)]
-            assert row["offset"] == o and row["highWatermark"] == 20 and row["lag"] == 20 - o, row
+            row = rows[(topic, q)]
+            assert (row["offset"], row["highWatermark"], row["lag"]) == (o, 20, 20 - o), row
+        assert g["lag"] == sum(20 - o for o in committed.values()), g["lag"]
     finally:
         a.close()
