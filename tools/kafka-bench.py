@@ -214,6 +214,7 @@ class KcatMember:
         self.out = []  # stdout chunks
         self.first_out = self.last_out = None
         self.err = b""
+        self.err_tail = b""  # the last of stderr, for errors
         self.events = []  # (time, "assigned"|"revoked", text) from stderr
         self.out_times = []  # (time, bytes so far) per stdout chunk
         self.open = {self.proc.stdout.fileno(): "out", self.proc.stderr.fileno(): "err"}
@@ -235,6 +236,7 @@ class KcatMember:
             self.last_out = now
             self.out_times.append(now)
         else:
+            self.err_tail = (self.err_tail + chunk)[-2000:]
             self.err += chunk
             *lines, rest = self.err.split(b"\n")
             self.err = rest
@@ -284,7 +286,8 @@ def group(args):
     for m in members:
         m.proc.wait()
         if m.proc.returncode != 0:
-            sys.exit(f"kafka-bench group: kcat {m.index} exited {m.proc.returncode}: {m.err.decode(errors='replace')[-300:]}")
+            sys.exit(f"kafka-bench group: kcat {m.index} exited {m.proc.returncode}: "
+                     f"{m.err_tail.decode(errors='replace')[-300:]}")
     first = min(m.first_out for m in members if m.first_out)
     last = max(m.last_out for m in members if m.last_out)
     seen = [bytearray(e) for e in ends]

@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
 import time
@@ -162,7 +161,9 @@ class Ledger:
         extra = [k for k in self.deliveries if k[1] >= counts[k[0]]]
         assert not extra, f"records delivered beyond the high watermark: {extra[:5]}"
         within = {k: v for k, v in self.deliveries.items() if len(v) != len(set(v))}
-        assert not within, f"{len(within)} records delivered twice within one generation, e.g. {list(within.items())[:3]}"
+        assert not within, (
+            f"{len(within)} records delivered twice within one generation, e.g. {list(within.items())[:3]}"
+        )
         twice = {k: v for k, v in self.deliveries.items() if len(v) > 1}
         if not duplicates_allowed:
             assert not twice, (
@@ -393,7 +394,8 @@ def test_a_member_leaves_and_one_is_killed_and_the_rest_take_over():
     a, b = Member("a", group, topic, ledger), Member("b", group, topic, ledger)
     k = External("killed", group, topic, ledger)
     try:
-        drive([a, b], lambda: covering([a.partitions(), b.partitions(), k.partitions()]) and all((a.held, b.held, k.held)),
+        drive([a, b],
+              lambda: covering([a.partitions(), b.partitions(), k.partitions()]) and all((a.held, b.held, k.held)),
               "three members (one in a subprocess) sharing the topic", feeder=feeder, external=[k])
         # b leaves (close: LeaveGroup): a and the subprocess share the topic at once.
         b.close()
