@@ -45,16 +45,12 @@ def server():
     assert serve.stop() == 0, "serve did not exit 0 on SIGTERM"
 
 
-def assert_sent_compressed(sniffer, topic, codec, librdkafka=False):
+def assert_sent_compressed(sniffer, topic, codec):
+    # librdkafka uses lz4 only when the broker's ApiVersions lists FindCoordinator v0
+    # (rdkafka_feature.c), which serve advertises since consumer groups (issue 14): every codec, lz4
+    # included, must now arrive compressed from every producer.
     seen = sniffer.codecs.get(topic, set())
     assert not sniffer.errors, f"proxy could not parse a Produce request: {sniffer.errors[:3]}"
-    if librdkafka and codec == "lz4":
-        # librdkafka uses lz4 only when the broker's ApiVersions lists FindCoordinator v0
-        # (rdkafka_feature.c), which comes with consumer groups (issue 14): until then it sends
-        # these batches uncompressed (formats/kafka.md, "The server"). Pinned, so that the day
-        # FindCoordinator is advertised this fails and the real assertion comes back.
-        assert seen == {"none"}, f"{topic}: librdkafka sent lz4 batches as {sorted(seen)}: restore the lz4 check"
-        return
     assert codec in seen, f"{topic}: the producer sent batches with codecs {sorted(seen)}, none with {codec}"
 
 
@@ -86,7 +82,7 @@ def test_codec_round_trip(codec, producer, server):
     topic = topic_name(f"z-{codec}-{producer}")
     recs = records(codec)
     metas = produce(producer, codec, recs, topic)
-    assert_sent_compressed(server, topic, codec, librdkafka=producer == "confluent")
+    assert_sent_compressed(server, topic, codec)
     assert [o for _, o in metas] == list(range(len(recs))), f"{producer}/{codec}: offsets {metas[:5]}..."
     got, offsets = ck_consume(topic, 0, 0, len(recs))
     check_records(recs, got, offsets, f"{producer}/{codec} → confluent")
@@ -108,7 +104,7 @@ def test_kcat_compressed_produce_read_by_kcat_and_confluent(codec, server):
     base = ["kcat", "-b", kafka_support.BOOTSTRAP, "-X", "broker.address.family=v4"]
     out = subprocess.run(base + ["-P", "-t", topic, "-z", codec, "-K:"], input=body, capture_output=True, timeout=60)
     assert out.returncode == 0, out.stderr.decode(errors="replace").splitlines()[:5]
-    assert_sent_compressed(server, topic, codec, librdkafka=True)
+    assert_sent_compressed(server, topic, codec)
     out = subprocess.run(base + ["-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%k|%s|%o\n"],
                          capture_output=True, timeout=60)
     assert out.returncode == 0, out.stderr.decode(errors="replace").splitlines()[:5]

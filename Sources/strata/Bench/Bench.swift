@@ -15,6 +15,7 @@ enum BenchScenario: String, CaseIterable, ExpressibleByArgument {
     case encode
     case kafkaProduce = "kafka-produce"
     case kafkaFetch = "kafka-fetch"
+    case groupConsume = "group-consume"
     case manyPartitions = "many-partitions"
 }
 
@@ -43,6 +44,9 @@ struct Bench: AsyncParsableCommand {
             kafka-fetch (a Kafka consumer reading the evicted cold-lake topic from offset 0 through `strata serve` \
             against replay-cold of it: MB/s raw and the ratio; both need python3 with confluent-kafka and \
             tools/kafka-bench.py), \
+            group-consume (four kcat -G members of one group draining a 4-partition evicted topic through \
+            `strata serve` against replay-cold of the same partitions: MB/s raw, the ratio, and the time from a \
+            member's departure to the group consuming again; needs kcat). \
             many-partitions (--partitions one-partition topics x --records small records, one append per record: \
             create and append rates, memory, descriptors, local files and bytes, close and reopen time, random \
             first-record reads, offload time, cold objects and PUTs; issue 16). \
@@ -72,7 +76,7 @@ struct Bench: AsyncParsableCommand {
     var records: Int?
     @Option(help: "many-partitions: topics of one partition each (default 10000, 2000 with --quick).")
     var partitions: Int?
-    @Option(help: "kafka-produce, kafka-fetch: the client script (default: tools/kafka-bench.py near the binary).")
+    @Option(help: "kafka-produce, kafka-fetch, group-consume: the client script (default: tools/kafka-bench.py).")
     var kafkaHelper: String?
 
     func validate() throws {
@@ -119,6 +123,8 @@ struct Bench: AsyncParsableCommand {
             report = try await KafkaBench(options: options, directory: directory, helper: kafkaHelper).runProduce()
         case .kafkaFetch:
             report = try await KafkaBench(options: options, directory: directory, helper: kafkaHelper).runFetch()
+        case .groupConsume:
+            report = try await GroupConsumeBench(options: options, directory: directory, helper: kafkaHelper).run()
         case .manyPartitions:
             report = try await ManyPartitionsBench(
                 options: options, directory: directory, partitions: partitions ?? (options.quick ? 2_000 : 10_000),

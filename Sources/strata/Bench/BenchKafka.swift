@@ -203,7 +203,7 @@ struct KafkaBench {
 
     // MARK: - the helper script
 
-    private func helperPath() throws -> String {
+    func helperPath() throws -> String {
         if let helper { return helper }
         var candidates: [String] = []
         if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
@@ -222,7 +222,7 @@ struct KafkaBench {
 
     /// Runs the helper with python3 and returns its JSON line; a non-zero exit is an error
     /// carrying its stderr.
-    private func runHelper(_ arguments: [String]) throws -> [String: Any] {
+    func runHelper(_ arguments: [String]) throws -> [String: Any] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", try helperPath()] + arguments
