@@ -73,7 +73,7 @@ import Testing
         #expect(try file.pages(rowGroup: 0, column: 5).count >= 3, "pages of a repeated column")
     }
 
-    static let pyarrowImportable = run("python3", ["-c", "import pyarrow"]).status == 0
+    static let pyarrowImportable = runBlocking("python3", ["-c", "import pyarrow"]).status == 0
     static let script = repoRoot().appendingPathComponent("Tests/StrataParquetTests/Readers/check_table_files.py").path
 
     /// Fails, never skips, without pyarrow: tools/test installs it.
@@ -83,26 +83,26 @@ import Testing
             sourceLocation: sourceLocation)
     }
 
-    @Test func realReadersReadTheVectors() throws {
+    @Test func realReadersReadTheVectors() async throws {
         try Self.requirePyarrow()
-        let result = run("python3", [Self.script, tableVectorDirectory.path])
+        let result = await run("python3", [Self.script, tableVectorDirectory.path])
         #expect(result.status == 0, "\(result.output)")
         for name in Self.names { #expect(result.output.contains("ok pyarrow \(name)"), "\(result.output)") }
     }
 
-    static let pysparkImportable = run("python3", ["-c", "import pyspark"]).status == 0
+    static let pysparkImportable = runBlocking("python3", ["-c", "import pyspark"]).status == 0
 
     /// Spark in local mode (Java 17; about 15 s to start): not installed by tools/test yet.
     @Test(.enabled(if: pysparkImportable, "needs python3 with pyspark (pip install pyspark)"))
-    func sparkReadsTheVectors() throws {
-        let result = run("python3", [Self.script, "--spark", tableVectorDirectory.path])
+    func sparkReadsTheVectors() async throws {
+        let result = await run("python3", [Self.script, "--spark", tableVectorDirectory.path])
         #expect(result.status == 0, "\(result.output)")
         for name in Self.names { #expect(result.output.contains("ok spark \(name)"), "\(result.output)") }
     }
 
     /// Seeded random records (binary keys, nulls, empty values, wide timestamps) in small pages
     /// and row groups, zstd and uncompressed, read by the same readers.
-    @Test func realReadersReadRandomFiles() throws {
+    @Test func realReadersReadRandomFiles() async throws {
         try Self.requirePyarrow()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strata-parquet-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -126,7 +126,7 @@ import Testing
                 to: directory.appendingPathComponent(description.file + ".json"))
             #expect(try RecordTableReader.records(bytes).records == records)
         }
-        let result = run("python3", [Self.script, directory.path])
+        let result = await run("python3", [Self.script, directory.path])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.components(separatedBy: "ok pyarrow").count == 4, "\(result.output)")
     }

@@ -64,8 +64,17 @@ func randomRecords(_ rng: inout SeededRNG, count: Int, firstOffset: Int64 = 0) -
     }
 }
 
-/// Runs a program and returns its status and output (stdout and stderr together).
-func run(_ program: String, _ arguments: [String]) -> (status: Int32, output: String) {
+/// Runs a program and returns its status and output (stdout and stderr together), waiting on a
+/// Dispatch thread: the readers take seconds, and a wait on the cooperative pool (two threads
+/// here, shared by every suite of the run) would stall every other async test meanwhile.
+func run(_ program: String, _ arguments: [String]) async -> (status: Int32, output: String) {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(returning: runBlocking(program, arguments)) }
+    }
+}
+
+/// `run` on the calling thread: only for one-off checks such as whether a module imports.
+func runBlocking(_ program: String, _ arguments: [String]) -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [program] + arguments
