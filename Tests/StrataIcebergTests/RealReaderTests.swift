@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+
+@testable import StrataIceberg
+
+/// The fixture table written to a temporary directory and read by real Iceberg readers:
+/// fastavro (every manifest and manifest list, field ids in the Avro schemas), pyiceberg
+/// (`StaticTable.from_metadata`, scans with a row filter and time travel) and DuckDB
+/// (`iceberg_scan`, when the extension wheel for the installed DuckDB is on PyPI).
+@Suite struct RealReaderTests {
+    static let script = repoRoot().appendingPathComponent("Tests/StrataIcebergTests/Readers/check_iceberg_table.py")
+        .path
+    static let pyicebergImportable = run("python3", ["-c", "import pyiceberg, fastavro"]).status == 0
+
+    @Test func realReadersReadTheTable() throws {
+        try #require(
+            Self.pyicebergImportable,
+            "python3 cannot import pyiceberg and fastavro: pip install pyiceberg fastavro (tools/test does)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strata-iceberg-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fixture = try FixtureTable(location: directory.path)
+        try fixture.write(to: directory)
+        try Data(fixture.expectation.pretty.utf8).write(to: directory.appendingPathComponent("expected.json"))
+        let result = run("python3", [Self.script, directory.path])
+        #expect(result.status == 0, "\(result.output)")
+        for reader in ["fastavro", "pyiceberg", "pyiceberg-filter", "pyiceberg-time-travel"] {
+            #expect(result.output.contains("ok \(reader)"), "\(result.output)")
+        }
+        print(result.output)
+    }
+}
