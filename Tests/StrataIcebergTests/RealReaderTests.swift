@@ -16,8 +16,12 @@ import Testing
         try #require(
             Self.pyicebergImportable,
             "python3 cannot import pyiceberg and fastavro: pip install pyiceberg fastavro (tools/test does)")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strata-iceberg-\(UUID())")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        // STRATA_ICEBERG_KEEP=DIR keeps the table in DIR, to read it with other tools by hand.
+        let kept = ProcessInfo.processInfo.environment["STRATA_ICEBERG_KEEP"]
+        let directory =
+            kept.map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("strata-iceberg-\(UUID())")
+        defer { if kept == nil { try? FileManager.default.removeItem(at: directory) } }
         let fixture = try FixtureTable(location: directory.path)
         try fixture.write(to: directory)
         try Data(fixture.expectation.pretty.utf8).write(to: directory.appendingPathComponent("expected.json"))
