@@ -142,6 +142,11 @@ public struct IcebergCommit: Sendable, Equatable {
     public var files: [IcebergTableFile]
     public var table: IcebergTable
     public var snapshot: IcebergSnapshot
+    /// Absolute paths no snapshot of the new metadata references any more, to delete once the
+    /// metadata file and the hint are written: empty unless the commit expired earlier snapshots.
+    /// Data files removed by this or earlier snapshots, the expired snapshots' manifest lists and
+    /// the manifests only they used, and the earlier metadata files.
+    public var unreferenced: [String]
 }
 
 /// The state of a topic table (formats/table.md, "Iceberg table") as a value: each commit
@@ -160,12 +165,17 @@ public struct IcebergTable: Sendable, Equatable {
     public private(set) var metadataLog: [(timestampMs: Int64, file: String)]
     /// The current snapshot's manifests.
     public private(set) var manifests: [IcebergManifest]
+    /// Per retained snapshot (in snapshot order), the manifests its list names.
+    public private(set) var snapshotManifests: [[String]]
+    /// Data files removed from the current snapshot that a retained earlier snapshot still reads.
+    public private(set) var removedButReferenced: [String]
 
     public static func == (a: IcebergTable, b: IcebergTable) -> Bool {
         a.uuid == b.uuid && a.location == b.location && a.properties == b.properties && a.version == b.version
             && a.lastSequenceNumber == b.lastSequenceNumber && a.lastUpdatedMs == b.lastUpdatedMs
             && a.snapshots == b.snapshots && a.metadataLog.map(\.file) == b.metadataLog.map(\.file)
             && a.metadataLog.map(\.timestampMs) == b.metadataLog.map(\.timestampMs) && a.manifests == b.manifests
+            && a.snapshotManifests == b.snapshotManifests && a.removedButReferenced == b.removedButReferenced
     }
 
     /// A table with no snapshot and no file written yet.
@@ -186,6 +196,8 @@ public struct IcebergTable: Sendable, Equatable {
         self.snapshots = []
         self.metadataLog = []
         self.manifests = []
+        self.snapshotManifests = []
+        self.removedButReferenced = []
     }
 
     public var currentSnapshot: IcebergSnapshot? { snapshots.last }
@@ -210,16 +222,48 @@ public struct IcebergTable: Sendable, Equatable {
 
     func absolute(_ relative: String) -> String { location + "/" + relative }
 
+    /// Where a data file goes, relative to the location (formats/table.md, "Table layout"):
+    /// `data/partition=<p>/timestamp_day=<yyyy-mm-dd>/<first offset, 20 digits>-<uuid>.parquet`.
+    public static func dataFilePath(partition: Int32, day: Int32, firstOffset: Int64, uuid: String) -> String {
+        let digits = String(firstOffset)
+        let offset = String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+        return "data/partition=\(partition)/timestamp_day=\(isoDate(day: day))/\(offset)-\(uuid).parquet"
+    }
+
+    /// `yyyy-mm-dd` of a day since 1970-01-01 (proleptic Gregorian, as Iceberg's date).
+    public static func isoDate(day: Int32) -> String {
+        // Howard Hinnant's civil_from_days.
+        let z = Int64(day) + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        func pad(_ v: Int64, _ n: Int) -> String {
+            let t = String(abs(v))
+            return (v < 0 ? "-" : "") + String(repeating: "0", count: max(0, n - t.count)) + t
+        }
+        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))"
+    }
+
     /// The next snapshot: `adding` becomes visible and `removing` (paths of live files) is no longer read.
     /// Manifests holding a removed file are rewritten (its entry `deleted`, the others `existing`);
     /// the others are carried over unchanged; the added files go into one new manifest.
     /// The operation is `append` (adding only), `delete` (removing only) or `overwrite` (both).
+    ///
+    /// With `expiringEarlierSnapshots`, the new metadata keeps only the new snapshot (no time
+    /// travel before it, an empty metadata log) and `unreferenced` lists what may then be
+    /// deleted: how total retention removes data files without a snapshot pointing at a missing one.
     /// - Throws: `.invalidArgument` (nothing changes) for no file at all, a snapshot id that is
     ///   not positive or already used, a bad uuid, a timestamp before `last-updated-ms`, an added
     ///   path already in the table or given twice, a removed path the current snapshot does not
     ///   read, or an added file with no rows or a negative partition.
     public func committing(
-        adding: [IcebergDataFile], removing: [String] = [], ids: IcebergCommitIds
+        adding: [IcebergDataFile], removing: [String] = [], ids: IcebergCommitIds,
+        expiringEarlierSnapshots: Bool = false
     ) throws(IcebergError) -> IcebergCommit {
         func bad(_ field: String, _ position: Int, _ message: String) -> IcebergError {
             IcebergError(.invalidArgument, field: field, position: position, message)
@@ -369,6 +413,21 @@ public struct IcebergTable: Sendable, Equatable {
         next.lastUpdatedMs = ids.timestampMs
         next.snapshots.append(snapshot)
         next.manifests = newManifests
+        next.snapshotManifests.append(newManifests.map(\.path))
+        next.removedButReferenced += removing
+        var unreferenced: [String] = []
+        if expiringEarlierSnapshots {
+            let kept = Set(newManifests.map(\.path))
+            var seen: Set<String> = []
+            let expiredManifests = snapshotManifests.joined().filter { !kept.contains($0) && seen.insert($0).inserted }
+            unreferenced =
+                next.removedButReferenced + snapshots.map(\.manifestList) + expiredManifests
+                + next.metadataLog.map(\.file)
+            next.snapshots = [snapshot]
+            next.snapshotManifests = [newManifests.map(\.path)]
+            next.removedButReferenced = []
+            next.metadataLog = []
+        }
         files.append(
             IcebergTableFile(
                 path: "metadata/v\(next.version).metadata.json", bytes: Array(next.metadataJSON.pretty.utf8),
@@ -376,7 +435,7 @@ public struct IcebergTable: Sendable, Equatable {
         files.append(
             IcebergTableFile(
                 path: "metadata/version-hint.text", bytes: Array(String(next.version).utf8), mode: .overwrite))
-        return IcebergCommit(files: files, table: next, snapshot: snapshot)
+        return IcebergCommit(files: files, table: next, snapshot: snapshot, unreferenced: unreferenced)
     }
 
     /// The table metadata file's content (Iceberg v2 "Table Metadata").

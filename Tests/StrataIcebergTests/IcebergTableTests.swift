@@ -120,6 +120,29 @@ import Testing
         #expect(delete.snapshot.summary.contains("total-records") && delete.snapshot.summary.contains("21"))
     }
 
+    @Test func retentionExpiresEarlierSnapshotsAndListsWhatToDelete() throws {
+        let fixture = try FixtureTable(location: Self.location, retention: true)
+        let last = try #require(fixture.commits.last)
+        let prefix = Self.location + "/"
+        let metadata = (1 ... 3).map { prefix + "metadata/v\($0).metadata.json" }
+        let lists = fixture.commits.dropLast().map(\.snapshot.manifestList)
+        // Snapshot 1's manifest and snapshot 3's rewrite of it; snapshot 2's manifest is still read.
+        let manifests = [fixture.commits[0].files[0].path, fixture.commits[2].files[0].path].map { prefix + $0 }
+        let data = fixture.dataFiles.filter { $0.partition == 1 || $0.records[0].offset == 0 }.map { prefix + $0.path }
+        #expect(Set(last.unreferenced) == Set(data + lists + manifests + metadata))
+        #expect(last.unreferenced.count == data.count + lists.count + manifests.count + metadata.count)
+        #expect(!last.unreferenced.contains(prefix + fixture.commits[1].files[0].path))
+        #expect(fixture.table.snapshots.map(\.id) == [last.snapshot.id])
+        #expect(fixture.table.liveFiles.map(\.recordCount) == [15])
+        let json = try JSONValue.parse(last.files[last.files.count - 2].bytes, field: "metadata")
+        #expect(json["metadata-log"] == .array([]) && json["snapshots"]?.arrayValue?.count == 1)
+        #expect(json["snapshots"]?.arrayValue?.first?["parent-snapshot-id"] == .int(fixture.commits[2].snapshot.id))
+        // Without expiry nothing is unreferenced: the earlier snapshots still read the removed file.
+        #expect(fixture.commits.dropLast().allSatisfy { $0.unreferenced.isEmpty })
+        #expect(IcebergTable.isoDate(day: 0) == "1970-01-01" && IcebergTable.isoDate(day: -1) == "1969-12-31")
+        #expect(IcebergTable.isoDate(day: 19_675) == "2023-11-14" && IcebergTable.isoDate(day: 11_016) == "2000-02-29")
+    }
+
     @Test func metadataJSONDescribesEverySnapshot() throws {
         let fixture = try FixtureTable(location: Self.location)
         let json = try JSONValue.parse(fixture.commits[2].files[2].bytes, field: "metadata")

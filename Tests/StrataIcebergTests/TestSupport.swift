@@ -39,7 +39,8 @@ func run(_ program: String, _ arguments: [String]) -> (status: Int32, output: St
 }
 
 /// A small fixed table: snapshot 1 appends two Parquet files (partitions 0 and 1), snapshot 2
-/// appends partition 0's next records, snapshot 3 deletes the first file (as retention would).
+/// appends partition 0's next records, snapshot 3 deletes the first file. With `retention`,
+/// snapshot 4 deletes partition 1's file and expires snapshots 1–3, as total retention will.
 struct FixtureTable {
     var table: IcebergTable
     var commits: [IcebergCommit] = []
@@ -61,7 +62,10 @@ struct FixtureTable {
         }
     }
 
-    init(location: String) throws {
+    /// Absolute paths the last commit left unreferenced (deleted by `write(to:)`).
+    var unreferenced: [String] = []
+
+    init(location: String, retention: Bool = false) throws {
         table = try IcebergTable(
             uuid: "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0", location: location, createdMs: Self.day0,
             properties: ["write.format.default": "parquet", "strata.topic": "orders"])
@@ -76,6 +80,9 @@ struct FixtureTable {
         ]
         try commit(adding: second, removing: [], snapshotId: 7_012_345_678_901_234_567, n: 2)
         try commit(adding: [], removing: [first[0].path], snapshotId: 1_234_567_890_123_456_789, n: 3)
+        if retention {
+            try commit(adding: [], removing: [first[1].path], snapshotId: 4_444, n: 4, expiring: true)
+        }
     }
 
     mutating func dataFile(partition: Int32, records: [Record]) throws -> IcebergDataFile {
@@ -85,18 +92,23 @@ struct FixtureTable {
         for r in records { try writer.append(r) }
         let bytes = try writer.finish()
         let day = IcebergDataFile.day(ofMilliseconds: records[0].timestamp)
-        let relative = String(
-            format: "data/partition=%d/timestamp_day=%d/%020lld.parquet", partition, day, records[0].offset)
+        let relative = IcebergTable.dataFilePath(
+            partition: partition, day: day, firstOffset: records[0].offset,
+            uuid: "d0d0d0d0-0000-4000-8000-00000000000\(dataFiles.count)")
         dataFiles.append((relative, bytes, records, partition))
         return try IcebergDataFile(path: table.location + "/" + relative, parquet: bytes)
     }
 
-    mutating func commit(adding: [IcebergDataFile], removing: [String], snapshotId: Int64, n: Int) throws {
+    mutating func commit(
+        adding: [IcebergDataFile], removing: [String], snapshotId: Int64, n: Int, expiring: Bool = false
+    ) throws {
         let commit = try table.committing(
             adding: adding, removing: removing,
             ids: IcebergCommitIds(
                 snapshotId: snapshotId, uuid: "c0ffee00-0000-4000-8000-00000000000\(n)",
-                timestampMs: Self.day0 + Int64(n) * 3_600_000))
+                timestampMs: Self.day0 + Int64(n) * 3_600_000),
+            expiringEarlierSnapshots: expiring)
+        unreferenced = commit.unreferenced
         commits.append(commit)
         table = commit.table
         snapshotFiles.append(table.liveFiles.map { String($0.path.dropFirst(table.location.count + 1)) })
@@ -121,13 +133,19 @@ struct FixtureTable {
                 try Data(file.bytes).write(to: url)
             }
         }
+        for path in unreferenced {
+            #expect(path.hasPrefix(table.location + "/"))
+            try FileManager.default.removeItem(atPath: directory.path + path.dropFirst(table.location.count))
+        }
     }
 
     /// What the readers must return, per snapshot (rows sorted by partition, then offset).
     var expectation: JSONValue {
         func bytes(_ b: [UInt8]?) -> JSONValue { b.map { .string(Data($0).base64EncodedString()) } ?? .null }
-        let snapshots: [JSONValue] = zip(commits, snapshotFiles).enumerated().map { i, pair in
+        let retained = Set(table.snapshots.map(\.id))
+        let snapshots: [JSONValue] = zip(commits, snapshotFiles).enumerated().compactMap { i, pair in
             let (commit, paths) = pair
+            guard retained.contains(commit.snapshot.id) else { return nil }
             let rows = dataFiles.filter { paths.contains($0.path) }.flatMap { f in f.records.map { (f.partition, $0) } }
                 .sorted { ($0.0, $0.1.offset) < ($1.0, $1.1.offset) }
             return .object([

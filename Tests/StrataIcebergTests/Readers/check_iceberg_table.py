@@ -98,6 +98,8 @@ def check_avro(root, expected):
             json.loads(meta["schema"])
             for e in records:
                 df = e["data_file"]
+                if e["status"] == 2:
+                    continue  # a deleted entry: retention may have removed the file, no reader opens it
                 size = os.path.getsize(df["file_path"])
                 if df["file_size_in_bytes"] != size or df["file_format"] != "PARQUET":
                     fail(f"fastavro {path}: {df['file_path']} size {df['file_size_in_bytes']} vs {size}")
@@ -141,7 +143,7 @@ def check_pyiceberg(root, expected):
     compare("pyiceberg-filter", got, [r for r in want_rows(last) if r["offset"] >= cut])
     # A filter on the partition and the day prunes files through the manifests' bounds.
     only = table.scan(row_filter="partition = 1").plan_files()
-    if sorted({t.file.partition[0] for t in only}) != [1]:
+    if {t.file.partition[0] for t in only} != {r["partition"] for r in last["rows"]} & {1}:
         fail("pyiceberg-filter: partition = 1 planned other partitions")
     print(f"ok pyiceberg-filter offset >= {cut}: {len(got)} rows")
 
