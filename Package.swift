@@ -63,7 +63,8 @@ let package = Package(
             ]
         ),
         // Rebuilds formats/vectors (tools/gen-vectors); the golden vector test checks them.
-        .executableTarget(name: "strata-vectors", dependencies: ["StrataFormat", "StrataExport", "StrataParquet"]),
+        .executableTarget(
+            name: "strata-vectors", dependencies: ["StrataFormat", "StrataExport", "StrataParquet", "StrataIceberg"]),
         // StrataBlob only for the project's one seeded generator (SplitMix64).
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat", "StrataBlob"]),
         .testTarget(name: "StrataKafkaTests", dependencies: ["StrataKafka", "StrataFormat"]),
