@@ -158,17 +158,17 @@ public struct IcebergTable: Sendable, Equatable {
     /// Sorted by key when written.
     public var properties: [String: String]
     /// N of the last `metadata/v<N>.metadata.json` written; 0 before the first commit.
-    public private(set) var version: Int
-    public private(set) var lastSequenceNumber: Int64
-    public private(set) var lastUpdatedMs: Int64
-    public private(set) var snapshots: [IcebergSnapshot]
-    public private(set) var metadataLog: [(timestampMs: Int64, file: String)]
+    public internal(set) var version: Int
+    public internal(set) var lastSequenceNumber: Int64
+    public internal(set) var lastUpdatedMs: Int64
+    public internal(set) var snapshots: [IcebergSnapshot]
+    public internal(set) var metadataLog: [(timestampMs: Int64, file: String)]
     /// The current snapshot's manifests.
-    public private(set) var manifests: [IcebergManifest]
+    public internal(set) var manifests: [IcebergManifest]
     /// Per retained snapshot (in snapshot order), the manifests its list names.
-    public private(set) var snapshotManifests: [[String]]
+    public internal(set) var snapshotManifests: [[String]]
     /// Data files removed from the current snapshot that a retained earlier snapshot still reads.
-    public private(set) var removedButReferenced: [String]
+    public internal(set) var removedButReferenced: [String]
 
     public static func == (a: IcebergTable, b: IcebergTable) -> Bool {
         a.uuid == b.uuid && a.location == b.location && a.properties == b.properties && a.version == b.version
