@@ -97,7 +97,7 @@ public enum AvroContainer {
         while r.remaining > 0 {
             let blockStart = r.position
             let count = try r.readLong(field: "block count")
-            let size = try r.readLength(field: "block size", limit: r.remaining)
+            let size = try r.readLength(field: "block size")
             guard count >= 0, count <= Int64(schema.minimumBytes > 0 ? size : 1_000_000) else {
                 throw IcebergError(.outOfBounds, field: "block count", position: blockStart, "\(count) objects")
             }

@@ -46,19 +46,19 @@ public struct AvroReader {
         return int
     }
 
-    /// A length or count: not negative and at most `limit`.
-    mutating func readLength(field: String, limit: Int) throws(IcebergError) -> Int {
+    /// A length: not negative and at most the bytes left after it.
+    mutating func readLength(field: String) throws(IcebergError) -> Int {
         let start = position
         let length = try readLong(field: field)
-        guard length >= 0, length <= Int64(limit) else {
+        guard length >= 0, length <= Int64(remaining) else {
             throw error(
-                .outOfBounds, field, "length \(length) is negative or beyond the \(limit) bytes left", at: start)
+                .outOfBounds, field, "length \(length) is negative or beyond the \(remaining) bytes left", at: start)
         }
         return Int(length)
     }
 
     public mutating func readBytes(field: String) throws(IcebergError) -> [UInt8] {
-        let length = try readLength(field: field, limit: remaining)
+        let length = try readLength(field: field)
         defer { position += length }
         return Array(bytes[position ..< position + length])
     }
@@ -146,7 +146,7 @@ public struct AvroReader {
             if count < 0 {
                 guard count != Int64.min else { throw error(.outOfBounds, field, "block count \(count)", at: start) }
                 count = -count
-                _ = try readLength(field: field, limit: remaining)
+                _ = try readLength(field: field)
             }
             guard count <= Int64(itemLimit - total) else {
                 throw error(

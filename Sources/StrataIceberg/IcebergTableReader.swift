@@ -38,6 +38,10 @@ extension IcebergTable {
         }
         table.version = version
         table.lastSequenceNumber = try int("last-sequence-number")
+        // A later commit adds one to each: refuse what would overflow rather than trap then.
+        guard version >= 0, version < Int(Int32.max), (0 ..< Int64.max).contains(table.lastSequenceNumber) else {
+            throw bad("last-sequence-number", "version \(version) or \(table.lastSequenceNumber) is out of range")
+        }
         for (i, s) in (json["snapshots"]?.arrayValue ?? []).enumerated() {
             guard case .object(let summary)? = s["summary"] else { throw bad("snapshots[\(i)].summary", "missing") }
             table.snapshots.append(

@@ -210,3 +210,46 @@ import Testing
         }
     }
 }
+
+/// The decoder on damaged manifests: every single-bit flip and every truncation of a real
+/// manifest and manifest list is decoded or refused with an `IcebergError`, never a trap, and a
+/// truncated file never yields values that were not written.
+@Suite struct AvroDamageTests {
+    @Test func flipsAndTruncationsAreRefusedOrHarmless() throws {
+        let fixture = try IcebergTableVector(location: "s3://lake/tables/orders", codec: .uncompressed)
+        let commit = fixture.commits[2]
+        for file in commit.files.prefix(2) {
+            let good = try AvroContainer.decode(file.bytes)
+            var refused = 0
+            for i in file.bytes.indices {
+                var damaged = file.bytes
+                damaged[i] ^= 1 << UInt8(i % 8)
+                if icebergError({ () throws(IcebergError) in try AvroContainer.decode(damaged) }) != nil {
+                    refused += 1
+                }
+            }
+            #expect(refused > file.bytes.count / 4, "\(file.path): \(refused) of \(file.bytes.count) flips refused")
+            for length in 0 ..< file.bytes.count {
+                let prefix = Array(file.bytes.prefix(length))
+                do {
+                    let decoded = try AvroContainer.decode(prefix)
+                    #expect(good.values.starts(with: decoded.values), "\(file.path) cut at \(length)")
+                    #expect(decoded.values.count < good.values.count)
+                } catch {
+                    #expect(error.position <= length)
+                }
+            }
+        }
+        // Damaged metadata JSON is refused or read, never a trap.
+        var files: [String: [UInt8]] = [:]
+        for (path, bytes) in fixture.files { files["s3://lake/tables/orders/" + path] = bytes }
+        let metadata = commit.files[2].bytes
+        for i in stride(from: 0, to: metadata.count, by: 3) {
+            var damaged = metadata
+            damaged[i] ^= 1 << UInt8(i % 7)
+            _ = icebergError { () throws(IcebergError) in
+                try IcebergTable.restoring(metadata: damaged, version: 3) { files[$0] }
+            }
+        }
+    }
+}

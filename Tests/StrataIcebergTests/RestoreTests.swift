@@ -61,5 +61,9 @@ import Testing
         let otherSchema = refusal(metadata.replacingOccurrences(of: #""timestamptz""#, with: #""timestamp""#))
         #expect(otherSchema?.code == .unsupported)
         #expect(refusal(String(metadata.dropLast(10)))?.code == .truncated)
+        let huge = refusal(
+            metadata.replacingOccurrences(
+                of: #""last-sequence-number": 1"#, with: #""last-sequence-number": 9223372036854775807"#))
+        #expect(huge?.field == "last-sequence-number")
     }
 }
