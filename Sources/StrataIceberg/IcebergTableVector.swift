@@ -1,13 +1,14 @@
 import StrataFormat
 import StrataParquet
 
-/// The golden table of formats/vectors/table/iceberg and of Tests/StrataIcebergTests: a small fixed table: snapshot 1 appends two Parquet files (partitions 0 and 1), snapshot 2
-/// appends partition 0's next records, snapshot 3 deletes the first file. With `retention`,
-/// snapshot 4 deletes partition 1's file and expires snapshots 1–3, as total retention will.
+/// The golden table of formats/vectors/table/iceberg and of Tests/StrataIcebergTests: snapshot 1
+/// appends two Parquet files (partitions 0 and 1), snapshot 2 appends partition 0's next records
+/// (the next UTC day), snapshot 3 deletes the first file. With `retention`, snapshot 4 deletes
+/// partition 1's file and expires snapshots 1–3, as total retention will.
 public struct IcebergTableVector: Sendable {
     public private(set) var table: IcebergTable
     public private(set) var commits: [IcebergCommit] = []
-    /// Relative path → bytes of every data file, in write order.
+    /// Every data file (relative path, bytes, records), in write order.
     public private(set) var dataFiles: [DataFile] = []
     /// Per snapshot: the data file paths (relative) it reads.
     public private(set) var snapshotFiles: [[String]] = []
