@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "StrataKafka", targets: ["StrataKafka"]),
         .library(name: "StrataExport", targets: ["StrataExport"]),
         .library(name: "StrataParquet", targets: ["StrataParquet"]),
+        .library(name: "StrataIceberg", targets: ["StrataIceberg"]),
         .executable(name: "strata", targets: ["strata"]),
     ],
     dependencies: [
@@ -33,6 +34,9 @@ let package = Package(
         .target(name: "StrataExport", dependencies: ["StrataFormat"]),
         // Parquet data files of the table schema (formats/table.md): pure, StrataFormat for zstd and records.
         .target(name: "StrataParquet", dependencies: ["StrataFormat"]),
+        // Iceberg v2 table metadata (formats/table.md): Avro manifests and metadata JSON as bytes, no I/O;
+        // StrataParquet for the data files' footers (statistics).
+        .target(name: "StrataIceberg", dependencies: ["StrataParquet", "StrataFormat"]),
         .target(
             name: "StrataBlob",
             dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]
@@ -59,7 +63,8 @@ let package = Package(
             ]
         ),
         // Rebuilds formats/vectors (tools/gen-vectors); the golden vector test checks them.
-        .executableTarget(name: "strata-vectors", dependencies: ["StrataFormat", "StrataExport", "StrataParquet"]),
+        .executableTarget(
+            name: "strata-vectors", dependencies: ["StrataFormat", "StrataExport", "StrataParquet", "StrataIceberg"]),
         // StrataBlob only for the project's one seeded generator (SplitMix64).
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat", "StrataBlob"]),
         .testTarget(name: "StrataKafkaTests", dependencies: ["StrataKafka", "StrataFormat"]),
@@ -71,6 +76,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StrataParquetTests", dependencies: ["StrataParquet", "StrataFormat"], exclude: ["Readers"]),
+        .testTarget(
+            name: "StrataIcebergTests", dependencies: ["StrataIceberg", "StrataParquet", "StrataFormat"],
+            exclude: ["Readers"]),
         .testTarget(name: "StrataExportTests", dependencies: ["StrataExport", "StrataFormat"]),
         .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob", "StrataTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataFormat", "StrataBlob", "StrataTesting"]),
