@@ -75,9 +75,9 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "StrataParquetTests", dependencies: ["StrataParquet", "StrataFormat"], exclude: ["Readers"]),
+        .testTarget(name: "StrataParquetTests", dependencies: ["StrataParquet", "StrataFormat", "StrataTesting"], exclude: ["Readers"]),
         .testTarget(
-            name: "StrataIcebergTests", dependencies: ["StrataIceberg", "StrataParquet", "StrataFormat"],
+            name: "StrataIcebergTests", dependencies: ["StrataIceberg", "StrataParquet", "StrataFormat", "StrataTesting"],
             exclude: ["Readers"]),
         .testTarget(name: "StrataExportTests", dependencies: ["StrataExport", "StrataFormat"]),
         .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob", "StrataTesting"], exclude: ["Fixtures"]),

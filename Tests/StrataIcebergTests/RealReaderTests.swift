@@ -1,4 +1,5 @@
 import Foundation
+import StrataTesting
 import Testing
 
 @testable import StrataIceberg
@@ -10,15 +11,15 @@ import Testing
 @Suite struct RealReaderTests {
     static let script = repoRoot().appendingPathComponent("Tests/StrataIcebergTests/Readers/check_iceberg_table.py")
         .path
-    static let pyicebergImportable = run("python3", ["-c", "import pyiceberg, fastavro"]).status == 0
+    static let pyicebergImportable = runProgramBlocking("python3", ["-c", "import pyiceberg, fastavro"]).status == 0
 
-    @Test func realReadersReadTheTable() throws { try readTable(retention: false) }
+    @Test func realReadersReadTheTable() async throws { try await readTable(retention: false) }
 
     /// After a retention commit expired the earlier snapshots and its unreferenced files were
     /// deleted, the readers find every file the table names and only the last snapshot.
-    @Test func realReadersReadTheTableAfterRetention() throws { try readTable(retention: true) }
+    @Test func realReadersReadTheTableAfterRetention() async throws { try await readTable(retention: true) }
 
-    func readTable(retention: Bool) throws {
+    func readTable(retention: Bool) async throws {
         try #require(
             Self.pyicebergImportable,
             "python3 cannot import pyiceberg and fastavro: pip install pyiceberg fastavro (tools/test does)")
@@ -33,7 +34,7 @@ import Testing
         let fixture = try FixtureTable(location: directory.path, retention: retention)
         try fixture.write(to: directory)
         try Data(fixture.expectation.pretty.utf8).write(to: directory.appendingPathComponent("expected.json"))
-        let result = run("python3", [Self.script, directory.path])
+        let result = await runProgram("python3", [Self.script, directory.path])
         #expect(result.status == 0, "\(result.output)")
         for reader in ["fastavro", "pyiceberg", "pyiceberg-filter", "pyiceberg-time-travel"] {
             #expect(result.output.contains("ok \(reader)"), "\(result.output)")

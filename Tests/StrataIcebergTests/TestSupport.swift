@@ -1,6 +1,7 @@
 import Foundation
 import StrataFormat
 import StrataParquet
+import StrataTesting
 import Testing
 
 @testable import StrataIceberg
@@ -18,24 +19,6 @@ func icebergError<T>(_ body: () throws(IcebergError) -> T) -> IcebergError? {
 /// The repository root, found from this file's path.
 func repoRoot(_ file: String = #filePath) -> URL {
     URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-}
-
-/// Runs a program and returns its status and output (stdout and stderr together).
-func run(_ program: String, _ arguments: [String]) -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [program] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    do {
-        try process.run()
-    } catch {
-        return (-1, "cannot run \(program): \(error)")
-    }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
 typealias FixtureTable = IcebergTableVector

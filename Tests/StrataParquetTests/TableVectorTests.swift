@@ -1,5 +1,6 @@
 import Foundation
 import StrataFormat
+import StrataTesting
 import Testing
 
 @testable import StrataParquet
@@ -73,7 +74,7 @@ import Testing
         #expect(try file.pages(rowGroup: 0, column: 5).count >= 3, "pages of a repeated column")
     }
 
-    static let pyarrowImportable = runBlocking("python3", ["-c", "import pyarrow"]).status == 0
+    static let pyarrowImportable = runProgramBlocking("python3", ["-c", "import pyarrow"]).status == 0
     static let script = repoRoot().appendingPathComponent("Tests/StrataParquetTests/Readers/check_table_files.py").path
 
     /// Fails, never skips, without pyarrow: tools/test installs it.
@@ -85,17 +86,17 @@ import Testing
 
     @Test func realReadersReadTheVectors() async throws {
         try Self.requirePyarrow()
-        let result = await run("python3", [Self.script, tableVectorDirectory.path])
+        let result = await runProgram("python3", [Self.script, tableVectorDirectory.path])
         #expect(result.status == 0, "\(result.output)")
         for name in Self.names { #expect(result.output.contains("ok pyarrow \(name)"), "\(result.output)") }
     }
 
-    static let pysparkImportable = runBlocking("python3", ["-c", "import pyspark"]).status == 0
+    static let pysparkImportable = runProgramBlocking("python3", ["-c", "import pyspark"]).status == 0
 
     /// Spark in local mode (Java 17; about 15 s to start): not installed by tools/test yet.
     @Test(.enabled(if: pysparkImportable, "needs python3 with pyspark (pip install pyspark)"))
     func sparkReadsTheVectors() async throws {
-        let result = await run("python3", [Self.script, "--spark", tableVectorDirectory.path])
+        let result = await runProgram("python3", [Self.script, "--spark", tableVectorDirectory.path])
         #expect(result.status == 0, "\(result.output)")
         for name in Self.names { #expect(result.output.contains("ok spark \(name)"), "\(result.output)") }
     }
@@ -126,7 +127,7 @@ import Testing
                 to: directory.appendingPathComponent(description.file + ".json"))
             #expect(try RecordTableReader.records(bytes).records == records)
         }
-        let result = await run("python3", [Self.script, directory.path])
+        let result = await runProgram("python3", [Self.script, directory.path])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.components(separatedBy: "ok pyarrow").count == 4, "\(result.output)")
     }

@@ -1,5 +1,6 @@
 import Foundation
 import StrataFormat
+import StrataTesting
 import Testing
 
 @testable import StrataParquet
@@ -62,33 +63,6 @@ func randomRecords(_ rng: inout SeededRNG, count: Int, firstOffset: Int64 = 0) -
             timestamp: Int64.random(in: -3_000_000_000_000 ... 3_000_000_000_000, using: &rng),
             key: bytes(&rng, 20), value: bytes(&rng, 200), headers: headers)
     }
-}
-
-/// Runs a program and returns its status and output (stdout and stderr together), waiting on a
-/// Dispatch thread: the readers take seconds, and a wait on the cooperative pool (two threads
-/// here, shared by every suite of the run) would stall every other async test meanwhile.
-func run(_ program: String, _ arguments: [String]) async -> (status: Int32, output: String) {
-    await withCheckedContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(returning: runBlocking(program, arguments)) }
-    }
-}
-
-/// `run` on the calling thread: only for one-off checks such as whether a module imports.
-func runBlocking(_ program: String, _ arguments: [String]) -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [program] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    do {
-        try process.run()
-    } catch {
-        return (-1, "cannot run \(program): \(error)")
-    }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
 /// Each page's ColumnIndex min/max on partition, offset and timestamp equal the bounds of the
