@@ -224,8 +224,10 @@ actor GroupCoordinator {
         var disposable: [String] = []
         for group in groups.values {
             defer { if group.isDisposable { disposable.append(group.groupId) } }
-            // Most groups only hold offsets: nothing of theirs can expire.
-            if group.phase == .dead || (group.members.isEmpty && group.pending.isEmpty) { continue }
+            // Most groups only hold offsets: nothing of theirs can expire. A rebalance whose members
+            // all left during the initial delay still ends with its time (the group empties).
+            let idle = group.members.isEmpty && group.pending.isEmpty && group.phase != .preparingRebalance
+            if group.phase == .dead || idle { continue }
             for (memberId, deadline) in group.pending where deadline <= now {
                 group.pending.removeValue(forKey: memberId)
                 log("groups: group \(group.groupId): pending member \(memberId) never joined, expired")
