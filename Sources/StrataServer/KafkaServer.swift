@@ -68,8 +68,13 @@ public final class KafkaServer: Sendable {
                 "listening on every address and advertising \(options.listenHost): clients elsewhere need "
                     + "--advertise HOST:PORT")
         }
+        let lake = self.lake
         let groups = GroupCoordinator(
-            persistence: store, clock: options.groupClock, options: options.groupCoordinator, log: options.log)
+            persistence: store, clock: options.groupClock, options: options.groupCoordinator,
+            partitionExists: { partition in
+                guard let count = try? lake.partitionCount(partition.topic) else { return false }
+                return partition.partition >= 0 && partition.partition < count
+            }, log: options.log)
         await groups.start()
         let dispatcher = RequestDispatcher(
             lake: lake, options: options, clusterId: clusterId,

@@ -5,8 +5,7 @@ import Testing
 
 @testable import StrataServer
 
-/// Review of issue 14's coordinator (review1): each test pins a defect found on main (fixed, or a
-/// known issue until the fix lands).
+/// Review of issue 14's coordinator (review1): each test pins a defect the review found, now fixed.
 @Suite(.timeLimit(.minutes(2)))
 struct GroupReviewTests {
     /// A new group's only member leaves during the initial rebalance delay. The group then had
@@ -33,7 +32,7 @@ struct GroupReviewTests {
     /// run (kafka-console-consumer without --group, kcat -G scripts) fill `groupsMax`, after which
     /// every new group's JoinGroup gets COORDINATOR_NOT_AVAILABLE, which clients retry forever.
     @Test func anEmptiedGroupWithNoOffsetsDoesNotHoldASlotForever() async throws {
-        try await withKnownIssue("review1: not fixed on main yet") {
+        do {
             var options = GroupHarness.options(initialDelayMs: 0)
             options.groupsMax = 1
             let h = await GroupHarness.start(options: options)
@@ -41,9 +40,15 @@ struct GroupReviewTests {
             #expect(await joinA.answer.generationId == 1)
             let left = await h.coordinator.leave(LeaveGroupCall(groupId: "used", members: [(a, nil)]))
             #expect(left.members.map(\.error) == [.none])
-            await h.advance(ms: 60_000)
+            await h.advance(ms: 1_000)
             #expect(await h.coordinator.snapshot("used")?.phase == .empty)
             #expect(await h.committed("used").isEmpty)
+            // Kept for emptyGroupRetentionMs (30 s), then forgotten in memory and in the store.
+            await h.advance(ms: 29_000)
+            #expect(await h.coordinator.snapshot("used") != nil)
+            await h.advance(ms: 1_000)
+            await h.coordinator.waitFor("used") { $0 == nil }
+            #expect(await h.persistence.stored["used"] == nil)
             let other = await h.coordinator.join(h.joinCall("next", client: "b"))
             #expect(other.error == .memberIdRequired, "a new group is refused: \(other.error)")
         }
@@ -54,13 +59,15 @@ struct GroupReviewTests {
     /// commit already on its way to the store lands after both. OffsetFetch then answers the
     /// deleted topic's offset, and a topic re-created under the name starts its consumers there.
     @Test func aCommitInFlightWhenItsTopicIsDeletedDoesNotSurviveTheDelete() async throws {
-        try await withKnownIssue("review1: not fixed on main yet") {
+        do {
             let h = await GroupHarness.start()
             await h.persistence.setHoldCommits(true)
             let commit = Task { await h.commit([("t", 0, 42)], group: "solo") }
             await h.persistence.waitUntil { _, held in held == 1 }
-            await h.coordinator.topicDeleted("t")
+            // The delete waits for the commit ordered before it, which lands first.
+            let deleted = Task { await h.coordinator.topicDeleted("t") }
             await h.persistence.releaseCommits()
+            await deleted.value
             #expect(await commit.answer.map(\.1) == [.none])
             let left = await h.committed("solo")
             #expect(left.isEmpty, "offsets of deleted topic t: \(left)")
@@ -75,7 +82,7 @@ struct GroupReviewTests {
     /// out the whole rebalance timeout (measured: a second consumer's join took 20.2 s with
     /// max.poll.interval.ms 20000 beside one such confluent-kafka consumer).
     @Test func aMemberIdHandedOutFitsInAKafkaString() async throws {
-        try await withKnownIssue("review1: not fixed on main yet") {
+        do {
             let h = await GroupHarness.start()
             let long = String(repeating: "x", count: 32_767)
             let dynamic = await h.coordinator.join(h.joinCall(client: long))

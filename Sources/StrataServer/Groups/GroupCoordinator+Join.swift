@@ -74,12 +74,25 @@ extension GroupCoordinator {
             log("groups: group \(group.groupId) is full (\(options.groupMembersMax) members), refusing a new member")
             return reply(waiter, JoinGroupOutcome(error: .groupMaxSizeReached, memberId: ""))
         }
-        let newId = "\(call.groupInstanceId ?? call.clientId)-\(randomUUIDString())"
+        let newId = "\(Self.memberIdPrefix(call.groupInstanceId ?? call.clientId))-\(randomUUIDString())"
         if call.groupInstanceId == nil && call.requireKnownMemberId {
             group.pending[newId] = clock.nowMs() + Int64(call.sessionTimeoutMs)
             return reply(waiter, JoinGroupOutcome(error: .memberIdRequired, memberId: newId))
         }
         addMemberAndRebalance(group, newId, call, waiter)
+    }
+
+    /// The start of a member id: the client or instance id, cut to 255 UTF-8 bytes at a character
+    /// boundary, so that the id always fits a Kafka string (32,767 bytes) whatever a client sends.
+    static func memberIdPrefix(_ name: String) -> String {
+        var bytes = 0
+        var prefix = ""
+        for character in name {
+            bytes += character.utf8.count
+            guard bytes <= 255 else { break }
+            prefix.append(character)
+        }
+        return prefix
     }
 
     /// Kafka's doCurrentMemberJoinGroup.
@@ -155,7 +168,7 @@ extension GroupCoordinator {
             return reply(waiter, JoinGroupOutcome(error: .unknownMemberId, memberId: call.memberId))
         }
         let currentLeader = group.leaderId
-        let newId = "\(instanceId)-\(randomUUIDString())"
+        let newId = "\(Self.memberIdPrefix(instanceId))-\(randomUUIDString())"
         answerJoin(old, JoinGroupOutcome(error: .fencedInstanceId, memberId: oldId))
         answerSync(old, SyncGroupOutcome(error: .fencedInstanceId))
         let member = GroupMember(

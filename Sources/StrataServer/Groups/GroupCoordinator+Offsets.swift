@@ -58,8 +58,16 @@ extension GroupCoordinator {
         if !accepted.isEmpty {
             let turn = takeTurn(group)
             await awaitTurn(group, turn)
+            // Checked again in the group's write order: a topic deleted since the handler looked
+            // has had its offsets dropped (topicDeleted waits for the writes ordered before it).
+            if let partitionExists {
+                for partition in accepted.keys where !partitionExists(partition) {
+                    accepted.removeValue(forKey: partition)
+                    errors[partition] = .unknownTopicOrPartition
+                }
+            }
             var failure: StrataError?
-            if let persistence {
+            if let persistence, !accepted.isEmpty {
                 do throws(StrataError) {
                     try await persistence.commitOffsets(group.groupId, accepted)
                 } catch {
@@ -184,8 +192,15 @@ extension GroupCoordinator {
         return results
     }
 
-    /// A topic was deleted: its committed offsets go, in memory and in the store.
+    /// A topic was deleted: its committed offsets go, in memory and in the store. Every group's
+    /// writes ordered before now land first, so a commit in flight for the topic cannot outlive
+    /// the tombstone (a commit ordered after checks the topic again in its turn).
     func topicDeleted(_ topic: String) async {
+        for group in Array(groups.values) where group.ticketNext != group.ticketServing {
+            let turn = takeTurn(group)
+            await awaitTurn(group, turn)
+            endTurn(group)
+        }
         for group in groups.values { group.offsets = group.offsets.filter { $0.key.topic != topic } }
         guard let persistence else { return }
         do throws(StrataError) {

@@ -27,13 +27,18 @@ actor GroupCoordinator {
     var watchers: [UInt64: Watcher] = [:]
     private var sweepTask: Task<Void, Never>?
 
+    /// Whether a partition exists now: a commit checks it again in its turn, so an offset of a
+    /// topic deleted meanwhile is never stored after the delete's tombstone. Nil: every one does.
+    let partitionExists: (@Sendable (GroupTopicPartition) -> Bool)?
+
     init(
         persistence: (any GroupPersistence)?, clock: any StrataClock, options: GroupCoordinatorOptions,
-        log: @escaping @Sendable (String) -> Void
+        partitionExists: (@Sendable (GroupTopicPartition) -> Bool)? = nil, log: @escaping @Sendable (String) -> Void
     ) {
         self.persistence = persistence
         self.clock = clock
         self.options = options
+        self.partitionExists = partitionExists
         self.log = log
     }
 
@@ -227,6 +232,7 @@ actor GroupCoordinator {
             // Most groups only hold offsets: nothing of theirs can expire. A rebalance whose members
             // all left during the initial delay still ends with its time (the group empties).
             let idle = group.members.isEmpty && group.pending.isEmpty && group.phase != .preparingRebalance
+            expireIfEmptyTooLong(group, now: now)
             if group.phase == .dead || idle { continue }
             for (memberId, deadline) in group.pending where deadline <= now {
                 group.pending.removeValue(forKey: memberId)
@@ -241,6 +247,43 @@ actor GroupCoordinator {
         }
         for groupId in disposable { groups.removeValue(forKey: groupId) }
         notifyWatchers()
+    }
+
+    /// An Empty group with no offsets that once had a generation is forgotten (in memory and in
+    /// the store) after `emptyGroupRetentionMs`, as Kafka's cleanup drops such groups: else every
+    /// one-off group id (kcat -G scripts, console consumers) would hold a slot of `groupsMax`.
+    private func expireIfEmptyTooLong(_ group: GroupState, now: Int64) {
+        let forgettable =
+            group.phase == .empty && group.members.isEmpty && group.pending.isEmpty && group.offsets.isEmpty
+            && group.generation > 0 && group.ticketNext == group.ticketServing
+        guard forgettable else {
+            group.emptySinceMs = nil
+            return
+        }
+        guard let since = group.emptySinceMs else {
+            group.emptySinceMs = now
+            return
+        }
+        guard now - since >= options.emptyGroupRetentionMs else { return }
+        group.emptySinceMs = nil
+        let turn = takeTurn(group)
+        Task {
+            await self.awaitTurn(group, turn)
+            defer { self.endTurn(group) }
+            do throws(StrataError) {
+                try await self.persistence?.deleteGroup(group.groupId)
+            } catch {
+                self.log("groups: forgetting empty group \(group.groupId) failed: \(error)")
+                return
+            }
+            let still =
+                group.phase == .empty && group.members.isEmpty && group.pending.isEmpty && group.offsets.isEmpty
+            if still, self.groups[group.groupId] === group {
+                self.groups.removeValue(forKey: group.groupId)
+                self.log("groups: group \(group.groupId) was empty with no offsets; forgotten")
+            }
+            self.notifyWatchers()
+        }
     }
 
     // MARK: Rebalances
@@ -459,6 +502,8 @@ struct GroupCoordinatorOptions: Sendable {
     /// How often the sweep looks for ended sessions and rebalance timeouts: the precision of
     /// every coordinator timeout.
     var sweepIntervalMs: Int64 = 100
+    /// How long an Empty group with no committed offsets is kept before it is forgotten.
+    var emptyGroupRetentionMs: Int64 = 30_000
 }
 
 /// A group's state as tests and logs see it (the coordinator's classes stay inside the actor).

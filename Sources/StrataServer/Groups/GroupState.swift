@@ -96,6 +96,10 @@ final class GroupState {
     /// The generation whose leader assignment is being persisted.
     var assignmentStoringGeneration: Int32?
 
+    /// When the sweep first saw the group Empty with no offsets (it is forgotten after
+    /// `emptyGroupRetentionMs`); nil otherwise.
+    var emptySinceMs: Int64?
+
     /// Writes to the persistence run one at a time per group, in the order taken (tickets).
     var ticketNext: UInt64 = 0
     var ticketServing: UInt64 = 0
