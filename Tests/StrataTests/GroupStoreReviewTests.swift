@@ -1,4 +1,5 @@
 import Foundation
+import StrataBlob
 import StrataTesting
 import Testing
 
@@ -45,6 +46,51 @@ import Testing
                 groups["app"]?.offsets[tp("t", 0)] == nil,
                 "the deleted topic's offset \(String(describing: groups["app"]?.offsets)) applies to the new topic t")
             await store.close()
+            try await lake.close()
+        }
+    }
+}
+
+extension GroupStoreReviewTests {
+    /// `__consumer_offsets` keeps its whole log locally (no local retention, formats/groups.md),
+    /// so its replay needs nothing from the cold store. But once a checkpoint has trimmed the
+    /// log, its log start is not 0 and `Topic.logStartOffset()` asks the cold store's manifest:
+    /// during a cold-store outage `GroupStore.open` fails, and with it `strata serve`'s start
+    /// (a hot read of any other topic works: issue 12 item 4).
+    @Test func theStoreOpensDuringAColdStoreOutageWhenItsLogIsLocal() async throws {
+        try await withTempDirectory { dir in
+            let faulty = FaultyBlobStore(wrapping: MemoryBlobStore(), plan: .none, seed: 1)
+            var options = lakeOptions()
+            options.backgroundOffload = false
+            options.coldStore = faulty
+            options.blobRetry = RetryPolicy(attemptsMax: 2, baseDelayMs: 1, delayMaxMs: 1)
+            var storeOptions = GroupStoreOptions()
+            storeOptions.compactionBytesMin = 2048
+            var model: [GroupTopicPartition: CommittedOffset] = [:]
+            do {
+                let lake = try Lake.open(dir, options: options)
+                _ = try lake.topic("t", creatingWith: nil, partitions: 4)
+                let store = try await GroupStore.open(lake, options: storeOptions)
+                for i in 0 ..< 200 {
+                    let offsets = [tp("t", Int32(i % 4)): offset(Int64(i))]
+                    try await store.commitOffsets("app", offsets)
+                    model.merge(offsets) { $1 }
+                }
+                await store.waitForTrim()
+                #expect(try await lake.topic(GroupStore.topicName).logStartOffset() > 0, "the log was trimmed")
+                await store.close()
+                try await lake.close()
+            }
+            faulty.setPlan(FaultPlan(unavailableFraction: 1))
+            let lake = try Lake.open(dir, options: options)
+            _ = try await lake.topic("t").read(from: 0)  // a hot read works during the outage
+            do {
+                let store = try await GroupStore.open(lake, options: storeOptions)
+                #expect(await store.groups()["app"]?.offsets == model)
+                await store.close()
+            } catch {
+                Issue.record("GroupStore.open failed during a cold-store outage: \(error)")
+            }
             try await lake.close()
         }
     }
