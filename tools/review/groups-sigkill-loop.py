@@ -1,8 +1,8 @@
 """SIGKILL strata serve at random moments while a standalone consumer commits big offset sets
 (kafka-python, generation -1) so that checkpoints span several batches and trims run; after each
-restart, every acknowledged commit must be there, whole (one batch: all partitions equal)."""
+restart, every acknowledged commit must be there, whole (one batch: all partitions equal).
 Also runs `strata inspect groups` beside the running serve and checks what it reads. Passed on main (25 rounds;
-kills landed in torn 4.8 MB commit batches). Usage: python3 tools/review/groups-sigkill-loop.py /tmp/empty-lake-dir 25
+kills landed in torn 4.8 MB commit batches). Usage: python3 tools/review/groups-sigkill-loop.py /tmp/empty-lake-dir 25"""
 import os, random, signal, subprocess, sys, threading, time, json, re
 
 BIN = os.environ.get("STRATA_BIN", ".build/debug/strata")
