@@ -95,3 +95,57 @@ extension GroupStoreReviewTests {
         }
     }
 }
+
+extension GroupStoreReviewTests {
+    /// `GroupStore.read` beside a writer: it reads `log-start-offset`, then re-lists the segments,
+    /// then replays. A writer's trim between the first two steps (it writes the new log start,
+    /// then deletes segments) leaves the reader with the old log start and the new segment list,
+    /// so the replay starts at the first kept segment's base offset, below the checkpoint the
+    /// trim kept, possibly inside an older checkpoint: `corrupt` ("chunk … follows no begin"),
+    /// which `read` does not retry (it retries only `offsetOutOfRange` and `notFound`). This
+    /// test runs `read`'s three steps with a trim between the first two.
+    /// Segments of 40,000 bytes, so a kept segment can begin inside an older multi-batch checkpoint.
+    @Test func aReaderInterleavedWithATrimNeverReportsCorruption() async throws {
+        try await withTempDirectory { dir in
+            var options = lakeOptions()
+            options.backgroundOffload = false
+            options.defaultTopicConfig.segmentBytes = 40000
+            var storeOptions = GroupStoreOptions()
+            storeOptions.compactionBytesMin = 1500
+            storeOptions.checkpointChunkBytes = 256
+            storeOptions.checkpointBatchBytes = 1024 + 1024
+            let lake = try Lake.open(dir, options: options)
+            _ = try lake.topic("t", creatingWith: nil, partitions: 8)
+            let store = try await GroupStore.open(lake, options: storeOptions)
+            try await store.commitOffsets("g", [tp("t", 0): offset(0)])
+            let reader = try Lake.openReadOnly(dir)
+            let topic = try reader.topic(GroupStore.topicName)
+            let writer = try lake.topic(GroupStore.topicName)
+            var failures: [String] = []
+            var i: Int64 = 1
+            var below = 0
+            for _ in 0 ..< 100 {
+                try topic.loadLogStart()  // step 1 of `read`
+                let start = try await writer.logStartOffset()
+                while try await writer.logStartOffset() == start {  // the writer trims
+                    let group = "g\(i % 12)"
+                    try await store.commitOffsets(group, [tp("t", Int32(i % 7)): offset(i), tp("t", 7): offset(i)])
+                    await store.waitForTrim()
+                    i += 1
+                }
+                try topic.refresh()  // step 2
+                if try await topic.logStartOffset() < writer.logStartOffset() { below += 1 }
+                do {
+                    _ = try await GroupStore.replay(topic)  // step 3
+                } catch {
+                    failures.append(String("\(error)".prefix(200)))
+                }
+            }
+            let summary = "\(failures.count) of 100 reads failed (\(below) started below the kept checkpoint)"
+            #expect(failures.isEmpty, "\(summary), first: \(failures.first ?? "")")
+            try await reader.close()
+            await store.close()
+            try await lake.close()
+        }
+    }
+}
