@@ -35,6 +35,10 @@ struct Produce: AsyncParsableCommand {
 
     func validate() throws {
         guard batchRecords > 0 else { throw ValidationError("--batch-records must be positive") }
+        guard topic != GroupStore.topicName else {
+            throw ValidationError(
+                "\(topic) holds the consumer groups' state (formats/groups.md); only strata serve writes it")
+        }
         if let keySeparator, keySeparator.isEmpty { throw ValidationError("--key-separator may not be empty") }
     }
 

@@ -47,7 +47,6 @@ import Testing
             _ = try lake.topic("orders", creatingWith: nil, partitions: 2)
             try await lake.partition("orders", 0).append(offsetRecords(from: 0, count: 15))
             try await lake.partition("orders", 1).append(offsetRecords(from: 0, count: 3))
-            _ = try lake.topic("temp", creatingWith: nil)
             let store = try await GroupStore.open(lake)
             let ms: Int64 = 1_700_000_000_000
             try await store.commitOffsets(
@@ -56,7 +55,8 @@ import Testing
                     tp("orders", 0): CommittedOffset(
                         offset: 10, leaderEpoch: 2, metadata: "m=1", commitTimestampMs: ms),
                     tp("orders", 1): CommittedOffset(offset: 5, commitTimestampMs: ms),
-                    tp("temp", 0): CommittedOffset(offset: 1, commitTimestampMs: ms),
+                    // A partition the topic does not have (the store keeps what it is given).
+                    tp("orders", 5): CommittedOffset(offset: 1, commitTimestampMs: ms),
                 ])
             try await store.storeMetadata(
                 "app",
@@ -64,8 +64,6 @@ import Testing
                     protocolType: "consumer", generation: 3, protocolName: "range", leader: "m-0",
                     stateTimestampMs: ms, members: Self.members))
             try await store.commitOffsets("solo", [tp("orders", 1): CommittedOffset(offset: 1, commitTimestampMs: ms)])
-            // A topic deleted while its offsets are still stored (the next open drops them).
-            _ = try await lake.deleteTopic("temp")
 
             let json = try CLIRun.strata(["inspect", "groups", "--lake", dir, "--json"])
             #expect(json.status == 0, "\(json)")
@@ -86,12 +84,12 @@ import Testing
             #expect((members[1]["assignment"] as? [String: Any])?["hex"] as? String == "010203")
             let offsets = try #require(app["offsets"] as? [[String: Any]])
             #expect(
-                offsets.map { "\($0["topic"] ?? "")/\($0["partition"] ?? "")" } == ["orders/0", "orders/1", "temp/0"])
+                offsets.map { "\($0["topic"] ?? "")/\($0["partition"] ?? "")" } == ["orders/0", "orders/1", "orders/5"])
             #expect(offsets[0]["highWatermark"] as? Int == 15 && offsets[0]["lag"] as? Int == 5)
             #expect(offsets[0]["metadata"] as? String == "m=1" && offsets[0]["leaderEpoch"] as? Int == 2)
             #expect(offsets[0]["commitTimestampMs"] as? Int == Int(ms))
             #expect(offsets[1]["highWatermark"] as? Int == 3 && offsets[1]["lag"] as? Int == 0, "never negative")
-            #expect(offsets[2]["highWatermark"] is NSNull && offsets[2]["lag"] is NSNull, "a deleted partition")
+            #expect(offsets[2]["highWatermark"] is NSNull && offsets[2]["lag"] is NSNull, "a partition the topic does not have")
             let solo = groups[1]
             #expect(solo["state"] as? String == "Empty" && solo["generation"] is NSNull)
 
@@ -104,7 +102,7 @@ import Testing
             let lines = out.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
             #expect(lines.contains { $0.starts(with: ["orders", "0", "10", "15", "5", "2", "\"m=1\""]) }, "\(out)")
             #expect(lines.contains { $0.starts(with: ["orders", "1", "5", "3", "0"]) }, "\(out)")
-            #expect(lines.contains { $0.starts(with: ["temp", "0", "1", "-", "-"]) }, "\(out)")
+            #expect(lines.contains { $0.starts(with: ["orders", "5", "1", "-", "-"]) }, "\(out)")
             #expect(out.contains("group solo: Empty, no membership stored (offsets only)"))
 
             // The writer goes on; the next look sees its commit.
@@ -131,6 +129,16 @@ import Testing
             #expect(help.stdout.contains("USAGE: strata inspect groups") && help.stdout.contains("LAG"), "\(help)")
             let missing = try CLIRun.strata(["inspect", "groups", "--lake", dir + "/nope"])
             #expect(missing.status == 2)
+        }
+    }
+
+    /// Only serve writes the groups' topic: a line produced into it would stop the next start.
+    @Test func produceRefusesTheGroupsTopicAndCreatesNothing() async throws {
+        try await withTempDirectory { dir in
+            try await Lake.open(dir, options: lakeOptions()).close()
+            let produced = try CLIRun.strata(["produce", "--lake", dir, GroupStore.topicName], stdin: "junk\n")
+            #expect(produced.status == 2 && produced.stderr.contains("consumer groups"), "\(produced)")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/topics/" + GroupStore.topicName))
         }
     }
 }

@@ -5,8 +5,8 @@ import Testing
 
 @testable import Strata
 
-/// Review of issue 14 (the durable group state): behaviours that are wrong on main, each pinned
-/// by a test that fails until it is fixed.
+/// Review of issue 14 (the durable group state): defects the review found, each pinned by a test
+/// (all fixed).
 @Suite struct GroupStoreReviewTests {
     func tp(_ topic: String, _ partition: Int32) -> GroupTopicPartition {
         GroupTopicPartition(topic: topic, partition: partition)

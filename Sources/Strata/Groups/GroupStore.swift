@@ -74,6 +74,7 @@ public final class GroupStore: Sendable {
         }
         let store = GroupStore(lake: lake, options: options, log: log)
         try await store.dropDeletedTopics()
+        lake.groupStore.withLock { $0.store = store }
         if let topic, let checkpoint = log.checkpointOffset, try await checkpoint > topic.logStartOffset() {
             store.trimLog(before: checkpoint)
         }
@@ -158,6 +159,7 @@ public final class GroupStore: Sendable {
         state.withLock { $0.closed = true }
         writes.unlock()
         await waitForTrim()
+        lake.groupStore.withLock { if $0.store === self { $0.store = nil } }
     }
 
     // MARK: - Writing
@@ -354,9 +356,26 @@ public final class GroupStore: Sendable {
     }
 
     /// Every record from the log start to the high watermark, both tiers, applied in order.
+    /// A reader beside a trimming writer can begin below the log start the writer has just
+    /// moved (inside an older checkpoint, whose records then read as damage): when the stored
+    /// log start has moved past where the replay began, it starts again there.
     static func replay(_ topic: Topic) async throws(StrataError) -> GroupLog {
+        var attempt = 0
+        while true {
+            let start = try await topic.logStartOffset()
+            do throws(StrataError) {
+                return try await replay(topic, from: start)
+            } catch  where error.code == .corrupt && attempt < 4 {
+                try topic.loadLogStart()
+                guard try await topic.logStartOffset() > start else { throw error }
+                attempt += 1
+            }
+        }
+    }
+
+    private static func replay(_ topic: Topic, from start: Int64) async throws(StrataError) -> GroupLog {
         var log = GroupLog()
-        var next = try await topic.logStartOffset()
+        var next = start
         let end = topic.highWatermark
         while next < end {
             let result = try await topic.read(from: next)
@@ -370,5 +389,23 @@ public final class GroupStore: Sendable {
         }
         log.finish()
         return log
+    }
+}
+
+/// The lake's reference to its open group store (weak: the store holds the lake).
+struct OpenGroupStore: Sendable {
+    weak var store: GroupStore?
+}
+
+extension Lake {
+    /// Drops every group's committed offsets of `topic` (being deleted): through the open
+    /// store, or through one opened for it when the lake has group state and none is open.
+    func dropGroupOffsets(of topic: String) async throws(StrataError) {
+        guard topic != GroupStore.topicName else { return }
+        if let store = groupStore.withLock({ $0.store }) { return try await store.dropTopic(topic) }
+        guard FileIO.exists(paths.topicConfig(GroupStore.topicName)) else { return }
+        // Its open drops the offsets of every topic the lake no longer lists, this one included.
+        let store = try await GroupStore.open(self)
+        await store.close()
     }
 }

@@ -30,6 +30,9 @@ public final class Lake: Sendable {
     /// Held while a partition count is checked and written, so two growths never both pass the
     /// check and the smaller one lands last.
     let partitionCountWrites = Mutex<Void>(())
+    /// The group store open on this lake, if any (`GroupStore.open` registers it): deleting a
+    /// topic drops its committed offsets through it.
+    let groupStore = Mutex(OpenGroupStore())
 
     init(path: String, options: LakeOptions, lockFD: Int32, cold: ColdTier, coldURL: String, readOnly: Bool = false) {
         self.path = path

@@ -292,6 +292,9 @@ extension Lake {
         }
         for open in openPartitions(of: name) { try await retire(open) }
         partitionCounts.withLock { $0[name] = nil }
+        // Consumer groups forget the topic's offsets before its data goes, so a topic created
+        // again under the name never inherits them (an interrupted delete is rerun).
+        try await dropGroupOffsets(of: name)
         var deletion = TopicDeletion()
         deletion.coldObjectsDeleted = try await deleteColdTopic(name)
         deletion.quarantineKept = try keepQuarantine(name)

@@ -2,11 +2,12 @@
 /// hot segments, older ones from the cold objects the manifest lists.
 extension Topic {
     /// First readable offset: the manifest's log start when the topic has cold data, else the
-    /// local start. A local log that starts at 0 has nothing older, so the cold store is not
-    /// asked (a cold outage must not block a hot read, issue 12 item 4).
+    /// local start. A local log that starts at 0, or at the start `deleteRecords` set, has
+    /// nothing older to read, so the cold store is not asked (a cold outage must not block a hot
+    /// read, issue 12 item 4; the formula below gives the same answer there).
     public func logStartOffset() async throws(StrataError) -> Int64 {
         let local = localStartOffset
-        if local == 0 { return 0 }
+        if local == 0 || local == deletedBelow { return local }
         guard let manifest = try await cold.latestManifest(name) else { return local }
         return max(deletedBelow, min(local, max(manifest.logStartOffset, 0)))
     }
