@@ -4,69 +4,6 @@
 /// or the value, as the field's prefix says) and never traps; every encoder refuses a value the
 /// decoder would refuse, so what is written is always readable.
 
-/// One committed offset, as stored (the engine's `CommittedOffset`).
-public struct OffsetCommitValue: Sendable, Equatable {
-    public var offset: Int64
-    public var leaderEpoch: Int32
-    public var metadata: String
-    public var commitTimestampMs: Int64
-
-    public init(offset: Int64, leaderEpoch: Int32, metadata: String, commitTimestampMs: Int64) {
-        self.offset = offset
-        self.leaderEpoch = leaderEpoch
-        self.metadata = metadata
-        self.commitTimestampMs = commitTimestampMs
-    }
-}
-
-/// One member of a stored generation (the engine's `GroupMemberRecord`).
-public struct GroupMemberValue: Sendable, Equatable {
-    public var memberId: String
-    public var groupInstanceId: String?
-    public var clientId: String
-    public var clientHost: String
-    public var rebalanceTimeoutMs: Int32
-    public var sessionTimeoutMs: Int32
-    public var subscription: [UInt8]
-    public var assignment: [UInt8]
-
-    public init(
-        memberId: String, groupInstanceId: String?, clientId: String, clientHost: String,
-        rebalanceTimeoutMs: Int32, sessionTimeoutMs: Int32, subscription: [UInt8], assignment: [UInt8]
-    ) {
-        self.memberId = memberId
-        self.groupInstanceId = groupInstanceId
-        self.clientId = clientId
-        self.clientHost = clientHost
-        self.rebalanceTimeoutMs = rebalanceTimeoutMs
-        self.sessionTimeoutMs = sessionTimeoutMs
-        self.subscription = subscription
-        self.assignment = assignment
-    }
-}
-
-/// A group's stored membership (the engine's `GroupMetadataRecord`).
-public struct GroupMetadataValue: Sendable, Equatable {
-    public var protocolType: String
-    public var generation: Int32
-    public var protocolName: String?
-    public var leader: String?
-    public var stateTimestampMs: Int64
-    public var members: [GroupMemberValue]
-
-    public init(
-        protocolType: String, generation: Int32, protocolName: String?, leader: String?, stateTimestampMs: Int64,
-        members: [GroupMemberValue]
-    ) {
-        self.protocolType = protocolType
-        self.generation = generation
-        self.protocolName = protocolName
-        self.leader = leader
-        self.stateTimestampMs = stateTimestampMs
-        self.members = members
-    }
-}
-
 /// The three parts of a checkpoint (formats/groups.md, "Checkpoints").
 public enum CheckpointPart: Sendable, Equatable {
     /// Starts checkpoint: the state that follows is `stateBytes` long, in `chunkCount` chunks,
@@ -80,10 +17,10 @@ public enum CheckpointPart: Sendable, Equatable {
 
 /// One record of `__consumer_offsets`, decoded.
 public enum GroupRecord: Sendable, Equatable {
-    case offsetCommit(group: String, topic: String, partition: Int32, OffsetCommitValue)
+    case offsetCommit(group: String, topic: String, partition: Int32, CommittedOffset)
     /// Forgets one committed offset.
     case offsetTombstone(group: String, topic: String, partition: Int32)
-    case groupMetadata(group: String, GroupMetadataValue)
+    case groupMetadata(group: String, GroupMetadataRecord)
     /// Forgets a group: its membership and every offset it committed.
     case groupTombstone(group: String)
     /// Forgets every group's offsets of a topic (the topic was deleted).
@@ -221,8 +158,8 @@ public enum GroupRecordCodec {
         key.i32(partition)
     }
 
-    private static func decodeOffsetValue(_ value: [UInt8]) throws(FormatError) -> OffsetCommitValue {
-        try withBytes(value) { (raw) throws(FormatError) -> OffsetCommitValue in
+    private static func decodeOffsetValue(_ value: [UInt8]) throws(FormatError) -> CommittedOffset {
+        try withBytes(value) { (raw) throws(FormatError) -> CommittedOffset in
             var r = ByteReader(raw)
             try version(&r, "value.version")
             let offset = try r.i64("value.offset")
@@ -230,12 +167,12 @@ public enum GroupRecordCodec {
             let metadata = try string(&r, "value.metadata")
             let timestamp = try r.i64("value.commitTimestampMs")
             try finished(r, "value")
-            return OffsetCommitValue(
+            return CommittedOffset(
                 offset: offset, leaderEpoch: epoch, metadata: metadata, commitTimestampMs: timestamp)
         }
     }
 
-    private static func encodeMetadata(_ value: GroupMetadataValue) throws(FormatError) -> [UInt8] {
+    private static func encodeMetadata(_ value: GroupMetadataRecord) throws(FormatError) -> [UInt8] {
         var out = ByteWriter(capacity: 64 + value.members.count * 64)
         out.u8(GroupRecordLimits.version)
         try string(&out, value.protocolType, "value.protocolType")
@@ -263,8 +200,8 @@ public enum GroupRecordCodec {
         return out.bytes
     }
 
-    private static func decodeMetadata(_ value: [UInt8]) throws(FormatError) -> GroupMetadataValue {
-        try withBytes(value) { (raw) throws(FormatError) -> GroupMetadataValue in
+    private static func decodeMetadata(_ value: [UInt8]) throws(FormatError) -> GroupMetadataRecord {
+        try withBytes(value) { (raw) throws(FormatError) -> GroupMetadataRecord in
             var r = ByteReader(raw)
             try version(&r, "value.version")
             let protocolType = try string(&r, "value.protocolType")
@@ -280,12 +217,12 @@ public enum GroupRecordCodec {
                     .outOfBounds, "value.memberCount", at: countPosition,
                     "\(count) members do not fit in \(r.remaining) bytes (at most \(GroupRecordLimits.membersMax))")
             }
-            var members: [GroupMemberValue] = []
+            var members: [GroupMemberRecord] = []
             members.reserveCapacity(count)
             for i in 0 ..< count {
                 let field = "value.members[\(i)]"
                 members.append(
-                    GroupMemberValue(
+                    GroupMemberRecord(
                         memberId: try string(&r, field + ".memberId"),
                         groupInstanceId: try nullableString(&r, field + ".groupInstanceId"),
                         clientId: try string(&r, field + ".clientId"),
@@ -296,7 +233,7 @@ public enum GroupRecordCodec {
                         assignment: try byteString(&r, field + ".assignment")))
             }
             try finished(r, "value")
-            return GroupMetadataValue(
+            return GroupMetadataRecord(
                 protocolType: protocolType, generation: generation, protocolName: protocolName, leader: leader,
                 stateTimestampMs: timestamp, members: members)
         }

@@ -45,7 +45,7 @@ import Testing
             case "offsetCommit":
                 return .offsetCommit(
                     group: try #require(group), topic: try #require(topic), partition: try #require(partition),
-                    OffsetCommitValue(
+                    CommittedOffset(
                         offset: try #require(offset), leaderEpoch: try #require(leaderEpoch),
                         metadata: try #require(metadata), commitTimestampMs: try #require(commitTimestampMs)))
             case "offsetTombstone":
@@ -54,11 +54,11 @@ import Testing
             case "groupMetadata":
                 return .groupMetadata(
                     group: try #require(group),
-                    GroupMetadataValue(
+                    GroupMetadataRecord(
                         protocolType: try #require(protocolType), generation: try #require(generation),
                         protocolName: protocolName, leader: leader, stateTimestampMs: try #require(stateTimestampMs),
                         members: try #require(members).map {
-                            GroupMemberValue(
+                            GroupMemberRecord(
                                 memberId: $0.memberId, groupInstanceId: $0.groupInstanceId, clientId: $0.clientId,
                                 clientHost: $0.clientHost, rebalanceTimeoutMs: $0.rebalanceTimeoutMs,
                                 sessionTimeoutMs: $0.sessionTimeoutMs, subscription: try hex($0.subscriptionHex),
@@ -233,7 +233,7 @@ import Testing
         // A checkpoint state holding a tombstone, or one key twice.
         let commit = GroupRecord.offsetCommit(
             group: "g", topic: "t", partition: 0,
-            OffsetCommitValue(offset: 1, leaderEpoch: -1, metadata: "", commitTimestampMs: 0))
+            CommittedOffset(offset: 1, leaderEpoch: -1, metadata: "", commitTimestampMs: 0))
         #expect(
             formatError { () throws(FormatError) in try GroupRecordCodec.encodeState([.topicTombstone(topic: "t")]) }?
                 .field == "state.entries[0]")
@@ -246,7 +246,7 @@ import Testing
     }
 
     @Test func theEncoderRefusesWhatTheDecoderWouldRefuse() {
-        let value = OffsetCommitValue(offset: 1, leaderEpoch: -1, metadata: "", commitTimestampMs: 0)
+        let value = CommittedOffset(offset: 1, leaderEpoch: -1, metadata: "", commitTimestampMs: 0)
         let long = String(repeating: "x", count: GroupRecordLimits.stringBytesMax + 1)
         #expect(
             formatError { () throws(FormatError) in try GroupRecordCodec.encode(.groupTombstone(group: long)) }?.field

@@ -123,12 +123,12 @@ struct GroupLog: Sendable {
         switch record {
         case .offsetCommit(let group, let topic, let partition, let value):
             groups[group, default: StoredGroup()].offsets[GroupTopicPartition(topic: topic, partition: partition)] =
-                CommittedOffset(value)
+                value
         case .offsetTombstone(let group, let topic, let partition):
             groups[group]?.offsets[GroupTopicPartition(topic: topic, partition: partition)] = nil
             removeIfEmpty(group, &groups)
         case .groupMetadata(let group, let value):
-            groups[group, default: StoredGroup()].metadata = GroupMetadataRecord(value)
+            groups[group, default: StoredGroup()].metadata = value
         case .groupTombstone(let group):
             groups[group] = nil
         case .topicTombstone(let topic):
@@ -151,14 +151,14 @@ struct GroupLog: Sendable {
         for name in groups.keys.sorted() {
             guard let stored = groups[name] else { continue }
             if let metadata = stored.metadata {
-                entries.append(.groupMetadata(group: name, GroupMetadataValue(metadata)))
+                entries.append(.groupMetadata(group: name, metadata))
             }
             for partition in stored.offsets.keys.sorted() {
                 guard let offset = stored.offsets[partition] else { continue }
                 entries.append(
                     .offsetCommit(
                         group: name, topic: partition.topic, partition: partition.partition,
-                        OffsetCommitValue(offset)))
+                        offset))
             }
         }
         return entries
@@ -170,51 +170,5 @@ struct GroupLog: Sendable {
             "record at offset \(offset) of \(GroupStore.topicName): \(what); the group store does not start on "
                 + "state it cannot trust (formats/groups.md, \"Replay\"); nothing was changed",
             topic: GroupStore.topicName)
-    }
-}
-
-// The engine's model and the format's values hold the same fields (the model stays free of the
-// codec; StrataFormat cannot see the engine).
-extension OffsetCommitValue {
-    init(_ offset: CommittedOffset) {
-        self.init(
-            offset: offset.offset, leaderEpoch: offset.leaderEpoch, metadata: offset.metadata,
-            commitTimestampMs: offset.commitTimestampMs)
-    }
-}
-
-extension CommittedOffset {
-    init(_ value: OffsetCommitValue) {
-        self.init(
-            offset: value.offset, leaderEpoch: value.leaderEpoch, metadata: value.metadata,
-            commitTimestampMs: value.commitTimestampMs)
-    }
-}
-
-extension GroupMetadataValue {
-    init(_ metadata: GroupMetadataRecord) {
-        self.init(
-            protocolType: metadata.protocolType, generation: metadata.generation, protocolName: metadata.protocolName,
-            leader: metadata.leader, stateTimestampMs: metadata.stateTimestampMs,
-            members: metadata.members.map {
-                GroupMemberValue(
-                    memberId: $0.memberId, groupInstanceId: $0.groupInstanceId, clientId: $0.clientId,
-                    clientHost: $0.clientHost, rebalanceTimeoutMs: $0.rebalanceTimeoutMs,
-                    sessionTimeoutMs: $0.sessionTimeoutMs, subscription: $0.subscription, assignment: $0.assignment)
-            })
-    }
-}
-
-extension GroupMetadataRecord {
-    init(_ value: GroupMetadataValue) {
-        self.init(
-            protocolType: value.protocolType, generation: value.generation, protocolName: value.protocolName,
-            leader: value.leader, stateTimestampMs: value.stateTimestampMs,
-            members: value.members.map {
-                GroupMemberRecord(
-                    memberId: $0.memberId, groupInstanceId: $0.groupInstanceId, clientId: $0.clientId,
-                    clientHost: $0.clientHost, rebalanceTimeoutMs: $0.rebalanceTimeoutMs,
-                    sessionTimeoutMs: $0.sessionTimeoutMs, subscription: $0.subscription, assignment: $0.assignment)
-            })
     }
 }

@@ -122,7 +122,7 @@ public final class GroupStore: Sendable {
         let records = offsets.keys.sorted().compactMap { partition in
             offsets[partition].map {
                 GroupRecord.offsetCommit(
-                    group: group, topic: partition.topic, partition: partition.partition, OffsetCommitValue($0))
+                    group: group, topic: partition.topic, partition: partition.partition, $0)
             }
         }
         try await write(records, for: group)
@@ -131,7 +131,7 @@ public final class GroupStore: Sendable {
     /// Stores the membership of a completed generation, or of a group that emptied.
     /// - Throws: as `commitOffsets`.
     public func storeMetadata(_ group: String, _ metadata: GroupMetadataRecord) async throws(StrataError) {
-        try await write([.groupMetadata(group: group, GroupMetadataValue(metadata))], for: group)
+        try await write([.groupMetadata(group: group, metadata)], for: group)
     }
 
     /// Forgets `group`: its membership and every committed offset (nothing is written for a group

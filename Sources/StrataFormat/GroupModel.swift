@@ -1,7 +1,8 @@
 /// What the engine keeps durably for a consumer group (ARCHITECTURE.md §2f, formats/groups.md):
 /// the committed offsets, and the membership of its last completed generation so that a restarted
 /// server (and `strata inspect groups`) knows members and assignments. The coordinator in
-/// StrataServer owns the protocol; these are the values it writes through `GroupStore`.
+/// StrataServer owns the protocol; these are the values it writes through `GroupStore`, and the
+/// values `GroupRecords.swift` encodes (one model, here, for both).
 
 /// One partition of one topic, as a group names it.
 public struct GroupTopicPartition: Hashable, Sendable, Comparable, CustomStringConvertible {
