@@ -94,4 +94,14 @@ struct GroupReviewTests {
             join.cancel()
         }
     }
+
+    /// The other half of the DeleteTopics race: a commit whose turn comes after its topic went
+    /// checks the partition again there and stores nothing for it (the rest of it goes through).
+    @Test func aCommitWhoseTopicWentBeforeItsTurnStoresNothingForIt() async throws {
+        let h = await GroupHarness.start(partitionExists: { $0.topic != "gone" })
+        let committed = await h.commit([("gone", 0, 5), ("kept", 1, 6)], group: "solo")
+        #expect(committed.map(\.1) == [.unknownTopicOrPartition, .none])
+        #expect(await h.committed("solo") == [GroupTopicPartition(topic: "kept", partition: 1): 6])
+        #expect(await h.persistence.stored["solo"]?.offsets.keys.map(\.topic) == ["kept"])
+    }
 }

@@ -105,9 +105,12 @@ struct GroupHarness {
     /// A started coordinator (its sweep asleep on the clock).
     static func start(
         persistence: MemoryGroupPersistence = MemoryGroupPersistence(), clock: ManualClock = ManualClock(),
-        options: GroupCoordinatorOptions = options()
+        options: GroupCoordinatorOptions = options(),
+        partitionExists: (@Sendable (GroupTopicPartition) -> Bool)? = nil
     ) async -> GroupHarness {
-        let coordinator = GroupCoordinator(persistence: persistence, clock: clock, options: options, log: { _ in })
+        let coordinator = GroupCoordinator(
+            persistence: persistence, clock: clock, options: options, partitionExists: partitionExists,
+            log: { _ in })
         await coordinator.start()
         await clock.waitForSleepers(1)
         return GroupHarness(clock: clock, persistence: persistence, coordinator: coordinator)

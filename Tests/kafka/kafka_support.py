@@ -375,6 +375,15 @@ def note(text: str) -> None:
 # --- a proxy that sees what producers send ---------------------------------------------------------
 
 
+def _shut_both(*sockets):
+    """Shuts both directions of every socket, ignoring ones already closed."""
+    for s in sockets:
+        try:
+            s.shutdown(2)
+        except OSError:
+            pass
+
+
 class ProduceSniffer:
     """A loopback TCP proxy in front of serve (which advertises the proxy's address, `--advertise`, so
     every client connection goes through it). It forwards bytes both ways unchanged and, parsing each
@@ -429,11 +438,7 @@ class ProduceSniffer:
         except OSError:
             pass
         finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(2)
-                except OSError:
-                    pass
+            _shut_both(src, dst)
 
     def _client_to_server(self, src, dst):
         import struct
@@ -459,11 +464,7 @@ class ProduceSniffer:
         except OSError:
             pass
         finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(2)
-                except OSError:
-                    pass
+            _shut_both(src, dst)
 
     def _inspect(self, frame: bytes):
         import struct
