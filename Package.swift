@@ -41,7 +41,7 @@ let package = Package(
             name: "StrataBlob",
             dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(name: "Strata", dependencies: ["StrataFormat", "StrataBlob"]),
+        .target(name: "Strata", dependencies: ["StrataFormat", "StrataBlob", "StrataParquet", "StrataIceberg"]),
         // Kafka wire protocol codecs (formats/kafka.md): pure, no NIO; StrataFormat for CRC32C and batches,
         // the C codecs for compressed produce batches.
         .target(name: "StrataKafka", dependencies: ["StrataFormat", "CZstd", "CZlib", "CSnappy", "CLz4"]),

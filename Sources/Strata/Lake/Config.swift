@@ -40,6 +40,13 @@ public struct TopicConfig: Codable, Sendable, Equatable {
     public var retentionMs: Int64? = nil
     /// Total retention by size of the cold tier (nil: unlimited).
     public var retentionBytes: Int64? = nil
+    /// Keep the topic's Iceberg table (`tables/<topic>/` in the cold store, formats/table.md) in
+    /// step with its committed cold manifests (ARCHITECTURE.md §2g).
+    public var table: Bool = true
+    /// An Iceberg schema (JSON text, formats/table.md "Typed value columns") of the topic's JSON
+    /// values: the table then carries those fields as typed columns beside the raw bytes. nil:
+    /// raw bytes only.
+    public var valueSchema: String? = nil
 
     public init() {}
 
@@ -165,7 +172,7 @@ extension TopicConfig {
     private enum CodingKeys: String, CodingKey {
         case segmentBytes, segmentMs, durability, flushIntervalMs, localRetentionBytes, localRetentionMs, recordBytesMax
         case batchBytesMax, indexIntervalBytes, coldFrameRawBytes, coldCompressionLevel, offloadLagMs, retentionMs
-        case retentionBytes
+        case retentionBytes, table, valueSchema
     }
 
     /// Missing fields take their defaults, so `topic.json` files from older versions still load.
@@ -188,6 +195,8 @@ extension TopicConfig {
         offloadLagMs = try c.decodeIfPresent(Int64.self, forKey: .offloadLagMs) ?? offloadLagMs
         retentionMs = try c.decodeIfPresent(Int64.self, forKey: .retentionMs)
         retentionBytes = try c.decodeIfPresent(Int64.self, forKey: .retentionBytes)
+        table = try c.decodeIfPresent(Bool.self, forKey: .table) ?? table
+        valueSchema = try c.decodeIfPresent(String.self, forKey: .valueSchema)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -206,5 +215,7 @@ extension TopicConfig {
         try c.encode(offloadLagMs, forKey: .offloadLagMs)
         try c.encode(retentionMs, forKey: .retentionMs)
         try c.encode(retentionBytes, forKey: .retentionBytes)
+        try c.encode(table, forKey: .table)
+        try c.encodeIfPresent(valueSchema, forKey: .valueSchema)
     }
 }

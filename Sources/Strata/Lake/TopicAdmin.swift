@@ -37,6 +37,8 @@ public struct TopicConfigKey: Sendable, Equatable {
         .init(name: "offloadLagMs", kafkaName: nil, effect: .atOnce, optional: false),
         .init(name: "retentionMs", kafkaName: "retention.ms", effect: .atOnce, optional: true),
         .init(name: "retentionBytes", kafkaName: "retention.bytes", effect: .atOnce, optional: true),
+        .init(name: "table", kafkaName: nil, effect: .nextOffload, optional: false),
+        .init(name: "valueSchema", kafkaName: nil, effect: .nextOffload, optional: true),
     ]
 
     /// The key called `name` (field or Kafka name), nil when there is none.
@@ -472,6 +474,8 @@ extension TopicConfig {
         case "coldCompressionLevel": return String(coldCompressionLevel)
         case "offloadLagMs": return String(offloadLagMs)
         case "retentionMs": return optional(retentionMs)
+        case "table": return String(table)
+        case "valueSchema": return valueSchema ?? "none"
         default: return optional(retentionBytes)
         }
     }
@@ -485,6 +489,16 @@ extension TopicConfig {
         if key.name == "durability" {
             guard let mode = Durability(rawValue: text) else { throw bad("is not sync or async") }
             durability = mode
+            return
+        }
+        if key.name == "table" {
+            guard let on = Bool(text) else { throw bad("is not true or false") }
+            table = on
+            return
+        }
+        if key.name == "valueSchema" {
+            // Checked with the whole config (`validate`): it must parse as an Iceberg schema.
+            valueSchema = text == "none" ? nil : text
             return
         }
         let unbounded = key.optional && (text == "none" || text == "-1")
