@@ -1,3 +1,5 @@
+import StrataParquet
+
 /// A manifest entry: a data file and the snapshot and sequence numbers it was added with.
 public struct IcebergManifestEntry: Sendable, Equatable {
     public enum Status: Int32, Sendable { case existing = 0, added = 1, deleted = 2 }
@@ -157,6 +159,9 @@ public struct IcebergTable: Sendable, Equatable {
     public var location: String
     /// Sorted by key when written.
     public var properties: [String: String]
+    /// The typed value columns of the table's schema (nil: the record schema alone). Contract
+    /// (issue 15): carried here; the schema JSON and field ids are built by the typed-columns work.
+    public var valueSchema: TableValueSchema?
     /// N of the last `metadata/v<N>.metadata.json` written; 0 before the first commit.
     public internal(set) var version: Int
     public internal(set) var lastSequenceNumber: Int64
@@ -181,7 +186,8 @@ public struct IcebergTable: Sendable, Equatable {
     /// A table with no snapshot and no file written yet.
     /// - Throws: `.invalidArgument` for a uuid that is not lowercase `8-4-4-4-12` hex or an empty location.
     public init(
-        uuid: String, location: String, createdMs: Int64, properties: [String: String] = [:]
+        uuid: String, location: String, createdMs: Int64, properties: [String: String] = [:],
+        valueSchema: TableValueSchema? = nil
     ) throws(IcebergError) {
         try Self.checkUUID(uuid, field: "uuid")
         guard !location.isEmpty else {
@@ -190,6 +196,7 @@ public struct IcebergTable: Sendable, Equatable {
         self.uuid = uuid
         self.location = location.hasSuffix("/") ? String(location.dropLast()) : location
         self.properties = properties
+        self.valueSchema = valueSchema
         self.version = 0
         self.lastSequenceNumber = 0
         self.lastUpdatedMs = createdMs

@@ -56,10 +56,16 @@ public final class RecordTableWriter {
     var rowGroupRawBytes = 0
     var lastOffset: Int64? = nil
     public private(set) var recordCount = 0
+    /// The typed value columns written beside the raw bytes (nil: raw bytes only).
+    public let valueSchema: TableValueSchema?
+    /// Records whose value did not match `valueSchema`: kept (raw bytes, typed columns null), counted.
+    public internal(set) var valueMismatches: Int64 = 0
 
     /// - Throws: `ParquetError(.invalidArgument)` for a negative partition or a row group
     ///   target below one byte; what `ParquetFileWriter.init` throws.
-    public init(partition: Int32, options: RecordTableOptions = RecordTableOptions()) throws(ParquetError) {
+    public init(
+        partition: Int32, options: RecordTableOptions = RecordTableOptions(), valueSchema: TableValueSchema? = nil
+    ) throws(ParquetError) {
         guard partition >= 0 else {
             throw ParquetError(.invalidArgument, field: "partition", position: 0, "is negative: \(partition)")
         }
@@ -68,6 +74,7 @@ public final class RecordTableWriter {
         }
         self.partition = partition
         self.options = options
+        self.valueSchema = valueSchema
         // The schema is fixed and valid: a failure here is a programming error caught by every test.
         self.file = try ParquetFileWriter(schema: try ParquetSchema(Self.fields), options: options.parquet)
     }
