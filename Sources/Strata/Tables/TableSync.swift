@@ -38,6 +38,8 @@ extension TableWriter {
                     table = known
                 } else {
                     table = try newTable(topic, afterVersion: stored.version, schema: schema)
+                    // Known until a commit finds its version taken: an idle topic polls nothing.
+                    remember(topic, table)
                 }
                 let work = try await plan(topic, table: table, partitions: partitions)
                 guard work.contains(where: { !$0.isEmpty }) else { return TableSyncReport() }
