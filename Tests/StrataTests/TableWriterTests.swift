@@ -307,4 +307,43 @@ import Testing
             try await lake.close()
         }
     }
+
+    @Test func theBackgroundPassSyncsTheTableAfterOffload() async throws {
+        try await withTempDirectory { dir in
+            let store = MemoryBlobStore()
+            let log = LogSink()
+            var options = F.options(store: store, clock: ManualClock(), log: log)
+            options.backgroundOffload = true  // the loop itself sleeps on the manual clock: ticks are driven here
+            let lake = try Lake.open(dir, options: options)
+            let topic = try await lake.createTopic(F.topicName, config: F.config(), partitions: 1)
+            try await F.produce(topic, 0 ..< 1000, partition: 0)
+            await lake.backgroundTick()  // sealed segments go to the cold tier, then into the table
+            let manifest = try #require(try await lake.cold.latestManifest(F.topicName), "\(log.messages)")
+            #expect(manifest.nextOffset > 0)
+            let read = try #require(try await F.read(store))
+            #expect(read.rows[0] == (0 ..< Int(manifest.nextOffset)).map { F.expected($0, partition: 0) })
+            let versions = read.version
+            await lake.backgroundTick()  // nothing new: no commit
+            #expect(try #require(try await F.read(store)).version == versions)
+            try await lake.close()
+        }
+    }
+
+    @Test func aTopicWithoutATableGetsNone() async throws {
+        try await withTempDirectory { dir in
+            let store = MemoryBlobStore()
+            let lake = try Lake.open(dir, options: F.options(store: store, clock: ManualClock()))
+            var config = F.config()
+            config.table = false
+            let topic = try await lake.createTopic(F.topicName, config: config)
+            try await F.produce(topic, 0 ..< 300, partition: 0)
+            _ = try await lake.offload(topic: F.topicName)
+            let error = await #expect(throws: StrataError.self) { _ = try await lake.syncTable(F.topicName) }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message.contains("table = false") == true)
+            #expect(try await store.listAll(prefix: "tables/").isEmpty)
+            #expect(try await lake.tableStatus(F.topicName).enabled == false)
+            try await lake.close()
+        }
+    }
 }
