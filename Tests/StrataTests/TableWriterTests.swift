@@ -346,4 +346,45 @@ import Testing
             try await lake.close()
         }
     }
+
+    @Test func smallFilesOfASlowTopicAreMergedAsPassesAddRecords() async throws {
+        try await withTempDirectory { dir in
+            let store = MemoryBlobStore()
+            var options = F.options(store: store, clock: ManualClock())
+            options.tableFileBytesTarget = 256 * 1024  // files under 64 KiB merge
+            let lake = try Lake.open(dir, options: options)
+            let topic = try await lake.createTopic(F.topicName, config: F.config(), partitions: 1)
+            var merged = 0
+            for pass in 0 ..< 8 {
+                try await F.produce(topic, pass * 60 ..< (pass + 1) * 60, partition: 0)
+                _ = try topic.sealActiveSegment()
+                _ = try await lake.offload(topic: F.topicName)
+                let read = try #require(try await F.read(store))
+                #expect(read.rows[0] == (0 ..< (pass + 1) * 60).map { F.expected($0, partition: 0) })
+                // Every data file in the store is live: merged files were deleted.
+                #expect(try await F.dataKeys(store).count == read.files.count)
+                merged = read.files.count
+            }
+            let days = Set(
+                (0 ..< 480).map { IcebergDataFile.day(ofMilliseconds: F.expected($0, partition: 0).timestamp) })
+            #expect(merged <= days.count, "8 passes over \(days.count) days left \(merged) files")
+            try await lake.close()
+        }
+    }
+
+    @Test func smallFilesAreMergedOnlyFromAnOffsetNoOtherFileReaches() throws {
+        func file(_ name: String, _ first: Int64, _ last: Int64, bytes: Int64 = 10) -> IcebergDataFile {
+            IcebergDataFile(
+                path: name, partition: 0, day: 0, recordCount: last - first + 1, fileSizeInBytes: bytes,
+                lowerBounds: [2: IcebergValue.long(first)], upperBounds: [2: IcebergValue.long(last)])
+        }
+        // A big file of another day interleaves with the small ones up to offset 50.
+        let files = [file("big", 0, 50, bytes: 10_000), file("a", 10, 40), file("b", 41, 60), file("c", 61, 70)]
+        let (cut, small) = try #require(TableWriter.smallFiles(files, target: 400))
+        #expect(cut == 61)
+        #expect(small.map(\.path) == ["c"])
+        #expect(TableWriter.smallFiles([file("big", 0, 50, bytes: 10_000)], target: 400) == nil)
+        let all = TableWriter.smallFiles([file("a", 0, 9), file("b", 10, 19)], target: 400)
+        #expect(all?.0 == 0 && all?.1.count == 2)
+    }
 }

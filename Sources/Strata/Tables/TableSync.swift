@@ -14,6 +14,9 @@ struct PartitionWork {
     var expired: [IcebergDataFile]
     /// Live files holding offsets on both sides of the log start: rewritten from the cold records ≥ it.
     var straddling: [IcebergDataFile]
+    /// Small files whose records `newRange` covers again, so they are rewritten with the new
+    /// records into fewer files (`TableWriter.smallFiles`).
+    var merged: [IcebergDataFile] = []
 
     var isEmpty: Bool { newRange.isEmpty && expired.isEmpty && straddling.isEmpty }
 }
@@ -98,13 +101,45 @@ extension TableWriter {
             let straddling = files.filter {
                 ($0.firstOffset ?? Int64.max) < start && ($0.lastOffset ?? Int64.min) >= start
             }
-            work.append(
-                PartitionWork(
-                    partition: partition, log: log, manifest: manifest,
-                    newRange: (end ?? start) ..< max(end ?? start, manifest.nextOffset), expired: expired,
-                    straddling: straddling))
+            var item = PartitionWork(
+                partition: partition, log: log, manifest: manifest,
+                newRange: (end ?? start) ..< max(end ?? start, manifest.nextOffset), expired: expired,
+                straddling: straddling)
+            if expired.isEmpty, straddling.isEmpty, !item.newRange.isEmpty,
+                let (from, small) = Self.smallFiles(files, target: options.tableFileBytesTarget)
+            {
+                item.newRange = from ..< item.newRange.upperBound
+                item.merged = small
+            }
+            work.append(item)
         }
         return work
+    }
+
+    /// The newest files of a partition that together stay below a quarter of the file target,
+    /// with the offset from which they hold every record of the table: a pass that adds records
+    /// rewrites them with the new ones, so a slow topic does not collect one tiny file per day
+    /// and pass. Nil when there is no such file.
+    ///
+    /// No file may hold offsets on both sides of that offset (files of different days
+    /// interleave), so every record from it on is in exactly the files returned.
+    static func smallFiles(_ files: [IcebergDataFile], target: Int) -> (Int64, [IcebergDataFile])? {
+        let budget = Int64(target / 4)
+        var kept: [IcebergDataFile] = []
+        var bytes: Int64 = 0
+        for file in files.sorted(by: { ($0.lastOffset ?? .max) > ($1.lastOffset ?? .max) }) {
+            guard file.firstOffset != nil, file.lastOffset != nil, bytes + file.fileSizeInBytes <= budget else { break }
+            kept.append(file)
+            bytes += file.fileSizeInBytes
+        }
+        // Each round either proves the cut or drops the files starting at or below another's end.
+        while let cut = kept.compactMap(\.firstOffset).min() {
+            let keptPaths = Set(kept.map(\.path))
+            let othersEnd = files.filter { !keptPaths.contains($0.path) }.map { $0.lastOffset ?? .max }.max() ?? -1
+            if othersEnd < cut { return (cut, kept) }
+            kept.removeAll { ($0.firstOffset ?? .min) <= othersEnd }
+        }
+        return nil
     }
 
     /// What a pass put so far: if its commit certainly did not land, nobody references these.
@@ -150,7 +185,7 @@ extension TableWriter {
                 topic: topic, partition: w.partition, location: table.location,
                 fileBytesTarget: options.tableFileBytesTarget, valueSchema: schema)
             if !rebuild {
-                removing += (w.expired + w.straddling).map(\.path)
+                removing += (w.expired + w.straddling + w.merged).map(\.path)
                 for file in w.straddling {
                     // Rewritten from the cold records ≥ the log start of its day (invariant 14).
                     let rewrite = TableFileBuilder(
