@@ -14,7 +14,11 @@ struct Produce: AsyncParsableCommand {
             record: key, value and about 26 bytes of encoding, so the longest line a default topic \
             takes without --key-separator is \(Produce.longestDefaultValue) bytes. \
             Topic config flags apply only when the topic is created; given for an existing topic with \
-            another value they are an error (change it with `strata topics alter-config`).
+            another value they are an error (change it with `strata topics alter-config`). \
+            With --round-robin, input line i (counting from 1) goes to partition (i - 1) mod N of the \
+            topic's N partitions, each read's lines are appended to every partition at once, the summary \
+            line lists each partition's records and offsets, and each --acks-to line is \
+            '<partition> <firstOffset> <lastOffset>'.
 
             Example:
               printf 'u1:a\\nu2:b\\n' | strata produce --lake /lake clicks --key-separator :
@@ -31,10 +35,15 @@ struct Produce: AsyncParsableCommand {
     @Option(help: "After each acknowledged batch, append '<firstOffset> <lastOffset>' to FILE and flush.")
     var acksTo: String?
     @OptionGroup var partitionOption: PartitionOption
+    @Flag(help: "Spread the lines round-robin over every partition of the topic (create it with --partitions first).")
+    var roundRobin = false
     @OptionGroup var topicConfig: TopicConfigOptions
 
     func validate() throws {
         guard batchRecords > 0 else { throw ValidationError("--batch-records must be positive") }
+        if roundRobin, partitionOption.partition != 0 {
+            throw ValidationError("--round-robin writes to every partition: it excludes --partition")
+        }
         guard topic != GroupStore.topicName else {
             throw ValidationError(
                 "\(topic) holds the consumer groups' state (formats/groups.md); only strata serve writes it")
@@ -43,6 +52,7 @@ struct Produce: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if roundRobin { return try await runRoundRobin() }
         let config = try topicConfig.config()
         let lake = try lakeOption.open()
         var progress = ProduceProgress()
@@ -102,7 +112,7 @@ struct Produce: AsyncParsableCommand {
         records.removeAll(keepingCapacity: true)
     }
 
-    private func oversized(
+    func oversized(
         line: Int, lineBytes: Int, recordBytes: Int, limit: Int, progress: ProduceProgress
     ) -> StrataError {
         let committed = progress.linesCommitted
@@ -138,7 +148,7 @@ struct Produce: AsyncParsableCommand {
         return count
     }
 
-    private func record(from line: [UInt8]) -> ProducerRecord {
+    func record(from line: [UInt8]) -> ProducerRecord {
         guard let separator = keySeparator.map({ Array($0.utf8) }),
             let cut = firstIndex(of: separator, in: line)
         else { return ProducerRecord(value: line) }
@@ -151,6 +161,104 @@ struct Produce: AsyncParsableCommand {
             if Array(haystack[i ..< (i + needle.count)]) == needle { return i }
         }
         return nil
+    }
+}
+
+extension Produce {
+    /// `--round-robin`: every read's lines dealt out over the topic's partitions in turn (line i of
+    /// the run to partition i mod N), appended to all partitions concurrently, so `sync` appends
+    /// to many partitions are in flight at once. The next read starts when every partition has
+    /// acknowledged its share. A line too large for the topic stops the run after every line
+    /// before it is committed, in every partition.
+    func runRoundRobin() async throws {
+        let config = try topicConfig.config()
+        let lake = try lakeOption.open()
+        var progress: [ProduceProgress] = []
+        var linesCommitted = 0
+        do {
+            if try lake.topicNames().contains(topic) {
+                try topicConfig.checkAgrees(with: try lake.topic(topic).config, topic: topic, lake: lakeOption.lake)
+            }
+            let first = try lake.topic(topic, creatingWith: config)
+            let count = try lake.partitionCount(topic)
+            let handles = try [first] + (1 ..< count).map { try lake.partition(topic, $0) }
+            progress = Array(repeating: ProduceProgress(), count: handles.count)
+            let acks = try acksTo.map(AckLog.init(path:))
+            var reader = LineReader(fd: 0)
+            while let lines = try reader.nextLines(max: batchRecords) {
+                var records = lines.map(record(from:))
+                let sizes = records.map {
+                    Record(timestamp: 0, key: $0.key, value: $0.value, headers: $0.headers).encodedSize
+                }
+                let tooLarge = sizes.firstIndex { $0 > first.config.recordBytesMax }
+                if let tooLarge { records.removeSubrange(tooLarge...) }
+                // Deal the lines out, then cut each partition's share into batches within batchBytesMax.
+                var shares = Array(repeating: [[ProducerRecord]](), count: handles.count)
+                var shareBytes = Array(repeating: 0, count: handles.count)
+                for (i, record) in records.enumerated() {
+                    let p = (linesCommitted + i) % handles.count
+                    if shares[p].isEmpty || shareBytes[p] + sizes[i] > first.config.batchBytesMax {
+                        shares[p].append([])
+                        shareBytes[p] = BatchHeader.size
+                    }
+                    shares[p][shares[p].count - 1].append(record)
+                    shareBytes[p] += sizes[i]
+                }
+                let results = try await Self.appendShares(shares, to: handles)
+                for (p, result, recordCount) in results {
+                    try acks?.record(result, partition: Int32(p))
+                    progress[p].committed(recordCount, result)
+                }
+                linesCommitted += records.count
+                if let tooLarge {
+                    let line = lines[tooLarge]
+                    throw StrataError(
+                        .tooLarge,
+                        "input line \(linesCommitted + 1) is \(line.count) bytes, \(sizes[tooLarge]) bytes as a "
+                            + "record, over the topic's recordBytesMax=\(first.config.recordBytesMax); lines 1 to "
+                            + "\(linesCommitted) were committed, nothing from line \(linesCommitted + 1) on",
+                        topic: topic)
+                }
+            }
+        } catch {
+            await lake.close(after: error)
+            print(jsonLine(Self.roundRobinSummary(topic: topic, records: linesCommitted, progress)))
+            throw error
+        }
+        try await lake.close()
+        print(jsonLine(Self.roundRobinSummary(topic: topic, records: linesCommitted, progress)))
+    }
+
+    /// Appends each partition's batches in order, all partitions at once. Returns every
+    /// acknowledged batch as (partition, result, records), partition by partition in order.
+    static func appendShares(
+        _ shares: [[[ProducerRecord]]], to handles: [Topic]
+    ) async throws -> [(Int, AppendResult, Int)] {
+        try await withThrowingTaskGroup(of: (Int, [(AppendResult, Int)]).self) { group in
+            for (p, batches) in shares.enumerated() where !batches.isEmpty {
+                let handle = handles[p]
+                group.addTask {
+                    var results: [(AppendResult, Int)] = []
+                    for batch in batches { results.append((try await handle.append(batch), batch.count)) }
+                    return (p, results)
+                }
+            }
+            var all: [(Int, [(AppendResult, Int)])] = []
+            for try await done in group { all.append(done) }
+            return all.sorted { $0.0 < $1.0 }.flatMap { p, results in results.map { (p, $0.0, $0.1) } }
+        }
+    }
+
+    static func roundRobinSummary(topic: String, records: Int, _ progress: [ProduceProgress]) -> [String: Any] {
+        [
+            "topic": topic, "records": records,
+            "partitions": progress.enumerated().map { p, partition in
+                var line = partition.summary(topic: topic)
+                line["topic"] = nil
+                line["partition"] = p
+                return line
+            },
+        ]
     }
 }
 
@@ -237,5 +345,10 @@ struct AckLog {
 
     func record(_ result: AppendResult) throws {
         try handle.write(contentsOf: Data("\(result.firstOffset) \(result.lastOffset)\n".utf8))
+    }
+
+    /// `--round-robin`'s line: the partition first.
+    func record(_ result: AppendResult, partition: Int32) throws {
+        try handle.write(contentsOf: Data("\(partition) \(result.firstOffset) \(result.lastOffset)\n".utf8))
     }
 }

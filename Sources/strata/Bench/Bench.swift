@@ -17,6 +17,9 @@ enum BenchScenario: String, CaseIterable, ExpressibleByArgument {
     case kafkaFetch = "kafka-fetch"
     case groupConsume = "group-consume"
     case manyPartitions = "many-partitions"
+    case appendSyncPartitions = "append-sync-partitions"
+    case tableWrite = "table-write"
+    case tableQuery = "table-query"
 }
 
 /// `strata bench <scenario>`: measures one engine path. The baselines (dd, fio, zstd, boto3)
@@ -50,6 +53,12 @@ struct Bench: AsyncParsableCommand {
             many-partitions (--partitions one-partition topics x --records small records, one append per record: \
             create and append rates, memory, descriptors, local files and bytes, close and reopen time, random \
             first-record reads, offload time, cold objects and PUTs; issue 16). \
+            append-sync-partitions (--producers tasks on as many partitions of one sync topic, --appends \
+            single-record appends each: durable acks/s and fsyncs; issue 16). \
+            table-write (the table writer's CPU against the cold encode of the same segments: extra CPU ratio, \
+            Parquet bytes against cold-object bytes; issue 15). \
+            table-query (a DuckDB aggregate over the table's Parquet files against the same over the JSON lines \
+            export of the same records: speed-up; needs python3 with duckdb and tools/table-query-bench.py). \
             offload, replay-cold and seek-cold share the lake DIR/cold-lake: the cold scenarios build it when \
             it is missing. \
             tools/bench runs every scenario with its baseline and prints the ratios.
@@ -65,7 +74,7 @@ struct Bench: AsyncParsableCommand {
             valueName: "scenario"))
     var scenario: BenchScenario
     @OptionGroup var options: BenchOptions
-    @Option(help: "append-sync: concurrent producers.")
+    @Option(help: "append-sync, append-sync-partitions: concurrent producers (and partitions).")
     var producers: Int = 64
     @Option(help: "append-sync: seconds to run (default 10, 5 with --quick).")
     var seconds: Double?
@@ -78,6 +87,13 @@ struct Bench: AsyncParsableCommand {
     var partitions: Int?
     @Option(help: "kafka-produce, kafka-fetch, group-consume: the client script (default: tools/kafka-bench.py).")
     var kafkaHelper: String?
+    @Option(help: "append-sync-partitions: appends per producer (default 2000, 500 with --quick).")
+    var appends: Int?
+    @Option(
+        help: "table-write, table-query: direct (RecordTableWriter on the cold records) or engine (Lake.syncTable).")
+    var tableWriter: BenchTableWriter = .direct
+    @Option(help: "table-query: the DuckDB script (default: tools/table-query-bench.py).")
+    var tableHelper: String?
 
     func validate() throws {
         guard producers > 0, producers <= 4096 else { throw ValidationError("--producers must be in 1...4096") }
@@ -86,6 +102,7 @@ struct Bench: AsyncParsableCommand {
         if let seeks, seeks <= 0 { throw ValidationError("--seeks must be positive") }
         if let records, records <= 0 { throw ValidationError("--records must be positive") }
         if let partitions, partitions <= 0 { throw ValidationError("--partitions must be positive") }
+        if let appends, appends <= 0 { throw ValidationError("--appends must be positive") }
     }
 
     private var mib: Int? { options.mib }
@@ -130,6 +147,21 @@ struct Bench: AsyncParsableCommand {
                 options: options, directory: directory, partitions: partitions ?? (options.quick ? 2_000 : 10_000),
                 records: records ?? 10
             ).run()
+        case .appendSyncPartitions:
+            report = try await AppendSyncPartitionsBench(
+                options: options, directory: directory, producers: producers,
+                appends: appends ?? (options.quick ? 500 : 2_000)
+            ).run()
+        case .tableWrite:
+            report = try await TableBench(
+                options: options, directory: directory, writer: tableWriter, helper: tableHelper
+            )
+            .runWrite()
+        case .tableQuery:
+            report = try await TableBench(
+                options: options, directory: directory, writer: tableWriter, helper: tableHelper
+            )
+            .runQuery()
         }
         report.emit()
     }
