@@ -33,7 +33,10 @@ def newest_metadata_s3(table_uri: str) -> str:
 
     fs = filesystem()
     base = table_uri.removeprefix("s3://") + "/metadata"
-    names = [i.base_name for i in fs.get_file_info(FileSelector(base))]
+    try:
+        names = [i.base_name for i in fs.get_file_info(FileSelector(base))]
+    except FileNotFoundError:
+        raise AssertionError(f"no table at {table_uri}: no metadata/ (did offload sync the table?)") from None
     versions = sorted(int(n[1:].split(".")[0]) for n in names if n.startswith("v") and n.endswith(".metadata.json"))
     assert versions, f"no table at {table_uri}: metadata/ holds {names}"
     with fs.open_input_stream(base + "/version-hint.text") as f:
