@@ -123,11 +123,13 @@ def check_polars(label: str, paths: list[str], want: list[Row]) -> str:
 
     lf = pl.scan_parquet([local_path(p) for p in paths], hive_partitioning=False)
     df = lf.with_columns(pl.col("timestamp").dt.epoch("us").alias("ts_us")).sort("partition", "offset").collect()
-    compare_rows(f"{label} polars", rows_from(df["partition"].to_list(), df["offset"].to_list(), df["ts_us"].to_list(),
-                                              df["key"].to_list(), df["value"].to_list(), df["headers"].to_list()), want)
+    got = rows_from(df["partition"].to_list(), df["offset"].to_list(), df["ts_us"].to_list(), df["key"].to_list(),
+                    df["value"].to_list(), df["headers"].to_list())
+    compare_rows(f"{label} polars", got, want)
     agg = (lf.group_by("partition")
            .agg(pl.len().alias("n"), pl.col("offset").sum().alias("s"),
-                pl.col("timestamp").min().dt.epoch("us").alias("lo"), pl.col("timestamp").max().dt.epoch("us").alias("hi"))
+                pl.col("timestamp").min().dt.epoch("us").alias("lo"),
+                pl.col("timestamp").max().dt.epoch("us").alias("hi"))
            .sort("partition").collect())
     got = agg_from(agg.select("partition", "n", "s", "lo", "hi").rows())
     assert got == aggregates(want), f"{label} polars aggregates {got} != {aggregates(want)}"

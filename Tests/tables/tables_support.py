@@ -226,7 +226,11 @@ class Lake:
         return [r for r in self.rows if r.offset >= starts.get(r.partition, 0)]
 
     def offload(self) -> None:
-        strata("offload", "--lake", self.path, self.topic)
+        """`strata offload` of the topic: seals, offloads, applies retention, then syncs the table (a
+        failed sync is logged on stderr, shown here with a failing test's output)."""
+        out = strata("offload", "--lake", self.path, self.topic)
+        if out.stderr:
+            print(f"strata offload stderr:\n{out.stderr}", file=sys.stderr)
 
 
 def once(make):
@@ -318,10 +322,6 @@ def newest_metadata_local(table_dir: str) -> str:
 def live_data_files(table) -> list[str]:
     """The data files the table's current snapshot reads (pyiceberg), as their URIs."""
     return sorted(task.file.file_path for task in table.scan().plan_files())
-
-
-def b64(v):
-    return None if v is None else base64.b64encode(v).decode()
 
 
 # --- DuckDB pinned with its extension wheels (a subprocess: the main DuckDB stays importable) ----------

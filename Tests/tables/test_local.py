@@ -35,7 +35,7 @@ def test_the_produced_records_span_two_days_with_nulls_and_repeated_headers(lake
 def test_data_files_are_partitioned_by_partition_and_day(lake, table):
     files = live_data_files(table)
     on_disk = sorted(str(p) for p in pathlib.Path(lake.table_uri, "data").rglob("*.parquet"))
-    assert [f.removeprefix("file://") for f in files] == on_disk, "the data directory holds files the table does not read"
+    assert [f.removeprefix("file://") for f in files] == on_disk, "data/ holds files the table does not read"
     for r in lake.rows:
         assert any(f"/partition={r.partition}/" in f for f in files)
     for f in files:

@@ -11,12 +11,14 @@ import readers
 from tables_support import once, Plan, live_data_files, make_lake
 
 ENDPOINT = os.environ.get("STRATA_S3_TEST_ENDPOINT", "")
-pytestmark = pytest.mark.skipif(not ENDPOINT, reason="no S3 server: STRATA_S3_TEST_ENDPOINT unset (tools/test-tables starts one)")
+pytestmark = pytest.mark.skipif(
+    not ENDPOINT, reason="no S3 server: STRATA_S3_TEST_ENDPOINT unset (tools/test-tables starts one)")
 
 
 def s3_settings():
     return {"endpoint": ENDPOINT, "key": os.environ["STRATA_S3_TEST_ACCESS_KEY"],
-            "secret": os.environ["STRATA_S3_TEST_SECRET_KEY"], "region": os.environ.get("STRATA_S3_TEST_REGION", "us-east-1")}
+            "secret": os.environ["STRATA_S3_TEST_SECRET_KEY"],
+            "region": os.environ.get("STRATA_S3_TEST_REGION", "us-east-1")}
 
 
 def filesystem():
@@ -45,7 +47,9 @@ def newest_metadata_s3(table_uri: str) -> str:
     return f"{table_uri}/metadata/v{versions[-1]}.metadata.json"
 
 
-_lake = once(lambda: make_lake("s3", Plan(partitions=2, old=60, recent=30), cold=f"s3://{os.environ['STRATA_S3_TEST_BUCKET']}/tables-{uuid.uuid4().hex[:8]}"))
+_lake = once(lambda: make_lake(
+    "s3", Plan(partitions=2, old=60, recent=30),
+    cold=f"s3://{os.environ['STRATA_S3_TEST_BUCKET']}/tables-{uuid.uuid4().hex[:8]}"))
 
 
 @pytest.fixture(scope="module")

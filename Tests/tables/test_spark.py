@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from tables_support import once, Plan, Row, aggregates, compare_rows, live_data_files, make_lake, newest_metadata_local, rows_from, strata
+from tables_support import (Plan, Row, aggregates, compare_rows, live_data_files, make_lake, newest_metadata_local,
+                            once, rows_from, strata)
 import readers
 
 
