@@ -27,6 +27,11 @@ struct Demo: AsyncParsableCommand {
     var topics: Int = 4
     @Option(help: "Segment size of the demo topics, bytes.")
     var segmentBytes: Int = 4 * 1024 * 1024
+    @Option(
+        help: ArgumentHelp(
+            "Also write the produced records' events per page per UTC day to FILE (JSON), for tools/demo's closing "
+                + "SQL query over the topic tables.", valueName: "file"))
+    var pageTally: String?
 
     func validate() throws {
         guard records > 0 else { throw ValidationError("--records must be positive") }
@@ -47,6 +52,7 @@ struct Demo: AsyncParsableCommand {
         }
         try await handle.close()
         run.printReport(lakePath: directory)
+        if let pageTally { try run.pages.write(to: pageTally) }
         if !ok { throw ExitCode(1) }
     }
 }
@@ -57,13 +63,17 @@ struct DemoRun {
     let topicCount: Int
     let recordCount: Int
     let segmentBytes: Int
-    let stream = Clickstream()
+    /// From ten minutes before 2026-01-01 UTC: a default run's records span two UTC days, so the
+    /// tables hold a file per partition and day and tools/demo's per-day query has two days.
+    let stream = Clickstream(startMs: 1_767_225_600_000 - 600_000)
     var phases: [(String, Double, Int64, Int)] = []  // name, seconds, bytes, records
     var verified = 0
     var mismatches = 0
     var timeSeekOK = true
     var hotSegments = 0, coldSegments = 0
     var rawBytes: Int64 = 0, storedBytes: Int64 = 0
+    /// Events per page per day of every record produced (`--page-tally`).
+    var pages = PageTally()
 
     var topicNames: [String] { (0 ..< topicCount).map { "clicks-\($0)" } }
 
@@ -96,15 +106,21 @@ struct DemoRun {
         let total = plan.reduce(0) { $0 + Int($1.3 - $1.2) }
         let progress = Progress(label: "produce", total: total)
         let generator = stream
-        let bytes = try await withThrowingTaskGroup(of: Int64.self) { group in
+        let (bytes, pages) = try await withThrowingTaskGroup(of: (Int64, PageTally).self) { group in
             for (topic, stream, from, to) in plan {
                 group.addTask {
                     try await Self.produceRange(
                         topic, stream: stream, from: from, to: to, using: generator, progress: progress)
                 }
             }
-            return try await group.reduce(0, +)
+            var total: (Int64, PageTally) = (0, PageTally())
+            for try await (bytes, pages) in group {
+                total.0 += bytes
+                total.1.add(pages)
+            }
+            return total
         }
+        self.pages.add(pages)
         progress.finish()
         phases.append(("produce \(fraction.0)-\(fraction.1)%", Date().timeIntervalSince(start), bytes, total))
     }
@@ -112,8 +128,9 @@ struct DemoRun {
     private static func produceRange(
         _ topic: Topic, stream: Int, from: Int64, to: Int64, using gen: Clickstream,
         progress: Progress
-    ) async throws -> Int64 {
+    ) async throws -> (Int64, PageTally) {
         var bytes: Int64 = 0
+        var pages = PageTally()
         var next = from
         while next < to {
             let end = min(to, next + 1000)
@@ -123,10 +140,11 @@ struct DemoRun {
                 throw StrataError(.corrupt, "expected offset \(next), got \(result.firstOffset)", topic: topic.name)
             }
             bytes += batch.reduce(0) { $0 + Int64($1.value?.count ?? 0) + Int64($1.key?.count ?? 0) }
+            for record in batch { pages.count(record) }
             progress.add(batch.count)
             next = end
         }
-        return bytes
+        return (bytes, pages)
     }
 
     /// Reads every topic from offset 0 and compares each record with the generator.
@@ -205,6 +223,58 @@ struct DemoRun {
         } else {
             print("  verified        \(verified)/\(recordCount) records, \(mismatches) mismatches: VERIFICATION FAILED")
         }
+    }
+}
+
+/// Events per page per UTC day of produced clickstream records: the answer tools/demo's SQL query
+/// over the topic tables must give. The page is the value's `page` up to its second `/`
+/// (`/products/17` counts as `/products`).
+struct PageTally: Sendable {
+    /// "page day-number" → events (day number: days since 1970-01-01 UTC).
+    private(set) var counts: [String: Int] = [:]
+    private static let marker = Array(#""page":""#.utf8)
+
+    mutating func count(_ record: ProducerRecord) {
+        guard let value = record.value, let timestamp = record.timestamp else { return }
+        let day = Int(timestamp >= 0 ? timestamp / 86_400_000 : (timestamp - 86_399_999) / 86_400_000)
+        counts["\(Self.page(value)) \(day)", default: 0] += 1
+    }
+
+    mutating func add(_ other: PageTally) { counts.merge(other.counts, uniquingKeysWith: +) }
+
+    static func page(_ value: [UInt8]) -> String {
+        guard value.count >= marker.count,
+            let start = (0 ... value.count - marker.count).first(where: {
+                value[$0 ..< $0 + marker.count].elementsEqual(marker)
+            })
+        else { return "" }
+        var end = start + marker.count
+        var slashes = 0
+        while end < value.count, value[end] != UInt8(ascii: "\"") {
+            if value[end] == UInt8(ascii: "/") {
+                slashes += 1
+                if slashes == 2 { break }
+            }
+            end += 1
+        }
+        return String(decoding: value[(start + marker.count) ..< end], as: UTF8.self)
+    }
+
+    struct Row: Codable {
+        var page: String
+        var day: Int
+        var events: Int
+    }
+
+    /// `[{"day": N, "events": N, "page": …}, …]` sorted by day, then page.
+    func write(to path: String) throws {
+        let rows = counts.map { key, events in
+            let parts = key.split(separator: " ", omittingEmptySubsequences: false)
+            return Row(page: String(parts[0]), day: Int(parts[1]) ?? 0, events: events)
+        }.sorted { ($0.day, $0.page) < ($1.day, $1.page) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try encoder.encode(rows).write(to: URL(fileURLWithPath: path))
     }
 }
 
