@@ -1,0 +1,184 @@
+import Foundation
+import StrataBlob
+import StrataTesting
+import Testing
+
+@testable import Strata
+
+/// `strata table`, `strata export --format parquet`, and `strata inspect verify|scrub` over
+/// tables (issue 15), through the built binary.
+@Suite struct TableCLITests {
+    static let pyarrowImportable = runProgramBlocking("python3", ["-c", "import pyarrow"]).status == 0
+
+    /// Reads a Parquet file with pyarrow and prints its schema, then every row as the JSON object
+    /// of formats/export.md (bytes as UTF-8 text when valid, else base64), so the rows compare
+    /// with `strata export --format jsonl`'s.
+    static let pyarrowDump = #"""
+        import base64, json, sys
+        import pyarrow as pa, pyarrow.parquet as pq
+        t = pq.read_table(sys.argv[1])
+        f = pq.ParquetFile(sys.argv[1])
+        ids = [int(fl.metadata[b"PARQUET:field_id"]) for fl in t.schema]
+        print(json.dumps({"names": t.schema.names, "types": [str(fl.type) for fl in t.schema], "ids": ids,
+                          "rowGroups": f.metadata.num_row_groups}))
+        def enc(b):
+            if b is None:
+                return None, None
+            try:
+                return b.decode("utf-8"), "utf8"
+            except UnicodeDecodeError:
+                return base64.b64encode(b).decode(), "base64"
+        micros = t.column("timestamp").cast(pa.int64()).to_pylist()
+        for i, row in enumerate(t.to_pylist()):
+            key, ke = enc(row["key"])
+            value, ve = enc(row["value"])
+            headers = []
+            for h in row["headers"]:
+                hv, he = enc(h["value"])
+                headers.append({"key": h["key"], "value": hv, "valueEncoding": he})
+            print(json.dumps({"partition": row["partition"], "offset": row["offset"], "timestamp": micros[i] // 1000,
+                              "key": key, "keyEncoding": ke, "value": value, "valueEncoding": ve, "headers": headers}))
+        """#
+
+    /// A cold store holding partition 1 of topic `days`: 90 records an hour apart (four UTC
+    /// days), null and binary keys and values, empty values, headers with null values.
+    static func coldTopicOverDays(_ dir: String) async throws -> (coldURL: String, count: Int) {
+        var options = LakeOptions()
+        options.backgroundOffload = false
+        options.log = { _ in }
+        let lake = try Lake.open(dir + "/lake", cold: "file://" + dir + "/cold", options: options)
+        var config = Strata.TopicConfig()
+        config.segmentBytes = 2048
+        config.durability = .async
+        config.table = false
+        _ = try lake.topic("days", creatingWith: config, partitions: 2)
+        let handle = try lake.partition("days", 1)
+        let count = 90
+        for start in stride(from: 0, to: count, by: 6) {
+            let batch = (start ..< start + 6).map(Self.dayRecord)
+            _ = try await handle.append(batch)
+        }
+        _ = try await lake.offload(topic: "days", seal: true, evict: true)
+        try await lake.close()
+        return ("file://" + dir + "/cold", count)
+    }
+
+    static func dayRecord(_ i: Int) -> ProducerRecord {
+        var key: [UInt8]? = bytes("k\(i)")
+        if i % 7 == 0 { key = [0xC3, 0x28, UInt8(i)] }
+        if i % 5 == 0 { key = nil }
+        var value: [UInt8]? = bytes("é\(i)")
+        if i % 3 == 0 { value = [0xFF, 0x00, UInt8(i)] }
+        if i % 13 == 0 { value = [] }
+        if i % 11 == 0 { value = nil }
+        var headers: [RecordHeader] = []
+        if i % 4 == 0 {
+            headers = [RecordHeader(key: "a", value: nil), RecordHeader(key: "a", value: bytes("2 \(i)"))]
+        }
+        let timestamp = TableFixture.dayMs + Int64(i) * 3_600_000
+        return ProducerRecord(key: key, value: value, headers: headers, timestamp: timestamp)
+    }
+
+    static func jsonObjects(_ text: String) throws -> [NSDictionary] {
+        try text.split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? NSDictionary)
+        }
+    }
+
+    @Test(.enabled(if: pyarrowImportable, "needs python3 with pyarrow (pip install pyarrow)"))
+    func exportParquetIsReadByPyarrowWithEveryRecordAsTheJSONExportHasIt() async throws {
+        try await withTempDirectory { dir in
+            let (cold, count) = try await Self.coldTopicOverDays(dir)
+            let range = ["--from-offset", "3", "--to-offset", "80", "--partition", "1"]
+            let file = dir + "/days.parquet"
+            let parquet = try CLIRun.strata(
+                ["export", "--cold", cold, "days", "--format", "parquet", "--output", file, "--quiet"] + range)
+            #expect(parquet.status == 0, "\(parquet)")
+            #expect(parquet.stdoutBytes.isEmpty)
+            let jsonl = try CLIRun.strata(["export", "--cold", cold, "days", "--quiet"] + range)
+            #expect(jsonl.status == 0, "\(jsonl)")
+            #expect(count > 80)
+
+            let script = dir + "/dump.py"
+            try Data(Self.pyarrowDump.utf8).write(to: URL(fileURLWithPath: script))
+            let read = await runProgram("python3", [script, file])
+            try #require(read.status == 0, "\(read.output)")
+            var lines = try Self.jsonObjects(read.output)
+            let schema = lines.removeFirst()
+            #expect(schema["names"] as? [String] == ["partition", "offset", "timestamp", "key", "value", "headers"])
+            let types = schema["types"] as? [String] ?? []
+            #expect(types.prefix(5) == ["int32", "int64", "timestamp[us, tz=UTC]", "binary", "binary"], "\(types)")
+            #expect(types.last?.hasPrefix("list<element: struct<key: string not null, value: binary>") == true)
+            #expect(schema["ids"] as? [Int] == [1, 2, 3, 4, 5, 6])
+
+            let expected = try Self.jsonObjects(jsonl.stdout)
+            #expect(expected.count == 78 && lines.count == 78)
+            for (row, want) in zip(lines, expected) {
+                #expect(row["partition"] as? Int == 1)
+                let got = row.mutableCopy() as! NSMutableDictionary
+                got.removeObject(forKey: "partition")
+                #expect(got == want, "pyarrow row \(row) vs export \(want)")
+            }
+            // The range spans four UTC days and still is one file.
+            let first = try #require(expected.first?["timestamp"] as? Int64)
+            let last = try #require(expected.last?["timestamp"] as? Int64)
+            #expect((last - first) / 86_400_000 >= 3)
+        }
+    }
+
+    @Test func exportParquetWithoutAnOutputFileIsAUsageError() async throws {
+        try await withTempDirectory { dir in
+            let (cold, _) = try await Self.coldTopicOverDays(dir)
+            let run = try CLIRun.strata(["export", "--cold", cold, "days", "--partition", "1", "--format", "parquet"])
+            #expect(run.status == 2, "\(run)")
+            #expect(run.stderr.contains("--format parquet needs --output"), "\(run)")
+            #expect(run.stdoutBytes.isEmpty)
+        }
+    }
+
+    @Test func tableHelpSaysWhatATableIsAndHowEnginesReadIt() throws {
+        let help = try CLIRun.strata(["table", "--help"])
+        #expect(help.status == 0, "\(help)")
+        for text in ["tables/<topic>/", "Iceberg", "pyiceberg", "iceberg_scan", "USAGE: strata table"] {
+            #expect(help.stdout.contains(text), "\(text): \(help.stdout)")
+        }
+        let status = try CLIRun.strata(["table", "status", "--help"])
+        #expect(status.stdout.contains("USAGE: strata table status"), "\(status)")
+        #expect(status.stdout.contains("--json"))
+        let rebuild = try CLIRun.strata(["table", "rebuild", "--help"])
+        #expect(rebuild.stdout.contains("USAGE: strata table rebuild"), "\(rebuild)")
+    }
+
+    @Test func inspectVerifyNamesAFlippedByteInATableDataFile() async throws {
+        let fixture = try await TableFixture.make()
+        defer { fixture.remove() }
+        let files = try fixture.dataFiles()
+        try fixture.commit(files)
+        let clean = try CLIRun.strata(["inspect", "verify", "--lake", fixture.dir])
+        #expect(clean.status == 0, "\(clean)")
+        #expect(clean.stderr.contains("4 table files (120 rows)"), "\(clean)")
+
+        let key = fixture.key(files[0])
+        try flipTableByte(fixture.coldRoot + "/" + key, at: Int(files[0].fileSizeInBytes) / 3)
+        let run = try CLIRun.strata(["inspect", "verify", "--lake", fixture.dir])
+        #expect(run.status == 1, "\(run)")
+        let lines = run.stdout.split(separator: "\n").filter { $0.contains("corruptTableFile") }
+        #expect(lines.count == 1, "\(run)")
+        #expect(lines.first?.hasPrefix("orders \(key) ") == true, "\(run)")
+    }
+
+    @Test func inspectScrubFindsAPlantedTableOrphan() async throws {
+        let fixture = try await TableFixture.make()
+        defer { fixture.remove() }
+        try fixture.commit(fixture.dataFiles())
+        let orphan = fixture.tablePrefix + "metadata/snap-99-1-0000dead-0000-4000-8000-000000000000.avro"
+        try fixture.plant(orphan)
+        let run = try CLIRun.strata(["inspect", "scrub", "--lake", fixture.dir, "--json"])
+        #expect(run.status == 1, "\(run)")
+        let findings = try Self.jsonObjects(run.stdout).filter { $0["summary"] == nil }
+        let table = findings.filter { ($0["key"] as? String)?.hasPrefix("tables/") == true }
+        #expect(table.count == 1, "\(run)")
+        #expect(table.first?["kind"] as? String == "orphanTableFile")
+        #expect(table.first?["key"] as? String == orphan)
+    }
+}
