@@ -126,6 +126,26 @@ import Testing
         }
     }
 
+    @Test(.enabled(if: pyarrowImportable, "needs python3 with pyarrow (pip install pyarrow)"))
+    func exportParquetOfAnEmptyTimeWindowIsAValidFileOfNoRows() async throws {
+        try await withTempDirectory { dir in
+            let (cold, _) = try await Self.coldTopicOverDays(dir)
+            let file = dir + "/empty.parquet"
+            let run = try CLIRun.strata([
+                "export", "--cold", cold, "days", "--partition", "1", "--from-time", "2099-01-01T00:00:00Z",
+                "--format", "parquet", "--output", file, "--quiet",
+            ])
+            #expect(run.status == 0, "\(run)")
+            let script = dir + "/dump.py"
+            try Data(Self.pyarrowDump.utf8).write(to: URL(fileURLWithPath: script))
+            let read = await runProgram("python3", [script, file])
+            try #require(read.status == 0, "\(read.output)")
+            let lines = try Self.jsonObjects(read.output)
+            #expect(lines.count == 1, "\(read.output)")  // the schema, no row
+            #expect((lines.first?["names"] as? [String])?.count == 6)
+        }
+    }
+
     @Test func exportParquetWithoutAnOutputFileIsAUsageError() async throws {
         try await withTempDirectory { dir in
             let (cold, _) = try await Self.coldTopicOverDays(dir)
