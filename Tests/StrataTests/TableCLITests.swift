@@ -75,7 +75,7 @@ import Testing
         if i % 4 == 0 {
             headers = [RecordHeader(key: "a", value: nil), RecordHeader(key: "a", value: bytes("2 \(i)"))]
         }
-        let timestamp = TableFixture.dayMs + Int64(i) * 3_600_000
+        let timestamp = HandTable.dayMs + Int64(i) * 3_600_000
         return ProducerRecord(key: key, value: value, headers: headers, timestamp: timestamp)
     }
 
@@ -170,7 +170,7 @@ import Testing
     }
 
     @Test func inspectVerifyNamesAFlippedByteInATableDataFile() async throws {
-        let fixture = try await TableFixture.make()
+        let fixture = try await HandTable.make()
         defer { fixture.remove() }
         let files = try fixture.dataFiles()
         try fixture.commit(files)
@@ -188,7 +188,7 @@ import Testing
     }
 
     @Test func inspectScrubFindsAPlantedTableOrphan() async throws {
-        let fixture = try await TableFixture.make()
+        let fixture = try await HandTable.make()
         defer { fixture.remove() }
         try fixture.commit(fixture.dataFiles())
         let orphan = fixture.tablePrefix + "metadata/snap-99-1-0000dead-0000-4000-8000-000000000000.avro"

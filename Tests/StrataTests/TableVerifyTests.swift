@@ -12,7 +12,7 @@ import Testing
 /// (its config has table=false, so no table writer ever touches what the test wrote).
 @Suite struct TableVerifyTests {
     @Test func verifyIsCleanOnAWellFormedTableAndReadsEveryRow() async throws {
-        let fixture = try await TableFixture.make()
+        let fixture = try await HandTable.make()
         defer { fixture.remove() }
         try fixture.commit(fixture.dataFiles())
         let report = try await fixture.lake.verify()
@@ -23,7 +23,7 @@ import Testing
     }
 
     @Test func verifyNamesTheDataFileWithAFlippedByte() async throws {
-        let fixture = try await TableFixture.make()
+        let fixture = try await HandTable.make()
         defer { fixture.remove() }
         let files = try fixture.dataFiles()
         try fixture.commit(files)
@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func verifyReportsAMissingDataFileAndAMissingManifest() async throws {
-        let fixture = try await TableFixture.make()
+        let fixture = try await HandTable.make()
         defer { fixture.remove() }
         let files = try fixture.dataFiles()
         let commit = try fixture.commit(files)
@@ -58,7 +58,7 @@ import Testing
     }
 
     @Test func verifyReportsATableThatRunsAheadOfTheManifest() async throws {
-        let fixture = try await TableFixture.make()
+        let fixture = try await HandTable.make()
         defer { fixture.remove() }
         var extra = fixture.records[0]!
         let last = extra.last!
@@ -76,7 +76,7 @@ import Testing
     }
 
     @Test func verifyReportsRowsMissingFromTheCoveredRange() async throws {
-        let fixture = try await TableFixture.make()
+        let fixture = try await HandTable.make()
         defer { fixture.remove() }
         var holed = fixture.records[1]!
         holed.remove(at: 10)
@@ -89,7 +89,7 @@ import Testing
     }
 
     @Test func verifyReportsARowCountOrLengthOtherThanTheManifestEntry() async throws {
-        let fixture = try await TableFixture.make()
+        let fixture = try await HandTable.make()
         defer { fixture.remove() }
         var files = try fixture.dataFiles()
         files[0].recordCount += 1
@@ -103,7 +103,7 @@ import Testing
     }
 
     @Test func verifyOfAnUndecodableMetadataFileNamesIt() async throws {
-        let fixture = try await TableFixture.make()
+        let fixture = try await HandTable.make()
         defer { fixture.remove() }
         try fixture.commit(fixture.dataFiles())
         let key = fixture.tablePrefix + "metadata/v2.metadata.json"
@@ -116,7 +116,7 @@ import Testing
     // MARK: - scrub
 
     @Test func scrubFindsPlantedTableOrphansAndDeletesOnlyOldEnoughOnes() async throws {
-        let fixture = try await TableFixture.make()
+        let fixture = try await HandTable.make()
         defer { fixture.remove() }
         let files = try fixture.dataFiles()
         try fixture.commit(files)
@@ -151,7 +151,7 @@ import Testing
     }
 
     @Test func scrubListsATableWhoseTopicIsGoneAndDeletesNothingOfIt() async throws {
-        let fixture = try await TableFixture.make()
+        let fixture = try await HandTable.make()
         defer { fixture.remove() }
         let ghost = "tables/ghost/metadata/v1.metadata.json"
         try fixture.plant(ghost)
@@ -164,7 +164,7 @@ import Testing
     }
 
     @Test func scrubOfATableWithAnUnreadableManifestDeletesNothing() async throws {
-        let fixture = try await TableFixture.make()
+        let fixture = try await HandTable.make()
         defer { fixture.remove() }
         let commit = try fixture.commit(fixture.dataFiles())
         let manifest = try #require(commit.files.first { $0.path.hasSuffix("-m0.avro") })
@@ -181,7 +181,7 @@ import Testing
     }
 
     @Test func scrubReportsADataFileTheTableReferencesAndTheStoreLacks() async throws {
-        let fixture = try await TableFixture.make()
+        let fixture = try await HandTable.make()
         defer { fixture.remove() }
         let files = try fixture.dataFiles()
         try fixture.commit(files)
@@ -195,7 +195,7 @@ import Testing
 
 /// A lake with topic `orders` (two partitions, several cold segments each, table=false) and the
 /// means to write its table by hand into the lake's file cold store.
-struct TableFixture {
+struct HandTable {
     static let topic = "orders"
     /// 2026-01-01T00:00:00Z: every record falls on that UTC day.
     static let dayMs: Int64 = 1_767_225_600_000
@@ -214,7 +214,7 @@ struct TableFixture {
         var table: IcebergTable?
     }
 
-    static func make(recordsPerPartition: Int = 60) async throws -> TableFixture {
+    static func make(recordsPerPartition: Int = 60) async throws -> HandTable {
         let dir = FileManager.default.temporaryDirectory.path + "/strata-tableverify-" + UUID().uuidString
         var options = LakeOptions()
         options.backgroundOffload = false
@@ -240,7 +240,7 @@ struct TableFixture {
             try #require(try await handle.coldSegments().count >= 3)
         }
         let coldRoot = String(lake.coldURL.dropFirst("file://".count))
-        return TableFixture(dir: dir, lake: lake, coldRoot: coldRoot, records: records, state: TableState())
+        return HandTable(dir: dir, lake: lake, coldRoot: coldRoot, records: records, state: TableState())
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: dir) }
