@@ -201,4 +201,85 @@ import Testing
         #expect(table.first?["kind"] as? String == "orphanTableFile")
         #expect(table.first?["key"] as? String == orphan)
     }
+
+    // MARK: - With the engine's table writer
+
+    /// Data file keys of `orders`'s table under the lake's file cold store, sorted.
+    static func dataKeys(_ cold: String) -> [String] {
+        let root = cold + "/tables/orders/data"
+        let found = FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? []
+        return found.filter { $0.hasSuffix(".parquet") }.map { "tables/orders/data/" + $0 }.sorted()
+    }
+
+    @Test func tableStatusVerifyRebuildAndScrubOfATableTheWriterWrote() async throws {
+        try await withTempDirectory { dir in
+            let lake = dir + "/lake"
+            let cold = lake + "/cold"
+            for range in [1 ... 50, 51 ... 90] {
+                let input = range.map { "record \($0)" }.joined(separator: "\n") + "\n"
+                let produce = try CLIRun.strata(["produce", "--lake", lake, "orders"], stdin: input)
+                try #require(produce.status == 0, "\(produce)")
+                let offload = try CLIRun.strata(["offload", "--lake", lake])
+                try #require(offload.status == 0, "\(offload)")
+            }
+            let status = try CLIRun.strata(["table", "status", "--lake", lake, "orders", "--json"])
+            #expect(status.status == 0, "\(status)")
+            let object = try #require(try Self.jsonObjects(status.stdout).first)
+            #expect(object["rows"] as? Int == 90 && object["dataFiles"] as? Int == 2, "\(status)")
+            #expect(object["metadataVersion"] as? Int == 2 && object["enabled"] as? Bool == true)
+            let partition = try #require((object["partitions"] as? [NSDictionary])?.first)
+            #expect(partition["manifestEnd"] as? Int == 90 && partition["tableEnd"] as? Int == 90)
+            #expect(partition["lagOffsets"] as? Int == 0 && partition["lagSegments"] as? Int == 0)
+            let text = try CLIRun.strata(["table", "status", "--lake", lake])
+            #expect(text.stdout.contains("orders: \(cold)/tables/orders, metadata v2"), "\(text)")
+            #expect(text.stdout.contains("PARTITION  LOG-START  MANIFEST-END  TABLE-END  LAG-OFFSETS"), "\(text)")
+
+            let clean = try CLIRun.strata(["inspect", "verify", "--lake", lake])
+            #expect(clean.status == 0, "\(clean)")
+            let keys = Self.dataKeys(cold)
+            try #require(keys.count == 2)
+            let size = try #require(FileIO.fileSize(atPath: cold + "/" + keys[1]))
+            try flipTableByte(cold + "/" + keys[1], at: size / 3)
+            try FileManager.default.removeItem(atPath: cold + "/" + keys[0])
+            let damaged = try CLIRun.strata(["inspect", "verify", "--lake", lake])
+            #expect(damaged.status == 1, "\(damaged)")
+            let lines = damaged.stdout.split(separator: "\n").map(String.init)
+            #expect(
+                lines.contains { $0.hasPrefix("orders \(keys[1]) ") && $0.contains("corruptTableFile") }, "\(damaged)")
+            #expect(lines.contains { $0.hasPrefix("orders \(keys[0]) - missingTableFile") }, "\(damaged)")
+
+            let rebuild = try CLIRun.strata(["table", "rebuild", "--lake", lake, "orders"])
+            #expect(rebuild.status == 0, "\(rebuild)")
+            #expect(rebuild.stdout.contains("(90 rows"), "\(rebuild)")
+            let rebuilt = try CLIRun.strata(["inspect", "verify", "--lake", lake])
+            #expect(rebuilt.status == 0, "\(rebuilt)")
+
+            let orphan = "tables/orders/data/partition=0/timestamp_day=2026-01-01/planted.parquet"
+            try FileManager.default.createDirectory(
+                atPath: cold + "/tables/orders/data/partition=0/timestamp_day=2026-01-01",
+                withIntermediateDirectories: true)
+            try Data("planted".utf8).write(to: URL(fileURLWithPath: cold + "/" + orphan))
+            let scrub = try CLIRun.strata(["inspect", "scrub", "--lake", lake])
+            #expect(scrub.status == 1, "\(scrub)")
+            #expect(scrub.stdout.contains("orphanTableFile orders \(orphan): "), "\(scrub)")
+            let deleted = try CLIRun.strata(["inspect", "scrub", "--lake", lake, "--delete-orphans", "--grace-ms", "0"])
+            #expect(deleted.status == 0, "\(deleted)")
+            #expect(!FileManager.default.fileExists(atPath: cold + "/" + orphan))
+            let after = try CLIRun.strata(["inspect", "verify", "--lake", lake])
+            #expect(after.status == 0, "\(after)")
+        }
+    }
+
+    @Test func tableStatusOfAnUnknownTopicIsAUsageError() async throws {
+        try await withTempDirectory { dir in
+            let lake = dir + "/lake"
+            _ = try CLIRun.strata(["produce", "--lake", lake, "orders"], stdin: "a\n")
+            let run = try CLIRun.strata(["table", "status", "--lake", lake, "nosuch"])
+            #expect(run.status == 2, "\(run)")
+            #expect(run.stderr.contains("nosuch"), "\(run)")
+            let rebuild = try CLIRun.strata(["table", "rebuild", "--lake", dir + "/nolake", "orders"])
+            #expect(rebuild.status == 2, "\(rebuild)")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/nolake"))
+        }
+    }
 }
