@@ -253,7 +253,7 @@ extension Lake {
         for partition in byPartition.keys.sorted() {
             let log = LogName(validated: topic, partition: partition).description
             let manifest: Manifest?
-            do throws(StrataError) { manifest = try await self.cold.latestManifest(log, refresh: true) } catch {
+            do throws(StrataError) { manifest = try await newestColdManifestForVerify(log) } catch {
                 guard error.code != .io else { throw error }
                 continue  // an unreadable manifest is the cold tier's problem, reported there
             }
@@ -331,6 +331,28 @@ extension Lake {
             }
         }
         return report
+    }
+
+    /// The newest manifest of `log` straight from the store, with no side effect: unlike
+    /// `ColdTier.latestManifest` it neither caches it nor rewrites the lake's local copy (verify
+    /// changes nothing, and a local copy that differs is a finding of its own).
+    func newestColdManifestForVerify(_ log: String) async throws(StrataError) -> Manifest? {
+        let prefix = cold.layout.manifestPrefix(topic: log)
+        let store = cold.store
+        let listed = try await cold.blob("list manifests", key: prefix, topic: log) {
+            try await store.listAll(prefix: prefix)
+        }
+        let versions = listed.compactMap { o in
+            (try? cold.layout.parseManifestKey(o.key, topic: log)).map { ($0, o.key) }
+        }
+        guard let (version, key) = versions.max(by: { $0.0 < $1.0 }),
+            let bytes = try await tableObject(key, topic: log)
+        else { return nil }
+        do throws(FormatError) {
+            return try Manifest.decode(bytes, expectedTopic: log, expectedVersion: version)
+        } catch {
+            throw StrataError(error, topic: log, file: key)
+        }
     }
 
     static func lowerOffset(_ file: IcebergDataFile) -> Int64? {
