@@ -3,12 +3,13 @@ import Foundation
 import Glibc
 import Strata
 import StrataExport
+import StrataParquet
 
-/// `strata export`: stream a topic range from the cold store as JSON lines or CSV, with no lake
-/// directory and no broker (formats/export.md).
+/// `strata export`: stream a topic range from the cold store as JSON lines, CSV or one Parquet
+/// file, with no lake directory and no broker (formats/export.md, formats/table.md).
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a topic range from the cold store as JSON lines or CSV (no lake directory needed).",
+        abstract: "Write a topic range from the cold store as JSON lines, CSV or Parquet (no lake directory needed).",
         discussion: """
             Reads the cold store directly, the way a batch job does. Without range flags it exports \
             the whole topic. Offset bounds are both inclusive: --from-offset 10 --to-offset 20 writes \
@@ -22,8 +23,15 @@ struct Export: AsyncParsableCommand {
             Exit codes: 0 ok, 1 corrupt data, 2 usage (bad flags, unknown topic or store, bad range), \
             3 I/O or store error.
 
+            --format parquet writes the range of the one partition (--partition) as one Parquet file with \
+            the schema of the topic's table (formats/table.md: partition, offset, timestamp in µs UTC, key, \
+            value, headers as a list of key/value structs); it needs --output (binary never goes to a \
+            terminal). Unlike a table data file it may span UTC days. Read it with any Parquet reader, \
+            e.g. duckdb -c "select count(*) from 'clicks.parquet'".
+
             Example:
               strata export --cold file:///lake/cold clicks --to-offset 999 --format csv
+              strata export --cold file:///c clicks --format parquet --output c.parquet
             """
     )
 
@@ -45,7 +53,7 @@ struct Export: AsyncParsableCommand {
     var fromTime: String?
     @Option(help: "Stop before the first record with timestamp ≥ T (exclusive; ms since 1970 or ISO 8601).")
     var toTime: String?
-    @Option(help: "jsonl (one JSON object per record) or csv (RFC 4180 with a header row).")
+    @Option(help: "jsonl (one JSON object per record), csv (RFC 4180, header row) or parquet (needs --output).")
     var format: ExportFormat = .jsonl
     @Option(help: "Write to FILE (atomically: temporary file, then rename) instead of stdout.")
     var output: String?
@@ -74,6 +82,9 @@ struct Export: AsyncParsableCommand {
             throw ValidationError("reversed range: --from-time \(fromTime ?? "") is after --to-time \(toTime ?? "")")
         }
         if let output, output.isEmpty || output.hasSuffix("/") { throw ValidationError("--output needs a file name") }
+        if format == .parquet, output == nil {
+            throw ValidationError("--format parquet needs --output FILE: Parquet is binary and never goes to stdout")
+        }
     }
 
     func run() async throws {
@@ -139,18 +150,19 @@ struct Export: AsyncParsableCommand {
         let sink = try ExportSink(path: output)
         var progress = ExportProgress(quiet: quiet)
         do throws(StrataError) {
-            let lines = format.lines
-            try sink.write(lines.header)
+            let encoder = try ExportEncoder(format, partition: partitionOption.partition, topic: topic)
+            try sink.write(encoder.header)
             var expected = range.lowerBound
             for try await records in try await log.records(self.partitionLog, in: range) {
                 for record in records {
                     try ExportGap.check(record.offset, expected: expected, range: range, topic: topic)
-                    try sink.write(record, as: lines)
+                    try encoder.write(record, to: sink)
                     expected = record.offset + 1
                 }
                 progress.advance(by: records.count, lastOffset: records.last?.offset ?? range.lowerBound)
             }
             try ExportGap.check(range.upperBound, expected: expected, range: range, topic: topic)
+            try sink.write(try encoder.finish())
             try sink.commit()
         } catch {
             sink.abandon()
@@ -175,14 +187,66 @@ enum ExportGap {
     }
 }
 
-/// `--format`: the names of formats/export.md; the encoders are `StrataExport`'s.
+/// `--format`: the names of formats/export.md; the line encoders are `StrataExport`'s, the
+/// Parquet one `StrataParquet.RecordTableWriter` (the table's schema, formats/table.md).
 enum ExportFormat: String, ExpressibleByArgument, CaseIterable {
-    case jsonl, csv
+    case jsonl, csv, parquet
 
-    var lines: RecordLineFormat {
+    /// The line format of jsonl and csv; nil for parquet.
+    var lines: RecordLineFormat? {
         switch self {
         case .jsonl: return .jsonLines
         case .csv: return .csv
+        case .parquet: return nil
+        }
+    }
+}
+
+/// Turns records into the export's bytes: lines (JSON, CSV) straight into the sink, or rows of
+/// one Parquet file whose pages the sink gets as they are cut.
+///
+/// Parquet: one `RecordTableWriter` file, row groups cut by its raw-bytes target. A table data
+/// file holds one UTC day (Iceberg's day partition); `RecordTableWriter` itself does not care,
+/// so an export spanning days is one file with no per-day row groups.
+final class ExportEncoder {
+    private let lines: RecordLineFormat?
+    private let parquet: RecordTableWriter?
+    private let topic: String
+
+    init(_ format: ExportFormat, partition: Int32, topic: String) throws(StrataError) {
+        self.topic = topic
+        lines = format.lines
+        if format == .parquet {
+            do { parquet = try RecordTableWriter(partition: partition) } catch {
+                throw StrataError(.invalidArgument, "cannot start the Parquet file: \(error)", topic: topic)
+            }
+        } else {
+            parquet = nil
+        }
+    }
+
+    /// The CSV header row (nothing for JSON lines; Parquet's magic comes with the first pages).
+    var header: [UInt8] { lines?.header ?? [] }
+
+    func write(_ record: Record, to sink: ExportSink) throws(StrataError) {
+        if let lines { return try sink.write(record, as: lines) }
+        guard let parquet else { return }
+        do { try parquet.append(record) } catch {
+            // A record the table schema cannot hold (a timestamp beyond 64-bit microseconds, a
+            // field of 2 GiB): refused, and the partial file is deleted by the caller.
+            throw StrataError(
+                .invalidArgument, "record at offset \(record.offset) cannot be written as Parquet: \(error)",
+                topic: topic)
+        }
+        let taken = parquet.takeBytes()
+        if !taken.isEmpty { try sink.write(taken) }
+    }
+
+    /// The bytes that close the output: Parquet's last row group, page index and footer.
+    func finish() throws(StrataError) -> [UInt8] {
+        guard let parquet else { return [] }
+        do { return try parquet.finish() } catch {
+            throw StrataError(.invalidArgument, "cannot finish the Parquet file: \(error)", topic: topic)
         }
     }
 }

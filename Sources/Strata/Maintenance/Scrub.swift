@@ -28,6 +28,16 @@ public struct ScrubFinding: Sendable, Hashable, CustomStringConvertible {
         case oldManifest
         /// Info: a key under `topics/` that the bucket layout does not define (left alone).
         case unknownObject
+        /// A file under `tables/<topic>/` that neither the table's newest metadata nor a snapshot
+        /// it retains references (a lost commit's manifests, files a crash left before deleting
+        /// them, data files uploaded before a commit that never happened): TableVerifyScrub.swift.
+        case orphanTableFile
+        /// `tables/<topic>/` of a topic that exists neither in the lake nor in the cold store
+        /// (listed, never deleted by scrub).
+        case orphanTable
+        /// The table's newest metadata, a manifest list or a manifest it names is missing or does
+        /// not decode: no table file of that topic is reported or deleted as an orphan.
+        case badTable
     }
 
     public var topic: String
@@ -149,6 +159,8 @@ extension Lake {
             guard deleteOrphans, !orphans.isEmpty else { continue }
             try await deleteOrphanObjects(orphans, topic: topic, graceMs: graceMs, report: &report)
         }
+        let coldTopics = Set(byTopic.keys.map { String($0.prefix { $0 != "/" }) })
+        try await scrubTables(coldTopics: coldTopics, deleteOrphans: deleteOrphans, graceMs: graceMs, report: &report)
         return report
     }
 

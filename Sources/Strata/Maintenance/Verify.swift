@@ -38,6 +38,14 @@ public struct VerifyProblem: Sendable, Hashable, CustomStringConvertible {
         /// The cold store could not be read (after retries): the cold tier was not checked, the
         /// hot tier was.
         case coldUnreachable
+        /// A file of a topic's table (`tables/<topic>/`: metadata, manifest list, manifest, Parquet
+        /// data file) does not decode: footer, pages (zstd checksum), rows (TableVerify.swift).
+        case corruptTableFile
+        /// The table's newest metadata references a file the store does not have.
+        case missingTableFile
+        /// The table disagrees with itself or with the cold manifest: a length or row count other
+        /// than recorded, overlapping files, a table end past the manifest's, rows missing.
+        case tableInconsistent
     }
 
     public var topic: String
@@ -79,8 +87,12 @@ public struct VerifyReport: Sendable {
     public var manifestsChecked = 0
     public var batchesChecked = 0
     public var recordsChecked: Int64 = 0
-    /// Bytes read: hot files as stored, cold objects as stored (compressed).
+    /// Bytes read: hot files as stored, cold objects as stored (compressed), table data files.
     public var bytesChecked: Int64 = 0
+    /// Table files read: metadata, manifests and Parquet data files (TableVerify.swift).
+    public var tableFilesChecked = 0
+    /// Rows of table data files decoded.
+    public var tableRowsChecked: Int64 = 0
 
     public init() {}
 
@@ -100,6 +112,8 @@ public struct VerifyReport: Sendable {
         batchesChecked += other.batchesChecked
         recordsChecked += other.recordsChecked
         bytesChecked += other.bytesChecked
+        tableFilesChecked += other.tableFilesChecked
+        tableRowsChecked += other.tableRowsChecked
     }
 }
 
@@ -117,7 +131,9 @@ extension Lake {
     /// every byte: segment headers, batch CRCs and records, sparse indexes against a rebuild,
     /// zstd frames (content checksums), cold footers against their manifest entries, manifests
     /// and archive manifests, and offset continuity within segments, across segments, across
-    /// cold objects and across the cold→hot boundary. It collects problems instead of stopping
+    /// cold objects and across the cold→hot boundary; then each topic's table (`verifyTable`:
+    /// metadata, manifests, every data file's rows, row counts against the cold manifests). It
+    /// collects problems instead of stopping
     /// at the first, and it changes nothing (no topic is opened, no index rewritten).
     ///
     /// Cold objects are fetched whole from the store, bypassing the frame cache, so the bytes
@@ -144,6 +160,14 @@ extension Lake {
                 let cold = try await verifyCold(topic: name, progress: progress, base: report)
                 report.merge(cold.report)
                 report.merge(verifyBoundary(topic: name, hot: hot.segments, cold: cold.segments))
+            } catch  where error.code == .io {
+                unreachable = error
+            }
+        }
+        // Each topic's table once, after its logs (the writer follows the cold tier).
+        for table in Self.tableTopics(ofLogs: names) where unreachable == nil {
+            do throws(StrataError) {
+                report.merge(try await verifyTable(topic: table, progress: progress, base: report))
             } catch  where error.code == .io {
                 unreachable = error
             }

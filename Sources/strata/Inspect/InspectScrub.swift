@@ -14,6 +14,10 @@ struct InspectScrub: AsyncParsableCommand {
             bucket layout are info (prefixed 'info'). An object is an orphan only when no manifest version in \
             the store, none of their archives and not the lake's local copy references it. A local copy newer \
             than the store's manifests is a missingManifest problem, and then nothing of that topic is deleted. \
+            Tables (tables/<topic>/) are scrubbed too: a file neither the newest metadata nor a snapshot it \
+            retains references is an orphanTableFile (deleted like a cold orphan); a table whose metadata or \
+            manifests cannot be read is badTable (nothing of it deleted); a table of a topic that no longer \
+            exists is an orphanTable (listed, never deleted). \
             With --delete-orphans, orphans older than --grace-ms are \
             deleted after the manifests are read again; younger ones are kept (an upload may be in flight). \
             Exit codes: 0 clean (or every orphan deleted), 1 a problem remains, 2 usage, 3 I/O or store error.

@@ -12,10 +12,14 @@ struct InspectVerify: AsyncParsableCommand {
             Reads every hot segment and every cold object in full (nothing is changed). Prints one line per \
             problem: TOPIC LOCATION POSITION KIND: WHAT (location = file path or object key, position = byte \
             in it, '-' when the whole file is concerned). Warnings (rebuildable index, torn tail of the active \
-            segment) are printed but do not fail. The lake is opened read-only: it works while a writer runs \
-            and a torn tail is reported, not cut. When the cold store cannot be read the hot tier is still \
-            checked and a coldUnreachable line is printed. Exit codes: 0 clean, 1 problem found, 2 usage or \
-            no such lake, 3 I/O or store error (the cold store unreachable included, when nothing else failed).
+            segment) are printed but do not fail. Each topic's table (tables/<topic>/) is checked too: its \
+            newest metadata, every manifest list, manifest and Parquet data file it references (lengths, \
+            footers, every row decoded), and its rows against the committed cold manifests \
+            (corruptTableFile, missingTableFile, tableInconsistent; `strata table rebuild` rewrites it). \
+            The lake is opened read-only: it works while a writer runs and a torn tail is reported, not \
+            cut. When the cold store cannot be read the hot tier is still checked and a coldUnreachable \
+            line is printed. Exit codes: 0 clean, 1 problem found, 2 usage or no such lake, 3 I/O or store \
+            error (the cold store unreachable included, when nothing else failed).
 
             Example:
               strata inspect verify --lake /lake clicks
@@ -42,7 +46,9 @@ struct InspectVerify: AsyncParsableCommand {
             "verified \(report.topicsChecked) topics: \(report.segmentsChecked) hot segments, "
             + "\(report.objectsChecked) cold objects, \(report.manifestsChecked) manifests, \(report.batchesChecked) "
             + "batches, "
-            + "\(report.recordsChecked) records, \(humanBytes(report.bytesChecked)) read; "
+            + "\(report.recordsChecked) records, \(report.tableFilesChecked) table files "
+            + "(\(report.tableRowsChecked) rows), "
+            + "\(humanBytes(report.bytesChecked)) read; "
             + "\(report.errors.count) problems, \(report.problems.count - report.errors.count) warnings"
         if json {
             print(
@@ -51,6 +57,7 @@ struct InspectVerify: AsyncParsableCommand {
                     "segments": report.segmentsChecked, "objects": report.objectsChecked,
                     "manifests": report.manifestsChecked, "batches": report.batchesChecked,
                     "records": report.recordsChecked, "bytes": report.bytesChecked,
+                    "tableFiles": report.tableFilesChecked, "tableRows": report.tableRowsChecked,
                     "problems": report.errors.count, "warnings": report.problems.count - report.errors.count,
                 ]))
         } else {
