@@ -9,8 +9,8 @@
 public struct TableValueSchema: Sendable, Equatable {
     /// The schema's JSON text as given (kept so the table metadata can carry it).
     public var json: String
-    /// The typed columns, in schema order.
-    public var fields: [Field]
+    /// The typed columns, in schema order (fixed: `extract` looks names up in an index of them).
+    public let fields: [Field]
 
     /// The struct column holding the typed columns.
     public static let columnName = "value_fields"
