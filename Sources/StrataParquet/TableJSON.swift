@@ -51,6 +51,35 @@ struct TableJSONScanner {
     /// A string (the opening quote next, after whitespace), escapes decoded; nil when it is not
     /// a well-formed JSON string of valid UTF-8.
     mutating func string() -> String? {
+        guard let range = plainString() else { return slowString() }
+        return range.isEmpty ? "" : String(validating: bytes[range], as: UTF8.self)
+    }
+
+    /// The bytes between the quotes of a string with no escape (the common case), consumed;
+    /// nil, consuming nothing, when the next value is not such a string.
+    mutating func plainString() -> Range<Int>? {
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+        var i = index + 1
+        while i < bytes.count {
+            let byte = bytes[i]
+            if byte == UInt8(ascii: "\"") {
+                defer { index = i + 1 }
+                return index + 1 ..< i
+            }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Skips a string, checked as `string()` checks it, without building it when it has no escape.
+    mutating func skipString() -> Bool {
+        guard let range = plainString() else { return slowString() != nil }
+        return bytes[range].allSatisfy { $0 < 0x80 } || String(validating: bytes[range], as: UTF8.self) != nil
+    }
+
+    mutating func slowString() -> String? {
         guard consume(UInt8(ascii: "\"")) else { return nil }
         var out: [UInt8] = []
         while index < bytes.count {
@@ -111,6 +140,33 @@ struct TableJSONScanner {
     /// A number token as JSON's grammar has it, and whether it is an integer (no fraction, no
     /// exponent); nil when no number is next.
     mutating func number() -> (text: String, isInteger: Bool)? {
+        guard let (range, isInteger) = numberRange() else { return nil }
+        // The token is ASCII by construction.
+        return (String(decoding: bytes[range], as: UTF8.self), isInteger)
+    }
+
+    /// An integer token (no fraction, no exponent) that fits 64 bits, read without building text.
+    mutating func integer() -> Int64? {
+        let start = index
+        guard let (range, isInteger) = numberRange(), isInteger else {
+            index = start
+            return nil
+        }
+        let negative = bytes[range.lowerBound] == UInt8(ascii: "-")
+        var v: Int64 = 0
+        for c in bytes[(negative ? range.lowerBound + 1 : range.lowerBound) ..< range.upperBound] {
+            // Accumulate negatively so Int64.min fits.
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (d, o2) = m.subtractingReportingOverflow(Int64(c - UInt8(ascii: "0")))
+            guard !o1, !o2 else { return nil }
+            v = d
+        }
+        if negative { return v }
+        guard v != .min else { return nil }
+        return -v
+    }
+
+    mutating func numberRange() -> (range: Range<Int>, isInteger: Bool)? {
         skipWhitespace()
         let start = index
         func digits() -> Int {
@@ -146,20 +202,19 @@ struct TableJSONScanner {
                 return nil
             }
         }
-        // The token is ASCII by construction.
-        return (String(decoding: bytes[start ..< index], as: UTF8.self), isInteger)
+        return (start ..< index, isInteger)
     }
 
     /// Skips one value of any type; false when it is not well-formed or nests deeper than `depthMax`.
     mutating func skipValue(depth: Int = 0) -> Bool {
         guard depth < Self.depthMax, let next = peek() else { return false }
         switch next {
-        case UInt8(ascii: "\""): return string() != nil
+        case UInt8(ascii: "\""): return skipString()
         case UInt8(ascii: "{"):
             index += 1
             if consume(UInt8(ascii: "}")) { return true }
             repeat {
-                guard string() != nil, consume(UInt8(ascii: ":")), skipValue(depth: depth + 1) else { return false }
+                guard skipString(), consume(UInt8(ascii: ":")), skipValue(depth: depth + 1) else { return false }
             } while consume(UInt8(ascii: ","))
             return consume(UInt8(ascii: "}"))
         case UInt8(ascii: "["):
@@ -172,7 +227,7 @@ struct TableJSONScanner {
         case UInt8(ascii: "t"): return consume(literal: "true")
         case UInt8(ascii: "f"): return consume(literal: "false")
         case UInt8(ascii: "n"): return consume(literal: "null")
-        default: return number() != nil
+        default: return numberRange() != nil
         }
     }
 

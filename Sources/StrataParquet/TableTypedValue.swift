@@ -28,8 +28,8 @@ extension TableValueSchema {
         var seen = [Bool](repeating: false, count: fields.count)
         if !scanner.consume(UInt8(ascii: "}")) {
             repeat {
-                guard let key = scanner.string(), scanner.consume(UInt8(ascii: ":")) else { return nil }
-                if let i = index[key] {
+                guard let found = key(&scanner), scanner.consume(UInt8(ascii: ":")) else { return nil }
+                if let i = found {
                     guard !seen[i], let typed = Self.read(fields[i].type, &scanner) else { return nil }
                     seen[i] = true
                     result[i] = typed
@@ -45,6 +45,19 @@ extension TableValueSchema {
         return result
     }
 
+    /// The next member name's schema field (`.some(nil)` for a name the schema does not have):
+    /// few fields are compared as bytes, many looked up by name; nil when no well-formed name is next.
+    func key(_ s: inout TableJSONScanner) -> Int?? {
+        if fields.count <= 16, let range = s.plainString() {
+            let name = s.bytes[range]
+            for (i, f) in utf8Names.enumerated() where f.elementsEqual(name) { return .some(i) }
+            guard name.allSatisfy({ $0 < 0x80 }) || String(validating: name, as: UTF8.self) != nil else { return nil }
+            return .some(nil)
+        }
+        guard let name = s.string() else { return nil }
+        return .some(index[name])
+    }
+
     /// One member's value read as `type`: `.null` for JSON null, nil when the type does not read it.
     static func read(_ type: FieldType, _ s: inout TableJSONScanner) -> TableTypedValue? {
         if s.consume(literal: "null") { return .null }
@@ -53,10 +66,10 @@ extension TableValueSchema {
             if s.consume(literal: "true") { return .boolean(true) }
             return s.consume(literal: "false") ? .boolean(false) : nil
         case .int:
-            guard let n = s.number(), n.isInteger, let v = Int32(n.text) else { return nil }
+            guard let n = s.integer(), let v = Int32(exactly: n) else { return nil }
             return .int(v)
         case .long:
-            guard let n = s.number(), n.isInteger, let v = Int64(n.text) else { return nil }
+            guard let v = s.integer() else { return nil }
             return .long(v)
         case .float:
             guard let n = s.number(), let v = Float(n.text), v.isFinite else { return nil }
@@ -76,7 +89,7 @@ extension TableValueSchema {
                 else { return nil }
                 return .timestamp(micros)
             }
-            guard let n = s.number(), n.isInteger, let ms = Int64(n.text) else { return nil }
+            guard let ms = s.integer() else { return nil }
             let (micros, overflow) = ms.multipliedReportingOverflow(by: 1000)
             return overflow ? nil : .timestamp(micros)
         case .binary:

@@ -112,10 +112,13 @@ public struct TableValueSchema: Sendable, Equatable {
     }
 
     let index: [String: Int]
+    /// The names as UTF-8, for `extract`'s byte comparison.
+    let utf8Names: [[UInt8]]
 
     init(json: String, fields: [Field]) {
         self.json = json
         self.fields = fields
+        self.utf8Names = fields.map { Array($0.name.utf8) }
         var index: [String: Int] = [:]
         for (i, f) in fields.enumerated() { index[f.name] = i }
         self.index = index
