@@ -60,9 +60,10 @@ public struct IcebergDataFile: Sendable, Equatable {
     static let microsPerDay: Int64 = 86_400_000_000
 
     /// The data file of a `RecordTableWriter` file, its statistics taken from the footer:
-    /// column sizes (compressed bytes) of every leaf; value and null counts of fields 1–5 (the
-    /// header leaves' level counts are not value counts, so they are left out); lower and upper
-    /// bounds of `partition`, `offset` and `timestamp`; split offsets at the row groups.
+    /// column sizes (compressed bytes) of every leaf; value and null counts of fields 1–5 and of
+    /// the typed value columns (the header leaves' level counts are not value counts, so they are
+    /// left out); lower and upper bounds of `partition`, `offset`, `timestamp` and the typed int,
+    /// long, date and timestamp columns; split offsets at the row groups.
     /// - Throws: what `ParquetFileReader` throws, as `.invalidValue`; `.invalidArgument` for a file with
     ///   no rows, records of several partitions, or timestamps in more than one UTC day (the
     ///   day(`timestamp`) partition holds one day per file).
@@ -82,10 +83,44 @@ public struct IcebergDataFile: Sendable, Equatable {
         var nulls: [Int32: Int64] = [:]
         var mins: [Int32: Int64] = [:]
         var maxes: [Int32: Int64] = [:]
+        // Typed value columns (ids above 10, never repeated): counts, and bounds where Parquet's
+        // plain statistics are Iceberg's single-value bytes (int, date, long, timestamps; not decimals).
+        let leafElements = file.metadata.schema.filter { $0.type != nil }
+        var typedLower: [Int32: [UInt8]] = [:]
+        var typedUpper: [Int32: [UInt8]] = [:]
+        var typedUnbounded: Set<Int32> = []
         for group in file.metadata.rowGroups {
-            for (leaf, chunk) in zip(file.leaves, group.columns) {
+            for (j, (leaf, chunk)) in zip(file.leaves, group.columns).enumerated() {
                 guard let id = leaf.fieldId else { throw bad("leaf \(leaf.path) has no field id") }
                 sizes[id, default: 0] += chunk.metaData.totalCompressedBytes
+                if id > TableValueSchema.structFieldId, leaf.maxRepetitionLevel == 0 {
+                    values[id, default: 0] += chunk.metaData.valueCount
+                    nulls[id, default: 0] += chunk.metaData.statistics?.nullCount ?? 0
+                    var decimal = false
+                    if case .decimal? = leafElements[j].logicalType { decimal = true }
+                    guard !decimal, leaf.type == .int32 || leaf.type == .int64, !typedUnbounded.contains(id) else {
+                        continue
+                    }
+                    guard let stats = chunk.metaData.statistics, let lo = stats.minValue, let hi = stats.maxValue
+                    else {
+                        // A row group of nulls only has no bounds; the others still bound the file.
+                        if chunk.metaData.statistics?.nullCount == chunk.metaData.valueCount { continue }
+                        typedUnbounded.insert(id)
+                        typedLower[id] = nil
+                        typedUpper[id] = nil
+                        continue
+                    }
+                    let less: ([UInt8], [UInt8]) -> Bool =
+                        leaf.type == .int32
+                        ? { (IcebergValue.readInt($0) ?? 0) < (IcebergValue.readInt($1) ?? 0) }
+                        : { (IcebergValue.readLong($0) ?? 0) < (IcebergValue.readLong($1) ?? 0) }
+                    guard lo.count == (leaf.type == .int32 ? 4 : 8), hi.count == lo.count else {
+                        throw bad("statistics of field \(id) have the wrong width")
+                    }
+                    if typedLower[id].map({ less(lo, $0) }) ?? true { typedLower[id] = lo }
+                    if typedUpper[id].map({ less($0, hi) }) ?? true { typedUpper[id] = hi }
+                    continue
+                }
                 guard id <= 5 else { continue }
                 values[id, default: 0] += chunk.metaData.valueCount
                 nulls[id, default: 0] += chunk.metaData.statistics?.nullCount ?? 0
@@ -113,6 +148,8 @@ public struct IcebergDataFile: Sendable, Equatable {
         var upper: [Int32: [UInt8]] = [:]
         for (id, v) in mins { lower[id] = id == 1 ? IcebergValue.int(Int32(v)) : IcebergValue.long(v) }
         for (id, v) in maxes { upper[id] = id == 1 ? IcebergValue.int(Int32(v)) : IcebergValue.long(v) }
+        lower.merge(typedLower) { a, _ in a }
+        upper.merge(typedUpper) { a, _ in a }
         self.init(
             path: path, partition: Int32(pLow), day: Int32(dayLow), recordCount: file.metadata.rowCount,
             fileSizeInBytes: Int64(bytes.count), columnSizes: sizes, valueCounts: values, nullValueCounts: nulls,

@@ -1,3 +1,5 @@
+import StrataParquet
+
 /// The fixed parts of a topic table (formats/table.md, "Iceberg table"): the table schema of the
 /// Parquet data files, the partition spec, the sort order, and the Avro schemas of manifests and
 /// manifest lists with the field ids the Iceberg v2 specification assigns.
@@ -16,11 +18,41 @@ public enum IcebergSchema {
         public static let timestampDay: Int32 = 1001
     }
 
+    /// The highest field id of the table schema with these typed columns (10 + their count).
+    public static func lastColumnId(valueSchema: TableValueSchema?) -> Int64 {
+        valueSchema.map { Int64($0.lastColumnId) } ?? lastColumnId
+    }
+
+    /// The table property holding the value schema's JSON text as given, so a table read back
+    /// (`IcebergTable.restoring`) knows its typed columns.
+    public static let valueSchemaProperty = "strata.value-schema"
+
     /// The table schema: formats/table.md, "Record schema", ids 1–9.
-    public static var tableSchema: JSONValue {
-        func field(_ id: Int64, _ name: String, _ required: Bool, _ type: JSONValue) -> JSONValue {
-            .object([("id", .int(id)), ("name", .string(name)), ("required", .bool(required)), ("type", type)])
+    public static var tableSchema: JSONValue { tableSchema(valueSchema: nil) }
+
+    static func field(_ id: Int64, _ name: String, _ required: Bool, _ type: JSONValue) -> JSONValue {
+        .object([("id", .int(id)), ("name", .string(name)), ("required", .bool(required)), ("type", type)])
+    }
+
+    /// The `value_fields` struct (id 10) of the typed columns: formats/table.md, "Typed value columns".
+    static func valueFields(_ schema: TableValueSchema) -> JSONValue {
+        let fields: [JSONValue] = schema.fields.map { f in
+            var members: [(String, JSONValue)] = [
+                // Optional whatever the value schema says: `value_fields` is null for a mismatch.
+                ("id", .int(Int64(f.fieldId))), ("name", .string(f.name)), ("required", .bool(false)),
+                ("type", .string(f.type.icebergName)),
+            ]
+            if let doc = f.doc { members.append(("doc", .string(doc))) }
+            return .object(members)
         }
+        return field(
+            Int64(TableValueSchema.structFieldId), TableValueSchema.columnName, false,
+            .object([("type", .string("struct")), ("fields", .array(fields))]))
+    }
+
+    /// The table schema: the record schema (ids 1–9), then with a value schema its typed
+    /// columns in the `value_fields` struct (ids from 10).
+    public static func tableSchema(valueSchema: TableValueSchema?) -> JSONValue {
         let header: JSONValue = .object([
             ("type", .string("struct")),
             (
@@ -36,14 +68,15 @@ public enum IcebergSchema {
             ("schema-id", .int(schemaId)),
             (
                 "fields",
-                .array([
-                    field(1, "partition", true, .string("int")),
-                    field(2, "offset", true, .string("long")),
-                    field(3, "timestamp", true, .string("timestamptz")),
-                    field(4, "key", false, .string("binary")),
-                    field(5, "value", false, .string("binary")),
-                    field(6, "headers", false, headers),
-                ])
+                .array(
+                    [
+                        field(1, "partition", true, .string("int")),
+                        field(2, "offset", true, .string("long")),
+                        field(3, "timestamp", true, .string("timestamptz")),
+                        field(4, "key", false, .string("binary")),
+                        field(5, "value", false, .string("binary")),
+                        field(6, "headers", false, headers),
+                    ] + (valueSchema.map { [valueFields($0)] } ?? []))
             ),
         ])
     }

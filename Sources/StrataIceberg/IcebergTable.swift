@@ -181,6 +181,7 @@ public struct IcebergTable: Sendable, Equatable {
             && a.snapshots == b.snapshots && a.metadataLog.map(\.file) == b.metadataLog.map(\.file)
             && a.metadataLog.map(\.timestampMs) == b.metadataLog.map(\.timestampMs) && a.manifests == b.manifests
             && a.snapshotManifests == b.snapshotManifests && a.removedButReferenced == b.removedButReferenced
+            && a.valueSchema == b.valueSchema
     }
 
     /// A table with no snapshot and no file written yet.
@@ -311,7 +312,7 @@ public struct IcebergTable: Sendable, Equatable {
             var sync = seed
             sync[15] ^= UInt8(truncatingIfNeeded: files.count + 1)
             let metadata: [(String, [UInt8])] = [
-                ("schema", Array(IcebergSchema.tableSchema.compact.utf8)),
+                ("schema", Array(IcebergSchema.tableSchema(valueSchema: valueSchema).compact.utf8)),
                 ("schema-id", Array(String(IcebergSchema.schemaId).utf8)),
                 ("partition-spec", Array(IcebergSchema.partitionFields.compact.utf8)),
                 ("partition-spec-id", Array(String(IcebergSchema.specId).utf8)),
@@ -447,6 +448,13 @@ public struct IcebergTable: Sendable, Equatable {
         return IcebergCommit(files: files, table: next, snapshot: snapshot, unreferenced: unreferenced)
     }
 
+    /// `properties`, with the value schema's text under `IcebergSchema.valueSchemaProperty` when there is one.
+    var metadataProperties: [String: String] {
+        var all = properties
+        if let valueSchema { all[IcebergSchema.valueSchemaProperty] = valueSchema.json }
+        return all
+    }
+
     /// The table metadata file's content (Iceberg v2 "Table Metadata").
     public var metadataJSON: JSONValue {
         var members: [(String, JSONValue)] = [
@@ -455,15 +463,15 @@ public struct IcebergTable: Sendable, Equatable {
             ("location", .string(location)),
             ("last-sequence-number", .int(lastSequenceNumber)),
             ("last-updated-ms", .int(lastUpdatedMs)),
-            ("last-column-id", .int(IcebergSchema.lastColumnId)),
+            ("last-column-id", .int(IcebergSchema.lastColumnId(valueSchema: valueSchema))),
             ("current-schema-id", .int(IcebergSchema.schemaId)),
-            ("schemas", .array([IcebergSchema.tableSchema])),
+            ("schemas", .array([IcebergSchema.tableSchema(valueSchema: valueSchema)])),
             ("default-spec-id", .int(Int64(IcebergSchema.specId))),
             ("partition-specs", .array([IcebergSchema.partitionSpec])),
             ("last-partition-id", .int(Int64(IcebergSchema.PartitionFieldId.timestampDay))),
             ("default-sort-order-id", .int(Int64(IcebergSchema.sortOrderId))),
             ("sort-orders", IcebergSchema.sortOrders),
-            ("properties", .object(properties.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            ("properties", .object(metadataProperties.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
         ]
         if let current = currentSnapshot {
             members.append(("current-snapshot-id", .int(current.id)))

@@ -1,3 +1,5 @@
+import StrataParquet
+
 /// Reading a table back from its files: the metadata JSON, manifest lists and manifests, so a
 /// table writer can continue after a restart and `verify` can check what the table names.
 extension IcebergTable {
@@ -23,16 +25,29 @@ extension IcebergTable {
             return v
         }
         guard try int("format-version") == 2 else { throw bad("format-version", "not 2") }
-        guard json["schemas"] == .array([IcebergSchema.tableSchema]), try int("current-schema-id") == 0,
+        // The typed columns (formats/table.md, "Typed value columns") come from the schema text
+        // the table keeps in a property; the schema must then be exactly theirs.
+        var valueSchema: TableValueSchema? = nil
+        if let text = json["properties"]?[IcebergSchema.valueSchemaProperty] {
+            guard let text = text.stringValue else { throw bad(IcebergSchema.valueSchemaProperty, "not a string") }
+            do {
+                valueSchema = try TableValueSchema.parse(icebergJSON: text)
+            } catch {
+                throw bad("properties.\(IcebergSchema.valueSchemaProperty)", error.description)
+            }
+        }
+        guard json["schemas"] == .array([IcebergSchema.tableSchema(valueSchema: valueSchema)]),
+            try int("current-schema-id") == 0,
             json["partition-specs"] == .array([IcebergSchema.partitionSpec]), try int("default-spec-id") == 0,
             json["sort-orders"] == IcebergSchema.sortOrders
         else {
             throw IcebergError(.unsupported, field: "schemas", position: 0, "not the topic table schema and spec")
         }
         var table = try IcebergTable(
-            uuid: try string("table-uuid"), location: try string("location"), createdMs: try int("last-updated-ms"))
+            uuid: try string("table-uuid"), location: try string("location"), createdMs: try int("last-updated-ms"),
+            valueSchema: valueSchema)
         guard case .object(let properties)? = json["properties"] else { throw bad("properties", "missing") }
-        for (key, value) in properties {
+        for (key, value) in properties where key != IcebergSchema.valueSchemaProperty {
             guard let v = value.stringValue else { throw bad("properties.\(key)", "not a string") }
             table.properties[key] = v
         }

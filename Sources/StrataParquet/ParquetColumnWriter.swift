@@ -18,6 +18,8 @@ public final class ParquetColumnWriter {
     var pageLevelCount = 0
     var pageRowCount = 0
     var pageNullCount = 0
+    /// BOOLEAN values in the open page: PLAIN packs them 8 to a byte, first value in the low bit.
+    var pageBooleanCount = 0
     var pageMin = Int64.max
     var pageMax = Int64.min
 
@@ -63,6 +65,34 @@ public final class ParquetColumnWriter {
         try level(definitionLevel ?? leaf.maxDefinitionLevel, repetitionLevel, isNull: false)
         withUnsafeBytes(of: value.littleEndian) { values.append(contentsOf: $0) }
         noteValue(value)
+    }
+
+    /// Appends a BOOLEAN value.
+    /// - Throws: `ParquetError(.invalidArgument)` when the column is not BOOLEAN or the levels are wrong.
+    public func append(bool value: Bool, definitionLevel: Int? = nil, repetitionLevel: Int = 0) throws(ParquetError) {
+        try check(.boolean, definitionLevel ?? leaf.maxDefinitionLevel, repetitionLevel, isNull: false)
+        try level(definitionLevel ?? leaf.maxDefinitionLevel, repetitionLevel, isNull: false)
+        if pageBooleanCount % 8 == 0 { values.append(0) }
+        if value { values[values.count - 1] |= 1 << UInt8(pageBooleanCount % 8) }
+        pageBooleanCount += 1
+    }
+
+    /// Appends a FLOAT value (IEEE 754, little-endian).
+    /// - Throws: `ParquetError(.invalidArgument)` when the column is not FLOAT or the levels are wrong.
+    public func append(float value: Float, definitionLevel: Int? = nil, repetitionLevel: Int = 0) throws(ParquetError) {
+        try check(.float, definitionLevel ?? leaf.maxDefinitionLevel, repetitionLevel, isNull: false)
+        try level(definitionLevel ?? leaf.maxDefinitionLevel, repetitionLevel, isNull: false)
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { values.append(contentsOf: $0) }
+    }
+
+    /// Appends a DOUBLE value (IEEE 754, little-endian).
+    /// - Throws: `ParquetError(.invalidArgument)` when the column is not DOUBLE or the levels are wrong.
+    public func append(
+        double value: Double, definitionLevel: Int? = nil, repetitionLevel: Int = 0
+    ) throws(ParquetError) {
+        try check(.double, definitionLevel ?? leaf.maxDefinitionLevel, repetitionLevel, isNull: false)
+        try level(definitionLevel ?? leaf.maxDefinitionLevel, repetitionLevel, isNull: false)
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { values.append(contentsOf: $0) }
     }
 
     /// Appends a BYTE_ARRAY value (PLAIN: a 4-byte little-endian length, then the bytes).
@@ -176,6 +206,7 @@ public final class ParquetColumnWriter {
         definitionLevels.removeAll(keepingCapacity: true)
         repetitionLevels.removeAll(keepingCapacity: true)
         (pageLevelCount, pageRowCount, pageNullCount, pageMin, pageMax) = (0, 0, 0, .max, .min)
+        pageBooleanCount = 0
     }
 
     func appendLevels(_ levels: [UInt8], maxLevel: Int, to body: inout [UInt8]) {

@@ -17,6 +17,9 @@ public struct ParquetFileReader {
         case int32([Int32])
         case int64([Int64])
         case byteArray([[UInt8]])
+        case boolean([Bool])
+        case float([Float])
+        case double([Double])
     }
 
     /// One column chunk's levels and its non-null values, in order.
@@ -249,6 +252,7 @@ public struct ParquetFileReader {
         var int32s: [Int32] = []
         var int64s: [Int64] = []
         var arrays: [[UInt8]] = []
+        var others = OtherValues()
         for page in try pages(rowGroup: rowGroup, column: column) {
             let body = try pageBody(page.header, page.data, codec: meta.codec)
             guard page.header.encoding == ParquetEnum.encodingPlain else {
@@ -264,12 +268,18 @@ public struct ParquetFileReader {
                 leaf.maxDefinitionLevel == 0 ? count : defs.filter { Int($0) == leaf.maxDefinitionLevel }.count
             result.repetitionLevels += reps
             result.definitionLevels += defs
-            try plainValues(
-                body, cursor, present, leaf.type, page.data.lowerBound, &int32s, &int64s, &arrays)
+            if [.boolean, .float, .double].contains(leaf.type) {
+                try others.append(body, cursor, present, leaf.type, page.data.lowerBound)
+            } else {
+                try plainValues(body, cursor, present, leaf.type, page.data.lowerBound, &int32s, &int64s, &arrays)
+            }
         }
         switch leaf.type {
         case .int32: result.values = .int32(int32s)
         case .int64: result.values = .int64(int64s)
+        case .boolean: result.values = .boolean(others.booleans)
+        case .float: result.values = .float(others.floats)
+        case .double: result.values = .double(others.doubles)
         default: result.values = .byteArray(arrays)
         }
         return result
@@ -354,6 +364,38 @@ public struct ParquetFileReader {
         guard cursor == body.count else {
             throw ParquetError(
                 .invalidValue, field: "page.values", position: base, "\(body.count - cursor) bytes follow the values")
+        }
+    }
+}
+
+/// PLAIN values of the BOOLEAN (bit-packed, low bit first), FLOAT and DOUBLE columns.
+struct OtherValues {
+    var booleans: [Bool] = []
+    var floats: [Float] = []
+    var doubles: [Double] = []
+
+    mutating func append(
+        _ body: [UInt8], _ start: Int, _ count: Int, _ type: ParquetEnum.PhysicalType, _ base: Int
+    ) throws(ParquetError) {
+        let width = type == .boolean ? 0 : type == .float ? 4 : 8
+        let needed = type == .boolean ? (count + 7) / 8 : count * width
+        guard body.count - start == needed else {
+            throw ParquetError(
+                .invalidValue, field: "page.values", position: base,
+                "\(count) \(type) values need \(needed) bytes, the page holds \(body.count - start)")
+        }
+        for i in 0 ..< count {
+            switch type {
+            case .boolean: booleans.append(body[start + i / 8] >> UInt8(i % 8) & 1 == 1)
+            case .float:
+                var v: UInt32 = 0
+                for j in 0 ..< 4 { v |= UInt32(body[start + 4 * i + j]) << (8 * UInt32(j)) }
+                floats.append(Float(bitPattern: v))
+            default:
+                var v: UInt64 = 0
+                for j in 0 ..< 8 { v |= UInt64(body[start + 8 * i + j]) << (8 * UInt64(j)) }
+                doubles.append(Double(bitPattern: v))
+            }
         }
     }
 }

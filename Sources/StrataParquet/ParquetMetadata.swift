@@ -12,6 +12,8 @@ public enum ParquetEnum {
     public static let convertedUTF8: Int32 = 0
     public static let convertedList: Int32 = 3
     public static let convertedTimestampMicros: Int32 = 10
+    public static let convertedDecimal: Int32 = 5
+    public static let convertedDate: Int32 = 6
     public static let encodingPlain: Int32 = 0
     public static let encodingRLE: Int32 = 3
     public static let pageTypeData: Int32 = 0
@@ -32,6 +34,10 @@ public enum ParquetLogicalType: Sendable, Equatable {
     case list
     /// TimestampType with MICROS: `isAdjustedToUTC` true is Iceberg's `timestamptz`.
     case timestampMicros(isAdjustedToUTC: Bool)
+    /// DateType: days since 1970-01-01 in an INT32.
+    case date
+    /// DecimalType: an unscaled integer (INT32 up to precision 9, INT64 up to 18).
+    case decimal(scale: Int32, precision: Int32)
     /// A union member this reader does not interpret: its field id.
     case other(Int16)
 
@@ -43,6 +49,10 @@ public enum ParquetLogicalType: Sendable, Equatable {
             let unit = ThriftStruct([.init(id: 2, value: .struct(ThriftStruct()))])
             let timestamp = ThriftStruct([.init(id: 1, value: .bool(utc)), .init(id: 2, value: .struct(unit))])
             return ThriftStruct([.init(id: 8, value: .struct(timestamp))])
+        case .date: return ThriftStruct([.init(id: 6, value: .struct(ThriftStruct()))])
+        case .decimal(let scale, let precision):
+            let decimal = ThriftStruct([.init(id: 1, value: .i32(scale)), .init(id: 2, value: .i32(precision))])
+            return ThriftStruct([.init(id: 5, value: .struct(decimal))])
         case .other(let id): return ThriftStruct([.init(id: id, value: .struct(ThriftStruct()))])
         }
     }
@@ -59,6 +69,10 @@ public enum ParquetLogicalType: Sendable, Equatable {
             let utc = try d.bool(1, "isAdjustedToUTC")
             let unit = try d.requiredStruct(2, "unit")
             self = unit[2] != nil ? .timestampMicros(isAdjustedToUTC: utc) : .other(8)
+        case 5:
+            let d = FieldDecoder(try FieldDecoder(s, "LogicalType").requiredStruct(5, "DECIMAL"), "DecimalType")
+            self = .decimal(scale: try d.i32(1, "scale"), precision: try d.i32(2, "precision"))
+        case 6: self = .date
         default: self = .other(member.id)
         }
     }
@@ -73,11 +87,18 @@ public struct SchemaElement: Sendable, Equatable {
     public var convertedType: Int32?
     public var fieldId: Int32?
     public var logicalType: ParquetLogicalType?
+    /// Of a DECIMAL column, repeated from the logical type for readers of the converted type.
+    public var scale: Int32?
+    public var precision: Int32?
 
     public init(
         type: Int32? = nil, repetition: Int32? = nil, name: String, childCount: Int32? = nil,
         convertedType: Int32? = nil, fieldId: Int32? = nil, logicalType: ParquetLogicalType? = nil
     ) {
+        if case .decimal(let scale, let precision)? = logicalType {
+            self.scale = scale
+            self.precision = precision
+        }
         self.type = type
         self.repetition = repetition
         self.name = name
@@ -94,6 +115,8 @@ public struct SchemaElement: Sendable, Equatable {
         s.set(4, .binary(Array(name.utf8)))
         s.set(5, childCount.map { .i32($0) })
         s.set(6, convertedType.map { .i32($0) })
+        s.set(7, scale.map { .i32($0) })
+        s.set(8, precision.map { .i32($0) })
         s.set(9, fieldId.map { .i32($0) })
         s.set(10, logicalType.map { .struct($0.thrift) })
         return s
@@ -106,6 +129,8 @@ public struct SchemaElement: Sendable, Equatable {
         name = try d.string(4, "name")
         childCount = try d.optionalI32(5, "num_children")
         convertedType = try d.optionalI32(6, "converted_type")
+        scale = try d.optionalI32(7, "scale")
+        precision = try d.optionalI32(8, "precision")
         fieldId = try d.optionalI32(9, "field_id")
         logicalType = try d.optionalStruct(10, "logicalType").map { (l) throws(ParquetError) in
             try ParquetLogicalType(l)

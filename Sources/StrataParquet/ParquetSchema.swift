@@ -2,7 +2,7 @@
 /// field id. formats/table.md, "Schema".
 public struct ParquetField: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
-        /// A leaf column. Only INT32, INT64 and BYTE_ARRAY are written.
+        /// A leaf column. BOOLEAN, INT32, INT64, FLOAT, DOUBLE and BYTE_ARRAY are written.
         case primitive(ParquetEnum.PhysicalType)
         case group([ParquetField])
     }
@@ -93,7 +93,7 @@ public struct ParquetSchema: Sendable, Equatable {
             guard def <= 15 else { throw ParquetError(.invalidArgument, field: where_, position: 0, "nests too deep") }
             switch field.kind {
             case .primitive(let type):
-                guard type == .int32 || type == .int64 || type == .byteArray else {
+                guard [.boolean, .int32, .int64, .float, .double, .byteArray].contains(type) else {
                     throw ParquetError(.invalidArgument, field: where_, position: 0, "type \(type) is not written")
                 }
                 elements.append(
@@ -126,6 +126,8 @@ public struct ParquetSchema: Sendable, Equatable {
         case .string?: return ParquetEnum.convertedUTF8
         case .list?: return ParquetEnum.convertedList
         case .timestampMicros(isAdjustedToUTC: true)?: return ParquetEnum.convertedTimestampMicros
+        case .date?: return ParquetEnum.convertedDate
+        case .decimal?: return ParquetEnum.convertedDecimal
         default: return nil
         }
     }

@@ -3,13 +3,18 @@ import StrataFormat
 /// Reads a data file of the record schema back into records (for tests, `verify` and
 /// rebuilds): the inverse of `RecordTableWriter`.
 public enum RecordTableReader {
-    /// The partition of every row and the records, in file order.
+    /// The partition of every row and the records, in file order (typed value columns, when the
+    /// file has them, are not read: `valueFields` reads them).
     /// - Throws: what `ParquetFileReader` throws; `ParquetError(.invalidValue)` when the file's
-    ///   leaves are not the record schema's or its levels do not describe whole rows.
+    ///   leaves are not the record schema's (then only `value_fields` leaves) or its levels do
+    ///   not describe whole rows.
     public static func records(_ bytes: [UInt8]) throws(ParquetError) -> (partitions: [Int32], records: [Record]) {
         let file = try ParquetFileReader(bytes)
         let expected = try ParquetSchema(RecordTableWriter.fields).leaves
-        guard file.leaves == expected else {
+        let typed = file.leaves.dropFirst(expected.count)
+        guard Array(file.leaves.prefix(expected.count)) == expected,
+            typed.allSatisfy({ $0.path.count == 2 && $0.path[0] == TableValueSchema.columnName })
+        else {
             throw ParquetError(
                 .invalidValue, field: "FileMetaData.schema", position: file.footerPosition, "not the record schema")
         }
@@ -75,5 +80,80 @@ public enum RecordTableReader {
             }
         }
         return (partitions, records)
+    }
+
+    /// The typed columns of every row, in file order: nil where `value_fields` is null (a null
+    /// value, or one that did not match), else each field's value (`.null` where absent).
+    /// - Throws: what `ParquetFileReader` throws; `ParquetError(.invalidValue)` when the file's
+    ///   leaves are not those `RecordTableWriter` writes for `schema`, or its levels and values
+    ///   do not describe whole rows.
+    public static func valueFields(
+        _ bytes: [UInt8], schema: TableValueSchema
+    ) throws(ParquetError) -> [[TableTypedValue]?] {
+        let file = try ParquetFileReader(bytes)
+        let expected = try ParquetSchema(RecordTableWriter.fields(valueSchema: schema)).leaves
+        guard file.leaves == expected else {
+            throw ParquetError(
+                .invalidValue, field: "FileMetaData.schema", position: file.footerPosition,
+                "not the record schema with this value schema's typed columns")
+        }
+        var rows: [[TableTypedValue]?] = []
+        for g in file.metadata.rowGroups.indices {
+            let count = Int(file.metadata.rowGroups[g].rowCount)
+            var group = [[TableTypedValue]?](repeating: [], count: count)
+            for (i, field) in schema.fields.enumerated() {
+                let c = RecordTableWriter.recordLeafCount + i
+                let column = try file.column(rowGroup: g, column: c)
+                let values = try typedValues(column.values, field.type)
+                guard column.definitionLevels.count == count,
+                    values.count == column.definitionLevels.filter({ $0 == expected[c].maxDefinitionLevel }).count
+                else {
+                    throw ParquetError(
+                        .invalidValue, field: "value_fields.\(field.name)", position: file.footerPosition,
+                        "row group \(g): levels or values do not describe \(count) rows")
+                }
+                var next = 0
+                for row in 0 ..< count {
+                    switch Int(column.definitionLevels[row]) {
+                    case 0: group[row] = nil
+                    case expected[c].maxDefinitionLevel:
+                        group[row]?.append(values[next])
+                        next += 1
+                    default: group[row]?.append(.null)
+                    }
+                }
+            }
+            rows += group
+        }
+        return rows
+    }
+
+    /// A column's decoded values as the typed values of `type`.
+    static func typedValues(
+        _ values: ParquetFileReader.Values, _ type: TableValueSchema.FieldType
+    ) throws(ParquetError) -> [TableTypedValue] {
+        switch (type, values) {
+        case (.boolean, .boolean(let v)): return v.map(TableTypedValue.boolean)
+        case (.int, .int32(let v)): return v.map(TableTypedValue.int)
+        case (.date, .int32(let v)): return v.map(TableTypedValue.date)
+        case (.decimal, .int32(let v)): return v.map { .decimal(Int64($0)) }
+        case (.decimal, .int64(let v)): return v.map(TableTypedValue.decimal)
+        case (.long, .int64(let v)): return v.map(TableTypedValue.long)
+        case (.timestamp, .int64(let v)), (.timestamptz, .int64(let v)): return v.map(TableTypedValue.timestamp)
+        case (.float, .float(let v)): return v.map(TableTypedValue.float)
+        case (.double, .double(let v)): return v.map(TableTypedValue.double)
+        case (.binary, .byteArray(let v)): return v.map(TableTypedValue.binary)
+        case (.string, .byteArray(let v)):
+            var strings: [TableTypedValue] = []
+            for bytes in v {
+                guard let s = String(validating: bytes, as: UTF8.self) else {
+                    throw ParquetError(.invalidValue, field: "value_fields", position: 0, "a string is not UTF-8")
+                }
+                strings.append(.string(s))
+            }
+            return strings
+        default:
+            throw ParquetError(.invalidValue, field: "value_fields", position: 0, "column values are not \(type)")
+        }
     }
 }

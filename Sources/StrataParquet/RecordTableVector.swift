@@ -17,10 +17,20 @@ public struct RecordTableVector: Codable, Sendable, Equatable {
     /// Rows per row group, as written.
     public var rowGroupRowCounts: [Int]
     public var rows: [RecordDescription]
+    /// The value schema (Iceberg schema JSON) of the typed columns, nil for none.
+    public var valueSchema: String?
+    /// Per row, what the typed columns hold (`TypedColumnsVector.expected`'s form), with a value schema.
+    public var valueFields: [[String: String]?]?
+    /// Rows whose value did not match the value schema.
+    public var valueMismatches: Int?
 
     public init(
-        file: String, partition: Int32, options: RecordTableOptions, rowGroupRowCounts: [Int], records: [Record]
+        file: String, partition: Int32, options: RecordTableOptions, rowGroupRowCounts: [Int], records: [Record],
+        valueSchema: String? = nil, valueFields: [[String: String]?]? = nil, valueMismatches: Int? = nil
     ) {
+        self.valueSchema = valueSchema
+        self.valueFields = valueFields
+        self.valueMismatches = valueMismatches
         self.file = file
         self.partition = partition
         self.codec = options.parquet.codec == .zstd ? "zstd" : "uncompressed"
@@ -57,7 +67,9 @@ public struct RecordTableVector: Codable, Sendable, Equatable {
 
     /// Writes the file the description describes.
     public func encode() throws(ParquetError) -> [UInt8] {
-        let writer = try RecordTableWriter(partition: partition, options: options)
+        let schema = try valueSchema.map { (text) throws(ParquetError) in try TableValueSchema.parse(icebergJSON: text)
+        }
+        let writer = try RecordTableWriter(partition: partition, options: options, valueSchema: schema)
         for record in try records() { try writer.append(record) }
         return try writer.finish()
     }

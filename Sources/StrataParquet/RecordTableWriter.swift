@@ -31,6 +31,15 @@ public final class RecordTableWriter {
         public static let headerValue: Int32 = 9
     }
 
+    /// The data file's fields: the record schema's, then with a value schema its `value_fields`
+    /// struct (formats/table.md, "Typed value columns").
+    public static func fields(valueSchema: TableValueSchema?) -> [ParquetField] {
+        fields + (valueSchema.map { [$0.parquetField] } ?? [])
+    }
+
+    /// Leaves of the record schema (the header list holds two): typed columns follow them.
+    public static let recordLeafCount = 7
+
     /// The record schema's fields.
     public static let fields: [ParquetField] = [
         ParquetField("partition", .required, .int32, fieldId: FieldId.partition),
@@ -75,8 +84,9 @@ public final class RecordTableWriter {
         self.partition = partition
         self.options = options
         self.valueSchema = valueSchema
-        // The schema is fixed and valid: a failure here is a programming error caught by every test.
-        self.file = try ParquetFileWriter(schema: try ParquetSchema(Self.fields), options: options.parquet)
+        // The record schema is fixed and valid; a parsed value schema has unique, non-empty names.
+        self.file = try ParquetFileWriter(
+            schema: try ParquetSchema(Self.fields(valueSchema: valueSchema)), options: options.parquet)
     }
 
     /// Bytes of the file so far, taken or not.
@@ -85,7 +95,9 @@ public final class RecordTableWriter {
     /// The bytes produced since the last call (the file's next bytes, in order).
     public func takeBytes() -> [UInt8] { file.takeBytes() }
 
-    /// Appends one record as one row.
+    /// Appends one record as one row. With a value schema, the value's fields fill the typed
+    /// columns; a value that does not match is kept (raw bytes, `value_fields` null) and counted
+    /// in `valueMismatches` (a null value is neither).
     /// - Throws: `ParquetError(.invalidArgument)` naming the offset when the offset is negative or
     ///   not above the previous record's, or the timestamp in microseconds overflows 64 bits
     ///   (nothing is appended then); `.closed` after `finish()`.
@@ -112,6 +124,8 @@ public final class RecordTableWriter {
                 "record at offset \(record.offset) holds \(largest) bytes in one field; Parquet allows \(valueBytesMax)"
             )
         }
+        // Read before anything is appended: a mismatch is not an error, the row goes in either way.
+        let typed = valueSchema.flatMap { schema in record.value.map { schema.extract($0) } }
         let columns = file.columns
         try columns[0].append(int32: partition)
         try columns[1].append(int64: record.offset)
@@ -135,12 +149,45 @@ public final class RecordTableWriter {
             }
             raw += header.key.utf8.count
         }
+        if let valueSchema {
+            try appendTyped(typed ?? nil, schema: valueSchema, to: columns[Self.recordLeafCount...])
+            if case .some(.none) = typed { valueMismatches += 1 }
+        }
         lastOffset = record.offset
         recordCount += 1
         rowGroupRawBytes += raw
         if rowGroupRawBytes >= options.rowGroupRawBytesTarget {
             try file.endRowGroup()
             rowGroupRawBytes = 0
+        }
+    }
+
+    /// One row of the typed columns: `value_fields` null (definition level 0) for nil, else each
+    /// field's value (level 2) or null (level 1).
+    func appendTyped(
+        _ values: [TableTypedValue]?, schema: TableValueSchema, to columns: ArraySlice<ParquetColumnWriter>
+    ) throws(ParquetError) {
+        for (column, i) in zip(columns, schema.fields.indices) {
+            guard let values else {
+                try column.appendNull(definitionLevel: 0)
+                continue
+            }
+            switch values[i] {
+            case .null: try column.appendNull(definitionLevel: column.leaf.maxDefinitionLevel - 1)
+            case .boolean(let v): try column.append(bool: v)
+            case .int(let v), .date(let v): try column.append(int32: v)
+            case .long(let v), .timestamp(let v): try column.append(int64: v)
+            case .decimal(let v):
+                if column.leaf.type == .int32 {
+                    try column.append(int32: Int32(truncatingIfNeeded: v))
+                } else {
+                    try column.append(int64: v)
+                }
+            case .float(let v): try column.append(float: v)
+            case .double(let v): try column.append(double: v)
+            case .string(let v): try column.append(bytes: v.utf8)
+            case .binary(let v): try column.append(bytes: v)
+            }
         }
     }
 

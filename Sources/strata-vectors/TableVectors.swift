@@ -99,4 +99,27 @@ func generateTableVectors(into directory: URL) throws {
         try write(bytes, "table/" + description.file, in: directory)
         try write([UInt8](try prettyJSON(description)), "table/" + description.file + ".json", in: directory)
     }
+    try generateTypedColumnsVector(into: directory)
+}
+
+/// formats/vectors/table/typed: TypedColumnsVector's records with its value schema, uncompressed
+/// (stable across libzstd versions) in small pages and several row groups.
+func generateTypedColumnsVector(into directory: URL) throws {
+    let options = RecordTableOptions(
+        rowGroupRawBytesTarget: 400,
+        parquet: ParquetWriterOptions(codec: .uncompressed, pageBytesTarget: 1 << 20, pageRowCountMax: 3))
+    try FileManager.default.createDirectory(
+        at: directory.appendingPathComponent("table/typed", isDirectory: true), withIntermediateDirectories: true)
+    let schema = try TableValueSchema.parse(icebergJSON: TypedColumnsVector.schemaJSON)
+    let writer = try RecordTableWriter(partition: 2, options: options, valueSchema: schema)
+    let records = TypedColumnsVector.records()
+    for record in records { try writer.append(record) }
+    let bytes = try writer.finish()
+    let description = RecordTableVector(
+        file: "typed-values.parquet", partition: 2, options: options,
+        rowGroupRowCounts: try ParquetFileReader(bytes).metadata.rowGroups.map { Int($0.rowCount) },
+        records: records, valueSchema: TypedColumnsVector.schemaJSON, valueFields: TypedColumnsVector.expected,
+        valueMismatches: Int(writer.valueMismatches))
+    try write(bytes, "table/typed/" + description.file, in: directory)
+    try write([UInt8](try prettyJSON(description)), "table/typed/" + description.file + ".json", in: directory)
 }

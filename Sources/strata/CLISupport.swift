@@ -115,6 +115,25 @@ struct TopicConfigOptions: ParsableArguments {
     var localRetentionBytes: Int64?
     @Option(help: "Keep sealed segments locally at most this long in ms (topic creation only).")
     var localRetentionMs: Int64?
+    @Option(
+        help: ArgumentHelp(
+            "An Iceberg schema JSON file of the topic's JSON values: the table carries those fields as typed "
+                + "columns beside the raw bytes (formats/table.md, \"Typed value columns\"; topic creation only).",
+            valueName: "file"))
+    var valueSchema: String?
+
+    /// The text of `--value-schema`'s file, nil without the flag.
+    /// - Throws: `ValidationError` naming the file when it cannot be read or is not UTF-8.
+    func valueSchemaText() throws -> String? {
+        guard let valueSchema else { return nil }
+        guard let data = FileManager.default.contents(atPath: valueSchema) else {
+            throw ValidationError("--value-schema \(valueSchema): cannot read the file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ValidationError("--value-schema \(valueSchema): the file is not UTF-8 text")
+        }
+        return text
+    }
 
     func config() throws -> TopicConfig {
         var config = TopicConfig()
@@ -128,6 +147,7 @@ struct TopicConfigOptions: ParsableArguments {
         // Only flags given replace a default: nil means "not given", not "no bound" (issue 12.6).
         if let localRetentionBytes { config.localRetentionBytes = localRetentionBytes }
         if let localRetentionMs { config.localRetentionMs = localRetentionMs }
+        if let text = try valueSchemaText() { config.valueSchema = text }
         try config.validate()
         return config
     }
@@ -147,6 +167,7 @@ extension TopicConfigOptions {
             given.append(("--local-retention-bytes", "localRetentionBytes", String(localRetentionBytes)))
         }
         if let localRetentionMs { given.append(("--local-retention-ms", "localRetentionMs", String(localRetentionMs))) }
+        if let text = try valueSchemaText() { given.append(("--value-schema", "valueSchema", text)) }
         for (flag, keyName, value) in given {
             guard let key = TopicConfigKey.named(keyName) else { continue }
             let stored = existing.text(of: key)

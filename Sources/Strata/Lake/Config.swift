@@ -1,5 +1,6 @@
 import Glibc
 import StrataBlob
+import StrataParquet
 
 /// When an append is acknowledged (ARCHITECTURE.md invariant 2).
 public enum Durability: String, Codable, Sendable, CaseIterable {
@@ -78,6 +79,13 @@ public struct TopicConfig: Codable, Sendable, Equatable {
         guard (1 ... 19).contains(coldCompressionLevel) else { throw fail("coldCompressionLevel", "must be in 1...19") }
         guard offloadLagMs >= 0 else { throw fail("offloadLagMs", "must not be negative") }
         guard (retentionMs ?? 1) > 0, (retentionBytes ?? 1) > 0 else { throw fail("retention", "must be positive") }
+        if let valueSchema {
+            do {
+                _ = try TableValueSchema.parse(icebergJSON: valueSchema)
+            } catch {
+                throw fail("valueSchema", "is not a usable Iceberg schema: \(error.field) \(error.message)")
+            }
+        }
     }
 }
 
