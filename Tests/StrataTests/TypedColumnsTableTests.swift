@@ -53,6 +53,50 @@ import Testing
     }
 }
 
+extension TypedColumnsTableTests {
+    /// A table's files share one schema: after `valueSchema` changes, a pass refuses (naming the
+    /// rebuild) and changes nothing, and a rebuild starts a new table with the new schema past
+    /// the old versions, holding every record again.
+    @Test func aChangedValueSchemaNeedsARebuildWhichStartsANewTable() async throws {
+        try await withTempDirectory { dir in
+            let store = MemoryBlobStore()
+            let lake = try Lake.open(dir, options: TableFixture.options(store: store, clock: ManualClock()))
+            var config = TableFixture.config()
+            config.valueSchema = TypedColumnsVector.schemaJSON
+            _ = try await lake.createTopic("clicks", config: config, partitions: 1)
+            let records = TypedColumnsVector.records()
+            let producer = records.map {
+                ProducerRecord(key: $0.key, value: $0.value, headers: [], timestamp: $0.timestamp)
+            }
+            _ = try await lake.topic("clicks").append(producer)
+            _ = try await lake.offload(topic: "clicks")
+            let before = try #require(try await TableFixture.read(store, topic: "clicks"))
+
+            _ = try await lake.alterTopicConfig("clicks", set: [(key: "valueSchema", value: "none")])
+            _ = try await lake.topic("clicks").append(producer)
+            _ = try await lake.offload(topic: "clicks")
+            await #expect(throws: StrataError.self) { _ = try await lake.syncTable("clicks") }
+            do {
+                _ = try await lake.syncTable("clicks")
+            } catch let error as StrataError {
+                #expect(error.message.contains("table rebuild"), "\(error)")
+            }
+            let unchanged = try #require(try await TableFixture.read(store, topic: "clicks"))
+            #expect(unchanged.table.version == before.table.version, "a refused pass commits nothing")
+
+            _ = try await lake.rebuildTable("clicks")
+            let rebuilt = try #require(try await TableFixture.read(store, topic: "clicks"))
+            #expect(rebuilt.table.valueSchema == nil)
+            #expect(rebuilt.table.version > before.table.version)
+            #expect(rebuilt.table.uuid != before.table.uuid)
+            var twice = records + records
+            for i in twice.indices { twice[i].offset = Int64(i) }
+            #expect(rebuilt.rows[0] == twice, "every record of both appends, under the new schema")
+            try await lake.close()
+        }
+    }
+}
+
 /// Typed values as `TypedColumnsVector.expected` writes them (nulls left out), independently
 /// of the writer: integers and timestamps in decimal, dates ISO, binary base64, decimals scaled.
 private func typedText(_ values: [TableTypedValue], _ schema: TableValueSchema) -> [String: String] {

@@ -13,8 +13,14 @@ extension TableWriter {
                 remember(topic, nil)
                 let stored = try await load(topic)
                 var table: IcebergTable
-                if let readable = stored.table {
+                if let readable = stored.table, readable.valueSchema == schema {
                     table = readable
+                } else if stored.table != nil {
+                    // A changed valueSchema: a new table after the highest version, so no file of
+                    // the old schema is ever read under the new one (the old files become orphans).
+                    options.log("table rebuild topic=\(topic): the value schema changed; starting a new table")
+                    let highest = max(stored.version, try await highestMetadataVersion(topic))
+                    table = try newTable(topic, afterVersion: highest, schema: schema)
                 } else {
                     if let damage = stored.damage {
                         // Never overwritten: the new table starts after the highest version, the

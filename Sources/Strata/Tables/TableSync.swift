@@ -38,6 +38,15 @@ extension TableWriter {
                 if let damage = stored.damage { throw damage }
                 let table: IcebergTable
                 if let known = stored.table {
+                    // Files of one table share its schema: a changed valueSchema needs a rebuild,
+                    // which starts a new table (nothing written so far is rewritten in place).
+                    guard known.valueSchema == schema else {
+                        throw StrataError(
+                            .invalidArgument,
+                            "the topic's valueSchema differs from the one its table was written with; "
+                                + "run `strata table rebuild` to write the table with the new schema "
+                                + "(the table keeps its old schema until then)", topic: topic)
+                    }
                     table = known
                 } else {
                     table = try newTable(topic, afterVersion: stored.version, schema: schema)
