@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "strata",
             dependencies: [
-                "Strata", "StrataExport", "StrataServer",
+                "Strata", "StrataExport", "StrataServer", "StrataParquet", "StrataIceberg",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -81,6 +81,8 @@ let package = Package(
             exclude: ["Readers"]),
         .testTarget(name: "StrataExportTests", dependencies: ["StrataExport", "StrataFormat"]),
         .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob", "StrataTesting"], exclude: ["Fixtures"]),
-        .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataFormat", "StrataBlob", "StrataTesting"]),
+        .testTarget(
+            name: "StrataTests",
+            dependencies: ["Strata", "StrataFormat", "StrataBlob", "StrataParquet", "StrataIceberg", "StrataTesting"]),
     ]
 )
