@@ -90,8 +90,10 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "append-sync-partitions: appends per producer (default 2000, 500 with --quick).")
     var appends: Int?
     @Option(
-        help: "table-write, table-query: direct (RecordTableWriter on the cold records) or engine (Lake.syncTable).")
-    var tableWriter: BenchTableWriter = .direct
+        help:
+            "table-write, table-query: engine (the lake's table writer, Lake.rebuildTable; the default) or direct (RecordTableWriter alone on the cold records)."
+    )
+    var tableWriter: BenchTableWriter = .engine
     @Option(help: "table-query: the DuckDB script (default: tools/table-query-bench.py).")
     var tableHelper: String?
 
