@@ -110,6 +110,13 @@ public struct LakeOptions: Sendable {
     /// Appends of one `sync` topic written and waiting for their fdatasync (ARCHITECTURE.md invariant
     /// 8). One more is refused with `busy` before anything is written.
     public var syncAppendsWaitingMax = 4096
+    /// `sync` appends go through the lake journal (formats/journal.md): one fdatasync of the
+    /// journal acknowledges appends to many partitions. Off: each `sync` log fdatasyncs its own
+    /// active segment (group commit per log), as before the journal existed.
+    public var journal = true
+    /// Roll the active journal file once it would exceed this many bytes (default 64 MiB; at
+    /// least 64 KiB). A rolled file is deleted once the segments it covers are fdatasync'ed.
+    public var journalBytes = 64 * 1024 * 1024
     /// Readers long-polling one topic at once (`waitForData`, `Cursor.next(waitMs:)`); one more
     /// gets `busy`.
     public var readWaitersMax = 1024
@@ -142,12 +149,21 @@ public struct LakeOptions: Sendable {
         for (field, value) in positive where value < 1 {
             throw StrataError(.invalidArgument, "lake option \(field) must be positive, is \(value)")
         }
+        guard journalBytes >= Self.journalBytesMin else {
+            throw StrataError(
+                .invalidArgument,
+                "lake option journalBytes must be at least \(Self.journalBytesMin), is \(journalBytes)")
+        }
         guard manifestSegmentsMax >= 2 else {
             throw StrataError(
                 .invalidArgument,
                 "lake option manifestSegmentsMax must be at least 2, is \(manifestSegmentsMax)")
         }
     }
+
+    /// Smallest `journalBytes` (a journal file holds at least one entry of any size: a larger
+    /// entry goes into a file of its own).
+    public static let journalBytesMin = 64 * 1024
 
     /// The bounds each topic applies.
     var topicLimits: TopicLimits {
