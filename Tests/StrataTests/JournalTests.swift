@@ -26,6 +26,21 @@ import Testing
         }
     }
 
+    /// Cuts the lake's journal before the first entry of `log` at or after `baseOffset`, as if
+    /// the crash came before the journal fsync that would have made it durable: tests that tear
+    /// a segment's last batch use it so the journal does not write the batch back.
+    static func forgetJournalEntries(_ dir: String, log: String, from baseOffset: Int64) throws {
+        for path in journalFiles(dir) {
+            let image = try FileIO.readWholeFile(path)
+            let scan = image.withUnsafeBytes { JournalFormat.scan($0) }
+            guard let entry = scan.entries.first(where: { $0.logName == log && $0.header.baseOffset >= baseOffset })
+            else { continue }
+            #expect(truncate(path, off_t(entry.position)) == 0)
+            return
+        }
+        Issue.record("no journal entry of \(log) from \(baseOffset)")
+    }
+
     @Test func sixtyFourPartitionsShareJournalFsyncs() async throws {
         try await withTempDirectory { dir in
             let partitions = 64, appendsPerPartition = 20
@@ -145,6 +160,29 @@ import Testing
             #expect(error?.file == Self.journalFiles(dir).first)
             #expect(error?.position == JournalFormat.fileHeaderSize)
             #expect(fileTree(dir) == before)
+        }
+    }
+
+    /// A torn segment tail is cut and kept as always; the acknowledged batch it held comes back
+    /// from the journal.
+    @Test func aTornSegmentTailOfAnAcknowledgedBatchIsRefilledFromTheJournal() async throws {
+        try await withTempDirectory { dir in
+            let sink = LogSink()
+            var lake: Lake? = try Lake.open(dir, options: lakeOptions(log: sink))
+            let topic = try #require(try lake?.topic("s", creatingWith: topicConfig()))
+            for i in 0 ..< 4 { try await topic.append(offsetRecords(from: Int64(i * 2), count: 2)) }
+            let path = topic.segments()[0].path
+            lake = nil
+            let size = try #require(FileIO.fileSize(atPath: path))
+            let last = try #require(try scanSegment(path).1.batches.last)
+            #expect(truncate(path, off_t(last.position + 10)) == 0)
+
+            let reopened = try Lake.open(dir, options: lakeOptions(log: sink))
+            #expect(try readAll(reopened.topic("s")).map { string($0.value) } == (0 ..< 8).map { "v\($0)" })
+            #expect(sink.contains("truncating torn tail topic=s file=\(path) position=\(last.position)"))
+            #expect(FileManager.default.fileExists(atPath: dir + "/topics/s/quarantine"))
+            #expect(FileIO.fileSize(atPath: path) == size)
+            try await reopened.close()
         }
     }
 
