@@ -264,13 +264,14 @@ public struct IcebergTable: Sendable, Equatable {
     /// With `expiringEarlierSnapshots`, the new metadata keeps only the new snapshot (no time
     /// travel before it, an empty metadata log) and `unreferenced` lists what may then be
     /// deleted: how total retention removes data files without a snapshot pointing at a missing one.
+    /// `summary` adds the writer's own keys (`strata.value-mismatches`) after the standard ones.
     /// - Throws: `.invalidArgument` (nothing changes) for no file at all, a snapshot id that is
     ///   not positive or already used, a bad uuid, a timestamp before `last-updated-ms`, an added
     ///   path already in the table or given twice, a removed path the current snapshot does not
     ///   read, or an added file with no rows or a negative partition.
     public func committing(
         adding: [IcebergDataFile], removing: [String] = [], ids: IcebergCommitIds,
-        expiringEarlierSnapshots: Bool = false
+        expiringEarlierSnapshots: Bool = false, summary extraSummary: [(String, String)] = []
     ) throws(IcebergError) -> IcebergCommit {
         func bad(_ field: String, _ position: Int, _ message: String) -> IcebergError {
             IcebergError(.invalidArgument, field: field, position: position, message)
@@ -407,6 +408,7 @@ public struct IcebergTable: Sendable, Equatable {
         add("total-files-size", totalFiles.reduce(0) { $0 + $1.fileSizeInBytes })
         add("total-position-deletes", 0)
         add("total-equality-deletes", 0)
+        summary += extraSummary.flatMap { [$0.0, $0.1] }
         let snapshot = IcebergSnapshot(
             id: snapshotId, parentId: parent, sequenceNumber: sequence, timestampMs: ids.timestampMs,
             manifestList: absolute(listRelative), summary: summary)

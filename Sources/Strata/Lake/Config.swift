@@ -125,6 +125,12 @@ public struct LakeOptions: Sendable {
     public var coldPrefetchTasksMax = 32
     /// A store to use instead of the one `lake.json` names (tests inject fault-injecting stores).
     public var coldStore: (any BlobStore)? = nil
+    /// Write topic tables (issue 15) after offload passes, for topics whose config has `table`.
+    /// Off, `Lake.syncTable` still runs when called.
+    public var tables = true
+    /// A table data file is finished once its raw record bytes (key, value, headers, plus 20
+    /// per record) reach this (formats/table.md, "Writer rules"; default 128 MiB).
+    public var tableFileBytesTarget = 128 << 20
 
     /// Test hook: runs on the group-commit leader before each fdatasync. Tests use it to hold
     /// the first fsync until concurrent appenders have written, so batching is deterministic;
@@ -145,6 +151,7 @@ public struct LakeOptions: Sendable {
             ("backgroundIntervalMs", backgroundIntervalMs), ("maxOpenFiles", Int64(maxOpenFiles)),
             ("offloadConcurrency", Int64(offloadConcurrency)), ("syncAppendsWaitingMax", Int64(syncAppendsWaitingMax)),
             ("readWaitersMax", Int64(readWaitersMax)), ("coldPrefetchTasksMax", Int64(coldPrefetchTasksMax)),
+            ("tableFileBytesTarget", Int64(tableFileBytesTarget)),
         ]
         for (field, value) in positive where value < 1 {
             throw StrataError(.invalidArgument, "lake option \(field) must be positive, is \(value)")

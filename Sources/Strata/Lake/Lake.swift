@@ -33,6 +33,8 @@ public final class Lake: Sendable {
     /// The group store open on this lake, if any (`GroupStore.open` registers it): deleting a
     /// topic drops its committed offsets through it.
     let groupStore = Mutex(OpenGroupStore())
+    /// Keeps the topics' tables in step with the cold tier (Tables/).
+    let tables: TableWriter
     /// The journal `sync` logs append through (Journal.swift); nil for a read-only lake or with
     /// `LakeOptions.journal` off.
     let journal: Journal?
@@ -50,6 +52,7 @@ public final class Lake: Sendable {
         self.isReadOnly = readOnly
         self.cold = cold
         self.coldURL = coldURL
+        self.tables = TableWriter(cold: cold, paths: paths, coldURL: coldURL, options: options)
     }
 
     /// A lake dropped without `close()` (a caller that crashed its task, a test simulating a
@@ -358,23 +361,23 @@ public final class Lake: Sendable {
     /// Flushes `async` topics on their interval and rolls segments that outlived `segmentMs`,
     /// every `backgroundIntervalMs` of the lake's clock (a test's manual clock drives it).
     private func startBackground() {
-        let (registry, options, journal) = (self.registry, self.options, self.journal)
+        let (registry, options, tables, journal) = (self.registry, self.options, self.tables, self.journal)
         let task = Task.detached {
             while !Task.isCancelled {
                 do { try await options.clock.sleep(ms: options.backgroundIntervalMs) } catch { return }
                 if Task.isCancelled { return }
                 // Deletes rolled journal files a roll-triggered checkpoint could not (off the pool).
                 if let journal { DispatchQueue.global().async { journal.checkpoint() } }
-                await Self.backgroundTick(registry, options)
+                await Self.backgroundTick(registry, options, tables)
             }
         }
         background.withLock { $0 = task }
     }
 
     /// One round of background work (internal so tests drive it with a manual clock).
-    func backgroundTick() async { await Self.backgroundTick(registry, options) }
+    func backgroundTick() async { await Self.backgroundTick(registry, options, tables) }
 
-    private static func backgroundTick(_ registry: TopicRegistry, _ options: LakeOptions) async {
+    private static func backgroundTick(_ registry: TopicRegistry, _ options: LakeOptions, _ tables: TableWriter) async {
         let now = options.clock.nowMs()
         let open = registry.topics.withLock { Array($0.values) }
         for topic in open {
@@ -393,6 +396,8 @@ public final class Lake: Sendable {
                 running += 1
             }
         }
+        // Tables follow what this tick committed; a failed table pass never blocks the cold tier.
+        await tables.syncAfterBackgroundPass(open)
     }
 
     /// One background pass over a topic: offload what is sealed, then apply retention.
@@ -429,6 +434,7 @@ public final class Lake: Sendable {
             if !report.blocked.isEmpty { total.blockedTopics.append(name) }
             total.segmentsEvicted += try await evict ? topic.evictCommitted() : topic.applyRetention()
         }
+        await syncTables(afterOffloadOf: names)
         return total
     }
 

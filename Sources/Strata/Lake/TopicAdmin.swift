@@ -92,6 +92,8 @@ public struct TopicDescription: Sendable {
 public struct TopicDeletion: Sendable, Equatable {
     public var localFilesDeleted = 0
     public var coldObjectsDeleted = 0
+    /// Objects of the topic's table (`tables/<topic>/`) deleted.
+    public var tableFilesDeleted = 0
     /// Where the topic's quarantine (bytes recovery or `repair` set aside) was moved, if it had
     /// one: a delete keeps it, outside the topic directory.
     public var quarantineKept: String? = nil
@@ -299,6 +301,8 @@ extension Lake {
         try await dropGroupOffsets(of: name)
         var deletion = TopicDeletion()
         deletion.coldObjectsDeleted = try await deleteColdTopic(name)
+        // The table after the cold data it was written from (Tables/TableAdmin.swift).
+        deletion.tableFilesDeleted = try await tables.deleteTable(name)
         deletion.quarantineKept = try keepQuarantine(name)
         deletion.localFilesDeleted = try deleteLocalTopic(name)
         return deletion

@@ -105,22 +105,99 @@ extension BucketLayout {
 extension Lake {
     /// Brings `topic`'s table up to its committed cold manifests (every partition), expiring
     /// data files below the log start (total retention, delete-records). Runs after each
-    /// background offload pass of a topic whose config has `table`.
-    /// - Throws: `notFound` for a missing topic; `readOnly`; blob errors (the table then lags
-    ///   and the next pass tries again; the cold tier is never affected).
+    /// background offload pass of a topic whose config has `table`, and after `offload`.
+    /// - Throws: `notFound` for a missing topic; `readOnly`; `invalidArgument` for a topic whose
+    ///   config has `table = false` (or `__consumer_offsets`) or whose value schema does not
+    ///   parse; `corrupt` for a damaged table (`rebuildTable` writes it again); blob errors (the
+    ///   table then lags and the next pass tries again; the cold tier is never affected).
     public func syncTable(_ topic: String) async throws(StrataError) -> TableSyncReport {
-        throw StrataError(.invalidArgument, "table writer not built yet (issue 15)", topic: topic)
+        try refuseIfReadOnly("sync the table of '\(topic)'")
+        let (config, partitions) = try tableTopic(topic)
+        return try await tables.sync(topic, config: config, partitions: partitions)
     }
 
     /// The table of `topic` as its newest metadata file and the cold manifests describe it.
     /// Works on a read-only lake (no write of any kind).
+    /// - Throws: `notFound` for a missing topic; `corrupt` for a damaged table; blob errors.
     public func tableStatus(_ topic: String) async throws(StrataError) -> TableStatus {
-        throw StrataError(.invalidArgument, "table writer not built yet (issue 15)", topic: topic)
+        let config = try describeTableConfig(topic)
+        return try await tables.status(topic, config: config, partitions: try partitionCount(topic))
     }
 
     /// Writes `topic`'s table again from the cold objects alone: one snapshot that replaces
-    /// every live data file, after which the files it no longer reads are deleted.
+    /// every live data file, after which the files it no longer reads are deleted. A table
+    /// whose newest metadata file cannot be read gets a new version after the highest one
+    /// (nothing is overwritten; the damaged files stay).
+    /// - Throws: as `syncTable`, except for damage.
     public func rebuildTable(_ topic: String) async throws(StrataError) -> TableSyncReport {
-        throw StrataError(.invalidArgument, "table writer not built yet (issue 15)", topic: topic)
+        try refuseIfReadOnly("rebuild the table of '\(topic)'")
+        let (config, partitions) = try tableTopic(topic)
+        return try await tables.rebuild(topic, config: config, partitions: partitions)
+    }
+
+    /// The stored config of `topic` (its `topic.json`).
+    private func describeTableConfig(_ topic: String) throws(StrataError) -> TopicConfig {
+        try validateTopicName(topic)
+        let file = paths.topicConfig(topic)
+        guard FileIO.exists(file) else {
+            throw StrataError(.notFound, "topic '\(topic)' does not exist in \(path)", topic: topic)
+        }
+        return try decodeJSON(try FileIO.readWholeFile(file), file: file)
+    }
+
+    /// The config and partition count of a topic that gets a table.
+    private func tableTopic(_ topic: String) throws(StrataError) -> (TopicConfig, Int32) {
+        let config = try describeTableConfig(topic)
+        guard TableWriter.wanted(topic, config) else {
+            throw StrataError(
+                .invalidArgument,
+                topic == GroupStore.topicName
+                    ? "\(topic) never gets a table"
+                    : "topic '\(topic)' has table = false; `strata topics alter-config \(topic) table=true` first",
+                topic: topic)
+        }
+        return (config, try partitionCount(topic))
+    }
+
+    /// Table passes after an offload: every topic of `logs` whose config asks for a table. A
+    /// failure is logged, never thrown: the table lags and the next pass tries again.
+    func syncTables(afterOffloadOf logs: [String]) async {
+        guard options.tables else { return }
+        var seen: Set<String> = []
+        for log in logs {
+            let topic = String(log.prefix { $0 != "/" })
+            guard seen.insert(topic).inserted, let config = try? describeTableConfig(topic),
+                TableWriter.wanted(topic, config)
+            else { continue }
+            do throws(StrataError) {
+                _ = try await tables.sync(topic, config: config, partitions: try partitionCount(topic))
+            } catch {
+                tables.logFailure(topic, error)
+            }
+        }
+    }
+}
+
+extension TableWriter {
+    /// The background loop's table passes: after a tick's offload and retention, each topic of
+    /// the open logs that wants a table and has cold data. Failures are logged once each.
+    func syncAfterBackgroundPass(_ open: [Topic]) async {
+        guard options.tables else { return }
+        var seen: Set<String> = []
+        for log in open {
+            let topic = log.topicName
+            guard TableWriter.wanted(topic, log.config), seen.insert(topic).inserted else { continue }
+            // A topic nothing was offloaded from yet has no table to write: no blob request.
+            guard open.contains(where: { $0.topicName == topic && ($0.manifestWriter.committedOffset ?? 0) > 0 })
+            else { continue }
+            if Task.isCancelled { return }
+            do throws(StrataError) {
+                _ = try await sync(topic, config: log.config, partitions: try partitionCount(topic))
+            } catch  where error.code == .notFound {
+                continue  // deleted meanwhile
+            } catch {
+                logFailure(topic, error)
+            }
+        }
     }
 }

@@ -1,0 +1,259 @@
+import Dispatch
+import StrataBlob
+import StrataFormat
+import StrataIceberg
+import StrataParquet
+
+/// A Parquet data file written for a pass, before the commit that makes it visible.
+struct BuiltDataFile: Sendable {
+    var relativePath: String
+    var bytes: [UInt8]
+    var file: IcebergDataFile
+    var rawBytes: Int64
+}
+
+/// Turns one partition's records, in offset order, into data files: one open file per UTC day
+/// (the spec's day(`timestamp`) holds one day per file), each finished once its raw record bytes
+/// reach the target. Used by one task at a time, off the cooperative pool (zstd runs in it).
+final class TableFileBuilder: @unchecked Sendable {
+    private struct Open {
+        var writer: RecordTableWriter
+        var firstOffset: Int64
+        var rawBytes: Int
+    }
+
+    let topic: String
+    let partition: Int32
+    let location: String
+    let fileBytesTarget: Int
+    let valueSchema: TableValueSchema?
+    /// Only records of this day (rewriting one file that straddles the log start).
+    let onlyDay: Int32?
+    private var open: [Int32: Open] = [:]
+    /// Open days, oldest first.
+    private var opened: [Int32] = []
+    private var finished: [BuiltDataFile] = []
+    private(set) var valueMismatches: Int64 = 0
+    private(set) var recordCount: Int64 = 0
+
+    init(
+        topic: String, partition: Int32, location: String, fileBytesTarget: Int, valueSchema: TableValueSchema?,
+        onlyDay: Int32? = nil
+    ) {
+        self.topic = topic
+        self.partition = partition
+        self.location = location
+        self.fileBytesTarget = fileBytesTarget
+        self.valueSchema = valueSchema
+        self.onlyDay = onlyDay
+    }
+
+    func append(_ record: Record) throws(StrataError) {
+        let day = IcebergDataFile.day(ofMilliseconds: record.timestamp)
+        if let onlyDay, day != onlyDay { return }
+        var file: Open
+        if let existing = open[day] {
+            file = existing
+        } else {
+            if opened.count >= TableWriter.openFilesMax { try finish(day: opened[0]) }
+            let options = RecordTableOptions(rowGroupRawBytesTarget: max(1, min(128 << 20, fileBytesTarget)))
+            do throws(ParquetError) {
+                file = Open(
+                    writer: try RecordTableWriter(partition: partition, options: options, valueSchema: valueSchema),
+                    firstOffset: record.offset, rawBytes: 0)
+            } catch {
+                throw failure(error, offset: record.offset)
+            }
+            opened.append(day)
+        }
+        do throws(ParquetError) { try file.writer.append(record) } catch { throw failure(error, offset: record.offset) }
+        file.rawBytes += 20 + (record.key?.count ?? 0) + (record.value?.count ?? 0)
+        for header in record.headers { file.rawBytes += header.key.utf8.count + (header.value?.count ?? 0) }
+        recordCount += 1
+        open[day] = file
+        if file.rawBytes >= fileBytesTarget { try finish(day: day) }
+    }
+
+    private func failure(_ error: ParquetError, offset: Int64) -> StrataError {
+        StrataError(
+            .invalidArgument, "partition \(partition) offset \(offset) cannot go into the table: \(error)",
+            topic: topic)
+    }
+
+    /// Finishes the open file of `day`.
+    private func finish(day: Int32) throws(StrataError) {
+        guard let file = open.removeValue(forKey: day) else { return }
+        opened.removeAll { $0 == day }
+        var bytes = file.writer.takeBytes()
+        do throws(ParquetError) { bytes += try file.writer.finish() } catch {
+            throw failure(error, offset: file.firstOffset)
+        }
+        valueMismatches += file.writer.valueMismatches
+        let relative = IcebergTable.dataFilePath(
+            partition: partition, day: day, firstOffset: file.firstOffset, uuid: TableIds.uuid())
+        do throws(IcebergError) {
+            let dataFile = try IcebergDataFile(path: location + "/" + relative, parquet: bytes)
+            finished.append(
+                BuiltDataFile(relativePath: relative, bytes: bytes, file: dataFile, rawBytes: Int64(file.rawBytes)))
+        } catch {
+            throw StrataError(.corrupt, "data file \(relative) does not read back: \(error)", topic: topic)
+        }
+    }
+
+    /// Finishes every open file.
+    func finishAll() throws(StrataError) {
+        while let day = opened.first { try finish(day: day) }
+    }
+
+    /// The files finished since the last call.
+    func takeFinished() -> [BuiltDataFile] {
+        defer { finished = [] }
+        return finished
+    }
+}
+
+/// Random ids for commits and file names.
+enum TableIds {
+    /// Lowercase 8-4-4-4-12 hex (random, version 4).
+    static func uuid() -> String {
+        var g = SystemRandomNumberGenerator()
+        var bytes = (0 ..< 16).map { _ in UInt8.random(in: 0 ... 255, using: &g) }
+        bytes[6] = bytes[6] & 0x0F | 0x40
+        bytes[8] = bytes[8] & 0x3F | 0x80
+        let hex = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let h = Array(hex)
+        return [0 ..< 8, 8 ..< 12, 12 ..< 16, 16 ..< 20, 20 ..< 32].map { String(h[$0]) }.joined(separator: "-")
+    }
+
+    /// A positive snapshot id no snapshot of `table` has.
+    static func snapshotId(avoiding table: IcebergTable) -> Int64 {
+        while true {
+            let id = Int64.random(in: 1 ... Int64.max)
+            if !table.snapshots.contains(where: { $0.id == id }) { return id }
+        }
+    }
+}
+
+extension TableWriter {
+    /// Feeds the records of `log` in `range` to `builder` (in offset order, each checked to
+    /// follow the previous), reading each cold object the range touches with one GET, then
+    /// uploads the files the builder finished (put-if-absent).
+    /// - Returns: raw segment bytes read.
+    /// - Throws: `corrupt` naming the object for damaged or missing bytes or a gap in the
+    ///   offsets (nothing is skipped); `io`.
+    func write(
+        _ log: String, manifest: Manifest, range: Range<Int64>, into builder: TableFileBuilder,
+        uploaded: inout [BuiltDataFile]
+    ) async throws(StrataError) -> Int64 {
+        guard !range.isEmpty else { return 0 }
+        var rawRead: Int64 = 0
+        var next = range.lowerBound
+        for segment in try await segments(of: manifest, log: log, overlapping: range) {
+            if Task.isCancelled { throw StrataError(.closed, "table pass cancelled", topic: log) }
+            let object = try await cold.blob("get object for table", key: segment.key, topic: log) {
+                try await cold.getChecked(segment.key, range: .whole)
+            }
+            let expected = next
+            let result: Result<Int64, StrataError> = await Self.offPool {
+                Result { () throws(StrataError) -> Int64 in
+                    try Self.feed(object.bytes, segment: segment, log: log, range: range, from: expected, builder)
+                }
+            }
+            next = try result.get()
+            rawRead += segment.rawBytes
+            for file in builder.takeFinished() {
+                try await upload(file, topic: builder.topic)
+                uploaded.append(file)
+            }
+        }
+        guard next == range.upperBound else {
+            throw StrataError(
+                .corrupt,
+                "the cold manifest holds offsets up to \(next) of [\(range.lowerBound), "
+                    + "\(range.upperBound)), not the whole range", topic: log)
+        }
+        return rawRead
+    }
+
+    /// Finishes `builder`'s open files and uploads them.
+    func finish(_ builder: TableFileBuilder, uploaded: inout [BuiltDataFile]) async throws(StrataError) {
+        let result: Result<[BuiltDataFile], StrataError> = await Self.offPool {
+            Result { () throws(StrataError) -> [BuiltDataFile] in
+                try builder.finishAll()
+                return builder.takeFinished()
+            }
+        }
+        for file in try result.get() {
+            try await upload(file, topic: builder.topic)
+            uploaded.append(file)
+        }
+    }
+
+    func upload(_ file: BuiltDataFile, topic: String) async throws(StrataError) {
+        try await cold.putImmutable(
+            key(topic, relative: file.relativePath), file.bytes, topic: topic, what: "put table data file")
+    }
+
+    /// The manifest's segments (archived ones included) holding offsets of `range`, in order.
+    func segments(
+        of manifest: Manifest, log: String, overlapping range: Range<Int64>
+    ) async throws(StrataError) -> [ManifestSegment] {
+        func overlaps(_ base: Int64, _ last: Int64) -> Bool { last >= range.lowerBound && base < range.upperBound }
+        var found: [ManifestSegment] = []
+        for reference in manifest.archives where overlaps(reference.baseOffset, reference.lastOffset) {
+            found += try await cold.archive(reference, topic: log).segments.filter {
+                overlaps($0.baseOffset, $0.lastOffset)
+            }
+        }
+        found += manifest.segments.filter { overlaps($0.baseOffset, $0.lastOffset) }
+        return found
+    }
+
+    /// Decodes one whole cold object (every frame and the segment CRC checked) and appends its
+    /// records in `range` to `builder`, starting at `from`.
+    /// - Returns: the next offset expected.
+    static func feed(
+        _ object: [UInt8], segment: ManifestSegment, log: String, range: Range<Int64>, from: Int64,
+        _ builder: TableFileBuilder
+    ) throws(StrataError) -> Int64 {
+        let decoded: (index: ColdObjectIndex, segment: [UInt8])
+        do throws(FormatError) { decoded = try ColdObject.decodeSegment(object) } catch {
+            throw StrataError(error, topic: log, file: segment.key)
+        }
+        guard decoded.index.baseOffset == segment.baseOffset, decoded.index.lastOffset == segment.lastOffset,
+            decoded.index.rawCrc32c == segment.rawCrc32c
+        else {
+            throw StrataError(.corrupt, "object disagrees with its manifest entry", topic: log, file: segment.key)
+        }
+        var batches: [RecordBatch] = []
+        let scanned = withBytesResult(decoded.segment) { (buffer) throws(FormatError) in
+            var at = SegmentHeader.size
+            while at < buffer.count {
+                let batch = try BatchCodec.decode(buffer, at: at)
+                batches.append(batch)
+                at += batch.header.batchLength
+            }
+        }
+        if case .failure(let error) = scanned { throw StrataError(error, topic: log, file: segment.key) }
+        var next = from
+        for batch in batches where batch.header.lastOffset >= next && batch.header.baseOffset < range.upperBound {
+            for record in batch.records where record.offset >= next && record.offset < range.upperBound {
+                guard record.offset == next else {
+                    throw StrataError(
+                        .corrupt, "offset \(record.offset) follows \(next - 1): the cold log has a gap",
+                        topic: log, file: segment.key)
+                }
+                try builder.append(record)
+                next += 1
+            }
+        }
+        return next
+    }
+
+    /// Runs CPU work (zstd, Parquet encoding) on a Dispatch thread, off the cooperative pool.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: body()) }
+        }
+    }
+}
