@@ -132,9 +132,11 @@ public struct LakeOptions: Sendable {
     /// per record) reach this (formats/table.md, "Writer rules"; default 128 MiB).
     public var tableFileBytesTarget = 128 << 20
 
-    /// Test hook: runs on the group-commit leader before each fdatasync. Tests use it to hold
-    /// the first fsync until concurrent appenders have written, so batching is deterministic;
-    /// an error it throws is taken as that fdatasync's failure (tests inject a failed fsync).
+    /// Test hook: runs on the group-commit leader before each fdatasync — with the journal, once
+    /// for each log that journal fsync covers. Tests use it to hold the first fsync until
+    /// concurrent appenders have written, so batching is deterministic; an error it throws is
+    /// taken as that fdatasync's failure (tests inject a failed fsync; a failed journal fsync
+    /// stops every `sync` log with entries in the journal).
     public var beforeGroupFsync: (@Sendable (Topic) throws(StrataError) -> Void)? = nil
 
     /// Where the engine reports what it did on its own (recovery truncations, index rebuilds).
