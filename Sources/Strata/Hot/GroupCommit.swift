@@ -20,6 +20,9 @@ final class GroupCommit: Sendable {
     private struct State {
         /// One past the last fdatasync'ed record.
         var durableOffset: Int64
+        /// One past the last record fdatasync'ed in the segment itself (a journaled log's
+        /// `durableOffset` may be ahead: the journal holds the rest).
+        var segmentDurableOffset: Int64
         var leaderRunning = false
         var waiters: [Waiter] = []
         /// `sync` appends written and not yet acknowledged.
@@ -40,14 +43,17 @@ final class GroupCommit: Sendable {
     init(topicName: String, durableOffset: Int64, appendsWaitingMax: Int) {
         self.topicName = topicName
         self.appendsWaitingMax = appendsWaitingMax
-        state = Mutex(State(durableOffset: durableOffset))
+        state = Mutex(State(durableOffset: durableOffset, segmentDurableOffset: durableOffset))
     }
 
     /// One past the last fdatasync'ed record.
     var durableOffset: Int64 { state.withLock { $0.durableOffset } }
 
-    /// fdatasync calls made for appends and rolls.
+    /// fdatasync calls made for appends and rolls (journal fsyncs that covered this log count).
     var fsyncCount: Int { state.withLock { $0.fsyncCount } }
+
+    /// One past the last record fdatasync'ed in the log's own segment.
+    var segmentDurableOffset: Int64 { state.withLock { $0.segmentDurableOffset } }
 
     /// Takes a slot for a `sync` append about to be written; `releaseAppend` gives it back once
     /// the append is acknowledged (or its write failed).
@@ -69,7 +75,22 @@ final class GroupCommit: Sendable {
         state.withLock { s in
             s.fsyncCount += 1
             s.durableOffset = max(s.durableOffset, offset)
+            s.segmentDurableOffset = max(s.segmentDurableOffset, offset)
         }
+    }
+
+    /// A journal fsync made this log's entries durable below `offset` (Journal.swift).
+    func recordJournalFsync(durableUpTo offset: Int64) {
+        state.withLock { s in
+            s.fsyncCount += 1
+            s.durableOffset = max(s.durableOffset, offset)
+        }
+    }
+
+    /// A checkpoint fdatasync'ed the active segment: its records below `offset` no longer need
+    /// the journal.
+    func recordSegmentFsync(durableUpTo offset: Int64) {
+        state.withLock { s in s.segmentDurableOffset = max(s.segmentDurableOffset, offset) }
     }
 
     /// No fsync leader is running and no appender waits (repair may then move the end back).
@@ -78,7 +99,12 @@ final class GroupCommit: Sendable {
     /// Sets the durable offset where the log now ends after it was cut back (`repairQuarantine`)
     /// or re-read from another process's files (a read-only topic): the one call that may move
     /// it down.
-    func reset(durableOffset offset: Int64) { state.withLock { $0.durableOffset = offset } }
+    func reset(durableOffset offset: Int64) {
+        state.withLock { s in
+            s.durableOffset = offset
+            s.segmentDurableOffset = offset
+        }
+    }
 
     /// Stops the topic's group commit after a failure whose file state is unknown.
     func stop(_ failure: StrataError) {
@@ -152,6 +178,7 @@ final class GroupCommit: Sendable {
                 return ([], all, nil, true)
             }
             s.durableOffset = max(s.durableOffset, target)
+            s.segmentDurableOffset = max(s.segmentDurableOffset, target)
             let durable = s.durableOffset
             let ready = s.waiters.filter { $0.target <= durable }
             s.waiters.removeAll { $0.target <= durable }
@@ -167,6 +194,11 @@ extension Topic {
     /// Returns once every record below `target` is fdatasync'ed.
     /// - Throws: the fsync failure that stopped the topic (`io`).
     func waitDurable(_ target: Int64) async throws(StrataError) {
+        if let journal {
+            guard groupCommit.durableOffset < target else { return }
+            try await journal.waitDurable(state.withLock { $0.journalPosition })
+            return
+        }
         try await groupCommit.waitDurable(
             target, fsync: { self.fsyncActiveSegment() },
             durable: { _ in self.publishVisibleEnd() })

@@ -47,7 +47,10 @@ public final class Topic: Sendable {
     /// Errors, paths and keys of this log use it.
     public let name: String
     /// The topic this log is a partition of.
-    public var topicName: String { String(name.prefix { $0 != "/" }) }
+    public var topicName: String { Self.topicName(ofLog: name) }
+
+    /// The topic a log name (`orders/3`) belongs to.
+    static func topicName(ofLog name: String) -> String { String(name.prefix { $0 != "/" }) }
     /// True once the log is closed (its lake closed, its topic deleted or its config altered):
     /// nothing more is appended through this handle.
     public var isClosed: Bool { state.withLock { $0.closed } }
@@ -64,6 +67,9 @@ public final class Topic: Sendable {
     let state: Mutex<TopicState>
     let cold: ColdTier
     let beforeGroupFsync: GroupFsyncHook?
+    /// The lake journal a `sync` log's appends go through (Journal.swift); nil for `async` logs,
+    /// read-only lakes and lakes opened with `LakeOptions.journal` off.
+    let journal: Journal?
     let limits: TopicLimits
     let groupCommit: GroupCommit
     let readWaiters: ReadWaiters
@@ -89,6 +95,8 @@ public final class Topic: Sendable {
         var logStartOffset: Int64 = 0
         /// Idempotent producers' last batches (ProducerState.swift), checked under this lock.
         var producers = ProducerStateTable()
+        /// The journal position of this log's last entry (what `waitDurable` waits for).
+        var journalPosition: Int64 = 0
 
         var active: LocalSegment { segments[segments.count - 1] }
     }
@@ -97,9 +105,10 @@ public final class Topic: Sendable {
         name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
         log: @escaping @Sendable (String) -> Void, segments: [LocalSegment], cold: ColdTier,
         limits: TopicLimits = TopicLimits(), beforeGroupFsync: GroupFsyncHook? = nil,
-        readOnlyView: ReadOnlyView? = nil
+        readOnlyView: ReadOnlyView? = nil, journal: Journal? = nil
     ) {
         self.name = name
+        self.journal = journal
         self.limits = limits
         self.readOnlyView = readOnlyView
         self.beforeGroupFsync = beforeGroupFsync
@@ -120,7 +129,7 @@ public final class Topic: Sendable {
         name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
         log: @escaping @Sendable (String) -> Void, cold: ColdTier, startOffset: Int64 = 0,
         limits: TopicLimits = TopicLimits(),
-        beforeGroupFsync: GroupFsyncHook? = nil
+        beforeGroupFsync: GroupFsyncHook? = nil, journal: Journal? = nil
     ) throws(StrataError) -> Topic {
         let directory = paths.topicDirectory(name)
         let names = try FileIO.listDirectory(directory)
@@ -152,7 +161,8 @@ public final class Topic: Sendable {
         }
         return Topic(
             name: name, config: config, paths: paths, files: files, clock: clock, log: log, segments: segments,
-            cold: cold, limits: limits, beforeGroupFsync: beforeGroupFsync)
+            cold: cold, limits: limits, beforeGroupFsync: beforeGroupFsync,
+            journal: config.durability == .sync ? journal : nil)
     }
 
     // MARK: - Offsets
@@ -288,6 +298,7 @@ public final class Topic: Sendable {
     }
 
     func write(_ batch: [UInt8], into s: inout TopicState) throws(StrataError) {
+        try journal?.checkAccepting(topic: name)
         let segment = s.active
         let position = segment.segmentBytes
         do throws(StrataError) {
@@ -314,6 +325,16 @@ public final class Topic: Sendable {
         s.segments[s.segments.count - 1].index.add(parsed, position: position)
         s.writtenOffset = parsed.nextOffset
         s.producers.lastBatch = (parsed.baseOffset, parsed.crc)
+        if let journal {
+            do throws(StrataError) {
+                s.journalPosition = try journal.append(self, batch: batch, end: s.writtenOffset)
+            } catch {
+                // The batch is in the segment but not in the journal: it can never be acknowledged.
+                s.failure = error
+                groupCommit.stop(error)
+                throw error
+            }
+        }
     }
 
     // MARK: - Rolling

@@ -118,6 +118,13 @@ public struct LakeOptions: Sendable {
     /// Appends of one `sync` topic written and waiting for their fdatasync (ARCHITECTURE.md invariant
     /// 8). One more is refused with `busy` before anything is written.
     public var syncAppendsWaitingMax = 4096
+    /// `sync` appends go through the lake journal (formats/journal.md): one fdatasync of the
+    /// journal acknowledges appends to many partitions. Off: each `sync` log fdatasyncs its own
+    /// active segment (group commit per log), as before the journal existed.
+    public var journal = true
+    /// Roll the active journal file once it would exceed this many bytes (default 64 MiB; at
+    /// least 64 KiB). A rolled file is deleted once the segments it covers are fdatasync'ed.
+    public var journalBytes = 64 * 1024 * 1024
     /// Readers long-polling one topic at once (`waitForData`, `Cursor.next(waitMs:)`); one more
     /// gets `busy`.
     public var readWaitersMax = 1024
@@ -133,9 +140,11 @@ public struct LakeOptions: Sendable {
     /// per record) reach this (formats/table.md, "Writer rules"; default 128 MiB).
     public var tableFileBytesTarget = 128 << 20
 
-    /// Test hook: runs on the group-commit leader before each fdatasync. Tests use it to hold
-    /// the first fsync until concurrent appenders have written, so batching is deterministic;
-    /// an error it throws is taken as that fdatasync's failure (tests inject a failed fsync).
+    /// Test hook: runs on the group-commit leader before each fdatasync — with the journal, once
+    /// for each log that journal fsync covers. Tests use it to hold the first fsync until
+    /// concurrent appenders have written, so batching is deterministic; an error it throws is
+    /// taken as that fdatasync's failure (tests inject a failed fsync; a failed journal fsync
+    /// stops every `sync` log with entries in the journal).
     public var beforeGroupFsync: (@Sendable (Topic) throws(StrataError) -> Void)? = nil
 
     /// Where the engine reports what it did on its own (recovery truncations, index rebuilds).
@@ -157,12 +166,21 @@ public struct LakeOptions: Sendable {
         for (field, value) in positive where value < 1 {
             throw StrataError(.invalidArgument, "lake option \(field) must be positive, is \(value)")
         }
+        guard journalBytes >= Self.journalBytesMin else {
+            throw StrataError(
+                .invalidArgument,
+                "lake option journalBytes must be at least \(Self.journalBytesMin), is \(journalBytes)")
+        }
         guard manifestSegmentsMax >= 2 else {
             throw StrataError(
                 .invalidArgument,
                 "lake option manifestSegmentsMax must be at least 2, is \(manifestSegmentsMax)")
         }
     }
+
+    /// Smallest `journalBytes` (a journal file holds at least one entry of any size: a larger
+    /// entry goes into a file of its own).
+    public static let journalBytesMin = 64 * 1024
 
     /// The bounds each topic applies.
     var topicLimits: TopicLimits {

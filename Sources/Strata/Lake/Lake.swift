@@ -35,9 +35,16 @@ public final class Lake: Sendable {
     let groupStore = Mutex(OpenGroupStore())
     /// Keeps the topics' tables in step with the cold tier (Tables/).
     let tables: TableWriter
+    /// The journal `sync` logs append through (Journal.swift); nil for a read-only lake or with
+    /// `LakeOptions.journal` off.
+    let journal: Journal?
 
-    init(path: String, options: LakeOptions, lockFD: Int32, cold: ColdTier, coldURL: String, readOnly: Bool = false) {
+    init(
+        path: String, options: LakeOptions, lockFD: Int32, cold: ColdTier, coldURL: String, readOnly: Bool = false,
+        journal: Journal? = nil
+    ) {
         self.path = path
+        self.journal = journal
         self.paths = LakePaths(root: path)
         self.options = options
         self.files = FileCache(capacity: options.maxOpenFiles, readOnly: readOnly)
@@ -53,7 +60,10 @@ public final class Lake: Sendable {
     /// reopened by this process. Nothing is flushed here; recovery handles the rest.
     deinit {
         background.withLock { $0?.cancel() }
-        if !closed.withLock({ $0 }), lockFD >= 0 { FileIO.close(lockFD) }
+        if !closed.withLock({ $0 }) {
+            journal?.abandon()
+            if lockFD >= 0 { FileIO.close(lockFD) }
+        }
     }
 
     /// Opens (creating if absent) the lake at `path`.
@@ -80,13 +90,29 @@ public final class Lake: Sendable {
             }
             guard let store = opened else { throw StrataError(.io, "no cold store for \(config.cold)") }
             let tier = ColdTier.forLake(store, paths: paths, options: options, savesLocalCopy: true)
-            let lake = Lake(path: path, options: options, lockFD: fd, cold: tier, coldURL: config.cold)
+            let journal = try openJournal(paths, options: options, cold: tier)
+            let lake = Lake(
+                path: path, options: options, lockFD: fd, cold: tier, coldURL: config.cold, journal: journal)
             lake.startBackground()
             return lake
         } catch {
             FileIO.close(fd)
             throw error
         }
+    }
+
+    /// Replays the journal a crash left (before any topic is served), then starts a new one.
+    private static func openJournal(
+        _ paths: LakePaths, options: LakeOptions, cold: ColdTier
+    ) throws(StrataError) -> Journal? {
+        let files = FileCache(capacity: options.maxOpenFiles, readOnly: false)
+        defer { files.closeAll() }
+        var recovery = JournalRecovery(paths: paths, files: files, options: options, cold: cold)
+        let next = try recovery.run()
+        guard options.journal else { return nil }
+        return Journal(
+            paths: paths, nextSequence: next, fileBytesMax: options.journalBytes, log: options.log,
+            beforeFsync: options.beforeGroupFsync)
     }
 
     /// Takes the exclusive `flock` on `LOCK`. A lock found taken is tried again for a moment
@@ -241,6 +267,8 @@ public final class Lake: Sendable {
             }
             let config = config ?? options.defaultTopicConfig
             try config.validate()
+            // A topic deleted and now created again: its old entries must never replay into it.
+            try journal?.forget(topic: name)
             if strict, FileIO.exists(paths.topicDirectory(name)),
                 !(try FileIO.listDirectory(paths.topicDirectory(name)).isEmpty)
             {
@@ -290,7 +318,7 @@ public final class Lake: Sendable {
                 : try Topic.open(
                     name: name, config: config, paths: paths, files: files, clock: options.clock,
                     log: options.log, cold: cold, startOffset: startOffset(name),
-                    limits: options.topicLimits, beforeGroupFsync: options.beforeGroupFsync)
+                    limits: options.topicLimits, beforeGroupFsync: options.beforeGroupFsync, journal: journal)
             try topic.loadLogStart()
             if !isReadOnly { try topic.recoverProducerState() }
             open[name] = topic
@@ -321,6 +349,10 @@ public final class Lake: Sendable {
                 firstFailure = firstFailure ?? error
             }
         }
+        do throws(StrataError) { try journal?.close() } catch {
+            options.log("close: journal checkpoint failed, the journal is kept for recovery: \(error)")
+            firstFailure = firstFailure ?? error
+        }
         files.closeAll()
         if lockFD >= 0 { FileIO.close(lockFD) }
         if let firstFailure { throw firstFailure }
@@ -329,11 +361,13 @@ public final class Lake: Sendable {
     /// Flushes `async` topics on their interval and rolls segments that outlived `segmentMs`,
     /// every `backgroundIntervalMs` of the lake's clock (a test's manual clock drives it).
     private func startBackground() {
-        let (registry, options, tables) = (self.registry, self.options, self.tables)
+        let (registry, options, tables, journal) = (self.registry, self.options, self.tables, self.journal)
         let task = Task.detached {
             while !Task.isCancelled {
                 do { try await options.clock.sleep(ms: options.backgroundIntervalMs) } catch { return }
                 if Task.isCancelled { return }
+                // Deletes rolled journal files a roll-triggered checkpoint could not (off the pool).
+                if let journal { DispatchQueue.global().async { journal.checkpoint() } }
                 await Self.backgroundTick(registry, options, tables)
             }
         }
@@ -418,7 +452,9 @@ public final class Lake: Sendable {
 
     /// Where a new topic's first segment starts: after whatever the cold tier already holds
     /// (a lake rebuilt by `recover`).
-    private func startOffset(_ name: String) -> Int64 {
+    private func startOffset(_ name: String) -> Int64 { Self.startOffset(paths, name) }
+
+    static func startOffset(_ paths: LakePaths, _ name: String) -> Int64 {
         guard let bytes = try? FileIO.readWholeFile(paths.topicStart(name)),
             let text = String(validating: bytes, as: UTF8.self)
         else { return 0 }

@@ -12,6 +12,8 @@
 ///     <lake>/topics/<topic>/<base>.idx its sparse index (sealed segments only)
 ///     <lake>/topics/<topic>/<offset>.producers  idempotent producer state below offset
 ///     <lake>/producer-ids              producer ids handed out (ProducerIds.swift)
+///     <lake>/journal/<seq>.wal         the lake journal, sequence as 20 digits (formats/journal.md)
+///     <lake>/quarantine/journal-<seq>.torn-<position>  a torn journal tail recovery cut
 ///
 /// Per-log paths take a log name (`LogName`: `orders` for partition 0, `orders/3`), topic-level
 /// ones (`topicConfig`, `topicPartitions`, `topicDeletionMarker`) a topic name.
@@ -22,6 +24,21 @@ struct LakePaths: Sendable {
     var config: String { root + "/lake.json" }
     var producerIds: String { root + "/producer-ids" }
     var topicsDirectory: String { root + "/topics" }
+    var journalDirectory: String { root + "/journal" }
+    var lakeQuarantineDirectory: String { root + "/quarantine" }
+
+    /// Journal file `sequence` (`00000000000000000007.wal`).
+    func journalFile(sequence: UInt64) -> String {
+        let digits = String(sequence)
+        return journalDirectory + "/" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".wal"
+    }
+    /// Sequence of a journal file name (`00000000000000000007.wal` → 7), nil otherwise.
+    static func journalSequence(fileName: String) -> UInt64? {
+        guard fileName.count == 24, fileName.hasSuffix(".wal") else { return nil }
+        let digits = fileName.prefix(20)
+        guard digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return UInt64(digits)
+    }
 
     func topicDirectory(_ topic: String) -> String { topicsDirectory + "/" + topic }
     func topicConfig(_ topic: String) -> String { topicDirectory(topic) + "/topic.json" }

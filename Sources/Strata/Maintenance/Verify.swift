@@ -46,6 +46,11 @@ public struct VerifyProblem: Sendable, Hashable, CustomStringConvertible {
         /// The table disagrees with itself or with the cold manifest: a length or row count other
         /// than recorded, overlapping files, a table end past the manifest's, rows missing.
         case tableInconsistent
+        /// A lake journal file is damaged where recovery would refuse the open (formats/journal.md).
+        case corruptJournal
+        /// A read-only lake found journal files a writer has not replayed yet: the segments may
+        /// lack records the journal holds (a writer's open replays them), so a warning.
+        case pendingJournal
     }
 
     public var topic: String
@@ -66,7 +71,9 @@ public struct VerifyProblem: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Warnings (rebuildable indexes, torn tails of the active segment) lose no data.
-    public var isWarning: Bool { kind == .badIndex || kind == .tornTail || kind == .staleManifestCopy }
+    public var isWarning: Bool {
+        kind == .badIndex || kind == .tornTail || kind == .staleManifestCopy || kind == .pendingJournal
+    }
 
     /// `topic location position kind: what`, the line `strata inspect verify` prints.
     public var description: String {
@@ -172,6 +179,7 @@ extension Lake {
                 unreachable = error
             }
         }
+        if topic == nil { report.merge(try verifyJournal()) }
         if let unreachable {
             report.add(
                 VerifyProblem(
@@ -737,5 +745,46 @@ struct ColdObjectCheck {
         }
         report.batchesChecked += batches
         report.recordsChecked += records
+    }
+}
+
+// MARK: - Journal
+
+extension Lake {
+    /// Checks every lake journal file (formats/journal.md): its header and the CRC of every
+    /// entry (and of the batch it carries). A torn tail of the newest file is a warning (the next
+    /// writer's open quarantines it); damage followed by a valid entry, or in an older file, is
+    /// corruption. A read-only lake reports each journal file as pending: a writer that crashed
+    /// left it, and its segments may lack what it holds until a writer opens the lake.
+    func verifyJournal() throws(StrataError) -> VerifyReport {
+        var report = VerifyReport()
+        guard FileIO.exists(paths.journalDirectory) else { return report }
+        let sequences = try FileIO.listDirectory(paths.journalDirectory)
+            .compactMap(LakePaths.journalSequence(fileName:)).sorted()
+        for sequence in sequences {
+            let path = paths.journalFile(sequence: sequence)
+            // A writer may delete the file meanwhile (a checkpoint): nothing to check then.
+            guard let bytes = try? FileIO.readWholeFile(path) else { continue }
+            report.bytesChecked += Int64(bytes.count)
+            let scan = bytes.withUnsafeBytes { JournalFormat.scan($0) }
+            report.batchesChecked += scan.entries.count
+            if isReadOnly {
+                report.add(
+                    VerifyProblem(
+                        topic: "-", location: path, position: nil,
+                        what:
+                            "journal file with \(scan.entries.count) entries not replayed yet (a writer's open replays "
+                            + "it)", kind: .pendingJournal))
+            }
+            guard let stop = scan.stopError else { continue }
+            let torn = scan.resumePosition == nil && sequence == sequences.last
+            var what = "journal entry damaged: \(stop)"
+            if let resume = scan.resumePosition { what += "; a valid entry follows at byte \(resume)" }
+            report.add(
+                VerifyProblem(
+                    topic: "-", location: path, position: scan.validEnd, what: what,
+                    kind: torn ? .tornTail : .corruptJournal))
+        }
+        return report
     }
 }
