@@ -342,6 +342,7 @@ public final class Lake: Sendable {
             return t
         }
         await task?.value
+        await tables.stopBackgroundPass()
         var firstFailure: StrataError? = nil
         for topic in registry.topics.withLock({ Array($0.values) }) {
             do throws(StrataError) { try await topic.close() } catch {
@@ -368,16 +369,19 @@ public final class Lake: Sendable {
                 if Task.isCancelled { return }
                 // Deletes rolled journal files a roll-triggered checkpoint could not (off the pool).
                 if let journal { DispatchQueue.global().async { journal.checkpoint() } }
-                await Self.backgroundTick(registry, options, tables)
+                await Self.backgroundTick(registry, options, tables, waitForTables: false)
             }
         }
         background.withLock { $0 = task }
     }
 
-    /// One round of background work (internal so tests drive it with a manual clock).
-    func backgroundTick() async { await Self.backgroundTick(registry, options, tables) }
+    /// One round of background work (internal so tests drive it with a manual clock); it waits
+    /// for the table passes it starts, so a test sees their outcome when it returns.
+    func backgroundTick() async { await Self.backgroundTick(registry, options, tables, waitForTables: true) }
 
-    private static func backgroundTick(_ registry: TopicRegistry, _ options: LakeOptions, _ tables: TableWriter) async {
+    private static func backgroundTick(
+        _ registry: TopicRegistry, _ options: LakeOptions, _ tables: TableWriter, waitForTables: Bool
+    ) async {
         let now = options.clock.nowMs()
         let open = registry.topics.withLock { Array($0.values) }
         for topic in open {
@@ -396,8 +400,10 @@ public final class Lake: Sendable {
                 running += 1
             }
         }
-        // Tables follow what this tick committed; a failed table pass never blocks the cold tier.
-        await tables.syncAfterBackgroundPass(open)
+        // Tables follow what this tick committed, in a task of their own: a slow or failing table
+        // pass never holds up the next tick's offload, retention, rolls or flushes.
+        let pass = tables.startBackgroundPass(open)
+        if waitForTables { await pass?.value }
     }
 
     /// One background pass over a topic: offload what is sealed, then apply retention.

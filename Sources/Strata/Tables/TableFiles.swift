@@ -7,9 +7,20 @@ import StrataParquet
 /// A Parquet data file written for a pass, before the commit that makes it visible.
 struct BuiltDataFile: Sendable {
     var relativePath: String
+    /// The file's bytes until it is uploaded; emptied then, so a pass over a long backlog holds
+    /// only the files it is still writing, not every file it put (`byteCount` stays).
     var bytes: [UInt8]
     var file: IcebergDataFile
     var rawBytes: Int64
+    var byteCount: Int64
+
+    init(relativePath: String, bytes: [UInt8], file: IcebergDataFile, rawBytes: Int64) {
+        self.relativePath = relativePath
+        self.bytes = bytes
+        self.file = file
+        self.rawBytes = rawBytes
+        self.byteCount = Int64(bytes.count)
+    }
 }
 
 /// Turns one partition's records, in offset order, into data files: one open file per UTC day
@@ -185,7 +196,9 @@ extension TableWriter {
         }
         for file in try result.get() {
             try await upload(file, topic: builder.topic)
-            uploaded.append(file)
+            var put = file
+            put.bytes = []
+            uploaded.append(put)
         }
     }
 

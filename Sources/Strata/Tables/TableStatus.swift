@@ -179,6 +179,30 @@ extension Lake {
 }
 
 extension TableWriter {
+    /// Starts the background table passes over `open` in a task of their own, unless the
+    /// previous ones still run (then this tick's work waits for the next tick: a pass covers
+    /// everything committed up to when it reads the manifests). Returns the running task.
+    func startBackgroundPass(_ open: [Topic]) -> Task<Void, Never>? {
+        guard options.tables else { return nil }
+        return backgroundPass.withLock { running in
+            if let running, !running.finished { return running.task }
+            let task = Task.detached { await self.syncAfterBackgroundPass(open) }
+            running = (task, false)
+            Task.detached {
+                await task.value
+                self.backgroundPass.withLock { r in if r?.task == task { r?.finished = true } }
+            }
+            return task
+        }
+    }
+
+    /// Cancels the background table pass, if one runs, and waits for it (`Lake.close`).
+    func stopBackgroundPass() async {
+        let task = backgroundPass.withLock { $0?.task }
+        task?.cancel()
+        await task?.value
+    }
+
     /// The background loop's table passes: after a tick's offload and retention, each topic of
     /// the open logs that wants a table and has cold data. Failures are logged once each.
     func syncAfterBackgroundPass(_ open: [Topic]) async {

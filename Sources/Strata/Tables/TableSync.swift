@@ -157,6 +157,9 @@ extension TableWriter {
         var commitKeys: [String] = []
         var metadataTried = false
         var lost = false
+        /// The commit landed but its version hint was not written: the hint still names the
+        /// previous metadata file, so nothing the commit unreferences may be deleted yet.
+        var hintFailed = false
     }
 
     /// Writes the data files of `work` and commits them as one snapshot.
@@ -222,7 +225,10 @@ extension TableWriter {
         properties[Self.mismatchesProperty] = String(total)
         var next = table
         next.properties = properties
-        let expire = !removing.isEmpty || table.snapshots.count >= Self.snapshotsRetainedMax
+        // Retention and rebuilds expire at once (the table must stop reading expired offsets);
+        // a small-file merge does not, so a reader's planned files stay until the snapshot bound.
+        let retention = work.contains { !$0.expired.isEmpty || !$0.straddling.isEmpty }
+        let expire = (!removing.isEmpty && (rebuild || retention)) || table.snapshots.count >= Self.snapshotsRetainedMax
         let commit: IcebergCommit
         do throws(IcebergError) {
             commit = try next.committing(
@@ -240,10 +246,16 @@ extension TableWriter {
         report.filesAdded = added.count
         report.filesRemoved = removing.count
         report.rowsAdded = added.reduce(0) { $0 + $1.file.recordCount }
-        report.bytesAdded = added.reduce(0) { $0 + Int64($1.bytes.count) }
+        report.bytesAdded = added.reduce(0) { $0 + $1.byteCount }
         report.valueMismatches = mismatches
         if !commit.unreferenced.isEmpty {
-            _ = await deleteUnreferenced(commit.unreferenced, table: commit.table, topic: topic)
+            if writes.hintFailed {
+                options.log(
+                    "table topic=\(topic): \(commit.unreferenced.count) unreferenced files kept: the version hint "
+                        + "still names an earlier metadata file (scrub removes them later)")
+            } else {
+                _ = await deleteUnreferenced(commit.unreferenced, table: commit.table, topic: topic)
+            }
         }
         return report
     }
@@ -268,6 +280,7 @@ extension TableWriter {
             case .overwrite:
                 if let failure = await putHint(key, file.bytes, topic: topic) {
                     // Only a hint: readers probe past it. The commit stands.
+                    writes.hintFailed = true
                     options.log("table topic=\(topic): version hint not written: \(failure)")
                 }
             }

@@ -22,6 +22,8 @@ final class TableWriter: Sendable {
     /// The table each topic had after this process last read or committed it. Only a cache: a
     /// commit that finds its version taken reads the table again.
     private let known = Mutex<[String: IcebergTable]>([:])
+    /// The background table passes running now, if any (`startBackgroundPass`).
+    let backgroundPass = Mutex<(task: Task<Void, Never>, finished: Bool)?>(nil)
     /// The last failure logged per topic, so a pass failing every tick logs once.
     private let lastFailure = Mutex<[String: String]>([:])
 
