@@ -149,10 +149,13 @@ import Testing
             let victim = topic.segments()[0]
             let (_, scan) = try scanSegment(victim.path)
             try CorruptTailTests.flip(victim.path, at: scan.batches[1].position + 70)
-            let before = fileTree(dir)
+            // Repair checkpoints the lake journal's entries of the log first (its segments are
+            // fsynced and the journal file rolled and deleted): no data changes, so not compared.
+            func data() -> [String: Int] { fileTree(dir).filter { !$0.key.hasPrefix("journal") } }
+            let before = data()
             let error = await strataError { _ = try await topic.repairQuarantine() }
             #expect(error?.code == .invalidArgument && error?.file == victim.path, "\(String(describing: error))")
-            #expect(fileTree(dir) == before)
+            #expect(data() == before)
             try await lake.close()
         }
     }

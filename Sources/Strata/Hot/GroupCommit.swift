@@ -70,6 +70,10 @@ final class GroupCommit: Sendable {
 
     func releaseAppend() { state.withLock { $0.appendsWaiting -= 1 } }
 
+    /// True while a `sync` append holds a slot: written (or about to be) and not yet
+    /// acknowledged, wherever it waits (this group commit or the lake journal).
+    var hasAppendsWaiting: Bool { state.withLock { $0.appendsWaiting > 0 } }
+
     /// A roll fdatasync'ed the sealed segment: everything below `offset` is durable.
     func recordRollFsync(durableUpTo offset: Int64) {
         state.withLock { s in

@@ -288,8 +288,10 @@ final class Journal: Sendable {
     private func runCheckpoint() {
         let files: [FileRecord] = state.withLock { s in s.failure == nil && !s.closed ? s.rolled : [] }
         var deleted = Set<UInt64>()
+        // Each file's deletion depends only on its own logs: one stuck partition keeps the files
+        // holding its entries, not every later one (recovery replays whatever files remain).
         for file in files {
-            guard syncSegments(of: file), remove(file) else { break }
+            guard syncSegments(of: file), remove(file) else { continue }
             deleted.insert(file.sequence)
         }
         guard !deleted.isEmpty else { return }
@@ -299,6 +301,12 @@ final class Journal: Sendable {
             s.topics = Set(
                 (s.rolled + (s.active.map { [$0] } ?? [])).flatMap { $0.logs.keys.map(Topic.topicName(ofLog:)) })
         }
+    }
+
+    /// True while a live journal file holds entries of the log called `log` (`repair` cuts a
+    /// log only once none does: a replay would otherwise contradict the cut log).
+    func holdsEntries(ofLog log: String) -> Bool {
+        state.withLock { s in (s.rolled + (s.active.map { [$0] } ?? [])).contains { $0.logs[log] != nil } }
     }
 
     /// Rolled journal files not yet deleted.

@@ -47,7 +47,7 @@ struct JournalRecovery {
         }
         var kept: Set<UInt64> = []
         for plan in plans where try !apply(plan) { kept.insert(plan.sequence) }
-        for name in written.sorted() {
+        for name in logs.keys.sorted() {
             guard let topic = logs[name] ?? nil else { continue }
             let path = topic.state.withLock { $0.active.path }
             try files.withFile(path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: path) }

@@ -113,6 +113,9 @@ extension Topic {
     ///   damage (cutting the hot log there would make the tiers disagree); `io`.
     public func repairQuarantine() async throws(StrataError) -> RepairReport {
         try refuseIfReadOnly("repair")
+        // The lake journal must hold none of this log's entries once it is cut: their replay
+        // after a crash would contradict the cut log (and refuse the lake's open).
+        try journal?.forget(topic: topicName)
         // No offload pass and no manifest commit may run while the hot log is cut back, and the
         // cold end is read from the store itself (the local copy can be a version behind).
         await offloadPass.lock()
@@ -131,9 +134,14 @@ extension Topic {
                     .closed, "topic stopped after an I/O failure; reopen the lake before repairing it",
                     topic: name, cause: failure.description)
             }
-            guard groupCommit.idle else {
+            guard groupCommit.idle, !groupCommit.hasAppendsWaiting else {
                 throw StrataError(
                     .busy, "appends are waiting for an fsync; repair when the topic is idle",
+                    topic: name)
+            }
+            if let journal, journal.holdsEntries(ofLog: name) {
+                throw StrataError(
+                    .busy, "the lake journal took new appends of this log while repair waited; run repair again",
                     topic: name)
             }
             guard let (i, scan, fileBytes) = try firstDamaged(s.segments) else {

@@ -174,7 +174,9 @@ extension TableWriter {
             rawRead += segment.rawBytes
             for file in builder.takeFinished() {
                 try await upload(file, topic: builder.topic)
-                uploaded.append(file)
+                var put = file
+                put.bytes = []
+                uploaded.append(put)
             }
         }
         guard next == range.upperBound else {
