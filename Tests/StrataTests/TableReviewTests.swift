@@ -81,9 +81,9 @@ final class TableGatedStore: BlobStore {
     /// A timestamp the hot and cold tiers accept (any Int64 ms, as Kafka) but the table refuses
     /// (|ms| > 9.2·10¹⁵ overflows µs) fails every pass of the topic: no partition's records ever
     /// reach the table again (one commit per topic), and `rebuild` fails the same way.
-    @Test(
-        .disabled("known, open (issue 15): a timestamp beyond 64-bit microseconds fails the whole topic's table pass; it should stay within its partition"))
-    func oneRecordWithAHugeTimestampStopsTheTableOfEveryPartition() async throws {
+    /// Fixed: the refusal stays within its partition (the sync reports it); a rebuild, which
+    /// must write every partition, fails naming the record.
+    @Test func oneRecordWithAHugeTimestampStopsTheTableOfEveryPartition() async throws {
         try await withTempDirectory { dir in
             let store = MemoryBlobStore()
             let lake = try Lake.open(dir, options: F.options(store: store, clock: ManualClock()))
@@ -96,13 +96,19 @@ final class TableGatedStore: BlobStore {
                 try await lake.cold.latestManifest(LogName(validated: F.topicName, partition: 1).description)?
                     .nextOffset == 1)
             var failure: StrataError? = nil
-            do throws(StrataError) { _ = try await lake.syncTable(F.topicName) } catch { failure = error }
+            var report = TableSyncReport()
+            do throws(StrataError) { report = try await lake.syncTable(F.topicName) } catch { failure = error }
             #expect(failure == nil, "sync: \(String(describing: failure))")
+            #expect(report.partitionsRefused == [1])
             let read = try await F.read(store)
             #expect(read?.rows[0]?.count == 300, "partition 0's 300 records are not in the table")
+            #expect(read?.rows[1] == nil, "partition 1's table stops before its record")
+            let status = try await lake.tableStatus(F.topicName)
+            #expect(status.partitions.first { $0.partition == 1 }?.lagOffsets == 1)
             failure = nil
             do throws(StrataError) { _ = try await lake.rebuildTable(F.topicName) } catch { failure = error }
-            #expect(failure == nil, "rebuild: \(String(describing: failure))")
+            #expect(failure?.code == .invalidArgument && failure?.message.contains("partition 1 offset 0") == true)
+            #expect(try await F.read(store)?.rows[0]?.count == 300, "a failed rebuild changes nothing")
             try await lake.close()
         }
     }
@@ -113,7 +119,9 @@ final class TableGatedStore: BlobStore {
     /// prefix on every background tick, for every such partition, forever. (The cold tier alone
     /// also makes requests on idle ticks here: the control; the table writer should add none.)
     @Test(
-        .disabled("known, open: the cold tier does not remember that a partition has no manifest, so idle ticks list again (the table pass doubles it)"))
+        .disabled(
+            "known, open: the cold tier does not remember that a partition has no manifest, so idle ticks list again (the table pass doubles it)"
+        ))
     func idleTicksListTheManifestsOfEveryPartitionWithoutColdData() async throws {
         func idleRequests(tables: Bool) async throws -> Int {
             try await withTempDirectory { dir in

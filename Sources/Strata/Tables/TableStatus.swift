@@ -90,6 +90,10 @@ public struct TableSyncReport: Sendable, Equatable {
     /// Raw record bytes (cold segment bytes) the pass read to write them.
     public var rawBytesRead: Int64 = 0
     public var valueMismatches: Int64 = 0
+    /// Partitions whose records from their table end on cannot go into a table (a timestamp
+    /// beyond 64-bit microseconds): their table stops there (logged; `table status` shows the
+    /// lag) while the other partitions go on.
+    public var partitionsRefused: [Int32] = []
 
     public init() {}
 }

@@ -193,31 +193,52 @@ extension TableWriter {
         var properties = table.properties
         var mismatches: Int64 = 0
         for w in work {
-            let builder = TableFileBuilder(
-                topic: topic, partition: w.partition, location: table.location,
-                fileBytesTarget: options.tableFileBytesTarget, valueSchema: schema)
-            if !rebuild {
-                removing += (w.expired + w.straddling + w.merged).map(\.path)
-                for file in w.straddling {
-                    // Rewritten from the cold records ≥ the log start of its day (invariant 14).
-                    let rewrite = TableFileBuilder(
-                        topic: topic, partition: w.partition, location: table.location,
-                        fileBytesTarget: options.tableFileBytesTarget, valueSchema: schema, onlyDay: file.day)
-                    let upper = min((file.lastOffset ?? w.manifest.logStartOffset) + 1, w.manifest.nextOffset)
-                    report.rawBytesRead += try await write(
-                        w.log, manifest: w.manifest, range: w.manifest.logStartOffset ..< upper, into: rewrite,
-                        uploaded: &writes.dataFiles)
-                    try await finish(rewrite, uploaded: &writes.dataFiles)
-                    mismatches += rewrite.valueMismatches
+            let fileMark = writes.dataFiles.count
+            let removingMark = removing.count
+            let readBefore = report.rawBytesRead
+            let mismatchesBefore = mismatches
+            do throws(StrataError) {
+                let builder = TableFileBuilder(
+                    topic: topic, partition: w.partition, location: table.location,
+                    fileBytesTarget: options.tableFileBytesTarget, valueSchema: schema)
+                if !rebuild {
+                    removing += (w.expired + w.straddling + w.merged).map(\.path)
+                    for file in w.straddling {
+                        // Rewritten from the cold records ≥ the log start of its day (invariant 14).
+                        let rewrite = TableFileBuilder(
+                            topic: topic, partition: w.partition, location: table.location,
+                            fileBytesTarget: options.tableFileBytesTarget, valueSchema: schema, onlyDay: file.day)
+                        let upper = min((file.lastOffset ?? w.manifest.logStartOffset) + 1, w.manifest.nextOffset)
+                        report.rawBytesRead += try await write(
+                            w.log, manifest: w.manifest, range: w.manifest.logStartOffset ..< upper, into: rewrite,
+                            uploaded: &writes.dataFiles)
+                        try await finish(rewrite, uploaded: &writes.dataFiles)
+                        mismatches += rewrite.valueMismatches
+                    }
                 }
+                report.rawBytesRead += try await write(
+                    w.log, manifest: w.manifest, range: w.newRange, into: builder, uploaded: &writes.dataFiles)
+                try await finish(builder, uploaded: &writes.dataFiles)
+                mismatches += builder.valueMismatches
+                let known = Int64(properties[Self.endProperty(w.partition)] ?? "") ?? 0
+                properties[Self.endProperty(w.partition)] = String(
+                    rebuild ? w.newRange.upperBound : max(w.newRange.upperBound, known))
+            } catch {
+                guard error.code == .invalidArgument, !rebuild else { throw error }
+                // A record of this partition cannot go into a table (a timestamp beyond 64-bit
+                // microseconds): this partition's table stops before it, the others go on. Its
+                // files of this pass are deleted, its end and live files stay as they were.
+                let orphans = writes.dataFiles[fileMark...].map { key(topic, relative: $0.relativePath) }
+                writes.dataFiles.removeSubrange(fileMark...)
+                removing.removeSubrange(removingMark...)
+                report.rawBytesRead = readBefore
+                mismatches = mismatchesBefore
+                do throws(StrataError) { try await delete(orphans, topic: topic) } catch {
+                    options.log("table topic=\(topic): \(orphans.count) files of a refused partition stay as orphans")
+                }
+                report.partitionsRefused.append(w.partition)
+                logFailure("\(topic)/\(w.partition)", error)
             }
-            report.rawBytesRead += try await write(
-                w.log, manifest: w.manifest, range: w.newRange, into: builder, uploaded: &writes.dataFiles)
-            try await finish(builder, uploaded: &writes.dataFiles)
-            mismatches += builder.valueMismatches
-            let known = Int64(properties[Self.endProperty(w.partition)] ?? "") ?? 0
-            properties[Self.endProperty(w.partition)] = String(
-                rebuild ? w.newRange.upperBound : max(w.newRange.upperBound, known))
         }
         let added = writes.dataFiles
         guard !added.isEmpty || !removing.isEmpty else { return report }
