@@ -489,17 +489,23 @@ extension Lake {
         return findings
     }
 
-    /// Deletes the orphans older than the grace period that the newest manifest, read again
-    /// right now, still does not reference.
-    func deleteOrphanObjects(
-        _ orphans: [BlobInfo], topic: String, graceMs: Int64, report: inout ScrubReport
-    ) async throws(StrataError) {
+    /// The keys of `orphans` old enough to delete (`graceMs` ≤ 0: all); the younger ones go to
+    /// `report.kept`. Cold objects and table files share this age gate.
+    func olderThanGrace(_ orphans: [BlobInfo], graceMs: Int64, report: inout ScrubReport) -> [String] {
         let now = cold.clock.nowMs()
         let oldEnough = { (object: BlobInfo) -> Bool in
             graceMs <= 0 || (object.modifiedMs > 0 && now - object.modifiedMs >= graceMs)
         }
         report.kept += orphans.filter { !oldEnough($0) }.map(\.key)
-        let candidates = orphans.filter(oldEnough).map(\.key)
+        return orphans.filter(oldEnough).map(\.key)
+    }
+
+    /// Deletes the orphans older than the grace period that the newest manifest, read again
+    /// right now, still does not reference.
+    func deleteOrphanObjects(
+        _ orphans: [BlobInfo], topic: String, graceMs: Int64, report: inout ScrubReport
+    ) async throws(StrataError) {
+        let candidates = olderThanGrace(orphans, graceMs: graceMs, report: &report)
         guard !candidates.isEmpty else { return }
         var scratch = ScrubReport()
         let fresh = try await scrubReferences(topic, report: &scratch)

@@ -101,12 +101,7 @@ extension Lake {
     private func deleteTableOrphans(
         _ orphans: [BlobInfo], topic: String, graceMs: Int64, report: inout ScrubReport
     ) async throws(StrataError) {
-        let now = cold.clock.nowMs()
-        let oldEnough = { (object: BlobInfo) -> Bool in
-            graceMs <= 0 || (object.modifiedMs > 0 && now - object.modifiedMs >= graceMs)
-        }
-        report.kept += orphans.filter { !oldEnough($0) }.map(\.key)
-        let candidates = orphans.filter(oldEnough).map(\.key)
+        let candidates = olderThanGrace(orphans, graceMs: graceMs, report: &report)
         guard !candidates.isEmpty else { return }
         let fresh = try await loadTableFiles(topic)
         guard fresh.metadataKey == nil || fresh.complete else {

@@ -223,28 +223,7 @@ struct KafkaBench {
     /// Runs the helper with python3 and returns its JSON line; a non-zero exit is an error
     /// carrying its stderr.
     func runHelper(_ arguments: [String]) throws -> [String: Any] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", try helperPath()] + arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw StrataError(
-                .io,
-                "kafka-bench.py \(arguments[0]) exited \(process.terminationStatus): "
-                    + (String(data: stderr, encoding: .utf8) ?? ""))
-        }
-        let line = String(data: stdout, encoding: .utf8)?.split(separator: "\n").last.map(String.init) ?? ""
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-            throw StrataError(.io, "kafka-bench.py \(arguments[0]) printed no JSON line: \(line)")
-        }
-        return object
+        try runPythonJSON(try helperPath(), arguments)
     }
 }
 

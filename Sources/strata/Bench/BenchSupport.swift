@@ -146,3 +146,37 @@ func openBenchLake(_ path: String, coldCacheBytes: Int? = nil) throws -> Lake {
 func removeTree(_ path: String) {
     try? FileManager.default.removeItem(atPath: path)
 }
+
+/// Runs `python3 script arguments…` and returns the JSON object of its last stdout line; a
+/// non-zero exit is an error carrying its stderr (read on its own thread, so a chatty helper
+/// cannot fill its pipe while stdout is drained).
+func runPythonJSON(_ script: String, _ arguments: [String]) throws -> [String: Any] {
+    let name = (script as NSString).lastPathComponent
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script] + arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    nonisolated(unsafe) var stderr = Data()
+    let drained = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+        stderr = err.fileHandleForReading.readDataToEndOfFile()
+        drained.signal()
+    }
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    drained.wait()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw BenchError(
+            "\(name) \(arguments.first ?? "") exited \(process.terminationStatus): \(String(decoding: stderr, as: UTF8.self))"
+        )
+    }
+    let line = String(decoding: stdout, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+    guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+        throw BenchError("\(name) \(arguments.first ?? "") printed no JSON line: \(line)")
+    }
+    return object
+}

@@ -262,27 +262,7 @@ struct TableBench {
     }
 
     private func runPython(_ arguments: [String]) throws -> [String: Any] {
-        let script = try BenchScript.locate("table-query-bench.py", given: helper)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script] + arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw BenchError(
-                "table-query-bench.py exited \(process.terminationStatus): \(String(decoding: stderr, as: UTF8.self))")
-        }
-        let line = String(decoding: stdout, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-            throw BenchError("table-query-bench.py printed no JSON line: \(line)")
-        }
-        return object
+        try runPythonJSON(try BenchScript.locate("table-query-bench.py", given: helper), arguments)
     }
 
     // MARK: - the lake
