@@ -451,6 +451,11 @@ public final class Lake: Sendable {
         return try partition(log.topic, log.partition)
     }
 
+    /// fdatasync calls of the lake journal since the lake opened (nil without a journal: each
+    /// `sync` log then counts its own, `Topic.fsyncCount`). One covers appends to many logs, so
+    /// the logs' counts summed would count it once per log it covered.
+    public var journalFsyncCount: Int? { journal?.fsyncCount }
+
     /// Counters of the cold store and its frame cache since the lake opened.
     public var coldStats: (blob: BlobStats, cacheHits: Int, cacheMisses: Int) {
         (cold.store.snapshot, cold.frames.hits, cold.frames.misses)

@@ -4,8 +4,8 @@ import Strata
 /// append-sync-partitions (issue 16): `producers` tasks on as many partitions of one `sync` topic,
 /// each appending one record at a time to its own partition, `appends` appends each. Every ack
 /// is durable; what it measures is how many fsyncs those acks cost when they land in different
-/// partitions (one fsync per partition log today; a shared journal would let one fsync
-/// acknowledge appends to many partitions). `tools/bench` divides the ack rate by fio's fsync
+/// partitions (the lake journal's, which one fsync shares across partitions; each log's own
+/// with `LakeOptions.journal` off). `tools/bench` divides the ack rate by fio's fsync
 /// rate on the same disk, measured by the append-sync scenario (target ≥ 20×).
 struct AppendSyncPartitionsBench {
     let options: BenchOptions
@@ -29,7 +29,8 @@ struct AppendSyncPartitionsBench {
         let partitions = try (0 ..< producers).map { try lake.partition(Self.topicName, Int32($0)) }
         let perProducer = min(appends, 4096)
         let pools = (0 ..< producers).map { p in (0 ..< perProducer).map { data.event(Int64(p * perProducer + $0)) } }
-        let fsyncsBefore = partitions.reduce(0) { $0 + $1.fsyncCount }
+        let fsyncCount = { lake.journalFsyncCount ?? partitions.reduce(0) { $0 + $1.fsyncCount } }
+        let fsyncsBefore = fsyncCount()
         let appends = self.appends
         let start = monotonicSeconds()
         let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
@@ -52,7 +53,7 @@ struct AppendSyncPartitionsBench {
             return try await group.reduce(into: [Double]()) { $0 += $1 }
         }
         let elapsed = monotonicSeconds() - start
-        let fsyncs = partitions.reduce(0) { $0 + $1.fsyncCount } - fsyncsBefore
+        let fsyncs = fsyncCount() - fsyncsBefore
         // Every acknowledged record is there, in its partition, after the lake closes and opens again.
         try await lake.close()
         let reopened = try openBenchLake(path)
