@@ -213,6 +213,7 @@ extension Topic {
         let (path, target) = state.withLock { s in (s.active.path, s.writtenOffset) }
         do throws(StrataError) {
             try beforeGroupFsync?(self)
+            try beforeSegmentFsync()
             try files.withFile(path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: path) }
             return (target, nil)
         } catch {

@@ -70,12 +70,16 @@ final class Journal: Sendable {
     let fileBytesMax: Int
     let log: @Sendable (String) -> Void
     let beforeFsync: GroupFsyncHook?
+    /// Runs before each leader fdatasync: what the lake stores about its topics must be durable
+    /// before any record of theirs is (Hot/Durability.swift).
+    let metadataBarrier: MetadataBarrier?
 
     init(
         paths: LakePaths, nextSequence: UInt64, fileBytesMax: Int, log: @escaping @Sendable (String) -> Void,
-        beforeFsync: GroupFsyncHook?
+        beforeFsync: GroupFsyncHook?, metadataBarrier: MetadataBarrier? = nil
     ) {
         self.paths = paths
+        self.metadataBarrier = metadataBarrier
         self.fileBytesMax = fileBytesMax
         self.log = log
         self.beforeFsync = beforeFsync
@@ -222,6 +226,9 @@ final class Journal: Sendable {
                 return (s.writtenBytes, s.fd, s.active?.path ?? "", s.uncovered, s.retiredFDs)
             }
             for old in retired { FileIO.close(old) }
+            if failure == nil, let metadataBarrier {
+                do throws(StrataError) { try metadataBarrier() } catch { failure = error }
+            }
             if failure == nil, fd >= 0 {
                 do throws(StrataError) { try FileIO.fdatasync(fd, path: path) } catch { failure = error }
             }
@@ -425,6 +432,7 @@ extension Topic {
         guard groupCommit.segmentDurableOffset < end else { return true }
         let (path, target) = state.withLock { s in (s.active.path, s.writtenOffset) }
         do throws(StrataError) {
+            try beforeSegmentFsync()
             try files.withFile(path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: path) }
         } catch  where error.code == .notFound {
             return true

@@ -50,6 +50,7 @@ struct JournalRecovery {
         for name in logs.keys.sorted() {
             guard let topic = logs[name] ?? nil else { continue }
             let path = topic.state.withLock { $0.active.path }
+            try topic.beforeSegmentFsync()
             try files.withFile(path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: path) }
         }
         for (name, count) in dropped.sorted(by: { $0.key < $1.key }) {
@@ -85,6 +86,9 @@ struct JournalRecovery {
     /// batches planned, by base offset (a later entry repeating one is checked against it).
     private var plannedEnd: [String: Int64] = [:]
     private var plannedCrcs: [String: [Int64: UInt32]] = [:]
+    /// Logs whose active segment is damaged from a position the journal refills (the bytes from
+    /// there on are cut, kept in quarantine, before the first batch is written back).
+    private var refills: [String: SegmentCorruption] = [:]
 
     private mutating func plan(_ sequence: UInt64, isLast: Bool) throws(StrataError) -> FilePlan {
         let path = paths.journalFile(sequence: sequence)
@@ -139,6 +143,19 @@ struct JournalRecovery {
                     + "of log \(entry.logName), \(why); nothing was replayed or changed", topic: entry.logName,
                 file: path, position: entry.position)
         }
+        // A power loss can lose any unfsynced page of the active segment, not only its tail: the
+        // log then reads as corrupt from the lost page on. When the journal holds the batch that
+        // belongs where the damage starts, everything from there on was written after the
+        // segment's last fdatasync and the journal can refill it: the damaged bytes are cut
+        // (kept in quarantine) when the plan is applied, and the journal's batches written back.
+        if plannedEnd[entry.logName] == nil, let damage = topic.state.withLock({ $0.active.corruption }),
+            header.baseOffset == damage.offset
+        {
+            refills[entry.logName] = damage
+            plannedEnd[entry.logName] = header.nextOffset
+            plannedCrcs[entry.logName, default: [:]][header.baseOffset] = header.crc
+            return true
+        }
         if header.nextOffset <= end {
             if let planned = plannedCrcs[entry.logName]?[header.baseOffset] {
                 guard planned == header.crc else { throw corrupt("an earlier entry holds a different batch there") }
@@ -171,6 +188,7 @@ struct JournalRecovery {
         for entry in plan.writes {
             guard let topic = logs[entry.logName] ?? nil else { continue }
             let batch = Array(plan.bytes[entry.batchStart ..< (entry.position + entry.length)])
+            if let damage = refills.removeValue(forKey: entry.logName) { try cutForRefill(topic, damage) }
             do throws(StrataError) {
                 try topic.state.withLock { (s) throws(StrataError) in
                     try topic.checkWritable(s)
@@ -187,6 +205,22 @@ struct JournalRecovery {
             written.insert(entry.logName)
         }
         return appliedAll
+    }
+
+    /// Cuts `topic`'s active segment where `damage` starts, keeping the bytes from there on in
+    /// the log's quarantine, so the journal's batches can be written back after the valid prefix
+    /// (the segment's index already covers only that prefix).
+    private func cutForRefill(_ topic: Topic, _ damage: SegmentCorruption) throws(StrataError) {
+        try topic.state.withLock { (s) throws(StrataError) in
+            let path = s.active.path
+            let kept = try Quarantine.moveTail(
+                of: path, from: damage.position, fileBytes: damage.fileBytes,
+                directory: paths.quarantineDirectory(topic.name), kind: "lost")
+            s.segments[s.segments.count - 1].corruption = nil
+            options.log(
+                "journal recovery: log \(topic.name) lost unsynced bytes of \(path) (\(damage.summary)); "
+                    + "cut at byte \(damage.position), kept=\(kept), refilled from the journal")
+        }
     }
 
     /// The log called `name` opened for the replay, nil when its topic is gone.

@@ -67,6 +67,8 @@ public final class Topic: Sendable {
     let state: Mutex<TopicState>
     let cold: ColdTier
     let beforeGroupFsync: GroupFsyncHook?
+    /// Runs before every fdatasync that makes this log's records durable (Hot/Durability.swift).
+    let metadataBarrier: MetadataBarrier?
     /// The lake journal a `sync` log's appends go through (Journal.swift); nil for `async` logs,
     /// read-only lakes and lakes opened with `LakeOptions.journal` off.
     let journal: Journal?
@@ -105,9 +107,10 @@ public final class Topic: Sendable {
         name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
         log: @escaping @Sendable (String) -> Void, segments: [LocalSegment], cold: ColdTier,
         limits: TopicLimits = TopicLimits(), beforeGroupFsync: GroupFsyncHook? = nil,
-        readOnlyView: ReadOnlyView? = nil, journal: Journal? = nil
+        readOnlyView: ReadOnlyView? = nil, journal: Journal? = nil, metadataBarrier: MetadataBarrier? = nil
     ) {
         self.name = name
+        self.metadataBarrier = metadataBarrier
         self.journal = journal
         self.limits = limits
         self.readOnlyView = readOnlyView
@@ -129,7 +132,7 @@ public final class Topic: Sendable {
         name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
         log: @escaping @Sendable (String) -> Void, cold: ColdTier, startOffset: Int64 = 0,
         limits: TopicLimits = TopicLimits(),
-        beforeGroupFsync: GroupFsyncHook? = nil, journal: Journal? = nil
+        beforeGroupFsync: GroupFsyncHook? = nil, journal: Journal? = nil, metadataBarrier: MetadataBarrier? = nil
     ) throws(StrataError) -> Topic {
         let directory = paths.topicDirectory(name)
         let names = try FileIO.listDirectory(directory)
@@ -162,7 +165,7 @@ public final class Topic: Sendable {
         return Topic(
             name: name, config: config, paths: paths, files: files, clock: clock, log: log, segments: segments,
             cold: cold, limits: limits, beforeGroupFsync: beforeGroupFsync,
-            journal: config.durability == .sync ? journal : nil)
+            journal: config.durability == .sync ? journal : nil, metadataBarrier: metadataBarrier)
     }
 
     // MARK: - Offsets
@@ -352,6 +355,7 @@ public final class Topic: Sendable {
     func roll(_ s: inout TopicState, nowMs: Int64) throws(StrataError) {
         let active = s.active
         do throws(StrataError) {
+            try beforeSegmentFsync()
             try files.withFile(active.path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: active.path) }
             groupCommit.recordRollFsync(durableUpTo: active.nextOffset)
             try FileIO.writeAtomically(active.indexPath, active.index.encode())
