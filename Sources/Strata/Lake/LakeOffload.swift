@@ -6,30 +6,81 @@ import Synchronization
 /// Offload on demand (`strata offload`, `Lake.offload`).
 extension Lake {
     /// Offloads now: seals active segments (when `seal`), uploads every sealed segment, and with
-    /// `evict` deletes every local segment already committed to the cold tier.
+    /// `evict` deletes every local segment already committed to the cold tier. Logs are offloaded
+    /// several at once (`offloadLogsAtOnce` of those with little sealed data, whose passes mostly
+    /// wait on the store; `LakeOptions.offloadConcurrency` of the others, bounding the memory
+    /// their encodes hold), each log's segments in offset order as always.
     /// - Parameter topicName: one topic, or every topic when nil.
+    /// - Throws: the first failure in log-name order, once every log's pass has ended (no table
+    ///   is synced then).
     public func offload(
         topic topicName: String? = nil, seal: Bool = true, evict: Bool = false
     ) async throws -> OffloadReport {
         try refuseIfReadOnly("offload")
-        var total = OffloadReport()
         var names = try logNames()
         if let topicName {
             _ = try partitionCount(topicName)  // `notFound` for a missing topic
             names = names.filter { $0 == topicName || $0.hasPrefix(topicName + "/") }
         }
-        for name in names {
+        var small: [(Int, Topic)] = []
+        var large: [(Int, Topic)] = []
+        for (index, name) in names.enumerated() {
             let topic = try self.log(name)
             if seal { try topic.sealActiveSegment() }
-            let report = try await topic.offloadSealed(wait: true)
-            total.segmentsOffloaded += report.segmentsOffloaded
-            total.rawBytes += report.rawBytes
-            total.objectBytes += report.objectBytes
-            total.blocked += report.blocked
-            if !report.blocked.isEmpty { total.blockedTopics.append(name) }
-            total.segmentsEvicted += try await evict ? topic.evictCommitted() : topic.applyRetention()
+            let sealedBytes = topic.localSegments().reduce(0) { $0 + ($1.sealed ? $1.segmentBytes : 0) }
+            if sealedBytes <= Self.smallOffloadBytes { small.append((index, topic)) } else { large.append((index, topic)) }
         }
+        var outcomes = [Result<OffloadReport, any Error>?](repeating: nil, count: names.count)
+        for (logs, atOnce) in [(small, Self.offloadLogsAtOnce), (large, options.offloadConcurrency)] {
+            try await withThrowingTaskGroup(of: (Int, Result<OffloadReport, any Error>).self) { group in
+                var running = 0
+                for (index, topic) in logs {
+                    if running >= atOnce, let (done, outcome) = try await group.next() {
+                        outcomes[done] = outcome
+                        running -= 1
+                    }
+                    group.addTask { (index, await Self.offloadNow(topic, evict: evict)) }
+                    running += 1
+                }
+                for try await (done, outcome) in group { outcomes[done] = outcome }
+            }
+        }
+        var total = OffloadReport()
+        var firstFailure: (any Error)? = nil
+        for (name, outcome) in zip(names, outcomes) {
+            switch outcome {
+            case .success(let report):
+                total.segmentsOffloaded += report.segmentsOffloaded
+                total.rawBytes += report.rawBytes
+                total.objectBytes += report.objectBytes
+                total.blocked += report.blocked
+                total.segmentsEvicted += report.segmentsEvicted
+                if !report.blocked.isEmpty { total.blockedTopics.append(name) }
+            case .failure(let error): firstFailure = firstFailure ?? error
+            case nil: break
+            }
+        }
+        // A failed offload syncs no table; the next pass does.
+        if let firstFailure { throw firstFailure }
         await syncTables(afterOffloadOf: names)
         return total
     }
+
+    /// One log's on-demand pass: its sealed segments, then eviction or retention.
+    private static func offloadNow(_ topic: Topic, evict: Bool) async -> Result<OffloadReport, any Error> {
+        do {
+            var report = try await topic.offloadSealed(wait: true)
+            report.segmentsEvicted += try await evict ? topic.evictCommitted() : topic.applyRetention()
+            return .success(report)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Logs with little sealed data offloaded at once: their passes wait on the store (a put, the
+    /// read-back, the manifest commit, each with its fsyncs) far more than they use a core.
+    static let offloadLogsAtOnce = 16
+    /// Sealed bytes up to which a log counts as small for `offloadLogsAtOnce` (a few of its
+    /// encodes at once hold little memory).
+    static let smallOffloadBytes = 4 << 20
 }
