@@ -32,18 +32,10 @@ extension Lake {
         }
         var outcomes = [Result<OffloadReport, any Error>?](repeating: nil, count: names.count)
         for (logs, atOnce) in [(small, Self.offloadLogsAtOnce), (large, options.offloadConcurrency)] {
-            try await withThrowingTaskGroup(of: (Int, Result<OffloadReport, any Error>).self) { group in
-                var running = 0
-                for (index, topic) in logs {
-                    if running >= atOnce, let (done, outcome) = try await group.next() {
-                        outcomes[done] = outcome
-                        running -= 1
-                    }
-                    group.addTask { (index, await Self.offloadNow(topic, evict: evict)) }
-                    running += 1
-                }
-                for try await (done, outcome) in group { outcomes[done] = outcome }
+            let results = await concurrentMap(logs, atOnce: atOnce) { (index, topic) in
+                (index, await Self.offloadNow(topic, evict: evict))
             }
+            for (index, outcome) in results { outcomes[index] = outcome }
         }
         var total = OffloadReport()
         var firstFailure: (any Error)? = nil

@@ -168,18 +168,26 @@ extension Lake {
     func syncTables(afterOffloadOf logs: [String]) async {
         guard options.tables else { return }
         var seen: Set<String> = []
+        var wanted: [(String, TopicConfig)] = []
         for log in logs {
             let topic = String(log.prefix { $0 != "/" })
             guard seen.insert(topic).inserted, let config = try? describeTableConfig(topic),
                 TableWriter.wanted(topic, config)
             else { continue }
+            wanted.append((topic, config))
+        }
+        // Tables are independent (one pass per topic at a time, by TableWriter's own lock).
+        _ = await concurrentMap(wanted, atOnce: Self.tableSyncsAtOnce) { (topic, config) in
             do throws(StrataError) {
-                _ = try await tables.sync(topic, config: config, partitions: try partitionCount(topic))
+                _ = try await self.tables.sync(topic, config: config, partitions: try self.partitionCount(topic))
             } catch {
-                tables.logFailure(topic, error)
+                self.tables.logFailure(topic, error)
             }
         }
     }
+
+    /// Table passes run at once after an on-demand offload of many topics.
+    static let tableSyncsAtOnce = 8
 }
 
 extension TableWriter {

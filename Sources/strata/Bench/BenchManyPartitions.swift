@@ -58,6 +58,7 @@ struct ManyPartitionsBench {
         let (offloaded, offloadSeconds) = try await timed { try await reopened.offload(seal: true) }
         let puts = reopened.coldStats.blob.putRequests
         let (coldFiles, coldBytes) = Self.tree(path + "/cold", excluding: nil)
+        let cold = Self.coldKinds(path + "/cold")
         try await reopened.close()
 
         let createRate = Double(partitions) / max(createSeconds, 1e-9)
@@ -67,7 +68,8 @@ struct ManyPartitionsBench {
             "localFiles": files, "localBytes": bytes, "recordBytes": payload, "closeSecs": closeSeconds,
             "reopenSecs": reopenSeconds, "randomReadP50Ms": percentile(latencies, 50),
             "randomReadP99Ms": percentile(latencies, 99), "offloadSecs": offloadSeconds,
-            "segmentsOffloaded": offloaded.segmentsOffloaded, "coldObjects": coldFiles, "coldBytes": coldBytes,
+            "segmentsOffloaded": offloaded.segmentsOffloaded, "coldFiles": coldFiles, "coldBytes": coldBytes,
+            "coldObjects": cold.objects, "coldManifests": cold.manifests, "tableFiles": cold.tables,
             "coldPuts": puts,
         ]
         return BenchReport(
@@ -79,7 +81,8 @@ struct ManyPartitionsBench {
                     + "disk for \(format(Double(payload) / 1e6)) MB of values",
                 "close \(format(closeSeconds)) s, reopen \(format(reopenSeconds)) s, random first-record read p99 "
                     + "\(format(percentile(latencies, 99))) ms",
-                "offload \(format(offloadSeconds)) s: \(coldFiles) cold files, \(puts) PUTs",
+                "offload \(format(offloadSeconds)) s: \(coldFiles) cold files (\(cold.objects) segment objects, "
+                    + "\(cold.manifests) manifests, \(cold.tables) table files), \(puts) PUTs",
             ])
     }
 
@@ -98,6 +101,25 @@ struct ManyPartitionsBench {
             }
             try await group.waitForAll()
         }
+    }
+
+    /// Files of the filesystem cold store at `root` by kind: segment (and packed) objects,
+    /// manifests (archives included), table files; the rest (`lake.json` …) in none.
+    static func coldKinds(_ root: String) -> (objects: Int, manifests: Int, tables: Int) {
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return (0, 0, 0) }
+        var kinds = (objects: 0, manifests: 0, tables: 0)
+        while let relative = walker.nextObject() as? String {
+            guard walker.fileAttributes?[.type] as? FileAttributeType == .typeRegular else { continue }
+            let parts = relative.split(separator: "/")
+            if parts.first == "tables" {
+                kinds.tables += 1
+            } else if relative.hasSuffix(".seg.zst") || parts.first == "packed" {
+                kinds.objects += 1
+            } else if parts.first == "topics", relative.hasSuffix(".json") {
+                kinds.manifests += 1
+            }
+        }
+        return kinds
     }
 
     /// VmRSS of this process, in bytes.

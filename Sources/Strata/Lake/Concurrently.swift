@@ -1,0 +1,21 @@
+/// Runs `body` over `items`, at most `atOnce` at a time, and returns the results in the items'
+/// order (on-demand offload and table syncs over many logs, whose passes mostly wait on the
+/// store).
+func concurrentMap<Item: Sendable, Result: Sendable>(
+    _ items: [Item], atOnce: Int, _ body: @escaping @Sendable (Item) async -> Result
+) async -> [Result] {
+    var results = [Result?](repeating: nil, count: items.count)
+    await withTaskGroup(of: (Int, Result).self) { group in
+        var running = 0
+        for (index, item) in items.enumerated() {
+            if running >= max(atOnce, 1), let (done, result) = await group.next() {
+                results[done] = result
+                running -= 1
+            }
+            group.addTask { (index, await body(item)) }
+            running += 1
+        }
+        for await (done, result) in group { results[done] = result }
+    }
+    return results.map { $0! }
+}
