@@ -39,7 +39,9 @@ struct TableStatusCommand: AsyncParsableCommand {
             manifest holds), TABLE-END (one past the last offset the table holds), LAG-OFFSETS = \
             MANIFEST-END - TABLE-END, LAG-SEGMENTS (committed cold segments not yet in the table), FILES, \
             BYTES, ROWS. A topic with table=false says so. --json prints one JSON object per topic (the \
-            same fields, per partition too). Exit codes: 0 ok, 2 no such lake or topic, 3 I/O or store error.
+            same fields, per partition too, and dataFilePaths: the current snapshot's data files, which a \
+            reader that does not read Iceberg metadata should read instead of a glob of data/, where files \
+            an older snapshot still references stay). Exit codes: 0 ok, 2 no such lake or topic, 3 I/O or store error.
 
             Example:
               strata table status --lake /lake --json

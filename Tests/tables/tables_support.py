@@ -17,8 +17,6 @@ import base64
 import json
 import os
 import pathlib
-import select
-import signal
 import subprocess
 import sys
 import time
@@ -31,6 +29,10 @@ HERE = pathlib.Path(__file__).resolve().parent
 TIMEOUT = 60.0
 
 DAY_MS = 86_400_000
+
+# The one launcher of `strata serve` the real-client suites share (it waits for "listening on").
+sys.path.insert(0, str(HERE.parent / "kafka"))
+from kafka_support import Serve  # noqa: E402
 
 
 def strata(*args, check=True, timeout=300) -> subprocess.CompletedProcess:
@@ -154,47 +156,6 @@ class Plan:
 
 
 @dataclass
-class Serve:
-    """`strata serve` on a lake, on a free loopback port."""
-
-    lake: pathlib.Path
-    proc: subprocess.Popen | None = None
-    address: str = ""
-
-    def start(self) -> "Serve":
-        log = open(WORK / f"serve-{uuid.uuid4().hex[:8]}.err", "wb")
-        self.proc = subprocess.Popen([STRATA_BIN, "serve", "--lake", str(self.lake), "--listen", "127.0.0.1:0"],
-                                     stdout=subprocess.PIPE, stderr=log)
-        pids = os.environ.get("STRATA_PIDS_FILE")
-        if pids:
-            with open(pids, "a") as f:
-                f.write(f"{self.proc.pid}\n")
-        deadline = time.monotonic() + 30
-        buf = b""
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.5)
-            if ready:
-                chunk = os.read(self.proc.stdout.fileno(), 4096)
-                if not chunk:
-                    break
-                buf += chunk
-                for line in buf.decode(errors="replace").splitlines():
-                    if line.startswith("listening on "):
-                        self.address = line[len("listening on "):].strip()
-                        return self
-            elif self.proc.poll() is not None:
-                break
-        self.proc.kill()
-        self.proc.wait()
-        raise AssertionError(f"serve did not print 'listening on' within 30 s (stdout {buf!r}); see {log.name}")
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        status = self.proc.wait(timeout=60)
-        assert status == 0, f"serve exited {status} on SIGTERM"
-
-
-@dataclass
 class Lake:
     """A lake with one topic whose records were produced and offloaded; `rows` is what was produced."""
 
@@ -263,7 +224,7 @@ def make_lake(name: str, plan: Plan = Plan(), cold: str | None = None) -> Lake:
     if cold:
         args += ["--cold", cold]
     strata(*args)
-    serve = Serve(path).start()
+    serve = Serve(str(path)).start()
     now_ms = int(time.time() * 1000)
     records = plan.records(now_ms)
     reports: dict[int, object] = {}
@@ -287,7 +248,8 @@ def make_lake(name: str, plan: Plan = Plan(), cold: str | None = None) -> Lake:
         assert left == 0, f"{left} records not delivered within {TIMEOUT} s"
         del producer  # destroyed before serve stops, or librdkafka logs its reconnects
     finally:
-        serve.stop()
+        status = serve.stop()
+        assert status == 0, f"serve exited {status} on SIGTERM"
     errors = [e for e in reports.values() if not isinstance(e, tuple)]
     assert not errors and len(reports) == len(records), f"delivery errors: {errors[:3]}"
     rows = []
@@ -317,6 +279,12 @@ def newest_metadata_local(table_dir: str) -> str:
     hint = int((meta / "version-hint.text").read_text().strip())
     assert hint == versions[-1], f"version-hint.text says {hint}, newest metadata is v{versions[-1]}"
     return str(meta / f"v{versions[-1]}.metadata.json")
+
+
+def strata_status(lake: "Lake") -> dict:
+    """`strata table status --json` of the lake's topic."""
+    out = strata("table", "status", "--lake", lake.path, lake.topic, "--json")
+    return json.loads(out.stdout)
 
 
 def live_data_files(table) -> list[str]:

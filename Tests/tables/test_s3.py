@@ -79,7 +79,7 @@ def test_duckdb_httpfs_on_s3(lake, table):
     s = s3_settings()
     s["endpoint"] = s["endpoint"].removeprefix("http://")
     print(readers.check_duckdb_iceberg("s3", table.metadata_location, lake.rows, s3=s,
-                                       parquet=[f"{lake.table_uri}/data/**/*.parquet"]))
+                                       parquet=live_data_files(table)))
 
 
 def test_pyarrow_s3_filesystem(lake, table):

@@ -52,7 +52,8 @@ def spark_check(spark, label: str, paths: list[str], want: list[Row]) -> None:
 
 
 def test_spark_reads_the_data_files_then_what_delete_records_left(spark, lake):
-    spark_check(spark, "fresh", [f"{lake.table_uri}/data"], lake.rows)
+    fresh = readers.static_table(newest_metadata_local(lake.table_uri))
+    spark_check(spark, "fresh", live_data_files(fresh), lake.rows)
     cut = [r.offset for r in lake.rows if r.partition == 1][50]
     strata("delete-records", "--lake", lake.path, lake.topic, "--partition", 1, "--before", cut)
     lake.offload()

@@ -70,6 +70,7 @@ extension TableWriter {
             currentSnapshotId: table?.currentSnapshot?.id, dataFiles: live.count,
             dataBytes: live.reduce(0) { $0 + $1.fileSizeInBytes }, rows: live.reduce(0) { $0 + $1.recordCount },
             valueMismatches: Int64(table?.properties[Self.mismatchesProperty] ?? "") ?? 0, partitions: [])
+        status.dataFilePaths = live.map(\.path).sorted()
         for partition in 0 ..< partitions {
             let log = LogName(validated: topic, partition: partition).description
             let manifest = try await manifest(log, refresh: true)

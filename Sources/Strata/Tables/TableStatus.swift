@@ -55,6 +55,11 @@ public struct TableStatus: Sendable, Equatable, Codable {
     public var dataFiles: Int
     public var dataBytes: Int64
     public var rows: Int64
+    /// The current snapshot's data files as readers address them (`s3://…` or a local path),
+    /// sorted: what a reader that does not read Iceberg metadata should read. Files replaced by a
+    /// later snapshot stay in `data/` while an older snapshot references them, so a glob of
+    /// `data/` can read a record twice.
+    public var dataFilePaths: [String] = []
     /// Values that did not match the topic's value schema (kept raw, typed columns null), as
     /// counted in the table's snapshot summaries.
     public var valueMismatches: Int64
