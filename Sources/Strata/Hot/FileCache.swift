@@ -17,6 +17,19 @@ final class FileCache: Sendable {
         var entries: [String: Entry] = [:]
         var tick: UInt64 = 0
         var opens = 0
+        /// Uses in order, oldest first from `head`: an entry's current use is the one equal to its
+        /// `lastUse` (older ones are stale and skipped), so finding the least recently used file is
+        /// amortised O(1) instead of a scan of every open file per miss.
+        var order: [(path: String, use: UInt64)] = []
+        var head = 0
+
+        mutating func touch(_ path: String) {
+            order.append((path, tick))
+            if order.count - head > 4 * max(entries.count, 16) {
+                order = entries.map { ($0.key, $0.value.lastUse) }.sorted { $0.use < $1.use }
+                head = 0
+            }
+        }
     }
 
     let capacity: Int
@@ -57,6 +70,7 @@ final class FileCache: Sendable {
             entry.pins += 1
             entry.lastUse = s.tick
             s.entries[path] = entry
+            s.touch(path)
             return entry.fd
         }
         if let found { return found }
@@ -70,10 +84,12 @@ final class FileCache: Sendable {
                 existing.pins += 1
                 existing.lastUse = s.tick
                 s.entries[path] = existing
+                s.touch(path)
                 toClose.append(fd)
                 return existing.fd
             }
             s.entries[path] = Entry(fd: fd, pins: 1, lastUse: s.tick, doomed: false)
+            s.touch(path)
             toClose += evict(&s)
             return fd
         }
@@ -122,11 +138,24 @@ final class FileCache: Sendable {
 
     private func evict(_ s: inout State) -> [Int32] {
         var closed: [Int32] = []
-        while s.entries.count > capacity {
-            guard let victim = s.entries.filter({ $0.value.pins == 0 }).min(by: { $0.value.lastUse < $1.value.lastUse })
-            else { break }
-            s.entries[victim.key] = nil
-            closed.append(victim.value.fd)
+        var looked = 0
+        let queued = s.order.count - s.head
+        while s.entries.count > capacity, looked < queued, s.head < s.order.count {
+            let (path, use) = s.order[s.head]
+            s.head += 1
+            looked += 1
+            guard let entry = s.entries[path], entry.lastUse == use else { continue }  // a stale use
+            guard entry.pins == 0 else {
+                // In use now (so recent): queued again; `unpin` closes it if the cache is still over.
+                s.order.append((path, use))
+                continue
+            }
+            s.entries[path] = nil
+            closed.append(entry.fd)
+        }
+        if s.head > s.order.count / 2 {
+            s.order.removeFirst(s.head)
+            s.head = 0
         }
         return closed
     }
