@@ -17,7 +17,7 @@ final class Catalog: Sendable {
     let log: @Sendable (String) -> Void
     /// Compaction runs when the file is larger than this and than `compactionRatio` × the live state.
     let compactionBytesMin: Int
-    static let compactionRatio = 4
+    static let compactionRatio = 2
 
     struct Inner: Sendable {
         var state = CatalogState()
@@ -247,6 +247,11 @@ final class Catalog: Sendable {
             }
         }
         writesMade.add(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// True while a write is not known durable yet.
+    var hasPendingWrites: Bool {
+        writesSynced.load(ordering: .sequentiallyConsistent) < writesMade.load(ordering: .sequentiallyConsistent)
     }
 
     /// Makes every write so far durable (the lake's metadata barrier): returns at once when

@@ -16,6 +16,21 @@ extension Catalog {
         var contradiction: (position: Int, why: String)?
 
         var complete: Bool { scan.snapshotEnd != nil && contradiction == nil }
+
+        /// Damage followed by a valid record (not a torn write): refuses an open, a reader's too.
+        var damage: StrataError? {
+            if let (position, why) = contradiction {
+                return StrataError(
+                    .corrupt, "catalog record at byte \(position) of \(path) contradicts the records before it: "
+                        + "\(why); restore it from a backup (nothing was changed)", file: path, position: position)
+            }
+            guard let resume = scan.resumePosition, let error = scan.stopError else { return nil }
+            return StrataError(
+                .corrupt,
+                "catalog \(path) is damaged at byte \(scan.validEnd) (\(error)) and a valid record follows at byte "
+                    + "\(resume): not a torn write; restore it from a backup (nothing was changed)",
+                file: path, position: scan.validEnd, cause: error.code.rawValue)
+        }
     }
 
     /// Reads and applies catalog file `sequence`.
@@ -56,22 +71,12 @@ extension Catalog {
         var chosen: FileImage? = nil
         for sequence in all.reversed() {
             let image = try readFile(paths, sequence: sequence)
-            if let (position, why) = image.contradiction {
-                throw StrataError(
-                    .corrupt, "catalog record at byte \(position) of \(image.path) contradicts the records before it: "
-                        + "\(why); nothing was changed", file: image.path, position: position)
-            }
+            if image.contradiction != nil, let damage = image.damage { throw damage }
             if image.scan.snapshotEnd == nil {
                 unfinished.append(image)
                 continue
             }
-            if let resume = image.scan.resumePosition, let error = image.scan.stopError {
-                throw StrataError(
-                    .corrupt,
-                    "catalog \(image.path) is damaged at byte \(image.scan.validEnd) (\(error)) and a valid record "
-                        + "follows at byte \(resume): not a torn write; restore it from a backup (nothing was changed)",
-                    file: image.path, position: image.scan.validEnd, cause: error.code.rawValue)
-            }
+            if let damage = image.damage { throw damage }
             chosen = image
             break
         }
@@ -211,18 +216,17 @@ extension Catalog {
             do throws(StrataError) {
                 for sequence in try Self.sequences(paths).reversed() {
                     let read = try Self.readFile(paths, sequence: sequence)
+                    if let damage = read.damage { throw damage }
                     if read.complete {
                         image = read
                         break
                     }
                 }
-            } catch where error.code == .notFound {
-                continue
+            } catch {
+                guard error.code == .notFound else { throw error }
+                continue  // removed by a compaction meanwhile: list again
             }
             if let image {
-                if image.scan.resumePosition != nil, let error = image.scan.stopError {
-                    log("catalog: \(image.path) is damaged at byte \(image.scan.validEnd) (\(error)); read up to it")
-                }
                 inner.withLock { s in
                     s.state = image.state
                     s.sequence = image.sequence
