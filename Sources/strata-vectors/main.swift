@@ -146,6 +146,7 @@ func generate(into directory: URL) throws {
     try generateTableVectors(into: directory)
     try generateIcebergVectors(into: directory)
     try generateJournalVectors(into: directory)
+    try generateCatalogVectors(into: directory)
 }
 
 let arguments = CommandLine.arguments

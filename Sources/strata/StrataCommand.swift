@@ -107,9 +107,11 @@ struct StrataCommand: AsyncParsableCommand {
         return search(StrataCommand.self, []).map { $0.joined(separator: " ") }
     }
 
-    /// `lake.json` and `topic.json`: damage there is fixed by hand, not found by `verify`.
+    /// `lake.json`, the topic catalog and the old per-topic files a migration reads: damage there
+    /// refuses the open, so it is fixed by hand (or from a backup), not found by `verify`.
     private static func isConfigFile(_ path: String) -> Bool {
-        path.hasSuffix("/lake.json") || path.hasSuffix("/topic.json")
+        path.hasSuffix("/lake.json") || path.hasSuffix("/topic.json") || path.hasSuffix("/partitions")
+            || path.contains("/catalog/") || path.hasSuffix("start-offset") || path.hasSuffix("/DELETING")
     }
 
     static func exitCode(for code: StrataError.Code) -> Int32 {
@@ -143,7 +145,7 @@ struct Inspect: AsyncParsableCommand {
             """,
         subcommands: [
             InspectDump.self, InspectTopics.self, InspectSegments.self, InspectManifest.self, InspectVerify.self,
-            InspectScrub.self, InspectGroups.self,
+            InspectScrub.self, InspectGroups.self, InspectCatalog.self,
         ]
     )
 }

@@ -179,7 +179,7 @@ struct TopicsAlterConfig: AsyncParsableCommand {
         commandName: "alter-config", abstract: "Change settings of a topic's config.",
         discussion: """
             Every --set is checked (known key, valid value, valid config) before anything is \
-            written; then topic.json is replaced atomically. Keys are the topic.json names (Kafka \
+            written; then the new config is recorded in the lake's catalog (durably). Keys are the config's names (Kafka \
             names such as retention.ms are accepted too); `none` or -1 removes an optional bound. \
             Applies at once: \(keys(.atOnce)). At the next segment roll (sealed segments keep \
             theirs): \(keys(.nextSegment)). To segments offloaded from now on: \(keys(.nextOffload)).
@@ -254,7 +254,7 @@ struct TopicsDelete: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "delete", abstract: "Delete a topic from both tiers: local segments, cold objects and manifests.",
         discussion: """
-            Every partition goes. The topic disappears at once (topic.json is renamed DELETING); then its cold manifests, \
+            Every partition goes. The topic disappears at once (the catalog records the delete as begun); then its cold manifests, \
             its cold objects and its local files are deleted, in that order. If this is interrupted \
             (a crash, an unreachable cold store), run it again to finish. Refused while another \
             process has the lake open. Bytes that recovery or `strata repair` set aside in the topic's \

@@ -140,12 +140,10 @@ import Testing
                 async let auto = { try? server.lake.topic(name, creatingWith: nil) }()
                 _ = await (created, auto)
                 let count = try server.lake.partitionCount(name)
-                // What a restart would read: the `partitions` file (absent: 1).
-                let file = server.path + "/topics/\(name)/partitions"
-                let stored =
-                    (try? String(contentsOfFile: file, encoding: .utf8)).flatMap {
-                        Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
-                    } ?? 1
+                // What a restart would read: the lake's catalog, as a reader opening it now sees it.
+                let reader = try Lake.openReadOnly(server.path)
+                let stored = try reader.partitionCount(name)
+                try await reader.close()
                 #expect(stored == count, "\(name): serving \(count), stored \(stored)")
             }
         }

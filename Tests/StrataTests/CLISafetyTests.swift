@@ -192,7 +192,7 @@ struct CLISafetyTests {
         var testDescription: String { name }
 
         enum Damage: Sendable {
-            case none, lakeJSON, topicJSON, truncateObject
+            case none, lakeJSON, catalog, truncateObject
         }
     }
 
@@ -208,8 +208,8 @@ struct CLISafetyTests {
             status: 1, says: ["lake.json is damaged: not valid JSON", "restore it"],
             never: ["DecodingError", "dataCorrupted", "inspect verify"]),
         MessageCase(
-            name: "corrupt topic.json", arguments: ["consume", "--lake", "LAKE", "orders"], damage: .topicJSON,
-            status: 1, says: ["topic.json is damaged: field 'durability'"],
+            name: "corrupt catalog", arguments: ["consume", "--lake", "LAKE", "orders"], damage: .catalog,
+            status: 1, says: ["00000000000000000000.log is damaged at byte 16", "restore it from a backup"],
             never: ["DecodingError", "dataCorrupted", "CodingKeys"]),
         MessageCase(
             name: "--from-time garbage",
@@ -243,9 +243,12 @@ struct CLISafetyTests {
         switch scenario.damage {
         case .none: break
         case .lakeJSON: try Data("{not json".utf8).write(to: URL(fileURLWithPath: fixture.dir + "/lake.json"))
-        case .topicJSON:
-            let path = fixture.dir + "/topics/orders/topic.json"
-            try Data(#"{"durability": 7}"#.utf8).write(to: URL(fileURLWithPath: path))
+        case .catalog:
+            // A bit of the first record (the config) flipped: valid records follow it.
+            let path = fixture.dir + "/catalog/00000000000000000000.log"
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            bytes[30] ^= 0x01
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
         case .truncateObject:
             let path = fixture.coldRoot + "/" + (try #require(try fixture.coldSegmentFiles().first))
             try truncateFile(path, to: 100)
@@ -274,9 +277,10 @@ enum CLI {
         CLIRun.run(binary, arguments, stdin: stdin)
     }
 
+    /// The config the lake's catalog holds for `topic`, as a reader opening it now sees it.
     static func topicConfig(_ lake: String, _ topic: String) throws -> TopicConfig {
-        let data = try Data(contentsOf: URL(fileURLWithPath: lake + "/topics/\(topic)/topic.json"))
-        return try JSONDecoder().decode(TopicConfig.self, from: data)
+        let catalog = try Catalog.openReader(LakePaths(root: lake), log: { _ in })
+        return try #require(catalog.config(topic))
     }
 
     /// The last line of `output` as a JSON object.

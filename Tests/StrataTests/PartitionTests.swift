@@ -105,7 +105,7 @@ import Testing
         try await ColdFixture.withLake { lake, dir in
             _ = try await lake.createTopic(Self.topic, config: TopicConfig())
             let entries = try FileManager.default.contentsOfDirectory(atPath: dir + "/topics/orders").sorted()
-            #expect(entries == ["00000000000000000000.seg", "topic.json"])  // no `partitions` file
+            #expect(entries == ["00000000000000000000.seg"])  // what the topic is lives in the catalog
             #expect(try lake.partitionCount(Self.topic) == 1)
             #expect(try await lake.describeTopic(Self.topic).partitions == 1)
         }
@@ -120,7 +120,7 @@ import Testing
             try await lake.createPartitions(Self.topic, count: 2)  // the same count: nothing to do
             try await lake.createPartitions(Self.topic, count: 5)
             #expect(try lake.partitionCount(Self.topic) == 5)
-            #expect(try String(contentsOfFile: dir + "/topics/orders/partitions", encoding: .utf8) == "5\n")
+            #expect(try Catalog.openReader(LakePaths(root: dir), log: { _ in }).partitionCount(Self.topic) == 5)
             _ = try await Self.produce(try lake.partition(Self.topic, 4), ["new"])
             let tooMany = await strataError { try await lake.createPartitions(Self.topic, count: 100_001) }
             #expect(tooMany?.code == .invalidArgument)
@@ -140,12 +140,15 @@ import Testing
             _ = try await lake.createTopic(Self.topic, config: TopicConfig(), partitions: 3)
             try await lake.close()
         }
+        // The lake as one written before the catalog, whose `partitions` file is damaged.
+        try FileManager.default.removeItem(atPath: dir + "/catalog")
+        try Data(try encodeJSON(TopicConfig())).write(to: URL(fileURLWithPath: dir + "/topics/orders/topic.json"))
         try "three\n".write(toFile: dir + "/topics/orders/partitions", atomically: true, encoding: .utf8)
-        let lake = try Lake.open(dir, options: ColdFixture.options(store: MemoryBlobStore()))
-        let error = strataError { _ = try lake.partitionCount(Self.topic) }
+        let error = strataError { _ = try Lake.open(dir, options: ColdFixture.options(store: MemoryBlobStore())) }
         #expect(error?.code == .corrupt && error?.file?.hasSuffix("topics/orders/partitions") == true)
         #expect(try String(contentsOfFile: dir + "/topics/orders/partitions", encoding: .utf8) == "three\n")
-        try await lake.close()
+        let reader = strataError { _ = try Lake.openReadOnly(dir, options: ColdFixture.options(store: MemoryBlobStore())) }
+        #expect(reader?.code == .corrupt)
     }
 
     // MARK: - both tiers

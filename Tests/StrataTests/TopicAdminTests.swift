@@ -104,7 +104,7 @@ import Testing
     @Test func alterConfigRejectsBadKeysAndValuesNamingTheKeyAndChangesNothing() async throws {
         try await Self.withLake { lake, dir in
             _ = try await lake.createTopic(Self.name, config: Self.small())
-            let file = dir + "/topics/" + Self.name + "/topic.json"
+            let file = dir + "/catalog/00000000000000000000.log"
             let stored = try Data(contentsOf: URL(fileURLWithPath: file))
             let cases: [([(key: String, value: String)], String)] = [
                 ([("segmentMs", "60000"), ("nosuchKey", "1")], "nosuchKey"),
@@ -125,7 +125,7 @@ import Testing
         }
     }
 
-    @Test func alterConfigWritesTopicJsonAndTheChangeAppliesAtOnceAndAfterReopen() async throws {
+    @Test func alterConfigWritesTheCatalogAndTheChangeAppliesAtOnceAndAfterReopen() async throws {
         let dir = try ColdFixture.makeDirectory()
         defer { ColdFixture.remove(dir) }
         let store = MemoryBlobStore()

@@ -403,7 +403,7 @@ extension Lake {
     func dropGroupOffsets(of topic: String) async throws(StrataError) {
         guard topic != GroupStore.topicName else { return }
         if let store = groupStore.withLock({ $0.store }) { return try await store.dropTopic(topic) }
-        guard FileIO.exists(paths.topicConfig(GroupStore.topicName)) else { return }
+        guard catalog.exists(GroupStore.topicName) else { return }
         // Its open drops the offsets of every topic the lake no longer lists, this one included.
         let store = try await GroupStore.open(self)
         await store.close()

@@ -227,19 +227,19 @@ struct JournalRecovery {
     private mutating func openLog(_ name: String) throws(StrataError) -> Topic? {
         if let known = logs[name] { return known }
         let log = try validateLogName(name)
-        let configFile = paths.topicConfig(log.topic)
-        guard FileIO.exists(configFile) else {
+        // The catalog is loaded before the replay (Lake.open): a topic it does not hold is gone.
+        guard let config = paths.catalog?.config(log.topic) else {
             logs[name] = .some(nil)
             return nil
         }
-        let config: TopicConfig = try decodeJSON(try FileIO.readWholeFile(configFile), file: configFile)
         if log.partition > 0, !FileIO.exists(paths.topicDirectory(name)) {
             try FileIO.makeDirectories(paths.topicDirectory(name))
             try FileIO.fsyncDirectory(paths.topicDirectory(log.topic))
         }
+        let barrier = paths.catalog?.barrier
         let topic = try Topic.open(
             name: name, config: config, paths: paths, files: files, clock: options.clock, log: options.log, cold: cold,
-            startOffset: Lake.startOffset(paths, name))
+            startOffset: Lake.startOffset(paths, name), metadataBarrier: barrier)
         logs[name] = topic
         return topic
     }

@@ -14,7 +14,7 @@ public struct DeleteRecordsResult: Sendable, Equatable {
 /// again, from the lake or from the bucket.
 extension Topic {
     /// Makes `offset` the first readable offset of the topic, in this order: the new log start
-    /// is written to `log-start-offset` (reads below it get `offsetOutOfRange` from then on,
+    /// is recorded in the lake's catalog, durably (reads below it get `offsetOutOfRange` from then on,
     /// across restarts); an active segment holding only deleted records is rolled; the cold
     /// manifest, when there is one, gets a new version with the log start advanced and the
     /// entries wholly below it removed; local segments wholly below are deleted (offloaded or
@@ -70,23 +70,19 @@ extension Topic {
         return result
     }
 
-    /// Reads `log-start-offset` into the topic's state (a missing file: 0).
-    /// - Throws: `corrupt` naming the file when it does not hold a non-negative integer.
+    /// Reads the log start delete-records left in the lake's catalog into the topic's state
+    /// (none: 0).
     func loadLogStart() throws(StrataError) {
-        let path = paths.topicLogStart(name)
-        guard FileIO.exists(path) else { return }
-        let bytes = try FileIO.readWholeFile(path)
-        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let offset = Int64(text), offset >= 0 else {
-            throw StrataError(
-                .corrupt, "log start offset file holds '\(text.prefix(40))', not an offset", topic: name,
-                file: path)
-        }
+        guard let offset = paths.catalog?.logStart(name) else { return }
         state.withLock { $0.logStartOffset = offset }
     }
 
+    /// Records the new log start in the catalog, fdatasync'ed before either tier changes.
     private func persistLogStart(_ offset: Int64) throws(StrataError) {
-        try FileIO.writeAtomically(paths.topicLogStart(name), Array("\(offset)\n".utf8))
+        guard let catalog = paths.catalog else {
+            throw StrataError(.io, "no topic catalog is open for this lake", topic: name)
+        }
+        try catalog.setLogStart(try validateLogName(name), offset)
         state.withLock { $0.logStartOffset = offset }
     }
 

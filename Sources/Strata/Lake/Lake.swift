@@ -38,14 +38,17 @@ public final class Lake: Sendable {
     /// The journal `sync` logs append through (Journal.swift); nil for a read-only lake or with
     /// `LakeOptions.journal` off.
     let journal: Journal?
+    /// Every topic's config, partition count, log starts and deletes (Catalog.swift, §2i).
+    let catalog: Catalog
 
     init(
         path: String, options: LakeOptions, lockFD: Int32, cold: ColdTier, coldURL: String, readOnly: Bool = false,
-        journal: Journal? = nil
+        journal: Journal? = nil, catalog: Catalog
     ) {
         self.path = path
         self.journal = journal
-        self.paths = LakePaths(root: path)
+        self.catalog = catalog
+        self.paths = LakePaths(root: path, catalog: catalog)
         self.options = options
         self.files = FileCache(capacity: options.maxOpenFiles, readOnly: readOnly)
         self.lockFD = lockFD
@@ -62,6 +65,7 @@ public final class Lake: Sendable {
         background.withLock { $0?.cancel() }
         if !closed.withLock({ $0 }) {
             journal?.abandon()
+            catalog.abandon()
             if lockFD >= 0 { FileIO.close(lockFD) }
         }
     }
@@ -74,14 +78,14 @@ public final class Lake: Sendable {
     public static func open(
         _ path: String, cold: String? = nil, options: LakeOptions = LakeOptions()
     ) throws(StrataError) -> Lake {
-        let paths = LakePaths(root: path)
+        let unopened = LakePaths(root: path)
         if let cold { _ = try parseColdURL(cold) }
         try options.validate()
-        try FileIO.makeDirectories(paths.topicsDirectory)
-        let fd = try lock(paths)
+        try FileIO.makeDirectories(unopened.topicsDirectory)
+        let fd = try lock(unopened)
         do throws(StrataError) {
             var opened: (any BlobStore)? = options.coldStore
-            let config = try LakeConfigFile.loadOrCreate(paths: paths, coldURL: cold) { (config) throws(StrataError) in
+            let config = try LakeConfigFile.loadOrCreate(paths: unopened, coldURL: cold) { (config) throws(StrataError) in
                 if opened == nil {
                     opened = try openColdStore(
                         try parseColdURL(config.cold), retry: options.blobRetry,
@@ -89,10 +93,18 @@ public final class Lake: Sendable {
                 }
             }
             guard let store = opened else { throw StrataError(.io, "no cold store for \(config.cold)") }
+            // The catalog before the journal: the replay looks the journal's topics up in it.
+            let catalog = try Catalog.openWriter(unopened, log: options.log)
+            let paths = LakePaths(root: path, catalog: catalog)
             let tier = ColdTier.forLake(store, paths: paths, options: options, savesLocalCopy: true)
-            let journal = try openJournal(paths, options: options, cold: tier)
+            let journal: Journal?
+            do throws(StrataError) { journal = try openJournal(paths, options: options, cold: tier) } catch {
+                try? catalog.close()
+                throw error
+            }
             let lake = Lake(
-                path: path, options: options, lockFD: fd, cold: tier, coldURL: config.cold, journal: journal)
+                path: path, options: options, lockFD: fd, cold: tier, coldURL: config.cold, journal: journal,
+                catalog: catalog)
             lake.startBackground()
             return lake
         } catch {
@@ -110,9 +122,10 @@ public final class Lake: Sendable {
         var recovery = JournalRecovery(paths: paths, files: files, options: options, cold: cold)
         let next = try recovery.run()
         guard options.journal else { return nil }
+        let barrier = paths.catalog?.barrier
         return Journal(
             paths: paths, nextSequence: next, fileBytesMax: options.journalBytes, log: options.log,
-            beforeFsync: options.beforeGroupFsync)
+            beforeFsync: options.beforeGroupFsync, metadataBarrier: barrier)
     }
 
     /// Takes the exclusive `flock` on `LOCK`. A lock found taken is tried again for a moment

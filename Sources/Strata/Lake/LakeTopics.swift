@@ -6,9 +6,10 @@ import Synchronization
 /// The lake's topics and partitions as callers name them: lookup, partition counts, create,
 /// and what is stored about each topic (its config, counts, start offsets).
 extension Lake {
-    /// Names of the topics in the lake, sorted (a topic with several partitions is listed once).
+    /// Names of the topics in the lake, sorted (a topic with several partitions is listed once),
+    /// from the catalog: no directory is listed.
     public func topicNames() throws(StrataError) -> [String] {
-        try FileIO.listDirectory(paths.topicsDirectory).filter { FileIO.exists(paths.topicConfig($0)) }
+        catalog.topicNames()
     }
 
     /// The partition logs of every topic that hold anything (`LogName` text), sorted by topic,
@@ -18,8 +19,9 @@ extension Lake {
         var logs: [String] = []
         for topic in try topicNames() {
             let count = try partitionCount(topic)
-            let used = try FileIO.listDirectory(paths.topicDirectory(topic)).compactMap(LogName.partitionDirectory)
             logs.append(topic)
+            guard count > 1 else { continue }
+            let used = try FileIO.listDirectory(paths.topicDirectory(topic)).compactMap(LogName.partitionDirectory)
             for partition in used.sorted() where partition < count {
                 logs.append(LogName(validated: topic, partition: partition).description)
             }
@@ -36,7 +38,7 @@ extension Lake {
     public func topic(_ name: String) throws(StrataError) -> Topic {
         try validateTopicName(name)
         if let open = registry.topics.withLock({ $0[name] }) { return open }
-        guard FileIO.exists(paths.topicConfig(name)) else {
+        guard catalog.exists(name) else {
             throw StrataError(.notFound, "topic '\(name)' does not exist in \(path)", topic: name)
         }
         return try load(LogName(validated: name, partition: 0))
@@ -60,40 +62,27 @@ extension Lake {
         return try load(log)
     }
 
-    /// How many partitions topic `topic` has (1 for a topic whose `partitions` file is absent, as
-    /// every topic written before partitions existed).
-    /// - Throws: `notFound` without the topic; `corrupt` for an unreadable `partitions` file.
+    /// How many partitions topic `topic` has (1 for every topic written before partitions existed).
+    /// - Throws: `notFound` without the topic.
     public func partitionCount(_ topic: String) throws(StrataError) -> Int32 {
         try validateTopicName(topic)
-        if let known = partitionCounts.withLock({ $0[topic] }) { return known }
-        guard FileIO.exists(paths.topicConfig(topic)) else {
+        if !isReadOnly, let known = partitionCounts.withLock({ $0[topic] }) { return known }
+        // A reader asks the catalog each time: the writer may grow or recreate the topic.
+        guard let count = catalog.partitionCount(topic) else {
             throw StrataError(.notFound, "topic '\(topic)' does not exist in \(path)", topic: topic)
         }
-        let count = try storedPartitionCount(topic)
-        // A reader re-reads the file each time: the writer may grow or recreate the topic.
         if !isReadOnly { partitionCounts.withLock { $0[topic] = count } }
         return count
     }
 
-    /// The count in `partitions` (absent: 1), checked.
+    /// The count the catalog holds for topic `topic` (1 when the catalog has no such topic).
     func storedPartitionCount(_ topic: String) throws(StrataError) -> Int32 {
-        let file = paths.topicPartitions(topic)
-        guard FileIO.exists(file) else { return 1 }
-        let bytes = try FileIO.readWholeFile(file)
-        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let count = Int32(text), count >= 1, count <= FormatLimits.partitionsMax else {
-            throw StrataError(
-                .corrupt,
-                "\(file) is damaged: '\(text.prefix(40))' is not a partition count in 1...\(FormatLimits.partitionsMax); "
-                    + "fix it by hand (nothing was changed)", topic: topic, file: file)
-        }
-        return count
+        catalog.partitionCount(topic) ?? 1
     }
 
-    /// Writes topic `topic`'s partition count (atomically; the file is left absent for 1 on a
-    /// new topic, so one-partition topics look as they always did).
+    /// Records topic `topic`'s new partition count in the catalog, durably.
     func storePartitionCount(_ topic: String, _ count: Int32) throws(StrataError) {
-        try FileIO.writeAtomically(paths.topicPartitions(topic), Array("\(count)\n".utf8))
+        try catalog.setPartitions(topic, count)
         partitionCounts.withLock { $0[topic] = count }
     }
 
@@ -105,23 +94,26 @@ extension Lake {
     ) throws(StrataError) -> Topic {
         try validateTopicName(name)
         if let open = registry.topics.withLock({ $0[name] }) { return open }
-        if !FileIO.exists(paths.topicConfig(name)) {
+        if !catalog.exists(name) {
             _ = try createIfAbsent(name, config: config, partitions: partitions, strict: false)
         }
         return try load(LogName(validated: name, partition: 0))
     }
 
-    /// Writes topic `name`'s files unless the topic exists, under the lock every partition-count
-    /// write takes, so concurrent creators (CreateTopics, Metadata's auto-create, `produce`) agree
-    /// on one config and one count.
-    /// - Parameter strict: refuse a directory that holds files but no `topic.json` (`createTopic`).
+    /// Adds topic `name` to the catalog unless the topic exists, under the lock every
+    /// partition-count write takes, so concurrent creators (CreateTopics, Metadata's auto-create,
+    /// `produce`) agree on one config and one count.
+    /// - Parameter strict: an admin create (`createTopic`): refuse a directory that holds files
+    ///   but no topic, and make the record durable before returning. Otherwise (create on first
+    ///   use) the record is written, and made durable by the metadata barrier before any record
+    ///   of the topic is (§2i).
     /// - Returns: true when this call created the topic, false when it already existed.
     func createIfAbsent(
         _ name: String, config: TopicConfig?, partitions: Int32, strict: Bool
     ) throws(StrataError) -> Bool {
         try partitionCountWrites.withLock { (_) throws(StrataError) -> Bool in
             try refuseIfDeleting(name)
-            guard !FileIO.exists(paths.topicConfig(name)) else { return false }
+            guard !catalog.exists(name) else { return false }
             try refuseIfReadOnly("create topic '\(name)'")
             guard partitions >= 1, partitions <= FormatLimits.partitionsMax else {
                 throw StrataError(
@@ -132,29 +124,21 @@ extension Lake {
             try config.validate()
             // A topic deleted and now created again: its old entries must never replay into it.
             try journal?.forget(topic: name)
-            if strict, FileIO.exists(paths.topicDirectory(name)),
-                !(try FileIO.listDirectory(paths.topicDirectory(name)).isEmpty)
-            {
+            let directory = paths.topicDirectory(name)
+            let existed = FileIO.exists(directory)
+            if strict, existed, !(try FileIO.listDirectory(directory).isEmpty) {
                 throw StrataError(
                     .invalidArgument,
-                    "\(paths.topicDirectory(name)) holds files but no topic.json; move it aside first",
-                    topic: name, file: paths.topicDirectory(name))
+                    "\(directory) holds files but the catalog has no topic '\(name)'; move it aside first",
+                    topic: name, file: directory)
             }
-            try FileIO.makeDirectories(paths.topicDirectory(name))
-            // The count is in place before `topic.json`, whose existence is the topic's; a count
-            // left by a create that crashed before its `topic.json` goes.
-            if partitions > 1 {
-                try storePartitionCount(name, partitions)
-            } else if FileIO.exists(paths.topicPartitions(name)) {
-                try FileIO.remove(paths.topicPartitions(name))
-            }
-            try FileIO.writeAtomically(paths.topicConfig(name), try encodeJSON(config))
-            try FileIO.fsyncDirectory(paths.topicsDirectory)
+            if !existed { try FileIO.makeDirectories(directory) }
+            let created = try catalog.create(
+                name, config: config, partitions: partitions, durable: strict, madeDirectory: !existed)
             partitionCounts.withLock { $0[name] = partitions }
-            return true
+            return created
         }
     }
-
 
     /// The partition log called `name` (`LogName` text: `orders`, `orders/3`).
     /// - Throws: as `partition(_:_:)`.
@@ -166,31 +150,30 @@ extension Lake {
 
     /// Where a new topic's first segment starts: after whatever the cold tier already holds
     /// (a lake rebuilt by `recover`).
-    func startOffset(_ name: String) -> Int64 { Self.startOffset(paths, name) }
+    func startOffset(_ name: String) -> Int64 { catalog.startOffset(name) }
 
-    static func startOffset(_ paths: LakePaths, _ name: String) -> Int64 {
-        guard let bytes = try? FileIO.readWholeFile(paths.topicStart(name)),
-            let text = String(validating: bytes, as: UTF8.self)
-        else { return 0 }
-        return Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-    }
+    static func startOffset(_ paths: LakePaths, _ name: String) -> Int64 { paths.catalog?.startOffset(name) ?? 0 }
 
-    // MARK: - What is stored about a topic (the seams the lake-level store replaces)
+    // MARK: - What is stored about a topic (the catalog, Catalog.swift)
 
     /// The stored config of topic `topic`.
-    /// - Throws: `notFound` without the topic, `corrupt` for an unreadable config.
+    /// - Throws: `notFound` without the topic.
     func storedConfig(_ topic: String) throws(StrataError) -> TopicConfig {
-        let configFile = paths.topicConfig(topic)
-        return try decodeJSON(try FileIO.readWholeFile(configFile), file: configFile)
+        guard let config = catalog.config(topic) else {
+            throw StrataError(.notFound, "topic '\(topic)' does not exist in \(path)", topic: topic)
+        }
+        return config
     }
 
     /// True while topic `topic` exists (not deleted, not being deleted).
-    func topicExists(_ topic: String) -> Bool { FileIO.exists(paths.topicConfig(topic)) }
+    func topicExists(_ topic: String) -> Bool { catalog.exists(topic) }
 
     /// Makes what is stored about every topic durable before records that depend on it
-    /// (Hot/Durability.swift); nil while each write is durable when it returns.
-    var metadataBarrier: MetadataBarrier? { nil }
+    /// (Hot/Durability.swift): the catalog's `syncIfDirty`, one compare when nothing is pending.
+    var metadataBarrier: MetadataBarrier? {
+        isReadOnly ? nil : catalog.barrier
+    }
 
-    /// Called once by `close` after every log and the journal closed.
-    func closeMetadata() throws(StrataError) {}
+    /// Called once by `close` after every log and the journal closed: syncs and closes the catalog.
+    func closeMetadata() throws(StrataError) { try catalog.close() }
 }

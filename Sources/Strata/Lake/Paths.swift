@@ -2,23 +2,47 @@
 ///
 ///     <lake>/LOCK                      flock'ed while a process has the lake open
 ///     <lake>/lake.json                 lake config (cold store URL)
-///     <lake>/topics/<topic>/topic.json topic config (the topic exists when this file does)
-///     <lake>/topics/<topic>/partitions partition count, decimal (absent: 1)
+///     <lake>/catalog/<seq>.log         the topic catalog: every topic's config, partition count,
+///                                      log starts, start offsets, deletes (formats/catalog.md)
+///     <lake>/catalog/MIGRATING         while the old per-topic files of a migrated lake are removed
 ///     <lake>/topics/<topic>/<p>/       partition p ≥ 1: the same per-log files as below
 ///     <lake>/topics/<topic>/manifest.json  copy of the latest committed manifest
-///     <lake>/topics/<topic>/log-start-offset  first readable offset set by `deleteRecords`
-///     <lake>/topics/<topic>/DELETING   `topic.json` renamed while `deleteTopic` runs
 ///     <lake>/topics/<topic>/<base>.seg segment, base offset as 20 digits
 ///     <lake>/topics/<topic>/<base>.idx its sparse index (sealed segments only)
 ///     <lake>/topics/<topic>/<offset>.producers  idempotent producer state below offset
 ///     <lake>/producer-ids              producer ids handed out (ProducerIds.swift)
 ///     <lake>/journal/<seq>.wal         the lake journal, sequence as 20 digits (formats/journal.md)
 ///     <lake>/quarantine/journal-<seq>.torn-<position>  a torn journal tail recovery cut
+///     <lake>/quarantine/catalog-<seq>.torn-<position>  a torn catalog tail recovery cut
 ///
-/// Per-log paths take a log name (`LogName`: `orders` for partition 0, `orders/3`), topic-level
-/// ones (`topicConfig`, `topicPartitions`, `topicDeletionMarker`) a topic name.
+/// Per-log paths take a log name (`LogName`: `orders` for partition 0, `orders/3`).
+///
+/// A lake's paths also carry its open catalog (`Lake.open` and `openReadOnly` set it), so code
+/// that holds only the paths (a topic, the journal replay, the table writer) reaches what is
+/// stored about topics through it.
 struct LakePaths: Sendable {
     let root: String
+    let catalog: Catalog?
+
+    init(root: String, catalog: Catalog? = nil) {
+        self.root = root
+        self.catalog = catalog
+    }
+
+    var catalogDirectory: String { root + "/catalog" }
+    var catalogMigrationMarker: String { catalogDirectory + "/MIGRATING" }
+    /// Catalog file `sequence` (`00000000000000000003.log`).
+    func catalogFile(sequence: UInt64) -> String {
+        let digits = String(sequence)
+        return catalogDirectory + "/" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".log"
+    }
+    /// Sequence of a catalog file name (`00000000000000000003.log` → 3), nil otherwise.
+    static func catalogSequence(fileName: String) -> UInt64? {
+        guard fileName.count == 24, fileName.hasSuffix(".log") else { return nil }
+        let digits = fileName.prefix(20)
+        guard digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return UInt64(digits)
+    }
 
     var lock: String { root + "/LOCK" }
     var config: String { root + "/lake.json" }
@@ -41,17 +65,16 @@ struct LakePaths: Sendable {
     }
 
     func topicDirectory(_ topic: String) -> String { topicsDirectory + "/" + topic }
-    func topicConfig(_ topic: String) -> String { topicDirectory(topic) + "/topic.json" }
-    /// The topic's partition count (formats/bucket-layout.md, "Partitions"); absent means 1.
-    func topicPartitions(_ topic: String) -> String { topicDirectory(topic) + "/partitions" }
     /// Local copy of the topic's latest committed manifest (a cache of the cold store's).
     func topicManifestCopy(_ topic: String) -> String { topicDirectory(topic) + "/manifest.json" }
-    /// Base offset for a topic directory without segments (written by `recover`).
-    func topicStart(_ topic: String) -> String { topicDirectory(topic) + "/start-offset" }
-    /// The log start offset advanced by `deleteRecords` (absent: the first segment's base).
-    func topicLogStart(_ topic: String) -> String { topicDirectory(topic) + "/log-start-offset" }
-    /// `topic.json` renamed here marks a topic whose deletion has begun (and may be resumed).
-    func topicDeletionMarker(_ topic: String) -> String { topicDirectory(topic) + "/DELETING" }
+
+    // The per-topic metadata files of lakes written before the catalog (CatalogMigration.swift):
+    // read only to import them (a writer) or to read a lake not yet migrated (a reader).
+    func legacyTopicConfig(_ topic: String) -> String { topicDirectory(topic) + "/topic.json" }
+    func legacyPartitions(_ topic: String) -> String { topicDirectory(topic) + "/partitions" }
+    func legacyStartOffset(_ log: String) -> String { topicDirectory(log) + "/start-offset" }
+    func legacyLogStart(_ log: String) -> String { topicDirectory(log) + "/log-start-offset" }
+    func legacyDeletionMarker(_ topic: String) -> String { topicDirectory(topic) + "/DELETING" }
     /// Producer state snapshot covering the log below `offset` (ProducerState.swift).
     func producerSnapshot(_ topic: String, offset: Int64) -> String {
         let digits = String(offset)

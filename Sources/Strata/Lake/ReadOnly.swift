@@ -43,8 +43,10 @@ extension Lake {
         } else {
             store = try openColdStoreReadOnly(try parseColdURL(config.cold), options: options)
         }
-        let tier = ColdTier.forLake(store, paths: paths, options: options, savesLocalCopy: false)
-        return Lake(path: path, options: options, lockFD: -1, cold: tier, coldURL: config.cold, readOnly: true)
+        let catalog = try Catalog.openReader(paths, log: options.log)
+        let tier = ColdTier.forLake(store, paths: LakePaths(root: path, catalog: catalog), options: options, savesLocalCopy: false)
+        return Lake(
+            path: path, options: options, lockFD: -1, cold: tier, coldURL: config.cold, readOnly: true, catalog: catalog)
     }
 
     /// Throws `readOnly` when this lake was opened with `openReadOnly`.

@@ -118,10 +118,10 @@ extension Lake {
                 .invalidArgument, "a topic has 1...\(FormatLimits.partitionsMax) partitions, not \(partitions)",
                 topic: name)
         }
-        if FileIO.exists(paths.topicConfig(name)) {
+        if catalog.exists(name) {
             throw StrataError(
                 .invalidArgument, "topic '\(name)' already exists in \(path)", topic: name,
-                file: paths.topicConfig(name))
+                file: paths.catalogDirectory)
         }
         try refuseIfDeleting(name)
         if let (log, manifest) = try await coldManifestOfAnyPartition(name) {
@@ -135,7 +135,7 @@ extension Lake {
         guard try createIfAbsent(name, config: config, partitions: partitions, strict: true) else {
             throw StrataError(
                 .invalidArgument, "topic '\(name)' already exists in \(path)", topic: name,
-                file: paths.topicConfig(name))
+                file: paths.catalogDirectory)
         }
         return try topic(name)
     }
@@ -192,7 +192,6 @@ extension Lake {
             }
         }
         try storePartitionCount(name, count)
-        try FileIO.fsyncDirectory(paths.topicDirectory(name))
     }
 
     /// The stored config of `name`, its partition count and the offsets of both tiers of
@@ -226,8 +225,8 @@ extension Lake {
     }
 
     /// Changes settings of topic `name`: every `key=value` is checked (the key known, the value
-    /// parsed, the whole config valid) before anything is written; then `topic.json` is replaced
-    /// atomically and the topic reopened with it, so each change applies as its key's `effect`
+    /// parsed, the whole config valid) before anything is written; then the new config is
+    /// recorded in the catalog (durably) and the topic reopened with it, so each change applies as its key's `effect`
     /// says. A `Topic` handle taken before the change is closed: take a new one with `topic(_:)`.
     /// - Parameter changes: key (`topic.json` name or Kafka synonym) to value; `none` or `-1`
     ///   removes an optional bound.
@@ -266,15 +265,15 @@ extension Lake {
         // The new config is on disk before the old handle goes, so a concurrent `topic(name)`
         // gets the old handle (closed next) or a new one with the new config, never the old
         // config reopened.
-        try FileIO.writeAtomically(paths.topicConfig(name), try encodeJSON(config))
+        try catalog.setConfig(name, config)
         for open in openPartitions(of: name) { try await retire(open) }
         _ = try topic(name)
         return applied
     }
 
     /// Deletes topic `name` from both tiers: local segments, indexes and manifest copy, and every
-    /// cold object and manifest under its prefix. `topic.json` is first renamed to `DELETING`, so
-    /// the topic is gone for every reader at once and an interrupted delete (a crash, an
+    /// cold object and manifest under its prefix. The catalog first records the delete as begun
+    /// (durably), so the topic is gone for every reader at once and an interrupted delete (a crash, an
     /// unreachable store) is finished by calling this again; manifests go before the objects
     /// they name, so no manifest ever points at a deleted object.
     /// - Throws: `notFound` when neither tier has the topic; `fenced`; `io` (the topic stays
@@ -282,18 +281,13 @@ extension Lake {
     public func deleteTopic(_ name: String) async throws(StrataError) -> TopicDeletion {
         try refuseIfReadOnly("delete topic '\(name)'")
         try validateTopicName(name)
-        let local = FileIO.exists(paths.topicConfig(name)) || FileIO.exists(paths.topicDeletionMarker(name))
+        let local = catalog.entry(name) != nil
         if !local, try await coldManifestOfAnyPartition(name) == nil {
             throw StrataError(
                 .notFound, "topic '\(name)' does not exist in \(path) nor in \(cold.location)", topic: name)
         }
         // Marked deleted before the open handle goes, so no concurrent `topic(name)` reopens it.
-        if FileIO.exists(paths.topicConfig(name)) {
-            guard rename(paths.topicConfig(name), paths.topicDeletionMarker(name)) == 0 else {
-                throw FileIO.ioError("rename", paths.topicConfig(name))
-            }
-            try FileIO.fsyncDirectory(paths.topicDirectory(name))
-        }
+        try catalog.beginDelete(name)
         for open in openPartitions(of: name) { try await retire(open) }
         partitionCounts.withLock { $0[name] = nil }
         // Consumer groups forget the topic's offsets before its data goes, so a topic created
@@ -305,6 +299,8 @@ extension Lake {
         deletion.tableFilesDeleted = try await tables.deleteTable(name)
         deletion.quarantineKept = try keepQuarantine(name)
         deletion.localFilesDeleted = try deleteLocalTopic(name)
+        // Last: until here a delete run again finds the topic marked and finishes it.
+        try catalog.finishDelete(name)
         return deletion
     }
 
@@ -315,10 +311,8 @@ extension Lake {
 
     /// Refuses to use a topic whose deletion began and did not finish.
     func refuseIfDeleting(_ name: String) throws(StrataError) {
-        guard FileIO.exists(paths.topicDeletionMarker(name)) else { return }
-        throw StrataError(
-            .invalidArgument, "topic '\(name)' is being deleted; `strata topics delete \(name)` finishes it",
-            topic: name, file: paths.topicDeletionMarker(name))
+        guard catalog.isDeleting(name) else { return }
+        throw Catalog.deleting(name, paths)
     }
 
     /// Closes `topic` for good. It is fenced first, so nothing on this handle commits a
@@ -422,11 +416,10 @@ extension Lake {
         return [LogName(validated: name, partition: 0)] + partitions.map { LogName(validated: name, partition: $0) }
     }
 
-    /// Every file of the topic directory, the `DELETING` marker last, then the directory.
+    /// Every file of the topic directory, then the directory.
     private func deleteLocalTopic(_ name: String) throws(StrataError) -> Int {
         let directory = paths.topicDirectory(name)
         guard FileIO.exists(directory) else { return 0 }
-        let marker = paths.topicDeletionMarker(name)
         var deleted = 0
         for log in localLogs(of: name).reversed() where log.partition > 0 {
             let partitionDirectory = paths.topicDirectory(log.description)
@@ -437,12 +430,11 @@ extension Lake {
             }
             guard rmdir(partitionDirectory) == 0 else { throw FileIO.ioError("rmdir", partitionDirectory) }
         }
-        for file in try FileIO.listDirectory(directory) where directory + "/" + file != marker {
+        for file in try FileIO.listDirectory(directory) {
             files.invalidate(directory + "/" + file)
             try FileIO.remove(directory + "/" + file)
             deleted += 1
         }
-        if FileIO.exists(marker) { try FileIO.remove(marker) }
         guard rmdir(directory) == 0 else { throw FileIO.ioError("rmdir", directory) }
         try FileIO.fsyncDirectory(paths.topicsDirectory)
         return deleted

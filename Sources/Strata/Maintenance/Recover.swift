@@ -39,10 +39,10 @@ extension Lake {
         var plans: [(topic: String, logs: [(LogName, Manifest)])] = []
         for name in names {
             try validateTopicName(name)
-            guard !FileIO.exists(paths.topicConfig(name)) else {
+            guard catalog.entry(name) == nil else {
                 throw StrataError(
                     .invalidArgument, "topic '\(name)' already exists in \(path); recover only rebuilds missing topics",
-                    topic: name, file: paths.topicConfig(name))
+                    topic: name, file: paths.catalogDirectory)
             }
             var logs: [(LogName, Manifest)] = []
             for log in coldLogs where log.topic == name {
@@ -66,13 +66,14 @@ extension Lake {
             for (log, manifest) in logs {
                 let directory = log.description
                 try FileIO.makeDirectories(paths.topicDirectory(directory))
-                try FileIO.writeAtomically(paths.topicStart(directory), Array("\(manifest.nextOffset)\n".utf8))
+                try catalog.setStartOffset(log, manifest.nextOffset)
                 if let copy = try? manifest.encode() {
                     try FileIO.writeAtomically(paths.topicManifestCopy(directory), copy)
                 }
             }
             let partitions = (logs.map(\.0.partition).max() ?? 0) + 1
             _ = try topic(name, creatingWith: config, partitions: partitions)
+            try catalog.syncIfDirty()
             for (log, manifest) in logs {
                 _ = try partition(name, log.partition)
                 recovered.append(
@@ -159,6 +160,7 @@ struct RecoverFootprint {
     let missingDirectories: [String]
     let hadLock: Bool
     let hadConfig: Bool
+    let hadCatalog: Bool
     /// Topics whose directory did not exist; taken again once the lake's lock is held, so a topic
     /// another process created before that is never counted as this run's.
     var newTopics: [String]
@@ -176,6 +178,7 @@ struct RecoverFootprint {
         missingDirectories = missing
         hadLock = FileIO.exists(paths.lock)
         hadConfig = FileIO.exists(paths.config)
+        hadCatalog = FileIO.exists(paths.catalogDirectory)
         newTopics = topics.filter { !FileIO.exists(paths.topicDirectory($0)) }
     }
 
@@ -195,7 +198,7 @@ struct RecoverFootprint {
     /// Removes what the failed recover created. It runs under the lake's lock, so no other
     /// process is using the lake; a lake another process has opened meanwhile is left alone, and
     /// so is anything that is not what recover writes (a directory that is not empty stays).
-    func removeCreated(log: @Sendable (String) -> Void) {
+    func removeCreated(log: @escaping @Sendable (String) -> Void) {
         // Without a LOCK, `open` failed before it made more than the (empty) directories.
         let locked = FileIO.exists(paths.lock)
         let fd = locked ? open(paths.lock, O_RDWR | O_CLOEXEC) : -1
@@ -218,6 +221,7 @@ struct RecoverFootprint {
             }
             if FileIO.exists(directory), rmdir(directory) != 0 { left.append(directory) }
         }
+        forgetCreated(log: log, left: &left)
         if !hadConfig { try? FileIO.remove(paths.config) }
         if !hadLock { try? FileIO.remove(paths.lock) }
         for directory in missingDirectories where FileIO.exists(directory) {
@@ -227,5 +231,27 @@ struct RecoverFootprint {
             }
         }
         if !left.isEmpty { log("recover failed; could not remove what it created: \(left.joined(separator: ", "))") }
+    }
+
+    /// The catalog forgets the topics this run added (a catalog this run made goes entirely).
+    private func forgetCreated(log: @escaping @Sendable (String) -> Void, left: inout [String]) {
+        let directory = paths.catalogDirectory
+        guard FileIO.exists(directory) else { return }
+        if !hadCatalog {
+            for file in (try? FileIO.listDirectory(directory)) ?? [] { try? FileIO.remove(directory + "/" + file) }
+            if rmdir(directory) != 0 { left.append(directory) }
+            return
+        }
+        do throws(StrataError) {
+            let catalog = try Catalog.openWriter(LakePaths(root: paths.root), log: log)
+            defer { try? catalog.close() }
+            for topic in newTopics where catalog.entry(topic) != nil {
+                try catalog.beginDelete(topic)
+                try catalog.finishDelete(topic)
+            }
+        } catch {
+            log("recover failed; the catalog of \(paths.root) still lists topics it created: \(error)")
+            left.append(directory)
+        }
     }
 }

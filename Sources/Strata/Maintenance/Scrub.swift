@@ -201,7 +201,7 @@ extension Lake {
         // commit is the only orphan without a manifest), so nothing is provably an orphan.
         let segments = objects.filter { objectKind($0.key, topic: topic) == .orphanObject }
         if references.manifestKey == nil, !segments.isEmpty,
-            !FileIO.exists(paths.topicConfig(String(topic.prefix { $0 != "/" })))
+            !catalog.exists(String(topic.prefix { $0 != "/" }))
         {
             report.findings.append(
                 ScrubFinding(

@@ -51,6 +51,9 @@ public struct VerifyProblem: Sendable, Hashable, CustomStringConvertible {
         /// A read-only lake found journal files a writer has not replayed yet: the segments may
         /// lack records the journal holds (a writer's open replays them), so a warning.
         case pendingJournal
+        /// A topic catalog file is damaged where recovery would refuse the open, or its records
+        /// contradict each other (formats/catalog.md).
+        case corruptCatalog
     }
 
     public var topic: String
@@ -179,7 +182,10 @@ extension Lake {
                 unreachable = error
             }
         }
-        if topic == nil { report.merge(try verifyJournal()) }
+        if topic == nil {
+            report.merge(try verifyJournal())
+            report.merge(try verifyCatalog())
+        }
         if let unreachable {
             report.add(
                 VerifyProblem(

@@ -144,14 +144,10 @@ extension Lake {
         return try await tables.rebuild(topic, config: config, partitions: partitions)
     }
 
-    /// The stored config of `topic` (its `topic.json`).
+    /// The stored config of `topic` (the catalog's).
     private func describeTableConfig(_ topic: String) throws(StrataError) -> TopicConfig {
         try validateTopicName(topic)
-        let file = paths.topicConfig(topic)
-        guard FileIO.exists(file) else {
-            throw StrataError(.notFound, "topic '\(topic)' does not exist in \(path)", topic: topic)
-        }
-        return try decodeJSON(try FileIO.readWholeFile(file), file: file)
+        return try storedConfig(topic)
     }
 
     /// The config and partition count of a topic that gets a table.

@@ -30,7 +30,7 @@ extension TableWriter {
     func sync(_ topic: String, config: TopicConfig, partitions: Int32) async throws(StrataError) -> TableSyncReport {
         let schema = try Self.valueSchema(config, topic: topic)
         return try await lock(topic).withLock { () async throws(StrataError) -> TableSyncReport in
-            guard FileIO.exists(paths.topicConfig(topic)) else {
+            guard paths.catalog?.exists(topic) == true else {
                 throw StrataError(.notFound, "topic '\(topic)' does not exist", topic: topic)
             }
             for _ in 1 ... Self.commitAttemptsMax {

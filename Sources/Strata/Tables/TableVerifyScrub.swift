@@ -37,7 +37,7 @@ extension Lake {
                 }
                 continue
             }
-            guard coldTopics.contains(topic) || FileIO.exists(paths.topicConfig(topic)) else {
+            guard coldTopics.contains(topic) || catalog.exists(topic) else {
                 let bytes = objects.reduce(Int64(0)) { $0 + $1.size }
                 report.findings.append(
                     ScrubFinding(

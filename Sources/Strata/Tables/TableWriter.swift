@@ -104,16 +104,10 @@ final class TableWriter: Sendable {
         }
     }
 
-    /// The partition count in `topics/<topic>/partitions` (absent: 1), as `Lake.partitionCount`
-    /// reads it, for the background loop, which holds no lake.
+    /// The partition count the lake's catalog holds (1 without the topic), as
+    /// `Lake.partitionCount` reads it, for the background loop, which holds no lake.
     func partitionCount(_ topic: String) throws(StrataError) -> Int32 {
-        let file = paths.topicPartitions(topic)
-        guard FileIO.exists(file) else { return 1 }
-        let text = String(decoding: try FileIO.readWholeFile(file), as: UTF8.self)
-        guard let count = Int32(text.filter { !$0.isWhitespace }), count >= 1 else {
-            throw StrataError(.corrupt, "\(file) does not hold a partition count", topic: topic, file: file)
-        }
-        return count
+        paths.catalog?.partitionCount(topic) ?? 1
     }
 
     /// The committed manifest of one partition log, nil when the cold tier holds nothing of it.

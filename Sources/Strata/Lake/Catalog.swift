@@ -1,0 +1,358 @@
+import Foundation
+import Glibc
+import StrataFormat
+import Synchronization
+
+/// The lake-level topic catalog (ARCHITECTURE.md §2i, formats/catalog.md): one append-only file
+/// `catalog/<seq>.log` of CRC32C-framed records holding every topic's config, partition count,
+/// per-log offsets and deletes in progress, and in memory the state they add up to.
+///
+/// Writes are `pwrite`s at the file's end under one lock. `durable` writes (admin calls) are
+/// fdatasync'ed before they return; the others (create on first use) become durable through
+/// `syncIfDirty`, the lake's metadata barrier, which runs before any record of the lake is
+/// fdatasync'ed. Concurrent syncs share one fdatasync.
+final class Catalog: Sendable {
+    let paths: LakePaths
+    let readOnly: Bool
+    let log: @Sendable (String) -> Void
+    /// Compaction runs when the file is larger than this and than `compactionRatio` × the live state.
+    let compactionBytesMin: Int
+    static let compactionRatio = 2
+
+    struct Inner: Sendable {
+        var state = CatalogState()
+        /// The file written to (-1 for a reader, or after close).
+        var fd: Int32 = -1
+        var sequence: UInt64 = 0
+        /// Bytes of the file: where the next record goes (a reader: where it stopped reading).
+        var fileBytes = 0
+        /// A write or sync failed: the file may hold a partial record; nothing more is written.
+        var failure: StrataError?
+        /// Topic directories made since the last sync (their entries are made durable with it).
+        var directoriesPending = false
+        /// A reader of a lake not yet migrated: the state comes from the old per-topic files.
+        var legacy = false
+        var closed = false
+    }
+
+    let inner: Mutex<Inner>
+    /// Held across a sync or a compaction, taken before `inner`.
+    private let syncing = Mutex<Void>(())
+    /// Writes made, and writes known durable: the barrier compares them and returns at once
+    /// when they are equal.
+    private let writesMade = Atomic<UInt64>(0)
+    private let writesSynced = Atomic<UInt64>(0)
+    /// fdatasync calls of the catalog file since it opened (tests check the barrier with it).
+    let syncCount = Atomic<Int>(0)
+
+    init(paths: LakePaths, readOnly: Bool, log: @escaping @Sendable (String) -> Void, compactionBytesMin: Int) {
+        self.paths = paths
+        self.readOnly = readOnly
+        self.log = log
+        self.compactionBytesMin = compactionBytesMin
+        self.inner = Mutex(Inner())
+    }
+
+    static let defaultCompactionBytesMin = 4 * 1024 * 1024
+
+    // MARK: - Reading
+
+    /// True while topic `name` exists (not being deleted). A reader re-reads the file first
+    /// when it does not know the topic: a writer may have created it since.
+    func exists(_ name: String) -> Bool {
+        if inner.withLock({ $0.state.exists(name) }) { return true }
+        guard readOnly else { return false }
+        refreshQuietly()
+        return inner.withLock { $0.state.exists(name) }
+    }
+
+    /// True while a delete of topic `name` is in progress.
+    func isDeleting(_ name: String) -> Bool {
+        if readOnly { refreshQuietly() }
+        return inner.withLock { $0.state.topics[name]?.deleting ?? false }
+    }
+
+    /// Topic `name`'s entry (also while it is being deleted), nil when the catalog has none.
+    func entry(_ name: String) -> CatalogTopic? {
+        if let known = inner.withLock({ $0.state.topics[name] }) { return known }
+        guard readOnly else { return nil }
+        refreshQuietly()
+        return inner.withLock { $0.state.topics[name] }
+    }
+
+    /// The config of topic `name`, nil without the topic.
+    func config(_ name: String) -> TopicConfig? {
+        if let known = inner.withLock({ $0.state.config(of: name) }) { return known }
+        guard readOnly else { return nil }
+        refreshQuietly()
+        return inner.withLock { $0.state.config(of: name) }
+    }
+
+    /// The partition count of topic `name` (a reader re-reads first: the writer may have grown it).
+    func partitionCount(_ name: String) -> Int32? {
+        if readOnly { refreshQuietly() }
+        return inner.withLock { s in s.state.topics[name].flatMap { $0.deleting ? nil : $0.partitions } }
+    }
+
+    /// Names of the existing topics, sorted.
+    func topicNames() -> [String] {
+        if readOnly { refreshQuietly() }
+        return inner.withLock { s in s.state.topics.compactMap { $0.value.deleting ? nil : $0.key } }.sorted()
+    }
+
+    /// Names of the topics being deleted, sorted.
+    func deletingNames() -> [String] {
+        inner.withLock { s in s.state.topics.compactMap { $0.value.deleting ? $0.key : nil } }.sorted()
+    }
+
+    /// The log start delete-records set for log `log` (`LogName` text), nil when none was.
+    func logStart(_ log: String) -> Int64? {
+        if readOnly { refreshQuietly() }
+        return inner.withLock { $0.state.logStarts[log] }
+    }
+
+    /// Where log `log` starts when it has no segment (set by `recover`; 0 otherwise).
+    func startOffset(_ log: String) -> Int64 { inner.withLock { $0.state.startOffsets[log] } ?? 0 }
+
+    /// A copy of the whole state (for `inspect catalog` and `verify`).
+    func snapshotState() -> (state: CatalogState, sequence: UInt64, fileBytes: Int, legacy: Bool) {
+        if readOnly { refreshQuietly() }
+        return inner.withLock { ($0.state, $0.sequence, $0.fileBytes, $0.legacy) }
+    }
+
+    private func refreshQuietly() {
+        do throws(StrataError) { try refresh() } catch {
+            log("catalog: re-reading \(paths.catalogDirectory) failed, the last state read stays: \(error)")
+        }
+    }
+
+    // MARK: - Writing
+
+    /// Creates topic `name` unless it exists.
+    /// - Returns: false when the topic already existed (nothing written).
+    /// - Throws: `invalidArgument` while a delete of it is in progress; `io`, and the failure of
+    ///   an earlier write.
+    func create(_ name: String, config: TopicConfig, partitions: Int32, durable: Bool, madeDirectory: Bool)
+        throws(StrataError) -> Bool
+    {
+        let json = try encodeJSON(config)
+        let created = try write(durable: durable) { (s) throws(StrataError) -> [CatalogRecord] in
+            if let existing = s.state.topics[name] {
+                guard !existing.deleting else { throw Self.deleting(name, paths) }
+                return []
+            }
+            let (id, define) = s.state.intern(json)
+            if madeDirectory { s.directoriesPending = true }
+            return (define.map { [$0] } ?? []) + [.topicCreated(name: name, configID: id, partitions: partitions)]
+        }
+        return created
+    }
+
+    /// Replaces topic `name`'s config, durably.
+    func setConfig(_ name: String, _ config: TopicConfig) throws(StrataError) {
+        let json = try encodeJSON(config)
+        _ = try write(durable: true) { (s) throws(StrataError) -> [CatalogRecord] in
+            guard s.state.exists(name) else { throw Self.unknown(name, paths) }
+            let (id, define) = s.state.intern(json)
+            return (define.map { [$0] } ?? []) + [.configChanged(name: name, configID: id)]
+        }
+    }
+
+    /// Grows topic `name` to `count` partitions, durably (the caller checked the count).
+    func setPartitions(_ name: String, _ count: Int32) throws(StrataError) {
+        _ = try write(durable: true) { (s) throws(StrataError) -> [CatalogRecord] in
+            guard s.state.exists(name) else { throw Self.unknown(name, paths) }
+            return [.partitionsGrown(name: name, partitions: count)]
+        }
+    }
+
+    /// Moves log `log`'s start to `offset` (delete-records), durably.
+    func setLogStart(_ log: LogName, _ offset: Int64) throws(StrataError) {
+        _ = try write(durable: true) { (_) throws(StrataError) -> [CatalogRecord] in
+            [.logStartMoved(name: log.topic, partition: log.partition, offset: offset)]
+        }
+    }
+
+    /// Sets where log `log` starts (recover), durably.
+    func setStartOffset(_ log: LogName, _ offset: Int64) throws(StrataError) {
+        _ = try write(durable: true) { (_) throws(StrataError) -> [CatalogRecord] in
+            [.startOffsetSet(name: log.topic, partition: log.partition, offset: offset)]
+        }
+    }
+
+    /// Marks topic `name` deleted for every reader, durably; nothing when already marked.
+    func beginDelete(_ name: String) throws(StrataError) {
+        _ = try write(durable: true) { (s) throws(StrataError) -> [CatalogRecord] in
+            guard let topic = s.state.topics[name], !topic.deleting else { return [] }
+            return [.deleteBegun(name: name)]
+        }
+    }
+
+    /// Forgets topic `name` once its files are gone, durably; nothing when it is not being deleted.
+    func finishDelete(_ name: String) throws(StrataError) {
+        _ = try write(durable: true) { (s) throws(StrataError) -> [CatalogRecord] in
+            guard let topic = s.state.topics[name], topic.deleting else { return [] }
+            return [.deleteFinished(name: name)]
+        }
+    }
+
+    static func deleting(_ name: String, _ paths: LakePaths) -> StrataError {
+        StrataError(
+            .invalidArgument, "topic '\(name)' is being deleted; `strata topics delete \(name)` finishes it",
+            topic: name, file: paths.catalogDirectory)
+    }
+
+    static func unknown(_ name: String, _ paths: LakePaths) -> StrataError {
+        StrataError(.notFound, "topic '\(name)' does not exist in \(paths.root)", topic: name)
+    }
+
+    /// Appends the records `plan` returns (computed from the state under the lock), applies them,
+    /// and when `durable`, fdatasyncs before returning.
+    /// - Returns: whether anything was written.
+    private func write(
+        durable: Bool, _ plan: (inout Inner) throws(StrataError) -> [CatalogRecord]
+    ) throws(StrataError) -> Bool {
+        guard !readOnly else {
+            throw StrataError(.readOnly, "cannot change the topic catalog: lake \(paths.root) is open read-only")
+        }
+        let (wrote, compact) = try inner.withLock { (s) throws(StrataError) -> (Bool, Bool) in
+            if s.closed { throw StrataError(.closed, "lake is closed") }
+            if let failure = s.failure { throw failure }
+            let records = try plan(&s)
+            guard !records.isEmpty else { return (false, false) }
+            try append(records, to: &s)
+            return (true, s.fileBytes > max(compactionBytesMin, Self.compactionRatio * s.state.snapshotBytes))
+        }
+        if compact { try compactNow() }
+        if durable, wrote { try syncIfDirty() }
+        return wrote
+    }
+
+    /// Encodes, writes and applies `records` (the caller holds the lock).
+    private func append(_ records: [CatalogRecord], to s: inout Inner) throws(StrataError) {
+        var bytes: [UInt8] = []
+        for record in records { bytes += CatalogFormat.encode(record) }
+        let path = paths.catalogFile(sequence: s.sequence)
+        do throws(StrataError) { try FileIO.pwriteAll(s.fd, bytes, at: s.fileBytes, path: path) } catch {
+            s.failure = error
+            throw error
+        }
+        s.fileBytes += bytes.count
+        for record in records {
+            if let why = s.state.apply(record) {
+                // The plan checked the state: a contradiction here is a bug; stop writing.
+                let error = StrataError(.corrupt, "catalog write contradicts the catalog: \(why)", file: path)
+                s.failure = error
+                throw error
+            }
+        }
+        writesMade.add(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// True while a write is not known durable yet.
+    var hasPendingWrites: Bool {
+        writesSynced.load(ordering: .sequentiallyConsistent) < writesMade.load(ordering: .sequentiallyConsistent)
+    }
+
+    /// Makes every write so far durable (the lake's metadata barrier): returns at once when
+    /// nothing is pending; otherwise one fdatasync (and the topics directory's fsync when topic
+    /// directories were made) covers every write made before it, whoever asked.
+    /// - Throws: `io` (the catalog then refuses every later write); `closed`.
+    func syncIfDirty() throws(StrataError) {
+        if writesSynced.load(ordering: .sequentiallyConsistent) >= writesMade.load(ordering: .sequentiallyConsistent) {
+            return
+        }
+        try syncing.withLock { (_) throws(StrataError) in
+            let (fd, target, directories, failure) = inner.withLock { s in
+                defer { s.directoriesPending = false }
+                return (s.fd, writesMade.load(ordering: .sequentiallyConsistent), s.directoriesPending, s.failure)
+            }
+            if let failure { throw failure }
+            guard writesSynced.load(ordering: .sequentiallyConsistent) < target else { return }
+            do throws(StrataError) {
+                if directories { try FileIO.fsyncDirectory(paths.topicsDirectory) }
+                try FileIO.fdatasync(fd, path: paths.catalogFile(sequence: inner.withLock { $0.sequence }))
+            } catch {
+                inner.withLock { $0.failure = $0.failure ?? error }
+                throw error
+            }
+            syncCount.add(1, ordering: .relaxed)
+            writesSynced.store(target, ordering: .sequentiallyConsistent)
+        }
+    }
+
+    /// Writes `catalog/<seq+1>.log` with a snapshot of the live state and its end record,
+    /// fdatasyncs it and the directory, switches to it and deletes the old file.
+    func compactNow() throws(StrataError) {
+        try syncing.withLock { (_) throws(StrataError) in
+            try inner.withLock { (s) throws(StrataError) in
+                if let failure = s.failure { throw failure }
+                guard !s.closed, s.fd >= 0 else { return }
+                let next = s.sequence + 1
+                let fd = try Self.writeSnapshotFile(paths, sequence: next, state: s.state)
+                let old = paths.catalogFile(sequence: s.sequence)
+                FileIO.close(s.fd)
+                s.fd = fd.fd
+                s.sequence = next
+                s.fileBytes = fd.bytes
+                writesSynced.store(writesMade.load(ordering: .sequentiallyConsistent), ordering: .sequentiallyConsistent)
+                if s.directoriesPending {
+                    try FileIO.fsyncDirectory(paths.topicsDirectory)
+                    s.directoriesPending = false
+                }
+                try FileIO.remove(old)
+                try FileIO.fsyncDirectory(paths.catalogDirectory)
+                log("catalog: compacted into \(paths.catalogFile(sequence: next)) (\(fd.bytes) bytes, \(s.state.topics.count) topics)")
+            }
+        }
+    }
+
+    /// Writes a new catalog file `sequence` holding `state`'s snapshot, durably (file and
+    /// directory); returns it open for appending.
+    static func writeSnapshotFile(
+        _ paths: LakePaths, sequence: UInt64, state: CatalogState
+    ) throws(StrataError) -> (fd: Int32, bytes: Int) {
+        let path = paths.catalogFile(sequence: sequence)
+        var bytes = CatalogFormat.encodeFileHeader(sequence: sequence)
+        bytes.reserveCapacity(state.snapshotBytes + 64)
+        for record in state.snapshot() { bytes += CatalogFormat.encode(record) }
+        let fd = try FileIO.open(path, flags: O_RDWR | O_CREAT | O_TRUNC)
+        do throws(StrataError) {
+            try FileIO.pwriteAll(fd, bytes, at: 0, path: path)
+            try FileIO.fdatasync(fd, path: path)
+            try FileIO.fsyncDirectory(paths.catalogDirectory)
+        } catch {
+            FileIO.close(fd)
+            throw error
+        }
+        return (fd, bytes.count)
+    }
+
+    /// `syncIfDirty` as the lake's metadata barrier (Hot/Durability.swift).
+    var barrier: MetadataBarrier {
+        let syncIfDirty: @Sendable () throws(StrataError) -> Void = self.syncIfDirty
+        return syncIfDirty
+    }
+
+    /// Closes the file without syncing (a lake dropped without `close`, as a crash would).
+    func abandon() {
+        inner.withLock { s in
+            if s.fd >= 0 { FileIO.close(s.fd) }
+            s.fd = -1
+            s.closed = true
+        }
+    }
+
+    /// Syncs what is pending and closes the file; later writes get `closed`.
+    func close() throws(StrataError) {
+        defer {
+            inner.withLock { s in
+                if s.fd >= 0 { FileIO.close(s.fd) }
+                s.fd = -1
+                s.closed = true
+            }
+        }
+        guard !readOnly else { return }
+        try syncIfDirty()
+    }
+}
