@@ -118,11 +118,7 @@ final class TableGatedStore: BlobStore {
     /// manifest, `ColdTier.latestManifest` caches no nil, so `TableWriter.plan` LISTs its manifest
     /// prefix on every background tick, for every such partition, forever. (The cold tier alone
     /// also makes requests on idle ticks here: the control; the table writer should add none.)
-    @Test(
-        .disabled(
-            "known, open: the cold tier does not remember that a partition has no manifest, so idle ticks list again (the table pass doubles it)"
-        ))
-    func idleTicksListTheManifestsOfEveryPartitionWithoutColdData() async throws {
+    @Test func idleTicksListTheManifestsOfEveryPartitionWithoutColdData() async throws {
         func idleRequests(tables: Bool) async throws -> Int {
             try await withTempDirectory { dir in
                 let store = MemoryBlobStore()

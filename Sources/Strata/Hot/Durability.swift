@@ -12,7 +12,23 @@ typealias MetadataBarrier = @Sendable () throws(StrataError) -> Void
 extension Topic {
     /// Runs before an fdatasync of this log's segment.
     /// - Throws: the barrier's failure; the caller stops the log as for a failed fsync.
+    /// Then the directory entries a new segment or partition directory still needs
+    /// (`pendingDirectories`), once: with them, the fdatasync that follows makes the records
+    /// reachable after a power loss.
     func beforeSegmentFsync() throws(StrataError) {
         try metadataBarrier?()
+        try syncPendingDirectories()
+    }
+
+    /// fsyncs the directories in `pendingDirectories`, innermost first; each leaves the list once
+    /// synced. The lock is held across the fsyncs, so a directory a concurrent roll adds is never
+    /// dropped by a sync that started before the new entry existed.
+    func syncPendingDirectories() throws(StrataError) {
+        try pendingDirectories.withLock { (directories) throws(StrataError) in
+            while let directory = directories.first {
+                try FileIO.fsyncDirectory(directory)
+                directories.removeFirst()
+            }
+        }
     }
 }

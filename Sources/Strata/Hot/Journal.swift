@@ -377,8 +377,19 @@ final class Journal: Sendable {
         }
         for fd in fds { FileIO.close(fd) }
         guard failure == nil else { return }
+        // Every log's segment once, up to its last entry in any file, on a few threads at once;
+        // then the files in order: a file is deleted only when every log with entries in it synced.
+        var ends: [String: Covered] = [:]
         for file in files {
-            guard syncSegments(of: file) else {
+            for (name, entry) in file.logs where (ends[name]?.end ?? Int64.min) < entry.end { ends[name] = entry }
+        }
+        let logs = Array(ends.values)
+        let synced = Self.concurrently(logs.count, threads: Self.closeSyncThreads) { i in
+            logs[i].topic.syncSegment(upTo: logs[i].end)
+        }
+        let failed = Set(zip(logs, synced).filter { !$0.1 }.map { $0.0.topic.name })
+        for file in files {
+            guard !file.logs.keys.contains(where: failed.contains) else {
                 throw StrataError(
                     .io, "a segment fsync failed at close: journal \(file.path) is kept for recovery",
                     file: file.path)
@@ -390,6 +401,34 @@ final class Journal: Sendable {
             s.rolled = []
             s.active = nil
         }
+    }
+
+    /// Segment fsyncs `close` runs at once.
+    static let closeSyncThreads = 8
+
+    /// Runs `body(0..<count)` on up to `threads` Dispatch threads (never the cooperative pool:
+    /// each call blocks in fdatasync) and returns the results in order, once all are done.
+    static func concurrently(_ count: Int, threads: Int, _ body: @escaping @Sendable (Int) -> Bool) -> [Bool] {
+        guard count > 1 else { return (0 ..< count).map(body) }
+        final class Shared: Sendable {
+            let next = Atomic<Int>(0)
+            let results: Mutex<[Bool]>
+            init(_ count: Int) { results = Mutex([Bool](repeating: false, count: count)) }
+        }
+        let shared = Shared(count)
+        let group = DispatchGroup()
+        for _ in 0 ..< min(threads, count) {
+            DispatchQueue.global().async(group: group) {
+                while true {
+                    let i = shared.next.add(1, ordering: .relaxed).oldValue
+                    guard i < count else { return }
+                    let ok = body(i)
+                    shared.results.withLock { $0[i] = ok }
+                }
+            }
+        }
+        group.wait()
+        return shared.results.withLock { $0 }
     }
 
     /// The lake was dropped without `close` (a crash, as tests simulate it): closes the files

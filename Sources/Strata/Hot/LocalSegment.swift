@@ -127,7 +127,11 @@ enum SegmentLoader {
             index: index, sealed: false, corruption: corruption)
     }
 
-    /// Creates a new empty segment file (header written and fsynced, directory fsynced).
+    /// Creates a new empty segment file: the header is written, nothing fsynced. The header
+    /// becomes durable with the first fdatasync of the segment's records, and the caller makes
+    /// the directory entry durable before that one (`Topic.pendingDirectories`): a segment lost
+    /// to a power loss before then held nothing acknowledged (a `sync` log's records are in the
+    /// lake journal until its segment is fsynced, and the replay recreates the segment).
     static func create(
         topic: String, baseOffset: Int64, paths: LakePaths, intervalBytes: Int, nowMs: Int64
     ) throws(StrataError) -> LocalSegment {
@@ -135,8 +139,6 @@ enum SegmentLoader {
         let fd = try FileIO.open(path, flags: O_RDWR | O_CREAT | O_TRUNC)
         defer { FileIO.close(fd) }
         try FileIO.pwriteAll(fd, SegmentHeader(baseOffset: baseOffset, createdMs: nowMs).encode(), at: 0, path: path)
-        try FileIO.fdatasync(fd, path: path)
-        try FileIO.fsyncDirectory(paths.topicDirectory(topic))
         return LocalSegment(
             baseOffset: baseOffset, path: path, indexPath: paths.index(topic, baseOffset: baseOffset),
             createdMs: nowMs, index: SparseIndex(baseOffset: baseOffset, intervalBytes: intervalBytes),

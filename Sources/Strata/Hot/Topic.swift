@@ -83,6 +83,14 @@ public final class Topic: Sendable {
     /// Set for a topic of a read-only lake (ReadOnlyTopic.swift): what it found on disk; every
     /// write is refused.
     let readOnlyView: ReadOnlyView?
+    /// Directories whose entries a new segment or partition directory of this log still needs
+    /// made durable: fsynced once, before the first fdatasync that makes a record of it durable
+    /// (`beforeSegmentFsync`), so opening a partition costs no fsync.
+    let pendingDirectories: Mutex<[String]>
+    /// The registry's set of logs with background work (nil for a replay's or a read-only log).
+    let backgroundWork: BackgroundWork?
+    /// Set once a write marked this log in `backgroundWork`; the tick clears it when it visits.
+    let backgroundWorkMarked = Atomic<Bool>(false)
 
     /// The hot log.
     struct TopicState: Sendable {
@@ -107,9 +115,12 @@ public final class Topic: Sendable {
         name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
         log: @escaping @Sendable (String) -> Void, segments: [LocalSegment], cold: ColdTier,
         limits: TopicLimits = TopicLimits(), beforeGroupFsync: GroupFsyncHook? = nil,
-        readOnlyView: ReadOnlyView? = nil, journal: Journal? = nil, metadataBarrier: MetadataBarrier? = nil
+        readOnlyView: ReadOnlyView? = nil, journal: Journal? = nil, metadataBarrier: MetadataBarrier? = nil,
+        pendingDirectories: [String] = [], backgroundWork: BackgroundWork? = nil
     ) {
         self.name = name
+        self.pendingDirectories = Mutex(pendingDirectories)
+        self.backgroundWork = backgroundWork
         self.metadataBarrier = metadataBarrier
         self.journal = journal
         self.limits = limits
@@ -132,9 +143,11 @@ public final class Topic: Sendable {
         name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
         log: @escaping @Sendable (String) -> Void, cold: ColdTier, startOffset: Int64 = 0,
         limits: TopicLimits = TopicLimits(),
-        beforeGroupFsync: GroupFsyncHook? = nil, journal: Journal? = nil, metadataBarrier: MetadataBarrier? = nil
+        beforeGroupFsync: GroupFsyncHook? = nil, journal: Journal? = nil, metadataBarrier: MetadataBarrier? = nil,
+        pendingDirectories: [String] = [], backgroundWork: BackgroundWork? = nil
     ) throws(StrataError) -> Topic {
         let directory = paths.topicDirectory(name)
+        var pendingDirectories = pendingDirectories
         let names = try FileIO.listDirectory(directory)
         for leftover in names where leftover.hasSuffix(".tmp") { try FileIO.remove(directory + "/" + leftover) }
         let bases = names.compactMap(LakePaths.segmentBaseOffset(fileName:)).sorted()
@@ -155,6 +168,7 @@ public final class Topic: Sendable {
                 try SegmentLoader.create(
                     topic: name, baseOffset: startOffset, paths: paths,
                     intervalBytes: config.indexIntervalBytes, nowMs: clock.nowMs()))
+            pendingDirectories.insert(directory, at: 0)
         }
         for (a, b) in zip(segments, segments.dropFirst()) where a.nextOffset != b.baseOffset {
             log(
@@ -165,7 +179,8 @@ public final class Topic: Sendable {
         return Topic(
             name: name, config: config, paths: paths, files: files, clock: clock, log: log, segments: segments,
             cold: cold, limits: limits, beforeGroupFsync: beforeGroupFsync,
-            journal: config.durability == .sync ? journal : nil, metadataBarrier: metadataBarrier)
+            journal: config.durability == .sync ? journal : nil, metadataBarrier: metadataBarrier,
+            pendingDirectories: pendingDirectories, backgroundWork: backgroundWork)
     }
 
     // MARK: - Offsets
@@ -328,6 +343,7 @@ public final class Topic: Sendable {
         s.segments[s.segments.count - 1].index.add(parsed, position: position)
         s.writtenOffset = parsed.nextOffset
         s.producers.lastBatch = (parsed.baseOffset, parsed.crc)
+        markBackgroundWork()
         if let journal {
             do throws(StrataError) {
                 s.journalPosition = try journal.append(self, batch: batch, end: s.writtenOffset)
@@ -340,6 +356,13 @@ public final class Topic: Sendable {
         }
     }
 
+    /// Tells the registry this log has background work (a flush, an age roll, offload): the first
+    /// write after the tick's last visit does, the others find the flag set.
+    func markBackgroundWork() {
+        guard let backgroundWork, !backgroundWorkMarked.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        backgroundWork.mark(name, dueMs: Int64.min)
+    }
+
     // MARK: - Rolling
 
     func rollIfNeeded(_ s: inout TopicState, incomingBytes: Int, nowMs: Int64) throws(StrataError) {
@@ -350,8 +373,9 @@ public final class Topic: Sendable {
         if full || old { try roll(&s, nowMs: nowMs) }
     }
 
-    /// Seals the active segment and starts a new one: the old one is fdatasync'ed and its index
-    /// written before the new file exists, so only the last segment can ever have a torn tail.
+    /// Seals the active segment and starts a new one: the old one is fdatasync'ed (with the
+    /// directory entries it still needed) and its index written before the new file exists, so
+    /// only the last segment can ever have a torn tail.
     func roll(_ s: inout TopicState, nowMs: Int64) throws(StrataError) {
         let active = s.active
         do throws(StrataError) {
@@ -365,6 +389,9 @@ public final class Topic: Sendable {
                 intervalBytes: config.indexIntervalBytes, nowMs: nowMs)
             s.segments[s.segments.count - 1].sealed = true
             s.segments.append(next)
+            // The new file's directory entry becomes durable with its first fsync.
+            pendingDirectories.withLock { $0.append(paths.topicDirectory(name)) }
+            markBackgroundWork()
         } catch {
             s.failure = error
             groupCommit.stop(error)

@@ -3,19 +3,21 @@ import Glibc
 import StrataBlob
 import Synchronization
 
-/// The background loop: rolls by age, async flushes, offload and retention, then table passes.
+/// The background loop: rolls by age, async flushes, offload and retention, then table passes,
+/// for the logs with work due only (`TopicRegistry.work`), then eviction beyond the memory budget.
 extension Lake {
     /// Flushes `async` topics on their interval and rolls segments that outlived `segmentMs`,
     /// every `backgroundIntervalMs` of the lake's clock (a test's manual clock drives it).
     func startBackground() {
         let (registry, options, tables, journal) = (self.registry, self.options, self.tables, self.journal)
+        let reopen = Self.reopener(self)
         let task = Task.detached {
             while !Task.isCancelled {
                 do { try await options.clock.sleep(ms: options.backgroundIntervalMs) } catch { return }
                 if Task.isCancelled { return }
                 // Deletes rolled journal files a roll-triggered checkpoint could not (off the pool).
                 if let journal { DispatchQueue.global().async { journal.checkpoint() } }
-                await Self.backgroundTick(registry, options, tables, waitForTables: false)
+                await Self.backgroundTick(registry, options, tables, reopen: reopen, waitForTables: false)
             }
         }
         background.withLock { $0 = task }
@@ -23,33 +25,68 @@ extension Lake {
 
     /// One round of background work (internal so tests drive it with a manual clock); it waits
     /// for the table passes it starts, so a test sees their outcome when it returns.
-    func backgroundTick() async { await Self.backgroundTick(registry, options, tables, waitForTables: true) }
+    func backgroundTick() async {
+        await Self.backgroundTick(registry, options, tables, reopen: Self.reopener(self), waitForTables: true)
+    }
+
+    /// Opens an evicted log again when its work falls due (an age roll, local retention); holds
+    /// the lake weakly, so a dropped lake still releases its lock at once.
+    private static func reopener(_ lake: Lake) -> @Sendable (String) -> Topic? {
+        { [weak lake] name in
+            guard let lake, let log = try? validateLogName(name) else { return nil }
+            return try? lake.load(log)
+        }
+    }
 
     static func backgroundTick(
-        _ registry: TopicRegistry, _ options: LakeOptions, _ tables: TableWriter, waitForTables: Bool
+        _ registry: TopicRegistry, _ options: LakeOptions, _ tables: TableWriter,
+        reopen: @Sendable (String) -> Topic?, waitForTables: Bool
     ) async {
+        let pass = await visitDue(registry, options, tables, reopen: reopen)
+        // Tables follow what this tick committed, in a task of their own: a slow or failing table
+        // pass never holds up the next tick's offload, retention, rolls or flushes.
+        if waitForTables { await pass?.value }
+        evictIdle(registry, options)
+    }
+
+    /// The logs with work due: rolled by age, flushed, offloaded and retention applied, then
+    /// scheduled for what they still need (or forgotten). Returns the table pass it started.
+    private static func visitDue(
+        _ registry: TopicRegistry, _ options: LakeOptions, _ tables: TableWriter,
+        reopen: @Sendable (String) -> Topic?
+    ) async -> Task<Void, Never>? {
         let now = options.clock.nowMs()
-        let open = registry.topics.withLock { Array($0.values) }
-        for topic in open {
+        var due: [Topic] = []
+        for name in registry.work.takeDue(nowMs: now) {
+            if let open = registry.topics.withLock({ $0.peek(name) }) ?? reopen(name) { due.append(open) }
+        }
+        for topic in due {
+            // Cleared before the visit looks: a write from now on marks the log again.
+            topic.backgroundWorkMarked.store(false, ordering: .sequentiallyConsistent)
             topic.rollIfAged()
             if topic.config.durability == .async, topic.flushDue(nowMs: now) { try? await topic.flush() }
         }
-        guard options.backgroundOffload else { return }
-        await withTaskGroup(of: Void.self) { group in
-            var running = 0
-            for topic in open {
-                if running >= options.offloadConcurrency {
-                    await group.next()
-                    running -= 1
+        var pass: Task<Void, Never>? = nil
+        if options.backgroundOffload {
+            await withTaskGroup(of: Void.self) { group in
+                var running = 0
+                for topic in due {
+                    if running >= options.offloadConcurrency {
+                        await group.next()
+                        running -= 1
+                    }
+                    group.addTask { await maintain(topic, options) }
+                    running += 1
                 }
-                group.addTask { await maintain(topic, options) }
-                running += 1
+            }
+            pass = tables.startPassForChangedTopics(due) { registry.topics.withLock { $0.values } }
+        }
+        for topic in due {
+            if let next = topic.nextBackgroundWorkMs(nowMs: now, offload: options.backgroundOffload) {
+                registry.work.mark(topic.name, dueMs: next)
             }
         }
-        // Tables follow what this tick committed, in a task of their own: a slow or failing table
-        // pass never holds up the next tick's offload, retention, rolls or flushes.
-        let pass = tables.startBackgroundPass(open)
-        if waitForTables { await pass?.value }
+        return pass
     }
 
     /// One background pass over a topic: offload what is sealed, then apply retention.

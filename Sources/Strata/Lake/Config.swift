@@ -125,6 +125,11 @@ public struct LakeOptions: Sendable {
     /// Roll the active journal file once it would exceed this many bytes (default 64 MiB; at
     /// least 64 KiB). A rolled file is deleted once the segments it covers are fdatasync'ed.
     public var journalBytes = 64 * 1024 * 1024
+    /// Bytes the open partition logs may hold in memory (each estimated by `Topic.residentBytes`:
+    /// segments, sparse indexes, producer state, waiters) before idle ones are closed, least
+    /// recently used first; the next lookup opens one again (ARCHITECTURE.md §2j; default 256 MiB,
+    /// positive). A log in use, not yet durable or with background work due stays open past it.
+    public var partitionMemoryBytes = 256 << 20
     /// Readers long-polling one topic at once (`waitForData`, `Cursor.next(waitMs:)`); one more
     /// gets `busy`.
     public var readWaitersMax = 1024
@@ -161,7 +166,7 @@ public struct LakeOptions: Sendable {
             ("backgroundIntervalMs", backgroundIntervalMs), ("maxOpenFiles", Int64(maxOpenFiles)),
             ("offloadConcurrency", Int64(offloadConcurrency)), ("syncAppendsWaitingMax", Int64(syncAppendsWaitingMax)),
             ("readWaitersMax", Int64(readWaitersMax)), ("coldPrefetchTasksMax", Int64(coldPrefetchTasksMax)),
-            ("tableFileBytesTarget", Int64(tableFileBytesTarget)),
+            ("tableFileBytesTarget", Int64(tableFileBytesTarget)), ("partitionMemoryBytes", Int64(partitionMemoryBytes)),
         ]
         for (field, value) in positive where value < 1 {
             throw StrataError(.invalidArgument, "lake option \(field) must be positive, is \(value)")

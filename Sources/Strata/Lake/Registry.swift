@@ -1,9 +1,11 @@
+import Dispatch
 import Foundation
 import Glibc
 import StrataBlob
 import Synchronization
 
-/// The open partition logs: opening one (under the registry lock), and closing them all.
+/// The open partition logs: opening one (under the registry lock), evicting idle ones beyond the
+/// memory budget, and closing them all (ARCHITECTURE.md §2j).
 extension Lake {
     func load(_ log: LogName) throws(StrataError) -> Topic {
         let name = log.description
@@ -18,9 +20,12 @@ extension Lake {
                 throw StrataError(.notFound, "topic '\(log.topic)' does not exist in \(path)", topic: name)
             }
             // A read-only lake sees a partition never written as an empty log (ReadOnlySegmentLoader).
+            // The new directory's entry becomes durable with the log's first segment fsync
+            // (Topic.beforeSegmentFsync), not here: a partition costs no fsync until it holds a record.
+            var pendingDirectories: [String] = []
             if log.partition > 0, !isReadOnly, !FileIO.exists(paths.topicDirectory(name)) {
                 try FileIO.makeDirectories(paths.topicDirectory(name))
-                try FileIO.fsyncDirectory(paths.topicDirectory(log.topic))
+                pendingDirectories.append(paths.topicDirectory(log.topic))
             }
             let topic =
                 isReadOnly
@@ -31,14 +36,31 @@ extension Lake {
                     name: name, config: config, paths: paths, files: files, clock: options.clock,
                     log: options.log, cold: cold, startOffset: startOffset(name),
                     limits: options.topicLimits, beforeGroupFsync: options.beforeGroupFsync, journal: journal,
-                    metadataBarrier: metadataBarrier)
+                    metadataBarrier: metadataBarrier, pendingDirectories: pendingDirectories,
+                    backgroundWork: registry.work)
             try topic.loadLogStart()
             if !isReadOnly { try topic.recoverProducerState() }
             open[name] = topic
+            if !isReadOnly {
+                // The next tick looks at what a freshly opened log still needs (sealed segments
+                // to offload, an age roll), then schedules it or forgets it.
+                registry.work.mark(name, dueMs: Int64.min)
+                open.evict(
+                    budgetBytes: options.partitionMemoryBytes, examineMax: TopicRegistry.evictionsPerOpenMax,
+                    nowMs: options.clock.nowMs(), offload: options.backgroundOffload, work: registry.work)
+            }
             return topic
         }
     }
 
+    /// Closes idle logs beyond `LakeOptions.partitionMemoryBytes` (the background tick's pass).
+    static func evictIdle(_ registry: TopicRegistry, _ options: LakeOptions) {
+        registry.topics.withLock { open in
+            open.evict(
+                budgetBytes: options.partitionMemoryBytes, examineMax: open.count, nowMs: options.clock.nowMs(),
+                offload: options.backgroundOffload, work: registry.work)
+        }
+    }
 
     /// Flushes every topic, stops background work and releases the lock. The lake cannot be
     /// used afterwards, also when this throws: every topic is closed and the lock released
@@ -57,13 +79,7 @@ extension Lake {
         }
         await task?.value
         await tables.stopBackgroundPass()
-        var firstFailure: StrataError? = nil
-        for topic in registry.topics.withLock({ Array($0.values) }) {
-            do throws(StrataError) { try await topic.close() } catch {
-                options.log("close topic=\(topic.name): final flush failed: \(error)")
-                firstFailure = firstFailure ?? error
-            }
-        }
+        var firstFailure = await Self.closeConcurrently(registry.topics.withLock { $0.values }, options)
         do throws(StrataError) { try journal?.close() } catch {
             options.log("close: journal checkpoint failed, the journal is kept for recovery: \(error)")
             firstFailure = firstFailure ?? error
@@ -76,9 +92,162 @@ extension Lake {
         if lockFD >= 0 { FileIO.close(lockFD) }
         if let firstFailure { throw firstFailure }
     }
+
+    /// Closes `topics` at most `TopicRegistry.closeConcurrencyMax` at once (their final flushes
+    /// overlap); returns the first failure in the order given, after every topic is closed.
+    private static func closeConcurrently(_ topics: [Topic], _ options: LakeOptions) async -> StrataError? {
+        var failures: [Int: StrataError] = [:]
+        await withTaskGroup(of: (Int, StrataError?).self) { group in
+            var running = 0
+            for (i, topic) in topics.enumerated() {
+                if running >= TopicRegistry.closeConcurrencyMax, let (index, failure) = await group.next() {
+                    running -= 1
+                    if let failure { failures[index] = failure }
+                }
+                group.addTask {
+                    do throws(StrataError) { try await topic.close() } catch {
+                        options.log("close topic=\(topic.name): final flush failed: \(error)")
+                        return (i, error)
+                    }
+                    return (i, nil)
+                }
+                running += 1
+            }
+            for await (index, failure) in group { if let failure { failures[index] = failure } }
+        }
+        return failures.min { $0.key < $1.key }?.value
+    }
 }
 
-/// The lake's open topics.
+/// The lake's open logs, and the logs with background work pending (ARCHITECTURE.md §2j).
 final class TopicRegistry: Sendable {
-    let topics = Mutex<[String: Topic]>([:])
+    let topics = Mutex(OpenLogs())
+    /// Logs with background work due, by log name (Lake/Background.swift).
+    let work = BackgroundWork()
+
+    /// Topics closed at once by `Lake.close`.
+    static let closeConcurrencyMax = 64
+    /// Candidates one open looks at for eviction (the background tick looks at all of them).
+    static let evictionsPerOpenMax = 8
+}
+
+/// The open log handles by log name, in least-recently-used order, with the memory they hold.
+///
+/// At most one handle per log is ever alive: a handle is evicted only when the registry holds
+/// its only reference (nobody can obtain another without this lock), so whoever still holds a
+/// handle (a cursor, a Kafka request, the journal) is handed the same one by the next lookup.
+struct OpenLogs {
+    private struct Entry {
+        var topic: Topic
+        var lastUse: UInt64
+        var bytes: Int
+    }
+
+    private var entries: [String: Entry] = [:]
+    /// Log names in the order they were last used, oldest first, from `orderHead`; an item whose
+    /// use is not its entry's `lastUse` is stale (the log was used again later).
+    private var order: [(name: String, use: UInt64)] = []
+    private var orderHead = 0
+    private var useCount: UInt64 = 0
+    /// The open handles' `residentBytes` as last estimated.
+    private(set) var residentBytes = 0
+    /// Handles evicted since the lake opened.
+    private(set) var evictions = 0
+
+    /// The open handle of `name` (a use: it becomes the most recently used); setting nil
+    /// forgets it, setting a handle adds it.
+    subscript(name: String) -> Topic? {
+        mutating get {
+            guard entries[name] != nil else { return nil }
+            use(name)
+            return entries[name]?.topic
+        }
+        set {
+            if let old = entries.removeValue(forKey: name) { residentBytes -= old.bytes }
+            guard let topic = newValue else { return }
+            let bytes = topic.residentBytes
+            entries[name] = Entry(topic: topic, lastUse: 0, bytes: bytes)
+            residentBytes += bytes
+            use(name)
+        }
+    }
+
+    /// The open handle of `name`, without counting a use (the background tick).
+    func peek(_ name: String) -> Topic? { entries[name]?.topic }
+
+    /// Every open handle.
+    var values: [Topic] { entries.values.map(\.topic) }
+    var count: Int { entries.count }
+
+    private mutating func use(_ name: String) {
+        useCount += 1
+        entries[name]?.lastUse = useCount
+        order.append((name, useCount))
+        if order.count - orderHead > 2 * entries.count + 64 { compactOrder() }
+    }
+
+    private mutating func compactOrder() {
+        order = entries.map { ($0.key, $0.value.lastUse) }.sorted { $0.use < $1.use }
+        orderHead = 0
+    }
+
+    /// Closes least recently used idle handles while the estimate exceeds `budgetBytes`, looking
+    /// at no more than `examineMax` candidates; a busy one goes to the back of the order.
+    mutating func evict(budgetBytes: Int, examineMax: Int, nowMs: Int64, offload: Bool, work: BackgroundWork) {
+        var examined = 0
+        while residentBytes > budgetBytes, examined < examineMax, orderHead < order.count {
+            let (name, use) = order[orderHead]
+            orderHead += 1
+            guard entries[name]?.lastUse == use else { continue }
+            examined += 1
+            let bytes = entries[name]?.topic.residentBytes ?? 0
+            residentBytes += bytes - (entries[name]?.bytes ?? 0)
+            entries[name]?.bytes = bytes
+            // The registry's reference is the only one: nobody can get another without this lock.
+            guard isKnownUniquelyReferenced(&entries[name]!.topic),
+                entries[name]?.topic.isEvictable(nowMs: nowMs, offload: offload) == true,
+                let evicted = entries.removeValue(forKey: name)
+            else {
+                self.use(name)
+                continue
+            }
+            // Work due later (an age roll, local retention) is remembered: the tick reopens it then.
+            work.replace(name, dueMs: evicted.topic.nextBackgroundWorkMs(nowMs: nowMs, offload: offload))
+            evicted.topic.closeEvicted()
+            residentBytes -= evicted.bytes
+            evictions += 1
+        }
+        if orderHead > 1024, orderHead * 2 > order.count {
+            order.removeFirst(orderHead)
+            orderHead = 0
+        }
+    }
+}
+
+/// The logs with background work pending and when it is due (lake clock ms): the background
+/// tick visits these, not every open log. A write marks its log (once until the next visit,
+/// `Topic.markBackgroundWork`); a visit schedules what the log still needs, or forgets it.
+final class BackgroundWork: Sendable {
+    private let due = Mutex<[String: Int64]>([:])
+
+    /// Schedules `name` at `dueMs` unless it is due earlier already.
+    func mark(_ name: String, dueMs: Int64) {
+        due.withLock { d in d[name] = min(d[name] ?? dueMs, dueMs) }
+    }
+
+    /// Schedules `name` at `dueMs` (nil: forgets it), whatever was scheduled.
+    func replace(_ name: String, dueMs: Int64?) { due.withLock { $0[name] = dueMs } }
+
+    /// Removes and returns the logs due at `nowMs`.
+    func takeDue(nowMs: Int64) -> [String] {
+        due.withLock { d in
+            let ready = d.filter { $0.value <= nowMs }.map(\.key)
+            for name in ready { d[name] = nil }
+            return ready
+        }
+    }
+
+    /// Logs scheduled (due now or later).
+    var count: Int { due.withLock { $0.count } }
+    func isScheduled(_ name: String) -> Bool { due.withLock { $0[name] != nil } }
 }

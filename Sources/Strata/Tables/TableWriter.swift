@@ -26,6 +26,13 @@ final class TableWriter: Sendable {
     let backgroundPass = Mutex<(task: Task<Void, Never>, finished: Bool)?>(nil)
     /// The last failure logged per topic, so a pass failing every tick logs once.
     private let lastFailure = Mutex<[String: String]>([:])
+    /// What each log's manifest was (committed end, version) when the background last started a
+    /// pass over its topic: an idle topic gets no pass, and so no blob request.
+    private let passedManifests = Mutex<[String: ManifestMark]>([:])
+    struct ManifestMark: Equatable {
+        var committedOffset: Int64?
+        var version: UInt64?
+    }
 
     /// Commits that lost to another writer are tried again this many times, reading the table afresh.
     static let commitAttemptsMax = 4
@@ -162,6 +169,35 @@ final class TableWriter: Sendable {
             options.log("table topic=\(topic): could not delete \(keys.count) unreferenced files: \(error)")
             return 0
         }
+    }
+}
+
+/// Which topics a background pass visits (ARCHITECTURE.md §2j).
+extension TableWriter {
+    /// Starts a background pass over the topics of `visited` (the logs the tick did background
+    /// work on) whose manifests changed since the pass last started for them, and over the
+    /// topics whose last pass failed (their open logs from `openLogs`, called only then). Nothing
+    /// starts while a pass still runs: its topics are looked at again on the next tick.
+    func startPassForChangedTopics(_ visited: [Topic], openLogs: () -> [Topic]) -> Task<Void, Never>? {
+        guard options.tables else { return nil }
+        if let running = backgroundPass.withLock({ $0 }), !running.finished { return running.task }
+        var changed: Set<String> = []
+        passedManifests.withLock { passed in
+            for log in visited where Self.wanted(log.topicName, log.config) {
+                let mark = ManifestMark(
+                    committedOffset: log.manifestWriter.committedOffset,
+                    version: log.manifestWriter.lastCommitted?.version)
+                if passed[log.name] != mark {
+                    passed[log.name] = mark
+                    changed.insert(log.topicName)
+                }
+            }
+        }
+        let failed = Set(lastFailure.withLock { $0.keys.map { Topic.topicName(ofLog: $0) } })
+        var logs = visited.filter { changed.contains($0.topicName) }
+        if !failed.isEmpty { logs += openLogs().filter { failed.contains($0.topicName) } }
+        guard !logs.isEmpty else { return nil }
+        return startBackgroundPass(logs)
     }
 }
 
