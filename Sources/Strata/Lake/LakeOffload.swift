@@ -18,6 +18,13 @@ extension Lake {
             _ = try partitionCount(topicName)  // `notFound` for a missing topic
             names = names.filter { $0 == topicName || $0.hasPrefix(topicName + "/") }
         }
+        // Packed offload (Cold/PackedOffload.swift, §2k): small sealed segments of many logs
+        // share objects; the loop below offloads what it leaves as objects of their own.
+        if options.packSegmentBytesMax > 0 {
+            let logs = try names.map { (name) throws -> Topic in try self.log(name) }
+            if seal { for topic in logs { try topic.sealActiveSegment() } }
+            total.add(await offloadPacked(logs))
+        }
         for name in names {
             let topic = try self.log(name)
             if seal { try topic.sealActiveSegment() }
