@@ -153,11 +153,11 @@ public enum PackedObject {
         var r = ByteReader(tail, position: frameStart - tailStart, basePosition: tailStart)
         let frameMagic = try r.u32("packIndex.frameMagic")
         guard frameMagic == indexFrameMagic else {
-            throw r.error(.badMagic, "packIndex.frameMagic", at: frameStart, "0x\(hex(frameMagic)) is not 0x184d2a5c")
+            throw fail(.badMagic, "packIndex.frameMagic", at: frameStart, "0x\(hex(frameMagic)) is not 0x184d2a5c")
         }
         let contentBytes = Int(try r.u32("packIndex.contentBytes"))
         guard contentBytes == needed - skippableHeaderBytes else {
-            throw r.error(
+            throw fail(
                 .invalidValue, "packIndex.contentBytes", at: frameStart + 4,
                 "\(contentBytes), the trailer says the frame has \(needed) bytes")
         }
@@ -167,18 +167,18 @@ public enum PackedObject {
         let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: tail[contentStart ..< (crcAt - tailStart)]))
         let magic = try r.u32("packIndex.magic")
         guard magic == indexMagic else {
-            throw r.error(.badMagic, "packIndex.magic", at: frameStart + 8, "0x\(hex(magic)) is not SPIX")
+            throw fail(.badMagic, "packIndex.magic", at: frameStart + 8, "0x\(hex(magic)) is not SPIX")
         }
         let version = try r.u16("packIndex.version")
         guard version == indexVersion else {
-            throw r.error(
+            throw fail(
                 .unsupportedVersion, "packIndex.version", at: frameStart + 12, "\(version), this reader knows 1")
         }
         guard try r.u16("packIndex.flags") == 0 else {
-            throw r.error(.invalidValue, "packIndex.flags", at: frameStart + 14, "must be 0 in version 1")
+            throw fail(.invalidValue, "packIndex.flags", at: frameStart + 14, "must be 0 in version 1")
         }
         guard stored == crc else {
-            throw r.error(
+            throw fail(
                 .checksumMismatch, "packIndex.crc", at: crcAt, "stored 0x\(hex(stored)), computed 0x\(hex(crc))")
         }
         return try parseEntries(&r, frameStart: frameStart, crcAt: crcAt, frameBytes: needed)
@@ -231,6 +231,11 @@ public enum PackedObject {
         }
     }
 
+    /// An error at an absolute position in the packed object.
+    static func fail(_ code: FormatError.Code, _ field: String, at position: Int, _ message: String) -> FormatError {
+        FormatError(code, field: field, position: position, message)
+    }
+
     static func checkTail(_ tail: UnsafeRawBufferPointer, objectSize: Int) throws(FormatError) -> Int {
         guard tail.count <= objectSize else {
             throw FormatError(
@@ -252,13 +257,13 @@ public enum PackedObject {
         let frameBytes = Int(try r.u32("packIndex.trailer.frameBytes"))
         let magic = try r.u32("packIndex.trailer.magic")
         guard magic == trailerMagic else {
-            throw r.error(
+            throw fail(
                 .badMagic, "packIndex.trailer.magic", at: objectSize - 4, "0x\(hex(magic)) is not SPKT")
         }
         guard frameBytes >= smallestIndexFrameBytes, frameBytes <= FormatLimits.packIndexFrameBytesMax,
             frameBytes < objectSize
         else {
-            throw r.error(
+            throw fail(
                 .outOfBounds, "packIndex.trailer.frameBytes", at: objectSize - trailerBytes,
                 "pack index frame of \(frameBytes) bytes cannot fit in an object of \(objectSize) bytes "
                     + "(bounds [\(smallestIndexFrameBytes), \(FormatLimits.packIndexFrameBytesMax)])")
@@ -269,18 +274,18 @@ public enum PackedObject {
     static func parseEntries(
         _ r: inout ByteReader, frameStart: Int, crcAt: Int, frameBytes: Int
     ) throws(FormatError) -> PackIndex {
-        let countAt = r.position
+        let countAt = r.absolutePosition
         let count = Int(try r.u32("packIndex.sliceCount"))
         guard count >= 1, count <= FormatLimits.packSlicesMax,
             count * (entryFixedBytes + 1) <= crcAt - frameStart
         else {
-            throw r.error(
+            throw fail(
                 .outOfBounds, "packIndex.sliceCount", at: countAt,
                 "\(count) slices outside [1, \(FormatLimits.packSlicesMax)] or beyond the frame")
         }
         let slicesBytes = Int64(try r.u64("packIndex.slicesBytes"))
         guard slicesBytes == Int64(frameStart) else {
-            throw r.error(
+            throw fail(
                 .invalidValue, "packIndex.slicesBytes", at: countAt + 4,
                 "\(slicesBytes), the pack index frame starts at \(frameStart)")
         }
@@ -289,15 +294,15 @@ public enum PackedObject {
         var lastByLog: [String: Int64] = [:]
         var expected: Int64 = 0
         for i in 0 ..< count {
-            let at = r.position
+            let at = r.absolutePosition
             let field = "packIndex.slices[\(i)]"
             let nameBytes = Int(try r.u16(field + ".logLength"))
-            guard nameBytes >= 1, nameBytes <= 255, r.position + nameBytes <= crcAt else {
-                throw r.error(.outOfBounds, field + ".logLength", at: at, "\(nameBytes) outside [1, 255]")
+            guard nameBytes >= 1, nameBytes <= 255, r.absolutePosition + nameBytes <= crcAt else {
+                throw fail(.outOfBounds, field + ".logLength", at: at, "\(nameBytes) outside [1, 255]")
             }
             let log = String(decoding: try r.bytes(nameBytes, field + ".log"), as: UTF8.self)
             guard LogName.isValid(log) else {
-                throw r.error(.invalidValue, field + ".log", at: at + 2, "\"\(log)\" is not a log name")
+                throw fail(.invalidValue, field + ".log", at: at + 2, "\"\(log)\" is not a log name")
             }
             let slice = PackedSlice(
                 log: log, baseOffset: try r.i64(field + ".baseOffset"), lastOffset: try r.i64(field + ".lastOffset"),
@@ -308,10 +313,10 @@ public enum PackedObject {
             expected = slice.sliceOffset + slice.sliceBytes
             slices.append(slice)
         }
-        guard r.position == crcAt, expected == slicesBytes else {
-            throw r.error(
-                .invalidValue, "packIndex.slices", at: r.position,
-                "entries end at \(r.position) covering \(expected) bytes; the CRC is at \(crcAt), slices take \(slicesBytes)")
+        guard r.absolutePosition == crcAt, expected == slicesBytes else {
+            throw fail(
+                .invalidValue, "packIndex.slices", at: r.absolutePosition,
+                "entries end at \(r.absolutePosition) covering \(expected) bytes; the CRC is at \(crcAt), slices take \(slicesBytes)")
         }
         return PackIndex(slices: slices, slicesBytes: slicesBytes, indexFrameBytes: frameBytes)
     }
