@@ -41,13 +41,19 @@ public struct ManifestSegment: Codable, Sendable, Hashable {
     /// CRC32C of the raw segment file.
     public var rawCrc32c: UInt32
     public var frameCount: Int
-    /// Object key relative to the lake root (`BucketLayout.segmentKeyRelative`).
+    /// Object key relative to the lake root (`BucketLayout.segmentKeyRelative`), or for a slice
+    /// of a packed object the packed object's key (`BucketLayout.packedKeyRelative`).
     public var key: String
+    /// Byte position of the slice in the packed object `key` names; nil (absent in the JSON) for
+    /// a standalone object, which starts at byte 0. Present exactly when `key` is a packed key.
+    public var objectOffset: Int64?
 
     public init(
         baseOffset: Int64, lastOffset: Int64, firstTimestamp: Int64, maxTimestamp: Int64, recordCount: Int64,
-        rawBytes: Int64, objectBytes: Int64, rawCrc32c: UInt32, frameCount: Int, key: String
+        rawBytes: Int64, objectBytes: Int64, rawCrc32c: UInt32, frameCount: Int, key: String,
+        objectOffset: Int64? = nil
     ) {
+        self.objectOffset = objectOffset
         self.baseOffset = baseOffset
         self.lastOffset = lastOffset
         self.firstTimestamp = firstTimestamp
@@ -69,6 +75,12 @@ public struct ManifestSegment: Codable, Sendable, Hashable {
             key: BucketLayout.segmentKeyRelative(
                 topic: index.topic, baseOffset: index.baseOffset, lastOffset: index.lastOffset))
     }
+
+    /// True for a slice of a packed object (formats/cold-object.md, "Packed objects").
+    public var isPacked: Bool { objectOffset != nil }
+
+    /// Where the object's bytes start in the blob `key` names (0 for a standalone object).
+    public var objectStart: Int64 { objectOffset ?? 0 }
 }
 
 /// A manifest's reference to an immutable archive manifest holding older segments.
@@ -90,7 +102,21 @@ public struct ArchiveReference: Codable, Sendable, Hashable {
 /// One immutable version of a topic's manifest (formats/manifest.md): which cold objects hold
 /// which offsets. Version N+1 is written with put-if-absent; losing that race fences a writer.
 public struct Manifest: Codable, Sendable, Hashable {
+    /// The format version of a manifest without packed entries (and of `lake.json`).
     public static let currentFormatVersion = 1
+    /// The format version of a manifest (or archive) holding at least one packed entry: readers
+    /// that know only version 1 refuse it instead of reading a slice as a whole object.
+    public static let packedFormatVersion = 2
+    /// The versions this reader understands.
+    public static let knownFormatVersions: ClosedRange<Int> = 1 ... 2
+
+    /// The format version a document listing `segments` must carry.
+    public static func formatVersion(for segments: [ManifestSegment]) -> Int {
+        segments.contains(where: \.isPacked) ? packedFormatVersion : currentFormatVersion
+    }
+
+    /// Sets `formatVersion` to what the segments need (writers call it before committing).
+    public mutating func settleFormatVersion() { formatVersion = Self.formatVersion(for: segments) }
 
     public var formatVersion: Int
     public var topic: String
@@ -115,7 +141,7 @@ public struct Manifest: Codable, Sendable, Hashable {
         config: ManifestTopicConfig = ManifestTopicConfig(), segments: [ManifestSegment] = [],
         archives: [ArchiveReference] = [], createdMs: Int64
     ) {
-        self.formatVersion = Self.currentFormatVersion
+        self.formatVersion = Self.formatVersion(for: segments)
         self.topic = topic
         self.version = version
         self.writerEpoch = writerEpoch
@@ -131,6 +157,7 @@ public struct Manifest: Codable, Sendable, Hashable {
     /// - Throws: `FormatError` naming the field, e.g. `manifest.segments[3].baseOffset`.
     public func validate() throws(FormatError) {
         try ManifestRules.checkHeader(formatVersion: formatVersion, topic: topic, field: "manifest")
+        try ManifestRules.checkPackedVersion(formatVersion, segments, field: "manifest")
         guard version >= 1 else { throw ManifestRules.invalid("manifest.version", "must be ≥ 1") }
         try ManifestRules.checkConfig(config)
         var next: Int64? = nil
@@ -185,7 +212,7 @@ public struct ArchiveManifest: Codable, Sendable, Hashable {
     public var createdMs: Int64
 
     public init(topic: String, segments: [ManifestSegment], createdMs: Int64) {
-        self.formatVersion = Manifest.currentFormatVersion
+        self.formatVersion = Manifest.formatVersion(for: segments)
         self.topic = topic
         self.baseOffset = segments.first?.baseOffset ?? 0
         self.lastOffset = segments.last?.lastOffset ?? -1
@@ -203,6 +230,7 @@ public struct ArchiveManifest: Codable, Sendable, Hashable {
     /// Checks the invariants: at least one segment, contiguous, matching the range.
     public func validate() throws(FormatError) {
         try ManifestRules.checkHeader(formatVersion: formatVersion, topic: topic, field: "archive")
+        try ManifestRules.checkPackedVersion(formatVersion, segments, field: "archive")
         guard !segments.isEmpty else {
             throw ManifestRules.invalid("archive.segments", "an archive holds at least one segment")
         }
@@ -254,7 +282,11 @@ public struct LakeDescriptor: Codable, Sendable, Hashable {
     /// - Throws: `FormatError(.unsupportedVersion)` for a lake of another format version.
     public static func decode(_ bytes: [UInt8]) throws(FormatError) -> LakeDescriptor {
         let lake = try ManifestJSON.decode(LakeDescriptor.self, from: bytes, field: "lake")
-        try ManifestRules.checkFormatVersion(lake.formatVersion, field: "lake")
+        guard lake.formatVersion == Manifest.currentFormatVersion else {
+            throw FormatError(
+                .unsupportedVersion, field: "lake.formatVersion", position: 0,
+                "format version \(lake.formatVersion), this reader knows \(Manifest.currentFormatVersion)")
+        }
         return lake
     }
 }

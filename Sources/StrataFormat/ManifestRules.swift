@@ -11,10 +11,21 @@ enum ManifestRules {
     }
 
     static func checkFormatVersion(_ formatVersion: Int, field: String) throws(FormatError) {
-        guard formatVersion == Manifest.currentFormatVersion else {
+        guard Manifest.knownFormatVersions.contains(formatVersion) else {
             throw FormatError(
                 .unsupportedVersion, field: field + ".formatVersion", position: 0,
-                "format version \(formatVersion), this reader knows \(Manifest.currentFormatVersion)")
+                "format version \(formatVersion), this reader knows \(Manifest.knownFormatVersions)")
+        }
+    }
+
+    /// Version 2 exactly when a segment is a slice of a packed object: a version-1 document with
+    /// a packed entry would be misread by an old reader, a version-2 one without is not canonical.
+    static func checkPackedVersion(_ formatVersion: Int, _ segments: [ManifestSegment], field: String) throws(FormatError) {
+        let required = Manifest.formatVersion(for: segments)
+        guard formatVersion == required else {
+            throw FormatError(
+                .invalidValue, field: field + ".formatVersion", position: 0,
+                "\(formatVersion), but its segments need \(required) (2 exactly when one is a packed slice)")
         }
     }
 
@@ -97,6 +108,15 @@ enum ManifestRules {
         guard s.objectBytes > 0 else { throw invalid(field + ".objectBytes", "\(s.objectBytes)") }
         guard s.frameCount >= 1, s.frameCount <= FormatLimits.coldFramesMax else {
             throw invalid(field + ".frameCount", "\(s.frameCount) outside [1, \(FormatLimits.coldFramesMax)]")
+        }
+        if let objectOffset = s.objectOffset {
+            guard BucketLayout.isPackedKeyRelative(s.key) else {
+                throw invalid(field + ".key", "\"\(s.key)\" is not a packed object key, yet objectOffset is set")
+            }
+            guard objectOffset >= 0, objectOffset <= Int64.max - s.objectBytes else {
+                throw invalid(field + ".objectOffset", "\(objectOffset)")
+            }
+            return
         }
         let key = BucketLayout.segmentKeyRelative(topic: topic, baseOffset: s.baseOffset, lastOffset: s.lastOffset)
         guard s.key == key else { throw invalid(field + ".key", "\"\(s.key)\", the layout says \"\(key)\"") }

@@ -52,6 +52,9 @@ enum ColdFixture {
         options.blobRetry = RetryPolicy(attemptsMax: 8, baseDelayMs: 1, delayMaxMs: 5)
         options.blobRetryEnvironment = .seeded(1) { _ in }
         options.log = { _ in }
+        // These suites pin the standalone object path (one object per segment, deleted by
+        // retention); packed objects have their own suite (PackedOffloadTests).
+        options.packSegmentBytesMax = 0
         if let clock { options.clock = clock }
         return options
     }

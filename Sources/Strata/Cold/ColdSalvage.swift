@@ -13,8 +13,9 @@ extension ColdTier {
         topic: String, segment: ManifestSegment, from offset: Int64, end: Int64
     ) async -> (records: [Record], nextOffset: Int64)? {
         let key = segment.key
+        let range = segment.blobRange
         let fetched = try? await blob("get damaged object", key: key, topic: topic) {
-            try await store.get(key, range: .whole)
+            try await store.get(key, range: range)
         }
         guard let data = fetched else { return nil }
         let raw = Self.wholeFramePrefix(data.bytes, rawBytesMax: Int(segment.rawBytes))

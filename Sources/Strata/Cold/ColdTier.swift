@@ -9,6 +9,22 @@ final class ColdTier: Sendable {
     struct FrameKey: Hashable, Sendable {
         var objectKey: String
         var frameNumber: Int
+        /// Where the slice starts in a packed object (0 for a standalone object): slices of one
+        /// packed object share its key and their frame numbers.
+        var sliceOffset: Int64 = 0
+
+        /// The key of frame `number` of the object (or slice) `index` describes; a footer from
+        /// `footer(of:topic:)` has its frames positioned in the blob, so frame 0 starts the slice.
+        init(objectKey: String, frameNumber: Int, sliceOffset: Int64 = 0) {
+            self.objectKey = objectKey
+            self.frameNumber = frameNumber
+            self.sliceOffset = sliceOffset
+        }
+
+        init(objectKey: String, frameNumber: Int, of index: ColdObjectIndex) {
+            self.init(
+                objectKey: objectKey, frameNumber: frameNumber, sliceOffset: Int64(index.frames.first?.objectOffset ?? 0))
+        }
     }
 
     let store: CountingBlobStore
@@ -206,7 +222,9 @@ final class ColdTier: Sendable {
 
     /// Commits `manifest` as a new version with put-if-absent (formats/manifest.md: fencing).
     /// - Throws: `fenced` when another writer holds that version.
-    func commit(_ manifest: Manifest) async throws(StrataError) {
+    func commit(_ proposed: Manifest) async throws(StrataError) {
+        var manifest = proposed
+        manifest.settleFormatVersion()
         let key = layout.manifestKey(topic: manifest.topic, version: manifest.version)
         let bytes: [UInt8]
         do throws(FormatError) { bytes = try manifest.encode() } catch {
@@ -282,36 +300,66 @@ final class ColdTier: Sendable {
     // MARK: - Objects
 
     /// The parsed footer of a cold object: one suffix GET (two if the footer is larger than the
-    /// default suffix), cached afterwards.
+    /// default suffix), cached afterwards. For a slice of a packed object the suffix is the
+    /// slice's (a ranged GET, never the whole packed object), and the frames' `objectOffset`s
+    /// are shifted by the slice's offset: every frame range is a position in the blob `key`
+    /// names, so `frame` and `prefetch` read slices and standalone objects alike.
     func footer(of segment: ManifestSegment, topic: String) async throws(StrataError) -> ColdObjectIndex {
         let key = segment.key
-        if let cached = footers.get(key) { return cached }
+        let cacheKey = Self.footerCacheKey(segment)
+        if let cached = footers.get(cacheKey) { return cached }
         var tailBytes = Int64(ColdObject.defaultTailReadBytes)
         for _ in 0 ..< 3 {
-            let length = tailBytes
-            let tail = try await blob("get footer", key: key, topic: topic) {
-                try await getChecked(key, range: .suffix(length: length))
-            }
-            guard tail.objectSize == segment.objectBytes else {
-                throw StrataError(
-                    .corrupt, "object is \(tail.objectSize) bytes, the manifest says \(segment.objectBytes)",
-                    topic: topic, file: key)
-            }
+            let length = segment.isPacked ? min(tailBytes, segment.objectBytes) : tailBytes
+            let range: ByteRange =
+                segment.isPacked
+                ? .range(offset: segment.objectStart + segment.objectBytes - length, length: length)
+                : .suffix(length: length)
+            let tail = try await blob("get footer", key: key, topic: topic) { try await getChecked(key, range: range) }
+            try checkBlobSize(tail.objectSize, of: segment, topic: topic)
+            let sliceBytes = Int(segment.objectBytes)
             let parsed = withBytesResult(tail.bytes) { (raw) throws(FormatError) -> (Int, ColdObjectIndex?) in
-                let needed = try ColdObjectFooter.tailBytesNeeded(tail: raw, objectSize: Int(tail.objectSize))
+                let needed = try ColdObjectFooter.tailBytesNeeded(tail: raw, objectSize: sliceBytes)
                 if needed > raw.count { return (needed, nil) }
-                return (needed, try ColdObjectFooter.parse(tail: raw, objectSize: Int(tail.objectSize)))
+                return (needed, try ColdObjectFooter.parse(tail: raw, objectSize: sliceBytes))
             }
             switch parsed {
-            case .failure(let error): throw StrataError(error, topic: topic, file: key)
-            case .success(let (_, index?)):
+            case .failure(var error):
+                error.position += Int(segment.objectStart)
+                throw StrataError(error, topic: topic, file: key)
+            case .success(let (_, parsedIndex?)):
+                var index = parsedIndex
                 try check(index, against: segment, topic: topic)
-                footers.put(key, index, cost: 256 + index.frames.count * 96)
+                if segment.isPacked {
+                    for i in index.frames.indices { index.frames[i].objectOffset += Int(segment.objectStart) }
+                }
+                footers.put(cacheKey, index, cost: 256 + index.frames.count * 96)
                 return index
             case .success(let (needed, nil)): tailBytes = Int64(needed)
             }
         }
         throw StrataError(.corrupt, "footer size does not settle", topic: topic, file: key)
+    }
+
+    /// The footer cache key: the object key, and for a slice also its offset.
+    static func footerCacheKey(_ segment: ManifestSegment) -> String {
+        segment.isPacked ? segment.key + "@" + String(segment.objectStart) : segment.key
+    }
+
+    /// A standalone object must be exactly the entry's size; a packed object must hold the slice.
+    func checkBlobSize(_ blobSize: Int64, of segment: ManifestSegment, topic: String) throws(StrataError) {
+        if segment.isPacked {
+            guard blobSize >= segment.objectStart + segment.objectBytes else {
+                throw StrataError(
+                    .corrupt,
+                    "packed object is \(blobSize) bytes, the manifest's slice ends at "
+                        + "\(segment.objectStart + segment.objectBytes)", topic: topic, file: segment.key)
+            }
+        } else if blobSize != segment.objectBytes {
+            throw StrataError(
+                .corrupt, "object is \(blobSize) bytes, the manifest says \(segment.objectBytes)",
+                topic: topic, file: segment.key)
+        }
     }
 
     private func check(_ index: ColdObjectIndex, against segment: ManifestSegment, topic: String) throws(StrataError) {
@@ -328,7 +376,7 @@ final class ColdTier: Sendable {
     func frame(
         _ number: Int, of index: ColdObjectIndex, key: String, topic: String
     ) async throws(StrataError) -> [UInt8] {
-        let cacheKey = FrameKey(objectKey: key, frameNumber: number)
+        let cacheKey = FrameKey(objectKey: key, frameNumber: number, of: index)
         if let cached = frames.get(cacheKey) { return cached }
         // A sequential reader asks for the frames it prefetched while their GETs are still
         // running: join them (a cold replay made 1.6 GETs per frame before).
@@ -390,7 +438,7 @@ final class ColdTier: Sendable {
     /// fetches a frame itself when it gets there.
     func prefetch(_ numbers: [Int], of index: ColdObjectIndex, key: String, topic: String) {
         for number in numbers where number < index.frames.count {
-            let frameKey = FrameKey(objectKey: key, frameNumber: number)
+            let frameKey = FrameKey(objectKey: key, frameNumber: number, of: index)
             guard !frames.contains(frameKey) else { continue }
             let started: Bool = prefetching.withLock { running in
                 if running[frameKey] != nil { return true }
@@ -408,4 +456,10 @@ final class ColdTier: Sendable {
 
     /// The read-ahead fetches running now (tests await them).
     var prefetchTasks: [Task<Void, Never>] { prefetching.withLock { Array($0.values) } }
+}
+
+extension ManifestSegment {
+    /// The bytes of the object this entry names, as one GET: the whole blob for a standalone
+    /// object, the slice's range for a slice of a packed object.
+    var blobRange: ByteRange { isPacked ? .range(offset: objectStart, length: objectBytes) : .whole }
 }

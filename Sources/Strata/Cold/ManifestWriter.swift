@@ -119,7 +119,10 @@ final class ManifestWriter: Sendable {
     }
 
     /// Commits `manifest` to `cold` (put-if-absent) and remembers it; a lost race fences.
-    func commit(_ manifest: Manifest, to cold: ColdTier) async throws(StrataError) {
+    func commit(_ proposed: Manifest, to cold: ColdTier) async throws(StrataError) {
+        // Version 2 exactly while the manifest lists a packed slice (formats/manifest.md).
+        var manifest = proposed
+        manifest.settleFormatVersion()
         // A handle fenced while its caller waited for the commit lock (retired, or another
         // writer won) never commits.
         try checkNotFenced()

@@ -13,6 +13,19 @@ public struct OffloadReport: Sendable, Equatable {
     public var blocked: [String] = []
     /// The topics whose offload stopped at a corrupt segment (one entry per topic).
     public var blockedTopics: [String] = []
+    /// Packed objects written (Cold/PackedOffload.swift); their slices count in `segmentsOffloaded`.
+    public var packedObjects = 0
+
+    /// Adds another pass's counts (one topic's, or a packed pass's) to this report.
+    public mutating func add(_ other: OffloadReport) {
+        segmentsOffloaded += other.segmentsOffloaded
+        rawBytes += other.rawBytes
+        objectBytes += other.objectBytes
+        segmentsEvicted += other.segmentsEvicted
+        blocked += other.blocked
+        blockedTopics += other.blockedTopics
+        packedObjects += other.packedObjects
+    }
 }
 
 /// The offloader (ARCHITECTURE.md §1, invariants 4 and 5): sealed segments, in offset order, are
@@ -148,12 +161,17 @@ extension Topic {
     }
 
     /// The oldest sealed local segment the manifest does not cover yet.
-    private func nextToOffload(after manifest: Manifest?, lagMs: Int64) throws(StrataError) -> LocalSegment? {
+    func nextToOffload(after manifest: Manifest?, lagMs: Int64) throws(StrataError) -> LocalSegment? {
+        try nextToOffload(committedEnd: manifest?.nextOffset, lagMs: lagMs)
+    }
+
+    /// The oldest sealed local segment at or past `committedEnd` (nil: the cold log is empty).
+    func nextToOffload(committedEnd coldEnd: Int64?, lagMs: Int64) throws(StrataError) -> LocalSegment? {
         let (segments, now) = (localSegments(), clock.nowMs())
         // A damaged segment counts even with no valid batch: skipping it would look like a gap.
         for (i, segment) in segments.enumerated()
         where segment.sealed && (!segment.isEmpty || segment.corruption != nil) {
-            let committedEnd = manifest?.nextOffset ?? segment.baseOffset
+            let committedEnd = coldEnd ?? segment.baseOffset
             // A damaged segment's true end is unknown: it is covered only when it starts below.
             let coveredEnd = segment.corruption == nil ? segment.nextOffset : segment.baseOffset + 1
             if coveredEnd <= committedEnd { continue }
@@ -173,7 +191,7 @@ extension Topic {
     }
 
     /// The sealed segment whose base offset is `baseOffset`, if there is one.
-    private func sealedSegment(startingAt baseOffset: Int64) -> LocalSegment? {
+    func sealedSegment(startingAt baseOffset: Int64) -> LocalSegment? {
         localSegments().first { $0.baseOffset == baseOffset && $0.sealed && !$0.isEmpty }
     }
 
@@ -202,7 +220,7 @@ extension Topic {
     }
 
     /// Reads and encodes on a Dispatch thread: both are blocking and CPU-heavy.
-    private func encodeOffPool(_ segment: LocalSegment) async throws(StrataError) -> ([UInt8], EncodedColdObject) {
+    func encodeOffPool(_ segment: LocalSegment) async throws(StrataError) -> ([UInt8], EncodedColdObject) {
         let (topicName, frameTarget, level) = (name, config.coldFrameRawBytes, config.coldCompressionLevel)
         let result: Result<([UInt8], EncodedColdObject), StrataError> = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
@@ -230,7 +248,7 @@ extension Topic {
     }
 
     /// Reads the object back and checks its size and the CRC32C of the segment it decodes to.
-    private func verifyUpload(
+    func verifyUpload(
         _ key: String, expected: EncodedColdObject, rawCrc: UInt32, rawBytes: Int
     ) async throws(StrataError) {
         let data = try await cold.blob("read back upload", key: key, topic: name) {
@@ -258,27 +276,37 @@ extension Topic {
     /// Commits the manifest that adds `entry`, spilling old entries into an archive if needed.
     /// Built under the commit lock on the newest manifest this lake knows as its own: retention
     /// may have committed since the pass read `manifest` (it moves only the log start).
-    private func commitNext(
+    func commitNext(
         after passManifest: Manifest?, adding entry: ManifestSegment
     ) async throws(StrataError) -> Manifest {
+        try await commitNext(after: passManifest, adding: [entry])
+    }
+
+    /// Commits one manifest version adding `entries` (contiguous, in offset order, non-empty).
+    func commitNext(
+        after passManifest: Manifest?, adding entries: [ManifestSegment]
+    ) async throws(StrataError) -> Manifest {
         try await manifestWriter.commits.withLock { () async throws(StrataError) -> Manifest in
-            try await commitNextLocked(after: manifestWriter.base(passManifest), adding: entry)
+            try await commitNextLocked(after: manifestWriter.base(passManifest), adding: entries)
         }
     }
 
     private func commitNextLocked(
-        after manifest: Manifest?, adding entry: ManifestSegment
+        after manifest: Manifest?, adding entries: [ManifestSegment]
     ) async throws(StrataError) -> Manifest {
+        guard let first = entries.first, let last = entries.last else {
+            throw StrataError(.invalidArgument, "a manifest commit adds at least one segment", topic: name)
+        }
         let epoch = manifestWriter.epoch(after: manifest)
         var next =
             manifest
             ?? Manifest(
-                topic: name, version: 0, writerEpoch: epoch, logStartOffset: entry.baseOffset,
-                nextOffset: entry.baseOffset, config: manifestConfig(), createdMs: clock.nowMs())
+                topic: name, version: 0, writerEpoch: epoch, logStartOffset: first.baseOffset,
+                nextOffset: first.baseOffset, config: manifestConfig(), createdMs: clock.nowMs())
         next.version += 1
         next.writerEpoch = epoch
-        next.segments.append(entry)
-        next.nextOffset = entry.lastOffset + 1
+        next.segments += entries
+        next.nextOffset = last.lastOffset + 1
         // Records `deleteRecords` removed stay unreadable from the bucket too.
         next.logStartOffset = max(next.logStartOffset, min(deletedBelow, next.nextOffset))
         // The bucket's readers (and `recover`) see the topic's settings as `alter-config` left them.
@@ -311,7 +339,7 @@ extension Topic {
     }
 
     /// Deletes manifest versions older than the last few (best effort: a failure leaves them).
-    private func pruneManifests(current: UInt64) async {
+    func pruneManifests(current: UInt64) async {
         guard current > UInt64(Self.manifestVersionsKept) else { return }
         let oldest = current - UInt64(Self.manifestVersionsKept)
         let keys = (max(1, oldest > 8 ? oldest - 8 : 1) ... oldest).map {

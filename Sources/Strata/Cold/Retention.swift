@@ -103,6 +103,9 @@ extension Topic {
         let deleted = try deleteLocal(uncommittedToo: uncommittedToo) { segment, _, _ in
             segment.nextOffset <= logStart
         }
+        // A packed object holds other logs' slices too: it is never deleted here, `scrub` deletes
+        // it once no manifest of any log references it (ARCHITECTURE.md §2k).
+        let removedKeys = removedKeys.filter { !BucketLayout.isPackedKeyRelative($0) }
         guard !removedKeys.isEmpty else { return deleted }
         let store = cold.store
         try await cold.blob("delete expired objects", key: removedKeys.first, topic: name) {

@@ -145,6 +145,15 @@ public struct LakeOptions: Sendable {
     /// per record) reach this (formats/table.md, "Writer rules"; default 128 MiB).
     public var tableFileBytesTarget = 128 << 20
 
+    // Packed cold objects (ARCHITECTURE.md §2k, Cold/PackedOffload.swift).
+    /// A packed object is closed once its slices reach about this many bytes (default 32 MiB).
+    public var packObjectBytes = 32 << 20
+    /// Sealed segments of at most this many raw bytes are packed with other logs' into shared
+    /// objects; larger ones keep an object of their own (default 4 MiB; 0 disables packing).
+    public var packSegmentBytesMax = 4 << 20
+    /// Slices one packed object holds at most (default 4,096; at most `FormatLimits.packSlicesMax`).
+    public var packSegmentsMax = 4096
+
     /// Test hook: runs on the group-commit leader before each fdatasync — with the journal, once
     /// for each log that journal fsync covers. Tests use it to hold the first fsync until
     /// concurrent appenders have written, so batching is deterministic; an error it throws is

@@ -22,11 +22,34 @@ extension Lake {
             _ = try partitionCount(topicName)  // `notFound` for a missing topic
             names = names.filter { $0 == topicName || $0.hasPrefix(topicName + "/") }
         }
+        var total = OffloadReport()
+        var firstFailure: (any Error)? = nil
+        // In chunks: a lake of a million logs never holds a handle to each at once (the registry
+        // may evict a chunk's idle handles once it is done).
+        for start in stride(from: 0, to: names.count, by: Self.offloadChunkLogs) {
+            let chunk = Array(names[start ..< min(start + Self.offloadChunkLogs, names.count)])
+            let failure = try await offloadChunk(chunk, seal: seal, evict: evict, into: &total)
+            firstFailure = firstFailure ?? failure
+        }
+        // A failed offload syncs no table; the next pass does.
+        if let firstFailure { throw firstFailure }
+        await syncTables(afterOffloadOf: names)
+        return total
+    }
+
+    /// Offloads the logs called `names`: seals them (with `seal`), packs what is small, then the
+    /// logs' own passes. Returns the first failure of a log's pass in `names` order.
+    private func offloadChunk(
+        _ names: [String], seal: Bool, evict: Bool, into total: inout OffloadReport
+    ) async throws -> (any Error)? {
+        let logs = try names.map { (name) throws -> Topic in try self.log(name) }
+        if seal { for topic in logs { try topic.sealActiveSegment() } }
+        // Packed offload (Cold/PackedOffload.swift, §2k): small sealed segments of many logs
+        // share objects; the passes below offload what it leaves as objects of their own.
+        if options.packSegmentBytesMax > 0 { total.add(await offloadPacked(logs)) }
         var small: [(Int, Topic)] = []
         var large: [(Int, Topic)] = []
-        for (index, name) in names.enumerated() {
-            let topic = try self.log(name)
-            if seal { try topic.sealActiveSegment() }
+        for (index, topic) in logs.enumerated() {
             let sealedBytes = topic.localSegments().reduce(0) { $0 + ($1.sealed ? $1.segmentBytes : 0) }
             if sealedBytes <= Self.smallOffloadBytes { small.append((index, topic)) } else { large.append((index, topic)) }
         }
@@ -37,7 +60,6 @@ extension Lake {
             }
             for (index, outcome) in results { outcomes[index] = outcome }
         }
-        var total = OffloadReport()
         var firstFailure: (any Error)? = nil
         for (name, outcome) in zip(names, outcomes) {
             switch outcome {
@@ -52,11 +74,11 @@ extension Lake {
             case nil: break
             }
         }
-        // A failed offload syncs no table; the next pass does.
-        if let firstFailure { throw firstFailure }
-        await syncTables(afterOffloadOf: names)
-        return total
+        return firstFailure
     }
+
+    /// Logs an on-demand offload takes at once (sealed, packed, offloaded, then let go).
+    static let offloadChunkLogs = 4_096
 
     /// One log's on-demand pass: its sealed segments, then eviction or retention.
     private static func offloadNow(_ topic: Topic, evict: Bool) async -> Result<OffloadReport, any Error> {

@@ -103,10 +103,19 @@ struct ScrubReferences: Sendable {
     /// Set when references could not be established: no orphan may be reported or deleted.
     var undecidable = false
 
+    /// Packed objects (ARCHITECTURE.md §2k) the newest manifest has slices in, with the end of
+    /// its last slice there: the object must exist and be at least that long.
+    var packedRequired: [String: Int64] = [:]
+
     mutating func add(_ segments: [ManifestSegment], layout: BucketLayout, required isRequired: Bool) {
         for segment in segments {
             let key = layout.absolute(segment.key)
             keys.insert(key)
+            if segment.isPacked {
+                // Checked once for all logs by `scrubPacked`, against the `packed/` listing.
+                if isRequired { packedRequired[key] = max(packedRequired[key] ?? 0, segment.objectStart + segment.objectBytes) }
+                continue
+            }
             if isRequired {
                 required.insert(key)
                 expectedBytes[key] = segment.objectBytes
@@ -153,12 +162,15 @@ extension Lake {
         for name in try logNames() where byTopic[name] == nil && FileIO.exists(paths.topicManifestCopy(name)) {
             byTopic[name] = []
         }
+        var packed = PackedScrubState()
         for (topic, objects) in byTopic.sorted(by: { $0.key < $1.key }) {
-            let orphans = try await scrubTopic(topic, objects: objects, report: &report)
+            let orphans = try await scrubTopic(topic, objects: objects, packed: &packed, report: &report)
             report.topicsChecked += 1
             guard deleteOrphans, !orphans.isEmpty else { continue }
             try await deleteOrphanObjects(orphans, topic: topic, graceMs: graceMs, report: &report)
         }
+        let logs = byTopic.keys.filter { LogName.isValid($0) }.sorted()
+        try await scrubPacked(packed, logs: logs, deleteOrphans: deleteOrphans, graceMs: graceMs, report: &report)
         let coldTopics = Set(byTopic.keys.map { String($0.prefix { $0 != "/" }) })
         try await scrubTables(coldTopics: coldTopics, deleteOrphans: deleteOrphans, graceMs: graceMs, report: &report)
         return report
@@ -166,7 +178,7 @@ extension Lake {
 
     /// Scrubs one topic's objects; returns its orphans.
     private func scrubTopic(
-        _ topic: String, objects: [BlobInfo], report: inout ScrubReport
+        _ topic: String, objects: [BlobInfo], packed: inout PackedScrubState, report: inout ScrubReport
     ) async throws(StrataError) -> [BlobInfo] {
         guard LogName.isValid(topic) else {
             report.findings += objects.map {
@@ -178,6 +190,7 @@ extension Lake {
         }
         let present = Set(objects.map(\.key))
         let references = try await scrubReferences(topic, report: &report)
+        packed.merge(references)
         for object in objects where object.key != references.manifestKey {
             if let kind = objectKind(object.key, topic: topic), kind == .oldManifest {
                 report.findings.append(
@@ -208,6 +221,8 @@ extension Lake {
                     topic: topic, key: cold.layout.manifestPrefix(topic: topic), kind: .missingManifest,
                     what: "\(segments.count) segment objects but no manifest in the store and no topic in \(path): "
                         + "the manifest chain is lost or belongs to another lake; nothing of this topic is deleted"))
+            // A lost chain may have had slices in packed objects too.
+            packed.undecidable = true
             return []
         }
         var orphans: [BlobInfo] = []
@@ -527,4 +542,110 @@ extension Lake {
 
     /// Keys per delete request (S3 DeleteObjects takes at most 1,000).
     static let scrubDeleteBatchMax = 1000
+}
+
+// MARK: - Packed objects
+
+/// What the manifests of every log say about packed objects (ARCHITECTURE.md §2k): a packed
+/// object is referenced while any manifest version, archive or local copy of any log lists a
+/// slice of it.
+struct PackedScrubState: Sendable {
+    var referenced: Set<String> = []
+    /// Keys (with prefix) the newest manifests need, with the end of their last slice.
+    var required: [String: Int64] = [:]
+    /// Some log's references could not be established: no packed object may be called an orphan.
+    var undecidable = false
+
+    mutating func merge(_ references: ScrubReferences) {
+        referenced.formUnion(references.keys)
+        required.merge(references.packedRequired) { max($0, $1) }
+        if references.undecidable { undecidable = true }
+    }
+}
+
+extension Lake {
+    /// Scrubs `packed/`: packed objects the newest manifests need must exist and hold their
+    /// slices; one no manifest of any log references is an orphan (deleted behind the age gate,
+    /// after every log's manifests are read again). Retention and topic delete never delete
+    /// packed objects: this is the only place they go.
+    func scrubPacked(
+        _ packed: PackedScrubState, logs: [String], deleteOrphans: Bool, graceMs: Int64, report: inout ScrubReport
+    ) async throws(StrataError) {
+        let layout = cold.layout
+        let prefix = layout.packedPrefix
+        let store = cold.store
+        let listed = try await cold.blob("list packed objects", key: prefix, topic: nil) {
+            try await store.listAll(prefix: prefix)
+        }
+        report.objectsListed += listed.count
+        var present: [String: BlobInfo] = [:]
+        for object in listed {
+            guard layout.isPackedKey(object.key) else {
+                report.findings.append(
+                    ScrubFinding(
+                        topic: "-", key: object.key, kind: .unknownObject, what: "not a packed object key; left alone",
+                        sizeBytes: object.size, modifiedMs: object.modifiedMs))
+                continue
+            }
+            present[object.key] = object
+        }
+        try await reportPackedMissing(packed.required, present: present, report: &report)
+        guard !packed.undecidable else { return }
+        let orphans = present.values.filter { !packed.referenced.contains($0.key) }.sorted { $0.key < $1.key }
+        for object in orphans {
+            report.findings.append(
+                ScrubFinding(
+                    topic: "-", key: object.key, kind: .orphanObject,
+                    what: "packed object no manifest version, archive or local copy of any log references",
+                    sizeBytes: object.size, modifiedMs: object.modifiedMs))
+        }
+        guard deleteOrphans, !orphans.isEmpty else { return }
+        let candidates = olderThanGrace(orphans, graceMs: graceMs, report: &report)
+        guard !candidates.isEmpty else { return }
+        // Read every log's manifests again: a commit since the first reading keeps its object.
+        var fresh = PackedScrubState()
+        for log in logs {
+            var scratch = ScrubReport()
+            fresh.merge(try await scrubReferences(log, report: &scratch))
+        }
+        guard !fresh.undecidable else {
+            report.kept += candidates
+            return
+        }
+        let victims = candidates.filter { !fresh.referenced.contains($0) }
+        report.kept += candidates.filter { fresh.referenced.contains($0) }
+        var start = 0
+        while start < victims.count {
+            let chunk = Array(victims[start ..< min(victims.count, start + Self.scrubDeleteBatchMax)])
+            try await cold.blob("delete packed orphans", key: chunk.first, topic: nil) { try await store.delete(chunk) }
+            report.deleted += chunk
+            start += chunk.count
+        }
+    }
+
+    /// Needed packed objects that are missing (confirmed with `head`) or shorter than a slice.
+    private func reportPackedMissing(
+        _ required: [String: Int64], present: [String: BlobInfo], report: inout ScrubReport
+    ) async throws(StrataError) {
+        let store = cold.store
+        for (key, end) in required.sorted(by: { $0.key < $1.key }) {
+            if let object = present[key] {
+                guard object.size < end else { continue }
+                report.findings.append(
+                    ScrubFinding(
+                        topic: "-", key: key, kind: .sizeMismatch,
+                        what: "\(object.size) bytes in the store, a manifest's slice ends at \(end) (truncated)",
+                        sizeBytes: object.size, modifiedMs: object.modifiedMs))
+                continue
+            }
+            do {
+                _ = try await cold.blob("head packed object", key: key, topic: nil) { try await store.head(key) }
+            } catch where error.code == .notFound {
+                report.findings.append(
+                    ScrubFinding(
+                        topic: "-", key: key, kind: .missingObject,
+                        what: "a newest manifest has slices in it but it is not in \(cold.location)"))
+            }
+        }
+    }
 }

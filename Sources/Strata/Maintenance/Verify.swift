@@ -525,8 +525,11 @@ extension Lake {
         guard let manifest = chain.newest else { return (report, []) }
         let segments = try await verifyArchives(manifest, report: &report) + manifest.segments
         var previous: ManifestSegment? = nil
+        var packIndexes: [String: PackIndex?] = [:]
         for entry in segments {
-            let key = cold.layout.absolute(entry.key)
+            let blobKey = cold.layout.absolute(entry.key)
+            // A slice of a packed object is checked as the object it is, named `<key>@<offset>`.
+            let key = entry.isPacked ? "\(blobKey)@\(entry.objectStart)" : blobKey
             progress?(VerifyProgress(topic: topic, location: key, report: mergedCounters(base, report)))
             if let previous {
                 report.add(
@@ -535,7 +538,18 @@ extension Lake {
                         location: key, position: nil, what: "after cold object \(previous.key)"))
             }
             previous = entry
-            guard let object = try await fetchForVerify(key, topic: topic, what: "get object", report: &report) else {
+            if entry.isPacked {
+                if packIndexes[blobKey] == nil {
+                    packIndexes[blobKey] = try await verifyPackIndex(blobKey, topic: topic, report: &report)
+                }
+                if let pack = packIndexes[blobKey] ?? nil {
+                    verifySliceEntry(entry, in: pack, key: key, topic: topic, report: &report)
+                }
+            }
+            guard
+                let object = try await fetchForVerify(
+                    blobKey, topic: topic, what: "get object", range: entry.blobRange, report: &report)
+            else {
                 continue
             }
             report.merge(await Self.checkOffPool(object, entry: entry, key: key, topic: topic))
@@ -611,17 +625,86 @@ extension Lake {
     /// The whole object straight from the store (no cache); nil, with a `missingObject`
     /// problem, when it does not exist.
     private func fetchForVerify(
-        _ key: String, topic: String, what: String, report: inout VerifyReport
+        _ key: String, topic: String, what: String, range: ByteRange = .whole, report: inout VerifyReport
     ) async throws(StrataError) -> [UInt8]? {
         let store = cold.store
         do {
-            return try await cold.blob(what, key: key, topic: topic) { try await store.get(key, range: .whole) }.bytes
+            return try await cold.blob(what, key: key, topic: topic) { try await store.get(key, range: range) }.bytes
         } catch  where error.code == .notFound {
             report.add(
                 VerifyProblem(
                     topic: topic, location: key, position: nil,
                     what: "listed by the manifest but not in the store (\(cold.location))", kind: .missingObject))
             return nil
+        }
+    }
+
+    /// The pack index of the packed object `key` (suffix reads, no cache); nil, with a problem,
+    /// when it is missing or damaged.
+    private func verifyPackIndex(
+        _ key: String, topic: String, report: inout VerifyReport
+    ) async throws(StrataError) -> PackIndex? {
+        let store = cold.store
+        var tailBytes = Int64(PackedObject.defaultTailReadBytes)
+        for _ in 0 ..< 2 {
+            let length = tailBytes
+            let tail: BlobData
+            do {
+                tail = try await cold.blob("get pack index", key: key, topic: topic) {
+                    try await store.get(key, range: .suffix(length: length))
+                }
+            } catch where error.code == .notFound {
+                report.add(
+                    VerifyProblem(
+                        topic: topic, location: key, position: nil,
+                        what: "packed object listed by the manifest but not in the store (\(cold.location))",
+                        kind: .missingObject))
+                return nil
+            }
+            report.bytesChecked += Int64(tail.bytes.count)
+            let size = Int(tail.objectSize)
+            let parsed = withBytesResult(tail.bytes) { (raw) throws(FormatError) -> PackIndex? in
+                guard try PackedObject.tailBytesNeeded(tail: raw, objectSize: size) <= raw.count else { return nil }
+                return try PackedObject.parseIndex(tail: raw, objectSize: size)
+            }
+            switch parsed {
+            case .success(let pack?): return pack
+            case .success(nil):
+                let needed = tail.bytes.withUnsafeBytes { try? PackedObject.tailBytesNeeded(tail: $0, objectSize: size) }
+                tailBytes = Int64(needed ?? size)
+            case .failure(let error):
+                report.add(
+                    VerifyProblem(
+                        topic: topic, location: key, position: error.position, what: "pack index: \(error)",
+                        kind: .badFooter))
+                return nil
+            }
+        }
+        report.add(
+            VerifyProblem(topic: topic, location: key, position: nil, what: "pack index size does not settle",
+                          kind: .badFooter))
+        return nil
+    }
+
+    /// The pack index must list the manifest's slice as the manifest does.
+    private func verifySliceEntry(
+        _ entry: ManifestSegment, in pack: PackIndex, key: String, topic: String, report: inout VerifyReport
+    ) {
+        let slice = pack.slice(log: topic, baseOffset: entry.baseOffset)
+        guard let slice, slice.lastOffset == entry.lastOffset, slice.sliceOffset == entry.objectStart,
+            slice.sliceBytes == entry.objectBytes, slice.rawCrc32c == entry.rawCrc32c
+        else {
+            let found = slice.map {
+                "\($0.baseOffset)...\($0.lastOffset) at \($0.sliceOffset) (\($0.sliceBytes) bytes, crc "
+                    + "0x\(String($0.rawCrc32c, radix: 16)))"
+            } ?? "no slice of \(topic) at \(entry.baseOffset)"
+            report.add(
+                VerifyProblem(
+                    topic: topic, location: key, position: nil,
+                    what: "the pack index disagrees with the manifest entry \(entry.baseOffset)...\(entry.lastOffset) "
+                        + "at \(entry.objectStart) (\(entry.objectBytes) bytes): it lists \(found)",
+                    kind: .manifestInconsistent))
+            return
         }
     }
 

@@ -183,9 +183,9 @@ extension ColdTier {
     func salvageBatches(
         topic: String, segment: ManifestSegment, from offset: Int64, end: Int64, maxBytes: Int
     ) async -> [StoredBatch]? {
-        let key = segment.key
+        let (key, range) = (segment.key, segment.blobRange)
         let fetched = try? await blob("get damaged object", key: key, topic: topic) {
-            try await store.get(key, range: .whole)
+            try await store.get(key, range: range)
         }
         guard let data = fetched else { return nil }
         let raw = Self.wholeFramePrefix(data.bytes, rawBytesMax: Int(segment.rawBytes))

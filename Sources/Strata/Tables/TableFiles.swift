@@ -162,7 +162,7 @@ extension TableWriter {
         for segment in try await segments(of: manifest, log: log, overlapping: range) {
             if Task.isCancelled { throw StrataError(.closed, "table pass cancelled", topic: log) }
             let object = try await cold.blob("get object for table", key: segment.key, topic: log) {
-                try await cold.getChecked(segment.key, range: .whole)
+                try await cold.getChecked(segment.key, range: segment.blobRange)
             }
             let expected = next
             let result: Result<Int64, StrataError> = await Self.offPool {

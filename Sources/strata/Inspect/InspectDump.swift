@@ -38,8 +38,21 @@ struct InspectDump: AsyncParsableCommand {
             throw ExitCode(failure.exitCode)
         }
         let dumper = Dumper(output: LineOutput(json: json), records: records, path: path)
-        let valid = isColdObject(bytes) ? dumper.dumpColdObject(bytes) : dumper.dumpSegment(bytes)
+        let valid =
+            isPackedObject(bytes)
+            ? dumper.dumpPackedObject(bytes)
+            : isColdObject(bytes) ? dumper.dumpColdObject(bytes) : dumper.dumpSegment(bytes)
         if !valid { throw ExitCode(1) }
+    }
+
+    /// A packed object (formats/cold-object.md, "Packed objects") ends with the pack index trailer.
+    func isPackedObject(_ bytes: [UInt8]) -> Bool {
+        if bytes.count >= 4 {
+            let tail = bytes.suffix(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            if tail == PackedObject.trailerMagic { return true }
+            if tail == ColdObject.seekableMagic { return false }
+        }
+        return path.hasSuffix(".szst")
     }
 
     func isColdObject(_ bytes: [UInt8]) -> Bool {
@@ -97,6 +110,22 @@ struct ColdObjectLine: Encodable {
     let topic: String
     let baseOffset, lastOffset, recordCount, firstTimestamp, maxTimestamp: Int64
     let rawBytes, objectBytes, frameCount, footerBytes: Int
+    let rawCrc32c: UInt32
+}
+
+/// `{"type":"packedObject", ...}` and `{"type":"slice", ...}`: a packed object's pack index.
+struct PackedObjectLine: Encodable {
+    let type = "packedObject"
+    let slices: Int
+    let slicesBytes: Int64
+    let indexFrameBytes: Int
+}
+
+struct SliceLine: Encodable {
+    let type = "slice"
+    let slice: Int
+    let log: String
+    let baseOffset, lastOffset, sliceOffset, sliceBytes: Int64
     let rawCrc32c: UInt32
 }
 
@@ -203,6 +232,39 @@ extension Dumper {
         } catch {
             output.error(error, context: path)
             return false
+        }
+        return true
+    }
+
+    /// Dumps a packed object: its pack index, then each slice as a cold object (positions inside
+    /// a slice are positions in the slice; its `sliceOffset` places it in the packed object).
+    /// False when a problem was found; the slices before it are printed.
+    func dumpPackedObject(_ bytes: [UInt8]) -> Bool {
+        let pack: PackIndex
+        do throws(FormatError) {
+            pack = try PackedObject.parseIndex(object: bytes)
+        } catch {
+            output.error(error, context: path)
+            return false
+        }
+        output.emit(
+            "packedObject slices: \(pack.slices.count) slicesBytes: \(pack.slicesBytes) "
+                + "indexFrameBytes: \(pack.indexFrameBytes)",
+            json: PackedObjectLine(
+                slices: pack.slices.count, slicesBytes: pack.slicesBytes, indexFrameBytes: pack.indexFrameBytes))
+        for (i, slice) in pack.slices.enumerated() {
+            output.emit(
+                "slice: \(i) log: \(slice.log) baseOffset: \(slice.baseOffset) lastOffset: \(slice.lastOffset) "
+                    + "sliceOffset: \(slice.sliceOffset) sliceBytes: \(slice.sliceBytes) "
+                    + "rawCrc32c: 0x\(ByteText.hex32(slice.rawCrc32c))",
+                json: SliceLine(
+                    slice: i, log: slice.log, baseOffset: slice.baseOffset, lastOffset: slice.lastOffset,
+                    sliceOffset: slice.sliceOffset, sliceBytes: slice.sliceBytes, rawCrc32c: slice.rawCrc32c))
+        }
+        for slice in pack.slices {
+            let sliceDumper = Dumper(
+                output: output, records: records, path: "\(path) slice \(slice.log)@\(slice.sliceOffset)")
+            guard sliceDumper.dumpColdObject(Array(bytes[slice.byteRange])) else { return false }
         }
         return true
     }
