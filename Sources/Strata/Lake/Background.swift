@@ -68,6 +68,9 @@ extension Lake {
         }
         var pass: Task<Void, Never>? = nil
         if options.backgroundOffload {
+            // Small sealed segments of the due logs share packed objects first (Cold/PackedOffload.swift,
+            // §2k); `maintain` offloads what is left as objects of their own.
+            if options.packSegmentBytesMax > 0 { _ = await PackedOffload.run(due, options: options, explicit: false) }
             await withTaskGroup(of: Void.self) { group in
                 var running = 0
                 for topic in due {
