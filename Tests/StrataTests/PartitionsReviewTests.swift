@@ -217,7 +217,8 @@ import Testing
             options.backgroundOffload = true
             let lake = try Lake.open(dir, options: options)
             let topic = try await lake.createTopic(TableFixture.topicName, config: TableFixture.config())
-            try await TableFixture.produce(topic, 0 ..< 300, partition: 0)
+            try await TableFixture.produce(topic, 0 ..< 1000, partition: 0)
+            #expect(topic.segments().filter(\.sealed).count >= 2, "nothing sealed to offload")
             try await topic.flush()  // nothing unflushed: the log's next work is its age roll
             // A pass another tick started still runs (as `startBackgroundPass` leaves it).
             let running = Task<Void, Never> {}
