@@ -183,6 +183,18 @@ import Testing
         }
     }
 
+    @Test func backgroundWorkHandsOutWhatIsDueEarliestFirst() {
+        let work = BackgroundWork()
+        for (name, due) in [("c", 30), ("a", 10), ("d", 40), ("b", 20)] { work.mark(name, dueMs: Int64(due)) }
+        work.mark("d", dueMs: 5)  // earlier: moves up
+        work.mark("a", dueMs: 50)  // later: ignored, it is due earlier already
+        work.replace("c", dueMs: nil)  // forgotten
+        #expect(work.takeDue(nowMs: 25, limit: 2) == ["d", "a"])
+        #expect(work.takeDue(nowMs: 25) == ["b"])
+        #expect(work.takeDue(nowMs: 1000).isEmpty, "a forgotten or taken log came back")
+        #expect(work.count == 0)
+    }
+
     /// The tick visits only logs with work: an opened empty partition is looked at once, then
     /// forgotten; a write schedules its log again.
     @Test func theTickVisitsOnlyLogsWithWork() async throws {

@@ -57,7 +57,7 @@ extension Lake {
     ) async -> Task<Void, Never>? {
         let now = options.clock.nowMs()
         var due: [Topic] = []
-        for name in registry.work.takeDue(nowMs: now) {
+        for name in registry.work.takeDue(nowMs: now, limit: TopicRegistry.visitsPerTickMax) {
             if let open = registry.topics.withLock({ $0.peek(name) }) ?? reopen(name) { due.append(open) }
         }
         for topic in due {

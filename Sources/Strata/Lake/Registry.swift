@@ -129,6 +129,9 @@ final class TopicRegistry: Sendable {
     static let closeConcurrencyMax = 64
     /// Candidates one open looks at for eviction (the background tick looks at all of them).
     static let evictionsPerOpenMax = 8
+    /// Logs one background tick visits at most (an evicted log it opens again counts): the rest
+    /// stay due for the next tick, so a burst of due work never opens every log at once.
+    static let visitsPerTickMax = 4096
 }
 
 /// The open log handles by log name, in least-recently-used order, with the memory they hold.
@@ -226,28 +229,93 @@ struct OpenLogs {
 
 /// The logs with background work pending and when it is due (lake clock ms): the background
 /// tick visits these, not every open log. A write marks its log (once until the next visit,
-/// `Topic.markBackgroundWork`); a visit schedules what the log still needs, or forgets it.
+/// `Topic.markBackgroundWork`); a visit schedules what the log still needs, or forgets it. A
+/// min-heap of due times finds what is due without looking at the rest.
 final class BackgroundWork: Sendable {
-    private let due = Mutex<[String: Int64]>([:])
+    private struct State {
+        var due: [String: Int64] = [:]
+        /// (due, name) pairs; one whose due is not `due[name]` any more is stale and skipped.
+        var heap = DueHeap()
+
+        /// Rebuilds the heap from `due` once stale pairs outnumber live ones.
+        mutating func compactIfStale() {
+            guard heap.count > 2 * due.count + 1024 else { return }
+            heap = DueHeap()
+            for (name, dueMs) in due { heap.push(dueMs, name) }
+        }
+    }
+
+    private let state = Mutex(State())
 
     /// Schedules `name` at `dueMs` unless it is due earlier already.
     func mark(_ name: String, dueMs: Int64) {
-        due.withLock { d in d[name] = min(d[name] ?? dueMs, dueMs) }
+        state.withLock { s in
+            if let known = s.due[name], known <= dueMs { return }
+            s.due[name] = dueMs
+            s.heap.push(dueMs, name)
+            s.compactIfStale()
+        }
     }
 
     /// Schedules `name` at `dueMs` (nil: forgets it), whatever was scheduled.
-    func replace(_ name: String, dueMs: Int64?) { due.withLock { $0[name] = dueMs } }
+    func replace(_ name: String, dueMs: Int64?) {
+        state.withLock { s in
+            s.due[name] = dueMs
+            if let dueMs { s.heap.push(dueMs, name) }
+            s.compactIfStale()
+        }
+    }
 
-    /// Removes and returns the logs due at `nowMs`.
-    func takeDue(nowMs: Int64) -> [String] {
-        due.withLock { d in
-            let ready = d.filter { $0.value <= nowMs }.map(\.key)
-            for name in ready { d[name] = nil }
+    /// Removes and returns up to `limit` logs due at `nowMs`, earliest first (the rest stay due
+    /// for the next tick).
+    func takeDue(nowMs: Int64, limit: Int = .max) -> [String] {
+        state.withLock { s in
+            var ready: [String] = []
+            while ready.count < limit, let (dueMs, name) = s.heap.top, dueMs <= nowMs {
+                s.heap.pop()
+                guard s.due[name] == dueMs else { continue }
+                s.due[name] = nil
+                ready.append(name)
+            }
             return ready
         }
     }
 
     /// Logs scheduled (due now or later).
-    var count: Int { due.withLock { $0.count } }
-    func isScheduled(_ name: String) -> Bool { due.withLock { $0[name] != nil } }
+    var count: Int { state.withLock { $0.due.count } }
+    func isScheduled(_ name: String) -> Bool { state.withLock { $0.due[name] != nil } }
+}
+
+/// A binary min-heap of (due ms, log name).
+struct DueHeap {
+    private var items: [(Int64, String)] = []
+    var count: Int { items.count }
+    var top: (Int64, String)? { items.first }
+
+    mutating func push(_ dueMs: Int64, _ name: String) {
+        items.append((dueMs, name))
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard items[child].0 < items[parent].0 else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() {
+        guard !items.isEmpty else { return }
+        items.swapAt(0, items.count - 1)
+        items.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < items.count, items[left].0 < items[smallest].0 { smallest = left }
+            if right < items.count, items[right].0 < items[smallest].0 { smallest = right }
+            guard smallest != parent else { return }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
 }
