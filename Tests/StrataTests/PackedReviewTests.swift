@@ -73,6 +73,23 @@ struct PackedReviewTests {
         try await store.listAll(prefix: "").filter { $0.key.contains("packed/") }
     }
 
+    /// `log` reads back exactly partition `p`'s records `0..<count` (keys name the partition, so
+    /// a read served another slice's frame from the cache would show).
+    static func expectOwnRecords(_ log: Topic, partition p: Int, count: Int) async throws {
+        var got: [Record] = []
+        var next: Int64 = 0
+        while next < Int64(count) {
+            let read = try await log.read(from: next)
+            guard !read.records.isEmpty else { break }
+            got += read.records
+            next = read.nextOffset
+        }
+        let expected = records(partition: p, first: 0, count: count, valueBytes: 30)
+        #expect(got.map(\.offset) == (0 ..< Int64(count)).map { $0 }, "partition \(p)")
+        #expect(got.map(\.key) == expected.map(\.key), "partition \(p)")
+        #expect(got.map(\.value) == expected.map(\.value), "partition \(p)")
+    }
+
     // MARK: - verify
 
     /// A healthy lake whose packed object is larger than `PackedObject.defaultTailReadBytes`
@@ -197,16 +214,75 @@ struct PackedReviewTests {
             _ = try await lake.offload()  // packs partition 0's second segment, then applies retention
             #expect(try await logs[0].logStartOffset() == 4)
             #expect(try await store.listAll(prefix: "").contains { $0.key == first.key })
-            for p in 1 ..< 3 {
-                #expect(try await logs[p].read(from: 0).records.map(\.offset) == [0, 1, 2, 3], "partition \(p)")
-            }
+            for p in 1 ..< 3 { try await Self.expectOwnRecords(logs[p], partition: p, count: 4) }
             clock.advance(ms: 10 * 3_600_000)
             let scrub = try await lake.scrub(deleteOrphans: true, graceMs: 0)
             #expect(!scrub.deleted.contains(first.key))
             #expect(try await store.listAll(prefix: "").contains { $0.key == first.key })
-            for p in 1 ..< 3 {
-                #expect(try await logs[p].read(from: 0).records.map(\.offset) == [0, 1, 2, 3], "partition \(p)")
-            }
+            for p in 1 ..< 3 { try await Self.expectOwnRecords(logs[p], partition: p, count: 4) }
         }
+    }
+
+    // MARK: - pinned: a commit that fails after the packed put
+
+    /// Fails every manifest put of one log (`topics/<log>/manifest/`), as a crash or an outage
+    /// between the packed object's put and that log's commit would leave it.
+    final class FailingManifestPuts: BlobStore {
+        let inner: any BlobStore
+        let log: String
+        let failing = Mutex(true)
+        init(_ inner: any BlobStore, log: String) { (self.inner, self.log) = (inner, log) }
+        var location: String { inner.location }
+        func put(_ key: String, _ bytes: [UInt8], mode: PutMode) async throws {
+            if failing.withLock({ $0 }), key.contains("topics/\(log)/manifest/") {
+                throw BlobError(.unavailable, "injected", key: key, location: location)
+            }
+            try await inner.put(key, bytes, mode: mode)
+        }
+        func get(_ key: String, range: ByteRange) async throws -> BlobData { try await inner.get(key, range: range) }
+        func head(_ key: String) async throws -> BlobInfo { try await inner.head(key) }
+        func list(prefix: String, continuation: String?, limit: Int) async throws -> BlobListPage {
+            try await inner.list(prefix: prefix, continuation: continuation, limit: limit)
+        }
+        func delete(_ keys: [String]) async throws { try await inner.delete(keys) }
+    }
+
+    /// Pins: a log whose commit fails after the packed put keeps its local segment through
+    /// `offload --evict` (nothing is evicted before its commit), the lake reopened offloads it
+    /// into a new object, every log reads its own records from the cold tier, and scrub (no age
+    /// gate) keeps the first object the other logs still reference.
+    @Test func aFailedCommitAfterThePackedPutLosesNothingAndScrubKeepsTheSharedObject() async throws {
+        let memory = MemoryBlobStore()
+        let store = FailingManifestPuts(memory, log: Self.topicName + "/1")
+        let dir = try ColdFixture.makeDirectory()
+        defer { ColdFixture.remove(dir) }
+        var lake: Lake? = try Lake.open(dir, options: ColdFixture.options(store: store))
+        _ = try await lake?.createTopic(Self.topicName, config: Self.config(), partitions: 3)
+        for p in 0 ..< 3 {
+            let log = try #require(try lake?.partition(Self.topicName, Int32(p)))
+            _ = try await log.append(Self.records(partition: p, first: 0, count: 4, valueBytes: 30))
+        }
+        // The packed pass leaves partition 1 uncommitted; the standalone pass after it then fails
+        // on the same manifest put, so the call throws (and leaves a standalone orphan).
+        await #expect(throws: (any Error).self) { _ = try await lake?.offload(evict: true) }
+        let first = try #require(try await Self.packedObjects(memory).first)
+        let failed = try #require(try lake?.partition(Self.topicName, 1))
+        #expect(failed.segments().contains { $0.sealed && $0.recordCount == 4 })
+        #expect(try await failed.coldSegments().isEmpty)
+        lake = nil  // a crash: nothing closed
+        store.failing.withLock { $0 = false }
+        let reopened = try Lake.open(dir, options: ColdFixture.options(store: store))
+        _ = try await reopened.offload(evict: true)
+        #expect(try await Self.packedObjects(memory).count == 2)
+        for p in 0 ..< 3 {
+            let log = try reopened.partition(Self.topicName, Int32(p))
+            #expect(try await log.coldSegments().count == 1, "partition \(p)")
+            #expect(!log.segments().contains { $0.sealed && $0.recordCount > 0 }, "partition \(p) evicted")
+            try await Self.expectOwnRecords(log, partition: p, count: 4)
+        }
+        let scrub = try await reopened.scrub(deleteOrphans: true, graceMs: 0)
+        #expect(!scrub.deleted.contains { $0.contains("packed/") }, "\(scrub.deleted)")
+        #expect(try await Self.packedObjects(memory).contains { $0.key == first.key })
+        try await reopened.close()
     }
 }
