@@ -241,7 +241,7 @@ import Testing
         try await lake.close()
     }
 
-    @Test func largeSegmentsKeepObjectsOfTheirOwnAndZeroDisablesPacking() async throws {
+    @Test func largeSegmentsAndALoneLogKeepObjectsOfTheirOwn() async throws {
         let store = MemoryBlobStore()
         let dir = try ColdFixture.makeDirectory()
         defer { ColdFixture.remove(dir) }
@@ -249,8 +249,10 @@ import Testing
         options.packSegmentBytesMax = 1500  // the 40-record segments are larger
         let lake = try Lake.open(dir, options: options)
         let topics = try await Self.produce(lake, logs: 3)
-        let small = try lake.topic("small", creatingWith: ColdFixture.smallSegments())
-        try await ColdFixture.produce(small, 0 ..< 3, batch: 3)
+        for name in ["small-a", "small-b"] {
+            let small = try lake.topic(name, creatingWith: ColdFixture.smallSegments())
+            try await ColdFixture.produce(small, 0 ..< 3, batch: 3)
+        }
         _ = try await lake.offload(seal: true, evict: true)
         #expect(try await Self.packedKeys(store).count == 1)
         for topic in topics {
@@ -259,6 +261,13 @@ import Testing
             #expect(manifest.formatVersion == 1)
         }
         try await Self.expectAllRecords(topics)
+        // One log with small segments to offload and no other: standalone objects, version 1.
+        let lone = try lake.topic("lone", creatingWith: ColdFixture.smallSegments())
+        try await ColdFixture.produce(lone, 0 ..< 3, batch: 3)
+        _ = try await lake.offload(seal: true, evict: true)
+        #expect(try await Self.packedKeys(store).count == 1)
+        let loneManifest = try #require(try await ColdFixture.storedManifest(store, topic: "lone"))
+        #expect(loneManifest.formatVersion == 1 && loneManifest.segments.allSatisfy { !$0.isPacked })
         try await lake.close()
     }
 
@@ -277,5 +286,47 @@ import Testing
         let report = try await lake.verify()
         #expect(report.problems.contains { $0.kind == .badFooter && $0.location == key }, "\(report.problems)")
         try await lake.close()
+    }
+}
+
+/// The packed offload against a real S3 server (SeaweedFS, `tools/test-s3`): ranged GETs of
+/// slices, put-if-absent of packed objects, listing of `packed/` by scrub.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["STRATA_S3_TEST_ENDPOINT"] != nil, "needs tools/test-s3"))
+struct PackedOffloadS3Tests {
+    static func store() throws -> S3BlobStore {
+        let environment = ProcessInfo.processInfo.environment
+        let endpoint = try #require(environment["STRATA_S3_TEST_ENDPOINT"].flatMap(URL.init(string:)))
+        let credentials = S3Credentials(
+            accessKeyId: environment["STRATA_S3_TEST_ACCESS_KEY"] ?? "",
+            secretAccessKey: environment["STRATA_S3_TEST_SECRET_KEY"] ?? "")
+        let config = S3Config(
+            endpoint: endpoint, region: environment["STRATA_S3_TEST_REGION"] ?? "us-east-1",
+            bucket: environment["STRATA_S3_TEST_BUCKET"] ?? "strata-test",
+            prefix: "tests/packed-\(UUID().uuidString.prefix(8))/", addressing: .pathStyle, credentials: credentials)
+        return try S3BlobStore(config: config)
+    }
+
+    @Test func packedOffloadAndReadsOnS3() async throws {
+        let store = try Self.store()
+        let dir = try ColdFixture.makeDirectory()
+        defer { ColdFixture.remove(dir) }
+        let lake = try Lake.open(dir, options: PackedOffloadTests.options(store: store))
+        let topics = try await PackedOffloadTests.produce(lake)
+        let report = try await lake.offload(seal: true, evict: true)
+        #expect(report.segmentsOffloaded == PackedOffloadTests.logCount)
+        #expect(report.packedObjects >= 2 && report.packedObjects < PackedOffloadTests.logCount / 2)
+        #expect(try await PackedOffloadTests.packedKeys(store).count == report.packedObjects)
+        try await PackedOffloadTests.expectAllRecords(topics)
+        #expect(try await lake.verify().problems == [])
+        #expect(try await lake.scrub(deleteOrphans: false).problems == [])
+        try await lake.close()
+        // A fresh lake on the same bucket reads the slices with ranged GETs only.
+        let reader = try Lake.openReadOnly(dir, options: PackedOffloadTests.options(store: store))
+        for topic in topics {
+            let copy = try reader.log(topic.name)
+            var cursor = try await Cursor(topic: copy, start: .offset(0))
+            let records = try await ColdFixture.readAll(&cursor, until: Int64(PackedOffloadTests.recordsPerLog))
+            #expect(ColdFixture.firstMismatch(records, 0 ..< PackedOffloadTests.recordsPerLog) == nil)
+        }
     }
 }

@@ -23,6 +23,7 @@ struct PackLimits: Sendable {
 /// many logs are encoded as standalone cold objects, concatenated into one packed object with a
 /// pack index (formats/cold-object.md, "Packed objects"), put once (put-if-absent), read back
 /// and checked slice by slice, and only then committed into each log's manifest as entries
+/// (an object always holds slices of at least two logs; a log left alone is the offloader's),
 /// pointing into it. Each log taking part is held under its `offloadPass` lock from choosing
 /// its segments to its commit, so its commits stay in offset order and never race its own
 /// standalone pass. A log whose commit fails (fenced, busy, store down) leaves its slice
@@ -88,7 +89,12 @@ enum PackedOffload {
                 slices += part.slices.count
                 parts.append(part)
             }
-            guard !parts.isEmpty else { continue }
+            // Packing pays by sharing an object between logs; one log's segments alone stay
+            // standalone objects (the offloader's), which its retention can delete outright.
+            guard parts.count >= 2 else {
+                for part in parts { part.topic.offloadPass.unlock() }
+                continue
+            }
             report.add(await pack(parts, cold: cold, limits: limits))
         }
         return report

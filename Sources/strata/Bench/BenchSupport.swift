@@ -135,10 +135,11 @@ struct BenchOptions: ParsableArguments {
 
 /// Opens a lake for a scenario: no background offload (the scenarios drive offload themselves,
 /// and a background pass would race the timed one), engine log on stderr.
-func openBenchLake(_ path: String, coldCacheBytes: Int? = nil) throws -> Lake {
+func openBenchLake(_ path: String, coldCacheBytes: Int? = nil, packSegmentBytesMax: Int? = nil) throws -> Lake {
     var options = LakeOptions()
     options.backgroundOffload = false
     if let coldCacheBytes { options.coldCacheBytes = coldCacheBytes }
+    if let packSegmentBytesMax { options.packSegmentBytesMax = packSegmentBytesMax }
     options.log = { printError("strata: \($0)") }
     return try Lake.open(path, options: options)
 }

@@ -276,7 +276,8 @@ struct TableBench {
         if (try? String(contentsOfFile: readyPath, encoding: .utf8)) == stamp { return }
         printError("bench: building the table lake \(lakePath) (produce \(Self.partitions) partitions, offload, evict)")
         removeTree(lakePath)
-        let lake = try openBenchLake(lakePath)
+        // This bench reads each segment's object file directly: no packed objects (§2k).
+        let lake = try openBenchLake(lakePath, packSegmentBytesMax: 0)
         var config = TopicConfig()
         config.durability = .async
         config.table = writer == .engine
