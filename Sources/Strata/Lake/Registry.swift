@@ -21,11 +21,10 @@ extension Lake {
             }
             // A read-only lake sees a partition never written as an empty log (ReadOnlySegmentLoader).
             // The new directory's entry becomes durable with the log's first segment fsync
-            // (Topic.beforeSegmentFsync), not here: a partition costs no fsync until it holds a record.
-            var pendingDirectories: [String] = []
+            // (Topic.beforeSegmentFsync: every writer's handle starts with it pending, see
+            // Topic.open), not here: a partition costs no fsync until it holds a record.
             if log.partition > 0, !isReadOnly, !FileIO.exists(paths.topicDirectory(name)) {
                 try FileIO.makeDirectories(paths.topicDirectory(name))
-                pendingDirectories.append(paths.topicDirectory(log.topic))
             }
             let topic =
                 isReadOnly
@@ -36,7 +35,7 @@ extension Lake {
                     name: name, config: config, paths: paths, files: files, clock: options.clock,
                     log: options.log, cold: cold, startOffset: startOffset(name),
                     limits: options.topicLimits, beforeGroupFsync: options.beforeGroupFsync, journal: journal,
-                    metadataBarrier: metadataBarrier, pendingDirectories: pendingDirectories,
+                    metadataBarrier: metadataBarrier,
                     backgroundWork: registry.work)
             try topic.loadLogStart()
             if !isReadOnly { try topic.recoverProducerState() }
