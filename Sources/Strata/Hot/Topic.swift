@@ -91,6 +91,13 @@ public final class Topic: Sendable {
     let backgroundWork: BackgroundWork?
     /// Set once a write marked this log in `backgroundWork`; the tick clears it when it visits.
     let backgroundWorkMarked = Atomic<Bool>(false)
+    /// When the background last applied total retention to this handle (lake clock ms;
+    /// `Int64.min`: never): the next check is due `totalRetentionCheckIntervalMs` later.
+    let totalRetentionCheckedMs = Atomic<Int64>(Int64.min)
+    /// How often an idle log with cold data is checked for total retention by age (Kafka's
+    /// `log.retention.check.interval.ms` default). By bytes, retention acts in the visit that
+    /// commits the bytes (offload, then retention).
+    static let totalRetentionCheckIntervalMs: Int64 = 300_000
 
     /// The hot log.
     struct TopicState: Sendable {
