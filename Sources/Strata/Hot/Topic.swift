@@ -91,6 +91,13 @@ public final class Topic: Sendable {
     let backgroundWork: BackgroundWork?
     /// Set once a write marked this log in `backgroundWork`; the tick clears it when it visits.
     let backgroundWorkMarked = Atomic<Bool>(false)
+    /// When the background last applied total retention to this handle (lake clock ms;
+    /// `Int64.min`: never): the next check is due `totalRetentionCheckIntervalMs` later.
+    let totalRetentionCheckedMs = Atomic<Int64>(Int64.min)
+    /// How often an idle log with cold data is checked for total retention by age (Kafka's
+    /// `log.retention.check.interval.ms` default). By bytes, retention acts in the visit that
+    /// commits the bytes (offload, then retention).
+    static let totalRetentionCheckIntervalMs: Int64 = 300_000
 
     /// The hot log.
     struct TopicState: Sendable {
@@ -147,7 +154,18 @@ public final class Topic: Sendable {
         pendingDirectories: [String] = [], backgroundWork: BackgroundWork? = nil
     ) throws(StrataError) -> Topic {
         let directory = paths.topicDirectory(name)
+        // Whatever this handle finds on disk, the entries of its segments and of its partition
+        // directory may never have been made durable: the handle that made them may have been
+        // evicted, closed with nothing to flush, or lost in a crash before its first durable
+        // record, and its pending list with it. So every writer's handle starts with its own
+        // directory pending, and a partition above 0 with the topic directory holding its
+        // entry: at most two directory fsyncs, on the first durable record after each open.
         var pendingDirectories = pendingDirectories
+        if let log = try? LogName.parse(name), log.partition > 0 {
+            let parent = paths.topicDirectory(log.topic)
+            if !pendingDirectories.contains(parent) { pendingDirectories.append(parent) }
+        }
+        if !pendingDirectories.contains(directory) { pendingDirectories.insert(directory, at: 0) }
         let names = try FileIO.listDirectory(directory)
         for leftover in names where leftover.hasSuffix(".tmp") { try FileIO.remove(directory + "/" + leftover) }
         let bases = names.compactMap(LakePaths.segmentBaseOffset(fileName:)).sorted()
@@ -168,7 +186,6 @@ public final class Topic: Sendable {
                 try SegmentLoader.create(
                     topic: name, baseOffset: startOffset, paths: paths,
                     intervalBytes: config.indexIntervalBytes, nowMs: clock.nowMs()))
-            pendingDirectories.insert(directory, at: 0)
         }
         for (a, b) in zip(segments, segments.dropFirst()) where a.nextOffset != b.baseOffset {
             log(

@@ -29,7 +29,8 @@ extension Topic {
 
     /// When this log next has background work (lake clock ms), nil when it has none: unflushed
     /// `async` records and sealed segments not yet offloaded are due now; local retention when
-    /// its age or bytes bound can act; total retention while the log has cold data; the active
+    /// its age or bytes bound can act; total retention while the log has cold data, every
+    /// `totalRetentionCheckIntervalMs` (now for a handle that never checked); the active
     /// segment's age roll once it outlives `segmentMs`. A stopped, closed or damaged log has
     /// none (its failure is reported where it is used).
     func nextBackgroundWorkMs(nowMs: Int64, offload: Bool) -> Int64? {
@@ -52,7 +53,10 @@ extension Topic {
                 }
                 if let ms = config.localRetentionMs { due(s.segments[1].createdMs + ms) }
             }
-            if config.retentionMs != nil || config.retentionBytes != nil, (committed ?? 0) > 0 { due(nowMs) }
+            if config.retentionMs != nil || config.retentionBytes != nil, (committed ?? 0) > 0 {
+                let checked = totalRetentionCheckedMs.load(ordering: .relaxed)
+                due(checked == Int64.min ? nowMs : checked + Self.totalRetentionCheckIntervalMs)
+            }
             return next
         }
     }

@@ -97,6 +97,7 @@ extension Lake {
         do {
             try await topic.offloadSealed(lagMs: topic.config.offloadLagMs)
             try await topic.applyRetention()
+            topic.totalRetentionCheckedMs.store(options.clock.nowMs(), ordering: .relaxed)
         } catch {
             if !Task.isCancelled { options.log("background offload topic=\(topic.name): \(error)") }
         }

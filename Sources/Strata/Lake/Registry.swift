@@ -21,11 +21,10 @@ extension Lake {
             }
             // A read-only lake sees a partition never written as an empty log (ReadOnlySegmentLoader).
             // The new directory's entry becomes durable with the log's first segment fsync
-            // (Topic.beforeSegmentFsync), not here: a partition costs no fsync until it holds a record.
-            var pendingDirectories: [String] = []
+            // (Topic.beforeSegmentFsync: every writer's handle starts with it pending, see
+            // Topic.open), not here: a partition costs no fsync until it holds a record.
             if log.partition > 0, !isReadOnly, !FileIO.exists(paths.topicDirectory(name)) {
                 try FileIO.makeDirectories(paths.topicDirectory(name))
-                pendingDirectories.append(paths.topicDirectory(log.topic))
             }
             let topic =
                 isReadOnly
@@ -36,7 +35,7 @@ extension Lake {
                     name: name, config: config, paths: paths, files: files, clock: options.clock,
                     log: options.log, cold: cold, startOffset: startOffset(name),
                     limits: options.topicLimits, beforeGroupFsync: options.beforeGroupFsync, journal: journal,
-                    metadataBarrier: metadataBarrier, pendingDirectories: pendingDirectories,
+                    metadataBarrier: metadataBarrier,
                     backgroundWork: registry.work)
             try topic.loadLogStart()
             if !isReadOnly { try topic.recoverProducerState() }
@@ -53,9 +52,12 @@ extension Lake {
         }
     }
 
-    /// Closes idle logs beyond `LakeOptions.partitionMemoryBytes` (the background tick's pass).
+    /// Closes idle logs beyond `LakeOptions.partitionMemoryBytes` (the background tick's pass),
+    /// after estimating every open log afresh: what a log holds grows after it opens, and an
+    /// open's eviction refreshes only the candidates it examines.
     static func evictIdle(_ registry: TopicRegistry, _ options: LakeOptions) {
         registry.topics.withLock { open in
+            open.refreshResidentBytes()
             open.evict(
                 budgetBytes: options.partitionMemoryBytes, examineMax: open.count, nowMs: options.clock.nowMs(),
                 offload: options.backgroundOffload, work: registry.work)
@@ -192,6 +194,18 @@ struct OpenLogs {
     private mutating func compactOrder() {
         order = entries.map { ($0.key, $0.value.lastUse) }.sorted { $0.use < $1.use }
         orderHead = 0
+    }
+
+    /// Estimates every open handle afresh (logs grow after they open: index entries, producers,
+    /// segments), so the total `evict` compares with the budget is current. O(open handles).
+    mutating func refreshResidentBytes() {
+        var total = 0
+        for name in Array(entries.keys) {
+            guard let bytes = entries[name]?.topic.residentBytes else { continue }
+            entries[name]?.bytes = bytes
+            total += bytes
+        }
+        residentBytes = total
     }
 
     /// Closes least recently used idle handles while the estimate exceeds `budgetBytes`, looking

@@ -29,6 +29,10 @@ final class TableWriter: Sendable {
     /// What each log's manifest was (committed end, version) when the background last started a
     /// pass over its topic: an idle topic gets no pass, and so no blob request.
     private let passedManifests = Mutex<[String: ManifestMark]>([:])
+    /// Logs whose manifest changed while a pass still ran (`startPassForChangedTopics` could
+    /// start none): the next pass includes them, as the tick may not visit them again soon. Held
+    /// strongly until then, as a running pass holds its logs.
+    private let deferredLogs = Mutex<[String: Topic]>([:])
     struct ManifestMark: Equatable {
         var committedOffset: Int64?
         var version: UInt64?
@@ -177,16 +181,30 @@ extension TableWriter {
     /// Starts a background pass over the topics of `visited` (the logs the tick did background
     /// work on) whose manifests changed since the pass last started for them, and over the
     /// topics whose last pass failed (their open logs from `openLogs`, called only then). Nothing
-    /// starts while a pass still runs: its topics are looked at again on the next tick.
+    /// starts while a pass still runs: the visited logs whose manifests changed are kept and
+    /// join the next pass, whichever tick starts it.
     func startPassForChangedTopics(_ visited: [Topic], openLogs: () -> [Topic]) -> Task<Void, Never>? {
         guard options.tables else { return nil }
-        if let running = backgroundPass.withLock({ $0 }), !running.finished { return running.task }
+        if let running = backgroundPass.withLock({ $0 }), !running.finished {
+            let changed = passedManifests.withLock { passed in
+                visited.filter { log in Self.wanted(log.topicName, log.config) && passed[log.name] != Self.mark(log) }
+            }
+            deferredLogs.withLock { deferred in for log in changed { deferred[log.name] = log } }
+            return running.task
+        }
+        var visited = visited
+        let deferred = deferredLogs.withLock { deferred in
+            defer { deferred = [:] }
+            return deferred
+        }
+        if !deferred.isEmpty {
+            let names = Set(visited.map(\.name))
+            visited += deferred.values.filter { !names.contains($0.name) }
+        }
         var changed: Set<String> = []
         passedManifests.withLock { passed in
             for log in visited where Self.wanted(log.topicName, log.config) {
-                let mark = ManifestMark(
-                    committedOffset: log.manifestWriter.committedOffset,
-                    version: log.manifestWriter.lastCommitted?.version)
+                let mark = Self.mark(log)
                 if passed[log.name] != mark {
                     passed[log.name] = mark
                     changed.insert(log.topicName)
@@ -198,6 +216,10 @@ extension TableWriter {
         if !failed.isEmpty { logs += openLogs().filter { failed.contains($0.topicName) } }
         guard !logs.isEmpty else { return nil }
         return startBackgroundPass(logs)
+    }
+
+    static func mark(_ log: Topic) -> ManifestMark {
+        ManifestMark(committedOffset: log.manifestWriter.committedOffset, version: log.manifestWriter.lastCommitted?.version)
     }
 }
 
