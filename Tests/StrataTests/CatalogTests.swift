@@ -197,6 +197,29 @@ import Testing
         try reopened.close()
     }
 
+    /// A config no topic used at a compaction is left out of the new file; a topic created with
+    /// it afterwards defines it again, so the reopened catalog is whole.
+    @Test func aConfigUnusedAtACompactionIsDefinedAgainWhenUsedAgain() throws {
+        let dir = "/tmp/strata-catalog-prune-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let paths = LakePaths(root: dir)
+        try FileIO.makeDirectories(paths.topicsDirectory)
+        let catalog = try Catalog.openWriter(paths, log: { _ in })
+        var rare = topicConfig()
+        rare.retentionMs = 1234
+        _ = try catalog.create("keep", config: topicConfig(), partitions: 1, durable: true, madeDirectory: false)
+        _ = try catalog.create("rare", config: rare, partitions: 1, durable: true, madeDirectory: false)
+        try catalog.beginDelete("rare")
+        try catalog.finishDelete("rare")
+        try catalog.compactNow()
+        _ = try catalog.create("again", config: rare, partitions: 2, durable: true, madeDirectory: false)
+        try catalog.close()
+        let reopened = try Catalog.openWriter(paths, log: { _ in })
+        #expect(reopened.topicNames() == ["again", "keep"])
+        #expect(reopened.config("again") == rare)
+        try reopened.close()
+    }
+
     /// A compaction that stopped before its end-of-snapshot record: the previous file is used,
     /// the unfinished one kept in quarantine.
     @Test func anUnfinishedCompactionFallsBackToThePreviousFile() async throws {
