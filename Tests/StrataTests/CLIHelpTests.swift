@@ -12,7 +12,7 @@ struct CLIHelpTests {
         ["topics", "add-partitions"], ["topics", "delete"],
         ["delete-records"],
         ["inspect"], ["inspect", "dump"], ["inspect", "topics"], ["inspect", "segments"], ["inspect", "manifest"],
-        ["inspect", "verify"], ["inspect", "scrub"], ["inspect", "groups"], ["serve"],
+        ["inspect", "verify"], ["inspect", "scrub"], ["inspect", "groups"], ["inspect", "catalog"], ["serve"],
         ["table"], ["table", "status"], ["table", "rebuild"],
     ]
 

@@ -33,6 +33,8 @@ final class Catalog: Sendable {
         /// A reader of a lake not yet migrated: the state comes from the old per-topic files.
         var legacy = false
         var closed = false
+        /// After a failed compaction, the file size from which the next one is tried.
+        var compactionRetryBytes = 0
     }
 
     let inner: Mutex<Inner>
@@ -62,7 +64,7 @@ final class Catalog: Sendable {
     func exists(_ name: String) -> Bool {
         if inner.withLock({ $0.state.exists(name) }) { return true }
         guard readOnly else { return false }
-        refreshQuietly()
+        refreshQuietly(unknown: true)
         return inner.withLock { $0.state.exists(name) }
     }
 
@@ -76,7 +78,7 @@ final class Catalog: Sendable {
     func entry(_ name: String) -> CatalogTopic? {
         if let known = inner.withLock({ $0.state.topics[name] }) { return known }
         guard readOnly else { return nil }
-        refreshQuietly()
+        refreshQuietly(unknown: true)
         return inner.withLock { $0.state.topics[name] }
     }
 
@@ -84,7 +86,7 @@ final class Catalog: Sendable {
     func config(_ name: String) -> TopicConfig? {
         if let known = inner.withLock({ $0.state.config(of: name) }) { return known }
         guard readOnly else { return nil }
-        refreshQuietly()
+        refreshQuietly(unknown: true)
         return inner.withLock { $0.state.config(of: name) }
     }
 
@@ -98,6 +100,14 @@ final class Catalog: Sendable {
     func topicNames() -> [String] {
         if readOnly { refreshQuietly() }
         return inner.withLock { s in s.state.topics.compactMap { $0.value.deleting ? nil : $0.key } }.sorted()
+    }
+
+    /// Every existing topic with its partition count, sorted by name (one read of the state).
+    func topicPartitionCounts() -> [(String, Int32)] {
+        if readOnly { refreshQuietly() }
+        return inner.withLock { s in
+            s.state.topics.compactMap { $0.value.deleting ? nil : ($0.key, $0.value.partitions) }
+        }.sorted { $0.0 < $1.0 }
     }
 
     /// Names of the topics being deleted, sorted.
@@ -120,8 +130,8 @@ final class Catalog: Sendable {
         return inner.withLock { ($0.state, $0.sequence, $0.fileBytes, $0.legacy) }
     }
 
-    private func refreshQuietly() {
-        do throws(StrataError) { try refresh() } catch {
+    private func refreshQuietly(unknown: Bool = false) {
+        do throws(StrataError) { try refresh(unknown: unknown) } catch {
             log("catalog: re-reading \(paths.catalogDirectory) failed, the last state read stays: \(error)")
         }
     }
@@ -221,9 +231,16 @@ final class Catalog: Sendable {
             let records = try plan(&s)
             guard !records.isEmpty else { return (false, false) }
             try append(records, to: &s)
-            return (true, s.fileBytes > max(compactionBytesMin, Self.compactionRatio * s.state.snapshotBytes))
+            let threshold = max(compactionBytesMin, Self.compactionRatio * s.state.snapshotBytes, s.compactionRetryBytes)
+            return (true, s.fileBytes > threshold)
         }
-        if compact { try compactNow() }
+        if compact {
+            // The record is written either way: a failed compaction is logged and tried later.
+            do throws(StrataError) { try compactNow() } catch {
+                log("catalog: compaction failed, the current file stays in use: \(error)")
+                inner.withLock { $0.compactionRetryBytes = $0.fileBytes + compactionBytesMin }
+            }
+        }
         if durable, wrote { try syncIfDirty() }
         return wrote
     }
@@ -289,12 +306,16 @@ final class Catalog: Sendable {
                 if let failure = s.failure { throw failure }
                 guard !s.closed, s.fd >= 0 else { return }
                 let next = s.sequence + 1
+                // Configs no topic uses leave the snapshot, and so the state: a topic created
+                // later with the same config must define it again in the new file.
+                s.state.pruneUnusedConfigs()
                 let fd = try Self.writeSnapshotFile(paths, sequence: next, state: s.state)
                 let old = paths.catalogFile(sequence: s.sequence)
                 FileIO.close(s.fd)
                 s.fd = fd.fd
                 s.sequence = next
                 s.fileBytes = fd.bytes
+                s.state.snapshotBytes = fd.bytes - CatalogFormat.fileHeaderSize
                 writesSynced.store(writesMade.load(ordering: .sequentiallyConsistent), ordering: .sequentiallyConsistent)
                 if s.directoriesPending {
                     try FileIO.fsyncDirectory(paths.topicsDirectory)

@@ -176,17 +176,22 @@ extension Catalog {
     /// A reader's re-read: the records added to the file it reads since (a partial last record
     /// is a write in progress, not damage: it stops before it), or the whole newest complete
     /// file when a compaction replaced it.
-    func refresh() throws(StrataError) {
+    /// - Parameter unknown: asked about a topic the reader does not know. A lake not migrated is
+    ///   then read again from its old files; otherwise only a catalog appearing is looked for
+    ///   (every partition count asked must not rescan every topic directory).
+    func refresh(unknown: Bool = false) throws(StrataError) {
         guard readOnly else { return }
         let (legacy, sequence, position) = inner.withLock { ($0.legacy, $0.sequence, $0.fileBytes) }
-        let newest = try Self.sequences(paths).last
-        if legacy || newest != sequence || position == 0 {
-            try reload()
+        if legacy {
+            let appeared = !(try Self.sequences(paths).isEmpty)
+            if unknown || appeared { try reload() }
             return
         }
+        // One stat when nothing changed: a compaction deletes the file read only once the next
+        // one is complete, so a file still there and not grown means the state read is current.
         let path = paths.catalogFile(sequence: sequence)
-        guard let size = FileIO.fileSize(atPath: path) else {
-            try reload()  // replaced meanwhile
+        guard position > 0, let size = FileIO.fileSize(atPath: path) else {
+            try reload()
             return
         }
         guard size > position else { return }

@@ -119,6 +119,15 @@ struct CatalogState: Sendable {
         configs[configID] = slot
     }
 
+    /// Forgets the configs no topic uses (a compaction leaves them out of its snapshot).
+    mutating func pruneUnusedConfigs() {
+        for (id, slot) in configs where slot.users <= 0 {
+            configs[id] = nil
+            if configIDs[slot.json] == id { configIDs[slot.json] = nil }
+            snapshotBytes -= Self.recordBytes(.config(id: id, json: slot.json))
+        }
+    }
+
     /// The id of `json`, and the record defining it when it is new.
     mutating func intern(_ json: [UInt8]) -> (UInt32, CatalogRecord?) {
         if let id = configIDs[json], configs[id] != nil { return (id, nil) }

@@ -25,8 +25,6 @@ public final class Lake: Sendable {
     let background = Mutex<Task<Void, Never>?>(nil)
     /// Hands out idempotent producer ids (ProducerIds.swift).
     let producerIds = ProducerIdAllocator()
-    /// Partition counts of the topics asked about, so a request per partition reads no file.
-    let partitionCounts = Mutex<[String: Int32]>([:])
     /// Held while a partition count is checked and written, so two growths never both pass the
     /// check and the smaller one lands last.
     let partitionCountWrites = Mutex<Void>(())

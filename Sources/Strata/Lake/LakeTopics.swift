@@ -17,8 +17,7 @@ extension Lake {
     /// used (a partition never written has no directory and no records).
     public func logNames() throws(StrataError) -> [String] {
         var logs: [String] = []
-        for topic in try topicNames() {
-            let count = try partitionCount(topic)
+        for (topic, count) in catalog.topicPartitionCounts() {
             logs.append(topic)
             guard count > 1 else { continue }
             let used = try FileIO.listDirectory(paths.topicDirectory(topic)).compactMap(LogName.partitionDirectory)
@@ -66,12 +65,10 @@ extension Lake {
     /// - Throws: `notFound` without the topic.
     public func partitionCount(_ topic: String) throws(StrataError) -> Int32 {
         try validateTopicName(topic)
-        if !isReadOnly, let known = partitionCounts.withLock({ $0[topic] }) { return known }
-        // A reader asks the catalog each time: the writer may grow or recreate the topic.
+        // The catalog is in memory (a reader's re-reads what the writer added first).
         guard let count = catalog.partitionCount(topic) else {
             throw StrataError(.notFound, "topic '\(topic)' does not exist in \(path)", topic: topic)
         }
-        if !isReadOnly { partitionCounts.withLock { $0[topic] = count } }
         return count
     }
 
@@ -83,7 +80,6 @@ extension Lake {
     /// Records topic `topic`'s new partition count in the catalog, durably.
     func storePartitionCount(_ topic: String, _ count: Int32) throws(StrataError) {
         try catalog.setPartitions(topic, count)
-        partitionCounts.withLock { $0[topic] = count }
     }
 
     /// The topic `name` (its partition 0), created with `config` (or the lake's default) and
@@ -135,7 +131,6 @@ extension Lake {
             if !existed { try FileIO.makeDirectories(directory) }
             let created = try catalog.create(
                 name, config: config, partitions: partitions, durable: strict, madeDirectory: !existed)
-            partitionCounts.withLock { $0[name] = partitions }
             return created
         }
     }

@@ -289,7 +289,6 @@ extension Lake {
         // Marked deleted before the open handle goes, so no concurrent `topic(name)` reopens it.
         try catalog.beginDelete(name)
         for open in openPartitions(of: name) { try await retire(open) }
-        partitionCounts.withLock { $0[name] = nil }
         // Consumer groups forget the topic's offsets before its data goes, so a topic created
         // again under the name never inherits them (an interrupted delete is rerun).
         try await dropGroupOffsets(of: name)
