@@ -283,11 +283,11 @@ public enum PackedObject {
                 .outOfBounds, "packIndex.sliceCount", at: countAt,
                 "\(count) slices outside [1, \(FormatLimits.packSlicesMax)] or beyond the frame")
         }
-        let slicesBytes = Int64(try r.u64("packIndex.slicesBytes"))
-        guard slicesBytes == Int64(frameStart) else {
+        let slicesBytesRaw = try r.u64("packIndex.slicesBytes")
+        guard let slicesBytes = Int64(exactly: slicesBytesRaw), slicesBytes == Int64(frameStart) else {
             throw fail(
                 .invalidValue, "packIndex.slicesBytes", at: countAt + 4,
-                "\(slicesBytes), the pack index frame starts at \(frameStart)")
+                "\(slicesBytesRaw), the pack index frame starts at \(frameStart)")
         }
         var slices: [PackedSlice] = []
         slices.reserveCapacity(count)
