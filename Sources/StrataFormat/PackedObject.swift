@@ -195,13 +195,25 @@ public enum PackedObject {
     public static func decodeSlices(
         _ object: [UInt8]
     ) throws(FormatError) -> [(slice: PackedSlice, index: ColdObjectIndex, segment: [UInt8])] {
-        let pack = try parseIndex(object: object)
         var decoded: [(slice: PackedSlice, index: ColdObjectIndex, segment: [UInt8])] = []
+        _ = try forEachSlice(object) { (slice, index, segment) throws(FormatError) in decoded.append((slice, index, segment)) }
+        return decoded
+    }
+
+    /// `decodeSlices` one slice at a time: `body` gets each slice's entry, cold index and segment
+    /// bytes in order, and only one decoded segment is held at once (a 32 MiB object of small
+    /// segments would otherwise hold all of them). Checks what `decodeSlices` checks.
+    /// - Returns: the pack index.
+    @discardableResult
+    public static func forEachSlice(
+        _ object: [UInt8], _ body: (PackedSlice, ColdObjectIndex, [UInt8]) throws(FormatError) -> Void
+    ) throws(FormatError) -> PackIndex {
+        let pack = try parseIndex(object: object)
         for slice in pack.slices {
             let (index, segment) = try decodeSlice(Array(object[slice.byteRange]), slice: slice)
-            decoded.append((slice, index, segment))
+            try body(slice, index, segment)
         }
-        return decoded
+        return pack
     }
 
     /// Decodes one slice's bytes as a cold object and checks its footer against `slice`.
@@ -283,11 +295,11 @@ public enum PackedObject {
                 .outOfBounds, "packIndex.sliceCount", at: countAt,
                 "\(count) slices outside [1, \(FormatLimits.packSlicesMax)] or beyond the frame")
         }
-        let slicesBytes = Int64(try r.u64("packIndex.slicesBytes"))
-        guard slicesBytes == Int64(frameStart) else {
+        let slicesBytesRaw = try r.u64("packIndex.slicesBytes")
+        guard let slicesBytes = Int64(exactly: slicesBytesRaw), slicesBytes == Int64(frameStart) else {
             throw fail(
                 .invalidValue, "packIndex.slicesBytes", at: countAt + 4,
-                "\(slicesBytes), the pack index frame starts at \(frameStart)")
+                "\(slicesBytesRaw), the pack index frame starts at \(frameStart)")
         }
         var slices: [PackedSlice] = []
         slices.reserveCapacity(count)

@@ -41,6 +41,31 @@ struct PackedReviewTests {
         return config
     }
 
+    /// `ColdFixture.options` with packing on (the cold fixtures pin it off), at its default bound.
+    static func options(store: any BlobStore, clock: (any StrataClock)? = nil) -> LakeOptions {
+        var options = ColdFixture.options(store: store, clock: clock)
+        options.packSegmentBytesMax = LakeOptions().packSegmentBytesMax
+        return options
+    }
+
+    /// `ColdFixture.withLake` with packing on.
+    static func withLake<T>(
+        store: any BlobStore, clock: (any StrataClock)? = nil, _ label: String = #function,
+        _ body: (Lake, String) async throws -> T
+    ) async throws -> T {
+        let dir = try ColdFixture.makeDirectory(label)
+        defer { ColdFixture.remove(dir) }
+        let lake = try Lake.open(dir, options: options(store: store, clock: clock))
+        do {
+            let result = try await body(lake, dir)
+            try await lake.close()
+            return result
+        } catch {
+            try? await lake.close()
+            throw error
+        }
+    }
+
     /// `count` records of `valueBytes` random (incompressible) bytes each, for partition `p`.
     static func records(partition p: Int, first: Int, count: Int, valueBytes: Int) -> [ProducerRecord] {
         var rng = SplitMix64(seed: UInt64(p) << 32 | UInt64(first))
@@ -56,7 +81,7 @@ struct PackedReviewTests {
         store: any BlobStore, partitions: Int, recordsEach: Int, valueBytes: Int, _ label: String = #function,
         _ body: (Lake, String) async throws -> T
     ) async throws -> T {
-        try await ColdFixture.withLake(store: store, label) { lake, dir in
+        try await Self.withLake(store: store, label) { lake, dir in
             _ = try await lake.createTopic(topicName, config: config(), partitions: Int32(partitions))
             for p in 0 ..< partitions {
                 let log = try lake.partition(topicName, Int32(p))
@@ -140,13 +165,17 @@ struct PackedReviewTests {
             let store = MemoryBlobStore()
             let dir = try ColdFixture.makeDirectory()
             defer { ColdFixture.remove(dir) }
-            var options = ColdFixture.options(store: store)
+            var options = Self.options(store: store)
             if !packing { options.packSegmentBytesMax = 0 }
             let lake = try Lake.open(dir, options: options)
-            let topic = try await lake.createTopic(Self.topicName, config: Self.config(), partitions: 1)
+            // Two logs: a packed object holds slices of at least two (a lone log stays standalone).
+            let topic = try await lake.createTopic(Self.topicName, config: Self.config(), partitions: 2)
+            let other = try lake.partition(Self.topicName, 1)
             _ = try await topic.append(Self.records(partition: 0, first: 0, count: 5, valueBytes: 30))
+            _ = try await other.append(Self.records(partition: 1, first: 0, count: 5, valueBytes: 30))
             _ = try await lake.offload()
             _ = try await topic.append(Self.records(partition: 0, first: 5, count: 5, valueBytes: 30))
+            _ = try await other.append(Self.records(partition: 1, first: 5, count: 5, valueBytes: 30))
             let second = try await lake.offload()
             #expect(second.packedObjects == (packing ? 1 : 0))
             let newest = try #require(try await lake.cold.latestManifest(Self.topicName, refresh: true))
@@ -169,7 +198,7 @@ struct PackedReviewTests {
     /// the branch counts its key in `removedKeys.count` before `commitLogStart` filters it out.
     @Test func deleteRecordsDoesNotCountAPackedObjectItKeeps() async throws {
         let store = MemoryBlobStore()
-        try await ColdFixture.withLake(store: store) { lake, _ in
+        try await Self.withLake(store: store) { lake, _ in
             let topic = try await lake.createTopic(Self.topicName, config: Self.config(), partitions: 2)
             let other = try lake.partition(Self.topicName, 1)
             _ = try await topic.append(Self.records(partition: 0, first: 0, count: 5, valueBytes: 30))
@@ -177,11 +206,13 @@ struct PackedReviewTests {
             _ = try await lake.offload()
             _ = try await topic.append(Self.records(partition: 0, first: 5, count: 5, valueBytes: 30))
             _ = try await lake.offload()
+            // The second pass packs nothing: only partition 0 has a new segment, and a lone log's
+            // segment stays standalone (a packed object holds slices of at least two logs).
             let objects = try await Self.packedObjects(store)
-            #expect(objects.count == 2)
+            #expect(objects.count == 1)
             let result = try await topic.deleteRecords(before: 5)
             #expect(result.manifestVersion != nil)
-            #expect(try await Self.packedObjects(store).count == 2)  // kept: partition 1 reads the first
+            #expect(try await Self.packedObjects(store).count == 1)  // kept: partition 1 reads it
             #expect(result.coldObjectsDeleted == 0, "reported \(result.coldObjectsDeleted) deleted, none was")
             // Partition 1 still reads its records from the shared object.
             _ = try await other.evictCommitted()
@@ -198,7 +229,7 @@ struct PackedReviewTests {
     @Test func aPackedObjectOutlivesOneLogsRetentionAndScrub() async throws {
         let store = MemoryBlobStore()
         let clock = ManualClock(startMs: 1_700_000_000_000)
-        try await ColdFixture.withLake(store: store, clock: clock) { lake, _ in
+        try await Self.withLake(store: store, clock: clock) { lake, _ in
             var config = Self.config()
             config.retentionMs = 60_000
             _ = try await lake.createTopic(Self.topicName, config: config, partitions: 3)
@@ -256,7 +287,7 @@ struct PackedReviewTests {
         let store = FailingManifestPuts(memory, log: Self.topicName + "/1")
         let dir = try ColdFixture.makeDirectory()
         defer { ColdFixture.remove(dir) }
-        var lake: Lake? = try Lake.open(dir, options: ColdFixture.options(store: store))
+        var lake: Lake? = try Lake.open(dir, options: Self.options(store: store))
         _ = try await lake?.createTopic(Self.topicName, config: Self.config(), partitions: 3)
         for p in 0 ..< 3 {
             let log = try #require(try lake?.partition(Self.topicName, Int32(p)))
@@ -271,9 +302,10 @@ struct PackedReviewTests {
         #expect(try await failed.coldSegments().isEmpty)
         lake = nil  // a crash: nothing closed
         store.failing.withLock { $0 = false }
-        let reopened = try Lake.open(dir, options: ColdFixture.options(store: store))
+        let reopened = try Lake.open(dir, options: Self.options(store: store))
         _ = try await reopened.offload(evict: true)
-        #expect(try await Self.packedObjects(memory).count == 2)
+        // Only partition 1 is left to offload: a lone log's segment stays standalone.
+        #expect(try await Self.packedObjects(memory).count == 1)
         for p in 0 ..< 3 {
             let log = try reopened.partition(Self.topicName, Int32(p))
             #expect(try await log.coldSegments().count == 1, "partition \(p)")

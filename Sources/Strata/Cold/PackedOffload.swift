@@ -270,22 +270,26 @@ enum PackedOffload {
             throw StrataError(
                 .io, "uploaded \(expected.bytes.count) bytes, read back \(data.bytes.count)", topic: topic, file: key)
         }
-        let decoded: Result<[(slice: PackedSlice, index: ColdObjectIndex, segment: [UInt8])], FormatError> =
-            await withCheckedContinuation { continuation in
-                DispatchQueue.global().async {
-                    continuation.resume(
-                        returning: Result { () throws(FormatError) in try PackedObject.decodeSlices(data.bytes) })
-                }
+        // Slice by slice: one decoded segment at a time, never all of an object's at once.
+        let wanted = expected.index.slices
+        let checked: Result<Bool, FormatError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(
+                    returning: Result { () throws(FormatError) -> Bool in
+                        var same = true
+                        var i = 0
+                        let pack = try PackedObject.forEachSlice(data.bytes) { (slice, index, segment) throws(FormatError) in
+                            same = same && i < wanted.count && slice == wanted[i]
+                                && segment.count == index.rawBytes && CRC32C.checksum(segment) == wanted[i].rawCrc32c
+                            i += 1
+                        }
+                        return same && pack.slices.count == wanted.count
+                    })
             }
-        switch decoded {
+        }
+        switch checked {
         case .failure(let error): throw StrataError(error, topic: topic, file: key)
-        case .success(let slices):
-            let same =
-                slices.count == expected.index.slices.count
-                && zip(slices, expected.index.slices).allSatisfy { got, want in
-                    got.slice == want && got.segment.count == got.index.rawBytes
-                        && CRC32C.checksum(got.segment) == want.rawCrc32c
-                }
+        case .success(let same):
             guard same else {
                 throw StrataError(.io, "uploaded packed object does not decode to its segments", topic: topic, file: key)
             }

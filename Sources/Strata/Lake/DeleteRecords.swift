@@ -60,7 +60,8 @@ extension Topic {
             result.localSegmentsDeleted = try await commitLogStart(
                 manifest, removedKeys: removedKeys, uncommittedToo: true)
             manifestWriter.committedOffset = manifest.nextOffset
-            result.coldObjectsDeleted = removedKeys.count
+            // Packed objects stay (other logs read them; scrub deletes them once unreferenced).
+            result.coldObjectsDeleted = Set(removedKeys.filter { !BucketLayout.isPackedKeyRelative($0) }).count
             result.manifestVersion = manifest.version
         }
         result.localSegmentsDeleted += try deleteLocal(uncommittedToo: true) { segment, _, _ in

@@ -19,11 +19,14 @@ public struct UncommittedObjects: Sendable, Equatable {
 }
 
 extension ColdLog {
-    /// Segment objects of `topic` that start at or after the end of the manifest this view
-    /// reads, so a whole-topic export does not end early in silence when the store lost its
-    /// latest manifest (issue 12.3). Costs one listing of the topic's segments.
+    /// Segment objects and packed slices of `topic` that end at or after the end of the manifest
+    /// this view reads, so a whole-topic export does not end early in silence when the store
+    /// lost its latest manifest (issue 12.3). Costs one listing of the topic's segments, one of
+    /// `packed/`, and one suffix read (the pack index) per packed object written at or after the
+    /// manifest's `createdMs` (an object whose store cannot tell its time is read too). A packed
+    /// object whose pack index does not parse is passed over here (`verify` and `scrub` report it).
     /// - Returns: nil when there are none (or the topic has no manifest).
-    /// - Throws: `io` when the store cannot be listed; what `manifest(_:)` throws.
+    /// - Throws: `io` when the store cannot be listed or read; what `manifest(_:)` throws.
     public func objectsPastManifest(_ topic: String) async throws(StrataError) -> UncommittedObjects? {
         try validateLogName(topic)
         guard let manifest = try await cold.latestManifest(topic) else { return nil }
@@ -32,12 +35,70 @@ extension ColdLog {
         let listed = try await cold.blob("list segments", key: prefix, topic: topic) {
             try await store.listAll(prefix: prefix)
         }
-        let beyond = listed.compactMap { try? cold.layout.parseSegmentKey($0.key, topic: topic) }
+        var beyond: [(baseOffset: Int64, lastOffset: Int64)] =
+            listed.compactMap { try? cold.layout.parseSegmentKey($0.key, topic: topic) }
             .filter { $0.lastOffset >= manifest.nextOffset }
+            .map { ($0.baseOffset, $0.lastOffset) }
+        beyond += try await packedSlicesPast(manifest, topic: topic)
         guard let first = beyond.map(\.baseOffset).min(), let last = beyond.map(\.lastOffset).max() else { return nil }
         return UncommittedObjects(
             manifestVersion: manifest.version, manifestNextOffset: manifest.nextOffset,
             firstOffset: max(first, manifest.nextOffset), lastOffset: last,
             objectCount: beyond.count)
+    }
+
+    /// Slices of `topic` past `manifest.nextOffset` in packed objects written since the manifest.
+    private func packedSlicesPast(
+        _ manifest: Manifest, topic: String
+    ) async throws(StrataError) -> [(baseOffset: Int64, lastOffset: Int64)] {
+        let prefix = cold.layout.packedPrefix
+        let store = cold.store
+        let packed = try await cold.blob("list packed objects", key: prefix, topic: topic) {
+            try await store.listAll(prefix: prefix)
+        }
+        var found: [(baseOffset: Int64, lastOffset: Int64)] = []
+        for object in packed where cold.layout.isPackedKey(object.key) {
+            guard object.modifiedMs == 0 || object.modifiedMs >= manifest.createdMs else { continue }
+            guard let pack = try await packIndex(object.key, size: object.size, topic: topic) else { continue }
+            for slice in pack.slices where slice.log == topic && slice.lastOffset >= manifest.nextOffset {
+                found.append((slice.baseOffset, slice.lastOffset))
+            }
+        }
+        return found
+    }
+
+    /// The pack index of the packed object `key` of `size` bytes (one suffix read, a second when
+    /// the index is larger than the first read); nil when it is gone or does not parse.
+    private func packIndex(_ key: String, size: Int64, topic: String) async throws(StrataError) -> PackIndex? {
+        let store = cold.store
+        var length = min(Int64(PackedObject.defaultTailReadBytes), size)
+        for _ in 0 ..< 2 {
+            let want = length
+            let tail: BlobData
+            do {
+                tail = try await cold.blob("get pack index", key: key, topic: topic) {
+                    try await store.get(key, range: .suffix(length: want))
+                }
+            } catch where error.code == .notFound {
+                return nil
+            }
+            let objectSize = Int(tail.objectSize)
+            let parsed = withBytesResult(tail.bytes) { (raw) throws(FormatError) -> PackIndex? in
+                let needed = try PackedObject.tailBytesNeeded(tail: raw, objectSize: objectSize)
+                guard needed <= raw.count else { return nil }
+                return try PackedObject.parseIndex(tail: raw, objectSize: objectSize)
+            }
+            switch parsed {
+            case .success(let pack?): return pack
+            case .success(nil):
+                let needed = tail.bytes.withUnsafeBytes {
+                    try? PackedObject.tailBytesNeeded(tail: $0, objectSize: objectSize)
+                }
+                guard let needed, Int64(needed) > want else { return nil }
+                length = Int64(needed)
+            case .failure: return nil
+            }
+        }
+        return nil
     }
 }

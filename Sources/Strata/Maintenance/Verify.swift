@@ -160,6 +160,7 @@ extension Lake {
         var unreachable: StrataError? = nil
         let names = try await verifyTopicNames(topic, unreachable: &unreachable)
         var report = VerifyReport()
+        var packIndexes = PackIndexCache()
         for name in names {
             let hot = try verifyHot(topic: name, progress: progress, base: report)
             report.merge(hot.report)
@@ -167,7 +168,8 @@ extension Lake {
             // A cold outage must not hide what the hot tier holds (issue 12 item 4).
             guard unreachable == nil else { continue }
             do throws(StrataError) {
-                let cold = try await verifyCold(topic: name, progress: progress, base: report)
+                let cold = try await verifyCold(
+                    topic: name, progress: progress, base: report, packIndexes: &packIndexes)
                 report.merge(cold.report)
                 report.merge(verifyBoundary(topic: name, hot: hot.segments, cold: cold.segments))
             } catch  where error.code == .io {
@@ -515,9 +517,12 @@ struct HotSegmentCheck {
 
 extension Lake {
     /// Checks every manifest version, the archives of the newest one, and every object it lists.
-    /// Returns the cold segments (oldest first) for the cross-tier checks.
+    /// Returns the cold segments (oldest first) for the cross-tier checks. `packIndexes` is
+    /// shared by the whole verify run, so a packed object's pack index is read once, not once
+    /// per log with a slice in it.
     func verifyCold(
-        topic: String, progress: (@Sendable (VerifyProgress) -> Void)?, base: VerifyReport
+        topic: String, progress: (@Sendable (VerifyProgress) -> Void)?, base: VerifyReport,
+        packIndexes: inout PackIndexCache
     ) async throws(StrataError) -> (report: VerifyReport, segments: [ManifestSegment]) {
         var report = VerifyReport()
         let chain = try await verifyManifests(topic: topic, report: &report)
@@ -525,7 +530,6 @@ extension Lake {
         guard let manifest = chain.newest else { return (report, []) }
         let segments = try await verifyArchives(manifest, report: &report) + manifest.segments
         var previous: ManifestSegment? = nil
-        var packIndexes: [String: PackIndex?] = [:]
         for entry in segments {
             let blobKey = cold.layout.absolute(entry.key)
             // A slice of a packed object is checked as the object it is, named `<key>@<offset>`.
@@ -539,10 +543,23 @@ extension Lake {
             }
             previous = entry
             if entry.isPacked {
-                if packIndexes[blobKey] == nil {
-                    packIndexes[blobKey] = try await verifyPackIndex(blobKey, topic: topic, report: &report)
+                let cached: PackIndexCache.Entry
+                if let hit = packIndexes.entries[blobKey] {
+                    cached = hit
+                    // A damaged or missing pack index is a problem of every log with a slice there.
+                    for problem in hit.problems {
+                        var mine = problem
+                        mine.topic = topic
+                        report.add(mine)
+                    }
+                } else {
+                    var found = VerifyReport()
+                    let index = try await verifyPackIndex(blobKey, topic: topic, report: &found)
+                    cached = PackIndexCache.Entry(index: index, problems: found.problems)
+                    packIndexes.insert(blobKey, cached)
+                    report.merge(found)
                 }
-                if let pack = packIndexes[blobKey] ?? nil {
+                if let pack = cached.index {
                     verifySliceEntry(entry, in: pack, key: key, topic: topic, report: &report)
                 }
             }
@@ -716,6 +733,34 @@ extension Lake {
             DispatchQueue.global().async {
                 continuation.resume(returning: ColdObjectCheck.run(object, entry: entry, key: key, topic: topic))
             }
+        }
+    }
+}
+
+/// Pack indexes read by one verify run, by packed object key, so each is read once per run (a
+/// packed object holds slices of up to 4,096 logs). Bounded: past `objectsMax` objects the
+/// oldest entry is dropped (and read again if a later log needs it).
+struct PackIndexCache {
+    struct Entry {
+        /// nil when the pack index is missing or damaged (`problems` says how).
+        var index: PackIndex?
+        var problems: [VerifyProblem]
+    }
+
+    static let objectsMax = 1_024
+    private(set) var entries: [String: Entry] = [:]
+    private var order: [String] = []
+    private var dropped = 0
+
+    mutating func insert(_ key: String, _ entry: Entry) {
+        if entries.updateValue(entry, forKey: key) == nil { order.append(key) }
+        while entries.count > Self.objectsMax, dropped < order.count {
+            entries[order[dropped]] = nil
+            dropped += 1
+        }
+        if dropped > Self.objectsMax {
+            order.removeFirst(dropped)
+            dropped = 0
         }
     }
 }
