@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import StrataFormat
 import StrataTesting
 import Testing
 
@@ -122,6 +123,50 @@ import Testing
             _ = try await lake.deleteTopic("half")
             _ = try await lake.createTopic("half", config: topicConfig())
             #expect(try lake.topicNames() == ["half", "multi"])
+            try await lake.close()
+        }
+    }
+
+    /// Migration interrupted at each step, simulated on disk: (1) the new catalog file written
+    /// without its end-of-snapshot record (a crash inside `writeSnapshotFile`): the old files are
+    /// all there and are imported again; (2) the catalog durable and `MIGRATING` still there with
+    /// an old file left (a crash inside the removal): the catalog wins and the file goes.
+    @Test func anInterruptedMigrationFinishesOnTheNextOpen() async throws {
+        try await withTempDirectory { dir in
+            do {
+                let lake = try Lake.open(dir, options: lakeOptions())
+                let t = try lake.topic("multi", creatingWith: topicConfig(), partitions: 3)
+                try await t.append(offsetRecords(from: 0, count: 3))
+                try await lake.close()
+            }
+            let json = Data(try encodeJSON(topicConfig()))
+            try FileManager.default.removeItem(atPath: dir + "/catalog")
+            #expect(FileManager.default.createFile(atPath: dir + "/topics/multi/topic.json", contents: json))
+            #expect(FileManager.default.createFile(atPath: dir + "/topics/multi/partitions", contents: Data("3\n".utf8)))
+            // (1) a catalog file cut before its end-of-snapshot record, and the marker.
+            try FileManager.default.createDirectory(atPath: dir + "/catalog", withIntermediateDirectories: false)
+            #expect(FileManager.default.createFile(atPath: dir + "/catalog/MIGRATING", contents: Data("migrating\n".utf8)))
+            let header = CatalogFormat.encodeFileHeader(sequence: 0)
+            let config = CatalogFormat.encode(.config(id: 1, json: Array(json)))
+            #expect(
+                FileManager.default.createFile(
+                    atPath: dir + "/catalog/00000000000000000000.log", contents: Data(header + config.prefix(config.count - 3))))
+            do {
+                let lake = try Lake.open(dir, options: lakeOptions())
+                #expect(try lake.topicNames() == ["multi"])
+                #expect(try lake.partitionCount("multi") == 3)
+                try await lake.close()
+            }
+            #expect(!FileManager.default.fileExists(atPath: dir + "/topics/multi/topic.json"))
+            #expect(!FileManager.default.fileExists(atPath: dir + "/catalog/MIGRATING"))
+            // (2) the removal stopped: the marker and a stale old file (saying 1 partition) left.
+            #expect(FileManager.default.createFile(atPath: dir + "/catalog/MIGRATING", contents: Data("migrating\n".utf8)))
+            #expect(FileManager.default.createFile(atPath: dir + "/topics/multi/partitions", contents: Data("1\n".utf8)))
+            let lake = try Lake.open(dir, options: lakeOptions())
+            #expect(try lake.partitionCount("multi") == 3)
+            #expect(try readAll(lake.topic("multi")).count == 3)
+            #expect(!FileManager.default.fileExists(atPath: dir + "/topics/multi/partitions"))
+            #expect(!FileManager.default.fileExists(atPath: dir + "/catalog/MIGRATING"))
             try await lake.close()
         }
     }
