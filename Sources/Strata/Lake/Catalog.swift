@@ -59,13 +59,21 @@ final class Catalog: Sendable {
 
     // MARK: - Reading
 
-    /// True while topic `name` exists (not being deleted). A reader re-reads the file first
-    /// when it does not know the topic: a writer may have created it since.
+    /// True while topic `name` exists (not being deleted). A reader re-reads first (one stat
+    /// when nothing changed; the old files again when it does not know the topic): a writer may
+    /// have created, deleted or recreated it since.
     func exists(_ name: String) -> Bool {
+        if !readOnly { return inner.withLock { $0.state.exists(name) } }
+        refreshQuietly()
         if inner.withLock({ $0.state.exists(name) }) { return true }
-        guard readOnly else { return false }
         refreshQuietly(unknown: true)
         return inner.withLock { $0.state.exists(name) }
+    }
+
+    /// A reader of a lake not yet migrated: why topic `name`'s old files could not be read.
+    func loadError(_ name: String) -> StrataError? {
+        guard readOnly else { return nil }
+        return inner.withLock { $0.state.loadErrors[name] }
     }
 
     /// True while a delete of topic `name` is in progress.
@@ -76,6 +84,7 @@ final class Catalog: Sendable {
 
     /// Topic `name`'s entry (also while it is being deleted), nil when the catalog has none.
     func entry(_ name: String) -> CatalogTopic? {
+        if readOnly { refreshQuietly() }
         if let known = inner.withLock({ $0.state.topics[name] }) { return known }
         guard readOnly else { return nil }
         refreshQuietly(unknown: true)
@@ -84,6 +93,7 @@ final class Catalog: Sendable {
 
     /// The config of topic `name`, nil without the topic.
     func config(_ name: String) -> TopicConfig? {
+        if readOnly { refreshQuietly() }  // a known topic too: it may have been recreated
         if let known = inner.withLock({ $0.state.config(of: name) }) { return known }
         guard readOnly else { return nil }
         refreshQuietly(unknown: true)

@@ -9,9 +9,12 @@ import StrataFormat
 /// yet migrated reads them as they are.
 enum LegacyTopicFiles {
     /// The state the old files describe.
+    /// - Parameter perTopic: a reader's load: a topic whose files do not parse is left out and
+    ///   its error kept in `CatalogState.loadErrors` (raised when that topic is opened), the
+    ///   other topics are read. A writer's migration refuses instead.
     /// - Throws: `corrupt` naming the file for a config, count or offset that does not parse
-    ///   (nothing is changed); `io`.
-    static func load(_ paths: LakePaths) throws(StrataError) -> CatalogState {
+    ///   (nothing is changed; not for one topic's files with `perTopic`); `io`.
+    static func load(_ paths: LakePaths, perTopic: Bool = false) throws(StrataError) -> CatalogState {
         var state = CatalogState()
         guard FileIO.exists(paths.topicsDirectory) else { return state }
         for name in try FileIO.listDirectory(paths.topicsDirectory) {
@@ -20,24 +23,38 @@ enum LegacyTopicFiles {
             let marker = paths.legacyDeletionMarker(name)
             let live = FileIO.exists(config)
             let deleting = !live && FileIO.exists(marker)
-            if live || deleting {
-                let file = live ? config : marker
-                let bytes = try FileIO.readWholeFile(file)
-                let decoded: TopicConfig = try decodeJSON(bytes, file: file)
-                let json = try encodeJSON(decoded)
+            // Everything of the topic is read and checked first, then applied.
+            var json: [UInt8]? = nil
+            var count: Int32 = 1
+            var offsets: [(partition: Int32, start: Int64?, logStart: Int64?)] = []
+            do throws(StrataError) {
+                if live || deleting {
+                    let file = live ? config : marker
+                    let bytes = try FileIO.readWholeFile(file)
+                    let decoded: TopicConfig = try decodeJSON(bytes, file: file)
+                    json = try encodeJSON(decoded)
+                    count = try partitionCount(paths, name)
+                }
+                for log in logs(paths, name) {
+                    let start = try offset(paths.legacyStartOffset(log.description), topic: name)
+                    var logStart: Int64? = nil
+                    if live || deleting { logStart = try offset(paths.legacyLogStart(log.description), topic: name) }
+                    offsets.append((log.partition, start, logStart))
+                }
+            } catch {
+                guard perTopic, error.code == .corrupt else { throw error }
+                state.loadErrors[name] = error
+                continue
+            }
+            if let json {
                 var (id, define) = state.intern(json)
                 if let define { _ = state.apply(define) } else { id = state.configIDs[json] ?? id }
-                let count = try partitionCount(paths, name)
                 _ = state.apply(.topicCreated(name: name, configID: id, partitions: count))
                 if deleting { _ = state.apply(.deleteBegun(name: name)) }
             }
-            for log in logs(paths, name) {
-                if let offset = try offset(paths.legacyStartOffset(log.description), topic: name) {
-                    _ = state.apply(.startOffsetSet(name: name, partition: log.partition, offset: offset))
-                }
-                if live || deleting, let offset = try offset(paths.legacyLogStart(log.description), topic: name) {
-                    _ = state.apply(.logStartMoved(name: name, partition: log.partition, offset: offset))
-                }
+            for (partition, start, logStart) in offsets {
+                if let start { _ = state.apply(.startOffsetSet(name: name, partition: partition, offset: start)) }
+                if let logStart { _ = state.apply(.logStartMoved(name: name, partition: partition, offset: logStart)) }
             }
         }
         return state

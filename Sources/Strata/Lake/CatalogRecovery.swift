@@ -17,6 +17,20 @@ extension Catalog {
 
         var complete: Bool { scan.snapshotEnd != nil && contradiction == nil }
 
+        /// The damage is zeros from the last valid record up to the next 4 KiB page boundary, after the
+        /// snapshot: a page of the unsynced tail lost in a power loss while a later one reached
+        /// the disk. Nothing after the last fsync was depended on (the barrier), so it is cut
+        /// like a torn tail. (The snapshot is fsynced before the file is used: zeros in it are
+        /// damage.)
+        var lostPage: Bool {
+            guard let snapshotEnd = scan.snapshotEnd, scan.validEnd >= snapshotEnd, scan.stopError != nil
+            else { return false }
+            let start = scan.validEnd
+            let boundary = (start / Catalog.lostPageSize + 1) * Catalog.lostPageSize
+            guard boundary < bytes.count else { return false }
+            return bytes[start ..< boundary].allSatisfy { $0 == 0 }
+        }
+
         /// Damage followed by a valid record (not a torn write): refuses an open, a reader's too.
         var damage: StrataError? {
             if let (position, why) = contradiction {
@@ -24,7 +38,7 @@ extension Catalog {
                     .corrupt, "catalog record at byte \(position) of \(path) contradicts the records before it: "
                         + "\(why); restore it from a backup (nothing was changed)", file: path, position: position)
             }
-            guard let resume = scan.resumePosition, let error = scan.stopError else { return nil }
+            guard let resume = scan.resumePosition, let error = scan.stopError, !lostPage else { return nil }
             return StrataError(
                 .corrupt,
                 "catalog \(path) is damaged at byte \(scan.validEnd) (\(error)) and a valid record follows at byte "
@@ -32,6 +46,9 @@ extension Catalog {
                 file: path, position: scan.validEnd, cause: error.code.rawValue)
         }
     }
+
+    /// The page size a lost page of the tail is recognised at (`FileImage.lostPage`).
+    static let lostPageSize = 4096
 
     /// Reads and applies catalog file `sequence`.
     static func readFile(_ paths: LakePaths, sequence: UInt64) throws(StrataError) -> FileImage {
@@ -80,6 +97,14 @@ extension Catalog {
             chosen = image
             break
         }
+        // A file without its end-of-snapshot record is an unfinished compaction only beside an
+        // older complete file, or an unfinished migration while its marker says so; otherwise
+        // (every migrated or compacted lake starts with one file) damage in it refuses the open.
+        if chosen == nil, !FileIO.exists(paths.catalogMigrationMarker),
+            let damage = unfinished.lazy.compactMap(\.damage).first
+        {
+            throw damage
+        }
         // Decided; now change things.
         for image in unfinished {
             let kept = try Quarantine.moveFile(image.path, into: paths.lakeQuarantineDirectory)
@@ -121,8 +146,9 @@ extension Catalog {
         defer { FileIO.close(fd) }
         try FileIO.ftruncate(fd, torn, path: image.path)
         try FileIO.fdatasync(fd, path: image.path)
+        let what = image.lostPage ? "lost unsynced page (zeros to a page boundary, records after it cut)" : "torn tail"
         log(
-            "catalog recovery: torn tail file=\(image.path) position=\(torn) bytes=\(image.bytes.count - torn) "
+            "catalog recovery: \(what) file=\(image.path) position=\(torn) bytes=\(image.bytes.count - torn) "
                 + "kept=\(kept): \(image.scan.stopError.map { "\($0)" } ?? "")")
         image.scan.stopError = nil
     }
@@ -240,7 +266,7 @@ extension Catalog {
                 }
                 return
             }
-            let state = try LegacyTopicFiles.load(paths)
+            let state = try LegacyTopicFiles.load(paths, perTopic: true)
             inner.withLock { s in
                 s.state = state
                 s.legacy = true

@@ -30,6 +30,9 @@ struct CatalogState: Sendable {
     var startOffsets: [String: Int64] = [:]
     /// Encoded bytes of the live state's snapshot, kept up to date to decide compaction.
     var snapshotBytes = 0
+    /// A reader of a lake not yet migrated: why a topic's old files could not be read (the
+    /// topic is left out; opening it raises this). Never written to a catalog.
+    var loadErrors: [String: StrataError] = [:]
 
     /// True while topic `name` exists and is not being deleted.
     func exists(_ name: String) -> Bool { topics[name].map { !$0.deleting } ?? false }

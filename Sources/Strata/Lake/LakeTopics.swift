@@ -38,6 +38,7 @@ extension Lake {
         try validateTopicName(name)
         if let open = registry.topics.withLock({ $0[name] }) { return open }
         guard catalog.exists(name) else {
+            if let error = catalog.loadError(name) { throw error }  // its old files are damaged
             throw StrataError(.notFound, "topic '\(name)' does not exist in \(path)", topic: name)
         }
         return try load(LogName(validated: name, partition: 0))
@@ -155,6 +156,7 @@ extension Lake {
     /// - Throws: `notFound` without the topic.
     func storedConfig(_ topic: String) throws(StrataError) -> TopicConfig {
         guard let config = catalog.config(topic) else {
+            if let error = catalog.loadError(topic) { throw error }
             throw StrataError(.notFound, "topic '\(topic)' does not exist in \(path)", topic: topic)
         }
         return config

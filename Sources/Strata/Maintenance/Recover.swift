@@ -160,6 +160,8 @@ struct RecoverFootprint {
     let missingDirectories: [String]
     let hadLock: Bool
     let hadConfig: Bool
+    /// The lake had a catalog, or topics (a lake of the old layout, which `open` migrates into a
+    /// new catalog holding them): the catalog then only forgets the topics this run created.
     let hadCatalog: Bool
     /// Topics whose directory did not exist; taken again once the lake's lock is held, so a topic
     /// another process created before that is never counted as this run's.
@@ -178,7 +180,7 @@ struct RecoverFootprint {
         missingDirectories = missing
         hadLock = FileIO.exists(paths.lock)
         hadConfig = FileIO.exists(paths.config)
-        hadCatalog = FileIO.exists(paths.catalogDirectory)
+        hadCatalog = FileIO.exists(paths.catalogDirectory) || missing.isEmpty
         newTopics = topics.filter { !FileIO.exists(paths.topicDirectory($0)) }
     }
 
@@ -233,7 +235,8 @@ struct RecoverFootprint {
         if !left.isEmpty { log("recover failed; could not remove what it created: \(left.joined(separator: ", "))") }
     }
 
-    /// The catalog forgets the topics this run added (a catalog this run made goes entirely).
+    /// The catalog forgets the topics this run added (a catalog this run made for a lake without
+    /// topics goes entirely; one made by migrating a lake of the old layout holds its topics).
     private func forgetCreated(log: @escaping @Sendable (String) -> Void, left: inout [String]) {
         let directory = paths.catalogDirectory
         guard FileIO.exists(directory) else { return }
