@@ -68,6 +68,7 @@ extension Lake {
         try validateTopicName(topic)
         // The catalog is in memory (a reader's re-reads what the writer added first).
         guard let count = catalog.partitionCount(topic) else {
+            if let error = catalog.loadError(topic) { throw error }  // its old files are damaged
             throw StrataError(.notFound, "topic '\(topic)' does not exist in \(path)", topic: topic)
         }
         return count

@@ -160,8 +160,9 @@ struct RecoverFootprint {
     let missingDirectories: [String]
     let hadLock: Bool
     let hadConfig: Bool
-    /// The lake had a catalog, or topics (a lake of the old layout, which `open` migrates into a
-    /// new catalog holding them): the catalog then only forgets the topics this run created.
+    /// The lake had a catalog: it then only forgets the topics this run created. Without one, the
+    /// catalog `open` made is deleted unless it holds topics this run did not create (a lake of
+    /// the old layout, which `open` migrated into it).
     let hadCatalog: Bool
     /// Topics whose directory did not exist; taken again once the lake's lock is held, so a topic
     /// another process created before that is never counted as this run's.
@@ -180,7 +181,7 @@ struct RecoverFootprint {
         missingDirectories = missing
         hadLock = FileIO.exists(paths.lock)
         hadConfig = FileIO.exists(paths.config)
-        hadCatalog = FileIO.exists(paths.catalogDirectory) || missing.isEmpty
+        hadCatalog = FileIO.exists(paths.catalogDirectory)
         newTopics = topics.filter { !FileIO.exists(paths.topicDirectory($0)) }
     }
 
@@ -240,7 +241,13 @@ struct RecoverFootprint {
     private func forgetCreated(log: @escaping @Sendable (String) -> Void, left: inout [String]) {
         let directory = paths.catalogDirectory
         guard FileIO.exists(directory) else { return }
-        if !hadCatalog {
+        let migrated =
+            !hadCatalog
+            && ((try? Catalog.openWriter(LakePaths(root: paths.root), log: log)).map { catalog in
+                defer { try? catalog.close() }
+                return catalog.topicNames().contains { !newTopics.contains($0) }
+            } ?? true)
+        if !hadCatalog, !migrated {
             for file in (try? FileIO.listDirectory(directory)) ?? [] { try? FileIO.remove(directory + "/" + file) }
             if rmdir(directory) != 0 { left.append(directory) }
             return
