@@ -4,7 +4,7 @@ public enum CatalogFormat {
     /// `SCAT` in file order.
     public static let fileMagic: UInt32 = 0x5441_4353
     public static let fileVersion: UInt16 = 1
-    public static let fileHeaderSize = 16
+    public static let fileHeaderSize = SequencedFileHeader.size
     /// crc (u32), length (u32), kind (u8).
     public static let recordHeaderSize = 9
     /// The CRC covers the record from this byte on (its length, kind and payload).
@@ -16,29 +16,13 @@ public enum CatalogFormat {
 
     /// The 16-byte header every catalog file starts with.
     public static func encodeFileHeader(sequence: UInt64) -> [UInt8] {
-        var w = ByteWriter(capacity: fileHeaderSize)
-        w.u32(fileMagic)
-        w.u16(fileVersion)
-        w.u16(0)
-        w.u64(sequence)
-        return w.bytes
+        SequencedFileHeader.encode(magic: fileMagic, version: fileVersion, sequence: sequence)
     }
 
     /// The sequence number in a catalog file's header.
     /// - Throws: `truncated`, `badMagic`, `unsupportedVersion`, `invalidValue` (reserved bits set).
     public static func decodeFileHeader(_ buffer: UnsafeRawBufferPointer) throws(FormatError) -> UInt64 {
-        var r = ByteReader(buffer)
-        guard try r.u32("catalog.magic") == fileMagic else {
-            throw FormatError(.badMagic, field: "catalog.magic", position: 0, "not a Strata catalog file")
-        }
-        let version = try r.u16("catalog.version")
-        guard version == fileVersion else {
-            throw FormatError(.unsupportedVersion, field: "catalog.version", position: 4, "version \(version)")
-        }
-        guard try r.u16("catalog.reserved") == 0 else {
-            throw FormatError(.invalidValue, field: "catalog.reserved", position: 6, "must be 0")
-        }
-        return try r.u64("catalog.sequence")
+        try SequencedFileHeader.decode(buffer, magic: fileMagic, version: fileVersion, field: "catalog", what: "catalog")
     }
 
     /// One framed record.

@@ -5,7 +5,7 @@ public enum JournalFormat {
     /// `SJNL` in file order.
     public static let fileMagic: UInt32 = 0x4C4E_4A53
     public static let fileVersion: UInt16 = 1
-    public static let fileHeaderSize = 16
+    public static let fileHeaderSize = SequencedFileHeader.size
     /// `JENT` in file order.
     public static let entryMagic: UInt32 = 0x544E_454A
     public static let entryHeaderSize = 16
@@ -16,30 +16,13 @@ public enum JournalFormat {
 
     /// The 16-byte header every journal file starts with.
     public static func encodeFileHeader(sequence: UInt64) -> [UInt8] {
-        var w = ByteWriter(capacity: fileHeaderSize)
-        w.u32(fileMagic)
-        w.u16(fileVersion)
-        w.u16(0)
-        w.u64(sequence)
-        return w.bytes
+        SequencedFileHeader.encode(magic: fileMagic, version: fileVersion, sequence: sequence)
     }
 
     /// The sequence number in a journal file's header.
     /// - Throws: `truncated`, `badMagic`, `unsupportedVersion`, `invalidValue` (reserved bits set).
     public static func decodeFileHeader(_ buffer: UnsafeRawBufferPointer) throws(FormatError) -> UInt64 {
-        var r = ByteReader(buffer)
-        let magic = try r.u32("journal.magic")
-        guard magic == fileMagic else {
-            throw FormatError(.badMagic, field: "journal.magic", position: 0, "not a Strata journal file")
-        }
-        let version = try r.u16("journal.version")
-        guard version == fileVersion else {
-            throw FormatError(.unsupportedVersion, field: "journal.version", position: 4, "version \(version)")
-        }
-        guard try r.u16("journal.reserved") == 0 else {
-            throw FormatError(.invalidValue, field: "journal.reserved", position: 6, "must be 0")
-        }
-        return try r.u64("journal.sequence")
+        try SequencedFileHeader.decode(buffer, magic: fileMagic, version: fileVersion, field: "journal", what: "journal")
     }
 
     /// One entry: header, log name, batch.

@@ -97,6 +97,31 @@ import Testing
         try await lake.close()
     }
 
+    /// The background tick packs the small sealed segments of the logs it visits (before their
+    /// own offload passes), as `Lake.offload` does.
+    @Test func theBackgroundTickPacksSealedSmallSegments() async throws {
+        let store = MemoryBlobStore()
+        let dir = try ColdFixture.makeDirectory()
+        defer { ColdFixture.remove(dir) }
+        var options = Self.options(store: store)
+        options.backgroundOffload = true
+        options.clock = ManualClock()  // the loop itself sleeps; the test ticks by hand
+        let lake = try Lake.open(dir, options: options)
+        let topics = try await Self.produce(lake)
+        for topic in topics { try topic.sealActiveSegment() }
+        await lake.backgroundTick()
+        #expect(try await Self.packedKeys(store).count >= 2)
+        let standalone = try await ColdFixture.keys(store, prefix: "topics/").filter { $0.hasSuffix(".seg.zst") }
+        #expect(standalone == [], "every small segment went into a packed object")
+        for topic in topics {
+            let manifest = try #require(try await ColdFixture.storedManifest(store, topic: topic.name))
+            #expect(manifest.nextOffset == Int64(Self.recordsPerLog))
+            #expect(manifest.segments.allSatisfy { $0.objectOffset != nil })
+        }
+        try await Self.expectAllRecords(topics)
+        try await lake.close()
+    }
+
     @Test func coldLogExportPathAndTablesReadPackedSlices() async throws {
         let dir = try ColdFixture.makeDirectory()
         defer { ColdFixture.remove(dir) }

@@ -251,25 +251,12 @@ extension Topic {
     func verifyUpload(
         _ key: String, expected: EncodedColdObject, rawCrc: UInt32, rawBytes: Int
     ) async throws(StrataError) {
-        let data = try await cold.blob("read back upload", key: key, topic: name) {
-            try await cold.getChecked(key, range: .whole)
-        }
-        guard data.bytes.count == expected.bytes.count else {
-            throw StrataError(
-                .io, "uploaded \(expected.bytes.count) bytes, read back \(data.bytes.count)", topic: name, file: key)
-        }
-        let decoded: Result<(ColdObjectIndex, [UInt8]), FormatError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(
-                    returning: Result { () throws(FormatError) in try ColdObject.decodeSegment(data.bytes) })
-            }
-        }
-        switch decoded {
-        case .failure(let error): throw StrataError(error, topic: name, file: key)
-        case .success(let (_, segment)):
-            guard segment.count == rawBytes, CRC32C.checksum(segment) == rawCrc else {
-                throw StrataError(.io, "uploaded object does not decode to the sealed segment", topic: name, file: key)
-            }
+        try await cold.checkUpload(
+            key, bytes: expected.bytes.count, topic: name, what: "read back upload",
+            mismatch: "uploaded object does not decode to the sealed segment"
+        ) { (data) throws(FormatError) in
+            let (_, segment) = try ColdObject.decodeSegment(data)
+            return segment.count == rawBytes && CRC32C.checksum(segment) == rawCrc
         }
     }
 
@@ -346,5 +333,31 @@ extension Topic {
             cold.layout.manifestKey(topic: name, version: $0)
         }
         try? await cold.store.delete(keys)
+    }
+}
+
+extension ColdTier {
+    /// The upload check (invariant 4) of a standalone and of a packed object: reads `key` back
+    /// whole, checks it holds `bytes` bytes, then runs `decodes` on it off the cooperative pool
+    /// (a decode of every frame), which says whether it decodes to what was uploaded.
+    /// - Throws: `io` naming `mismatch` when the size differs or `decodes` says no; a decode
+    ///   failure as its typed error naming the object.
+    func checkUpload(
+        _ key: String, bytes: Int, topic: String, what: String, mismatch: String,
+        decodes: @escaping @Sendable ([UInt8]) throws(FormatError) -> Bool
+    ) async throws(StrataError) {
+        let data = try await blob(what, key: key, topic: topic) { try await self.getChecked(key, range: .whole) }
+        guard data.bytes.count == bytes else {
+            throw StrataError(.io, "uploaded \(bytes) bytes, read back \(data.bytes.count)", topic: topic, file: key)
+        }
+        let checked: Result<Bool, FormatError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: Result { () throws(FormatError) in try decodes(data.bytes) })
+            }
+        }
+        switch checked {
+        case .failure(let error): throw StrataError(error, topic: topic, file: key)
+        case .success(let same): guard same else { throw StrataError(.io, mismatch, topic: topic, file: key) }
+        }
     }
 }

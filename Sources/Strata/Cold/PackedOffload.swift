@@ -263,36 +263,20 @@ enum PackedOffload {
     static func verify(
         _ key: String, expected: EncodedPackedObject, cold: ColdTier, topic: String
     ) async throws(StrataError) {
-        let data = try await cold.blob("read back packed object", key: key, topic: topic) {
-            try await cold.getChecked(key, range: .whole)
-        }
-        guard data.bytes.count == expected.bytes.count else {
-            throw StrataError(
-                .io, "uploaded \(expected.bytes.count) bytes, read back \(data.bytes.count)", topic: topic, file: key)
-        }
         // Slice by slice: one decoded segment at a time, never all of an object's at once.
         let wanted = expected.index.slices
-        let checked: Result<Bool, FormatError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(
-                    returning: Result { () throws(FormatError) -> Bool in
-                        var same = true
-                        var i = 0
-                        let pack = try PackedObject.forEachSlice(data.bytes) { (slice, index, segment) throws(FormatError) in
-                            same = same && i < wanted.count && slice == wanted[i]
-                                && segment.count == index.rawBytes && CRC32C.checksum(segment) == wanted[i].rawCrc32c
-                            i += 1
-                        }
-                        return same && pack.slices.count == wanted.count
-                    })
+        try await cold.checkUpload(
+            key, bytes: expected.bytes.count, topic: topic, what: "read back packed object",
+            mismatch: "uploaded packed object does not decode to its segments"
+        ) { (data) throws(FormatError) in
+            var same = true
+            var i = 0
+            let pack = try PackedObject.forEachSlice(data) { (slice, index, segment) throws(FormatError) in
+                same = same && i < wanted.count && slice == wanted[i]
+                    && segment.count == index.rawBytes && CRC32C.checksum(segment) == wanted[i].rawCrc32c
+                i += 1
             }
-        }
-        switch checked {
-        case .failure(let error): throw StrataError(error, topic: topic, file: key)
-        case .success(let same):
-            guard same else {
-                throw StrataError(.io, "uploaded packed object does not decode to its segments", topic: topic, file: key)
-            }
+            return same && pack.slices.count == wanted.count
         }
     }
 }

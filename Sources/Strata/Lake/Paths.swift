@@ -32,17 +32,9 @@ struct LakePaths: Sendable {
     var catalogDirectory: String { root + "/catalog" }
     var catalogMigrationMarker: String { catalogDirectory + "/MIGRATING" }
     /// Catalog file `sequence` (`00000000000000000003.log`).
-    func catalogFile(sequence: UInt64) -> String {
-        let digits = String(sequence)
-        return catalogDirectory + "/" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".log"
-    }
+    func catalogFile(sequence: UInt64) -> String { catalogDirectory + "/" + Self.sequencedName(sequence, ".log") }
     /// Sequence of a catalog file name (`00000000000000000003.log` → 3), nil otherwise.
-    static func catalogSequence(fileName: String) -> UInt64? {
-        guard fileName.count == 24, fileName.hasSuffix(".log") else { return nil }
-        let digits = fileName.prefix(20)
-        guard digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return UInt64(digits)
-    }
+    static func catalogSequence(fileName: String) -> UInt64? { sequence(of: fileName, ".log") }
 
     var lock: String { root + "/LOCK" }
     var config: String { root + "/lake.json" }
@@ -52,13 +44,20 @@ struct LakePaths: Sendable {
     var lakeQuarantineDirectory: String { root + "/quarantine" }
 
     /// Journal file `sequence` (`00000000000000000007.wal`).
-    func journalFile(sequence: UInt64) -> String {
-        let digits = String(sequence)
-        return journalDirectory + "/" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".wal"
-    }
+    func journalFile(sequence: UInt64) -> String { journalDirectory + "/" + Self.sequencedName(sequence, ".wal") }
     /// Sequence of a journal file name (`00000000000000000007.wal` → 7), nil otherwise.
-    static func journalSequence(fileName: String) -> UInt64? {
-        guard fileName.count == 24, fileName.hasSuffix(".wal") else { return nil }
+    static func journalSequence(fileName: String) -> UInt64? { sequence(of: fileName, ".wal") }
+
+    /// A numbered file's name (journal, catalog, producer snapshot): the number in 20 digits,
+    /// then `suffix`.
+    private static func sequencedName(_ sequence: UInt64, _ suffix: String) -> String {
+        let digits = String(sequence)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + suffix
+    }
+
+    /// The sequence of a name `sequencedName` made with `suffix`, nil for any other name.
+    private static func sequence(of fileName: String, _ suffix: String) -> UInt64? {
+        guard fileName.count == 20 + suffix.count, fileName.hasSuffix(suffix) else { return nil }
         let digits = fileName.prefix(20)
         guard digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
         return UInt64(digits)
@@ -77,17 +76,11 @@ struct LakePaths: Sendable {
     func legacyDeletionMarker(_ topic: String) -> String { topicDirectory(topic) + "/DELETING" }
     /// Producer state snapshot covering the log below `offset` (ProducerState.swift).
     func producerSnapshot(_ topic: String, offset: Int64) -> String {
-        let digits = String(offset)
-        return topicDirectory(topic) + "/" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits
-            + ProducerSnapshot.fileSuffix
+        topicDirectory(topic) + "/" + Self.sequencedName(UInt64(max(offset, 0)), ProducerSnapshot.fileSuffix)
     }
     /// Offset of a producer snapshot file name (`00000000000000000042.producers` → 42).
     static func producerSnapshotOffset(fileName: String) -> Int64? {
-        guard fileName.count == 20 + ProducerSnapshot.fileSuffix.count, fileName.hasSuffix(ProducerSnapshot.fileSuffix)
-        else { return nil }
-        let digits = fileName.prefix(20)
-        guard digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return Int64(digits)
+        sequence(of: fileName, ProducerSnapshot.fileSuffix).flatMap { Int64(exactly: $0) }
     }
     /// Hot file names come from `BucketLayout`, the one place names and keys are built.
     func segment(_ topic: String, baseOffset: Int64) -> String {

@@ -530,14 +530,7 @@ extension Lake {
         }
         let victims = candidates.filter { !fresh.keys.contains($0) }
         report.kept += candidates.filter { fresh.keys.contains($0) }
-        let store = cold.store
-        var start = 0
-        while start < victims.count {
-            let chunk = Array(victims[start ..< min(victims.count, start + Self.scrubDeleteBatchMax)])
-            try await cold.blob("delete orphans", key: chunk.first, topic: topic) { try await store.delete(chunk) }
-            report.deleted += chunk
-            start += chunk.count
-        }
+        report.deleted += try await deleteInBatches(victims, what: "delete orphans", topic: topic)
     }
 
     /// Keys per delete request (S3 DeleteObjects takes at most 1,000).
@@ -614,13 +607,20 @@ extension Lake {
         }
         let victims = candidates.filter { !fresh.referenced.contains($0) }
         report.kept += candidates.filter { fresh.referenced.contains($0) }
+        report.deleted += try await deleteInBatches(victims, what: "delete packed orphans", topic: nil)
+    }
+
+    /// Deletes `keys` in batches of `scrubDeleteBatchMax`; returns them once all are deleted
+    /// (a failed batch throws, and the keys of earlier batches are gone).
+    private func deleteInBatches(_ keys: [String], what: String, topic: String?) async throws(StrataError) -> [String] {
+        let store = cold.store
         var start = 0
-        while start < victims.count {
-            let chunk = Array(victims[start ..< min(victims.count, start + Self.scrubDeleteBatchMax)])
-            try await cold.blob("delete packed orphans", key: chunk.first, topic: nil) { try await store.delete(chunk) }
-            report.deleted += chunk
+        while start < keys.count {
+            let chunk = Array(keys[start ..< min(keys.count, start + Self.scrubDeleteBatchMax)])
+            try await cold.blob(what, key: chunk.first, topic: topic) { try await store.delete(chunk) }
             start += chunk.count
         }
+        return keys
     }
 
     /// Needed packed objects that are missing (confirmed with `head`) or shorter than a slice.
