@@ -35,6 +35,9 @@ final class Catalog: Sendable {
         var closed = false
         /// After a failed compaction, the file size from which the next one is tried.
         var compactionRetryBytes = 0
+        /// While a compaction writes its snapshot: the bytes of the records appended since
+        /// its state was taken (they go to the current file as well).
+        var compactionTail: [UInt8]?
     }
 
     let inner: Mutex<Inner>
@@ -46,6 +49,8 @@ final class Catalog: Sendable {
     private let writesSynced = Atomic<UInt64>(0)
     /// fdatasync calls of the catalog file since it opened (tests check the barrier with it).
     let syncCount = Atomic<Int>(0)
+    /// Tests: runs after a compaction wrote its snapshot, before it takes the locks again.
+    let snapshotWritten = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(paths: LakePaths, readOnly: Bool, log: @escaping @Sendable (String) -> Void, compactionBytesMin: Int) {
         self.paths = paths
@@ -265,6 +270,7 @@ final class Catalog: Sendable {
             throw error
         }
         s.fileBytes += bytes.count
+        s.compactionTail? += bytes
         for record in records {
             if let why = s.state.apply(record) {
                 // The plan checked the state: a contradiction here is a bug; stop writing.
@@ -310,22 +316,65 @@ final class Catalog: Sendable {
 
     /// Writes `catalog/<seq+1>.log` with a snapshot of the live state and its end record,
     /// fdatasyncs it and the directory, switches to it and deletes the old file.
+    ///
+    /// The snapshot is taken under the locks (a copy-on-write copy of the state), but encoded,
+    /// written and fdatasync'ed without them: appends and syncs go on into the old file
+    /// meanwhile, and their records are kept as the compaction's tail. Under the locks again
+    /// the tail is written after the snapshot and fdatasync'ed, then the end-of-snapshot
+    /// record, fdatasync'ed too: the new file is complete only once everything the old one holds
+    /// is durable in it, so a crash at any point leaves a complete file holding every write.
     func compactNow() throws(StrataError) {
+        let taken = try inner.withLock { (s) throws(StrataError) -> (state: CatalogState, next: UInt64)? in
+            if let failure = s.failure { throw failure }
+            guard !s.closed, s.fd >= 0, s.compactionTail == nil else { return nil }
+            // Configs no topic uses leave the snapshot, and so the state: a topic created
+            // later with the same config must define it again (in the tail, if during this).
+            s.state.pruneUnusedConfigs()
+            s.compactionTail = []
+            return (s.state, s.sequence + 1)
+        }
+        guard let (state, next) = taken else { return }
+        let path = paths.catalogFile(sequence: next)
+        let file: (fd: Int32, bytes: Int)
+        do throws(StrataError) {
+            file = try Self.writeSnapshotFile(paths, sequence: next, state: state, endRecord: false)
+        } catch {
+            inner.withLock { $0.compactionTail = nil }
+            try? FileIO.remove(path)
+            throw error
+        }
+        snapshotWritten.withLock { $0 }?()
         try syncing.withLock { (_) throws(StrataError) in
             try inner.withLock { (s) throws(StrataError) in
-                if let failure = s.failure { throw failure }
-                guard !s.closed, s.fd >= 0 else { return }
-                let next = s.sequence + 1
-                // Configs no topic uses leave the snapshot, and so the state: a topic created
-                // later with the same config must define it again in the new file.
-                s.state.pruneUnusedConfigs()
-                let fd = try Self.writeSnapshotFile(paths, sequence: next, state: s.state)
+                let tail = s.compactionTail ?? []
+                s.compactionTail = nil
+                var end = file.bytes
+                do throws(StrataError) {
+                    if let failure = s.failure { throw failure }
+                    guard !s.closed, s.fd >= 0 else {
+                        throw StrataError(.closed, "lake closed during a catalog compaction")
+                    }
+                    if !tail.isEmpty {
+                        try FileIO.pwriteAll(file.fd, tail, at: end, path: path)
+                        try FileIO.fdatasync(file.fd, path: path)
+                        end += tail.count
+                    }
+                    let endRecord = CatalogFormat.encode(.snapshotEnd(topicCount: UInt64(s.state.topics.count)))
+                    try FileIO.pwriteAll(file.fd, endRecord, at: end, path: path)
+                    try FileIO.fdatasync(file.fd, path: path)
+                    end += endRecord.count
+                } catch {
+                    // Nothing depends on the new file yet: the old one holds every write.
+                    FileIO.close(file.fd)
+                    try? FileIO.remove(path)
+                    throw error
+                }
                 let old = paths.catalogFile(sequence: s.sequence)
                 FileIO.close(s.fd)
-                s.fd = fd.fd
+                s.fd = file.fd
                 s.sequence = next
-                s.fileBytes = fd.bytes
-                s.state.snapshotBytes = fd.bytes - CatalogFormat.fileHeaderSize
+                s.fileBytes = end
+                if tail.isEmpty { s.state.snapshotBytes = end - CatalogFormat.fileHeaderSize }
                 writesSynced.store(writesMade.load(ordering: .sequentiallyConsistent), ordering: .sequentiallyConsistent)
                 if s.directoriesPending {
                     try FileIO.fsyncDirectory(paths.topicsDirectory)
@@ -333,20 +382,22 @@ final class Catalog: Sendable {
                 }
                 try FileIO.remove(old)
                 try FileIO.fsyncDirectory(paths.catalogDirectory)
-                log("catalog: compacted into \(paths.catalogFile(sequence: next)) (\(fd.bytes) bytes, \(s.state.topics.count) topics)")
+                log(
+                    "catalog: compacted into \(path) (\(end) bytes, \(s.state.topics.count) topics, "
+                        + "\(tail.count) bytes written during it)")
             }
         }
     }
 
-    /// Writes a new catalog file `sequence` holding `state`'s snapshot, durably (file and
-    /// directory); returns it open for appending.
+    /// Writes a new catalog file `sequence` holding `state`'s snapshot (and its end record when
+    /// `endRecord`), durably (file and directory); returns it open for appending.
     static func writeSnapshotFile(
-        _ paths: LakePaths, sequence: UInt64, state: CatalogState
+        _ paths: LakePaths, sequence: UInt64, state: CatalogState, endRecord: Bool = true
     ) throws(StrataError) -> (fd: Int32, bytes: Int) {
         let path = paths.catalogFile(sequence: sequence)
         var bytes = CatalogFormat.encodeFileHeader(sequence: sequence)
         bytes.reserveCapacity(state.snapshotBytes + 64)
-        for record in state.snapshot() { bytes += CatalogFormat.encode(record) }
+        for record in state.snapshot(endRecord: endRecord) { bytes += CatalogFormat.encode(record) }
         let fd = try FileIO.open(path, flags: O_RDWR | O_CREAT | O_TRUNC)
         do throws(StrataError) {
             try FileIO.pwriteAll(fd, bytes, at: 0, path: path)

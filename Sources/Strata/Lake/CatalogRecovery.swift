@@ -82,7 +82,12 @@ extension Catalog {
         compactionBytesMin: Int = defaultCompactionBytesMin
     ) throws(StrataError) -> Catalog {
         let catalog = Catalog(paths: paths, readOnly: false, log: log, compactionBytesMin: compactionBytesMin)
-        try FileIO.makeDirectories(paths.catalogDirectory)
+        if !FileIO.exists(paths.catalogDirectory) {
+            // A new lake, or one migrating: the directory's entry must be durable before any
+            // write in it is depended on (the catalog file's fsyncs cover only its own entry).
+            try FileIO.makeDirectories(paths.catalogDirectory)
+            try FileIO.fsyncDirectory(paths.root)
+        }
         let all = try sequences(paths)
         var unfinished: [FileImage] = []
         var chosen: FileImage? = nil

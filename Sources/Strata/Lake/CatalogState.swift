@@ -137,9 +137,10 @@ struct CatalogState: Sendable {
         return (nextConfigID, .config(id: nextConfigID, json: json))
     }
 
-    /// The records that rebuild this state, ending with the end-of-snapshot record: the
-    /// configs in use, every topic, the per-log offsets, the deletes in progress.
-    func snapshot() -> [CatalogRecord] {
+    /// The records that rebuild this state, ending with the end-of-snapshot record unless
+    /// `endRecord` is false: the configs in use, every topic, the per-log offsets, the deletes
+    /// in progress.
+    func snapshot(endRecord: Bool = true) -> [CatalogRecord] {
         var records: [CatalogRecord] = []
         records.reserveCapacity(topics.count + configs.count + logStarts.count + startOffsets.count + 1)
         for (id, slot) in configs.sorted(by: { $0.key < $1.key }) where slot.users > 0 {
@@ -157,7 +158,7 @@ struct CatalogState: Sendable {
             guard let parsed = try? LogName.parse(log) else { continue }
             records.append(.logStartMoved(name: parsed.topic, partition: parsed.partition, offset: offset))
         }
-        records.append(.snapshotEnd(topicCount: UInt64(topics.count)))
+        if endRecord { records.append(.snapshotEnd(topicCount: UInt64(topics.count))) }
         return records
     }
 
