@@ -85,6 +85,10 @@ struct Bench: AsyncParsableCommand {
     var records: Int?
     @Option(help: "many-partitions: topics of one partition each (default 10000, 2000 with --quick).")
     var partitions: Int?
+    @Flag(
+        help:
+            "many-partitions: measure everything but the offload of every partition (at 100,000 and more it is hours: each partition still commits a manifest and a table of its own).")
+    var skipOffload = false
     @Option(help: "kafka-produce, kafka-fetch, group-consume: the client script (default: tools/kafka-bench.py).")
     var kafkaHelper: String?
     @Option(help: "append-sync-partitions: appends per producer (default 2000, 500 with --quick).")
@@ -147,7 +151,7 @@ struct Bench: AsyncParsableCommand {
         case .manyPartitions:
             report = try await ManyPartitionsBench(
                 options: options, directory: directory, partitions: partitions ?? (options.quick ? 2_000 : 10_000),
-                records: records ?? 10
+                records: records ?? 10, offload: !skipOffload
             ).run()
         case .appendSyncPartitions:
             report = try await AppendSyncPartitionsBench(

@@ -10,6 +10,8 @@ struct ManyPartitionsBench {
     let directory: String
     let partitions: Int
     let records: Int
+    /// False: no offload phase (its fields are absent from the report).
+    let offload: Bool
 
     /// Appenders running at once: enough to keep both cores busy without a task per partition.
     static let workers = 64
@@ -55,35 +57,40 @@ struct ManyPartitionsBench {
             latencies.append(seconds * 1000)
         }
         latencies.sort()
-        let (offloaded, offloadSeconds) = try await timed { try await reopened.offload(seal: true) }
-        let puts = reopened.coldStats.blob.putRequests
-        let (coldFiles, coldBytes) = Self.tree(path + "/cold", excluding: nil)
-        let cold = Self.coldKinds(path + "/cold")
-        try await reopened.close()
-
-        let createRate = Double(partitions) / max(createSeconds, 1e-9)
-        let fields: [String: Any] = [
-            "partitions": partitions, "records": records, "createPerSec": createRate,
+        let catalogBytes = Self.tree(path + "/catalog", excluding: nil).bytes
+        var fields: [String: Any] = [
+            "partitions": partitions, "records": records, "createPerSec": Double(partitions) / max(createSeconds, 1e-9),
             "appendAcksPerSec": Double(appended) / max(appendSeconds, 1e-9), "rssBytes": rss, "openFds": fds,
-            "localFiles": files, "localBytes": bytes, "recordBytes": payload, "closeSecs": closeSeconds,
-            "reopenSecs": reopenSeconds, "randomReadP50Ms": percentile(latencies, 50),
-            "randomReadP99Ms": percentile(latencies, 99), "offloadSecs": offloadSeconds,
-            "segmentsOffloaded": offloaded.segmentsOffloaded, "coldFiles": coldFiles, "coldBytes": coldBytes,
-            "coldObjects": cold.objects, "coldManifests": cold.manifests, "tableFiles": cold.tables,
-            "coldPuts": puts,
+            "localFiles": files, "localBytes": bytes, "recordBytes": payload, "catalogBytes": catalogBytes,
+            "closeSecs": closeSeconds, "reopenSecs": reopenSeconds, "randomReadP50Ms": percentile(latencies, 50),
+            "randomReadP99Ms": percentile(latencies, 99),
         ]
-        return BenchReport(
-            scenario: "many-partitions", value: createRate, unit: "partitions/s", fields: fields,
-            summary: [
-                "\(partitions) partitions x \(records) records: create+first append \(format(createSeconds)) s, "
-                    + "\(appended) more appends \(format(appendSeconds)) s",
-                "rss \(rss / 1_048_576) MiB, \(fds) fds, \(files) local files, \(format(Double(bytes) / 1e6)) MB on "
-                    + "disk for \(format(Double(payload) / 1e6)) MB of values",
-                "close \(format(closeSeconds)) s, reopen \(format(reopenSeconds)) s, random first-record read p99 "
-                    + "\(format(percentile(latencies, 99))) ms",
+        var summary = [
+            "\(partitions) partitions x \(records) records: create+first append \(format(createSeconds)) s, "
+                + "\(appended) more appends \(format(appendSeconds)) s",
+            "rss \(rss / 1_048_576) MiB, \(fds) fds, \(files) local files, \(format(Double(bytes) / 1e6)) MB on "
+                + "disk for \(format(Double(payload) / 1e6)) MB of values (catalog \(format(Double(catalogBytes) / 1e6)) MB)",
+            "close \(format(closeSeconds)) s, reopen \(format(reopenSeconds)) s, random first-record read p99 "
+                + "\(format(percentile(latencies, 99))) ms",
+        ]
+        if offload {
+            let (offloaded, offloadSeconds) = try await timed { try await reopened.offload(seal: true) }
+            let puts = reopened.coldStats.blob.putRequests
+            let (coldFiles, coldBytes) = Self.tree(path + "/cold", excluding: nil)
+            let cold = Self.coldKinds(path + "/cold")
+            fields.merge([
+                "offloadSecs": offloadSeconds, "segmentsOffloaded": offloaded.segmentsOffloaded,
+                "coldFiles": coldFiles, "coldBytes": coldBytes, "coldObjects": cold.objects,
+                "coldManifests": cold.manifests, "tableFiles": cold.tables, "coldPuts": puts,
+            ]) { $1 }
+            summary.append(
                 "offload \(format(offloadSeconds)) s: \(coldFiles) cold files (\(cold.objects) segment objects, "
-                    + "\(cold.manifests) manifests, \(cold.tables) table files), \(puts) PUTs",
-            ])
+                    + "\(cold.manifests) manifests, \(cold.tables) table files), \(puts) PUTs")
+        }
+        try await reopened.close()
+        return BenchReport(
+            scenario: "many-partitions", value: Double(partitions) / max(createSeconds, 1e-9), unit: "partitions/s",
+            fields: fields, summary: summary)
     }
 
     /// Runs `body` once per partition, `workers` at a time, each worker taking every
