@@ -122,6 +122,22 @@ package enum Posix {
         try fsync(fd, path: path)
     }
 
+    /// `syncfs(2)`: writes back and makes durable every file of the filesystem holding `path`
+    /// (data, metadata and directory entries), in one call; reports writeback errors the
+    /// filesystem saw since (Linux 5.8 and later).
+    package static func syncFilesystem(containing path: String) throws(Errno) {
+        let fd = try open(path, O_RDONLY | O_DIRECTORY)
+        defer { close(fd) }
+        _ = try retryingEINTR("syncfs", path) { libcSyncfs(fd) }
+    }
+
+    /// glibc's `syncfs`, which Swift's Glibc module leaves out (it is declared only under
+    /// `_GNU_SOURCE`): looked up once in the loaded C library.
+    private static let libcSyncfs: @convention(c) (Int32) -> Int32 = {
+        guard let symbol = dlsym(nil, "syncfs") else { fatalError("the C library has no syncfs (glibc 2.14+ has)") }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int32) -> Int32).self)
+    }()
+
     package static func rename(_ from: String, _ to: String) throws(Errno) {
         _ = try retryingEINTR("rename", to) { Glibc.rename(from, to) }
     }
