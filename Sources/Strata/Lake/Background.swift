@@ -10,14 +10,14 @@ extension Lake {
     /// every `backgroundIntervalMs` of the lake's clock (a test's manual clock drives it).
     func startBackground() {
         let (registry, options, tables, journal) = (self.registry, self.options, self.tables, self.journal)
-        let reopen = Self.reopener(self)
+        let (reopen, sync) = (Self.reopener(self), filesystemSync)
         let task = Task.detached {
             while !Task.isCancelled {
                 do { try await options.clock.sleep(ms: options.backgroundIntervalMs) } catch { return }
                 if Task.isCancelled { return }
                 // Deletes rolled journal files a roll-triggered checkpoint could not (off the pool).
                 if let journal { DispatchQueue.global().async { journal.checkpoint() } }
-                await Self.backgroundTick(registry, options, tables, reopen: reopen, waitForTables: false)
+                await Self.backgroundTick(registry, options, tables, sync, reopen: reopen, waitForTables: false)
             }
         }
         background.withLock { $0 = task }
@@ -26,7 +26,8 @@ extension Lake {
     /// One round of background work (internal so tests drive it with a manual clock); it waits
     /// for the table passes it starts, so a test sees their outcome when it returns.
     func backgroundTick() async {
-        await Self.backgroundTick(registry, options, tables, reopen: Self.reopener(self), waitForTables: true)
+        await Self.backgroundTick(
+            registry, options, tables, filesystemSync, reopen: Self.reopener(self), waitForTables: true)
     }
 
     /// Opens an evicted log again when its work falls due (an age roll, local retention); holds
@@ -39,10 +40,10 @@ extension Lake {
     }
 
     static func backgroundTick(
-        _ registry: TopicRegistry, _ options: LakeOptions, _ tables: TableWriter,
+        _ registry: TopicRegistry, _ options: LakeOptions, _ tables: TableWriter, _ sync: FilesystemSync,
         reopen: @Sendable (String) -> Topic?, waitForTables: Bool
     ) async {
-        let pass = await visitDue(registry, options, tables, reopen: reopen)
+        let pass = await visitDue(registry, options, tables, sync, reopen: reopen)
         // Tables follow what this tick committed, in a task of their own: a slow or failing table
         // pass never holds up the next tick's offload, retention, rolls or flushes.
         if waitForTables { await pass?.value }
@@ -52,7 +53,7 @@ extension Lake {
     /// The logs with work due: rolled by age, flushed, offloaded and retention applied, then
     /// scheduled for what they still need (or forgotten). Returns the table pass it started.
     private static func visitDue(
-        _ registry: TopicRegistry, _ options: LakeOptions, _ tables: TableWriter,
+        _ registry: TopicRegistry, _ options: LakeOptions, _ tables: TableWriter, _ sync: FilesystemSync,
         reopen: @Sendable (String) -> Topic?
     ) async -> Task<Void, Never>? {
         let now = options.clock.nowMs()
@@ -60,12 +61,14 @@ extension Lake {
         for name in registry.work.takeDue(nowMs: now, limit: TopicRegistry.visitsPerTickMax) {
             if let open = registry.topics.withLock({ $0.peek(name) }) ?? reopen(name) { due.append(open) }
         }
+        var flushing: [Topic] = []
         for topic in due {
             // Cleared before the visit looks: a write from now on marks the log again.
             topic.backgroundWorkMarked.store(false, ordering: .sequentiallyConsistent)
             topic.rollIfAged()
-            if topic.config.durability == .async, topic.flushDue(nowMs: now) { try? await topic.flush() }
+            if topic.config.durability == .async, topic.flushDue(nowMs: now) { flushing.append(topic) }
         }
+        await flush(flushing, sync, options)
         var pass: Task<Void, Never>? = nil
         if options.backgroundOffload {
             // Small sealed segments of the due logs share packed objects first (Cold/PackedOffload.swift,
@@ -90,6 +93,26 @@ extension Lake {
             }
         }
         return pass
+    }
+
+    /// The `async` flushes due: one syncfs when many logs are dirty (Lake/FilesystemSync.swift),
+    /// else each log's own fdatasync, `TopicRegistry.closeConcurrencyMax` at once. A log whose
+    /// flush fails is stopped by it (its appends then fail), as always.
+    private static func flush(_ topics: [Topic], _ sync: FilesystemSync, _ options: LakeOptions) async {
+        let (synced, failure) = await sync.sync(FilesystemSync.dirty(topics))
+        if let failure { options.log("background flush: syncfs failed, flushing each log itself: \(failure)") }
+        if synced { return }
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            for topic in topics {
+                if running >= TopicRegistry.closeConcurrencyMax {
+                    await group.next()
+                    running -= 1
+                }
+                group.addTask { try? await topic.flush() }
+                running += 1
+            }
+        }
     }
 
     /// One background pass over a topic: offload what is sealed, then apply retention.

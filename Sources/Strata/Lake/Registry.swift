@@ -82,7 +82,14 @@ extension Lake {
         await task?.value
         await tables.stopBackgroundPass()
         let open = registry.topics.withLock { $0.values }
-        if options.beforeGroupFsync == nil { await syncFilesystemIfManyDirty(open) }
+        // Many dirty logs: one syncfs for all (FilesystemSync.swift); the closes below then
+        // find nothing to flush.
+        let dirty = FilesystemSync.dirty(open)
+        let (synced, failure) = await filesystemSync.sync(dirty)
+        if synced { options.log("close: one syncfs of \(paths.root) made \(dirty.count) logs durable") }
+        if let failure {
+            options.log("close: syncfs of \(paths.root) failed, flushing its \(dirty.count) logs one by one: \(failure)")
+        }
         var firstFailure = await Self.closeConcurrently(open, options)
         do throws(StrataError) { try journal?.close() } catch {
             options.log("close: journal checkpoint failed, the journal is kept for recovery: \(error)")
@@ -95,43 +102,6 @@ extension Lake {
         files.closeAll()
         if lockFD >= 0 { FileIO.close(lockFD) }
         if let firstFailure { throw firstFailure }
-    }
-
-    /// With more than `TopicRegistry.closeSyncfsMin` open logs holding records not yet durable
-    /// in their segments, one `syncfs(2)` of the lake's filesystem makes them all durable instead
-    /// of one fdatasync each (100,000 logs at 6,000 fsyncs/s: 15 s of close). The metadata
-    /// barrier runs first, as before any fsync that makes records durable. A failed syncfs is
-    /// logged and the logs flush one by one as without it, each reporting its own failure;
-    /// stopped logs are left to that path. Not with the `beforeGroupFsync` test hook, which
-    /// stands for each log's own fsync.
-    private func syncFilesystemIfManyDirty(_ topics: [Topic]) async {
-        let dirty = topics.compactMap { (topic) -> (Topic, Int64)? in
-            guard !topic.isReadOnly else { return nil }
-            let (written, stopped) = topic.state.withLock { ($0.writtenOffset, $0.failure != nil) }
-            return !stopped && topic.groupCommit.segmentDurableOffset < written ? (topic, written) : nil
-        }
-        guard dirty.count > TopicRegistry.closeSyncfsMin else { return }
-        let barrier = metadataBarrier
-        let root = paths.root
-        let outcome: StrataError? = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                do throws(StrataError) {
-                    try barrier?()
-                    do throws(Errno) { try Posix.syncFilesystem(containing: root) } catch {
-                        throw FileIO.ioError(error)
-                    }
-                    continuation.resume(returning: nil)
-                } catch {
-                    continuation.resume(returning: error)
-                }
-            }
-        }
-        if let outcome {
-            options.log("close: syncfs of \(root) failed, flushing its \(dirty.count) logs one by one: \(outcome)")
-            return
-        }
-        for (topic, written) in dirty { topic.groupCommit.recordRollFsync(durableUpTo: written) }
-        options.log("close: one syncfs of \(root) made \(dirty.count) logs durable")
     }
 
     /// Closes `topics` at most `TopicRegistry.closeConcurrencyMax` at once (their final flushes
@@ -168,8 +138,8 @@ final class TopicRegistry: Sendable {
 
     /// Topics closed at once by `Lake.close`.
     static let closeConcurrencyMax = 64
-    /// Dirty logs from which `Lake.close` makes them durable with one syncfs, not an fsync each.
-    static let closeSyncfsMin = 64
+    /// syncfs calls that made many logs durable at once (Lake/FilesystemSync.swift).
+    let filesystemSyncs = Atomic<Int>(0)
     /// Candidates one open looks at for eviction (the background tick looks at all of them).
     static let evictionsPerOpenMax = 8
     /// Logs one background tick visits at most (an evicted log it opens again counts): the rest
