@@ -203,7 +203,7 @@ extension Topic {
             topic: name, baseOffset: encoded.index.baseOffset, lastOffset: encoded.index.lastOffset)
         do {
             try await cold.putImmutable(key, encoded.bytes, topic: name, what: "upload segment")
-            try await verifyUpload(key, expected: encoded, rawCrc: CRC32C.checksum(raw), rawBytes: raw.count)
+            try await verifyUpload(key, expected: encoded, rawBytes: raw.count)
             var entry = ManifestSegment(encoded.index)
             entry.key = key
             let next = try await commitNext(after: manifest, adding: entry)
@@ -219,7 +219,8 @@ extension Topic {
         do throws(StrataError) { return .success(try await encodeOffPool(segment)) } catch { return .failure(error) }
     }
 
-    /// Reads and encodes on a Dispatch thread: both are blocking and CPU-heavy.
+    /// Reads and encodes on a Dispatch thread: both are blocking and CPU-heavy; the frames are
+    /// compressed on every core (`ParallelColdCodec`), into the bytes `ColdObject.encode` writes.
     func encodeOffPool(_ segment: LocalSegment) async throws(StrataError) -> ([UInt8], EncodedColdObject) {
         let (topicName, frameTarget, level) = (name, config.coldFrameRawBytes, config.coldCompressionLevel)
         let result: Result<([UInt8], EncodedColdObject), StrataError> = await withCheckedContinuation { continuation in
@@ -235,7 +236,7 @@ extension Topic {
                         do throws(FormatError) {
                             return (
                                 raw,
-                                try ColdObject.encode(
+                                try ParallelColdCodec.encode(
                                     segment: raw, topic: topicName, frameRawBytesTarget: frameTarget, level: level)
                             )
                         } catch {
@@ -247,16 +248,19 @@ extension Topic {
         return try result.get()
     }
 
-    /// Reads the object back and checks its size and the CRC32C of the segment it decodes to.
-    func verifyUpload(
-        _ key: String, expected: EncodedColdObject, rawCrc: UInt32, rawBytes: Int
-    ) async throws(StrataError) {
+    /// The upload check (invariant 4): reads the object back and checks, in one decode pass on
+    /// every core, that it is `expected.bytes.count` bytes with `expected`'s very footer, that
+    /// every frame is one whole zstd frame whose content checksum holds, and that the frames
+    /// decode to `rawBytes` bytes whose CRC32C is the one `encode` recorded over the segment.
+    /// The batches are not walked again: `encode` checked each batch's CRC32C in those bytes.
+    func verifyUpload(_ key: String, expected: EncodedColdObject, rawBytes: Int) async throws(StrataError) {
+        let index = expected.index
         try await cold.checkUpload(
             key, bytes: expected.bytes.count, topic: name, what: "read back upload",
             mismatch: "uploaded object does not decode to the sealed segment"
         ) { (data) throws(FormatError) in
-            let (_, segment) = try ColdObject.decodeSegment(data)
-            return segment.count == rawBytes && CRC32C.checksum(segment) == rawCrc
+            guard index.rawBytes == rawBytes else { return false }
+            return try ParallelColdCodec.uploadDecodes(data, expected: index)
         }
     }
 
@@ -339,7 +343,7 @@ extension Topic {
 extension ColdTier {
     /// The upload check (invariant 4) of a standalone and of a packed object: reads `key` back
     /// whole, checks it holds `bytes` bytes, then runs `decodes` on it off the cooperative pool
-    /// (a decode of every frame), which says whether it decodes to what was uploaded.
+    /// (one decode of every frame), which says whether it decodes to what was uploaded.
     /// - Throws: `io` naming `mismatch` when the size differs or `decodes` says no; a decode
     ///   failure as its typed error naming the object.
     func checkUpload(
