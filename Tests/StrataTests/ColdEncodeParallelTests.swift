@@ -35,7 +35,8 @@ import Testing
     func parallelEncodeWritesTheSerialEncodersBytesAndIndex(workers: Int) throws {
         for (batches, target, level) in [(300, 4 * 1024, Int32(3)), (60, 1 << 20, Int32(3)), (120, 700, Int32(1))] {
             let raw = Self.segment(batchCount: batches, seed: UInt64(batches))
-            let serial = try ColdObject.encode(segment: raw, topic: "events/3", frameRawBytesTarget: target, level: level)
+            let serial = try ColdObject.encode(
+                segment: raw, topic: "events/3", frameRawBytesTarget: target, level: level)
             let parallel = try ParallelColdCodec.encode(
                 segment: raw, topic: "events/3", frameRawBytesTarget: target, level: level, workers: workers)
             #expect(parallel.bytes == serial.bytes, "\(batches) batches, target \(target), \(workers) workers")
@@ -201,7 +202,9 @@ import Testing
     @Test(arguments: ["frame", "checksum", "index", "seekTable"])
     func aFlippedByteInTheStoredObjectFailsTheOffload(region: String) async throws {
         let store = FlippingStore(MemoryBlobStore()) { bytes in
-            guard let index = try? ColdObjectFooter.parse(object: bytes), let frame = index.frames.last else { return 0 }
+            guard let index = try? ColdObjectFooter.parse(object: bytes), let frame = index.frames.last else {
+                return 0
+            }
             switch region {
             case "frame": return frame.objectOffset + frame.compressedBytes / 3
             case "checksum": return frame.objectOffset + frame.compressedBytes - 1
@@ -246,5 +249,24 @@ import Testing
                 #expect(try await memory.get(key, range: .whole).bytes == serial.bytes)
             }
         }
+    }
+
+    /// A pass reads segment after segment into the same memory; a second read while the first
+    /// holds it gets memory of its own, and a larger segment a larger buffer.
+    @Test func segmentReadsReuseOneBufferButNeverShareIt() throws {
+        let buffer = SegmentReadBuffer()
+        let first = try buffer.with(count: 1_000) { (raw) throws(StrataError) in
+            raw.storeBytes(of: 7, as: UInt8.self)
+            return raw.baseAddress
+        }
+        let (again, nested) = try buffer.with(count: 800) { (raw) throws(StrataError) in
+            #expect(raw.count == 800)
+            let inner = try buffer.with(count: 800) { (other) throws(StrataError) in other.baseAddress }
+            return (raw.baseAddress, inner)
+        }
+        #expect(first != nil && again == first)
+        #expect(nested != first)
+        let larger = try buffer.with(count: 5_000) { (raw) throws(StrataError) in raw.count }
+        #expect(larger == 5_000)
     }
 }

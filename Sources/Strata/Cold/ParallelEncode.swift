@@ -21,22 +21,32 @@ enum ParallelColdCodec {
         level: Int32 = ColdObject.defaultCompressionLevel, workers: Int = workers
     ) throws(FormatError) -> EncodedColdObject {
         try withBytes(segment) { (bytes) throws(FormatError) -> EncodedColdObject in
-            let raw = SharedBytes(bytes)
-            let plan = try ColdObject.plan(
-                segment: bytes, topic: topic, frameRawBytesTarget: frameRawBytesTarget, level: level)
-            // Each worker also takes the CRC32C of the frames it compresses, while they are in its cache.
-            let frames = try forEachFrame(plan.frameCount, workers: workers) { () throws(FormatError) in
-                try Zstd.Compressor(level: plan.level)
-            } body: { (compressor, number) throws(FormatError) -> ([UInt8], UInt32) in
-                let input = UnsafeRawBufferPointer(rebasing: raw.bytes[plan.rawRange(ofFrame: number)])
-                return (try compressor.compressFrame(input), CRC32C.checksum(input))
-            }
-            var crc: UInt32 = 0
-            for (number, frame) in frames.enumerated() {
-                crc = CRC32C.combine(crc, frame.1, lengthB: plan.rawRange(ofFrame: number).count)
-            }
-            return try ColdObject.assemble(plan, compressed: frames.map(\.0), rawCrc32c: crc)
+            try encode(
+                segment: bytes, topic: topic, frameRawBytesTarget: frameRawBytesTarget, level: level, workers: workers)
         }
+    }
+
+    /// The same over the segment's bytes in memory the caller owns until it returns.
+    static func encode(
+        segment bytes: UnsafeRawBufferPointer, topic: String,
+        frameRawBytesTarget: Int = ColdObject.defaultFrameRawBytesTarget,
+        level: Int32 = ColdObject.defaultCompressionLevel, workers: Int = workers
+    ) throws(FormatError) -> EncodedColdObject {
+        let raw = SharedBytes(bytes)
+        let plan = try ColdObject.plan(
+            segment: bytes, topic: topic, frameRawBytesTarget: frameRawBytesTarget, level: level)
+        // Each worker also takes the CRC32C of the frames it compresses, while they are in its cache.
+        let frames = try forEachFrame(plan.frameCount, workers: workers) { () throws(FormatError) in
+            try Zstd.Compressor(level: plan.level)
+        } body: { (compressor, number) throws(FormatError) -> ([UInt8], UInt32) in
+            let input = UnsafeRawBufferPointer(rebasing: raw.bytes[plan.rawRange(ofFrame: number)])
+            return (try compressor.compressFrame(input), CRC32C.checksum(input))
+        }
+        var crc: UInt32 = 0
+        for (number, frame) in frames.enumerated() {
+            crc = CRC32C.combine(crc, frame.1, lengthB: plan.rawRange(ofFrame: number).count)
+        }
+        return try ColdObject.assemble(plan, compressed: frames.map(\.0), rawCrc32c: crc)
     }
 
     /// `ColdObject.uploadDecodes` on `workers` threads: every frame decoded once (zstd checks its
@@ -128,7 +138,8 @@ enum ParallelColdCodec {
             // With no failure no frame was skipped: every output is there.
             let outputs = o.outputs.compactMap { $0 }
             guard outputs.count == count else {
-                throw FormatError(.invalidValue, field: "coldFrame", position: 0, "\(count - outputs.count) frames not run")
+                let missing = count - outputs.count
+                throw FormatError(.invalidValue, field: "coldFrame", position: 0, "\(missing) frames not run")
             }
             return outputs
         }
