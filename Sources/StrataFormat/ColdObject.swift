@@ -47,53 +47,21 @@ public enum ColdObject {
         segment: [UInt8], topic: String, frameRawBytesTarget: Int = defaultFrameRawBytesTarget,
         level: Int32 = defaultCompressionLevel
     ) throws(FormatError) -> EncodedColdObject {
-        _ = try LogName.parse(topic)
-        guard frameRawBytesTarget >= 1, frameRawBytesTarget <= FormatLimits.coldFrameRawBytesMax else {
-            throw FormatError(
-                .outOfBounds, field: "frameRawBytesTarget", position: 0,
-                "\(frameRawBytesTarget) outside [1, \(FormatLimits.coldFrameRawBytesMax)]")
-        }
-        return try withBytes(segment) { (raw) throws(FormatError) -> EncodedColdObject in
-            let (header, scan) = try SegmentScanner.scanFile(raw)
-            if let error = scan.stopError { throw error }
-            guard let firstBatch = scan.batches.first, let lastBatch = scan.batches.last else {
-                throw FormatError(
-                    .invalidValue, field: "segment", position: SegmentHeader.size, "segment holds no batch")
-            }
-            let plans = planFrames(scan.batches, segmentBytes: raw.count, target: frameRawBytesTarget)
-            guard plans.count <= FormatLimits.coldFramesMax else {
-                throw FormatError(
-                    .outOfBounds, field: "frameRawBytesTarget", position: 0,
-                    "\(plans.count) frames exceed \(FormatLimits.coldFramesMax)")
-            }
-            var bytes: [UInt8] = []
-            var frames: [ColdFrame] = []
+        try withBytes(segment) { (raw) throws(FormatError) -> EncodedColdObject in
+            let plan = try plan(segment: raw, topic: topic, frameRawBytesTarget: frameRawBytesTarget, level: level)
             let compressor = try Zstd.Compressor(level: level)
-            for plan in plans {
-                let compressed = try compressor.compressFrame(UnsafeRawBufferPointer(rebasing: raw[plan.rawRange]))
-                frames.append(plan.frame(number: frames.count, objectOffset: bytes.count, compressed: compressed))
-                bytes.append(contentsOf: compressed)
+            var compressed: [[UInt8]] = []
+            compressed.reserveCapacity(plan.frameCount)
+            for number in 0 ..< plan.frameCount {
+                let input = UnsafeRawBufferPointer(rebasing: raw[plan.rawRange(ofFrame: number)])
+                compressed.append(try compressor.compressFrame(input))
             }
-            var index = ColdObjectIndex(
-                topic: topic, baseOffset: header.baseOffset, lastOffset: lastBatch.header.lastOffset,
-                recordCount: lastBatch.header.nextOffset - header.baseOffset,
-                firstTimestamp: firstBatch.header.firstTimestamp, maxTimestamp: frames.map(\.maxTimestamp).max() ?? 0,
-                rawBytes: raw.count, rawCrc32c: CRC32C.checksum(raw), frameRawBytesTarget: frameRawBytesTarget,
-                compressionLevel: level, frames: frames, objectBytes: 0, indexFrameOffset: bytes.count,
-                indexFrameBytes: 0, seekTableBytes: 0)
-            let indexFrame = encodeIndexFrame(index)
-            let seekTable = encodeSeekTable(frames: frames, indexFrameBytes: indexFrame.count)
-            bytes.append(contentsOf: indexFrame)
-            bytes.append(contentsOf: seekTable)
-            index.indexFrameBytes = indexFrame.count
-            index.seekTableBytes = seekTable.count
-            index.objectBytes = bytes.count
-            return EncodedColdObject(bytes: bytes, index: index)
+            return try assemble(plan, compressed: compressed, rawCrc32c: CRC32C.checksum(raw))
         }
     }
 
     /// Raw bytes and batches of one frame to be.
-    struct FramePlan {
+    struct FramePlan: Sendable {
         var rawRange: Range<Int>
         var batches: ArraySlice<ScannedBatch>
 

@@ -36,6 +36,42 @@ public enum Zstd {
         }
     }
 
+    /// One decompression context for many frames (the upload check's, one per worker): a fresh
+    /// context per frame costs an allocation and its tables each time.
+    public final class Decompressor {
+        private let dctx: OpaquePointer
+
+        /// - Throws: `FormatError(.compression)` when zstd cannot allocate the context.
+        public init() throws(FormatError) {
+            guard let dctx = ZSTD_createDCtx() else {
+                throw FormatError(.compression, field: "zstd", position: 0, "cannot allocate a decompression context")
+            }
+            self.dctx = dctx
+        }
+
+        deinit { ZSTD_freeDCtx(dctx) }
+
+        /// Decompresses exactly one frame into `output`, which it must fill: the frame's content
+        /// checksum, when it has one, is verified by zstd.
+        /// - Throws: `FormatError(.compression, field: "zstd.frame")` at `basePosition` when zstd
+        ///   rejects the frame (a checksum mismatch included) or it holds another size.
+        public func decompressFrame(
+            _ frame: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, basePosition: Int = 0
+        ) throws(FormatError) {
+            let produced = ZSTD_decompressDCtx(dctx, output.baseAddress, output.count, frame.baseAddress, frame.count)
+            if ZSTD_isError(produced) != 0 {
+                throw FormatError(
+                    .compression, field: "zstd.frame", position: basePosition,
+                    String(cString: ZSTD_getErrorName(produced)))
+            }
+            guard produced == output.count else {
+                throw FormatError(
+                    .compression, field: "zstd.frame", position: basePosition,
+                    "frame holds \(produced) bytes, expected \(output.count)")
+            }
+        }
+    }
+
     private static func compressFrame(
         _ input: UnsafeRawBufferPointer, with cctx: OpaquePointer
     ) throws(FormatError) -> [UInt8] {

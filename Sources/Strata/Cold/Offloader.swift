@@ -76,16 +76,18 @@ extension Topic {
         }
         // Encoding the next segment overlaps the upload, read-back check and commit of this one:
         // two cores instead of one, while commits stay strictly in offset order.
-        var prefetched: (baseOffset: Int64, task: Task<Result<([UInt8], EncodedColdObject), StrataError>, Never>)? = nil
+        var prefetched: (baseOffset: Int64, task: Task<Result<(Int, EncodedColdObject), StrataError>, Never>)? = nil
         defer { prefetched?.task.cancel() }
+        // Each segment is read into the memory the previous one was read into.
+        let readBuffer = SegmentReadBuffer()
         while let segment = try nextToOffload(after: manifest, lagMs: lagMs) {
-            let encoded: ([UInt8], EncodedColdObject)
+            let encoded: (Int, EncodedColdObject)
             do throws(StrataError) {
                 if let damage = segment.corruption { throw damage.error(topic: name, path: segment.path) }
                 if let ready = prefetched, ready.baseOffset == segment.baseOffset {
                     encoded = try await ready.task.value.get()
                 } else {
-                    encoded = try await encodeOffPool(segment)
+                    encoded = try await encodeOffPool(segment, readBuffer: readBuffer)
                 }
             } catch  where error.code == .corrupt {
                 // Offsets must reach the cold tier in order: stop this topic here, visibly.
@@ -99,7 +101,8 @@ extension Topic {
             }
             prefetched = nil
             if lagMs == 0, let following = sealedSegment(startingAt: segment.nextOffset) {
-                prefetched = (following.baseOffset, Task { await self.encodeResult(following) })
+                let task = Task { await self.encodeResult(following, readBuffer: readBuffer) }
+                prefetched = (following.baseOffset, task)
             }
             let (next, objectBytes) = try await offloadOne(segment, encoded: encoded, after: manifest)
             manifest = next
@@ -196,14 +199,14 @@ extension Topic {
     }
 
     private func offloadOne(
-        _ segment: LocalSegment, encoded prepared: ([UInt8], EncodedColdObject), after manifest: Manifest?
+        _ segment: LocalSegment, encoded prepared: (Int, EncodedColdObject), after manifest: Manifest?
     ) async throws(StrataError) -> (Manifest, Int64) {
-        let (raw, encoded) = prepared
+        let (rawBytes, encoded) = prepared
         let key = cold.layout.segmentKey(
             topic: name, baseOffset: encoded.index.baseOffset, lastOffset: encoded.index.lastOffset)
         do {
             try await cold.putImmutable(key, encoded.bytes, topic: name, what: "upload segment")
-            try await verifyUpload(key, expected: encoded, rawCrc: CRC32C.checksum(raw), rawBytes: raw.count)
+            try await verifyUpload(key, expected: encoded, rawBytes: rawBytes)
             var entry = ManifestSegment(encoded.index)
             entry.key = key
             let next = try await commitNext(after: manifest, adding: entry)
@@ -215,48 +218,79 @@ extension Topic {
         }
     }
 
-    private func encodeResult(_ segment: LocalSegment) async -> Result<([UInt8], EncodedColdObject), StrataError> {
-        do throws(StrataError) { return .success(try await encodeOffPool(segment)) } catch { return .failure(error) }
+    private func encodeResult(
+        _ segment: LocalSegment, readBuffer: SegmentReadBuffer
+    ) async -> Result<(Int, EncodedColdObject), StrataError> {
+        do throws(StrataError) {
+            return .success(try await encodeOffPool(segment, readBuffer: readBuffer))
+        } catch {
+            return .failure(error)
+        }
     }
 
-    /// Reads and encodes on a Dispatch thread: both are blocking and CPU-heavy.
-    func encodeOffPool(_ segment: LocalSegment) async throws(StrataError) -> ([UInt8], EncodedColdObject) {
+    /// Reads and encodes on a Dispatch thread: both are blocking and CPU-heavy; the frames are
+    /// compressed on every core (`ParallelColdCodec`), into the bytes `ColdObject.encode` writes.
+    /// - Parameter readBuffer: memory to read the segment into (a pass's, reused segment after
+    ///   segment); a fresh one when nil.
+    /// - Returns: the segment's size and its encoded object.
+    func encodeOffPool(
+        _ segment: LocalSegment, readBuffer: SegmentReadBuffer? = nil
+    ) async throws(StrataError) -> (Int, EncodedColdObject) {
         let (topicName, frameTarget, level) = (name, config.coldFrameRawBytes, config.coldCompressionLevel)
-        let result: Result<([UInt8], EncodedColdObject), StrataError> = await withCheckedContinuation { continuation in
+        let buffer = readBuffer ?? SegmentReadBuffer()
+        let result: Result<(Int, EncodedColdObject), StrataError> = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(
                     returning: Result { () throws(StrataError) in
-                        let raw = try FileIO.readWholeFile(segment.path)
-                        guard raw.count == segment.segmentBytes else {
-                            throw StrataError(
-                                .corrupt, "sealed segment is \(raw.count) bytes, expected \(segment.segmentBytes)",
-                                topic: topicName, file: segment.path)
+                        let bytes = segment.segmentBytes
+                        let encoded = try buffer.with(count: bytes) { (raw) throws(StrataError) in
+                            try Self.readSealed(segment, into: raw, topic: topicName)
+                            do throws(FormatError) {
+                                return try ParallelColdCodec.encode(
+                                    segment: UnsafeRawBufferPointer(raw), topic: topicName,
+                                    frameRawBytesTarget: frameTarget, level: level)
+                            } catch {
+                                throw StrataError(error, topic: topicName, file: segment.path)
+                            }
                         }
-                        do throws(FormatError) {
-                            return (
-                                raw,
-                                try ColdObject.encode(
-                                    segment: raw, topic: topicName, frameRawBytesTarget: frameTarget, level: level)
-                            )
-                        } catch {
-                            throw StrataError(error, topic: topicName, file: segment.path)
-                        }
+                        return (bytes, encoded)
                     })
             }
         }
         return try result.get()
     }
 
-    /// Reads the object back and checks its size and the CRC32C of the segment it decodes to.
-    func verifyUpload(
-        _ key: String, expected: EncodedColdObject, rawCrc: UInt32, rawBytes: Int
-    ) async throws(StrataError) {
+    /// Reads the whole sealed segment into `buffer`, which is exactly as long as it should be.
+    /// - Throws: `corrupt` when the file has another size; `io` when it cannot be read.
+    private static func readSealed(
+        _ segment: LocalSegment, into buffer: UnsafeMutableRawBufferPointer, topic: String
+    ) throws(StrataError) {
+        let fd = try FileIO.open(segment.path, flags: O_RDONLY)
+        defer { Glibc.close(fd) }
+        func differs(_ bytes: Int) -> StrataError {
+            StrataError(
+                .corrupt, "sealed segment is \(bytes) bytes, expected \(buffer.count)",
+                topic: topic, file: segment.path)
+        }
+        let size = try FileIO.fileSize(fd, path: segment.path)
+        guard size == buffer.count else { throw differs(size) }
+        let read = try FileIO.pread(fd, into: buffer, at: 0, path: segment.path)
+        guard read == size else { throw differs(read) }
+    }
+
+    /// The upload check (invariant 4): reads the object back and checks, in one decode pass on
+    /// every core, that it is `expected.bytes.count` bytes with `expected`'s very footer, that
+    /// every frame is one whole zstd frame whose content checksum holds, and that the frames
+    /// decode to `rawBytes` bytes whose CRC32C is the one `encode` recorded over the segment.
+    /// The batches are not walked again: `encode` checked each batch's CRC32C in those bytes.
+    func verifyUpload(_ key: String, expected: EncodedColdObject, rawBytes: Int) async throws(StrataError) {
+        let index = expected.index
         try await cold.checkUpload(
             key, bytes: expected.bytes.count, topic: name, what: "read back upload",
             mismatch: "uploaded object does not decode to the sealed segment"
         ) { (data) throws(FormatError) in
-            let (_, segment) = try ColdObject.decodeSegment(data)
-            return segment.count == rawBytes && CRC32C.checksum(segment) == rawCrc
+            guard index.rawBytes == rawBytes else { return false }
+            return try ParallelColdCodec.uploadDecodes(data, expected: index)
         }
     }
 
@@ -339,7 +373,7 @@ extension Topic {
 extension ColdTier {
     /// The upload check (invariant 4) of a standalone and of a packed object: reads `key` back
     /// whole, checks it holds `bytes` bytes, then runs `decodes` on it off the cooperative pool
-    /// (a decode of every frame), which says whether it decodes to what was uploaded.
+    /// (one decode of every frame), which says whether it decodes to what was uploaded.
     /// - Throws: `io` naming `mismatch` when the size differs or `decodes` says no; a decode
     ///   failure as its typed error naming the object.
     func checkUpload(
