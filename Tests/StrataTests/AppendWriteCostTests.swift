@@ -113,6 +113,7 @@ import Testing
             let value = [UInt8](repeating: 1, count: 1000 * 1024)
             var firstSegmentStarted = 0
             while topic.segments().count < 2 {
+                Topic.writebackQueue.sync {}
                 firstSegmentStarted = topic.state.withLock { $0.writebackStarted }
                 try await topic.append([ProducerRecord(value: value)])
             }
