@@ -54,6 +54,26 @@ enum FileIO {
         try mapping { () throws(Errno) in try Posix.fdatasync(fd, path: path) }
     }
 
+    /// `sync_file_range(fd, offset, count, SYNC_FILE_RANGE_WRITE)`: starts writeback of those
+    /// dirty pages and returns without waiting for it. A hint, never a durability step: it
+    /// neither waits nor flushes the device cache, and a writeback error it causes is recorded
+    /// in the file and reported by the next `fdatasync` (this call does not consume it). Returns
+    /// false where the call is missing or fails; callers lose nothing but the head start.
+    @discardableResult
+    static func startWriteback(_ fd: Int32, offset: Int, count: Int) -> Bool {
+        guard let call = syncFileRange, count > 0 else { return false }
+        let syncFileRangeWrite: UInt32 = 2  // SYNC_FILE_RANGE_WRITE, <fcntl.h>
+        return call(fd, Int64(offset), Int64(count), syncFileRangeWrite) == 0
+    }
+
+    /// glibc's `sync_file_range`, which the Glibc module does not export (it needs _GNU_SOURCE):
+    /// looked up once.
+    private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
+    private static let syncFileRange: SyncFileRange? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range") else { return nil }
+        return unsafeBitCast(symbol, to: SyncFileRange.self)
+    }()
+
     static func ftruncate(_ fd: Int32, _ size: Int, path: String) throws(StrataError) {
         try mapping { () throws(Errno) in try Posix.ftruncate(fd, size: Int64(size), path: path) }
     }
