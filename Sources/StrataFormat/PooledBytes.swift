@@ -4,15 +4,21 @@ import Synchronization
 /// frame was faulted in page by page on every cold read; a buffer from here was faulted in once
 /// and is written again. Buffers come back by themselves: `PooledBytes` returns its memory when
 /// its last reference goes (the frame cache dropped it and every reader is done with it).
+///
+/// A buffer serves a request of `count` bytes only when it is at most an eighth (and a page)
+/// larger, so the memory behind a cached frame stays within that of its byte count (the cache
+/// bound, ARCHITECTURE.md invariant 8, counts `count`).
 public final class BytePool: Sendable {
-    /// Capacity of a pooled buffer: a cold frame's raw bytes stay below the frame target
-    /// (`ColdObject.defaultFrameRawBytesTarget`, 1 MiB) unless one batch is larger.
-    public static let bufferBytesDefault = 1024 * 1024
+    /// Largest buffer kept for reuse: twice the cold frame target
+    /// (`ColdObject.defaultFrameRawBytesTarget`, 1 MiB); a frame holding one larger batch is
+    /// freed after use.
+    public static let bufferBytesMaxDefault = 2 * 1024 * 1024
     /// Idle buffers kept for reuse (beyond this they are freed): about what a sequential reader
     /// and its read-ahead hold at once, twice over.
     public static let idleBuffersMaxDefault = 16
+    static let pageBytes = 4096
 
-    let bufferBytes: Int
+    let bufferBytesMax: Int
     let idleBuffersMax: Int
     private let idle = Mutex<[Allocation]>([])
     private let allocated = Atomic<Int>(0)
@@ -23,8 +29,10 @@ public final class BytePool: Sendable {
         var capacity: Int
     }
 
-    public init(bufferBytes: Int = BytePool.bufferBytesDefault, idleBuffersMax: Int = BytePool.idleBuffersMaxDefault) {
-        self.bufferBytes = max(1, bufferBytes)
+    public init(
+        bufferBytesMax: Int = BytePool.bufferBytesMaxDefault, idleBuffersMax: Int = BytePool.idleBuffersMaxDefault
+    ) {
+        self.bufferBytesMax = max(0, bufferBytesMax)
         self.idleBuffersMax = max(0, idleBuffersMax)
     }
 
@@ -42,8 +50,8 @@ public final class BytePool: Sendable {
     public var allocationCount: Int { allocated.load(ordering: .relaxed) }
 
     /// Fills a buffer of exactly `count` bytes with `fill` (which must initialise all of them)
-    /// and returns it, immutable from then on. The memory is an idle buffer when one is large
-    /// enough, else a new one of at least `bufferBytes`.
+    /// and returns it, immutable from then on. The memory is an idle buffer of about that size
+    /// when there is one, else a new one (`count` rounded up to a page).
     public func make<E: Error>(
         count: Int, _ fill: (UnsafeMutableRawBufferPointer) throws(E) -> Void
     ) throws(E) -> PooledBytes {
@@ -58,12 +66,14 @@ public final class BytePool: Sendable {
     }
 
     private func take(_ count: Int) -> Allocation {
+        let slackMax = count / 8 + Self.pageBytes
         let reused = idle.withLock { list -> Allocation? in
-            guard let index = list.lastIndex(where: { $0.capacity >= count }) else { return nil }
+            guard let index = list.lastIndex(where: { $0.capacity >= count && $0.capacity - count <= slackMax })
+            else { return nil }
             return list.remove(at: index)
         }
         if let reused { return reused }
-        let capacity = max(count, bufferBytes)
+        let capacity = max(1, (count + Self.pageBytes - 1) / Self.pageBytes * Self.pageBytes)
         allocated.add(1, ordering: .relaxed)
         return Allocation(base: .allocate(byteCount: capacity, alignment: 16), capacity: capacity)
     }
@@ -71,7 +81,7 @@ public final class BytePool: Sendable {
     func recycle(_ allocation: Allocation) {
         // Odd sizes (a frame holding one huge batch) are not kept: they would pin memory.
         let kept =
-            allocation.capacity <= 2 * bufferBytes
+            allocation.capacity <= bufferBytesMax
             && idle.withLock { list -> Bool in
                 guard list.count < idleBuffersMax else { return false }
                 list.append(allocation)

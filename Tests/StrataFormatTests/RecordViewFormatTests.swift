@@ -95,7 +95,7 @@ import Testing
         var rng = SeededRNG(seed: 0x71E3_0004)
         let (segment, batches) = Random.segment(&rng, baseOffset: 40, batchCount: 30)
         let object = try ColdObject.encode(segment: segment, topic: "t", frameRawBytesTarget: 2_048)
-        let pool = BytePool(bufferBytes: 4_096, idleBuffersMax: 4)
+        let pool = BytePool(bufferBytesMax: 8_192, idleBuffersMax: 4)
         var records: [Record] = []
         try object.bytes.withUnsafeBytes { raw in
             for frame in object.index.frames {
@@ -157,20 +157,31 @@ import Testing
     }
 
     @Test func poolBuffersComeBackWhenTheLastReferenceGoes() throws {
-        let pool = BytePool(bufferBytes: 1_024, idleBuffersMax: 2)
+        let pool = BytePool(bufferBytesMax: 8_192, idleBuffersMax: 2)
         var first: PooledBytes? = pool.make(count: 100) { $0.initializeMemory(as: UInt8.self, repeating: 7) }
         #expect(first?.array == [UInt8](repeating: 7, count: 100))
         #expect(pool.idleCount == 0)
         first = nil
         #expect(pool.idleCount == 1)
-        // Reused (the idle buffer is taken), and the new contents are what the fill wrote.
+        // Reused (the idle page-sized buffer is taken), and the contents are what the fill wrote.
         let second = pool.make(count: 1_000) { $0.initializeMemory(as: UInt8.self, repeating: 9) }
         #expect(pool.idleCount == 0)
+        #expect(pool.allocationCount == 1)
         #expect(second.array == [UInt8](repeating: 9, count: 1_000))
         // A failing fill gives the buffer back.
         struct Refused: Error {}
         #expect(throws: Refused.self) { _ = try pool.make(count: 10) { _ throws(Refused) in throw Refused() } }
         #expect(pool.idleCount == 1)
+        // A buffer much larger than asked for is not used for it: the bytes behind a cached
+        // frame stay close to its size.
+        var bigger: PooledBytes? = pool.make(count: 6_000) { $0.initializeMemory(as: UInt8.self, repeating: 1) }
+        #expect(bigger?.count == 6_000)
+        bigger = nil
+        #expect(pool.idleCount == 2)
+        let small = pool.make(count: 16) { $0.initializeMemory(as: UInt8.self, repeating: 2) }
+        let alsoSmall = pool.make(count: 16) { $0.initializeMemory(as: UInt8.self, repeating: 3) }
+        #expect(pool.idleCount == 1, "the 8 KiB buffer stays idle")
+        #expect(small.array == [UInt8](repeating: 2, count: 16) && alsoSmall.array == [UInt8](repeating: 3, count: 16))
         // The idle list is bounded; odd sizes are not kept.
         var many: [PooledBytes] = (0 ..< 4).map { _ in
             pool.make(count: 8) { $0.initializeMemory(as: UInt8.self, repeating: 0) }
