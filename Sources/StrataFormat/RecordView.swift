@@ -90,51 +90,60 @@ public struct RecordBatchView: Sendable {
     }
 }
 
-/// The records of one batch view, in offset order (`RecordBatchView.withRecords`).
+/// The records of one batch view, in offset order (`RecordBatchView.withRecords`). Inlinable:
+/// a reader's loop over them compiles to the varint reads themselves, in the reader's module.
 public struct RecordViews: Sequence {
-    let batch: UnsafeRawBufferPointer
-    let header: BatchHeader
-    let offsets: Range<Int64>
+    @usableFromInline let batch: UnsafeRawBufferPointer
+    @usableFromInline let header: BatchHeader
+    @usableFromInline let offsets: Range<Int64>
+
+    init(batch: UnsafeRawBufferPointer, header: BatchHeader, offsets: Range<Int64>) {
+        self.batch = batch
+        self.header = header
+        self.offsets = offsets
+    }
 
     public var count: Int { offsets.count }
 
-    public func makeIterator() -> Iterator { Iterator(self) }
+    @inlinable public func makeIterator() -> Iterator { Iterator(self) }
 
     public struct Iterator: IteratorProtocol {
-        private let views: RecordViews
-        private var reader: TrustedReader
-        private var index: Int64 = 0
+        @usableFromInline var reader: TrustedReader
+        /// Offset of the next record in the batch, then the end of the batch and of the range.
+        @usableFromInline var offset: Int64
+        @usableFromInline let batchEnd: Int64
+        @usableFromInline let lower: Int64
+        @usableFromInline let upper: Int64
+        @usableFromInline let firstTimestamp: Int64
 
-        init(_ views: RecordViews) {
-            self.views = views
+        @inlinable init(_ views: RecordViews) {
             reader = TrustedReader(views.batch, position: BatchHeader.size)
+            offset = views.header.baseOffset
+            batchEnd = views.header.nextOffset
+            lower = views.offsets.lowerBound
+            upper = views.offsets.upperBound
+            firstTimestamp = views.header.firstTimestamp
         }
 
-        public mutating func next() -> RecordView? {
-            let header = views.header
-            while index < Int64(header.recordCount) {
-                let offset = header.baseOffset + index
-                index += 1
-                if offset >= views.offsets.upperBound {
-                    index = Int64(header.recordCount)
-                    return nil
-                }
+        @inlinable public mutating func next() -> RecordView? {
+            while offset < batchEnd && offset < upper {
+                let current = offset
+                offset += 1
                 let length = reader.varint()
                 let end = reader.end(afterLength: length)
-                guard offset >= views.offsets.lowerBound else {
+                guard current >= lower else {
                     reader.position = end  // below the range asked for: skipped by its length
                     continue
                 }
                 reader.position += 1  // attributes
-                let timestamp = header.firstTimestamp &+ reader.varint()
+                let timestamp = firstTimestamp &+ reader.varint()
                 _ = reader.varint()  // offset delta: checked to equal the index
                 let key = reader.nullable()
                 let value = reader.nullable()
                 let headerCount = Int32(truncatingIfNeeded: reader.varint())
-                let headers = UnsafeRawBufferPointer(rebasing: views.batch[reader.position ..< end])
-                reader.position = end
+                let headers = reader.bytes(upTo: end)
                 return RecordView(
-                    offset: offset, timestamp: timestamp, key: key, value: value,
+                    offset: current, timestamp: timestamp, key: key, value: value,
                     headers: RecordHeaderViews(headers, count: headerCount))
             }
             return nil
@@ -152,6 +161,18 @@ public struct RecordView {
     public let value: UnsafeRawBufferPointer?
     public let headers: RecordHeaderViews
 
+    @usableFromInline
+    init(
+        offset: Int64, timestamp: Int64, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
+        headers: RecordHeaderViews
+    ) {
+        self.offset = offset
+        self.timestamp = timestamp
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+
     /// The record as a value (copies key, value and headers).
     public var record: Record {
         Record(
@@ -162,22 +183,29 @@ public struct RecordView {
 
 /// The headers of one record read in place.
 public struct RecordHeaderViews: Sequence {
-    let bytes: UnsafeRawBufferPointer
+    @usableFromInline let bytes: UnsafeRawBufferPointer
     public let count: Int
 
     /// `bytes`: exactly the `count` checked (key, value) pairs.
-    init(_ bytes: UnsafeRawBufferPointer, count: Int32) {
+    @usableFromInline init(_ bytes: UnsafeRawBufferPointer, count: Int32) {
         self.bytes = bytes
         self.count = Int(count)
     }
 
-    public func makeIterator() -> Iterator { Iterator(reader: TrustedReader(bytes, position: 0), remaining: count) }
+    @inlinable public func makeIterator() -> Iterator {
+        Iterator(reader: TrustedReader(bytes, position: 0), remaining: count)
+    }
 
     public struct Iterator: IteratorProtocol {
-        var reader: TrustedReader
-        var remaining: Int
+        @usableFromInline var reader: TrustedReader
+        @usableFromInline var remaining: Int
 
-        public mutating func next() -> RecordHeaderView? {
+        @inlinable init(reader: TrustedReader, remaining: Int) {
+            self.reader = reader
+            self.remaining = remaining
+        }
+
+        @inlinable public mutating func next() -> RecordHeaderView? {
             guard remaining > 0 else { return nil }
             remaining -= 1
             let key = reader.nullable() ?? UnsafeRawBufferPointer(start: nil, count: 0)
@@ -191,24 +219,34 @@ public struct RecordHeaderView {
     public let key: UnsafeRawBufferPointer
     public let value: UnsafeRawBufferPointer?
 
+    @usableFromInline init(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?) {
+        self.key = key
+        self.value = value
+    }
+
     public var keyString: String { String(decoding: key, as: UTF8.self) }
     public var header: RecordHeader { RecordHeader(key: keyString, value: value.map { [UInt8]($0) }) }
 }
 
 /// Reads varints from bytes already checked by `RecordCodec.parse`: no error paths, and it
 /// never reads outside its buffer whatever the bytes say.
+@usableFromInline
 struct TrustedReader {
-    let buffer: UnsafeRawBufferPointer
-    var position: Int
+    @usableFromInline let buffer: UnsafeRawBufferPointer
+    @usableFromInline var position: Int
 
-    init(_ buffer: UnsafeRawBufferPointer, position: Int) {
+    @inlinable init(_ buffer: UnsafeRawBufferPointer, position: Int) {
         self.buffer = buffer
         self.position = position
     }
 
     /// A zigzag varint.
-    @inline(__always)
+    @inlinable
     mutating func varint() -> Int64 {
+        if position < buffer.count, case let byte = buffer[position], byte < 0x80 {
+            position += 1
+            return Int64(byte >> 1) ^ -Int64(byte & 1)
+        }
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while position < buffer.count {
@@ -222,7 +260,7 @@ struct TrustedReader {
     }
 
     /// Length-prefixed bytes; nil for length -1.
-    @inline(__always)
+    @inlinable
     mutating func nullable() -> UnsafeRawBufferPointer? {
         let length = varint()
         guard length >= 0 else { return nil }
@@ -231,8 +269,16 @@ struct TrustedReader {
         return UnsafeRawBufferPointer(rebasing: buffer[start ..< position])
     }
 
+    /// The bytes from here to `end` (kept inside the buffer); moves to `end`.
+    @inlinable
+    mutating func bytes(upTo end: Int) -> UnsafeRawBufferPointer {
+        let start = min(position, buffer.count)
+        position = max(start, min(end, buffer.count))
+        return UnsafeRawBufferPointer(rebasing: buffer[start ..< position])
+    }
+
     /// The position `length` bytes on, kept inside the buffer.
-    @inline(__always)
+    @inlinable
     func end(afterLength length: Int64) -> Int {
         let start = min(position, buffer.count)
         return start + Int(min(max(0, length), Int64(buffer.count - start)))
