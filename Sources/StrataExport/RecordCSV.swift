@@ -15,27 +15,28 @@ public enum RecordCSV {
     }
 
     /// The most bytes `record`'s row can take.
-    static func bound(_ record: Record) -> Int {
-        64 + fieldBound(record.key) + fieldBound(record.value) + 2 * RecordJSON.headersBound(record.headers) + 2
+    static func bound<R: LineRecord>(_ record: R) -> Int {
+        64 + fieldBound(record.keyByteCount) + fieldBound(record.valueByteCount) + 2 * RecordJSON.headersBound(record)
+            + 2
     }
 
-    static func write(_ record: Record, into w: inout RawWriter) {
+    static func write<R: LineRecord>(_ record: R, into w: inout RawWriter) {
         w.put(decimal: record.offset)
         w.put(comma)
         w.put(decimal: record.timestamp)
         w.put(comma)
-        writeBytes(record.key, into: &w)
+        record.withKeyBytes { writeBytes($0, into: &w) }
         w.put(comma)
-        writeBytes(record.value, into: &w)
+        record.withValueBytes { writeBytes($0, into: &w) }
         w.put(comma)
-        if record.headers.isEmpty {
+        if !record.hasHeaders {
             w.put(literal: "[]")
         } else {
             // The JSON array, then as one CSV field (it always holds quotes).
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: RecordJSON.headersBound(record.headers)) {
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: RecordJSON.headersBound(record)) {
                 scratch in
                 var json = RawWriter(scratch)
-                RecordJSON.writeHeaders(record.headers, into: &json)
+                RecordJSON.writeHeaders(of: record, into: &json)
                 writeQuoted(UnsafeRawBufferPointer(start: json.start, count: json.count), into: &w)
             }
         }
@@ -46,15 +47,15 @@ public enum RecordCSV {
     static let quote = UInt8(ascii: "\"")
 
     /// A text field quoted with every quote doubled, its encoding field, and the comma between.
-    static func fieldBound(_ bytes: [UInt8]?) -> Int { 2 * (bytes?.count ?? 0) + 2 + 8 }
+    static func fieldBound(_ count: Int?) -> Int { 2 * (count ?? 0) + 2 + 8 }
 
     /// The text field and its encoding field: `text,utf8`, `base64text,base64`, or `,` for null.
-    static func writeBytes(_ bytes: [UInt8]?, into w: inout RawWriter) {
-        guard let bytes else {
+    static func writeBytes(_ bytes: UnsafeRawBufferPointer?, into w: inout RawWriter) {
+        guard let raw = bytes else {
             w.put(comma)
             return
         }
-        bytes.withUnsafeBytes { raw in
+        do {
             switch scan(raw) {
             case .plainUTF8:
                 w.put(raw)

@@ -37,14 +37,17 @@ public enum RecordJSON {
     /// Fixed text of one header object and its separator.
     static let headerFixedBytesMax = 48
 
-    static func bound(_ record: Record) -> Int {
-        recordFixedBytesMax + bytesBound(record.key) + bytesBound(record.value) + headersBound(record.headers)
+    static func bound<R: LineRecord>(_ record: R) -> Int {
+        recordFixedBytesMax + bytesBound(record.keyByteCount) + bytesBound(record.valueByteCount)
+            + headersBound(record)
     }
 
     /// An escaped byte takes at most 6 (`\u00XX`); base64 takes fewer.
-    static func bytesBound(_ bytes: [UInt8]?) -> Int {
-        guard let bytes else { return 4 }
-        return 6 * bytes.count + 2
+    static func bytesBound(_ bytes: [UInt8]?) -> Int { bytesBound(bytes?.count) }
+
+    static func bytesBound(_ count: Int?) -> Int {
+        guard let count else { return 4 }
+        return 6 * count + 2
     }
 
     static func headersBound(_ headers: [RecordHeader]) -> Int {
@@ -55,38 +58,50 @@ public enum RecordJSON {
         return total
     }
 
+    static func headersBound<R: LineRecord>(_ record: R) -> Int {
+        guard record.hasHeaders else { return 2 }
+        var total = 2
+        record.forEachHeader { key, value in total += headerFixedBytesMax + 6 * key.count + 2 + bytesBound(value?.count)
+        }
+        return total
+    }
+
     // MARK: - Writing
 
-    static func write(_ record: Record, into w: inout RawWriter) {
+    static func write<R: LineRecord>(_ record: R, into w: inout RawWriter) {
         w.put(literal: "{\"offset\":")
         w.put(decimal: record.offset)
         w.put(literal: ",\"timestamp\":")
         w.put(decimal: record.timestamp)
         w.put(literal: ",\"key\":")
-        let keyEncoding = writeBytes(record.key, into: &w)
+        let keyEncoding = record.withKeyBytes { writeBytes($0, into: &w) }
         w.put(literal: ",\"keyEncoding\":")
         writeEncoding(keyEncoding, into: &w)
         w.put(literal: ",\"value\":")
-        let valueEncoding = writeBytes(record.value, into: &w)
+        let valueEncoding = record.withValueBytes { writeBytes($0, into: &w) }
         w.put(literal: ",\"valueEncoding\":")
         writeEncoding(valueEncoding, into: &w)
         w.put(literal: ",\"headers\":")
-        writeHeaders(record.headers, into: &w)
+        writeHeaders(of: record, into: &w)
         w.put(UInt8(ascii: "}"))
     }
 
     static func writeHeaders(_ headers: [RecordHeader], into w: inout RawWriter) {
+        writeHeaders(of: Record(timestamp: 0, value: nil, headers: headers), into: &w)
+    }
+
+    static func writeHeaders<R: LineRecord>(of record: R, into w: inout RawWriter) {
         w.put(UInt8(ascii: "["))
-        for (index, header) in headers.enumerated() {
-            if index > 0 { w.put(UInt8(ascii: ",")) }
+        var first = true
+        record.forEachHeader { key, value in
+            if !first { w.put(UInt8(ascii: ",")) }
+            first = false
             w.put(literal: "{\"key\":")
-            var key = header.key
-            key.withUTF8 { utf8 in
-                let written = writeStringIfUTF8(UnsafeRawBufferPointer(utf8), into: &w)
-                assert(written, "a Swift String is valid UTF-8")
-            }
+            // Header keys are checked UTF-8 (a `String`, or checked when the batch was read).
+            let written = writeStringIfUTF8(key, into: &w)
+            assert(written, "header keys are valid UTF-8")
             w.put(literal: ",\"value\":")
-            let encoding = writeBytes(header.value, into: &w)
+            let encoding = writeBytes(value, into: &w)
             w.put(literal: ",\"valueEncoding\":")
             writeEncoding(encoding, into: &w)
             w.put(UInt8(ascii: "}"))
@@ -95,17 +110,20 @@ public enum RecordJSON {
     }
 
     static func writeBytes(_ bytes: [UInt8]?, into w: inout RawWriter) -> BytesEncoding? {
-        guard let bytes else {
+        guard let bytes else { return writeBytes(UnsafeRawBufferPointer?.none, into: &w) }
+        return bytes.withUnsafeBytes { writeBytes($0, into: &w) }
+    }
+
+    static func writeBytes(_ bytes: UnsafeRawBufferPointer?, into w: inout RawWriter) -> BytesEncoding? {
+        guard let raw = bytes else {
             w.put(literal: "null")
             return nil
         }
-        return bytes.withUnsafeBytes { raw in
-            if writeStringIfUTF8(raw, into: &w) { return .utf8 }
-            w.put(UInt8(ascii: "\""))
-            w.put(base64: raw)
-            w.put(UInt8(ascii: "\""))
-            return .base64
-        }
+        if writeStringIfUTF8(raw, into: &w) { return .utf8 }
+        w.put(UInt8(ascii: "\""))
+        w.put(base64: raw)
+        w.put(UInt8(ascii: "\""))
+        return .base64
     }
 
     /// Writes `bytes` as a JSON string literal when they are valid UTF-8 and returns true;

@@ -39,10 +39,16 @@ public struct RecordEncoder: Sendable {
     public var header: [UInt8] { format.header }
 
     /// Appends `record` as one line of `format`, its terminator included.
-    public mutating func append(_ record: Record, to out: inout [UInt8]) {
+    public mutating func append(_ record: Record, to out: inout [UInt8]) { appendLine(record, to: &out) }
+
+    /// Appends a record read in place (`RecordBatchView.withRecords`) as one line of `format`:
+    /// the same bytes as for the same `Record`, with no copy of its fields.
+    public mutating func append(_ record: RecordView, to out: inout [UInt8]) { appendLine(record, to: &out) }
+
+    private mutating func appendLine<R: LineRecord>(_ record: R, to out: inout [UInt8]) {
         switch format {
         case .value:
-            if let value = record.value { out.append(contentsOf: value) }
+            record.withValueBytes { value in if let value { out.append(contentsOf: value) } }
             out.append(0x0A)
         case .jsonLines:
             write(bound: RecordJSON.bound(record) + 1, to: &out) { w in

@@ -115,12 +115,21 @@ public struct ByteReader {
 
     /// Zigzag signed varint.
     public mutating func varint(_ field: String) throws(FormatError) -> Int64 {
+        // One byte is the common case (record deltas, short lengths): no loop, no error path.
+        if position < buffer.count, case let byte = buffer[position], byte < 0x80 {
+            position += 1
+            return Int64(byte >> 1) ^ -Int64(byte & 1)
+        }
         let u = try uvarint(field)
         return Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1)))
     }
 
     /// Zigzag varint that must fit in Int32 (Kafka's `varint`, used for lengths and deltas).
     public mutating func varint32(_ field: String) throws(FormatError) -> Int32 {
+        if position < buffer.count, case let byte = buffer[position], byte < 0x80 {
+            position += 1
+            return Int32(byte >> 1) ^ -Int32(byte & 1)
+        }
         let start = absolutePosition
         let v = try varint(field)
         guard let narrow = Int32(exactly: v) else {

@@ -15,8 +15,47 @@ extension ColdObject {
         do throws(FormatError) {
             try checkCompressedFrame(bytes, frame: frame)
             let raw = try Zstd.decompressFrame(bytes, rawSize: frame.rawBytes, basePosition: frame.objectOffset)
-            try withBytes(raw) { (buffer) throws(FormatError) in try checkFrameContent(buffer, frame: frame) }
+            _ = try withBytes(raw) { (buffer) throws(FormatError) in try checkFrameContent(buffer, frame: frame) }
             return raw
+        } catch {
+            var labelled = error
+            labelled.message = "frame \(frame.frameNumber): " + error.message
+            throw labelled
+        }
+    }
+
+    /// `decodeFrame` for readers that keep the frame: decompressed into a buffer of `pool`, every
+    /// byte checked once (the zstd content checksum, then each batch's CRC32C in the content
+    /// check), and each batch's records checked too, so the batches need no check when they are
+    /// read from the frame cache (no second CRC, no error path in `RecordBatchView`).
+    /// - Returns: the frame; a batch whose CRC checks but whose records break a rule ends its
+    ///   `batches` and is its `damage` (the batches before it stay readable, as `decode` of
+    ///   them one by one allows).
+    /// - Throws: what `decodeFrame` throws, labelled the same way.
+    public static func decodeCheckedFrame(
+        _ bytes: UnsafeRawBufferPointer, frame: ColdFrame, pool: BytePool
+    ) throws(FormatError) -> CheckedFrame {
+        do throws(FormatError) {
+            try checkCompressedFrame(bytes, frame: frame)
+            let raw = try pool.make(count: frame.rawBytes) { (out) throws(FormatError) in
+                try Zstd.decompressFrame(bytes, into: out, basePosition: frame.objectOffset)
+            }
+            return try raw.withUnsafeBytes { (buffer) throws(FormatError) in
+                let scanned = try checkFrameContent(buffer, frame: frame)
+                var checked: [ScannedBatch] = []
+                checked.reserveCapacity(scanned.count)
+                for batch in scanned {
+                    do throws(FormatError) {
+                        try BatchCodec.checkRecords(
+                            buffer, at: batch.position - frame.rawOffset, header: batch.header,
+                            basePosition: frame.rawOffset)
+                    } catch {
+                        return CheckedFrame(bytes: raw, rawOffset: frame.rawOffset, batches: checked, damage: error)
+                    }
+                    checked.append(batch)
+                }
+                return CheckedFrame(bytes: raw, rawOffset: frame.rawOffset, batches: checked, damage: nil)
+            }
         } catch {
             var labelled = error
             labelled.message = "frame \(frame.frameNumber): " + error.message
@@ -93,8 +132,14 @@ extension ColdObject {
         }
     }
 
-    /// Walks the batches of a decompressed frame; positions are raw segment positions.
-    static func checkFrameContent(_ buffer: UnsafeRawBufferPointer, frame: ColdFrame) throws(FormatError) {
+    /// Walks the batches of a decompressed frame, checking each one's CRC; positions are raw
+    /// segment positions. Returns the batches.
+    @discardableResult
+    static func checkFrameContent(
+        _ buffer: UnsafeRawBufferPointer, frame: ColdFrame
+    ) throws(FormatError)
+        -> [ScannedBatch]
+    {
         var start = 0
         if frame.rawOffset == 0 {
             let header = try SegmentHeader.decode(buffer)
@@ -117,5 +162,27 @@ extension ColdObject {
                 "\(scan.batches.count) batches ending at \(scan.nextOffset - 1), max timestamp \(maxTimestamp ?? 0); "
                     + "index says \(frame.batchCount) ending at \(frame.lastOffset), max \(frame.maxTimestamp)")
         }
+        return scan.batches
+    }
+}
+
+/// A decoded cold frame whose bytes were checked once (`ColdObject.decodeCheckedFrame`): what
+/// the frame cache holds. Its batches are read from here without another check.
+public struct CheckedFrame: Sendable {
+    /// The frame's raw segment bytes (`ColdFrame.rawBytes` of them).
+    public let bytes: PooledBytes
+    /// Where the frame starts in the raw segment.
+    public let rawOffset: Int
+    /// The frame's batches whose CRC and records checked, in order; positions are raw segment
+    /// positions.
+    public let batches: [ScannedBatch]
+    /// Why the batch after the last of `batches` cannot be read (its records break a rule, with
+    /// a raw segment position); nil when `batches` are all of the frame's.
+    public let damage: FormatError?
+
+    /// A view of batch `index` (of `batches`), yielding the records in `offsets` (all by default).
+    public func view(_ index: Int, offsets: Range<Int64>? = nil) -> RecordBatchView {
+        let batch = batches[index]
+        return RecordBatchView(checkedIn: bytes, at: batch.position - rawOffset, header: batch.header, offsets: offsets)
     }
 }

@@ -90,11 +90,22 @@ enum RecordCodec {
         w.raw(bytes)
     }
 
-    /// Decodes the record at the reader's position. `index` is its position in the batch, which
-    /// its offset delta must equal (offsets are dense).
-    static func decode(
-        _ reader: inout ByteReader, index: Int32, baseOffset: Int64, firstTimestamp: Int64
-    ) throws(FormatError) -> Record {
+    /// Where the fields of one record lie in the buffer a `ByteReader` reads (positions relative
+    /// to that buffer): what `parse` finds, checked, before anything is copied.
+    struct Fields {
+        var timestamp: Int64
+        var key: Range<Int>?
+        var value: Range<Int>?
+        var headerCount: Int32
+        /// The header bytes: `headerCount` (key, value) pairs, checked.
+        var headers: Range<Int>
+    }
+
+    /// Checks the record at the reader's position against every rule of formats/batch.md and
+    /// moves past it, copying nothing: `decode` and `RecordBatchView` share these checks.
+    static func parse(
+        _ reader: inout ByteReader, index: Int32, firstTimestamp: Int64
+    ) throws(FormatError) -> Fields {
         let lengthAt = reader.absolutePosition
         let length = try reader.varint32("record.length")
         guard length >= Int32(FormatLimits.recordBytesMin - 1), Int(length) <= reader.remaining else {
@@ -120,20 +131,20 @@ enum RecordCodec {
         }
         let key = try readNullable(&reader, "record.key", lengthField: "record.keyLength", limit: end)
         let value = try readNullable(&reader, "record.value", lengthField: "record.valueLength", limit: end)
-        let headers = try readHeaders(&reader, limit: end)
+        let (headerCount, headers) = try checkHeaders(&reader, limit: end)
         guard reader.position == end else {
             throw FormatError(
                 .invalidValue, field: "record.length", position: lengthAt,
                 "record \(index) declares \(length) bytes but its fields use \(length - Int32(end - reader.position))")
         }
-        return Record(offset: baseOffset + Int64(index), timestamp: timestamp, key: key, value: value, headers: headers)
+        return Fields(timestamp: timestamp, key: key, value: value, headerCount: headerCount, headers: headers)
     }
 
     /// `lengthField` is passed in, not built from `field`: concatenating it for every record
-    /// was 9% of a cold replay.
+    /// was 9% of a cold replay. Returns where the bytes are (nil for null).
     private static func readNullable(
         _ reader: inout ByteReader, _ field: String, lengthField: String, limit: Int
-    ) throws(FormatError) -> [UInt8]? {
+    ) throws(FormatError) -> Range<Int>? {
         let at = reader.absolutePosition
         let length = try reader.varint32(lengthField)
         if length == -1 { return nil }
@@ -142,33 +153,50 @@ enum RecordCodec {
                 .outOfBounds, field: lengthField, position: at,
                 "length \(length) outside [-1, \(limit - reader.position)]")
         }
-        return try reader.bytes(Int(length), field)
+        let start = reader.position
+        try reader.skip(Int(length), field)
+        return start ..< reader.position
     }
 
-    private static func readHeaders(_ reader: inout ByteReader, limit: Int) throws(FormatError) -> [RecordHeader] {
+    /// Checks the headers (keys present and UTF-8); returns their count and bytes.
+    private static func checkHeaders(
+        _ reader: inout ByteReader, limit: Int
+    ) throws(FormatError) -> (Int32, Range<Int>) {
         let at = reader.absolutePosition
         let count = try reader.varint32("record.headerCount")
-        // Each header takes at least 2 bytes: bound the count before allocating.
+        // Each header takes at least 2 bytes: bound the count before walking.
         guard count >= 0, Int(count) * 2 <= limit - reader.position else {
             throw FormatError(
                 .outOfBounds, field: "record.headerCount", position: at,
                 "header count \(count) cannot fit in \(limit - reader.position) bytes")
         }
-        var headers: [RecordHeader] = []
-        headers.reserveCapacity(Int(count))
+        let start = reader.position
         for _ in 0 ..< count {
             let keyAt = reader.absolutePosition
-            guard let keyBytes = try readNullable(&reader, "header.key", lengthField: "header.keyLength", limit: limit)
+            guard let key = try readNullable(&reader, "header.key", lengthField: "header.keyLength", limit: limit)
             else {
                 throw FormatError(
                     .invalidValue, field: "header.keyLength", position: keyAt, "header key may not be null")
             }
-            guard let key = String(validating: keyBytes, as: UTF8.self) else {
+            guard isUTF8(UnsafeRawBufferPointer(rebasing: reader.buffer[key])) else {
                 throw FormatError(.invalidValue, field: "header.key", position: keyAt, "header key is not UTF-8")
             }
-            let value = try readNullable(&reader, "header.value", lengthField: "header.valueLength", limit: limit)
-            headers.append(RecordHeader(key: key, value: value))
+            _ = try readNullable(&reader, "header.value", lengthField: "header.valueLength", limit: limit)
         }
-        return headers
+        return (count, start ..< reader.position)
+    }
+
+    /// Whether `bytes` are valid UTF-8 (what `String(validating:)` accepts), allocating nothing.
+    static func isUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        if !bytes.contains(where: { $0 >= 0x80 }) { return true }
+        var iterator = bytes.makeIterator()
+        var parser = Unicode.UTF8.ForwardParser()
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
     }
 }

@@ -184,31 +184,68 @@ public enum BatchCodec {
         _ buffer: UnsafeRawBufferPointer, at position: Int = 0, basePosition: Int = 0
     ) throws(FormatError) -> RecordBatch {
         let header = try verify(buffer, at: position, basePosition: basePosition)
-        let end = position + header.batchLength
-        var r = ByteReader(
-            UnsafeRawBufferPointer(rebasing: buffer[..<end]),
-            position: position + BatchHeader.size, basePosition: basePosition)
+        return try decodeRecords(buffer, at: position, header: header, basePosition: basePosition)
+    }
+
+    /// Decodes the records of the batch at `position` whose header and CRC were checked already
+    /// (`verify`, or the content check of a cold frame): every record rule, no second CRC.
+    /// - Throws: `FormatError` naming the record field.
+    public static func decodeRecords(
+        _ buffer: UnsafeRawBufferPointer, at position: Int, header: BatchHeader, basePosition: Int = 0
+    ) throws(FormatError) -> RecordBatch {
         var records: [Record] = []
         records.reserveCapacity(Int(header.recordCount))
+        try walkRecords(buffer, at: position, header: header, basePosition: basePosition) { (index, fields, batch) in
+            records.append(
+                Record(
+                    offset: header.baseOffset + Int64(index), timestamp: fields.timestamp,
+                    key: fields.key.map { [UInt8](UnsafeRawBufferPointer(rebasing: batch[$0])) },
+                    value: fields.value.map { [UInt8](UnsafeRawBufferPointer(rebasing: batch[$0])) },
+                    headers: fields.headerCount == 0
+                        ? []
+                        : RecordHeaderViews(
+                            UnsafeRawBufferPointer(rebasing: batch[fields.headers]), count: fields.headerCount
+                        ).map(\.header)))
+        }
+        return RecordBatch(header: header, records: records)
+    }
+
+    /// Checks the records of the batch at `position` whose header and CRC were checked already,
+    /// against every rule `decode` enforces, copying nothing (what a `RecordBatchView` needs).
+    /// - Throws: `FormatError` naming the record field, as `decode` does.
+    public static func checkRecords(
+        _ buffer: UnsafeRawBufferPointer, at position: Int, header: BatchHeader, basePosition: Int = 0
+    ) throws(FormatError) {
+        try walkRecords(buffer, at: position, header: header, basePosition: basePosition) { _, _, _ in }
+    }
+
+    /// Parses every record of a checked batch in order, handing each one's fields (positions in
+    /// `buffer`) to `each`, then checks the batch ends with the last record and its timestamps.
+    private static func walkRecords(
+        _ buffer: UnsafeRawBufferPointer, at position: Int, header: BatchHeader, basePosition: Int,
+        _ each: (Int32, RecordCodec.Fields, UnsafeRawBufferPointer) -> Void
+    ) throws(FormatError) {
+        let end = position + header.batchLength
+        let batch = UnsafeRawBufferPointer(rebasing: buffer[..<end])
+        var r = ByteReader(batch, position: position + BatchHeader.size, basePosition: basePosition)
         var maxSeen = Int64.min
+        var firstSeen = header.firstTimestamp
         for index in 0 ..< header.recordCount {
-            let record = try RecordCodec.decode(
-                &r, index: index, baseOffset: header.baseOffset,
-                firstTimestamp: header.firstTimestamp)
-            maxSeen = max(maxSeen, record.timestamp)
-            records.append(record)
+            let fields = try RecordCodec.parse(&r, index: index, firstTimestamp: header.firstTimestamp)
+            maxSeen = max(maxSeen, fields.timestamp)
+            if index == 0 { firstSeen = fields.timestamp }
+            each(index, fields, batch)
         }
         guard r.position == end else {
             throw r.error(
                 .invalidValue, "batch.batchLength", at: position + 4,
                 "\(end - r.position) bytes follow the last record")
         }
-        guard maxSeen == header.maxTimestamp, records[0].timestamp == header.firstTimestamp else {
+        guard maxSeen == header.maxTimestamp, firstSeen == header.firstTimestamp else {
             throw r.error(
                 .invalidValue, "batch.maxTimestamp", at: position + 40,
                 "header timestamps disagree with the records")
         }
-        return RecordBatch(header: header, records: records)
     }
 
     /// Convenience over `[UInt8]`.

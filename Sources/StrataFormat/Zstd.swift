@@ -113,6 +113,24 @@ public enum Zstd {
         return output
     }
 
+    /// Decompresses exactly one frame into `output`, which it must fill: `decompressFrame` into
+    /// memory the caller reuses (the cold tier's frame buffers).
+    /// - Throws: as `decompressFrame`.
+    public static func decompressFrame(
+        _ frame: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, basePosition: Int = 0
+    ) throws(FormatError) {
+        let produced = ZSTD_decompress(output.baseAddress, output.count, frame.baseAddress, frame.count)
+        if ZSTD_isError(produced) != 0 {
+            throw FormatError(
+                .compression, field: "zstd.frame", position: basePosition, String(cString: ZSTD_getErrorName(produced)))
+        }
+        guard produced == output.count else {
+            throw FormatError(
+                .compression, field: "zstd.frame", position: basePosition,
+                "frame holds \(produced) bytes, expected \(output.count)")
+        }
+    }
+
     /// Decompresses a whole stream of frames (skippable frames are skipped), as `zstd -d` does.
     public static func decompressAll(_ input: UnsafeRawBufferPointer, sizeLimit: Int) throws(FormatError) -> [UInt8] {
         guard let dctx = ZSTD_createDCtx() else {

@@ -225,6 +225,16 @@ public enum KafkaBatch {
                 .corruptRecords, field: "StrataBatch", position: error.position, "\(error)",
                 cause: error)
         }
+        return try fromStrata(checked: bytes, header: header, partitionLeaderEpoch: partitionLeaderEpoch)
+    }
+
+    /// `fromStrata` of a batch whose header and CRC the caller checked already (`header` is
+    /// what `BatchCodec.verify` returned for `bytes`): the engine's whole-batch reads check each
+    /// CRC once, so the Fetch path does not compute it a second time.
+    /// - Throws: `.trailingBytes` when `bytes` is not exactly `header.batchLength` long.
+    public static func fromStrata(
+        checked bytes: [UInt8], header: BatchHeader, partitionLeaderEpoch: Int32 = 0
+    ) throws(KafkaDecodeError) -> [UInt8] {
         guard header.batchLength == bytes.count else {
             throw KafkaDecodeError(
                 .trailingBytes, field: "StrataBatch", position: header.batchLength,

@@ -6,8 +6,9 @@ import StrataKafka
 
 /// What a whole-batch read of one partition returns.
 struct PartitionRead: Sendable {
-    /// Strata batches, oldest first; the first contains the requested offset.
-    var batches: [[UInt8]]
+    /// Strata batches, oldest first; the first contains the requested offset. Each one's header
+    /// and CRC were checked by the read.
+    var batches: [StoredBatch]
     var highWatermark: Int64
     var logStartOffset: Int64
 }
@@ -52,7 +53,7 @@ enum EngineCalls {
     ) async throws(StrataError) -> PartitionRead {
         let read = try await topic.readBatches(from: offset, maxBytes: max(maxBytes, 1))
         return PartitionRead(
-            batches: read.batches.map(\.bytes), highWatermark: read.highWatermark, logStartOffset: read.logStartOffset)
+            batches: read.batches, highWatermark: read.highWatermark, logStartOffset: read.logStartOffset)
     }
 
     /// A new idempotent producer id and its epoch (ids survive restarts: `<lake>/producer-ids`).

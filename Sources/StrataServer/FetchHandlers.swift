@@ -167,8 +167,11 @@ extension RequestDispatcher {
         return part
     }
 
-    private static func kafkaBatch(_ strata: [UInt8], topic: Topic) throws(StrataError) -> [UInt8] {
-        do throws(KafkaDecodeError) { return try KafkaBatch.fromStrata(strata) } catch {
+    /// The Kafka form of a batch the read checked (its CRC is not computed again).
+    private static func kafkaBatch(_ strata: StoredBatch, topic: Topic) throws(StrataError) -> [UInt8] {
+        do throws(KafkaDecodeError) {
+            return try KafkaBatch.fromStrata(checked: strata.bytes, header: strata.header)
+        } catch {
             throw StrataError(.corrupt, "stored batch does not convert: \(error)", topic: topic.name)
         }
     }

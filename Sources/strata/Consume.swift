@@ -97,14 +97,20 @@ struct Consume: AsyncParsableCommand {
         // Also on a read error: the records before the damage are printed, then the error.
         defer { out.flush() }
         while remaining > 0, cursor.nextOffset < end {
-            let records = try await cursor.next(waitMs: follow ? Self.followPollMs : 0)
-            if records.isEmpty {
+            // Records are printed in place from the batches' bytes: no `Record` per record.
+            let views = try await cursor.nextBatches(waitMs: follow ? Self.followPollMs : 0)
+            if views.isEmpty {
                 guard let stop, !stop.received else { break }
                 out.flush()  // a follower shows each record as it comes
                 continue
             }
-            for record in records.prefix(remaining) where record.offset < end { out.write(record, as: lineFormat) }
-            remaining -= min(remaining, records.count(where: { $0.offset < end }))
+            for view in views where remaining > 0 {
+                let upper = max(view.offsets.lowerBound, min(end, view.offsets.upperBound))
+                view.restricted(to: view.offsets.lowerBound ..< upper).withRecords { records in
+                    for record in records.prefix(remaining) { out.write(record, as: lineFormat) }
+                    remaining -= min(remaining, records.count)
+                }
+            }
             if stop?.received == true { break }
         }
     }
@@ -124,7 +130,7 @@ struct BufferedOutput {
     }
 
     /// Encodes `record` straight into the buffer (StrataExport's encoders).
-    mutating func write(_ record: Record, as format: RecordLineFormat) {
+    mutating func write(_ record: RecordView, as format: RecordLineFormat) {
         if encoder.format != format { encoder = RecordEncoder(format) }
         encoder.append(record, to: &buffer)
         if buffer.count >= 1 << 16 { flush() }

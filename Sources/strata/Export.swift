@@ -153,13 +153,19 @@ struct Export: AsyncParsableCommand {
             let encoder = try ExportEncoder(format, partition: partitionOption.partition, topic: topic)
             try sink.write(encoder.header)
             var expected = range.lowerBound
-            for try await records in try await log.records(self.partitionLog, in: range) {
-                for record in records {
-                    try ExportGap.check(record.offset, expected: expected, range: range, topic: topic)
-                    try encoder.write(record, to: sink)
-                    expected = record.offset + 1
+            // Records are encoded in place from the frames' bytes: no `Record` per record.
+            for try await views in try await log.batches(self.partitionLog, in: range) {
+                let first = expected
+                for view in views {
+                    try view.withRecords { (records) throws(StrataError) in
+                        for record in records {
+                            try ExportGap.check(record.offset, expected: expected, range: range, topic: topic)
+                            try encoder.write(record, to: sink)
+                            expected = record.offset + 1
+                        }
+                    }
                 }
-                progress.advance(by: records.count, lastOffset: records.last?.offset ?? range.lowerBound)
+                progress.advance(by: Int(expected - first), lastOffset: expected - 1)
             }
             try ExportGap.check(range.upperBound, expected: expected, range: range, topic: topic)
             try sink.write(try encoder.finish())
@@ -228,10 +234,10 @@ final class ExportEncoder {
     /// The CSV header row (nothing for JSON lines; Parquet's magic comes with the first pages).
     var header: [UInt8] { lines?.header ?? [] }
 
-    func write(_ record: Record, to sink: ExportSink) throws(StrataError) {
+    func write(_ record: RecordView, to sink: ExportSink) throws(StrataError) {
         if let lines { return try sink.write(record, as: lines) }
         guard let parquet else { return }
-        do { try parquet.append(record) } catch {
+        do { try parquet.append(record.record) } catch {
             // A record the table schema cannot hold (a timestamp beyond 64-bit microseconds, a
             // field of 2 GiB): refused, and the partial file is deleted by the caller.
             throw StrataError(
@@ -285,7 +291,7 @@ final class ExportSink {
     }
 
     /// Encodes `record` straight into the buffer: no per-record array.
-    func write(_ record: Record, as format: RecordLineFormat) throws(StrataError) {
+    func write(_ record: RecordView, as format: RecordLineFormat) throws(StrataError) {
         if encoder.format != format { encoder = RecordEncoder(format) }
         encoder.append(record, to: &buffer)
         if buffer.count >= Self.bufferBytesMax { try flush() }

@@ -91,6 +91,20 @@ import Testing
         #expect(try KafkaBatch.toStrata(converted, baseOffset: 77) == native)
     }
 
+    /// The Fetch path's conversion of a batch the read already checked: the same bytes as the
+    /// checking conversion, and still exactly one batch.
+    @Test func convertingACheckedBatchGivesTheSameBytes() throws {
+        let native = BatchCodec.encode(
+            baseOffset: 9,
+            records: [Record(timestamp: 3, key: [1], value: [2, 3], headers: [RecordHeader(key: "a", value: [4])])])
+        let header = try withBytes(native) { (raw) throws(FormatError) in try BatchCodec.verify(raw) }
+        #expect(try KafkaBatch.fromStrata(checked: native, header: header) == (try KafkaBatch.fromStrata(native)))
+        let error = kafkaError { () throws(KafkaDecodeError) in
+            try KafkaBatch.fromStrata(checked: native + [0], header: header)
+        }
+        #expect(error?.code == .trailingBytes)
+    }
+
     @Test func compressedTransactionalAndControlBatchesAreRefused() throws {
         let gzip = try kafkaVector("batch-v2-gzip.bin")
         let header = try KafkaBatch.parseHeader(gzip)

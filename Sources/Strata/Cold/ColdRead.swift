@@ -31,54 +31,41 @@ extension ColdTier {
         if readAhead {
             prefetch(Array((number + 1) ... (number + Self.readAheadFrames)), of: index, key: segment.key, topic: topic)
         }
-        let raw = try await frame(number, of: index, key: segment.key, topic: topic)
-        let (batches, damage) = decodeBatchPrefix(raw, frame: index.frames[number], key: segment.key, topic: topic)
+        let frame = index.frames[number]
+        let checked = try await self.frame(number, of: index, key: segment.key, topic: topic, sequential: readAhead)
         var records: [Record] = []
-        for batch in batches where batch.header.lastOffset >= offset && batch.header.baseOffset < end {
-            for record in batch.records where record.offset >= offset && record.offset < end { records.append(record) }
+        for i in checked.batches.indices {
+            let header = checked.batches[i].header
+            guard header.lastOffset >= offset, header.baseOffset < end else { continue }
+            checked.view(i, offsets: offset ..< max(offset, end)).withRecords { views in
+                for view in views { records.append(view.record) }
+            }
         }
-        var next = min(end, index.frames[number].lastOffset + 1)
-        if let damage {
+        var next = min(end, frame.lastOffset + 1)
+        if let damage = checked.damage {
             // The valid records before the damaged batch, then (next read) the typed error.
-            guard let last = records.last else { throw damage }
+            guard let last = records.last else {
+                throw Self.frameDamage(damage, frame: frame, key: segment.key, topic: topic)
+            }
             next = last.offset + 1
+        } else if readAhead && next == frame.lastOffset + 1 {
+            release(number, of: index, key: segment.key)
         }
         guard records.first?.offset == offset || offset >= end else {
             throw StrataError(
                 .corrupt, "frame \(number) does not hold offset \(offset)", topic: topic, file: segment.key,
-                position: index.frames[number].objectOffset)
+                position: frame.objectOffset)
         }
         return (records, next)
     }
 
-    /// Every batch of a decoded frame (frame 0 starts with the segment header).
-    func decodeBatches(
-        _ raw: [UInt8], frame: ColdFrame, key: String, topic: String
-    ) throws(StrataError) -> [RecordBatch] {
-        let (batches, damage) = decodeBatchPrefix(raw, frame: frame, key: key, topic: topic)
-        if let damage { throw damage }
-        return batches
-    }
-
-    /// The batches of a decoded frame up to the first that fails to decode, and that failure
-    /// (naming object, frame and raw position).
-    func decodeBatchPrefix(
-        _ raw: [UInt8], frame: ColdFrame, key: String, topic: String
-    ) -> (batches: [RecordBatch], damage: StrataError?) {
-        var batches: [RecordBatch] = []
-        let result = withBytesResult(raw) { (buffer) throws(FormatError) in
-            var at = frame.rawOffset == 0 ? SegmentHeader.size : 0
-            while at < buffer.count {
-                let batch = try BatchCodec.decode(buffer, at: at, basePosition: frame.rawOffset)
-                batches.append(batch)
-                at += batch.header.batchLength
-            }
-        }
-        guard case .failure(let error) = result else { return (batches, nil) }
+    /// A batch of a decoded frame that cannot be read, as the typed error naming object, frame
+    /// and raw position.
+    static func frameDamage(_ error: FormatError, frame: ColdFrame, key: String, topic: String) -> StrataError {
         var wrapped = StrataError(error, topic: topic, file: key)
         wrapped.message = "frame \(frame.frameNumber) (raw position \(error.position)): " + wrapped.message
         wrapped.position = frame.objectOffset
-        return (batches, wrapped)
+        return wrapped
     }
 
     /// The first offset with timestamp ≥ `timestamp` in the cold tier, or nil when every cold
@@ -94,14 +81,16 @@ extension ColdTier {
             let index = try await footer(of: segment, topic: topic)
             guard var number = index.frameIndex(forTimestamp: timestamp) else { continue }
             while number < index.frames.count {
-                let raw = try await frame(number, of: index, key: segment.key, topic: topic)
-                for batch in try decodeBatches(raw, frame: index.frames[number], key: segment.key, topic: topic)
-                where batch.header.maxTimestamp >= timestamp {
-                    if let hit = batch.records.first(where: {
-                        $0.timestamp >= timestamp && $0.offset >= manifest.logStartOffset
-                    }) {
-                        return hit.offset
+                let frame = index.frames[number]
+                let checked = try await self.frame(number, of: index, key: segment.key, topic: topic)
+                if let damage = checked.damage {
+                    throw Self.frameDamage(damage, frame: frame, key: segment.key, topic: topic)
+                }
+                for i in checked.batches.indices where checked.batches[i].header.maxTimestamp >= timestamp {
+                    let hit = checked.view(i, offsets: manifest.logStartOffset ..< Int64.max).withRecords { views in
+                        views.first(where: { $0.timestamp >= timestamp })?.offset
                     }
+                    if let hit { return hit }
                 }
                 number += 1
             }

@@ -28,7 +28,8 @@ extension ColdTier {
             var rawBytes = 0
             for batch in scan.batches where batch.header.lastOffset >= offset && batch.header.baseOffset < end {
                 guard rawBytes < Self.salvageReadRawBytesMax else { break }
-                wanted.append(try BatchCodec.decode(buffer, at: batch.position))
+                // The scan checked the CRC: decode the records without a second pass.
+                wanted.append(try BatchCodec.decodeRecords(buffer, at: batch.position, header: batch.header))
                 rawBytes += batch.header.batchLength
             }
             return wanted

@@ -23,7 +23,8 @@ final class ColdTier: Sendable {
 
         init(objectKey: String, frameNumber: Int, of index: ColdObjectIndex) {
             self.init(
-                objectKey: objectKey, frameNumber: frameNumber, sliceOffset: Int64(index.frames.first?.objectOffset ?? 0))
+                objectKey: objectKey, frameNumber: frameNumber,
+                sliceOffset: Int64(index.frames.first?.objectOffset ?? 0))
         }
     }
 
@@ -35,12 +36,14 @@ final class ColdTier: Sendable {
     let clock: any StrataClock
     let log: @Sendable (String) -> Void
     let footers: ByteLRU<String, ColdObjectIndex>
-    let frames: ByteLRU<FrameKey, [UInt8]>
+    let frames: ByteLRU<FrameKey, CheckedFrame>
+    /// The memory decoded frames are written into, reused once the cache and readers let go.
+    let framePool = BytePool()
     let archives: ByteLRU<String, ArchiveManifest>
     private let manifests = Mutex<[String: Manifest]>([:])
     private let descriptorChecked = Mutex(false)
     /// Frame fetches under way, so a reader joins a prefetch instead of fetching again.
-    private let framesInFlight = Mutex<[FrameKey: Task<[UInt8], any Error>]>([:])
+    private let framesInFlight = Mutex<[FrameKey: Task<CheckedFrame, any Error>]>([:])
     /// Where the lake keeps a copy of each topic's latest manifest, so a new process serves
     /// cold reads without listing the bucket (nil: no local copy, e.g. `export`).
     let localManifestPath: (@Sendable (String) -> String)?
@@ -372,20 +375,23 @@ final class ColdTier: Sendable {
         }
     }
 
-    /// The raw segment bytes of one frame: from the cache, or one ranged GET, checked in full.
+    /// The raw segment bytes of one frame: from the cache, or one ranged GET, checked in full
+    /// once (`ColdObject.decodeCheckedFrame`: its batches are read without another check).
+    /// - Parameter sequential: the caller reads frames in order and calls `release` when done
+    ///   with this one, so a frame only it used leaves the cache then.
     func frame(
-        _ number: Int, of index: ColdObjectIndex, key: String, topic: String
-    ) async throws(StrataError) -> [UInt8] {
+        _ number: Int, of index: ColdObjectIndex, key: String, topic: String, sequential: Bool = false
+    ) async throws(StrataError) -> CheckedFrame {
         let cacheKey = FrameKey(objectKey: key, frameNumber: number, of: index)
-        if let cached = frames.get(cacheKey) { return cached }
+        if let cached = frames.get(cacheKey, scan: sequential) { return cached }
         // A sequential reader asks for the frames it prefetched while their GETs are still
         // running: join them (a cold replay made 1.6 GETs per frame before).
         let fetch = framesInFlight.withLock { inFlight in
             if let running = inFlight[cacheKey] { return running }
-            let task = Task { () async throws -> [UInt8] in
+            let task = Task { () async throws -> CheckedFrame in
                 do {
                     let raw = try await self.fetchFrame(number, of: index, key: key, topic: topic)
-                    self.frames.put(cacheKey, raw, cost: raw.count)
+                    self.frames.put(cacheKey, raw, cost: raw.bytes.count, scan: sequential)
                     self.framesInFlight.withLock { $0[cacheKey] = nil }
                     return raw
                 } catch {
@@ -405,10 +411,16 @@ final class ColdTier: Sendable {
         }
     }
 
+    /// A sequential reader is done with frame `number`: it leaves the cache unless another
+    /// reader used it (its buffer goes back to `framePool` once no batch view holds it).
+    func release(_ number: Int, of index: ColdObjectIndex, key: String) {
+        frames.release(FrameKey(objectKey: key, frameNumber: number, of: index))
+    }
+
     /// One ranged GET of a frame, decoded and checked.
     private func fetchFrame(
         _ number: Int, of index: ColdObjectIndex, key: String, topic: String
-    ) async throws(StrataError) -> [UInt8] {
+    ) async throws(StrataError) -> CheckedFrame {
         let frame = index.frames[number]
         let range = ByteRange.range(offset: Int64(frame.objectOffset), length: Int64(frame.compressedBytes))
         let data = try await blob("get frame \(number)", key: key, topic: topic) {
@@ -420,11 +432,16 @@ final class ColdTier: Sendable {
     /// Decompression is CPU work: keep it off the two-thread cooperative pool.
     private func decodeOffPool(
         _ bytes: [UInt8], frame: ColdFrame, key: String, topic: String
-    ) async throws(StrataError) -> [UInt8] {
-        let result: Result<[UInt8], FormatError> = await withCheckedContinuation { continuation in
+    ) async throws(StrataError) -> CheckedFrame {
+        let pool = framePool
+        let result: Result<CheckedFrame, FormatError> = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(
-                    returning: Result { () throws(FormatError) in try ColdObject.decodeFrame(bytes, frame: frame) })
+                    returning: Result { () throws(FormatError) in
+                        try withBytes(bytes) { (raw) throws(FormatError) in
+                            try ColdObject.decodeCheckedFrame(raw, frame: frame, pool: pool)
+                        }
+                    })
             }
         }
         switch result {
@@ -445,7 +462,7 @@ final class ColdTier: Sendable {
                 guard running.count < prefetchTasksMax else { return false }
                 // The task removes itself under this lock, so it cannot run ahead of the insert.
                 running[frameKey] = Task.detached {
-                    _ = try? await self.frame(number, of: index, key: key, topic: topic)
+                    _ = try? await self.frame(number, of: index, key: key, topic: topic, sequential: true)
                     _ = self.prefetching.withLock { $0.removeValue(forKey: frameKey) }
                 }
                 return true

@@ -51,10 +51,64 @@ extension Topic {
         )
     }
 
+    /// Record batches from the one holding `offset` on, hot or cold, as views of their bytes:
+    /// no `Record` is built and cold batches are not copied out of the frame cache. Tiers,
+    /// bounds and errors are `readBatches`'; each view yields the records from `offset` up to
+    /// the high watermark (or the end of the cold part), every CRC and record checked.
+    /// - Parameters:
+    ///   - maxBytes: bound on the bytes of the batches returned after the first; ≥ 1.
+    ///   - readAhead: prefetch the next cold frames (the caller reads sequentially).
+    /// - Returns: the views and the offset to read from next.
+    /// - Throws: as `readBatches`.
+    public func readViews(
+        from offset: Int64, maxBytes: Int = Topic.readBytesDefault, readAhead: Bool = true
+    ) async throws(StrataError) -> (views: [RecordBatchView], nextOffset: Int64) {
+        guard maxBytes >= 1 else {
+            throw StrataError(.invalidArgument, "maxBytes must be at least 1, is \(maxBytes)", topic: name)
+        }
+        return try await readTiered(
+            from: offset,
+            local: { (at) throws(StrataError) in try readLocalViews(from: at, maxBytes: maxBytes) },
+            cold: { (manifest, end) async throws(StrataError) in
+                try await cold.readViews(
+                    topic: name, manifest: manifest, from: offset, end: end, maxBytes: maxBytes, readAhead: readAhead)
+            })
+    }
+
+    /// The local part of `readViews`: `readLocalBatches`' batches, their records checked (their
+    /// CRC was, once). A batch whose records do not check ends the views; alone, it throws.
+    func readLocalViews(from offset: Int64, maxBytes: Int) throws(StrataError) -> ([RecordBatchView], Int64) {
+        let (batches, next) = try readLocalStored(from: offset, maxBytes: maxBytes)
+        var views: [RecordBatchView] = []
+        views.reserveCapacity(batches.count)
+        var from = offset
+        for (batch, path, position) in batches {
+            do throws(FormatError) {
+                views.append(
+                    try RecordBatchView(
+                        bytes: batch.bytes, header: batch.header, offsets: from ..< max(from, next),
+                        basePosition: position))
+            } catch {
+                if views.isEmpty { throw StrataError(error, topic: name, file: path) }
+                return (views, from)  // the next read, starting at the damaged batch, throws
+            }
+            from = batch.header.nextOffset
+        }
+        return (views, next)
+    }
+
     /// The local part of `readBatches`, with `readLocal`'s range, continuity and damage rules.
     func readLocalBatches(from offset: Int64, maxBytes: Int) throws(StrataError) -> ([StoredBatch], Int64) {
+        let (batches, next) = try readLocalStored(from: offset, maxBytes: maxBytes)
+        return (batches.map(\.batch), next)
+    }
+
+    /// `readLocalBatches` with each batch's segment file and position in it.
+    private func readLocalStored(
+        from offset: Int64, maxBytes: Int
+    ) throws(StrataError) -> ([(batch: StoredBatch, path: String, position: Int)], Int64) {
         let (segments, end) = try localSnapshot(checking: offset)
-        var out: [StoredBatch] = []
+        var out: [(batch: StoredBatch, path: String, position: Int)] = []
         var next = offset
         var bytes = 0
         reading: while next < end && bytes < maxBytes {
@@ -79,7 +133,7 @@ extension Topic {
                 }
                 if !out.isEmpty && bytes + batch.header.batchLength > maxBytes { break reading }
                 bytes += batch.header.batchLength
-                out.append(StoredBatch(header: batch.header, bytes: batch.bytes))
+                out.append((StoredBatch(header: batch.header, bytes: batch.bytes), segment.path, batch.position))
                 next = min(end, max(next, batch.header.nextOffset))
             }
         }
@@ -100,12 +154,25 @@ extension ColdTier {
     func readBatches(
         topic: String, manifest: Manifest, from offset: Int64, end: Int64, maxBytes: Int, readAhead: Bool
     ) async throws(StrataError) -> ([StoredBatch], Int64) {
-        var out: [StoredBatch] = []
+        let (views, _) = try await readViews(
+            topic: topic, manifest: manifest, from: offset, end: end, maxBytes: maxBytes, readAhead: readAhead)
+        // Whole batches: the next read starts after the last one, even past `end`.
+        let next = views.last?.header.nextOffset ?? offset
+        return (views.map { StoredBatch(header: $0.header, bytes: $0.withBatchBytes { Array($0) }) }, next)
+    }
+
+    /// `readBatches` as views of the cached frames' bytes (no copy), each yielding the records
+    /// from `offset` up to `end`. Their CRCs and records were checked when the frame was decoded.
+    /// - Returns: the views and the offset after the last record they yield (at most `end`).
+    func readViews(
+        topic: String, manifest: Manifest, from offset: Int64, end: Int64, maxBytes: Int, readAhead: Bool
+    ) async throws(StrataError) -> ([RecordBatchView], Int64) {
+        var out: [RecordBatchView] = []
         var next = offset
         var bytes = 0
         while next < end && bytes < maxBytes {
             do throws(StrataError) {
-                let full = try await readObjectBatches(
+                let full = try await readObjectViews(
                     topic: topic, manifest: manifest, next: &next, end: end, maxBytes: maxBytes, bytes: &bytes,
                     into: &out, readAhead: readAhead)
                 if full { break }
@@ -113,14 +180,14 @@ extension ColdTier {
                 break  // the batches before the damage now; the next read, starting there, throws
             }
         }
-        return (out, next)
+        return (out, min(next, end))
     }
 
     /// Adds the batches of the object holding `next` to `out`; returns true when `maxBytes` or
     /// `end` stopped it.
-    private func readObjectBatches(
+    private func readObjectViews(
         topic: String, manifest: Manifest, next: inout Int64, end: Int64, maxBytes: Int, bytes: inout Int,
-        into out: inout [StoredBatch], readAhead: Bool
+        into out: inout [RecordBatchView], readAhead: Bool
     ) async throws(StrataError) -> Bool {
         let manifestKey = layout.manifestKey(topic: topic, version: manifest.version)
         guard let segment = try await segment(holding: next, in: manifest) else {
@@ -132,7 +199,7 @@ extension ColdTier {
         {
             // As `read(from:)`: the whole frames before the damage still read, then the error.
             guard
-                let salvaged = await salvageBatches(
+                let salvaged = await salvageViews(
                     topic: topic, segment: segment, from: next, end: end, maxBytes: maxBytes)
             else {
                 throw error
@@ -150,22 +217,26 @@ extension ColdTier {
                     Array((number + 1) ... (number + Self.readAheadFrames)), of: index, key: segment.key, topic: topic)
             }
             let frame = index.frames[number]
-            let raw = try await self.frame(number, of: index, key: segment.key, topic: topic)
-            let (batches, damage) = checkedBatches(raw, frame: frame, key: segment.key, topic: topic)
-            for batch in batches where batch.header.lastOffset >= next {
-                if batch.header.baseOffset >= end { return true }
-                guard batch.header.baseOffset <= next else {
+            let checked = try await self.frame(number, of: index, key: segment.key, topic: topic, sequential: readAhead)
+            for i in checked.batches.indices where checked.batches[i].header.lastOffset >= next {
+                let header = checked.batches[i].header
+                if header.baseOffset >= end { return true }
+                guard header.baseOffset <= next else {
                     throw StrataError(
                         .corrupt, "frame \(number) does not hold offset \(next)", topic: topic, file: segment.key,
                         position: frame.objectOffset)
                 }
-                if !out.isEmpty && bytes + batch.header.batchLength > maxBytes { return true }
-                bytes += batch.header.batchLength
-                out.append(batch)
-                next = batch.header.nextOffset
+                if !out.isEmpty && bytes + header.batchLength > maxBytes { return true }
+                bytes += header.batchLength
+                out.append(checked.view(i, offsets: next ..< end))
+                next = header.nextOffset
                 if next >= end { return true }
             }
-            if let damage { throw damage }
+            if let damage = checked.damage {
+                throw Self.frameDamage(damage, frame: frame, key: segment.key, topic: topic)
+            }
+            // Every batch of this frame is in `out` now: a frame only this reader used leaves the cache.
+            if readAhead { release(number, of: index, key: segment.key) }
             number += 1
         }
         guard next > segment.lastOffset else {
@@ -178,23 +249,23 @@ extension ColdTier {
 
     /// `salvage` for batches: the whole batches from the one holding `offset` (below `end`) that
     /// the whole frames at the start of a damaged object hold, within `maxBytes` and about one
-    /// frame's bytes (the first always); nil when none holds `offset`. A repair path only: it
-    /// fetches the whole object.
-    func salvageBatches(
+    /// frame's bytes (the first always), up to the first whose records do not check; nil when
+    /// none holds `offset`. A repair path only: it fetches the whole object.
+    func salvageViews(
         topic: String, segment: ManifestSegment, from offset: Int64, end: Int64, maxBytes: Int
-    ) async -> [StoredBatch]? {
+    ) async -> [RecordBatchView]? {
         let (key, range) = (segment.key, segment.blobRange)
         let fetched = try? await blob("get damaged object", key: key, topic: topic) {
             try await store.get(key, range: range)
         }
         guard let data = fetched else { return nil }
         let raw = Self.wholeFramePrefix(data.bytes, rawBytesMax: Int(segment.rawBytes))
-        let batches = raw.withUnsafeBytes { buffer -> [StoredBatch] in
+        let batches = raw.withUnsafeBytes { buffer -> [RecordBatchView] in
             guard let header = try? SegmentHeader.decode(buffer), header.baseOffset == segment.baseOffset else {
                 return []
             }
             let scan = SegmentScanner.scan(buffer, from: SegmentHeader.size, expectedOffset: header.baseOffset)
-            var wanted: [StoredBatch] = []
+            var wanted: [RecordBatchView] = []
             var rawBytes = 0
             for batch in scan.batches where batch.header.lastOffset >= offset && batch.header.baseOffset < end {
                 let length = batch.header.batchLength
@@ -202,34 +273,16 @@ extension ColdTier {
                 else { break }
                 let bytes = Array(
                     UnsafeRawBufferPointer(rebasing: buffer[batch.position ..< (batch.position + length)]))
-                wanted.append(StoredBatch(header: batch.header, bytes: bytes))
+                guard
+                    let view = try? RecordBatchView(
+                        bytes: bytes, header: batch.header, offsets: offset ..< end, basePosition: batch.position)
+                else { break }
+                wanted.append(view)
                 rawBytes += length
             }
             return wanted
         }
         guard let first = batches.first, first.header.baseOffset <= offset else { return nil }
         return batches
-    }
-
-    /// The batches of a decoded frame, CRC-checked and copied out, up to the first that fails
-    /// its checks, and that failure (naming object, frame and raw position).
-    func checkedBatches(
-        _ raw: [UInt8], frame: ColdFrame, key: String, topic: String
-    ) -> (batches: [StoredBatch], damage: StrataError?) {
-        var batches: [StoredBatch] = []
-        let result = withBytesResult(raw) { (buffer) throws(FormatError) in
-            var at = frame.rawOffset == 0 ? SegmentHeader.size : 0
-            while at < buffer.count {
-                let header = try BatchCodec.verify(buffer, at: at, basePosition: frame.rawOffset)
-                let bytes = Array(UnsafeRawBufferPointer(rebasing: buffer[at ..< (at + header.batchLength)]))
-                batches.append(StoredBatch(header: header, bytes: bytes))
-                at += header.batchLength
-            }
-        }
-        guard case .failure(let error) = result else { return (batches, nil) }
-        var wrapped = StrataError(error, topic: topic, file: key)
-        wrapped.message = "frame \(frame.frameNumber) (raw position \(error.position)): " + wrapped.message
-        wrapped.position = frame.objectOffset
-        return (batches, wrapped)
     }
 }

@@ -43,17 +43,35 @@ public struct Cursor: Sendable {
     public mutating func next(
         maxBytes: Int = Topic.readBytesDefault, waitMs: Int64 = 0
     ) async throws(StrataError) -> [Record] {
-        // At a damaged end of the log the read below throws the typed error instead of "no data".
-        if topic.highWatermark <= nextOffset && !topic.endsAtDamage(nextOffset) {
-            if topic.isReadOnly {
-                guard try await topic.pollDisk(for: nextOffset, timeoutMs: waitMs) else { return [] }
-            } else {
-                guard waitMs > 0, try await topic.waitForData(at: nextOffset, timeoutMs: waitMs) else { return [] }
-            }
-        }
+        guard try await waitForRecords(waitMs: waitMs) else { return [] }
         let result = try await topic.read(from: nextOffset, maxBytes: maxBytes, readAhead: reads > 0)
         reads += 1
         nextOffset = result.nextOffset
         return result.records
+    }
+
+    /// `next` as batch views (`Topic.readViews`): the next records, about `maxBytes` of
+    /// batches, read in place from the batches' bytes with no allocation per record. Together
+    /// the views yield exactly the offsets from `nextOffset` on, in order, with no gap. Cold
+    /// reads take several frames per call.
+    /// - Returns: empty when none is readable within `waitMs`.
+    /// - Throws: as `next`.
+    public mutating func nextBatches(
+        maxBytes: Int = Topic.readBytesDefault, waitMs: Int64 = 0
+    ) async throws(StrataError) -> [RecordBatchView] {
+        guard try await waitForRecords(waitMs: waitMs) else { return [] }
+        let (views, next) = try await topic.readViews(from: nextOffset, maxBytes: maxBytes, readAhead: reads > 0)
+        reads += 1
+        nextOffset = next
+        return views
+    }
+
+    /// Whether a read at `nextOffset` has anything to return, after waiting up to `waitMs`.
+    private func waitForRecords(waitMs: Int64) async throws(StrataError) -> Bool {
+        // At a damaged end of the log the read throws the typed error instead of "no data".
+        guard topic.highWatermark <= nextOffset && !topic.endsAtDamage(nextOffset) else { return true }
+        if topic.isReadOnly { return try await topic.pollDisk(for: nextOffset, timeoutMs: waitMs) }
+        guard waitMs > 0 else { return false }
+        return try await topic.waitForData(at: nextOffset, timeoutMs: waitMs)
     }
 }
