@@ -74,17 +74,7 @@ extension Lake {
             // Small sealed segments of the due logs share packed objects first (Cold/PackedOffload.swift,
             // §2k); `maintain` offloads what is left as objects of their own.
             if options.packSegmentBytesMax > 0 { _ = await PackedOffload.run(due, options: options, explicit: false) }
-            await withTaskGroup(of: Void.self) { group in
-                var running = 0
-                for topic in due {
-                    if running >= options.offloadConcurrency {
-                        await group.next()
-                        running -= 1
-                    }
-                    group.addTask { await maintain(topic, options) }
-                    running += 1
-                }
-            }
+            _ = await concurrentMap(due, atOnce: options.offloadConcurrency) { await maintain($0, options) }
             pass = tables.startPassForChangedTopics(due) { registry.topics.withLock { $0.values } }
         }
         for topic in due {
@@ -102,17 +92,7 @@ extension Lake {
         let (synced, failure) = await sync.sync(FilesystemSync.dirty(topics))
         if let failure { options.log("background flush: syncfs failed, flushing each log itself: \(failure)") }
         if synced { return }
-        await withTaskGroup(of: Void.self) { group in
-            var running = 0
-            for topic in topics {
-                if running >= TopicRegistry.closeConcurrencyMax {
-                    await group.next()
-                    running -= 1
-                }
-                group.addTask { try? await topic.flush() }
-                running += 1
-            }
-        }
+        _ = await concurrentMap(topics, atOnce: TopicRegistry.closeConcurrencyMax) { try? await $0.flush() }
     }
 
     /// One background pass over a topic: offload what is sealed, then apply retention.

@@ -127,8 +127,10 @@ struct ReadOnlySegmentLoader {
     let view: ReadOnlyView
 
     /// The segments on disk now. A segment listed and then gone before it was opened was evicted
-    /// by the writer meanwhile (its offsets are in the cold tier): the directory is listed again,
-    /// a few times, rather than failing a reader beside a running writer.
+    /// by the writer meanwhile (its offsets are in the cold tier): the directory is listed again
+    /// rather than failing a reader beside a running writer. Each retry is for a file the writer
+    /// removed since the previous listing, so they end when its evictions do; a writer evicting
+    /// a long run of segments (an offload on every core) can take many.
     func load(known: [LocalSegment]) throws(StrataError) -> [LocalSegment] {
         var attempt = 0
         while true {
@@ -143,7 +145,7 @@ struct ReadOnlySegmentLoader {
         }
     }
 
-    static let relistsMax = 5
+    static let relistsMax = 1_000
 
     private func loadOnce(known: [LocalSegment]) throws(StrataError) -> [LocalSegment] {
         // A partition ≥ 1 gets its directory when the writer first uses it: until then it is an
