@@ -25,7 +25,12 @@ final class LogSink: Sendable {
     func contains(_ text: String) -> Bool { messages.contains { $0.contains(text) } }
 }
 
-func lakeOptions(clock: ManualClock = ManualClock(), log: LogSink = LogSink(), maxOpenFiles: Int = 1024) -> LakeOptions
+/// Options for a test's lake. Its descriptors are capped at 128 (the library's default is 1,024):
+/// dozens of lakes run at once in one test process, and Foundation's `Process.run` in Swift 6.3.1
+/// over-reads its `/proc/self/fd` listing and can crash when the process holds more than about
+/// 1,300 descriptors (swift-corelibs-foundation#5472, fixed upstream after 6.3.1), which spawning
+/// tests (CLI, serve, crash) then hit at random.
+func lakeOptions(clock: ManualClock = ManualClock(), log: LogSink = LogSink(), maxOpenFiles: Int = 128) -> LakeOptions
 {
     var options = LakeOptions()
     options.clock = clock
