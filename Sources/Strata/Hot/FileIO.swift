@@ -66,13 +66,9 @@ enum FileIO {
         return call(fd, Int64(offset), Int64(count), syncFileRangeWrite) == 0
     }
 
-    /// glibc's `sync_file_range`, which the Glibc module does not export (it needs _GNU_SOURCE):
-    /// looked up once.
-    private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
-    private static let syncFileRange: SyncFileRange? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range") else { return nil }
-        return unsafeBitCast(symbol, to: SyncFileRange.self)
-    }()
+    /// glibc's `sync_file_range`, which the Glibc module does not export (it needs _GNU_SOURCE).
+    private static let syncFileRange = Posix.libcFunction(
+        "sync_file_range", as: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32).self)
 
     static func ftruncate(_ fd: Int32, _ size: Int, path: String) throws(StrataError) {
         try mapping { () throws(Errno) in try Posix.ftruncate(fd, size: Int64(size), path: path) }

@@ -1,6 +1,6 @@
 /// Runs `body` over `items`, at most `atOnce` at a time, and returns the results in the items'
 /// order (offload passes and table syncs over many logs, whose passes mostly wait on the
-/// store; the background tick's offloads and flushes).
+/// store; the background tick's offloads and flushes; the final closes of `Lake.close`).
 func concurrentMap<Item: Sendable, Result: Sendable>(
     _ items: [Item], atOnce: Int, _ body: @escaping @Sendable (Item) async -> Result
 ) async -> [Result] {

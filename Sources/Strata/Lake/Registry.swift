@@ -107,26 +107,14 @@ extension Lake {
     /// Closes `topics` at most `TopicRegistry.closeConcurrencyMax` at once (their final flushes
     /// overlap); returns the first failure in the order given, after every topic is closed.
     private static func closeConcurrently(_ topics: [Topic], _ options: LakeOptions) async -> StrataError? {
-        var failures: [Int: StrataError] = [:]
-        await withTaskGroup(of: (Int, StrataError?).self) { group in
-            var running = 0
-            for (i, topic) in topics.enumerated() {
-                if running >= TopicRegistry.closeConcurrencyMax, let (index, failure) = await group.next() {
-                    running -= 1
-                    if let failure { failures[index] = failure }
-                }
-                group.addTask {
-                    do throws(StrataError) { try await topic.close() } catch {
-                        options.log("close topic=\(topic.name): final flush failed: \(error)")
-                        return (i, error)
-                    }
-                    return (i, nil)
-                }
-                running += 1
+        let failures = await concurrentMap(topics, atOnce: TopicRegistry.closeConcurrencyMax) { (topic) -> StrataError? in
+            do throws(StrataError) { try await topic.close() } catch {
+                options.log("close topic=\(topic.name): final flush failed: \(error)")
+                return error
             }
-            for await (index, failure) in group { if let failure { failures[index] = failure } }
+            return nil
         }
-        return failures.min { $0.key < $1.key }?.value
+        return failures.lazy.compactMap { $0 }.first
     }
 }
 

@@ -125,18 +125,23 @@ package enum Posix {
     /// `syncfs(2)`: writes back and makes durable every file of the filesystem holding `path`
     /// (data, metadata and directory entries), in one call; reports writeback errors the
     /// filesystem saw since (Linux 5.8 and later).
+    /// - Throws: `ENOSYS` where the C library has no `syncfs` (callers then sync file by file).
     package static func syncFilesystem(containing path: String) throws(Errno) {
+        guard let syncfs = libcSyncfs else { throw Errno(code: ENOSYS, call: "syncfs", path: path) }
         let fd = try open(path, O_RDONLY | O_DIRECTORY)
         defer { close(fd) }
-        _ = try retryingEINTR("syncfs", path) { libcSyncfs(fd) }
+        _ = try retryingEINTR("syncfs", path) { syncfs(fd) }
     }
 
-    /// glibc's `syncfs`, which Swift's Glibc module leaves out (it is declared only under
-    /// `_GNU_SOURCE`): looked up once in the loaded C library.
-    private static let libcSyncfs: @convention(c) (Int32) -> Int32 = {
-        guard let symbol = dlsym(nil, "syncfs") else { fatalError("the C library has no syncfs (glibc 2.14+ has)") }
-        return unsafeBitCast(symbol, to: (@convention(c) (Int32) -> Int32).self)
-    }()
+    private static let libcSyncfs = libcFunction("syncfs", as: (@convention(c) (Int32) -> Int32).self)
+
+    /// A function of the loaded C library that Swift's Glibc module does not export (declared
+    /// only under `_GNU_SOURCE`, or in a header it leaves out), looked up by name; nil where the
+    /// library lacks it. Call it once and keep the result.
+    package static func libcFunction<Function>(_ name: String, as type: Function.Type) -> Function? {
+        guard let symbol = dlsym(nil, name) else { return nil }
+        return unsafeBitCast(symbol, to: type)
+    }
 
     package static func rename(_ from: String, _ to: String) throws(Errno) {
         _ = try retryingEINTR("rename", to) { Glibc.rename(from, to) }
