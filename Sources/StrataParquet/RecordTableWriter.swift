@@ -95,13 +95,21 @@ public final class RecordTableWriter {
     /// The bytes produced since the last call (the file's next bytes, in order).
     public func takeBytes() -> [UInt8] { file.takeBytes() }
 
+    /// The raw bytes a row counts toward the row-group and file targets: key, value, header keys
+    /// and values, plus 20 bytes of partition, offset and timestamp.
+    public static func rawBytes(of record: some TableRow) -> Int {
+        var raw = 20 + (record.keyBytes?.count ?? 0) + (record.valueBytes?.count ?? 0)
+        for header in record.headerFields { raw += header.key.count + (header.value?.count ?? 0) }
+        return raw
+    }
+
     /// Appends one record as one row. With a value schema, the value's fields fill the typed
     /// columns; a value that does not match is kept (raw bytes, `value_fields` null) and counted
     /// in `valueMismatches` (a null value is neither).
     /// - Throws: `ParquetError(.invalidArgument)` naming the offset when the offset is negative or
     ///   not above the previous record's, or the timestamp in microseconds overflows 64 bits
     ///   (nothing is appended then); `.closed` after `finish()`.
-    public func append(_ record: Record) throws(ParquetError) {
+    public func append(_ record: some TableRow) throws(ParquetError) {
         guard !file.finished else { throw ParquetError(.closed, field: "file", position: 0, "already finished") }
         guard record.offset >= 0, lastOffset.map({ record.offset > $0 }) ?? true else {
             throw ParquetError(
@@ -115,9 +123,8 @@ public final class RecordTableWriter {
                 "record at offset \(record.offset): \(record.timestamp) ms does not fit in 64-bit microseconds")
         }
         let valueBytesMax = Int(Int32.max) - 4
-        let largest =
-            ([record.key?.count ?? 0, record.value?.count ?? 0] + record.headers.map { $0.value?.count ?? 0 }).max()
-            ?? 0
+        var largest = max(record.keyBytes?.count ?? 0, record.valueBytes?.count ?? 0)
+        for header in record.headerFields { largest = max(largest, header.value?.count ?? 0) }
         guard largest <= valueBytesMax else {
             throw ParquetError(
                 .invalidArgument, field: "value", position: recordCount,
@@ -125,29 +132,27 @@ public final class RecordTableWriter {
             )
         }
         // Read before anything is appended: a mismatch is not an error, the row goes in either way.
-        let typed = valueSchema.flatMap { schema in record.value.map { schema.extract($0) } }
+        let typed = valueSchema.flatMap { schema in record.valueBytes.map { schema.extract([UInt8]($0)) } }
         let columns = file.columns
         try columns[0].append(int32: partition)
         try columns[1].append(int64: record.offset)
         try columns[2].append(int64: micros)
-        try appendNullable(record.key, to: columns[3])
-        try appendNullable(record.value, to: columns[4])
-        var raw = 20 + (record.key?.count ?? 0) + (record.value?.count ?? 0)
-        if record.headers.isEmpty {
+        try appendNullable(record.keyBytes, to: columns[3])
+        try appendNullable(record.valueBytes, to: columns[4])
+        if record.headerCount == 0 {
             // Kafka has no null header array: no headers is the empty list (definition level 1).
             try columns[5].appendNull(definitionLevel: 1)
             try columns[6].appendNull(definitionLevel: 1)
         }
-        for (i, header) in record.headers.enumerated() {
-            let repetition = i == 0 ? 0 : 1
-            try columns[5].append(bytes: header.key.utf8, repetitionLevel: repetition)
+        var repetition = 0
+        for header in record.headerFields {
+            try columns[5].append(bytes: header.key, repetitionLevel: repetition)
             if let value = header.value {
                 try columns[6].append(bytes: value, repetitionLevel: repetition)
-                raw += value.count
             } else {
                 try columns[6].appendNull(definitionLevel: 2, repetitionLevel: repetition)
             }
-            raw += header.key.utf8.count
+            repetition = 1
         }
         if let valueSchema {
             try appendTyped(typed ?? nil, schema: valueSchema, to: columns[Self.recordLeafCount...])
@@ -155,7 +160,7 @@ public final class RecordTableWriter {
         }
         lastOffset = record.offset
         recordCount += 1
-        rowGroupRawBytes += raw
+        rowGroupRawBytes += Self.rawBytes(of: record)
         if rowGroupRawBytes >= options.rowGroupRawBytesTarget {
             try file.endRowGroup()
             rowGroupRawBytes = 0
@@ -191,7 +196,7 @@ public final class RecordTableWriter {
         }
     }
 
-    func appendNullable(_ bytes: [UInt8]?, to column: ParquetColumnWriter) throws(ParquetError) {
+    func appendNullable(_ bytes: (some Collection<UInt8>)?, to column: ParquetColumnWriter) throws(ParquetError) {
         if let bytes {
             try column.append(bytes: bytes)
         } else {
@@ -201,4 +206,43 @@ public final class RecordTableWriter {
 
     /// Closes the last row group and writes the page index and footer; returns the bytes not yet taken.
     public func finish() throws(ParquetError) -> [UInt8] { try file.finish() }
+}
+
+/// What a row is read from: a decoded `Record`, or a `RecordView` read in place from its batch
+/// (`RecordBatchView.withRecords`), whose key, value and headers go from the batch's bytes into
+/// the columns with no copy between.
+public protocol TableRow {
+    associatedtype Bytes: Collection<UInt8>
+    associatedtype HeaderKey: Collection<UInt8>
+    associatedtype Headers: Sequence<(key: HeaderKey, value: Bytes?)>
+    var offset: Int64 { get }
+    var timestamp: Int64 { get }
+    var keyBytes: Bytes? { get }
+    var valueBytes: Bytes? { get }
+    var headerCount: Int { get }
+    var headerFields: Headers { get }
+}
+
+extension Record: TableRow {
+    public typealias Bytes = [UInt8]
+    public typealias HeaderKey = String.UTF8View
+    public typealias Headers = LazyMapSequence<[RecordHeader], (key: String.UTF8View, value: [UInt8]?)>
+    public var keyBytes: [UInt8]? { key }
+    public var valueBytes: [UInt8]? { value }
+    public var headerCount: Int { headers.count }
+    public var headerFields: Headers {
+        headers.lazy.map { (key: $0.key.utf8, value: $0.value) }
+    }
+}
+
+extension RecordView: TableRow {
+    public typealias Bytes = UnsafeRawBufferPointer
+    public typealias HeaderKey = UnsafeRawBufferPointer
+    public typealias Headers = LazyMapSequence<RecordHeaderViews, (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?)>
+    public var keyBytes: UnsafeRawBufferPointer? { key }
+    public var valueBytes: UnsafeRawBufferPointer? { value }
+    public var headerCount: Int { headers.count }
+    public var headerFields: Headers {
+        headers.lazy.map { (key: $0.key, value: $0.value) }
+    }
 }

@@ -59,7 +59,8 @@ final class TableFileBuilder: @unchecked Sendable {
         self.onlyDay = onlyDay
     }
 
-    func append(_ record: Record) throws(StrataError) {
+    /// Appends one record (a `Record` or a `RecordView` read in place) to its day's open file.
+    func append(_ record: some TableRow) throws(StrataError) {
         let day = IcebergDataFile.day(ofMilliseconds: record.timestamp)
         if let onlyDay, day != onlyDay { return }
         var file: Open
@@ -78,8 +79,7 @@ final class TableFileBuilder: @unchecked Sendable {
             opened.append(day)
         }
         do throws(ParquetError) { try file.writer.append(record) } catch { throw failure(error, offset: record.offset) }
-        file.rawBytes += 20 + (record.key?.count ?? 0) + (record.value?.count ?? 0)
-        for header in record.headers { file.rawBytes += header.key.utf8.count + (header.value?.count ?? 0) }
+        file.rawBytes += RecordTableWriter.rawBytes(of: record)
         recordCount += 1
         open[day] = file
         if file.rawBytes >= fileBytesTarget { try finish(day: day) }
@@ -224,42 +224,56 @@ extension TableWriter {
         return found
     }
 
-    /// Decodes one whole cold object (every frame and the segment CRC checked) and appends its
-    /// records in `range` to `builder`, starting at `from`.
+    /// Decodes the frames of one cold object that hold offsets of `range` from `from` on and
+    /// appends their records to `builder`, read in place from the frames' bytes (no `Record` per
+    /// record). Every byte is checked once, as the cold reader checks it: each frame's zstd
+    /// content checksum against the seek table, then each batch's CRC32C and records
+    /// (`ColdObject.decodeCheckedFrame`); the object's index must match its manifest entry.
     /// - Returns: the next offset expected.
     static func feed(
         _ object: [UInt8], segment: ManifestSegment, log: String, range: Range<Int64>, from: Int64,
         _ builder: TableFileBuilder
     ) throws(StrataError) -> Int64 {
-        let decoded: (index: ColdObjectIndex, segment: [UInt8])
-        do throws(FormatError) { decoded = try ColdObject.decodeSegment(object) } catch {
+        let index: ColdObjectIndex
+        do throws(FormatError) { index = try ColdObjectFooter.parse(object: object) } catch {
             throw StrataError(error, topic: log, file: segment.key)
         }
-        guard decoded.index.baseOffset == segment.baseOffset, decoded.index.lastOffset == segment.lastOffset,
-            decoded.index.rawCrc32c == segment.rawCrc32c
+        guard index.baseOffset == segment.baseOffset, index.lastOffset == segment.lastOffset,
+            index.rawCrc32c == segment.rawCrc32c
         else {
             throw StrataError(.corrupt, "object disagrees with its manifest entry", topic: log, file: segment.key)
         }
-        var batches: [RecordBatch] = []
-        let scanned = withBytesResult(decoded.segment) { (buffer) throws(FormatError) in
-            var at = SegmentHeader.size
-            while at < buffer.count {
-                let batch = try BatchCodec.decode(buffer, at: at)
-                batches.append(batch)
-                at += batch.header.batchLength
-            }
-        }
-        if case .failure(let error) = scanned { throw StrataError(error, topic: log, file: segment.key) }
+        // One frame at a time: the buffer goes back to the pool when its records are in the builder.
+        let pool = BytePool(idleBuffersMax: 1)
         var next = from
-        for batch in batches where batch.header.lastOffset >= next && batch.header.baseOffset < range.upperBound {
-            for record in batch.records where record.offset >= next && record.offset < range.upperBound {
-                guard record.offset == next else {
-                    throw StrataError(
-                        .corrupt, "offset \(record.offset) follows \(next - 1): the cold log has a gap",
-                        topic: log, file: segment.key)
+        for frame in index.frames where frame.lastOffset >= next {
+            guard frame.firstOffset < range.upperBound else { break }
+            let checked: CheckedFrame
+            do throws(FormatError) {
+                checked = try withBytes(object) { (raw) throws(FormatError) in
+                    try ColdObject.decodeCheckedFrame(
+                        UnsafeRawBufferPointer(rebasing: raw[frame.objectRange]), frame: frame, pool: pool)
                 }
-                try builder.append(record)
-                next += 1
+                if let damage = checked.damage { throw damage }
+            } catch {
+                throw StrataError(error, topic: log, file: segment.key)
+            }
+            for i in checked.batches.indices {
+                let view = checked.view(i, offsets: next ..< range.upperBound)
+                guard !view.offsets.isEmpty else { continue }
+                next = try view.withRecords { (records) throws(StrataError) -> Int64 in
+                    var expected = next
+                    for record in records {
+                        guard record.offset == expected else {
+                            throw StrataError(
+                                .corrupt, "offset \(record.offset) follows \(expected - 1): the cold log has a gap",
+                                topic: log, file: segment.key)
+                        }
+                        try builder.append(record)
+                        expected += 1
+                    }
+                    return expected
+                }
             }
         }
         return next
