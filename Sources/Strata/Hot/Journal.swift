@@ -16,9 +16,18 @@ import Synchronization
 final class Journal: Sendable {
     typealias Continuation = CheckedContinuation<Result<Void, StrataError>, Never>
 
-    /// A partition with entries in a journal file, and the end offset of its last entry there.
+    /// A partition with entries not yet covered by an fsync, and the end offset of its last one.
     struct Covered {
         var topic: Topic
+        var end: Int64
+    }
+
+    /// A partition with entries in a journal file: the handle that wrote last, held weakly, and
+    /// the end offset of its last entry there. The journal does not keep handles open: the
+    /// registry evicts a log only once its segment is durable past everything it wrote
+    /// (`Topic.isEvictable`), so an entry whose handle is gone needs no checkpoint fsync.
+    struct FileEntry {
+        weak var topic: Topic?
         var end: Int64
     }
 
@@ -26,8 +35,8 @@ final class Journal: Sendable {
     struct FileRecord {
         var sequence: UInt64
         var path: String
-        /// By log name: the handle that wrote last and the end of its last entry in this file.
-        var logs: [String: Covered] = [:]
+        /// By log name: the handle that wrote last (weakly) and the end of its last entry here.
+        var logs: [String: FileEntry] = [:]
     }
 
     private struct Waiter {
@@ -133,10 +142,9 @@ final class Journal: Sendable {
             }
             s.fileBytes += entry.count
             s.writtenBytes += Int64(entry.count)
-            let covered = Covered(topic: topic, end: end)
             if s.active?.logs[topic.name] == nil { s.topics.insert(topic.topicName) }
-            s.active?.logs[topic.name] = covered
-            s.uncovered[topic.name] = covered
+            s.active?.logs[topic.name] = FileEntry(topic: topic, end: end)
+            s.uncovered[topic.name] = Covered(topic: topic, end: end)
             return .success(s.writtenBytes)
         }
         if rolled { DispatchQueue.global().async { self.checkpoint() } }
@@ -275,7 +283,7 @@ final class Journal: Sendable {
         let topics = state.withLock { s in
             var all: [String: Topic] = [:]
             for file in s.rolled + (s.active.map { [$0] } ?? []) {
-                for (name, entry) in file.logs { all[name] = entry.topic }
+                for (name, entry) in file.logs { if let topic = entry.topic { all[name] = topic } }
             }
             for (name, entry) in s.uncovered { all[name] = entry.topic }
             return Array(all.values)
@@ -343,9 +351,10 @@ final class Journal: Sendable {
         }
     }
 
-    /// True once every partition with entries in `file` has its segment durable past them.
+    /// True once every partition with entries in `file` has its segment durable past them (a
+    /// log whose handle was evicted has: `FileEntry`).
     private func syncSegments(of file: FileRecord) -> Bool {
-        file.logs.values.allSatisfy { $0.topic.syncSegment(upTo: $0.end) }
+        file.logs.values.allSatisfy { $0.topic?.syncSegment(upTo: $0.end) ?? true }
     }
 
     private func remove(_ file: FileRecord) -> Bool {
@@ -381,7 +390,10 @@ final class Journal: Sendable {
         // then the files in order: a file is deleted only when every log with entries in it synced.
         var ends: [String: Covered] = [:]
         for file in files {
-            for (name, entry) in file.logs where (ends[name]?.end ?? Int64.min) < entry.end { ends[name] = entry }
+            for (name, entry) in file.logs where (ends[name]?.end ?? Int64.min) < entry.end {
+                guard let topic = entry.topic else { continue }  // evicted: durable past its entries
+                ends[name] = Covered(topic: topic, end: entry.end)
+            }
         }
         let logs = Array(ends.values)
         let synced = Self.concurrently(logs.count, threads: Self.closeSyncThreads) { i in

@@ -47,7 +47,7 @@ extension Lake {
         // Tables follow what this tick committed, in a task of their own: a slow or failing table
         // pass never holds up the next tick's offload, retention, rolls or flushes.
         if waitForTables { await pass?.value }
-        evictIdle(registry, options)
+        await evictIdle(registry, options, sync)
     }
 
     /// The logs with work due: rolled by age, flushed, offloaded and retention applied, then

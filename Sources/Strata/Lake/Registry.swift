@@ -55,12 +55,55 @@ extension Lake {
     /// Closes idle logs beyond `LakeOptions.partitionMemoryBytes` (the background tick's pass),
     /// after estimating every open log afresh: what a log holds grows after it opens, and an
     /// open's eviction refreshes only the candidates it examines.
-    static func evictIdle(_ registry: TopicRegistry, _ options: LakeOptions) {
+    ///
+    /// A `sync` log the lake journal covers has its records durable in the journal, not yet in
+    /// its segment (a checkpoint fdatasyncs segments only when a journal file rolls, at
+    /// `journalBytes`): it cannot be closed until its segment is durable, or a checkpoint would
+    /// have nothing to fsync it through. So first, over the budget, the least recently used
+    /// such logs have their segments made durable (one syncfs when there are many,
+    /// Lake/FilesystemSync.swift), at most `TopicRegistry.visitsPerTickMax` a tick.
+    static func evictIdle(_ registry: TopicRegistry, _ options: LakeOptions, _ sync: FilesystemSync) async {
+        await syncSegmentsBeforeEviction(registry, options, sync)
         registry.topics.withLock { open in
-            open.refreshResidentBytes()
             open.evict(
                 budgetBytes: options.partitionMemoryBytes, examineMax: open.count, nowMs: options.clock.nowMs(),
                 offload: options.backgroundOffload, work: registry.work)
+        }
+    }
+
+    /// `evictIdle`'s first step, in a function of its own: the handles it holds are released
+    /// when it returns, before eviction checks that the registry's reference is the only one.
+    private static func syncSegmentsBeforeEviction(
+        _ registry: TopicRegistry, _ options: LakeOptions, _ sync: FilesystemSync
+    ) async {
+        let candidates = registry.topics.withLock { open in
+            open.refreshResidentBytes()
+            return open.leastRecentlyUsed(
+                beyondBudget: options.partitionMemoryBytes, limit: TopicRegistry.visitsPerTickMax)
+        }
+        let dirty = FilesystemSync.dirty(candidates.filter { $0.journal != nil && $0.groupCommit.idle })
+        if !dirty.isEmpty {
+            let (synced, failure) = await sync.sync(dirty)
+            if let failure { options.log("eviction: syncfs failed, fsyncing each segment itself: \(failure)") }
+            if !synced {
+                // fdatasync blocks: on Dispatch threads, never the cooperative pool. The handles
+                // are dropped before the wait ends (a Dispatch block may be released later).
+                final class Held: Sendable {
+                    let logs: Mutex<[(topic: Topic, written: Int64)]>
+                    init(_ logs: [(topic: Topic, written: Int64)]) { self.logs = Mutex(logs) }
+                }
+                let (held, count) = (Held(dirty), dirty.count)
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    DispatchQueue.global().async {
+                        _ = Journal.concurrently(count, threads: Journal.closeSyncThreads) { i in
+                            let (topic, written) = held.logs.withLock { $0[i] }
+                            return topic.syncSegment(upTo: written)
+                        }
+                        held.logs.withLock { $0 = [] }
+                        continuation.resume()
+                    }
+                }
+            }
         }
     }
 
@@ -205,6 +248,22 @@ struct OpenLogs {
             total += bytes
         }
         residentBytes = total
+    }
+
+    /// The least recently used handles whose estimates add up to what the open logs exceed
+    /// `budgetBytes` by (eviction's first candidates), at most `limit`, oldest first.
+    func leastRecentlyUsed(beyondBudget budgetBytes: Int, limit: Int) -> [Topic] {
+        var excess = residentBytes - budgetBytes
+        var found: [Topic] = []
+        var i = orderHead
+        while excess > 0, found.count < limit, i < order.count {
+            let (name, use) = order[i]
+            i += 1
+            guard let entry = entries[name], entry.lastUse == use else { continue }
+            found.append(entry.topic)
+            excess -= entry.bytes
+        }
+        return found
     }
 
     /// Closes least recently used idle handles while the estimate exceeds `budgetBytes`, looking
