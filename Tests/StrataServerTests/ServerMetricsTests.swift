@@ -48,7 +48,8 @@ import Testing
                     == Double(batch.count + kafkaBatch(["w"]).count))
 
             let fetched = try await client.call(.fetch, version: 12, Requests.fetch("a", offset: 0))
-            let records = try #require(try firstPartition(fetched, topics: "Responses", partitions: "Partitions").bytes("Records"))
+            let records = try #require(
+                try firstPartition(fetched, topics: "Responses", partitions: "Partitions").bytes("Records"))
             #expect(Self.value(registry, #"strata_fetched_records_total{topic="a"}"#) == 4)
             #expect(Self.value(registry, #"strata_fetched_bytes_total{topic="a"}"#) == Double(records.count))
             #expect(ServerMetrics.recordCount(kafkaBatches: records) == 4)
@@ -100,14 +101,16 @@ import Testing
     @Test func anAddressThatCannotBeBoundIsATypedErrorNamingTheFlag() async throws {
         let endpoint = MetricsEndpoint(host: "203.0.113.7", port: 9644) { [] }
         let error = await #expect(throws: MetricsEndpointError.self) { _ = try await endpoint.start() }
-        #expect(error?.description.contains("--metrics-listen 203.0.113.7:9644") == true, "\(String(describing: error))")
+        #expect(
+            error?.description.contains("--metrics-listen 203.0.113.7:9644") == true, "\(String(describing: error))")
         await endpoint.shutdown()
     }
 
     @Test func jsonLinesParseAndLevelsFilter() throws {
         let lines = Mutex<[String]>([])
         let logger = Logger(label: "strata.test") { label in
-            StrataLogHandler(label: label, format: .json, level: .notice, sink: { line in lines.withLock { $0.append(line) } })
+            StrataLogHandler(
+                label: label, format: .json, level: .notice, sink: { line in lines.withLock { $0.append(line) } })
         }
         logger.info("not shown: below notice")
         logger.notice("quoted \"name\"\nsecond line", metadata: ["topic": "t", "sasl_password": "hunter2"])

@@ -99,7 +99,8 @@ import Testing
         #expect(Self.value(registry, "strata_cold_cache_hits_total") == hits + 1)
         #expect(Self.value(registry, "strata_cold_cache_misses_total") == misses)
         #expect(lake.refreshMetrics().coldCacheBytes > 0)
-        #expect(Self.value(registry, #"strata_blob_requests_total{op="get"}"#) == Double(lake.coldStats.blob.getRequests))
+        #expect(
+            Self.value(registry, #"strata_blob_requests_total{op="get"}"#) == Double(lake.coldStats.blob.getRequests))
         try await lake.close()
     }
 

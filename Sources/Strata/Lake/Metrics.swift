@@ -69,7 +69,9 @@ public final class EngineMetrics: Sendable {
         blobRetries = counter("strata_blob_retries_total")
         let kinds: [BlobError.Code] = [.notFound, .preconditionFailed, .unavailable, .invalid, .denied, .corrupt]
         var errors: [String: Counter] = [:]
-        for kind in kinds.map(\.rawValue) + ["other"] { errors[kind] = counter("strata_blob_errors_total", [("kind", kind)]) }
+        for kind in kinds.map(\.rawValue) + ["other"] {
+            errors[kind] = counter("strata_blob_errors_total", [("kind", kind)])
+        }
         blobErrors = errors
         offloadLagSegments = gauge("strata_offload_lag_segments")
         offloadLagBytes = gauge("strata_offload_lag_bytes")

@@ -34,10 +34,11 @@ public struct StrataLogHandler: LogHandler {
         self.label = label
         self.format = format
         self.logLevel = level
-        self.sink = sink ?? { line in
-            let bytes = Array((line + "\n").utf8)
-            _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-        }
+        self.sink =
+            sink ?? { line in
+                let bytes = Array((line + "\n").utf8)
+                _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -50,8 +51,10 @@ public struct StrataLogHandler: LogHandler {
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
         if let extra = event.metadata { merged.merge(extra) { $1 } }
         if let error = event.error { merged["error"] = .string("\(error)") }
-        sink(Self.line(format: format, timestampMs: Self.nowMs(), level: event.level, label: label,
-                       message: event.message.description, metadata: merged))
+        sink(
+            Self.line(
+                format: format, timestampMs: Self.nowMs(), level: event.level, label: label,
+                message: event.message.description, metadata: merged))
     }
 
     /// One formatted line (no newline).

@@ -122,7 +122,8 @@ public final class MetricsEndpoint: Sendable {
                     headers.add(name: "Content-Type", value: status == .ok ? Self.contentType : "text/plain")
                     headers.add(name: "Content-Length", value: "\(body.count)")
                     headers.add(name: "Connection", value: "close")
-                    try await outbound.write(.head(HTTPResponseHead(version: head.version, status: status, headers: headers)))
+                    try await outbound.write(
+                        .head(HTTPResponseHead(version: head.version, status: status, headers: headers)))
                     if head.method != .HEAD { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
                     try await outbound.write(.end(nil))
                     return

@@ -133,8 +133,10 @@ public final class ServerMetrics: Sendable {
     /// per record. A truncated tail (never sent by the handlers) ends the count.
     static func recordCount(kafkaBatches bytes: [UInt8]) -> Int {
         func int32(_ at: Int) -> Int {
-            Int(Int32(bitPattern: UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8
-                | UInt32(bytes[at + 3])))
+            Int(
+                Int32(
+                    bitPattern: UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8
+                        | UInt32(bytes[at + 3])))
         }
         var position = 0
         var records = 0
@@ -199,7 +201,8 @@ extension KafkaServer {
                 series += 1
                 guard lags.count < metrics.groupLagSeriesMax else { continue }
                 guard let log = try? EngineCalls.partition(lake, partition.topic, partition.partition) else { continue }
-                let key = ServerMetrics.GroupLagKey(group: group, topic: partition.topic, partition: partition.partition)
+                let key = ServerMetrics.GroupLagKey(
+                    group: group, topic: partition.topic, partition: partition.partition)
                 lags.append((key, max(0, log.highWatermark - committed.offset)))
             }
         }
