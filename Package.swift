@@ -18,6 +18,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3" ..< "4.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // Observability (ARCHITECTURE.md "Observability"): metrics API, Prometheus backend, logging API.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // System libraries: Debian provides them as -dev packages (tools/test installs them).
@@ -41,7 +45,13 @@ let package = Package(
             name: "StrataBlob",
             dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(name: "Strata", dependencies: ["StrataFormat", "StrataBlob", "StrataParquet", "StrataIceberg"]),
+        // CoreMetrics only: a library user picks the backend (MetricsSystem.bootstrap or LakeOptions.metrics).
+        .target(
+            name: "Strata",
+            dependencies: [
+                "StrataFormat", "StrataBlob", "StrataParquet", "StrataIceberg",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]),
         // Kafka wire protocol codecs (formats/kafka.md): pure, no NIO; StrataFormat for CRC32C and batches,
         // the C codecs for compressed produce batches.
         .target(name: "StrataKafka", dependencies: ["StrataFormat", "CZstd", "CZlib", "CSnappy", "CLz4"]),
@@ -53,6 +63,10 @@ let package = Package(
             dependencies: [
                 "Strata", "StrataKafka", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -60,6 +74,9 @@ let package = Package(
             dependencies: [
                 "Strata", "StrataExport", "StrataServer", "StrataParquet", "StrataIceberg",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Rebuilds formats/vectors (tools/gen-vectors); the golden vector test checks them.
@@ -73,6 +90,7 @@ let package = Package(
             dependencies: [
                 "StrataServer", "Strata", "StrataKafka", "StrataTesting",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "StrataParquetTests", dependencies: ["StrataParquet", "StrataFormat", "StrataTesting"], exclude: ["Readers"]),
@@ -83,6 +101,9 @@ let package = Package(
         .testTarget(name: "StrataBlobTests", dependencies: ["StrataBlob", "StrataTesting"], exclude: ["Fixtures"]),
         .testTarget(
             name: "StrataTests",
-            dependencies: ["Strata", "StrataFormat", "StrataBlob", "StrataParquet", "StrataIceberg", "StrataTesting"]),
+            dependencies: [
+                "Strata", "StrataFormat", "StrataBlob", "StrataParquet", "StrataIceberg", "StrataTesting",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
     ]
 )

@@ -98,6 +98,7 @@ extension RequestDispatcher {
             var partitions: [KafkaStruct] = []
             for i in next ..< next + count {
                 let part = parts[i]
+                metrics.fetched(topic: name, kafkaBatches: part.records)
                 partitions.append(
                     [
                         "PartitionIndex": .int(Int64(wants[i].index)), "ErrorCode": part.code.value,

@@ -34,6 +34,8 @@ public final class KafkaServer: Sendable {
 
     /// Connections open now.
     public var connectionCount: Int { registry.count }
+    /// The consumer groups' store while the server runs (metrics: group lag).
+    var groupStore: GroupStore? { running.withLock { $0?.store } }
 
     /// Binds the listener and starts serving.
     /// - Returns: the bound host and port (the real one when `listenPort` is 0).

@@ -1,4 +1,5 @@
 import Glibc
+import Logging
 import Strata
 
 /// How `strata serve` listens and what it allows (issue 13 §2, §3). Every bound is named here.
@@ -46,11 +47,17 @@ public struct KafkaServerOptions: Sendable {
     public var groupClock: any StrataClock = SystemClock()
     /// The node id this broker reports (one broker: the leader of every partition).
     public static let nodeId: Int32 = 1
-    /// Where log lines go (one per event); stderr by default.
+    /// Where the server's metrics go (Metrics/ServerMetrics.swift); nil: `ServerMetrics.global`.
+    public var metrics: ServerMetrics? = nil
+    /// Where log lines go (one per event); stderr by default. `strata serve` routes them into a
+    /// swift-log `Logger` at info level (Logging/StrataLogHandler.swift); new code may log
+    /// through `logger` with a level.
     public var log: @Sendable (String) -> Void = { line in
         let bytes = Array(("strata serve: " + line + "\n").utf8)
         _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
+    /// The levelled logger (swift-log): the process's bootstrapped handler.
+    public var logger = Logger(label: "strata.serve")
 
     public init() {}
 

@@ -116,6 +116,7 @@ extension RequestDispatcher {
         do throws(StrataError) {
             let base = try await EngineCalls.appendBatch(topic, strata)
             let start = (try? await topic.logStartOffset()) ?? -1
+            metrics.produced(topic: name, kafkaBatch: records)
             return ProduceOutcome(baseOffset: base, logStartOffset: start)
         } catch {
             return refused(ErrorMapping.appendCode(error.code), error.description)

@@ -42,6 +42,8 @@ final class RequestDispatcher: Sendable {
         do throws(KafkaDecodeError) { request = try Self.decode(frame) } catch {
             return decodeFailure(error, peer: peer)
         }
+        let started = monotonicNanoseconds()
+        defer { metrics.answered(request.api.key, nanoseconds: monotonicNanoseconds() &- started) }
         do throws(KafkaDecodeError) {
             let body: KafkaStruct
             switch try await handle(request, peer: peer) {

@@ -28,10 +28,12 @@ struct LakeOption: ParsableArguments {
             valueName: "url"))
     var cold: String?
 
-    /// Opens the lake; `background` runs the offloader while the command works.
-    func open(background: Bool = true) throws -> Lake {
+    /// Opens the lake; `background` runs the offloader while the command works; `configure`
+    /// sets further options (serve: its logger and metrics).
+    func open(background: Bool = true, configure: (inout LakeOptions) -> Void = { _ in }) throws -> Lake {
         var options = LakeOptions()
         options.backgroundOffload = background
+        configure(&options)
         return try Lake.open(lake, cold: cold, options: options)
     }
 

@@ -1,7 +1,10 @@
 import ArgumentParser
 @preconcurrency import Dispatch
 import Foundation
+import CoreMetrics
 import Glibc
+import Logging
+import Prometheus
 import Strata
 import StrataServer
 
@@ -17,9 +20,15 @@ struct Serve: AsyncParsableCommand {
             consumer group (the classic protocol: join, sync, heartbeat, commit); the cluster id is made once \
             and kept in <lake>/kafka-cluster-id. Transactions are not served.
 
+            With --metrics-listen, GET /metrics on that address answers Prometheus' text format: the \
+            engine's and the server's metrics (docs/ARCHITECTURE.md, "Observability"). --log-format json \
+            writes each log line as one JSON object (ts, level, logger, msg, metadata).
+
             Example:
               strata serve --lake /lake --listen 127.0.0.1:9092 &
               kcat -b 127.0.0.1:9092 -L
+              strata serve --lake /lake --metrics-listen 127.0.0.1:9644 --log-format json
+              curl -s 127.0.0.1:9644/metrics
             """
     )
 
@@ -64,9 +73,35 @@ struct Serve: AsyncParsableCommand {
             "Members one consumer group may have; one more gets GROUP_MAX_SIZE_REACHED (Kafka's group.max.size).",
             valueName: "count"))
     var groupMaxSize = 1_000
+    @Option(
+        help: ArgumentHelp(
+            "Serve Prometheus metrics at GET /metrics on this address (off by default; port 0 picks a free one "
+                + "and prints `metrics on HOST:PORT`).", valueName: "host:port"))
+    var metricsListen: String?
+    @Option(
+        help: ArgumentHelp(
+            "Topics with a metrics label of their own; later topics count under topic=\"_other\", so many "
+                + "topics cannot make unbounded series.", valueName: "count"))
+    var metricsTopicsMax = ServerMetrics.topicLabelsMaxDefault
+    @Option(help: ArgumentHelp("Log line format on stderr: text or json (one object per line).", valueName: "format"))
+    var logFormat = "text"
+    @Option(
+        help: ArgumentHelp(
+            "Least severe level logged: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
+    var logLevel = "info"
 
     func validate() throws {
         _ = try Self.hostPort(listen, flag: "--listen", portMin: 0)
+        if let metricsListen { _ = try Self.hostPort(metricsListen, flag: "--metrics-listen", portMin: 0) }
+        guard metricsTopicsMax >= 0 else { throw ValidationError("--metrics-topics-max \(metricsTopicsMax) is negative") }
+        guard LogFormat(rawValue: logFormat) != nil else {
+            throw ValidationError("--log-format '\(logFormat)' is not one of: text, json")
+        }
+        guard Logger.Level(flag: logLevel) != nil else {
+            throw ValidationError(
+                "--log-level '\(logLevel)' is not one of: "
+                    + Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))
+        }
         if let advertise { _ = try Self.hostPort(advertise, flag: "--advertise", portMin: 1) }
         let options = try options()
         do throws(KafkaServerError) { try options.validate() } catch { throw ValidationError("\(error)") }
@@ -107,14 +142,29 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let options = try options()
+        var options = try options()
         Self.keepLargeBuffersInTheHeap()
-        let lake = try lakeOption.open()
+        let (serveLogger, lakeLogger) = bootstrapLogging()
+        options.logger = serveLogger
+        options.log = { serveLogger.info("\($0)") }
+        let registry = metricsListen == nil ? nil : PrometheusCollectorRegistry()
+        if let registry {
+            MetricsSystem.bootstrap(StrataPrometheus.factory(registry: registry))
+            options.metrics = ServerMetrics(factory: MetricsSystem.factory, topicLabelsMax: metricsTopicsMax)
+        }
+        let lake = try lakeOption.open { lakeOptions in
+            lakeOptions.log = { lakeLogger.info("\($0)") }
+            if registry != nil { lakeOptions.metrics = EngineMetrics(factory: MetricsSystem.factory) }
+        }
         let server = KafkaServer(lake: lake, options: options)
         let stop = StopSignals()
         let bound: (host: String, port: Int)
+        var endpoint: MetricsEndpoint? = nil
         do {
             bound = try await server.start()
+            if let registry, let metricsListen {
+                endpoint = try await startMetrics(metricsListen, registry: registry, lake: lake, server: server)
+            }
         } catch {
             await server.shutdown()
             await lake.close(after: error)
@@ -125,9 +175,34 @@ struct Serve: AsyncParsableCommand {
         fflush(nil)
         let signal = await stop.next()
         options.log("signal \(signal): stopping (requests in flight finish)")
+        await endpoint?.shutdown()
         await server.shutdown()
         try await lake.close()
         options.log("stopped; lake closed")
+    }
+
+    /// Bootstraps swift-log once with Strata's handler (`--log-format`, `--log-level`).
+    private func bootstrapLogging() -> (serve: Logger, lake: Logger) {
+        let format = LogFormat(rawValue: logFormat) ?? .text
+        let level = Logger.Level(flag: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in StrataLogHandler(label: label, format: format, level: level) }
+        return (Logger(label: "strata.serve"), Logger(label: "strata.lake"))
+    }
+
+    /// Starts `GET /metrics` on `address`; prints `metrics on HOST:PORT` once it answers. Each
+    /// scrape first samples the gauges (open partitions, offload lag, connections, group lag).
+    private func startMetrics(
+        _ address: String, registry: PrometheusCollectorRegistry, lake: Lake, server: KafkaServer
+    ) async throws -> MetricsEndpoint {
+        let (host, port) = try Self.hostPort(address, flag: "--metrics-listen", portMin: 0)
+        let endpoint = MetricsEndpoint(host: host, port: port) {
+            lake.refreshMetrics()
+            await server.refreshMetrics()
+            return StrataPrometheus.exposition(registry)
+        }
+        let bound = try await endpoint.start()
+        print("metrics on \(bound.host):\(bound.port)")
+        return endpoint
     }
 }
 

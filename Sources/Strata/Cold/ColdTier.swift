@@ -29,6 +29,8 @@ final class ColdTier: Sendable {
     }
 
     let store: CountingBlobStore
+    /// The lake's metrics (topics reach them through their cold tier).
+    let metrics: EngineMetrics
     let layout = BucketLayout(prefix: "")
     /// What `retrying` applies: the caller's policy, or `.once` over a `SelfRetryingBlobStore`.
     let retry: RetryPolicy
@@ -60,16 +62,17 @@ final class ColdTier: Sendable {
         store: any BlobStore, cacheBytes: Int, retry: RetryPolicy, retryEnvironment: RetryEnvironment = .live,
         clock: any StrataClock, log: @escaping @Sendable (String) -> Void,
         localManifestPath: (@Sendable (String) -> String)? = nil, manifestSegmentsMax: Int = 1000,
-        savesLocalCopy: Bool = true, prefetchTasksMax: Int = 32
+        savesLocalCopy: Bool = true, prefetchTasksMax: Int = 32, metrics: EngineMetrics = .global
     ) {
         self.savesLocalCopy = savesLocalCopy
-        self.store = CountingBlobStore(store)
+        self.metrics = metrics
+        self.store = CountingBlobStore(store, metrics: metrics)
         self.prefetchTasksMax = max(1, prefetchTasksMax)
         self.manifestSegmentsMax = max(2, manifestSegmentsMax)
         self.localManifestPath = localManifestPath
         // Retrying a store that retries itself multiplies the attempts (5 × 5 = 25 per call).
         self.retry = store is any SelfRetryingBlobStore ? .once : retry
-        self.retryEnvironment = retryEnvironment
+        self.retryEnvironment = retryEnvironment.counted(by: metrics)
         self.clock = clock
         self.log = log
         footers = ByteLRU(capacityBytes: 64 * 1024 * 1024)
@@ -85,7 +88,8 @@ final class ColdTier: Sendable {
             store: store, cacheBytes: options.coldCacheBytes, retry: options.blobRetry,
             retryEnvironment: options.blobRetryEnvironment, clock: options.clock, log: options.log,
             localManifestPath: { paths.topicManifestCopy($0) }, manifestSegmentsMax: options.manifestSegmentsMax,
-            savesLocalCopy: savesLocalCopy, prefetchTasksMax: options.coldPrefetchTasksMax)
+            savesLocalCopy: savesLocalCopy, prefetchTasksMax: options.coldPrefetchTasksMax,
+            metrics: options.engineMetrics)
     }
 
     var location: String { store.location }
@@ -383,7 +387,11 @@ final class ColdTier: Sendable {
         _ number: Int, of index: ColdObjectIndex, key: String, topic: String, sequential: Bool = false
     ) async throws(StrataError) -> CheckedFrame {
         let cacheKey = FrameKey(objectKey: key, frameNumber: number, of: index)
-        if let cached = frames.get(cacheKey, scan: sequential) { return cached }
+        if let cached = frames.get(cacheKey, scan: sequential) {
+            metrics.coldCacheHits.increment()
+            return cached
+        }
+        metrics.coldCacheMisses.increment()
         // A sequential reader asks for the frames it prefetched while their GETs are still
         // running: join them (a cold replay made 1.6 GETs per frame before).
         let fetch = framesInFlight.withLock { inFlight in

@@ -15,8 +15,20 @@ public struct BlobStats: Sendable, Equatable {
 final class CountingBlobStore: BlobStore {
     let inner: any BlobStore
     private let stats = Mutex(BlobStats())
+    let metrics: EngineMetrics
 
-    init(_ inner: any BlobStore) { self.inner = inner }
+    init(_ inner: any BlobStore, metrics: EngineMetrics) {
+        self.inner = inner
+        self.metrics = metrics
+    }
+
+    /// Runs one request, counting its failure by kind (strata_blob_errors_total).
+    private func counted<T>(_ call: () async throws -> T) async throws -> T {
+        do { return try await call() } catch {
+            metrics.blobFailed(error)
+            throw error
+        }
+    }
 
     var location: String { inner.location }
     var snapshot: BlobStats { stats.withLock { $0 } }
@@ -27,7 +39,9 @@ final class CountingBlobStore: BlobStore {
             $0.putRequests += 1
             $0.bytesWritten += Int64(bytes.count)
         }
-        try await inner.put(key, bytes, mode: mode)
+        metrics.blobPuts.increment()
+        metrics.blobBytesWritten.increment(by: bytes.count)
+        try await counted { try await inner.put(key, bytes, mode: mode) }
     }
 
     func get(_ key: String, range: ByteRange) async throws -> BlobData {
@@ -35,23 +49,28 @@ final class CountingBlobStore: BlobStore {
             $0.requests += 1
             $0.getRequests += 1
         }
-        let data = try await inner.get(key, range: range)
+        metrics.blobGets.increment()
+        let data = try await counted { try await inner.get(key, range: range) }
         stats.withLock { $0.bytesRead += Int64(data.bytes.count) }
+        metrics.blobBytesRead.increment(by: data.bytes.count)
         return data
     }
 
     func head(_ key: String) async throws -> BlobInfo {
         stats.withLock { $0.requests += 1 }
-        return try await inner.head(key)
+        metrics.blobHeads.increment()
+        return try await counted { try await inner.head(key) }
     }
 
     func list(prefix: String, continuation: String?, limit: Int) async throws -> BlobListPage {
         stats.withLock { $0.requests += 1 }
-        return try await inner.list(prefix: prefix, continuation: continuation, limit: limit)
+        metrics.blobLists.increment()
+        return try await counted { try await inner.list(prefix: prefix, continuation: continuation, limit: limit) }
     }
 
     func delete(_ keys: [String]) async throws {
         stats.withLock { $0.requests += 1 }
-        try await inner.delete(keys)
+        metrics.blobDeletes.increment()
+        try await counted { try await inner.delete(keys) }
     }
 }

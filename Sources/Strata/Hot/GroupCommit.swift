@@ -214,6 +214,8 @@ extension Topic {
         do throws(StrataError) {
             try beforeGroupFsync?(self)
             try beforeSegmentFsync()
+            let started = monotonicNanoseconds()
+            defer { cold.metrics.fsynced(.segment, nanoseconds: monotonicNanoseconds() &- started) }
             try files.withFile(path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: path) }
             return (target, nil)
         } catch {

@@ -82,12 +82,14 @@ final class Journal: Sendable {
     /// Runs before each leader fdatasync: what the lake stores about its topics must be durable
     /// before any record of theirs is (Hot/Durability.swift).
     let metadataBarrier: MetadataBarrier?
+    let metrics: EngineMetrics
 
     init(
         paths: LakePaths, nextSequence: UInt64, fileBytesMax: Int, log: @escaping @Sendable (String) -> Void,
-        beforeFsync: GroupFsyncHook?, metadataBarrier: MetadataBarrier? = nil
+        beforeFsync: GroupFsyncHook?, metadataBarrier: MetadataBarrier? = nil, metrics: EngineMetrics = .global
     ) {
         self.paths = paths
+        self.metrics = metrics
         self.metadataBarrier = metadataBarrier
         self.fileBytesMax = fileBytesMax
         self.log = log
@@ -136,6 +138,7 @@ final class Journal: Sendable {
                 }
                 let path = s.active?.path ?? paths.journalDirectory
                 try FileIO.pwriteAll(s.fd, entry, at: s.fileBytes, path: path)
+                metrics.journalBytes.increment(by: entry.count)
             } catch {
                 if error.code != .closed { s.failure = s.failure ?? error }
                 return .failure(error)
@@ -238,7 +241,9 @@ final class Journal: Sendable {
                 do throws(StrataError) { try metadataBarrier() } catch { failure = error }
             }
             if failure == nil, fd >= 0 {
+                let started = monotonicNanoseconds()
                 do throws(StrataError) { try FileIO.fdatasync(fd, path: path) } catch { failure = error }
+                metrics.fsynced(.journal, nanoseconds: monotonicNanoseconds() &- started)
             }
             if let failure {
                 fail(failure)

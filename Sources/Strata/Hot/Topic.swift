@@ -344,6 +344,7 @@ public final class Topic: Sendable {
             try files.withFile(segment.path) { (fd) throws(StrataError) in
                 try FileIO.pwriteAll(fd, batch, at: position, path: segment.path)
             }
+            cold.metrics.segmentBytes.increment(by: batch.count)
         } catch {
             // Undo a partial write so the segment stays a sequence of whole batches.
             let undone =

@@ -92,6 +92,9 @@ public struct TopicConfig: Codable, Sendable, Equatable {
 /// Lake-wide settings that are not stored: how this process runs the lake.
 public struct LakeOptions: Sendable {
     public var clock: any StrataClock = SystemClock()
+    /// Where the engine's metrics go (Lake/Metrics.swift); nil: `EngineMetrics.global`, the
+    /// process's `MetricsSystem` as bootstrapped when the lake opens.
+    public var metrics: EngineMetrics? = nil
     /// Bound on open segment files (LRU), ARCHITECTURE.md §5.
     public var maxOpenFiles = 1024
     /// Config for topics created on demand.

@@ -87,7 +87,7 @@ public final class Lake: Sendable {
                 if opened == nil {
                     opened = try openColdStore(
                         try parseColdURL(config.cold), retry: options.blobRetry,
-                        retryEnvironment: options.blobRetryEnvironment)
+                        retryEnvironment: options.blobRetryEnvironment.counted(by: options.engineMetrics))
                 }
             }
             guard let store = opened else { throw StrataError(.io, "no cold store for \(config.cold)") }
@@ -123,7 +123,7 @@ public final class Lake: Sendable {
         let barrier = paths.catalog?.barrier
         return Journal(
             paths: paths, nextSequence: next, fileBytesMax: options.journalBytes, log: options.log,
-            beforeFsync: options.beforeGroupFsync, metadataBarrier: barrier)
+            beforeFsync: options.beforeGroupFsync, metadataBarrier: barrier, metrics: options.engineMetrics)
     }
 
     /// Takes the exclusive `flock` on `LOCK`. A lock found taken is tried again for a moment

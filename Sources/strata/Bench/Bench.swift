@@ -1,6 +1,9 @@
 import ArgumentParser
+import CoreMetrics
 import Foundation
+import Prometheus
 import Strata
+import StrataServer
 
 /// The scenarios of `strata bench` (issue 7, ARCHITECTURE.md §7).
 enum BenchScenario: String, CaseIterable, ExpressibleByArgument {
@@ -114,6 +117,7 @@ struct Bench: AsyncParsableCommand {
     private var mib: Int? { options.mib }
 
     func run() async throws {
+        if options.metrics { MetricsSystem.bootstrap(StrataPrometheus.factory(registry: PrometheusCollectorRegistry())) }
         let keep = options.dir != nil
         let directory = options.dir ?? NSTemporaryDirectory() + "strata-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -129,6 +129,8 @@ struct BenchOptions: ParsableArguments {
     var mib: Int?
     @Option(help: "Seed of the generated records.")
     var seed: UInt64 = 42
+    @Flag(help: "Record the engine's metrics into a Prometheus registry, as `serve --metrics-listen` does (their cost).")
+    var metrics = false
 
     var bytesTarget: Int64 { Int64(mib ?? (quick ? 256 : 1024)) * 1024 * 1024 }
 }
