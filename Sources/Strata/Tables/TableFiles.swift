@@ -165,9 +165,11 @@ extension TableWriter {
                 try await cold.getChecked(segment.key, range: segment.blobRange)
             }
             let expected = next
+            let keys = cold.keys
             let result: Result<Int64, StrataError> = await Self.offPool {
                 Result { () throws(StrataError) -> Int64 in
-                    try Self.feed(object.bytes, segment: segment, log: log, range: range, from: expected, builder)
+                    try Self.feed(
+                        object.bytes, segment: segment, log: log, range: range, from: expected, builder, keys: keys)
                 }
             }
             next = try result.get()
@@ -229,10 +231,10 @@ extension TableWriter {
     /// - Returns: the next offset expected.
     static func feed(
         _ object: [UInt8], segment: ManifestSegment, log: String, range: Range<Int64>, from: Int64,
-        _ builder: TableFileBuilder
+        _ builder: TableFileBuilder, keys: ColdKeyRing? = nil
     ) throws(StrataError) -> Int64 {
         let decoded: (index: ColdObjectIndex, segment: [UInt8])
-        do throws(FormatError) { decoded = try ColdObject.decodeSegment(object) } catch {
+        do throws(FormatError) { decoded = try ColdObject.decodeSegment(object, keys: keys) } catch {
             throw StrataError(error, topic: log, file: segment.key)
         }
         guard decoded.index.baseOffset == segment.baseOffset, decoded.index.lastOffset == segment.lastOffset,
