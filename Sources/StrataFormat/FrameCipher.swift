@@ -257,3 +257,24 @@ extension ColdObject {
         }
     }
 }
+
+/// `vectors/segment.encrypted.seg.zst.json`: the encrypted cold object vector, made from
+/// `segment.seg` with the fixed test key and nonces it names (never use them for data).
+public struct EncryptedColdObjectDescription: Codable, Sendable, Hashable {
+    public var segmentFile: String
+    /// libzstd version that produced the frames: compressed (so sealed) bytes are only stable per version.
+    public var zstdVersion: String
+    /// The key ring text (formats/keys.md) holding the test key.
+    public var keyRing: String
+    /// Nonce of frame i: `nonceSeed` (u32) ‖ i (u64), little-endian (`ColdSealer.forVector`).
+    public var nonceSeed: UInt32
+    public var index: ColdObjectIndex
+
+    public init(segmentFile: String, zstdVersion: String, keyRing: String, nonceSeed: UInt32, index: ColdObjectIndex) {
+        self.segmentFile = segmentFile
+        self.zstdVersion = zstdVersion
+        self.keyRing = keyRing
+        self.nonceSeed = nonceSeed
+        self.index = index
+    }
+}
