@@ -33,7 +33,10 @@ let package = Package(
         .systemLibrary(name: "CLz4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         // CRC32C with the SSE4.2 instruction (20x the Swift table loop, see TOOLCHAIN.md).
         .target(name: "CStrataCRC", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "StrataFormat", dependencies: ["CZstd", "CStrataCRC"]),
+        // swift-crypto for AES-256-GCM of encrypted cold frames (FrameCipher.swift).
+        .target(
+            name: "StrataFormat",
+            dependencies: ["CZstd", "CStrataCRC", .product(name: "Crypto", package: "swift-crypto")]),
         // Records as text (JSON lines, CSV: formats/export.md) for the CLI and batch jobs; not engine code.
         .target(name: "StrataExport", dependencies: ["StrataFormat"]),
         // Parquet data files of the table schema (formats/table.md): pure, StrataFormat for zstd and records.

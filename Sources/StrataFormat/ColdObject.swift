@@ -22,6 +22,10 @@ public enum ColdObject {
     /// Magic of the index content, `"SCIX"` read as a little-endian u32.
     public static let indexMagic: UInt32 = 0x5849_4353
     public static let indexVersion: UInt16 = 1
+    /// Index version of an encrypted object: version 1 plus the cipher and key id after the topic.
+    public static let encryptedIndexVersion: UInt16 = 2
+    /// Flags bit 0 of an encrypted object's index: its data frames are sealed.
+    public static let encryptedIndexFlag: UInt16 = 1
     /// zstd frame magic (RFC 8878).
     public static let zstdFrameMagic: UInt32 = 0xFD2F_B528
     /// Seek table checksum of the (empty) content of a skippable frame: low 32 bits of XXH64("").
@@ -43,9 +47,10 @@ public enum ColdObject {
     ///   - level: zstd compression level.
     /// - Returns: the object bytes and the index its footer describes.
     /// - Throws: `FormatError` when the topic name, the target or the segment is invalid.
+    ///   - sealer: seals every frame (an encrypted object, "Encrypted objects"); nil: plain.
     public static func encode(
         segment: [UInt8], topic: String, frameRawBytesTarget: Int = defaultFrameRawBytesTarget,
-        level: Int32 = defaultCompressionLevel
+        level: Int32 = defaultCompressionLevel, sealer: ColdSealer? = nil
     ) throws(FormatError) -> EncodedColdObject {
         try withBytes(segment) { (raw) throws(FormatError) -> EncodedColdObject in
             let plan = try plan(segment: raw, topic: topic, frameRawBytesTarget: frameRawBytesTarget, level: level)
@@ -54,9 +59,10 @@ public enum ColdObject {
             compressed.reserveCapacity(plan.frameCount)
             for number in 0 ..< plan.frameCount {
                 let input = UnsafeRawBufferPointer(rebasing: raw[plan.rawRange(ofFrame: number)])
-                compressed.append(try compressor.compressFrame(input))
+                let frame = try compressor.compressFrame(input)
+                compressed.append(try sealer.map { (s) throws(FormatError) in try plan.sealFrame(frame, number: number, with: s) } ?? frame)
             }
-            return try assemble(plan, compressed: compressed, rawCrc32c: CRC32C.checksum(raw))
+            return try assemble(plan, compressed: compressed, rawCrc32c: CRC32C.checksum(raw), sealedWith: sealer)
         }
     }
 
@@ -65,14 +71,17 @@ public enum ColdObject {
         var rawRange: Range<Int>
         var batches: ArraySlice<ScannedBatch>
 
-        func frame(number: Int, objectOffset: Int, compressed: [UInt8]) -> ColdFrame {
-            let checksum = compressed.suffix(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        /// The frame's entry; a sealed frame's checksum is 0 (its bytes end with the GCM tag, and
+        /// the content checksum stays inside the ciphertext rather than describe the plaintext).
+        func frame(number: Int, objectOffset: Int, compressed: [UInt8], sealed: ColdFrameSeal? = nil) -> ColdFrame {
+            let checksum =
+                sealed != nil ? 0 : compressed.suffix(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
             return ColdFrame(
                 frameNumber: number, objectOffset: objectOffset, compressedBytes: compressed.count,
                 rawOffset: rawRange.lowerBound, rawBytes: rawRange.count,
                 firstOffset: batches.first?.header.baseOffset ?? 0, lastOffset: batches.last?.header.lastOffset ?? 0,
                 maxTimestamp: batches.map(\.header.maxTimestamp).max() ?? 0, batchCount: batches.count,
-                checksum: checksum)
+                checksum: checksum, sealed: sealed)
         }
     }
 
@@ -96,13 +105,16 @@ public enum ColdObject {
 
     static func encodeIndexFrame(_ index: ColdObjectIndex) -> [UInt8] {
         let topicBytes = Array(index.topic.utf8)
-        let contentBytes = indexFixedBytes + topicBytes.count + index.frames.count * indexFrameEntryBytes + 4
+        let keyIdBytes = index.encryption.map { Array($0.keyId.utf8) }
+        let extensionBytes = keyIdBytes.map { 2 + $0.count } ?? 0
+        let contentBytes =
+            indexFixedBytes + topicBytes.count + extensionBytes + index.frames.count * indexFrameEntryBytes + 4
         var w = ByteWriter(capacity: skippableHeaderBytes + contentBytes)
         w.u32(indexFrameMagic)
         w.u32(UInt32(contentBytes))
         w.u32(indexMagic)
-        w.u16(indexVersion)
-        w.u16(0)
+        w.u16(index.encryption == nil ? indexVersion : encryptedIndexVersion)
+        w.u16(index.encryption == nil ? 0 : encryptedIndexFlag)
         w.i64(index.baseOffset)
         w.i64(index.lastOffset)
         w.i64(index.recordCount)
@@ -115,6 +127,11 @@ public enum ColdObject {
         w.i32(index.compressionLevel)
         w.u16(UInt16(topicBytes.count))
         w.raw(topicBytes)
+        if let encryption = index.encryption, let keyIdBytes {
+            w.u8(encryption.cipher.rawValue)
+            w.u8(UInt8(keyIdBytes.count))
+            w.raw(keyIdBytes)
+        }
         for frame in index.frames {
             w.i64(frame.firstOffset)
             w.i64(frame.lastOffset)

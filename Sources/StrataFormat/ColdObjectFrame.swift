@@ -11,12 +11,18 @@ extension ColdObject {
     /// - Throws: `FormatError`. Compression-level problems (`coldFrame.*`, `zstd.frame`) carry
     ///   positions in the object; problems in the content (`segment.*`, `batch.*`, `record.*`)
     ///   carry positions in the raw segment. Messages start with the frame number.
-    public static func decodeFrame(_ bytes: UnsafeRawBufferPointer, frame: ColdFrame) throws(FormatError) -> [UInt8] {
+    ///   - keys: opens the frames of an encrypted object (`frame.sealed`): `.missingKey` names the
+    ///     key id when it lacks it, `.authenticationFailed` a changed frame.
+    public static func decodeFrame(
+        _ bytes: UnsafeRawBufferPointer, frame: ColdFrame, keys: ColdKeyRing? = nil
+    ) throws(FormatError) -> [UInt8] {
         do throws(FormatError) {
-            try checkCompressedFrame(bytes, frame: frame)
-            let raw = try Zstd.decompressFrame(bytes, rawSize: frame.rawBytes, basePosition: frame.objectOffset)
-            _ = try withBytes(raw) { (buffer) throws(FormatError) in try checkFrameContent(buffer, frame: frame) }
-            return raw
+            return try withZstdFrame(bytes, frame: frame, keys: keys) { (bytes, frame) throws(FormatError) in
+                try checkCompressedFrame(bytes, frame: frame)
+                let raw = try Zstd.decompressFrame(bytes, rawSize: frame.rawBytes, basePosition: frame.objectOffset)
+                _ = try withBytes(raw) { (buffer) throws(FormatError) in try checkFrameContent(buffer, frame: frame) }
+                return raw
+            }
         } catch {
             var labelled = error
             labelled.message = "frame \(frame.frameNumber): " + error.message
@@ -33,28 +39,11 @@ extension ColdObject {
     ///   them one by one allows).
     /// - Throws: what `decodeFrame` throws, labelled the same way.
     public static func decodeCheckedFrame(
-        _ bytes: UnsafeRawBufferPointer, frame: ColdFrame, pool: BytePool
+        _ bytes: UnsafeRawBufferPointer, frame: ColdFrame, pool: BytePool, keys: ColdKeyRing? = nil
     ) throws(FormatError) -> CheckedFrame {
         do throws(FormatError) {
-            try checkCompressedFrame(bytes, frame: frame)
-            let raw = try pool.make(count: frame.rawBytes) { (out) throws(FormatError) in
-                try Zstd.decompressFrame(bytes, into: out, basePosition: frame.objectOffset)
-            }
-            return try raw.withUnsafeBytes { (buffer) throws(FormatError) in
-                let scanned = try checkFrameContent(buffer, frame: frame)
-                var checked: [ScannedBatch] = []
-                checked.reserveCapacity(scanned.count)
-                for batch in scanned {
-                    do throws(FormatError) {
-                        try BatchCodec.checkRecords(
-                            buffer, at: batch.position - frame.rawOffset, header: batch.header,
-                            basePosition: frame.rawOffset)
-                    } catch {
-                        return CheckedFrame(bytes: raw, rawOffset: frame.rawOffset, batches: checked, damage: error)
-                    }
-                    checked.append(batch)
-                }
-                return CheckedFrame(bytes: raw, rawOffset: frame.rawOffset, batches: checked, damage: nil)
+            return try withZstdFrame(bytes, frame: frame, keys: keys) { (bytes, frame) throws(FormatError) in
+                try decodeCheckedZstdFrame(bytes, frame: frame, pool: pool)
             }
         } catch {
             var labelled = error
@@ -63,16 +52,43 @@ extension ColdObject {
         }
     }
 
+    static func decodeCheckedZstdFrame(
+        _ bytes: UnsafeRawBufferPointer, frame: ColdFrame, pool: BytePool
+    ) throws(FormatError) -> CheckedFrame {
+        try checkCompressedFrame(bytes, frame: frame)
+        let raw = try pool.make(count: frame.rawBytes) { (out) throws(FormatError) in
+            try Zstd.decompressFrame(bytes, into: out, basePosition: frame.objectOffset)
+        }
+        return try raw.withUnsafeBytes { (buffer) throws(FormatError) in
+            let scanned = try checkFrameContent(buffer, frame: frame)
+            var checked: [ScannedBatch] = []
+            checked.reserveCapacity(scanned.count)
+            for batch in scanned {
+                do throws(FormatError) {
+                    try BatchCodec.checkRecords(
+                        buffer, at: batch.position - frame.rawOffset, header: batch.header,
+                        basePosition: frame.rawOffset)
+                } catch {
+                    return CheckedFrame(bytes: raw, rawOffset: frame.rawOffset, batches: checked, damage: error)
+                }
+                checked.append(batch)
+            }
+            return CheckedFrame(bytes: raw, rawOffset: frame.rawOffset, batches: checked, damage: nil)
+        }
+    }
+
     /// Convenience over `[UInt8]`.
-    public static func decodeFrame(_ bytes: [UInt8], frame: ColdFrame) throws(FormatError) -> [UInt8] {
-        try withBytes(bytes) { (raw) throws(FormatError) in try decodeFrame(raw, frame: frame) }
+    public static func decodeFrame(
+        _ bytes: [UInt8], frame: ColdFrame, keys: ColdKeyRing? = nil
+    ) throws(FormatError) -> [UInt8] {
+        try withBytes(bytes) { (raw) throws(FormatError) in try decodeFrame(raw, frame: frame, keys: keys) }
     }
 
     /// Decodes and checks a whole object held in memory: footer, every frame, and the raw size
     /// and CRC32C of the segment they rebuild (what the offloader verifies after an upload).
     /// - Returns: the index and the segment file bytes.
     public static func decodeSegment(
-        _ object: [UInt8]
+        _ object: [UInt8], keys: ColdKeyRing? = nil
     ) throws(FormatError) -> (index: ColdObjectIndex, segment: [UInt8]) {
         let index = try ColdObjectFooter.parse(object: object)
         var segment: [UInt8] = []
@@ -80,7 +96,8 @@ extension ColdObject {
         try withBytes(object) { (raw) throws(FormatError) in
             for frame in index.frames {
                 segment.append(
-                    contentsOf: try decodeFrame(UnsafeRawBufferPointer(rebasing: raw[frame.objectRange]), frame: frame))
+                    contentsOf: try decodeFrame(
+                        UnsafeRawBufferPointer(rebasing: raw[frame.objectRange]), frame: frame, keys: keys))
             }
         }
         try checkSegment(segment, index: index)

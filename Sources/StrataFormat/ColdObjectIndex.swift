@@ -22,11 +22,16 @@ public struct ColdFrame: Codable, Sendable, Hashable {
     /// zstd content checksum: the low 32 bits of XXH64 of the raw bytes, as the frame ends
     /// with it and the seek table repeats it.
     public var checksum: UInt32
+    /// For a frame of an encrypted object: what its AES-GCM associated data binds (its bytes are
+    /// `nonce ‖ ciphertext ‖ tag`, `checksum` is 0); nil for a plain zstd frame.
+    public var sealed: ColdFrameSeal?
 
     public init(
         frameNumber: Int, objectOffset: Int, compressedBytes: Int, rawOffset: Int, rawBytes: Int,
-        firstOffset: Int64, lastOffset: Int64, maxTimestamp: Int64, batchCount: Int, checksum: UInt32
+        firstOffset: Int64, lastOffset: Int64, maxTimestamp: Int64, batchCount: Int, checksum: UInt32,
+        sealed: ColdFrameSeal? = nil
     ) {
+        self.sealed = sealed
         self.frameNumber = frameNumber
         self.objectOffset = objectOffset
         self.compressedBytes = compressedBytes
@@ -66,6 +71,8 @@ public struct ColdObjectIndex: Codable, Sendable, Hashable {
     /// zstd level the writer used (informational).
     public var compressionLevel: Int32
     public var frames: [ColdFrame]
+    /// The cipher and key id of an encrypted object (index version 2); nil for a plain one.
+    public var encryption: ColdEncryption? = nil
     /// Size of the whole object.
     public var objectBytes: Int
     /// Byte position of the Strata index frame; everything from here to the end is the footer.
@@ -101,4 +108,11 @@ public struct ColdObjectIndex: Codable, Sendable, Hashable {
 public struct EncodedColdObject: Sendable, Hashable {
     public var bytes: [UInt8]
     public var index: ColdObjectIndex
+}
+
+/// How an encrypted cold object is sealed: what its index frame says (formats/cold-object.md).
+public struct ColdEncryption: Codable, Sendable, Hashable {
+    public var cipher: ColdCipher
+    /// The key ring id of the key its frames are sealed with.
+    public var keyId: String
 }

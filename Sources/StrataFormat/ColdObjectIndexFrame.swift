@@ -23,12 +23,23 @@ extension ColdObjectFooter {
             throw c.error(.badMagic, "coldIndex.magic", at: 0, "0x\(hex(indexMagic)) is not \"SCIX\"")
         }
         let version = try c.u16("coldIndex.version")
-        guard version == ColdObject.indexVersion else {
-            throw c.error(.unsupportedVersion, "coldIndex.version", at: 4, "version \(version), this reader knows 1")
+        guard version == ColdObject.indexVersion || version == ColdObject.encryptedIndexVersion else {
+            throw c.error(.unsupportedVersion, "coldIndex.version", at: 4, "version \(version), this reader knows 1 and 2")
         }
-        try c.skip(66, "coldIndex.header")
+        let flags = try c.u16("coldIndex.flags")
+        guard flags == (version == ColdObject.indexVersion ? 0 : ColdObject.encryptedIndexFlag) else {
+            throw c.error(.invalidValue, "coldIndex.flags", at: 6, "flags 0x\(String(flags, radix: 16)) in version \(version)")
+        }
+        try c.skip(64, "coldIndex.header")
         let topicBytes = Int(try c.u16("coldIndex.topicLength"))
-        let expected = ColdObject.indexFixedBytes + topicBytes + dataFrameCount * ColdObject.indexFrameEntryBytes + 4
+        var extensionBytes = 0
+        if version == ColdObject.encryptedIndexVersion {
+            try c.skip(topicBytes + 1, "coldIndex.topic")
+            extensionBytes = 2 + Int(try c.u8("coldIndex.keyIdLength"))
+        }
+        let expected =
+            ColdObject.indexFixedBytes + topicBytes + extensionBytes + dataFrameCount * ColdObject.indexFrameEntryBytes
+            + 4
         guard contentBytes == expected else {
             throw c.error(
                 .outOfBounds, "coldIndex.topicLength", at: 72,
@@ -68,6 +79,7 @@ extension ColdObjectFooter {
                 .invalidValue, "coldIndex.topic", at: ColdObject.indexFixedBytes,
                 "not a valid log name (topic or topic/partition)")
         }
+        let encryption = try parseEncryption(&r, content: content)
         guard frameCount == entries.count else {
             throw r.error(
                 .invalidValue, "coldIndex.frameCount", at: 60,
@@ -83,7 +95,13 @@ extension ColdObjectFooter {
         guard maxTimestamp >= firstTimestamp else {
             throw r.error(.invalidValue, "coldIndex.maxTimestamp", at: 40, "max timestamp before first timestamp")
         }
-        let frames = try parseFrameEntries(&r, entries: entries, baseOffset: baseOffset, lastOffset: lastOffset)
+        let seal = encryption.map {
+            ColdFrameSeal(
+                cipher: $0.cipher, keyId: $0.keyId, log: topic, baseOffset: baseOffset, lastOffset: lastOffset,
+                frameCount: frameCount)
+        }
+        let frames = try parseFrameEntries(
+            &r, entries: entries, baseOffset: baseOffset, lastOffset: lastOffset, sealed: seal)
         guard UInt64(frames.reduce(0) { $0 + $1.rawBytes }) == rawBytes else {
             throw r.error(
                 .invalidValue, "coldIndex.rawBytes", at: 48, "\(rawBytes) is not the sum of the frames' sizes")
@@ -94,12 +112,13 @@ extension ColdObjectFooter {
         return ColdObjectIndex(
             topic: topic, baseOffset: baseOffset, lastOffset: lastOffset, recordCount: recordCount,
             firstTimestamp: firstTimestamp, maxTimestamp: maxTimestamp, rawBytes: Int(rawBytes), rawCrc32c: rawCrc,
-            frameRawBytesTarget: target, compressionLevel: level, frames: frames, objectBytes: 0,
+            frameRawBytesTarget: target, compressionLevel: level, frames: frames, encryption: encryption, objectBytes: 0,
             indexFrameOffset: 0, indexFrameBytes: 0, seekTableBytes: 0)
     }
 
     static func parseFrameEntries(
-        _ r: inout ByteReader, entries: ArraySlice<SeekEntry>, baseOffset: Int64, lastOffset: Int64
+        _ r: inout ByteReader, entries: ArraySlice<SeekEntry>, baseOffset: Int64, lastOffset: Int64,
+        sealed: ColdFrameSeal? = nil
     ) throws(FormatError) -> [ColdFrame] {
         var frames: [ColdFrame] = []
         frames.reserveCapacity(entries.count)
@@ -128,6 +147,11 @@ extension ColdObjectFooter {
                     "frame \(number): index says \(compressed)/\(raw) bytes checksum 0x\(hex(checksum)), "
                         + "seek table \(entry.compressedBytes)/\(entry.rawBytes) checksum 0x\(hex(entry.checksum))")
             }
+            if sealed != nil, checksum != 0 {
+                throw r.error(
+                    .invalidValue, "coldIndex.frame.checksum", at: at + 36,
+                    "frame \(number) of an encrypted object has checksum 0x\(hex(checksum)), must be 0")
+            }
             guard batchCount >= 1, Int64(batchCount) <= last - first + 1 else {
                 throw r.error(
                     .invalidValue, "coldIndex.frame.batchCount", at: at + 32,
@@ -137,7 +161,7 @@ extension ColdObjectFooter {
                 ColdFrame(
                     frameNumber: number, objectOffset: objectOffset, compressedBytes: compressed, rawOffset: rawOffset,
                     rawBytes: raw, firstOffset: first, lastOffset: last, maxTimestamp: maxTimestamp,
-                    batchCount: batchCount, checksum: entry.checksum))
+                    batchCount: batchCount, checksum: entry.checksum, sealed: sealed))
             objectOffset += compressed
             rawOffset += raw
             nextOffset = last + 1
@@ -148,5 +172,26 @@ extension ColdObjectFooter {
                 "frames end at \(nextOffset - 1), index says \(lastOffset)")
         }
         return frames
+    }
+}
+
+extension ColdObjectFooter {
+    /// The cipher and key id after the topic of a version 2 (encrypted) index; nil for version 1.
+    static func parseEncryption(
+        _ r: inout ByteReader, content: UnsafeRawBufferPointer
+    ) throws(FormatError) -> ColdEncryption? {
+        let version = content.loadUnaligned(fromByteOffset: 4, as: UInt16.self).littleEndian
+        guard version == ColdObject.encryptedIndexVersion else { return nil }
+        let at = r.position
+        let cipherByte = try r.u8("coldIndex.cipher")
+        guard let cipher = ColdCipher(rawValue: cipherByte) else {
+            throw r.error(.invalidValue, "coldIndex.cipher", at: at, "cipher \(cipherByte), this reader knows 1 (AES-256-GCM)")
+        }
+        let keyIdLength = Int(try r.u8("coldIndex.keyIdLength"))
+        let keyIdBytes = try r.bytes(keyIdLength, "coldIndex.keyId")
+        guard let keyId = String(validating: keyIdBytes, as: UTF8.self), ColdKeyRing.isValidId(keyId) else {
+            throw r.error(.invalidValue, "coldIndex.keyId", at: at + 2, "not a valid key id (formats/keys.md)")
+        }
+        return ColdEncryption(cipher: cipher, keyId: keyId)
     }
 }

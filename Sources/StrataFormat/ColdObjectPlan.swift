@@ -19,6 +19,25 @@ public struct ColdObjectPlan: Sendable {
 
     /// Raw segment bytes frame `number` compresses (frame 0 starts with the segment header).
     public func rawRange(ofFrame number: Int) -> Range<Int> { frames[number].rawRange }
+
+    /// What the frames' associated data binds when they are sealed with `sealer`.
+    func seal(keyId: String, cipher: ColdCipher) -> ColdFrameSeal {
+        ColdFrameSeal(
+            cipher: cipher, keyId: keyId, log: topic, baseOffset: header.baseOffset, lastOffset: lastOffset,
+            frameCount: frames.count)
+    }
+
+    /// Frame `number` compressed (`compressed`, one zstd frame) and sealed with `sealer`
+    /// (formats/cold-object.md, "Encrypted objects"): what `ColdObject.assemble(_:compressed:
+    /// rawCrc32c:sealedWith:)` takes for an encrypted object. Safe to call on several threads.
+    public func sealFrame(_ compressed: [UInt8], number: Int, with sealer: ColdSealer) throws(FormatError) -> [UInt8] {
+        let batches = frames[number].batches
+        let associated = ColdObject.associatedData(
+            seal(keyId: sealer.keyId, cipher: sealer.cipher), frameNumber: number,
+            firstOffset: batches.first?.header.baseOffset ?? 0, lastOffset: batches.last?.header.lastOffset ?? 0,
+            rawBytes: frames[number].rawRange.count)
+        return try sealer.seal(compressed, associatedData: associated, frameNumber: number)
+    }
 }
 
 extension ColdObject {
@@ -61,8 +80,10 @@ extension ColdObject {
     ///   - rawCrc32c: CRC32C of the whole segment.
     /// - Throws: `FormatError(.invalidValue)` when the frame count is not the plan's or a frame
     ///   does not end with a content checksum.
+    ///   - sealedWith: the sealer whose `plan.sealFrame` made every frame of `compressed`, for an
+    ///     encrypted object (index version 2, seek table checksums 0); nil for a plain one.
     public static func assemble(
-        _ plan: ColdObjectPlan, compressed: [[UInt8]], rawCrc32c: UInt32
+        _ plan: ColdObjectPlan, compressed: [[UInt8]], rawCrc32c: UInt32, sealedWith sealer: ColdSealer? = nil
     ) throws(FormatError) -> EncodedColdObject {
         guard compressed.count == plan.frames.count, compressed.allSatisfy({ $0.count >= 9 }) else {
             throw FormatError(
@@ -73,8 +94,10 @@ extension ColdObject {
         bytes.reserveCapacity(compressed.reduce(0) { $0 + $1.count } + 64 * 1024)
         var frames: [ColdFrame] = []
         frames.reserveCapacity(plan.frames.count)
+        let seal = sealer.map { plan.seal(keyId: $0.keyId, cipher: $0.cipher) }
         for (framePlan, frame) in zip(plan.frames, compressed) {
-            frames.append(framePlan.frame(number: frames.count, objectOffset: bytes.count, compressed: frame))
+            frames.append(
+                framePlan.frame(number: frames.count, objectOffset: bytes.count, compressed: frame, sealed: seal))
             bytes.append(contentsOf: frame)
         }
         var index = ColdObjectIndex(
@@ -82,7 +105,8 @@ extension ColdObject {
             recordCount: plan.nextOffset - plan.header.baseOffset, firstTimestamp: plan.firstTimestamp,
             maxTimestamp: frames.map(\.maxTimestamp).max() ?? 0, rawBytes: plan.segmentBytes, rawCrc32c: rawCrc32c,
             frameRawBytesTarget: plan.frameRawBytesTarget, compressionLevel: plan.level, frames: frames,
-            objectBytes: 0, indexFrameOffset: bytes.count, indexFrameBytes: 0, seekTableBytes: 0)
+            encryption: seal.map { ColdEncryption(cipher: $0.cipher, keyId: $0.keyId) }, objectBytes: 0,
+            indexFrameOffset: bytes.count, indexFrameBytes: 0, seekTableBytes: 0)
         let indexFrame = encodeIndexFrame(index)
         let seekTable = encodeSeekTable(frames: frames, indexFrameBytes: indexFrame.count)
         bytes.append(contentsOf: indexFrame)

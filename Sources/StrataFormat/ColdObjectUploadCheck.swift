@@ -21,7 +21,7 @@ extension ColdObject {
     /// - Throws: `FormatError` positioned in the object, its message starting with the frame number.
     public static func decodedFrameChecksum(
         _ object: UnsafeRawBufferPointer, frame: ColdFrame, decompressor: Zstd.Decompressor,
-        into buffer: UnsafeMutableRawBufferPointer
+        into buffer: UnsafeMutableRawBufferPointer, keys: ColdKeyRing? = nil
     ) throws(FormatError) -> UInt32 {
         do throws(FormatError) {
             guard frame.objectOffset >= 0, frame.compressedBytes >= 0,
@@ -32,11 +32,13 @@ extension ColdObject {
                     "\(frame.compressedBytes) bytes at \(frame.objectOffset) (raw \(frame.rawBytes)) do not fit "
                         + "an object of \(object.count) bytes and a buffer of \(buffer.count)")
             }
-            let bytes = UnsafeRawBufferPointer(rebasing: object[frame.objectRange])
-            try checkCompressedFrame(bytes, frame: frame)
-            let content = UnsafeMutableRawBufferPointer(rebasing: buffer[0 ..< frame.rawBytes])
-            try decompressor.decompressFrame(bytes, into: content, basePosition: frame.objectOffset)
-            return CRC32C.checksum(UnsafeRawBufferPointer(content))
+            let stored = UnsafeRawBufferPointer(rebasing: object[frame.objectRange])
+            return try withZstdFrame(stored, frame: frame, keys: keys) { (bytes, frame) throws(FormatError) in
+                try checkCompressedFrame(bytes, frame: frame)
+                let content = UnsafeMutableRawBufferPointer(rebasing: buffer[0 ..< frame.rawBytes])
+                try decompressor.decompressFrame(bytes, into: content, basePosition: frame.objectOffset)
+                return CRC32C.checksum(UnsafeRawBufferPointer(content))
+            }
         } catch {
             var labelled = error
             labelled.message = "frame \(frame.frameNumber): " + error.message
@@ -49,7 +51,9 @@ extension ColdObject {
     /// - Returns: whether `object` holds `expected`'s footer and decodes to `expected.rawBytes`
     ///   bytes whose CRC32C is `expected.rawCrc32c`.
     /// - Throws: `FormatError` when the footer or a frame does not decode.
-    public static func uploadDecodes(_ object: [UInt8], expected: ColdObjectIndex) throws(FormatError) -> Bool {
+    public static func uploadDecodes(
+        _ object: [UInt8], expected: ColdObjectIndex, keys: ColdKeyRing? = nil
+    ) throws(FormatError) -> Bool {
         try withBytes(object) { (raw) throws(FormatError) -> Bool in
             guard try uploadedFooterMatches(raw, expected: expected) else { return false }
             let decompressor = try Zstd.Decompressor()
@@ -58,7 +62,8 @@ extension ColdObject {
             defer { buffer.deallocate() }
             var crc: UInt32 = 0
             for frame in expected.frames {
-                let frameCrc = try decodedFrameChecksum(raw, frame: frame, decompressor: decompressor, into: buffer)
+                let frameCrc = try decodedFrameChecksum(
+                    raw, frame: frame, decompressor: decompressor, into: buffer, keys: keys)
                 crc = CRC32C.combine(crc, frameCrc, lengthB: frame.rawBytes)
             }
             return crc == expected.rawCrc32c && expected.frames.reduce(0, { $0 + $1.rawBytes }) == expected.rawBytes

@@ -18,6 +18,10 @@ public struct FormatError: Error, Sendable, Equatable, CustomStringConvertible {
         case invalidValue
         /// zstd rejected the data.
         case compression
+        /// An encrypted cold frame's key id is not in the key ring given (formats/keys.md).
+        case missingKey
+        /// An encrypted cold frame failed AES-GCM authentication: a changed byte, or the wrong key.
+        case authenticationFailed
     }
 
     public var code: Code

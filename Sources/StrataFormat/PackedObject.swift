@@ -193,10 +193,10 @@ public enum PackedObject {
     /// object (footer, every frame, raw size and CRC32C), its footer against its entry.
     /// - Returns: per slice, its entry, its cold index and the segment file bytes.
     public static func decodeSlices(
-        _ object: [UInt8]
+        _ object: [UInt8], keys: ColdKeyRing? = nil
     ) throws(FormatError) -> [(slice: PackedSlice, index: ColdObjectIndex, segment: [UInt8])] {
         var decoded: [(slice: PackedSlice, index: ColdObjectIndex, segment: [UInt8])] = []
-        _ = try forEachSlice(object) { (slice, index, segment) throws(FormatError) in decoded.append((slice, index, segment)) }
+        _ = try forEachSlice(object, keys: keys) { (slice, index, segment) throws(FormatError) in decoded.append((slice, index, segment)) }
         return decoded
     }
 
@@ -206,11 +206,12 @@ public enum PackedObject {
     /// - Returns: the pack index.
     @discardableResult
     public static func forEachSlice(
-        _ object: [UInt8], _ body: (PackedSlice, ColdObjectIndex, [UInt8]) throws(FormatError) -> Void
+        _ object: [UInt8], keys: ColdKeyRing? = nil,
+        _ body: (PackedSlice, ColdObjectIndex, [UInt8]) throws(FormatError) -> Void
     ) throws(FormatError) -> PackIndex {
         let pack = try parseIndex(object: object)
         for slice in pack.slices {
-            let (index, segment) = try decodeSlice(Array(object[slice.byteRange]), slice: slice)
+            let (index, segment) = try decodeSlice(Array(object[slice.byteRange]), slice: slice, keys: keys)
             try body(slice, index, segment)
         }
         return pack
@@ -219,10 +220,10 @@ public enum PackedObject {
     /// Decodes one slice's bytes as a cold object and checks its footer against `slice`.
     /// Positions in errors are byte positions in the packed object.
     public static func decodeSlice(
-        _ bytes: [UInt8], slice: PackedSlice
+        _ bytes: [UInt8], slice: PackedSlice, keys: ColdKeyRing? = nil
     ) throws(FormatError) -> (index: ColdObjectIndex, segment: [UInt8]) {
         do throws(FormatError) {
-            let (index, segment) = try ColdObject.decodeSegment(bytes)
+            let (index, segment) = try ColdObject.decodeSegment(bytes, keys: keys)
             guard index.topic == slice.log, index.baseOffset == slice.baseOffset,
                 index.lastOffset == slice.lastOffset, index.rawCrc32c == slice.rawCrc32c
             else {

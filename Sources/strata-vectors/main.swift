@@ -144,6 +144,7 @@ func generate(into directory: URL) throws {
     try write([UInt8](try prettyJSON(topicManifest)), "manifest.desc.json", in: directory)
 
     try generatePackedVectors(into: directory, mainSegment: segment)
+    try generateEncryptedVectors(into: directory, mainSegment: segment)
     try generateTableVectors(into: directory)
     try generateIcebergVectors(into: directory)
     try generateJournalVectors(into: directory)

@@ -16,6 +16,44 @@ func jsonLine(_ object: [String: Any]) -> String {
     return text
 }
 
+/// `--key-ring FILE` of every command that reads or writes cold objects (formats/keys.md).
+struct KeyRingOption: ParsableArguments {
+    @Option(
+        name: .customLong("key-ring"),
+        help: ArgumentHelp(
+            "Keys of an encrypted lake: a file of id:base64key entries, newest first (formats/keys.md). Default: "
+                + "the \(ColdKeyRing.environmentVariable) environment variable. The newest key seals new cold "
+                + "objects; any key opens the objects sealed with it.",
+            valueName: "file"))
+    var keyRing: String?
+
+    /// The key ring from `--key-ring`, else from `STRATA_KEYS`, else nil.
+    /// - Throws: `invalidArgument` naming the file (or the variable) and the bad entry, never a key.
+    func load() throws(StrataError) -> ColdKeyRing? {
+        let text: String
+        let source: String
+        if let keyRing {
+            guard let data = FileManager.default.contents(atPath: keyRing), let read = String(data: data, encoding: .utf8)
+            else {
+                throw StrataError(.invalidArgument, "cannot read the key ring file \(keyRing)", file: keyRing)
+            }
+            (text, source) = (read, keyRing)
+        } else if let variable = ProcessInfo.processInfo.environment[ColdKeyRing.environmentVariable],
+            !variable.isEmpty
+        {
+            (text, source) = (variable, ColdKeyRing.environmentVariable)
+        } else {
+            return nil
+        }
+        do throws(FormatError) { return try ColdKeyRing.parse(text, source: source) } catch {
+            throw StrataError(.invalidArgument, "bad key ring: \(error.message)", file: keyRing)
+        }
+    }
+
+    /// `options` with the key ring loaded.
+    func apply(to options: inout LakeOptions) throws(StrataError) { options.keyRing = try load() }
+}
+
 /// `--lake DIR` and the topic config flags shared by commands that may create topics.
 struct LakeOption: ParsableArguments {
     @Option(name: .long, help: "Lake directory (created if absent).")
@@ -27,12 +65,27 @@ struct LakeOption: ParsableArguments {
                 + "existing lake remembers its own.",
             valueName: "url"))
     var cold: String?
+    @Option(
+        help: ArgumentHelp(
+            "Encrypt the lake's new cold objects: aes-256-gcm (needs --key-ring or STRATA_KEYS). The lake remembers "
+                + "it; objects already stored stay readable as they are.",
+            valueName: "cipher"))
+    var encryption: String?
+    @OptionGroup var keys: KeyRingOption
+
+    func validate() throws {
+        if let encryption, ColdCipher(name: encryption) == nil {
+            throw ValidationError("--encryption must be aes-256-gcm, is '\(encryption)'")
+        }
+    }
 
     /// Opens the lake; `background` runs the offloader while the command works; `configure`
     /// sets further options (serve: its logger and metrics).
     func open(background: Bool = true, configure: (inout LakeOptions) -> Void = { _ in }) throws -> Lake {
         var options = LakeOptions()
         options.backgroundOffload = background
+        options.encryption = encryption.flatMap { ColdCipher(name: $0) }
+        try keys.apply(to: &options)
         configure(&options)
         return try Lake.open(lake, cold: cold, options: options)
     }
@@ -42,7 +95,9 @@ struct LakeOption: ParsableArguments {
     /// store the user did not name.
     /// - Throws: `invalidArgument` naming both stores; what `Lake.openReadOnly` throws.
     func openReadOnly() throws -> Lake {
-        let opened = try Lake.openReadOnly(lake)
+        var options = LakeOptions()
+        try keys.apply(to: &options)
+        let opened = try Lake.openReadOnly(lake, options: options)
         if let cold, cold != opened.coldURL {
             // Nothing is open yet and a read-only lake holds no lock: dropping it releases all.
             throw StrataError(
@@ -61,8 +116,13 @@ struct ReadLakeOption: ParsableArguments {
         name: .long,
         help: "Lake directory (read only: nothing is created, locked or changed; a running writer is fine).")
     var lake: String
+    @OptionGroup var keys: KeyRingOption
 
-    func open() throws -> Lake { try Lake.openReadOnly(lake) }
+    func open() throws -> Lake {
+        var options = LakeOptions()
+        try keys.apply(to: &options)
+        return try Lake.openReadOnly(lake, options: options)
+    }
 }
 
 /// A command that changes an existing lake (scrub --delete-orphans, repair, topic admin) never
@@ -78,12 +138,14 @@ func requireExistingLake(_ path: String) throws(StrataError) {
 struct ExistingLakeOption: ParsableArguments {
     @Option(name: .long, help: "Lake directory (must exist).")
     var lake: String
+    @OptionGroup var keys: KeyRingOption
 
     /// Opens the lake without background offload; a directory that is not a lake is an error.
     func open() throws -> Lake {
         try requireExistingLake(lake)
         var options = LakeOptions()
         options.backgroundOffload = false
+        try keys.apply(to: &options)
         return try Lake.open(lake, options: options)
     }
 }

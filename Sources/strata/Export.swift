@@ -40,6 +40,7 @@ struct Export: AsyncParsableCommand {
     @Argument(help: "Topic name.")
     var topic: String
     @OptionGroup var partitionOption: PartitionOption
+    @OptionGroup var keys: KeyRingOption
 
     /// The partition's log name, as the cold store files it (`orders`, `orders/3`).
     /// (`PartitionOption.validate` has checked the partition; a bad topic name keeps the name, so
@@ -89,7 +90,9 @@ struct Export: AsyncParsableCommand {
 
     func run() async throws {
         do throws(StrataError) {
-            let log = try ColdLog.open(cold)
+            var options = ColdLogOptions()
+            options.keyRing = try keys.load()
+            let log = try ColdLog.open(cold, options: options)
             let range: Range<Int64>
             do throws(StrataError) {
                 range = try await offsetRange(log)

@@ -13,6 +13,8 @@ public struct ColdLogOptions: Sendable {
     public var clock: any StrataClock = SystemClock()
     /// A store to read instead of the one the URL names (tests inject memory or faulty stores).
     public var store: (any BlobStore)? = nil
+    /// Keys of encrypted objects (formats/keys.md); nil: only plain objects can be read.
+    public var keyRing: ColdKeyRing? = nil
 
     public init() {}
 }
@@ -55,7 +57,7 @@ public final class ColdLog: Sendable {
         let tier = ColdTier(
             store: store, cacheBytes: options.cacheBytes, retry: options.retry,
             retryEnvironment: options.retryEnvironment, clock: options.clock,
-            log: { _ in }, localManifestPath: nil)
+            log: { _ in }, localManifestPath: nil, keys: options.keyRing)
         return ColdLog(location: store.location, cold: tier)
     }
 

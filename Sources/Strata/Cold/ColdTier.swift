@@ -55,6 +55,10 @@ final class ColdTier: Sendable {
     let savesLocalCopy: Bool
     /// Read-ahead fetches running at once (`LakeOptions.coldPrefetchTasksMax`).
     let prefetchTasksMax: Int
+    /// Opens the frames of encrypted objects (`LakeOptions.keyRing`); nil: no key ring given.
+    let keys: ColdKeyRing?
+    /// Seals the frames of new objects: set when the lake encrypts (`lake.json` `encryption`).
+    let sealer: ColdSealer?
     /// The read-ahead fetches under way, so they stay bounded.
     private let prefetching = Mutex<[FrameKey: Task<Void, Never>]>([:])
 
@@ -62,8 +66,11 @@ final class ColdTier: Sendable {
         store: any BlobStore, cacheBytes: Int, retry: RetryPolicy, retryEnvironment: RetryEnvironment = .live,
         clock: any StrataClock, log: @escaping @Sendable (String) -> Void,
         localManifestPath: (@Sendable (String) -> String)? = nil, manifestSegmentsMax: Int = 1000,
-        savesLocalCopy: Bool = true, prefetchTasksMax: Int = 32, metrics: EngineMetrics = .global
+        savesLocalCopy: Bool = true, prefetchTasksMax: Int = 32, metrics: EngineMetrics = .global,
+        keys: ColdKeyRing? = nil, sealer: ColdSealer? = nil
     ) {
+        self.keys = keys
+        self.sealer = sealer
         self.savesLocalCopy = savesLocalCopy
         self.metrics = metrics
         self.store = CountingBlobStore(store, metrics: metrics)
@@ -82,14 +89,15 @@ final class ColdTier: Sendable {
 
     /// The cold tier of the lake at `paths` over `store`, as `options` configure it (both opens).
     static func forLake(
-        _ store: any BlobStore, paths: LakePaths, options: LakeOptions, savesLocalCopy: Bool
+        _ store: any BlobStore, paths: LakePaths, options: LakeOptions, savesLocalCopy: Bool,
+        encrypts: Bool = false
     ) -> ColdTier {
         ColdTier(
             store: store, cacheBytes: options.coldCacheBytes, retry: options.blobRetry,
             retryEnvironment: options.blobRetryEnvironment, clock: options.clock, log: options.log,
             localManifestPath: { paths.topicManifestCopy($0) }, manifestSegmentsMax: options.manifestSegmentsMax,
             savesLocalCopy: savesLocalCopy, prefetchTasksMax: options.coldPrefetchTasksMax,
-            metrics: options.engineMetrics)
+            metrics: options.engineMetrics, keys: options.keyRing, sealer: encrypts ? options.keyRing?.sealer : nil)
     }
 
     var location: String { store.location }
@@ -442,12 +450,13 @@ final class ColdTier: Sendable {
         _ bytes: [UInt8], frame: ColdFrame, key: String, topic: String
     ) async throws(StrataError) -> CheckedFrame {
         let pool = framePool
+        let keys = keys
         let result: Result<CheckedFrame, FormatError> = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(
                     returning: Result { () throws(FormatError) in
                         try withBytes(bytes) { (raw) throws(FormatError) in
-                            try ColdObject.decodeCheckedFrame(raw, frame: frame, pool: pool)
+                            try ColdObject.decodeCheckedFrame(raw, frame: frame, pool: pool, keys: keys)
                         }
                     })
             }

@@ -238,6 +238,7 @@ extension Topic {
     ) async throws(StrataError) -> (Int, EncodedColdObject) {
         let (topicName, frameTarget, level) = (name, config.coldFrameRawBytes, config.coldCompressionLevel)
         let buffer = readBuffer ?? SegmentReadBuffer()
+        let sealer = cold.sealer
         let result: Result<(Int, EncodedColdObject), StrataError> = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(
@@ -248,7 +249,7 @@ extension Topic {
                             do throws(FormatError) {
                                 return try ParallelColdCodec.encode(
                                     segment: UnsafeRawBufferPointer(raw), topic: topicName,
-                                    frameRawBytesTarget: frameTarget, level: level)
+                                    frameRawBytesTarget: frameTarget, level: level, sealer: sealer)
                             } catch {
                                 throw StrataError(error, topic: topicName, file: segment.path)
                             }
@@ -285,12 +286,13 @@ extension Topic {
     /// The batches are not walked again: `encode` checked each batch's CRC32C in those bytes.
     func verifyUpload(_ key: String, expected: EncodedColdObject, rawBytes: Int) async throws(StrataError) {
         let index = expected.index
+        let keys = cold.keys
         try await cold.checkUpload(
             key, bytes: expected.bytes.count, topic: name, what: "read back upload",
             mismatch: "uploaded object does not decode to the sealed segment"
         ) { (data) throws(FormatError) in
             guard index.rawBytes == rawBytes else { return false }
-            return try ParallelColdCodec.uploadDecodes(data, expected: index)
+            return try ParallelColdCodec.uploadDecodes(data, expected: index, keys: keys)
         }
     }
 

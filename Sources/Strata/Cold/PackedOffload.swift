@@ -265,13 +265,14 @@ enum PackedOffload {
     ) async throws(StrataError) {
         // Slice by slice: one decoded segment at a time, never all of an object's at once.
         let wanted = expected.index.slices
+        let keys = cold.keys
         try await cold.checkUpload(
             key, bytes: expected.bytes.count, topic: topic, what: "read back packed object",
             mismatch: "uploaded packed object does not decode to its segments"
         ) { (data) throws(FormatError) in
             var same = true
             var i = 0
-            let pack = try PackedObject.forEachSlice(data) { (slice, index, segment) throws(FormatError) in
+            let pack = try PackedObject.forEachSlice(data, keys: keys) { (slice, index, segment) throws(FormatError) in
                 same = same && i < wanted.count && slice == wanted[i]
                     && segment.count == index.rawBytes && CRC32C.checksum(segment) == wanted[i].rawCrc32c
                 i += 1

@@ -18,19 +18,21 @@ enum ParallelColdCodec {
     /// - Throws: `FormatError` as `ColdObject.encode` does.
     static func encode(
         segment: [UInt8], topic: String, frameRawBytesTarget: Int = ColdObject.defaultFrameRawBytesTarget,
-        level: Int32 = ColdObject.defaultCompressionLevel, workers: Int = workers
+        level: Int32 = ColdObject.defaultCompressionLevel, workers: Int = workers, sealer: ColdSealer? = nil
     ) throws(FormatError) -> EncodedColdObject {
         try withBytes(segment) { (bytes) throws(FormatError) -> EncodedColdObject in
             try encode(
-                segment: bytes, topic: topic, frameRawBytesTarget: frameRawBytesTarget, level: level, workers: workers)
+                segment: bytes, topic: topic, frameRawBytesTarget: frameRawBytesTarget, level: level, workers: workers,
+                sealer: sealer)
         }
     }
 
-    /// The same over the segment's bytes in memory the caller owns until it returns.
+    /// The same over the segment's bytes in memory the caller owns until it returns; with
+    /// `sealer`, each worker also seals the frames it compresses (an encrypted object).
     static func encode(
         segment bytes: UnsafeRawBufferPointer, topic: String,
         frameRawBytesTarget: Int = ColdObject.defaultFrameRawBytesTarget,
-        level: Int32 = ColdObject.defaultCompressionLevel, workers: Int = workers
+        level: Int32 = ColdObject.defaultCompressionLevel, workers: Int = workers, sealer: ColdSealer? = nil
     ) throws(FormatError) -> EncodedColdObject {
         let raw = SharedBytes(bytes)
         let plan = try ColdObject.plan(
@@ -40,13 +42,15 @@ enum ParallelColdCodec {
             try Zstd.Compressor(level: plan.level)
         } body: { (compressor, number) throws(FormatError) -> ([UInt8], UInt32) in
             let input = UnsafeRawBufferPointer(rebasing: raw.bytes[plan.rawRange(ofFrame: number)])
-            return (try compressor.compressFrame(input), CRC32C.checksum(input))
+            let frame = try compressor.compressFrame(input)
+            let stored = try sealer.map { (s) throws(FormatError) in try plan.sealFrame(frame, number: number, with: s) }
+            return (stored ?? frame, CRC32C.checksum(input))
         }
         var crc: UInt32 = 0
         for (number, frame) in frames.enumerated() {
             crc = CRC32C.combine(crc, frame.1, lengthB: plan.rawRange(ofFrame: number).count)
         }
-        return try ColdObject.assemble(plan, compressed: frames.map(\.0), rawCrc32c: crc)
+        return try ColdObject.assemble(plan, compressed: frames.map(\.0), rawCrc32c: crc, sealedWith: sealer)
     }
 
     /// `ColdObject.uploadDecodes` on `workers` threads: every frame decoded once (zstd checks its
@@ -55,7 +59,7 @@ enum ParallelColdCodec {
     ///   `expected.rawBytes` bytes whose CRC32C is `expected.rawCrc32c`.
     /// - Throws: `FormatError` of the lowest-numbered frame that does not decode, or of the footer.
     static func uploadDecodes(
-        _ object: [UInt8], expected: ColdObjectIndex, workers: Int = workers
+        _ object: [UInt8], expected: ColdObjectIndex, workers: Int = workers, keys: ColdKeyRing? = nil
     ) throws(FormatError) -> Bool {
         try withBytes(object) { (bytes) throws(FormatError) -> Bool in
             guard try ColdObject.uploadedFooterMatches(bytes, expected: expected) else { return false }
@@ -66,7 +70,7 @@ enum ParallelColdCodec {
                 try DecodeWorker(bufferBytes: bufferBytes)
             } body: { (worker, number) throws(FormatError) -> UInt32 in
                 try ColdObject.decodedFrameChecksum(
-                    raw.bytes, frame: frames[number], decompressor: worker.decompressor, into: worker.buffer)
+                    raw.bytes, frame: frames[number], decompressor: worker.decompressor, into: worker.buffer, keys: keys)
             }
             var crc: UInt32 = 0
             for (frame, frameCrc) in zip(frames, crcs) { crc = CRC32C.combine(crc, frameCrc, lengthB: frame.rawBytes) }

@@ -139,6 +139,14 @@ public struct LakeOptions: Sendable {
     /// Cold frames fetched ahead for sequential readers at once, lake-wide. Read-ahead past the
     /// bound is skipped, not queued: the reader fetches that frame itself when it gets there.
     public var coldPrefetchTasksMax = 32
+    /// Keys of encrypted cold objects, newest first (formats/keys.md; the CLI reads `--key-ring`
+    /// or `STRATA_KEYS`): the newest seals new objects of an encrypting lake, any opens the
+    /// objects sealed with it. A writable open of an encrypting lake without one is refused.
+    public var keyRing: ColdKeyRing? = nil
+    /// Encrypt the cold objects of the lake opened (`lake.json` remembers it, and a lake already
+    /// encrypting needs no flag): new objects are sealed with the key ring's newest key; objects
+    /// already stored stay as they are and readable. Nil: leave the lake as it is.
+    public var encryption: ColdCipher? = nil
     /// A store to use instead of the one `lake.json` names (tests inject fault-injecting stores).
     public var coldStore: (any BlobStore)? = nil
     /// Write topic tables (issue 15) after offload passes, for topics whose config has `table`.

@@ -83,7 +83,7 @@ public final class Lake: Sendable {
         let fd = try lock(unopened)
         do throws(StrataError) {
             var opened: (any BlobStore)? = options.coldStore
-            let config = try LakeConfigFile.loadOrCreate(paths: unopened, coldURL: cold) { (config) throws(StrataError) in
+            var config = try LakeConfigFile.loadOrCreate(paths: unopened, coldURL: cold) { (config) throws(StrataError) in
                 if opened == nil {
                     opened = try openColdStore(
                         try parseColdURL(config.cold), retry: options.blobRetry,
@@ -91,10 +91,11 @@ public final class Lake: Sendable {
                 }
             }
             guard let store = opened else { throw StrataError(.io, "no cold store for \(config.cold)") }
+            let encrypts = try config.applyEncryption(options, paths: unopened)
             // The catalog before the journal: the replay looks the journal's topics up in it.
             let catalog = try Catalog.openWriter(unopened, log: options.log)
             let paths = LakePaths(root: path, catalog: catalog)
-            let tier = ColdTier.forLake(store, paths: paths, options: options, savesLocalCopy: true)
+            let tier = ColdTier.forLake(store, paths: paths, options: options, savesLocalCopy: true, encrypts: encrypts)
             let journal: Journal?
             do throws(StrataError) { journal = try openJournal(paths, options: options, cold: tier) } catch {
                 try? catalog.close()

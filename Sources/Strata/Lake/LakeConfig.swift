@@ -7,6 +7,39 @@ struct LakeConfigFile: Codable, Equatable {
     var formatVersion: Int
     /// The cold store URL (`file:///…` or `s3://bucket/prefix`).
     var cold: String
+    /// `aes-256-gcm` when new cold objects are encrypted (ARCHITECTURE.md "Encryption at rest");
+    /// absent for a plain lake. Once on, never turned off: old objects keep their key ids.
+    var encryption: String? = nil
+
+    /// The cipher `encryption` names.
+    /// - Throws: `corrupt` for a name this build does not know.
+    func cipher(paths: LakePaths) throws(StrataError) -> ColdCipher? {
+        guard let encryption else { return nil }
+        guard let cipher = ColdCipher(name: encryption) else {
+            throw StrataError(.corrupt, "unknown encryption '\(encryption)' (this build knows aes-256-gcm)", file: paths.config)
+        }
+        return cipher
+    }
+
+    /// Turns encryption on in `lake.json` when `options` ask for it, and checks that an
+    /// encrypting lake has keys to seal with.
+    /// - Returns: whether new objects are sealed.
+    /// - Throws: `invalidArgument` when the lake encrypts but no key ring was given; `io`.
+    mutating func applyEncryption(_ options: LakeOptions, paths: LakePaths) throws(StrataError) -> Bool {
+        if let wanted = options.encryption, encryption == nil {
+            encryption = wanted.name
+            try FileIO.writeAtomically(paths.config, try encodeJSON(self))
+        }
+        guard let cipher = try cipher(paths: paths) else { return false }
+        guard options.keyRing != nil else {
+            throw StrataError(
+                .invalidArgument,
+                "lake \(paths.root) encrypts its cold objects (\(cipher.name)): give its keys with --key-ring FILE or "
+                    + "\(ColdKeyRing.environmentVariable) (formats/keys.md)",
+                file: paths.config)
+        }
+        return true
+    }
 
     /// Reads `lake.json`, or creates it with `coldURL` (default `file://<lake>/cold`).
     /// - Parameter check: runs before a new `lake.json` is written (e.g. opening the store), so a

@@ -65,9 +65,11 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
     }
 
     /// Wraps a format error found in `file` (positions are already absolute in the file).
+    /// A missing key (an encrypted object's key id not in the key ring) is the caller's to fix:
+    /// `invalidArgument`, not `corrupt`.
     public init(_ error: FormatError, topic: String?, file: String) {
         self.init(
-            .corrupt, "\(error.field): \(error.message)", topic: topic, file: file, position: error.position,
+            error.code == .missingKey ? .invalidArgument : .corrupt, "\(error.field): \(error.message)", topic: topic, file: file, position: error.position,
             cause: error.code.rawValue)
     }
 

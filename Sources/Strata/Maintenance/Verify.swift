@@ -54,6 +54,9 @@ public struct VerifyProblem: Sendable, Hashable, CustomStringConvertible {
         /// A topic catalog file is damaged where recovery would refuse the open, or its records
         /// contradict each other (formats/catalog.md).
         case corruptCatalog
+        /// An encrypted cold object's key id is not in the key ring given (formats/keys.md): its
+        /// frames were not checked. Not damage: verify again with the key.
+        case missingKey
     }
 
     public var topic: String
@@ -569,7 +572,7 @@ extension Lake {
             else {
                 continue
             }
-            report.merge(await Self.checkOffPool(object, entry: entry, key: key, topic: topic))
+            report.merge(await Self.checkOffPool(object, entry: entry, key: key, topic: topic, keys: cold.keys))
             report.objectsChecked += 1
             report.bytesChecked += Int64(object.count)
         }
@@ -727,11 +730,12 @@ extension Lake {
 
     /// Decompression is CPU work: keep it off the two-thread cooperative pool.
     private static func checkOffPool(
-        _ object: [UInt8], entry: ManifestSegment, key: String, topic: String
+        _ object: [UInt8], entry: ManifestSegment, key: String, topic: String, keys: ColdKeyRing?
     ) async -> VerifyReport {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(returning: ColdObjectCheck.run(object, entry: entry, key: key, topic: topic))
+                continuation.resume(
+                    returning: ColdObjectCheck.run(object, entry: entry, key: key, topic: topic, keys: keys))
             }
         }
     }
@@ -771,14 +775,18 @@ struct PackIndexCache {
 struct ColdObjectCheck {
     let topic: String
     let key: String
+    /// Opens the frames of encrypted objects.
+    var keys: ColdKeyRing? = nil
     var report = VerifyReport()
 
     mutating func problem(_ position: Int?, _ what: String, _ kind: VerifyProblem.Kind) {
         report.add(VerifyProblem(topic: topic, location: key, position: position, what: what, kind: kind))
     }
 
-    static func run(_ object: [UInt8], entry: ManifestSegment, key: String, topic: String) -> VerifyReport {
-        var check = ColdObjectCheck(topic: topic, key: key)
+    static func run(
+        _ object: [UInt8], entry: ManifestSegment, key: String, topic: String, keys: ColdKeyRing? = nil
+    ) -> VerifyReport {
+        var check = ColdObjectCheck(topic: topic, key: key, keys: keys)
         if Int64(object.count) != entry.objectBytes {
             check.problem(
                 nil, "object is \(object.count) bytes, the manifest says \(entry.objectBytes)", .manifestInconsistent)
@@ -822,6 +830,15 @@ struct ColdObjectCheck {
         var rawBytes = 0
         var intact = true
         var expected = index.baseOffset
+        if let encryption = index.encryption, keys?.ids.contains(encryption.keyId) != true {
+            // Not damage: the frames cannot be opened here; say which key would open them.
+            let held = keys.map { "the key ring holds \($0.ids.joined(separator: ", "))" } ?? "no key ring was given"
+            problem(
+                index.indexFrameOffset,
+                "encrypted with key id '\(encryption.keyId)', which is not in the key ring (\(held)): its "
+                    + "\(index.frames.count) frames were not checked", .missingKey)
+            return
+        }
         for frame in index.frames {
             if frame.firstOffset != expected {
                 problem(
@@ -832,7 +849,7 @@ struct ColdObjectCheck {
             expected = frame.lastOffset + 1
             do throws(FormatError) {
                 let content = try ColdObject.decodeFrame(
-                    UnsafeRawBufferPointer(rebasing: raw[frame.objectRange]), frame: frame)
+                    UnsafeRawBufferPointer(rebasing: raw[frame.objectRange]), frame: frame, keys: keys)
                 try countRecords(content, frame: frame)
                 crc = CRC32C.checksum(content, continuing: crc)
                 rawBytes += content.count

@@ -165,9 +165,11 @@ extension TableWriter {
                 try await cold.getChecked(segment.key, range: segment.blobRange)
             }
             let expected = next
+            let keys = cold.keys
             let result: Result<Int64, StrataError> = await Self.offPool {
                 Result { () throws(StrataError) -> Int64 in
-                    try Self.feed(object.bytes, segment: segment, log: log, range: range, from: expected, builder)
+                    try Self.feed(
+                        object.bytes, segment: segment, log: log, range: range, from: expected, builder, keys: keys)
                 }
             }
             next = try result.get()
@@ -228,11 +230,12 @@ extension TableWriter {
     /// appends their records to `builder`, read in place from the frames' bytes (no `Record` per
     /// record). Every byte is checked once, as the cold reader checks it: each frame's zstd
     /// content checksum against the seek table, then each batch's CRC32C and records
-    /// (`ColdObject.decodeCheckedFrame`); the object's index must match its manifest entry.
+    /// (`ColdObject.decodeCheckedFrame`, which first opens a sealed frame with `keys`); the
+    /// object's index must match its manifest entry.
     /// - Returns: the next offset expected.
     static func feed(
         _ object: [UInt8], segment: ManifestSegment, log: String, range: Range<Int64>, from: Int64,
-        _ builder: TableFileBuilder
+        _ builder: TableFileBuilder, keys: ColdKeyRing? = nil
     ) throws(StrataError) -> Int64 {
         let index: ColdObjectIndex
         do throws(FormatError) { index = try ColdObjectFooter.parse(object: object) } catch {
@@ -252,7 +255,7 @@ extension TableWriter {
             do throws(FormatError) {
                 checked = try withBytes(object) { (raw) throws(FormatError) in
                     try ColdObject.decodeCheckedFrame(
-                        UnsafeRawBufferPointer(rebasing: raw[frame.objectRange]), frame: frame, pool: pool)
+                        UnsafeRawBufferPointer(rebasing: raw[frame.objectRange]), frame: frame, pool: pool, keys: keys)
                 }
                 if let damage = checked.damage { throw damage }
             } catch {
