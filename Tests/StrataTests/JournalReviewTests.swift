@@ -135,7 +135,9 @@ import Testing
             hold.withLock { $0 = true }
             let before = topic.writtenOffset
             let waiting = Task { try await topic.append([ProducerRecord(value: bytes("waiting"))]) }
-            for _ in 0 ..< 5000 where topic.writtenOffset == before { usleep(1000) }
+            // Waits off the cooperative pool's threads (the append needs one), however loaded.
+            for _ in 0 ..< 120_000 where topic.writtenOffset == before { try await Task.sleep(for: .milliseconds(1)) }
+            try #require(topic.writtenOffset > before, "the waiting append never wrote its batch")
             var refused = false
             do { _ = try await topic.repairQuarantine() } catch {
                 refused = (error as? StrataError)?.code == .busy; print("repair: \(error)")
