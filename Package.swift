@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3" ..< "4.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // TLS listeners of `strata serve` (StrataServer only).
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
     ],
     targets: [
         // System libraries: Debian provides them as -dev packages (tools/test installs them).
@@ -53,6 +55,7 @@ let package = Package(
             dependencies: [
                 "Strata", "StrataKafka", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(

@@ -17,16 +17,25 @@ struct Serve: AsyncParsableCommand {
             consumer group (the classic protocol: join, sync, heartbeat, commit); the cluster id is made once \
             and kept in <lake>/kafka-cluster-id. Transactions are not served.
 
+            Security (docs/ARCHITECTURE.md §2l): --tls-cert and --tls-key add a TLS listener \
+            (--tls-listen, printed as `listening tls on HOST:PORT`); --listen none leaves TLS only. \
+            --sasl-users FILE (made by `strata users add`) requires SASL PLAIN or SCRAM-SHA-256/512 on every \
+            listener before any request but ApiVersions. --acl FILE allows each principal (User:NAME from SASL \
+            or the client certificate's CN, else User:ANONYMOUS) only what its rules name; SIGHUP reloads it.
+
             Example:
               strata serve --lake /lake --listen 127.0.0.1:9092 &
               kcat -b 127.0.0.1:9092 -L
+              strata serve --lake /lake --listen none --tls-cert cert.pem --tls-key key.pem \\
+                --tls-listen 0.0.0.0:9093 --sasl-users users.txt --acl acl.txt
             """
     )
 
     @OptionGroup var lakeOption: LakeOption
     @Option(
         help: ArgumentHelp(
-            "Address to listen on; loopback by default; port 0 picks a free one.", valueName: "host:port"))
+            "Address of the plaintext listener; loopback by default; port 0 picks a free one; `none`: no "
+                + "plaintext listener (TLS only).", valueName: "host:port|none"))
     var listen = "127.0.0.1:9092"
     @Option(
         help: ArgumentHelp(
@@ -64,9 +73,10 @@ struct Serve: AsyncParsableCommand {
             "Members one consumer group may have; one more gets GROUP_MAX_SIZE_REACHED (Kafka's group.max.size).",
             valueName: "count"))
     var groupMaxSize = 1_000
+    @OptionGroup var security: ServeSecurityOptions
 
     func validate() throws {
-        _ = try Self.hostPort(listen, flag: "--listen", portMin: 0)
+        if listen != "none" { _ = try Self.hostPort(listen, flag: "--listen", portMin: 0) }
         if let advertise { _ = try Self.hostPort(advertise, flag: "--advertise", portMin: 1) }
         let options = try options()
         do throws(KafkaServerError) { try options.validate() } catch { throw ValidationError("\(error)") }
@@ -74,7 +84,12 @@ struct Serve: AsyncParsableCommand {
 
     func options() throws -> KafkaServerOptions {
         var options = KafkaServerOptions()
-        (options.listenHost, options.listenPort) = try Self.hostPort(listen, flag: "--listen", portMin: 0)
+        if listen == "none" {
+            options.security.plaintextEnabled = false
+        } else {
+            (options.listenHost, options.listenPort) = try Self.hostPort(listen, flag: "--listen", portMin: 0)
+        }
+        try security.apply(to: &options.security)
         if let advertise {
             let (host, port) = try Self.hostPort(advertise, flag: "--advertise", portMin: 1)
             options.advertisedHost = host
@@ -112,6 +127,7 @@ struct Serve: AsyncParsableCommand {
         let lake = try lakeOption.open()
         let server = KafkaServer(lake: lake, options: options)
         let stop = StopSignals()
+        signal(SIGHUP, SIG_IGN)
         let bound: (host: String, port: Int)
         do {
             bound = try await server.start()
@@ -121,8 +137,13 @@ struct Serve: AsyncParsableCommand {
             printError("error: \(error)")
             throw ExitCode(3)
         }
-        print("listening on \(bound.host):\(bound.port)")
+        _ = bound
+        for listener in server.listeners {
+            print("listening \(listener.tls ? "tls " : "")on \(listener.host):\(listener.port)")
+        }
         fflush(nil)
+        let reload = Self.reloadOnHangup(server)
+        defer { reload.cancel() }
         let signal = await stop.next()
         options.log("signal \(signal): stopping (requests in flight finish)")
         await server.shutdown()
