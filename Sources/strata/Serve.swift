@@ -26,8 +26,7 @@ struct Serve: AsyncParsableCommand {
             Example:
               strata serve --lake /lake --listen 127.0.0.1:9092 &
               kcat -b 127.0.0.1:9092 -L
-              strata serve --lake /lake --listen none --tls-cert cert.pem --tls-key key.pem \\
-                --tls-listen 0.0.0.0:9093 --sasl-users users.txt --acl acl.txt
+              strata serve --lake /lake --listen none --tls-cert c.pem --tls-key k.pem
             """
     )
 

@@ -13,7 +13,7 @@ struct Users: ParsableCommand {
             The password is read from standard input (one line), never from the command line.
 
             Example:
-              printf '%s\\n' "$PASSWORD" | strata users add alice --mechanism all --password-stdin --file users.txt
+              strata users add alice --password-stdin --file users.txt < pw.txt
             """,
         subcommands: [UsersAdd.self, UsersList.self]
     )
@@ -21,7 +21,11 @@ struct Users: ParsableCommand {
 
 struct UsersAdd: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "add", abstract: "Add a user's SCRAM entries to a users file (made if absent, mode 0600).")
+        commandName: "add", abstract: "Add a user's SCRAM entries to a users file (made if absent, mode 0600).",
+        discussion: """
+            Example:
+              strata users add alice --password-stdin --file users.txt < pw.txt
+            """)
 
     @Argument(help: "User name: UTF-8 without spaces; the principal is User:NAME.")
     var name: String
@@ -86,7 +90,11 @@ struct UsersAdd: ParsableCommand {
 
 struct UsersList: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "list", abstract: "List the users and mechanisms of a users file (no secrets).")
+        commandName: "list", abstract: "List the users and mechanisms of a users file (no secrets).",
+        discussion: """
+            Example:
+              strata users list --file users.txt
+            """)
 
     @Option(help: ArgumentHelp("The users file.", valueName: "file"))
     var file: String
