@@ -21,6 +21,8 @@ from kafka.protocol.admin import (CreateTopicsRequest, CreateTopicsResponse, Del
 from kafka.protocol.consumer import (FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse)
 from kafka.protocol.metadata import (ApiVersionsRequest, ApiVersionsResponse, MetadataRequest,
                                      MetadataResponse)
+from kafka.protocol.sasl import (SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest,
+                                 SaslHandshakeResponse)
 from kafka.protocol.producer import (InitProducerIdRequest, InitProducerIdResponse, ProduceRequest,
                                      ProduceResponse)
 import kafka.record.default_records as default_records
@@ -319,6 +321,13 @@ def main():
             {"ErrorCode": 0, "ErrorMessage": None, "ResourceType": 2, "ResourceName": "orders", "Configs": [
                 {"Name": "retention.ms", "Value": "86400000", "ReadOnly": False, "ConfigSource": 1,
                  "IsSensitive": False, "Synonyms": [], "ConfigType": 5, "Documentation": None}]}]}, "Response")
+    for v in range(0, 2):
+        emit(SaslHandshakeRequest, v, {"Mechanism": "SCRAM-SHA-256"}, "Request")
+        emit(SaslHandshakeResponse, v, {"ErrorCode": 0, "Mechanisms": ["PLAIN", "SCRAM-SHA-256"]}, "Response")
+    for v in range(0, 3):
+        emit(SaslAuthenticateRequest, v, {"AuthBytes": hexed(b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO")}, "Request")
+        emit(SaslAuthenticateResponse, v, {"ErrorCode": 58, "ErrorMessage": "Authentication failed",
+                                           "AuthBytes": hexed(b""), "SessionLifetimeMs": 0}, "Response")
 
     with open(os.path.join(OUT, "vectors.json"), "w") as f:
         json.dump({"generator": "tools/kafka-vectors.py with kafka-python " + __import__("kafka").__version__,

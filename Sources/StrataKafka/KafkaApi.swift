@@ -13,11 +13,13 @@ public enum KafkaApiKey: Int16, Sendable, CaseIterable {
     case syncGroup = 14
     case describeGroups = 15
     case listGroups = 16
+    case saslHandshake = 17
     case apiVersions = 18
     case createTopics = 19
     case deleteTopics = 20
     case initProducerId = 22
     case describeConfigs = 32
+    case saslAuthenticate = 36
     case deleteGroups = 42
 }
 
@@ -105,6 +107,13 @@ public enum KafkaApis {
         KafkaApi(
             key: .deleteGroups, name: "DeleteGroups", versions: 0 ... 2, flexibleFrom: 2,
             request: DeleteGroupsSchema.request, response: DeleteGroupsSchema.response),
+        // Never flexible: v0 and v1 are both classic.
+        KafkaApi(
+            key: .saslHandshake, name: "SaslHandshake", versions: 0 ... 1, flexibleFrom: .max,
+            request: SaslHandshakeSchema.request, response: SaslHandshakeSchema.response),
+        KafkaApi(
+            key: .saslAuthenticate, name: "SaslAuthenticate", versions: 0 ... 2, flexibleFrom: 2,
+            request: SaslAuthenticateSchema.request, response: SaslAuthenticateSchema.response),
     ]
 
     /// The API with this key, or nil.

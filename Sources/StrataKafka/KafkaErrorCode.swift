@@ -32,7 +32,12 @@ public enum KafkaErrorCode: Int16, Sendable, CaseIterable {
     case invalidCommitOffsetSize = 28
     case topicAuthorizationFailed = 29
     case groupAuthorizationFailed = 30
+    case clusterAuthorizationFailed = 31
     case invalidTimestamp = 32
+    /// SaslHandshake named a mechanism this broker does not enable.
+    case unsupportedSaslMechanism = 33
+    /// A SASL request out of order (SaslAuthenticate before SaslHandshake, a second handshake).
+    case illegalSaslState = 34
     /// The API key or version is not supported; ApiVersions answers it with the supported list.
     case unsupportedVersion = 35
     case topicAlreadyExists = 36
@@ -49,6 +54,8 @@ public enum KafkaErrorCode: Int16, Sendable, CaseIterable {
     case invalidProducerEpoch = 47
     case invalidTransactionTimeout = 50
     case kafkaStorageError = 56
+    /// Wrong user name or password (one answer for both).
+    case saslAuthenticationFailed = 58
     case unknownProducerId = 59
     /// DeleteGroups on a group that still has members.
     case nonEmptyGroup = 68

@@ -26,7 +26,7 @@ extension RequestDispatcher {
     /// PartitionMaxBytes and MaxBytes (the first batch always, as Kafka does, so a large batch
     /// never stalls a consumer); waits up to MaxWaitMs for MinBytes, woken by appends to any
     /// requested partition (at most `fetchWaitMsMax`). Sessionless: SessionId 0, which clients accept (KIP-227).
-    func fetch(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct {
+    func fetch(_ request: KafkaRequest, session: ConnectionSession) async throws(KafkaDecodeError) -> KafkaStruct {
         let body = request.body
         let maxWaitMs = min(max(0, Int64(try body.int32("MaxWaitMs"))), options.fetchWaitMsMax)
         let minBytes = max(0, Int(try body.int32("MinBytes")))
@@ -52,11 +52,16 @@ extension RequestDispatcher {
         for topic in topics {
             let name = try topic.string("Topic") ?? ""
             let partitions = try topic.structs("Partitions") ?? []
+            let readable = allowed(session, .read, topic: name)
             for partition in partitions {
                 let index = try partition.int32("Partition")
                 let handle: Result<Topic, StrataError>
-                do throws(StrataError) { handle = .success(try EngineCalls.partition(lake, name, index)) } catch {
-                    handle = .failure(error)
+                if !readable {
+                    handle = .failure(Self.aclDenied(name))
+                } else {
+                    do throws(StrataError) { handle = .success(try EngineCalls.partition(lake, name, index)) } catch {
+                        handle = .failure(error)
+                    }
                 }
                 wants.append(
                     FetchWant(
@@ -125,7 +130,7 @@ extension RequestDispatcher {
             var part = FetchPart()
             switch want.log {
             case .failure(let error):
-                part.code = ErrorMapping.kafkaCode(error.code)
+                part.code = Self.isAclDenial(error) ? .topicAuthorizationFailed : ErrorMapping.kafkaCode(error.code)
             case .success(let topic):
                 let highWatermark = topic.highWatermark
                 part.highWatermark = highWatermark
@@ -199,13 +204,22 @@ extension RequestDispatcher {
     /// ListOffsets 1–7: -2 the log start, -1 the high watermark, a timestamp the first offset
     /// whose record's timestamp is at least it (cold tier included). -3 (max timestamp) is not
     /// supported: UNSUPPORTED_VERSION for that partition.
-    func listOffsets(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct {
+    func listOffsets(_ request: KafkaRequest, session: ConnectionSession) async throws(KafkaDecodeError) -> KafkaStruct {
         var topics: [KafkaStruct] = []
         for topic in try request.body.structs("Topics") ?? [] {
             let name = try topic.string("Name") ?? ""
             var partitions: [KafkaStruct] = []
+            let describable = allowed(session, .describe, topic: name)
             for partition in try topic.structs("Partitions") ?? [] {
                 let index = try partition.int32("PartitionIndex")
+                guard describable else {
+                    partitions.append(
+                        [
+                            "PartitionIndex": .int(Int64(index)), "LeaderEpoch": .int(0), "Offset": .int(-1),
+                            "Timestamp": .int(-1), "ErrorCode": KafkaErrorCode.topicAuthorizationFailed.value,
+                        ])
+                    continue
+                }
                 let timestamp = try partition.int("Timestamp")
                 var result: KafkaStruct = ["PartitionIndex": .int(Int64(index)), "LeaderEpoch": .int(0)]
                 do throws(StrataError) {

@@ -19,7 +19,9 @@ extension RequestDispatcher {
     /// INVALID_REQUEST. v4 answers each of `CoordinatorKeys` in order. A coordinator that has
     /// shut down is COORDINATOR_NOT_AVAILABLE (one still loading is found: its group calls
     /// answer COORDINATOR_LOAD_IN_PROGRESS).
-    func findCoordinator(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct {
+    func findCoordinator(_ request: KafkaRequest, session: ConnectionSession) async throws(KafkaDecodeError)
+        -> KafkaStruct
+    {
         let keyType = try request.body.int8("KeyType")
         let stopped = await groups.availability() == .notCoordinator
         func coordinator(_ key: String) -> KafkaStruct {
@@ -31,8 +33,8 @@ extension RequestDispatcher {
             case 0:
                 entry["ErrorCode"] = KafkaErrorCode.none.value
                 entry["NodeId"] = .int(Int64(KafkaServerOptions.nodeId))
-                entry["Host"] = .string(advertisedHost)
-                entry["Port"] = .int(Int64(advertisedPort))
+                entry["Host"] = .string(session.listener.advertisedHost)
+                entry["Port"] = .int(Int64(session.listener.advertisedPort))
                 entry["ErrorMessage"] = .string(nil)
                 return entry
             case 1:

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Strata
 import Synchronization
 
@@ -10,12 +11,21 @@ import Synchronization
 /// answers its requests one at a time, in order (clients pipeline), so at most one request per
 /// connection is in flight and memory per connection is bounded by a few request frames.
 public final class KafkaServer: Sendable {
-    /// The listener and the task that accepts and serves connections.
+    /// The listeners and the tasks that accept and serve their connections.
     private struct Running: Sendable {
-        var channel: any Channel
-        var task: Task<Void, Never>
+        var channels: [any Channel]
+        var tasks: [Task<Void, Never>]
         var groups: GroupCoordinator
         var store: GroupStore
+        var security: ServerSecurity
+    }
+
+    /// A bound listener: `plaintext` or `tls`, and its real address.
+    public struct BoundListener: Sendable {
+        public var name: String
+        public var host: String
+        public var port: Int
+        public var tls: Bool
     }
 
     let lake: Lake
@@ -23,6 +33,7 @@ public final class KafkaServer: Sendable {
     private let registry: ConnectionRegistry
     private let group: MultiThreadedEventLoopGroup
     private let running = Mutex<Running?>(nil)
+    private let bound = Mutex<[BoundListener]>([])
 
     /// A server for `lake`; nothing is bound until `start`. The caller opens and closes the lake.
     public init(lake: Lake, options: KafkaServerOptions) {
@@ -37,38 +48,52 @@ public final class KafkaServer: Sendable {
     /// The consumer groups' store while the server runs (metrics: group lag).
     var groupStore: GroupStore? { running.withLock { $0?.store } }
 
-    /// Binds the listener and starts serving.
-    /// - Returns: the bound host and port (the real one when `listenPort` is 0).
-    /// - Throws: `invalidOption`, `bindFailed`, `clusterId`, `groupStore` (the consumer groups'
-    ///   log could not be opened: nothing is bound).
+    /// The listeners bound by `start`: the plaintext one first unless `--listen none`, then TLS.
+    public var listeners: [BoundListener] { bound.withLock { $0 } }
+
+    /// Binds the listeners (plaintext unless disabled, TLS when a certificate is given) and
+    /// starts serving.
+    /// - Returns: the first listener's bound host and port (the real one when the port is 0).
+    /// - Throws: `invalidOption`, `tls`, `saslUsers`, `acl` (a file named in the options cannot
+    ///   be used), `bindFailed`, `clusterId`, `groupStore` (the consumer groups' log could not be
+    ///   opened). On any of them nothing is bound.
     public func start() async throws(KafkaServerError) -> (host: String, port: Int) {
         try options.validate()
+        let security = try ServerSecurity(options.security)
         let clusterId = try ClusterIdentity.load(lakePath: lake.path)
         let store: GroupStore
         do { store = try await GroupStore.open(lake) } catch {
             throw .groupStore("\(GroupStore.topicName): \(error)")
         }
-        let (registry, options) = (self.registry, self.options)
-        let server: NIOAsyncChannel<Accepted, Never>
-        do {
-            server = try await ServerBootstrap(group: group)
-                .serverChannelOption(.backlog, value: 256)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .bind(host: options.listenHost, port: options.listenPort) { channel in
-                    channel.eventLoop.makeCompletedFuture { () throws -> Accepted in
-                        try Self.initialize(channel, registry: registry, options: options)
-                    }
-                }
+        var servers: [(NIOAsyncChannel<Accepted, Never>, Listener)] = []
+        do throws(KafkaServerError) {
+            let sec = options.security
+            if sec.plaintextEnabled {
+                let server = try await bind(host: options.listenHost, port: options.listenPort, tls: nil)
+                let port = server.channel.localAddress?.port ?? options.listenPort
+                servers.append(
+                    (server, Listener(
+                        name: "plaintext", tls: false, advertisedHost: options.advertisedHost ?? options.listenHost,
+                        advertisedPort: Int32(options.advertisedPort ?? port))))
+            }
+            if let context = security.tlsContext {
+                let server = try await bind(host: sec.tlsListenHost, port: sec.tlsListenPort, tls: context)
+                let port = server.channel.localAddress?.port ?? sec.tlsListenPort
+                servers.append(
+                    (server, Listener(
+                        name: "tls", tls: true, advertisedHost: sec.tlsAdvertisedHost ?? sec.tlsListenHost,
+                        advertisedPort: Int32(sec.tlsAdvertisedPort ?? port))))
+            }
         } catch {
+            for (server, _) in servers { try? await server.channel.close() }
             await store.close()
-            throw .bindFailed("\(options.listenHost):\(options.listenPort): \(error)")
+            throw error
         }
-        let port = server.channel.localAddress?.port ?? options.listenPort
-        if options.advertisedHost == nil, ["0.0.0.0", "::", "[::]"].contains(options.listenHost) {
+        for (host, advertised) in [(options.listenHost, options.advertisedHost), (options.security.tlsListenHost, options.security.tlsAdvertisedHost)]
+        where advertised == nil && ["0.0.0.0", "::", "[::]"].contains(host) {
             options.log(
-                "listening on every address and advertising \(options.listenHost): clients elsewhere need "
-                    + "--advertise HOST:PORT")
+                "listening on every address and advertising \(host): clients elsewhere need --advertise HOST:PORT "
+                    + "(--tls-advertise for TLS)")
         }
         let lake = self.lake
         let groups = GroupCoordinator(
@@ -79,12 +104,52 @@ public final class KafkaServer: Sendable {
             }, log: options.log)
         await groups.start()
         let dispatcher = RequestDispatcher(
-            lake: lake, options: options, clusterId: clusterId,
-            advertisedHost: options.advertisedHost ?? options.listenHost,
-            advertisedPort: Int32(options.advertisedPort ?? port), groups: groups)
-        let task = Task { await Self.accept(server, dispatcher: dispatcher, registry: registry, log: options.log) }
-        running.withLock { $0 = Running(channel: server.channel, task: task, groups: groups, store: store) }
-        return (options.listenHost, port)
+            lake: lake, options: options, clusterId: clusterId, groups: groups, security: security)
+        let (registry, options) = (self.registry, self.options)
+        let verifiesClients = options.security.tlsClientCAPath != nil
+        let tasks = servers.map { server, listener in
+            Task {
+                await Self.accept(
+                    server, listener: listener, verifiesClients: verifiesClients, dispatcher: dispatcher,
+                    registry: registry, log: options.log)
+            }
+        }
+        let listeners = servers.map { server, listener in
+            BoundListener(
+                name: listener.name, host: listener.tls ? options.security.tlsListenHost : options.listenHost,
+                port: server.channel.localAddress?.port ?? 0, tls: listener.tls)
+        }
+        bound.withLock { $0 = listeners }
+        running.withLock {
+            $0 = Running(
+                channels: servers.map { $0.0.channel }, tasks: tasks, groups: groups, store: store, security: security)
+        }
+        return (listeners[0].host, listeners[0].port)
+    }
+
+    /// Reads the `--acl` file again (SIGHUP); a bad file is logged and the rules in force stay.
+    public func reloadAcl() {
+        guard let security = running.withLock({ $0?.security }) else { return }
+        options.log(security.reloadAcl())
+    }
+
+    private func bind(host: String, port: Int, tls: NIOSSLContext?) async throws(KafkaServerError)
+        -> NIOAsyncChannel<Accepted, Never>
+    {
+        let (registry, options) = (self.registry, self.options)
+        do {
+            return try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .bind(host: host, port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture { () throws -> Accepted in
+                        try Self.initialize(channel, tls: tls, registry: registry, options: options)
+                    }
+                }
+        } catch {
+            throw .bindFailed("\(host):\(port)\(tls == nil ? "" : " (TLS)"): \(error)")
+        }
     }
 
     /// Stops accepting, closes idle connections, answers every JoinGroup and SyncGroup the group
@@ -93,7 +158,7 @@ public final class KafkaServer: Sendable {
     /// and closes it.
     public func shutdown() async {
         guard let current = running.withLock({ $0 }) else { return }
-        try? await current.channel.close()
+        for channel in current.channels { try? await channel.close() }
         registry.shutDown()
         // A held join would otherwise keep its connection (and the shutdown) for its whole
         // rebalance timeout.
@@ -105,7 +170,7 @@ public final class KafkaServer: Sendable {
             log("shutdown: requests still in flight after \(graceMs) ms; closing their connections")
             registry.closeAll()
         }
-        await current.task.value
+        for task in current.tasks { await task.value }
         deadline.cancel()
         await current.store.close()
         try? await group.shutdownGracefully()
@@ -114,7 +179,7 @@ public final class KafkaServer: Sendable {
     /// Waits until the server has stopped (after `shutdown`).
     public func waitUntilStopped() async {
         guard let current = running.withLock({ $0 }) else { return }
-        await current.task.value
+        for task in current.tasks { await task.value }
     }
 
     /// What the listener hands the accept loop for each new connection.
@@ -128,7 +193,7 @@ public final class KafkaServer: Sendable {
     /// Sets up a new connection's pipeline: framing, idleness, the async bridge. Over the
     /// connection bound it gets none and the accept loop closes it.
     private static func initialize(
-        _ channel: any Channel, registry: ConnectionRegistry, options: KafkaServerOptions
+        _ channel: any Channel, tls: NIOSSLContext?, registry: ConnectionRegistry, options: KafkaServerOptions
     ) throws -> Accepted {
         let peer = channel.remoteAddress?.description ?? "unknown peer"
         guard let id = registry.admit(channel) else {
@@ -136,6 +201,8 @@ public final class KafkaServer: Sendable {
         }
         do {
             let pipeline = channel.pipeline.syncOperations
+            // TLS first: every handler after it sees plaintext.
+            if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
             try pipeline.addHandler(IdleStateHandler(allTimeout: .milliseconds(options.idleTimeoutMs)))
             try pipeline.addHandler(
                 ByteToMessageHandler(
@@ -155,8 +222,8 @@ public final class KafkaServer: Sendable {
     }
 
     private static func accept(
-        _ server: NIOAsyncChannel<Accepted, Never>, dispatcher: RequestDispatcher, registry: ConnectionRegistry,
-        log: @escaping @Sendable (String) -> Void
+        _ server: NIOAsyncChannel<Accepted, Never>, listener: Listener, verifiesClients: Bool,
+        dispatcher: RequestDispatcher, registry: ConnectionRegistry, log: @escaping @Sendable (String) -> Void
     ) async {
         do {
             try await server.executeThenClose { inbound in
@@ -164,23 +231,26 @@ public final class KafkaServer: Sendable {
                     do {
                         for try await accepted in inbound {
                             group.addTask {
-                                await serve(accepted, dispatcher: dispatcher, registry: registry, log: log)
+                                let session = ConnectionSession(peer: accepted.peer, listener: listener)
+                                await serve(
+                                    accepted, session: session, readsCertificate: listener.tls && verifiesClients,
+                                    dispatcher: dispatcher, registry: registry, log: log)
                             }
                         }
                     } catch {
-                        log("listener: \(error)")
+                        log("\(listener.name) listener: \(error)")
                     }
                 }
             }
         } catch {
-            log("listener closed: \(error)")
+            log("\(listener.name) listener closed: \(error)")
         }
     }
 
     /// Answers one connection's requests in order until it closes or the server shuts down.
     private static func serve(
-        _ accepted: Accepted, dispatcher: RequestDispatcher, registry: ConnectionRegistry,
-        log: @escaping @Sendable (String) -> Void
+        _ accepted: Accepted, session: ConnectionSession, readsCertificate: Bool, dispatcher: RequestDispatcher,
+        registry: ConnectionRegistry, log: @escaping @Sendable (String) -> Void
     ) async {
         guard let connection = accepted.connection, let id = accepted.id else {
             log(
@@ -192,19 +262,31 @@ public final class KafkaServer: Sendable {
         defer { registry.remove(id) }
         do {
             try await connection.executeThenClose { inbound, outbound in
+                var certificateRead = !readsCertificate
                 for try await frame in inbound {
                     guard registry.begin(id) else { return }
-                    let reply = await dispatcher.respond(to: Array(frame.readableBytesView), peer: accepted.peer)
+                    // The handshake (and the certificate's check) is over once a frame arrives.
+                    if !certificateRead {
+                        certificateRead = true
+                        if let name = await Self.clientCommonName(accepted.channel) { session.principal = "User:\(name)" }
+                    }
+                    let reply = await dispatcher.respond(to: Array(frame.readableBytesView), session: session)
                     switch reply {
                     case .send(let bytes): try await outbound.write(ByteBuffer(bytes: bytes))
                     case .none: break
                     case .close(let why):
                         log("connection \(accepted.peer): \(why); closed")
                         return
+                    case .sendThenClose(let bytes, let why):
+                        try await outbound.write(ByteBuffer(bytes: bytes))
+                        log("connection \(accepted.peer): \(why); closed")
+                        return
                     }
                     guard registry.end(id) else { return }
                 }
             }
+        } catch let error as NIOSSLError {
+            log("connection \(accepted.peer): TLS: \(error); closed")
         } catch is FrameDecoder.FrameError {
             // Logged by the decoder.
         } catch let error as ChannelError where error == .ioOnClosedChannel || error == .eof {
@@ -212,5 +294,12 @@ public final class KafkaServer: Sendable {
         } catch {
             log("connection \(accepted.peer): \(error); closed")
         }
+    }
+
+    /// The subject CN of the verified client certificate of a TLS connection, or nil.
+    private static func clientCommonName(_ channel: any Channel) async -> String? {
+        try? await channel.eventLoop.submit { () throws -> String? in
+            ServerSecurity.clientCommonName(try channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self))
+        }.get()
     }
 }

@@ -45,6 +45,8 @@ public struct KafkaServerOptions: Sendable {
     public var groupOffsetMetadataBytesMax = 4_096
     /// The group coordinator's clock (session timeouts, rebalance delays, commit timestamps).
     public var groupClock: any StrataClock = SystemClock()
+    /// TLS listener, SASL users and ACLs (Security/SecurityOptions.swift); all off by default.
+    public var security = SecurityOptions()
     /// The node id this broker reports (one broker: the leader of every partition).
     public static let nodeId: Int32 = 1
     /// Where the server's metrics go (Metrics/ServerMetrics.swift); nil: `ServerMetrics.global`.
@@ -64,6 +66,7 @@ public struct KafkaServerOptions: Sendable {
     /// Checks every bound.
     /// - Throws: `KafkaServerError.invalidOption` naming the option.
     public func validate() throws(KafkaServerError) {
+        try security.validate(plaintextHost: listenHost)
         guard (0 ... 65535).contains(listenPort) else {
             throw .invalidOption("listen port \(listenPort) is not 0-65535")
         }
@@ -116,6 +119,12 @@ public enum KafkaServerError: Error, Sendable, CustomStringConvertible {
     case clusterId(String)
     /// The consumer groups' log (`__consumer_offsets`) could not be opened or replayed.
     case groupStore(String)
+    /// The TLS certificate, key or client CA file (named) could not be used; nothing was bound.
+    case tls(String)
+    /// The `--sasl-users` file (named, with the line) could not be used; nothing was bound.
+    case saslUsers(String)
+    /// The `--acl` file (named, with the line) could not be used; nothing was bound.
+    case acl(String)
 
     public var description: String {
         switch self {
@@ -123,6 +132,9 @@ public enum KafkaServerError: Error, Sendable, CustomStringConvertible {
         case .bindFailed(let why): return "cannot listen: \(why)"
         case .clusterId(let why): return "cluster id: \(why)"
         case .groupStore(let why): return "consumer groups: \(why)"
+        case .tls(let why): return "TLS: \(why)"
+        case .saslUsers(let why): return "SASL users: \(why)"
+        case .acl(let why): return "ACL: \(why)"
         }
     }
 }

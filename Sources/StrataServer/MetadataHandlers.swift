@@ -24,7 +24,7 @@ extension RequestDispatcher {
     /// Metadata 1–12: this broker, the cluster id and each requested topic's partitions (all
     /// led by this node). Unknown topics are created when both `--auto-create-topics` and the
     /// request allow it. `__consumer_offsets` is never listed; asked by name it is INVALID_TOPIC.
-    func metadata(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct {
+    func metadata(_ request: KafkaRequest, session: ConnectionSession) async throws(KafkaDecodeError) -> KafkaStruct {
         let allowed = try request.body.bool("AllowAutoTopicCreation")
         let autoCreate = options.autoCreateTopics && allowed
         var topics: [KafkaStruct] = []
@@ -41,20 +41,29 @@ extension RequestDispatcher {
                     continue
                 }
                 guard seen.insert(name).inserted else { continue }
-                topics.append(await topicMetadata(name, autoCreate: autoCreate))
+                guard self.allowed(session, .describe, topic: name) else {
+                    topics.append(
+                        ["ErrorCode": KafkaErrorCode.topicAuthorizationFailed.value, "Name": .string(name), "Partitions": .structs([])])
+                    continue
+                }
+                // Auto-creation is a create: without it an absent topic stays absent.
+                let mayCreate = autoCreate && security.allows(session.principal, .create, .topic, name)
+                topics.append(await topicMetadata(name, autoCreate: mayCreate))
             }
         } else {
             do throws(StrataError) {
-                for name in try lake.topicNames() where name != Self.groupsTopic {
+                for name in try lake.topicNames()
+                where name != Self.groupsTopic && security.allows(session.principal, .describe, .topic, name) {
                     topics.append(await topicMetadata(name, autoCreate: false))
                 }
             } catch {
                 log("metadata: cannot list topics: \(error)")
             }
         }
+        // The listener the client connected to (plaintext or TLS).
         let broker: KafkaStruct = [
-            "NodeId": .int(Int64(KafkaServerOptions.nodeId)), "Host": .string(advertisedHost),
-            "Port": .int(Int64(advertisedPort)),
+            "NodeId": .int(Int64(KafkaServerOptions.nodeId)), "Host": .string(session.listener.advertisedHost),
+            "Port": .int(Int64(session.listener.advertisedPort)),
         ]
         return [
             "ThrottleTimeMs": .int(0), "Brokers": .structs([broker]), "ClusterId": .string(clusterId),

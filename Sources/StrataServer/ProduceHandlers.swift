@@ -15,13 +15,15 @@ extension RequestDispatcher {
     /// alone), all at once so they share fsyncs; the answer comes after the engine returns, which
     /// on a `sync` topic is after fdatasync. Acks 0: no answer at all, and when a partition
     /// failed the connection closes, as Kafka does, so the producer learns of it.
-    func produce(_ request: KafkaRequest) async throws(KafkaDecodeError) -> Answer {
+    func produce(_ request: KafkaRequest, session: ConnectionSession) async throws(KafkaDecodeError) -> Answer {
         let acks = try request.body.int16("Acks")
         let transactional = try request.body.string("TransactionalId") != nil
         var jobs: [(name: String, index: Int32, records: [UInt8]?)] = []
         var layout: [(name: String, count: Int)] = []
+        var denied = Set<String>()
         for topic in try request.body.structs("TopicData") ?? [] {
             let name = try topic.string("Name") ?? ""
+            if !allowed(session, .write, topic: name) { denied.insert(name) }
             let partitions = try topic.structs("PartitionData") ?? []
             for partition in partitions {
                 jobs.append((name, try partition.int32("Index"), try partition.bytes("Records")))
@@ -38,6 +40,10 @@ extension RequestDispatcher {
         } else {
             await withTaskGroup(of: (Int, ProduceOutcome).self) { group in
                 for (i, job) in jobs.enumerated() {
+                    if denied.contains(job.name) {
+                        outcomes[i].code = .topicAuthorizationFailed
+                        continue
+                    }
                     group.addTask {
                         (
                             i,

@@ -9,6 +9,8 @@ enum Reply: Sendable {
     case none
     /// Close the connection; the reason is logged.
     case close(String)
+    /// Send these bytes, then close the connection (a failed SASL authentication).
+    case sendThenClose([UInt8], String)
 }
 
 /// Decodes a request frame, hands it to its API's handler and encodes the answer. Handlers live
@@ -17,42 +19,51 @@ final class RequestDispatcher: Sendable {
     let lake: Lake
     let options: KafkaServerOptions
     let clusterId: String
-    let advertisedHost: String
-    let advertisedPort: Int32
     /// The group coordinator of this node (the group APIs, GroupHandlers.swift).
     let groups: GroupCoordinator
+    /// SASL users and ACLs (Security/).
+    let security: ServerSecurity
 
     init(
-        lake: Lake, options: KafkaServerOptions, clusterId: String, advertisedHost: String, advertisedPort: Int32,
-        groups: GroupCoordinator
+        lake: Lake, options: KafkaServerOptions, clusterId: String, groups: GroupCoordinator, security: ServerSecurity
     ) {
         self.lake = lake
+        self.security = security
         self.groups = groups
         self.options = options
         self.clusterId = clusterId
-        self.advertisedHost = advertisedHost
-        self.advertisedPort = advertisedPort
     }
 
     var log: @Sendable (String) -> Void { options.log }
 
-    /// The reply to one request frame (the bytes after its size).
-    func respond(to frame: [UInt8], peer: String) async -> Reply {
+    /// The reply to one request frame (the bytes after its size) on the connection of `session`.
+    func respond(to frame: [UInt8], session: ConnectionSession) async -> Reply {
+        if session.expectsRawToken { return saslRawToken(frame, session: session) }
+        let peer = session.peer
         let request: KafkaRequest
         do throws(KafkaDecodeError) { request = try Self.decode(frame) } catch {
             return decodeFailure(error, peer: peer)
+        }
+        // As Kafka does: anything but ApiVersions and SASL before authentication closes the connection.
+        if security.saslRequired, !session.isAuthenticated,
+            ![.apiVersions, .saslHandshake, .saslAuthenticate].contains(request.api.key)
+        {
+            return .close("\(request.api.name) request before SASL authentication")
         }
         let started = monotonicNanoseconds()
         defer { metrics.answered(request.api.key, nanoseconds: monotonicNanoseconds() &- started) }
         do throws(KafkaDecodeError) {
             let body: KafkaStruct
-            switch try await handle(request, peer: peer) {
+            var closing: String? = nil
+            switch try await handle(request, session: session) {
             case .body(let answer): body = answer
+            case .bodyThenClose(let answer, let why): (body, closing) = (answer, why)
             case .none: return .none
             case .close(let why): return .close(why)
             }
             let bytes = try KafkaResponse.encode(
                 request.api, version: request.version, correlationId: request.header.correlationId, body: body)
+            if let closing { return .sendThenClose(KafkaResponse.framed(bytes), closing) }
             return .send(KafkaResponse.framed(bytes))
         } catch {
             return .close("cannot answer \(request.api.name) v\(request.version): \(error)")
@@ -79,26 +90,31 @@ final class RequestDispatcher: Sendable {
         case none
         /// Close the connection (Produce with acks 0 that failed: the producer learns of it so).
         case close(String)
+        /// Answer, then close the connection (a failed SASL authentication).
+        case bodyThenClose(KafkaStruct, String)
     }
 
     /// Routes a decoded request.
-    private func handle(_ request: KafkaRequest, peer: String) async throws(KafkaDecodeError) -> Answer {
+    private func handle(_ request: KafkaRequest, session: ConnectionSession) async throws(KafkaDecodeError) -> Answer {
+        if let denied = try groupDenied(request, session: session) { return .body(denied) }
         switch request.api.key {
         case .apiVersions: return .body(apiVersions(request))
-        case .metadata: return .body(try await metadata(request))
-        case .createTopics: return .body(try await createTopics(request))
-        case .deleteTopics: return .body(try await deleteTopics(request))
-        case .describeConfigs: return .body(try await describeConfigs(request))
-        case .produce: return try await produce(request)
+        case .saslHandshake: return .body(try saslHandshake(request, session: session))
+        case .saslAuthenticate: return try saslAuthenticate(request, session: session)
+        case .metadata: return .body(try await metadata(request, session: session))
+        case .createTopics: return .body(try await createTopics(request, session: session))
+        case .deleteTopics: return .body(try await deleteTopics(request, session: session))
+        case .describeConfigs: return .body(try await describeConfigs(request, session: session))
+        case .produce: return try await produce(request, session: session)
         case .initProducerId: return .body(try await initProducerId(request))
-        case .fetch: return .body(try await fetch(request))
-        case .listOffsets: return .body(try await listOffsets(request))
-        case .findCoordinator: return .body(try await findCoordinator(request))
-        case .joinGroup: return .body(try await joinGroup(request, peer: peer))
+        case .fetch: return .body(try await fetch(request, session: session))
+        case .listOffsets: return .body(try await listOffsets(request, session: session))
+        case .findCoordinator: return .body(try await findCoordinator(request, session: session))
+        case .joinGroup: return .body(try await joinGroup(request, peer: session.peer))
         case .syncGroup: return .body(try await syncGroup(request))
         case .heartbeat: return .body(try await heartbeat(request))
         case .leaveGroup: return .body(try await leaveGroup(request))
-        case .offsetCommit: return .body(try await offsetCommit(request))
+        case .offsetCommit: return .body(try await offsetCommitAuthorized(request, session: session))
         case .offsetFetch: return .body(try await offsetFetch(request))
         case .describeGroups: return .body(try await describeGroups(request))
         case .listGroups: return .body(try await listGroups(request))
@@ -137,6 +153,8 @@ final class RequestDispatcher: Sendable {
         case .initProducerId: return ["ErrorCode": error, "ProducerId": .int(-1), "ProducerEpoch": .int(-1)]
         case .findCoordinator where version <= 3: return ["ErrorCode": error, "NodeId": .int(-1), "Port": .int(-1)]
         case .joinGroup, .syncGroup, .heartbeat, .leaveGroup, .listGroups: return ["ErrorCode": error]
+        case .saslHandshake: return ["ErrorCode": error, "Mechanisms": .strings([])]
+        case .saslAuthenticate: return ["ErrorCode": error, "AuthBytes": .bytes([])]
         case .offsetFetch where version >= 2 && version <= 7: return ["ErrorCode": error]
         default: return nil
         }

@@ -5,7 +5,7 @@ import StrataKafka
 extension RequestDispatcher {
     /// CreateTopics 2–5: partitions, replication factor 1 (or -1, the default), Kafka-named
     /// configs mapped onto `TopicConfig`; an unknown config is INVALID_CONFIG naming it.
-    func createTopics(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct {
+    func createTopics(_ request: KafkaRequest, session: ConnectionSession) async throws(KafkaDecodeError) -> KafkaStruct {
         let validateOnly = try request.body.bool("ValidateOnly")
         let topics = try request.body.structs("Topics") ?? []
         var counts: [String: Int] = [:]
@@ -17,6 +17,9 @@ extension RequestDispatcher {
             do throws(AdminRefusal) {
                 guard counts[name] == 1 else {
                     throw AdminRefusal(.invalidRequest, "topic '\(name)' is named more than once in the request")
+                }
+                guard allowed(session, .create, topic: name) else {
+                    throw AdminRefusal(.topicAuthorizationFailed, "not authorized to create topic '\(name)'")
                 }
                 let (config, partitions) = try await createTopic(name, topic, validateOnly: validateOnly)
                 result["ErrorCode"] = KafkaErrorCode.none.value
@@ -121,13 +124,15 @@ extension RequestDispatcher {
 
     /// DeleteTopics 1–4: every partition of each named topic, both tiers, and every group's
     /// committed offsets for it. `__consumer_offsets` is INVALID_TOPIC.
-    func deleteTopics(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct {
+    func deleteTopics(_ request: KafkaRequest, session: ConnectionSession) async throws(KafkaDecodeError) -> KafkaStruct {
         var results: [KafkaStruct] = []
         for name in try request.body.strings("TopicNames") ?? [] {
             let name = name ?? ""
             var code = KafkaErrorCode.none
             if !TopicName.isValid(name) || name == Self.groupsTopic {
                 code = .invalidTopic
+            } else if !allowed(session, .delete, topic: name) {
+                code = .topicAuthorizationFailed
             } else {
                 do throws(StrataError) {
                     _ = try await lake.deleteTopic(name)
@@ -144,7 +149,9 @@ extension RequestDispatcher {
     }
 
     /// DescribeConfigs 1–4: a topic's configs under their Kafka names; a broker has none to show.
-    func describeConfigs(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct {
+    func describeConfigs(_ request: KafkaRequest, session: ConnectionSession) async throws(KafkaDecodeError)
+        -> KafkaStruct
+    {
         var results: [KafkaStruct] = []
         for resource in try request.body.structs("Resources") ?? [] {
             let type = try resource.int8("ResourceType")
@@ -152,6 +159,10 @@ extension RequestDispatcher {
             let keys = try resource.strings("ConfigurationKeys").map { Set($0.compactMap { $0 }) }
             var result: KafkaStruct = ["ResourceType": .int(Int64(type)), "ResourceName": .string(name)]
             switch type {
+            case Self.topicResource where !allowed(session, .describe, topic: name):
+                result["ErrorCode"] = KafkaErrorCode.topicAuthorizationFailed.value
+                result["ErrorMessage"] = .string("not authorized to describe topic '\(name)'")
+                result["Configs"] = .structs([])
             case Self.topicResource:
                 do throws(StrataError) {
                     let config = try EngineCalls.partition(lake, name, 0).config

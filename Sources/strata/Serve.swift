@@ -24,18 +24,26 @@ struct Serve: AsyncParsableCommand {
             engine's and the server's metrics (docs/ARCHITECTURE.md, "Observability"). --log-format json \
             writes each log line as one JSON object (ts, level, logger, msg, metadata).
 
+            Security (docs/ARCHITECTURE.md §2n): --tls-cert and --tls-key add a TLS listener \
+            (--tls-listen, printed as `listening tls on HOST:PORT`); --listen none leaves TLS only. \
+            --sasl-users FILE (made by `strata users add`) requires SASL PLAIN or SCRAM-SHA-256/512 on every \
+            listener before any request but ApiVersions. --acl FILE allows each principal (User:NAME from SASL \
+            or the client certificate's CN, else User:ANONYMOUS) only what its rules name; SIGHUP reloads it.
+
             Example:
               strata serve --lake /lake --listen 127.0.0.1:9092 &
               kcat -b 127.0.0.1:9092 -L
               strata serve --lake /lake --metrics-listen 127.0.0.1:9644 --log-format json
               curl -s 127.0.0.1:9644/metrics
+              strata serve --lake /lake --listen none --tls-cert c.pem --tls-key k.pem
             """
     )
 
     @OptionGroup var lakeOption: LakeOption
     @Option(
         help: ArgumentHelp(
-            "Address to listen on; loopback by default; port 0 picks a free one.", valueName: "host:port"))
+            "Address of the plaintext listener; loopback by default; port 0 picks a free one; `none`: no "
+                + "plaintext listener (TLS only).", valueName: "host:port|none"))
     var listen = "127.0.0.1:9092"
     @Option(
         help: ArgumentHelp(
@@ -90,8 +98,10 @@ struct Serve: AsyncParsableCommand {
             "Least severe level logged: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
     var logLevel = "info"
 
+    @OptionGroup var security: ServeSecurityOptions
+
     func validate() throws {
-        _ = try Self.hostPort(listen, flag: "--listen", portMin: 0)
+        if listen != "none" { _ = try Self.hostPort(listen, flag: "--listen", portMin: 0) }
         if let metricsListen { _ = try Self.hostPort(metricsListen, flag: "--metrics-listen", portMin: 0) }
         guard metricsTopicsMax >= 0 else { throw ValidationError("--metrics-topics-max \(metricsTopicsMax) is negative") }
         guard LogFormat(rawValue: logFormat) != nil else {
@@ -109,7 +119,12 @@ struct Serve: AsyncParsableCommand {
 
     func options() throws -> KafkaServerOptions {
         var options = KafkaServerOptions()
-        (options.listenHost, options.listenPort) = try Self.hostPort(listen, flag: "--listen", portMin: 0)
+        if listen == "none" {
+            options.security.plaintextEnabled = false
+        } else {
+            (options.listenHost, options.listenPort) = try Self.hostPort(listen, flag: "--listen", portMin: 0)
+        }
+        try security.apply(to: &options.security)
         if let advertise {
             let (host, port) = try Self.hostPort(advertise, flag: "--advertise", portMin: 1)
             options.advertisedHost = host
@@ -158,6 +173,7 @@ struct Serve: AsyncParsableCommand {
         }
         let server = KafkaServer(lake: lake, options: options)
         let stop = StopSignals()
+        signal(SIGHUP, SIG_IGN)
         let bound: (host: String, port: Int)
         var endpoint: MetricsEndpoint? = nil
         do {
@@ -171,8 +187,13 @@ struct Serve: AsyncParsableCommand {
             printError("error: \(error)")
             throw ExitCode(3)
         }
-        print("listening on \(bound.host):\(bound.port)")
+        _ = bound
+        for listener in server.listeners {
+            print("listening \(listener.tls ? "tls " : "")on \(listener.host):\(listener.port)")
+        }
         fflush(nil)
+        let reload = Self.reloadOnHangup(server)
+        defer { reload.cancel() }
         let signal = await stop.next()
         options.log("signal \(signal): stopping (requests in flight finish)")
         await endpoint?.shutdown()

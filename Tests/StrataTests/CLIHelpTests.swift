@@ -13,7 +13,7 @@ struct CLIHelpTests {
         ["delete-records"],
         ["inspect"], ["inspect", "dump"], ["inspect", "topics"], ["inspect", "segments"], ["inspect", "manifest"],
         ["inspect", "verify"], ["inspect", "scrub"], ["inspect", "groups"], ["inspect", "catalog"], ["serve"],
-        ["table"], ["table", "status"], ["table", "rebuild"],
+        ["table"], ["table", "status"], ["table", "rebuild"], ["users"], ["users", "add"], ["users", "list"],
     ]
 
     @Test(arguments: commands)
@@ -39,7 +39,7 @@ struct CLIHelpTests {
 
     /// Every subcommand the root help lists is covered above, so a new one cannot ship without an example.
     @Test func everyListedSubcommandIsChecked() throws {
-        for group in [[], ["topics"], ["inspect"], ["table"]] {
+        for group in [[], ["topics"], ["inspect"], ["table"], ["users"]] {
             let help = try CLIRun.strata(group + ["--help"]).stdout
             guard let start = help.range(of: "SUBCOMMANDS:") else {
                 Issue.record("no SUBCOMMANDS in \(group) help")

@@ -196,7 +196,7 @@ def ck_consume(topic: str, partition: int, offset: int, count: int, consumer=Non
 def kp_consume(topic: str, partition: int, offset: int, count: int, **extra):
     from kafka import KafkaConsumer, TopicPartition
 
-    c = KafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None, enable_auto_commit=False, **extra)
+    c = KafkaConsumer(**{"bootstrap_servers": BOOTSTRAP, "group_id": None, "enable_auto_commit": False, **extra})
     try:
         tp = TopicPartition(topic, partition)
         c.assign([tp])
@@ -216,7 +216,7 @@ def kp_consume(topic: str, partition: int, offset: int, count: int, **extra):
 def kp_produce(records: list[Rec], topic: str, **extra) -> list[tuple[int, int]]:
     from kafka import KafkaProducer
 
-    p = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", **extra)
+    p = KafkaProducer(**{"bootstrap_servers": BOOTSTRAP, "acks": "all", **extra})
     try:
         futures = []
         for r in records:
@@ -243,7 +243,9 @@ def kp_produce(records: list[Rec], topic: str, **extra) -> list[tuple[int, int]]
 async def ak_produce(records: list[Rec], topic: str, **extra) -> list[tuple[int, int]]:
     from aiokafka import AIOKafkaProducer
 
-    p = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", request_timeout_ms=int(TIMEOUT * 1000), **extra)
+    p = AIOKafkaProducer(
+        **{"bootstrap_servers": BOOTSTRAP, "acks": "all", "request_timeout_ms": int(TIMEOUT * 1000), **extra}
+    )
     await p.start()
     try:
         futures = []
@@ -270,7 +272,7 @@ async def ak_consume(topic: str, partition: int, offset: int, count: int, **extr
 
     if count == 0:
         return [], []  # (aiokafka's stop() right after start() raises CancelledError)
-    c = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None, enable_auto_commit=False, **extra)
+    c = AIOKafkaConsumer(**{"bootstrap_servers": BOOTSTRAP, "group_id": None, "enable_auto_commit": False, **extra})
     await c.start()
     try:
         tp = TopicPartition(topic, partition)
@@ -308,16 +310,22 @@ def describe(topic: str, lake: str | None = None) -> dict:
 
 @dataclass
 class Serve:
-    """`strata serve` started by a test: waits for its `listening on HOST:PORT` line."""
+    """`strata serve` started by a test: waits for its `listening on HOST:PORT` line (and, with
+    `--tls-cert` in `args`, its `listening tls on HOST:PORT` line: `tls_address`)."""
 
     lake: str
     listen: str = "127.0.0.1:0"
     args: list = field(default_factory=list)
     proc: subprocess.Popen | None = None
     address: str = ""
+    tls_address: str = ""
+    log_path: str = ""
 
     def start(self, timeout: float = 30.0) -> "Serve":
-        log = open(os.path.join(WORK, f"serve-{int(time.time() * 1000)}.err"), "wb")
+        self.log_path = os.path.join(WORK, f"serve-{int(time.time() * 1000)}.err")
+        log = open(self.log_path, "wb")
+        wants_tls = "--tls-cert" in self.args
+        wants_plain = self.listen != "none"
         self.proc = subprocess.Popen(
             [STRATA_BIN, "serve", "--lake", self.lake, "--listen", self.listen, *self.args],
             stdout=subprocess.PIPE,
@@ -339,7 +347,10 @@ class Serve:
                 for line in buf.decode(errors="replace").splitlines():
                     if line.startswith("listening on "):
                         self.address = line[len("listening on ") :].strip()
-                        return self
+                    if line.startswith("listening tls on "):
+                        self.tls_address = line[len("listening tls on ") :].strip()
+                if (self.address or not wants_plain) and (self.tls_address or not wants_tls):
+                    return self
             elif self.proc.poll() is not None:
                 break
         self.proc.kill()
