@@ -212,7 +212,7 @@ extension ArchiveRetentionTests {
     /// Retention and an offload pass of one topic run side by side: retention waits only for
     /// the manifest-commit lock (it used to return silently while a pass ran), and the pass's
     /// next commit builds on retention's version instead of fencing the lake against itself.
-    @Test(.timeLimit(.minutes(1))) func retentionRunsWhileAnOffloadPassUploads() async throws {
+    @Test(.timeLimit(.minutes(5))) func retentionRunsWhileAnOffloadPassUploads() async throws {
         let dir = try ColdFixture.makeDirectory()
         defer { ColdFixture.remove(dir) }
         let gated = GatedBlobStore(MemoryBlobStore(), gating: .segmentPuts)

@@ -35,7 +35,7 @@ import Testing
         func open() { release.signal() }
     }
 
-    @Test(.timeLimit(.minutes(1))) func syncAppendPastTheBoundIsBusyAndWritesNothing() async throws {
+    @Test(.timeLimit(.minutes(5))) func syncAppendPastTheBoundIsBusyAndWritesNothing() async throws {
         try await withTempDirectory { dir in
             let hold = FsyncHold()
             var options = lakeOptions()
@@ -64,7 +64,7 @@ import Testing
         }
     }
 
-    @Test(.timeLimit(.minutes(1))) func longPollPastTheBoundIsBusy() async throws {
+    @Test(.timeLimit(.minutes(5))) func longPollPastTheBoundIsBusy() async throws {
         try await withTempDirectory { dir in
             let clock = ManualClock()
             var options = lakeOptions(clock: clock)
@@ -138,7 +138,7 @@ import Testing
         }
     }
 
-    @Test(.timeLimit(.minutes(1))) func coldReadAheadPastTheBoundIsSkipped() async throws {
+    @Test(.timeLimit(.minutes(5))) func coldReadAheadPastTheBoundIsSkipped() async throws {
         let dir = try ColdFixture.makeDirectory()
         defer { ColdFixture.remove(dir) }
         let gated = GatedBlobStore(MemoryBlobStore())

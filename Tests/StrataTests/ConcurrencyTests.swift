@@ -9,7 +9,7 @@ import Testing
 @Suite struct ConcurrencyTests {
     /// Readers long-poll on the test's manual clock, so only appends wake them: a lost wake-up
     /// hangs the reader, and the time limit turns that into a failure.
-    @Test(.timeLimit(.minutes(2)), arguments: [Durability.sync, .async])
+    @Test(.timeLimit(.minutes(5)), arguments: [Durability.sync, .async])
     func readersSeeEveryRecordOnceInOrderWhileAppendsRun(durability: Durability) async throws {
         try await withTempDirectory { dir in
             let lake = try Lake.open(dir, options: lakeOptions())
@@ -73,7 +73,7 @@ import Testing
 
     /// Driven by a manual clock: the poll times out exactly when the clock passes its timeout,
     /// and an append wakes it (and stops its timer) whatever the timeout.
-    @Test(.timeLimit(.minutes(1))) func longPollTimesOutEmptyAndWakesOnAppend() async throws {
+    @Test(.timeLimit(.minutes(5))) func longPollTimesOutEmptyAndWakesOnAppend() async throws {
         try await withTempDirectory { dir in
             let clock = ManualClock()
             let lake = try Lake.open(dir, options: lakeOptions(clock: clock))

@@ -96,7 +96,7 @@ import Testing
 
     /// The lake's own background loop flushes on the interval; it sleeps on the test's manual
     /// clock, so each step below lets it run exactly once.
-    @Test(.timeLimit(.minutes(1))) func asyncTopicFlushesOnItsInterval() async throws {
+    @Test(.timeLimit(.minutes(5))) func asyncTopicFlushesOnItsInterval() async throws {
         try await withTempDirectory { dir in
             let clock = ManualClock()
             var options = lakeOptions(clock: clock)
