@@ -10,9 +10,16 @@ extension RequestDispatcher {
     /// refused by Produce, CreateTopics and DeleteTopics (INVALID_TOPIC), never committed to.
     static let groupsTopic = GroupStore.topicName
 
-    /// Group authorized operations reported when DescribeGroups v3+ asks: READ (3), DELETE (6)
-    /// and DESCRIBE (8), everything a group supports; this broker has no ACLs.
-    static let groupOperations: Int32 = 1 << 3 | 1 << 6 | 1 << 8
+    /// Kafka's operation codes for what a group supports: READ (3), DELETE (6), DESCRIBE (8).
+    static let groupOperationCodes: [(AclOperation, Int32)] = [(.read, 3), (.delete, 6), (.describe, 8)]
+
+    /// Group authorized operations reported when DescribeGroups v3+ asks: the bits of the group
+    /// operations the ACLs let the principal do (all three without `--acl`).
+    func groupOperations(_ group: String, session: ConnectionSession) -> Int32 {
+        Self.groupOperationCodes.reduce(0) { bits, entry in
+            security.allows(session.principal, entry.0, .group, group) ? bits | 1 << entry.1 : bits
+        }
+    }
 
     /// FindCoordinator 0–4: this node for groups (key type 0). Transactions (1) get
     /// COORDINATOR_NOT_AVAILABLE, since transactional producers are refused; other key types
@@ -27,6 +34,9 @@ extension RequestDispatcher {
         func coordinator(_ key: String) -> KafkaStruct {
             var entry: KafkaStruct = ["Key": .string(key)]
             switch keyType {
+            case 0 where !allowed(session, .describe, group: key):
+                entry["ErrorCode"] = KafkaErrorCode.groupAuthorizationFailed.value
+                entry["ErrorMessage"] = .string("not authorized to describe group '\(key)'")
             case 0 where stopped:
                 entry["ErrorCode"] = KafkaErrorCode.coordinatorNotAvailable.value
                 entry["ErrorMessage"] = .string("the server is shutting down")
@@ -245,21 +255,34 @@ extension RequestDispatcher {
 
     /// OffsetFetch 1–8. A null topic list (v2+) asks for every committed partition; v8 asks for
     /// several groups at once. v1 has no top-level error: a group error goes on each partition.
-    func offsetFetch(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct {
+    func offsetFetch(_ request: KafkaRequest, session: ConnectionSession) async throws(KafkaDecodeError) -> KafkaStruct {
         let body = request.body
         let requireStable = try body.bool("RequireStable")
+        // Offsets of topics the principal may not describe: TOPIC_AUTHORIZATION_FAILED when asked
+        // for by name, left out of an all-topics answer, as Kafka does. (The group's describe
+        // check for v0–7 is made in `groupDenied`.)
+        let mayDescribe = { (topic: String) in self.security.allows(session.principal, .describe, .topic, topic) }
         guard request.version >= 8 else {
             let topics = try body.structs("Topics")
             let (error, answered) = try await fetchOffsets(
                 try body.string("GroupId") ?? "", topics: topics, requireStable: requireStable,
-                errorOnPartitions: request.version < 2)
+                errorOnPartitions: request.version < 2, mayDescribe: mayDescribe)
             return ["ThrottleTimeMs": .int(0), "ErrorCode": error.value, "Topics": .structs(answered)]
         }
         var results: [KafkaStruct] = []
         for group in try body.structs("Groups") ?? [] {
             let groupId = try group.string("GroupId") ?? ""
+            guard allowed(session, .describe, group: groupId) else {
+                results.append(
+                    [
+                        "GroupId": .string(groupId), "ErrorCode": KafkaErrorCode.groupAuthorizationFailed.value,
+                        "Topics": .structs([]),
+                    ])
+                continue
+            }
             let (error, answered) = try await fetchOffsets(
-                groupId, topics: try group.structs("Topics"), requireStable: requireStable, errorOnPartitions: false)
+                groupId, topics: try group.structs("Topics"), requireStable: requireStable, errorOnPartitions: false,
+                mayDescribe: mayDescribe)
             results.append(["GroupId": .string(groupId), "ErrorCode": error.value, "Topics": .structs(answered)])
         }
         return ["ThrottleTimeMs": .int(0), "Groups": .structs(results)]
@@ -267,7 +290,8 @@ extension RequestDispatcher {
 
     /// One group's committed offsets for `topics` (nil: all), as response topics.
     private func fetchOffsets(
-        _ groupId: String, topics: [KafkaStruct]?, requireStable: Bool, errorOnPartitions: Bool
+        _ groupId: String, topics: [KafkaStruct]?, requireStable: Bool, errorOnPartitions: Bool,
+        mayDescribe: (String) -> Bool
     ) async throws(KafkaDecodeError) -> (KafkaErrorCode, [KafkaStruct]) {
         var asked: [GroupTopicPartition]?
         if let topics {
@@ -285,6 +309,10 @@ extension RequestDispatcher {
         var rows = outcome.partitions
         if errorOnPartitions, outcome.error != .none {
             rows = (asked ?? []).map { ($0, nil, outcome.error) }
+        }
+        rows = rows.compactMap { row in
+            if mayDescribe(row.0.topic) { return row }
+            return asked == nil ? nil : (row.0, nil, .topicAuthorizationFailed)
         }
         var order: [String] = []
         var byTopic: [String: [KafkaStruct]] = [:]
@@ -306,11 +334,24 @@ extension RequestDispatcher {
 
     /// DescribeGroups 0–5: each group in the request's order. An unknown group is the
     /// coordinator's to answer (Kafka: state Dead, no error).
-    func describeGroups(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct {
+    func describeGroups(_ request: KafkaRequest, session: ConnectionSession) async throws(KafkaDecodeError)
+        -> KafkaStruct
+    {
         let ids = (try request.body.strings("Groups") ?? []).map { $0 ?? "" }
         let includeOperations = try request.body.bool("IncludeAuthorizedOperations")
+        // A group the principal may not describe is GROUP_AUTHORIZATION_FAILED in its place; the
+        // coordinator is asked only about the others.
+        let permitted = ids.map { allowed(session, .describe, group: $0) }
+        var described = await groups.describe(zip(ids, permitted).filter { $0.1 }.map { $0.0 }).makeIterator()
         // One answer per id, in the request's order (a search per id was quadratic in the ids).
-        let answered: [KafkaStruct] = await groups.describe(ids).map { group in
+        let answered: [KafkaStruct] = zip(ids, permitted).map { id, permitted in
+            guard permitted, let group = described.next() else {
+                return [
+                    "ErrorCode": KafkaErrorCode.groupAuthorizationFailed.value, "GroupId": .string(id),
+                    "GroupState": .string(""), "ProtocolType": .string(""), "ProtocolData": .string(""),
+                    "Members": .structs([]),
+                ]
+            }
             let members: [KafkaStruct] = group.members.map { member in
                 [
                     "MemberId": .string(member.memberId), "GroupInstanceId": .string(member.groupInstanceId),
@@ -323,7 +364,9 @@ extension RequestDispatcher {
                 "ProtocolType": .string(group.protocolType), "ProtocolData": .string(group.protocolName),
                 "Members": .structs(members),
             ]
-            if includeOperations { entry["AuthorizedOperations"] = .int(Int64(Self.groupOperations)) }
+            if includeOperations {
+                entry["AuthorizedOperations"] = .int(Int64(groupOperations(group.groupId, session: session)))
+            }
             return entry
         }
         return ["ThrottleTimeMs": .int(0), "Groups": .structs(answered)]
@@ -331,10 +374,13 @@ extension RequestDispatcher {
 
     /// ListGroups 0–4; v4 filters by state (empty: every group) and reports each one's. While the
     /// coordinator loads (or after it stopped) the top-level error says so.
-    func listGroups(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct {
+    /// Only groups the principal may describe are listed (Kafka's rule without cluster describe).
+    func listGroups(_ request: KafkaRequest, session: ConnectionSession) async throws(KafkaDecodeError) -> KafkaStruct {
         let states = (try request.body.strings("StatesFilter") ?? []).map { $0 ?? "" }
         let error = await groups.availability()
-        let listed = error == .none ? await groups.list(states: states) : []
+        let listed = (error == .none ? await groups.list(states: states) : []).filter {
+            security.allows(session.principal, .describe, .group, $0.groupId)
+        }
         let entries: [KafkaStruct] = listed.map { group in
             [
                 "GroupId": .string(group.groupId), "ProtocolType": .string(group.protocolType),
@@ -345,10 +391,16 @@ extension RequestDispatcher {
     }
 
     /// DeleteGroups 0–2: each group in the request's order (NON_EMPTY_GROUP while it has members).
-    func deleteGroups(_ request: KafkaRequest) async throws(KafkaDecodeError) -> KafkaStruct {
+    /// A group the principal may not delete is GROUP_AUTHORIZATION_FAILED and stays.
+    func deleteGroups(_ request: KafkaRequest, session: ConnectionSession) async throws(KafkaDecodeError) -> KafkaStruct {
         let ids = (try request.body.strings("GroupsNames") ?? []).map { $0 ?? "" }
-        let results: [KafkaStruct] = await groups.delete(ids).map { id, error in
-            ["GroupId": .string(id), "ErrorCode": error.value]
+        let permitted = ids.map { allowed(session, .delete, group: $0) }
+        var deleted = await groups.delete(zip(ids, permitted).filter { $0.1 }.map { $0.0 }).makeIterator()
+        let results: [KafkaStruct] = zip(ids, permitted).map { id, permitted in
+            guard permitted, let (_, error) = deleted.next() else {
+                return ["GroupId": .string(id), "ErrorCode": KafkaErrorCode.groupAuthorizationFailed.value]
+            }
+            return ["GroupId": .string(id), "ErrorCode": error.value]
         }
         return ["ThrottleTimeMs": .int(0), "Results": .structs(results)]
     }

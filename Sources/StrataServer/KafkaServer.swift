@@ -127,10 +127,11 @@ public final class KafkaServer: Sendable {
         return (listeners[0].host, listeners[0].port)
     }
 
-    /// Reads the `--acl` file again (SIGHUP); a bad file is logged and the rules in force stay.
-    public func reloadAcl() {
+    /// Reads the `--sasl-users` and `--acl` files again (SIGHUP); a bad file is logged and what
+    /// was loaded from it stays in force.
+    public func reloadSecurityFiles() {
         guard let security = running.withLock({ $0?.security }) else { return }
-        options.log(security.reloadAcl())
+        for line in security.reload() { options.log(line) }
     }
 
     private func bind(host: String, port: Int, tls: NIOSSLContext?) async throws(KafkaServerError)

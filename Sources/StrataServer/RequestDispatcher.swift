@@ -115,10 +115,10 @@ final class RequestDispatcher: Sendable {
         case .heartbeat: return .body(try await heartbeat(request))
         case .leaveGroup: return .body(try await leaveGroup(request))
         case .offsetCommit: return .body(try await offsetCommitAuthorized(request, session: session))
-        case .offsetFetch: return .body(try await offsetFetch(request))
-        case .describeGroups: return .body(try await describeGroups(request))
-        case .listGroups: return .body(try await listGroups(request))
-        case .deleteGroups: return .body(try await deleteGroups(request))
+        case .offsetFetch: return .body(try await offsetFetch(request, session: session))
+        case .describeGroups: return .body(try await describeGroups(request, session: session))
+        case .listGroups: return .body(try await listGroups(request, session: session))
+        case .deleteGroups: return .body(try await deleteGroups(request, session: session))
         }
     }
 

@@ -50,7 +50,7 @@ struct ServeSecurityOptions: ParsableArguments {
     }
 }
 
-/// Reloads the server's ACL file on each SIGHUP until cancelled.
+/// Reloads the server's users and ACL files on each SIGHUP until cancelled.
 /// Unchecked: the source is only kept alive and cancelled.
 final class HangupReloader: @unchecked Sendable {
     private let source: any DispatchSourceSignal
@@ -58,7 +58,7 @@ final class HangupReloader: @unchecked Sendable {
     init(_ server: KafkaServer) {
         signal(SIGHUP, SIG_IGN)
         source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        source.setEventHandler { server.reloadAcl() }
+        source.setEventHandler { server.reloadSecurityFiles() }
         source.resume()
     }
 

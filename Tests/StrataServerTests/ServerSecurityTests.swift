@@ -229,10 +229,12 @@ struct ServerSecurityTests {
         return (directory, usersPath, aclPath)
     }
 
-    static func plainLogin(_ client: KafkaTestClient, password: String) async throws -> KafkaStruct? {
+    static func plainLogin(_ client: KafkaTestClient, user: String = "alice", password: String) async throws
+        -> KafkaStruct?
+    {
         let handshake = try await client.call(.saslHandshake, version: 1, ["Mechanism": .string("PLAIN")])
         #expect(try handshake.int16("ErrorCode") == 0)
-        let token = Array("\0alice\0\(password)".utf8)
+        let token = Array("\0\(user)\0\(password)".utf8)
         let (bytes, _) = try client.frame(.saslAuthenticate, version: 2, ["AuthBytes": .bytes(token)])
         try await client.send(bytes)
         guard let frame = try await client.receiveFrame() else { return nil }
@@ -348,15 +350,146 @@ struct ServerSecurityTests {
 
             // A bad file on reload is logged; the old rules stay.
             try "allow nobody\n".write(toFile: files.acl, atomically: true, encoding: .utf8)
-            server.server.reloadAcl()
+            server.server.reloadSecurityFiles()
             #expect(server.log.contains("the previous rules stay in force"))
             let still = try await client.call(.metadata, version: 12, Requests.metadata(nil))
             #expect(try (still.structs("Topics") ?? []).map { try $0.string("Name") } == ["open-1"])
             // A good one replaces them.
             try "allow * topic * describe\n".write(toFile: files.acl, atomically: true, encoding: .utf8)
-            server.server.reloadAcl()
+            server.server.reloadSecurityFiles()
             let all = try await client.call(.metadata, version: 12, Requests.metadata(nil))
             #expect(Set(try (all.structs("Topics") ?? []).compactMap { try $0.string("Name") }) == ["open-1", "secret"])
+        }
+    }
+}
+
+/// The group APIs under ACLs (formats/acl.md, "What each request needs"), and SIGHUP's reload
+/// of the users file.
+@Suite
+struct ServerGroupAclTests {
+    static func noDelay(_ options: inout KafkaServerOptions) { options.groupInitialRebalanceDelayMs = 0 }
+
+    /// Joins and syncs `group` alone, commits offset 5 of partition 0 of each topic, and leaves.
+    static func commitAndLeave(_ client: KafkaTestClient, group: String, topics: [String]) async throws {
+        let first = try await client.call(.joinGroup, version: 9, GroupRequests.join(group))
+        let memberId = try #require(try first.string("MemberId"))
+        let join = try await client.call(.joinGroup, version: 9, GroupRequests.join(group, memberId: memberId))
+        let generation = try join.int32("GenerationId")
+        let sync = try await client.call(
+            .syncGroup, version: 5,
+            GroupRequests.sync(group, generation: generation, memberId: memberId, assignments: [(memberId, [1])]))
+        #expect(try sync.int16("ErrorCode") == 0)
+        let commit = try await client.call(
+            .offsetCommit, version: 8,
+            GroupRequests.commit(group, generation: generation, memberId: memberId, topics.map { ($0, 0, 5, nil) }))
+        #expect(try partitionErrors(commit) == topics.map { _ in 0 })
+        let leave = try await client.call(
+            .leaveGroup, version: 5, ["GroupId": .string(group), "Members": .structs([["MemberId": .string(memberId)]])])
+        #expect(try leave.int16("ErrorCode") == 0)
+    }
+
+    @Test func groupApisAnswerGroupAuthorizationFailedWhereTheAclsDeny() async throws {
+        let files = try ServerSecurityTests.securityFiles(acl: "allow * topic * all\nallow * group * all\n")
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let denied = KafkaErrorCode.groupAuthorizationFailed.rawValue
+        try await withServer(configure: { Self.noDelay(&$0); $0.security.aclPath = files.acl }) { server in
+            _ = try await server.lake.createTopic("orders", config: TopicConfig())
+            _ = try await server.lake.createTopic("hidden", config: TopicConfig())
+            let client = try server.connect()
+            try await Self.commitAndLeave(client, group: "team-a", topics: ["orders", "hidden"])
+            try await Self.commitAndLeave(client, group: "other-x", topics: ["orders"])
+
+            // Now the anonymous principal may read and delete team-* groups and see only orders.
+            try "allow * group team- read,delete\nallow * topic orders describe\n"
+                .write(toFile: files.acl, atomically: true, encoding: .utf8)
+            server.server.reloadSecurityFiles()
+
+            let found = try await client.call(
+                .findCoordinator, version: 4,
+                ["KeyType": .int(0), "CoordinatorKeys": .strings(["team-a", "other-x"])])
+            let coordinators = try #require(try found.structs("Coordinators"))
+            #expect(try coordinators.map { try $0.int16("ErrorCode") } == [0, denied])
+            #expect(try coordinators[0].int32("NodeId") == KafkaServerOptions.nodeId)
+            let old = try await client.call(.findCoordinator, version: 3, ["Key": .string("other-x"), "KeyType": .int(0)])
+            #expect(try old.int16("ErrorCode") == denied && old.int32("NodeId") == -1)
+
+            let described = try await client.call(
+                .describeGroups, version: 5,
+                ["Groups": .strings(["other-x", "team-a"]), "IncludeAuthorizedOperations": .bool(true)])
+            let groups = try #require(try described.structs("Groups"))
+            #expect(try groups.map { try $0.int16("ErrorCode") } == [denied, 0])
+            #expect(try groups.map { try $0.string("GroupId") } == ["other-x", "team-a"])
+            #expect(try groups[1].string("GroupState") == "Empty")
+            #expect(try groups[1].int32("AuthorizedOperations") == 1 << 3 | 1 << 6 | 1 << 8)
+
+            let listed = try await client.call(.listGroups, version: 4, ["StatesFilter": .strings([])])
+            #expect(try listed.structs("Groups")?.map { try $0.string("GroupId") } == ["team-a"])
+
+            // OffsetFetch v8: other-x denied in its place; team-a's all-topics answer leaves hidden out.
+            let grouped = try await client.call(
+                .offsetFetch, version: 8,
+                [
+                    "Groups": .structs([
+                        ["GroupId": .string("team-a"), "Topics": .array(nil)],
+                        ["GroupId": .string("other-x"), "Topics": .array(nil)],
+                    ]), "RequireStable": .bool(false),
+                ])
+            let fetchedGroups = try #require(try grouped.structs("Groups"))
+            #expect(try fetchedGroups.map { try $0.int16("ErrorCode") } == [0, denied])
+            #expect(try fetchedGroups[0].structs("Topics")?.map { try $0.string("Name") } == ["orders"])
+            #expect(try fetchedGroups[1].structs("Topics")?.isEmpty == true)
+            // v7 asking for hidden by name: TOPIC_AUTHORIZATION_FAILED and no offset.
+            let named = try await client.call(
+                .offsetFetch, version: 7, GroupRequests.fetch("team-a", ["hidden": [0], "orders": [0]]))
+            let byTopic = try Dictionary(
+                uniqueKeysWithValues: (named.structs("Topics") ?? []).map { topic in
+                    (try topic.string("Name") ?? "", try #require(try topic.structs("Partitions")?.first))
+                })
+            #expect(try byTopic["hidden"]?.int16("ErrorCode") == KafkaErrorCode.topicAuthorizationFailed.rawValue)
+            #expect(try byTopic["hidden"]?.int("CommittedOffset") == -1)
+            #expect(try byTopic["orders"]?.int("CommittedOffset") == 5)
+
+            // DeleteGroups: other-x denied and kept, team-a deleted.
+            let deleted = try await client.call(.deleteGroups, version: 2, ["GroupsNames": .strings(["other-x", "team-a"])])
+            #expect(try deleted.structs("Results")?.map { try $0.int16("ErrorCode") } == [denied, 0])
+            try "allow * group * describe\n".write(toFile: files.acl, atomically: true, encoding: .utf8)
+            server.server.reloadSecurityFiles()
+            let after = try await client.call(.listGroups, version: 4, ["StatesFilter": .strings([])])
+            #expect(try after.structs("Groups")?.map { try $0.string("GroupId") } == ["other-x"])
+            #expect(server.log.contains("may not describe group=other-x"))
+        }
+    }
+
+    /// SIGHUP rereads the users file: a user added later can log in; a bad file keeps the users.
+    @Test func aReloadedUsersFileAddsUsersAndABadOneKeepsThem() async throws {
+        let files = try ServerSecurityTests.securityFiles(acl: "")
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        try await withServer(configure: { $0.security.saslUsersPath = files.users }) { server in
+            let before = try server.connect()
+            let refused = try #require(try await ServerSecurityTests.plainLogin(before, user: "bob", password: "bob-pw"))
+            #expect(try refused.int16("ErrorCode") == KafkaErrorCode.saslAuthenticationFailed.rawValue)
+
+            var users = try SaslUsers.load(path: files.users)
+            try users.add(
+                user: "bob", mechanism: .scramSha256, password: Array("bob-pw".utf8), iterations: 4096, replace: false,
+                path: files.users)
+            try users.encoded().write(toFile: files.users, atomically: true, encoding: .utf8)
+            server.server.reloadSecurityFiles()
+            #expect(server.log.contains("reloaded \(files.users): 3 user credentials"))
+            let bob = try server.connect()
+            let accepted = try #require(try await ServerSecurityTests.plainLogin(bob, user: "bob", password: "bob-pw"))
+            #expect(try accepted.int16("ErrorCode") == 0)
+
+            for bad in ["garbage line\n", "# strata sasl-users 1\n"] {
+                try bad.write(toFile: files.users, atomically: true, encoding: .utf8)
+                server.server.reloadSecurityFiles()
+                let again = try server.connect()
+                let still = try #require(try await ServerSecurityTests.plainLogin(again, user: "bob", password: "bob-pw"))
+                #expect(try still.int16("ErrorCode") == 0, "after reloading \(bad.debugDescription)")
+            }
+            #expect(server.log.all.filter { $0.contains("the previous users stay in force") }.count == 2)
+            #expect(server.log.contains("no users: nobody could connect"))
+            #expect(!server.log.all.contains { $0.contains("bob-pw") })
         }
     }
 }

@@ -14,7 +14,7 @@ import subprocess
 import time
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from kafka_support import (
@@ -348,3 +348,47 @@ def test_sighup_reloads_the_acl_and_a_bad_file_keeps_it(sasl_serve, pki):
         with open(sasl_serve.acl, "w") as f:
             f.write(ACL)
         sasl_serve.proc.send_signal(signal.SIGHUP)
+
+
+def test_group_apis_are_checked_against_the_acls(sasl_serve, pki):
+    """alice's group: bob (no group rule) neither lists, describes, finds nor deletes it."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    alice = sasl_conf(sasl_serve, pki, "SCRAM-SHA-512")
+    bob = sasl_conf(sasl_serve, pki, "SCRAM-SHA-512", user="bob")
+    topic, group = topic_name("grouped"), topic_name("alice-team")
+    ck_produce(RECORDS[:3], topic, **alice)
+    consumer = Consumer({**alice, "group.id": group, "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    try:
+        consumer.subscribe([topic])
+        got, deadline = 0, time.monotonic() + TIMEOUT
+        while got < 3:
+            assert time.monotonic() < deadline, f"alice's group consumer read {got} of 3 records"
+            message = consumer.poll(1.0)
+            if message is not None and message.error() is None:
+                got += 1
+        consumer.commit(offsets=[TopicPartition(topic, 0, 3)], asynchronous=False)
+    finally:
+        consumer.close()
+
+    # Each admin client is kept in a name while its futures run: one collected early ends them.
+    alice_admin, bob_admin = AdminClient(alice), AdminClient(bob)
+
+    def listed(admin):
+        result = admin.list_consumer_groups().result(timeout=TIMEOUT)
+        assert not result.errors, result.errors
+        return {g.group_id for g in result.valid}
+
+    assert group in listed(alice_admin)
+    assert group not in listed(bob_admin)
+    described = alice_admin.describe_consumer_groups([group])[group].result(timeout=TIMEOUT)
+    assert described.group_id == group
+    for call in (bob_admin.describe_consumer_groups, bob_admin.delete_consumer_groups):
+        with pytest.raises(KafkaException) as raised:
+            call([group])[group].result(timeout=TIMEOUT)
+        assert raised.value.args[0].code() == KafkaError.GROUP_AUTHORIZATION_FAILED, raised.value
+    # Still there for alice, offset and all.
+    assert group in listed(alice_admin)
+    offsets = alice_admin.list_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions(group)])[group].result(timeout=TIMEOUT)
+    assert [(tp.topic, tp.partition, tp.offset) for tp in offsets.topic_partitions] == [(topic, 0, 3)]

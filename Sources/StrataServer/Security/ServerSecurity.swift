@@ -2,11 +2,11 @@ import NIOSSL
 import Synchronization
 
 /// What the server loaded from its security options at start: the TLS context, the SASL users,
-/// the ACL rules (replaced on `reloadAcl`).
+/// the ACL rules (both replaced by `reload`).
 final class ServerSecurity: Sendable {
     let options: SecurityOptions
     let tlsContext: NIOSSLContext?
-    let users: SaslUsers?
+    private let usersInForce: Mutex<SaslUsers?>
     private let acl: Mutex<AclRules?>
 
     /// Loads every file the options name.
@@ -15,12 +15,11 @@ final class ServerSecurity: Sendable {
         self.options = options
         self.tlsContext = try Self.tlsContext(options)
         do throws(SaslUsersError) {
-            self.users = try options.saslUsersPath.map { path throws(SaslUsersError) in try SaslUsers.load(path: path) }
+            self.usersInForce = Mutex(try options.saslUsersPath.map { path throws(SaslUsersError) in
+                try Self.loadUsers(path)
+            })
         } catch {
             throw .saslUsers(error.description)
-        }
-        if let users, users.entries.isEmpty, let path = options.saslUsersPath {
-            throw .saslUsers("\(path): no users: nobody could connect (strata users add makes one)")
         }
         do throws(AclError) {
             self.acl = Mutex(try options.aclPath.map { path throws(AclError) in try AclRules.load(path: path) })
@@ -30,16 +29,46 @@ final class ServerSecurity: Sendable {
     }
 
     /// True when every request but ApiVersions and the SASL ones waits for authentication.
-    var saslRequired: Bool { users != nil }
+    var saslRequired: Bool { options.saslUsersPath != nil }
+
+    /// The users in force (nil without `--sasl-users`); a SIGHUP may replace them.
+    var users: SaslUsers? { usersInForce.withLock { $0 } }
+
+    /// A users file with at least one user: an empty one would let nobody connect.
+    private static func loadUsers(_ path: String) throws(SaslUsersError) -> SaslUsers {
+        let users = try SaslUsers.load(path: path)
+        guard !users.entries.isEmpty else {
+            throw SaslUsersError(path: path, line: 0, message: "no users: nobody could connect (strata users add makes one)")
+        }
+        return users
+    }
 
     /// True when the ACLs let `principal` do `operation` to the named topic or group (no `--acl`: always).
     func allows(_ principal: String, _ operation: AclOperation, _ resource: AclResource, _ name: String) -> Bool {
         acl.withLock { $0?.allows(principal, operation, resource, name) ?? true }
     }
 
+    /// Reads the users and ACL files again (SIGHUP). A bad file keeps what is in force from it;
+    /// exchanges already past their handshake finish with the users they started with.
+    /// - Returns: lines for the log saying what happened.
+    func reload() -> [String] {
+        var lines: [String] = []
+        if let path = options.saslUsersPath {
+            do throws(SaslUsersError) {
+                let users = try Self.loadUsers(path)
+                usersInForce.withLock { $0 = users }
+                lines.append("SIGHUP: reloaded \(path): \(users.entries.count) user credentials")
+            } catch {
+                lines.append("SIGHUP: \(error); the previous users stay in force")
+            }
+        }
+        if options.aclPath != nil { lines.append(reloadAcl()) }
+        return lines.isEmpty ? ["SIGHUP: no --sasl-users or --acl file to reload"] : lines
+    }
+
     /// Reads the ACL file again. A bad file keeps the rules in force.
     /// - Returns: a line for the log saying what happened.
-    func reloadAcl() -> String {
+    private func reloadAcl() -> String {
         guard let path = options.aclPath else { return "SIGHUP: no --acl file to reload" }
         do throws(AclError) {
             let rules = try AclRules.load(path: path)
