@@ -1,3 +1,5 @@
+import StrataFormat
+
 /// A JSON value with object keys kept in the order they were given, so the metadata files and
 /// Avro schemas the project writes are the same bytes on every run.
 public indirect enum JSONValue: Sendable, Equatable {
@@ -98,23 +100,7 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
     }
 
-    static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
-    }
+    static func quote(_ s: String, into out: inout String) { JSONString.append(s, to: &out) }
 
     /// Parses JSON text (as found in an Avro header or a metadata file): nesting is bounded by 64,
     /// numbers must be integers that fit 64 bits; every failure names the byte position.

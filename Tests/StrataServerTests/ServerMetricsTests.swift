@@ -140,19 +140,8 @@ import Testing
     /// One HTTP/1.1 GET over a plain socket; the whole answer (the server closes after it).
     static func httpGet(port: Int, path: String) async throws -> String {
         try await offPool {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw SocketError(description: "socket: errno \(errno)") }
+            let fd = try loopbackSocket(port: port)
             defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            guard connected == 0 else { throw SocketError(description: "connect: errno \(errno)") }
             let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
             guard send(fd, request, request.count, 0) == request.count else {
                 throw SocketError(description: "send: errno \(errno)")

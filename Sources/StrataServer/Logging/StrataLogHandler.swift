@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import StrataFormat
 
 /// How `strata serve` writes its log (`--log-format`).
 public enum LogFormat: String, Sendable, CaseIterable {
@@ -91,24 +92,8 @@ public struct StrataLogHandler: LogHandler {
         text.contains(where: \.isNewline) ? text.split(whereSeparator: \.isNewline).joined(separator: " ") : text
     }
 
-    /// A JSON string literal (RFC 8259 escapes; control characters as \u00XX).
-    static func json(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal.
+    static func json(_ text: String) -> String { JSONString.quoted(text) }
 
     /// RFC 3339 UTC with milliseconds.
     static func timestamp(ms: Int64) -> String {
