@@ -185,6 +185,39 @@ import Testing
         }
     }
 
+    /// The per-log side of the eviction pre-sync: with fewer idle journal-covered logs over the
+    /// budget than `FilesystemSync.logsMin`, the tick fdatasyncs each one's segment itself (no
+    /// syncfs) before it evicts the log, and every record reads back, after a reopen too.
+    @Test func fewIdleSyncLogsOverTheBudgetFsyncTheirOwnSegmentsBeforeEviction() async throws {
+        try await withTempDirectory { dir in
+            var (registry, options) = EngineMetricsTests.metered(lakeOptions(maxOpenFiles: 64))
+            options.partitionMemoryBytes = 4 * Topic.handleBytes
+            options.backgroundOffload = false
+            let lake = try Lake.open(dir, options: options)
+            let partitions: Int32 = 40
+            #expect(Int(partitions) <= FilesystemSync.logsMin)
+            _ = try await lake.createTopic(Self.topic, config: topicConfig(), partitions: partitions)
+            for p in 0 ..< partitions {
+                try await lake.partition(Self.topic, p).append([ProducerRecord(value: bytes("p\(p)"))])
+            }
+            let segmentFsyncs = #"strata_fsyncs_total{kind="segment"}"#
+            let before = EngineMetricsTests.value(registry, segmentFsyncs) ?? 0
+            await lake.backgroundTick()
+            let open = Self.openCount(lake)
+            #expect(open <= 4 + TopicRegistry.evictionsPerOpenMax, "\(open) idle sync logs stay open past the budget")
+            #expect(lake.registry.filesystemSyncs.load(ordering: .relaxed) == 0, "too few logs for a syncfs")
+            let synced = (EngineMetricsTests.value(registry, segmentFsyncs) ?? 0) - before
+            #expect(synced >= Double(Int(partitions) - open), "\(synced) segment fsyncs for \(Int(partitions) - open) evicted logs")
+            #expect(lake.journal?.liveFileCount == 1, "no checkpoint ran: the syncs were the eviction's")
+            try await lake.close()
+            let reopened = try Lake.open(dir, options: options)
+            for p in 0 ..< partitions {
+                #expect(try await reopened.partition(Self.topic, p).read(from: 0).records.map(\.value) == [bytes("p\(p)")])
+            }
+            try await reopened.close()
+        }
+    }
+
     /// `nextBackgroundWorkMs` calls total retention (`retentionMs`/`retentionBytes`) due *now*
     /// for every log with cold data: such a log is visited by every tick (an `applyRetention`
     /// each) and is never evictable, so with Kafka's usual `retention.ms` set every offloaded

@@ -489,6 +489,8 @@ extension Topic {
         let (path, target) = state.withLock { s in (s.active.path, s.writtenOffset) }
         do throws(StrataError) {
             try beforeSegmentFsync()
+            let started = monotonicNanoseconds()
+            defer { cold.metrics.fsynced(.segment, nanoseconds: monotonicNanoseconds() &- started) }
             try files.withFile(path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: path) }
         } catch  where error.code == .notFound {
             return true
