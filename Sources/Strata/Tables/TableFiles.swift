@@ -78,8 +78,9 @@ final class TableFileBuilder: @unchecked Sendable {
             }
             opened.append(day)
         }
-        do throws(ParquetError) { try file.writer.append(record) } catch { throw failure(error, offset: record.offset) }
-        file.rawBytes += RecordTableWriter.rawBytes(of: record)
+        do throws(ParquetError) { file.rawBytes += try file.writer.append(record) } catch {
+            throw failure(error, offset: record.offset)
+        }
         recordCount += 1
         open[day] = file
         if file.rawBytes >= fileBytesTarget { try finish(day: day) }
