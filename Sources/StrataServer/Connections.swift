@@ -53,6 +53,9 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
+    /// True once shutdown began.
+    var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }
+
     /// True when the connection has no request waiting for an answer (it may be closed for idleness).
     func isIdle(_ id: UInt64) -> Bool { state.withLock { ($0.open[id]?.pending ?? 0) == 0 } }
 

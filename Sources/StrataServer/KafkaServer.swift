@@ -284,6 +284,7 @@ public final class KafkaServer: Sendable {
                         return
                     }
                     guard registry.end(id) else { return }
+                    await Self.mute(session, registry: registry)
                 }
             }
         } catch let error as NIOSSLError {
@@ -294,6 +295,18 @@ public final class KafkaServer: Sendable {
             // The client hung up (or the idle closer did, and logged it).
         } catch {
             log("connection \(accepted.peer): \(error); closed")
+        }
+    }
+
+    /// Waits out the throttle the last answer carried before the next request is read (KIP-219:
+    /// the client got its answer at once and is told to wait; a client that does not is held
+    /// back here). Unread requests stay in the socket. Shutdown ends the wait.
+    private static func mute(_ session: ConnectionSession, registry: ConnectionRegistry) async {
+        var leftMs = session.takeThrottleMs()
+        while leftMs > 0, !registry.isShuttingDown {
+            let sliceMs = min(leftMs, 100)
+            try? await Task.sleep(nanoseconds: UInt64(sliceMs) * 1_000_000)
+            leftMs -= sliceMs
         }
     }
 

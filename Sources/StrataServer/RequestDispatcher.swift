@@ -53,21 +53,48 @@ final class RequestDispatcher: Sendable {
         let started = monotonicNanoseconds()
         defer { metrics.answered(request.api.key, nanoseconds: monotonicNanoseconds() &- started) }
         do throws(KafkaDecodeError) {
-            let body: KafkaStruct
+            var body: KafkaStruct
             var closing: String? = nil
             switch try await handle(request, session: session) {
             case .body(let answer): body = answer
             case .bodyThenClose(let answer, let why): (body, closing) = (answer, why)
-            case .none: return .none
+            case .none:
+                _ = throttle(request, frame: frame, responseBytes: 0, session: session)
+                return .none
             case .close(let why): return .close(why)
             }
-            let bytes = try KafkaResponse.encode(
+            var bytes = try KafkaResponse.encode(
                 request.api, version: request.version, correlationId: request.header.correlationId, body: body)
+            let throttleMs = throttle(request, frame: frame, responseBytes: bytes.count, session: session)
+            if throttleMs > 0, Self.hasThrottleField(request.api, version: request.version) {
+                // ThrottleTimeMs is fixed-width: the answer is the same size with the throttle in it.
+                body["ThrottleTimeMs"] = .int(Int64(throttleMs))
+                bytes = try KafkaResponse.encode(
+                    request.api, version: request.version, correlationId: request.header.correlationId, body: body)
+            }
             if let closing { return .sendThenClose(KafkaResponse.framed(bytes), closing) }
             return .send(KafkaResponse.framed(bytes))
         } catch {
             return .close("cannot answer \(request.api.name) v\(request.version): \(error)")
         }
+    }
+
+    /// Charges the request to the quotas; the throttle it earned is left on the session (the
+    /// connection then reads nothing more until it has passed, as KIP-219's brokers mute the
+    /// channel) and counted.
+    private func throttle(_ request: KafkaRequest, frame: [UInt8], responseBytes: Int, session: ConnectionSession) -> Int {
+        let usage = QuotaUsage(api: request.api.key, requestBytes: frame.count, responseBytes: responseBytes)
+        let throttleMs = security.quotas.record(usage, session: session)
+        if throttleMs > 0 {
+            session.setThrottleMs(throttleMs)
+            metrics.throttled(request.api.key, milliseconds: throttleMs)
+        }
+        return throttleMs
+    }
+
+    /// True when `api`'s response has ThrottleTimeMs at `version` (Produce v0 and a few others do not).
+    static func hasThrottleField(_ api: KafkaApi, version: Int16) -> Bool {
+        api.response.fields.contains { $0.name == "ThrottleTimeMs" && $0.versions.contains(version) }
     }
 
     /// Decodes a request. Bytes after a complete body are ignored, as Kafka's brokers ignore

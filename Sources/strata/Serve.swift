@@ -28,7 +28,10 @@ struct Serve: AsyncParsableCommand {
             (--tls-listen, printed as `listening tls on HOST:PORT`); --listen none leaves TLS only. \
             --sasl-users FILE (made by `strata users add`) requires SASL PLAIN or SCRAM-SHA-256/512 on every \
             listener before any request but ApiVersions. --acl FILE allows each principal (User:NAME from SASL \
-            or the client certificate's CN, else User:ANONYMOUS) only what its rules name; SIGHUP reloads it.
+            or the client certificate's CN, else User:ANONYMOUS) only what its rules name; SIGHUP reloads it \
+            and the users file. --quota-produce-bytes, --quota-fetch-bytes and --quota-requests limit each \
+            principal (or connection) per second: an answer over the quota carries ThrottleTimeMs and the \
+            connection's next request waits that long (Kafka's quotas; nothing is dropped).
 
             Example:
               strata serve --lake /lake --listen 127.0.0.1:9092 &

@@ -3,7 +3,7 @@ import ArgumentParser
 import Glibc
 import StrataServer
 
-/// `strata serve`'s security flags (docs/ARCHITECTURE.md §2n): TLS, SASL, ACLs.
+/// `strata serve`'s security flags (docs/ARCHITECTURE.md §2n): TLS, SASL, ACLs, quotas.
 struct ServeSecurityOptions: ParsableArguments {
     @Option(help: ArgumentHelp("PEM certificate chain of the TLS listener (with --tls-key).", valueName: "file"))
     var tlsCert: String?
@@ -34,8 +34,36 @@ struct ServeSecurityOptions: ParsableArguments {
                 + "refused with TOPIC_/GROUP_AUTHORIZATION_FAILED. SIGHUP reloads it (a bad file keeps the old rules).",
             valueName: "file"))
     var acl: String?
+    @Option(
+        help: ArgumentHelp(
+            "Produce request bytes per second each principal (or connection, --quota-scope) may send; more is "
+                + "answered with ThrottleTimeMs and the connection waits that long before its next request is "
+                + "read. Nothing is dropped. Default: no limit.", valueName: "bytes"))
+    var quotaProduceBytes: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Fetch response bytes per second each principal (or connection) may receive; throttled as above.",
+            valueName: "bytes"))
+    var quotaFetchBytes: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Requests per second each principal (or connection) may send (ApiVersions and SASL not counted); "
+                + "throttled as above.", valueName: "count"))
+    var quotaRequests: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Who shares one quota: principal (all connections of one User:NAME, as Kafka's user quotas) or "
+                + "connection.", valueName: "scope"))
+    var quotaScope = "principal"
 
     func apply(to security: inout SecurityOptions) throws {
+        guard let scope = QuotaOptions.Scope(rawValue: quotaScope) else {
+            throw ValidationError("--quota-scope '\(quotaScope)' is not one of: principal, connection")
+        }
+        security.quotas.scope = scope
+        security.quotas.produceBytesPerSecond = quotaProduceBytes
+        security.quotas.fetchBytesPerSecond = quotaFetchBytes
+        security.quotas.requestsPerSecond = quotaRequests
         security.tlsCertPath = tlsCert
         security.tlsKeyPath = tlsKey
         security.tlsClientCAPath = tlsClientCa

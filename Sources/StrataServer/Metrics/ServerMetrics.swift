@@ -41,6 +41,9 @@ public final class ServerMetrics: Sendable {
     struct ApiMetrics: Sendable {
         let requests: Counter
         let seconds: Timer
+        /// Answers that carried a throttle (the quotas), and their milliseconds.
+        let throttled: Counter
+        let throttleMilliseconds: Counter
     }
 
     let factory: any MetricsFactory
@@ -79,7 +82,10 @@ public final class ServerMetrics: Sendable {
             let dimensions = [("api", api.name)]
             apis[Int(api.key.rawValue)] = ApiMetrics(
                 requests: Counter(label: "strata_requests_total", dimensions: dimensions, factory: factory),
-                seconds: Timer(label: "strata_request_seconds", dimensions: dimensions, factory: factory))
+                seconds: Timer(label: "strata_request_seconds", dimensions: dimensions, factory: factory),
+                throttled: Counter(label: "strata_throttled_requests_total", dimensions: dimensions, factory: factory),
+                throttleMilliseconds: Counter(
+                    label: "strata_throttle_milliseconds_total", dimensions: dimensions, factory: factory))
         }
         self.apis = apis
         other = TopicCounters(topic: Self.otherTopic, factory: factory)
@@ -109,6 +115,13 @@ public final class ServerMetrics: Sendable {
         guard let metrics = apis[Int(api.rawValue)] else { return }
         metrics.requests.increment()
         metrics.seconds.recordNanoseconds(Int64(clamping: nanoseconds))
+    }
+
+    /// An answer to `api` carried a throttle of `milliseconds` (the quotas).
+    func throttled(_ api: KafkaApiKey, milliseconds: Int) {
+        guard let metrics = apis[Int(api.rawValue)] else { return }
+        metrics.throttled.increment()
+        metrics.throttleMilliseconds.increment(by: milliseconds)
     }
 
     /// One partition's Kafka record batch (as the client sent it, compressed or not) was

@@ -26,6 +26,10 @@ final class ConnectionSession: Sendable {
     private struct State {
         var principal = ConnectionSession.anonymous
         var sasl = SaslStage.start
+        /// The connection's own budget (`--quota-scope connection`).
+        var quotaMeters = QuotaMeters()
+        /// The throttle the last answer carried: the connection reads nothing more until it passes.
+        var throttleMs = 0
     }
 
     static let anonymous = "User:ANONYMOUS"
@@ -48,6 +52,19 @@ final class ConnectionSession: Sendable {
         get { state.withLock { $0.sasl } }
         set { state.withLock { $0.sasl = newValue } }
     }
+
+    /// Runs `body` on this connection's quota meters.
+    func withQuotaMeters<R>(_ body: (inout QuotaMeters) -> R) -> R { state.withLock { body(&$0.quotaMeters) } }
+
+    /// The throttle of the answer just sent (set by the dispatcher), reset to 0.
+    func takeThrottleMs() -> Int {
+        state.withLock { s in
+            defer { s.throttleMs = 0 }
+            return s.throttleMs
+        }
+    }
+
+    func setThrottleMs(_ milliseconds: Int) { state.withLock { $0.throttleMs = milliseconds } }
 
     var isAuthenticated: Bool {
         if case .authenticated = sasl { return true }

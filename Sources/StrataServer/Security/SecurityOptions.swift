@@ -21,6 +21,8 @@ public struct SecurityOptions: Sendable {
     public var saslPlaintextAllowed = false
     /// The `--acl` file (formats/acl.md); nil: everything is allowed.
     public var aclPath: String? = nil
+    /// Rate limits answered with ThrottleTimeMs (Quotas.swift); none by default.
+    public var quotas = QuotaOptions()
 
     public init() {}
 
@@ -30,6 +32,7 @@ public struct SecurityOptions: Sendable {
     /// Checks how the options combine.
     /// - Throws: `KafkaServerError.invalidOption` naming the options.
     func validate(plaintextHost: String) throws(KafkaServerError) {
+        try quotas.validate()
         guard (tlsCertPath == nil) == (tlsKeyPath == nil) else {
             throw .invalidOption("--tls-cert and --tls-key go together")
         }

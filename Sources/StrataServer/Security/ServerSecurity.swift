@@ -6,6 +6,8 @@ import Synchronization
 final class ServerSecurity: Sendable {
     let options: SecurityOptions
     let tlsContext: NIOSSLContext?
+    /// The rate limits and their meters.
+    let quotas: Quotas
     private let usersInForce: Mutex<SaslUsers?>
     private let acl: Mutex<AclRules?>
 
@@ -13,6 +15,7 @@ final class ServerSecurity: Sendable {
     /// - Throws: `KafkaServerError.tls`, `.saslUsers` or `.acl` naming the file and what is wrong.
     init(_ options: SecurityOptions) throws(KafkaServerError) {
         self.options = options
+        self.quotas = Quotas(options.quotas)
         self.tlsContext = try Self.tlsContext(options)
         do throws(SaslUsersError) {
             self.usersInForce = Mutex(try options.saslUsersPath.map { path throws(SaslUsersError) in
