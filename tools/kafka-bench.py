@@ -8,6 +8,7 @@
       (written by the bench: per record u32le key length or 0xffffffff for null, key, u32le value
       length, value) until N key+value bytes are acknowledged.
   kafka-bench.py fetch --bootstrap H:P --topic T --end HW [--partition-max-bytes B] [--client kcat|confluent]
+      (produce and fetch take --ssl-ca PEM: TLS to a TLS listener, for kafka-tls)
       kcat (librdkafka in C, the default when installed) or confluent-kafka's Python Consumer,
       from offset 0 up to HW; kcat prints every offset and the last HW lines are checked to be
       0..HW-1 in order; the Python consumer checks first/last offset and count of each call.
@@ -59,12 +60,18 @@ def load_pool(path):
     return out
 
 
+def tls(args):
+    """librdkafka settings for --ssl-ca (kafka-tls: the TLS listener, its CA's certificate)."""
+    return {"security.protocol": "SSL", "ssl.ca.location": args.ssl_ca} if args.ssl_ca else {}
+
+
 def produce(args):
     from confluent_kafka import Producer
 
     pool = load_pool(args.pool)
     p = Producer(
         {
+            **tls(args),
             "bootstrap.servers": args.bootstrap,
             "broker.address.family": "v4",
             "acks": "all",
@@ -130,6 +137,8 @@ def fetch_kcat(args):
            "-c", str(args.end), "-q", "-f", "%o\\n", "-X", "broker.address.family=v4",
            "-X", f"max.partition.fetch.bytes={args.partition_max_bytes}", "-X", "fetch.max.bytes=67108864",
            "-X", "fetch.wait.max.ms=100"]
+    for key, value in tls(args).items():
+        cmd += ["-X", f"{key}={value}"]
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, timeout=args.timeout)
     seconds = time.perf_counter() - t0
@@ -155,6 +164,7 @@ def fetch(args):
 
     c = Consumer(
         {
+            **tls(args),
             "bootstrap.servers": args.bootstrap,
             "broker.address.family": "v4",
             "group.id": "strata-bench-no-commits",
@@ -355,6 +365,7 @@ def main():
     pr.add_argument("--bytes", type=int, required=True)
     pr.add_argument("--linger-ms", type=int, default=5)
     pr.add_argument("--batch-bytes", type=int, default=65536)
+    pr.add_argument("--ssl-ca", default=None, help="connect with TLS, trusting this CA certificate (PEM)")
     fe = sub.add_parser("fetch")
     fe.add_argument("--bootstrap", required=True)
     fe.add_argument("--topic", required=True)
@@ -362,6 +373,7 @@ def main():
     fe.add_argument("--partition-max-bytes", type=int, default=8 << 20)
     fe.add_argument("--client", choices=["kcat", "confluent"], default=None)
     fe.add_argument("--timeout", type=float, default=600)
+    fe.add_argument("--ssl-ca", default=None, help="connect with TLS, trusting this CA certificate (PEM)")
     gr = sub.add_parser("group")
     gr.add_argument("--bootstrap", required=True)
     gr.add_argument("--topic", required=True)

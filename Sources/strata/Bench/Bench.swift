@@ -18,6 +18,7 @@ enum BenchScenario: String, CaseIterable, ExpressibleByArgument {
     case encode
     case kafkaProduce = "kafka-produce"
     case kafkaFetch = "kafka-fetch"
+    case kafkaTLS = "kafka-tls"
     case groupConsume = "group-consume"
     case manyPartitions = "many-partitions"
     case appendSyncPartitions = "append-sync-partitions"
@@ -50,6 +51,9 @@ struct Bench: AsyncParsableCommand {
             kafka-fetch (a Kafka consumer reading the evicted cold-lake topic from offset 0 through `strata serve` \
             against replay-cold of it: MB/s raw and the ratio; both need python3 with confluent-kafka and \
             tools/kafka-bench.py), \
+            kafka-tls (produce and fetch through serve's TLS listener against its plaintext listener, same \
+            process and records, a self-signed certificate made with openssl: the lower ratio TLS/plaintext; \
+            issue 18), \
             group-consume (four kcat -G members of one group draining a 4-partition evicted topic through \
             `strata serve` against replay-cold of the same partitions: MB/s raw, the ratio, and the time from a \
             member's departure to the group consuming again; needs kcat). \
@@ -150,6 +154,8 @@ struct Bench: AsyncParsableCommand {
             report = try await KafkaBench(options: options, directory: directory, helper: kafkaHelper).runProduce()
         case .kafkaFetch:
             report = try await KafkaBench(options: options, directory: directory, helper: kafkaHelper).runFetch()
+        case .kafkaTLS:
+            report = try await KafkaTLSBench(options: options, directory: directory, helper: kafkaHelper).run()
         case .groupConsume:
             report = try await GroupConsumeBench(options: options, directory: directory, helper: kafkaHelper).run()
         case .manyPartitions:

@@ -107,7 +107,7 @@ struct KafkaBench {
 
     /// 1 KiB records (BenchData.kibRecord) in batches of at least 64 KiB, 16 MiB in all: cycled
     /// by both sides, so generating JSON is no side's cost.
-    private func buildPool() -> [[ProducerRecord]] {
+    func buildPool() -> [[ProducerRecord]] {
         let data = BenchData(seed: options.seed)
         var pool: [[ProducerRecord]] = []
         var next: Int64 = 0
@@ -123,7 +123,7 @@ struct KafkaBench {
 
     /// The pool as `tools/kafka-bench.py` reads it: per record u32le key length (0xffffffff:
     /// null), key, u32le value length, value.
-    private func writePool(_ pool: [[ProducerRecord]], to path: String) throws {
+    func writePool(_ pool: [[ProducerRecord]], to path: String) throws {
         var out: [UInt8] = []
         func field(_ bytes: [UInt8]?) {
             let length = bytes.map { UInt32($0.count) } ?? UInt32.max
@@ -231,9 +231,12 @@ struct KafkaBench {
 struct ServeProcess {
     let process: Process
     let address: String
+    /// The TLS listener's address, when `arguments` gave serve a certificate (kafka-tls).
+    var tlsAddress: String? = nil
 
     /// `$STRATA_SERVE_BIN` when set (another build to measure), else this process's own binary.
-    static func start(lake: String, log: String) throws -> ServeProcess {
+    /// `arguments` go after the lake and listen address (kafka-tls: the TLS listener's flags).
+    static func start(lake: String, log: String, arguments: [String] = []) throws -> ServeProcess {
         let exe =
             ProcessInfo.processInfo.environment["STRATA_SERVE_BIN"]
             ?? (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
@@ -243,18 +246,24 @@ struct ServeProcess {
         FileManager.default.createFile(atPath: log, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: exe)
-        process.arguments = ["serve", "--lake", lake, "--listen", "127.0.0.1:0"]
+        process.arguments = ["serve", "--lake", lake, "--listen", "127.0.0.1:0"] + arguments
+        let wantsTLS = arguments.contains("--tls-cert")
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         try process.run()
-        // Wait for the one line `listening on HOST:PORT` (30 s at most).
+        // Wait for the line `listening on HOST:PORT` (and `listening tls on HOST:PORT`; 30 s at most).
+        func address(after prefix: String, in text: String) -> String? {
+            text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }).map {
+                $0.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces)
+            }
+        }
         let deadline = monotonicSeconds() + 30
         while monotonicSeconds() < deadline {
             if let text = try? String(contentsOfFile: stdoutPath, encoding: .utf8),
-                let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") })
+                let plain = address(after: "listening on ", in: text)
             {
-                let address = line.dropFirst("listening on ".count).trimmingCharacters(in: .whitespaces)
-                return ServeProcess(process: process, address: address)
+                let tls = address(after: "listening tls on ", in: text)
+                if !wantsTLS || tls != nil { return ServeProcess(process: process, address: plain, tlsAddress: tls) }
             }
             if !process.isRunning { break }
             usleep(50_000)
