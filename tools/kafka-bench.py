@@ -66,7 +66,7 @@ def tls(args):
 
 
 def produce(args):
-    from confluent_kafka import Producer
+    from confluent_kafka import KafkaError, Producer
 
     pool = load_pool(args.pool)
     p = Producer(
@@ -110,14 +110,22 @@ def produce(args):
     i = 0
     while payload < args.bytes:
         messages, size = slices[i % len(slices)]
-        while True:
+        batch = [dict(m) for m in messages]
+        while batch:
             try:
-                queued = p.produce_batch(args.topic, [dict(m) for m in messages], on_delivery=on_delivery)
-                break
+                p.produce_batch(args.topic, batch, on_delivery=on_delivery)
             except BufferError:
                 p.poll(0.05)
-        if queued != len(messages):
-            sys.exit(f"kafka-bench produce: produce_batch queued {queued} of {len(messages)}")
+                continue
+            # A full queue refuses the rest of a batch (each refused message carries `_error`):
+            # wait for acknowledgements and queue those again; any other refusal is a failure.
+            refused = [m for m in batch if "_error" in m]
+            other = [m["_error"] for m in refused if m["_error"].code() != KafkaError._QUEUE_FULL]
+            if other:
+                sys.exit(f"kafka-bench produce: produce_batch refused {len(other)} messages: {other[:3]}")
+            batch = [{"key": m["key"], "value": m["value"]} for m in refused]
+            if batch:
+                p.poll(0.05)
         payload += size
         sent += len(messages)
         i += 1

@@ -14,7 +14,18 @@ struct ColdBench {
     /// Records per produced batch: about 85 KB of clickstream events.
     static let batchRecords = 256
 
-    var lakePath: String { directory + "/cold-lake" }
+    /// `--encrypted`: a lake of its own, sealed with `benchKeys`, beside the plain one.
+    var lakePath: String { directory + (options.encrypted ? "/cold-lake-encrypted" : "/cold-lake") }
+    /// The bench's one fixed key (a benchmark's, not a secret): encryption's cost, not its keys, is measured.
+    static let benchKeys = try! ColdKeyRing(keys: [(id: "bench", key: [UInt8](repeating: 0x5a, count: 32))])
+
+    /// The shared cold lake, with the bench key when `--encrypted`.
+    func openColdLake(coldCacheBytes: Int? = nil) throws -> Lake {
+        try openBenchLake(lakePath, coldCacheBytes: coldCacheBytes, keyRing: options.encrypted ? Self.benchKeys : nil)
+    }
+
+    /// The scenario's name in reports: `-encrypted` appended with `--encrypted`.
+    func scenarioName(_ name: String) -> String { options.encrypted ? name + "-encrypted" : name }
     /// Written once the lake's topic is wholly cold; holds the produced byte target.
     var readyPath: String { lakePath + "/bench-ready" }
     var objectsDirectory: String { lakePath + "/cold/topics/\(Self.topicName)/segments" }
@@ -26,12 +37,13 @@ struct ColdBench {
     /// copies (not timed), leaving the lake for replay-cold and seek-cold.
     func runOffload() async throws -> BenchReport {
         removeTree(lakePath)
-        let lake = try openBenchLake(lakePath)
+        let lake = try openColdLake()
         let topic = try await produce(into: lake)
         let (report, seconds, cpu) = try await timedWithCPU {
             try await lake.offload(topic: Self.topicName, seal: true, evict: false)
         }
-        let breakdown = try phaseBreakdown(topic)
+        // The breakdown times the plain encoder: with --encrypted the pass's own numbers say it all.
+        let breakdown = options.encrypted ? nil : try phaseBreakdown(topic)
         _ = try await lake.offload(topic: Self.topicName, seal: false, evict: true)
         try await lake.close()
         try Data("\(options.bytesTarget)\n".utf8).write(to: URL(fileURLWithPath: readyPath))
@@ -52,7 +64,7 @@ struct ColdBench {
             fields["phases"] = breakdown.fields
             summary.append(breakdown.text)
         }
-        return BenchReport(scenario: "offload", value: rate, unit: "MB/s raw", fields: fields, summary: summary)
+        return BenchReport(scenario: scenarioName("offload"), value: rate, unit: "MB/s raw", fields: fields, summary: summary)
     }
 
     /// Appends `--mib` of clickstream events, flushed. Returns the topic.
@@ -110,7 +122,7 @@ struct ColdBench {
         if FileManager.default.fileExists(atPath: readyPath) { return }
         printError("bench: building the cold lake \(lakePath) (produce, offload, evict)")
         removeTree(lakePath)
-        let lake = try openBenchLake(lakePath)
+        let lake = try openColdLake()
         _ = try await produce(into: lake)
         _ = try await lake.offload(topic: Self.topicName, seal: true, evict: true)
         try await lake.close()
@@ -124,7 +136,7 @@ struct ColdBench {
     /// touched (their lengths summed); MB/s of raw segment bytes.
     func runReplay() async throws -> BenchReport {
         try await ensureColdLake()
-        let lake = try openBenchLake(lakePath)
+        let lake = try openColdLake()
         let topic = try lake.topic(Self.topicName)
         let cold = try await topic.coldSegments()
         guard topic.localStartOffset >= (cold.last?.lastOffset ?? 0) else {
@@ -159,7 +171,7 @@ struct ColdBench {
         let requests = after.blob.getRequests - before.blob.getRequests
         let bytesRead = after.blob.bytesRead - before.blob.bytesRead
         return BenchReport(
-            scenario: "replay-cold", value: megabytesPerSecond(rawBytes, seconds), unit: "MB/s raw",
+            scenario: scenarioName("replay-cold"), value: megabytesPerSecond(rawBytes, seconds), unit: "MB/s raw",
             fields: [
                 "rawBytes": rawBytes, "records": records, "fieldBytes": fieldBytes, "seconds": seconds,
                 "cpuSeconds": cpu, "segments": cold.count,
@@ -202,7 +214,7 @@ struct ColdBench {
         var rng = SplitMix64(seed: options.seed)  // the same offsets for every run with a seed
         let end: Int64
         do {
-            let lake = try openBenchLake(lakePath)
+            let lake = try openColdLake()
             end = try lake.topic(Self.topicName).highWatermark
             try await lake.close()
         }
@@ -210,11 +222,11 @@ struct ColdBench {
         let tailOffsets = (0 ..< seeks).map { _ in Int64.random(in: 0 ..< max(1, end), using: &rng) }
         var cold = SeekTally()
         for offset in coldOffsets {
-            let lake = try openBenchLake(lakePath)
+            let lake = try openColdLake()
             try await cold.seek(try lake.topic(Self.topicName), lake: lake, offset: offset)
             try await lake.close()
         }
-        let lake = try openBenchLake(lakePath, coldCacheBytes: 0)
+        let lake = try openColdLake(coldCacheBytes: 0)
         let topic = try lake.topic(Self.topicName)
         for segment in try await topic.coldSegments() {
             _ = try await topic.read(from: segment.baseOffset, maxBytes: 1, readAhead: false)

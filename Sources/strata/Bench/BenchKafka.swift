@@ -151,7 +151,7 @@ struct KafkaBench {
         let end: Int64
         let rawBytes: Int64
         do {
-            let lake = try openBenchLake(lakePath)
+            let lake = try cold.openColdLake()
             let topic = try lake.topic(ColdBench.topicName)
             end = topic.highWatermark
             rawBytes = try await topic.coldSegments().reduce(0) { $0 + $1.rawBytes }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Strata
+import StrataFormat
 
 /// What every scenario reports: one JSON line on stdout (for `tools/bench`) and a few lines of
 /// text on stderr for people. Rates are decimal: 1 MB/s = 10^6 bytes per second.
@@ -131,14 +132,22 @@ struct BenchOptions: ParsableArguments {
     var seed: UInt64 = 42
     @Flag(help: "Record the engine's metrics into a Prometheus registry, as `serve --metrics-listen` does (their cost).")
     var metrics = false
+    @Flag(
+        help: ArgumentHelp(
+            "offload, replay-cold: seal the cold lake's frames with AES-256-GCM (a fixed bench key; the lake "
+                + "DIR/cold-lake-encrypted), to measure encryption at rest against the plain lake."))
+    var encrypted = false
 
     var bytesTarget: Int64 { Int64(mib ?? (quick ? 256 : 1024)) * 1024 * 1024 }
 }
 
 /// Opens a lake for a scenario: no background offload (the scenarios drive offload themselves,
 /// and a background pass would race the timed one), engine log on stderr.
-func openBenchLake(_ path: String, coldCacheBytes: Int? = nil, packSegmentBytesMax: Int? = nil) throws -> Lake {
+func openBenchLake(
+    _ path: String, coldCacheBytes: Int? = nil, packSegmentBytesMax: Int? = nil, keyRing: ColdKeyRing? = nil
+) throws -> Lake {
     var options = LakeOptions()
+    if let keyRing { (options.keyRing, options.encryption) = (keyRing, .aes256gcm) }
     options.backgroundOffload = false
     if let coldCacheBytes { options.coldCacheBytes = coldCacheBytes }
     if let packSegmentBytesMax { options.packSegmentBytesMax = packSegmentBytesMax }
