@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StrataExport
+import Strata
 import StrataFormat
 
 /// `strata inspect dump PATH`: one line per batch of a hot `.seg` file or cold `.seg.zst` object.
@@ -29,6 +30,8 @@ struct InspectDump: AsyncParsableCommand {
     @Flag(help: "One JSON object per line, each with a \"type\" field.")
     var json = false
 
+    @OptionGroup var keyRing: KeyRingOption
+
     func run() async throws {
         let bytes: [UInt8]
         switch readDumpInput(path) {
@@ -37,7 +40,12 @@ struct InspectDump: AsyncParsableCommand {
             printError("error: \(failure.message)")
             throw ExitCode(failure.exitCode)
         }
-        let dumper = Dumper(output: LineOutput(json: json), records: records, path: path)
+        let keys: ColdKeyRing?
+        do throws(StrataError) { keys = try keyRing.load() } catch {
+            printError("error: \(error)")
+            throw ExitCode(2)
+        }
+        let dumper = Dumper(output: LineOutput(json: json), records: records, path: path, keys: keys)
         let valid =
             isPackedObject(bytes)
             ? dumper.dumpPackedObject(bytes)
@@ -138,6 +146,9 @@ struct Dumper {
     let output: LineOutput
     let records: Bool
     let path: String
+    /// Opens the frames of an encrypted object (formats/keys.md); without its key id, the dump
+    /// stops at the first frame with `missingKey` naming the id.
+    var keys: ColdKeyRing? = nil
 
     /// Dumps a hot segment file; false when a problem was found.
     func dumpSegment(_ bytes: [UInt8]) -> Bool {
@@ -263,7 +274,7 @@ extension Dumper {
         }
         for slice in pack.slices {
             let sliceDumper = Dumper(
-                output: output, records: records, path: "\(path) slice \(slice.log)@\(slice.sliceOffset)")
+                output: output, records: records, path: "\(path) slice \(slice.log)@\(slice.sliceOffset)", keys: keys)
             guard sliceDumper.dumpColdObject(Array(bytes[slice.byteRange])) else { return false }
         }
         return true
@@ -275,6 +286,16 @@ extension Dumper {
         object.withUnsafeBytes { objectBytes in
             let compressed = UnsafeRawBufferPointer(rebasing: objectBytes[frame.objectRange])
             do throws(FormatError) {
+                if frame.sealed != nil {
+                    // Sealed: opened (authenticated) and checked whole first, then its batches printed.
+                    let raw = try ColdObject.decodeFrame(compressed, frame: frame, keys: keys)
+                    let batchesValid = raw.withUnsafeBytes { buffer in
+                        dumpBatches(
+                            buffer, from: frame.rawOffset == 0 ? SegmentHeader.size : 0,
+                            expectedOffset: frame.firstOffset, rawOffset: frame.rawOffset, frame: frame.frameNumber)
+                    }
+                    return batchesValid ? raw : nil
+                }
                 let raw = try Zstd.decompressFrame(
                     compressed, rawSize: frame.rawBytes, basePosition: frame.objectOffset)
                 let batchesValid = raw.withUnsafeBytes { buffer in
