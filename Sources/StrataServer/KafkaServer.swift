@@ -68,21 +68,26 @@ public final class KafkaServer: Sendable {
         var servers: [(NIOAsyncChannel<Accepted, Never>, Listener)] = []
         do throws(KafkaServerError) {
             let sec = options.security
-            if sec.plaintextEnabled {
-                let server = try await bind(host: options.listenHost, port: options.listenPort, tls: nil)
-                let port = server.channel.localAddress?.port ?? options.listenPort
+            /// Binds one listener; what Metadata advertises defaults to where it is bound (the port picked for 0).
+            func listen(
+                _ name: String, tls: NIOSSLContext?, host: String, port: Int, advertisedHost: String?, advertisedPort: Int?
+            ) async throws(KafkaServerError) {
+                let server = try await bind(host: host, port: port, tls: tls)
+                let bound = server.channel.localAddress?.port ?? port
                 servers.append(
                     (server, Listener(
-                        name: "plaintext", tls: false, advertisedHost: options.advertisedHost ?? options.listenHost,
-                        advertisedPort: Int32(options.advertisedPort ?? port))))
+                        name: name, tls: tls != nil, advertisedHost: advertisedHost ?? host,
+                        advertisedPort: Int32(advertisedPort ?? bound))))
+            }
+            if sec.plaintextEnabled {
+                try await listen(
+                    "plaintext", tls: nil, host: options.listenHost, port: options.listenPort,
+                    advertisedHost: options.advertisedHost, advertisedPort: options.advertisedPort)
             }
             if let context = security.tlsContext {
-                let server = try await bind(host: sec.tlsListenHost, port: sec.tlsListenPort, tls: context)
-                let port = server.channel.localAddress?.port ?? sec.tlsListenPort
-                servers.append(
-                    (server, Listener(
-                        name: "tls", tls: true, advertisedHost: sec.tlsAdvertisedHost ?? sec.tlsListenHost,
-                        advertisedPort: Int32(sec.tlsAdvertisedPort ?? port))))
+                try await listen(
+                    "tls", tls: context, host: sec.tlsListenHost, port: sec.tlsListenPort,
+                    advertisedHost: sec.tlsAdvertisedHost, advertisedPort: sec.tlsAdvertisedPort)
             }
         } catch {
             for (server, _) in servers { try? await server.channel.close() }
