@@ -55,6 +55,7 @@ extension RequestDispatcher {
                 for await (i, outcome) in group { outcomes[i] = outcome }
             }
         }
+        for outcome in outcomes where outcome.code != .none { metrics.produceFailed(outcome.code) }
         if acks == 0 {
             guard let failed = outcomes.first(where: { $0.code != .none }) else { return .none }
             return .close("acks 0 produce failed (\(failed.code)): \(failed.message ?? "")")

@@ -64,6 +64,29 @@ import Testing
         }
     }
 
+    /// A refused partition counts under its Kafka error name; an accepted one does not.
+    @Test func refusedProducePartitionsCountByErrorCode() async throws {
+        let (registry, metrics) = Self.metered()
+        try await withServer(configure: { $0.metrics = metrics }) { server in
+            let client = try server.connect()
+            _ = try await client.call(.createTopics, version: 5, Requests.createTopic("a"))
+            try await Self.produce(client, "a", ["fine"])
+            #expect(registry.emitToString().contains("strata_produce_errors_total") == false)
+            for _ in 0 ..< 2 {
+                let response = try await client.call(
+                    .produce, version: 9, Requests.produce("a", partition: 7, records: kafkaBatch(["lost"])))
+                let partition = try firstPartition(response, topics: "Responses", partitions: "PartitionResponses")
+                #expect(try partition.int16("ErrorCode") == KafkaErrorCode.unknownTopicOrPartition.rawValue)
+            }
+            let invalid = try await client.call(.produce, version: 9, Requests.produce("a", records: nil))
+            let part = try firstPartition(invalid, topics: "Responses", partitions: "PartitionResponses")
+            #expect(try part.int16("ErrorCode") == KafkaErrorCode.invalidRecord.rawValue)
+            #expect(Self.value(registry, #"strata_produce_errors_total{code="UNKNOWN_TOPIC_OR_PARTITION"}"#) == 2)
+            #expect(Self.value(registry, #"strata_produce_errors_total{code="INVALID_RECORD"}"#) == 1)
+            #expect(Self.value(registry, #"strata_produced_records_total{topic="a"}"#) == 1)
+        }
+    }
+
     @Test func topicsPastTheLabelCapCountUnderOther() async throws {
         let (registry, metrics) = Self.metered(topicLabelsMax: 2)
         try await withServer(configure: { $0.metrics = metrics }) { server in

@@ -35,8 +35,9 @@ import Testing
             let segmentStart = try #require(topic.localSegments().last).segmentBytes
             for i in 0 ..< 5 { _ = try await topic.append(offsetRecords(from: Int64(i * 3), count: 3)) }
             let fsyncs = try #require(Self.value(registry, #"strata_fsyncs_total{kind="journal"}"#))
-            // Five appends one after another: each waited for its own group commit.
-            #expect(fsyncs == 5)
+            // Five appends one after another: each waited for its own group commit; and the first
+            // made the journal's first file, whose header is fdatasync'ed before any entry.
+            #expect(fsyncs == 6)
             #expect(Self.value(registry, #"strata_fsync_seconds_count{kind="journal"}"#) == fsyncs)
             #expect((Self.value(registry, #"strata_fsync_seconds_sum{kind="journal"}"#) ?? 0) > 0)
             let written = try #require(topic.localSegments().last).segmentBytes - segmentStart
@@ -61,10 +62,50 @@ import Testing
         }
     }
 
+    /// Every fsync kind is counted where it happens: the catalog file and the topics directory
+    /// behind a first-use create (made durable by the barrier before the first record), a
+    /// partition's directories and a roll's segment fdatasync, and the one syncfs of a close
+    /// with more than 64 dirty logs.
+    @Test func catalogDirectoryRollAndFilesystemFsyncsAreCounted() async throws {
+        try await withTempDirectory { dir in
+            let (registry, options) = Self.metered(lakeOptions())
+            let lake = try Lake.open(dir, options: options)
+            func count(_ kind: String) -> Double { Self.value(registry, "strata_fsyncs_total{kind=\"\(kind)\"}") ?? 0 }
+            #expect(count("catalog") == 0)
+            let topic = try lake.topic("rolled", creatingWith: topicConfig(segmentBytes: 16 * 1024, durability: .async))
+            _ = try await topic.append(offsetRecords(from: 0, count: 10))
+            // Nothing durable yet: the create and the partition's directories wait for a flush.
+            #expect(count("catalog") == 0)
+            #expect(count("directory") == 0)
+            try await topic.flush()
+            #expect(count("catalog") == 1)
+            #expect(Self.value(registry, #"strata_fsync_seconds_count{kind="catalog"}"#) == 1)
+            // The topics directory (new topic), the topic's and the partition's.
+            #expect(count("directory") >= 2)
+            let segmentsBefore = count("segment")
+            #expect(segmentsBefore == 1)
+            // About 2 KiB a record past a 16 KiB segment: rolls, each fdatasyncing the old segment.
+            for i in 0 ..< 20 { _ = try await topic.append([ProducerRecord(value: Array(repeating: UInt8(i), count: 2048))]) }
+            let rolls = topic.localSegments().count - 1
+            #expect(rolls >= 1)
+            #expect(count("segment") == segmentsBefore + Double(rolls))
+            #expect(count("filesystem") == 0)
+
+            for i in 0 ..< 65 {
+                _ = try await lake.topic("dirty-\(i)", creatingWith: topicConfig(durability: .async))
+                    .append(offsetRecords(from: 0, count: 1))
+            }
+            try await lake.close()
+            #expect(count("filesystem") == 1)
+            #expect(Self.value(registry, #"strata_fsync_seconds_count{kind="filesystem"}"#) == 1)
+        }
+    }
+
     @Test func offloadLagThenBlobPutsThenColdCacheMissesAndHits() async throws {
         let dir = try ColdFixture.makeDirectory()
         defer { ColdFixture.remove(dir) }
-        let (registry, options) = Self.metered(ColdFixture.options())
+        let store = MemoryBlobStore()
+        let (registry, options) = Self.metered(ColdFixture.options(store: store))
         let lake = try Lake.open(dir, options: options)
         let topic = try lake.topic(ColdFixture.topicName, creatingWith: ColdFixture.smallSegments())
         try await ColdFixture.produce(topic, 0 ..< 5_000)
@@ -102,6 +143,18 @@ import Testing
         #expect(
             Self.value(registry, #"strata_blob_requests_total{op="get"}"#) == Double(lake.coldStats.blob.getRequests))
         try await lake.close()
+
+        // A cold reader without a lake (export, the table writer's readers) counts into the
+        // metrics it is given, not the process-wide ones.
+        let (coldRegistry, coldMetrics) = Self.metered(LakeOptions())
+        var coldOptions = ColdLogOptions()
+        coldOptions.store = store
+        coldOptions.metrics = coldMetrics.metrics
+        let cold = try ColdLog.open("file:///unused-the-store-is-injected", options: coldOptions)
+        #expect(try await cold.topicNames() == [ColdFixture.topicName])
+        let lists = try #require(Self.value(coldRegistry, #"strata_blob_requests_total{op="list"}"#))
+        #expect(lists >= 1)
+        #expect(Self.value(coldRegistry, #"strata_blob_requests_total{op="get"}"#) ?? 0 == Double(cold.stats.getRequests))
     }
 
     @Test func failedBlobCallsCountErrorsByKindAndRetries() async throws {

@@ -15,6 +15,9 @@ public struct ColdLogOptions: Sendable {
     public var store: (any BlobStore)? = nil
     /// Keys of encrypted objects (formats/keys.md); nil: only plain objects can be read.
     public var keyRing: ColdKeyRing? = nil
+    /// Where its blob requests and cold cache lookups are counted (Lake/Metrics.swift); nil:
+    /// `EngineMetrics.global`, as for a lake.
+    public var metrics: EngineMetrics? = nil
 
     public init() {}
 }
@@ -57,7 +60,7 @@ public final class ColdLog: Sendable {
         let tier = ColdTier(
             store: store, cacheBytes: options.cacheBytes, retry: options.retry,
             retryEnvironment: options.retryEnvironment, clock: options.clock,
-            log: { _ in }, localManifestPath: nil, keys: options.keyRing)
+            log: { _ in }, localManifestPath: nil, metrics: options.metrics ?? .global, keys: options.keyRing)
         return ColdLog(location: store.location, cold: tier)
     }
 

@@ -26,7 +26,7 @@ extension Topic {
     func syncPendingDirectories() throws(StrataError) {
         try pendingDirectories.withLock { (directories) throws(StrataError) in
             while let directory = directories.first {
-                try FileIO.fsyncDirectory(directory)
+                try cold.metrics.timed(.directory) { () throws(StrataError) in try FileIO.fsyncDirectory(directory) }
                 directories.removeFirst()
             }
         }

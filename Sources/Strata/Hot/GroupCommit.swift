@@ -214,9 +214,9 @@ extension Topic {
         do throws(StrataError) {
             try beforeGroupFsync?(self)
             try beforeSegmentFsync()
-            let started = monotonicNanoseconds()
-            defer { cold.metrics.fsynced(.segment, nanoseconds: monotonicNanoseconds() &- started) }
-            try files.withFile(path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: path) }
+            try cold.metrics.timed(.segment) { () throws(StrataError) in
+                try files.withFile(path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: path) }
+            }
             return (target, nil)
         } catch {
             // A file whose fsync failed has unknown contents (fsyncgate): stop the topic.

@@ -162,7 +162,8 @@ final class Journal: Sendable {
     /// can ever have a torn tail.
     private func roll(_ s: inout State) throws(StrataError) {
         if let old = s.active {
-            try FileIO.fdatasync(s.fd, path: old.path)
+            let fd = s.fd
+            try metrics.timed(.journal) { () throws(StrataError) in try FileIO.fdatasync(fd, path: old.path) }
             s.retiredFDs.append(s.fd)
             s.fd = -1
             s.rolled.append(old)
@@ -174,8 +175,8 @@ final class Journal: Sendable {
         let fd = try FileIO.open(path, flags: O_RDWR | O_CREAT | O_EXCL)
         do throws(StrataError) {
             try FileIO.pwriteAll(fd, JournalFormat.encodeFileHeader(sequence: sequence), at: 0, path: path)
-            try FileIO.fdatasync(fd, path: path)
-            try FileIO.fsyncDirectory(paths.journalDirectory)
+            try metrics.timed(.journal) { () throws(StrataError) in try FileIO.fdatasync(fd, path: path) }
+            try metrics.timed(.directory) { () throws(StrataError) in try FileIO.fsyncDirectory(paths.journalDirectory) }
         } catch {
             FileIO.close(fd)
             throw error
@@ -241,9 +242,9 @@ final class Journal: Sendable {
                 do throws(StrataError) { try metadataBarrier() } catch { failure = error }
             }
             if failure == nil, fd >= 0 {
-                let started = monotonicNanoseconds()
-                do throws(StrataError) { try FileIO.fdatasync(fd, path: path) } catch { failure = error }
-                metrics.fsynced(.journal, nanoseconds: monotonicNanoseconds() &- started)
+                do throws(StrataError) {
+                    try metrics.timed(.journal) { () throws(StrataError) in try FileIO.fdatasync(fd, path: path) }
+                } catch { failure = error }
             }
             if let failure {
                 fail(failure)
@@ -413,7 +414,9 @@ final class Journal: Sendable {
             }
             try FileIO.remove(file.path)
         }
-        if !files.isEmpty { try FileIO.fsyncDirectory(paths.journalDirectory) }
+        if !files.isEmpty {
+            try metrics.timed(.directory) { () throws(StrataError) in try FileIO.fsyncDirectory(paths.journalDirectory) }
+        }
         state.withLock { s in
             s.rolled = []
             s.active = nil
@@ -489,9 +492,9 @@ extension Topic {
         let (path, target) = state.withLock { s in (s.active.path, s.writtenOffset) }
         do throws(StrataError) {
             try beforeSegmentFsync()
-            let started = monotonicNanoseconds()
-            defer { cold.metrics.fsynced(.segment, nanoseconds: monotonicNanoseconds() &- started) }
-            try files.withFile(path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: path) }
+            try cold.metrics.timed(.segment) { () throws(StrataError) in
+                try files.withFile(path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: path) }
+            }
         } catch  where error.code == .notFound {
             return true
         } catch {

@@ -433,7 +433,9 @@ public final class Topic: Sendable {
         let active = s.active
         do throws(StrataError) {
             try beforeSegmentFsync()
-            try files.withFile(active.path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: active.path) }
+            try cold.metrics.timed(.segment) { () throws(StrataError) in
+                try files.withFile(active.path) { (fd) throws(StrataError) in try FileIO.fdatasync(fd, path: active.path) }
+            }
             groupCommit.recordRollFsync(durableUpTo: active.nextOffset)
             try FileIO.writeAtomically(active.indexPath, active.index.encode())
             try writeProducerSnapshot(&s)

@@ -52,8 +52,15 @@ final class Catalog: Sendable {
     /// Tests: runs after a compaction wrote its snapshot, before it takes the locks again.
     let snapshotWritten = Mutex<(@Sendable () -> Void)?>(nil)
 
-    init(paths: LakePaths, readOnly: Bool, log: @escaping @Sendable (String) -> Void, compactionBytesMin: Int) {
+    /// Where its fsyncs are counted (`catalog`, and `directory` for the topics directory).
+    let metrics: EngineMetrics
+
+    init(
+        paths: LakePaths, readOnly: Bool, log: @escaping @Sendable (String) -> Void, compactionBytesMin: Int,
+        metrics: EngineMetrics = .global
+    ) {
         self.paths = paths
+        self.metrics = metrics
         self.readOnly = readOnly
         self.log = log
         self.compactionBytesMin = compactionBytesMin
@@ -303,8 +310,11 @@ final class Catalog: Sendable {
             if let failure { throw failure }
             guard writesSynced.load(ordering: .sequentiallyConsistent) < target else { return }
             do throws(StrataError) {
-                if directories { try FileIO.fsyncDirectory(paths.topicsDirectory) }
-                try FileIO.fdatasync(fd, path: paths.catalogFile(sequence: inner.withLock { $0.sequence }))
+                if directories {
+                    try metrics.timed(.directory) { () throws(StrataError) in try FileIO.fsyncDirectory(paths.topicsDirectory) }
+                }
+                let path = paths.catalogFile(sequence: inner.withLock { $0.sequence })
+                try metrics.timed(.catalog) { () throws(StrataError) in try FileIO.fdatasync(fd, path: path) }
             } catch {
                 inner.withLock { $0.failure = $0.failure ?? error }
                 throw error
@@ -356,12 +366,12 @@ final class Catalog: Sendable {
                     }
                     if !tail.isEmpty {
                         try FileIO.pwriteAll(file.fd, tail, at: end, path: path)
-                        try FileIO.fdatasync(file.fd, path: path)
+                        try metrics.timed(.catalog) { () throws(StrataError) in try FileIO.fdatasync(file.fd, path: path) }
                         end += tail.count
                     }
                     let endRecord = CatalogFormat.encode(.snapshotEnd(topicCount: UInt64(s.state.topics.count)))
                     try FileIO.pwriteAll(file.fd, endRecord, at: end, path: path)
-                    try FileIO.fdatasync(file.fd, path: path)
+                    try metrics.timed(.catalog) { () throws(StrataError) in try FileIO.fdatasync(file.fd, path: path) }
                     end += endRecord.count
                 } catch {
                     // Nothing depends on the new file yet: the old one holds every write.

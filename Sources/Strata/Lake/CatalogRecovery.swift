@@ -79,9 +79,10 @@ extension Catalog {
     /// - Throws: `corrupt`; `io`.
     static func openWriter(
         _ paths: LakePaths, log: @escaping @Sendable (String) -> Void,
-        compactionBytesMin: Int = defaultCompactionBytesMin
+        compactionBytesMin: Int = defaultCompactionBytesMin, metrics: EngineMetrics = .global
     ) throws(StrataError) -> Catalog {
-        let catalog = Catalog(paths: paths, readOnly: false, log: log, compactionBytesMin: compactionBytesMin)
+        let catalog = Catalog(
+            paths: paths, readOnly: false, log: log, compactionBytesMin: compactionBytesMin, metrics: metrics)
         if !FileIO.exists(paths.catalogDirectory) {
             // A new lake, or one migrating: the directory's entry must be durable before any
             // write in it is depended on (the catalog file's fsyncs cover only its own entry).

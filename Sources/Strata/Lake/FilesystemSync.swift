@@ -16,6 +16,7 @@ struct FilesystemSync: Sendable {
     /// False with the `beforeGroupFsync` test hook (it stands for each log's own fsync) and for
     /// a read-only lake.
     let enabled: Bool
+    let metrics: EngineMetrics
 
     /// Fewer dirty logs than this flush themselves.
     static let logsMin = 64
@@ -37,13 +38,15 @@ struct FilesystemSync: Sendable {
     ///   (the failure is returned too): the caller then flushes each log itself.
     func sync(_ dirty: [(topic: Topic, written: Int64)]) async -> (synced: Bool, failure: StrataError?) {
         guard enabled, dirty.count > Self.logsMin else { return (false, nil) }
-        let (root, barrier) = (self.root, self.barrier)
+        let (root, barrier, metrics) = (self.root, self.barrier, self.metrics)
         let failure: StrataError? = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 do throws(StrataError) {
                     try barrier?()
-                    do throws(Errno) { try Posix.syncFilesystem(containing: root) } catch {
-                        throw FileIO.ioError(error)
+                    try metrics.timed(.filesystem) { () throws(StrataError) in
+                        do throws(Errno) { try Posix.syncFilesystem(containing: root) } catch {
+                            throw FileIO.ioError(error)
+                        }
                     }
                     continuation.resume(returning: nil)
                 } catch {
@@ -63,6 +66,6 @@ extension Lake {
         let registry = self.registry
         return FilesystemSync(
             root: paths.root, barrier: metadataBarrier, calls: { registry.filesystemSyncs.add(1, ordering: .relaxed) },
-            enabled: options.beforeGroupFsync == nil && !isReadOnly)
+            enabled: options.beforeGroupFsync == nil && !isReadOnly, metrics: options.engineMetrics)
     }
 }

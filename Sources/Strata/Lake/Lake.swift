@@ -93,7 +93,7 @@ public final class Lake: Sendable {
             guard let store = opened else { throw StrataError(.io, "no cold store for \(config.cold)") }
             let encrypts = try config.applyEncryption(options, paths: unopened)
             // The catalog before the journal: the replay looks the journal's topics up in it.
-            let catalog = try Catalog.openWriter(unopened, log: options.log)
+            let catalog = try Catalog.openWriter(unopened, log: options.log, metrics: options.engineMetrics)
             let paths = LakePaths(root: path, catalog: catalog)
             let tier = ColdTier.forLake(store, paths: paths, options: options, savesLocalCopy: true, encrypts: encrypts)
             let journal: Journal?

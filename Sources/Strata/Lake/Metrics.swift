@@ -15,10 +15,23 @@ public final class EngineMetrics: Sendable {
     /// (bootstrap the metrics system before opening a lake).
     public static let global = EngineMetrics(factory: MetricsSystem.factory)
 
-    /// What was fsynced: a journal file (the leader of a group commit over many partitions) or a
-    /// partition's active segment (a `sync` topic without the journal, an async flush, close).
+    /// What was fsynced: a journal file (the leader of a group commit over many partitions, a
+    /// roll); a partition's segment (a `sync` topic without the journal, an async flush, a roll,
+    /// a checkpoint, close); a directory (new segment, partition, topic and journal entries); the
+    /// topic catalog file; or the whole filesystem (one `syncfs` for many dirty logs).
     public enum FsyncKind: String, Sendable, CaseIterable {
-        case journal, segment
+        case journal, segment, directory, catalog, filesystem
+
+        /// The position of this kind's counter and timer.
+        var index: Int {
+            switch self {
+            case .journal: 0
+            case .segment: 1
+            case .directory: 2
+            case .catalog: 3
+            case .filesystem: 4
+            }
+        }
     }
 
     let fsyncs: [Counter]
@@ -81,9 +94,15 @@ public final class EngineMetrics: Sendable {
 
     /// Counts one fsync that took `nanoseconds` (failed ones too: they took the time).
     func fsynced(_ kind: FsyncKind, nanoseconds: UInt64) {
-        let index = kind == .journal ? 0 : 1
-        fsyncs[index].increment()
-        fsyncSeconds[index].recordNanoseconds(Int64(clamping: nanoseconds))
+        fsyncs[kind.index].increment()
+        fsyncSeconds[kind.index].recordNanoseconds(Int64(clamping: nanoseconds))
+    }
+
+    /// Runs `sync` (an fsync of `kind`) and counts it with the time it took, failed or not.
+    func timed<T, E: Error>(_ kind: FsyncKind, _ sync: () throws(E) -> T) throws(E) -> T {
+        let started = monotonicNanoseconds()
+        defer { fsynced(kind, nanoseconds: monotonicNanoseconds() &- started) }
+        return try sync()
     }
 
     /// Counts one failed blob request. Errors are rare: the dictionary lookup is off the data path.

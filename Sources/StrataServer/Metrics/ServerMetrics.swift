@@ -58,6 +58,8 @@ public final class ServerMetrics: Sendable {
     /// The lag gauges of the last scrape, so a series that is gone (group deleted, offsets
     /// expired) is removed instead of showing its last value forever.
     private let groupLag = Mutex<[GroupLagKey: Gauge]>([:])
+    /// `strata_produce_errors_total{code}`, made on a code's first use (codes are a closed set).
+    private let produceErrors = Mutex<[KafkaErrorCode: Counter]>([:])
 
     struct GroupLagKey: Hashable, Sendable {
         var group: String
@@ -122,6 +124,29 @@ public final class ServerMetrics: Sendable {
         guard let metrics = apis[Int(api.rawValue)] else { return }
         metrics.throttled.increment()
         metrics.throttleMilliseconds.increment(by: milliseconds)
+    }
+
+    /// A partition of a Produce request was refused with `code`: nothing of it was stored.
+    /// Labelled by the Kafka name of the code, not by topic (a refused name may be anything).
+    func produceFailed(_ code: KafkaErrorCode) {
+        let counter = produceErrors.withLock { known in
+            if let counter = known[code] { return counter }
+            let counter = Counter(
+                label: "strata_produce_errors_total", dimensions: [("code", Self.kafkaName(code))], factory: factory)
+            known[code] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
+    /// Kafka's name of an error code: `unknownTopicOrPartition` is UNKNOWN_TOPIC_OR_PARTITION.
+    static func kafkaName(_ code: KafkaErrorCode) -> String {
+        var name = ""
+        for character in String(describing: code) {
+            if character.isUppercase, !name.isEmpty { name.append("_") }
+            name.append(contentsOf: character.uppercased())
+        }
+        return name
     }
 
     /// One partition's Kafka record batch (as the client sent it, compressed or not) was
