@@ -214,6 +214,29 @@ import Testing
         }
     }
 
+    /// An `async` log with records not yet flushed is due when its flush interval ends, not at
+    /// every tick until then (each such visit took one of the tick's `visitsPerTickMax`).
+    @Test func anUnflushedAsyncLogIsDueWhenItsFlushIntervalEnds() async throws {
+        try await withTempDirectory { dir in
+            let clock = ManualClock()
+            let lake = try Lake.open(dir, options: Self.options(budget: 1 << 30, clock: clock))
+            var config = topicConfig(durability: .async)
+            config.flushIntervalMs = 1_000
+            let topic = try lake.topic("slow", creatingWith: config)
+            try await topic.append(offsetRecords(from: 0, count: 1))
+            await lake.backgroundTick()
+            #expect(lake.registry.work.isScheduled(topic.name), "\(topic.name) durable \(topic.groupCommit.durableOffset)")
+            clock.advance(ms: 999)
+            #expect(lake.registry.work.takeDue(nowMs: clock.nowMs()).isEmpty, "due before its interval ended")
+            await lake.backgroundTick()
+            #expect(topic.groupCommit.durableOffset == 0)
+            clock.advance(ms: 1)
+            await lake.backgroundTick()
+            #expect(topic.groupCommit.durableOffset == 1)
+            try await lake.close()
+        }
+    }
+
     /// An evicted log whose active segment ages out is opened again by the tick and rolled.
     @Test func anEvictedLogIsRolledWhenItsSegmentAgesOut() async throws {
         try await withTempDirectory { dir in

@@ -115,6 +115,12 @@ final class GroupCommit: Sendable {
         state.withLock { s in s.failure = s.failure ?? failure }
     }
 
+    /// When `flushDue` can next be true for records not yet flushed: at once before the interval
+    /// has started (the first look starts it), else when it ends.
+    func flushDueMs(nowMs: Int64, intervalMs: Int64) -> Int64 {
+        state.withLock { s in s.lastFlushMs == 0 ? nowMs : s.lastFlushMs + intervalMs }
+    }
+
     /// True when an `async` topic has records up to `writtenOffset` unflushed for longer than
     /// `intervalMs` (the first call that sees unflushed records starts the interval).
     func flushDue(writtenOffset: Int64, nowMs: Int64, intervalMs: Int64) -> Bool {

@@ -28,7 +28,8 @@ extension Topic {
     }
 
     /// When this log next has background work (lake clock ms), nil when it has none: unflushed
-    /// `async` records and sealed segments not yet offloaded are due now; local retention when
+    /// `async` records when the flush interval ends (now before it has started); sealed segments
+    /// not yet offloaded now; local retention when
     /// its age or bytes bound can act; total retention while the log has cold data, every
     /// `totalRetentionCheckIntervalMs` (now for a handle that never checked); the active
     /// segment's age roll once it outlives `segmentMs`. A stopped, closed or damaged log has
@@ -36,11 +37,15 @@ extension Topic {
     func nextBackgroundWorkMs(nowMs: Int64, offload: Bool) -> Int64? {
         let committed = manifestWriter.committedOffset
         let durable = groupCommit.durableOffset
+        let flushMs = groupCommit.flushDueMs(nowMs: nowMs, intervalMs: config.flushIntervalMs)
         return state.withLock { (s) -> Int64? in
             guard s.failure == nil, !s.closed, !s.segments.contains(where: { $0.corruption != nil }) else { return nil }
             var next: Int64? = nil
             func due(_ ms: Int64) { next = min(next ?? ms, ms) }
-            if config.durability == .async, s.writtenOffset > durable { due(nowMs) }
+            // Unflushed records: due when the flush interval ends, not at every tick until then
+            // (a log revisited every tick took up to five of the tick's visits, and past about
+            // 4,000 newly written logs a second the ticks fell behind: no flush, no eviction).
+            if config.durability == .async, s.writtenOffset > durable { due(flushMs) }
             if !s.active.isEmpty { due(s.active.createdMs + config.segmentMs) }
             guard offload else { return next }
             let sealed = s.segments.dropLast()
