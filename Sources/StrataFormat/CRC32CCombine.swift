@@ -11,6 +11,15 @@ extension CRC32C {
         return multiplyModP(powerOfXModP(bytes: lengthB), crcA) ^ crcB
     }
 
+    /// The CRC32C of `b` from the CRC32C of `a + b`, the CRC32C of `a` and `b`'s length, without
+    /// reading `b` (`combine` solved for `crcB`): a batch whose checksum was checked over header
+    /// and records gets a checksum over another header and the same records without a pass over
+    /// them.
+    public static func suffix(ofWhole crcWhole: UInt32, prefix crcA: UInt32, lengthB: Int) -> UInt32 {
+        guard lengthB > 0 else { return 0 }
+        return crcWhole ^ multiplyModP(powerOfXModP(bytes: lengthB), crcA)
+    }
+
     /// Reflected Castagnoli polynomial.
     static let reflectedPolynomial: UInt32 = 0x82F6_3B78
 

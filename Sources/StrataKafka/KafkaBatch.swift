@@ -49,17 +49,35 @@ public enum KafkaCompression: Int, Sendable {
 /// copies the records verbatim and writes the other header and checksum.
 public enum KafkaBatch {
     /// Parses the batch header at `position` and checks the CRC-32C over the whole batch.
+    /// - Parameter checksCRC: false for bytes whose CRC the caller has checked already (the
+    ///   Produce path checks each batch once, in `split`); everything else is still checked.
     /// - Throws: `.truncated` when the batch runs past `bytes`; `.outOfBounds` for an impossible
     ///   length or count; `.unsupportedVersion` for a magic other than 2 (legacy message sets);
     ///   `.checksumMismatch` when the CRC does not match. Positions are in `bytes`.
     public static func parseHeader(
-        _ bytes: [UInt8], at position: Int = 0
+        _ bytes: [UInt8], at position: Int = 0, checksCRC: Bool = true
     ) throws(KafkaDecodeError) -> KafkaBatchHeader {
         var r = KafkaReader(bytes, position: position)
-        return try r.within("RecordBatch") { (r) throws(KafkaDecodeError) in try parseHeader(&r, start: position) }
+        return try r.within("RecordBatch") { (r) throws(KafkaDecodeError) in
+            try parseHeader(&r, start: position, checksCRC: checksCRC)
+        }
     }
 
-    private static func parseHeader(_ r: inout KafkaReader, start: Int) throws(KafkaDecodeError) -> KafkaBatchHeader {
+    /// The CRC-32C of a batch's records (everything after its 61-byte header) from the header's
+    /// checked CRC, without reading them: the checksum covers header bytes 21..<61 and then the
+    /// records, so the records' share is what is left once the header's is taken out.
+    /// - Parameter bytes: the batch, exactly (its CRC checked, or computed by this process).
+    public static func recordsCRC(_ bytes: [UInt8], header: KafkaBatchHeader) -> UInt32 {
+        let headerCRC = bytes.withUnsafeBytes { raw in
+            CRC32C.checksum(
+                UnsafeRawBufferPointer(rebasing: raw[KafkaBatchHeader.crcCoverageStart ..< KafkaBatchHeader.size]))
+        }
+        return CRC32C.suffix(ofWhole: header.crc, prefix: headerCRC, lengthB: bytes.count - KafkaBatchHeader.size)
+    }
+
+    private static func parseHeader(
+        _ r: inout KafkaReader, start: Int, checksCRC: Bool
+    ) throws(KafkaDecodeError) -> KafkaBatchHeader {
         guard r.remaining >= KafkaBatchHeader.size else {
             throw r.error(.truncated, "header", "a batch header is 61 bytes, \(r.remaining) left")
         }
@@ -89,6 +107,7 @@ public enum KafkaBatch {
             baseTimestamp: try r.int64("baseTimestamp"), maxTimestamp: try r.int64("maxTimestamp"),
             producerId: try r.int64("producerId"), producerEpoch: try r.int16("producerEpoch"),
             baseSequence: try r.int32("baseSequence"), recordCount: try r.int32("recordCount"))
+        guard checksCRC else { return header }
         let end = start + header.totalBytes
         let actual = r.bytes.withUnsafeBytes { raw in
             CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(start + KafkaBatchHeader.crcCoverageStart) ..< end]))
@@ -129,8 +148,13 @@ public enum KafkaBatch {
     ///   after the batch; `.outOfBounds` for a `baseOffset` below 0 or one whose last offset
     ///   overflows, or a batch over Strata's size limit; `.corruptRecords` naming the record
     ///   field and its byte in the Kafka batch when a record is malformed.
-    public static func toStrata(_ bytes: [UInt8], baseOffset: Int64) throws(KafkaDecodeError) -> [UInt8] {
-        let header = try parseHeader(bytes)
+    /// - Parameter crcChecked: true when the caller checked the Kafka CRC of `bytes` (or computed
+    ///   it): it is not checked again, and the Strata CRC is derived from it (`recordsCRC`)
+    ///   instead of computed over the records.
+    public static func toStrata(
+        _ bytes: [UInt8], baseOffset: Int64, crcChecked: Bool = false
+    ) throws(KafkaDecodeError) -> [UInt8] {
+        let header = try parseHeader(bytes, checksCRC: !crcChecked)
         try checkConvertible(header, totalBytes: bytes.count)
         let strataBytes = BatchHeader.size + bytes.count - KafkaBatchHeader.size
         guard baseOffset >= 0, baseOffset <= Int64.max - Int64(header.recordCount),
@@ -172,7 +196,14 @@ public enum KafkaBatch {
         w.u16(0)
         w.raw(bytes[KafkaBatchHeader.size...])
         var strata = w.bytes
-        let crc = CRC32C.checksum(strata[BatchHeader.crcCoverageStart...])
+        let crc: UInt32
+        if crcChecked {
+            let headerCRC = CRC32C.checksum(strata[BatchHeader.crcCoverageStart ..< BatchHeader.size])
+            crc = CRC32C.combine(
+                headerCRC, recordsCRC(bytes, header: header), lengthB: bytes.count - KafkaBatchHeader.size)
+        } else {
+            crc = CRC32C.checksum(strata[BatchHeader.crcCoverageStart...])
+        }
         withUnsafeBytes(of: crc.littleEndian) { for index in 0 ..< 4 { strata[8 + index] = $0[index] } }
         return strata
     }

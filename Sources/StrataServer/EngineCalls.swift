@@ -65,6 +65,7 @@ enum EngineCalls {
     /// at most `maxBytes` once decompressed.
     /// - Throws: `unsupportedCompression`, `recordsTooLarge`, `corruptRecords` naming the codec.
     static func decompressed(_ kafkaBatch: [UInt8], maxBytes: Int) throws(KafkaDecodeError) -> [UInt8] {
-        try KafkaBatch.decompressed(kafkaBatch, maxBytes: maxBytes)
+        // `split` checked the CRC; a decompressed batch gets a fresh one.
+        try KafkaBatch.decompressed(kafkaBatch, maxBytes: maxBytes, crcChecked: true)
     }
 }

@@ -116,7 +116,8 @@ extension RequestDispatcher {
             // The Strata batch is 3 bytes longer than Kafka's and must fit the topic's batchBytesMax.
             let limit = topic.config.batchBytesMax - (BatchHeader.size - KafkaBatchHeader.size)
             let plain = try EngineCalls.decompressed(records, maxBytes: limit)
-            strata = try Self.strataBatch(plain)
+            // `split` checked the CRC, or `decompressed` computed a new one: not checked again.
+            strata = try Self.strataBatch(plain, crcChecked: true)
         } catch {
             return refused(ErrorMapping.produceCode(error), error.description)
         }
@@ -133,10 +134,12 @@ extension RequestDispatcher {
     /// The Strata batch of an uncompressed Kafka batch. As Kafka does, one whose header's
     /// maxTimestamp is not its records' maximum (librdkafka's before 1970) gets the records'
     /// maximum, and one without a producer id gets epoch and sequence -1 (aiokafka writes 0).
-    static func strataBatch(_ input: [UInt8]) throws(KafkaDecodeError) -> [UInt8] {
-        let kafka = try ProducedBatchRepair.withoutProducerFields(input) ?? input
+    /// `crcChecked`: the caller checked the Kafka CRC (each produced byte is checked once; the
+    /// Strata CRC is then derived from the Kafka one, `KafkaBatch.toStrata`).
+    static func strataBatch(_ input: [UInt8], crcChecked: Bool = false) throws(KafkaDecodeError) -> [UInt8] {
+        let kafka = try ProducedBatchRepair.withoutProducerFields(input, crcChecked: crcChecked) ?? input
         do throws(KafkaDecodeError) {
-            return try KafkaBatch.toStrata(kafka, baseOffset: 0)
+            return try KafkaBatch.toStrata(kafka, baseOffset: 0, crcChecked: crcChecked)
         } catch  where error.code == .corruptRecords && error.field == "RecordBatch.batch.maxTimestamp" {
             guard let patched = ProducedBatchRepair.patched(kafka) else { throw error }
             return try KafkaBatch.toStrata(patched, baseOffset: 0)

@@ -41,13 +41,17 @@ enum ProducedBatchRepair {
     /// `batch` with the producer epoch and base sequence set to -1 when it has no producer id
     /// (-1), the CRC resealed; nil when they already are -1. aiokafka and others write
     /// sequence 0 without a producer; Kafka ignores both fields then, and Strata's engine keeps
-    /// them consistent (all -1). Only a batch whose CRC checks is resealed.
-    static func withoutProducerFields(_ batch: [UInt8]) throws(KafkaDecodeError) -> [UInt8]? {
-        let header = try KafkaBatch.parseHeader(batch)
+    /// them consistent (all -1). Only a batch whose CRC checks is resealed: checked here unless
+    /// `crcChecked` says the caller did; the new CRC is the new header's combined with the
+    /// records' share of the old one (`KafkaBatch.recordsCRC`), not a pass over the records.
+    static func withoutProducerFields(_ batch: [UInt8], crcChecked: Bool = false) throws(KafkaDecodeError) -> [UInt8]? {
+        let header = try KafkaBatch.parseHeader(batch, checksCRC: !crcChecked)
         guard header.producerId == -1, header.producerEpoch != -1 || header.baseSequence != -1 else { return nil }
         var out = batch
         for i in producerEpochPosition ..< recordCountPosition { out[i] = 0xff }
-        let crc = CRC32C.checksum(out[KafkaBatchHeader.crcCoverageStart...])
+        let crc = CRC32C.combine(
+            CRC32C.checksum(out[KafkaBatchHeader.crcCoverageStart ..< KafkaBatchHeader.size]),
+            KafkaBatch.recordsCRC(batch, header: header), lengthB: batch.count - KafkaBatchHeader.size)
         for i in 0 ..< 4 { out[KafkaBatchHeader.crcPosition + i] = UInt8(truncatingIfNeeded: crc >> (24 - 8 * i)) }
         return out
     }

@@ -91,6 +91,34 @@ import Testing
         #expect(try KafkaBatch.toStrata(converted, baseOffset: 77) == native)
     }
 
+    /// The Produce path checks each batch's CRC once (in `split`): converting a checked batch
+    /// derives the Strata CRC from the Kafka one, and gives the very bytes a checking
+    /// conversion computes, for batches of every size (the records' share of the CRC is taken
+    /// out of the Kafka CRC, `recordsCRC`); a checked conversion does not read the CRC again,
+    /// so a damaged one is caught only where it is checked.
+    @Test func aCheckedBatchConvertsToTheSameBytesWithoutASecondPass() throws {
+        var batches = [try kafkaVector("batch-v2.bin")]
+        for count in [1, 2, 17, 300] {
+            let records = (0 ..< count).map { i in
+                Record(timestamp: Int64(i), key: i % 3 == 0 ? nil : Array("k\(i)".utf8), value: Array(repeating: UInt8(i & 0xff), count: i * 7))
+            }
+            batches.append(try KafkaBatch.fromStrata(BatchCodec.encode(baseOffset: 0, records: records)))
+        }
+        for kafka in batches {
+            let header = try KafkaBatch.parseHeader(kafka)
+            let records = CRC32C.checksum(kafka[KafkaBatchHeader.size...])
+            #expect(KafkaBatch.recordsCRC(kafka, header: header) == records)
+            let checked = try KafkaBatch.toStrata(kafka, baseOffset: 42, crcChecked: true)
+            #expect(checked == (try KafkaBatch.toStrata(kafka, baseOffset: 42)))
+            _ = try BatchCodec.decode(checked)
+        }
+        var damaged = batches[1]
+        damaged[KafkaBatchHeader.crcPosition] ^= 1
+        let error = kafkaError { () throws(KafkaDecodeError) in _ = try KafkaBatch.split(damaged) }
+        #expect(error?.code == .checksumMismatch)
+        #expect((try? KafkaBatch.parseHeader(damaged, checksCRC: false)) != nil)
+    }
+
     /// The Fetch path's conversion of a batch the read already checked: the same bytes as the
     /// checking conversion, and still exactly one batch.
     @Test func convertingACheckedBatchGivesTheSameBytes() throws {

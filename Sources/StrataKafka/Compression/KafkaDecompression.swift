@@ -17,16 +17,21 @@ extension KafkaBatch {
     /// output buffer larger than `maxBytes` is ever allocated (a buffer that has to grow holds
     /// the old and the new one for the copy), and the zstd decoder's window is limited to
     /// `max(maxBytes, 8 MiB)` rounded up to a power of two.
-    /// - Parameter maxBytes: the most bytes the returned batch (header included) may have;
-    ///   clamped to `decompressedBytesMax`.
+    /// - Parameters:
+    ///   - maxBytes: the most bytes the returned batch (header included) may have; clamped to
+    ///     `decompressedBytesMax`.
+    ///   - crcChecked: true when the caller checked the input's CRC already (it is not checked
+    ///     again; a decompressed batch gets a CRC computed over its new bytes either way).
     /// - Returns: a batch of at most `maxBytes` bytes that `parseHeader` accepts.
     /// - Throws: the `parseHeader` errors (the input's CRC is checked before anything is
     ///   decompressed); `.trailingBytes` for bytes after the batch; `.unsupportedCompression`
     ///   for codec 5–7; `.recordsTooLarge` when the output would exceed `maxBytes`;
     ///   `.corruptRecords` naming the codec (`RecordBatch.records(gzip)`) and the byte of the
     ///   batch where truncated or malformed compressed data was found.
-    public static func decompressed(_ bytes: [UInt8], maxBytes: Int) throws(KafkaDecodeError) -> [UInt8] {
-        let header = try parseHeader(bytes)
+    public static func decompressed(
+        _ bytes: [UInt8], maxBytes: Int, crcChecked: Bool = false
+    ) throws(KafkaDecodeError) -> [UInt8] {
+        let header = try parseHeader(bytes, checksCRC: !crcChecked)
         guard header.totalBytes == bytes.count else {
             throw KafkaDecodeError(
                 .trailingBytes, field: "RecordBatch.batchLength", position: 8,
