@@ -67,6 +67,8 @@ import Testing
             let a = CRC32C.checksum(bytes[..<split])
             let b = CRC32C.checksum(bytes[split...])
             #expect(CRC32C.combine(a, b, lengthB: 70_000 - split) == CRC32C.checksum(bytes), "split \(split)")
+            // And back: the second part's checksum from the whole's and the first part's.
+            #expect(CRC32C.suffix(ofWhole: CRC32C.checksum(bytes), prefix: a, lengthB: 70_000 - split) == b)
         }
         // Three parts, combined left to right, as the upload check adds frames up.
         let parts = [0 ..< 10, 10 ..< 50_000, 50_000 ..< 70_000]
