@@ -266,13 +266,25 @@ public enum KafkaBatch {
     public static func fromStrata(
         checked bytes: [UInt8], header: BatchHeader, partitionLeaderEpoch: Int32 = 0
     ) throws(KafkaDecodeError) -> [UInt8] {
+        var w = KafkaWriter(capacity: KafkaBatchHeader.size + bytes.count - BatchHeader.size)
+        try appendFromStrata(checked: bytes, header: header, partitionLeaderEpoch: partitionLeaderEpoch, to: &w)
+        return w.bytes
+    }
+
+    /// `fromStrata(checked:header:)` written at the end of `w`: a Fetch answer's batches go one
+    /// after another into one array, each written once (no array per batch copied in again).
+    /// - Throws: `.trailingBytes` when `bytes` is not exactly `header.batchLength` long (`w`
+    ///   is then unchanged).
+    public static func appendFromStrata(
+        checked bytes: [UInt8], header: BatchHeader, partitionLeaderEpoch: Int32 = 0, to w: inout KafkaWriter
+    ) throws(KafkaDecodeError) {
         guard header.batchLength == bytes.count else {
             throw KafkaDecodeError(
                 .trailingBytes, field: "StrataBatch", position: header.batchLength,
                 "\(bytes.count - header.batchLength) bytes after the batch")
         }
         let recordsBytes = header.batchLength - BatchHeader.size
-        var w = KafkaWriter(capacity: KafkaBatchHeader.size + recordsBytes)
+        let start = w.count
         w.int64(header.baseOffset)
         w.int32(Int32(KafkaBatchHeader.size - KafkaBatchHeader.lengthFieldEnd + recordsBytes))
         w.int32(partitionLeaderEpoch)
@@ -288,9 +300,8 @@ public enum KafkaBatch {
         w.int32(header.recordCount)
         w.raw(bytes[BatchHeader.size...])
         let crc = w.bytes.withUnsafeBytes { raw in
-            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[KafkaBatchHeader.crcCoverageStart...]))
+            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(start + KafkaBatchHeader.crcCoverageStart)...]))
         }
-        w.patchUInt32(crc, at: KafkaBatchHeader.crcPosition)
-        return w.bytes
+        w.patchUInt32(crc, at: start + KafkaBatchHeader.crcPosition)
     }
 }

@@ -121,11 +121,12 @@ public struct KafkaRequest: Sendable {
 
 /// Response framing: header v0 (correlation id) or v1 (plus tagged fields), then the body.
 public enum KafkaResponse {
-    /// Encodes a response frame without the size prefix.
+    /// Encodes a response frame, without the size prefix or (`framed`) with it: the bytes a
+    /// connection sends, written once (a Fetch answer is megabytes; `framed(_:)` copied it).
     /// - Throws: `.unsupportedVersion` for a version outside the API's range (except ApiVersions
     ///   v0, always allowed so UNSUPPORTED_VERSION can be answered), or a body value that does not fit.
     public static func encode(
-        _ api: KafkaApi, version: Int16, correlationId: Int32, body: KafkaStruct
+        _ api: KafkaApi, version: Int16, correlationId: Int32, body: KafkaStruct, framed: Bool = false
     ) throws(KafkaDecodeError) -> [UInt8] {
         guard api.versions.contains(version) else {
             throw KafkaDecodeError(
@@ -133,11 +134,13 @@ public enum KafkaResponse {
                 "\(api.name) v\(version) is not supported")
         }
         var w = KafkaWriter()
+        if framed { w.int32(0) }  // the size, patched below
         w.int32(correlationId)
         if api.responseHeaderVersion(version) == 1 { w.unsignedVarint(0) }
         try KafkaSchemaCodec.encode(
             body, as: api.response, version: version, flexible: api.isFlexible(version),
             into: &w)
+        if framed { w.patchUInt32(UInt32(truncatingIfNeeded: Int32(clamping: w.bytes.count - 4)), at: 0) }
         return w.bytes
     }
 

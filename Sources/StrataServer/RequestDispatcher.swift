@@ -64,16 +64,18 @@ final class RequestDispatcher: Sendable {
             case .close(let why): return .close(why)
             }
             var bytes = try KafkaResponse.encode(
-                request.api, version: request.version, correlationId: request.header.correlationId, body: body)
-            let throttleMs = throttle(request, frame: frame, responseBytes: bytes.count, session: session)
+                request.api, version: request.version, correlationId: request.header.correlationId, body: body,
+                framed: true)
+            let throttleMs = throttle(request, frame: frame, responseBytes: bytes.count - 4, session: session)
             if throttleMs > 0, Self.hasThrottleField(request.api, version: request.version) {
                 // ThrottleTimeMs is fixed-width: the answer is the same size with the throttle in it.
                 body["ThrottleTimeMs"] = .int(Int64(throttleMs))
                 bytes = try KafkaResponse.encode(
-                    request.api, version: request.version, correlationId: request.header.correlationId, body: body)
+                    request.api, version: request.version, correlationId: request.header.correlationId, body: body,
+                    framed: true)
             }
-            if let closing { return .sendThenClose(KafkaResponse.framed(bytes), closing) }
-            return .send(KafkaResponse.framed(bytes))
+            if let closing { return .sendThenClose(bytes, closing) }
+            return .send(bytes)
         } catch {
             return .close("cannot answer \(request.api.name) v\(request.version): \(error)")
         }

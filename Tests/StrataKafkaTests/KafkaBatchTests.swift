@@ -131,6 +131,20 @@ import Testing
             try KafkaBatch.fromStrata(checked: native + [0], header: header)
         }
         #expect(error?.code == .trailingBytes)
+        // A Fetch answer's batches, written one after another into one array: each the same
+        // bytes (and CRC) as converted alone; a batch that does not convert leaves it as it was.
+        let second = BatchCodec.encode(baseOffset: 10, records: [Record(timestamp: 4, key: nil, value: [9])])
+        let secondHeader = try withBytes(second) { (raw) throws(FormatError) in try BatchCodec.verify(raw) }
+        var w = KafkaWriter()
+        try KafkaBatch.appendFromStrata(checked: native, header: header, to: &w)
+        try KafkaBatch.appendFromStrata(checked: second, header: secondHeader, to: &w)
+        #expect(w.bytes == (try KafkaBatch.fromStrata(native)) + (try KafkaBatch.fromStrata(second)))
+        #expect(try KafkaBatch.split(w.bytes).count == 2)
+        let before = w.bytes
+        let refused = kafkaError { () throws(KafkaDecodeError) in
+            try KafkaBatch.appendFromStrata(checked: second + [0], header: secondHeader, to: &w)
+        }
+        #expect(refused?.code == .trailingBytes && w.bytes == before)
     }
 
     @Test func compressedTransactionalAndControlBatchesAreRefused() throws {

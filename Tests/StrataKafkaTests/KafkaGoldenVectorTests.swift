@@ -50,6 +50,10 @@ import Testing
                 api, version: vector.version, correlationId: vector.correlationId,
                 body: body)
             #expect(encoded == bytes, "\(vector.file)")
+            // What serve sends: the same bytes behind their big-endian size, written in one pass.
+            let framed = try KafkaResponse.encode(
+                api, version: vector.version, correlationId: vector.correlationId, body: body, framed: true)
+            #expect(framed == KafkaResponse.framed(bytes), "\(vector.file)")
             let decoded = try KafkaResponse.decode(bytes, api: api, version: vector.version)
             #expect(decoded.correlationId == vector.correlationId)
             #expect(JSONToKafka.matches(.structure(body), .structure(decoded.body)), "\(vector.file)")
