@@ -75,6 +75,13 @@ public enum KafkaBatch {
         return CRC32C.suffix(ofWhole: header.crc, prefix: headerCRC, lengthB: bytes.count - KafkaBatchHeader.size)
     }
 
+    /// The CRC-32C of a new header (whose covered bytes have checksum `headerCRC`) followed by
+    /// the records of `bytes`, without reading the records: a rewritten header (Strata's, or
+    /// Kafka's with fields repaired) resealed from the batch's checked CRC.
+    public static func crc(headerCRC: UInt32, recordsOf bytes: [UInt8], header: KafkaBatchHeader) -> UInt32 {
+        CRC32C.combine(headerCRC, recordsCRC(bytes, header: header), lengthB: bytes.count - KafkaBatchHeader.size)
+    }
+
     private static func parseHeader(
         _ r: inout KafkaReader, start: Int, checksCRC: Bool
     ) throws(KafkaDecodeError) -> KafkaBatchHeader {
@@ -199,8 +206,7 @@ public enum KafkaBatch {
         let crc: UInt32
         if crcChecked {
             let headerCRC = CRC32C.checksum(strata[BatchHeader.crcCoverageStart ..< BatchHeader.size])
-            crc = CRC32C.combine(
-                headerCRC, recordsCRC(bytes, header: header), lengthB: bytes.count - KafkaBatchHeader.size)
+            crc = Self.crc(headerCRC: headerCRC, recordsOf: bytes, header: header)
         } else {
             crc = CRC32C.checksum(strata[BatchHeader.crcCoverageStart...])
         }

@@ -64,8 +64,9 @@ enum EngineCalls {
     /// A Kafka batch as the engine stores it: uncompressed (formats/kafka.md "Compression"),
     /// at most `maxBytes` once decompressed.
     /// - Throws: `unsupportedCompression`, `recordsTooLarge`, `corruptRecords` naming the codec.
-    static func decompressed(_ kafkaBatch: [UInt8], maxBytes: Int) throws(KafkaDecodeError) -> [UInt8] {
-        // `split` checked the CRC; a decompressed batch gets a fresh one.
-        try KafkaBatch.decompressed(kafkaBatch, maxBytes: maxBytes, crcChecked: true)
+    static func decompressed(
+        _ kafkaBatch: [UInt8], maxBytes: Int, crcChecked: Bool
+    ) throws(KafkaDecodeError) -> [UInt8] {
+        try KafkaBatch.decompressed(kafkaBatch, maxBytes: maxBytes, crcChecked: crcChecked)
     }
 }

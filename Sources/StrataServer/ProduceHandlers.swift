@@ -115,8 +115,8 @@ extension RequestDispatcher {
             }
             // The Strata batch is 3 bytes longer than Kafka's and must fit the topic's batchBytesMax.
             let limit = topic.config.batchBytesMax - (BatchHeader.size - KafkaBatchHeader.size)
-            let plain = try EngineCalls.decompressed(records, maxBytes: limit)
-            // `split` checked the CRC, or `decompressed` computed a new one: not checked again.
+            // `split` checked the CRC (a decompressed batch gets a new one): not checked again.
+            let plain = try EngineCalls.decompressed(records, maxBytes: limit, crcChecked: true)
             strata = try Self.strataBatch(plain, crcChecked: true)
         } catch {
             return refused(ErrorMapping.produceCode(error), error.description)

@@ -43,15 +43,16 @@ enum ProducedBatchRepair {
     /// sequence 0 without a producer; Kafka ignores both fields then, and Strata's engine keeps
     /// them consistent (all -1). Only a batch whose CRC checks is resealed: checked here unless
     /// `crcChecked` says the caller did; the new CRC is the new header's combined with the
-    /// records' share of the old one (`KafkaBatch.recordsCRC`), not a pass over the records.
+    /// records' share of the old one (`KafkaBatch.crc(headerCRC:recordsOf:header:)`), not a pass
+    /// over the records.
     static func withoutProducerFields(_ batch: [UInt8], crcChecked: Bool = false) throws(KafkaDecodeError) -> [UInt8]? {
         let header = try KafkaBatch.parseHeader(batch, checksCRC: !crcChecked)
         guard header.producerId == -1, header.producerEpoch != -1 || header.baseSequence != -1 else { return nil }
         var out = batch
         for i in producerEpochPosition ..< recordCountPosition { out[i] = 0xff }
-        let crc = CRC32C.combine(
-            CRC32C.checksum(out[KafkaBatchHeader.crcCoverageStart ..< KafkaBatchHeader.size]),
-            KafkaBatch.recordsCRC(batch, header: header), lengthB: batch.count - KafkaBatchHeader.size)
+        let crc = KafkaBatch.crc(
+            headerCRC: CRC32C.checksum(out[KafkaBatchHeader.crcCoverageStart ..< KafkaBatchHeader.size]),
+            recordsOf: batch, header: header)
         for i in 0 ..< 4 { out[KafkaBatchHeader.crcPosition + i] = UInt8(truncatingIfNeeded: crc >> (24 - 8 * i)) }
         return out
     }

@@ -37,7 +37,8 @@ extension Topic {
     func nextBackgroundWorkMs(nowMs: Int64, offload: Bool) -> Int64? {
         let committed = manifestWriter.committedOffset
         let durable = groupCommit.durableOffset
-        let flushMs = groupCommit.flushDueMs(nowMs: nowMs, intervalMs: config.flushIntervalMs)
+        let flushMs =
+            config.durability == .async ? groupCommit.flushDueMs(nowMs: nowMs, intervalMs: config.flushIntervalMs) : nowMs
         return state.withLock { (s) -> Int64? in
             guard s.failure == nil, !s.closed, !s.segments.contains(where: { $0.corruption != nil }) else { return nil }
             var next: Int64? = nil
