@@ -88,8 +88,8 @@ let package = Package(
         // Rebuilds formats/vectors (tools/gen-vectors); the golden vector test checks them.
         .executableTarget(
             name: "strata-vectors", dependencies: ["StrataFormat", "StrataExport", "StrataParquet", "StrataIceberg"]),
-        // StrataBlob only for the project's one seeded generator (SplitMix64).
-        .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat", "StrataBlob"]),
+        // StrataBlob for the project's one seeded generator (SplitMix64); StrataTesting to run the real `zstd -d`.
+        .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat", "StrataBlob", "StrataTesting"]),
         .testTarget(name: "StrataKafkaTests", dependencies: ["StrataKafka", "StrataFormat"]),
         .testTarget(
             name: "StrataServerTests",

@@ -1,4 +1,5 @@
 import Foundation
+import StrataTesting
 import Testing
 
 @testable import StrataFormat
@@ -233,15 +234,8 @@ import Testing
         let path = NSTemporaryDirectory() + "packed-\(UUID().uuidString).szst"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/zstd")
-        process.arguments = ["-d", "-c", "-q", path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        return [UInt8](output)
+        let (status, output) = runToEnd("/usr/bin/zstd", ["-d", "-c", "-q", path])
+        #expect(status == 0, "zstd -d: \(String(decoding: output, as: UTF8.self))")
+        return output
     }
 }

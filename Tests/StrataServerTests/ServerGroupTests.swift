@@ -1,6 +1,7 @@
 import Foundation
 import Strata
 import StrataKafka
+import StrataTesting
 import Testing
 
 @testable import StrataServer
@@ -311,15 +312,7 @@ struct ServerGroupTests {
 @Suite
 struct ServerGroupResponsesReadByKafkaPython {
     static let python = ProcessInfo.processInfo.environment["PYTHON"] ?? "python3"
-    static let kafkaPython: Bool = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, "-c", "import kafka.protocol.consumer"]
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }()
+    static let kafkaPython = runToEnd("/usr/bin/env", [python, "-c", "import kafka.protocol.consumer"]).status == 0
 
     /// Decodes `name-v<N>.bin` with kafka-python's response class; prints one JSON line per file.
     static let script = """
@@ -402,25 +395,13 @@ struct ServerGroupResponsesReadByKafkaPython {
         }
         // Python takes seconds here: wait on a Dispatch thread, not on the cooperative pool
         // every other suite's server shares.
-        let (status, data): (Int32, Data) = try await withCheckedThrowingContinuation {
-            (continuation: CheckedContinuation<(Int32, Data), any Error>) in
+        let (status, output): (Int32, [UInt8]) = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                process.arguments = [Self.python, "-c", Self.script, directory]
-                let output = Pipe()
-                process.standardOutput = output
-                do { try process.run() } catch {
-                    continuation.resume(throwing: error)
-                    return
-                }
-                let data = output.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: (process.terminationStatus, data))
+                continuation.resume(returning: runToEnd("/usr/bin/env", [Self.python, "-c", Self.script, directory]))
             }
         }
         #expect(status == 0, "kafka-python could not decode a response")
-        let decoded = try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]])
+        let decoded = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [String: [String: Any]])
         #expect(decoded.count == ServerGroupTests.groupApis.reduce(0) { $0 + $1.1.count })
         for (name, entry) in decoded {
             #expect(entry["same"] as? Bool == true, "\(name): kafka-python re-encodes other bytes")

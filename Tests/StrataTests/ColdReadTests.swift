@@ -1,5 +1,6 @@
 import Foundation
 import StrataBlob
+import StrataTesting
 import Testing
 
 @testable import Strata
@@ -119,16 +120,8 @@ import Testing
 
     /// Runs `/usr/bin/zstd -d -c` on `path` and returns what it writes.
     static func zstdDecompress(_ path: String) throws -> [UInt8] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/zstd")
-        process.arguments = ["-d", "-c", "-q", path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let bytes = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "zstd -d \(path)")
-        return Array(bytes)
+        let (status, bytes) = runToEnd("/usr/bin/zstd", ["-d", "-c", "-q", path])
+        #expect(status == 0, "zstd -d \(path)")
+        return bytes
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import StrataTesting
 import Synchronization
 import Testing
 
@@ -17,18 +18,10 @@ enum StrataBinary {
     /// `strata produce --help` output when the binary has the command (exit status 0), else nil.
     static let produceHelp: String? = {
         guard FileManager.default.isExecutableFile(atPath: path) else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["produce", "--help"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return nil }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let (status, output) = runToEnd(path, ["produce", "--help"])
         // ArgumentParser answers an unknown subcommand's --help with the root help and status 0.
-        let help = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0, help.contains("--acks-to") else { return nil }
+        let help = String(decoding: output, as: UTF8.self)
+        guard status == 0, help.contains("--acks-to") else { return nil }
         return help
     }()
 
@@ -112,19 +105,18 @@ enum StrataBinary {
                 let ackPath = dir + "/acks-\(cycle)"
                 let stderrPath = dir + "/stderr-\(cycle)"
                 _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: StrataBinary.path)
-                process.arguments =
+                let stderrFile = open(stderrPath, O_WRONLY | O_CLOEXEC)
+                try #require(stderrFile >= 0, "open \(stderrPath): errno \(errno)")
+                let stdin = try ChildPipe()
+                let process = try ChildProcess(
+                    StrataBinary.path,
                     ["produce", "--lake", lakeDir, Self.topic, "--durability", "sync", "--acks-to", ackPath]
-                    + rollFlags
-                let stdin = Pipe()
-                process.standardInput = stdin
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle(forWritingAtPath: stderrPath)
-                try process.run()
-                try? stdin.fileHandleForReading.close()  // only the child reads: its death must give us EPIPE
+                        + rollFlags,
+                    stdin: stdin.read, stderr: stderrFile)
+                close(stderrFile)
+                close(stdin.read)  // only the child reads: its death must give us EPIPE
                 let feeder = LineFeeder()
-                let feeding = Task { await feeder.run(fd: stdin.fileHandleForWriting.fileDescriptor, cycle: cycle) }
+                let feeding = Task { await feeder.run(fd: stdin.write, cycle: cycle) }
 
                 // Most kills land while batches are being acknowledged; every fourth one at a random
                 // moment from the start (lake open, topic creation, recovery).
@@ -135,15 +127,13 @@ enum StrataBinary {
                     }
                 }
                 try await Task.sleep(nanoseconds: (10 + random.next() % 141) * 1_000_000)
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+                process.signal(SIGKILL)
+                let termination = process.wait()
                 feeder.stop.store(true, ordering: .relaxed)
                 await feeding.value
-                try? stdin.fileHandleForWriting.close()
+                close(stdin.write)
                 let stderrText = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
-                #expect(
-                    process.terminationReason == .uncaughtSignal, "cycle \(cycle) child exited by itself: \(stderrText)"
-                )
+                #expect(termination == .signaled(SIGKILL), "cycle \(cycle) child exited by itself: \(stderrText)")
 
                 let ranges = Self.acknowledgedRanges(ackPath)
                 acknowledgedTotal += ranges.reduce(0) { $0 + Int($1.count) }

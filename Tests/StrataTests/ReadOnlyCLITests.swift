@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Synchronization
+import StrataTesting
 import Testing
 
 @testable import Strata
@@ -40,25 +41,30 @@ import Testing
 
     /// A `strata produce` child that keeps the lake (and its lock) while the test feeds it lines.
     final class Producer {
-        let process = Process()
-        let input = Pipe()
+        let process: ChildProcess
+        let input: ChildPipe
 
         init(lake: String, topic: String, extra: [String] = []) throws {
-            process.executableURL = URL(fileURLWithPath: ReadOnlyCLITests.binary)
-            process.arguments = ["produce", "--lake", lake, topic, "--batch-records", "50"] + extra
-            process.standardInput = input
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            input = try ChildPipe()
+            process = try ChildProcess(
+                ReadOnlyCLITests.binary, ["produce", "--lake", lake, topic, "--batch-records", "50"] + extra,
+                stdin: input.read)
+            close(input.read)
         }
 
-        func send(_ text: String) { input.fileHandleForWriting.write(Data(text.utf8)) }
+        func send(_ text: String) {
+            var bytes = Array(text.utf8)[...]
+            while !bytes.isEmpty {
+                let n = bytes.withUnsafeBytes { write(input.write, $0.baseAddress, $0.count) }
+                guard n > 0 || errno == EINTR else { return }
+                bytes = bytes.dropFirst(max(n, 0))
+            }
+        }
 
         /// Closes stdin: the producer commits what it read and exits.
         func finish() throws -> Int32 {
-            try input.fileHandleForWriting.close()
-            process.waitUntilExit()
-            return process.terminationStatus
+            close(input.write)
+            return process.wait().status
         }
     }
 
@@ -99,20 +105,17 @@ import Testing
             // --follow sees the producer's later appends, and SIGTERM ends it cleanly.
             let output = dir + "/follow.out"
             #expect(FileManager.default.createFile(atPath: output, contents: nil))
-            let follower = Process()
-            follower.executableURL = URL(fileURLWithPath: Self.binary)
-            follower.arguments = ["consume", "--lake", lake, "t", "--follow"]
-            follower.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-            follower.standardError = FileHandle.nullDevice
-            try follower.run()
-            let followed = { String(decoding: FileManager.default.contents(atPath: output) ?? Data(), as: UTF8.self) }
-            #expect(Self.eventually { followed().hasSuffix("line-499\n") })
+            let followFile = open(output, O_WRONLY | O_CLOEXEC)
+            try #require(followFile >= 0, "open \(output): errno \(errno)")
+            let follower = try ChildProcess(Self.binary, ["consume", "--lake", lake, "t", "--follow"], stdout: followFile)
+            close(followFile)
+            let followedText = { String(decoding: FileManager.default.contents(atPath: output) ?? Data(), as: UTF8.self) }
+            #expect(Self.eventually { followedText().hasSuffix("line-499\n") })
             producer.send(Self.lines(500, 650))
-            #expect(Self.eventually { followed().hasSuffix("line-649\n") })
-            follower.terminate()
-            follower.waitUntilExit()
-            #expect(follower.terminationStatus == 0)
-            #expect(followed() == Self.lines(0, 650))
+            #expect(Self.eventually { followedText().hasSuffix("line-649\n") })
+            follower.signal(SIGTERM)
+            #expect(follower.wait() == .exited(0))
+            #expect(followedText() == Self.lines(0, 650))
             #expect(try producer.finish() == 0)
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import StrataTesting
 import Testing
 
 @testable import Strata
@@ -9,33 +10,33 @@ import Testing
 @Suite
 struct ServeCLITests {
     /// A running `strata serve` and its output so far.
-    final class Served: @unchecked Sendable {
-        let process = Process()
-        let stdout = Pipe()
-        let stderr = Pipe()
-        private let lock = NSLock()
-        private var out: [UInt8] = []
-        private var err: [UInt8] = []
+    final class Served: Sendable {
+        let process: ChildProcess
+        /// Where the child's stdout and stderr go: files, read whole whenever asked.
+        let directory: String
 
         init(_ arguments: [String]) throws {
             try #require(CLIRun.exists, "no strata binary at \(CLIRun.binary): run `swift build` or set STRATA_BIN")
-            process.executableURL = URL(fileURLWithPath: CLIRun.binary)
-            process.arguments = ["serve"] + arguments
-            process.standardOutput = stdout
-            process.standardError = stderr
-            stdout.fileHandleForReading.readabilityHandler = { [weak self] handle in
-                let data = handle.availableData
-                self?.lock.withLock { self?.out += data }
-            }
-            stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
-                let data = handle.availableData
-                self?.lock.withLock { self?.err += data }
-            }
-            try process.run()
+            directory = NSTemporaryDirectory() + "strata-serve-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let out = open(directory + "/out", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+            let err = open(directory + "/err", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+            defer { for fd in [out, err] where fd >= 0 { close(fd) } }
+            try #require(out >= 0 && err >= 0, "cannot create \(directory): errno \(errno)")
+            process = try ChildProcess(CLIRun.binary, ["serve"] + arguments, stdout: out, stderr: err)
         }
 
-        var output: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
-        var errors: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
+        deinit {
+            process.signal(SIGKILL)
+            process.wait()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+
+        private func contents(_ name: String) -> String {
+            String(decoding: FileManager.default.contents(atPath: directory + "/" + name) ?? Data(), as: UTF8.self)
+        }
+        var output: String { contents("out") }
+        var errors: String { contents("err") }
 
         /// The port of the `listening on` line, waiting up to 30 s for it.
         func listeningPort() throws -> Int {
@@ -53,11 +54,8 @@ struct ServeCLITests {
         }
 
         func stop(_ signal: Int32 = SIGTERM) -> Int32 {
-            kill(process.processIdentifier, signal)
-            process.waitUntilExit()
-            stdout.fileHandleForReading.readabilityHandler = nil
-            stderr.fileHandleForReading.readabilityHandler = nil
-            return process.terminationStatus
+            process.signal(signal)
+            return process.wait().status
         }
     }
 

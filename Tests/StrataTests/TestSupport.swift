@@ -150,20 +150,19 @@ enum CLIRun {
             try Data(stdin.utf8).write(to: URL(fileURLWithPath: dir + "/in"))
             _ = FileManager.default.createFile(atPath: dir + "/out", contents: nil)
             _ = FileManager.default.createFile(atPath: dir + "/err", contents: nil)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: program)
-            process.arguments = arguments
-            if !environment.isEmpty {
-                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            let input = open(dir + "/in", O_RDONLY | O_CLOEXEC)
+            let output = open(dir + "/out", O_WRONLY | O_CLOEXEC)
+            let errors = open(dir + "/err", O_WRONLY | O_CLOEXEC)
+            defer { for fd in [input, output, errors] where fd >= 0 { close(fd) } }
+            guard input >= 0, output >= 0, errors >= 0 else {
+                return Outcome(status: -1, stdoutBytes: [], stderr: "cannot open \(dir): errno \(errno)")
             }
-            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: dir + "/in"))
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
-            try process.run()
-            process.waitUntilExit()
+            let child = try ChildProcess(
+                program, arguments, environment: environment, stdin: input, stdout: output, stderr: errors)
+            let termination = child.wait()
             let out = FileManager.default.contents(atPath: dir + "/out").map { [UInt8]($0) } ?? []
             let err = (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? ""
-            return Outcome(status: process.terminationStatus, stdoutBytes: out, stderr: err)
+            return Outcome(status: termination.status, stdoutBytes: out, stderr: err)
         } catch {
             return Outcome(status: -1, stdoutBytes: [], stderr: "cannot run \(program): \(error)")
         }

@@ -1,0 +1,74 @@
+import Foundation
+import Glibc
+import StrataTesting
+import Testing
+
+/// The tests' own way to run programs (`StrataTesting/Subprocess.swift`): Foundation's `Process`
+/// crashed a CI run when the test process held about 1,360 descriptors.
+@Suite
+struct ChildProcessTests {
+    /// The descriptors `/proc/self/fd` lists in a child started while this process holds `extra`
+    /// more: `ls` reports its own, so 0, 1, 2 and the one of the directory it reads.
+    static func childDescriptors(holding extra: Int) throws -> [String] {
+        var held: [Int32] = []
+        defer { for fd in held { close(fd) } }
+        for _ in 0 ..< extra {
+            let fd = open("/dev/null", O_RDONLY)  // not close-on-exec: the spawn must close it
+            try #require(fd >= 0, "open: errno \(errno)")
+            held.append(fd)
+        }
+        let (status, output) = runToEnd("/bin/ls", ["/proc/self/fd"])
+        #expect(status == 0)
+        return String(decoding: output, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    @Test func aChildHoldsOnlyItsStandardDescriptorsWhateverThisProcessHasOpen() throws {
+        // 1,400 is past where Foundation's Process.run() read beyond /proc/self/fd's buffer.
+        for extra in [0, 1_400, 3_000] {
+            let listed = try Self.childDescriptors(holding: extra)
+            #expect(listed.count == 4, "holding \(extra): the child has \(listed)")
+            #expect(Array(listed.prefix(3)) == ["0", "1", "2"], "holding \(extra): the child has \(listed)")
+        }
+    }
+
+    @Test func exitStatusSignalsAndStandardStreamsAreReported() throws {
+        #expect(runToEnd("/bin/sh", ["-c", "exit 7"]).status == 7)
+        let echoed = runToEnd("/bin/sh", ["-c", "echo out; echo err >&2"], mergingStderr: true)
+        #expect(echoed.status == 0)
+        #expect(String(decoding: echoed.output, as: UTF8.self) == "out\nerr\n")
+        #expect(String(decoding: runToEnd("/bin/sh", ["-c", "echo out; echo err >&2"]).output, as: UTF8.self) == "out\n")
+
+        let sleeper = try ChildProcess("/bin/sleep", ["60"])
+        #expect(sleeper.isRunning)
+        sleeper.signal(SIGKILL)
+        #expect(sleeper.wait() == .signaled(SIGKILL))
+        #expect(!sleeper.isRunning)
+        #expect(sleeper.wait().status == -1)
+
+        let input = try ChildPipe()
+        let output = try ChildPipe()
+        let cat = try ChildProcess("/bin/cat", [], stdin: input.read, stdout: output.write)
+        close(input.read)
+        close(output.write)
+        #expect(write(input.write, "piped", 5) == 5)
+        close(input.write)
+        #expect(String(decoding: readToEnd(closing: output.read), as: UTF8.self) == "piped")
+        #expect(cat.wait() == .exited(0))
+
+        #expect(throws: SpawnError.self) { try ChildProcess("/no/such/program", []) }
+        #expect(runToEnd("/no/such/program", []).status == -1)
+    }
+
+    @Test func theEnvironmentIsThisProcessesWithTheGivenValuesOver() throws {
+        let file = NSTemporaryDirectory() + "child-env-\(UUID().uuidString)"
+        defer { unlink(file) }
+        let fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        try #require(fd >= 0)
+        let child = try ChildProcess(
+            "/bin/sh", ["-c", "echo \"$STRATA_CHILD_TEST:${PATH:+path}\""],
+            environment: ["STRATA_CHILD_TEST": "given"], stdout: fd)
+        close(fd)
+        #expect(child.wait() == .exited(0))
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "given:path\n")
+    }
+}
