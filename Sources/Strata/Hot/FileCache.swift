@@ -22,6 +22,9 @@ final class FileCache: Sendable {
         /// amortised O(1) instead of a scan of every open file per miss.
         var order: [(path: String, use: UInt64)] = []
         var head = 0
+        /// Pins of descriptors whose file was replaced while pinned (a doomed entry a new open of
+        /// the path took the place of), by descriptor: closed at their last unpin.
+        var retired: [Int32: Int] = [:]
 
         mutating func touch(_ path: String) {
             order.append((path, tick))
@@ -45,11 +48,12 @@ final class FileCache: Sendable {
     /// Once the cache is unreachable no file can be pinned: close what it still holds, or a lake
     /// dropped without `close()` leaks every cached descriptor.
     deinit {
-        for entry in state.withLock({ $0.entries.values }) { FileIO.close(entry.fd) }
+        let (entries, retired) = state.withLock { ($0.entries.values.map(\.fd), Array($0.retired.keys)) }
+        for fd in entries + retired { FileIO.close(fd) }
     }
 
     /// Number of files currently open.
-    var openCount: Int { state.withLock { $0.entries.count } }
+    var openCount: Int { state.withLock { $0.entries.count + $0.retired.count } }
     /// Number of `open` calls made so far.
     var openCalls: Int { state.withLock { $0.opens } }
 
@@ -59,7 +63,7 @@ final class FileCache: Sendable {
         _ path: String, create: Bool = false, _ body: (Int32) throws(StrataError) -> T
     ) throws(StrataError) -> T {
         let fd = try pin(path, create: create)
-        defer { unpin(path) }
+        defer { unpin(path, fd: fd) }
         return try body(fd)
     }
 
@@ -79,14 +83,19 @@ final class FileCache: Sendable {
         let result: Int32 = state.withLock { s in
             s.tick += 1
             s.opens += 1
-            if var existing = s.entries[path], !existing.doomed {
-                // Another thread opened it meanwhile: keep theirs.
-                existing.pins += 1
-                existing.lastUse = s.tick
-                s.entries[path] = existing
-                s.touch(path)
-                toClose.append(fd)
-                return existing.fd
+            if var existing = s.entries[path] {
+                if !existing.doomed {
+                    // Another thread opened it meanwhile: keep theirs.
+                    existing.pins += 1
+                    existing.lastUse = s.tick
+                    s.entries[path] = existing
+                    s.touch(path)
+                    toClose.append(fd)
+                    return existing.fd
+                }
+                // The file it had open was replaced and is still pinned: its users unpin it by
+                // descriptor, and the new file takes the path.
+                s.retired[existing.fd] = existing.pins
             }
             s.entries[path] = Entry(fd: fd, pins: 1, lastUse: s.tick, doomed: false)
             s.touch(path)
@@ -97,9 +106,34 @@ final class FileCache: Sendable {
         return result
     }
 
-    func unpin(_ path: String) {
+    /// Takes `fd`, just opened read-write on `path` (a segment this process created), as the
+    /// cached descriptor of `path`, unpinned: the first write finds it open instead of opening
+    /// the file again. A path the cache already knows (a doomed entry still pinned by a reader
+    /// of the file it replaced) keeps its entry and `fd` is closed.
+    func adopt(_ path: String, fd: Int32) {
+        guard !readOnly else { return FileIO.close(fd) }
+        let toClose: [Int32] = state.withLock { s in
+            guard s.entries[path] == nil else { return [fd] }
+            s.tick += 1
+            s.entries[path] = Entry(fd: fd, pins: 0, lastUse: s.tick, doomed: false)
+            s.touch(path)
+            return evict(&s)
+        }
+        toClose.forEach(FileIO.close)
+    }
+
+    /// Releases a pin `pin(path)` returned `fd` for.
+    func unpin(_ path: String, fd: Int32) {
         let toClose: Int32? = state.withLock { s in
-            guard var entry = s.entries[path] else { return nil }
+            if let pins = s.retired[fd] {
+                guard pins <= 1 else {
+                    s.retired[fd] = pins - 1
+                    return nil
+                }
+                s.retired[fd] = nil
+                return fd
+            }
+            guard var entry = s.entries[path], entry.fd == fd else { return nil }
             entry.pins -= 1
             if entry.pins == 0 && (entry.doomed || s.entries.count > capacity) {
                 s.entries[path] = nil
