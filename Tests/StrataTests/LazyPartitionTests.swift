@@ -98,4 +98,43 @@ import Testing
             #expect(JournalTests.journalFiles(dir).isEmpty)
         }
     }
+
+    /// A new topic's directory is empty: its first open lists nothing (the registry's fresh
+    /// mark), and only that one. A later handle must list what the first one wrote, or it would
+    /// start a new segment over it.
+    @Test func onlyANewTopicsFirstOpenSkipsTheListing() async throws {
+        try await withTempDirectory { dir in
+            let lake = try Lake.open(dir, options: lakeOptions())
+            let config = topicConfig(durability: .async)
+            let (id, _) = try lake.allocateProducerId()
+            var first: Topic? = try lake.topic("fresh", creatingWith: config)
+            #expect(!lake.registry.topics.withLock { $0.isFresh("fresh") }, "the first open left its mark")
+            _ = try await first!.appendBatch(encodedBatch(["a", "b"], producerId: id, epoch: 0, sequence: 0))
+            try await first!.flush()
+            first = nil
+            lake.registry.topics.withLock { $0["fresh"] = nil }  // as an eviction drops an idle handle
+
+            let again = try lake.topic("fresh", creatingWith: config)
+            #expect(try readAll(again).map { string($0.value) } == ["a", "b"])
+            // Producer state came from the listing too: the retry is known.
+            let retry = try await again.appendBatch(encodedBatch(["a", "b"], producerId: id, epoch: 0, sequence: 0))
+            #expect(retry == BatchAppendResult(firstOffset: 0, lastOffset: 1, duplicate: true))
+            try await lake.close()
+        }
+    }
+
+    /// A create marks the new directory until its first open (the catalog has the topic
+    /// between the two); a delete before then takes the mark, so a later create of the name
+    /// whose directory the delete left cannot inherit it.
+    @Test func aTopicDeletedBeforeItsFirstOpenLeavesNoMark() async throws {
+        try await withTempDirectory { dir in
+            let lake = try Lake.open(dir, options: lakeOptions())
+            #expect(try lake.createIfAbsent("gone", config: topicConfig(), partitions: 2, strict: false))
+            #expect(lake.registry.topics.withLock { $0.isFresh("gone") })
+            #expect(!lake.registry.topics.withLock { $0.isFresh("gone/1") }, "partitions above 0 are made at open")
+            _ = try await lake.deleteTopic("gone")
+            #expect(!lake.registry.topics.withLock { $0.isFresh("gone") })
+            try await lake.close()
+        }
+    }
 }

@@ -180,13 +180,16 @@ extension Topic {
     /// matches the log, then the batch headers after it (only headers are read); from every
     /// local batch header when no snapshot fits. Snapshots beyond the log's end or naming a
     /// batch the log no longer holds are removed (they describe bytes recovery cut).
-    func recoverProducerState() throws(StrataError) {
+    /// `listing`: the directory's names when the caller knows them (as `Topic.open`).
+    func recoverProducerState(listing: [String]? = nil) throws(StrataError) {
         let (segments, written) = state.withLock { ($0.segments, $0.writtenOffset) }
         let localStart = segments[0].baseOffset
         var table = ProducerStateTable()
         var from = localStart
         var usable = false
-        let offsets = try FileIO.listDirectory(paths.topicDirectory(name))
+        let names: [String]
+        if let listing { names = listing } else { names = try FileIO.listDirectory(paths.topicDirectory(name)) }
+        let offsets = names
             .compactMap(LakePaths.producerSnapshotOffset(fileName:)).sorted(by: >)
         for offset in offsets {
             let path = paths.producerSnapshot(name, offset: offset)

@@ -91,13 +91,22 @@ enum FileIO {
         try mapping { () throws(Errno) in try Posix.fsyncDirectory(path) }
     }
 
-    /// Creates `path` and its missing parents.
-    static func makeDirectories(_ path: String) throws(StrataError) {
-        var current = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            current += "/" + component
-            let directory = current
-            _ = try mapping { () throws(Errno) in try Posix.makeDirectory(directory) }
+    /// Creates `path` and its missing parents; true when `path` itself was made by this call.
+    /// One `mkdir` when the parent exists (a new topic's directory): parents are walked only on
+    /// ENOENT, deepest existing one first.
+    @discardableResult
+    static func makeDirectories(_ path: String) throws(StrataError) -> Bool {
+        var path = Substring(path)
+        while path.count > 1, path.hasSuffix("/") { path = path.dropLast() }
+        let directory = String(path)
+        do throws(Errno) {
+            return try Posix.makeDirectory(directory)
+        } catch where error.code == ENOENT {
+            guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { throw ioError(error) }
+            try makeDirectories(String(path[..<slash]))
+            return try mapping { () throws(Errno) in try Posix.makeDirectory(directory) }
+        } catch {
+            throw ioError(error)
         }
     }
 

@@ -133,12 +133,20 @@ enum SegmentLoader {
     /// to a power loss before then held nothing acknowledged (a `sync` log's records are in the
     /// lake journal until its segment is fsynced, and the replay recreates the segment).
     static func create(
-        topic: String, baseOffset: Int64, paths: LakePaths, intervalBytes: Int, nowMs: Int64
+        topic: String, baseOffset: Int64, paths: LakePaths, intervalBytes: Int, nowMs: Int64,
+        files: FileCache? = nil
     ) throws(StrataError) -> LocalSegment {
         let path = paths.segment(topic, baseOffset: baseOffset)
         let fd = try FileIO.open(path, flags: O_RDWR | O_CREAT | O_TRUNC)
-        defer { FileIO.close(fd) }
-        try FileIO.pwriteAll(fd, SegmentHeader(baseOffset: baseOffset, createdMs: nowMs).encode(), at: 0, path: path)
+        do throws(StrataError) {
+            try FileIO.pwriteAll(
+                fd, SegmentHeader(baseOffset: baseOffset, createdMs: nowMs).encode(), at: 0, path: path)
+        } catch {
+            FileIO.close(fd)
+            throw error
+        }
+        // The first append writes right after the header: the cache keeps this descriptor.
+        if let files { files.adopt(path, fd: fd) } else { FileIO.close(fd) }
         return LocalSegment(
             baseOffset: baseOffset, path: path, indexPath: paths.index(topic, baseOffset: baseOffset),
             createdMs: nowMs, index: SparseIndex(baseOffset: baseOffset, intervalBytes: intervalBytes),

@@ -150,12 +150,14 @@ public final class Topic: Sendable {
     }
 
     /// Opens a topic directory, recovering its active segment (ARCHITECTURE.md invariant 3).
+    /// `listing`: the directory's names when the caller knows them (a directory it just made is
+    /// empty), else they are listed.
     static func open(
         name: String, config: TopicConfig, paths: LakePaths, files: FileCache, clock: any StrataClock,
         log: @escaping @Sendable (String) -> Void, cold: ColdTier, startOffset: Int64 = 0,
         limits: TopicLimits = TopicLimits(),
         beforeGroupFsync: GroupFsyncHook? = nil, journal: Journal? = nil, metadataBarrier: MetadataBarrier? = nil,
-        pendingDirectories: [String] = [], backgroundWork: BackgroundWork? = nil
+        pendingDirectories: [String] = [], backgroundWork: BackgroundWork? = nil, listing: [String]? = nil
     ) throws(StrataError) -> Topic {
         let directory = paths.topicDirectory(name)
         // Whatever this handle finds on disk, the entries of its segments and of its partition
@@ -170,7 +172,8 @@ public final class Topic: Sendable {
             if !pendingDirectories.contains(parent) { pendingDirectories.append(parent) }
         }
         if !pendingDirectories.contains(directory) { pendingDirectories.insert(directory, at: 0) }
-        let names = try FileIO.listDirectory(directory)
+        let names: [String]
+        if let listing { names = listing } else { names = try FileIO.listDirectory(directory) }
         for leftover in names where leftover.hasSuffix(".tmp") { try FileIO.remove(directory + "/" + leftover) }
         let bases = names.compactMap(LakePaths.segmentBaseOffset(fileName:)).sorted()
         var segments: [LocalSegment] = []
@@ -189,7 +192,7 @@ public final class Topic: Sendable {
             segments.append(
                 try SegmentLoader.create(
                     topic: name, baseOffset: startOffset, paths: paths,
-                    intervalBytes: config.indexIntervalBytes, nowMs: clock.nowMs()))
+                    intervalBytes: config.indexIntervalBytes, nowMs: clock.nowMs(), files: files))
         }
         for (a, b) in zip(segments, segments.dropFirst()) where a.nextOffset != b.baseOffset {
             log(
@@ -441,7 +444,7 @@ public final class Topic: Sendable {
             try writeProducerSnapshot(&s)
             let next = try SegmentLoader.create(
                 topic: name, baseOffset: s.writtenOffset, paths: paths,
-                intervalBytes: config.indexIntervalBytes, nowMs: nowMs)
+                intervalBytes: config.indexIntervalBytes, nowMs: nowMs, files: files)
             s.segments[s.segments.count - 1].sealed = true
             s.segments.append(next)
             s.writebackStarted = 0

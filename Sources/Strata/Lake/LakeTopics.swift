@@ -123,14 +123,16 @@ extension Lake {
             // A topic deleted and now created again: its old entries must never replay into it.
             try journal?.forget(topic: name)
             let directory = paths.topicDirectory(name)
-            let existed = FileIO.exists(directory)
+            let existed = !(try FileIO.makeDirectories(directory))
             if strict, existed, !(try FileIO.listDirectory(directory).isEmpty) {
                 throw StrataError(
                     .invalidArgument,
                     "\(directory) holds files but the catalog has no topic '\(name)'; move it aside first",
                     topic: name, file: directory)
             }
-            if !existed { try FileIO.makeDirectories(directory) }
+            // Before the catalog has the topic, so nothing can have opened partition 0 yet: its
+            // first open lists nothing (lock order: partition-count writes, then the registry).
+            if !existed { registry.topics.withLock { $0.markFresh(name) } }
             let created = try catalog.create(
                 name, config: config, partitions: partitions, durable: strict, madeDirectory: !existed)
             return created

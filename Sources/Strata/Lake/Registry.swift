@@ -14,6 +14,7 @@ extension Lake {
         // Topics open under the registry lock so two callers never recover one directory twice.
         return try registry.topics.withLock { (open) throws(StrataError) -> Topic in
             if let existing = open[name] { return existing }
+            var fresh = open.takeFresh(name)
             // `deleteTopic` renames `topic.json` before it lists the open logs under this lock:
             // checked here, a log is either listed (and retired) or never opened.
             guard topicExists(log.topic) else {
@@ -23,9 +24,11 @@ extension Lake {
             // The new directory's entry becomes durable with the log's first segment fsync
             // (Topic.beforeSegmentFsync: every writer's handle starts with it pending, see
             // Topic.open), not here: a partition costs no fsync until it holds a record.
-            if log.partition > 0, !isReadOnly, !FileIO.exists(paths.topicDirectory(name)) {
-                try FileIO.makeDirectories(paths.topicDirectory(name))
+            if log.partition > 0, !isReadOnly, !fresh {
+                fresh = try FileIO.makeDirectories(paths.topicDirectory(name))
             }
+            // A directory made empty here (or by this topic's create) has nothing to list.
+            let listing: [String]? = fresh ? [] : nil
             let topic =
                 isReadOnly
                 ? try Topic.openReadOnly(
@@ -36,9 +39,9 @@ extension Lake {
                     log: options.log, cold: cold, startOffset: startOffset(name),
                     limits: options.topicLimits, beforeGroupFsync: options.beforeGroupFsync, journal: journal,
                     metadataBarrier: metadataBarrier,
-                    backgroundWork: registry.work)
+                    backgroundWork: registry.work, listing: listing)
             try topic.loadLogStart()
-            if !isReadOnly { try topic.recoverProducerState() }
+            if !isReadOnly { try topic.recoverProducerState(listing: listing) }
             open[name] = topic
             if !isReadOnly {
                 // The next tick looks at what a freshly opened log still needs (sealed segments
@@ -200,6 +203,20 @@ struct OpenLogs {
     private(set) var residentBytes = 0
     /// Handles evicted since the lake opened.
     private(set) var evictions = 0
+    /// Logs whose directory this lake made empty and no handle has opened since: their first
+    /// open lists nothing (Lake.load). Marked before the topic or partition can be looked up,
+    /// taken by the first open under this lock, so no later handle skips what a former one wrote.
+    private var freshDirectories: Set<String> = []
+
+    /// Notes that log `name`'s directory was just made, empty.
+    mutating func markFresh(_ name: String) { freshDirectories.insert(name) }
+
+    /// Whether log `name`'s directory is still as it was made (and forgets it: only its first
+    /// open may skip the listing).
+    mutating func takeFresh(_ name: String) -> Bool { freshDirectories.remove(name) != nil }
+
+    /// Whether log `name` is marked fresh, without taking the mark.
+    func isFresh(_ name: String) -> Bool { freshDirectories.contains(name) }
 
     /// The open handle of `name` (a use: it becomes the most recently used); setting nil
     /// forgets it, setting a handle adds it.

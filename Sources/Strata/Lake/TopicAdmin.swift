@@ -297,6 +297,9 @@ extension Lake {
         // The table after the cold data it was written from (Tables/TableAdmin.swift).
         deletion.tableFilesDeleted = try await tables.deleteTable(name)
         deletion.quarantineKept = try keepQuarantine(name)
+        // A create whose partition 0 was never opened left its mark: a later create of the
+        // name must not inherit it when this delete leaves files behind.
+        registry.topics.withLock { _ = $0.takeFresh(name) }
         deletion.localFilesDeleted = try deleteLocalTopic(name)
         // Last: until here a delete run again finds the topic marked and finishes it.
         try catalog.finishDelete(name)
