@@ -115,6 +115,19 @@ final class GroupCommit: Sendable {
         state.withLock { s in s.failure = s.failure ?? failure }
     }
 
+    /// When the current flush interval started (lake clock ms), nil before the first look.
+    var flushIntervalStartMs: Int64? { state.withLock { $0.lastFlushMs == 0 ? nil : $0.lastFlushMs } }
+
+    /// A new handle takes on what an evicted one had not flushed (`Topic.takeOn`): durable only
+    /// below `durableOffset`, its flush interval started at `intervalStartMs`.
+    func inheritUnflushed(durableOffset offset: Int64, intervalStartMs: Int64) {
+        state.withLock { s in
+            s.durableOffset = min(s.durableOffset, offset)
+            s.segmentDurableOffset = min(s.segmentDurableOffset, offset)
+            s.lastFlushMs = intervalStartMs
+        }
+    }
+
     /// When `flushDue` can next be true for records not yet flushed: at once before the interval
     /// has started (the first look starts it), else when it ends.
     func flushDueMs(nowMs: Int64, intervalMs: Int64) -> Int64 {

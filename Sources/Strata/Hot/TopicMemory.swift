@@ -33,8 +33,9 @@ extension Topic {
     /// its age or bytes bound can act; total retention while the log has cold data, every
     /// `totalRetentionCheckIntervalMs` (now for a handle that never checked); the active
     /// segment's age roll once it outlives `segmentMs`. A stopped, closed or damaged log has
-    /// none (its failure is reported where it is used).
-    func nextBackgroundWorkMs(nowMs: Int64, offload: Bool) -> Int64? {
+    /// none (its failure is reported where it is used). `flush` false leaves the unflushed
+    /// records out (an evicted `async` log's flush is its debt, Lake/FlushDebts.swift).
+    func nextBackgroundWorkMs(nowMs: Int64, offload: Bool, flush: Bool = true) -> Int64? {
         let committed = manifestWriter.committedOffset
         let durable = groupCommit.durableOffset
         let flushMs =
@@ -46,7 +47,7 @@ extension Topic {
             // Unflushed records: due when the flush interval ends, not at every tick until then
             // (a log revisited every tick took up to five of the tick's visits, and past about
             // 4,000 newly written logs a second the ticks fell behind: no flush, no eviction).
-            if config.durability == .async, s.writtenOffset > durable { due(flushMs) }
+            if flush, config.durability == .async, s.writtenOffset > durable { due(flushMs) }
             if !s.active.isEmpty { due(s.active.createdMs + config.segmentMs) }
             guard offload else { return next }
             let sealed = s.segments.dropLast()
@@ -68,7 +69,9 @@ extension Topic {
     }
 
     /// True when closing this handle loses nothing and stops nothing: every written record is
-    /// durable in its segment or the journal no longer needs it, nobody waits to append or read,
+    /// durable in its segment or the journal no longer needs it (an `async` log's unflushed
+    /// records may stay so: their flush is left as a debt, `flushDebt`, with the registry's
+    /// `FlushDebts`, and no flush in progress), nobody waits to append or read,
     /// no offload pass runs, no background work is due before `nowMs`, and the log is healthy
     /// (damaged and stopped logs stay open so their state is reported). The caller also checks
     /// that nobody else holds the handle.
@@ -76,11 +79,14 @@ extension Topic {
         guard !readOnlyViewPresent, groupCommit.idle, !groupCommit.hasAppendsWaiting, readWaiters.count == 0 else {
             return false
         }
-        if let next = nextBackgroundWorkMs(nowMs: nowMs, offload: offload), next <= nowMs { return false }
+        let owesAFlush = owesOnlyAFlushWhenUnflushed
+        if let next = nextBackgroundWorkMs(nowMs: nowMs, offload: offload, flush: !owesAFlush), next <= nowMs {
+            return false
+        }
         let (written, healthy) = state.withLock { s in
             (s.writtenOffset, s.failure == nil && !s.closed && !s.segments.contains { $0.corruption != nil })
         }
-        guard healthy, groupCommit.durableOffset >= written else { return false }
+        guard healthy, owesAFlush || groupCommit.durableOffset >= written else { return false }
         if let journal, journal.holdsEntries(ofLog: name), groupCommit.segmentDurableOffset < written { return false }
         guard offloadPass.tryLock() else { return false }
         offloadPass.unlock()
@@ -91,7 +97,7 @@ extension Topic {
 
     /// Closes an idle handle the registry evicts (under the registry lock, nobody else holding
     /// it): refuses further use, wakes nobody (no one waits) and closes its cached descriptors.
-    /// No flush: it is durable already (`isEvictable`); no producer snapshot: the next open
+    /// No flush: it is durable already, or its flush is a debt (`isEvictable`); no producer snapshot: the next open
     /// rebuilds producer state from the newest snapshot and the batch headers after it.
     func closeEvicted() {
         let paths = state.withLock { s in

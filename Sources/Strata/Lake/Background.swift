@@ -68,7 +68,7 @@ extension Lake {
             topic.rollIfAged()
             if topic.config.durability == .async, topic.flushDue(nowMs: now) { flushing.append(topic) }
         }
-        await flush(flushing, sync, options)
+        await flush(flushing, registry.debts.takeDue(nowMs: now), registry, sync, options)
         var pass: Task<Void, Never>? = nil
         if options.backgroundOffload {
             // Small sealed segments of the due logs share packed objects first (Cold/PackedOffload.swift,
@@ -85,14 +85,19 @@ extension Lake {
         return pass
     }
 
-    /// The `async` flushes due: one syncfs when many logs are dirty (Lake/FilesystemSync.swift),
-    /// else each log's own fdatasync, `TopicRegistry.closeConcurrencyMax` at once. A log whose
+    /// The `async` flushes due, of open logs and evicted ones (`owed`, Lake/FlushDebts.swift):
+    /// one syncfs when there are many (Lake/FilesystemSync.swift), else each log's own
+    /// fdatasync, `TopicRegistry.closeConcurrencyMax` at once, and each debt's. A log whose
     /// flush fails is stopped by it (its appends then fail), as always.
-    private static func flush(_ topics: [Topic], _ sync: FilesystemSync, _ options: LakeOptions) async {
-        let (synced, failure) = await sync.sync(FilesystemSync.dirty(topics))
+    private static func flush(
+        _ topics: [Topic], _ owed: [(name: String, debt: FlushDebts.Debt)], _ registry: TopicRegistry,
+        _ sync: FilesystemSync, _ options: LakeOptions
+    ) async {
+        let (synced, failure) = await sync.sync(FilesystemSync.dirty(topics), debts: owed.count)
         if let failure { options.log("background flush: syncfs failed, flushing each log itself: \(failure)") }
         if synced { return }
         _ = await concurrentMap(topics, atOnce: TopicRegistry.closeConcurrencyMax) { try? await $0.flush() }
+        _ = await registry.pay(owed, sync, log: options.log)
     }
 
     /// One background pass over a topic: offload what is sealed, then apply retention.

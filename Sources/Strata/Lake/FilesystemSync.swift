@@ -32,12 +32,13 @@ struct FilesystemSync: Sendable {
         }
     }
 
-    /// When `dirty` holds more than `logsMin` logs: the metadata barrier, then one syncfs off the
+    /// When `dirty` and `debts` (evicted logs' flushes, Lake/FlushDebts.swift, taken before the
+    /// call) are more than `logsMin` logs: the metadata barrier, then one syncfs off the
     /// cooperative pool, then each log's durable offset moved to what it had written before.
     /// - Returns: false (nothing changed) when not enabled, too few logs, or the sync failed
-    ///   (the failure is returned too): the caller then flushes each log itself.
-    func sync(_ dirty: [(topic: Topic, written: Int64)]) async -> (synced: Bool, failure: StrataError?) {
-        guard enabled, dirty.count > Self.logsMin else { return (false, nil) }
+    ///   (the failure is returned too): the caller then flushes each log and pays each debt itself.
+    func sync(_ dirty: [(topic: Topic, written: Int64)], debts: Int = 0) async -> (synced: Bool, failure: StrataError?) {
+        guard enabled, dirty.count + debts > Self.logsMin else { return (false, nil) }
         let (root, barrier, metrics) = (self.root, self.barrier, self.metrics)
         let failure: StrataError? = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
@@ -67,5 +68,26 @@ extension Lake {
         return FilesystemSync(
             root: paths.root, barrier: metadataBarrier, calls: { registry.filesystemSyncs.add(1, ordering: .relaxed) },
             enabled: options.beforeGroupFsync == nil && !isReadOnly, metrics: options.engineMetrics)
+    }
+}
+
+extension TopicRegistry {
+    /// Pays `owed` one by one (`FlushDebts.pay`). A failed payment stops the log's open handle
+    /// (a lookup opened it again meanwhile), or stays with the debts for the next handle and
+    /// `close`, as a failed fsync stops an open log.
+    /// - Returns: the first failure, in the order given.
+    func pay(_ owed: [(name: String, debt: FlushDebts.Debt)], _ sync: FilesystemSync, log: @escaping @Sendable (String) -> Void)
+        async -> StrataError?
+    {
+        let failed = await FlushDebts.pay(owed, barrier: sync.barrier, metrics: sync.metrics, log: log)
+        guard !failed.isEmpty else { return nil }
+        topics.withLock { open in
+            for (name, debt) in failed {
+                guard let failure = debt.failure else { continue }
+                log("flush of evicted log \(name) failed, the log is stopped until the lake is reopened: \(failure)")
+                if let topic = open.peek(name) { topic.stop(failure) } else { debts.add(name, debt) }
+            }
+        }
+        return failed.first?.debt.failure
     }
 }

@@ -27,8 +27,10 @@ extension Lake {
             if log.partition > 0, !isReadOnly, !fresh {
                 fresh = try FileIO.makeDirectories(paths.topicDirectory(name))
             }
-            // A directory made empty here (or by this topic's create) has nothing to list.
-            let listing: [String]? = fresh ? [] : nil
+            // A directory made empty here (or by this topic's create) has nothing to list; any
+            // other is listed once, for the segments and the producer snapshots both.
+            let listing: [String]? =
+                fresh ? [] : isReadOnly ? nil : try FileIO.listDirectory(paths.topicDirectory(name))
             let topic =
                 isReadOnly
                 ? try Topic.openReadOnly(
@@ -42,6 +44,8 @@ extension Lake {
                     backgroundWork: registry.work, listing: listing)
             try topic.loadLogStart()
             if !isReadOnly { try topic.recoverProducerState(listing: listing) }
+            // What an evicted handle of this log left unflushed is this handle's to flush.
+            if let debt = registry.debts.take(name) { topic.takeOn(debt) }
             open[name] = topic
             if !isReadOnly {
                 // The next tick looks at what a freshly opened log still needs (sealed segments
@@ -49,7 +53,8 @@ extension Lake {
                 registry.work.mark(name, dueMs: Int64.min)
                 open.evict(
                     budgetBytes: options.partitionMemoryBytes, examineMax: TopicRegistry.evictionsPerOpenMax,
-                    nowMs: options.clock.nowMs(), offload: options.backgroundOffload, work: registry.work)
+                    nowMs: options.clock.nowMs(), offload: options.backgroundOffload, work: registry.work,
+                    debts: registry.debts)
             }
             return topic
         }
@@ -70,7 +75,7 @@ extension Lake {
         registry.topics.withLock { open in
             open.evict(
                 budgetBytes: options.partitionMemoryBytes, examineMax: open.count, nowMs: options.clock.nowMs(),
-                offload: options.backgroundOffload, work: registry.work)
+                offload: options.backgroundOffload, work: registry.work, debts: registry.debts)
         }
     }
 
@@ -128,15 +133,27 @@ extension Lake {
         await task?.value
         await tables.stopBackgroundPass()
         let open = registry.topics.withLock { $0.values }
+        // Evicted logs' flushes too (Lake/FlushDebts.swift); one that failed before is reported.
+        let all = registry.debts.takeAll()
+        let owed = all.filter { $0.debt.failure == nil }
         // Many dirty logs: one syncfs for all (FilesystemSync.swift); the closes below then
         // find nothing to flush.
         let dirty = FilesystemSync.dirty(open)
-        let (synced, failure) = await filesystemSync.sync(dirty)
-        if synced { options.log("close: one syncfs of \(paths.root) made \(dirty.count) logs durable") }
+        let (synced, failure) = await filesystemSync.sync(dirty, debts: owed.count)
+        if synced { options.log("close: one syncfs of \(paths.root) made \(dirty.count + owed.count) logs durable") }
         if let failure {
-            options.log("close: syncfs of \(paths.root) failed, flushing its \(dirty.count) logs one by one: \(failure)")
+            options.log(
+                "close: syncfs of \(paths.root) failed, flushing its \(dirty.count + owed.count) logs one by one: \(failure)")
         }
         var firstFailure = await Self.closeConcurrently(open, options)
+        if let failed = all.first(where: { $0.debt.failure != nil }) {
+            options.log("close: evicted log \(failed.name) lost its flush earlier: \(failed.debt.failure!)")
+            firstFailure = firstFailure ?? failed.debt.failure
+        }
+        if !synced, let failed = await registry.pay(owed, filesystemSync, log: options.log) {
+            firstFailure = firstFailure ?? failed
+            _ = registry.debts.takeAll()
+        }
         do throws(StrataError) { try journal?.close() } catch {
             options.log("close: journal checkpoint failed, the journal is kept for recovery: \(error)")
             firstFailure = firstFailure ?? error
@@ -169,6 +186,8 @@ final class TopicRegistry: Sendable {
     let topics = Mutex(OpenLogs())
     /// Logs with background work due, by log name (Lake/Background.swift).
     let work = BackgroundWork()
+    /// The flushes evicted `async` logs owe (Lake/FlushDebts.swift).
+    let debts = FlushDebts()
 
     /// Topics closed at once by `Lake.close`.
     static let closeConcurrencyMax = 64
@@ -285,7 +304,9 @@ struct OpenLogs {
 
     /// Closes least recently used idle handles while the estimate exceeds `budgetBytes`, looking
     /// at no more than `examineMax` candidates; a busy one goes to the back of the order.
-    mutating func evict(budgetBytes: Int, examineMax: Int, nowMs: Int64, offload: Bool, work: BackgroundWork) {
+    mutating func evict(
+        budgetBytes: Int, examineMax: Int, nowMs: Int64, offload: Bool, work: BackgroundWork, debts: FlushDebts
+    ) {
         var examined = 0
         while residentBytes > budgetBytes, examined < examineMax, orderHead < order.count {
             let (name, use) = order[orderHead]
@@ -303,8 +324,10 @@ struct OpenLogs {
                 self.use(name)
                 continue
             }
-            // Work due later (an age roll, local retention) is remembered: the tick reopens it then.
-            work.replace(name, dueMs: evicted.topic.nextBackgroundWorkMs(nowMs: nowMs, offload: offload))
+            // Work due later (an age roll, local retention) is remembered: the tick reopens it then;
+            // an `async` flush not yet made is owed, and paid without a handle.
+            work.replace(name, dueMs: evicted.topic.nextBackgroundWorkMs(nowMs: nowMs, offload: offload, flush: false))
+            if let debt = evicted.topic.flushDebt(nowMs: nowMs) { debts.add(name, debt) }
             evicted.topic.closeEvicted()
             residentBytes -= evicted.bytes
             evictions += 1

@@ -300,6 +300,8 @@ extension Lake {
         // A create whose partition 0 was never opened left its mark: a later create of the
         // name must not inherit it when this delete leaves files behind.
         registry.topics.withLock { _ = $0.takeFresh(name) }
+        // Its evicted logs' flushes are owed no more: their files go now.
+        registry.debts.drop(topic: name)
         deletion.localFilesDeleted = try deleteLocalTopic(name)
         // Last: until here a delete run again finds the topic marked and finishes it.
         try catalog.finishDelete(name)
