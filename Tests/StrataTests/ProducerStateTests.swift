@@ -213,6 +213,32 @@ import Testing
         }
     }
 
+    /// An open without a usable snapshot writes one only after a long replay: a short log (an
+    /// evicted small partition reopens often) replays its few headers again instead of paying a
+    /// snapshot file's two fsyncs; a long one writes it so the next open does not replay again.
+    @Test func anOpenWritesASnapshotOnlyAfterALongReplay() async throws {
+        try await withTempDirectory { dir in
+            let batches = Topic.replayedHeadersBeforeSnapshot + 1
+            do {
+                let lake = try Lake.open(dir, options: lakeOptions())
+                let short = try lake.topic("short", creatingWith: topicConfig(durability: .async))
+                let long = try lake.topic("long", creatingWith: topicConfig(durability: .async))
+                for i in 0 ..< 3 { try await short.append(offsetRecords(from: Int64(i), count: 1)) }
+                for i in 0 ..< batches { try await long.append(offsetRecords(from: Int64(i), count: 1)) }
+            }  // dropped, never closed: no close-time snapshot
+            func snapshots(_ name: String) throws -> [Int64] {
+                try FileIO.listDirectory(dir + "/topics/" + name).compactMap(LakePaths.producerSnapshotOffset(fileName:))
+            }
+            #expect(try snapshots("short").isEmpty && snapshots("long").isEmpty)
+            let lake = try Lake.open(dir, options: lakeOptions())
+            #expect(try lake.topic("short").highWatermark == 3)
+            #expect(try lake.topic("long").highWatermark == Int64(batches))
+            #expect(try snapshots("short").isEmpty)
+            #expect(try snapshots("long") == [Int64(batches)])
+            try await lake.close()
+        }
+    }
+
     @Test func snapshotRoundTripsAndDamageIsFound() throws {
         var table = ProducerStateTable()
         table.record(

@@ -151,7 +151,8 @@ extension Topic {
     /// (after the sealed segment is fdatasync'ed, so the snapshot never covers bytes that could
     /// be lost; written even when no producer is known, so that an open replays the headers of
     /// the active segment only), at close when producers are known (after the final flush), and
-    /// once after an open that found no usable snapshot.
+    /// once after an open that found no usable snapshot and replayed more than
+    /// `replayedHeadersBeforeSnapshot` headers.
     func writeProducerSnapshot(_ s: inout TopicState) throws(StrataError) {
         guard s.producers.snapshotOffset != s.writtenOffset else { return }
         s.producers.expire(nowMs: clock.nowMs())
@@ -164,6 +165,11 @@ extension Topic {
             .compactMap(LakePaths.producerSnapshotOffset(fileName:)).sorted(by: >)
         for old in offsets.dropFirst(2) { try FileIO.remove(paths.producerSnapshot(name, offset: old)) }
     }
+
+    /// Batch headers an open replays without a usable snapshot before it writes one: a few
+    /// `pread`s of a small log's headers cost less than a snapshot file's write, fsync, rename and
+    /// directory fsync, which an evicted log would pay at its first reopen.
+    static let replayedHeadersBeforeSnapshot = 1_024
 
     /// The close-time snapshot (after the final flush); a stopped topic writes none, since its
     /// files' state is unknown (the next open rebuilds from the log).
@@ -211,10 +217,12 @@ extension Topic {
             try FileIO.remove(path)
         }
         let now = clock.nowMs()
+        var replayed = 0
         do throws(StrataError) {
             try walkBatchHeaders(from: from, to: written, in: segments) { header in
                 table.replay(header, nowMs: now)
                 table.lastBatch = (header.baseOffset, header.crc)
+                replayed += 1
             }
         } catch {
             log("producer state topic=\(name): batch headers from \(from) unreadable, state kept so far: \(error)")
@@ -222,8 +230,9 @@ extension Topic {
         table.expire(nowMs: now)
         try state.withLock { (s) throws(StrataError) in
             s.producers = table
-            // Replay every header once, not at every open until the next roll.
-            if !usable && written > localStart { try writeProducerSnapshot(&s) }
+            // A long replay is done once, not at every open until the next roll; a short one is
+            // cheaper than the snapshot's two fsyncs (an evicted small log reopens often).
+            if !usable && replayed > Self.replayedHeadersBeforeSnapshot { try writeProducerSnapshot(&s) }
         }
     }
 
