@@ -90,19 +90,39 @@ enum SegmentLoader {
     /// tail (bytes after the last valid batch holding no valid batch) is moved into the topic's
     /// quarantine directory and cut (ARCHITECTURE.md invariant 3); corruption followed by valid
     /// batches is kept as it is and recorded in `damage`, so the topic refuses appends.
+    /// `files`: the cache that keeps the descriptor this scan opened (read-write), so the log's
+    /// first append or header walk does not open the file again. `indexListed`: whether the
+    /// directory listing holds this segment's index file (nil: not known, removed if present).
     static func openActive(
-        topic: String, baseOffset: Int64, paths: LakePaths, intervalBytes: Int, nowMs: Int64, log: (String) -> Void
+        topic: String, baseOffset: Int64, paths: LakePaths, intervalBytes: Int, nowMs: Int64, log: (String) -> Void,
+        files: FileCache? = nil, indexListed: Bool? = nil
     ) throws(StrataError) -> LocalSegment {
         let path = paths.segment(topic, baseOffset: baseOffset)
         let indexPath = paths.index(topic, baseOffset: baseOffset)
-        let fileBytes = FileIO.fileSize(atPath: path) ?? 0
-        if fileBytes < SegmentHeader.size {
-            // Crashed while creating the file: nothing was ever acknowledged in it.
-            log("recreating segment with torn header topic=\(topic) file=\(path) bytes=\(fileBytes)")
-            return try create(
-                topic: topic, baseOffset: baseOffset, paths: paths, intervalBytes: intervalBytes, nowMs: nowMs)
+        let fd = try FileIO.open(path, flags: O_RDWR)
+        let image: [UInt8]
+        do throws(StrataError) {
+            let fileBytes = try FileIO.fileSize(fd, path: path)
+            if fileBytes < SegmentHeader.size {
+                FileIO.close(fd)
+                // Crashed while creating the file: nothing was ever acknowledged in it.
+                log("recreating segment with torn header topic=\(topic) file=\(path) bytes=\(fileBytes)")
+                return try create(
+                    topic: topic, baseOffset: baseOffset, paths: paths, intervalBytes: intervalBytes, nowMs: nowMs,
+                    files: files)
+            }
+            image = try FileIO.read(fd, count: fileBytes, at: 0, path: path)
+        } catch {
+            FileIO.close(fd)
+            throw error
         }
-        let (header, scan) = try scanFile(path: path, topic: topic)
+        let fileBytes = image.count
+        let header: SegmentHeader
+        let scan: SegmentScan
+        do throws(StrataError) { (header, scan) = try scanFile(image, path: path, topic: topic) } catch {
+            FileIO.close(fd)
+            throw error
+        }
         var corruption: SegmentCorruption? = nil
         if let stop = scan.stopError {
             if scan.tail.isCorrupt {
@@ -112,15 +132,28 @@ enum SegmentLoader {
                         + found.summary)
                 corruption = found
             } else {
-                let kept = try Quarantine.moveTail(
-                    of: path, from: scan.validEnd, fileBytes: fileBytes,
-                    directory: paths.quarantineDirectory(topic), kind: "torn")
+                let kept: String
+                do throws(StrataError) {
+                    kept = try Quarantine.moveTail(
+                        of: path, from: scan.validEnd, fileBytes: fileBytes,
+                        directory: paths.quarantineDirectory(topic), kind: "torn")
+                } catch {
+                    FileIO.close(fd)
+                    throw error
+                }
                 log(
                     "truncating torn tail topic=\(topic) file=\(path) position=\(scan.validEnd) "
                         + "bytes=\(fileBytes - scan.validEnd) kept=\(kept): \(stop)")
             }
         }
-        try FileIO.remove(indexPath)  // an active segment's index lives in memory only
+        // An active segment's index lives in memory only.
+        if indexListed != false {
+            do throws(StrataError) { try FileIO.remove(indexPath) } catch {
+                FileIO.close(fd)
+                throw error
+            }
+        }
+        if let files { files.adopt(path, fd: fd) } else { FileIO.close(fd) }
         let index = SparseIndex.build(from: scan, baseOffset: baseOffset, intervalBytes: intervalBytes)
         return LocalSegment(
             baseOffset: baseOffset, path: path, indexPath: indexPath, createdMs: header.createdMs,

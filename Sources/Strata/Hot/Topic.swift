@@ -187,7 +187,8 @@ public final class Topic: Sendable {
             segments.append(
                 try SegmentLoader.openActive(
                     topic: name, baseOffset: last, paths: paths,
-                    intervalBytes: config.indexIntervalBytes, nowMs: clock.nowMs(), log: log))
+                    intervalBytes: config.indexIntervalBytes, nowMs: clock.nowMs(), log: log, files: files,
+                    indexListed: names.contains(BucketLayout.hotIndexFileName(baseOffset: last))))
         } else {
             segments.append(
                 try SegmentLoader.create(
