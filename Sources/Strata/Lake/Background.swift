@@ -57,10 +57,17 @@ extension Lake {
         reopen: @Sendable (String) -> Topic?
     ) async -> Task<Void, Never>? {
         let now = options.clock.nowMs()
-        var due: [Topic] = []
-        for name in registry.work.takeDue(nowMs: now, limit: TopicRegistry.visitsPerTickMax) {
-            if let open = registry.topics.withLock({ $0.peek(name) }) ?? reopen(name) { due.append(open) }
+        // Taken with the open logs locked: a log evicted after its name was taken would have its
+        // work rescheduled by the eviction and be reopened here for nothing (under a tight
+        // memory budget, a reopen for each of thousands). Every log not open now was evicted
+        // with this work due, and is reopened for it.
+        let (open, evicted) = registry.topics.withLock { logs in
+            let names = registry.work.takeDue(nowMs: now, limit: TopicRegistry.visitsPerTickMax)
+            let open = names.compactMap { logs.peek($0) }
+            return (open, names.filter { logs.peek($0) == nil })
         }
+        var due = open
+        for name in evicted { if let topic = reopen(name) { due.append(topic) } }
         var flushing: [Topic] = []
         for topic in due {
             // Cleared before the visit looks: a write from now on marks the log again.
