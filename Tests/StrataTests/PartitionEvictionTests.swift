@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Glibc
 import StrataTesting
@@ -75,6 +76,147 @@ import Testing
             #expect(records.map(\.offset) == Array(0 ..< 7))
             #expect(Self.values(records) == (0 ..< 7).map { "v\($0)" })
             try await lake.close()
+        }
+    }
+
+    /// Opens read the files outside the registry lock (`Lake.load`): callers racing to open one
+    /// evicted log still get one handle, and every log opened meanwhile stays whole.
+    @Test func racingOpensOfOneEvictedLogShareOneHandle() async throws {
+        try await withTempDirectory { dir in
+            let lake = try Lake.open(dir, options: Self.options(budget: 1))
+            let partitions: Int32 = 16
+            _ = try await lake.createTopic(Self.topic, config: topicConfig(), partitions: partitions)
+            for p in 0 ..< partitions { try await lake.partition(Self.topic, p).append(offsetRecords(from: 0, count: 2)) }
+            for round in 0 ..< 200 {
+                // Partitions 8..<16 race to reopen, 0..<8 are opened around them.
+                let p = Int32(8 + round % 8)
+                #expect(!Self.isOpen(lake, "\(Self.topic)/\(p)"), "round \(round): not evicted")
+                let handles = try await withThrowingTaskGroup(of: Topic.self) { group in
+                    for _ in 0 ..< 8 { group.addTask { try lake.partition(Self.topic, p) } }
+                    // Opens of other logs at the same time, evicting and reopening around it.
+                    for other: Int32 in 0 ..< 8 { group.addTask { try lake.partition(Self.topic, other) } }
+                    return try await group.reduce(into: [Topic]()) { $0.append($1) }
+                }
+                let mine = handles.filter { $0.name == "\(Self.topic)/\(p)" }
+                #expect(mine.count == 8)
+                #expect(mine.allSatisfy { $0 === mine[0] }, "round \(round): two live handles for one log")
+                #expect(mine[0].highWatermark == 2)
+            }
+            try await lake.close()
+        }
+    }
+
+    /// A delete waits for the opens under way: each either inserted its handle before the delete
+    /// listed the open logs (and was retired) or found the topic deleting and was dropped, so
+    /// nothing of the topic is left open or on disk.
+    @Test func opensRacingADeleteLeaveNothingBehind() async throws {
+        try await withTempDirectory { dir in
+            let lake = try Lake.open(dir, options: Self.options(budget: 1))
+            let partitions: Int32 = 32
+            for attempt in 0 ..< 3 {
+                let name = "doomed\(attempt)"
+                _ = try await lake.createTopic(name, config: topicConfig(), partitions: partitions)
+                for p in 0 ..< partitions { try await lake.partition(name, p).append(offsetRecords(from: 0, count: 1)) }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    // Openers keep reopening (the budget evicts at once) until the delete refuses them all.
+                    for opener in 0 ..< 4 {
+                        group.addTask {
+                            var refused = false
+                            while !refused {
+                                refused = true
+                                for p in stride(from: Int32(opener), to: partitions, by: 4) {
+                                    do throws(StrataError) {
+                                        _ = try lake.partition(name, p)
+                                        refused = false
+                                    } catch {
+                                        #expect(error.code == .notFound, "partition \(p): \(error)")
+                                    }
+                                }
+                                await Task.yield()
+                            }
+                        }
+                    }
+                    group.addTask { _ = try await lake.deleteTopic(name) }
+                    try await group.waitForAll()
+                }
+                #expect(lake.registry.topics.withLock { open in open.values.filter { $0.topicName == name }.isEmpty })
+                #expect(!FileManager.default.fileExists(atPath: dir + "/topics/" + name), "attempt \(attempt)")
+            }
+            try await lake.close()
+        }
+    }
+
+    /// An open held after its first look (the topic existed) while the topic is deleted: the
+    /// delete waits for it (`TopicRegistry.waitForOpens`), so the open's files (a partition's
+    /// directory made again, its segment) are made before the delete removes the topic's, and
+    /// the open then finds the topic deleting and drops its handle. Without the wait the delete
+    /// finished first and the open left a directory of a deleted topic behind.
+    @Test func aDeleteWaitsForAnOpenUnderWay() async throws {
+        final class Gate: Sendable {
+            let entered = DispatchSemaphore(value: 0)
+            let release = DispatchSemaphore(value: 0)
+            let armed = Atomic<Bool>(false)
+        }
+        try await withTempDirectory { dir in
+            do {
+                let lake = try Lake.open(dir, options: Self.options())
+                _ = try await lake.createTopic("doomed", config: topicConfig(), partitions: 8)
+                try await lake.partition("doomed", 5).append(offsetRecords(from: 0, count: 2))
+                try await lake.close()
+            }
+            let gate = Gate()
+            var options = Self.options()
+            options.beforeLogFilesRead = { name in
+                guard name == "doomed/5", gate.armed.exchange(false, ordering: .sequentiallyConsistent) else { return }
+                gate.entered.signal()
+                gate.release.wait()
+            }
+            let lake = try Lake.open(dir, options: options)
+            gate.armed.store(true, ordering: .sequentiallyConsistent)
+            let opened = Mutex<Result<Topic, StrataError>?>(nil)
+            let opener = Thread {
+                do throws(StrataError) {
+                    let topic = try lake.partition("doomed", 5)
+                    opened.withLock { $0 = .success(topic) }
+                } catch {
+                    opened.withLock { $0 = .failure(error) }
+                }
+            }
+            opener.start()
+            await Self.blockingWait(gate.entered)
+            let deleted = Atomic<Bool>(false)
+            let delete = Task {
+                _ = try await lake.deleteTopic("doomed")
+                deleted.store(true, ordering: .sequentiallyConsistent)
+            }
+            // Long enough for a delete that does not wait to finish (milliseconds); one that
+            // waits is released below either way.
+            for _ in 0 ..< 100 where !deleted.load(ordering: .sequentiallyConsistent) {
+                try await Task.sleep(nanoseconds: 10_000_000)
+            }
+            let finishedFirst = deleted.load(ordering: .sequentiallyConsistent)
+            #expect(!finishedFirst, "the delete finished while an open was under way")
+            gate.release.signal()
+            try await delete.value
+            while opened.withLock({ $0 == nil }) { try await Task.sleep(nanoseconds: 1_000_000) }
+            guard case .failure(let error) = opened.withLock({ $0! }) else {
+                Issue.record("the open of a topic being deleted returned a handle")
+                return
+            }
+            #expect(error.code == .notFound)
+            #expect(!Self.isOpen(lake, "doomed/5"))
+            #expect(!FileManager.default.fileExists(atPath: dir + "/topics/doomed"), "files of the deleted topic are left")
+            try await lake.close()
+        }
+    }
+
+    /// Waits for `semaphore` on a Dispatch thread, never a cooperative one.
+    static func blockingWait(_ semaphore: DispatchSemaphore) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                semaphore.wait()
+                continuation.resume()
+            }
         }
     }
 

@@ -172,6 +172,11 @@ public struct LakeOptions: Sendable {
     /// stops every `sync` log with entries in the journal).
     public var beforeGroupFsync: (@Sendable (Topic) throws(StrataError) -> Void)? = nil
 
+    /// Test hook: runs in `Lake.load` after its first look at the open logs found log `name`
+    /// not open, before the log's files are read (outside the registry lock). Tests hold an
+    /// open there to race it with a delete or a close.
+    var beforeLogFilesRead: (@Sendable (String) -> Void)? = nil
+
     /// Where the engine reports what it did on its own (recovery truncations, index rebuilds).
     public var log: @Sendable (String) -> Void = { message in
         var err = StandardError()

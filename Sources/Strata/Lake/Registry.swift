@@ -7,57 +7,93 @@ import Synchronization
 /// The open partition logs: opening one (under the registry lock), evicting idle ones beyond the
 /// memory budget, and closing them all (ARCHITECTURE.md §2j).
 extension Lake {
+    /// The open handle of `log`, opened (recovered from its directory) when it has none.
+    ///
+    /// The files are read outside the registry lock: a reopen under a tight memory budget (a
+    /// listing, the active segment's scan, the producer headers) would otherwise stall every
+    /// lookup of every other log behind it. One open per log at a time is kept by the log's
+    /// stripe of `TopicRegistry.opening`, held from the first look to the insert; a delete or
+    /// close that began meanwhile is found by the second look, and the handle is dropped.
     func load(_ log: LogName) throws(StrataError) -> Topic {
         let name = log.description
         if closed.withLock({ $0 }) { throw StrataError(.closed, "lake is closed", topic: name) }
         let config = try storedConfig(log.topic)
-        // Topics open under the registry lock so two callers never recover one directory twice.
-        return try registry.topics.withLock { (open) throws(StrataError) -> Topic in
-            if let existing = open[name] { return existing }
-            var fresh = open.takeFresh(name)
-            // `deleteTopic` renames `topic.json` before it lists the open logs under this lock:
-            // checked here, a log is either listed (and retired) or never opened.
-            guard topicExists(log.topic) else {
-                throw StrataError(.notFound, "topic '\(log.topic)' does not exist in \(path)", topic: name)
+        return try registry.opening(name).lock.withLock { (_) throws(StrataError) -> Topic in
+            let looked = try registry.topics.withLock { (open) throws(StrataError) -> (Topic?, Bool) in
+                if let existing = open[name] { return (existing, false) }
+                if closed.withLock({ $0 }) { throw StrataError(.closed, "lake is closed", topic: name) }
+                // `deleteTopic` marks the topic deleting before it lists the open logs, and waits
+                // for the opens under way (`TopicRegistry.waitForOpens`) before its files go.
+                guard topicExists(log.topic) else {
+                    throw StrataError(.notFound, "topic '\(log.topic)' does not exist in \(path)", topic: name)
+                }
+                return (nil, open.takeFresh(name))
             }
-            // A read-only lake sees a partition never written as an empty log (ReadOnlySegmentLoader).
-            // The new directory's entry becomes durable with the log's first segment fsync
-            // (Topic.beforeSegmentFsync: every writer's handle starts with it pending, see
-            // Topic.open), not here: a partition costs no fsync until it holds a record.
-            if log.partition > 0, !isReadOnly, !fresh {
-                fresh = try FileIO.makeDirectories(paths.topicDirectory(name))
+            if let existing = looked.0 { return existing }
+            options.beforeLogFilesRead?(name)
+            let topic = try openFiles(log, config: config, fresh: looked.1)
+            return try registry.topics.withLock { (open) throws(StrataError) -> Topic in
+                let stopped =
+                    closed.withLock({ $0 })
+                    ? StrataError(.closed, "lake is closed", topic: name)
+                    : topicExists(log.topic)
+                        ? nil : StrataError(.notFound, "topic '\(log.topic)' does not exist in \(path)", topic: name)
+                if let stopped {
+                    topic.closeEvicted()
+                    throw stopped
+                }
+                // What an evicted handle of this log left unflushed is this handle's to flush.
+                if let debt = registry.debts.take(name) { topic.takeOn(debt) }
+                open[name] = topic
+                if !isReadOnly {
+                    // The next tick looks at what a freshly opened log still needs (sealed segments
+                    // to offload, an age roll), then schedules it or forgets it.
+                    registry.work.mark(name, dueMs: Int64.min)
+                    open.evict(
+                        budgetBytes: options.partitionMemoryBytes, examineMax: TopicRegistry.evictionsPerOpenMax,
+                        nowMs: options.clock.nowMs(), offload: options.backgroundOffload, work: registry.work,
+                        debts: registry.debts)
+                }
+                return topic
             }
-            // A directory made empty here (or by this topic's create) has nothing to list; any
-            // other is listed once, for the segments and the producer snapshots both.
-            let listing: [String]? =
-                fresh ? [] : isReadOnly ? nil : try FileIO.listDirectory(paths.topicDirectory(name))
-            let topic =
-                isReadOnly
-                ? try Topic.openReadOnly(
-                    name: name, config: config, paths: paths, files: files, clock: options.clock,
-                    log: options.log, cold: cold, startOffset: startOffset(name))
-                : try Topic.open(
-                    name: name, config: config, paths: paths, files: files, clock: options.clock,
-                    log: options.log, cold: cold, startOffset: startOffset(name),
-                    limits: options.topicLimits, beforeGroupFsync: options.beforeGroupFsync, journal: journal,
-                    metadataBarrier: metadataBarrier,
-                    backgroundWork: registry.work, listing: listing)
+        }
+    }
+
+    /// `load`'s reading of the log's directory: its segments recovered, its log start and
+    /// producer state loaded. `fresh`: the directory is as this lake made it, empty.
+    private func openFiles(_ log: LogName, config: TopicConfig, fresh: Bool) throws(StrataError) -> Topic {
+        let name = log.description
+        var fresh = fresh
+        // A read-only lake sees a partition never written as an empty log (ReadOnlySegmentLoader).
+        // The new directory's entry becomes durable with the log's first segment fsync
+        // (Topic.beforeSegmentFsync: every writer's handle starts with it pending, see
+        // Topic.open), not here: a partition costs no fsync until it holds a record.
+        if log.partition > 0, !isReadOnly, !fresh {
+            fresh = try FileIO.makeDirectories(paths.topicDirectory(name))
+        }
+        // A directory made empty here (or by this topic's create) has nothing to list; any
+        // other is listed once, for the segments and the producer snapshots both.
+        let listing: [String]? =
+            fresh ? [] : isReadOnly ? nil : try FileIO.listDirectory(paths.topicDirectory(name))
+        let topic =
+            isReadOnly
+            ? try Topic.openReadOnly(
+                name: name, config: config, paths: paths, files: files, clock: options.clock,
+                log: options.log, cold: cold, startOffset: startOffset(name))
+            : try Topic.open(
+                name: name, config: config, paths: paths, files: files, clock: options.clock,
+                log: options.log, cold: cold, startOffset: startOffset(name),
+                limits: options.topicLimits, beforeGroupFsync: options.beforeGroupFsync, journal: journal,
+                metadataBarrier: metadataBarrier,
+                backgroundWork: registry.work, listing: listing)
+        do throws(StrataError) {
             try topic.loadLogStart()
             if !isReadOnly { try topic.recoverProducerState(listing: listing) }
-            // What an evicted handle of this log left unflushed is this handle's to flush.
-            if let debt = registry.debts.take(name) { topic.takeOn(debt) }
-            open[name] = topic
-            if !isReadOnly {
-                // The next tick looks at what a freshly opened log still needs (sealed segments
-                // to offload, an age roll), then schedules it or forgets it.
-                registry.work.mark(name, dueMs: Int64.min)
-                open.evict(
-                    budgetBytes: options.partitionMemoryBytes, examineMax: TopicRegistry.evictionsPerOpenMax,
-                    nowMs: options.clock.nowMs(), offload: options.backgroundOffload, work: registry.work,
-                    debts: registry.debts)
-            }
-            return topic
+        } catch {
+            topic.closeEvicted()
+            throw error
         }
+        return topic
     }
 
     /// Closes idle logs beyond `LakeOptions.partitionMemoryBytes` (the background tick's pass),
@@ -126,6 +162,8 @@ extension Lake {
             return c
         }
         guard !alreadyClosed else { return }
+        // An open under way inserts its handle now (closed below) or finds the lake closed.
+        registry.waitForOpens()
         let task = background.withLock { t in
             t?.cancel()
             return t
@@ -195,6 +233,23 @@ final class TopicRegistry: Sendable {
     let filesystemSyncs = Atomic<Int>(0)
     /// Candidates one open looks at for eviction (the background tick looks at all of them).
     static let evictionsPerOpenMax = 8
+    /// One lock per stripe of log names, held by `Lake.load` from its first look at the open
+    /// logs to the insert of the handle it opened: one open per log at a time, outside `topics`.
+    private let stripes: [OpenStripe] = (0 ..< 64).map { _ in OpenStripe() }
+
+    final class OpenStripe: Sendable {
+        let lock = Mutex(())
+    }
+
+    /// The lock `Lake.load` holds while it opens log `name`.
+    func opening(_ name: String) -> OpenStripe { stripes[Int(UInt(bitPattern: name.hashValue) % 64)] }
+
+    /// Returns once every open under way when it was called has inserted its handle or given
+    /// up: after a topic is marked deleting or the lake closed, no open of it is still writing.
+    func waitForOpens() {
+        for stripe in stripes { stripe.lock.withLock { _ in } }
+    }
+
     /// Logs one background tick visits at most (an evicted log it opens again counts): the rest
     /// stay due for the next tick, so a burst of due work never opens every log at once.
     static let visitsPerTickMax = 4096
