@@ -96,6 +96,10 @@ struct Bench: AsyncParsableCommand {
         help:
             "many-partitions: measure everything but the offload of every partition (at 100,000 and more it is hours: each partition still commits a manifest and a table of its own).")
     var skipOffload = false
+    @Option(
+        help:
+            "many-partitions: LakeOptions.partitionMemoryBytes in MiB, the open logs' memory budget (default: the lake's, 256).")
+    var partitionMemoryMib: Int?
     @Option(help: "kafka-produce, kafka-fetch, group-consume: the client script (default: tools/kafka-bench.py).")
     var kafkaHelper: String?
     @Option(help: "append-sync-partitions: appends per producer (default 2000, 500 with --quick).")
@@ -161,7 +165,7 @@ struct Bench: AsyncParsableCommand {
         case .manyPartitions:
             report = try await ManyPartitionsBench(
                 options: options, directory: directory, partitions: partitions ?? (options.quick ? 2_000 : 10_000),
-                records: records ?? 10, offload: !skipOffload
+                records: records ?? 10, offload: !skipOffload, partitionMemoryBytes: partitionMemoryMib.map { $0 << 20 }
             ).run()
         case .appendSyncPartitions:
             report = try await AppendSyncPartitionsBench(

@@ -12,6 +12,8 @@ struct ManyPartitionsBench {
     let records: Int
     /// False: no offload phase (its fields are absent from the report).
     let offload: Bool
+    /// `LakeOptions.partitionMemoryBytes` of the lake (nil: its default).
+    let partitionMemoryBytes: Int?
 
     /// Appenders running at once: enough to keep both cores busy without a task per partition.
     static let workers = 64
@@ -27,7 +29,7 @@ struct ManyPartitionsBench {
             var config = TopicConfig(); config.durability = .async; return config
         }()
         let names = (0 ..< partitions).map { "user-\($0)" }
-        let lake = try openBenchLake(path)
+        let lake = try openBenchLake(path, partitionMemoryBytes: partitionMemoryBytes)
         let (_, createSeconds) = try await timed {
             try await forEachPartition(names) { index, name in
                 let topic = try lake.topic(name, creatingWith: config)
@@ -47,7 +49,9 @@ struct ManyPartitionsBench {
         let payload = Int64(partitions * records) * Int64(data.event(0).value?.count ?? 0)
         let (_, closeSeconds) = try await timed { try await lake.close() }
 
-        let (reopened, reopenSeconds) = try await timed { try openBenchLake(path) }
+        let (reopened, reopenSeconds) = try await timed {
+            try openBenchLake(path, partitionMemoryBytes: partitionMemoryBytes)
+        }
         var generator = SystemRandomNumberGenerator()
         var latencies: [Double] = []
         for _ in 0 ..< min(Self.randomReads, partitions) {

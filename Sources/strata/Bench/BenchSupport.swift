@@ -144,13 +144,15 @@ struct BenchOptions: ParsableArguments {
 /// Opens a lake for a scenario: no background offload (the scenarios drive offload themselves,
 /// and a background pass would race the timed one), engine log on stderr.
 func openBenchLake(
-    _ path: String, coldCacheBytes: Int? = nil, packSegmentBytesMax: Int? = nil, keyRing: ColdKeyRing? = nil
+    _ path: String, coldCacheBytes: Int? = nil, packSegmentBytesMax: Int? = nil, keyRing: ColdKeyRing? = nil,
+    partitionMemoryBytes: Int? = nil
 ) throws -> Lake {
     var options = LakeOptions()
     if let keyRing { (options.keyRing, options.encryption) = (keyRing, .aes256gcm) }
     options.backgroundOffload = false
     if let coldCacheBytes { options.coldCacheBytes = coldCacheBytes }
     if let packSegmentBytesMax { options.packSegmentBytesMax = packSegmentBytesMax }
+    if let partitionMemoryBytes { options.partitionMemoryBytes = partitionMemoryBytes }
     options.log = { printError("strata: \($0)") }
     return try Lake.open(path, options: options)
 }
