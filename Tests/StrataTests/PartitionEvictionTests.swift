@@ -152,11 +152,6 @@ import Testing
     /// the open then finds the topic deleting and drops its handle. Without the wait the delete
     /// finished first and the open left a directory of a deleted topic behind.
     @Test func aDeleteWaitsForAnOpenUnderWay() async throws {
-        final class Gate: Sendable {
-            let entered = DispatchSemaphore(value: 0)
-            let release = DispatchSemaphore(value: 0)
-            let armed = Atomic<Bool>(false)
-        }
         try await withTempDirectory { dir in
             do {
                 let lake = try Lake.open(dir, options: Self.options())
@@ -164,25 +159,9 @@ import Testing
                 try await lake.partition("doomed", 5).append(offsetRecords(from: 0, count: 2))
                 try await lake.close()
             }
-            let gate = Gate()
-            var options = Self.options()
-            options.beforeLogFilesRead = { name in
-                guard name == "doomed/5", gate.armed.exchange(false, ordering: .sequentiallyConsistent) else { return }
-                gate.entered.signal()
-                gate.release.wait()
-            }
-            let lake = try Lake.open(dir, options: options)
-            gate.armed.store(true, ordering: .sequentiallyConsistent)
-            let opened = Mutex<Result<Topic, StrataError>?>(nil)
-            let opener = Thread {
-                do throws(StrataError) {
-                    let topic = try lake.partition("doomed", 5)
-                    opened.withLock { $0 = .success(topic) }
-                } catch {
-                    opened.withLock { $0 = .failure(error) }
-                }
-            }
-            opener.start()
+            let gate = Gate(log: "doomed/5")
+            let lake = try Lake.open(dir, options: gate.options(Self.options()))
+            gate.open(lake, "doomed", 5)
             await Self.blockingWait(gate.entered)
             let deleted = Atomic<Bool>(false)
             let delete = Task {
@@ -198,8 +177,8 @@ import Testing
             #expect(!finishedFirst, "the delete finished while an open was under way")
             gate.release.signal()
             try await delete.value
-            while opened.withLock({ $0 == nil }) { try await Task.sleep(nanoseconds: 1_000_000) }
-            guard case .failure(let error) = opened.withLock({ $0! }) else {
+            while gate.opened.withLock({ $0 == nil }) { try await Task.sleep(nanoseconds: 1_000_000) }
+            guard case .failure(let error) = gate.opened.withLock({ $0! }) else {
                 Issue.record("the open of a topic being deleted returned a handle")
                 return
             }
@@ -207,6 +186,82 @@ import Testing
             #expect(!Self.isOpen(lake, "doomed/5"))
             #expect(!FileManager.default.fileExists(atPath: dir + "/topics/doomed"), "files of the deleted topic are left")
             try await lake.close()
+        }
+    }
+
+    /// The same with a close: `Lake.close` waits for the open held after its first look, which
+    /// then finds the lake closed and drops its handle; nothing it opened outlives the close.
+    @Test func aCloseWaitsForAnOpenUnderWay() async throws {
+        try await withTempDirectory { dir in
+            do {
+                let lake = try Lake.open(dir, options: Self.options())
+                _ = try await lake.createTopic("kept", config: topicConfig(), partitions: 8)
+                try await lake.partition("kept", 5).append(offsetRecords(from: 0, count: 2))
+                try await lake.close()
+            }
+            let gate = Gate(log: "kept/5")
+            let lake = try Lake.open(dir, options: gate.options(Self.options()))
+            gate.open(lake, "kept", 5)
+            await Self.blockingWait(gate.entered)
+            let closed = Atomic<Bool>(false)
+            let close = Task {
+                try await lake.close()
+                closed.store(true, ordering: .sequentiallyConsistent)
+            }
+            for _ in 0 ..< 100 where !closed.load(ordering: .sequentiallyConsistent) {
+                try await Task.sleep(nanoseconds: 10_000_000)
+            }
+            let finishedFirst = closed.load(ordering: .sequentiallyConsistent)
+            #expect(!finishedFirst, "the close finished while an open was under way")
+            gate.release.signal()
+            try await close.value
+            while gate.opened.withLock({ $0 == nil }) { try await Task.sleep(nanoseconds: 1_000_000) }
+            guard case .failure(let error) = gate.opened.withLock({ $0! }) else {
+                Issue.record("an open racing the close returned a handle")
+                return
+            }
+            #expect(error.code == .closed, "\(error)")
+            #expect(Self.openCount(lake) == 0)
+            #expect(lake.files.openCount == 0, "a descriptor outlived the close")
+            let reopened = try Lake.open(dir, options: Self.options())
+            #expect(Self.values(try readAll(try reopened.partition("kept", 5))) == ["v0", "v1"])
+            try await reopened.close()
+        }
+    }
+
+    /// Holds the first open of log `log` in `LakeOptions.beforeLogFilesRead` until `release`.
+    final class Gate: Sendable {
+        let entered = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let armed = Atomic<Bool>(true)
+        let log: String
+
+        init(log: String) { self.log = log }
+
+        func options(_ base: LakeOptions) -> LakeOptions {
+            var options = base
+            options.beforeLogFilesRead = { [self] name in
+                guard name == log, armed.exchange(false, ordering: .sequentiallyConsistent) else { return }
+                entered.signal()
+                release.wait()
+            }
+            return options
+        }
+
+        /// What `open` got, once it returned.
+        let opened = Mutex<Result<Topic, StrataError>?>(nil)
+
+        /// Opens `topic`'s `partition` on a thread of its own (the gate blocks it); the result
+        /// appears in `opened`.
+        func open(_ lake: Lake, _ topic: String, _ partition: Int32) {
+            Thread { [self] in
+                do throws(StrataError) {
+                    let handle = try lake.partition(topic, partition)
+                    opened.withLock { $0 = .success(handle) }
+                } catch {
+                    opened.withLock { $0 = .failure(error) }
+                }
+            }.start()
         }
     }
 

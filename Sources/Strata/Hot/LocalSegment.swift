@@ -98,31 +98,41 @@ enum SegmentLoader {
         files: FileCache? = nil, indexListed: Bool? = nil
     ) throws(StrataError) -> LocalSegment {
         let path = paths.segment(topic, baseOffset: baseOffset)
-        let indexPath = paths.index(topic, baseOffset: baseOffset)
         let fd = try FileIO.open(path, flags: O_RDWR)
-        let image: [UInt8]
+        let fileBytes: Int
+        do throws(StrataError) { fileBytes = try FileIO.fileSize(fd, path: path) } catch {
+            FileIO.close(fd)
+            throw error
+        }
+        if fileBytes < SegmentHeader.size {
+            FileIO.close(fd)
+            // Crashed while creating the file: nothing was ever acknowledged in it.
+            log("recreating segment with torn header topic=\(topic) file=\(path) bytes=\(fileBytes)")
+            return try create(
+                topic: topic, baseOffset: baseOffset, paths: paths, intervalBytes: intervalBytes, nowMs: nowMs,
+                files: files)
+        }
+        let segment: LocalSegment
         do throws(StrataError) {
-            let fileBytes = try FileIO.fileSize(fd, path: path)
-            if fileBytes < SegmentHeader.size {
-                FileIO.close(fd)
-                // Crashed while creating the file: nothing was ever acknowledged in it.
-                log("recreating segment with torn header topic=\(topic) file=\(path) bytes=\(fileBytes)")
-                return try create(
-                    topic: topic, baseOffset: baseOffset, paths: paths, intervalBytes: intervalBytes, nowMs: nowMs,
-                    files: files)
-            }
-            image = try FileIO.read(fd, count: fileBytes, at: 0, path: path)
+            segment = try recoverActive(
+                fd: fd, fileBytes: fileBytes, topic: topic, baseOffset: baseOffset, paths: paths,
+                intervalBytes: intervalBytes, log: log, indexListed: indexListed)
         } catch {
             FileIO.close(fd)
             throw error
         }
-        let fileBytes = image.count
-        let header: SegmentHeader
-        let scan: SegmentScan
-        do throws(StrataError) { (header, scan) = try scanFile(image, path: path, topic: topic) } catch {
-            FileIO.close(fd)
-            throw error
-        }
+        if let files { files.adopt(path, fd: fd) } else { FileIO.close(fd) }
+        return segment
+    }
+
+    /// `openActive`'s recovery through the open descriptor `fd` (the caller's to close).
+    private static func recoverActive(
+        fd: Int32, fileBytes: Int, topic: String, baseOffset: Int64, paths: LakePaths, intervalBytes: Int,
+        log: (String) -> Void, indexListed: Bool?
+    ) throws(StrataError) -> LocalSegment {
+        let path = paths.segment(topic, baseOffset: baseOffset)
+        let indexPath = paths.index(topic, baseOffset: baseOffset)
+        let (header, scan) = try scanFile(try FileIO.read(fd, count: fileBytes, at: 0, path: path), path: path, topic: topic)
         var corruption: SegmentCorruption? = nil
         if let stop = scan.stopError {
             if scan.tail.isCorrupt {
@@ -132,28 +142,16 @@ enum SegmentLoader {
                         + found.summary)
                 corruption = found
             } else {
-                let kept: String
-                do throws(StrataError) {
-                    kept = try Quarantine.moveTail(
-                        of: path, from: scan.validEnd, fileBytes: fileBytes,
-                        directory: paths.quarantineDirectory(topic), kind: "torn")
-                } catch {
-                    FileIO.close(fd)
-                    throw error
-                }
+                let kept = try Quarantine.moveTail(
+                    of: path, from: scan.validEnd, fileBytes: fileBytes,
+                    directory: paths.quarantineDirectory(topic), kind: "torn")
                 log(
                     "truncating torn tail topic=\(topic) file=\(path) position=\(scan.validEnd) "
                         + "bytes=\(fileBytes - scan.validEnd) kept=\(kept): \(stop)")
             }
         }
         // An active segment's index lives in memory only.
-        if indexListed != false {
-            do throws(StrataError) { try FileIO.remove(indexPath) } catch {
-                FileIO.close(fd)
-                throw error
-            }
-        }
-        if let files { files.adopt(path, fd: fd) } else { FileIO.close(fd) }
+        if indexListed != false { try FileIO.remove(indexPath) }
         let index = SparseIndex.build(from: scan, baseOffset: baseOffset, intervalBytes: intervalBytes)
         return LocalSegment(
             baseOffset: baseOffset, path: path, indexPath: indexPath, createdMs: header.createdMs,

@@ -61,13 +61,15 @@ extension Lake {
         // work rescheduled by the eviction and be reopened here for nothing (under a tight
         // memory budget, a reopen for each of thousands). Every log not open now was evicted
         // with this work due, and is reopened for it.
-        let (open, evicted) = registry.topics.withLock { logs in
-            let names = registry.work.takeDue(nowMs: now, limit: TopicRegistry.visitsPerTickMax)
-            let open = names.compactMap { logs.peek($0) }
-            return (open, names.filter { logs.peek($0) == nil })
+        let found = registry.topics.withLock { logs in
+            var found: (open: [Topic], evicted: [String]) = ([], [])
+            for name in registry.work.takeDue(nowMs: now, limit: TopicRegistry.visitsPerTickMax) {
+                if let open = logs.peek(name) { found.open.append(open) } else { found.evicted.append(name) }
+            }
+            return found
         }
-        var due = open
-        for name in evicted { if let topic = reopen(name) { due.append(topic) } }
+        var due = found.open
+        for name in found.evicted { if let topic = reopen(name) { due.append(topic) } }
         var flushing: [Topic] = []
         for topic in due {
             // Cleared before the visit looks: a write from now on marks the log again.

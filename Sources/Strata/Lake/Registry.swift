@@ -163,7 +163,7 @@ extension Lake {
         }
         guard !alreadyClosed else { return }
         // An open under way inserts its handle now (closed below) or finds the lake closed.
-        registry.waitForOpens()
+        await registry.waitForOpens()
         let task = background.withLock { t in
             t?.cancel()
             return t
@@ -246,8 +246,15 @@ final class TopicRegistry: Sendable {
 
     /// Returns once every open under way when it was called has inserted its handle or given
     /// up: after a topic is marked deleting or the lake closed, no open of it is still writing.
-    func waitForOpens() {
-        for stripe in stripes { stripe.lock.withLock { _ in } }
+    /// The locks are waited for on a Dispatch thread, never one of the cooperative pool's two.
+    func waitForOpens() async {
+        let stripes = stripes
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                for stripe in stripes { stripe.lock.withLock { _ in } }
+                continuation.resume()
+            }
+        }
     }
 
     /// Logs one background tick visits at most (an evicted log it opens again counts): the rest

@@ -289,7 +289,7 @@ extension Lake {
         // Marked deleted before the open handle goes, so no concurrent `topic(name)` reopens it.
         try catalog.beginDelete(name)
         // An open under way inserts its handle now (listed below) or finds the mark and drops it.
-        registry.waitForOpens()
+        await registry.waitForOpens()
         for open in openPartitions(of: name) { try await retire(open) }
         // Consumer groups forget the topic's offsets before its data goes, so a topic created
         // again under the name never inherits them (an interrupted delete is rerun).
