@@ -76,6 +76,26 @@ public enum PackedObject {
     /// - Parameter slices: encoded cold objects (`ColdObject.encode`), in the order to store them.
     /// - Throws: `FormatError(.outOfBounds)` for no slice or more than `FormatLimits.packSlicesMax`.
     public static func encode(_ slices: [EncodedColdObject]) throws(FormatError) -> EncodedPackedObject {
+        try encode(
+            copying: slices.map { slice in
+                (
+                    PackedSlice(
+                        log: slice.index.topic, baseOffset: slice.index.baseOffset,
+                        lastOffset: slice.index.lastOffset, sliceOffset: 0, sliceBytes: Int64(slice.bytes.count),
+                        rawCrc32c: slice.index.rawCrc32c),
+                    slice.bytes
+                )
+            })
+    }
+
+    /// Concatenates slices already encoded — each the bytes of a standalone cold object, with
+    /// the entry saying what it holds (its `sliceOffset` is ignored and set to its new place) —
+    /// into one packed object with a new pack index. Compaction (ARCHITECTURE.md §2k) moves the
+    /// live slices of partly dead packed objects this way, byte for byte.
+    /// - Throws: `FormatError(.outOfBounds)` for no slice or more than `FormatLimits.packSlicesMax`.
+    public static func encode(copying slices: [(entry: PackedSlice, bytes: [UInt8])]) throws(FormatError)
+        -> EncodedPackedObject
+    {
         guard !slices.isEmpty, slices.count <= FormatLimits.packSlicesMax else {
             throw FormatError(
                 .outOfBounds, field: "packIndex.sliceCount", position: 0,
@@ -84,13 +104,12 @@ public enum PackedObject {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(slices.reduce(0) { $0 + $1.bytes.count } + slices.count * 64 + 64)
         var entries: [PackedSlice] = []
-        for slice in slices {
-            entries.append(
-                PackedSlice(
-                    log: slice.index.topic, baseOffset: slice.index.baseOffset, lastOffset: slice.index.lastOffset,
-                    sliceOffset: Int64(bytes.count), sliceBytes: Int64(slice.bytes.count),
-                    rawCrc32c: slice.index.rawCrc32c))
-            bytes.append(contentsOf: slice.bytes)
+        for (entry, sliceBytes) in slices {
+            var placed = entry
+            placed.sliceOffset = Int64(bytes.count)
+            placed.sliceBytes = Int64(sliceBytes.count)
+            entries.append(placed)
+            bytes.append(contentsOf: sliceBytes)
         }
         let frame = encodeIndexFrame(entries, slicesBytes: Int64(bytes.count))
         bytes.append(contentsOf: frame)

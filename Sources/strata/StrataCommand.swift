@@ -20,7 +20,7 @@ struct StrataCommand: AsyncParsableCommand {
         version: strataVersion,
         subcommands: [
             Demo.self, Produce.self, Consume.self, Offload.self, Recover.self, Repair.self, Export.self, Topics.self,
-            DeleteRecords.self, Inspect.self, Table.self, Serve.self, Users.self, Bench.self,
+            DeleteRecords.self, Compact.self, Inspect.self, Table.self, Serve.self, Users.self, Bench.self,
         ]
     )
 

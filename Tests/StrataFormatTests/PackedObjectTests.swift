@@ -44,6 +44,23 @@ import Testing
         #expect(all == segments.flatMap { $0 })
     }
 
+    /// Compaction's encoder: slices copied out of packed objects, in any order and subset, make a
+    /// packed object byte for byte the one the encoder makes of those cold objects.
+    @Test func slicesCopiedOutOfAnObjectPackAsTheirColdObjectsDo() throws {
+        let (slices, segments) = try Self.slices(seed: 5, count: 8)
+        let packed = try PackedObject.encode(slices)
+        let kept = [6, 1, 3]
+        let copied = kept.map { i in
+            (entry: packed.index.slices[i], bytes: Array(packed.bytes[packed.index.slices[i].byteRange]))
+        }
+        let repacked = try PackedObject.encode(copying: copied)
+        #expect(repacked == (try PackedObject.encode(kept.map { slices[$0] })))
+        #expect(try PackedObject.parseIndex(object: repacked.bytes) == repacked.index)
+        #expect(repacked.index.slices.map(\.log) == kept.map { slices[$0].index.topic })
+        #expect(try PackedObject.decodeSlices(repacked.bytes).map(\.segment) == kept.map { segments[$0] })
+        #expect(throws: FormatError.self) { try PackedObject.encode(copying: []) }
+    }
+
     @Test func oneSuffixReadFindsTheIndex() throws {
         let (slices, _) = try Self.slices(seed: 3, count: 40)
         let packed = try PackedObject.encode(slices)

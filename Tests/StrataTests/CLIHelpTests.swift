@@ -10,7 +10,7 @@ struct CLIHelpTests {
         [], ["demo"], ["produce"], ["consume"], ["offload"], ["recover"], ["repair"], ["export"], ["bench"],
         ["topics"], ["topics", "create"], ["topics", "describe"], ["topics", "alter-config"],
         ["topics", "add-partitions"], ["topics", "delete"],
-        ["delete-records"],
+        ["delete-records"], ["compact"],
         ["inspect"], ["inspect", "dump"], ["inspect", "topics"], ["inspect", "segments"], ["inspect", "manifest"],
         ["inspect", "verify"], ["inspect", "scrub"], ["inspect", "groups"], ["inspect", "catalog"], ["serve"],
         ["table"], ["table", "status"], ["table", "rebuild"], ["users"], ["users", "add"], ["users", "list"],

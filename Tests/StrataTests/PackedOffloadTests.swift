@@ -232,14 +232,18 @@ import Testing
     }
 
     @Test func retentionAndTopicDeleteNeverDeleteAPackedObjectOthersReference() async throws {
-        let store = MemoryBlobStore()
+        let clock = ManualClock()
+        let store = MemoryBlobStore(nowMs: { clock.nowMs() })
         let dir = try ColdFixture.makeDirectory()
         defer { ColdFixture.remove(dir) }
-        let lake = try Lake.open(dir, options: Self.options(store: store, objectBytes: 1 << 20))
+        var options = Self.options(store: store, objectBytes: 1 << 20)
+        options.clock = clock
+        let lake = try Lake.open(dir, options: options)
         let topics = try await Self.produce(lake, logs: 4)
         _ = try await lake.offload(seal: true, evict: true)
         let packed = try await Self.packedKeys(store)
         #expect(packed.count == 1)
+        clock.advance(ms: 2 * 3_600_000)  // the object is past scrub's age gate from here
         // Log 0 gains a second segment, then deletes the records of its first (dropping its entry).
         try await ColdFixture.produce(topics[0], Self.recordsPerLog ..< 2 * Self.recordsPerLog, batch: 10)
         _ = try await lake.offload(seal: true, evict: true)
@@ -253,16 +257,20 @@ import Testing
         try await Self.expectAllRecords(Array(topics[2...]))
         var scrub = try await lake.scrub(deleteOrphans: true, graceMs: 0)
         #expect(!scrub.deleted.contains(packed[0]))
-        // Log 0's older manifest versions (kept for readers of them) still reference it.
+        // Log 0's older manifest versions, superseded within the grace period, keep it for their readers.
         _ = try await lake.deleteTopic(topics[2].name)
         _ = try await lake.deleteTopic(topics[3].name)
-        scrub = try await lake.scrub(deleteOrphans: true, graceMs: 0)
+        scrub = try await lake.scrub(deleteOrphans: true, graceMs: 3_600_000)
         #expect(!scrub.deleted.contains(packed[0]))
-        // Once no manifest version of any log references it, scrub deletes it.
-        _ = try await lake.deleteTopic(topics[0].name)
-        scrub = try await lake.scrub(deleteOrphans: true, graceMs: 0)
+        #expect(try await store.head(packed[0]).size > 0)
+        // Once they were superseded longer ago than the grace period, scrub deletes it.
+        clock.advance(ms: 2 * 3_600_000)
+        scrub = try await lake.scrub(deleteOrphans: true, graceMs: 3_600_000)
         #expect(scrub.deleted.contains(packed[0]))
         await #expect(throws: BlobError.self) { try await store.head(packed[0]) }
+        var cursor = try await Cursor(topic: topics[0], start: .offset(Int64(Self.recordsPerLog)))
+        let records = try await ColdFixture.readAll(&cursor, until: Int64(2 * Self.recordsPerLog))
+        #expect(ColdFixture.firstMismatch(records, Self.recordsPerLog ..< 2 * Self.recordsPerLog) == nil)
         try await lake.close()
     }
 
@@ -344,10 +352,20 @@ struct PackedOffloadS3Tests {
         try await PackedOffloadTests.expectAllRecords(topics)
         #expect(try await lake.verify().problems == [])
         #expect(try await lake.scrub(deleteOrphans: false).problems == [])
+        // Compaction after most logs are gone: ranged GETs of the live slices, one put-if-absent
+        // per new object, a whole read back, manifest commits.
+        let kept = topics.enumerated().filter { $0.offset % 4 == 0 }.map(\.element)
+        for topic in topics where !kept.contains(where: { $0 === topic }) { _ = try await lake.deleteTopic(topic.name) }
+        let compaction = try await lake.compactPacked(minAgeMs: 0)
+        #expect(compaction.problems == [])
+        #expect(compaction.objectsWritten.count >= 1)
+        #expect(compaction.slicesMoved == kept.count)
+        try await PackedOffloadTests.expectAllRecords(kept)
+        #expect(try await lake.verify().problems == [])
         try await lake.close()
         // A fresh lake on the same bucket reads the slices with ranged GETs only.
         let reader = try Lake.openReadOnly(dir, options: PackedOffloadTests.options(store: store))
-        for topic in topics {
+        for topic in kept {
             let copy = try reader.log(topic.name)
             var cursor = try await Cursor(topic: copy, start: .offset(0))
             let records = try await ColdFixture.readAll(&cursor, until: Int64(PackedOffloadTests.recordsPerLog))

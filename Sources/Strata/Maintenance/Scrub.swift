@@ -107,9 +107,14 @@ struct ScrubReferences: Sendable {
     /// its last slice there: the object must exist and be at least that long.
     var packedRequired: [String: Int64] = [:]
 
-    mutating func add(_ segments: [ManifestSegment], layout: BucketLayout, required isRequired: Bool) {
+    /// - Parameter keepsPacked: false for an older version superseded longer ago than the grace
+    ///   period: its packed slices no longer keep their objects.
+    mutating func add(
+        _ segments: [ManifestSegment], layout: BucketLayout, required isRequired: Bool, keepsPacked: Bool = true
+    ) {
         for segment in segments {
             let key = layout.absolute(segment.key)
+            if segment.isPacked && !keepsPacked { continue }
             keys.insert(key)
             if segment.isPacked {
                 // Checked once for all logs by `scrubPacked`, against the `packed/` listing.
@@ -130,7 +135,9 @@ extension Lake {
     /// archives and not the lake's local copy references), objects the newest manifest lists that
     /// are missing or have another size, a missing latest manifest (the local copy is newer than
     /// the store's chain), and gaps and overlaps between the segments the newest manifest lists.
-    /// Older manifest versions are listed as info only.
+    /// Older manifest versions are listed as info only. A packed object (`packed/`) is an orphan
+    /// when no newest manifest, no local copy and no older version superseded less than `graceMs`
+    /// ago references a slice of it (what compaction and retention leave behind).
     ///
     /// With `deleteOrphans`, orphans older than `graceMs` (by their store modification time and
     /// the lake's clock) are deleted, after the manifests have been read again and have been
@@ -164,7 +171,8 @@ extension Lake {
         }
         var packed = PackedScrubState()
         for (topic, objects) in byTopic.sorted(by: { $0.key < $1.key }) {
-            let orphans = try await scrubTopic(topic, objects: objects, packed: &packed, report: &report)
+            let orphans = try await scrubTopic(
+                topic, objects: objects, graceMs: graceMs, packed: &packed, report: &report)
             report.topicsChecked += 1
             guard deleteOrphans, !orphans.isEmpty else { continue }
             try await deleteOrphanObjects(orphans, topic: topic, graceMs: graceMs, report: &report)
@@ -178,7 +186,8 @@ extension Lake {
 
     /// Scrubs one topic's objects; returns its orphans.
     private func scrubTopic(
-        _ topic: String, objects: [BlobInfo], packed: inout PackedScrubState, report: inout ScrubReport
+        _ topic: String, objects: [BlobInfo], graceMs: Int64, packed: inout PackedScrubState,
+        report: inout ScrubReport
     ) async throws(StrataError) -> [BlobInfo] {
         guard LogName.isValid(topic) else {
             report.findings += objects.map {
@@ -189,7 +198,7 @@ extension Lake {
             return []
         }
         let present = Set(objects.map(\.key))
-        let references = try await scrubReferences(topic, report: &report)
+        let references = try await scrubReferences(topic, graceMs: graceMs, report: &report)
         packed.merge(references)
         for object in objects where object.key != references.manifestKey {
             if let kind = objectKind(object.key, topic: topic), kind == .oldManifest {
@@ -293,7 +302,15 @@ extension Lake {
     /// overlaps and undecodable documents are reported; documents are decoded without
     /// validation first so a gap is reported as a gap. A local copy newer than the store's chain
     /// is a missing manifest.
-    func scrubReferences(_ topic: String, report: inout ScrubReport) async throws(StrataError) -> ScrubReferences {
+    ///
+    /// With `graceMs`, an older version superseded (its successor created) at least that long
+    /// ago no longer keeps packed objects: a reader of it has had the grace period to move on,
+    /// and otherwise a slice compaction moved or retention dropped would pin its shared object
+    /// until the log commits `manifestVersionsKept` more times, which an idle log never does.
+    /// Its standalone objects and archives still count (retention deletes those itself).
+    func scrubReferences(
+        _ topic: String, graceMs: Int64? = nil, report: inout ScrubReport
+    ) async throws(StrataError) -> ScrubReferences {
         let layout = cold.layout
         let prefix = layout.manifestPrefix(topic: topic)
         let store = cold.store
@@ -306,8 +323,14 @@ extension Lake {
         if let newest = versions.first {
             decoded[newest] = try await scrubNewest(topic, version: newest, references: &references, report: &report)
         }
+        let now = cold.clock.nowMs()
+        var successor = versions.first
         for version in versions.dropFirst() {
-            decoded[version] = try await scrubOlder(topic, version: version, references: &references, report: &report)
+            let supersededMs = successor.flatMap { decoded[$0] }?.createdMs
+            let lapsed = graceMs.map { grace in supersededMs.map { now - $0 >= grace } ?? false } ?? false
+            decoded[version] = try await scrubOlder(
+                topic, version: version, keepsPacked: !lapsed, references: &references, report: &report)
+            successor = version
         }
         try await scrubLocalCopy(
             topic, newest: versions.first, decoded: decoded, references: &references,
@@ -349,7 +372,8 @@ extension Lake {
     /// An older version: only its references count (they are never orphans). One that cannot be
     /// read makes the topic undecidable; one pruned since the listing is simply gone.
     private func scrubOlder(
-        _ topic: String, version: UInt64, references: inout ScrubReferences, report: inout ScrubReport
+        _ topic: String, version: UInt64, keepsPacked: Bool, references: inout ScrubReferences,
+        report: inout ScrubReport
     ) async throws(StrataError) -> Manifest? {
         let key = cold.layout.manifestKey(topic: topic, version: version)
         var scratch = ScrubReport()
@@ -364,7 +388,9 @@ extension Lake {
             }
             return nil
         }
-        try await addReferences(of: manifest, topic: topic, required: false, references: &references, report: &scratch)
+        try await addReferences(
+            of: manifest, topic: topic, required: false, keepsPacked: keepsPacked, references: &references,
+            report: &scratch)
         return manifest
     }
 
@@ -413,11 +439,11 @@ extension Lake {
 
     /// Adds the segments and archives `manifest` references, reading archives not seen yet.
     private func addReferences(
-        of manifest: Manifest, topic: String, required: Bool, references: inout ScrubReferences,
-        report: inout ScrubReport
+        of manifest: Manifest, topic: String, required: Bool, keepsPacked: Bool = true,
+        references: inout ScrubReferences, report: inout ScrubReport
     ) async throws(StrataError) {
         let layout = cold.layout
-        references.add(manifest.segments, layout: layout, required: required)
+        references.add(manifest.segments, layout: layout, required: required, keepsPacked: keepsPacked)
         for reference in manifest.archives {
             let key = layout.absolute(reference.key)
             if !required && references.keys.contains(key) { continue }
@@ -427,7 +453,7 @@ extension Lake {
                 references.undecidable = true
                 continue
             }
-            references.add(segments, layout: layout, required: required)
+            references.add(segments, layout: layout, required: required, keepsPacked: keepsPacked)
         }
     }
 
@@ -523,7 +549,7 @@ extension Lake {
         let candidates = olderThanGrace(orphans, graceMs: graceMs, report: &report)
         guard !candidates.isEmpty else { return }
         var scratch = ScrubReport()
-        let fresh = try await scrubReferences(topic, report: &scratch)
+        let fresh = try await scrubReferences(topic, graceMs: graceMs, report: &scratch)
         guard !fresh.undecidable else {
             report.kept += candidates
             return
@@ -599,7 +625,7 @@ extension Lake {
         var fresh = PackedScrubState()
         for log in logs {
             var scratch = ScrubReport()
-            fresh.merge(try await scrubReferences(log, report: &scratch))
+            fresh.merge(try await scrubReferences(log, graceMs: graceMs, report: &scratch))
         }
         guard !fresh.undecidable else {
             report.kept += candidates

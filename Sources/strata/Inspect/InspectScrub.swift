@@ -14,6 +14,9 @@ struct InspectScrub: AsyncParsableCommand {
             bucket layout are info (prefixed 'info'). An object is an orphan only when no manifest version in \
             the store, none of their archives and not the lake's local copy references it. A local copy newer \
             than the store's manifests is a missingManifest problem, and then nothing of that topic is deleted. \
+            A packed object (packed/) is an orphan once no partition's newest manifest references a slice of it \
+            and the older versions that did were superseded more than --grace-ms ago (`strata compact` leaves \
+            such objects behind). \
             Tables (tables/<topic>/) are scrubbed too: a file neither the newest metadata nor a snapshot it \
             retains references is an orphanTableFile (deleted like a cold orphan); a table whose metadata or \
             manifests cannot be read is badTable (nothing of it deleted); a table of a topic that no longer \

@@ -1,0 +1,264 @@
+import Foundation
+import StrataBlob
+import StrataTesting
+import Synchronization
+import Testing
+
+@testable import Strata
+
+/// Compaction of packed objects (ARCHITECTURE.md §2k, "Compaction"): the live slices of mostly
+/// dead packed objects are copied byte for byte into new ones and the manifests moved onto them;
+/// nothing is deleted but by scrub, damage and failed commits stay where they were, and every
+/// record reads back throughout.
+@Suite struct PackedCompactionTests {
+    static let hourMs: Int64 = 3_600_000
+
+    /// A lake on `store` whose clock (shared with the store's modification times) is `clock`,
+    /// with `logs` small topics offloaded into one packed object and evicted locally.
+    static func packedLake(
+        _ dir: String, store: any BlobStore, clock: ManualClock, logs: Int = 8
+    ) async throws -> (Lake, [Topic]) {
+        var options = PackedOffloadTests.options(store: store, objectBytes: 1 << 20)
+        options.clock = clock
+        let lake = try Lake.open(dir, options: options)
+        let topics = try await PackedOffloadTests.produce(lake, logs: logs)
+        let report = try await lake.offload(seal: true, evict: true)
+        #expect(report.packedObjects == 1)
+        #expect(report.segmentsOffloaded == logs)
+        return (lake, topics)
+    }
+
+    static func entries(_ store: any BlobStore, _ topic: Topic) async throws -> [ManifestSegment] {
+        try #require(try await ColdFixture.storedManifest(store, topic: topic.name)).segments
+    }
+
+    @Test func aMostlyDeadObjectIsRewrittenAndScrubFreesTheOldOneOnceItsVersionsLapse() async throws {
+        let clock = ManualClock()
+        let store = MemoryBlobStore(nowMs: { clock.nowMs() })
+        let dir = try ColdFixture.makeDirectory()
+        defer { ColdFixture.remove(dir) }
+        let (lake, topics) = try await Self.packedLake(dir, store: store, clock: clock)
+        let old = try await PackedOffloadTests.packedKeys(store)
+        #expect(old.count == 1)
+        let oldBytes = try await store.head(old[0]).size
+        for topic in topics[2...] { _ = try await lake.deleteTopic(topic.name) }
+        let kept = Array(topics[..<2])
+
+        // Younger than the minimum age: an offload might still be committing into it.
+        var report = try await lake.compactPacked()
+        #expect(report.objectsListed == 1)
+        #expect(report.candidates == [])
+        clock.advance(ms: 2 * Self.hourMs)
+
+        // A dry run says what it would do and writes nothing.
+        report = try await lake.compactPacked(dryRun: true)
+        #expect(report.candidates == old)
+        #expect(report.candidateBytes == oldBytes)
+        #expect(report.liveBytes > 0 && report.liveBytes < oldBytes / 3)
+        #expect(report.objectsWritten == [])
+        #expect(try await PackedOffloadTests.packedKeys(store) == old)
+
+        report = try await lake.compactPacked()
+        #expect(report.problems == [])
+        #expect(report.objectsWritten.count == 1)
+        #expect(report.slicesMoved == 2)
+        #expect(report.logsCommitted == 2)
+        let new = try #require(report.objectsWritten.first)
+        #expect(Set(try await PackedOffloadTests.packedKeys(store)) == Set(old + [new]))
+        let newBytes = try await store.head(new).size
+        #expect(newBytes == report.writtenBytes)
+        #expect(newBytes < oldBytes / 3)
+        // The new object is a packed object of exactly the live slices, byte for byte.
+        let newObject = try await store.get(new, range: .whole).bytes
+        let oldObject = try await store.get(old[0], range: .whole).bytes
+        let pack = try PackedObject.parseIndex(object: newObject)
+        #expect(pack.slices.map(\.log) == kept.map(\.name))
+        for topic in kept {
+            let moved = try await Self.entries(store, topic)
+            #expect(moved.count == 1)
+            #expect(moved.allSatisfy { $0.key == new }, "\(topic.name)")
+            let slice = try #require(pack.slice(log: topic.name, baseOffset: 0))
+            #expect(moved[0].objectOffset == slice.sliceOffset)
+            let before = try #require(try PackedObject.parseIndex(object: oldObject).slice(log: topic.name, baseOffset: 0))
+            #expect(Array(newObject[slice.byteRange]) == Array(oldObject[before.byteRange]))
+        }
+        try await PackedOffloadTests.expectAllRecords(kept)
+        #expect(try await lake.verify().problems == [])
+
+        // Within the grace period the versions that named the old object keep it for their readers.
+        var scrub = try await lake.scrub(deleteOrphans: true, graceMs: Self.hourMs)
+        #expect(!scrub.deleted.contains(old[0]))
+        #expect(try await PackedOffloadTests.packedKeys(store).contains(old[0]))
+        clock.advance(ms: 2 * Self.hourMs)
+        scrub = try await lake.scrub(deleteOrphans: true, graceMs: Self.hourMs)
+        #expect(scrub.deleted == old)
+        #expect(try await PackedOffloadTests.packedKeys(store) == [new])
+        try await PackedOffloadTests.expectAllRecords(kept)
+        #expect(try await lake.verify().problems == [])
+        #expect(try await lake.scrub(deleteOrphans: false).problems == [])
+
+        // The new object is all live: nothing more to do.
+        report = try await lake.compactPacked()
+        #expect(report.candidates == [])
+        #expect(report.objectsWritten == [])
+        try await lake.close()
+
+        // A reopened lake reads the moved slices from the cold tier alone.
+        var options = PackedOffloadTests.options(store: store, objectBytes: 1 << 20)
+        options.clock = clock
+        let reopened = try Lake.open(dir, options: options)
+        try await PackedOffloadTests.expectAllRecords(try kept.map { try reopened.topic($0.name) })
+        try await reopened.close()
+    }
+
+    /// An entry that changed since the scan (retention dropped it, or it moved already) is not
+    /// one the commit replaces: nothing is committed for it.
+    @Test func aCommitMovesOnlyEntriesStillAsTheScanSawThem() async throws {
+        let clock = ManualClock()
+        let store = MemoryBlobStore(nowMs: { clock.nowMs() })
+        let dir = try ColdFixture.makeDirectory()
+        defer { ColdFixture.remove(dir) }
+        let (lake, topics) = try await Self.packedLake(dir, store: store, clock: clock, logs: 3)
+        let entry = try #require(try await Self.entries(store, topics[0]).first)
+        let moves = [entry: PackedCompaction.Move(key: "packed/elsewhere.szst", offset: 0)]
+        var stale = entry
+        stale.rawCrc32c ^= 1
+        #expect(try await topics[0].commitMovedSlices([stale: moves[entry]!]) == 0)
+        let version = try #require(try await ColdFixture.storedManifest(store, topic: topics[0].name)).version
+        #expect(try await Self.entries(store, topics[0]) == [entry])
+        // Delete-records drops the entry: the move finds nothing to do and commits nothing.
+        try await ColdFixture.produce(topics[0], 40 ..< 80, batch: 10)
+        _ = try await lake.offload(seal: true, evict: true)
+        _ = try await topics[0].deleteRecords(before: 40)
+        let after = try #require(try await ColdFixture.storedManifest(store, topic: topics[0].name))
+        #expect(after.version > version)
+        #expect(!after.segments.contains(entry))
+        #expect(try await topics[0].commitMovedSlices(moves) == 0)
+        #expect(try #require(try await ColdFixture.storedManifest(store, topic: topics[0].name)).version == after.version)
+        try await lake.close()
+    }
+
+    @Test func aDamagedSliceAndAFailedCommitStayWhereTheyWere() async throws {
+        let clock = ManualClock()
+        let memory = MemoryBlobStore(nowMs: { clock.nowMs() })
+        let store = PackedReviewTests.FailingManifestPuts(memory, log: "t01")
+        store.failing.withLock { $0 = false }
+        let dir = try ColdFixture.makeDirectory()
+        defer { ColdFixture.remove(dir) }
+        let (lake, topics) = try await Self.packedLake(dir, store: store, clock: clock)
+        let old = try #require(try await PackedOffloadTests.packedKeys(memory).first)
+        for topic in topics[3...] { _ = try await lake.deleteTopic(topic.name) }
+        // A flipped byte in the middle of t02's slice (its frames' checksums no longer hold).
+        var bytes = try await memory.get(old, range: .whole).bytes
+        let damaged = try #require(try PackedObject.parseIndex(object: bytes).slice(log: "t02", baseOffset: 0))
+        bytes[Int(damaged.sliceOffset + damaged.sliceBytes / 3)] ^= 0x40
+        try await memory.put(old, bytes, mode: .overwrite)
+        let before = try await (0 ..< 3).asyncMap { try await Self.entries(memory, topics[$0]) }
+        store.failing.withLock { $0 = true }  // t01's manifest puts fail from here
+        clock.advance(ms: 2 * Self.hourMs)
+
+        let report = try await lake.compactPacked()
+        #expect(report.candidates == [old])
+        #expect(report.objectsWritten.count == 1)
+        #expect(report.slicesMoved == 1)
+        #expect(report.logsCommitted == 1)
+        #expect(report.problems.count == 2, "\(report.problems)")
+        #expect(report.problems.contains { $0.hasPrefix("t02 0...39 in \(old) left in place") })
+        #expect(report.problems.contains { $0.hasPrefix("t01: commit of its moved slices failed") })
+        let new = try #require(report.objectsWritten.first)
+        // Only t00 moved; t01 and t02 still read from the old object, which nothing deleted.
+        #expect(try await Self.entries(memory, topics[0]).allSatisfy { $0.key == new })
+        #expect(try await Self.entries(memory, topics[1]) == before[1])
+        #expect(try await Self.entries(memory, topics[2]) == before[2])
+        #expect(try await PackedObject.parseIndex(object: memory.get(new, range: .whole).bytes).slices.map(\.log)
+            == ["t00", "t01"])
+        try await PackedOffloadTests.expectAllRecords(Array(topics[..<2]))
+        store.failing.withLock { $0 = false }
+        // The old object is still the newest manifests' (t01, t02): scrub keeps it, even with no gate.
+        let scrub = try await lake.scrub(deleteOrphans: true, graceMs: 0)
+        #expect(!scrub.deleted.contains(old))
+        #expect(try await memory.head(old).size == Int64(bytes.count))
+        // A second run moves t01 once its commits work again; t02's damage is still reported.
+        let again = try await lake.compactPacked()
+        #expect(again.slicesMoved >= 1)
+        #expect(try await Self.entries(memory, topics[1]).allSatisfy { $0.key != old })
+        #expect(again.problems.count == 1 && again.problems[0].hasPrefix("t02 "), "\(again.problems)")
+        #expect(try await Self.entries(memory, topics[2]) == before[2])
+        try await PackedOffloadTests.expectAllRecords(Array(topics[..<2]))
+        try await lake.close()
+    }
+
+    @Test func badArgumentsAndReadOnlyLakesAreRefusedAndADryRunWorksReadOnly() async throws {
+        let clock = ManualClock()
+        let store = MemoryBlobStore(nowMs: { clock.nowMs() })
+        let dir = try ColdFixture.makeDirectory()
+        defer { ColdFixture.remove(dir) }
+        let (lake, topics) = try await Self.packedLake(dir, store: store, clock: clock, logs: 4)
+        for bad in [0.0, -0.5, 1.5, .nan] {
+            await #expect(throws: StrataError.self) { _ = try await lake.compactPacked(liveBelow: bad) }
+        }
+        await #expect(throws: StrataError.self) { _ = try await lake.compactPacked(minAgeMs: -1) }
+        for topic in topics[1...] { _ = try await lake.deleteTopic(topic.name) }
+        try await lake.close()
+
+        var options = PackedOffloadTests.options(store: store, objectBytes: 1 << 20)
+        options.clock = clock
+        let readOnly = try Lake.openReadOnly(dir, options: options)
+        let dry = try await readOnly.compactPacked(minAgeMs: 0, dryRun: true)
+        #expect(dry.candidates == (try await PackedOffloadTests.packedKeys(store)))
+        let refused = await #expect(throws: StrataError.self) { _ = try await readOnly.compactPacked(minAgeMs: 0) }
+        #expect(refused?.code == .readOnly)
+        #expect(try await PackedOffloadTests.packedKeys(store).count == 1)
+        try await readOnly.close()
+    }
+
+    @Test func theCommandCompactsAndItsDryRunOnlyReports() async throws {
+        let dir = try ColdFixture.makeDirectory()
+        defer { ColdFixture.remove(dir) }
+        let lake = try Lake.open(dir, options: PackedOffloadTests.options(objectBytes: 1 << 20))
+        let topics = try await PackedOffloadTests.produce(lake, logs: 6)
+        _ = try await lake.offload(seal: true, evict: true)
+        for topic in topics[2...] { _ = try await lake.deleteTopic(topic.name) }
+        try await lake.close()
+        let packedDir = dir + "/cold/packed"
+        let before = try FileManager.default.contentsOfDirectory(atPath: packedDir)
+        #expect(before.count == 1)
+
+        // The default minimum age (1 h) leaves an object written just now.
+        let young = try CLIRun.strata(["compact", "--lake", dir, "--json"])
+        #expect(young.status == 0, "\(young)")
+        #expect(young.stdout.contains("\"candidates\":0"), "\(young.stdout)")
+        let dry = try CLIRun.strata(["compact", "--lake", dir, "--min-age-ms", "0", "--dry-run"])
+        #expect(dry.status == 0, "\(dry)")
+        #expect(dry.stdout.contains("would compact 1 of 1 packed objects"), "\(dry.stdout)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: packedDir) == before)
+
+        let run = try CLIRun.strata(["compact", "--lake", dir, "--min-age-ms", "0", "--json"])
+        #expect(run.status == 0, "\(run)")
+        let summary = try #require(
+            try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout)")
+        #expect(summary["objectsWritten"] as? Int == 1)
+        #expect(summary["slicesMoved"] as? Int == 2)
+        #expect(summary["logsCommitted"] as? Int == 2)
+        #expect(summary["problems"] as? Int == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: packedDir).count == 2)
+
+        let bad = try CLIRun.strata(["compact", "--lake", dir, "--live-below", "2"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("--live-below must be in (0, 1]"), "\(bad.stderr)")
+
+        let reopened = try Lake.open(dir, options: PackedOffloadTests.options(objectBytes: 1 << 20))
+        try await PackedOffloadTests.expectAllRecords(try topics[..<2].map { try reopened.topic($0.name) })
+        #expect(try await reopened.verify().problems == [])
+        try await reopened.close()
+    }
+}
+
+extension Sequence {
+    /// `map` with an async transform, in order.
+    fileprivate func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
+}
