@@ -10,7 +10,7 @@ struct Compact: AsyncParsableCommand {
             A packed object (packed/ in the cold store) holds small segments of many partitions; retention, \
             delete-records and topic deletes of some of them leave it holding dead bytes, and it is only deleted \
             once no manifest references any of its slices. This command finds every packed object whose slices \
-            still referenced by a partition's newest manifest are less than --live-below of its bytes and that \
+            still referenced by a partition's newest manifest are less than --live-below of its slices' bytes and that \
             is older than --min-age-ms, copies those slices byte for byte (each is checked to decode to what its \
             manifest entry says) into new packed objects, and moves each partition's manifest onto them. \
             Nothing is deleted: the old objects become orphans that `strata inspect scrub --delete-orphans` \
@@ -25,7 +25,7 @@ struct Compact: AsyncParsableCommand {
     )
 
     @OptionGroup var lakeOption: LakeOption
-    @Option(help: "Rewrite objects whose live slices are less than this share of their bytes, in (0, 1].")
+    @Option(help: "Rewrite objects whose live slices are less than this share of all their slices' bytes, in (0, 1].")
     var liveBelow: Double = 0.5
     @Option(help: "Leave objects modified less than this many ms ago (an offload may still be committing).")
     var minAgeMs: Int64 = 3_600_000

@@ -497,3 +497,51 @@ extension ManifestSegment {
     /// object, the slice's range for a slice of a packed object.
     var blobRange: ByteRange { isPacked ? .range(offset: objectStart, length: objectBytes) : .whole }
 }
+
+extension ColdTier {
+    /// What reading a packed object's pack index found.
+    enum PackIndexRead: Sendable {
+        case found(PackIndex)
+        /// The object is not in the store.
+        case missing
+        /// The trailer or index does not parse (its error names the byte in the object), or its
+        /// announced size does not settle.
+        case damaged(FormatError)
+    }
+
+    /// The pack index of the packed object `key` (ARCHITECTURE.md §2k): one suffix read of
+    /// `PackedObject.defaultTailReadBytes`, a second when the index is larger. Verify, the
+    /// records-past-a-lost-manifest check and compaction read it this way.
+    /// - Parameter bytesRead: adds the bytes the reads returned.
+    /// - Throws: `io` when the store fails (after retries).
+    func readPackIndex(_ key: String, topic: String?, bytesRead: inout Int64) async throws(StrataError) -> PackIndexRead {
+        let store = self.store
+        var length = Int64(PackedObject.defaultTailReadBytes)
+        for _ in 0 ..< 2 {
+            let want = length
+            let tail: BlobData
+            do {
+                tail = try await blob("get pack index", key: key, topic: topic) {
+                    try await store.get(key, range: .suffix(length: want))
+                }
+            } catch where error.code == .notFound {
+                return .missing
+            }
+            bytesRead += Int64(tail.bytes.count)
+            let size = Int(tail.objectSize)
+            let parsed = withBytesResult(tail.bytes) { (raw) throws(FormatError) -> PackIndex? in
+                guard try PackedObject.tailBytesNeeded(tail: raw, objectSize: size) <= raw.count else { return nil }
+                return try PackedObject.parseIndex(tail: raw, objectSize: size)
+            }
+            switch parsed {
+            case .success(let pack?): return .found(pack)
+            case .success(nil):
+                let needed = tail.bytes.withUnsafeBytes { try? PackedObject.tailBytesNeeded(tail: $0, objectSize: size) }
+                length = Int64(needed ?? size)
+            case .failure(let error): return .damaged(error)
+            }
+        }
+        return .damaged(
+            FormatError(.truncated, field: "packIndex.tail", position: 0, "the pack index size does not settle"))
+    }
+}

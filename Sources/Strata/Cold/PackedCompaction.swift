@@ -268,12 +268,12 @@ extension Topic {
 extension Lake {
     /// Compacts packed objects (ARCHITECTURE.md §2k): every packed object whose slices still
     /// referenced by a newest manifest of this lake's logs hold less than `liveBelow` of its
-    /// bytes, and that is at least `minAgeMs` old (an offload pass may still be committing into a
-    /// younger one), has those slices copied into new packed objects and the logs' manifests
-    /// moved onto them. The old objects are left for `scrub` to delete.
+    /// slices' bytes (read from its pack index), and that is at least `minAgeMs` old (an offload
+    /// pass may still be committing into a younger one), has those slices copied into new packed
+    /// objects and the logs' manifests moved onto them. The old objects are left for `scrub`.
     /// - Parameters:
-    ///   - liveBelow: the live share (of the object's bytes) under which an object is rewritten,
-    ///     in (0, 1]; 1 rewrites every object with any dead byte.
+    ///   - liveBelow: the live share (of the bytes of the object's slices) under which an object
+    ///     is rewritten, in (0, 1]; 1 rewrites every object with any dead slice.
     ///   - minAgeMs: objects modified less than this long ago are left alone (0: none is too young).
     ///   - dryRun: only report what would be rewritten; nothing is written (works read-only).
     /// - Throws: `invalidArgument` for a threshold outside (0, 1] or a negative age; `io` when the
@@ -304,11 +304,24 @@ extension Lake {
         report.logsRead = logs.count
         let (live, pinned) = try await PackedCompaction.liveSlices(logs, cold: cold)
         let now = cold.clock.nowMs()
+        var indexBytesRead: Int64 = 0
         for (key, slices) in live.sorted(by: { $0.key < $1.key }) {
             guard let object = present[key], !pinned.contains(key) else { continue }
             let oldEnough = minAgeMs == 0 || (object.modifiedMs > 0 && now - object.modifiedMs >= minAgeMs)
             let liveBytes = slices.reduce(Int64(0)) { $0 + $1.entry.objectBytes }
+            // The share is of the slices' bytes, not the object's: the pack index is not dead
+            // weight, and counting it would rewrite a fully live object of tiny slices forever.
+            // The object's size bounds the slices' from above, so only those passing it are read.
             guard oldEnough, Double(liveBytes) < liveBelow * Double(object.size) else { continue }
+            switch try await cold.readPackIndex(key, topic: nil, bytesRead: &indexBytesRead) {
+            case .found(let pack):
+                guard Double(liveBytes) < liveBelow * Double(pack.slicesBytes) else { continue }
+            case .missing:
+                continue  // deleted since the listing (verify and scrub report a referenced one)
+            case .damaged(let error):
+                report.problems.append("\(key) left alone: its pack index does not parse: \(error)")
+                continue
+            }
             report.candidates.append(key)
             report.candidateBytes += object.size
             report.liveBytes += liveBytes

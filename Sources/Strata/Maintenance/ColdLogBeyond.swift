@@ -59,7 +59,7 @@ extension ColdLog {
         var found: [(baseOffset: Int64, lastOffset: Int64)] = []
         for object in packed where cold.layout.isPackedKey(object.key) {
             guard object.modifiedMs == 0 || object.modifiedMs >= manifest.createdMs else { continue }
-            guard let pack = try await packIndex(object.key, size: object.size, topic: topic) else { continue }
+            guard let pack = try await packIndex(object.key, topic: topic) else { continue }
             for slice in pack.slices where slice.log == topic && slice.lastOffset >= manifest.nextOffset {
                 found.append((slice.baseOffset, slice.lastOffset))
             }
@@ -67,38 +67,13 @@ extension ColdLog {
         return found
     }
 
-    /// The pack index of the packed object `key` of `size` bytes (one suffix read, a second when
-    /// the index is larger than the first read); nil when it is gone or does not parse.
-    private func packIndex(_ key: String, size: Int64, topic: String) async throws(StrataError) -> PackIndex? {
-        let store = cold.store
-        var length = min(Int64(PackedObject.defaultTailReadBytes), size)
-        for _ in 0 ..< 2 {
-            let want = length
-            let tail: BlobData
-            do {
-                tail = try await cold.blob("get pack index", key: key, topic: topic) {
-                    try await store.get(key, range: .suffix(length: want))
-                }
-            } catch where error.code == .notFound {
-                return nil
-            }
-            let objectSize = Int(tail.objectSize)
-            let parsed = withBytesResult(tail.bytes) { (raw) throws(FormatError) -> PackIndex? in
-                let needed = try PackedObject.tailBytesNeeded(tail: raw, objectSize: objectSize)
-                guard needed <= raw.count else { return nil }
-                return try PackedObject.parseIndex(tail: raw, objectSize: objectSize)
-            }
-            switch parsed {
-            case .success(let pack?): return pack
-            case .success(nil):
-                let needed = tail.bytes.withUnsafeBytes {
-                    try? PackedObject.tailBytesNeeded(tail: $0, objectSize: objectSize)
-                }
-                guard let needed, Int64(needed) > want else { return nil }
-                length = Int64(needed)
-            case .failure: return nil
-            }
+    /// The pack index of the packed object `key`; nil when it is gone or does not parse (verify
+    /// and scrub report those).
+    private func packIndex(_ key: String, topic: String) async throws(StrataError) -> PackIndex? {
+        var bytesRead: Int64 = 0
+        guard case .found(let pack) = try await cold.readPackIndex(key, topic: topic, bytesRead: &bytesRead) else {
+            return nil
         }
-        return nil
+        return pack
     }
 }

@@ -664,45 +664,20 @@ extension Lake {
     private func verifyPackIndex(
         _ key: String, topic: String, report: inout VerifyReport
     ) async throws(StrataError) -> PackIndex? {
-        let store = cold.store
-        var tailBytes = Int64(PackedObject.defaultTailReadBytes)
-        for _ in 0 ..< 2 {
-            let length = tailBytes
-            let tail: BlobData
-            do {
-                tail = try await cold.blob("get pack index", key: key, topic: topic) {
-                    try await store.get(key, range: .suffix(length: length))
-                }
-            } catch where error.code == .notFound {
-                report.add(
-                    VerifyProblem(
-                        topic: topic, location: key, position: nil,
-                        what: "packed object listed by the manifest but not in the store (\(cold.location))",
-                        kind: .missingObject))
-                return nil
-            }
-            report.bytesChecked += Int64(tail.bytes.count)
-            let size = Int(tail.objectSize)
-            let parsed = withBytesResult(tail.bytes) { (raw) throws(FormatError) -> PackIndex? in
-                guard try PackedObject.tailBytesNeeded(tail: raw, objectSize: size) <= raw.count else { return nil }
-                return try PackedObject.parseIndex(tail: raw, objectSize: size)
-            }
-            switch parsed {
-            case .success(let pack?): return pack
-            case .success(nil):
-                let needed = tail.bytes.withUnsafeBytes { try? PackedObject.tailBytesNeeded(tail: $0, objectSize: size) }
-                tailBytes = Int64(needed ?? size)
-            case .failure(let error):
-                report.add(
-                    VerifyProblem(
-                        topic: topic, location: key, position: error.position, what: "pack index: \(error)",
-                        kind: .badFooter))
-                return nil
-            }
+        switch try await cold.readPackIndex(key, topic: topic, bytesRead: &report.bytesChecked) {
+        case .found(let pack): return pack
+        case .missing:
+            report.add(
+                VerifyProblem(
+                    topic: topic, location: key, position: nil,
+                    what: "packed object listed by the manifest but not in the store (\(cold.location))",
+                    kind: .missingObject))
+        case .damaged(let error):
+            report.add(
+                VerifyProblem(
+                    topic: topic, location: key, position: error.position, what: "pack index: \(error)",
+                    kind: .badFooter))
         }
-        report.add(
-            VerifyProblem(topic: topic, location: key, position: nil, what: "pack index size does not settle",
-                          kind: .badFooter))
         return nil
     }
 
