@@ -96,6 +96,10 @@ struct Bench: AsyncParsableCommand {
         help:
             "many-partitions: measure everything but the offload of every partition (at 100,000 and more it is hours: each partition still commits a manifest and a table of its own).")
     var skipOffload = false
+    @Flag(
+        help:
+            "many-partitions: after the offload, delete three of every four topics and compact the packed objects they leave mostly dead (strata compact).")
+    var compact = false
     @Option(
         help:
             "many-partitions: LakeOptions.partitionMemoryBytes in MiB, the open logs' memory budget (default: the lake's, 256).")
@@ -165,7 +169,8 @@ struct Bench: AsyncParsableCommand {
         case .manyPartitions:
             report = try await ManyPartitionsBench(
                 options: options, directory: directory, partitions: partitions ?? (options.quick ? 2_000 : 10_000),
-                records: records ?? 10, offload: !skipOffload, partitionMemoryBytes: partitionMemoryMib.map { $0 << 20 }
+                records: records ?? 10, offload: !skipOffload, partitionMemoryBytes: partitionMemoryMib.map { $0 << 20 },
+                compact: compact && !skipOffload
             ).run()
         case .appendSyncPartitions:
             report = try await AppendSyncPartitionsBench(

@@ -14,6 +14,8 @@ struct ManyPartitionsBench {
     let offload: Bool
     /// `LakeOptions.partitionMemoryBytes` of the lake (nil: its default).
     let partitionMemoryBytes: Int?
+    /// After the offload: delete three of every four topics, then compact (`Lake.compactPacked`).
+    var compact = false
 
     /// Appenders running at once: enough to keep both cores busy without a task per partition.
     static let workers = 64
@@ -90,11 +92,49 @@ struct ManyPartitionsBench {
             summary.append(
                 "offload \(format(offloadSeconds)) s: \(coldFiles) cold files (\(cold.objects) segment objects, "
                     + "\(cold.manifests) manifests, \(cold.tables) table files), \(puts) PUTs")
+            if compact {
+                let (fields2, line) = try await compactPhase(reopened, names: names)
+                fields.merge(fields2) { $1 }
+                summary.append(line)
+            }
         }
         try await reopened.close()
         return BenchReport(
             scenario: "many-partitions", value: Double(partitions) / max(createSeconds, 1e-9), unit: "partitions/s",
             fields: fields, summary: summary)
+    }
+
+    /// Deletes three of every four topics, then compacts what they left in the packed objects:
+    /// seconds, requests, and the bytes under `packed/` before and after (the old objects still
+    /// there: deleting them is scrub's, behind its grace period).
+    private func compactPhase(
+        _ lake: Lake, names: [String]
+    ) async throws -> (fields: [String: Any], summary: String) {
+        let (_, deleteSeconds) = try await timed {
+            try await forEachPartition(names) { index, name in
+                if index % 4 != 0 { _ = try await lake.deleteTopic(name) }
+            }
+        }
+        let before = lake.coldStats.blob
+        let (report, seconds) = try await timed { try await lake.compactPacked(minAgeMs: 0) }
+        let after = lake.coldStats.blob
+        guard report.problems.isEmpty else { throw BenchError("compaction left slices in place: \(report.problems)") }
+        for (index, name) in names.enumerated() where index % 4 == 0 && index % 97 == 0 {
+            let read = try await lake.topic(name).read(from: 0, maxBytes: 4096)
+            guard !read.records.isEmpty else { throw BenchError("\(name) read no record after compaction") }
+        }
+        let fields: [String: Any] = [
+            "deleteSecs": deleteSeconds, "compactSecs": seconds, "compactCandidates": report.candidates.count,
+            "compactCandidateBytes": report.candidateBytes, "compactWrittenBytes": report.writtenBytes,
+            "compactObjectsWritten": report.objectsWritten.count, "compactSlicesMoved": report.slicesMoved,
+            "compactGets": after.getRequests - before.getRequests, "compactPuts": after.putRequests - before.putRequests,
+        ]
+        let summary =
+            "delete 3 of 4 topics \(format(deleteSeconds)) s; compact \(format(seconds)) s: \(report.candidates.count) "
+            + "objects (\(format(Double(report.candidateBytes) / 1e6)) MB) into \(report.objectsWritten.count) "
+            + "(\(format(Double(report.writtenBytes) / 1e6)) MB), \(report.slicesMoved) slices moved, "
+            + "\(after.getRequests - before.getRequests) GETs, \(after.putRequests - before.putRequests) PUTs"
+        return (fields, summary)
     }
 
     /// Runs `body` once per partition, `workers` at a time, each worker taking every
