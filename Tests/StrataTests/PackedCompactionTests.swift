@@ -58,7 +58,11 @@ import Testing
         #expect(report.objectsWritten == [])
         #expect(try await PackedOffloadTests.packedKeys(store) == old)
 
+        let getsBefore = lake.coldStats.blob.getRequests
         report = try await lake.compactPacked()
+        // The pack index, one ranged GET for t00's and t01's slices (back to back in the old
+        // object), the read back of the new one.
+        #expect(lake.coldStats.blob.getRequests - getsBefore == 3)
         #expect(report.problems == [])
         #expect(report.objectsWritten.count == 1)
         #expect(report.slicesMoved == 2)

@@ -109,21 +109,31 @@ enum PackedCompaction {
     ) async {
         let cold = lake.cold
         var copied: [(slice: LiveSlice, bytes: [UInt8])] = []
-        for slice in group {
+        for run in runs(group) {
+            let first = run[0].entry.objectStart
+            let last = run[run.count - 1].entry
+            let length = last.objectStart + last.objectBytes - first
+            let fetched: [UInt8]
             do throws(StrataError) {
-                let range = slice.entry.blobRange
-                let bytes = try await cold.blob("get packed slice", key: slice.objectKey, topic: slice.log) {
-                    try await cold.getChecked(slice.objectKey, range: range)
+                fetched = try await cold.blob("get packed slices", key: run[0].objectKey, topic: run[0].log) {
+                    try await cold.getChecked(run[0].objectKey, range: .range(offset: first, length: length))
                 }.bytes
+            } catch {
+                for slice in run {
+                    report.problems.append("\(slice.log) \(slice.entry.baseOffset)...\(slice.entry.lastOffset) "
+                        + "in \(slice.objectKey) left in place: \(error)")
+                }
+                continue
+            }
+            for slice in run {
+                let start = Int(slice.entry.objectStart - first)
+                let bytes = Array(fetched[start ..< start + Int(slice.entry.objectBytes)])
                 if let damage = await check(bytes, slice: slice, keys: cold.keys) {
                     report.problems.append("\(slice.log) \(slice.entry.baseOffset)...\(slice.entry.lastOffset) "
                         + "in \(slice.objectKey) left in place: \(damage)")
                     continue
                 }
                 copied.append((slice, bytes))
-            } catch {
-                report.problems.append("\(slice.log) \(slice.entry.baseOffset)...\(slice.entry.lastOffset) "
-                    + "in \(slice.objectKey) left in place: \(error)")
             }
         }
         guard !copied.isEmpty else { return }
@@ -174,6 +184,27 @@ enum PackedCompaction {
                 report.problems.append("\(name): commit of its moved slices failed, they stay where they were: \(error)")
             }
         }
+    }
+
+    /// Dead bytes between two live slices of one object that one ranged GET reads through
+    /// rather than making a second request.
+    static let runGapBytesMax: Int64 = 256 * 1024
+
+    /// The group's slices in runs, each fetched with one ranged GET: slices in one object, in
+    /// place order, at most `runGapBytesMax` apart. A run spans at most one object's bytes.
+    static func runs(_ group: [LiveSlice]) -> [[LiveSlice]] {
+        var runs: [[LiveSlice]] = []
+        for slice in group {
+            if let previous = runs.last?.last, previous.objectKey == slice.objectKey,
+                case let end = previous.entry.objectStart + previous.entry.objectBytes,
+                slice.entry.objectStart >= end, slice.entry.objectStart - end <= runGapBytesMax
+            {
+                runs[runs.count - 1].append(slice)
+            } else {
+                runs.append([slice])
+            }
+        }
+        return runs
     }
 
     /// Decodes one copied slice off the cooperative pool; nil when it holds exactly what its
