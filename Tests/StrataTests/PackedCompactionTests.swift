@@ -18,8 +18,7 @@ import Testing
     static func packedLake(
         _ dir: String, store: any BlobStore, clock: ManualClock, logs: Int = 8
     ) async throws -> (Lake, [Topic]) {
-        var options = PackedOffloadTests.options(store: store, objectBytes: 1 << 20)
-        options.clock = clock
+        let options = PackedOffloadTests.options(store: store, objectBytes: 1 << 20, clock: clock)
         let lake = try Lake.open(dir, options: options)
         let topics = try await PackedOffloadTests.produce(lake, logs: logs)
         let report = try await lake.offload(seal: true, evict: true)
@@ -109,8 +108,7 @@ import Testing
         try await lake.close()
 
         // A reopened lake reads the moved slices from the cold tier alone.
-        var options = PackedOffloadTests.options(store: store, objectBytes: 1 << 20)
-        options.clock = clock
+        let options = PackedOffloadTests.options(store: store, objectBytes: 1 << 20, clock: clock)
         let reopened = try Lake.open(dir, options: options)
         try await PackedOffloadTests.expectAllRecords(try kept.map { try reopened.topic($0.name) })
         try await reopened.close()
@@ -193,6 +191,26 @@ import Testing
         try await lake.close()
     }
 
+    /// Slices of one object at most `runGapBytesMax` apart are read with one ranged GET; a wider
+    /// gap or another object starts a new read.
+    @Test func slicesCloseTogetherInOneObjectAreReadTogether() {
+        func slice(_ object: String, at offset: Int64, bytes: Int64 = 1000) -> PackedCompaction.LiveSlice {
+            let entry = ManifestSegment(
+                baseOffset: offset, lastOffset: offset, firstTimestamp: 0, maxTimestamp: 0, recordCount: 1,
+                rawBytes: 1, objectBytes: bytes, rawCrc32c: 0, frameCount: 1, key: object, objectOffset: offset)
+            return PackedCompaction.LiveSlice(log: "t", entry: entry, objectKey: object)
+        }
+        let gap = PackedCompaction.runGapBytesMax
+        let group = [
+            slice("packed/a", at: 0), slice("packed/a", at: 1000),  // back to back
+            slice("packed/a", at: 2000 + gap),  // exactly the largest gap read through
+            slice("packed/a", at: 3000 + 2 * gap + 1),  // one byte more: a new read
+            slice("packed/b", at: 3000 + 2 * gap + 1001),  // another object: a new read
+        ]
+        let runs = PackedCompaction.runs(group).map { $0.map(\.entry.objectStart) }
+        #expect(runs == [[0, 1000, 2000 + gap], [3000 + 2 * gap + 1], [3000 + 2 * gap + 1001]])
+    }
+
     @Test func badArgumentsAndReadOnlyLakesAreRefusedAndADryRunWorksReadOnly() async throws {
         let clock = ManualClock()
         let store = MemoryBlobStore(nowMs: { clock.nowMs() })
@@ -206,8 +224,7 @@ import Testing
         for topic in topics[1...] { _ = try await lake.deleteTopic(topic.name) }
         try await lake.close()
 
-        var options = PackedOffloadTests.options(store: store, objectBytes: 1 << 20)
-        options.clock = clock
+        let options = PackedOffloadTests.options(store: store, objectBytes: 1 << 20, clock: clock)
         let readOnly = try Lake.openReadOnly(dir, options: options)
         let dry = try await readOnly.compactPacked(minAgeMs: 0, dryRun: true)
         #expect(dry.candidates == (try await PackedOffloadTests.packedKeys(store)))

@@ -13,8 +13,10 @@ import Testing
     static let logCount = 24
     static let recordsPerLog = 40
 
-    static func options(store: (any BlobStore)? = nil, objectBytes: Int = 6 * 1024) -> LakeOptions {
-        var options = ColdFixture.options(store: store)
+    static func options(
+        store: (any BlobStore)? = nil, objectBytes: Int = 6 * 1024, clock: (any StrataClock)? = nil
+    ) -> LakeOptions {
+        var options = ColdFixture.options(store: store, clock: clock)
         options.packObjectBytes = objectBytes
         options.packSegmentBytesMax = 1 << 20
         options.tables = false
@@ -236,9 +238,7 @@ import Testing
         let store = MemoryBlobStore(nowMs: { clock.nowMs() })
         let dir = try ColdFixture.makeDirectory()
         defer { ColdFixture.remove(dir) }
-        var options = Self.options(store: store, objectBytes: 1 << 20)
-        options.clock = clock
-        let lake = try Lake.open(dir, options: options)
+        let lake = try Lake.open(dir, options: Self.options(store: store, objectBytes: 1 << 20, clock: clock))
         let topics = try await Self.produce(lake, logs: 4)
         _ = try await lake.offload(seal: true, evict: true)
         let packed = try await Self.packedKeys(store)

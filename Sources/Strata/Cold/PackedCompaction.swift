@@ -1,4 +1,3 @@
-import Dispatch
 import StrataBlob
 
 /// What `Lake.compactPacked` found and did (ARCHITECTURE.md §2k, "Compaction").
@@ -142,7 +141,17 @@ enum PackedCompaction {
         let key = cold.layout.absolute(relativeKey)
         let object: EncodedPackedObject
         do throws(StrataError) {
-            object = try await encodeOffPool(copied, key: key)
+            let slices = copied.map { (slice, bytes) in
+                (
+                    entry: PackedSlice(
+                        log: slice.log, baseOffset: slice.entry.baseOffset, lastOffset: slice.entry.lastOffset,
+                        sliceOffset: 0, sliceBytes: Int64(bytes.count), rawCrc32c: slice.entry.rawCrc32c),
+                    bytes: bytes
+                )
+            }
+            object = try await PackedOffload.packOffPool(key: key) { () throws(FormatError) in
+                try PackedObject.encode(copying: slices)
+            }
             try await cold.putImmutable(key, object.bytes, topic: copied[0].slice.log, what: "upload compacted object")
             // The upload check: every slice was decoded and checked before it was copied, so the
             // stored object must be those very bytes.
@@ -208,50 +217,24 @@ enum PackedCompaction {
     }
 
     /// Decodes one copied slice off the cooperative pool; nil when it holds exactly what its
-    /// manifest entry says (range, raw size, CRC32C), else what is wrong.
+    /// manifest entry says (range, raw size, CRC32C), else what is wrong. `decodeSlice` checks
+    /// every frame, the segment against the slice's footer (size, CRC32C) and the footer's
+    /// range and CRC32C against the entry's; the raw size is compared here.
     private static func check(_ bytes: [UInt8], slice: LiveSlice, keys: ColdKeyRing?) async -> String? {
         let entry = slice.entry
         let packed = PackedSlice(
             log: slice.log, baseOffset: entry.baseOffset, lastOffset: entry.lastOffset,
             sliceOffset: entry.objectStart, sliceBytes: entry.objectBytes, rawCrc32c: entry.rawCrc32c)
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                do throws(FormatError) {
-                    let (_, segment) = try PackedObject.decodeSlice(bytes, slice: packed, keys: keys)
-                    guard segment.count == entry.rawBytes, CRC32C.checksum(segment) == entry.rawCrc32c else {
-                        continuation.resume(
-                            returning: "decodes to \(segment.count) bytes, the manifest says \(entry.rawBytes) "
-                                + "with crc 0x\(String(entry.rawCrc32c, radix: 16))")
-                        return
-                    }
-                    continuation.resume(returning: nil)
-                } catch {
-                    continuation.resume(returning: "\(error)")
+        return await offPool { () -> String? in
+            do throws(FormatError) {
+                let (index, _) = try PackedObject.decodeSlice(bytes, slice: packed, keys: keys)
+                guard Int64(index.rawBytes) == entry.rawBytes else {
+                    return "decodes to \(index.rawBytes) bytes, the manifest says \(entry.rawBytes)"
                 }
+                return nil
+            } catch {
+                return "\(error)"
             }
-        }
-    }
-
-    /// Concatenation and pack index off the cooperative pool (up to `packObjectBytes` of copying).
-    private static func encodeOffPool(
-        _ copied: [(slice: LiveSlice, bytes: [UInt8])], key: String
-    ) async throws(StrataError) -> EncodedPackedObject {
-        let slices = copied.map { (slice, bytes) in
-            (
-                entry: PackedSlice(
-                    log: slice.log, baseOffset: slice.entry.baseOffset, lastOffset: slice.entry.lastOffset,
-                    sliceOffset: 0, sliceBytes: Int64(bytes.count), rawCrc32c: slice.entry.rawCrc32c),
-                bytes: bytes
-            )
-        }
-        let result: Result<EncodedPackedObject, FormatError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: Result { () throws(FormatError) in try PackedObject.encode(copying: slices) })
-            }
-        }
-        switch result {
-        case .success(let object): return object
-        case .failure(let error): throw StrataError(.invalidArgument, "cannot pack: \(error)", file: key)
         }
     }
 }

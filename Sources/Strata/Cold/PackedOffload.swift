@@ -181,7 +181,8 @@ enum PackedOffload {
             sequence: UInt64(max(0, cold.clock.nowMs())), writerId: UInt64.random(in: 0 ... UInt64.max))
         let key = cold.layout.absolute(relativeKey)
         do throws(StrataError) {
-            let object = try await encodeOffPool(parts.flatMap(\.slices), key: key)
+            let slices = parts.flatMap(\.slices)
+            let object = try await packOffPool(key: key) { () throws(FormatError) in try PackedObject.encode(slices) }
             try await cold.putImmutable(key, object.bytes, topic: parts[0].topic.name, what: "upload packed object")
             try await verify(key, expected: object, cold: cold, topic: parts[0].topic.name)
             var offsets = object.index.slices.map(\.sliceOffset)[...]
@@ -243,15 +244,12 @@ enum PackedOffload {
         return report
     }
 
-    /// Concatenation and pack index off the cooperative pool (up to 32 MiB of copying).
-    private static func encodeOffPool(_ slices: [EncodedColdObject], key: String) async throws(StrataError)
-        -> EncodedPackedObject
-    {
-        let result: Result<EncodedPackedObject, FormatError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: Result { () throws(FormatError) in try PackedObject.encode(slices) })
-            }
-        }
+    /// Concatenation and pack index (`encode`) off the cooperative pool (up to
+    /// `packObjectBytes` of copying); packed offload's and compaction's.
+    static func packOffPool(
+        key: String, _ encode: @escaping @Sendable () throws(FormatError) -> EncodedPackedObject
+    ) async throws(StrataError) -> EncodedPackedObject {
+        let result = await offPool { Result { () throws(FormatError) in try encode() } }
         switch result {
         case .success(let object): return object
         case .failure(let error): throw StrataError(.invalidArgument, "cannot pack: \(error)", file: key)
@@ -272,9 +270,11 @@ enum PackedOffload {
         ) { (data) throws(FormatError) in
             var same = true
             var i = 0
-            let pack = try PackedObject.forEachSlice(data, keys: keys) { (slice, index, segment) throws(FormatError) in
+            // `forEachSlice` has checked each slice's segment against its footer (size, CRC32C)
+            // and the footer against the slice's entry: the entry equal to the one encoded is
+            // all that is left to compare, with no second CRC pass over the segment.
+            let pack = try PackedObject.forEachSlice(data, keys: keys) { (slice, _, _) throws(FormatError) in
                 same = same && i < wanted.count && slice == wanted[i]
-                    && segment.count == index.rawBytes && CRC32C.checksum(segment) == wanted[i].rawCrc32c
                 i += 1
             }
             return same && pack.slices.count == wanted.count

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Runs `body` over `items`, at most `atOnce` at a time, and returns the results in the items'
 /// order (offload passes and table syncs over many logs, whose passes mostly wait on the
 /// store; the background tick's offloads and flushes; the final closes of `Lake.close`).
@@ -18,4 +20,12 @@ func concurrentMap<Item: Sendable, Result: Sendable>(
         for await (done, result) in group { results[done] = result }
     }
     return results.map { $0! }
+}
+
+/// Runs CPU work (zstd, Parquet encoding, decoding a whole object) on a Dispatch thread, off
+/// the cooperative pool, whose two threads must never be held by it.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(returning: body()) }
+    }
 }

@@ -167,7 +167,7 @@ extension TableWriter {
             }
             let expected = next
             let keys = cold.keys
-            let result: Result<Int64, StrataError> = await Self.offPool {
+            let result: Result<Int64, StrataError> = await offPool {
                 Result { () throws(StrataError) -> Int64 in
                     try Self.feed(
                         object.bytes, segment: segment, log: log, range: range, from: expected, builder, keys: keys)
@@ -193,7 +193,7 @@ extension TableWriter {
 
     /// Finishes `builder`'s open files and uploads them.
     func finish(_ builder: TableFileBuilder, uploaded: inout [BuiltDataFile]) async throws(StrataError) {
-        let result: Result<[BuiltDataFile], StrataError> = await Self.offPool {
+        let result: Result<[BuiltDataFile], StrataError> = await offPool {
             Result { () throws(StrataError) -> [BuiltDataFile] in
                 try builder.finishAll()
                 return builder.takeFinished()
@@ -281,12 +281,5 @@ extension TableWriter {
             }
         }
         return next
-    }
-
-    /// Runs CPU work (zstd, Parquet encoding) on a Dispatch thread, off the cooperative pool.
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: body()) }
-        }
     }
 }
