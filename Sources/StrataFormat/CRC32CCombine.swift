@@ -20,6 +20,19 @@ extension CRC32C {
         return crcWhole ^ multiplyModP(powerOfXModP(bytes: lengthB), crcA)
     }
 
+    /// The CRC32C of a message after 8 of its bytes changed from `old` to `new` (little-endian
+    /// values), from its CRC before and how many bytes follow the changed ones, without reading
+    /// the message again (CRC is linear over GF(2)): stamping a batch's base offset changes 8 bytes
+    /// of a 64 KiB batch whose CRC `BatchCheck` just checked.
+    public static func replacing(_ crc: UInt32, old: UInt64, new: UInt64, bytesAfter: Int) -> UInt32 {
+        let difference = (old ^ new).littleEndian
+        guard difference != 0 else { return crc }
+        // The CRC register after the difference's 8 bytes alone, started from 0 and without
+        // the final inversion.
+        let register = withUnsafeBytes(of: difference) { ~checksum($0, continuing: 0xFFFF_FFFF) }
+        return crc ^ multiplyModP(powerOfXModP(bytes: bytesAfter), register)
+    }
+
     /// Reflected Castagnoli polynomial.
     static let reflectedPolynomial: UInt32 = 0x82F6_3B78
 

@@ -19,7 +19,7 @@ import Testing
             for lengthB in [0, 1, 8, 13, 4096, 70_000] {
                 let a = Self.randomBytes(lengthA, &rng)
                 let b = Self.randomBytes(lengthB, &rng)
-                let combined = CRCPatch.combine(CRC32C.checksum(a), CRC32C.checksum(b), lengthB: lengthB)
+                let combined = CRC32C.combine(CRC32C.checksum(a), CRC32C.checksum(b), lengthB: lengthB)
                 #expect(combined == CRC32C.checksum(a + b), "lengths \(lengthA) + \(lengthB)")
             }
         }
@@ -35,7 +35,7 @@ import Testing
                 let old = message[at ..< at + 8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.1) << (8 * $1.0) }
                 let new = rng.next()
                 withUnsafeBytes(of: new.littleEndian) { for i in 0 ..< 8 { message[at + i] = $0[i] } }
-                let patched = CRCPatch.replacing(before, old: old, new: new, bytesAfter: length - at - 8)
+                let patched = CRC32C.replacing(before, old: old, new: new, bytesAfter: length - at - 8)
                 #expect(patched == CRC32C.checksum(message), "length \(length), bytes at \(at)")
             }
         }

@@ -121,7 +121,7 @@ extension Topic {
     /// `batch` with its base offset set and its CRC updated (the CRC covers the base offset,
     /// formats/batch.md).
     /// In place: no copy when the caller handed over the only reference to the batch. The CRC is
-    /// patched for the 8 changed bytes (`CRCPatch`), not recomputed over the whole batch: a
+    /// patched for the 8 changed bytes (`CRC32C.replacing`), not recomputed over the whole batch: a
     /// stored CRC that was right stays right, and one that was wrong stays wrong (a recompute
     /// would have blessed bytes damaged since they were checked).
     static func stamp(_ batch: inout [UInt8], baseOffset: Int64) {
@@ -130,7 +130,7 @@ extension Topic {
             let old = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offsetAt, as: UInt64.self))
             let new = UInt64(bitPattern: baseOffset)
             let stored = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
-            let crc = CRCPatch.replacing(stored, old: old, new: new, bytesAfter: raw.count - offsetAt - 8)
+            let crc = CRC32C.replacing(stored, old: old, new: new, bytesAfter: raw.count - offsetAt - 8)
             raw.storeBytes(of: new.littleEndian, toByteOffset: offsetAt, as: UInt64.self)
             raw.storeBytes(of: crc.littleEndian, toByteOffset: 8, as: UInt32.self)
         }
