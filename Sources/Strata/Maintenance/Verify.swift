@@ -855,17 +855,25 @@ struct ColdObjectCheck {
         }
     }
 
-    /// Decodes every record of the frame's batches (their CRCs were checked by `decodeFrame`).
+    /// Checks every record of the frame's batches against the rules `BatchCodec.decode`
+    /// enforces, in place: `decodeFrame` checked each batch's header and CRC already, so neither
+    /// is checked again and no record is copied out (issue 17: each byte checked once).
     private mutating func countRecords(_ content: [UInt8], frame: ColdFrame) throws(FormatError) {
         let start = frame.rawOffset == 0 ? SegmentHeader.size : 0
         let (batches, records) = try withBytes(content) { (buffer) throws(FormatError) -> (Int, Int64) in
             var at = start
             var counts = (0, Int64(0))
             while at < buffer.count {
-                let batch = try BatchCodec.decode(buffer, at: at, basePosition: frame.rawOffset)
+                let header = try BatchCodec.parseHeader(buffer, at: at, basePosition: frame.rawOffset)
+                guard header.batchLength <= buffer.count - at else {
+                    throw FormatError(
+                        .truncated, field: "batch", position: frame.rawOffset + at,
+                        "batch of \(header.batchLength) bytes, \(buffer.count - at) present")
+                }
+                try BatchCodec.checkRecords(buffer, at: at, header: header, basePosition: frame.rawOffset)
                 counts.0 += 1
-                counts.1 += Int64(batch.records.count)
-                at += batch.header.batchLength
+                counts.1 += Int64(header.recordCount)
+                at += header.batchLength
             }
             return counts
         }
