@@ -27,22 +27,45 @@ public enum JournalFormat {
 
     /// One entry: header, log name, batch.
     public static func encodeEntry(logName: String, batch: [UInt8]) -> [UInt8] {
+        batch.withUnsafeBytes { raw in encodeEntryHead(logName: logName, batch: raw) + batch }
+    }
+
+    /// Batches at least this long get the entry CRC derived from their own (`encodeEntryHead`);
+    /// below it one pass over the bytes costs less than the two CRC combinations.
+    public static let derivedCrcBatchBytesMin = 4096
+
+    /// The entry's header and log name, to be written followed by `batch` (the writer's `pwritev`
+    /// of the two: the batch is not copied into the entry). The entry CRC covers the batch too;
+    /// for a batch of at least `derivedCrcBatchBytesMin` bytes it is derived from the batch's
+    /// own CRC (`CRC32C.combine`) instead of read off the batch a second time, so `batch` must be
+    /// a stored batch whose CRC matches its bytes, as every batch a log appends is. Were it not,
+    /// the entry would fail its CRC check as surely as the batch fails its own.
+    public static func encodeEntryHead(logName: String, batch: UnsafeRawBufferPointer) -> [UInt8] {
         let name = Array(logName.utf8)
         precondition(name.count <= logNameBytesMax, "log name too long for a journal entry")
         let length = entryHeaderSize + name.count + batch.count
-        var w = ByteWriter(capacity: length)
+        var w = ByteWriter(capacity: entryHeaderSize + name.count)
         w.u32(entryMagic)
         w.u32(0)
         w.u32(UInt32(length))
         w.u16(UInt16(name.count))
         w.u16(0)
         w.raw(name)
-        w.raw(batch)
-        let crc = w.bytes.withUnsafeBytes { raw in
+        let head = w.bytes.withUnsafeBytes { raw in
             CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[entryCrcCoverageStart...]))
         }
-        w.patchU32(crc, at: 4)
+        w.patchU32(CRC32C.combine(head, batchChecksum(batch), lengthB: batch.count), at: 4)
         return w.bytes
+    }
+
+    /// The CRC32C of all of `batch`'s bytes: from the batch's stored CRC (of its bytes from
+    /// `BatchHeader.crcCoverageStart` on) and its first bytes, for a long batch.
+    static func batchChecksum(_ batch: UnsafeRawBufferPointer) -> UInt32 {
+        let covered = BatchHeader.crcCoverageStart
+        guard batch.count >= derivedCrcBatchBytesMin else { return CRC32C.checksum(batch) }
+        let stored = UInt32(littleEndian: batch.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+        let prefix = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: batch[..<covered]))
+        return CRC32C.combine(prefix, stored, lengthB: batch.count - covered)
     }
 
     /// Parses the entry starting at `position` of `buffer`, checking its CRC and its batch's

@@ -94,4 +94,27 @@ import Testing
             #expect(scan.stopError != nil || cut == last.position)
         }
     }
+
+    /// A long batch's entry CRC is derived from the batch's own CRC (`encodeEntryHead`), not read
+    /// off its bytes again: it must be the CRC of the entry's bytes, on both sides of the
+    /// threshold, and a batch whose stored CRC does not match its bytes makes an entry the scan
+    /// rejects.
+    @Test func aLongBatchsDerivedEntryCrcIsTheCrcOfItsBytes() throws {
+        let threshold = JournalFormat.derivedCrcBatchBytesMin
+        for valueBytes in [10, threshold - 200, threshold, threshold + 1, 70_000, 1 << 20] {
+            let value = (0 ..< valueBytes).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ valueBytes) }
+            let batch = BatchCodec.encode(baseOffset: 7, records: [Record(timestamp: 5, key: nil, value: value)])
+            let entry = JournalFormat.encodeEntry(logName: "topic/3", batch: batch)
+            #expect(Self.u32(entry, 4) == CRC32C.checksum(Array(entry[8...])), "value of \(valueBytes) bytes")
+            let file = JournalFormat.encodeFileHeader(sequence: 1) + entry
+            let scan = file.withUnsafeBytes { JournalFormat.scan($0) }
+            #expect(scan.stopError == nil && scan.entries.count == 1)
+
+            var damaged = batch
+            damaged[damaged.count - 1] ^= 0x01  // a record byte: the stored CRC no longer matches
+            let bad = JournalFormat.encodeFileHeader(sequence: 1) + JournalFormat.encodeEntry(logName: "topic/3", batch: damaged)
+            let badScan = bad.withUnsafeBytes { JournalFormat.scan($0) }
+            #expect(badScan.entries.isEmpty, "value of \(valueBytes) bytes")
+        }
+    }
 }

@@ -46,6 +46,24 @@ enum FileIO {
         try mapping { () throws(Errno) in try Posix.writeAll(fd, bytes, at: Int64(offset), path: path) }
     }
 
+    /// `first` then `second` at `offset`, one `pwritev` (neither copied into the other).
+    static func pwriteAll(
+        _ fd: Int32, _ first: [UInt8], _ second: [UInt8], at offset: Int, path: String
+    ) throws(StrataError) {
+        try mapping { () throws(Errno) in
+            // `withUnsafeBytes` rethrows untyped, so the typed error is carried out as a value.
+            let failure: Errno? = first.withUnsafeBytes { head in
+                second.withUnsafeBytes { tail in
+                    do throws(Errno) {
+                        try Posix.writeAll(fd, head, tail, at: Int64(offset), path: path)
+                        return nil
+                    } catch { return error }
+                }
+            }
+            if let failure { throw failure }
+        }
+    }
+
     static func pwriteAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws(StrataError) {
         try mapping { () throws(Errno) in try Posix.writeAll(fd, bytes, at: Int64(offset), path: path) }
     }

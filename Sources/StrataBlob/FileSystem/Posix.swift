@@ -90,6 +90,31 @@ package enum Posix {
         }
     }
 
+    /// Writes `first` then `second` at `offset` with one `pwritev(2)` (no copy into one buffer),
+    /// looping over partial writes.
+    package static func writeAll(
+        _ fd: Int32, _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, at offset: Int64, path: String
+    ) throws(Errno) {
+        let total = first.count + second.count
+        var done = 0
+        while done < total {
+            if done >= first.count {
+                let rest = UnsafeRawBufferPointer(rebasing: second[(done - first.count)...])
+                try writeAll(fd, rest, at: offset + Int64(done), path: path)
+                return
+            }
+            let head = UnsafeRawBufferPointer(rebasing: first[done...])
+            var vectors = [
+                iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress), iov_len: head.count),
+                iovec(iov_base: UnsafeMutableRawPointer(mutating: second.baseAddress), iov_len: second.count),
+            ]
+            let count: Int32 = second.isEmpty ? 1 : 2
+            done += try vectors.withUnsafeMutableBufferPointer { v throws(Errno) in
+                try retryingEINTR("pwritev", path) { Glibc.pwritev(fd, v.baseAddress, count, off_t(offset) + off_t(done)) }
+            }
+        }
+    }
+
     /// Writes every byte of `bytes` at `offset`, looping over partial writes.
     package static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int64 = 0, path: String) throws(Errno) {
         let failure: Errno? = bytes.withUnsafeBytes { raw in
