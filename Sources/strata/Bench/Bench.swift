@@ -104,6 +104,10 @@ struct Bench: AsyncParsableCommand {
         help:
             "many-partitions: LakeOptions.partitionMemoryBytes in MiB, the open logs' memory budget (default: the lake's, 256).")
     var partitionMemoryMib: Int?
+    @Flag(
+        help:
+            "append-batch: sync topics, whose appends go through the lake journal (one appender: each append waits for its fdatasync; compare CPU per MB).")
+    var sync = false
     @Option(help: "kafka-produce, kafka-fetch, group-consume: the client script (default: tools/kafka-bench.py).")
     var kafkaHelper: String?
     @Option(help: "append-sync-partitions: appends per producer (default 2000, 500 with --quick).")
@@ -140,7 +144,9 @@ struct Bench: AsyncParsableCommand {
         case .appendSync:
             report = try await AppendBench(options: options, directory: directory)
                 .runSync(producers: producers, seconds: seconds ?? (options.quick ? 5 : 10))
-        case .appendBatch: report = try await AppendBench(options: options, directory: directory).runBatchVersusAppend()
+        case .appendBatch:
+            report = try await AppendBench(options: options, directory: directory)
+                .runBatchVersusAppend(durability: sync ? .sync : .async)
         case .offload: report = try await ColdBench(options: options, directory: directory).runOffload()
         case .replayCold: report = try await ColdBench(options: options, directory: directory).runReplay()
         case .replayColdBatches:
