@@ -16,6 +16,9 @@ struct Compact: AsyncParsableCommand {
             Nothing is deleted: the old objects become orphans that `strata inspect scrub --delete-orphans` \
             deletes once they and the manifest versions that named them are older than its --grace-ms. \
             A slice that is damaged, or whose partition's commit fails, stays where it was and is printed. \
+            A lake open for writing with background offload (`strata serve`, a library lake) runs the same pass \
+            every hour itself (LakeOptions.packedCompactionIntervalMs), and holds the lake's lock meanwhile: \
+            this command is for a lake no writer has open, or to run a pass now. \
             Exit codes: 0 done, 1 a slice was left in place, 2 usage, 3 I/O or store error.
 
             Example:

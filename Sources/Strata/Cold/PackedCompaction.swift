@@ -59,6 +59,8 @@ enum PackedCompaction {
     ) async throws(StrataError) -> (live: [String: [LiveSlice]], pinned: Set<String>) {
         let layout = cold.layout
         let read = await concurrentMap(logs, atOnce: 16) { (name: String) -> Result<Manifest?, StrataError> in
+            // A pass cancelled while it scans stops here: nothing has moved yet.
+            if Task.isCancelled { return .failure(StrataError(.closed, "compaction cancelled while reading manifests")) }
             do throws(StrataError) { return .success(try await cold.latestManifest(name)) } catch {
                 return .failure(error)
             }
@@ -303,6 +305,16 @@ extension Lake {
             throw StrataError(.invalidArgument, "the minimum age of an object to compact must not be negative")
         }
         if !dryRun { try refuseIfReadOnly("compact packed objects") }
+        return try await compactions.withLock { () async throws(StrataError) -> PackedCompactionReport in
+            try await compactPackedHoldingLock(liveBelow: liveBelow, minAgeMs: minAgeMs, dryRun: dryRun)
+        }
+    }
+
+    /// `compactPacked` under `compactions`. A cancelled pass (the background's, at close) stops
+    /// before its next new object and says so in `problems`.
+    private func compactPackedHoldingLock(
+        liveBelow: Double, minAgeMs: Int64, dryRun: Bool
+    ) async throws(StrataError) -> PackedCompactionReport {
         var report = PackedCompactionReport()
         let layout = cold.layout
         let store = cold.store
@@ -342,7 +354,13 @@ extension Lake {
         }
         guard !dryRun else { return report }
         let limits = PackLimits(options)
-        for group in PackedCompaction.groups(report.candidates, live: live, limits: limits) {
+        let groups = PackedCompaction.groups(report.candidates, live: live, limits: limits)
+        for (i, group) in groups.enumerated() {
+            if Task.isCancelled {
+                report.problems.append(
+                    "stopped (cancelled) before \(groups.count - i) of \(groups.count) new objects: their slices stay where they were")
+                break
+            }
             await PackedCompaction.rewrite(group, lake: self, limits: limits, report: &report)
         }
         if !report.objectsWritten.isEmpty {
@@ -353,4 +371,21 @@ extension Lake {
         }
         return report
     }
+
+    /// The background's pass (`LakeOptions.packedCompactionIntervalMs`, Cold/BackgroundCompaction.swift):
+    /// its problems are logged, at most `problemsLoggedMax` lines of them.
+    func compactInBackground() async {
+        do throws(StrataError) {
+            let report = try await compactPacked(liveBelow: options.packedCompactionLiveBelow)
+            let problems = report.problems
+            for problem in problems.prefix(Self.problemsLoggedMax) { options.log("background compaction: \(problem)") }
+            if problems.count > Self.problemsLoggedMax {
+                options.log("background compaction: \(problems.count - Self.problemsLoggedMax) more problems")
+            }
+        } catch {
+            options.log("background compaction: \(error)")
+        }
+    }
+
+    static let problemsLoggedMax = 8
 }

@@ -11,6 +11,7 @@ extension Lake {
     func startBackground() {
         let (registry, options, tables, journal) = (self.registry, self.options, self.tables, self.journal)
         let (reopen, sync) = (Self.reopener(self), filesystemSync)
+        let (compaction, compact) = (self.compaction, Self.compactor(self))
         let task = Task.detached {
             while !Task.isCancelled {
                 do { try await options.clock.sleep(ms: options.backgroundIntervalMs) } catch { return }
@@ -18,16 +19,34 @@ extension Lake {
                 // Deletes rolled journal files a roll-triggered checkpoint could not (off the pool).
                 if let journal { DispatchQueue.global().async { journal.checkpoint() } }
                 await Self.backgroundTick(registry, options, tables, sync, reopen: reopen, waitForTables: false)
+                _ = Self.startCompactionIfDue(compaction, options, compact)
             }
         }
         background.withLock { $0 = task }
     }
 
     /// One round of background work (internal so tests drive it with a manual clock); it waits
-    /// for the table passes it starts, so a test sees their outcome when it returns.
+    /// for the table and compaction passes it starts, so a test sees their outcome when it returns.
     func backgroundTick() async {
         await Self.backgroundTick(
             registry, options, tables, filesystemSync, reopen: Self.reopener(self), waitForTables: true)
+        // The loop's own tick may have started it (a test's manual clock wakes the loop too).
+        let started = Self.startCompactionIfDue(compaction, options, Self.compactor(self))
+        await (started ?? compaction.running)?.value
+    }
+
+    /// Starts a compaction of packed objects when its interval has passed (Cold/BackgroundCompaction.swift).
+    private static func startCompactionIfDue(
+        _ compaction: BackgroundCompaction, _ options: LakeOptions, _ compact: @escaping @Sendable () async -> Void
+    ) -> Task<Void, Never>? {
+        guard options.backgroundOffload else { return nil }
+        return compaction.startIfDue(
+            nowMs: options.clock.nowMs(), intervalMs: options.packedCompactionIntervalMs, compact)
+    }
+
+    /// One background compaction pass; holds the lake only while it runs.
+    private static func compactor(_ lake: Lake) -> @Sendable () async -> Void {
+        { [weak lake] in await lake?.compactInBackground() }
     }
 
     /// Opens an evicted log again when its work falls due (an age roll, local retention); holds

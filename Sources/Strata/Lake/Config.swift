@@ -164,6 +164,13 @@ public struct LakeOptions: Sendable {
     public var packSegmentBytesMax = 4 << 20
     /// Slices one packed object holds at most (default 4,096; at most `FormatLimits.packSlicesMax`).
     public var packSegmentsMax = 4096
+    /// With `backgroundOffload`, compact packed objects (`Lake.compactPacked`) this often, in
+    /// milliseconds of `clock` (default one hour; 0: never in the background). The first pass
+    /// runs one interval after the open; a pass reads every log's newest manifest.
+    public var packedCompactionIntervalMs: Int64 = 3_600_000
+    /// The background pass rewrites packed objects whose live slices hold less than this share
+    /// of their slices' bytes, in (0, 1] (default 0.5: at most half of what is stored is dead).
+    public var packedCompactionLiveBelow = 0.5
 
     /// Test hook: runs on the group-commit leader before each fdatasync — with the journal, once
     /// for each log that journal fsync covers. Tests use it to hold the first fsync until
@@ -200,6 +207,16 @@ public struct LakeOptions: Sendable {
             throw StrataError(
                 .invalidArgument,
                 "lake option journalBytes must be at least \(Self.journalBytesMin), is \(journalBytes)")
+        }
+        guard packedCompactionIntervalMs >= 0 else {
+            throw StrataError(
+                .invalidArgument,
+                "lake option packedCompactionIntervalMs must not be negative, is \(packedCompactionIntervalMs)")
+        }
+        guard packedCompactionLiveBelow > 0, packedCompactionLiveBelow <= 1 else {
+            throw StrataError(
+                .invalidArgument,
+                "lake option packedCompactionLiveBelow must be in (0, 1], is \(packedCompactionLiveBelow)")
         }
         guard manifestSegmentsMax >= 2 else {
             throw StrataError(

@@ -23,6 +23,10 @@ public final class Lake: Sendable {
     let registry = TopicRegistry()
     let closed = Mutex(false)
     let background = Mutex<Task<Void, Never>?>(nil)
+    /// The background loop's compaction of packed objects (Cold/BackgroundCompaction.swift).
+    let compaction: BackgroundCompaction
+    /// Held by each `compactPacked` pass: two at once would copy the same slices twice.
+    let compactions = AsyncLock()
     /// Hands out idempotent producer ids (ProducerIds.swift).
     let producerIds = ProducerIdAllocator()
     /// Held while a partition count is checked and written, so two growths never both pass the
@@ -54,6 +58,7 @@ public final class Lake: Sendable {
         self.cold = cold
         self.coldURL = coldURL
         self.tables = TableWriter(cold: cold, paths: paths, coldURL: coldURL, options: options)
+        self.compaction = BackgroundCompaction(nowMs: options.clock.nowMs())
     }
 
     /// A lake dropped without `close()` (a caller that crashed its task, a test simulating a

@@ -169,6 +169,7 @@ extension Lake {
             return t
         }
         await task?.value
+        await compaction.stop()
         await tables.stopBackgroundPass()
         let open = registry.topics.withLock { $0.values }
         // Evicted logs' flushes too (Lake/FlushDebts.swift); one that failed before is reported.
