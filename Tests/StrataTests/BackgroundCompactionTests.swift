@@ -122,12 +122,53 @@ import Testing
         await store.waitForWaiters(1)
         #expect(lake.compaction.running != nil)
         let closing = Task { try await lake.close() }
-        while lake.closed.withLock({ !$0 }) { await Task.yield() }
+        while !lake.compaction.isStopped { await Task.yield() }
         store.open()
         try await closing.value
         #expect(lake.compaction.running == nil)
         await tick.value
 
+        let reopened = try Lake.open(dir, options: PackedOffloadTests.options(store: inner, objectBytes: 1 << 20, clock: clock))
+        try await PackedOffloadTests.expectAllRecords(try kept.map { try reopened.topic($0.name) })
+        #expect(try await reopened.verify().problems == [])
+        try await reopened.close()
+    }
+
+    /// A pass cancelled by `close` while it writes its first of two new objects finishes that
+    /// one and commits its moves (the lake is not yet closed to the pass's log opens), and
+    /// writes no other: the second group's slices stay in the old object, and the pass says so.
+    @Test func aCancelledPassStopsBeforeItsNextNewObject() async throws {
+        let clock = ManualClock()
+        let inner = MemoryBlobStore(nowMs: { clock.nowMs() })
+        let store = GatedBlobStore(inner)
+        let dir = try ColdFixture.makeDirectory()
+        defer { ColdFixture.remove(dir) }
+        let (first, kept, old) = try await Self.mostlyDeadLake(
+            dir, store: store, clock: clock, intervalMs: Self.hourMs, log: LogSink())
+        try await first.close()
+        // One slice per new object: the two kept logs make two groups.
+        let log = LogSink()
+        var options = Self.options(store: store, clock: clock, intervalMs: Self.hourMs, log: log)
+        options.packSegmentsMax = 1
+        let lake = try Lake.open(dir, options: options)
+        clock.advance(ms: 2 * Self.hourMs)
+        store.close()
+        let tick = Task { await lake.backgroundTick() }
+        await store.waitForWaiters(1)
+        let closing = Task { try await lake.close() }
+        while !lake.compaction.isStopped { await Task.yield() }
+        store.open()
+        try await closing.value
+        await tick.value
+
+        let keys = try await PackedOffloadTests.packedKeys(inner)
+        #expect(keys.count == 2, "\(keys)")
+        let new = try #require(keys.first { $0 != old })
+        var locations: [String] = []
+        for topic in kept { locations += try await PackedCompactionTests.entries(inner, topic).map(\.key) }
+        #expect(locations.sorted() == [new, old].sorted(), "one log moved, the other stayed")
+        #expect(log.contains("stopped (cancelled) before 1 of 2 new objects"), "\(log.messages)")
+        #expect(!log.contains("commit of its moved slices failed"), "\(log.messages)")
         let reopened = try Lake.open(dir, options: PackedOffloadTests.options(store: inner, objectBytes: 1 << 20, clock: clock))
         try await PackedOffloadTests.expectAllRecords(try kept.map { try reopened.topic($0.name) })
         #expect(try await reopened.verify().problems == [])

@@ -4,9 +4,9 @@ import Synchronization
 /// `LakeOptions.packedCompactionIntervalMs` of the lake's clock, the background loop starts one
 /// `Lake.compactPacked` pass in a task of its own, so a pass that reads every log's manifest
 /// never holds up a tick's flushes, rolls and offloads. One pass at a time; `stop` (from
-/// `close`) cancels the one running and waits for it: a pass stops before its next new object,
-/// what it committed stays committed, and an object it wrote but did not commit is an orphan
-/// `scrub` deletes.
+/// `close`, before the lake is marked closed) cancels the one running and waits for it: a pass
+/// finishes the object it writes and commits its moves, then stops before its next new object;
+/// an object it wrote but could not commit is an orphan `scrub` deletes.
 final class BackgroundCompaction: Sendable {
     private struct State {
         /// When the last pass started (the lake's open, before the first).
@@ -41,6 +41,9 @@ final class BackgroundCompaction: Sendable {
 
     /// The pass running, if any.
     var running: Task<Void, Never>? { state.withLock { $0.running ? $0.task : nil } }
+
+    /// Whether `stop` was called: no pass starts any more, and the one running is cancelled.
+    var isStopped: Bool { state.withLock { $0.stopped } }
 
     /// Cancels the pass running, if any, waits for it, and starts none after.
     func stop() async {

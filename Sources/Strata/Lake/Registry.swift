@@ -157,6 +157,10 @@ extension Lake {
     /// - Throws: `io` naming the first topic whose final flush (fdatasync) failed: records
     ///   written to it since its last flush may not be durable.
     public func close() async throws(StrataError) {
+        guard !closed.withLock({ $0 }) else { return }
+        // Before the lake is marked closed: a compaction pass under way finishes the object it
+        // writes and commits its moves, which open logs, and a closed lake opens none.
+        await compaction.stop()
         let alreadyClosed = closed.withLock { c in
             defer { c = true }
             return c
@@ -169,7 +173,6 @@ extension Lake {
             return t
         }
         await task?.value
-        await compaction.stop()
         await tables.stopBackgroundPass()
         let open = registry.topics.withLock { $0.values }
         // Evicted logs' flushes too (Lake/FlushDebts.swift); one that failed before is reported.
