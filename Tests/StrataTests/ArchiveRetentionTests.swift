@@ -280,7 +280,7 @@ extension ArchiveRetentionTests {
         let after = try #require(try await ColdFixture.storedManifest(store))
         #expect(after.version > deleted.version, "a handle that never committed must apply retention")
         #expect(after.logStartOffset >= target, "log start moved back from \(target) to \(after.logStartOffset)")
-        var cursor = try await Cursor(topic: fresh, start: .earliest)
+        let cursor = try await Cursor(topic: fresh, start: .earliest)
         #expect(cursor.nextOffset >= target)
         try await lake.close()
     }
