@@ -70,7 +70,7 @@ struct Offload: AsyncParsableCommand {
     private func coldSegmentCount(_ lake: Lake) async throws -> Int {
         var count = 0
         let logs = try lake.logNames()
-        for name in try topic.map({ t in logs.filter { $0 == t || $0.hasPrefix(t + "/") } }) ?? logs {
+        for name in topic.map({ t in logs.filter { $0 == t || $0.hasPrefix(t + "/") } }) ?? logs {
             let handle = try lake.log(name)
             _ = try await handle.latestManifest(refresh: true)
             count += try await handle.coldSegments().count

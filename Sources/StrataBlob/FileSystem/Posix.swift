@@ -104,13 +104,14 @@ package enum Posix {
                 return
             }
             let head = UnsafeRawBufferPointer(rebasing: first[done...])
-            var vectors = [
-                iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress), iov_len: head.count),
-                iovec(iov_base: UnsafeMutableRawPointer(mutating: second.baseAddress), iov_len: second.count),
-            ]
             let count: Int32 = second.isEmpty ? 1 : 2
-            done += try vectors.withUnsafeMutableBufferPointer { v throws(Errno) in
-                try retryingEINTR("pwritev", path) { Glibc.pwritev(fd, v.baseAddress, count, off_t(offset) + off_t(done)) }
+            let at = off_t(offset) + off_t(done)
+            // On the stack: this runs once per journal entry, and an array literal is a heap
+            // allocation unless the optimizer happens to promote it.
+            done += try withUnsafeTemporaryAllocation(of: iovec.self, capacity: 2) { v throws(Errno) in
+                v[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress), iov_len: head.count)
+                v[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: second.baseAddress), iov_len: second.count)
+                return try retryingEINTR("pwritev", path) { Glibc.pwritev(fd, v.baseAddress, count, at) }
             }
         }
     }
