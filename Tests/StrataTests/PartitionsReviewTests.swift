@@ -150,6 +150,38 @@ import Testing
         }
     }
 
+    /// The tick's refresh of the estimates is bounded: with more open logs than its limit, one
+    /// call estimates `limit` of them afresh (so the total is still short of what they hold),
+    /// the next resumes where it stopped, and after open/limit calls (rounded up) every log's
+    /// growth is counted, also after uses reordered them in between.
+    @Test func theRefreshOfEstimatesGoesRoundTheOpenLogsABoundedNumberACall() async throws {
+        try await withTempDirectory { dir in
+            let lake = try Lake.open(dir, options: Self.options(seen: FsyncSeen()))
+            var config = topicConfig(durability: .async)
+            config.indexIntervalBytes = 64
+            _ = try await lake.createTopic(Self.topic, config: config, partitions: 10)
+            var logs: [Topic] = []
+            for p: Int32 in 0 ..< 10 { logs.append(try lake.partition(Self.topic, p)) }
+            func counted() -> Int { lake.registry.topics.withLock { $0.residentBytes } }
+            func held() -> Int { lake.registry.topics.withLock { $0.values.reduce(0) { $0 + $1.residentBytes } } }
+            let before = counted()
+            #expect(before == held(), "every log was estimated when it opened")
+            for log in logs {
+                for i in 0 ..< 200 { try await log.append(offsetRecords(from: Int64(i), count: 1)) }
+            }
+            #expect(held() > before, "the logs grew: \(held()) vs \(before)")
+            lake.registry.topics.withLock { $0.refreshResidentBytes(limit: 4) }
+            let partial = counted()
+            #expect(partial > before && partial < held(), "one call estimates 4 of 10: \(before) < \(partial) < \(held())")
+            _ = try lake.partition(Self.topic, 0)  // a use between calls moves a log to the back
+            lake.registry.topics.withLock { $0.refreshResidentBytes(limit: 4) }
+            lake.registry.topics.withLock { $0.refreshResidentBytes(limit: 4) }
+            #expect(counted() == held(), "three calls of 4 estimate all 10 afresh")
+            logs.removeAll()
+            try await lake.close()
+        }
+    }
+
     /// With the lake journal on (the default) a `sync` log's records are durable in the journal
     /// and its segment is fdatasync'ed only by a checkpoint, when a journal file rolls at
     /// `journalBytes` (64 MiB: ~600k entries of ~100 bytes). The journal holds its files' logs

@@ -97,8 +97,9 @@ extension Lake {
     }
 
     /// Closes idle logs beyond `LakeOptions.partitionMemoryBytes` (the background tick's pass),
-    /// after estimating every open log afresh: what a log holds grows after it opens, and an
-    /// open's eviction refreshes only the candidates it examines.
+    /// after estimating open logs afresh, a bounded number a tick (`OpenLogs.refreshResidentBytes`):
+    /// what a log holds grows after it opens, and an open's eviction refreshes only the
+    /// candidates it examines.
     ///
     /// A `sync` log the lake journal covers has its records durable in the journal, not yet in
     /// its segment (a checkpoint fdatasyncs segments only when a journal file rolls, at
@@ -283,6 +284,8 @@ struct OpenLogs {
     /// use is not its entry's `lastUse` is stale (the log was used again later).
     private var order: [(name: String, use: UInt64)] = []
     private var orderHead = 0
+    /// Where in `order` the next `refreshResidentBytes` resumes.
+    private var refreshAt = 0
     private var useCount: UInt64 = 0
     /// The open handles' `residentBytes` as last estimated.
     private(set) var residentBytes = 0
@@ -338,19 +341,36 @@ struct OpenLogs {
     private mutating func compactOrder() {
         order = entries.map { ($0.key, $0.value.lastUse) }.sorted { $0.use < $1.use }
         orderHead = 0
+        refreshAt = 0
     }
 
-    /// Estimates every open handle afresh (logs grow after they open: index entries, producers,
-    /// segments), so the total `evict` compares with the budget is current. O(open handles).
-    mutating func refreshResidentBytes() {
-        var total = 0
-        for name in Array(entries.keys) {
-            guard let bytes = entries[name]?.topic.residentBytes else { continue }
-            entries[name]?.bytes = bytes
-            total += bytes
+    /// Estimates open handles afresh (logs grow after they open: index entries, producers,
+    /// segments), so the total `evict` compares with the budget stays current: up to `limit`
+    /// handles a call, resuming in `order` where the last call stopped and going round it, so
+    /// a tick's work under the registry's lock is bounded whatever the number of open handles
+    /// (a full pass over 100,000 handles took about 15 ms, every tick, with creates and opens
+    /// waiting on the lock). Every handle is estimated again within (open handles / `limit`)
+    /// calls; with no more than `limit` open, every one each call.
+    mutating func refreshResidentBytes(limit: Int = Self.refreshesPerCallMax) {
+        let items = order.count - orderHead
+        guard items > 0 else { return }
+        if refreshAt < orderHead || refreshAt >= order.count { refreshAt = orderHead }
+        // Stale items are skipped but counted: `order` holds at most 2 x entries + 64 of them.
+        var (refreshed, stepped) = (0, 0)
+        while refreshed < limit, stepped < min(items, 2 * limit + 64) {
+            let (name, use) = order[refreshAt]
+            refreshAt = refreshAt + 1 == order.count ? orderHead : refreshAt + 1
+            stepped += 1
+            guard let index = entries.index(forKey: name), entries.values[index].lastUse == use else { continue }
+            let bytes = entries.values[index].topic.residentBytes
+            residentBytes += bytes - entries.values[index].bytes
+            entries.values[index].bytes = bytes
+            refreshed += 1
         }
-        residentBytes = total
     }
+
+    /// How many handles one `refreshResidentBytes` estimates at most (the background tick's).
+    static let refreshesPerCallMax = 16_384
 
     /// The least recently used handles whose estimates add up to what the open logs exceed
     /// `budgetBytes` by (eviction's first candidates), at most `limit`, oldest first.
@@ -400,6 +420,7 @@ struct OpenLogs {
         }
         if orderHead > 1024, orderHead * 2 > order.count {
             order.removeFirst(orderHead)
+            refreshAt = max(0, refreshAt - orderHead)
             orderHead = 0
         }
     }
