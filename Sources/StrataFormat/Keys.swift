@@ -179,9 +179,9 @@ public struct BucketLayout: Sendable, Hashable {
         prefix + Self.segmentKeyRelative(topic: topic, baseOffset: baseOffset, lastOffset: lastOffset)
     }
 
-    /// `<prefix>topics/<topic>/archive/<base 20>-<last 20>.json`.
-    public func archiveKey(topic: String, baseOffset: Int64, lastOffset: Int64) -> String {
-        prefix + Self.archiveKeyRelative(topic: topic, baseOffset: baseOffset, lastOffset: lastOffset)
+    /// `<prefix>topics/<topic>/archive/<base 20>-<last 20>.json` (or `…-<rewrite 16 hex>.json`).
+    public func archiveKey(topic: String, baseOffset: Int64, lastOffset: Int64, rewrite: String? = nil) -> String {
+        prefix + Self.archiveKeyRelative(topic: topic, baseOffset: baseOffset, lastOffset: lastOffset, rewrite: rewrite)
     }
 
     /// Relative key of a manifest version (what a lister sees after the prefix).
@@ -194,9 +194,28 @@ public struct BucketLayout: Sendable, Hashable {
         "topics/\(topic)/segments/\(padded(baseOffset))-\(padded(lastOffset)).seg.zst"
     }
 
-    /// Relative key of an archive manifest, as stored in manifests.
-    public static func archiveKeyRelative(topic: String, baseOffset: Int64, lastOffset: Int64) -> String {
-        "topics/\(topic)/archive/\(padded(baseOffset))-\(padded(lastOffset)).json"
+    /// Relative key of an archive manifest, as stored in manifests: the range, and for an archive
+    /// written again with its entries moved (packed compaction) the rewrite's id, so the new
+    /// document never meets the immutable one it replaces (formats/manifest.md, "Spillover").
+    public static func archiveKeyRelative(
+        topic: String, baseOffset: Int64, lastOffset: Int64, rewrite: String? = nil
+    ) -> String {
+        "topics/\(topic)/archive/\(padded(baseOffset))-\(padded(lastOffset))" + (rewrite.map { "-" + $0 } ?? "")
+            + ".json"
+    }
+
+    /// A fresh archive rewrite id: 16 lowercase hex digits of `value`.
+    public static func archiveRewriteId(_ value: UInt64) -> String {
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// True when `text` is an archive rewrite id: exactly 16 lowercase hex digits.
+    public static func isArchiveRewriteId<S: StringProtocol>(_ text: S) -> Bool {
+        text.utf8.count == 16
+            && text.utf8.allSatisfy {
+                ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f"))
+            }
     }
 
     static func manifestDirectory(topic: String) -> String { "topics/\(topic)/manifest/" }
@@ -288,11 +307,21 @@ public struct BucketLayout: Sendable, Hashable {
     public func parseArchiveKey(
         _ key: String, topic: String
     ) throws(FormatError) -> (baseOffset: Int64, lastOffset: Int64) {
-        guard let range = Self.parseRange(key, directory: prefix + "topics/\(topic)/archive/", suffix: ".json") else {
-            throw FormatError(
-                .invalidValue, field: "archiveKey", position: 0, "\"\(key)\" is not an archive key of \(topic)")
+        let directory = prefix + "topics/\(topic)/archive/"
+        let suffix = ".json"
+        if let range = Self.parseRange(key, directory: directory, suffix: suffix) { return range }
+        // A rewritten archive: `<base>-<last>-<rewrite id>.json`.
+        if key.hasPrefix(directory), key.hasSuffix(suffix) {
+            let name = key.dropFirst(directory.count).dropLast(suffix.count)
+            if let dash = name.lastIndex(of: "-"), Self.isArchiveRewriteId(name[name.index(after: dash)...]),
+                let range = Self.parseRange(
+                    directory + name[..<dash] + suffix, directory: directory, suffix: suffix)
+            {
+                return range
+            }
         }
-        return range
+        throw FormatError(
+            .invalidValue, field: "archiveKey", position: 0, "\"\(key)\" is not an archive key of \(topic)")
     }
 
     static func parseRange(_ key: String, directory: String, suffix: String) -> (baseOffset: Int64, lastOffset: Int64)?

@@ -210,21 +210,27 @@ public struct ArchiveManifest: Codable, Sendable, Hashable {
     public var lastOffset: Int64
     public var segments: [ManifestSegment]
     public var createdMs: Int64
+    /// Set on an archive written again with some entries moved (packed compaction): 16 lowercase
+    /// hex digits, chosen at random per rewrite and part of the key, so the rewritten document
+    /// never meets the immutable one of the same range. Absent on a spilled archive.
+    public var rewrite: String?
 
-    public init(topic: String, segments: [ManifestSegment], createdMs: Int64) {
+    public init(topic: String, segments: [ManifestSegment], createdMs: Int64, rewrite: String? = nil) {
         self.formatVersion = Manifest.formatVersion(for: segments)
         self.topic = topic
         self.baseOffset = segments.first?.baseOffset ?? 0
         self.lastOffset = segments.last?.lastOffset ?? -1
         self.segments = segments
         self.createdMs = createdMs
+        self.rewrite = rewrite
     }
 
     /// The reference a manifest stores for this archive.
     public var reference: ArchiveReference {
         ArchiveReference(
             baseOffset: baseOffset, lastOffset: lastOffset, segmentCount: segments.count,
-            key: BucketLayout.archiveKeyRelative(topic: topic, baseOffset: baseOffset, lastOffset: lastOffset))
+            key: BucketLayout.archiveKeyRelative(
+                topic: topic, baseOffset: baseOffset, lastOffset: lastOffset, rewrite: rewrite))
     }
 
     /// Checks the invariants: at least one segment, contiguous, matching the range.
@@ -233,6 +239,9 @@ public struct ArchiveManifest: Codable, Sendable, Hashable {
         try ManifestRules.checkPackedVersion(formatVersion, segments, field: "archive")
         guard !segments.isEmpty else {
             throw ManifestRules.invalid("archive.segments", "an archive holds at least one segment")
+        }
+        if let rewrite, !BucketLayout.isArchiveRewriteId(rewrite) {
+            throw ManifestRules.invalid("archive.rewrite", "\"\(rewrite)\" is not 16 lowercase hex digits")
         }
         _ = try ManifestRules.checkSegments(segments, topic: topic, field: "archive.segments", expectedBase: baseOffset)
         guard segments.last?.lastOffset == lastOffset else {

@@ -74,8 +74,14 @@ enum ManifestRules {
         }
         let key = BucketLayout.archiveKeyRelative(
             topic: topic, baseOffset: archive.baseOffset, lastOffset: archive.lastOffset)
-        guard archive.key == key else {
-            throw invalid(field + ".key", "\"\(archive.key)\", the layout says \"\(key)\"")
+        // The range's key, or a rewrite's: the range's key with `-<16 hex>` before `.json`.
+        let stem = key.dropLast(".json".count)
+        let isRewrite =
+            archive.key.hasPrefix(stem + "-") && archive.key.hasSuffix(".json")
+            && archive.key.utf8.count == key.utf8.count + 17
+            && BucketLayout.isArchiveRewriteId(archive.key.dropFirst(stem.count + 1).dropLast(".json".count))
+        guard archive.key == key || isRewrite else {
+            throw invalid(field + ".key", "\"\(archive.key)\", the layout says \"\(key)\" (or a rewrite of it)")
         }
     }
 

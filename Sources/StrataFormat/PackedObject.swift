@@ -92,7 +92,9 @@ public enum PackedObject {
     /// the entry saying what it holds (its `sliceOffset` is ignored and set to its new place) —
     /// into one packed object with a new pack index. Compaction (ARCHITECTURE.md §2k) moves the
     /// live slices of partly dead packed objects this way, byte for byte.
-    /// - Throws: `FormatError(.outOfBounds)` for no slice or more than `FormatLimits.packSlicesMax`.
+    /// - Throws: `FormatError(.outOfBounds)` for no slice or more than `FormatLimits.packSlicesMax`;
+    ///   `.invalidValue` for an entry the pack index's reader would refuse (an empty range, or a
+    ///   log's slice not after its previous one: each log's slices go in offset order).
     public static func encode(copying slices: [(entry: PackedSlice, bytes: [UInt8])]) throws(FormatError)
         -> EncodedPackedObject
     {
@@ -104,10 +106,15 @@ public enum PackedObject {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(slices.reduce(0) { $0 + $1.bytes.count } + slices.count * 64 + 64)
         var entries: [PackedSlice] = []
-        for (entry, sliceBytes) in slices {
+        var lastByLog: [String: Int64] = [:]
+        for (i, (entry, sliceBytes)) in slices.enumerated() {
             var placed = entry
             placed.sliceOffset = Int64(bytes.count)
             placed.sliceBytes = Int64(sliceBytes.count)
+            try checkEntry(
+                placed, field: "packIndex.slices[\(i)]", at: 0, expectedOffset: placed.sliceOffset,
+                previousLast: lastByLog[placed.log])
+            lastByLog[placed.log] = placed.lastOffset
             entries.append(placed)
             bytes.append(contentsOf: sliceBytes)
         }

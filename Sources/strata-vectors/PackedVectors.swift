@@ -65,4 +65,10 @@ func generatePackedVectors(into directory: URL, mainSegment: [UInt8]) throws {
         config: ManifestTopicConfig(frameRawBytesTarget: frameRawBytesTarget, compressionLevel: 3),
         segments: [entry], createdMs: createdMs + 2_000)
     try write(try manifest.encode(), "manifest-packed.json", in: directory)
+
+    // An archive manifest written again by packed compaction (formats/manifest.md, "Spillover"):
+    // the same entry, its rewrite id in the document and in the key.
+    let archive = ArchiveManifest(
+        topic: partitionLog, segments: [entry], createdMs: createdMs + 3_000, rewrite: "5eedcafe00000002")
+    try write(try archive.encode(), "archive-rewritten.json", in: directory)
 }

@@ -60,7 +60,8 @@ struct Compact: AsyncParsableCommand {
                     "candidates": report.candidates.count, "candidateBytes": report.candidateBytes,
                     "liveBytes": report.liveBytes, "objectsWritten": report.objectsWritten.count,
                     "writtenBytes": report.writtenBytes, "slicesMoved": report.slicesMoved,
-                    "logsCommitted": report.logsCommitted, "problems": report.problems.count,
+                    "logsCommitted": report.logsCommitted, "archivesRewritten": report.archivesRewritten,
+                    "problems": report.problems.count,
                 ]))
         } else if dryRun {
             print(
@@ -72,7 +73,9 @@ struct Compact: AsyncParsableCommand {
                 "compacted \(report.candidates.count) of \(report.objectsListed) packed objects "
                     + "(\(humanBytes(report.candidateBytes)), \(humanBytes(report.liveBytes)) live) into "
                     + "\(report.objectsWritten.count) (\(humanBytes(report.writtenBytes))): \(report.slicesMoved) slices "
-                    + "of \(report.logsCommitted) partitions moved in \(lake.coldURL)")
+                    + "of \(report.logsCommitted) partitions moved"
+                    + (report.archivesRewritten > 0 ? " (\(report.archivesRewritten) archive manifests written again)" : "")
+                    + " in \(lake.coldURL)")
             if !report.objectsWritten.isEmpty {
                 print(
                     "the old objects are orphans now: `strata inspect scrub --lake \(lakeOption.lake) --delete-orphans` "

@@ -192,6 +192,37 @@ import Testing
         }
     }
 
+    /// A rewritten archive's key is its range's with `-<16 lowercase hex>` before `.json`;
+    /// anything else there is not an archive key, and a manifest referencing it is refused.
+    @Test func archiveRewriteKeys() throws {
+        let layout = BucketLayout(prefix: "lakes/prod")
+        let key = layout.archiveKey(topic: "orders/3", baseOffset: 10, lastOffset: 99, rewrite: "00ff00ff00ff00ff")
+        #expect(key == "lakes/prod/topics/orders/3/archive/00000000000000000010-00000000000000000099-00ff00ff00ff00ff.json")
+        #expect(try layout.parseArchiveKey(key, topic: "orders/3") == (10, 99))
+        #expect(BucketLayout.archiveRewriteId(0xab) == "00000000000000ab")
+        let plain = "lakes/prod/topics/orders/3/archive/00000000000000000010-00000000000000000099"
+        for bad in [
+            plain + "-00FF00FF00FF00FF.json", plain + "-00ff00ff00ff00f.json", plain + "-00ff00ff00ff00ffa.json",
+            plain + "-.json", plain + "00ff00ff00ff00ff.json", "lakes/prod/topics/orders/3/archive/-00ff00ff00ff00ff.json",
+            "lakes/prod/topics/orders/3/archive/.json",
+        ] {
+            #expect(
+                formatError { () throws(FormatError) in try layout.parseArchiveKey(bad, topic: "orders/3") }?.field
+                    == "archiveKey", "\(bad)")
+        }
+        let reference = ArchiveReference(
+            baseOffset: 10, lastOffset: 99, segmentCount: 1, key: try #require(layout.relative(key)))
+        try ManifestRules.checkArchive(reference, topic: "orders/3", field: "a", expectedBase: 10)
+        for bad in ["-00FF00FF00FF00FF.json", "-00ff00ff00ff00f.json", ".json.json", "-00ff00ff00ff00ff.jsonx"] {
+            var wrong = reference
+            wrong.key = "topics/orders/3/archive/00000000000000000010-00000000000000000099" + bad
+            #expect(
+                formatError { () throws(FormatError) in
+                    try ManifestRules.checkArchive(wrong, topic: "orders/3", field: "a", expectedBase: 10)
+                }?.field == "a.key", "\(bad)")
+        }
+    }
+
     @Test func hotFileNames() {
         #expect(BucketLayout.hotSegmentFileName(baseOffset: 5) == "00000000000000000005.seg")
         #expect(BucketLayout.hotIndexFileName(baseOffset: 5) == "00000000000000000005.idx")

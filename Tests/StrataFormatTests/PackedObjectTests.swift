@@ -246,6 +246,41 @@ import Testing
         #expect(try manifest.encode() == bytes)
     }
 
+    /// `archive-rewritten.json`: an archive manifest packed compaction wrote again, its rewrite
+    /// id in the document and its key; a bad id is refused by name.
+    @Test func goldenRewrittenArchiveDecodesAndReencodes() throws {
+        let bytes = try vector("archive-rewritten.json")
+        let archive = try ArchiveManifest.decode(bytes, topic: "orders.v1/3")
+        #expect(archive.rewrite == "5eedcafe00000002")
+        #expect(archive.reference.key
+            == "topics/orders.v1/3/archive/00000000000000000000-00000000000000000005-5eedcafe00000002.json")
+        #expect(try ArchiveManifest.decode(bytes, reference: archive.reference) == archive)
+        #expect(try archive.encode() == bytes)
+        // The reference of the plain key is not this document's.
+        var plain = archive.reference
+        plain.key = BucketLayout.archiveKeyRelative(topic: "orders.v1/3", baseOffset: 0, lastOffset: 5)
+        #expect(formatError { () throws(FormatError) in _ = try ArchiveManifest.decode(bytes, reference: plain) } != nil)
+        let badId = Array(String(decoding: bytes, as: UTF8.self)
+            .replacingOccurrences(of: "5eedcafe00000002", with: "5EEDCAFE00000002").utf8)
+        #expect(
+            formatError { () throws(FormatError) in _ = try ArchiveManifest.decode(badId) }?.field == "archive.rewrite")
+    }
+
+    /// The writer refuses an index its reader would: a log's slices out of offset order.
+    @Test func encodingRefusesALogsSlicesOutOfOffsetOrder() throws {
+        let (slices, _) = try Self.slices(seed: 3, count: 3)
+        var rng = SeededRNG(seed: 4)
+        let later = try ColdObject.encode(
+            segment: Random.segment(&rng, baseOffset: 500, batchCount: 2).bytes, topic: slices[0].index.topic,
+            frameRawBytesTarget: 300)
+        let earlier = try ColdObject.encode(
+            segment: Random.segment(&rng, baseOffset: 0, batchCount: 2).bytes, topic: slices[0].index.topic,
+            frameRawBytesTarget: 300)
+        #expect(try PackedObject.parseIndex(object: PackedObject.encode([earlier, later]).bytes).slices.count == 2)
+        let error = formatError { () throws(FormatError) in _ = try PackedObject.encode([later, slices[1], earlier]) }
+        #expect(error?.field == "packIndex.slices[2].baseOffset", "\(String(describing: error))")
+    }
+
     /// The real `zstd -d` on the object: the slices' segments back to back.
     static func zstdDecompress(_ bytes: [UInt8]) throws -> [UInt8] {
         let path = NSTemporaryDirectory() + "packed-\(UUID().uuidString).szst"

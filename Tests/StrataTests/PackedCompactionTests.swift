@@ -126,7 +126,7 @@ import Testing
         let moves = [entry: PackedCompaction.Move(key: "packed/elsewhere.szst", offset: 0)]
         var stale = entry
         stale.rawCrc32c ^= 1
-        #expect(try await topics[0].commitMovedSlices([stale: moves[entry]!]) == 0)
+        #expect(try await topics[0].commitMovedSlices([stale: moves[entry]!]).slices == 0)
         let version = try #require(try await ColdFixture.storedManifest(store, topic: topics[0].name)).version
         #expect(try await Self.entries(store, topics[0]) == [entry])
         // Delete-records drops the entry: the move finds nothing to do and commits nothing.
@@ -136,9 +136,103 @@ import Testing
         let after = try #require(try await ColdFixture.storedManifest(store, topic: topics[0].name))
         #expect(after.version > version)
         #expect(!after.segments.contains(entry))
-        #expect(try await topics[0].commitMovedSlices(moves) == 0)
+        #expect(try await topics[0].commitMovedSlices(moves).slices == 0)
         #expect(try #require(try await ColdFixture.storedManifest(store, topic: topics[0].name)).version == after.version)
         try await lake.close()
+    }
+
+    /// Slices an archive manifest lists (a log past `manifestSegmentsMax` segments: a small topic
+    /// offloaded for years) move as the newest manifest's do: the archive is written again under
+    /// a key of its own, the manifest references that, and the old archive and object are left
+    /// for scrub. Before, such objects were never compacted, and the dead slices of every other
+    /// log in them stayed for as long as the archived log lived.
+    @Test func slicesListedByAnArchiveMoveWithTheArchiveWrittenAgain() async throws {
+        let clock = ManualClock()
+        let store = MemoryBlobStore(nowMs: { clock.nowMs() })
+        let dir = try ColdFixture.makeDirectory()
+        defer { ColdFixture.remove(dir) }
+        var options = PackedOffloadTests.options(store: store, objectBytes: 1 << 20, clock: clock)
+        options.manifestSegmentsMax = 2
+        let lake = try Lake.open(dir, options: options)
+        // Three passes of 4 logs, one segment each a pass: the third spills two into an archive.
+        var topics: [Topic] = []
+        for pass in 0 ..< 3 {
+            topics = try await PackedOffloadTests.produce(lake, logs: 4, from: pass * PackedOffloadTests.recordsPerLog)
+            let report = try await lake.offload(seal: true, evict: true)
+            #expect(report.packedObjects == 1)
+        }
+        let old = try await PackedOffloadTests.packedKeys(store)
+        #expect(old.count == 3)
+        let kept = Array(topics[..<2])
+        for topic in kept {
+            let manifest = try #require(try await ColdFixture.storedManifest(store, topic: topic.name))
+            #expect(manifest.archives.count == 1, "\(topic.name)")
+            #expect(manifest.archives.first?.segmentCount == 2)
+        }
+        let oldArchives = try await ColdFixture.keys(store, prefix: "topics/t00/archive/")
+        #expect(oldArchives.count == 1)
+        for topic in topics[2...] { _ = try await lake.deleteTopic(topic.name) }
+        clock.advance(ms: 2 * Self.hourMs)
+
+        let report = try await lake.compactPacked(liveBelow: 1)
+        #expect(report.problems == [])
+        #expect(Set(report.candidates) == Set(old))
+        #expect(report.objectsWritten.count == 1)
+        #expect(report.slicesMoved == 6)
+        #expect(report.logsCommitted == 2)
+        #expect(report.archivesRewritten == 2)
+        let new = try #require(report.objectsWritten.first)
+        for topic in kept {
+            let manifest = try #require(try await ColdFixture.storedManifest(store, topic: topic.name))
+            #expect(manifest.segments.allSatisfy { $0.key == new }, "\(topic.name)")
+            let reference = try #require(manifest.archives.first)
+            // `<base>-<last>-<16 hex>.json`: the range's key with the rewrite's id.
+            let plain = BucketLayout.archiveKeyRelative(
+                topic: topic.name, baseOffset: reference.baseOffset, lastOffset: reference.lastOffset)
+            #expect(reference.key != plain)
+            #expect(reference.key.hasPrefix(plain.dropLast(".json".count) + "-"))
+            let archive = try ArchiveManifest.decode(
+                try await store.get(reference.key, range: .whole).bytes, topic: topic.name, reference: reference)
+            #expect(archive.segments.allSatisfy { $0.key == new })
+            #expect(try BucketLayout(prefix: "").parseArchiveKey(reference.key, topic: topic.name)
+                == (reference.baseOffset, reference.lastOffset))
+        }
+        try await PackedOffloadTests.expectAllRecords(kept, count: 3 * PackedOffloadTests.recordsPerLog)
+        let verified = try await lake.verify()
+        #expect(verified.problems == [], "\(verified.problems)")
+
+        // Past the grace period scrub frees the old objects; the replaced archive stays for as
+        // long as an older manifest version kept in the store (for its readers) references it.
+        clock.advance(ms: 2 * Self.hourMs)
+        let scrub = try await lake.scrub(deleteOrphans: true, graceMs: Self.hourMs)
+        #expect(Set(scrub.deleted) == Set(old), "\(scrub)")
+        #expect(try await ColdFixture.keys(store, prefix: "topics/t00/archive/").contains(oldArchives[0]))
+        #expect(try await PackedOffloadTests.packedKeys(store) == [new])
+        #expect(try await lake.scrub(deleteOrphans: false).problems == [])
+        #expect(try await lake.verify().problems == [])
+        try await lake.close()
+
+        // A reopened lake reads every record through the rewritten archives, and retention
+        // cutting into one keeps its rewrite id (a new key for the survivors, never the plain one).
+        let reopened = try Lake.open(dir, options: options)
+        try await PackedOffloadTests.expectAllRecords(
+            try kept.map { try reopened.topic($0.name) }, count: 3 * PackedOffloadTests.recordsPerLog)
+        let before = try #require(try await ColdFixture.storedManifest(store, topic: "t00"))
+        let rewritten = try #require(before.archives.first)
+        let chain = try await ColdFixture.allSegments(before, store: store)
+        let total = chain.reduce(Int64(0)) { $0 + $1.objectBytes }
+        // Just the oldest segment is past this bound: the archive keeps its second.
+        _ = try await reopened.alterTopicConfig("t00", set: [("retentionBytes", "\(total - 1)")])
+        _ = try await reopened.topic("t00").applyRetention()
+        let after = try #require(try await ColdFixture.storedManifest(store, topic: "t00"))
+        #expect(after.logStartOffset == chain[1].baseOffset)
+        let cut = try #require(after.archives.first)
+        #expect(cut.baseOffset == chain[1].baseOffset && cut.segmentCount == 1)
+        #expect(cut.key.suffix(22) == rewritten.key.suffix(22), "\(cut.key) keeps the id of \(rewritten.key)")
+        #expect(cut.key != BucketLayout.archiveKeyRelative(
+            topic: "t00", baseOffset: cut.baseOffset, lastOffset: cut.lastOffset))
+        #expect(try await reopened.verify().problems == [])
+        try await reopened.close()
     }
 
     @Test func aDamagedSliceAndAFailedCommitStayWhereTheyWere() async throws {
@@ -262,6 +356,7 @@ import Testing
         #expect(summary["objectsWritten"] as? Int == 1)
         #expect(summary["slicesMoved"] as? Int == 2)
         #expect(summary["logsCommitted"] as? Int == 2)
+        #expect(summary["archivesRewritten"] as? Int == 0)
         #expect(summary["problems"] as? Int == 0)
         #expect(try FileManager.default.contentsOfDirectory(atPath: packedDir).count == 2)
 

@@ -6,8 +6,8 @@ public struct PackedCompactionReport: Sendable, Equatable {
     public var objectsListed = 0
     /// Logs whose newest manifest was read.
     public var logsRead = 0
-    /// Objects whose live slices were below the threshold, old enough and not pinned by an
-    /// archive manifest: the ones rewritten (or, in a dry run, that would be).
+    /// Objects whose live slices were below the threshold and old enough: the ones rewritten (or,
+    /// in a dry run, that would be).
     public var candidates: [String] = []
     /// Bytes of the candidates, and of the live slices in them.
     public var candidateBytes: Int64 = 0
@@ -18,6 +18,9 @@ public struct PackedCompactionReport: Sendable, Equatable {
     /// Slices now read from a new object (their log's manifest committed), and those logs.
     public var slicesMoved = 0
     public var logsCommitted = 0
+    /// Archive manifests written again because slices they list moved (each under a new key,
+    /// the old one left for `scrub`).
+    public var archivesRewritten = 0
     /// Slices left where they were, one line each with the reason: damaged (it does not decode
     /// to what its manifest entry says), unreadable, or its log's commit failed. Nothing of
     /// theirs changed; `strata inspect verify` names the damage.
@@ -37,7 +40,8 @@ public struct PackedCompactionReport: Sendable, Equatable {
 /// (and once the manifest versions referencing them were superseded longer ago than the gate).
 /// A crash or failure at any step leaves every entry pointing at a complete object.
 enum PackedCompaction {
-    /// A live slice: one entry of a log's newest manifest pointing into a packed object.
+    /// A live slice: one entry of a log's newest manifest, or of an archive manifest it
+    /// references, pointing into a packed object.
     struct LiveSlice: Sendable {
         let log: String
         let entry: ManifestSegment
@@ -52,11 +56,9 @@ enum PackedCompaction {
     }
 
     /// The live slices of every packed object this lake's logs reference from their newest
-    /// manifests, and the objects an archive manifest references (never compacted: archives
-    /// are immutable documents, and their slices keep the object alive anyway).
-    static func liveSlices(
-        _ logs: [String], cold: ColdTier
-    ) async throws(StrataError) -> (live: [String: [LiveSlice]], pinned: Set<String>) {
+    /// manifests and the archive manifests those reference (an archive is immutable: a move of
+    /// its slices writes it again under a new key, `Topic.commitMovedSlices`).
+    static func liveSlices(_ logs: [String], cold: ColdTier) async throws(StrataError) -> [String: [LiveSlice]] {
         let layout = cold.layout
         let read = await concurrentMap(logs, atOnce: 16) { (name: String) -> Result<Manifest?, StrataError> in
             // A pass cancelled while it scans stops here: nothing has moved yet.
@@ -66,20 +68,17 @@ enum PackedCompaction {
             }
         }
         var live: [String: [LiveSlice]] = [:]
-        var pinned: Set<String> = []
         for (name, result) in zip(logs, read) {
             // A manifest that cannot be read hides what it references: stop before anything moves.
             guard let manifest = try result.get() else { continue }
-            for entry in manifest.segments where entry.isPacked {
+            var entries = manifest.segments
+            for reference in manifest.archives { entries += try await cold.archive(reference, topic: name).segments }
+            for entry in entries where entry.isPacked {
                 let key = layout.absolute(entry.key)
                 live[key, default: []].append(LiveSlice(log: name, entry: entry, objectKey: key))
             }
-            for reference in manifest.archives {
-                let archive = try await cold.archive(reference, topic: name)
-                for entry in archive.segments where entry.isPacked { pinned.insert(layout.absolute(entry.key)) }
-            }
         }
-        return (live, pinned)
+        return live
     }
 
     /// Groups the live slices of `candidates` (in key order, each object's slices in place
@@ -138,6 +137,11 @@ enum PackedCompaction {
             }
         }
         guard !copied.isEmpty else { return }
+        // Each log's slices in offset order, as the pack index requires, and next to each other
+        // for its readers: the group is in the old objects' key order, which is not offset order
+        // once a log has slices in several objects (a compacted object's key is younger than
+        // the offload objects holding the log's later slices).
+        copied.sort { ($0.slice.log, $0.slice.entry.baseOffset) < ($1.slice.log, $1.slice.entry.baseOffset) }
         let relativeKey = BucketLayout.packedKeyRelative(
             sequence: UInt64(max(0, cold.clock.nowMs())), writerId: UInt64.random(in: 0 ... UInt64.max))
         let key = cold.layout.absolute(relativeKey)
@@ -179,7 +183,7 @@ enum PackedCompaction {
         let moves = byLog
         let logs = moves.keys.sorted()
         let results = await concurrentMap(logs, atOnce: limits.commitsInFlightMax) {
-            (name: String) -> Result<Int, StrataError> in
+            (name: String) -> Result<(slices: Int, archives: Int), StrataError> in
             do throws(StrataError) {
                 return .success(try await lake.log(name).commitMovedSlices(moves[name] ?? [:]))
             } catch {
@@ -189,8 +193,9 @@ enum PackedCompaction {
         for (name, result) in zip(logs, results) {
             switch result {
             case .success(let moved):
-                report.slicesMoved += moved
-                if moved > 0 { report.logsCommitted += 1 }
+                report.slicesMoved += moved.slices
+                report.archivesRewritten += moved.archives
+                if moved.slices > 0 { report.logsCommitted += 1 }
             case .failure(let error):
                 report.problems.append("\(name): commit of its moved slices failed, they stay where they were: \(error)")
             }
@@ -245,12 +250,17 @@ extension Topic {
     /// Commits one manifest version in which the entries `moves` names (each matched as a
     /// whole: an entry retention or delete-records changed or dropped since is not one) point at
     /// their slice's new place. Built under the commit lock on the newest manifest, as every
-    /// commit of the log is.
-    /// - Returns: the number of entries moved (0: nothing left to move, nothing committed).
-    func commitMovedSlices(_ moves: [ManifestSegment: PackedCompaction.Move]) async throws(StrataError) -> Int {
+    /// commit of the log is. An archive manifest listing a moved entry is written first, again,
+    /// with its entries moved, under a key of its own (`ArchiveManifest.rewrite`, a fresh random
+    /// id): the manifest references it instead, and the old document is left for `scrub`.
+    /// - Returns: the entries moved (0: nothing left to move, nothing committed) and the
+    ///   archives written again.
+    func commitMovedSlices(
+        _ moves: [ManifestSegment: PackedCompaction.Move]
+    ) async throws(StrataError) -> (slices: Int, archives: Int) {
         try manifestWriter.checkNotFenced()
         let committed = try await manifestWriter.commits.withLock {
-            () async throws(StrataError) -> (version: UInt64, moved: Int)? in
+            () async throws(StrataError) -> (version: UInt64, moved: Int, archives: Int)? in
             try manifestWriter.checkNotFenced()
             // A process that has not committed yet shows the cold log to be its own first, as
             // retention and every offload pass do.
@@ -261,23 +271,53 @@ extension Topic {
             }
             guard let base = try await manifestWriter.base(cold.latestManifest(name)) else { return nil }
             var next = base
-            var moved = 0
-            for i in next.segments.indices {
-                guard let move = moves[next.segments[i]] else { continue }
-                next.segments[i].key = move.key
-                next.segments[i].objectOffset = move.offset
-                moved += 1
+            var moved = Self.move(&next.segments, moves)
+            var archivesRewritten = 0
+            for i in next.archives.indices {
+                let archive = try await cold.archive(next.archives[i], topic: name)
+                var segments = archive.segments
+                let movedHere = Self.move(&segments, moves)
+                guard movedHere > 0 else { continue }
+                let rewritten = ArchiveManifest(
+                    topic: name, segments: segments, createdMs: archive.createdMs,
+                    rewrite: BucketLayout.archiveRewriteId(UInt64.random(in: 0 ... UInt64.max)))
+                let bytes: [UInt8]
+                do throws(FormatError) { bytes = try rewritten.encode() } catch {
+                    throw StrataError(
+                        .invalidArgument, "invalid archive manifest: \(error)", topic: name,
+                        file: rewritten.reference.key)
+                }
+                try await cold.putImmutable(
+                    rewritten.reference.key, bytes, topic: name, what: "rewrite archive manifest")
+                next.archives[i] = rewritten.reference
+                moved += movedHere
+                archivesRewritten += 1
             }
             guard moved > 0 else { return nil }
             next.version += 1
             next.writerEpoch = manifestWriter.epoch(after: base)
             next.createdMs = clock.nowMs()
             try await manifestWriter.commit(next, to: cold)
-            return (next.version, moved)
+            return (next.version, moved, archivesRewritten)
         }
-        guard let committed else { return 0 }
+        guard let committed else { return (0, 0) }
         await pruneManifests(current: committed.version)
-        return committed.moved
+        return (committed.moved, committed.archives)
+    }
+
+    /// Points the entries of `segments` that `moves` names at their new places.
+    /// - Returns: how many moved.
+    private static func move(
+        _ segments: inout [ManifestSegment], _ moves: [ManifestSegment: PackedCompaction.Move]
+    ) -> Int {
+        var moved = 0
+        for i in segments.indices {
+            guard let move = moves[segments[i]] else { continue }
+            segments[i].key = move.key
+            segments[i].objectOffset = move.offset
+            moved += 1
+        }
+        return moved
     }
 }
 
@@ -328,11 +368,11 @@ extension Lake {
         guard !present.isEmpty else { return report }
         let logs = try logNames()
         report.logsRead = logs.count
-        let (live, pinned) = try await PackedCompaction.liveSlices(logs, cold: cold)
+        let live = try await PackedCompaction.liveSlices(logs, cold: cold)
         let now = cold.clock.nowMs()
         var indexBytesRead: Int64 = 0
         for (key, slices) in live.sorted(by: { $0.key < $1.key }) {
-            guard let object = present[key], !pinned.contains(key) else { continue }
+            guard let object = present[key] else { continue }
             let oldEnough = minAgeMs == 0 || (object.modifiedMs > 0 && now - object.modifiedMs >= minAgeMs)
             let liveBytes = slices.reduce(Int64(0)) { $0 + $1.entry.objectBytes }
             // The share is of the slices' bytes, not the object's: the pack index is not dead

@@ -132,7 +132,7 @@ extension Topic {
     /// The next manifest version with the chain starting at `logStart` (a segment's base
     /// offset), and the archive keys it no longer references. A partly expired archive is
     /// written again first, holding the survivors, under its own key; it keeps the old one's
-    /// `createdMs`, so a pass repeated after a crash writes the very same bytes.
+    /// `createdMs` and `rewrite`, so a pass repeated after a crash writes the very same bytes.
     private func cutChain(
         _ manifest: Manifest, archived: [ArchiveManifest], at logStart: Int64
     ) async throws(StrataError) -> (manifest: Manifest, replacedArchiveKeys: [String]) {
@@ -147,7 +147,10 @@ extension Topic {
             replaced.append(reference.key)
             guard reference.lastOffset >= logStart else { continue }
             let survivors = archive.segments.filter { $0.baseOffset >= logStart }
-            let rewritten = ArchiveManifest(topic: name, segments: survivors, createdMs: archive.createdMs)
+            // The rewrite id stays too: a rewritten archive's survivors never meet a document
+            // an interrupted cut of the archive it replaced left under the plain key.
+            let rewritten = ArchiveManifest(
+                topic: name, segments: survivors, createdMs: archive.createdMs, rewrite: archive.rewrite)
             let bytes: [UInt8]
             do throws(FormatError) { bytes = try rewritten.encode() } catch {
                 throw StrataError(
