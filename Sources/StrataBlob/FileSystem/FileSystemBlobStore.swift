@@ -10,6 +10,11 @@ import Glibc
 ///
 /// A key cannot be both an object and a "directory" of other keys here (`a` and `a/b`):
 /// such a put throws `invalid`.
+///
+/// Every call's system calls run on a Dispatch thread (`blocking`), never on the caller's: a
+/// put's two fsyncs take milliseconds, and on the cooperative pool (two threads on a 2-core
+/// machine) they stalled every other task of the process, and let at most two puts wait on the
+/// disk at once where the file system commits many concurrent fsyncs together.
 public final class FileSystemBlobStore: BlobStore {
     /// Absolute path of the root directory, without a trailing `/`.
     public let root: String
@@ -36,6 +41,10 @@ public final class FileSystemBlobStore: BlobStore {
     ///   `denied`, `unavailable` (e.g. disk full).
     public func put(_ key: String, _ bytes: [UInt8], mode: PutMode) async throws {
         try BlobKey.validate(key, location: location)
+        try await blocking { try self.putBlocking(key, bytes, mode: mode) }
+    }
+
+    private func putBlocking(_ key: String, _ bytes: [UInt8], mode: PutMode) throws {
         let components = key.split(separator: "/").map(String.init)
         let directory = ([root] + components.dropLast()).joined(separator: "/")
         let target = root + "/" + key
@@ -55,6 +64,10 @@ public final class FileSystemBlobStore: BlobStore {
     /// - Throws: `notFound`, `invalid` (bad key or range), `corrupt` if the file reads short.
     public func get(_ key: String, range: ByteRange) async throws -> BlobData {
         try BlobKey.validate(key, location: location)
+        return try await blocking { try self.getBlocking(key, range: range) }
+    }
+
+    private func getBlocking(_ key: String, range: ByteRange) throws -> BlobData {
         do {
             let path = root + "/" + key
             let fd = try Posix.open(path, O_RDONLY)
@@ -95,14 +108,17 @@ public final class FileSystemBlobStore: BlobStore {
     /// - Throws: `invalid` for `limit < 1`; `denied`/`unavailable` if the root cannot be read.
     public func list(prefix: String, continuation: String?, limit: Int) async throws -> BlobListPage {
         let pageLimit = try BlobKey.pageLimit(limit, location: location)
-        var walk = FileSystemListing(prefix: prefix, after: continuation, wanted: pageLimit + 1)
-        do {
-            try walk.visit(directory: root, keyPrefix: "")
-        } catch {
-            throw FileSystemErrors.map(error, operation: .list, key: nil, location: location)
+        let found = try await blocking { () throws -> [BlobInfo] in
+            var walk = FileSystemListing(prefix: prefix, after: continuation, wanted: pageLimit + 1)
+            do {
+                try walk.visit(directory: self.root, keyPrefix: "")
+            } catch {
+                throw FileSystemErrors.map(error, operation: .list, key: nil, location: self.location)
+            }
+            return walk.found
         }
-        guard walk.found.count > pageLimit else { return BlobListPage(objects: walk.found, continuation: nil) }
-        let page = Array(walk.found.prefix(pageLimit))
+        guard found.count > pageLimit else { return BlobListPage(objects: found, continuation: nil) }
+        let page = Array(found.prefix(pageLimit))
         return BlobListPage(objects: page, continuation: page.last?.key)
     }
 
@@ -110,6 +126,10 @@ public final class FileSystemBlobStore: BlobStore {
     /// - Throws: `invalid` if any key is bad (then nothing is deleted), `denied`, `unavailable`.
     public func delete(_ keys: [String]) async throws {
         for key in keys { try BlobKey.validate(key, location: location) }
+        try await blocking { try self.deleteBlocking(keys) }
+    }
+
+    private func deleteBlocking(_ keys: [String]) throws {
         var directories = Set<String>()
         for key in keys {
             let path = root + "/" + key
@@ -190,5 +210,13 @@ public final class FileSystemBlobStore: BlobStore {
                 location: location)
         }
         return Int64(info.st_size)
+    }
+}
+
+/// Runs `body` on a Dispatch thread and resumes with its result: blocking system calls (fsync,
+/// reads that miss the page cache, directory walks) stay off Swift's cooperative pool.
+func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
     }
 }
