@@ -198,7 +198,7 @@ final class ColdTier: Sendable {
         guard let (version, key) = newest else { return nil }
         let manifest = try await loadManifest(topic, version: version, key: key)
         remember(manifest)
-        saveLocalCopy(manifest)
+        await saveLocalCopy(manifest)
         return manifest
     }
 
@@ -209,7 +209,14 @@ final class ColdTier: Sendable {
         return try? Manifest.decode(bytes, expectedTopic: topic)
     }
 
-    private func saveLocalCopy(_ manifest: Manifest) {
+    /// Writes the local copy (write, fdatasync, rename, directory fsync) on a Dispatch thread:
+    /// on the cooperative pool its two fsyncs held one of its threads for every commit.
+    private func saveLocalCopy(_ manifest: Manifest) async {
+        guard savesLocalCopy else { return }
+        await offPool { self.saveLocalCopyBlocking(manifest) }
+    }
+
+    private func saveLocalCopyBlocking(_ manifest: Manifest) {
         guard savesLocalCopy, let path = localManifestPath?(manifest.topic), FileIO.exists(FileIO.parent(of: path)),
             let bytes = try? manifest.encode()
         else { return }
@@ -248,7 +255,7 @@ final class ColdTier: Sendable {
         }
         try await putImmutable(key, bytes, topic: manifest.topic, what: "commit manifest")
         remember(manifest)
-        saveLocalCopy(manifest)
+        await saveLocalCopy(manifest)
     }
 
     /// Writes an immutable object with put-if-absent. A lost race is fine only when the object
