@@ -144,6 +144,50 @@ public final class ParquetColumnWriter {
         }
     }
 
+    // MARK: column-at-a-time
+
+    /// The checked levels of one kind of entry: `check` done once for every entry of a run
+    /// (an entry at repetition level 1 is only ever added after its row's first entry, so the
+    /// column need not hold a row yet).
+    func checkedLevel(
+        _ type: ParquetEnum.PhysicalType, definition: Int, repetition: Int, isNull: Bool
+    ) throws(ParquetError) -> OpenPage.Level {
+        try check(type, definition, 0, isNull: isNull)
+        guard repetition >= 0 && repetition <= leaf.maxRepetitionLevel else {
+            throw argument("repetition level \(repetition) outside [0, \(leaf.maxRepetitionLevel)]")
+        }
+        return level(definition, repetition)
+    }
+
+    /// Appends one row per element of `rows`: `body` adds that row's entries (at least one, the
+    /// first at repetition level 0, all with levels from `checkedLevel`) to the open page. Pages
+    /// close at the same rows as entry-at-a-time appends close them, so the column is the same
+    /// bytes; but the page is taken once per run of rows between two page flushes, not once per
+    /// entry (every access to a class's stored property is checked at run time: with seven
+    /// columns, seven or more checks a row; `RecordTableWriter.appendRows`).
+    @inline(__always)
+    func appendEachRow<Rows: RandomAccessCollection>(
+        _ rows: Rows, _ body: (inout OpenPage, Rows.Element) -> Void
+    ) throws(ParquetError) {
+        let (rowsMax, bytesTarget) = (options.pageRowCountMax, options.pageBytesTarget)
+        var i = rows.startIndex
+        while i != rows.endIndex {
+            if page.isFull(rowsMax: rowsMax, bytesTarget: bytesTarget) { try flushPage() }
+            i = withPage { (page: inout OpenPage) -> Rows.Index in
+                var j = i
+                repeat {
+                    body(&page, rows[j])
+                    j = rows.index(after: j)
+                } while j != rows.endIndex && !page.isFull(rowsMax: rowsMax, bytesTarget: bytesTarget)
+                return j
+            }
+        }
+    }
+
+    /// Runs `body` on the open page: one exclusive access for all it does.
+    @inline(__always)
+    func withPage<R>(_ body: (inout OpenPage) -> R) -> R { body(&page) }
+
     /// One entry's levels, and which of them this column stores.
     func level(_ definition: Int, _ repetition: Int) -> OpenPage.Level {
         OpenPage.Level(

@@ -262,3 +262,77 @@ import Testing
         #expect(try RecordTableReader.records(files.views).records == records)
     }
 }
+
+/// `appendRows` (column at a time) writes the same file, byte for byte, as `append` of each row:
+/// row groups, pages, statistics and the page index close at the same rows.
+@Suite struct ColumnAtATimeTests {
+    static func rowByRow(_ records: [Record], _ options: RecordTableOptions) throws -> [UInt8] {
+        let writer = try RecordTableWriter(partition: 5, options: options)
+        for record in records { try writer.append(record) }
+        return try writer.finish()
+    }
+
+    @Test(arguments: [UInt64(3), 11, 2026])
+    func runsOfAnyLengthWriteTheSameBytes(seed: UInt64) throws {
+        var rng = SeededRNG(seed: seed)
+        let all = randomRecords(&rng, count: 1500, firstOffset: 9)
+        // Row groups of a few rows, one row group with pages cut by bytes, a row group per row.
+        for (groupTarget, pageRows, pageBytes, count) in [
+            (40_000, 64, 1 << 20, 1500), (1 << 27, 20_000, 2_000, 1500), (1, 7, 1 << 20, 200),
+        ] {
+            let records = Array(all.prefix(count))
+            let options = RecordTableOptions(
+                rowGroupRawBytesTarget: groupTarget,
+                parquet: ParquetWriterOptions(pageBytesTarget: pageBytes, pageRowCountMax: pageRows))
+            let expected = try Self.rowByRow(records, options)
+            let writer = try RecordTableWriter(partition: 5, options: options)
+            var i = 0
+            var raw = 0
+            while i < records.count {
+                // Runs of 1 to 300 rows, as a batch would bring them.
+                let n = min(records.count - i, Int.random(in: 1 ... 300, using: &rng))
+                raw += try writer.appendRows(records[i ..< i + n])
+                i += n
+            }
+            #expect(raw == records.reduce(0) { $0 + RecordTableWriter.rawBytes(of: $1) })
+            #expect(writer.recordCount == records.count)
+            let bytes = try writer.finish()
+            #expect(bytes == expected, "row groups of \(groupTarget) B, pages of \(pageRows) rows / \(pageBytes) B")
+            #expect(try RecordTableReader.records(bytes).records == records)
+        }
+    }
+
+    /// Rows read in place from a batch (`RecordView`, what the table writer feeds) give the
+    /// same file as the decoded records.
+    @Test func recordViewsWriteWhatRecordsWrite() throws {
+        var rng = SeededRNG(seed: 8)
+        let records = randomRecords(&rng, count: 400, firstOffset: 100)
+        let options = RecordTableOptions(parquet: ParquetWriterOptions(pageRowCountMax: 50))
+        let batch = BatchCodec.encode(baseOffset: 100, records: records)
+        let header = try withBytes(batch) { (raw) throws(FormatError) in try BatchCodec.parseHeader(raw, basePosition: 0) }
+        let view = try RecordBatchView(bytes: batch, header: header)
+        let writer = try RecordTableWriter(partition: 5, options: options)
+        try view.withRecords { views in
+            let rows = Array(views)
+            #expect(rows.count == records.count)
+            try writer.appendRows(rows[...])
+        }
+        #expect(try writer.finish() == Self.rowByRow(records, options))
+    }
+
+    /// A refused row stops the run there: the rows before it are in, it and the rest are not,
+    /// and the error is `append`'s for that row.
+    @Test func aRefusedRowKeepsTheRowsBeforeIt() throws {
+        var rng = SeededRNG(seed: 4)
+        var records = randomRecords(&rng, count: 50)
+        records[30].offset = records[29].offset  // not above the previous
+        let options = RecordTableOptions()
+        let bulk = try RecordTableWriter(partition: 5, options: options)
+        let error = parquetError { () throws(ParquetError) in try bulk.appendRows(records[...]) }
+        let single = try RecordTableWriter(partition: 5, options: options)
+        let expected = parquetError { () throws(ParquetError) in for record in records { try single.append(record) } }
+        #expect(error != nil && error == expected, "\(String(describing: error))")
+        #expect(bulk.recordCount == 30)
+        #expect(try bulk.finish() == single.finish())
+    }
+}

@@ -86,6 +86,49 @@ final class TableFileBuilder: @unchecked Sendable {
         if file.rawBytes >= fileBytesTarget { try finish(day: day) }
     }
 
+    /// Appends records in offset order, as `append` of each would (the same files, byte for
+    /// byte), but each run of one day goes to its file column by column
+    /// (`RecordTableWriter.appendRows`), cut at the record that brings the file to its target.
+    func appendRows(_ records: [RecordView]) throws(StrataError) {
+        var start = 0
+        while start < records.count {
+            let day = IcebergDataFile.day(ofMilliseconds: records[start].timestamp)
+            var end = start + 1
+            while end < records.count, IcebergDataFile.day(ofMilliseconds: records[end].timestamp) == day { end += 1 }
+            defer { start = end }
+            if let onlyDay, day != onlyDay { continue }
+            while start < end {
+                // Open the day's file with its first record, as `append` does; then the rest.
+                var file: Open
+                if let existing = open[day] {
+                    file = existing
+                } else {
+                    try append(records[start])
+                    start += 1
+                    continue
+                }
+                var cut = start
+                var bytes = file.rawBytes
+                while cut < end, bytes < fileBytesTarget {
+                    bytes += RecordTableWriter.rawBytes(of: records[cut])
+                    cut += 1
+                }
+                let before = file.writer.recordCount
+                do throws(ParquetError) {
+                    file.rawBytes += try file.writer.appendRows(records[start ..< cut])
+                } catch {
+                    // The rows before the refused one went in.
+                    let refused = min(cut - 1, start + file.writer.recordCount - before)
+                    throw failure(error, offset: records[refused].offset)
+                }
+                recordCount += Int64(cut - start)
+                open[day] = file
+                if file.rawBytes >= fileBytesTarget { try finish(day: day) }
+                start = cut
+            }
+        }
+    }
+
     private func failure(_ error: ParquetError, offset: Int64) -> StrataError {
         StrataError(
             .invalidArgument, "partition \(partition) offset \(offset) cannot go into the table: \(error)",
@@ -250,6 +293,8 @@ extension TableWriter {
         // One frame at a time: the buffer goes back to the pool when its records are in the builder.
         let pool = BytePool(idleBuffersMax: 1)
         var next = from
+        // A batch's records, read in place, handed to the builder together (`appendRows`).
+        var rows: [RecordView] = []
         for frame in index.frames where frame.lastOffset >= next {
             guard frame.firstOffset < range.upperBound else { break }
             let checked: CheckedFrame
@@ -267,15 +312,19 @@ extension TableWriter {
                 guard !view.offsets.isEmpty else { continue }
                 next = try view.withRecords { (records) throws(StrataError) -> Int64 in
                     var expected = next
+                    rows.removeAll(keepingCapacity: true)
                     for record in records {
                         guard record.offset == expected else {
                             throw StrataError(
                                 .corrupt, "offset \(record.offset) follows \(expected - 1): the cold log has a gap",
                                 topic: log, file: segment.key)
                         }
-                        try builder.append(record)
+                        rows.append(record)
                         expected += 1
                     }
+                    // The views point into this batch's bytes: used before `withRecords` returns.
+                    try builder.appendRows(rows)
+                    rows.removeAll(keepingCapacity: true)
                     return expected
                 }
             }
