@@ -394,13 +394,18 @@ struct ServerGroupResponsesReadByKafkaPython {
             }
         }
         // Python takes seconds here: wait on a Dispatch thread, not on the cooperative pool
-        // every other suite's server shares.
+        // every other suite's server shares. Its stderr goes to a file the failure message shows.
+        let errors = directory + ".stderr"
+        defer { try? FileManager.default.removeItem(atPath: errors) }
         let (status, output): (Int32, [UInt8]) = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(returning: runToEnd("/usr/bin/env", [Self.python, "-c", Self.script, directory]))
+                continuation.resume(
+                    returning: runToEnd(
+                        "/bin/sh", ["-c", "exec \"$0\" -c \"$1\" \"$2\" 2>\"$3\"", Self.python, Self.script, directory, errors]))
             }
         }
-        #expect(status == 0, "kafka-python could not decode a response")
+        let stderr = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+        #expect(status == 0, "kafka-python could not decode a response: \(stderr)")
         let decoded = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [String: [String: Any]])
         #expect(decoded.count == ServerGroupTests.groupApis.reduce(0) { $0 + $1.1.count })
         for (name, entry) in decoded {

@@ -154,7 +154,7 @@ import Testing
             #expect(pwrite(fd, other, other.count, off_t(SegmentHeader.size)) == other.count)
             close(fd)
             let before = fileTree(dir)
-            let error = await strataError { _ = try Lake.open(dir, options: lakeOptions()) }
+            let error = strataError { _ = try Lake.open(dir, options: lakeOptions()) }
             #expect(error?.code == .corrupt)
             #expect(error?.message.contains("the log holds a different batch there") == true)
             #expect(error?.file == Self.journalFiles(dir).first)
@@ -229,7 +229,7 @@ import Testing
             try Data(image).write(to: URL(fileURLWithPath: journal))
             let before = fileTree(dir)
 
-            let error = await strataError { _ = try Lake.open(dir, options: lakeOptions()) }
+            let error = strataError { _ = try Lake.open(dir, options: lakeOptions()) }
             #expect(error?.code == .corrupt)
             #expect(error?.file == journal)
             #expect(error?.position == second.position)

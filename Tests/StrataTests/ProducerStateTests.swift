@@ -385,7 +385,7 @@ import Testing
             let topic = try lake.topic("idem", creatingWith: topicConfig(segmentBytes: 1024))
             id = try lake.allocateProducerId().producerId
             _ = try await produce(topic, id: id, from: 0, count: 10)
-            try await lake.offload(evict: true)
+            _ = try await lake.offload(evict: true)
             #expect(topic.localStartOffset == 10)
             try await lake.close()
         }

@@ -274,6 +274,9 @@ extension Topic {
             var moved = Self.move(&next.segments, moves)
             var archivesRewritten = 0
             for i in next.archives.indices {
+                // Only archives whose range holds a moved entry are read.
+                let range = next.archives[i].baseOffset ... next.archives[i].lastOffset
+                guard moves.keys.contains(where: { range.contains($0.baseOffset) }) else { continue }
                 let archive = try await cold.archive(next.archives[i], topic: name)
                 var segments = archive.segments
                 let movedHere = Self.move(&segments, moves)
