@@ -267,7 +267,8 @@ public enum KafkaBatch {
 
     /// `fromStrata` of a batch whose header and CRC the caller checked already (`header` is
     /// what `BatchCodec.verify` returned for `bytes`): the engine's whole-batch reads check each
-    /// CRC once, so the Fetch path does not compute it a second time.
+    /// CRC once, so the Fetch path does not compute it a second time, and the Kafka batch's CRC
+    /// is derived from it (`appendFromStrata`) rather than computed over the records again.
     /// - Throws: `.trailingBytes` when `bytes` is not exactly `header.batchLength` long.
     public static func fromStrata(
         checked bytes: [UInt8], header: BatchHeader, partitionLeaderEpoch: Int32 = 0
@@ -305,9 +306,21 @@ public enum KafkaBatch {
         w.int32(header.baseSequence)
         w.int32(header.recordCount)
         w.raw(bytes[BatchHeader.size...])
-        let crc = w.bytes.withUnsafeBytes { raw in
-            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(start + KafkaBatchHeader.crcCoverageStart)...]))
+        // The records' CRC from the batch's stored one, without reading them again: a Strata
+        // batch's CRC covers its header bytes 12..<64 and then the records, a Kafka batch's its
+        // header bytes 21..<61 and then the same records. Derived, not computed afresh, so a
+        // record damaged since its CRC was taken (and not checked on this read) still fails the
+        // client's check instead of being resealed.
+        let strataHeaderCRC = bytes.withUnsafeBytes { raw in
+            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[BatchHeader.crcCoverageStart ..< BatchHeader.size]))
         }
-        w.patchUInt32(crc, at: start + KafkaBatchHeader.crcPosition)
+        let recordsCRC = CRC32C.suffix(ofWhole: header.crc, prefix: strataHeaderCRC, lengthB: recordsBytes)
+        let kafkaHeaderCRC = w.bytes.withUnsafeBytes { raw in
+            CRC32C.checksum(
+                UnsafeRawBufferPointer(
+                    rebasing: raw[(start + KafkaBatchHeader.crcCoverageStart) ..< (start + KafkaBatchHeader.size)]))
+        }
+        w.patchUInt32(
+            CRC32C.combine(kafkaHeaderCRC, recordsCRC, lengthB: recordsBytes), at: start + KafkaBatchHeader.crcPosition)
     }
 }

@@ -147,6 +147,33 @@ import Testing
         #expect(refused?.code == .trailingBytes && w.bytes == before)
     }
 
+    /// The Kafka batch's CRC is derived from the Strata batch's stored CRC, never computed over
+    /// the records again: it equals the CRC over the Kafka batch's bytes for batches of every
+    /// size, and a record damaged after its CRC was taken gives a batch whose CRC fails the
+    /// client's check (a computed CRC would have resealed the damage).
+    @Test func theFetchedBatchsCRCIsDerivedFromTheStoredOne() throws {
+        for count in [1, 3, 64, 500] {
+            let records = (0 ..< count).map { i in
+                Record(
+                    timestamp: Int64(i * 11), key: i % 4 == 0 ? nil : Array("key-\(i)".utf8),
+                    value: Array(repeating: UInt8(truncatingIfNeeded: i), count: i * 13 % 700),
+                    headers: i % 5 == 0 ? [RecordHeader(key: "h\(i)", value: [1, 2])] : [])
+            }
+            let native = BatchCodec.encode(baseOffset: 1_000, records: records, producerId: 7, producerEpoch: 2)
+            let header = try withBytes(native) { (raw) throws(FormatError) in try BatchCodec.verify(raw) }
+            let kafka = try KafkaBatch.fromStrata(checked: native, header: header, partitionLeaderEpoch: 3)
+            let stored = try KafkaBatch.parseHeader(kafka, checksCRC: false).crc
+            #expect(stored == CRC32C.checksum(kafka[KafkaBatchHeader.crcCoverageStart...]), "\(count) records")
+            #expect(try KafkaBatch.split(kafka).count == 1)
+
+            var damaged = native
+            damaged[native.count - 1] ^= 0x20  // the last record's last byte, after the CRC was taken
+            let resealed = try KafkaBatch.fromStrata(checked: damaged, header: header)
+            let error = kafkaError { () throws(KafkaDecodeError) in _ = try KafkaBatch.split(resealed) }
+            #expect(error?.code == .checksumMismatch, "\(count) records")
+        }
+    }
+
     @Test func compressedTransactionalAndControlBatchesAreRefused() throws {
         let gzip = try kafkaVector("batch-v2-gzip.bin")
         let header = try KafkaBatch.parseHeader(gzip)
