@@ -10,9 +10,11 @@ struct Compact: AsyncParsableCommand {
             A packed object (packed/ in the cold store) holds small segments of many partitions; retention, \
             delete-records and topic deletes of some of them leave it holding dead bytes, and it is only deleted \
             once no manifest references any of its slices. This command finds every packed object whose slices \
-            still referenced by a partition's newest manifest are less than --live-below of its slices' bytes and that \
-            is older than --min-age-ms, copies those slices byte for byte (each is checked to decode to what its \
-            manifest entry says) into new packed objects, and moves each partition's manifest onto them. \
+            still referenced by a partition's newest manifest (or an archive manifest it references) are less than \
+            --live-below of its slices' bytes and that is older than --min-age-ms, copies those slices byte for byte \
+            (each is checked to decode to what its manifest entry says) into new packed objects, and moves each \
+            partition's manifest onto them (an archive manifest listing a moved slice is written again under a key \
+            of its own). \
             Nothing is deleted: the old objects become orphans that `strata inspect scrub --delete-orphans` \
             deletes once they and the manifest versions that named them are older than its --grace-ms. \
             A slice that is damaged, or whose partition's commit fails, stays where it was and is printed. \
