@@ -29,9 +29,21 @@ public final class ChildProcess: Sendable {
     /// Starts `executable` (a path, not looked up in PATH) with `arguments`. Descriptors 0, 1
     /// and 2 of the child are `stdin`, `stdout` and `stderr`, each `nil` for /dev/null; the
     /// child's environment is this process's with `environment` laid over it.
-    public init(
+    public convenience init(
         _ executable: String, _ arguments: [String], environment: [String: String] = [:],
         stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil
+    ) throws {
+        try self.init(
+            executable, arguments, environment: environment, stdin: stdin, stdout: stdout, stderr: stderr,
+            closeFrom: Self.closeFrom)
+    }
+
+    /// The same, closing the child's descriptors from 3 up with `closeFrom` when given, else one
+    /// close action per descriptor open now (`closeEach`: glibc before 2.34; tests take this
+    /// path on purpose, since this glibc has `closefrom`).
+    init(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+        stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil, closeFrom: CloseFrom?
     ) throws {
         let null = open("/dev/null", O_RDWR | O_CLOEXEC)
         guard null >= 0 else { throw SpawnError(executable, "cannot open /dev/null", errno) }
@@ -43,7 +55,7 @@ public final class ChildProcess: Sendable {
         for (target, source) in [(Int32(0), stdin), (1, stdout), (2, stderr)] {
             posix_spawn_file_actions_adddup2(&actions, source ?? null, target)
         }
-        let closing = Self.closeFrom.map { $0(&actions, 3) } ?? Self.closeEach(&actions)
+        let closing = closeFrom.map { $0(&actions, 3) } ?? Self.closeEach(&actions)
         guard closing == 0 else { throw SpawnError(executable, "cannot plan the descriptors", closing) }
 
         var merged = ProcessInfo.processInfo.environment
@@ -93,7 +105,7 @@ public final class ChildProcess: Sendable {
 
     /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+); Swift's Glibc module leaves
     /// it out because it is a GNU extension.
-    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
     private static let closeFrom: CloseFrom? = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
         else { return nil }
@@ -101,7 +113,8 @@ public final class ChildProcess: Sendable {
     }()
 
     /// Without `closefrom`: a close action per descriptor open now, read from /proc/self/fd
-    /// without copying any entry's name buffer.
+    /// without copying any entry's name buffer. One another thread opens without close-on-exec
+    /// after the listing reaches the child (`closefrom` has no such window).
     private static func closeEach(_ actions: inout posix_spawn_file_actions_t) -> Int32 {
         guard let directory = opendir("/proc/self/fd") else { return errno }
         var open: [Int32] = []

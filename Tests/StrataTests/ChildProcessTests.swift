@@ -1,7 +1,8 @@
 import Foundation
 import Glibc
-import StrataTesting
 import Testing
+
+@testable import StrataTesting
 
 /// The tests' own way to run programs (`StrataTesting/Subprocess.swift`): Foundation's `Process`
 /// crashed a CI run when the test process held about 1,360 descriptors.
@@ -28,6 +29,31 @@ struct ChildProcessTests {
             let listed = try Self.childDescriptors(holding: extra)
             #expect(listed.count == 4, "holding \(extra): the child has \(listed)")
             #expect(Array(listed.prefix(3)) == ["0", "1", "2"], "holding \(extra): the child has \(listed)")
+        }
+    }
+
+    /// Without glibc's `closefrom` action (before 2.34) the spawn closes each descriptor open
+    /// now, read from /proc/self/fd: the child holds none of the ones open here. (Only what was
+    /// open at the listing is closed: a descriptor another thread opens without close-on-exec
+    /// in between reaches the child, as the suite's other tests' did when this asserted "only
+    /// three" — so the check is on this test's own descriptors.)
+    @Test func withoutCloseFromEachOpenDescriptorIsClosed() throws {
+        for extra in [0, 1_400] {
+            var held: [Int32] = []
+            defer { for fd in held { close(fd) } }
+            for _ in 0 ..< extra {
+                let fd = open("/dev/null", O_RDONLY)  // not close-on-exec: the spawn must close it
+                try #require(fd >= 0, "open: errno \(errno)")
+                held.append(fd)
+            }
+            let output = try ChildPipe()
+            let ls = try ChildProcess("/bin/ls", ["/proc/self/fd"], stdout: output.write, closeFrom: nil)
+            close(output.write)
+            let listed = String(decoding: readToEnd(closing: output.read), as: UTF8.self).split(separator: "\n")
+            #expect(ls.wait() == .exited(0))
+            #expect(Set(["0", "1", "2"]).isSubset(of: listed.map(String.init)), "holding \(extra): \(listed)")
+            let inherited = Set(listed.compactMap { Int32($0) }).intersection(held)
+            #expect(inherited.isEmpty, "holding \(extra): the child has \(inherited.sorted().prefix(10)) of them")
         }
     }
 
