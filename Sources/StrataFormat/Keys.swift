@@ -205,13 +205,19 @@ public struct BucketLayout: Sendable, Hashable {
     }
 
     /// A fresh archive rewrite id: 16 lowercase hex digits of `value`.
-    public static func archiveRewriteId(_ value: UInt64) -> String {
+    public static func archiveRewriteId(_ value: UInt64) -> String { hex16(value) }
+
+    /// True when `text` is an archive rewrite id: exactly 16 lowercase hex digits.
+    public static func isArchiveRewriteId<S: StringProtocol>(_ text: S) -> Bool { isHex16(text) }
+
+    /// `value` as exactly 16 lowercase hex digits (packed objects' writer ids, archive rewrites).
+    static func hex16(_ value: UInt64) -> String {
         let hex = String(value, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
-    /// True when `text` is an archive rewrite id: exactly 16 lowercase hex digits.
-    public static func isArchiveRewriteId<S: StringProtocol>(_ text: S) -> Bool {
+    /// True when `text` is exactly 16 lowercase hex digits.
+    static func isHex16<S: StringProtocol>(_ text: S) -> Bool {
         text.utf8.count == 16
             && text.utf8.allSatisfy {
                 ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f"))

@@ -72,15 +72,11 @@ enum ManifestRules {
                 field + ".segmentCount",
                 "\(archive.segmentCount) segments for \(archive.lastOffset - archive.baseOffset + 1) offsets")
         }
-        let key = BucketLayout.archiveKeyRelative(
-            topic: topic, baseOffset: archive.baseOffset, lastOffset: archive.lastOffset)
-        // The range's key, or a rewrite's: the range's key with `-<16 hex>` before `.json`.
-        let stem = key.dropLast(".json".count)
-        let isRewrite =
-            archive.key.hasPrefix(stem + "-") && archive.key.hasSuffix(".json")
-            && archive.key.utf8.count == key.utf8.count + 17
-            && BucketLayout.isArchiveRewriteId(archive.key.dropFirst(stem.count + 1).dropLast(".json".count))
-        guard archive.key == key || isRewrite else {
+        // The range's key, or a rewrite's (`-<16 hex>` before `.json`): what the parser reads.
+        let parsed = try? BucketLayout().parseArchiveKey(archive.key, topic: topic)
+        guard let parsed, parsed == (archive.baseOffset, archive.lastOffset) else {
+            let key = BucketLayout.archiveKeyRelative(
+                topic: topic, baseOffset: archive.baseOffset, lastOffset: archive.lastOffset)
             throw invalid(field + ".key", "\"\(archive.key)\", the layout says \"\(key)\" (or a rewrite of it)")
         }
     }

@@ -396,9 +396,7 @@ extension BucketLayout {
 
     /// `packed/<sequence 20 digits>-<writer id 16 hex>.szst`, relative to the lake root.
     public static func packedKeyRelative(sequence: UInt64, writerId: UInt64) -> String {
-        let hexId = String(writerId, radix: 16)
-        return packedDirectory + padded(sequence) + "-" + String(repeating: "0", count: 16 - hexId.count) + hexId
-            + packedSuffix
+        packedDirectory + padded(sequence) + "-" + hex16(writerId) + packedSuffix
     }
 
     /// True when `relativeKey` is a packed object's key (relative to the lake root).
@@ -406,10 +404,7 @@ extension BucketLayout {
         guard relativeKey.hasPrefix(packedDirectory), relativeKey.hasSuffix(packedSuffix) else { return false }
         let name = relativeKey.dropFirst(packedDirectory.count).dropLast(packedSuffix.count)
         let parts = name.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, parseNumber(parts[0]) != nil, parts[1].utf8.count == 16 else { return false }
-        return parts[1].utf8.allSatisfy {
-            ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f"))
-        }
+        return parts.count == 2 && parseNumber(parts[0]) != nil && isHex16(parts[1])
     }
 
     /// True when `key` (with this layout's prefix) is a packed object's key.

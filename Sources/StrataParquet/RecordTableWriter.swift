@@ -259,31 +259,28 @@ public final class RecordTableWriter {
     where Rows.Element: TableRow {
         let columns = file.columns
         let partition = partition
-        for (i, type) in [(0, ParquetEnum.PhysicalType.int32), (1, .int64), (2, .int64)] {
-            let column = columns[i]
-            let value = try column.checkedLevel(
-                type, definition: column.leaf.maxDefinitionLevel, repetition: 0, isNull: false)
-            switch i {
-            case 0:
-                try column.appendEachRow(rows) { page, _ in
-                    page.append(fixed: partition.littleEndian, statistic: Int64(partition), value)
-                }
-            case 1:
-                try column.appendEachRow(rows) { page, row in
-                    page.append(fixed: row.offset.littleEndian, statistic: row.offset, value)
-                }
-            default:
-                // `checked` refused every timestamp whose µs overflow.
-                try column.appendEachRow(rows) { page, row in
-                    let micros = row.timestamp &* 1000
-                    page.append(fixed: micros.littleEndian, statistic: micros, value)
-                }
-            }
+        /// A value's levels in a top-level column: its maximum definition level, repetition 0.
+        func valueLevel(_ column: ParquetColumnWriter, _ type: ParquetEnum.PhysicalType) throws(ParquetError)
+            -> OpenPage.Level
+        {
+            try column.checkedLevel(type, definition: column.leaf.maxDefinitionLevel, repetition: 0, isNull: false)
         }
-        for (i, isKey) in [(3, true), (4, false)] {
-            let column = columns[i]
-            let value = try column.checkedLevel(
-                .byteArray, definition: column.leaf.maxDefinitionLevel, repetition: 0, isNull: false)
+        let partitionLevel = try valueLevel(columns[0], .int32)
+        try columns[0].appendEachRow(rows) { page, _ in
+            page.append(fixed: partition.littleEndian, statistic: Int64(partition), partitionLevel)
+        }
+        let offsetLevel = try valueLevel(columns[1], .int64)
+        try columns[1].appendEachRow(rows) { page, row in
+            page.append(fixed: row.offset.littleEndian, statistic: row.offset, offsetLevel)
+        }
+        let timestampLevel = try valueLevel(columns[2], .int64)
+        try columns[2].appendEachRow(rows) { page, row in
+            let micros = row.timestamp &* 1000  // `checked` refused every timestamp whose µs overflow
+            page.append(fixed: micros.littleEndian, statistic: micros, timestampLevel)
+        }
+        // Key and value: nullable byte arrays (definition level 0 for null).
+        for (column, isKey) in [(columns[3], true), (columns[4], false)] {
+            let value = try valueLevel(column, .byteArray)
             let null = try column.checkedLevel(.byteArray, definition: 0, repetition: 0, isNull: true)
             try column.appendEachRow(rows) { page, row in
                 if let bytes = isKey ? row.keyBytes : row.valueBytes {

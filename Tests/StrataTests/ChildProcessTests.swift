@@ -11,13 +11,8 @@ struct ChildProcessTests {
     /// The descriptors `/proc/self/fd` lists in a child started while this process holds `extra`
     /// more: `ls` reports its own, so 0, 1, 2 and the one of the directory it reads.
     static func childDescriptors(holding extra: Int) throws -> [String] {
-        var held: [Int32] = []
+        let held = try openDescriptors(extra)
         defer { for fd in held { close(fd) } }
-        for _ in 0 ..< extra {
-            let fd = open("/dev/null", O_RDONLY)  // not close-on-exec: the spawn must close it
-            try #require(fd >= 0, "open: errno \(errno)")
-            held.append(fd)
-        }
         let (status, output) = runToEnd("/bin/ls", ["/proc/self/fd"])
         #expect(status == 0)
         return String(decoding: output, as: UTF8.self).split(separator: "\n").map(String.init)
@@ -32,6 +27,21 @@ struct ChildProcessTests {
         }
     }
 
+    /// `count` descriptors of /dev/null, not close-on-exec (the spawn must close them); the
+    /// caller closes them.
+    static func openDescriptors(_ count: Int) throws -> [Int32] {
+        var held: [Int32] = []
+        for _ in 0 ..< count {
+            let fd = open("/dev/null", O_RDONLY)
+            guard fd >= 0 else {
+                for fd in held { close(fd) }
+                throw SpawnError("/dev/null", "cannot open", errno)
+            }
+            held.append(fd)
+        }
+        return held
+    }
+
     /// Without glibc's `closefrom` action (before 2.34) the spawn closes each descriptor open
     /// now, read from /proc/self/fd: the child holds none of the ones open here. (Only what was
     /// open at the listing is closed: a descriptor another thread opens without close-on-exec
@@ -39,13 +49,8 @@ struct ChildProcessTests {
     /// three" — so the check is on this test's own descriptors.)
     @Test func withoutCloseFromEachOpenDescriptorIsClosed() throws {
         for extra in [0, 1_400] {
-            var held: [Int32] = []
+            let held = try Self.openDescriptors(extra)
             defer { for fd in held { close(fd) } }
-            for _ in 0 ..< extra {
-                let fd = open("/dev/null", O_RDONLY)  // not close-on-exec: the spawn must close it
-                try #require(fd >= 0, "open: errno \(errno)")
-                held.append(fd)
-            }
             let output = try ChildPipe()
             let ls = try ChildProcess("/bin/ls", ["/proc/self/fd"], stdout: output.write, closeFrom: nil)
             close(output.write)

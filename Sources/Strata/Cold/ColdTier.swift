@@ -217,7 +217,7 @@ final class ColdTier: Sendable {
     }
 
     private func saveLocalCopyBlocking(_ manifest: Manifest) {
-        guard savesLocalCopy, let path = localManifestPath?(manifest.topic), FileIO.exists(FileIO.parent(of: path)),
+        guard let path = localManifestPath?(manifest.topic), FileIO.exists(FileIO.parent(of: path)),
             let bytes = try? manifest.encode()
         else { return }
         do throws(StrataError) { try FileIO.writeAtomically(path, bytes) } catch {
@@ -281,6 +281,20 @@ final class ColdTier: Sendable {
                 .fenced, "\(key) was written by another writer; this lake stops writing the topic",
                 topic: topic, file: key)
         }
+    }
+
+    /// Writes `archive` under its key (put-if-absent, `putImmutable`) and returns its reference:
+    /// a spill of the oldest entries, retention's cut, compaction's rewrite.
+    /// - Throws: `invalidArgument` for an archive that does not validate (nothing is written);
+    ///   what `putImmutable` throws.
+    func putArchive(_ archive: ArchiveManifest, topic: String, what: String) async throws(StrataError) -> ArchiveReference {
+        let reference = archive.reference
+        let bytes: [UInt8]
+        do throws(FormatError) { bytes = try archive.encode() } catch {
+            throw StrataError(.invalidArgument, "invalid archive manifest: \(error)", topic: topic, file: reference.key)
+        }
+        try await putImmutable(reference.key, bytes, topic: topic, what: what)
+        return reference
     }
 
     /// The archive manifest behind `reference` (cached).

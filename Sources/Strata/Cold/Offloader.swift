@@ -343,12 +343,7 @@ extension Topic {
             // the archive it finds instead of taking it for another writer's.
             let stampMs = manifest?.createdMs ?? next.createdMs
             let archive = ArchiveManifest(topic: name, segments: spill, createdMs: stampMs)
-            let bytes: [UInt8]
-            do throws(FormatError) { bytes = try archive.encode() } catch {
-                throw StrataError(.invalidArgument, "invalid archive manifest: \(error)", topic: name)
-            }
-            try await cold.putImmutable(archive.reference.key, bytes, topic: name, what: "write archive manifest")
-            next.archives.append(archive.reference)
+            next.archives.append(try await cold.putArchive(archive, topic: name, what: "write archive manifest"))
             next.segments.removeFirst(spill.count)
         }
         try await manifestWriter.commit(next, to: cold)

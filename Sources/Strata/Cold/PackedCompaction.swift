@@ -284,15 +284,7 @@ extension Topic {
                 let rewritten = ArchiveManifest(
                     topic: name, segments: segments, createdMs: archive.createdMs,
                     rewrite: BucketLayout.archiveRewriteId(UInt64.random(in: 0 ... UInt64.max)))
-                let bytes: [UInt8]
-                do throws(FormatError) { bytes = try rewritten.encode() } catch {
-                    throw StrataError(
-                        .invalidArgument, "invalid archive manifest: \(error)", topic: name,
-                        file: rewritten.reference.key)
-                }
-                try await cold.putImmutable(
-                    rewritten.reference.key, bytes, topic: name, what: "rewrite archive manifest")
-                next.archives[i] = rewritten.reference
+                next.archives[i] = try await cold.putArchive(rewritten, topic: name, what: "rewrite archive manifest")
                 moved += movedHere
                 archivesRewritten += 1
             }

@@ -151,14 +151,7 @@ extension Topic {
             // an interrupted cut of the archive it replaced left under the plain key.
             let rewritten = ArchiveManifest(
                 topic: name, segments: survivors, createdMs: archive.createdMs, rewrite: archive.rewrite)
-            let bytes: [UInt8]
-            do throws(FormatError) { bytes = try rewritten.encode() } catch {
-                throw StrataError(
-                    .invalidArgument, "invalid archive manifest: \(error)", topic: name,
-                    file: reference.key)
-            }
-            try await cold.putImmutable(rewritten.reference.key, bytes, topic: name, what: "rewrite archive manifest")
-            references.append(rewritten.reference)
+            references.append(try await cold.putArchive(rewritten, topic: name, what: "rewrite archive manifest"))
         }
         next.archives = references
         next.segments.removeAll { $0.baseOffset < logStart }
